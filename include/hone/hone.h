@@ -1,0 +1,159 @@
+/*
+ * hone.h — the C ABI of hone. Pure C99; this header is the specification.
+ *
+ * Conventions
+ *  - Every function returns a hone_status; HONE_OK (0) is success. On failure, out-parameters
+ *    are left untouched and hone_last_error() gives a message for this thread that names what
+ *    was wrong and where. Nothing is ever thrown or aborted across this boundary.
+ *  - Objects are opaque handles made by hone_X_create(const hone_X_params*, hone_X** out) and
+ *    freed by hone_X_destroy(hone_X*), which accepts NULL.
+ *  - Params structs start with `size_t struct_size`; fill them with hone_X_params_init(), which
+ *    sets struct_size and the defaults, then change the fields you need. Structs only grow at
+ *    the end, so a program built against an older header keeps working.
+ *  - Enum values are fixed forever; new values are appended.
+ *  - Sizes and dimensions are int64_t (a dimension is ≥ 0); strides are in elements.
+ *
+ * Versions: HONE_VERSION_* are those of the header you compile against, hone_version() that of
+ * the library you run with. HONE_ABI_VERSION is the shared library's SOVERSION; a program
+ * works with any library of the same ABI version and an equal or newer minor version.
+ */
+#ifndef HONE_H
+#define HONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HONE_VERSION_MAJOR 0
+#define HONE_VERSION_MINOR 1
+#define HONE_VERSION_PATCH 0
+#define HONE_ABI_VERSION 1
+/* Bumped whenever a packed layout of docs/formats.md changes. */
+#define HONE_PACKED_FORMAT_VERSION 1
+
+#if defined(_WIN32)
+#if defined(HONE_BUILDING_LIBRARY)
+#define HONE_API __declspec(dllexport)
+#else
+#define HONE_API __declspec(dllimport)
+#endif
+#else
+#define HONE_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors --------------------------------------------------------------------- */
+
+typedef enum hone_status {
+    HONE_OK = 0,
+    HONE_ERROR_INVALID_ARGUMENT = 1,     /* a parameter is malformed: NULL, negative, bad enum */
+    HONE_ERROR_OUT_OF_RANGE = 2,         /* an index, size or view reaches outside its object */
+    HONE_ERROR_SHAPE_MISMATCH = 3,       /* operand shapes do not agree */
+    HONE_ERROR_DTYPE_MISMATCH = 4,       /* operand element types do not agree */
+    HONE_ERROR_OUT_OF_MEMORY = 5,        /* an allocation failed */
+    HONE_ERROR_IO = 6,                   /* a file could not be read or written */
+    HONE_ERROR_FORMAT = 7,               /* a file or buffer is malformed */
+    HONE_ERROR_UNSUPPORTED = 8,          /* valid but not implemented */
+    HONE_ERROR_NOT_FOUND = 9,            /* a named object does not exist */
+    HONE_ERROR_VERIFICATION_FAILED = 10, /* a hash, signature or ledger check failed */
+    HONE_ERROR_INTERNAL = 11             /* a bug in hone */
+} hone_status;
+
+/* Static name of a status ("HONE_OK", "HONE_ERROR_SHAPE_MISMATCH", ...); never NULL. */
+HONE_API const char* hone_status_string(hone_status status);
+
+/* Message of the most recent failed call on this thread ("" if none). Valid until the next
+ * hone call on this thread. */
+HONE_API const char* hone_last_error(void);
+
+/* ---- versions -------------------------------------------------------------------------------- */
+
+/* "major.minor.patch" of the loaded library. */
+HONE_API const char* hone_version(void);
+/* The loaded library's major, minor and patch numbers; any pointer may be NULL. */
+HONE_API void hone_version_numbers(int* major, int* minor, int* patch);
+HONE_API int hone_abi_version(void);
+HONE_API int hone_packed_format_version(void);
+
+/* ---- threads --------------------------------------------------------------------------------- */
+
+/* Thread count for hone's parallel work; n <= 0 restores the default (HONE_NUM_THREADS, else
+ * the hardware thread count). */
+HONE_API hone_status hone_set_num_threads(int n);
+HONE_API hone_status hone_get_num_threads(int* out);
+
+/* ---- element types --------------------------------------------------------------------------- */
+
+typedef enum hone_dtype {
+    HONE_DTYPE_F32 = 0,
+    HONE_DTYPE_F16 = 1,
+    HONE_DTYPE_BF16 = 2,
+    HONE_DTYPE_I8 = 3,
+    HONE_DTYPE_U8 = 4,
+    HONE_DTYPE_I4 = 5, /* two per byte: element 2k in the low nibble of byte k */
+    HONE_DTYPE_U4 = 6,
+    HONE_DTYPE_I32 = 7,
+    HONE_DTYPE_I64 = 8,
+    HONE_DTYPE_BOOL = 9
+} hone_dtype;
+
+/* Name of a dtype ("f32", "i4", "bool"); NULL for an invalid value. */
+HONE_API const char* hone_dtype_name(hone_dtype dtype);
+/* Bits of storage per element (4 for I4/U4); 0 for an invalid value. */
+HONE_API int hone_dtype_bits(hone_dtype dtype);
+
+/* ---- tensors --------------------------------------------------------------------------------- */
+
+#define HONE_MAX_RANK 8
+
+typedef struct hone_tensor hone_tensor;
+
+typedef struct hone_tensor_params {
+    size_t struct_size;     /* sizeof(hone_tensor_params), set by hone_tensor_params_init */
+    hone_dtype dtype;       /* default HONE_DTYPE_F32 */
+    size_t rank;            /* 0…HONE_MAX_RANK; default 0 (a scalar) */
+    const int64_t* dims;    /* rank values, each >= 0; may be NULL when rank is 0 */
+    const int64_t* strides; /* wrap only: rank strides in elements (>= 0), NULL = contiguous */
+} hone_tensor_params;
+
+HONE_API hone_status hone_tensor_params_init(hone_tensor_params* params);
+
+/* A new zero-filled, contiguous, 64-byte-aligned tensor that owns its memory. */
+HONE_API hone_status hone_tensor_create(const hone_tensor_params* params, hone_tensor** out);
+
+/* A tensor over a caller's buffer of `data_bytes` bytes, which must outlive it and stay where
+ * it is. Fails with HONE_ERROR_OUT_OF_RANGE if any element the view can reach lies outside the
+ * buffer, and HONE_ERROR_INVALID_ARGUMENT for a NULL buffer (unless the tensor is empty), a
+ * pointer not aligned to the element size, or strides on a packed dtype. */
+HONE_API hone_status hone_tensor_wrap(const hone_tensor_params* params, void* data,
+                                      size_t data_bytes, hone_tensor** out);
+
+HONE_API void hone_tensor_destroy(hone_tensor* tensor);
+
+HONE_API hone_status hone_tensor_dtype(const hone_tensor* tensor, hone_dtype* out);
+HONE_API hone_status hone_tensor_rank(const hone_tensor* tensor, size_t* out);
+/* Copies the dims into `dims` (capacity `capacity`, >= rank, else HONE_ERROR_OUT_OF_RANGE). */
+HONE_API hone_status hone_tensor_shape(const hone_tensor* tensor, int64_t* dims, size_t capacity);
+/* Element strides, as hone_tensor_shape. */
+HONE_API hone_status hone_tensor_strides(const hone_tensor* tensor, int64_t* strides,
+                                         size_t capacity);
+HONE_API hone_status hone_tensor_numel(const hone_tensor* tensor, int64_t* out);
+/* Bytes spanned by the tensor's elements (for a contiguous tensor: its storage size). */
+HONE_API hone_status hone_tensor_nbytes(const hone_tensor* tensor, size_t* out);
+/* Pointer to element 0 (NULL for an empty wrapped tensor). */
+HONE_API hone_status hone_tensor_data(hone_tensor* tensor, void** out);
+/* Whether the tensor owns its memory (1) or borrows it (0). */
+HONE_API hone_status hone_tensor_is_owner(const hone_tensor* tensor, int* out);
+
+/* Copies src into dst, elementwise, of equal shapes. Converts between F32, F16 and BF16
+ * (round to nearest even; NaN, inf and signed zero kept); any other pair of dtypes must be
+ * equal (else HONE_ERROR_DTYPE_MISMATCH). */
+HONE_API hone_status hone_tensor_copy(const hone_tensor* src, hone_tensor* dst);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HONE_H */

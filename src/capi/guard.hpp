@@ -1,0 +1,57 @@
+// Translation of C++ exceptions into hone_status at the C ABI boundary.
+#pragma once
+
+#include "hone/core/error.hpp"
+#include "hone/hone.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+#include <type_traits>
+
+namespace hone::capi {
+
+void set_last_error(std::string message) noexcept;
+void clear_last_error() noexcept;
+
+/// Runs fn(); returns HONE_OK, or the status of whatever it threw with the message recorded.
+template <class Fn> hone_status guarded(Fn&& fn) noexcept {
+    try {
+        fn();
+        return HONE_OK;
+    } catch (const hone::error& e) {
+        set_last_error(e.what());
+        return static_cast<hone_status>(e.code());
+    } catch (const std::bad_alloc&) {
+        set_last_error("out of memory");
+        return HONE_ERROR_OUT_OF_MEMORY;
+    } catch (const std::exception& e) {
+        set_last_error(std::string("internal error: ") + e.what());
+        return HONE_ERROR_INTERNAL;
+    } catch (...) {
+        set_last_error("internal error: unknown exception");
+        return HONE_ERROR_INTERNAL;
+    }
+}
+
+/// The integer in a C enum object, read without loading the enum type: a C caller may pass any
+/// int, and a C++ load of a value outside the enum's range is undefined behaviour.
+template <class E> std::underlying_type_t<E> raw_enum(const E& value) noexcept {
+    std::underlying_type_t<E> raw;
+    std::memcpy(&raw, &value, sizeof raw);
+    return raw;
+}
+
+/// Throws invalid_argument naming `what` when p is null.
+template <class T> T* require(T* p, const char* function, const char* what) {
+    if (p == nullptr)
+        hone::fail(hone::status::invalid_argument,
+                   std::string(function) + ": argument '" + what + "' is NULL");
+    return p;
+}
+
+/// Validates a params struct's struct_size: at least the size of its first version.
+void check_struct_size(std::size_t struct_size, std::size_t minimum, const char* function,
+                       const char* type_name);
+
+} // namespace hone::capi
