@@ -152,6 +152,37 @@ HONE_API hone_status hone_tensor_is_owner(const hone_tensor* tensor, int* out);
  * equal (else HONE_ERROR_DTYPE_MISMATCH). */
 HONE_API hone_status hone_tensor_copy(const hone_tensor* src, hone_tensor* dst);
 
+/* ---- SIMD tier ------------------------------------------------------------------------------ */
+
+/* Kernels run on the highest tier that the CPU supports and that is at most the cap
+ * (hone_set_max_isa, or the HONE_MAX_ISA environment variable: "scalar", "avx2", "avx512").
+ * Every tier gives the same results as HONE_ISA_SCALAR, the reference (see each kernel). */
+typedef enum hone_isa {
+    HONE_ISA_SCALAR = 0,
+    HONE_ISA_AVX2 = 1,  /* AVX2 + FMA + F16C */
+    HONE_ISA_AVX512 = 2 /* AVX-512 F/BW/DQ/VL */
+} hone_isa;
+
+/* Caps the tier for all later calls (process-wide). */
+HONE_API hone_status hone_set_max_isa(hone_isa cap);
+/* The tier kernels run on now (`active`) and the best this machine has (`best`); either may be
+ * NULL. */
+HONE_API hone_status hone_get_isa(hone_isa* active, hone_isa* best);
+/* "scalar", "avx2", "avx512"; NULL for an invalid value. */
+HONE_API const char* hone_isa_name(hone_isa isa);
+
+/* ---- kernels: quantize and reductions ----------------------------------------------------------
+ */
+
+/* ---- kernels: sparsity, clustering, norms ------------------------------------------------------
+ */
+
+/* ---- kernels: GEMM and convolution -------------------------------------------------------------
+ */
+
+/* ---- kernels: weight-only low-bit GEMV/GEMM ----------------------------------------------------
+ */
+
 #ifdef __cplusplus
 }
 #endif

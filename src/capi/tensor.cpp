@@ -1,5 +1,6 @@
 #include "hone/core/tensor.hpp"
 #include "guard.hpp"
+#include "hone/kernels/convert.hpp"
 
 #include <fmt/format.h>
 #include <memory>
@@ -170,7 +171,7 @@ HONE_API hone_status hone_tensor_copy(const hone_tensor* src, hone_tensor* dst) 
         const auto& from = view_of(src, "hone_tensor_copy");
         const auto& to = require(dst, "hone_tensor_copy", "dst")->view;
         try {
-            hone::copy(from, to);
+            hone::kernels::convert(from, to); // SIMD for contiguous float conversions
         } catch (const hone::error& e) {
             throw hone::error(e.code(), std::string("hone_tensor_copy: ") + e.what());
         }

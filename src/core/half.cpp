@@ -32,7 +32,8 @@ float to_float(half value) noexcept {
     const std::uint32_t sign = (h & 0x8000u) << 16;
     std::uint32_t e = (h >> 10) & 0x1fu;
     std::uint32_t m = h & 0x3ffu;
-    if (e == 31) return std::bit_cast<float>(sign | 0x7f800000u | (m << 13));
+    if (e == 31) // inf, or NaN made quiet as IEEE conversion (and F16C) does
+        return std::bit_cast<float>(sign | 0x7f800000u | (m << 13) | (m != 0 ? 0x400000u : 0u));
     if (e == 0) {
         if (m == 0) return std::bit_cast<float>(sign);
         e = 1;

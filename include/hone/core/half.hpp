@@ -2,7 +2,8 @@
 //
 // f32 → f16/bf16 rounds to nearest, ties to even; overflow rounds to ±inf as IEEE specifies;
 // f16 subnormals are produced and read exactly. NaN stays NaN (payload kept where it fits, the
-// quiet bit set), ±inf and ±0 keep their sign. f16/bf16 → f32 is exact.
+// quiet bit set), ±inf and ±0 keep their sign. f16/bf16 → f32 is exact, except that a
+// signalling f16 NaN becomes quiet (as IEEE conversion and the F16C instructions do).
 #pragma once
 
 #include "hone/core/export.hpp"

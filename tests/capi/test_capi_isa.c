@@ -1,0 +1,33 @@
+/* The SIMD tier through the C ABI. */
+#include <hone/hone.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__,       \
+                    #cond, hone_last_error());                                                     \
+            ++failures;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+int main(void) {
+    hone_isa active = (hone_isa)-1, best = (hone_isa)-1;
+    CHECK(hone_get_isa(&active, &best) == HONE_OK);
+    CHECK(best >= HONE_ISA_SCALAR && best <= HONE_ISA_AVX512);
+    CHECK(active == best); /* no cap set (HONE_MAX_ISA unset in tests) */
+    CHECK(hone_set_max_isa(HONE_ISA_SCALAR) == HONE_OK);
+    CHECK(hone_get_isa(&active, NULL) == HONE_OK && active == HONE_ISA_SCALAR);
+    CHECK(hone_set_max_isa((hone_isa)7) == HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "7 is not a hone_isa") != NULL);
+    CHECK(hone_get_isa(&active, NULL) == HONE_OK && active == HONE_ISA_SCALAR);
+    CHECK(hone_set_max_isa(HONE_ISA_AVX512) == HONE_OK);
+    CHECK(hone_get_isa(&active, NULL) == HONE_OK && active == best);
+    CHECK(strcmp(hone_isa_name(HONE_ISA_AVX2), "avx2") == 0);
+    CHECK(hone_isa_name((hone_isa)3) == NULL);
+    if (failures == 0) printf("C ABI isa: all checks passed (best tier %s)\n", hone_isa_name(best));
+    return failures ? 1 : 0;
+}
