@@ -183,6 +183,103 @@ HONE_API const char* hone_isa_name(hone_isa isa);
 /* ---- kernels: weight-only low-bit GEMV/GEMM ----------------------------------------------------
  */
 
+/* ---- change ledger -------------------------------------------------------------------------- */
+
+/* A hash-chained JSONL file of change records with optional Ed25519 signatures; the format and
+ * the approval rules are in docs/ledger.md. An engine calls hone_ledger_check_artifact before it
+ * loads a model and refuses anything but HONE_ARTIFACT_APPROVED. */
+
+typedef struct hone_key hone_key;       /* an Ed25519 private key (an identity) */
+typedef struct hone_ledger hone_ledger; /* a ledger file */
+
+HONE_API hone_status hone_key_generate(hone_key** out);
+/* Reads a PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm ed25519`). */
+HONE_API hone_status hone_key_load_pem(const char* path, hone_key** out);
+/* Writes the key as PEM, atomically, mode 0600. */
+HONE_API hone_status hone_key_save_pem(const hone_key* key, const char* path);
+/* The public key as 64 hex digits plus NUL into `buffer` (capacity >= 65). */
+HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity);
+HONE_API void hone_key_destroy(hone_key* key);
+
+typedef enum hone_ledger_action {
+    HONE_LEDGER_BASELINE = 0,
+    HONE_LEDGER_OPTIMIZE = 1,
+    HONE_LEDGER_APPROVE = 2,
+    HONE_LEDGER_REJECT = 3,
+    HONE_LEDGER_PROMOTE = 4
+} hone_ledger_action;
+
+typedef struct hone_change_record {
+    size_t struct_size;
+    hone_ledger_action action;       /* default HONE_LEDGER_BASELINE */
+    const char* actor;               /* required: the identity that acts */
+    uint64_t subject;                /* approve/reject/promote: seq acted on; 0 = none */
+    const char* const* artifact_paths; /* files hone hashes into the record (may be NULL) */
+    size_t artifact_count;
+    /* JSON texts; NULL stores JSON null. */
+    const char* recipe;
+    const char* data;
+    const char* metrics;
+    const char* policy;
+    const char* decision; /* optimize: {"verdict": "approved"|"needs_signoff"|"rejected",
+                             "approvals_required": n} */
+    const char* environment;
+    const char* note; /* free text; NULL = "" */
+} hone_change_record;
+
+HONE_API hone_status hone_change_record_init(hone_change_record* record);
+
+/* Opens (does not create) the ledger at `path`; the file appears with the first append. */
+HONE_API hone_status hone_ledger_open(const char* path, hone_ledger** out);
+HONE_API void hone_ledger_destroy(hone_ledger* ledger);
+
+/* Appends a record (signed when `key` is not NULL); `seq` (may be NULL) receives its number.
+ * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify. */
+HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_record* record,
+                                        const hone_key* key, uint64_t* seq);
+
+typedef struct hone_verify_params {
+    size_t struct_size;
+    int require_signatures;           /* every record must be signed; default 0 */
+    const char* const* trusted_actors; /* actor i must sign with trusted_keys[i] (hex) */
+    const char* const* trusted_keys;
+    size_t trusted_count;
+} hone_verify_params;
+
+HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
+
+typedef struct hone_verify_result {
+    int ok;                /* 1 when the whole ledger verifies */
+    uint64_t records;      /* records verified before the first problem */
+    uint64_t first_bad;    /* line of the first problem; 0 = the head file */
+    const char* problem;   /* "" when ok; valid until the next call on this ledger handle */
+} hone_verify_result;
+
+/* Checks the whole ledger. A bad ledger is a result (ok = 0), not an error; errors are for
+ * unreadable files. `params` may be NULL (defaults). */
+HONE_API hone_status hone_ledger_verify(hone_ledger* ledger, const hone_verify_params* params,
+                                        hone_verify_result* out);
+
+typedef enum hone_artifact_verdict {
+    HONE_ARTIFACT_APPROVED = 0,
+    HONE_ARTIFACT_NEEDS_SIGNOFF = 1,
+    HONE_ARTIFACT_REJECTED = 2,
+    HONE_ARTIFACT_UNKNOWN = 3 /* not in the ledger, or the ledger does not verify */
+} hone_artifact_verdict;
+
+typedef struct hone_artifact_status {
+    hone_artifact_verdict verdict;
+    uint64_t seq;               /* the optimize record that matched, 0 if none */
+    uint64_t approvals_missing; /* for HONE_ARTIFACT_NEEDS_SIGNOFF */
+    char sha256[65];            /* the file's SHA-256 as hashed now */
+    const char* reason;         /* valid until the next call on this ledger handle */
+} hone_artifact_status;
+
+/* Whether the exact bytes of `path` were approved (see docs/ledger.md for the rules). */
+HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char* path,
+                                                const hone_verify_params* params,
+                                                hone_artifact_status* out);
+
 #ifdef __cplusplus
 }
 #endif
