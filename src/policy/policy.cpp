@@ -1,0 +1,265 @@
+#include "hone/policy/policy.hpp"
+
+#include "hone/core/error.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace hone {
+
+using json = nlohmann::json;
+
+std::string_view name_of(risk_tier tier) noexcept {
+    switch (tier) {
+    case risk_tier::low: return "low";
+    case risk_tier::medium: return "medium";
+    case risk_tier::high: return "high";
+    case risk_tier::critical: return "critical";
+    }
+    return "invalid";
+}
+
+std::optional<risk_tier> risk_tier_from_name(std::string_view name) noexcept {
+    for (auto t : {risk_tier::low, risk_tier::medium, risk_tier::high, risk_tier::critical})
+        if (name == name_of(t)) return t;
+    return std::nullopt;
+}
+
+std::string_view name_of(verdict v) noexcept {
+    switch (v) {
+    case verdict::approved: return "approved";
+    case verdict::needs_signoff: return "needs_signoff";
+    case verdict::rejected: return "rejected";
+    }
+    return "invalid";
+}
+
+policy policy::for_tier(risk_tier tier) {
+    policy p;
+    p.tier = tier;
+    switch (tier) {
+    case risk_tier::low:
+        p.max_accuracy_drop = 0.02, p.max_slice_accuracy_drop = 0.05;
+        p.min_agreement = 0.95, p.max_latency_regression = 0.25;
+        break;
+    case risk_tier::medium:
+        p.max_accuracy_drop = 0.01, p.max_slice_accuracy_drop = 0.03;
+        p.min_agreement = 0.97, p.max_latency_regression = 0.10;
+        break;
+    case risk_tier::high:
+        p.max_accuracy_drop = 0.005, p.max_slice_accuracy_drop = 0.015;
+        p.min_agreement = 0.985, p.max_latency_regression = 0.05, p.required_approvals = 1;
+        break;
+    case risk_tier::critical:
+        p.max_accuracy_drop = 0.002, p.max_slice_accuracy_drop = 0.01;
+        p.min_agreement = 0.995, p.max_latency_regression = 0.0, p.required_approvals = 2;
+        p.judge_by_confidence_bound = true;
+        break;
+    }
+    return p;
+}
+
+namespace {
+
+double fraction_field(const json& j, const char* key, double current, std::string_view source,
+                      double max = 1.0) {
+    if (!j.contains(key)) return current;
+    const json& v = j.at(key);
+    if (!v.is_number())
+        fail(status::format_error, fmt::format("{}: field '{}' must be a number", source, key));
+    const double x = v.get<double>();
+    if (!(x >= 0 && x <= max))
+        fail(status::format_error,
+             fmt::format("{}: field '{}' is {}, outside [0, {}]", source, key, x, max));
+    return x;
+}
+
+std::uint64_t count_field(const json& j, const char* key, std::uint64_t current,
+                          std::string_view source) {
+    if (!j.contains(key)) return current;
+    const json& v = j.at(key);
+    if (!v.is_number_unsigned())
+        fail(status::format_error,
+             fmt::format("{}: field '{}' must be a non-negative integer", source, key));
+    return v.get<std::uint64_t>();
+}
+
+} // namespace
+
+policy policy::from_json(std::string_view text, std::string_view source) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        fail(status::format_error, fmt::format("{}: not valid JSON: {}", source, e.what()));
+    }
+    if (!j.is_object())
+        fail(status::format_error, fmt::format("{}: must be a JSON object", source));
+    static const std::vector<std::string> known = {"tier",
+                                                   "max_accuracy_drop",
+                                                   "max_slice_accuracy_drop",
+                                                   "min_agreement",
+                                                   "max_latency_regression",
+                                                   "min_size_reduction",
+                                                   "required_approvals",
+                                                   "judge_by_confidence_bound",
+                                                   "confidence",
+                                                   "min_slice_samples"};
+    for (const auto& [key, value] : j.items())
+        if (std::find(known.begin(), known.end(), key) == known.end())
+            fail(status::format_error, fmt::format("{}: unknown field '{}'", source, key));
+    if (!j.contains("tier") || !j.at("tier").is_string())
+        fail(status::format_error, fmt::format("{}: field 'tier' (a string) is required", source));
+    const auto tier_name = j.at("tier").get<std::string>();
+    const auto tier = risk_tier_from_name(tier_name);
+    if (!tier)
+        fail(status::format_error,
+             fmt::format("{}: unknown tier '{}' (low, medium, high, critical)", source, tier_name));
+    policy p = for_tier(*tier);
+    p.max_accuracy_drop = fraction_field(j, "max_accuracy_drop", p.max_accuracy_drop, source);
+    p.max_slice_accuracy_drop =
+        fraction_field(j, "max_slice_accuracy_drop", p.max_slice_accuracy_drop, source);
+    p.min_agreement = fraction_field(j, "min_agreement", p.min_agreement, source);
+    p.max_latency_regression =
+        fraction_field(j, "max_latency_regression", p.max_latency_regression, source, 100.0);
+    p.min_size_reduction = fraction_field(j, "min_size_reduction", p.min_size_reduction, source);
+    p.required_approvals = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        count_field(j, "required_approvals", p.required_approvals, source), 1000));
+    if (j.contains("judge_by_confidence_bound")) {
+        if (!j.at("judge_by_confidence_bound").is_boolean())
+            fail(
+                status::format_error,
+                fmt::format("{}: field 'judge_by_confidence_bound' must be true or false", source));
+        p.judge_by_confidence_bound = j.at("judge_by_confidence_bound").get<bool>();
+    }
+    p.confidence = fraction_field(j, "confidence", p.confidence, source);
+    if (!(p.confidence > 0 && p.confidence < 1))
+        fail(status::format_error,
+             fmt::format("{}: field 'confidence' must be strictly between 0 and 1", source));
+    p.min_slice_samples = count_field(j, "min_slice_samples", p.min_slice_samples, source);
+    return p;
+}
+
+std::string policy::to_json() const {
+    const json j = {{"tier", std::string(name_of(tier))},
+                    {"max_accuracy_drop", max_accuracy_drop},
+                    {"max_slice_accuracy_drop", max_slice_accuracy_drop},
+                    {"min_agreement", min_agreement},
+                    {"max_latency_regression", max_latency_regression},
+                    {"min_size_reduction", min_size_reduction},
+                    {"required_approvals", required_approvals},
+                    {"judge_by_confidence_bound", judge_by_confidence_bound},
+                    {"confidence", confidence},
+                    {"min_slice_samples", min_slice_samples}};
+    return j.dump();
+}
+
+std::string decision::to_json() const {
+    json reasons_json = json::array();
+    for (const auto& r : reasons) {
+        json item = {{"metric", r.metric},
+                     {"value", r.value},
+                     {"bound", r.bound},
+                     {"passed", r.passed},
+                     {"text", r.text}};
+        if (!r.slice.empty()) item["slice"] = r.slice;
+        reasons_json.push_back(std::move(item));
+    }
+    json j = {{"verdict", std::string(name_of(verdict))}, {"reasons", std::move(reasons_json)}};
+    if (verdict == verdict::needs_signoff) j["approvals_required"] = approvals_missing;
+    return j.dump();
+}
+
+namespace {
+
+// The accuracy drop the policy judges: the point estimate, or the pessimistic end of the
+// interval (−low) when the tier asks for evidence.
+double judged_drop(const policy& p, double baseline, double candidate, const interval& delta) {
+    return p.judge_by_confidence_bound ? -delta.low : baseline - candidate;
+}
+
+// Figures arrive as ratios of counts; a bound met exactly must not fail on rounding noise.
+constexpr double slack = 1e-9;
+
+std::string percent(double x) { return fmt::format("{:.2f}%", 100.0 * x); }
+
+} // namespace
+
+decision decide(const policy& p, const comparison& c) {
+    if (c.samples == 0)
+        fail(status::invalid_argument, "decide: the comparison has no evaluation samples");
+    decision d;
+    auto check = [&](std::string metric, std::string slice, double value, double bound, bool passed,
+                     std::string text) {
+        d.reasons.push_back(
+            {std::move(metric), std::move(slice), value, bound, passed, std::move(text)});
+    };
+    const char* basis = p.judge_by_confidence_bound ? " (pessimistic end of the interval)" : "";
+    const double drop = judged_drop(p, c.baseline_accuracy, c.candidate_accuracy, c.accuracy_delta);
+    check("accuracy_drop", "", drop, p.max_accuracy_drop, drop <= p.max_accuracy_drop + slack,
+          fmt::format("top-1 accuracy {} → {}: drop {}{} {} the bound {}",
+                      percent(c.baseline_accuracy), percent(c.candidate_accuracy), percent(drop),
+                      basis, drop <= p.max_accuracy_drop + slack ? "within" : "exceeds",
+                      percent(p.max_accuracy_drop)));
+    for (const auto& s : c.slices) {
+        if (s.samples < p.min_slice_samples) {
+            check("slice_accuracy_drop", s.name, s.baseline_accuracy - s.candidate_accuracy,
+                  p.max_slice_accuracy_drop, true,
+                  fmt::format("slice '{}': {} samples, fewer than {}: reported, not gated", s.name,
+                              s.samples, p.min_slice_samples));
+            continue;
+        }
+        const double sd = judged_drop(p, s.baseline_accuracy, s.candidate_accuracy, s.delta);
+        const bool ok = sd <= p.max_slice_accuracy_drop + slack;
+        check("slice_accuracy_drop", s.name, sd, p.max_slice_accuracy_drop, ok,
+              fmt::format("slice '{}' ({} samples): accuracy {} → {}: drop {}{} {} the bound {}",
+                          s.name, s.samples, percent(s.baseline_accuracy),
+                          percent(s.candidate_accuracy), percent(sd), basis,
+                          ok ? "within" : "exceeds", percent(p.max_slice_accuracy_drop)));
+    }
+    if (c.agreement) {
+        const bool ok = *c.agreement >= p.min_agreement - slack;
+        check("agreement", "", *c.agreement, p.min_agreement, ok,
+              fmt::format("top-1 agreement with the baseline {} {} the minimum {}",
+                          percent(*c.agreement), ok ? "meets" : "is below",
+                          percent(p.min_agreement)));
+    }
+    if (c.baseline_latency_ms && c.candidate_latency_ms && *c.baseline_latency_ms > 0) {
+        const double regression = *c.candidate_latency_ms / *c.baseline_latency_ms - 1.0;
+        const bool ok = regression <= p.max_latency_regression + slack;
+        check("latency_regression", "", regression, p.max_latency_regression, ok,
+              fmt::format("p50 latency {:.3f} ms → {:.3f} ms ({:+.1f}%) {} the allowed {:+.1f}%",
+                          *c.baseline_latency_ms, *c.candidate_latency_ms, 100 * regression,
+                          ok ? "within" : "exceeds", 100 * p.max_latency_regression));
+    }
+    if (p.min_size_reduction > 0) {
+        if (c.baseline_bytes && c.candidate_bytes && *c.baseline_bytes > 0) {
+            const double reduction = 1.0 - double(*c.candidate_bytes) / double(*c.baseline_bytes);
+            const bool ok = reduction >= p.min_size_reduction - slack;
+            check("size_reduction", "", reduction, p.min_size_reduction, ok,
+                  fmt::format("model bytes {} → {}: {} smaller, {} the required {}",
+                              *c.baseline_bytes, *c.candidate_bytes, percent(reduction),
+                              ok ? "meets" : "short of", percent(p.min_size_reduction)));
+        } else {
+            check("size_reduction", "", 0, p.min_size_reduction, false,
+                  "the policy requires a size reduction but model sizes were not measured");
+        }
+    }
+    const bool all_passed =
+        std::all_of(d.reasons.begin(), d.reasons.end(), [](const auto& r) { return r.passed; });
+    if (!all_passed) {
+        d.verdict = verdict::rejected;
+    } else if (p.required_approvals > 0) {
+        d.verdict = verdict::needs_signoff;
+        d.approvals_missing = p.required_approvals;
+        check("approvals", "", 0, p.required_approvals, true,
+              fmt::format("tier '{}' requires {} signed approval(s) before release",
+                          name_of(p.tier), p.required_approvals));
+    } else {
+        d.verdict = verdict::approved;
+    }
+    return d;
+}
+
+} // namespace hone
