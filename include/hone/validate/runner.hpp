@@ -1,0 +1,42 @@
+// hone/validate/runner.hpp — anything that can run a model on a batch.
+//
+// Validation never requires hone's own executor: an inference engine implements runner (or,
+// through the C ABI, passes a callback) and hone measures it exactly as it measures its own.
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/core/tensor.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace hone {
+
+class HONE_EXPORT runner {
+public:
+    virtual ~runner();
+    /// A short name for reports ("baseline f32", "candidate int8").
+    virtual std::string name() const = 0;
+    /// Runs one batch: inputs f32 [batch, ...] → outputs f32 [batch, classes] (logits).
+    virtual tensor run(const_tensor_view inputs) = 0;
+    /// Size of the model in bytes (file or packed weights); 0 when unknown.
+    virtual std::uint64_t model_bytes() const { return 0; }
+};
+
+/// A runner around a function, for engines with their own executor and for tests.
+class HONE_EXPORT function_runner final : public runner {
+public:
+    using function = std::function<tensor(const_tensor_view)>;
+    function_runner(std::string name, function fn, std::uint64_t model_bytes = 0);
+    std::string name() const override { return name_; }
+    tensor run(const_tensor_view inputs) override { return fn_(inputs); }
+    std::uint64_t model_bytes() const override { return bytes_; }
+
+private:
+    std::string name_;
+    function fn_;
+    std::uint64_t bytes_;
+};
+
+} // namespace hone

@@ -1,0 +1,87 @@
+// hone/validate/validator.hpp — baseline versus candidate on the same representative data.
+//
+// validate() runs both models over the same evaluation samples (in the same batches), collects
+// their metrics, pairs their outcomes per sample, and reports every accuracy delta — overall,
+// per class and per named slice — with a confidence interval (Newcombe's paired method; with
+// class weights, a stratified paired bootstrap), McNemar's exact p-value, agreement, KL and
+// cosine to the baseline, model sizes, and latency at the requested batch sizes measured
+// alternately for the two models so that machine noise hits both alike. Its `comparison` is
+// the input of hone::decide().
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/metrics/metric_collector.hpp"
+#include "hone/metrics/performance.hpp"
+#include "hone/policy/policy.hpp"
+#include "hone/validate/runner.hpp"
+#include "hone/validate/statistics.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hone {
+
+/// A named subset of the evaluation samples (edge cases, a customer segment, a class).
+struct named_slice {
+    std::string name;
+    std::vector<std::uint32_t> samples; ///< indices into the evaluation set
+};
+
+struct evaluation_set {
+    std::string name;
+    const_tensor_view inputs;             ///< f32 [N, ...]
+    std::span<const std::int64_t> labels; ///< N labels, or empty (agreement-only validation)
+    std::vector<named_slice> slices;
+    std::vector<std::string> class_names; ///< optional names for the per-class slices
+};
+
+struct validator_options {
+    std::int64_t batch_size = 256;
+    double confidence = 0.95;
+    bool per_class_slices = true; ///< add a slice per label ("class 3" or its class name)
+    /// The production mix: weight of each class (index = label). Empty = the data's own mix.
+    std::vector<double> class_weights;
+    int bootstrap_resamples = 2000; ///< for the weighted interval
+    std::uint64_t seed = 2026;
+    std::vector<std::int64_t> latency_batch_sizes = {1, 64}; ///< empty = no latency
+    int warmup = 3;
+    int repeats = 20;
+    int top_k = 5;
+};
+
+struct slice_report {
+    slice_comparison figures;
+    paired_counts paired;
+    double mcnemar_p = 1;
+};
+
+struct latency_point {
+    std::int64_t batch = 0;
+    latency_stats baseline, candidate;
+};
+
+struct validation_report {
+    std::string data_name;
+    std::string baseline_name, candidate_name;
+    classification_summary baseline;  ///< against the labels
+    classification_summary candidate; ///< against the labels; agreement/KL/cosine vs baseline
+    paired_counts paired;
+    std::vector<slice_report> slices;
+    std::vector<latency_point> latency;
+    bool weighted = false;       ///< accuracy figures use options.class_weights
+    hone::comparison comparison; ///< what the policy judges (latency: the largest batch size)
+
+    /// Everything above as JSON (the ledger's `metrics`, the report's data).
+    HONE_EXPORT std::string to_json() const;
+};
+
+/// Runs both models and compares them. Throws invalid_argument for an empty evaluation set,
+/// a slice index out of range, class weights that do not cover the labels or are negative;
+/// shape_mismatch when the two models' outputs differ in shape.
+HONE_EXPORT validation_report validate(runner& baseline, runner& candidate,
+                                       const evaluation_set& data,
+                                       const validator_options& options = {});
+
+} // namespace hone

@@ -1,0 +1,284 @@
+#include "hone/validate/validator.hpp"
+
+#include "hone/core/error.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace hone {
+
+namespace {
+
+using json = nlohmann::json;
+
+paired_counts pair_up(std::span<const std::uint8_t> base, std::span<const std::uint8_t> cand,
+                      std::span<const std::uint32_t> samples) {
+    paired_counts p;
+    for (std::uint32_t i : samples) {
+        const bool b = base[i], c = cand[i];
+        (b && c ? p.both_correct
+         : b    ? p.only_baseline_correct
+         : c    ? p.only_candidate_correct
+                : p.both_wrong)++;
+    }
+    return p;
+}
+
+// A batch of `batch` samples taken cyclically from the evaluation inputs (for latency runs).
+tensor cyclic_batch(const_tensor_view inputs, std::int64_t batch) {
+    std::vector<std::int64_t> dims(inputs.dims().dims().begin(), inputs.dims().dims().end());
+    const std::int64_t n = dims[0];
+    dims[0] = batch;
+    tensor out(inputs.type(), shape(std::span<const std::int64_t>(dims)));
+    const std::int64_t per_sample = n == 0 ? 0 : inputs.numel() / n;
+    for (std::int64_t i = 0; i < batch; ++i) {
+        const tensor row = tensor::copy_of(inputs.slice(0, i % n, i % n + 1));
+        std::memcpy(static_cast<std::byte*>(out.data()) +
+                        i * per_sample * static_cast<std::int64_t>(size_of(inputs.type())),
+                    row.data(), row.nbytes());
+    }
+    return out;
+}
+
+// Stratified paired bootstrap of the class-weighted accuracy difference.
+interval weighted_bootstrap(const std::map<std::int64_t, std::vector<std::uint32_t>>& by_class,
+                            std::span<const double> weights, std::span<const std::uint8_t> base,
+                            std::span<const std::uint8_t> cand, int resamples, double confidence,
+                            std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<double> deltas;
+    deltas.reserve(static_cast<std::size_t>(resamples));
+    for (int r = 0; r < resamples; ++r) {
+        double wsum = 0, delta = 0;
+        for (const auto& [label, samples] : by_class) {
+            std::uniform_int_distribution<std::size_t> pick(0, samples.size() - 1);
+            double db = 0, dc = 0;
+            for (std::size_t k = 0; k < samples.size(); ++k) {
+                const std::uint32_t i = samples[pick(rng)];
+                db += base[i];
+                dc += cand[i];
+            }
+            const double w = weights[static_cast<std::size_t>(label)];
+            delta += w * (dc - db) / double(samples.size());
+            wsum += w;
+        }
+        deltas.push_back(delta / wsum);
+    }
+    std::sort(deltas.begin(), deltas.end());
+    const double tail = (1.0 - confidence) / 2.0;
+    auto at = [&](double q) {
+        const auto idx = static_cast<std::size_t>(q * double(deltas.size() - 1) + 0.5);
+        return deltas[std::min(idx, deltas.size() - 1)];
+    };
+    return {at(tail), at(1.0 - tail)};
+}
+
+json summary_json(const classification_summary& s) {
+    json j = {{"samples", s.samples}};
+    if (s.has_labels) {
+        j["accuracy"] = s.accuracy;
+        j["top_k_accuracy"] = s.top_k_accuracy;
+    }
+    if (s.has_reference) {
+        j["agreement"] = s.agreement;
+        j["mean_kl"] = s.mean_kl;
+        j["mean_cosine"] = s.mean_cosine;
+    }
+    return j;
+}
+
+json latency_json(const latency_stats& s) {
+    return {{"runs", s.runs},  {"mean", s.mean_ms}, {"min", s.min_ms}, {"p50", s.p50_ms},
+            {"p90", s.p90_ms}, {"p99", s.p99_ms},   {"max", s.max_ms}};
+}
+
+} // namespace
+
+validation_report validate(runner& baseline, runner& candidate, const evaluation_set& data,
+                           const validator_options& o) {
+    const auto& in = data.inputs;
+    if (in.rank() < 1 || in.dims()[0] == 0)
+        fail(status::invalid_argument,
+             fmt::format("validate: evaluation set '{}' has no samples", data.name));
+    const std::int64_t n = in.dims()[0];
+    if (!data.labels.empty() && static_cast<std::int64_t>(data.labels.size()) != n)
+        fail(status::invalid_argument,
+             fmt::format("validate: evaluation set '{}' has {} samples but {} labels", data.name, n,
+                         data.labels.size()));
+    if (o.batch_size < 1)
+        fail(status::invalid_argument, fmt::format("validate: batch size {}", o.batch_size));
+    for (const auto& s : data.slices)
+        for (std::uint32_t i : s.samples)
+            if (i >= n)
+                fail(status::invalid_argument,
+                     fmt::format("validate: slice '{}' names sample {}, but '{}' has {}", s.name, i,
+                                 data.name, n));
+
+    // Without labels, the baseline's own top-1 answers are the labels: accuracy then means
+    // agreement with the baseline.
+    metric_collector base_metrics({o.top_k}), cand_metrics({o.top_k});
+    std::vector<std::int64_t> labels(data.labels.begin(), data.labels.end());
+    for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
+        const std::int64_t end = std::min(n, begin + o.batch_size);
+        const auto batch = in.slice(0, begin, end);
+        const tensor out_base = baseline.run(batch);
+        const tensor out_cand = candidate.run(batch);
+        if (!(out_base.dims() == out_cand.dims()) || out_base.dims().rank() != 2 ||
+            out_base.dims()[0] != end - begin)
+            fail(status::shape_mismatch,
+                 fmt::format("validate: for a batch of {}, '{}' gave {} and '{}' gave {}",
+                             end - begin, baseline.name(), out_base.dims().to_string(),
+                             candidate.name(), out_cand.dims().to_string()));
+        if (data.labels.empty()) {
+            metric_collector probe({1});
+            probe.add(out_base);
+            labels.insert(labels.end(), probe.predictions().begin(), probe.predictions().end());
+        }
+        const auto batch_labels = std::span<const std::int64_t>(labels).subspan(
+            static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin));
+        base_metrics.add(out_base, batch_labels);
+        cand_metrics.add(out_cand, batch_labels, out_base);
+    }
+
+    validation_report r;
+    r.data_name = data.name;
+    r.baseline_name = baseline.name();
+    r.candidate_name = candidate.name();
+    r.baseline = base_metrics.summary();
+    r.candidate = cand_metrics.summary();
+    const auto base_ok = base_metrics.correct(), cand_ok = cand_metrics.correct();
+    std::vector<std::uint32_t> all(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < all.size(); ++i)
+        all[i] = static_cast<std::uint32_t>(i);
+    r.paired = pair_up(base_ok, cand_ok, all);
+
+    std::map<std::int64_t, std::vector<std::uint32_t>> by_class;
+    for (std::uint32_t i : all)
+        by_class[labels[i]].push_back(i);
+    std::vector<named_slice> slices;
+    if (o.per_class_slices)
+        for (const auto& [label, samples] : by_class) {
+            const auto index = static_cast<std::size_t>(label);
+            slices.push_back({index < data.class_names.size()
+                                  ? fmt::format("class {} ({})", label, data.class_names[index])
+                                  : fmt::format("class {}", label),
+                              samples});
+        }
+    slices.insert(slices.end(), data.slices.begin(), data.slices.end());
+    for (const auto& s : slices) {
+        slice_report sr;
+        sr.paired = pair_up(base_ok, cand_ok, s.samples);
+        const double m = std::max<double>(1.0, double(s.samples.size()));
+        sr.figures = {s.name, s.samples.size(),
+                      double(sr.paired.both_correct + sr.paired.only_baseline_correct) / m,
+                      double(sr.paired.both_correct + sr.paired.only_candidate_correct) / m,
+                      paired_difference_interval(sr.paired, o.confidence)};
+        sr.mcnemar_p =
+            mcnemar_exact_p(sr.paired.only_baseline_correct, sr.paired.only_candidate_correct);
+        r.slices.push_back(std::move(sr));
+    }
+
+    comparison& c = r.comparison;
+    c.samples = static_cast<std::uint64_t>(n);
+    c.baseline_accuracy = r.baseline.accuracy;
+    c.candidate_accuracy = r.candidate.accuracy;
+    c.accuracy_delta = paired_difference_interval(r.paired, o.confidence);
+    c.mcnemar_p = mcnemar_exact_p(r.paired.only_baseline_correct, r.paired.only_candidate_correct);
+    c.agreement = r.candidate.agreement;
+    if (!o.class_weights.empty()) {
+        double wsum = 0, wb = 0, wc = 0;
+        for (const auto& [label, samples] : by_class) {
+            if (label >= static_cast<std::int64_t>(o.class_weights.size()))
+                fail(status::invalid_argument,
+                     fmt::format("validate: no class weight for label {} ({} weights given)", label,
+                                 o.class_weights.size()));
+            const double w = o.class_weights[static_cast<std::size_t>(label)];
+            if (!(w >= 0))
+                fail(status::invalid_argument,
+                     fmt::format("validate: class weight {} of label {} is negative", w, label));
+            const auto p = pair_up(base_ok, cand_ok, samples);
+            wb += w * double(p.both_correct + p.only_baseline_correct) / double(samples.size());
+            wc += w * double(p.both_correct + p.only_candidate_correct) / double(samples.size());
+            wsum += w;
+        }
+        if (!(wsum > 0))
+            fail(status::invalid_argument, "validate: the class weights of the labels sum to 0");
+        r.weighted = true;
+        c.baseline_accuracy = wb / wsum;
+        c.candidate_accuracy = wc / wsum;
+        c.accuracy_delta = weighted_bootstrap(by_class, o.class_weights, base_ok, cand_ok,
+                                              o.bootstrap_resamples, o.confidence, o.seed);
+    }
+    for (const auto& s : r.slices)
+        c.slices.push_back(s.figures);
+    if (baseline.model_bytes() > 0) c.baseline_bytes = baseline.model_bytes();
+    if (candidate.model_bytes() > 0) c.candidate_bytes = candidate.model_bytes();
+
+    for (std::int64_t b : o.latency_batch_sizes) {
+        if (b < 1) fail(status::invalid_argument, fmt::format("validate: latency batch {}", b));
+        const tensor input = cyclic_batch(in, b);
+        for (int i = 0; i < o.warmup; ++i) {
+            baseline.run(input);
+            candidate.run(input);
+        }
+        std::vector<double> tb, tc; // alternate, so drifting machine load hits both alike
+        for (int i = 0; i < std::max(1, o.repeats); ++i)
+            for (int which = 0; which < 2; ++which) {
+                runner& m = which == 0 ? baseline : candidate;
+                const auto start = std::chrono::steady_clock::now();
+                m.run(input);
+                const auto stop = std::chrono::steady_clock::now();
+                (which == 0 ? tb : tc)
+                    .push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+            }
+        r.latency.push_back({b, summarize_latency(tb), summarize_latency(tc)});
+    }
+    if (!r.latency.empty()) {
+        c.baseline_latency_ms = r.latency.back().baseline.p50_ms;
+        c.candidate_latency_ms = r.latency.back().candidate.p50_ms;
+    }
+    return r;
+}
+
+std::string validation_report::to_json() const {
+    json slices_json = json::array();
+    for (const auto& s : slices)
+        slices_json.push_back({{"name", s.figures.name},
+                               {"samples", s.figures.samples},
+                               {"baseline_accuracy", s.figures.baseline_accuracy},
+                               {"candidate_accuracy", s.figures.candidate_accuracy},
+                               {"delta_interval", {s.figures.delta.low, s.figures.delta.high}},
+                               {"regressions", s.paired.only_baseline_correct},
+                               {"improvements", s.paired.only_candidate_correct},
+                               {"mcnemar_p", s.mcnemar_p}});
+    json latency_json_list = json::array();
+    for (const auto& l : latency)
+        latency_json_list.push_back({{"batch", l.batch},
+                                     {"baseline_ms", latency_json(l.baseline)},
+                                     {"candidate_ms", latency_json(l.candidate)}});
+    json j = {{"data", data_name},
+              {"baseline", summary_json(baseline)},
+              {"candidate", summary_json(candidate)},
+              {"baseline_name", baseline_name},
+              {"candidate_name", candidate_name},
+              {"weighted", weighted},
+              {"accuracy",
+               {{"baseline", comparison.baseline_accuracy},
+                {"candidate", comparison.candidate_accuracy},
+                {"delta_interval", {comparison.accuracy_delta.low, comparison.accuracy_delta.high}},
+                {"regressions", paired.only_baseline_correct},
+                {"improvements", paired.only_candidate_correct},
+                {"mcnemar_p", comparison.mcnemar_p}}},
+              {"slices", std::move(slices_json)},
+              {"latency", std::move(latency_json_list)}};
+    if (comparison.baseline_bytes) j["baseline"]["model_bytes"] = *comparison.baseline_bytes;
+    if (comparison.candidate_bytes) j["candidate"]["model_bytes"] = *comparison.candidate_bytes;
+    return j.dump();
+}
+
+} // namespace hone

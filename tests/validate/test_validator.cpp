@@ -1,0 +1,155 @@
+// The validator on synthetic models whose disagreements are known exactly.
+#include "hone/core/error.hpp"
+#include "hone/validate/validator.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <set>
+
+using doctest::Approx;
+
+namespace {
+
+constexpr std::int64_t samples = 1000, classes = 4;
+
+// Sample i has inputs [one-hot(i % 4), i]: the last column carries the sample's index, so a
+// toy model can answer wrongly on chosen samples whatever batch they arrive in.
+hone::tensor make_inputs() {
+    hone::tensor t(hone::dtype::f32, {samples, classes + 1});
+    auto v = t.span<float>();
+    for (std::int64_t i = 0; i < samples; ++i) {
+        v[i * (classes + 1) + i % classes] = 1.0f;
+        v[i * (classes + 1) + classes] = static_cast<float>(i);
+    }
+    return t;
+}
+
+// Logits = the one-hot part, except that samples in `wrong` score the next class highest.
+hone::function_runner toy_model(std::string name, std::set<std::int64_t> wrong,
+                                std::uint64_t bytes = 0) {
+    return hone::function_runner(
+        std::move(name),
+        [wrong](hone::const_tensor_view in) {
+            const hone::tensor dense = hone::tensor::copy_of(in);
+            const auto x = dense.span<float>();
+            const std::int64_t b = in.dims()[0];
+            hone::tensor out(hone::dtype::f32, {b, classes});
+            auto y = out.span<float>();
+            for (std::int64_t r = 0; r < b; ++r) {
+                const auto index = static_cast<std::int64_t>(x[r * (classes + 1) + classes]);
+                for (std::int64_t k = 0; k < classes; ++k)
+                    y[r * classes + k] = x[r * (classes + 1) + k];
+                if (wrong.count(index)) y[r * classes + (index + 1) % classes] = 2.0f;
+            }
+            return out;
+        },
+        bytes);
+}
+
+std::set<std::int64_t> range(std::int64_t begin, std::int64_t end) {
+    std::set<std::int64_t> s;
+    for (std::int64_t i = begin; i < end; ++i)
+        s.insert(i);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("paired counts, slices and the comparison come out exactly") {
+    const hone::tensor inputs = make_inputs();
+    std::vector<std::int64_t> labels(samples);
+    for (std::int64_t i = 0; i < samples; ++i)
+        labels[i] = i % classes;
+    // baseline wrong on 0..39 (40); candidate wrong on 20..79 (60): 40 regressions (40..79),
+    // 20 improvements (0..19), 20 both wrong.
+    auto baseline = toy_model("base", range(0, 40), 4000);
+    auto candidate = toy_model("cand", range(20, 80), 1000);
+    hone::evaluation_set data{"toy", inputs, labels, {{"first fifty", {}}}, {"a", "b", "c", "d"}};
+    for (std::uint32_t i = 0; i < 50; ++i)
+        data.slices[0].samples.push_back(i);
+    hone::validator_options options;
+    options.batch_size = 128;
+    options.latency_batch_sizes = {};
+    const auto r = hone::validate(baseline, candidate, data, options);
+    CHECK(r.paired.only_baseline_correct == 40);
+    CHECK(r.paired.only_candidate_correct == 20);
+    CHECK(r.paired.both_wrong == 20);
+    CHECK(r.paired.both_correct == 920);
+    CHECK(r.baseline.accuracy == Approx(0.96));
+    CHECK(r.candidate.accuracy == Approx(0.94));
+    CHECK(r.candidate.agreement == Approx(0.94)); // 60 samples differ from the baseline's top-1
+    const auto& c = r.comparison;
+    CHECK(c.baseline_accuracy == Approx(0.96));
+    CHECK(c.candidate_accuracy == Approx(0.94));
+    CHECK(c.accuracy_delta.low < -0.02);
+    CHECK(c.accuracy_delta.high > -0.02);
+    CHECK(c.mcnemar_p == Approx(hone::mcnemar_exact_p(40, 20)));
+    CHECK(*c.baseline_bytes == 4000);
+    REQUIRE(r.slices.size() == 5); // 4 classes + the named slice
+    CHECK(r.slices[0].figures.name == "class 0 (a)");
+    CHECK(r.slices[0].figures.samples == 250);
+    const auto& fifty = r.slices[4];
+    CHECK(fifty.figures.name == "first fifty");
+    CHECK(fifty.paired.only_candidate_correct == 20); // 0..19
+    CHECK(fifty.paired.only_baseline_correct == 10);  // 40..49
+    CHECK(fifty.figures.baseline_accuracy == Approx(10.0 / 50));
+    // the policy sees the same figures
+    const auto d = hone::decide(hone::policy::for_tier(hone::risk_tier::medium), c);
+    CHECK(d.verdict == hone::verdict::rejected); // a 2-point drop exceeds 1 point
+    const auto j = nlohmann::json::parse(r.to_json());
+    CHECK(j.at("accuracy").at("regressions") == 40);
+    CHECK(j.at("slices").size() == 5);
+}
+
+TEST_CASE("class weights, latency, label-free validation and errors") {
+    const hone::tensor inputs = make_inputs();
+    std::vector<std::int64_t> labels(samples);
+    for (std::int64_t i = 0; i < samples; ++i)
+        labels[i] = i % classes;
+    std::set<std::int64_t> class_three; // the candidate is always wrong on class 3
+    for (std::int64_t i = 3; i < samples; i += 4)
+        class_three.insert(i);
+    auto baseline = toy_model("base", {});
+    auto candidate = toy_model("cand", class_three);
+    hone::evaluation_set data{"toy", inputs, labels, {}, {}};
+    hone::validator_options options;
+    options.latency_batch_sizes = {1, 8};
+    options.repeats = 3;
+    options.warmup = 1;
+    auto r = hone::validate(baseline, candidate, data, options);
+    CHECK(r.comparison.candidate_accuracy == Approx(0.75));
+    REQUIRE(r.latency.size() == 2);
+    CHECK(r.latency[1].batch == 8);
+    CHECK(r.latency[1].baseline.runs == 3);
+    CHECK(r.comparison.candidate_latency_ms.has_value());
+    // production mix: class 3 is 70% of traffic
+    options.class_weights = {0.1, 0.1, 0.1, 0.7};
+    options.latency_batch_sizes = {};
+    r = hone::validate(baseline, candidate, data, options);
+    CHECK(r.weighted);
+    CHECK(r.comparison.candidate_accuracy == Approx(0.3));
+    CHECK(r.comparison.baseline_accuracy == Approx(1.0));
+    CHECK(r.comparison.accuracy_delta.low == Approx(-0.7)); // no sampling noise here: exact
+    CHECK(r.comparison.accuracy_delta.high == Approx(-0.7));
+    // no labels: the baseline's answers are the labels
+    hone::evaluation_set unlabeled{"toy", inputs, {}, {}, {}};
+    options.class_weights = {};
+    r = hone::validate(baseline, candidate, unlabeled, options);
+    CHECK(r.comparison.baseline_accuracy == Approx(1.0));
+    CHECK(r.comparison.candidate_accuracy == Approx(0.75));
+    // errors
+    options.class_weights = {1.0, 1.0};
+    CHECK_THROWS_WITH_AS(hone::validate(baseline, candidate, data, options),
+                         doctest::Contains("no class weight for label 2"), hone::error);
+    options.class_weights = {};
+    hone::evaluation_set bad_slice{"toy", inputs, labels, {{"edge", {5000}}}, {}};
+    CHECK_THROWS_WITH_AS(hone::validate(baseline, candidate, bad_slice, options),
+                         doctest::Contains("slice 'edge' names sample 5000"), hone::error);
+    hone::function_runner wrong_shape("odd", [](hone::const_tensor_view in) {
+        return hone::tensor(hone::dtype::f32, {in.dims()[0], 3});
+    });
+    CHECK_THROWS_AS(hone::validate(baseline, wrong_shape, data, options), hone::error);
+    const hone::tensor none(hone::dtype::f32, {0, 4});
+    hone::evaluation_set empty{"empty", none, {}, {}, {}};
+    CHECK_THROWS_AS(hone::validate(baseline, candidate, empty, options), hone::error);
+}
