@@ -1,6 +1,7 @@
 #include "hone/validate/validator.hpp"
 
 #include "hone/core/error.hpp"
+#include "hone/kernels/peak.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -236,7 +237,21 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
                 (which == 0 ? tb : tc)
                     .push_back(std::chrono::duration<double, std::milli>(stop - start).count());
             }
-        r.latency.push_back({b, summarize_latency(tb), summarize_latency(tc)});
+        latency_point point{b, summarize_latency(tb), summarize_latency(tc)};
+        auto achieved = [b](const runner::work& w, const latency_stats& t) {
+            return t.p50_ms > 0 ? w.ops_per_sample * double(b) / (t.p50_ms * 1e-3) / 1e9 : 0.0;
+        };
+        auto fraction = [](const runner::work& w, double gops) {
+            if (gops <= 0) return 0.0;
+            const auto peak = measured_peak();
+            return gops / (w.int8 ? peak.int8_gops : peak.f32_gflops);
+        };
+        const auto wb = baseline.work_per_sample(), wc = candidate.work_per_sample();
+        point.baseline_gops = achieved(wb, point.baseline);
+        point.candidate_gops = achieved(wc, point.candidate);
+        point.baseline_utilisation = fraction(wb, point.baseline_gops);
+        point.candidate_utilisation = fraction(wc, point.candidate_gops);
+        r.latency.push_back(point);
     }
     if (!r.latency.empty()) {
         c.baseline_latency_ms = r.latency.back().baseline.p50_ms;
@@ -260,7 +275,11 @@ std::string validation_report::to_json() const {
     for (const auto& l : latency)
         latency_json_list.push_back({{"batch", l.batch},
                                      {"baseline_ms", latency_json(l.baseline)},
-                                     {"candidate_ms", latency_json(l.candidate)}});
+                                     {"candidate_ms", latency_json(l.candidate)},
+                                     {"baseline_gops", l.baseline_gops},
+                                     {"candidate_gops", l.candidate_gops},
+                                     {"baseline_utilisation", l.baseline_utilisation},
+                                     {"candidate_utilisation", l.candidate_utilisation}});
     json j = {{"data", data_name},
               {"baseline", summary_json(baseline)},
               {"candidate", summary_json(candidate)},

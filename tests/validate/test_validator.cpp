@@ -1,5 +1,6 @@
 // The validator on synthetic models whose disagreements are known exactly.
 #include "hone/core/error.hpp"
+#include "hone/kernels/peak.hpp"
 #include "hone/validate/validator.hpp"
 
 #include <doctest/doctest.h>
@@ -122,6 +123,7 @@ TEST_CASE("class weights, latency, label-free validation and errors") {
     CHECK(r.latency[1].batch == 8);
     CHECK(r.latency[1].baseline.runs == 3);
     CHECK(r.comparison.candidate_latency_ms.has_value());
+    CHECK(r.latency[1].baseline_utilisation == 0.0); // the toy runners state no work
     // production mix: class 3 is 70% of traffic
     options.class_weights = {0.1, 0.1, 0.1, 0.7};
     options.latency_batch_sizes = {};
@@ -152,4 +154,24 @@ TEST_CASE("class weights, latency, label-free validation and errors") {
     const hone::tensor none(hone::dtype::f32, {0, 4});
     hone::evaluation_set empty{"empty", none, {}, {}, {}};
     CHECK_THROWS_AS(hone::validate(baseline, candidate, empty, options), hone::error);
+}
+
+TEST_CASE("utilisation: achieved GOP/s at p50 over the measured peak") {
+    const hone::tensor inputs = make_inputs();
+    auto logits = [](hone::const_tensor_view in) {
+        hone::tensor out(hone::dtype::f32, {in.dims()[0], classes});
+        return out;
+    };
+    hone::function_runner baseline("f32", logits, 0, {2.0e6, false});
+    hone::function_runner candidate("int8", logits, 0, {2.0e6, true});
+    hone::evaluation_set data{"toy", inputs, {}, {}, {}};
+    hone::validator_options options;
+    options.latency_batch_sizes = {16};
+    options.repeats = 3;
+    const auto r = hone::validate(baseline, candidate, data, options);
+    const auto& l = r.latency.at(0);
+    const auto peak = hone::measured_peak();
+    CHECK(l.baseline_gops == Approx(2.0e6 * 16 / (l.baseline.p50_ms * 1e-3) / 1e9));
+    CHECK(l.baseline_utilisation == Approx(l.baseline_gops / peak.f32_gflops));
+    CHECK(l.candidate_utilisation == Approx(l.candidate_gops / peak.int8_gops));
 }

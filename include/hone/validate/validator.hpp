@@ -60,6 +60,10 @@ struct slice_report {
 struct latency_point {
     std::int64_t batch = 0;
     latency_stats baseline, candidate;
+    /// Achieved GOP/s at p50 and its fraction of the measured peak of the active tier
+    /// (hone/kernels/peak.hpp; int8 peak for int8 work); 0 when a runner states no work.
+    double baseline_gops = 0, candidate_gops = 0;
+    double baseline_utilisation = 0, candidate_utilisation = 0;
 };
 
 struct validation_report {
