@@ -183,6 +183,105 @@ HONE_API const char* hone_isa_name(hone_isa isa);
 /* ---- kernels: weight-only low-bit GEMV/GEMM ----------------------------------------------------
  */
 
+/* ---- validation and policy ------------------------------------------------------------------ */
+
+/* Runs one batch for hone: `inputs` is f32 [batch, ...] (borrowed, valid during the call);
+ * the callback creates `*outputs` (f32 [batch, classes], e.g. with hone_tensor_create) and hone
+ * takes ownership. Return HONE_OK, or an error status (hone then stops and reports it). */
+typedef hone_status (*hone_run_fn)(void* user, const hone_tensor* inputs, hone_tensor** outputs);
+
+typedef struct hone_runner hone_runner; /* an engine's executor, seen by hone's validator */
+
+typedef struct hone_runner_params {
+    size_t struct_size;
+    const char* name;      /* for reports; default "runner" */
+    hone_run_fn run;       /* required */
+    void* user;            /* passed to run */
+    uint64_t model_bytes;  /* model size for the size figures; 0 = unknown */
+    double ops_per_sample; /* GEMM/conv arithmetic per sample (2 per MAC) for utilisation */
+    int int8;              /* 1 when that arithmetic runs in int8 */
+} hone_runner_params;
+
+HONE_API hone_status hone_runner_params_init(hone_runner_params* params);
+HONE_API hone_status hone_runner_create(const hone_runner_params* params, hone_runner** out);
+HONE_API void hone_runner_destroy(hone_runner* runner);
+
+typedef enum hone_risk_tier {
+    HONE_TIER_LOW = 0,
+    HONE_TIER_MEDIUM = 1,
+    HONE_TIER_HIGH = 2,
+    HONE_TIER_CRITICAL = 3
+} hone_risk_tier;
+
+typedef struct hone_policy hone_policy; /* bounds per risk tier: docs/policy.md */
+
+HONE_API hone_status hone_policy_create_for_tier(hone_risk_tier tier, hone_policy** out);
+/* Parses policy JSON; errors name `source` (e.g. the file name; may be NULL) and the field. */
+HONE_API hone_status hone_policy_create_from_json(const char* json, const char* source,
+                                                  hone_policy** out);
+/* The policy's JSON: copied into `buffer` (NUL-terminated) when `capacity` suffices;
+ * `*needed` (may be NULL) receives the size including the NUL. A too small buffer gives
+ * HONE_ERROR_OUT_OF_RANGE with `*needed` set. */
+HONE_API hone_status hone_policy_to_json(const hone_policy* policy, char* buffer, size_t capacity,
+                                         size_t* needed);
+HONE_API void hone_policy_destroy(hone_policy* policy);
+
+typedef struct hone_validate_params {
+    size_t struct_size;
+    int64_t batch_size;          /* default 256 */
+    double confidence;           /* default 0.95 */
+    int per_class_slices;        /* default 1 */
+    const double* class_weights; /* production mix by label; NULL = the data's own */
+    size_t class_weight_count;
+    const int64_t* latency_batch_sizes; /* default {1, 64}; set count 0 for no latency */
+    size_t latency_batch_count;
+    int warmup;  /* default 3 */
+    int repeats; /* default 20 */
+    /* named slices: slice i is slice_samples[i][0 .. slice_sizes[i]) */
+    const char* const* slice_names;
+    const uint32_t* const* slice_samples;
+    const size_t* slice_sizes;
+    size_t slice_count;
+} hone_validate_params;
+
+HONE_API hone_status hone_validate_params_init(hone_validate_params* params);
+
+typedef struct hone_validation hone_validation; /* a baseline-vs-candidate report */
+
+/* Runs both models on the same inputs (f32 [N, ...]) and compares them. `labels` (N values)
+ * may be NULL: the baseline's answers then serve as labels. `params` may be NULL. */
+HONE_API hone_status hone_validate(hone_runner* baseline, hone_runner* candidate,
+                                   const hone_tensor* inputs, const int64_t* labels,
+                                   size_t label_count, const hone_validate_params* params,
+                                   hone_validation** out);
+
+typedef struct hone_validation_summary {
+    uint64_t samples;
+    double baseline_accuracy, candidate_accuracy;
+    double delta_low, delta_high; /* interval of candidate − baseline accuracy */
+    double mcnemar_p;
+    double agreement;
+    uint64_t regressions, improvements; /* paired disagreements */
+} hone_validation_summary;
+
+HONE_API hone_status hone_validation_summary_get(const hone_validation* validation,
+                                                 hone_validation_summary* out);
+/* The whole report as JSON (valid while the handle lives). */
+HONE_API hone_status hone_validation_json(const hone_validation* validation, const char** json);
+
+typedef enum hone_verdict {
+    HONE_VERDICT_APPROVED = 0,
+    HONE_VERDICT_NEEDS_SIGNOFF = 1,
+    HONE_VERDICT_REJECTED = 2
+} hone_verdict;
+
+/* Applies a policy. `decision_json` (may be NULL) receives the decision with its reasons —
+ * the text a ledger optimize record stores — valid until the next call on `validation`. */
+HONE_API hone_status hone_validation_decide(hone_validation* validation, const hone_policy* policy,
+                                            hone_verdict* verdict, uint32_t* approvals_missing,
+                                            const char** decision_json);
+HONE_API void hone_validation_destroy(hone_validation* validation);
+
 /* ---- change ledger -------------------------------------------------------------------------- */
 
 /* A hash-chained JSONL file of change records with optional Ed25519 signatures; the format and

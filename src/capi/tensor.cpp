@@ -1,16 +1,11 @@
 #include "hone/core/tensor.hpp"
 #include "guard.hpp"
 #include "hone/kernels/convert.hpp"
+#include "tensor_handle.hpp"
 
 #include <fmt/format.h>
 #include <memory>
 #include <optional>
-
-// A C handle: either owns a hone::tensor or borrows the caller's memory through a view.
-struct hone_tensor {
-    std::optional<hone::tensor> owned;
-    hone::tensor_view view;
-};
 
 namespace {
 
@@ -76,10 +71,7 @@ HONE_API hone_status hone_tensor_create(const hone_tensor_params* params, hone_t
             hone::fail(hone::status::invalid_argument,
                        "hone_tensor_create: params->strides must be NULL (owned tensors are "
                        "contiguous; strides are for hone_tensor_wrap)");
-        auto handle = std::make_unique<hone_tensor>();
-        handle->owned.emplace(checked_dtype(params->dtype, fn), dims);
-        handle->view = handle->owned->view();
-        *out = handle.release();
+        *out = hone::capi::make_owned_handle(hone::tensor(checked_dtype(params->dtype, fn), dims));
     });
 }
 

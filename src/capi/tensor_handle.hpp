@@ -1,0 +1,31 @@
+// Internal: the C handle behind hone_tensor, shared by the C ABI's translation units.
+#pragma once
+
+#include "hone/core/tensor.hpp"
+#include "hone/hone.h"
+
+#include <optional>
+
+// Either owns a hone::tensor or borrows the caller's memory through a view.
+struct hone_tensor {
+    std::optional<hone::tensor> owned;
+    hone::tensor_view view;
+};
+
+namespace hone::capi {
+
+/// A handle that owns `t`.
+inline hone_tensor* make_owned_handle(hone::tensor t) {
+    auto* h = new hone_tensor{std::move(t), {}};
+    h->view = h->owned->view();
+    return h;
+}
+
+/// A handle borrowing `v` (which must outlive it). Read-only use: the C ABI's callbacks get it
+/// as `const hone_tensor*`.
+inline hone_tensor borrowed_handle(hone::const_tensor_view v) {
+    return hone_tensor{std::nullopt, hone::tensor_view(const_cast<void*>(v.data()), v.type(),
+                                                       v.dims(), v.strides())};
+}
+
+} // namespace hone::capi
