@@ -174,14 +174,379 @@ HONE_API const char* hone_isa_name(hone_isa isa);
 /* ---- kernels: quantize and reductions ----------------------------------------------------------
  */
 
+/* Min/max and abs-max reductions of F32 tensors, and linear quantization exactly as ONNX
+ * QuantizeLinear / DequantizeLinear (opset 21); C++: hone/kernels/reduce.hpp, quantize.hpp.
+ * Every SIMD tier returns the same bits as HONE_ISA_SCALAR, for any thread count.
+ *
+ * Granularity (which elements share one result, scale and zero point), for a tensor of rank r:
+ *  - PER_TENSOR: one value; result shape [] (rank 0);
+ *  - PER_CHANNEL along `axis` (in [-r, r), negative counts from the end): one value per index
+ *    of that axis; result shape [dims[axis]];
+ *  - PER_GROUP along `axis` with `group_size` B (B >= 1 dividing dims[axis]): one value per B
+ *    consecutive indices of the axis; result shape = dims with dims[axis] / B.
+ * For a matrix [rows, cols]: per row = PER_CHANNEL axis 0; per column = PER_CHANNEL axis 1;
+ * groups of g elements along each row = PER_GROUP axis 1, group_size g. */
+typedef enum hone_granularity {
+    HONE_GRANULARITY_PER_TENSOR = 0,
+    HONE_GRANULARITY_PER_CHANNEL = 1,
+    HONE_GRANULARITY_PER_GROUP = 2
+} hone_granularity;
+
+typedef struct hone_reduce_params {
+    size_t struct_size;           /* sizeof(hone_reduce_params), set by _init */
+    hone_granularity granularity; /* default HONE_GRANULARITY_PER_TENSOR */
+    int axis;                     /* default 0; ignored for PER_TENSOR */
+    int64_t group_size;           /* default 0; PER_GROUP only */
+} hone_reduce_params;
+
+HONE_API hone_status hone_reduce_params_init(hone_reduce_params* params);
+
+/* The result shape of a reduction (and of the matching scale / zero point) for an input of
+ * shape dims[0..rank): written to out_dims (capacity >= the result's rank, else
+ * HONE_ERROR_OUT_OF_RANGE) and its rank to *out_rank. params NULL = defaults. */
+HONE_API hone_status hone_reduced_shape(const int64_t* dims, size_t rank,
+                                        const hone_reduce_params* params, int64_t* out_dims,
+                                        size_t capacity, size_t* out_rank);
+
+/* min and max of `src` (F32, any strides) per params, into `min` and `max` (F32, contiguous,
+ * of the reduced shape). Rules: if a reduced set holds a NaN, its min and max are NaN (the
+ * quiet NaN 0x7fc00000), so callers can detect bad data; -0 orders below +0; an empty set gives
+ * min = +inf, max = -inf. params NULL = per tensor. */
+HONE_API hone_status hone_min_max(const hone_tensor* src, const hone_reduce_params* params,
+                                  hone_tensor* min, hone_tensor* max);
+/* max |x| per params into `dst` (as hone_min_max); NaN as above; an empty set gives +0. */
+HONE_API hone_status hone_abs_max(const hone_tensor* src, const hone_reduce_params* params,
+                                  hone_tensor* dst);
+
+/* Quantize:   y = saturate(round_half_to_even(x / scale) + zero_point)
+ * Dequantize: y = (x - zero_point) * scale
+ * Quantized types: HONE_DTYPE_I8 [-128, 127], U8 [0, 255], I4 [-8, 7], U4 [0, 15]; I4/U4 packed
+ * two per byte, element 2k in the low nibble of byte k (an odd count leaves the last high nibble
+ * zero). x / scale is a true division, as ONNX. ±inf saturate; NaN quantizes to the zero point.
+ *
+ * The granularity comes from the scale's shape, as ONNX (x of rank r):
+ *  - per tensor: scale has one element and rank 0 or 1 (block_size 0);
+ *  - per axis:   block_size 0 and scale is 1-D of length dims[axis];
+ *  - blocked:    block_size B > 0 and scale has x's shape with dims[axis] / B (B must divide
+ *                dims[axis]; ONNX would allow a ragged last block, hone refuses it).
+ * scale: F32, every value finite and > 0. zero_point: NULL (= 0) or of the scale's shape and
+ * of the quantized type. These are exactly the shapes hone_reduced_shape gives. */
+typedef struct hone_quantize_params {
+    size_t struct_size; /* sizeof(hone_quantize_params), set by _init */
+    int axis;           /* default 1, as ONNX; used by per-axis and blocked */
+    int64_t block_size; /* default 0 */
+} hone_quantize_params;
+
+HONE_API hone_status hone_quantize_params_init(hone_quantize_params* params);
+
+/* x: F32 (any strides); y: I8, U8, I4 or U4 of x's shape. params NULL = defaults. Errors:
+ * HONE_ERROR_DTYPE_MISMATCH (x not F32, y not quantized, scale not F32, zero point of another
+ * type than y), HONE_ERROR_SHAPE_MISMATCH (x vs y, scale vs granularity, zero point vs scale),
+ * HONE_ERROR_INVALID_ARGUMENT (axis out of range, block_size < 0 or not dividing the axis,
+ * scale[i] <= 0, inf or NaN). y is untouched on failure. */
+HONE_API hone_status hone_quantize_linear(const hone_tensor* x, const hone_tensor* scale,
+                                          const hone_tensor* zero_point,
+                                          const hone_quantize_params* params, hone_tensor* y);
+/* x: I8, U8, I4 or U4; y: F32 of x's shape; zero_point NULL or of x's type. As above. */
+HONE_API hone_status hone_dequantize_linear(const hone_tensor* x, const hone_tensor* scale,
+                                            const hone_tensor* zero_point,
+                                            const hone_quantize_params* params, hone_tensor* y);
+
+/* How hone_choose_qparams maps a range onto the integers. */
+typedef enum hone_quant_scheme {
+    /* scale = (rmax - rmin) / (qmax - qmin); zero_point = saturate(round_half_even(qmin -
+     * rmin / scale)); for U8 exactly ONNX DynamicQuantizeLinear. */
+    HONE_QUANT_AFFINE = 0,
+    /* a = max(-rmin, rmax). Signed: zero_point 0, scale = a / qmax (range [-qmax, qmax]).
+     * Unsigned: zero_point 128 (U8) / 8 (U4), scale = a / (qmax - zero_point). */
+    HONE_QUANT_SYMMETRIC = 1
+} hone_quant_scheme;
+
+/* Scale and zero point for values in [min, max] quantized to `dtype` (I8, U8, I4, U4). The
+ * range is widened to include 0 (rmin = min(min, 0), rmax = max(max, 0)), so 0 is exact and
+ * every value of the range quantizes within the type's range. A zero-width range (all zeros, or
+ * the empty-set identities min = +inf, max = -inf) gives scale 1. Fails with
+ * HONE_ERROR_INVALID_ARGUMENT for NaN, an infinite bound, min > max, or a range too wide for a
+ * finite scale; HONE_ERROR_DTYPE_MISMATCH for a non-quantized dtype. */
+HONE_API hone_status hone_choose_qparams(float min, float max, hone_dtype dtype,
+                                         hone_quant_scheme scheme, float* scale,
+                                         int32_t* zero_point);
+
+/* Element-wise hone_choose_qparams over tensors: min, max (F32, equal shapes, any strides) →
+ * scale (F32, that shape, contiguous) and zero_point (of `dtype`, that shape, contiguous), ready
+ * for hone_quantize_linear. Nothing is written unless every element succeeds. */
+HONE_API hone_status hone_choose_qparams_tensor(const hone_tensor* min, const hone_tensor* max,
+                                                hone_dtype dtype, hone_quant_scheme scheme,
+                                                hone_tensor* scale, hone_tensor* zero_point);
+
 /* ---- kernels: sparsity, clustering, norms ------------------------------------------------------
  */
+
+/* How selections rank scores: by |x| (magnitude pruning) or by x itself (an importance such as
+ * Wanda's |W|·‖X‖). -0 equals +0; a NaN score is HONE_ERROR_INVALID_ARGUMENT naming its
+ * position. Ties always go to the LOWER flat (row-major) index, on every SIMD tier. */
+typedef enum hone_score_kind { HONE_SCORE_MAGNITUDE = 0, HONE_SCORE_VALUE = 1 } hone_score_kind;
+
+/* Keeps the `keep` largest-ranked entries of `scores` (F32, contiguous, any shape): mask
+ * (U8 or BOOL, same shape, contiguous) gets 1 for them and 0 elsewhere; exact and O(n).
+ * `threshold` (may be NULL) receives the key of the weakest kept entry (|x| or x; +inf when keep
+ * is 0). keep outside [0, numel] is HONE_ERROR_INVALID_ARGUMENT. */
+HONE_API hone_status hone_topk_mask(const hone_tensor* scores, int64_t keep, hone_score_kind kind,
+                                    hone_tensor* mask, float* threshold);
+
+/* N:M mask of scores [rows, cols] (F32, contiguous; rank 1 = one row): in each group of m
+ * consecutive entries along a row exactly n are kept (ties to the lower column). Requires
+ * 1 <= n < m <= 32 and cols % m == 0 (else HONE_ERROR_INVALID_ARGUMENT). mask: U8 or BOOL of the
+ * same shape. */
+HONE_API hone_status hone_nm_mask(const hone_tensor* scores, int n, int m, hone_score_kind kind,
+                                  hone_tensor* mask);
+
+/* dst = src where mask != 0 (bit-identical), +0.0f where mask == 0 (never -0). src, dst: F32
+ * contiguous of one shape (dst may be src); mask: U8 or BOOL of that shape. */
+HONE_API hone_status hone_apply_mask(const hone_tensor* src, const hone_tensor* mask,
+                                     hone_tensor* dst);
+
+/* indices (U8, shape of values) = index of the centroid nearest to each value, in exact
+ * arithmetic, ties (exact midpoints, equal centroids) to the lower index; +inf/-inf go to the
+ * last/first. values: F32 contiguous; centroids: F32 rank 1, 1…256 finite, non-decreasing. */
+HONE_API hone_status hone_nearest_centroid(const hone_tensor* values, const hone_tensor* centroids,
+                                           hone_tensor* indices);
+
+/* dst (F32, shape of indices) = codebook[indices] (U8); an index >= the codebook's length is
+ * HONE_ERROR_OUT_OF_RANGE naming its position. codebook: F32 rank 1, 1…256 entries. */
+HONE_API hone_status hone_codebook_lookup(const hone_tensor* indices, const hone_tensor* codebook,
+                                          hone_tensor* dst);
+
+typedef enum hone_norm {
+    HONE_NORM_SUM_SQUARES = 0, /* Σ x² */
+    HONE_NORM_L2 = 1,          /* √(Σ x²) */
+    HONE_NORM_L1 = 2           /* Σ |x| */
+} hone_norm;
+
+/* Norm of every row (dst [rows]) or column (dst [cols]) of src [rows, cols]; all F32,
+ * contiguous. Summed in double, rounded once to F32; NaN/inf propagate. */
+HONE_API hone_status hone_row_norms(const hone_tensor* src, hone_norm norm, hone_tensor* dst);
+HONE_API hone_status hone_col_norms(const hone_tensor* src, hone_norm norm, hone_tensor* dst);
+
+/* Palettized weights W [rows, cols] (docs/formats.md, "Palettized weights"): each entry is a
+ * `bits`-bit index (1…8) into its row group's codebook. Indices are packed per row as an
+ * LSB-first bitstream, each row starting on a byte boundary: a U8 tensor [rows, row_bytes] with
+ * row_bytes = ceil(cols·bits/8). Codebooks: F32 or F16 [groups, 2^bits], groups =
+ * ceil(rows / rows_per_group). */
+typedef struct hone_palettized_params {
+    size_t struct_size;     /* sizeof(hone_palettized_params) */
+    int bits;               /* 1…8; default 4 */
+    int64_t cols;           /* K, the reduction axis; default 0 */
+    int64_t rows_per_group; /* rows sharing a codebook; 0 (default) = one codebook per tensor,
+                               1 = one per output channel */
+} hone_palettized_params;
+
+HONE_API hone_status hone_palettized_params_init(hone_palettized_params* params);
+
+/* *out = ceil(cols·bits/8), the bytes of one packed row. */
+HONE_API hone_status hone_packed_row_bytes(int64_t cols, int bits, size_t* out);
+
+/* Packs indices (U8 [rows, cols], each < 2^bits, else HONE_ERROR_OUT_OF_RANGE naming row and
+ * column) into packed (U8 [rows, row_bytes]). */
+HONE_API hone_status hone_pack_indices(const hone_tensor* indices, int bits, hone_tensor* packed);
+/* The inverse: packed (U8 [rows, row_bytes]) → indices (U8 [rows, cols]). */
+HONE_API hone_status hone_unpack_indices(const hone_tensor* packed, int bits, hone_tensor* indices);
+
+/* dst (F32 [rows, cols]) = W decoded through its codebooks. */
+HONE_API hone_status hone_palettized_decode(const hone_palettized_params* params,
+                                            const hone_tensor* packed, const hone_tensor* codebooks,
+                                            hone_tensor* dst);
+
+/* y = x · Wᵀ (+ bias): x F32 [M, cols] (or [cols] for M = 1), y F32 [M, rows] (or [rows]),
+ * bias NULL or F32 [rows]. M = 1 runs hone's SIMD kernel straight off the packed indices;
+ * M > 1 decodes W once and runs an F32 matmul. */
+HONE_API hone_status hone_palettized_matmul(const hone_palettized_params* params,
+                                            const hone_tensor* packed, const hone_tensor* codebooks,
+                                            const hone_tensor* x, const hone_tensor* bias,
+                                            hone_tensor* y);
 
 /* ---- kernels: GEMM and convolution -------------------------------------------------------------
  */
 
+/* oneDNN-backed products. Tensors are contiguous, row-major; errors as the C++ API
+ * (hone/kernels/gemm.hpp, conv.hpp): HONE_ERROR_SHAPE_MISMATCH / _DTYPE_MISMATCH /
+ * _INVALID_ARGUMENT naming the argument. Outputs are untouched on failure unless noted. */
+
+typedef enum hone_gemm_type {
+    HONE_GEMM_F32 = 0,  /* f32 x f32 -> f32 */
+    HONE_GEMM_BF16 = 1, /* operands rounded to bf16 (nearest even), f32 accumulation */
+    HONE_GEMM_INT8 = 2  /* u8 activations x s8 weights -> exact s32 -> f32 (scales, zero point) */
+} hone_gemm_type;
+
+typedef enum hone_weight_layout {
+    HONE_WEIGHTS_K_BY_N = 0, /* B is [K, N] */
+    HONE_WEIGHTS_N_BY_K = 1  /* B is [N, K]: one row per output channel (nn.Linear.weight) */
+} hone_weight_layout;
+
+typedef enum hone_act_quant {
+    HONE_ACT_STATIC_PER_TENSOR = 0,  /* act_scale / act_zero_point fixed at creation */
+    HONE_ACT_DYNAMIC_PER_TENSOR = 1, /* u8 affine scale and zero point from min/max per call */
+    HONE_ACT_DYNAMIC_PER_ROW = 2     /* the same for each row of the input */
+} hone_act_quant;
+
+/* c[M,N] = a[M,K] . b (+ bias[N]); type HONE_GEMM_F32 or HONE_GEMM_BF16; all F32; bias may be
+ * NULL. The oneDNN primitive of each shape is cached process-wide. */
+HONE_API hone_status hone_matmul(hone_gemm_type type, const hone_tensor* a, const hone_tensor* b,
+                                 hone_weight_layout b_layout, const hone_tensor* bias,
+                                 hone_tensor* c);
+
+/* h[K,K] += x^T . x for a calibration batch x[rows, K]; both F32 (GPTQ / SparseGPT Hessian). */
+HONE_API hone_status hone_hessian_accumulate(const hone_tensor* x, hone_tensor* h);
+
+/* oneDNN's effective CPU ISA ("avx2", "avx512_core_vnni", ...) and version ("2.6.3"); static
+ * strings; either pointer may be NULL. *int8_saturates (may be NULL) is 1 when oneDNN's u8.s8
+ * kernels add product pairs in 16 bits here (no VNNI): exact int8 layers then split. */
+HONE_API hone_status hone_onednn_info(const char** isa, const char** version, int* int8_saturates);
+
+/* A linear layer y = x . W (+ bias), optional ReLU, configured once and run many times. int8:
+ *   q = saturate_u8(round_half_even(x / s_a) + z_a); acc = sum_k (q - z_a) . q_w (exact)
+ *   y = s_a . s_w[n] . acc + bias[n]
+ * f32 weights are quantized symmetrically per output channel (s_w = max|w| / 127); dynamic
+ * activations use s_a = (hi - lo) / 255, z_a = round(-lo / s_a) over [min(0,lo), max(0,hi)].
+ * Weights are reordered once; primitives are cached per M inside the object. hone_linear_run
+ * may be called concurrently on one object. */
+typedef struct hone_linear hone_linear;
+
+typedef struct hone_linear_params {
+    size_t struct_size;         /* sizeof(hone_linear_params) */
+    hone_gemm_type type;        /* default HONE_GEMM_F32 */
+    int64_t k;                  /* input features, >= 1 (no default: 0) */
+    int64_t n;                  /* output features, >= 1 (no default: 0) */
+    hone_weight_layout layout;  /* default HONE_WEIGHTS_N_BY_K */
+    int relu;                   /* nonzero: max(0, y) after the bias; default 0 */
+    hone_act_quant activations; /* int8; default HONE_ACT_DYNAMIC_PER_TENSOR */
+    float act_scale;            /* int8 static: > 0, finite; default 1 */
+    int32_t act_zero_point;     /* int8 static: 0..255; default 0 */
+    int exact; /* int8: nonzero (default) keeps s32 accumulation exact on CPUs whose oneDNN
+                * kernels saturate pairs of products in 16 bits (split, ~half speed there) */
+} hone_linear_params;
+
+HONE_API hone_status hone_linear_params_init(hone_linear_params* params);
+
+/* weights: F32 ([N, K] or [K, N] per params->layout; quantized for int8), or I8 (int8 only)
+ * with weight_scales F32 [N] (> 0); weight_scales must be NULL for F32 weights. bias: F32 [N]
+ * or NULL. The layer copies what it needs: the tensors may be freed afterwards. */
+HONE_API hone_status hone_linear_create(const hone_linear_params* params,
+                                        const hone_tensor* weights,
+                                        const hone_tensor* weight_scales, const hone_tensor* bias,
+                                        hone_linear** out);
+/* dst[M, N] (F32) = layer(src[M, K]); src F32, or U8 (int8 with static activations, already
+ * quantized with act_scale / act_zero_point). */
+HONE_API hone_status hone_linear_run(const hone_linear* layer, const hone_tensor* src,
+                                     hone_tensor* dst);
+HONE_API void hone_linear_destroy(hone_linear* layer);
+
+/* 2-D convolution, NCHW: src [N, C, H, W] -> dst [N, OC, OH, OW], weights [OC, C/groups, KH,
+ * KW]; OH = (H + pad_top + pad_bottom - dilation_h*(KH-1) - 1) / stride_h + 1 (same for W).
+ * int8 uses static activations (act_scale, act_zero_point) and per-output-channel weight
+ * scales, as hone_linear. */
+typedef struct hone_conv2d hone_conv2d;
+
+typedef struct hone_conv2d_params {
+    size_t struct_size;                /* sizeof(hone_conv2d_params) */
+    hone_gemm_type type;               /* HONE_GEMM_F32 (default) or HONE_GEMM_INT8 */
+    int64_t in_channels, out_channels; /* >= 1, divisible by groups */
+    int64_t kernel_h, kernel_w;        /* default 1 */
+    int64_t stride_h, stride_w;        /* default 1 */
+    int64_t pad_top, pad_left, pad_bottom, pad_right; /* default 0 */
+    int64_t dilation_h, dilation_w;                   /* 1 = dense (ONNX); default 1 */
+    int64_t groups;                                   /* default 1 */
+    int relu;                                         /* default 0 */
+    float act_scale;                                  /* int8: default 1 */
+    int32_t act_zero_point;                           /* int8: default 0 */
+} hone_conv2d_params;
+
+HONE_API hone_status hone_conv2d_params_init(hone_conv2d_params* params);
+/* weights F32, or I8 with weight_scales F32 [OC] (int8 only); bias F32 [OC] or NULL. */
+HONE_API hone_status hone_conv2d_create(const hone_conv2d_params* params,
+                                        const hone_tensor* weights,
+                                        const hone_tensor* weight_scales, const hone_tensor* bias,
+                                        hone_conv2d** out);
+/* dst must have the shape hone_conv2d_output_shape gives. src F32 (int8: or U8). */
+HONE_API hone_status hone_conv2d_run(const hone_conv2d* conv, const hone_tensor* src,
+                                     hone_tensor* dst);
+/* dims[4] = [N, OC, OH, OW] for src_dims[4] = [N, C, H, W]. */
+HONE_API hone_status hone_conv2d_output_shape(const hone_conv2d* conv, const int64_t* src_dims,
+                                              int64_t* dims);
+HONE_API void hone_conv2d_destroy(hone_conv2d* conv);
+
 /* ---- kernels: weight-only low-bit GEMV/GEMM ----------------------------------------------------
  */
+
+/* Int4 group-wise weights W [N, K] (N output rows, K the reduction axis, as nn.Linear.weight),
+ * cut along K into groups of g weights, each group with an f32 or f16 scale and, when
+ * asymmetric, a 4-bit zero point. Value of a weight: (q - zp) * scale (zp = 0 when symmetric).
+ * Packed form (docs/formats.md, "weight-only int4 group-wise"): weights I4 (symmetric) or U4
+ * (asymmetric) [N, K], two per byte, element 2i in the low nibble of byte i; scales F32 or F16
+ * [N, K/g]; zero points U4 [N, K/g], packed the same way. The handle owns a copy. */
+typedef struct hone_int4_weights hone_int4_weights;
+
+typedef struct hone_int4_weights_params {
+    size_t struct_size;     /* sizeof(hone_int4_weights_params), set by _params_init */
+    int64_t group_size;     /* g: even, >= 2, divides K; default 128 (32, 64, 128, 256... are
+                               fastest: multiples of 32) */
+    int symmetric;          /* 1 (default): I4, scale = max|w| / 7, q = clamp(round(w / scale),
+                               -8, 7). 0: U4 over [min(0, min w), max(0, max w)], scale =
+                               (hi - lo) / 15, zp = clamp(round(-lo / scale), 0, 15), q =
+                               clamp(round(w / scale) + zp, 0, 15). round = half to even; an
+                               all-zero group gets scale 1. */
+    hone_dtype scale_dtype; /* HONE_DTYPE_F32 (default) or HONE_DTYPE_F16 (rounded first) */
+} hone_int4_weights_params;
+
+HONE_API hone_status hone_int4_weights_params_init(hone_int4_weights_params* params);
+
+/* Quantizes F32 weights [N, K] (any strides) with the params above. Fails with
+ * HONE_ERROR_INVALID_ARGUMENT for a group size that is odd, < 2 or does not divide K, a
+ * non-finite weight, or an F16 scale out of the F16 range; HONE_ERROR_DTYPE_MISMATCH for weights
+ * that are not F32 or a scale_dtype other than F32/F16; HONE_ERROR_SHAPE_MISMATCH for rank != 2. */
+HONE_API hone_status hone_int4_weights_create(const hone_int4_weights_params* params,
+                                              const hone_tensor* weights, hone_int4_weights** out);
+
+/* Copies weights that are already packed: weights I4/U4 [N, K], scales F32/F16 [N, K/g],
+ * zero_points U4 [N, K/g] for U4 weights and NULL for I4. Only params->group_size is read
+ * (the rest comes from the tensors). Validated as hone_int4_matmul validates. */
+HONE_API hone_status hone_int4_weights_create_packed(const hone_int4_weights_params* params,
+                                                     const hone_tensor* weights,
+                                                     const hone_tensor* scales,
+                                                     const hone_tensor* zero_points,
+                                                     hone_int4_weights** out);
+
+HONE_API void hone_int4_weights_destroy(hone_int4_weights* weights);
+
+/* N and K; either pointer may be NULL. */
+HONE_API hone_status hone_int4_weights_shape(const hone_int4_weights* weights, int64_t* n,
+                                             int64_t* k);
+/* The parameters the weights have: group_size, symmetric and scale_dtype are written into
+ * *params, whose struct_size must be set (hone_int4_weights_params_init). */
+HONE_API hone_status hone_int4_weights_get_params(const hone_int4_weights* weights,
+                                                  hone_int4_weights_params* params);
+/* Bytes of the packed form: weights + scales + zero points. */
+HONE_API hone_status hone_int4_weights_nbytes(const hone_int4_weights* weights, size_t* out);
+
+/* Copies the packed parts into caller tensors of exactly the dtypes and shapes above
+ * (contiguous): weights I4/U4 [N, K], scales [N, K/g]; zero_points U4 [N, K/g] for asymmetric
+ * weights, and must be NULL for symmetric ones. Nothing is written on failure. */
+HONE_API hone_status hone_int4_weights_export(const hone_int4_weights* weights, hone_tensor* packed,
+                                              hone_tensor* scales, hone_tensor* zero_points);
+
+/* dst F32 [N, K] (contiguous) = (q - zp) * scale, exactly. */
+HONE_API hone_status hone_int4_weights_dequantize(const hone_int4_weights* weights,
+                                                  hone_tensor* dst);
+
+/* y = x * W^T (+ bias): x F32 [M, K] -> y F32 [M, N], or x [K] -> y [N]; bias F32 [N] or NULL.
+ * x and y contiguous and not overlapping. M <= 16 (once per row) runs hone's SIMD
+ * GEMV: within (g + K/g + 16) * 2^-24 * (sum |w*x| + |bias|) of the exact result, the same for
+ * any thread count; inf/NaN in x propagate as in the exact formula (a zero weight times inf is
+ * NaN). Larger M dequantizes W in blocks (<= 8 MiB scratch, not cached) and runs an f32 GEMM
+ * (oneDNN). Fails with SHAPE_MISMATCH or DTYPE_MISMATCH naming the operand; y is untouched on
+ * failure. */
+HONE_API hone_status hone_int4_matmul(const hone_int4_weights* weights, const hone_tensor* x,
+                                      const hone_tensor* bias, hone_tensor* y);
 
 /* ---- validation and policy ------------------------------------------------------------------ */
 
@@ -310,9 +675,9 @@ typedef enum hone_ledger_action {
 
 typedef struct hone_change_record {
     size_t struct_size;
-    hone_ledger_action action;       /* default HONE_LEDGER_BASELINE */
-    const char* actor;               /* required: the identity that acts */
-    uint64_t subject;                /* approve/reject/promote: seq acted on; 0 = none */
+    hone_ledger_action action;         /* default HONE_LEDGER_BASELINE */
+    const char* actor;                 /* required: the identity that acts */
+    uint64_t subject;                  /* approve/reject/promote: seq acted on; 0 = none */
     const char* const* artifact_paths; /* files hone hashes into the record (may be NULL) */
     size_t artifact_count;
     /* JSON texts; NULL stores JSON null. */
@@ -339,7 +704,7 @@ HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_r
 
 typedef struct hone_verify_params {
     size_t struct_size;
-    int require_signatures;           /* every record must be signed; default 0 */
+    int require_signatures;            /* every record must be signed; default 0 */
     const char* const* trusted_actors; /* actor i must sign with trusted_keys[i] (hex) */
     const char* const* trusted_keys;
     size_t trusted_count;
@@ -348,10 +713,10 @@ typedef struct hone_verify_params {
 HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
 
 typedef struct hone_verify_result {
-    int ok;                /* 1 when the whole ledger verifies */
-    uint64_t records;      /* records verified before the first problem */
-    uint64_t first_bad;    /* line of the first problem; 0 = the head file */
-    const char* problem;   /* "" when ok; valid until the next call on this ledger handle */
+    int ok;              /* 1 when the whole ledger verifies */
+    uint64_t records;    /* records verified before the first problem */
+    uint64_t first_bad;  /* line of the first problem; 0 = the head file */
+    const char* problem; /* "" when ok; valid until the next call on this ledger handle */
 } hone_verify_result;
 
 /* Checks the whole ledger. A bad ledger is a result (ok = 0), not an error; errors are for

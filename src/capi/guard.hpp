@@ -36,10 +36,11 @@ template <class Fn> hone_status guarded(Fn&& fn) noexcept {
 
 /// The integer in a C enum object, read without loading the enum type: a C caller may pass any
 /// int, and a C++ load of a value outside the enum's range is undefined behaviour.
-template <class E> std::underlying_type_t<E> raw_enum(const E& value) noexcept {
+/// Widened to long long so that range checks (`raw < 0`) mean the same for every enum.
+template <class E> long long raw_enum(const E& value) noexcept {
     std::underlying_type_t<E> raw;
     std::memcpy(&raw, &value, sizeof raw);
-    return raw;
+    return static_cast<long long>(raw);
 }
 
 /// Throws invalid_argument naming `what` when p is null.

@@ -1,6 +1,7 @@
 // Internal: the C handle behind hone_tensor, shared by the C ABI's translation units.
 #pragma once
 
+#include "guard.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/hone.h"
 
@@ -26,6 +27,11 @@ inline hone_tensor* make_owned_handle(hone::tensor t) {
 inline hone_tensor borrowed_handle(hone::const_tensor_view v) {
     return hone_tensor{std::nullopt, hone::tensor_view(const_cast<void*>(v.data()), v.type(),
                                                        v.dims(), v.strides())};
+}
+
+/// The view behind a handle; throws invalid_argument naming `what` when the handle is NULL.
+inline hone::tensor_view view_of(const hone_tensor* t, const char* function, const char* what) {
+    return require(t, function, what)->view;
 }
 
 } // namespace hone::capi

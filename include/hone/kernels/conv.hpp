@@ -1,0 +1,92 @@
+// hone/kernels/conv.hpp — 2-D convolution through oneDNN, f32 and int8, for the graph executor.
+//
+// Tensors are NCHW f32 (src [N, C, H, W], dst [N, OC, OH, OW]); weights are [OC, C/groups, KH,
+// KW] as ONNX Conv and PyTorch Conv2d store them. Inside, oneDNN runs on its preferred blocked
+// layouts: weights are reordered once at construction, src/dst are reordered per call, and one
+// primitive per input shape (N, H, W) is created on first use and cached in the object.
+//
+//   OH = (H + pad_top + pad_bottom − dilation_h·(KH − 1) − 1) / stride_h + 1   (floor; ≥ 1)
+//   dst[n, oc, oh, ow] = bias[oc] + Σ_{c in oc's group, kh, kw} w[oc, c, kh, kw] ·
+//                        src[n, c, oh·stride_h − pad_top + kh·dilation_h, …]  (0 outside)
+//   then ReLU if asked. dilation 1 is a dense kernel (ONNX convention).
+//
+// int8 (static activations): q = saturate_u8(round_half_even(x / act_scale) + act_zero_point);
+// weights f32 are quantized symmetrically per output channel exactly as hone::kernels::linear
+// does (s_w[oc] = max|w| / 127), or given as s8 with their scales;
+// dst = act_scale · s_w[oc] · Σ (q − z)·q_w + bias[oc] (padding contributes real zeros), then
+// ReLU. One oneDNN primitive with fixed output scales and zero point — except on CPUs without
+// VNNI (see int8_pairs_saturate), whose oneDNN int8 kernels add pairs of u8·s8 products in 16
+// bits with saturation: there, if any |q_w| > 64, hone splits the weights once as
+// q_w = 64·w_hi + w_lo (w_lo in [0, 63], w_hi in [-2, 1]; no pair can saturate) and runs two
+// primitives on the same input, the second (output scale ×64) summed into the first's result
+// before the ReLU. Exact integers either way; the split costs about twice the time.
+//
+// Thread safety as hone::kernels::linear: run() may be called concurrently on one object.
+// Errors (hone::error): invalid_argument (non-positive sizes, strides, dilations or groups,
+// negative pads, channels not divisible by groups, bad act_scale / zero point), shape_mismatch
+// (weights, bias, src or dst not of the stated shapes, an empty output), dtype_mismatch.
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/kernels/gemm.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace hone::kernels {
+
+struct conv2d_params {
+    gemm_type type = gemm_type::f32; ///< f32 or int8
+    std::int64_t in_channels = 0;
+    std::int64_t out_channels = 0;
+    std::int64_t kernel_h = 1, kernel_w = 1;
+    std::int64_t stride_h = 1, stride_w = 1;
+    std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    std::int64_t dilation_h = 1, dilation_w = 1; ///< 1 = dense
+    std::int64_t groups = 1;                     ///< divides in_channels and out_channels
+    bool relu = false;
+    // int8 only (static activations):
+    float act_scale = 1.0f;          ///< > 0, finite
+    std::int32_t act_zero_point = 0; ///< [0, 255]
+};
+
+class HONE_EXPORT conv2d {
+public:
+    /// f32 weights [OC, C/groups, KH, KW] (quantized per output channel for int8); bias OC
+    /// values or empty.
+    conv2d(const conv2d_params& params, std::span<const float> weights,
+           std::span<const float> bias = {});
+    /// int8 only: s8 weights [OC, C/groups, KH, KW] and OC scales (> 0, finite).
+    conv2d(const conv2d_params& params, std::span<const std::int8_t> weights,
+           std::span<const float> weight_scales, std::span<const float> bias = {});
+    ~conv2d();
+    conv2d(conv2d&&) noexcept;
+    conv2d& operator=(conv2d&&) noexcept;
+    conv2d(const conv2d&) = delete;
+    conv2d& operator=(const conv2d&) = delete;
+
+    /// dst = conv(src). src [N, C, H, W] f32 (int8: or u8 already quantized with act_scale and
+    /// act_zero_point); dst [N, OC, OH, OW] f32; both contiguous.
+    void run(const_tensor_view src, tensor_view dst) const;
+
+    /// [N, OC, OH, OW] for an input [N, C, H, W]; throws shape_mismatch when it is empty or C
+    /// is wrong.
+    shape output_shape(const shape& src) const;
+    const conv2d_params& params() const noexcept;
+    std::span<const float> weight_scales() const noexcept;
+    /// True when int8 weights run as two halves to stay exact on this CPU (see above).
+    bool splits_weights() const noexcept;
+    std::size_t cached_shapes() const;
+    /// oneDNN's implementation name for an input shape, e.g. "jit:avx2".
+    std::string implementation(const shape& src) const;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace hone::kernels

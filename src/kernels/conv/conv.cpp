@@ -1,0 +1,365 @@
+// hone::kernels::conv2d: weights reordered once, one oneDNN convolution per input shape, src and
+// dst reordered between NCHW and oneDNN's preferred layout per call.
+#include "hone/kernels/conv.hpp"
+
+#include "hone/kernels/quantize.hpp"
+
+#include "../gemm/int8.hpp"
+#include "../gemm/onednn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
+namespace hone::kernels {
+
+using namespace onednn;
+
+struct conv2d::impl {
+    struct entry {
+        dnnl::convolution_forward prim;
+        dnnl::memory::desc user_src, user_dst, src, dst;
+        dnnl::memory weights;
+        std::optional<dnnl::convolution_forward> prim_hi; // split: the 64·w_hi part, summed
+        dnnl::memory weights_hi;
+        std::optional<dnnl::reorder> to_src, from_dst; // absent when NCHW is what it wants
+        std::string name;
+    };
+    using key = std::tuple<std::int64_t, std::int64_t, std::int64_t>; // N, H, W
+
+    conv2d_params p;
+    bool int8 = false;
+    bool split = false; // int8 weights split as w = 64·w_hi + w_lo (no 16-bit saturation)
+    std::vector<float> w_scales, bias, bias_fused, out_scales, out_scales_hi;
+    mutable std::mutex mutex;
+    mutable std::vector<dnnl::memory> weights, weights_hi; // reordered copies, one per layout
+    mutable std::map<key, std::shared_ptr<const entry>> cache;
+
+    dims weight_dims() const {
+        const auto g = p.groups;
+        if (g == 1) return {p.out_channels, p.in_channels, p.kernel_h, p.kernel_w};
+        return {g, p.out_channels / g, p.in_channels / g, p.kernel_h, p.kernel_w};
+    }
+
+    std::int64_t out_extent(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d,
+                            std::int64_t lo, std::int64_t hi) const {
+        const std::int64_t span = d * (k - 1) + 1;
+        const std::int64_t padded = in + lo + hi;
+        return padded < span ? 0 : (padded - span) / s + 1;
+    }
+
+    shape out_shape(const shape& src) const {
+        if (src.rank() != 4 || src[1] != p.in_channels)
+            fail(status::shape_mismatch,
+                 fmt::format("conv2d: src is {} but the layer expects [N, {}, H, W]",
+                             src.to_string(), p.in_channels));
+        const auto oh =
+            out_extent(src[2], p.kernel_h, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
+        const auto ow =
+            out_extent(src[3], p.kernel_w, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
+        if (oh == 0 || ow == 0)
+            fail(status::shape_mismatch,
+                 fmt::format("conv2d: src {} is smaller than the dilated kernel {}×{} with its "
+                             "padding: the output would be empty",
+                             src.to_string(), p.dilation_h * (p.kernel_h - 1) + 1,
+                             p.dilation_w * (p.kernel_w - 1) + 1));
+        return shape{src[0], p.out_channels, oh, ow};
+    }
+
+    // part 0: the whole product (or w_lo when split); part 1: 64·w_hi, summed into dst.
+    dnnl::convolution_forward::primitive_desc make_pd(const shape& in, const shape& out,
+                                                      int part = 0) const {
+        const dt src_type = int8 ? dt::u8 : dt::f32;
+        const auto src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, src_type, tag::any);
+        const auto dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::any);
+        const auto wei = dnnl::memory::desc(weight_dims(), int8 ? dt::s8 : dt::f32, tag::any);
+        dnnl::primitive_attr attr;
+        dnnl::post_ops ops;
+        if (part == 1) ops.append_sum(1.0f);
+        if (p.relu && (!split || part == 1))
+            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
+        attr.set_post_ops(ops);
+        if (int8) {
+            attr.set_output_scales(1 << 1, part == 1 ? out_scales_hi : out_scales);
+            if (p.act_zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {p.act_zero_point});
+        }
+        const dims strides{p.stride_h, p.stride_w}, dil{p.dilation_h - 1, p.dilation_w - 1},
+            lo{p.pad_top, p.pad_left}, hi{p.pad_bottom, p.pad_right};
+        const auto kind = dnnl::prop_kind::forward_inference;
+        const auto alg = dnnl::algorithm::convolution_direct;
+        const auto d =
+            bias.empty() || part == 1
+                ? dnnl::convolution_forward::desc(kind, alg, src, wei, dst, strides, dil, lo, hi)
+                : dnnl::convolution_forward::desc(kind, alg, src, wei,
+                                                  plain({p.out_channels}, dt::f32), dst, strides,
+                                                  dil, lo, hi);
+        return dnnl::convolution_forward::primitive_desc(d, attr, engine());
+    }
+
+    static dnnl::memory weights_for(std::vector<dnnl::memory>& list,
+                                    const dnnl::memory::desc& want) {
+        for (const auto& w : list)
+            if (w.get_desc() == want) return w;
+        dnnl::memory copy(want, engine());
+        reorder_now(list.front(), copy);
+        list.push_back(copy);
+        return copy;
+    }
+
+    std::shared_ptr<const entry> get(const shape& in) const {
+        const key k{in[0], in[2], in[3]};
+        {
+            std::lock_guard lock(mutex);
+            if (auto it = cache.find(k); it != cache.end()) return it->second;
+        }
+        const shape out = out_shape(in);
+        auto e = std::make_shared<entry>();
+        call("conv2d: creating the oneDNN convolution", [&] {
+            const auto pd = make_pd(in, out);
+            e->prim = dnnl::convolution_forward(pd);
+            e->src = pd.src_desc();
+            e->dst = pd.dst_desc();
+            e->user_src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, int8 ? dt::u8 : dt::f32,
+                                             tag::nchw);
+            e->user_dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::nchw);
+            if (e->src != e->user_src)
+                e->to_src = dnnl::reorder(
+                    dnnl::reorder::primitive_desc(engine(), e->user_src, engine(), e->src));
+            if (e->dst != e->user_dst)
+                e->from_dst = dnnl::reorder(
+                    dnnl::reorder::primitive_desc(engine(), e->dst, engine(), e->user_dst));
+            e->name = pd.impl_info_str();
+            std::optional<dnnl::convolution_forward::primitive_desc> hi;
+            if (split) {
+                hi = make_pd(in, out, 1);
+                if (hi->src_desc() != e->src || hi->dst_desc() != e->dst)
+                    fail(status::internal, "conv2d: the two halves of a split int8 convolution "
+                                           "chose different layouts");
+                e->prim_hi = dnnl::convolution_forward(*hi);
+            }
+            std::lock_guard lock(mutex);
+            e->weights = weights_for(weights, pd.weights_desc());
+            if (hi) e->weights_hi = weights_for(weights_hi, hi->weights_desc());
+        });
+        std::lock_guard lock(mutex);
+        if (cache.size() >= 64) cache.clear();
+        return cache.emplace(k, std::move(e)).first->second;
+    }
+
+    void load_weights(const void* data, dt type, int part = 0) {
+        // Any plausible input shape gives the weights layout to start from.
+        const shape in{1, p.in_channels, p.dilation_h * (p.kernel_h - 1) + 1,
+                       p.dilation_w * (p.kernel_w - 1) + 1};
+        call("conv2d: preparing weights", [&] {
+            const auto pd = make_pd(in, out_shape(in), part);
+            const auto tag_user = p.groups == 1 ? tag::oihw : tag::goihw;
+            dnnl::memory user({weight_dims(), type, tag_user}, engine(), const_cast<void*>(data));
+            dnnl::memory packed(pd.weights_desc(), engine());
+            reorder_now(user, packed);
+            (part == 1 ? weights_hi : weights).push_back(packed);
+        });
+    }
+
+    void run(const void* src, const shape& in, float* dst) const {
+        const auto e = get(in);
+        call("conv2d::run", [&] {
+            sync_threads();
+            auto& s = stream();
+            dnnl::memory user_src(e->user_src, engine(), const_cast<void*>(src));
+            dnnl::memory user_dst(e->user_dst, engine(), dst);
+            dnnl::memory src_mem = user_src, dst_mem = user_dst;
+            if (e->to_src) {
+                src_mem = dnnl::memory(e->src, engine());
+                e->to_src->execute(s, user_src, src_mem);
+            }
+            if (e->from_dst) dst_mem = dnnl::memory(e->dst, engine());
+            std::unordered_map<int, dnnl::memory> args{
+                {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, dst_mem}};
+            const auto& b = int8 ? bias_fused : bias;
+            if (!b.empty())
+                args.emplace(DNNL_ARG_BIAS, dnnl::memory(plain({p.out_channels}, dt::f32), engine(),
+                                                         const_cast<float*>(b.data())));
+            e->prim.execute(s, args);
+            if (e->prim_hi) {
+                args.erase(DNNL_ARG_BIAS);
+                args[DNNL_ARG_WEIGHTS] = e->weights_hi;
+                e->prim_hi->execute(s, args);
+            }
+            if (e->from_dst) e->from_dst->execute(s, dst_mem, user_dst);
+            s.wait();
+        });
+    }
+};
+
+namespace {
+
+void check_params(const conv2d_params& p) {
+    auto positive = [](std::int64_t v, const char* name) {
+        if (v < 1)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.{} = {} must be ≥ 1", name, v));
+    };
+    positive(p.in_channels, "in_channels");
+    positive(p.out_channels, "out_channels");
+    positive(p.kernel_h, "kernel_h");
+    positive(p.kernel_w, "kernel_w");
+    positive(p.stride_h, "stride_h");
+    positive(p.stride_w, "stride_w");
+    positive(p.dilation_h, "dilation_h");
+    positive(p.dilation_w, "dilation_w");
+    positive(p.groups, "groups");
+    for (auto [v, name] : {std::pair{p.pad_top, "pad_top"},
+                           {p.pad_left, "pad_left"},
+                           {p.pad_bottom, "pad_bottom"},
+                           {p.pad_right, "pad_right"}})
+        if (v < 0)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.{} = {} is negative", name, v));
+    if (p.in_channels % p.groups || p.out_channels % p.groups)
+        fail(status::invalid_argument,
+             fmt::format("conv2d: groups = {} must divide in_channels = {} and out_channels = {}",
+                         p.groups, p.in_channels, p.out_channels));
+    if (p.type != gemm_type::f32 && p.type != gemm_type::int8)
+        fail(status::unsupported,
+             fmt::format("conv2d: params.type {} is not f32 or int8", int(p.type)));
+    if (p.type == gemm_type::int8) {
+        if (!(p.act_scale > 0.0f) || !std::isfinite(p.act_scale))
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.act_scale = {} must be finite and > 0", p.act_scale));
+        if (p.act_zero_point < 0 || p.act_zero_point > 255)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.act_zero_point = {} is outside [0, 255] (u8)",
+                             p.act_zero_point));
+    }
+}
+
+std::int64_t weight_count(const conv2d_params& p) {
+    return p.out_channels * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w;
+}
+
+void check_size(std::size_t got, std::int64_t want, const char* what) {
+    if (got != std::size_t(want))
+        fail(status::shape_mismatch,
+             fmt::format("conv2d: {} has {} elements, expected {}", what, got, want));
+}
+
+std::unique_ptr<conv2d::impl> make_impl(const conv2d_params& p, std::size_t weights,
+                                        std::span<const float> bias) {
+    check_params(p);
+    check_size(weights, weight_count(p), "weights ([OC, C/groups, KH, KW])");
+    if (!bias.empty()) check_size(bias.size(), p.out_channels, "bias (OC values)");
+    auto d = std::make_unique<conv2d::impl>();
+    d->p = p;
+    d->int8 = p.type == gemm_type::int8;
+    d->bias.assign(bias.begin(), bias.end());
+    return d;
+}
+
+void setup_int8(conv2d::impl& d, const std::int8_t* q, std::size_t count) {
+    d.out_scales.resize(d.w_scales.size());
+    d.out_scales_hi.resize(d.w_scales.size());
+    for (std::size_t j = 0; j < d.w_scales.size(); ++j) {
+        d.out_scales[j] = d.p.act_scale * d.w_scales[j];
+        d.out_scales_hi[j] = 64.0f * d.out_scales[j]; // exact: a power of two
+    }
+    d.bias_fused.resize(d.bias.size());
+    for (std::size_t j = 0; j < d.bias.size(); ++j)
+        d.bias_fused[j] = d.bias[j] / d.out_scales[j]; // oneDNN 2.x adds the bias before scaling
+    d.split = int8_pairs_saturate() &&
+              std::any_of(q, q + count, [](std::int8_t v) { return v > 64 || v < -64; });
+    if (!d.split) return d.load_weights(q, dt::s8);
+    // w = 64·hi + lo with lo = w & 63 in [0, 63] and hi = w >> 6 in [-2, 1].
+    std::vector<std::int8_t> lo(count), hi(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        lo[i] = std::int8_t(q[i] & 63);
+        hi[i] = std::int8_t((q[i] - lo[i]) / 64);
+    }
+    d.load_weights(lo.data(), dt::s8, 0);
+    d.load_weights(hi.data(), dt::s8, 1);
+}
+
+} // namespace
+
+conv2d::conv2d(const conv2d_params& params, std::span<const float> weights,
+               std::span<const float> bias)
+    : impl_(make_impl(params, weights.size(), bias)) {
+    auto& d = *impl_;
+    if (!d.int8) {
+        d.load_weights(weights.data(), dt::f32);
+        return;
+    }
+    const std::int64_t per_channel = weight_count(params) / params.out_channels;
+    auto q =
+        detail::quantize_weights(weights, per_channel, params.out_channels, weight_layout::n_by_k);
+    d.w_scales = std::move(q.scales);
+    setup_int8(d, q.q.data(), q.q.size());
+}
+
+conv2d::conv2d(const conv2d_params& params, std::span<const std::int8_t> weights,
+               std::span<const float> weight_scales, std::span<const float> bias)
+    : impl_(make_impl(params, weights.size(), bias)) {
+    auto& d = *impl_;
+    if (!d.int8)
+        fail(status::dtype_mismatch,
+             "conv2d: int8 weights given but params.type is not gemm_type::int8");
+    check_size(weight_scales.size(), params.out_channels, "weight_scales (OC values)");
+    for (std::size_t j = 0; j < weight_scales.size(); ++j)
+        if (!(weight_scales[j] > 0.0f) || !std::isfinite(weight_scales[j]))
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: weight_scales[{}] = {} must be finite and > 0", j,
+                             weight_scales[j]));
+    d.w_scales.assign(weight_scales.begin(), weight_scales.end());
+    setup_int8(d, weights.data(), weights.size());
+}
+
+conv2d::~conv2d() = default;
+conv2d::conv2d(conv2d&&) noexcept = default;
+conv2d& conv2d::operator=(conv2d&&) noexcept = default;
+
+const conv2d_params& conv2d::params() const noexcept { return impl_->p; }
+std::span<const float> conv2d::weight_scales() const noexcept { return impl_->w_scales; }
+shape conv2d::output_shape(const shape& src) const { return impl_->out_shape(src); }
+
+bool conv2d::splits_weights() const noexcept { return impl_->split; }
+
+std::size_t conv2d::cached_shapes() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->cache.size();
+}
+
+std::string conv2d::implementation(const shape& src) const {
+    impl_->out_shape(src);
+    return impl_->get(src)->name;
+}
+
+void conv2d::run(const_tensor_view src, tensor_view dst) const {
+    const auto& d = *impl_;
+    const bool u8_ok = d.int8;
+    if (src.type() != dtype::f32 && !(u8_ok && src.type() == dtype::u8))
+        fail(status::dtype_mismatch, fmt::format("conv2d::run: src is {}; expected f32{}",
+                                                 name_of(src.type()), u8_ok ? " or u8" : ""));
+    if (dst.type() != dtype::f32)
+        fail(status::dtype_mismatch,
+             fmt::format("conv2d::run: dst is {}; expected f32", name_of(dst.type())));
+    const shape out = d.out_shape(src.dims());
+    if (!(dst.dims() == out))
+        fail(status::shape_mismatch,
+             fmt::format("conv2d::run: dst is {} but src {} gives {}", dst.dims().to_string(),
+                         src.dims().to_string(), out.to_string()));
+    if (!src.is_contiguous() || !dst.is_contiguous())
+        fail(status::invalid_argument, "conv2d::run: src and dst must be contiguous");
+    if (src.numel() == 0) return;
+    if (src.data() == nullptr || dst.data() == nullptr)
+        fail(status::invalid_argument, "conv2d::run: src or dst data is null");
+    if (!d.int8 || src.type() == dtype::u8)
+        return d.run(src.data(), src.dims(), static_cast<float*>(dst.data()));
+    std::vector<std::uint8_t> q(static_cast<std::size_t>(src.numel()));
+    quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point, std::span<std::uint8_t>(q));
+    d.run(q.data(), src.dims(), static_cast<float*>(dst.data()));
+}
+
+} // namespace hone::kernels

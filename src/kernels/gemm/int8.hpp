@@ -1,0 +1,44 @@
+// int8 helpers of the linear layer: weight quantization, activation quantization (static or
+// dynamic, per tensor or per row) and the exact-integer rescale pass of the dynamic path.
+#pragma once
+
+#include "hone/kernels/gemm.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace hone::kernels::detail {
+
+struct int8_weights {
+    std::vector<std::int8_t> q; ///< [N, K] row-major (n_by_k), symmetric, in [-127, 127]
+    std::vector<float> scales;  ///< N
+};
+
+/// Symmetric per-output-channel quantization of f32 weights given in `layout`.
+int8_weights quantize_weights(std::span<const float> w, std::int64_t k, std::int64_t n,
+                              weight_layout layout);
+
+/// Σ_k q[n, k] for each output channel n (q in `layout`).
+std::vector<std::int32_t> channel_sums(const std::int8_t* q, std::int64_t k, std::int64_t n,
+                                       weight_layout layout);
+
+/// Quantizes src [m, k] into q (u8) with one (scale, zero point) per tensor or per row:
+/// static uses (scale, zero_point) as given; dynamic ones compute them from min/max (u8 affine,
+/// hone::kernels::choose_qparams). scales / zero_points receive 1 or m entries.
+void quantize_activations(const float* src, std::int64_t m, std::int64_t k, act_quant mode,
+                          float static_scale, std::int32_t static_zero_point, std::uint8_t* q,
+                          std::vector<float>& scales, std::vector<std::int32_t>& zero_points);
+
+/// In place over dst [m, n], which holds s32 accumulators acc = Σ q_a·q_w (zero point not yet
+/// removed): dst = s_a[r] · s_w[j] · (acc − z_a[r] · colsum[j]) + bias[j], then ReLU if asked.
+/// s_a / z_a have 1 (per tensor) or m entries. The float part is computed as
+/// (s_a · s_w[j]) · float(acc − z·colsum) + bias[j], in that order.
+void rescale_s32(float* dst, std::int64_t m, std::int64_t n, std::span<const float> act_scales,
+                 std::span<const std::int32_t> act_zero_points, std::span<const float> w_scales,
+                 std::span<const std::int32_t> colsum, std::span<const float> bias, bool relu);
+
+/// dst[i] (an s32 stored in an f32 slot) += factor · add[i], exactly.
+void add_scaled_s32(float* dst, const std::int32_t* add, std::size_t count, std::int32_t factor);
+
+} // namespace hone::kernels::detail
