@@ -6,6 +6,11 @@
 // On CPUs without VNNI, hone's exact int8 (linear_params::exact, the default) runs the product
 // twice to avoid oneDNN's 16-bit pair saturation; the "fast" rows use exact = false, the very
 // primitive the raw call uses.
+//
+// Small shapes of a real model (a 784-128-10 MLP: K×N = 784×128 and 128×10, M = 1 and 64):
+// hone f32 vs hone int8 with dynamic per-row activations and reduce_range (7-bit activations,
+// exact without splitting on non-VNNI CPUs) and vs the default exact 8-bit path; int8/f32
+// time ratios are read off the "mlp" rows.
 #include <hone/kernels/gemm.hpp>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -228,6 +233,88 @@ void BM_gemm_raw_onednn_int8(benchmark::State& state) {
     DNNL(dnnl_engine_destroy)(eng);
 }
 
+// ---- small MLP shapes
+// ----------------------------------------------------------------------------
+
+enum class mlp_kind { f32, int8_rr, int8_exact };
+
+// One [N, K] layer of an MLP with its inputs: w ~ N(0, 1/√K), ReLU-like non-negative inputs
+// for the second layer, pixel-like [0, 1) inputs for the first.
+struct mlp_data {
+    std::vector<float> w, bias, a;
+};
+
+const mlp_data& mlp_inputs(std::int64_t k) {
+    static mlp_data by_shape[2];
+    static const bool made = [] {
+        for (int i = 0; i < 2; ++i) {
+            const std::int64_t kk = i == 0 ? 784 : 128, nn = i == 0 ? 128 : 10;
+            auto& d = by_shape[i];
+            std::mt19937 rng(unsigned(7 + i));
+            std::normal_distribution<float> normal;
+            std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+            d.w.resize(std::size_t(kk * nn));
+            for (auto& x : d.w)
+                x = normal(rng) / std::sqrt(float(kk));
+            d.bias.resize(std::size_t(nn));
+            for (auto& x : d.bias)
+                x = 0.1f * normal(rng);
+            d.a.resize(std::size_t(64 * kk));
+            for (auto& x : d.a)
+                x = i == 0 ? unit(rng) : std::max(0.0f, normal(rng));
+        }
+        return true;
+    }();
+    (void)made;
+    return by_shape[k == 784 ? 0 : 1];
+}
+
+void run_mlp(benchmark::State& state, mlp_kind kind) {
+    const std::int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+    if (!((k == 784 && n == 128) || (k == 128 && n == 10)))
+        throw std::runtime_error("bench_gemm: mlp shapes are 784x128 and 128x10");
+    const auto& d = mlp_inputs(k);
+    hk::linear_params p;
+    p.type = kind == mlp_kind::f32 ? hk::gemm_type::f32 : hk::gemm_type::int8;
+    p.k = k;
+    p.n = n;
+    p.activations = hk::act_quant::dynamic_per_row;
+    p.reduce_range = kind == mlp_kind::int8_rr;
+    const hk::linear lin(p, d.w, d.bias);
+    std::vector<float> y(std::size_t(m * n));
+    lin.run(d.a.data(), y.data(), m);
+    // Check every output against a double product: f32 tight; int8 within a few quantization
+    // steps of the activations (7 or 8 bits) and weights, relative to Σ|a·w|.
+    double worst = 0;
+    for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+            double s = d.bias[std::size_t(j)], g = std::fabs(d.bias[std::size_t(j)]);
+            for (std::int64_t kk = 0; kk < k; ++kk) {
+                const double prod =
+                    double(d.a[std::size_t(i * k + kk)]) * d.w[std::size_t(j * k + kk)];
+                s += prod;
+                g += std::fabs(prod);
+            }
+            worst = std::max(worst, std::fabs(y[std::size_t(i * n + j)] - s) / g);
+        }
+    const double tol = kind == mlp_kind::f32 ? 1e-5 : kind == mlp_kind::int8_rr ? 0.02 : 0.01;
+    if (!(worst <= tol))
+        throw std::runtime_error("bench_gemm: mlp result check failed (relative error " +
+                                 std::to_string(worst) + ")");
+    for (auto _ : state) {
+        lin.run(d.a.data(), y.data(), m);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GOPS"] =
+        benchmark::Counter(2.0 * double(m) * k * n, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["relerr"] = worst;
+    state.SetLabel(label(lin, m));
+}
+
+void BM_mlp_hone_f32(benchmark::State& s) { run_mlp(s, mlp_kind::f32); }
+void BM_mlp_hone_int8_row_rr(benchmark::State& s) { run_mlp(s, mlp_kind::int8_rr); }
+void BM_mlp_hone_int8_row_exact(benchmark::State& s) { run_mlp(s, mlp_kind::int8_exact); }
+
 } // namespace
 
 // M = 1 (decode-like, memory-bound) and M = 1024; few iterations: the big shape takes ~1 s.
@@ -240,3 +327,16 @@ HONE_GEMM_BENCH(BM_gemm_hone_int8_fast_f32in);
 HONE_GEMM_BENCH(BM_gemm_hone_int8_fast_u8in);
 HONE_GEMM_BENCH(BM_gemm_raw_onednn_int8);
 HONE_GEMM_BENCH(BM_gemm_hone_int8_dynamic_row);
+
+// {M, K, N}: the two layers of a 784-128-10 MLP, one sample and a batch of 64.
+#define HONE_MLP_BENCH(fn)                                                                         \
+    BENCHMARK(fn)                                                                                  \
+        ->Args({1, 784, 128})                                                                      \
+        ->Args({64, 784, 128})                                                                     \
+        ->Args({1, 128, 10})                                                                       \
+        ->Args({64, 128, 10})                                                                      \
+        ->Unit(benchmark::kMicrosecond)                                                            \
+        ->UseRealTime()
+HONE_MLP_BENCH(BM_mlp_hone_f32);
+HONE_MLP_BENCH(BM_mlp_hone_int8_row_rr);
+HONE_MLP_BENCH(BM_mlp_hone_int8_row_exact);

@@ -422,8 +422,13 @@ typedef struct hone_linear_params {
     hone_act_quant activations; /* int8; default HONE_ACT_DYNAMIC_PER_TENSOR */
     float act_scale;            /* int8 static: > 0, finite; default 1 */
     int32_t act_zero_point;     /* int8 static: 0..255; default 0 */
-    int exact; /* int8: nonzero (default) keeps s32 accumulation exact on CPUs whose oneDNN
-                * kernels saturate pairs of products in 16 bits (split, ~half speed there) */
+    int exact;        /* int8: nonzero (default) keeps s32 accumulation exact on CPUs whose oneDNN
+                       * kernels saturate pairs of products in 16 bits (split, ~half speed there) */
+    int reduce_range; /* int8: nonzero quantizes activations to 7 bits, 0..127 (dynamic
+                       * s_a = (hi - lo) / 127; static act_zero_point in 0..127, act_scale the
+                       * step of a 0..127 grid, U8 src <= 127): exact without a split, full
+                       * speed everywhere. Default 0; callers built before this field (smaller
+                       * struct_size) get 0. */
 } hone_linear_params;
 
 HONE_API hone_status hone_linear_params_init(hone_linear_params* params);

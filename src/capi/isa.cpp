@@ -7,7 +7,7 @@ static_assert(HONE_ISA_AVX512 == static_cast<int>(hone::isa::avx512));
 
 namespace {
 
-bool valid_isa(int raw) { return raw >= HONE_ISA_SCALAR && raw <= HONE_ISA_AVX512; }
+bool valid_isa(long long raw) { return raw >= HONE_ISA_SCALAR && raw <= HONE_ISA_AVX512; }
 
 } // namespace
 
@@ -15,7 +15,7 @@ extern "C" {
 
 HONE_API hone_status hone_set_max_isa(hone_isa cap) {
     return hone::capi::guarded([&] {
-        const int raw = hone::capi::raw_enum(cap);
+        const long long raw = hone::capi::raw_enum(cap);
         if (!valid_isa(raw))
             hone::fail(hone::status::invalid_argument,
                        fmt::format("hone_set_max_isa: {} is not a hone_isa", raw));
@@ -31,7 +31,7 @@ HONE_API hone_status hone_get_isa(hone_isa* active, hone_isa* best) {
 }
 
 HONE_API const char* hone_isa_name(hone_isa isa) {
-    const int raw = hone::capi::raw_enum(isa);
+    const long long raw = hone::capi::raw_enum(isa);
     return valid_isa(raw) ? hone::name_of(static_cast<hone::isa>(raw)).data() : nullptr;
 }
 

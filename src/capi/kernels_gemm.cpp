@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,7 +58,7 @@ std::span<const T> span_of(const hone_tensor* t, const char* fn, const char* wha
 }
 
 template <class E> int checked_enum(const E& value, int max, const char* fn, const char* what) {
-    const int raw = hone::capi::raw_enum(value);
+    const long long raw = hone::capi::raw_enum(value);
     if (raw < 0 || raw > max)
         hone::fail(hone::status::invalid_argument,
                    fmt::format("{}: {} = {} is not valid", fn, what, raw));
@@ -66,7 +67,9 @@ template <class E> int checked_enum(const E& value, int max, const char* fn, con
 
 hone::kernels::linear_params linear_params_of(const hone_linear_params* p, const char* fn) {
     require(p, fn, "params");
-    hone::capi::check_struct_size(p->struct_size, sizeof(hone_linear_params), fn,
+    // The first version of the struct ended with `exact`.
+    hone::capi::check_struct_size(p->struct_size,
+                                  offsetof(hone_linear_params, exact) + sizeof p->exact, fn,
                                   "hone_linear_params");
     hone::kernels::linear_params q;
     q.type = static_cast<hone::kernels::gemm_type>(
@@ -81,6 +84,9 @@ hone::kernels::linear_params linear_params_of(const hone_linear_params* p, const
     q.act_scale = p->act_scale;
     q.act_zero_point = p->act_zero_point;
     q.exact = p->exact != 0;
+    // Appended field: read only when the caller's struct has it (older callers: default 0).
+    if (p->struct_size >= offsetof(hone_linear_params, reduce_range) + sizeof p->reduce_range)
+        q.reduce_range = p->reduce_range != 0;
     return q;
 }
 
@@ -110,11 +116,48 @@ hone::kernels::conv2d_params conv_params_of(const hone_conv2d_params* p, const c
     return q;
 }
 
-// Builds a layer (linear or conv2d) from f32 or i8 weights.
+// The shapes hone.h documents for a layer's weights, and its number of outputs.
+hone::shape weight_shape(const hone::kernels::linear_params& p) {
+    return p.layout == hone::kernels::weight_layout::n_by_k ? hone::shape{p.n, p.k}
+                                                            : hone::shape{p.k, p.n};
+}
+hone::shape weight_shape(const hone::kernels::conv2d_params& p) {
+    return {p.out_channels, p.groups > 0 ? p.in_channels / p.groups : 0, p.kernel_h, p.kernel_w};
+}
+std::int64_t outputs(const hone::kernels::linear_params& p) { return p.n; }
+std::int64_t outputs(const hone::kernels::conv2d_params& p) { return p.out_channels; }
+// Whether the sizes are sane enough to compare shapes with (else the layer names the problem).
+bool sane(const hone::kernels::linear_params& p) { return p.k >= 1 && p.n >= 1; }
+bool sane(const hone::kernels::conv2d_params& p) {
+    return p.in_channels >= 1 && p.out_channels >= 1 && p.groups >= 1 && p.kernel_h >= 1 &&
+           p.kernel_w >= 1 && p.in_channels % p.groups == 0;
+}
+
+void check_dims(const hone_tensor* t, const hone::shape& want, const char* fn, const char* what) {
+    const hone::shape got = view_of(t, fn, what).dims();
+    if (!(got == want))
+        hone::fail(hone::status::shape_mismatch,
+                   fmt::format("{}: '{}' has shape {}, expected {}", fn, what, got.to_string(),
+                               want.to_string()));
+}
+
+// Builds a layer (linear or conv2d) from f32 or i8 weights, after checking every shape.
 template <class Layer, class Params>
 Layer make_layer(const Params& params, const hone_tensor* weights, const hone_tensor* weight_scales,
                  const hone_tensor* bias, const char* fn) {
     const auto w = view_of(weights, fn, "weights");
+    // Shapes are checked when the parameters are sane; otherwise the layer's own checks name
+    // the bad parameter (negative or overflowing sizes).
+    if (sane(params)) {
+        try {
+            check_dims(weights, weight_shape(params), fn, "weights");
+        } catch (const hone::error& e) {
+            if (e.code() == hone::status::shape_mismatch) throw;
+        }
+        const hone::shape per_output{outputs(params)};
+        if (weight_scales) check_dims(weight_scales, per_output, fn, "weight_scales");
+        if (bias) check_dims(bias, per_output, fn, "bias");
+    }
     std::span<const float> b;
     if (bias) b = span_of<float>(bias, fn, "bias");
     if (w.type() == hone::dtype::i8) {

@@ -41,7 +41,7 @@ hone::kernels::quant_axis reduce_axis(const hone_reduce_params* p, const char* f
     if (p == nullptr) return {};
     hone::capi::check_struct_size(p->struct_size, sizeof(hone_reduce_params), fn,
                                   "hone_reduce_params");
-    const int raw = hone::capi::raw_enum(p->granularity);
+    const long long raw = hone::capi::raw_enum(p->granularity);
     if (raw < HONE_GRANULARITY_PER_TENSOR || raw > HONE_GRANULARITY_PER_GROUP)
         hone::fail(hone::status::invalid_argument,
                    fmt::format("{}: params->granularity {} is not a hone_granularity", fn, raw));

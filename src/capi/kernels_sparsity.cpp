@@ -24,7 +24,7 @@ static_assert(HONE_NORM_L1 == static_cast<int>(hone::kernels::norm::l1));
 using hone::capi::view_of;
 
 hone::kernels::score_kind checked_kind(const hone_score_kind& kind, const char* fn) {
-    const int raw = hone::capi::raw_enum(kind);
+    const long long raw = hone::capi::raw_enum(kind);
     if (raw != HONE_SCORE_MAGNITUDE && raw != HONE_SCORE_VALUE)
         hone::fail(hone::status::invalid_argument,
                    fmt::format("{}: {} is not a hone_score_kind", fn, raw));
@@ -32,7 +32,7 @@ hone::kernels::score_kind checked_kind(const hone_score_kind& kind, const char* 
 }
 
 hone::kernels::norm checked_norm(const hone_norm& n, const char* fn) {
-    const int raw = hone::capi::raw_enum(n);
+    const long long raw = hone::capi::raw_enum(n);
     if (raw < HONE_NORM_SUM_SQUARES || raw > HONE_NORM_L1)
         hone::fail(hone::status::invalid_argument,
                    fmt::format("{}: {} is not a hone_norm", fn, raw));

@@ -89,7 +89,7 @@ HONE_API void hone_runner_destroy(hone_runner* runner) { delete runner; }
 HONE_API hone_status hone_policy_create_for_tier(hone_risk_tier tier, hone_policy** out) {
     return guarded([&] {
         require(out, "hone_policy_create_for_tier", "out");
-        const int raw = hone::capi::raw_enum(tier);
+        const long long raw = hone::capi::raw_enum(tier);
         if (raw < HONE_TIER_LOW || raw > HONE_TIER_CRITICAL)
             hone::fail(hone::status::invalid_argument,
                        fmt::format("hone_policy_create_for_tier: {} is not a hone_risk_tier", raw));

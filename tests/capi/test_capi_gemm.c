@@ -1,5 +1,6 @@
 /* GEMM, Hessian, linear layers and convolution through the C ABI, including error paths. */
 #include <hone/hone.h>
+#include <stddef.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -106,9 +107,18 @@ static void test_linear(void) {
 
     CHECK(hone_linear_params_init(&p) == HONE_OK);
     CHECK(p.struct_size == sizeof p && p.type == HONE_GEMM_F32 && p.exact == 1 &&
-          p.layout == HONE_WEIGHTS_N_BY_K && p.activations == HONE_ACT_DYNAMIC_PER_TENSOR);
+          p.reduce_range == 0 && p.layout == HONE_WEIGHTS_N_BY_K &&
+          p.activations == HONE_ACT_DYNAMIC_PER_TENSOR);
     p.k = K;
     p.n = N;
+    { /* the weights' shape must match the layout, not only their element count */
+        hone_linear* wrong = NULL;
+        p.layout = HONE_WEIGHTS_K_BY_N;
+        CHECK(hone_linear_create(&p, tw, NULL, tbias, &wrong) == HONE_ERROR_SHAPE_MISMATCH);
+        CHECK(strstr(hone_last_error(), "'weights' has shape") != NULL);
+        CHECK(wrong == NULL);
+        p.layout = HONE_WEIGHTS_N_BY_K;
+    }
     CHECK(hone_linear_create(&p, tw, NULL, tbias, &layer) == HONE_OK);
     CHECK(hone_linear_run(layer, tx, ty) == HONE_OK);
     for (i = 0; i < M * N; ++i)
@@ -125,6 +135,30 @@ static void test_linear(void) {
     for (i = 0; i < M * N; ++i)
         CHECK(close_to(y[i], ref[i] > 0 ? ref[i] : 0, 0.05f));
     hone_linear_destroy(layer);
+
+    /* reduce_range: 7-bit activations, still close to the f32 result; a caller built before
+     * the field (struct_size without it) is accepted and gets the default. */
+    p.reduce_range = 1;
+    layer = NULL;
+    CHECK(hone_linear_create(&p, tw, NULL, tbias, &layer) == HONE_OK);
+    CHECK(hone_linear_run(layer, tx, ty) == HONE_OK);
+    for (i = 0; i < M * N; ++i)
+        CHECK(close_to(y[i], ref[i] > 0 ? ref[i] : 0, 0.1f));
+    hone_linear_destroy(layer);
+    p.activations = HONE_ACT_STATIC_PER_TENSOR;
+    p.act_scale = 0.05f;
+    p.act_zero_point = 200; /* beyond 127: rejected with reduce_range... */
+    CHECK(hone_linear_create(&p, tw, NULL, tbias, &untouched) == HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "reduce_range") != NULL);
+    p.struct_size = offsetof(hone_linear_params, reduce_range); /* ...field not there: ignored */
+    layer = NULL;
+    CHECK(hone_linear_create(&p, tw, NULL, tbias, &layer) == HONE_OK);
+    hone_linear_destroy(layer);
+    p.struct_size = sizeof p;
+    p.reduce_range = 0;
+    p.activations = HONE_ACT_DYNAMIC_PER_ROW;
+    p.act_scale = 1.0f;
+    p.act_zero_point = 0;
 
     /* int8 from s8 weights and scales, static activations from u8 input: exact integers. */
     {

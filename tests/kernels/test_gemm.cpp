@@ -247,39 +247,41 @@ struct int8_ref {
     std::vector<double> mag; // |s_a·s_w·acc| + |bias|, for the tolerance
 };
 
-void act_qparams(const float* row, std::size_t count, float& s, std::int32_t& z) {
+// qmax = 255 (u8), or 127 (reduce_range).
+void act_qparams(const float* row, std::size_t count, float& s, std::int32_t& z,
+                 float qmax = 255.0f) {
     float lo = 0.0f, hi = 0.0f;
     for (std::size_t i = 0; i < count; ++i) {
         lo = std::min(lo, row[i]);
         hi = std::max(hi, row[i]);
     }
-    s = (hi - lo) / 255.0f;
+    s = (hi - lo) / qmax;
     if (s == 0.0f) s = 1.0f;
-    z = std::int32_t(std::clamp(std::nearbyint(-lo / s), 0.0f, 255.0f));
+    z = std::int32_t(std::clamp(std::nearbyint(-lo / s), 0.0f, qmax));
 }
 
-std::uint8_t quant_u8(float x, float s, std::int32_t z) {
-    return std::uint8_t(std::clamp(std::nearbyint(x / s) + float(z), 0.0f, 255.0f));
+std::uint8_t quant_u8(float x, float s, std::int32_t z, float qmax = 255.0f) {
+    return std::uint8_t(std::clamp(std::nearbyint(x / s) + float(z), 0.0f, qmax));
 }
 
 int8_ref reference_int8(const std::vector<float>& a, std::int64_t m, std::int64_t k,
                         const std::vector<std::int8_t>& q_nk, const std::vector<float>& w_scales,
                         const std::vector<float>& bias, act_quant mode, float s_static,
-                        std::int32_t z_static, bool relu) {
+                        std::int32_t z_static, bool relu, float qmax = 255.0f) {
     const std::int64_t n = std::int64_t(w_scales.size());
     int8_ref r;
     r.y.resize(std::size_t(m * n));
     r.mag.resize(r.y.size());
     float s = s_static;
     std::int32_t z = z_static;
-    if (mode == act_quant::dynamic_per_tensor) act_qparams(a.data(), a.size(), s, z);
+    if (mode == act_quant::dynamic_per_tensor) act_qparams(a.data(), a.size(), s, z, qmax);
     for (std::int64_t i = 0; i < m; ++i) {
         if (mode == act_quant::dynamic_per_row)
-            act_qparams(&a[std::size_t(i * k)], std::size_t(k), s, z);
+            act_qparams(&a[std::size_t(i * k)], std::size_t(k), s, z, qmax);
         for (std::int64_t j = 0; j < n; ++j) {
             std::int64_t acc = 0;
             for (std::int64_t kk = 0; kk < k; ++kk)
-                acc += (std::int64_t(quant_u8(a[std::size_t(i * k + kk)], s, z)) - z) *
+                acc += (std::int64_t(quant_u8(a[std::size_t(i * k + kk)], s, z, qmax)) - z) *
                        q_nk[std::size_t(j * k + kk)];
             const float scale = s * w_scales[std::size_t(j)];
             const float b = bias.empty() ? 0.0f : bias[std::size_t(j)];
@@ -479,6 +481,104 @@ TEST_CASE("linear int8: pre-quantized weights, u8 input, saturation bounds are e
     }
 }
 
+TEST_CASE("linear int8 reduce_range: 7-bit activations, exact s32 without splitting") {
+    // Weights that reach ±127 (±128 for the pre-quantized ones) and activations whose 8-bit
+    // codes would be near 255: without reduce_range, oneDNN's unsplit kernels would saturate
+    // pairs here on CPUs without VNNI (2·255·127 > 32767); with it, |pair| ≤ 2·127·128.
+    const std::int64_t k = 515, n = 7;
+    auto w_nk = randn(std::size_t(k * n), 61);
+    for (std::size_t i = 0; i < w_nk.size(); i += 2)
+        w_nk[i] = (i / 2) % 3 == 0 ? 2.0f : -2.0f; // many codes at ±127 in every channel
+    std::vector<std::int8_t> q_pre(w_nk.size());
+    for (std::size_t i = 0; i < q_pre.size(); ++i)
+        q_pre[i] = std::int8_t(i % 5 == 1 ? -128 : (i % 2 ? 127 : -127 + int(i % 7)));
+    const std::vector<float> pre_scales = {0.5f, 0.25f, 1.0f / 3.0f, 2.0f, 1e-3f, 0.01f, 1.0f};
+    const auto bias = randn(std::size_t(n), 62, 2.0f);
+    for (auto mode :
+         {act_quant::static_per_tensor, act_quant::dynamic_per_tensor, act_quant::dynamic_per_row})
+        for (bool prequantized : {false, true})
+            for (bool relu : {false, true})
+                for (std::int64_t m : {1, 6, 64}) {
+                    CAPTURE(int(mode));
+                    CAPTURE(prequantized);
+                    CAPTURE(relu);
+                    CAPTURE(m);
+                    // Mostly large positive values (codes near the top), a few negatives; rows
+                    // of different ranges.
+                    auto a = randn(std::size_t(m * k), unsigned(63 + m));
+                    for (std::size_t i = 0; i < a.size(); ++i)
+                        a[i] = (i % 9 == 0 ? -0.5f : 5.0f + 0.1f * a[i]) *
+                               float(1 + (i / std::size_t(k)) % 4);
+                    linear_params p;
+                    p.type = gemm_type::int8;
+                    p.k = k;
+                    p.n = n;
+                    p.relu = relu;
+                    p.activations = mode;
+                    p.act_scale = 0.04f; // static: 5/0.04 + 9 saturates at 127 often
+                    p.act_zero_point = 9;
+                    p.reduce_range = true;
+                    std::vector<std::int8_t> q;
+                    std::vector<float> scales;
+                    if (prequantized) {
+                        q = q_pre;
+                        scales = pre_scales;
+                    } else {
+                        quantize_nk(w_nk, k, n, q, scales);
+                    }
+                    const linear lin =
+                        prequantized ? linear(p, q, scales, bias) : linear(p, w_nk, bias);
+                    CHECK_FALSE(lin.splits_activations());
+                    std::vector<float> y(std::size_t(m * n), -1.0f);
+                    lin.run(a.data(), y.data(), m);
+                    const auto ref =
+                        reference_int8(a, m, k, q, scales, bias, mode, 0.04f, 9, relu, 127.0f);
+                    check_int8(y, ref, mode == act_quant::static_per_tensor ? 4e-7 : 1.2e-7);
+                    // The 7-bit grid really is used: the 8-bit reference differs.
+                    const auto ref8 =
+                        reference_int8(a, m, k, q, scales, bias, mode, 0.04f, 9, relu, 255.0f);
+                    double diff = 0;
+                    for (std::size_t i = 0; i < y.size(); ++i)
+                        diff = std::max(diff, std::fabs(double(ref8.y[i]) - ref.y[i]));
+                    if (!relu) CHECK(diff > 0); // ReLU may zero both
+                }
+    SUBCASE("static: u8 src must lie in 0..127, zero point in 0..127") {
+        linear_params p;
+        p.type = gemm_type::int8;
+        p.k = k;
+        p.n = n;
+        p.activations = act_quant::static_per_tensor;
+        p.act_scale = 0.5f;
+        p.act_zero_point = 127;
+        p.reduce_range = true;
+        const linear lin(p, q_pre, pre_scales, bias);
+        hone::tensor src(hone::dtype::u8, {2, k}), dst(hone::dtype::f32, {2, n});
+        auto u = src.span<std::uint8_t>();
+        for (std::size_t i = 0; i < u.size(); ++i)
+            u[i] = std::uint8_t(i % 4 == 0 ? 0 : 127 - i % 3);
+        lin.run(src, dst);
+        for (std::int64_t i = 0; i < 2; ++i)
+            for (std::int64_t j = 0; j < n; ++j) {
+                std::int64_t acc = 0;
+                for (std::int64_t kk = 0; kk < k; ++kk)
+                    acc += (std::int64_t(u[std::size_t(i * k + kk)]) - 127) *
+                           q_pre[std::size_t(j * k + kk)];
+                const float want = 0.5f * pre_scales[std::size_t(j)] * float(acc);
+                CAPTURE(acc);
+                REQUIRE(std::fabs(dst.span<float>()[std::size_t(i * n + j)] -
+                                  (want + bias[std::size_t(j)])) <=
+                        4e-7 * (std::fabs(want) + std::fabs(bias[std::size_t(j)])));
+            }
+        u[777] = 128;
+        CHECK_THROWS_WITH_AS(lin.run(src, dst), doctest::Contains("src[777] = 128 is above 127"),
+                             hone::error);
+        p.act_zero_point = 128;
+        CHECK(status_of([&] { linear l(p, q_pre, pre_scales); }) == hone::status::invalid_argument);
+        p.reduce_range = false; // 128 is fine for 8-bit activations
+        CHECK(status_of([&] { linear l(p, q_pre, pre_scales); }) == hone::status::ok);
+    }
+}
+
 TEST_CASE("linear int8: exact = false lets oneDNN saturate on CPUs without VNNI") {
     const std::int64_t k = 64, n = 2;
     const std::vector<std::int8_t> q(std::size_t(k * n), 127);
@@ -578,6 +678,18 @@ TEST_CASE("linear: bad configuration and bad inputs give clear errors") {
     p.n = 3;
     CHECK(status_of([&] { linear l(p, std::span<const float>(w).first(11)); }) ==
           hone::status::shape_mismatch);
+    CHECK(status_of([&] { // k·n would wrap to 0 in int64: refused, not built around no weights
+              linear_params huge = p;
+              huge.k = huge.n = std::int64_t(1) << 32;
+              linear l(huge, std::span<const float>());
+          }) == hone::status::invalid_argument);
+    CHECK(status_of([&] { // s32 sums of u8·s8 products over K = 70000 could overflow
+              linear_params deep = p;
+              deep.type = hone::kernels::gemm_type::int8;
+              deep.k = 70000;
+              deep.n = 1;
+              linear l(deep, std::vector<float>(70000, 0.5f));
+          }) == hone::status::unsupported);
     CHECK(status_of([&] { linear l(p, w, bias4); }) == hone::status::shape_mismatch);
     CHECK(status_of([&] {
               auto q = p;

@@ -75,6 +75,8 @@ enum class act_quant {
 ///   −127, 127).
 /// Dynamic activation scales (affine u8 over [min(0, lo), max(0, hi)] so 0 is exact):
 ///   s_a = (hi − lo) / 255 (1 if hi = lo), z_a = clamp(round_half_even(−lo / s_a), 0, 255).
+/// With reduce_range, Q = 127 replaces 255 in all of the above (q_a and z_a in [0, 127];
+/// dynamic s_a = (hi − lo) / 127); the s32 accumulation stays exact (see reduce_range).
 struct linear_params {
     gemm_type type = gemm_type::f32;
     std::int64_t k = 0; ///< input features (reduction axis)
@@ -92,6 +94,19 @@ struct linear_params {
     /// activation into its low 7 bits and its top bit and runs the product twice (no
     /// saturation possible; about half the int8 speed). exact = false lets oneDNN saturate.
     bool exact = true;
+    /// 7-bit activations (PyTorch/fbgemm's reduce_range for x86 without VNNI): q_a is
+    /// saturated to [0, 127] instead of [0, 255]. Then |q_a| ≤ 127 and |q_w| ≤ 128, so a pair
+    /// of products never exceeds 2·127·128 = 32512 < 32767: oneDNN's 16-bit pair sums cannot
+    /// saturate, the accumulation is exact without splitting (splits_activations() is false)
+    /// and int8 runs at full speed on every CPU, at the cost of one bit of activation precision.
+    ///  - dynamic: s_a = (hi − lo) / 127 (1 if hi = lo), z_a = clamp(round_half_even(−lo / s_a),
+    ///    0, 127), q_a = clamp(round_half_even(a / s_a) + z_a, 0, 127);
+    ///  - static: act_zero_point must lie in [0, 127] and act_scale is used as given, as the
+    ///    step of a 0..127 grid: q_a = clamp(round_half_even(a / act_scale) + act_zero_point,
+    ///    0, 127) (a calibrated range [lo, hi] calls for act_scale = (hi − lo) / 127). u8 src
+    ///    given to run() must already hold values in [0, 127]; a larger value is an error
+    ///    (invalid_argument), never clamped silently.
+    bool reduce_range = false;
 };
 
 /// A linear layer configured once and run many times. Weights are converted (bf16) or
@@ -100,7 +115,8 @@ struct linear_params {
 ///
 /// Thread safety: run() may be called concurrently from several threads on one object (the
 /// per-M cache is guarded by a mutex; oneDNN primitives are stateless; scratch buffers are
-/// per call). Construction and destruction are not concurrent with run().
+/// per thread, reused from call to call). Construction and destruction are not concurrent with
+/// run().
 class HONE_EXPORT linear {
 public:
     /// f32 weights (quantized per output channel for int8). weights: [N, K] or [K, N] per
@@ -127,7 +143,8 @@ public:
     const linear_params& params() const noexcept;
     /// The per-output-channel weight scales (int8; empty otherwise).
     std::span<const float> weight_scales() const noexcept;
-    /// True when int8 products run twice (split activations) to stay exact on this CPU.
+    /// True when int8 products run twice (split activations) to stay exact on this CPU: only
+    /// with exact, without reduce_range, on a CPU whose pairs saturate and with some |q_w| > 64.
     bool splits_activations() const noexcept;
     /// Number of M values whose primitive is cached in this object.
     std::size_t cached_shapes() const;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -223,9 +224,23 @@ void check_params(const conv2d_params& p) {
         fail(status::invalid_argument,
              fmt::format("conv2d: groups = {} must divide in_channels = {} and out_channels = {}",
                          p.groups, p.in_channels, p.out_channels));
+    std::int64_t per_output = 0, total = 0; // C/g·KH·KW, then ·OC, checked for overflow
+    if (__builtin_mul_overflow(p.in_channels / p.groups, p.kernel_h, &per_output) ||
+        __builtin_mul_overflow(per_output, p.kernel_w, &per_output) ||
+        __builtin_mul_overflow(per_output, p.out_channels, &total) ||
+        total > (std::int64_t(1) << 40))
+        fail(status::invalid_argument,
+             fmt::format("conv2d: params describe more than 2^40 weights ({} × {}/{} × {} × {})",
+                         p.out_channels, p.in_channels, p.groups, p.kernel_h, p.kernel_w));
     if (p.type != gemm_type::f32 && p.type != gemm_type::int8)
         fail(status::unsupported,
              fmt::format("conv2d: params.type {} is not f32 or int8", int(p.type)));
+    constexpr std::int64_t max_int8_k = std::numeric_limits<std::int32_t>::max() / (255 * 128);
+    if (p.type == gemm_type::int8 && per_output > max_int8_k)
+        fail(status::unsupported,
+             fmt::format("conv2d: int8 sums over C/groups·KH·KW = {} could overflow s32 (at most "
+                         "{})",
+                         per_output, max_int8_k));
     if (p.type == gemm_type::int8) {
         if (!(p.act_scale > 0.0f) || !std::isfinite(p.act_scale))
             fail(status::invalid_argument,

@@ -9,6 +9,7 @@
 //    with weights beyond ±64 and params.exact: activations are split into their low 7 bits
 //    and their top bit, two s32 products are run and combined (acc = lo + 128·hi), then the
 //    same rescale pass as the dynamic path.
+//  - int8 with reduce_range: 7-bit activations (0..127) cannot saturate a pair, so no split.
 //  - int8, dynamic activations: the per-call (or per-row) scale cannot be a fixed output scale,
 //    so the primitive writes exact s32 accumulators (no zero point, no scale) straight into dst
 //    and one pass rescales them in place: s_a·s_w[n]·(acc − z_a·Σ_k q_w[n,k]) + bias[n].
@@ -28,6 +29,47 @@
 namespace hone::kernels {
 
 using namespace onednn;
+
+namespace {
+
+// Per-thread scratch of the int8 path, reused from call to call (no allocation per call once
+// the largest M has been seen); trimmed when a call needed more than max_kept bytes.
+struct scratch {
+    std::vector<std::uint8_t> q, part;
+    std::vector<float> scales;
+    std::vector<std::int32_t> zero_points, high;
+
+    static constexpr std::size_t max_kept = std::size_t(16) << 20;
+    void trim() {
+        if (q.capacity() + part.capacity() + 4 * high.capacity() > max_kept) *this = scratch{};
+    }
+};
+
+scratch& local_scratch() {
+    thread_local scratch s;
+    return s;
+}
+
+template <class T> void grow(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+
+// reduce_range: u8 src must already lie on the 0..127 grid.
+void check_reduced_u8(const void* src, std::size_t count) {
+    const auto* u = static_cast<const std::uint8_t*>(src);
+    std::uint8_t any = 0;
+    for (std::size_t i = 0; i < count; ++i)
+        any |= u[i];
+    if (!(any & 0x80)) return;
+    const auto at =
+        std::size_t(std::find_if(u, u + count, [](std::uint8_t v) { return v > 127; }) - u);
+    fail(status::invalid_argument,
+         fmt::format("linear::run: src[{}] = {} is above 127, but params.reduce_range asks for "
+                     "7-bit activations (0..127)",
+                     at, int(u[at])));
+}
+
+} // namespace
 
 struct linear::impl {
     struct entry {
@@ -147,43 +189,61 @@ struct linear::impl {
             return execute(rounded.data(), dst, m);
         }
         // int8
+        const std::int32_t qmax = p.reduce_range ? 127 : 255;
+        if (src_dtype == dtype::u8 && p.reduce_range) check_reduced_u8(src, count);
         if (fused_int8 && src_dtype == dtype::u8) return execute(src, dst, m);
-        std::vector<std::uint8_t> quantized;
-        std::vector<float> scales{p.act_scale};
-        std::vector<std::int32_t> zero_points{p.act_zero_point};
+        auto& buf = local_scratch();
+        const std::size_t rows = p.activations == act_quant::dynamic_per_row ? std::size_t(m) : 1;
+        grow(buf.scales, rows);
+        grow(buf.zero_points, rows);
         const std::uint8_t* q = static_cast<const std::uint8_t*>(src);
         if (src_dtype != dtype::u8) {
-            quantized.resize(count);
+            grow(buf.q, count);
             detail::quantize_activations(static_cast<const float*>(src), m, p.k, p.activations,
-                                         p.act_scale, p.act_zero_point, quantized.data(), scales,
-                                         zero_points);
-            q = quantized.data();
+                                         p.act_scale, p.act_zero_point, qmax, buf.q.data(),
+                                         buf.scales.data(), buf.zero_points.data());
+            q = buf.q.data();
+        } else {
+            buf.scales[0] = p.act_scale;
+            buf.zero_points[0] = p.act_zero_point;
         }
         if (fused_int8) return execute(q, dst, m);
         if (!split) {
             execute(q, dst, m);
         } else {
-            std::vector<std::uint8_t> part(count);
+            grow(buf.part, count);
+            std::uint8_t* part = buf.part.data();
             for (std::size_t i = 0; i < count; ++i)
                 part[i] = q[i] & 0x7f;
-            execute(part.data(), dst, m);
+            execute(part, dst, m);
             for (std::size_t i = 0; i < count; ++i)
                 part[i] = q[i] >> 7;
-            std::vector<std::int32_t> high(std::size_t(m * p.n));
-            execute(part.data(), reinterpret_cast<float*>(high.data()), m);
-            detail::add_scaled_s32(dst, high.data(), high.size(), 128);
+            grow(buf.high, std::size_t(m * p.n));
+            execute(part, reinterpret_cast<float*>(buf.high.data()), m);
+            detail::add_scaled_s32(dst, buf.high.data(), std::size_t(m * p.n), 128);
         }
-        detail::rescale_s32(dst, m, p.n, scales, zero_points, w_scales, colsum, bias, p.relu);
+        detail::rescale_s32(dst, m, p.n, p.k, std::span<const float>(buf.scales.data(), rows),
+                            std::span<const std::int32_t>(buf.zero_points.data(), rows), w_scales,
+                            colsum, bias, p.relu);
+        buf.trim();
     }
 };
 
 namespace {
+
+// Largest K whose s32 sums of u8·s8 products (|product| ≤ 255·128) cannot overflow.
+constexpr std::int64_t max_int8_k = std::numeric_limits<std::int32_t>::max() / (255 * 128);
 
 void check_params(const linear_params& p) {
     constexpr const char* fn = "linear";
     if (p.k < 1 || p.n < 1)
         fail(status::invalid_argument,
              fmt::format("{}: params k = {} and n = {} must both be ≥ 1", fn, p.k, p.n));
+    std::int64_t weights = 0;
+    if (__builtin_mul_overflow(p.k, p.n, &weights) || weights > (std::int64_t(1) << 40))
+        fail(status::invalid_argument,
+             fmt::format("{}: params k = {} and n = {} describe more than 2^40 weights", fn, p.k,
+                         p.n));
     if (p.type != gemm_type::f32 && p.type != gemm_type::bf16 && p.type != gemm_type::int8)
         fail(status::invalid_argument,
              fmt::format("{}: params.type {} is not a gemm_type", fn, int(p.type)));
@@ -191,6 +251,10 @@ void check_params(const linear_params& p) {
         fail(status::invalid_argument,
              fmt::format("{}: params.layout {} is not a weight_layout", fn, int(p.layout)));
     if (p.type != gemm_type::int8) return;
+    if (p.k > max_int8_k)
+        fail(status::unsupported,
+             fmt::format("{}: int8 sums over k = {} could overflow s32 (at most {})", fn, p.k,
+                         max_int8_k));
     const int a = int(p.activations);
     if (a < 0 || a > int(act_quant::dynamic_per_row))
         fail(status::invalid_argument,
@@ -199,10 +263,11 @@ void check_params(const linear_params& p) {
         if (!(p.act_scale > 0.0f) || !std::isfinite(p.act_scale))
             fail(status::invalid_argument,
                  fmt::format("{}: params.act_scale = {} must be finite and > 0", fn, p.act_scale));
-        if (p.act_zero_point < 0 || p.act_zero_point > 255)
+        const int zmax = p.reduce_range ? 127 : 255;
+        if (p.act_zero_point < 0 || p.act_zero_point > zmax)
             fail(status::invalid_argument,
-                 fmt::format("{}: params.act_zero_point = {} is outside [0, 255] (u8)", fn,
-                             p.act_zero_point));
+                 fmt::format("{}: params.act_zero_point = {} is outside [0, {}] ({})", fn,
+                             p.act_zero_point, zmax, p.reduce_range ? "reduce_range" : "u8"));
     }
 }
 
@@ -224,7 +289,8 @@ std::unique_ptr<linear::impl> make_impl(const linear_params& p, std::span<const 
 // int8 setup common to both constructors, from quantized weights in `layout`.
 void setup_int8(linear::impl& d, const std::int8_t* q, weight_layout layout) {
     d.src_type = dt::u8;
-    if (d.p.exact && int8_pairs_saturate()) {
+    // reduce_range: |q_a| ≤ 127, |q_w| ≤ 128, pairs ≤ 32512: never saturates, never splits.
+    if (d.p.exact && !d.p.reduce_range && int8_pairs_saturate()) {
         const std::size_t count = std::size_t(d.p.k * d.p.n);
         d.split = std::any_of(q, q + count, [](std::int8_t v) { return v > 64 || v < -64; });
     }

@@ -189,7 +189,7 @@ void palettized_matrix::validate() const {
         fail(status::shape_mismatch,
              fmt::format("{}: {} codebooks of {} {} entries need {} bytes, got {}", fn, groups(),
                          entries(), name_of(codebook_type), want, codebooks.size()));
-    if (rows > 0 && (indices.data() == nullptr || codebooks.data() == nullptr))
+    if ((total > 0 && indices.data() == nullptr) || (want > 0 && codebooks.data() == nullptr))
         fail(status::invalid_argument, fmt::format("{}: null indices or codebooks", fn));
 }
 

@@ -1,4 +1,5 @@
 // int4_quantize / int4_pack / int4_copy: f32 weights → the plain int4 group-wise packed form.
+#include "../quantize/quantize.hpp"
 #include "hone/core/half.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/weight_only.hpp"
@@ -70,7 +71,8 @@ int4_weights encode(const float* w, std::int64_t n, std::int64_t k, std::int64_t
             const float s = p.scale[r * groups + j];
             const float zp = symmetric ? 0.0f : float(p.zero_point[r * groups + j]);
             for (std::int64_t c = j * g; c < (j + 1) * g; ++c) {
-                const float v = std::clamp(std::nearbyint(w[r * k + c] / s) + zp, qmin, qmax);
+                const float v =
+                    std::clamp(quantize_rules::round_half_even(w[r * k + c] / s) + zp, qmin, qmax);
                 set_nibble(q, r * k + c, static_cast<int>(v));
             }
         }
@@ -122,8 +124,8 @@ int4_weights int4_quantize(const_tensor_view src, const int4_config& config) {
         }
         p.scale[std::size_t(i)] = s;
         if (!config.symmetric)
-            p.zero_point[std::size_t(i)] =
-                static_cast<std::uint8_t>(std::clamp(std::nearbyint(-lo / s), 0.0f, 15.0f));
+            p.zero_point[std::size_t(i)] = static_cast<std::uint8_t>(
+                std::clamp(quantize_rules::round_half_even(-lo / s), 0.0f, 15.0f));
     }
     return encode(data, n, k, g, config.symmetric, config.scale_type, p);
 }
