@@ -20,19 +20,19 @@ double f32_fma(std::int64_t iterations, float* sink) {
 }
 
 double int8_mac(std::int64_t iterations, std::int32_t* sink) {
-    std::int32_t acc[8] = {};
+    std::uint32_t acc[8] = {}; // unsigned: the sums wrap (as the SIMD tiers' adds do)
     const std::int8_t w = 3;
     std::uint8_t x = 7;
     for (std::int64_t i = 0; i < iterations; ++i) {
 #pragma GCC unroll 16
-        for (std::int32_t& a : acc)
-            a += std::int32_t(x) * w;
+        for (std::uint32_t& a : acc)
+            a += static_cast<std::uint32_t>(std::int32_t(x) * w);
         x = static_cast<std::uint8_t>(x + 1);
     }
-    std::int32_t s = 0;
-    for (std::int32_t a : acc)
+    std::uint32_t s = 0;
+    for (std::uint32_t a : acc)
         s += a;
-    *sink = s;
+    *sink = static_cast<std::int32_t>(s & 0x7fffffffu);
     return double(iterations) * 8 * 2;
 }
 
