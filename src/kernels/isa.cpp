@@ -2,26 +2,51 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace hone {
 
 namespace {
 
+#if defined(__x86_64__) || defined(__i386__)
+bool bit(unsigned value, int n) { return (value >> n) & 1u; }
+#endif
+
+// CPUID and XGETBV directly (compiler builtins differ in which feature names they know):
+// a feature counts only when the CPU has it AND the OS saves the registers it needs.
 cpu_features probe() noexcept {
     cpu_features f;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init(); // libgcc also checks that the OS saves the wider registers (XCR0)
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
-                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                        __builtin_cpu_supports("avx512vl");
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool osxsave = bit(c, 27), fma = bit(c, 12), avx = bit(c, 28), f16c = bit(c, 29);
+    std::uint64_t xcr0 = 0;
+    if (osxsave) {
+        unsigned lo = 0, hi = 0;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = (std::uint64_t(hi) << 32) | lo;
+    }
+    const bool ymm_state = (xcr0 & 0x6) == 0x6;                // SSE and AVX state
+    const bool zmm_state = ymm_state && (xcr0 & 0xe0) == 0xe0; // opmask, ZMM hi256, hi16 ZMM
+    const bool tile_state = (xcr0 & 0x60000) == 0x60000;       // AMX tile config and data
+    unsigned b7 = 0, c7 = 0, d7 = 0, a71 = 0;
+    if (__get_cpuid_count(7, 0, &a, &b7, &c7, &d7)) {
+        unsigned unused = 0;
+        __get_cpuid_count(7, 1, &a71, &unused, &unused, &unused);
+    }
+    const bool avx2 = avx && ymm_state && fma && f16c && bit(b7, 5);
+    const bool avx512 = avx2 && zmm_state && bit(b7, 16) && bit(b7, 17) && bit(b7, 30) &&
+                        bit(b7, 31); // F, DQ, BW, VL
     f.best = avx512 ? isa::avx512 : avx2 ? isa::avx2 : isa::scalar;
-    f.avx512_vnni = avx512 && __builtin_cpu_supports("avx512vnni");
-    f.avx512_bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
-    f.avx_vnni = avx2 && __builtin_cpu_supports("avxvnni");
-    f.amx = __builtin_cpu_supports("amx-int8");
+    f.avx512_vnni = avx512 && bit(c7, 11);
+    f.avx512_bf16 = avx512 && bit(a71, 5);
+    f.avx_vnni = avx2 && bit(a71, 4);
+    f.amx = tile_state && bit(d7, 25);
 #endif
     return f;
 }
