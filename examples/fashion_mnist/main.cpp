@@ -134,7 +134,7 @@ int main(int argc, char** argv) try {
     for (const auto& f : files)
         record.artifacts.push_back(hone::hash_file(f));
     record.recipe = R"({"name":"int8-dynamic","weights":{"bits":8,"scheme":"symmetric",)"
-                    R"("granularity":"per_channel"},"activations":"dynamic_per_row"})";
+                    R"("granularity":"per_channel"},"activations":"dynamic_per_row_7bit"})";
     record.data = data;
     record.metrics = report.to_json();
     record.policy = policy.to_json();

@@ -198,7 +198,8 @@ std::unique_ptr<hone::runner> int8_runner(const int8_weights& w) {
                                     .k = inputs,
                                     .n = hidden,
                                     .relu = true,
-                                    .activations = hone::kernels::act_quant::dynamic_per_row};
+                                    .activations = hone::kernels::act_quant::dynamic_per_row,
+                                    .reduce_range = true};
     hone::kernels::linear_params p2 = p1;
     p2.k = hidden;
     p2.n = classes;
