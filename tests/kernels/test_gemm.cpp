@@ -481,6 +481,47 @@ TEST_CASE("linear int8: pre-quantized weights, u8 input, saturation bounds are e
     }
 }
 
+TEST_CASE("linear int8: weights within ±64 take the fused single-primitive path, exactly") {
+    // |q_w| ≤ 64 cannot saturate a pair of u8·s8 products, so no CPU splits: this runs the
+    // static path VNNI machines always take (output scales fixed at creation, source zero
+    // point, bias folded as bias / (s_a·s_w)) on this machine too.
+    const std::int64_t m = 4, k = 515, n = 3;
+    std::vector<std::int8_t> q_nk(std::size_t(k * n));
+    for (std::size_t i = 0; i < q_nk.size(); ++i)
+        q_nk[i] = std::int8_t(int(i * 37 % 129) - 64); // every value in [-64, 64]
+    const std::vector<float> scales = {0.5f, 0.03125f, 3.0f};
+    const std::vector<float> bias = {-7.0f, 0.25f, 1e3f};
+    for (std::int32_t z : {0, 37, 255}) {
+        CAPTURE(z);
+        linear_params p;
+        p.type = gemm_type::int8;
+        p.k = k;
+        p.n = n;
+        p.activations = act_quant::static_per_tensor;
+        p.act_scale = 0.0625f;
+        p.act_zero_point = z;
+        const linear lin(p, q_nk, scales, bias);
+        CHECK_FALSE(lin.splits_activations());
+        hone::tensor src(hone::dtype::u8, {m, k}), dst(hone::dtype::f32, {m, n});
+        auto s = src.span<std::uint8_t>();
+        for (std::size_t i = 0; i < s.size(); ++i)
+            s[i] = std::uint8_t(i * 101 % 256);
+        lin.run(src, dst);
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t j = 0; j < n; ++j) {
+                std::int64_t acc = 0;
+                for (std::int64_t kk = 0; kk < k; ++kk)
+                    acc += (std::int64_t(s[std::size_t(i * k + kk)]) - z) *
+                           q_nk[std::size_t(j * k + kk)];
+                const float want =
+                    0.0625f * scales[std::size_t(j)] * float(acc) + bias[std::size_t(j)];
+                CAPTURE(acc);
+                REQUIRE(std::fabs(dst.span<float>()[std::size_t(i * n + j)] - want) <=
+                        4e-7 * (std::fabs(want) + std::fabs(bias[std::size_t(j)])) + 1e-6);
+            }
+    }
+}
+
 TEST_CASE("linear int8 reduce_range: 7-bit activations, exact s32 without splitting") {
     // Weights that reach ±127 (±128 for the pre-quantized ones) and activations whose 8-bit
     // codes would be near 255: without reduce_range, oneDNN's unsplit kernels would saturate
