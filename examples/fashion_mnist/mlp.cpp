@@ -2,6 +2,7 @@
 
 #include <hone/data/arrays.hpp>
 #include <hone/kernels/quantize.hpp>
+#include <hone/kernels/reduce.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -114,13 +115,10 @@ void quantize_rows(const std::vector<float>& w, std::int64_t rows, std::int64_t 
                    std::vector<std::int8_t>& q, std::vector<float>& scales) {
     q.resize(w.size());
     scales.resize(static_cast<std::size_t>(rows));
+    hone::kernels::abs_max_rows(w, rows, cols, scales); // then scale = max|w| / 127
     for (std::int64_t r = 0; r < rows; ++r) {
-        const auto row = std::span<const float>(w).subspan(r * cols, cols);
-        float m = 0;
-        for (float v : row)
-            m = std::max(m, std::abs(v));
-        scales[r] = m > 0 ? m / 127.0f : 1.0f;
-        hone::kernels::quantize(row, scales[r], 0,
+        scales[r] = scales[r] > 0 ? scales[r] / 127.0f : 1.0f;
+        hone::kernels::quantize(std::span<const float>(w).subspan(r * cols, cols), scales[r], 0,
                                 std::span<std::int8_t>(q).subspan(r * cols, cols));
     }
 }

@@ -43,6 +43,22 @@ template <class E> long long raw_enum(const E& value) noexcept {
     return static_cast<long long>(raw);
 }
 
+/// Runs body; a hone::error it throws is re-thrown with the C function `function` naming
+/// where it happened: a leading C++ function name ("quantize_linear: …", "int4_pack: …") is
+/// replaced by the C one ("hone_quantize_linear: …"); other messages get it as a prefix.
+template <class Fn> void named(const char* function, Fn&& body) {
+    try {
+        body();
+    } catch (const hone::error& e) {
+        std::string what = e.what();
+        const auto colon = what.find(": ");
+        if (colon != std::string::npos && colon > 0 &&
+            what.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == colon)
+            what.erase(0, colon + 2);
+        throw hone::error(e.code(), std::string(function) + ": " + what);
+    }
+}
+
 /// Throws invalid_argument naming `what` when p is null.
 template <class T> T* require(T* p, const char* function, const char* what) {
     if (p == nullptr)

@@ -32,16 +32,7 @@ using hone::capi::require;
 
 using hone::capi::view_of;
 
-/// Runs body, prefixing the message of any hone::error with the C function's name.
-template <class Fn> void named(const char* fn, Fn&& body) {
-    try {
-        body();
-    } catch (const hone::error& e) {
-        const std::string what = e.what();
-        if (what.rfind(fn, 0) == 0) throw;
-        throw hone::error(e.code(), std::string(fn) + ": " + what);
-    }
-}
+using hone::capi::named;
 
 /// A contiguous typed span of a tensor handle, naming it in errors.
 template <class T>

@@ -22,20 +22,7 @@ using hone::capi::require;
 
 using hone::capi::view_of;
 
-/// Runs body; names the C function in the message of any hone::error, in place of the C++
-/// function's name ("quantize_linear: …" → "hone_quantize_linear: …").
-template <class Fn> void named(const char* fn, Fn&& body) {
-    try {
-        body();
-    } catch (const hone::error& e) {
-        std::string what = e.what();
-        const std::string cxx_name = std::string(fn).substr(5); // without "hone_"
-        const auto colon = what.find(": ");
-        if (colon != std::string::npos && cxx_name.rfind(what.substr(0, colon), 0) == 0)
-            what.erase(0, colon + 2);
-        throw hone::error(e.code(), std::string(fn) + ": " + what);
-    }
-}
+using hone::capi::named;
 
 hone::kernels::quant_axis reduce_axis(const hone_reduce_params* p, const char* fn) {
     if (p == nullptr) return {};

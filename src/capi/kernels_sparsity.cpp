@@ -39,14 +39,7 @@ hone::kernels::norm checked_norm(const hone_norm& n, const char* fn) {
     return static_cast<hone::kernels::norm>(raw);
 }
 
-// Runs fn, prefixing the message of any hone::error with the C function's name.
-template <class Fn> void named(const char* fn, Fn&& body) {
-    try {
-        body();
-    } catch (const hone::error& e) {
-        throw hone::error(e.code(), std::string(fn) + ": " + e.what());
-    }
-}
+using hone::capi::named;
 
 std::span<const std::uint8_t> u8_matrix(const hone::tensor_view& v, const char* fn,
                                         const char* what) {

@@ -22,17 +22,7 @@ using hone::capi::require;
 
 using hone::capi::view_of;
 
-/// Runs body; a hone::error's message gets the C function's name in place of the C++ one
-/// ("int4_matmul: x is ..." → "hone_int4_matmul: x is ...").
-template <class Fn> void named(const char* fn, Fn&& body) {
-    try {
-        body();
-    } catch (const hone::error& e) {
-        std::string what = e.what();
-        if (what.rfind("int4_", 0) == 0) what.erase(0, what.find(": ") + 2);
-        throw hone::error(e.code(), std::string(fn) + ": " + what);
-    }
-}
+using hone::capi::named;
 
 const hone_int4_weights_params& checked_params(const hone_int4_weights_params* p, const char* fn) {
     require(p, fn, "params");

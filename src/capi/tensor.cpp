@@ -86,11 +86,8 @@ HONE_API hone_status hone_tensor_wrap(const hone_tensor_params* params, void* da
         std::span<const std::int64_t> strides;
         if (params->strides != nullptr) strides = {params->strides, params->rank};
         hone::tensor_view view;
-        try {
-            view = hone::make_view(data, data_bytes, type, dims, strides);
-        } catch (const hone::error& e) {
-            throw hone::error(e.code(), std::string(fn) + ": " + e.what());
-        }
+        hone::capi::named(fn,
+                          [&] { view = hone::make_view(data, data_bytes, type, dims, strides); });
         auto handle = std::make_unique<hone_tensor>();
         handle->view = view;
         *out = handle.release();
@@ -162,11 +159,7 @@ HONE_API hone_status hone_tensor_copy(const hone_tensor* src, hone_tensor* dst) 
     return guarded([&] {
         const auto& from = view_of(src, "hone_tensor_copy");
         const auto& to = require(dst, "hone_tensor_copy", "dst")->view;
-        try {
-            hone::kernels::convert(from, to); // SIMD for contiguous float conversions
-        } catch (const hone::error& e) {
-            throw hone::error(e.code(), std::string("hone_tensor_copy: ") + e.what());
-        }
+        hone::capi::named("hone_tensor_copy", [&] { hone::kernels::convert(from, to); });
     });
 }
 

@@ -6,15 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures = 0;
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__,       \
-                    #cond, hone_last_error());                                                     \
-            ++failures;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static hone_tensor* wrap(void* data, size_t bytes, hone_dtype type, size_t rank,
                          const int64_t* dims) {
