@@ -8,3 +8,44 @@
 #include "hone/core/tensor.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/core/version.hpp"
+
+// kernels
+#include "hone/kernels/cluster.hpp"
+#include "hone/kernels/conv.hpp"
+#include "hone/kernels/convert.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "hone/kernels/isa.hpp"
+#include "hone/kernels/norms.hpp"
+#include "hone/kernels/palettized.hpp"
+#include "hone/kernels/peak.hpp"
+#include "hone/kernels/quantize.hpp"
+#include "hone/kernels/reduce.hpp"
+#include "hone/kernels/sparsity.hpp"
+#include "hone/kernels/weight_only.hpp"
+
+// algorithms: quantizer
+
+
+// algorithms: pruner
+
+
+// algorithms: clusterer
+
+
+// models, I/O and the graph executor
+
+
+// data, assurance
+#include "hone/data/arrays.hpp"
+#include "hone/data/dataset.hpp"
+#include "hone/metrics/metric_collector.hpp"
+#include "hone/metrics/performance.hpp"
+#include "hone/validate/representativeness.hpp"
+#include "hone/validate/runner.hpp"
+#include "hone/validate/statistics.hpp"
+#include "hone/validate/validator.hpp"
+#include "hone/policy/policy.hpp"
+#include "hone/ledger/digest.hpp"
+#include "hone/ledger/identity.hpp"
+#include "hone/ledger/ledger.hpp"
+
