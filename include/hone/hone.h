@@ -606,7 +606,7 @@ typedef struct hone_validate_params {
     const int64_t* latency_batch_sizes; /* default {1, 64}; set count 0 for no latency */
     size_t latency_batch_count;
     int warmup;  /* default 3 */
-    int repeats; /* default 20 */
+    int repeats; /* default 30 (paired runs; the latency gate judges their median ratio) */
     /* named slices: slice i is slice_samples[i][0 .. slice_sizes[i]) */
     const char* const* slice_names;
     const uint32_t* const* slice_samples;
@@ -651,6 +651,65 @@ HONE_API hone_status hone_validation_decide(hone_validation* validation, const h
                                             hone_verdict* verdict, uint32_t* approvals_missing,
                                             const char** decision_json);
 HONE_API void hone_validation_destroy(hone_validation* validation);
+
+/* ---- metrics: classification figures and per-layer error, fed batch by batch ---------------- */
+
+typedef struct hone_metric_collector hone_metric_collector;
+
+typedef struct hone_metric_collector_params {
+    size_t struct_size;
+    int top_k; /* default 5 */
+} hone_metric_collector_params;
+
+HONE_API hone_status hone_metric_collector_params_init(hone_metric_collector_params* params);
+/* `params` may be NULL (defaults). */
+HONE_API hone_status hone_metric_collector_create(const hone_metric_collector_params* params,
+                                                  hone_metric_collector** out);
+HONE_API void hone_metric_collector_destroy(hone_metric_collector* collector);
+
+/* One batch: outputs f32 [batch, classes]; labels (batch values) may be NULL with count 0;
+ * reference (the baseline's outputs, same shape) may be NULL. */
+HONE_API hone_status hone_metric_collector_add(hone_metric_collector* collector,
+                                               const hone_tensor* outputs, const int64_t* labels,
+                                               size_t label_count, const hone_tensor* reference);
+
+typedef struct hone_classification_summary {
+    uint64_t samples;
+    int has_labels;
+    double accuracy;       /* top-1 */
+    double top_k_accuracy; /* top-k of the params */
+    int has_reference;
+    double agreement;   /* same top-1 as the reference */
+    double mean_kl;     /* mean KL(reference || outputs) of the softmaxed logits, nats */
+    double mean_cosine; /* mean cosine similarity to the reference */
+} hone_classification_summary;
+
+/* Figures over all samples added (samples NULL, count 0) or over the given sample indices. */
+HONE_API hone_status hone_metric_collector_summary(const hone_metric_collector* collector,
+                                                   const uint32_t* samples, size_t sample_count,
+                                                   hone_classification_summary* out);
+
+typedef struct hone_layer_errors hone_layer_errors; /* per-layer SQNR of a candidate */
+
+HONE_API hone_status hone_layer_errors_create(hone_layer_errors** out);
+HONE_API void hone_layer_errors_destroy(hone_layer_errors* errors);
+/* One batch of the activations at tensor `name` (f32, same shape in both models). */
+HONE_API hone_status hone_layer_errors_add(hone_layer_errors* errors, const char* name,
+                                           const hone_tensor* baseline,
+                                           const hone_tensor* candidate);
+
+typedef struct hone_layer_error_info {
+    const char* name; /* valid while the handle lives and no tensor is added */
+    uint64_t elements;
+    double sqnr_db; /* 10·log10(Σ ref² / Σ err²); +inf (HUGE_VAL) when the error is 0 */
+    double mse;
+    double max_abs_error;
+} hone_layer_error_info;
+
+HONE_API hone_status hone_layer_errors_count(const hone_layer_errors* errors, size_t* count);
+/* Layer `index` in the order first added; HONE_ERROR_OUT_OF_RANGE past the end. */
+HONE_API hone_status hone_layer_errors_get(const hone_layer_errors* errors, size_t index,
+                                           hone_layer_error_info* out);
 
 /* ---- change ledger -------------------------------------------------------------------------- */
 
@@ -753,31 +812,21 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
  * quantizer (include/hone/quantize/)
  * ==================================================================================== */
 
-
-
 /* ======================================================================================
  * pruner (include/hone/prune/)
  * ==================================================================================== */
-
-
 
 /* ======================================================================================
  * clusterer (include/hone/cluster/)
  * ==================================================================================== */
 
-
-
 /* ======================================================================================
  * models and the graph executor (include/hone/model/, io/, graph/)
  * ==================================================================================== */
 
-
-
 /* ======================================================================================
  * retraining (include/hone/retrain/)
  * ==================================================================================== */
-
-
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include "hone/kernels/cluster.hpp"
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/convert.hpp"
+#include "hone/kernels/error.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/isa.hpp"
 #include "hone/kernels/norms.hpp"
@@ -25,27 +26,23 @@
 
 // algorithms: quantizer
 
-
 // algorithms: pruner
-
 
 // algorithms: clusterer
 
-
 // models, I/O and the graph executor
-
 
 // data, assurance
 #include "hone/data/arrays.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/ledger/digest.hpp"
+#include "hone/ledger/identity.hpp"
+#include "hone/ledger/ledger.hpp"
+#include "hone/metrics/layer_error.hpp"
 #include "hone/metrics/metric_collector.hpp"
 #include "hone/metrics/performance.hpp"
+#include "hone/policy/policy.hpp"
 #include "hone/validate/representativeness.hpp"
 #include "hone/validate/runner.hpp"
 #include "hone/validate/statistics.hpp"
 #include "hone/validate/validator.hpp"
-#include "hone/policy/policy.hpp"
-#include "hone/ledger/digest.hpp"
-#include "hone/ledger/identity.hpp"
-#include "hone/ledger/ledger.hpp"
-

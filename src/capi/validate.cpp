@@ -133,7 +133,7 @@ HONE_API hone_status hone_validate_params_init(hone_validate_params* params) {
         params->latency_batch_sizes = default_batches;
         params->latency_batch_count = 2;
         params->warmup = 3;
-        params->repeats = 20;
+        params->repeats = 30;
     });
 }
 

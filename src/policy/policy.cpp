@@ -225,7 +225,22 @@ decision decide(const policy& p, const comparison& c) {
                           percent(*c.agreement), ok ? "meets" : "is below",
                           percent(p.min_agreement)));
     }
-    if (c.baseline_latency_ms && c.candidate_latency_ms && *c.baseline_latency_ms > 0) {
+    if (c.latency_ratio && c.latency_ratio_interval) {
+        // Paired ratios of alternating runs: the median is the estimate; a judge-by-bound tier
+        // takes the slow end of its interval, so noise cannot hide a regression there.
+        const double ratio =
+            p.judge_by_confidence_bound ? c.latency_ratio_interval->high : *c.latency_ratio;
+        const double regression = ratio - 1.0;
+        const bool ok = regression <= p.max_latency_regression + slack;
+        check("latency_regression", "", regression, p.max_latency_regression, ok,
+              fmt::format(
+                  "latency candidate/baseline {:.3f} (paired median, interval [{:.3f}, "
+                  "{:.3f}]{}; p50 {:.3f} ms → {:.3f} ms): {:+.1f}% {} the allowed {:+.1f}%",
+                  *c.latency_ratio, c.latency_ratio_interval->low, c.latency_ratio_interval->high,
+                  p.judge_by_confidence_bound ? ", judged at its slow end" : "",
+                  c.baseline_latency_ms.value_or(0), c.candidate_latency_ms.value_or(0),
+                  100 * regression, ok ? "within" : "exceeds", 100 * p.max_latency_regression));
+    } else if (c.baseline_latency_ms && c.candidate_latency_ms && *c.baseline_latency_ms > 0) {
         const double regression = *c.candidate_latency_ms / *c.baseline_latency_ms - 1.0;
         const bool ok = regression <= p.max_latency_regression + slack;
         check("latency_regression", "", regression, p.max_latency_regression, ok,

@@ -160,6 +160,45 @@ double mcnemar_exact_p(std::uint64_t b, std::uint64_t c) {
     return std::min(1.0, 2.0 * tail);
 }
 
+namespace {
+std::vector<double> sorted_sample(std::span<const double> values, const char* what) {
+    if (values.empty()) fail(status::invalid_argument, fmt::format("{}: empty sample", what));
+    if (std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); }))
+        fail(status::invalid_argument, fmt::format("{}: the sample contains NaN", what));
+    std::vector<double> sorted(values.begin(), values.end());
+    std::sort(sorted.begin(), sorted.end());
+    return sorted;
+}
+} // namespace
+
+double median(std::span<const double> values) {
+    const auto s = sorted_sample(values, "median");
+    const std::size_t n = s.size();
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+interval median_interval(std::span<const double> values, double confidence) {
+    if (!(confidence > 0 && confidence < 1))
+        fail(status::invalid_argument,
+             fmt::format("median_interval: confidence {} is not in (0, 1)", confidence));
+    const auto s = sorted_sample(values, "median_interval");
+    const std::size_t n = s.size();
+    const double alpha_half = (1 - confidence) / 2;
+    // cdf = P(X ≤ i) for X ~ Binomial(n, ½), accumulated in log space; j = i + 1 is usable while
+    // P(X < j) = P(X ≤ i) stays within α/2.
+    std::size_t j = 0;
+    double cdf = 0;
+    const double log_half_n = -double(n) * std::log(2.0);
+    for (std::size_t i = 0; i < n / 2; ++i) {
+        cdf += std::exp(std::lgamma(double(n) + 1) - std::lgamma(double(i) + 1) -
+                        std::lgamma(double(n - i) + 1) + log_half_n);
+        if (cdf > alpha_half) break;
+        j = i + 1;
+    }
+    if (j == 0) return {s.front(), s.back()};
+    return {s[j - 1], s[n - j]};
+}
+
 double population_stability_index(std::span<const double> expected, std::span<const double> actual,
                                   double floor) {
     if (expected.size() != actual.size())

@@ -237,7 +237,15 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
                 (which == 0 ? tb : tc)
                     .push_back(std::chrono::duration<double, std::milli>(stop - start).count());
             }
-        latency_point point{b, summarize_latency(tb), summarize_latency(tc)};
+        latency_point point;
+        point.batch = b;
+        point.baseline = summarize_latency(tb);
+        point.candidate = summarize_latency(tc);
+        std::vector<double> ratios(tb.size());
+        for (std::size_t i = 0; i < tb.size(); ++i)
+            ratios[i] = tb[i] > 0 ? tc[i] / tb[i] : 1.0;
+        point.ratio = median(ratios);
+        point.ratio_interval = median_interval(ratios, o.confidence);
         auto achieved = [b](const runner::work& w, const latency_stats& t) {
             return t.p50_ms > 0 ? w.ops_per_sample * double(b) / (t.p50_ms * 1e-3) / 1e9 : 0.0;
         };
@@ -256,7 +264,10 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
     if (!r.latency.empty()) {
         c.baseline_latency_ms = r.latency.back().baseline.p50_ms;
         c.candidate_latency_ms = r.latency.back().candidate.p50_ms;
+        c.latency_ratio = r.latency.back().ratio;
+        c.latency_ratio_interval = r.latency.back().ratio_interval;
     }
+    r.peak_resident_bytes = peak_resident_bytes();
     return r;
 }
 
@@ -273,13 +284,16 @@ std::string validation_report::to_json() const {
                                {"mcnemar_p", s.mcnemar_p}});
     json latency_json_list = json::array();
     for (const auto& l : latency)
-        latency_json_list.push_back({{"batch", l.batch},
-                                     {"baseline_ms", latency_json(l.baseline)},
-                                     {"candidate_ms", latency_json(l.candidate)},
-                                     {"baseline_gops", l.baseline_gops},
-                                     {"candidate_gops", l.candidate_gops},
-                                     {"baseline_utilisation", l.baseline_utilisation},
-                                     {"candidate_utilisation", l.candidate_utilisation}});
+        latency_json_list.push_back(
+            {{"batch", l.batch},
+             {"baseline_ms", latency_json(l.baseline)},
+             {"candidate_ms", latency_json(l.candidate)},
+             {"paired_ratio", l.ratio},
+             {"paired_ratio_interval", {l.ratio_interval.low, l.ratio_interval.high}},
+             {"baseline_gops", l.baseline_gops},
+             {"candidate_gops", l.candidate_gops},
+             {"baseline_utilisation", l.baseline_utilisation},
+             {"candidate_utilisation", l.candidate_utilisation}});
     json j = {{"data", data_name},
               {"baseline", summary_json(baseline)},
               {"candidate", summary_json(candidate)},
@@ -294,7 +308,8 @@ std::string validation_report::to_json() const {
                 {"improvements", paired.only_candidate_correct},
                 {"mcnemar_p", comparison.mcnemar_p}}},
               {"slices", std::move(slices_json)},
-              {"latency", std::move(latency_json_list)}};
+              {"latency", std::move(latency_json_list)},
+              {"peak_resident_bytes", peak_resident_bytes}};
     if (comparison.baseline_bytes) j["baseline"]["model_bytes"] = *comparison.baseline_bytes;
     if (comparison.candidate_bytes) j["candidate"]["model_bytes"] = *comparison.candidate_bytes;
     return j.dump();

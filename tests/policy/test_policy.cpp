@@ -120,6 +120,30 @@ TEST_CASE("slices, agreement, latency and size each reject with a reason that na
           hone::status::invalid_argument);
 }
 
+TEST_CASE("latency is judged on the paired ratio; a judge-by-bound tier takes its slow end") {
+    hone::comparison c = with_drop(0.0, 0.0);
+    c.baseline_latency_ms = 2.0; // the p50s alone would say +15%
+    c.candidate_latency_ms = 2.3;
+    c.latency_ratio = 1.04;
+    c.latency_ratio_interval = hone::interval{0.99, 1.12};
+    auto latency_of = [&](const hone::policy& p) {
+        for (const auto& r : hone::decide(p, c).reasons)
+            if (r.metric == "latency_regression") return r;
+        FAIL("no latency reason");
+        return hone::decision_reason{};
+    };
+    const auto medium = latency_of(hone::policy::for_tier(risk_tier::medium)); // +10% allowed
+    CHECK(medium.passed);
+    CHECK(medium.value == doctest::Approx(0.04));
+    CHECK(medium.text.find("paired median") != std::string::npos);
+    auto strict = hone::policy::for_tier(risk_tier::medium);
+    strict.judge_by_confidence_bound = true; // slow end 1.12: +12% > +10%
+    const auto judged = latency_of(strict);
+    CHECK_FALSE(judged.passed);
+    CHECK(judged.value == doctest::Approx(0.12));
+    CHECK(judged.text.find("slow end") != std::string::npos);
+}
+
 TEST_CASE("policy JSON: round trip, overrides and clear errors") {
     const auto high = hone::policy::for_tier(risk_tier::high);
     const auto back = hone::policy::from_json(high.to_json());

@@ -98,6 +98,40 @@ TEST_CASE("paired difference interval: coverage near the nominal 95% by simulati
     CHECK(covered <= int(0.985 * trials));
 }
 
+TEST_CASE("median and its distribution-free interval") {
+    const std::vector<double> odd{5, 1, 4, 2, 3};
+    CHECK(hone::median(odd) == 3);
+    const std::vector<double> even{4, 1, 3, 2};
+    CHECK(hone::median(even) == 2.5);
+    // n = 20 at 95%: P(Bin(20, ½) ≤ 5) = 0.0207 ≤ 0.025 < P(≤ 6) = 0.0577, so [x₍₆₎, x₍₁₅₎].
+    std::vector<double> twenty;
+    for (int i = 20; i >= 1; --i)
+        twenty.push_back(i);
+    const auto ci = hone::median_interval(twenty, 0.95);
+    CHECK(ci.low == 6);
+    CHECK(ci.high == 15);
+    // Too few samples for 95% (P(Bin(5, ½) = 0) = 0.031 > 0.025): the whole range.
+    const auto wide = hone::median_interval(odd, 0.95);
+    CHECK(wide.low == 1);
+    CHECK(wide.high == 5);
+    // Coverage by simulation: the interval holds the true median (0 for a normal) ≥ 95%.
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> normal;
+    int covered = 0;
+    for (int trial = 0; trial < 2000; ++trial) {
+        std::vector<double> sample(30);
+        for (auto& v : sample)
+            v = normal(rng);
+        const auto i = hone::median_interval(sample, 0.95);
+        covered += i.low <= 0 && 0 <= i.high;
+    }
+    CHECK(covered >= 1880); // nominal ≥ 95.7% for n = 30; 94% leaves room for sampling noise
+    const std::vector<double> empty, with_nan{1, std::nan("")};
+    CHECK_THROWS_AS(hone::median(empty), hone::error);
+    CHECK_THROWS_AS(hone::median_interval(with_nan), hone::error);
+    CHECK_THROWS_AS(hone::median_interval(odd, 1.0), hone::error);
+}
+
 TEST_CASE("population stability index") {
     const double e[] = {0.5, 0.5}, a[] = {0.25, 0.75};
     CHECK(hone::population_stability_index(e, a) ==

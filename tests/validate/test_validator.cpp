@@ -123,6 +123,11 @@ TEST_CASE("class weights, latency, label-free validation and errors") {
     CHECK(r.latency[1].batch == 8);
     CHECK(r.latency[1].baseline.runs == 3);
     CHECK(r.comparison.candidate_latency_ms.has_value());
+    CHECK(r.latency[1].ratio > 0);
+    CHECK(r.latency[1].ratio_interval.low <= r.latency[1].ratio);
+    CHECK(r.latency[1].ratio <= r.latency[1].ratio_interval.high);
+    CHECK(r.comparison.latency_ratio == r.latency[1].ratio);
+    CHECK(r.peak_resident_bytes > 0);
     CHECK(r.latency[1].baseline_utilisation == 0.0); // the toy runners state no work
     // production mix: class 3 is 70% of traffic
     options.class_weights = {0.1, 0.1, 0.1, 0.7};

@@ -56,6 +56,10 @@ struct comparison {
     std::vector<slice_comparison> slices;
     std::optional<double> baseline_latency_ms; ///< p50 at the policy's batch size
     std::optional<double> candidate_latency_ms;
+    /// Median of paired candidate/baseline timings and its interval (validator); when present
+    /// the latency gate judges this ratio instead of the ratio of the two p50s.
+    std::optional<double> latency_ratio;
+    std::optional<interval> latency_ratio_interval;
     std::optional<std::uint64_t> baseline_bytes;
     std::optional<std::uint64_t> candidate_bytes;
 };

@@ -48,6 +48,16 @@ HONE_EXPORT interval paired_difference_interval(const paired_counts& counts,
 /// both are equally likely (binomial(b + c, ½)). 1 when b + c = 0.
 HONE_EXPORT double mcnemar_exact_p(std::uint64_t regressions, std::uint64_t improvements);
 
+/// Median of a sample (the mean of the two middle values for an even count). Throws
+/// invalid_argument for an empty sample or NaN.
+HONE_EXPORT double median(std::span<const double> values);
+
+/// Distribution-free interval for the median: the order statistics [x₍ⱼ₎, x₍ₙ₋ⱼ₊₁₎] with the
+/// largest j such that P(Binomial(n, ½) < j) ≤ (1 − confidence)/2, so its coverage is at least
+/// `confidence` for any continuous distribution. Samples too small for that (n < 6 at 95%)
+/// give [min, max]. Throws invalid_argument for an empty sample, NaN, or a bad confidence.
+HONE_EXPORT interval median_interval(std::span<const double> values, double confidence = 0.95);
+
 /// Population stability index Σ (a − e)·ln(a / e) between two binned distributions given as
 /// fractions (each summing to 1); bins with a zero fraction are floored at `floor`.
 /// Throws shape_mismatch when the bin counts differ.

@@ -47,7 +47,8 @@ struct validator_options {
     std::uint64_t seed = 2026;
     std::vector<std::int64_t> latency_batch_sizes = {1, 64}; ///< empty = no latency
     int warmup = 3;
-    int repeats = 20;
+    int repeats = 30; ///< paired timed runs per batch size (30 gives a 95% median interval
+                      ///< between the 10th and 21st of the sorted ratios)
     int top_k = 5;
 };
 
@@ -60,6 +61,11 @@ struct slice_report {
 struct latency_point {
     std::int64_t batch = 0;
     latency_stats baseline, candidate;
+    /// Noise-aware comparison: the two models run alternately, so each repeat gives a paired
+    /// ratio candidate/baseline that drifting machine load hits alike. `ratio` is their median,
+    /// `ratio_interval` its distribution-free confidence interval (median_interval).
+    double ratio = 0;
+    interval ratio_interval;
     /// Achieved GOP/s at p50 and its fraction of the measured peak of the active tier
     /// (hone/kernels/peak.hpp; int8 peak for int8 work); 0 when a runner states no work.
     double baseline_gops = 0, candidate_gops = 0;
@@ -76,6 +82,8 @@ struct validation_report {
     std::vector<latency_point> latency;
     bool weighted = false;       ///< accuracy figures use options.class_weights
     hone::comparison comparison; ///< what the policy judges (latency: the largest batch size)
+    /// Peak resident memory of this process after the runs (VmHWM), bytes; 0 if unknown.
+    std::uint64_t peak_resident_bytes = 0;
 
     /// Everything above as JSON (the ledger's `metrics`, the report's data).
     HONE_EXPORT std::string to_json() const;
