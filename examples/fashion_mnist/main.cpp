@@ -163,10 +163,10 @@ int main(int argc, char** argv) try {
                 static_cast<unsigned long long>(*c.candidate_bytes),
                 double(*c.baseline_bytes) / double(*c.candidate_bytes));
     for (const auto& l : report.latency)
-        std::printf("latency p50, batch %-8lld %11.3f ms %11.3f ms  (%.2fx; utilisation %.1f%% vs "
-                    "%.1f%%)\n",
-                    static_cast<long long>(l.batch), l.baseline.p50_ms, l.candidate.p50_ms,
-                    l.baseline.p50_ms / l.candidate.p50_ms, 100 * l.baseline_utilisation,
+        std::printf("latency p50, batch %-8lld %11.3f ms %11.3f ms  (paired ratio %.3f [%.3f, "
+                    "%.3f]; utilisation %.1f%% vs %.1f%%)\n",
+                    static_cast<long long>(l.batch), l.baseline.p50_ms, l.candidate.p50_ms, l.ratio,
+                    l.ratio_interval.low, l.ratio_interval.high, 100 * l.baseline_utilisation,
                     100 * l.candidate_utilisation);
     std::printf("\nper class (accuracy change, 95%% interval):\n");
     for (const auto& s : report.slices)

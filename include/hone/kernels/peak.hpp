@@ -18,7 +18,8 @@ struct peak_throughput {
     double int8_gops = 0;  ///< 2 ops per multiply-accumulate
 };
 
-/// Measures (first call per tier and thread count: about 2 × `seconds`) or returns the cached
+/// Measures (first call per tier and thread count: about 2 × `seconds`, as the best of five
+/// probes, since load from other processes can only slow a probe down) or returns the cached
 /// figures.
 HONE_EXPORT peak_throughput measured_peak(double seconds = 0.05);
 

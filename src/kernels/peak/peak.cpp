@@ -3,6 +3,7 @@
 #include "hone/core/threads.hpp"
 #include "peak.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -23,7 +24,7 @@ const kernels::dispatch<kernels::peak_table>& peak_kernels() {
 }
 
 // Runs `loop` on `threads` threads for about `seconds`; returns operations per second.
-template <class Loop> double rate(Loop loop, int threads, double seconds) {
+template <class Loop> double timed_rate(Loop loop, int threads, double seconds) {
     std::int64_t iterations = 1 << 14;
     for (;;) { // grow the work until one run lasts long enough to time
         double ops = 0;
@@ -35,6 +36,16 @@ template <class Loop> double rate(Loop loop, int threads, double seconds) {
         if (elapsed >= seconds || iterations > (std::int64_t(1) << 40)) return ops / elapsed;
         iterations *= elapsed > seconds / 8 ? 2 : 8;
     }
+}
+
+// A peak is the best the machine can do: on a shared machine other processes can only slow a
+// probe down, so the fastest of several short probes is the closest to the truth.
+template <class Loop> double rate(Loop loop, int threads, double seconds) {
+    constexpr int probes = 5;
+    double best = 0;
+    for (int i = 0; i < probes; ++i)
+        best = std::max(best, timed_rate(loop, threads, seconds / probes));
+    return best;
 }
 
 } // namespace
