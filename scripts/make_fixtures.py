@@ -46,6 +46,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -56,6 +57,8 @@ from onnx import helper, numpy_helper
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
+# torch.onnx's shape inference warns about prim::Constant; the graphs are checked below
+warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "fashion_mnist")
@@ -136,9 +139,11 @@ def export(model, example, path, opset, input_names, output_names, preserve_bn=F
     kwargs = {}
     if preserve_bn:
         # Eval-mode export folds BatchNormalization into the preceding Conv (the eval peephole
-        # pass). PRESERVE with the model in eval mode keeps BN as its own node, in inference
-        # mode (training_mode=0 / a single output), and constant folding is off as well.
-        kwargs = dict(training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+        # pass, which runs only for TrainingMode.EVAL). PRESERVE with the model in eval mode
+        # keeps BN as its own node, in inference mode (one output, training_mode=0). Constant
+        # folding stays on (it only folds constant subgraphs such as Cast/Concat of constants;
+        # the node checks below prove BN survives).
+        kwargs = dict(training=torch.onnx.TrainingMode.PRESERVE)
     dyn = {n: {0: "N"} for n in input_names + output_names}
     torch.onnx.export(
         model,
@@ -227,7 +232,7 @@ def run_onnx(m, feeds, model_dir=None):
     env = {k: np.asarray(v) for k, v in feeds.items()}
     for init in m.graph.initializer:
         env[init.name] = numpy_helper.to_array(init)
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731
     for node in m.graph.node:
         a = _attrs(node)
         x = [env[i] if i else None for i in node.input]
@@ -443,6 +448,291 @@ def make_mlp(data, meta):
         top1_agreement_with_labels=float((ref.argmax(1) == yte[:N_REF].numpy()).mean()),
     )
     return model
+
+
+def interpreter_accuracy(m, x, y, batch=1000, input_name="input"):
+    """Top-1 accuracy of the ONNX graph itself (through run_onnx) on the full test split."""
+    correct = 0
+    for i in range(0, x.shape[0], batch):
+        out = run_onnx(m, {input_name: x[i : i + batch].numpy()})[0]
+        correct += int((out.argmax(1) == y[i : i + batch].numpy()).sum())
+    return correct / x.shape[0]
+
+
+# ----------------------------------------------------------------------------------------- CNN
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.fc1 = nn.Linear(784, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+CNN_RECIPE = {
+    "optimizer": "Adam",
+    "lr": 1e-3,
+    "epochs": 4,
+    "batch": 128,
+    "loss": "cross_entropy",
+    "data": "Fashion-MNIST train (60000), pixels/255 as [N,1,28,28], reshuffled each epoch",
+    "batchnorm": "default momentum 0.1, eps 1e-5; running statistics from training",
+    "init_and_shuffle_seed": CNN_SEED,
+}
+CNN_OPS = ["Conv", "BatchNormalization", "Relu", "MaxPool"] * 2 + ["Flatten", "Gemm", "Relu", "Gemm"]
+
+
+def make_cnn(data, meta):
+    log("CNN")
+    (xtr, ytr), (xte, yte) = data
+    torch.manual_seed(CNN_SEED)
+    model = CNN()
+    train(model, xtr.unsqueeze(1), ytr, CNN_RECIPE["epochs"], CNN_SEED, CNN_RECIPE["lr"])
+    xte4 = xte.unsqueeze(1)
+    acc = accuracy(model, xte4, yte)
+    log(f"  test accuracy {acc:.4f}")
+    xin = xte4[:N_REF]
+    with torch.no_grad():
+        ref = save_npy("cnn_ref_logits.npy", model(xin).numpy())
+    for name, opset in (("cnn.onnx", 13), ("cnn_opset9.onnx", 9), ("cnn_opset17.onnx", 17)):
+        m = export(model, torch.zeros(1, 1, 28, 28), os.path.join(OUT, name), opset,
+                   ["input"], ["logits"], preserve_bn=True)
+        ops = [n.op_type for n in m.graph.node]
+        if ops != CNN_OPS:
+            raise RuntimeError(f"{name}: unexpected nodes {ops}")
+        for n in m.graph.node:
+            if n.op_type == "BatchNormalization":
+                a = _attrs(n)
+                if len(n.output) != 1 or a.get("training_mode", 0) != 0:
+                    raise RuntimeError(f"{name}: BatchNormalization {n.name} not in inference mode")
+        err = verify(m, {"input": xin.numpy()}, ref, name)
+        iacc = interpreter_accuracy(m, xte4, yte)
+        log(f"  {name}: interpreter test accuracy {iacc:.4f}")
+        meta[name] = dict(
+            what=f"CNN trained on Fashion-MNIST, opset {opset}: Conv(1->8,3x3,pad 1), "
+            "BatchNormalization (inference mode, one output, running statistics as "
+            "initializers), Relu, MaxPool 2x2; Conv(8->16,3x3,pad 1), BatchNormalization, Relu, "
+            "MaxPool 2x2; Flatten; Gemm 784->64 (transB=1), Relu, Gemm 64->10. Input pixels/255 "
+            "as [N,1,28,28]. BN is NOT folded into Conv (exported with TrainingMode.PRESERVE on "
+            "an eval-mode model)"
+            + ("" if opset == 13 else "; same weights as cnn.onnx"),
+            **io_info(m),
+            test_accuracy_fp32=acc,
+            test_accuracy_by="torch 1.13 eager, all 10000 test images",
+            test_accuracy_onnx_interpreter=iacc,
+            training=CNN_RECIPE,
+            interpreter_max_abs_diff=err,
+        )
+    meta["cnn_ref_logits.npy"] = dict(
+        what="torch fp32 logits of the CNN (cnn.onnx, cnn_opset9.onnx, cnn_opset17.onnx) for the "
+        "first 256 test images (t10k file order), input pixels/255 as [256,1,28,28]",
+        shape=[N_REF, 10],
+        top1_agreement_with_labels=float((ref.argmax(1) == yte[:N_REF].numpy()).mean()),
+    )
+
+
+# ------------------------------------------------------------------------------------ variants
+def make_variants(data, meta):
+    """Loader variants of the committed mlp.onnx (run the mlp group first)."""
+    log("MLP variants")
+    (_, _), (xte, _) = data
+    base = onnx.load(os.path.join(OUT, "mlp.onnx"))
+    ref = np.load(os.path.join(OUT, "mlp_ref_logits.npy"))
+    feeds = {"input": xte[:N_REF].reshape(-1, 784).numpy()}
+    base_out = run_onnx(base, feeds)[0]
+
+    def same_as_base(m, what, model_dir=None):
+        if not np.array_equal(run_onnx(m, feeds, model_dir)[0], base_out):
+            raise RuntimeError(f"{what}: interpreter output differs from mlp.onnx")
+
+    # every initializer becomes a Constant node (placed first, outputs keep the names)
+    m = copy.deepcopy(base)
+    consts = [
+        helper.make_node("Constant", [], [init.name], name=f"const_{init.name}", value=init)
+        for init in m.graph.initializer
+    ]
+    nodes = consts + list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    del m.graph.initializer[:]
+    check(m, "mlp_constants.onnx")
+    onnx.save_model(m, os.path.join(OUT, "mlp_constants.onnx"))
+    err = verify(m, feeds, ref, "mlp_constants.onnx")
+    same_as_base(m, "mlp_constants.onnx")
+    meta["mlp_constants.onnx"] = dict(
+        what="mlp.onnx with every initializer replaced by a Constant node (value attribute, "
+        "output named like the initializer, nodes placed before the Gemms); no initializers",
+        **io_info(m),
+        same_function_as="mlp.onnx (reference: mlp_ref_logits.npy)",
+        interpreter_max_abs_diff=err,
+    )
+
+    # external data: all tensors in one file next to the model
+    m = copy.deepcopy(base)
+    path = os.path.join(OUT, "mlp_external.onnx")
+    onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="mlp_external.data", size_threshold=0)
+    m = onnx.load(path, load_external_data=False)
+    onnx.checker.check_model(path, full_check=True)
+    if not all(t.data_location == onnx.TensorProto.EXTERNAL for t in m.graph.initializer):
+        raise RuntimeError("mlp_external.onnx: not every initializer is external")
+    err = verify(m, feeds, ref, "mlp_external.onnx", model_dir=OUT)
+    same_as_base(m, "mlp_external.onnx", model_dir=OUT)
+    ext = [{e.key: e.value for e in t.external_data} | {"name": t.name}
+           for t in m.graph.initializer]
+    meta["mlp_external.onnx"] = dict(
+        what="mlp.onnx with every initializer stored as ONNX external data in "
+        "mlp_external.data (data_location=EXTERNAL, keys location/offset/length)",
+        **io_info(m),
+        external_tensors=ext,
+        same_function_as="mlp.onnx (reference: mlp_ref_logits.npy)",
+        interpreter_max_abs_diff=err,
+    )
+    meta["mlp_external.data"] = dict(
+        what="raw little-endian tensor bytes referenced by mlp_external.onnx"
+    )
+
+
+# ------------------------------------------------------------------------------------- encoder
+class TinyEncoder(nn.Module):
+    """Pre-norm transformer encoder block, d=32, 2 heads of 16, sequence 8, MLP 32-64-32."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(32)
+        self.q = nn.Linear(32, 32)
+        self.k = nn.Linear(32, 32)
+        self.v = nn.Linear(32, 32)
+        self.proj = nn.Linear(32, 32)
+        self.ln2 = nn.LayerNorm(32)
+        self.fc1 = nn.Linear(32, 64)
+        self.fc2 = nn.Linear(64, 32)
+
+    def forward(self, x):  # [N,8,32]
+        h = self.ln1(x)
+        q = self.q(h).reshape(-1, 8, 2, 16).transpose(1, 2)  # [N,2,8,16]
+        k = self.k(h).reshape(-1, 8, 2, 16).permute(0, 2, 3, 1)  # [N,2,16,8]
+        v = self.v(h).reshape(-1, 8, 2, 16).transpose(1, 2)  # [N,2,8,16]
+        att = torch.softmax(torch.matmul(q, k) / 4.0, dim=-1)  # / sqrt(16)
+        o = torch.matmul(att, v).transpose(1, 2).reshape(-1, 8, 32)
+        x = x + self.proj(o)
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+def randomize_affine(module, gen):
+    """LayerNorm / BatchNorm affine parameters away from the identity (1, 0)."""
+    with torch.no_grad():
+        module.weight.copy_(torch.rand(module.weight.shape, generator=gen) + 0.5)
+        module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+
+
+def make_encoder(meta):
+    log("tiny encoder")
+    torch.manual_seed(ENCODER_SEED)
+    model = TinyEncoder().eval()
+    gen = torch.Generator().manual_seed(ENCODER_SEED)
+    randomize_affine(model.ln1, gen)
+    randomize_affine(model.ln2, gen)
+    x = torch.randn(2, 8, 32, generator=gen)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    save_npy("tiny_encoder_input.npy", x.numpy())
+    save_npy("tiny_encoder_output.npy", ref)
+    m = export(model, x, os.path.join(OUT, "tiny_encoder.onnx"), 17, ["input"], ["output"])
+    ops = op_counts(m)
+    for need in ("LayerNormalization", "MatMul", "Transpose", "Reshape", "Softmax", "Erf"):
+        if need not in ops:
+            raise RuntimeError(f"tiny_encoder.onnx: no {need} node ({ops})")
+    err = verify(m, {"input": x.numpy()}, ref, "tiny_encoder.onnx")
+    meta["tiny_encoder.onnx"] = dict(
+        what="one pre-norm transformer encoder block with random weights: LayerNormalization, "
+        "2-head self-attention (MatMul+Add projections, Reshape/Transpose to heads, MatMul, Div "
+        "by 4 = sqrt(16), Softmax, MatMul, Transpose/Reshape back, output projection), residual "
+        "Add, LayerNormalization, MLP 32->64 with exact GELU (Div, Erf, Add, Mul, Mul) and "
+        "64->32, residual Add. Input/output [N,8,32]",
+        **io_info(m),
+        seed=ENCODER_SEED,
+        interpreter_max_abs_diff=err,
+    )
+    meta["tiny_encoder_input.npy"] = dict(what="input for tiny_encoder.onnx, randn", shape=[2, 8, 32])
+    meta["tiny_encoder_output.npy"] = dict(
+        what="torch fp32 output of tiny_encoder.onnx for tiny_encoder_input.npy", shape=[2, 8, 32]
+    )
+
+
+# -------------------------------------------------------------------------------------- mobile
+class MobileBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.se1 = nn.Conv2d(8, 4, 1)
+        self.se2 = nn.Conv2d(4, 8, 1)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):  # [N,3,16,16]
+        x = F.hardswish(self.bn1(self.stem(x)))  # [N,8,8,8]
+        y = torch.clamp(self.bn2(self.dw(x)), 0.0, 6.0)  # ReLU6 on the depthwise conv
+        g = F.hardsigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(y, 1)))))
+        y = y * g + x  # squeeze-excite gating, residual
+        p = F.avg_pool2d(y, 2, count_include_pad=False)  # [N,8,4,4]
+        y = y + F.interpolate(p, scale_factor=2.0, mode="nearest")  # [N,8,8,8]
+        z = F.avg_pool2d(y, 2, count_include_pad=False)  # [N,8,4,4]
+        return self.fc(torch.flatten(z, 1))
+
+
+def make_mobile(meta):
+    log("mobile block")
+    torch.manual_seed(MOBILE_SEED)
+    model = MobileBlock().eval()
+    gen = torch.Generator().manual_seed(MOBILE_SEED)
+    with torch.no_grad():
+        for bn in (model.bn1, model.bn2):
+            randomize_affine(bn, gen)
+            bn.running_mean.copy_(torch.randn(bn.running_mean.shape, generator=gen) * 0.5)
+            bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=gen) * 1.5 + 0.5)
+    x = torch.randn(2, 3, 16, 16, generator=gen)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    save_npy("mobile_block_input.npy", x.numpy())
+    save_npy("mobile_block_output.npy", ref)
+    m = export(model, x, os.path.join(OUT, "mobile_block.onnx"), 13, ["input"], ["output"],
+               preserve_bn=True)
+    ops = op_counts(m)
+    for need in ("Conv", "BatchNormalization", "Clip", "HardSigmoid", "GlobalAveragePool",
+                 "AveragePool", "Resize", "Mul", "Flatten", "Gemm"):
+        if need not in ops:
+            raise RuntimeError(f"mobile_block.onnx: no {need} node ({ops})")
+    groups = [_attrs(n).get("group", 1) for n in m.graph.node if n.op_type == "Conv"]
+    if 8 not in groups:
+        raise RuntimeError("mobile_block.onnx: no depthwise Conv (group=8)")
+    err = verify(m, {"input": x.numpy()}, ref, "mobile_block.onnx")
+    meta["mobile_block.onnx"] = dict(
+        what="mobile-style block with random weights and randomized BatchNorm statistics: "
+        "Conv 3->8 3x3 stride 2 (no bias), BatchNormalization, HardSwish (at opset 13 exported "
+        "as HardSigmoid(alpha=1/6)+Mul); depthwise Conv 8->8 3x3 group=8, BatchNormalization, "
+        "ReLU6 as Clip(min=0,max=6 inputs); squeeze-excite: GlobalAveragePool, Conv 1x1 8->4, "
+        "Relu, Conv 1x1 4->8, HardSigmoid, Mul; residual Add; AveragePool 2x2, nearest Resize "
+        "x2 (asymmetric, floor), Add; AveragePool 2x2; Flatten; Gemm 128->10",
+        **io_info(m),
+        seed=MOBILE_SEED,
+        conv_groups=groups,
+        interpreter_max_abs_diff=err,
+    )
+    meta["mobile_block_input.npy"] = dict(what="input for mobile_block.onnx, randn",
+                                          shape=[2, 3, 16, 16])
+    meta["mobile_block_output.npy"] = dict(
+        what="torch fp32 output of mobile_block.onnx for mobile_block_input.npy", shape=[2, 10]
+    )
 
 
 # ----------------------------------------------------------------------------------------- main
