@@ -1,0 +1,425 @@
+// 1-D k-means: the optimal dynamic programme (SMAWK per layer) and Lloyd on sorted prefix sums.
+#include "hone/cluster/kmeans1d.hpp"
+
+#include "hone/core/error.hpp"
+#include "hone/kernels/cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <random>
+
+namespace hone {
+namespace {
+
+using i64 = std::int64_t;
+
+/// Neumaier-compensated sum.
+struct compensated_sum {
+    double sum = 0, carry = 0;
+    void add(double x) noexcept {
+        const double t = sum + x;
+        if (std::fabs(sum) >= std::fabs(x))
+            carry += (sum - t) + x;
+        else
+            carry += (x - t) + sum;
+        sum = t;
+    }
+    double value() const noexcept { return sum + carry; }
+};
+
+void check_k(int k, std::string_view name) {
+    if (k < 2 || k > kernels::max_centroids)
+        fail(status::invalid_argument,
+             fmt::format("{}: k = {} clusters is outside 2 … {}", name, k, kernels::max_centroids));
+}
+
+void check_inputs(std::span<const float> values, std::span<const float> importance,
+                  std::string_view name) {
+    if (values.empty()) fail(status::invalid_argument, fmt::format("{} is empty", name));
+    if (!importance.empty() && importance.size() != values.size())
+        fail(status::shape_mismatch, fmt::format("{}: importance has {} entries for {} values",
+                                                 name, importance.size(), values.size()));
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            fail(status::invalid_argument,
+                 fmt::format("{}: value {} is {} (clustering needs finite values)", name, i,
+                             values[i]));
+    if (importance.empty()) return;
+    bool any_positive = false;
+    for (std::size_t i = 0; i < importance.size(); ++i) {
+        const float w = importance[i];
+        if (!std::isfinite(w) || w < 0)
+            fail(status::invalid_argument,
+                 fmt::format("{}: importance {} is {} (must be finite and >= 0)", name, i, w));
+        any_positive |= w > 0;
+    }
+    if (!any_positive)
+        fail(status::invalid_argument, fmt::format("{}: every importance is zero", name));
+}
+
+/// Sorted distinct values with positive total importance, and their total importance.
+struct sorted_data {
+    std::vector<double> x, w;
+    i64 size() const noexcept { return static_cast<i64>(x.size()); }
+};
+
+sorted_data sort_distinct(std::span<const float> values, std::span<const float> importance) {
+    sorted_data d;
+    if (importance.empty()) {
+        std::vector<float> s(values.begin(), values.end());
+        std::sort(s.begin(), s.end());
+        d.x.reserve(s.size());
+        d.w.reserve(s.size());
+        for (std::size_t i = 0; i < s.size();) {
+            std::size_t j = i + 1;
+            while (j < s.size() && s[j] == s[i])
+                ++j;
+            d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
+            d.w.push_back(double(j - i));
+            i = j;
+        }
+        return d;
+    }
+    std::vector<std::pair<float, float>> s;
+    s.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (importance[i] > 0) s.emplace_back(values[i], importance[i]);
+    std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < s.size();) {
+        compensated_sum w;
+        std::size_t j = i;
+        for (; j < s.size() && s[j].first == s[i].first; ++j)
+            w.add(s[j].second);
+        d.x.push_back(s[i].first == 0.0f ? 0.0 : double(s[i].first));
+        d.w.push_back(w.value());
+        i = j;
+    }
+    return d;
+}
+
+/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small).
+struct prefix_sums {
+    std::vector<double> pw, p1, p2;
+    double shift = 0;
+
+    explicit prefix_sums(const sorted_data& d) {
+        const i64 n = d.size();
+        shift = d.x[static_cast<std::size_t>(n / 2)];
+        pw.assign(n + 1, 0.0);
+        p1.assign(n + 1, 0.0);
+        p2.assign(n + 1, 0.0);
+        compensated_sum sw, s1, s2;
+        for (i64 i = 0; i < n; ++i) {
+            const double y = d.x[i] - shift, w = d.w[i];
+            sw.add(w);
+            s1.add(w * y);
+            s2.add(w * y * y);
+            pw[i + 1] = sw.value();
+            p1[i + 1] = s1.value();
+            p2[i + 1] = s2.value();
+        }
+    }
+    /// Weighted SSE of the run [i, j] (inclusive) around its weighted mean.
+    double cost(i64 i, i64 j) const noexcept {
+        const double w = pw[j + 1] - pw[i];
+        if (w <= 0) return 0;
+        const double s = p1[j + 1] - p1[i], s2 = p2[j + 1] - p2[i];
+        const double c = s2 - s * s / w;
+        return c > 0 ? c : 0;
+    }
+    double mean(i64 i, i64 j) const noexcept {
+        const double w = pw[j + 1] - pw[i];
+        return shift + (p1[j + 1] - p1[i]) / w;
+    }
+    double weight(i64 i, i64 j) const noexcept { return pw[j + 1] - pw[i]; }
+};
+
+/// Weighted mean of d[i..j] by direct summation (accurate: used for the returned centroids).
+double run_mean(const sorted_data& d, i64 i, i64 j) {
+    compensated_sum s, w;
+    for (i64 t = i; t <= j; ++t) {
+        s.add(d.w[t] * d.x[t]);
+        w.add(d.w[t]);
+    }
+    const double m = s.value() / w.value();
+    return std::clamp(m, d.x[i], d.x[j]);
+}
+
+/// Objective of sorted centroids over sorted distinct data (ties to the lower centroid).
+double sorted_sse(const sorted_data& d, std::span<const double> c) {
+    compensated_sum s;
+    std::size_t j = 0;
+    for (i64 i = 0; i < d.size(); ++i) {
+        const double x = d.x[i];
+        while (j + 1 < c.size() && x > 0.5 * (c[j] + c[j + 1]))
+            ++j;
+        const double e = x - c[j];
+        s.add(d.w[i] * e * e);
+    }
+    return s.value();
+}
+
+/// SMAWK row minima of the totally monotone matrix A(row, col) (leftmost minima). Rows form the
+/// arithmetic progression row_begin + t·row_stride, t < row_count; cols ascending.
+template <class Lookup> class smawk_solver {
+public:
+    smawk_solver(Lookup& a, std::vector<std::uint32_t>& arg, std::vector<double>& value)
+        : a_(a), arg_(arg), value_(value) {}
+
+    void solve(i64 row_begin, i64 row_stride, i64 row_count, const std::vector<i64>& cols) {
+        if (row_count <= 0) return;
+        std::vector<i64> kept;
+        kept.reserve(static_cast<std::size_t>(std::min<i64>(row_count, i64(cols.size()))));
+        for (const i64 c : cols) {
+            while (!kept.empty()) {
+                const i64 row = row_begin + row_stride * i64(kept.size() - 1);
+                if (a_(row, kept.back()) > a_(row, c))
+                    kept.pop_back();
+                else
+                    break;
+            }
+            if (i64(kept.size()) < row_count) kept.push_back(c);
+        }
+        solve(row_begin + row_stride, row_stride * 2, row_count / 2, kept);
+        std::size_t ci = 0;
+        for (i64 t = 0; t < row_count; t += 2) {
+            const i64 row = row_begin + row_stride * t;
+            const i64 last =
+                t + 1 < row_count ? i64(arg_[row_begin + row_stride * (t + 1)]) : kept.back();
+            i64 best = kept[ci];
+            double best_value = a_(row, best);
+            while (kept[ci] != last) {
+                ++ci;
+                const double v = a_(row, kept[ci]);
+                if (v < best_value) {
+                    best_value = v;
+                    best = kept[ci];
+                }
+            }
+            arg_[row] = static_cast<std::uint32_t>(best);
+            value_[row] = best_value;
+        }
+    }
+
+private:
+    Lookup& a_;
+    std::vector<std::uint32_t>& arg_;
+    std::vector<double>& value_;
+};
+
+/// Optimal centroids of sorted distinct data with more than k values.
+std::vector<double> optimal_centroids(const sorted_data& d, int k) {
+    const i64 n = d.size();
+    const prefix_sums ps(d);
+    std::vector<double> prev(n), cur(n, 0.0);
+    for (i64 j = 0; j < n; ++j)
+        prev[j] = ps.cost(0, j);
+    // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
+    std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
+    std::vector<std::uint32_t> arg(n);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    for (int m = 2; m < k; ++m) {
+        // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
+        const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
+        auto lookup = [&](i64 j, i64 i) noexcept {
+            return i > j ? inf : prev[i - 1] + ps.cost(i, j);
+        };
+        std::vector<i64> cols(static_cast<std::size_t>(row_hi - row_lo + 1));
+        std::iota(cols.begin(), cols.end(), row_lo);
+        smawk_solver<decltype(lookup)> s(lookup, arg, cur);
+        s.solve(row_lo, 1, row_hi - row_lo + 1, cols);
+        std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
+                  back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
+        std::swap(prev, cur);
+    }
+    // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.
+    i64 start = k - 1;
+    double best = inf;
+    for (i64 i = k - 1; i < n; ++i) {
+        const double v = prev[i - 1] + ps.cost(i, n - 1);
+        if (v < best) {
+            best = v;
+            start = i;
+        }
+    }
+    std::vector<i64> starts(static_cast<std::size_t>(k));
+    starts[k - 1] = start;
+    for (int m = k - 1; m >= 2; --m)
+        starts[m - 1] = back[static_cast<std::size_t>(m - 2) * n + (starts[m] - 1)];
+    starts[0] = 0;
+    std::vector<double> c(static_cast<std::size_t>(k));
+    for (int m = 0; m < k; ++m)
+        c[m] = run_mean(d, starts[m], m + 1 < k ? starts[m + 1] - 1 : n - 1);
+    return c;
+}
+
+double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
+
+/// Index of the first entry whose cumulative weight exceeds u · total (u ∈ [0, 1)).
+i64 sample(std::span<const double> weights, double total, double u) {
+    double target = u * total, acc = 0;
+    i64 last_positive = 0;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        if (weights[i] <= 0) continue;
+        acc += weights[i];
+        last_positive = i64(i);
+        if (acc > target) return i64(i);
+    }
+    return last_positive;
+}
+
+std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& ps, int k,
+                                      const lloyd_options& o) {
+    const i64 n = d.size();
+    const double lo = d.x.front(), hi = d.x.back();
+    std::vector<double> c(static_cast<std::size_t>(k));
+    std::mt19937_64 rng(o.seed);
+    switch (o.init) {
+    case kmeans_init::linear:
+        for (int j = 0; j < k; ++j)
+            c[j] = j == k - 1 ? hi : lo + (hi - lo) * double(j) / double(k - 1);
+        break;
+    case kmeans_init::density: {
+        const double total = ps.pw[n];
+        for (int j = 0; j < k; ++j) {
+            const double target = total * double(j) / double(k - 1);
+            // First value whose cumulative weight reaches the target.
+            const auto it = std::lower_bound(ps.pw.begin() + 1, ps.pw.end(), target);
+            const i64 idx = std::min<i64>(n - 1, i64(it - (ps.pw.begin() + 1)));
+            c[j] = d.x[idx];
+        }
+        break;
+    }
+    case kmeans_init::random:
+        for (int j = 0; j < k; ++j)
+            c[j] = lo + (hi - lo) * uniform01(rng);
+        break;
+    case kmeans_init::kmeans_plus_plus: {
+        std::vector<double> dist(static_cast<std::size_t>(n));
+        c[0] = d.x[sample(d.w, ps.pw[n], uniform01(rng))];
+        std::vector<double> score(static_cast<std::size_t>(n));
+        for (i64 i = 0; i < n; ++i) {
+            const double e = d.x[i] - c[0];
+            dist[i] = e * e;
+        }
+        for (int j = 1; j < k; ++j) {
+            compensated_sum total;
+            for (i64 i = 0; i < n; ++i) {
+                score[i] = d.w[i] * dist[i];
+                total.add(score[i]);
+            }
+            c[j] = total.value() > 0 ? d.x[sample(score, total.value(), uniform01(rng))] : c[0];
+            for (i64 i = 0; i < n; ++i) {
+                const double e = d.x[i] - c[j];
+                dist[i] = std::min(dist[i], e * e);
+            }
+        }
+        break;
+    }
+    default:
+        fail(status::invalid_argument,
+             fmt::format("kmeans1d_lloyd: unknown initialisation {}", static_cast<int>(o.init)));
+    }
+    std::sort(c.begin(), c.end());
+    return c;
+}
+
+} // namespace
+
+kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const float> importance,
+                                 int k, std::string_view name) {
+    check_k(k, name);
+    check_inputs(values, importance, name);
+    const sorted_data d = sort_distinct(values, importance);
+    kmeans1d_result r;
+    if (d.size() <= k)
+        r.centroids = d.x;
+    else
+        r.centroids = optimal_centroids(d, k);
+    r.sse = sorted_sse(d, r.centroids);
+    return r;
+}
+
+kmeans1d_result kmeans1d_lloyd(std::span<const float> values, std::span<const float> importance,
+                               int k, const lloyd_options& o, std::string_view name) {
+    check_k(k, name);
+    if (o.max_iterations < 1)
+        fail(status::invalid_argument,
+             fmt::format("{}: lloyd max_iterations {} must be >= 1", name, o.max_iterations));
+    if (!(o.tolerance >= 0) || !std::isfinite(o.tolerance))
+        fail(status::invalid_argument,
+             fmt::format("{}: lloyd tolerance {} must be finite and >= 0", name, o.tolerance));
+    const int init = static_cast<int>(o.init);
+    if (init < 0 || init > 3)
+        fail(status::invalid_argument,
+             fmt::format("{}: unknown lloyd initialisation {}", name, init));
+    check_inputs(values, importance, name);
+    const sorted_data d = sort_distinct(values, importance);
+    kmeans1d_result r;
+    if (d.size() <= k) {
+        r.centroids = d.x;
+        r.sse = sorted_sse(d, r.centroids);
+        return r;
+    }
+    const i64 n = d.size();
+    const prefix_sums ps(d);
+    std::vector<double> c = initial_centroids(d, ps, k, o);
+    std::vector<i64> bounds(static_cast<std::size_t>(k + 1)), previous;
+    double sse_prev = std::numeric_limits<double>::infinity();
+    for (int it = 0; it < o.max_iterations; ++it) {
+        // Assignment: cluster j holds the values in [bounds[j], bounds[j+1]); a value on a
+        // midpoint goes to the lower centroid.
+        bounds[0] = 0;
+        bounds[k] = n;
+        for (int j = 0; j + 1 < k; ++j) {
+            const double mid = 0.5 * (c[j] + c[j + 1]);
+            bounds[j + 1] = std::max(
+                bounds[j], i64(std::upper_bound(d.x.begin(), d.x.end(), mid) - d.x.begin()));
+        }
+        if (bounds == previous) break; // fixed point: c are already this partition's means
+        previous = bounds;
+        double sse = 0;
+        for (int j = 0; j < k; ++j) {
+            const i64 a = bounds[j], b = bounds[j + 1] - 1;
+            if (a > b || ps.weight(a, b) <= 0) continue; // an empty cluster keeps its centroid
+            c[j] = std::clamp(ps.mean(a, b), d.x[a], d.x[b]);
+            sse += ps.cost(a, b);
+        }
+        std::sort(c.begin(), c.end());
+        r.iterations = it + 1;
+        if (it > 0 && sse_prev - sse <= o.tolerance * sse_prev) break;
+        sse_prev = sse;
+    }
+    r.centroids = std::move(c);
+    r.sse = sorted_sse(d, r.centroids);
+    return r;
+}
+
+double kmeans1d_sse(std::span<const float> values, std::span<const float> importance,
+                    std::span<const double> centroids, std::string_view name) {
+    check_inputs(values, importance, name);
+    if (centroids.empty()) fail(status::invalid_argument, fmt::format("{}: no centroids", name));
+    std::vector<double> c(centroids.begin(), centroids.end());
+    for (std::size_t j = 0; j < c.size(); ++j)
+        if (!std::isfinite(c[j]))
+            fail(status::invalid_argument, fmt::format("{}: centroid {} is {}", name, j, c[j]));
+    std::sort(c.begin(), c.end());
+    std::vector<double> mids(c.size() - 1);
+    for (std::size_t j = 0; j + 1 < c.size(); ++j)
+        mids[j] = 0.5 * (c[j] + c[j + 1]);
+    compensated_sum s;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const double x = values[i];
+        const auto j = std::lower_bound(mids.begin(), mids.end(), x) - mids.begin();
+        const double e = x - c[static_cast<std::size_t>(j)];
+        s.add((importance.empty() ? 1.0 : double(importance[i])) * e * e);
+    }
+    return s.value();
+}
+
+} // namespace hone
