@@ -164,84 +164,133 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
     return s.value();
 }
 
-/// SMAWK row minima of the totally monotone matrix A(row, col) (leftmost minima). Rows form the
-/// arithmetic progression row_begin + t·row_stride, t < row_count; cols ascending.
-template <class Lookup> class smawk_solver {
-public:
-    smawk_solver(Lookup& a, std::vector<std::uint32_t>& arg, std::vector<double>& value)
-        : a_(a), arg_(arg), value_(value) {}
-
-    void solve(i64 row_begin, i64 row_stride, i64 row_count, const std::vector<i64>& cols) {
-        if (row_count <= 0) return;
-        std::vector<i64> kept;
-        kept.reserve(static_cast<std::size_t>(std::min<i64>(row_count, i64(cols.size()))));
-        for (const i64 c : cols) {
-            while (!kept.empty()) {
-                const i64 row = row_begin + row_stride * i64(kept.size() - 1);
-                if (a_(row, kept.back()) > a_(row, c))
-                    kept.pop_back();
-                else
-                    break;
-            }
-            if (i64(kept.size()) < row_count) kept.push_back(c);
+/// The leftmost argmin over i ∈ [a, b] of prev[i] + (q2 − p2[i]) − (q1 − p1[i])² / (qw − pw[i])
+/// (the DP entry; qw − pw[i] > 0 because every value has positive weight). Straight loops in
+/// blocks: the entries (vectorised), their minimum, then the first index holding it. The same
+/// IEEE operations in the same order on every CPU (no contraction is possible), so the AVX2
+/// clone and the baseline one give identical bits.
+__attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double q2, double qw,
+                                                               const double* p1, const double* p2,
+                                                               const double* pw, const double* prev,
+                                                               i64 a, i64 b, double& best_value) {
+    constexpr i64 block = 256;
+    alignas(64) double v[block];
+    i64 best = a;
+    for (i64 start = a; start <= b; start += block) {
+        const i64 len = std::min(block, b - start + 1);
+#pragma omp simd
+        for (i64 t = 0; t < len; ++t) {
+            const double s = q1 - p1[start + t];
+            v[t] = prev[start + t] + (q2 - p2[start + t]) - s * s / (qw - pw[start + t]);
         }
-        solve(row_begin + row_stride, row_stride * 2, row_count / 2, kept);
-        std::size_t ci = 0;
-        for (i64 t = 0; t < row_count; t += 2) {
-            const i64 row = row_begin + row_stride * t;
-            const i64 last =
-                t + 1 < row_count ? i64(arg_[row_begin + row_stride * (t + 1)]) : kept.back();
-            i64 best = kept[ci];
-            double best_value = a_(row, best);
-            while (kept[ci] != last) {
-                ++ci;
-                const double v = a_(row, kept[ci]);
-                if (v < best_value) {
-                    best_value = v;
-                    best = kept[ci];
-                }
+        double m = v[0];
+#pragma omp simd reduction(min : m)
+        for (i64 t = 0; t < len; ++t)
+            m = std::min(m, v[t]);
+        if (m < best_value) {
+            i64 t = 0;
+            while (v[t] != m)
+                ++t;
+            best_value = m;
+            best = start + t;
+        }
+    }
+    return best;
+}
+
+/// One layer of the dynamic programme by divide and conquer over monotone argmins:
+/// cur[j] = min_{i ∈ [lo_col, j]} prev[i] + cost(i, j), prev[i] = D_{m−1}[i − 1]; the leftmost
+/// argmin goes to arg[j]. Each scan of a row is a straight loop over columns (vectorised).
+class dc_layer {
+public:
+    /// lower: the previous layer's argmins (a lower bound on this layer's: with one cluster
+    /// more, the last cluster ending at j starts no earlier), or null.
+    dc_layer(const prefix_sums& ps, const std::vector<double>& prev, std::vector<double>& cur,
+             std::vector<std::uint32_t>& arg, const std::uint32_t* lower)
+        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), prev_(prev.data()),
+          cur_(cur.data()), arg_(arg.data()), lower_(lower) {}
+
+    void solve(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi) {
+        while (lo <= hi) {
+            const i64 mid = lo + (hi - lo) / 2;
+            const i64 b = std::min(mid, opt_hi);
+            const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
+            const i64 best = scan(mid, a, b);
+            // Recurse into the smaller half, loop on the larger (bounded stack depth).
+            if (mid - lo < hi - mid) {
+                solve(lo, mid - 1, opt_lo, best);
+                lo = mid + 1;
+                opt_lo = best;
+            } else {
+                solve(mid + 1, hi, best, opt_hi);
+                hi = mid - 1;
+                opt_hi = best;
             }
-            arg_[row] = static_cast<std::uint32_t>(best);
-            value_[row] = best_value;
         }
     }
 
 private:
-    Lookup& a_;
-    std::vector<std::uint32_t>& arg_;
-    std::vector<double>& value_;
+    i64 scan(i64 j, i64 a, i64 b) {
+        double best_value = std::numeric_limits<double>::infinity();
+        if (b - a < 8) { // short ranges (most rows): a scalar loop beats the blocked one
+            const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
+            i64 best = a;
+            for (i64 i = a; i <= b; ++i) {
+                const double s = q1 - p1_[i];
+                const double v = prev_[i] + (q2 - p2_[i]) - s * s / (qw - pw_[i]);
+                if (v < best_value) {
+                    best_value = v;
+                    best = i;
+                }
+            }
+            cur_[j] = best_value;
+            arg_[j] = static_cast<std::uint32_t>(best);
+            return best;
+        }
+        const i64 best =
+            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, p2_, pw_, prev_, a, b, best_value);
+        cur_[j] = best_value;
+        arg_[j] = static_cast<std::uint32_t>(best);
+        return best;
+    }
+
+    const double *p1_, *p2_, *pw_, *prev_;
+    double* cur_;
+    std::uint32_t* arg_;
+    const std::uint32_t* lower_;
 };
 
 /// Optimal centroids of sorted distinct data with more than k values.
 std::vector<double> optimal_centroids(const sorted_data& d, int k) {
     const i64 n = d.size();
     const prefix_sums ps(d);
-    std::vector<double> prev(n), cur(n, 0.0);
-    for (i64 j = 0; j < n; ++j)
-        prev[j] = ps.cost(0, j);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    // prev[i] = D_{m−1}[i − 1]: the best cost of m − 1 clusters over the first i values.
+    std::vector<double> prev(static_cast<std::size_t>(n + 1), inf), cur(prev.size(), inf);
+    for (i64 i = 1; i <= n; ++i)
+        prev[i] = ps.cost(0, i - 1);
     // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
     std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
-    std::vector<std::uint32_t> arg(n);
-    constexpr double inf = std::numeric_limits<double>::infinity();
+    std::vector<std::uint32_t> arg(static_cast<std::size_t>(n));
     for (int m = 2; m < k; ++m) {
         // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
         const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
-        auto lookup = [&](i64 j, i64 i) noexcept {
-            return i > j ? inf : prev[i - 1] + ps.cost(i, j);
-        };
-        std::vector<i64> cols(static_cast<std::size_t>(row_hi - row_lo + 1));
-        std::iota(cols.begin(), cols.end(), row_lo);
-        smawk_solver<decltype(lookup)> s(lookup, arg, cur);
-        s.solve(row_lo, 1, row_hi - row_lo + 1, cols);
+        std::vector<double> dm(static_cast<std::size_t>(n), inf);
+        dc_layer layer(ps, prev, dm, arg,
+                       m >= 3 ? back.data() + static_cast<std::size_t>(m - 3) * n : nullptr);
+        layer.solve(row_lo, row_hi, row_lo, row_hi);
         std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
                   back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
+        std::fill(cur.begin(), cur.end(), inf);
+        for (i64 j = row_lo; j <= row_hi; ++j)
+            cur[j + 1] = dm[j];
         std::swap(prev, cur);
     }
     // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.
     i64 start = k - 1;
     double best = inf;
     for (i64 i = k - 1; i < n; ++i) {
-        const double v = prev[i - 1] + ps.cost(i, n - 1);
+        const double v = prev[i] + ps.cost(i, n - 1);
         if (v < best) {
             best = v;
             start = i;
