@@ -30,6 +30,8 @@
 
 
 // algorithms: clusterer
+#include "hone/cluster/clusterer.hpp"
+#include "hone/cluster/kmeans1d.hpp"
 
 
 // models, I/O and the graph executor
