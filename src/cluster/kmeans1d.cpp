@@ -2,6 +2,7 @@
 #include "hone/cluster/kmeans1d.hpp"
 
 #include "hone/core/error.hpp"
+#include "hone/core/threads.hpp"
 #include "hone/kernels/cluster.hpp"
 
 #include <fmt/format.h>
@@ -164,15 +165,15 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
     return s.value();
 }
 
-/// The leftmost argmin over i ∈ [a, b] of prev[i] + (q2 − p2[i]) − (q1 − p1[i])² / (qw − pw[i])
-/// (the DP entry; qw − pw[i] > 0 because every value has positive weight). Straight loops in
-/// blocks: the entries (vectorised), their minimum, then the first index holding it. The same
-/// IEEE operations in the same order on every CPU (no contraction is possible), so the AVX2
-/// clone and the baseline one give identical bits.
+/// The leftmost argmin over i ∈ [a, b] of (r[i] + q2) − (q1 − p1[i])² / (qw − pw[i]), the DP
+/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight).
+/// Straight loops in blocks: the entries (vectorised), their minimum, then the first index
+/// holding it. The same IEEE operations in the same order on every CPU (no contraction is
+/// possible), so the AVX2 clone and the baseline one give identical bits.
 __attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double q2, double qw,
-                                                               const double* p1, const double* p2,
-                                                               const double* pw, const double* prev,
-                                                               i64 a, i64 b, double& best_value) {
+                                                               const double* p1, const double* pw,
+                                                               const double* r, i64 a, i64 b,
+                                                               double& best_value) {
     constexpr i64 block = 256;
     alignas(64) double v[block];
     i64 best = a;
@@ -181,7 +182,7 @@ __attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double
 #pragma omp simd
         for (i64 t = 0; t < len; ++t) {
             const double s = q1 - p1[start + t];
-            v[t] = prev[start + t] + (q2 - p2[start + t]) - s * s / (qw - pw[start + t]);
+            v[t] = (r[start + t] + q2) - s * s / (qw - pw[start + t]);
         }
         double m = v[0];
 #pragma omp simd reduction(min : m)
@@ -205,17 +206,32 @@ class dc_layer {
 public:
     /// lower: the previous layer's argmins (a lower bound on this layer's: with one cluster
     /// more, the last cluster ending at j starts no earlier), or null.
-    dc_layer(const prefix_sums& ps, const std::vector<double>& prev, std::vector<double>& cur,
+    /// r[i] = D_{m−1}[i − 1] − p2[i].
+    dc_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
              std::vector<std::uint32_t>& arg, const std::uint32_t* lower)
-        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), prev_(prev.data()),
-          cur_(cur.data()), arg_(arg.data()), lower_(lower) {}
+        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur.data()),
+          arg_(arg.data()), lower_(lower) {}
+
+    /// solve() with the two halves of the top recursion levels as OpenMP tasks: every row gets
+    /// the same column range as in the sequential recursion, so the result is the same for any
+    /// thread count.
+    void solve_parallel(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi, int depth) {
+        if (depth >= 4 || hi - lo < 16384) {
+            solve(lo, hi, opt_lo, opt_hi);
+            return;
+        }
+        const i64 mid = lo + (hi - lo) / 2;
+        const i64 best = scan_mid(mid, opt_lo, opt_hi);
+#pragma omp task default(shared) firstprivate(lo, mid, opt_lo, best, depth)
+        solve_parallel(lo, mid - 1, opt_lo, best, depth + 1);
+        solve_parallel(mid + 1, hi, best, opt_hi, depth + 1);
+#pragma omp taskwait
+    }
 
     void solve(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi) {
         while (lo <= hi) {
             const i64 mid = lo + (hi - lo) / 2;
-            const i64 b = std::min(mid, opt_hi);
-            const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
-            const i64 best = scan(mid, a, b);
+            const i64 best = scan_mid(mid, opt_lo, opt_hi);
             // Recurse into the smaller half, loop on the larger (bounded stack depth).
             if (mid - lo < hi - mid) {
                 solve(lo, mid - 1, opt_lo, best);
@@ -230,6 +246,12 @@ public:
     }
 
 private:
+    i64 scan_mid(i64 mid, i64 opt_lo, i64 opt_hi) {
+        const i64 b = std::min(mid, opt_hi);
+        const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
+        return scan(mid, a, b);
+    }
+
     i64 scan(i64 j, i64 a, i64 b) {
         double best_value = std::numeric_limits<double>::infinity();
         if (b - a < 8) { // short ranges (most rows): a scalar loop beats the blocked one
@@ -237,7 +259,7 @@ private:
             i64 best = a;
             for (i64 i = a; i <= b; ++i) {
                 const double s = q1 - p1_[i];
-                const double v = prev_[i] + (q2 - p2_[i]) - s * s / (qw - pw_[i]);
+                const double v = (r_[i] + q2) - s * s / (qw - pw_[i]);
                 if (v < best_value) {
                     best_value = v;
                     best = i;
@@ -248,13 +270,13 @@ private:
             return best;
         }
         const i64 best =
-            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, p2_, pw_, prev_, a, b, best_value);
+            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, pw_, r_, a, b, best_value);
         cur_[j] = best_value;
         arg_[j] = static_cast<std::uint32_t>(best);
         return best;
     }
 
-    const double *p1_, *p2_, *pw_, *prev_;
+    const double *p1_, *p2_, *pw_, *r_;
     double* cur_;
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
@@ -272,13 +294,18 @@ std::vector<double> optimal_centroids(const sorted_data& d, int k) {
     // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
     std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
     std::vector<std::uint32_t> arg(static_cast<std::size_t>(n));
+    std::vector<double> r(static_cast<std::size_t>(n + 1));
     for (int m = 2; m < k; ++m) {
         // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
         const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
         std::vector<double> dm(static_cast<std::size_t>(n), inf);
-        dc_layer layer(ps, prev, dm, arg,
+        for (i64 i = 0; i <= n; ++i)
+            r[i] = prev[i] - ps.p2[i];
+        dc_layer layer(ps, r, dm, arg,
                        m >= 3 ? back.data() + static_cast<std::size_t>(m - 3) * n : nullptr);
-        layer.solve(row_lo, row_hi, row_lo, row_hi);
+#pragma omp parallel num_threads(num_threads()) if (n >= 65536)
+#pragma omp single
+        layer.solve_parallel(row_lo, row_hi, row_lo, row_hi, 0);
         std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
                   back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
         std::fill(cur.begin(), cur.end(), inf);

@@ -2,6 +2,7 @@
 // initialisation, the weighted variant against replication, and the documented edge cases.
 #include <hone/cluster/kmeans1d.hpp>
 #include <hone/core/error.hpp>
+#include <hone/core/threads.hpp>
 
 #include <doctest/doctest.h>
 
@@ -342,4 +343,19 @@ TEST_CASE("edge cases: few distinct values, bad k, bad values, bad importance") 
     // Zero importance drops a value: it cannot pull a centroid.
     const auto z = kmeans1d_optimal(std::vector<float>{0, 1, 100}, std::vector<float>{1, 1, 0}, 2);
     CHECK(z.centroids == std::vector<double>{0, 1});
+}
+
+TEST_CASE("the optimal solver gives identical bits for any thread count") {
+    std::mt19937_64 rng(21);
+    const auto x = draw(0, 300000, rng); // above the size where the layers run as tasks
+    std::vector<hone::kmeans1d_result> r;
+    for (const int threads : {1, 2, 4}) {
+        hone::set_num_threads(threads);
+        r.push_back(kmeans1d_optimal(x, {}, 12));
+    }
+    hone::set_num_threads(0);
+    CHECK(r[0].centroids == r[1].centroids);
+    CHECK(r[0].centroids == r[2].centroids);
+    CHECK(r[0].sse == r[1].sse);
+    CHECK(r[0].sse == r[2].sse);
 }
