@@ -283,8 +283,15 @@ private:
 };
 
 /// Optimal centroids of sorted distinct data with more than k values.
-std::vector<double> optimal_centroids(const sorted_data& d, int k) {
+std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_view name) {
     const i64 n = d.size();
+    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
+    if (n > i64(std::numeric_limits<std::uint32_t>::max()) ||
+        i64(std::max(0, k - 2)) * n > (i64(1) << 30))
+        fail(status::out_of_memory,
+             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
+                         "of back-pointers (limit 4096); use lloyd or automatic",
+                         name, n, k, (i64(std::max(0, k - 2)) * n * 4) >> 20));
     const prefix_sums ps(d);
     constexpr double inf = std::numeric_limits<double>::infinity();
     // prev[i] = D_{m−1}[i − 1]: the best cost of m − 1 clusters over the first i values.
@@ -416,7 +423,7 @@ kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const 
     if (d.size() <= k)
         r.centroids = d.x;
     else
-        r.centroids = optimal_centroids(d, k);
+        r.centroids = optimal_centroids(d, k, name);
     r.sse = sorted_sse(d, r.centroids);
     return r;
 }

@@ -359,3 +359,17 @@ TEST_CASE("the optimal solver gives identical bits for any thread count") {
     CHECK(r[0].sse == r[1].sse);
     CHECK(r[0].sse == r[2].sse);
 }
+
+TEST_CASE("the optimal solver refuses more than 4 GiB of back-pointers") {
+    std::vector<float> x(5'000'000);
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] = float(i);
+    try {
+        kmeans1d_optimal(x, {}, 256, "big");
+        FAIL("no error");
+    } catch (const hone::error& e) {
+        CHECK(e.code() == hone::status::out_of_memory);
+        CHECK(std::string(e.what()).find("big: the optimal solver for 5000000 distinct values") !=
+              std::string::npos);
+    }
+}

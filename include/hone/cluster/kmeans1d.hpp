@@ -6,12 +6,15 @@
 // In one dimension every optimal solution clusters contiguous runs of the sorted values, so
 // the problem is a dynamic programme over the sorted distinct values (Wang & Song 2011,
 // Ckmeans.1d.dp): D[m][j] = min_i D[m−1][i−1] + cost(i, j), cost = the weighted SSE of the
-// run i…j around its weighted mean. The cost satisfies the quadrangle inequality, so each layer
-// is the row-minima problem of a totally monotone matrix and SMAWK solves it in O(n): the whole
-// solver is O(n log n) for the sort plus O(k·n) time and k·n·4 bytes of back-pointers, where n
-// is the number of distinct values. Run costs come from prefix sums in double over values
-// shifted by their median (so the sums stay small); objectives are then recomputed from the
-// partition in two passes, so the reported SSE is accurate to a few ulps.
+// run i…j around its weighted mean. The cost satisfies the quadrangle inequality, so the argmins
+// of each layer are monotone in j, and each layer is computed by divide and conquer over that
+// monotonicity (with the previous layer's argmins as further lower bounds; the row scans are
+// vectorised, the top recursion levels run as OpenMP tasks that give every row the same
+// candidate range whatever the thread count). Cost: the sort, then O(k·n log n) time and
+// 4·(k−2)·n bytes of back-pointers, n = distinct values; more than 4 GiB of back-pointers is
+// refused (out_of_memory: use Lloyd). Run costs come from prefix sums in double over values
+// shifted by their median; the returned centroids are recomputed from the partition
+// (compensated sums) and the SSE from the centroids.
 //
 // Lloyd's algorithm runs on the same sorted prefix sums: an assignment step is k − 1 binary
 // searches for the midpoints (a value exactly on a midpoint goes to the lower centroid, as
@@ -31,7 +34,7 @@
 //    importance, a negative importance, all importances zero (invalid_argument), importance of
 //    another length (shape_mismatch).
 // Results are deterministic: the same inputs and seed give identical bits on any machine state
-// and thread count (the solvers are sequential; callers parallelise across tensors/channels).
+// and thread count.
 #pragma once
 
 #include "hone/core/export.hpp"
