@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -69,11 +70,46 @@ struct sorted_data {
     i64 size() const noexcept { return static_cast<i64>(x.size()); }
 };
 
+/// The values ascending: an LSD radix sort (3 passes of 11 bits) on order-preserving integer
+/// keys of the finite floats (−0 just before +0); std::sort for small inputs.
+std::vector<float> sorted_values(std::span<const float> values) {
+    std::vector<float> s(values.begin(), values.end());
+    if (s.size() < 4096) {
+        std::sort(s.begin(), s.end());
+        return s;
+    }
+    std::vector<std::uint32_t> a(s.size()), b(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, &s[i], 4);
+        a[i] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    }
+    for (int shift = 0; shift < 32; shift += 11) {
+        std::size_t count[2048] = {};
+        for (const std::uint32_t k : a)
+            ++count[(k >> shift) & 2047u];
+        std::size_t sum = 0;
+        for (auto& c : count) {
+            const std::size_t t = c;
+            c = sum;
+            sum += t;
+        }
+        for (const std::uint32_t k : a)
+            b[count[(k >> shift) & 2047u]++] = k;
+        std::swap(a, b);
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const std::uint32_t k = a[i];
+        const std::uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+        std::memcpy(&s[i], &u, 4);
+    }
+    return s;
+}
+
 sorted_data sort_distinct(std::span<const float> values, std::span<const float> importance) {
     sorted_data d;
     if (importance.empty()) {
-        std::vector<float> s(values.begin(), values.end());
-        std::sort(s.begin(), s.end());
+        const std::vector<float> s = sorted_values(values);
         d.x.reserve(s.size());
         d.w.reserve(s.size());
         for (std::size_t i = 0; i < s.size();) {

@@ -373,3 +373,22 @@ TEST_CASE("the optimal solver refuses more than 4 GiB of back-pointers") {
               std::string::npos);
     }
 }
+
+TEST_CASE("the radix-sorted unweighted path equals the weighted path with unit importance") {
+    std::mt19937_64 rng(33);
+    for (int dist = 0; dist < 6; ++dist) {
+        auto x = draw(dist, 20000, rng); // ≥ 4096: the unweighted path radix-sorts
+        x[10] = -0.0f;
+        x[11] = 0.0f;
+        x[12] = -1e-30f;
+        x[13] = 1e-30f;
+        const std::vector<float> ones(x.size(), 1.0f);
+        const auto a = kmeans1d_optimal(x, {}, 7);
+        const auto b = kmeans1d_optimal(x, ones, 7);
+        CHECK(a.centroids == b.centroids);
+        CHECK(a.sse == b.sse);
+        const auto la = kmeans1d_lloyd(x, {}, 7, {hone::kmeans_init::density, 50, 0, 0});
+        const auto lb = kmeans1d_lloyd(x, ones, 7, {hone::kmeans_init::density, 50, 0, 0});
+        CHECK(la.centroids == lb.centroids);
+    }
+}
