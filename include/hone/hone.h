@@ -820,6 +820,121 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
  * clusterer (include/hone/cluster/)
  * ==================================================================================== */
 
+/* Weight clustering (k-means palettization): every weight becomes one of k shared values, per
+ * tensor, per channel or per group of channels. C++: hone/cluster/kmeans1d.hpp and
+ * clusterer.hpp; guide: docs/clusterer.md. The optimal method is the global optimum of the 1-D
+ * weighted k-means objective sum(importance * (w - c)^2) (dynamic programming over the sorted
+ * values); Lloyd starts from TFMOT's initialisations. Same inputs and seed give identical bytes
+ * for any thread count. */
+
+typedef enum hone_kmeans_method {
+    HONE_KMEANS_AUTO = 0,    /* optimal when clusters * values <= auto_max_cells, else Lloyd */
+    HONE_KMEANS_OPTIMAL = 1, /* global optimum: O(n log n) sort + O(k n log n) time, 4 k n bytes */
+    HONE_KMEANS_LLOYD = 2    /* Lloyd iterations from `init` */
+} hone_kmeans_method;
+
+typedef enum hone_kmeans_init {
+    HONE_KMEANS_INIT_KMEANS_PLUS_PLUS = 0, /* D^2 sampling, seeded */
+    HONE_KMEANS_INIT_LINEAR = 1,           /* evenly spaced from min to max */
+    HONE_KMEANS_INIT_DENSITY = 2,          /* weighted quantiles i/(k-1) (evenly spaced in CDF) */
+    HONE_KMEANS_INIT_RANDOM = 3            /* uniform in [min, max], seeded */
+} hone_kmeans_init;
+
+typedef enum hone_cluster_granularity {
+    HONE_CLUSTER_PER_TENSOR = 0,  /* one codebook */
+    HONE_CLUSTER_PER_CHANNEL = 1, /* one codebook per index along `axis` */
+    HONE_CLUSTER_PER_GROUP = 2    /* one per `group_size` consecutive channels along `axis` */
+} hone_cluster_granularity;
+
+typedef struct hone_cluster_params {
+    size_t struct_size;        /* sizeof(hone_cluster_params) */
+    int clusters;              /* k, 2…256; default 16. Indices take ceil(log2 k) bits */
+    hone_kmeans_method method; /* default HONE_KMEANS_AUTO */
+    hone_cluster_granularity granularity; /* default HONE_CLUSTER_PER_TENSOR */
+    int axis;                             /* channel axis, may be negative; default 0 */
+    int64_t group_size;                   /* channels per codebook (PER_GROUP), >= 1; default 1 */
+    int preserve_sparsity;                /* 1: zeros keep an exact +0 centroid of their own, the
+                                             other weights share k-1; default 0 */
+    hone_dtype codebook_dtype;            /* HONE_DTYPE_F32 (default) or HONE_DTYPE_F16 */
+    hone_kmeans_init init;                /* Lloyd; default HONE_KMEANS_INIT_KMEANS_PLUS_PLUS */
+    int max_iterations;                   /* Lloyd, >= 1; default 300 */
+    double tolerance;                     /* Lloyd: stop when the SSE improves by <= tolerance *
+                                             SSE (>= 0); default 1e-7 */
+    uint64_t seed;                        /* Lloyd k-means++ / random; default 0 */
+    int64_t auto_max_cells;               /* AUTO budget; default 2^26 (67108864) */
+} hone_cluster_params;
+
+HONE_API hone_status hone_cluster_params_init(hone_cluster_params* params);
+
+/* 1-D k-means of `values` (F32, contiguous, any shape, finite, not empty) weighted by
+ * `importance` (NULL, or F32 contiguous of the same shape, finite, >= 0, not all 0). Uses
+ * params->clusters, method, init, max_iterations, tolerance, seed, auto_max_cells.
+ * `centroids` (F32, rank 1, at least `clusters` entries) receives the centroids ascending in its
+ * first *used entries; fewer distinct values than k is not an error: each distinct value is
+ * then a centroid and *used < k. *sse (may be NULL) = sum importance * min_j (x - c_j)^2.
+ * Errors: k outside 2…256, empty, NaN/inf (HONE_ERROR_INVALID_ARGUMENT naming the index). */
+HONE_API hone_status hone_kmeans1d(const hone_cluster_params* params, const hone_tensor* values,
+                                   const hone_tensor* importance, hone_tensor* centroids, int* used,
+                                   double* sse);
+
+/* A clustered (palettized) tensor: packed indices + codebooks, owned by the handle. The
+ * tensor is seen as [rows, cols]: per channel/group rows = dims[axis] with each row holding one
+ * channel (remaining axes in row-major order), per tensor rows = dims[0] (1 for rank <= 1).
+ * With axis 0 the export is exactly what hone_palettized_matmul takes (bits, cols and
+ * rows_per_group from hone_clustered_get_info). */
+typedef struct hone_clustered hone_clustered;
+
+/* Clusters F32 `weights` (any shape and strides, not empty, finite) with optional `importance`
+ * (NULL or F32 of the same shape). Errors name the failing field or element. */
+HONE_API hone_status hone_cluster(const hone_cluster_params* params, const hone_tensor* weights,
+                                  const hone_tensor* importance, hone_clustered** out);
+HONE_API void hone_clustered_destroy(hone_clustered* clustered);
+
+typedef struct hone_clustered_info {
+    size_t struct_size;        /* set by the caller: sizeof(hone_clustered_info) */
+    int bits;                  /* index bits, 1…8 */
+    int axis;                  /* channel axis of the layout (0 for per tensor) */
+    int64_t rows, cols;        /* the [rows, cols] layout */
+    int64_t rows_per_group;    /* rows sharing a codebook */
+    int64_t groups;            /* codebooks */
+    int64_t entries;           /* entries per codebook, 2^bits (unused ones are 0) */
+    hone_dtype codebook_dtype; /* F32 or F16 */
+    size_t bytes;              /* stored size: packed indices + codebooks */
+    double sse;                /* sum importance * (w - w_clustered)^2 when made / reassigned */
+    int preserve_sparsity;
+} hone_clustered_info;
+
+HONE_API hone_status hone_clustered_get_info(const hone_clustered* clustered,
+                                             hone_clustered_info* info);
+/* used[g] = real centroids of codebook g, for g < groups (capacity >= groups). */
+HONE_API hone_status hone_clustered_clusters_used(const hone_clustered* clustered, int32_t* used,
+                                                  size_t capacity);
+/* Copies packed indices (U8 [rows, ceil(cols*bits/8)]) and codebooks (F32/F16 [groups,
+ * entries]) into contiguous caller tensors of exactly those dtypes and shapes; either may be
+ * NULL. */
+HONE_API hone_status hone_clustered_export(const hone_clustered* clustered, hone_tensor* packed,
+                                           hone_tensor* codebooks);
+/* One index per weight: U8 [rows, cols], contiguous. */
+HONE_API hone_status hone_clustered_indices(const hone_clustered* clustered, hone_tensor* indices);
+/* dst (F32, the weights' shape, any strides) = the clustered weights. */
+HONE_API hone_status hone_clustered_dequantize(const hone_clustered* clustered, hone_tensor* dst);
+
+/* Fine-tuning hook (Deep Compression): adds dL/dW (F32, the weights' shape, finite) to each
+ * weight's centroid's gradient sum. */
+HONE_API hone_status hone_clustered_accumulate_gradient(hone_clustered* clustered,
+                                                        const hone_tensor* gradient);
+/* sums[s], counts[s] for s < groups * entries (codebook-major); either may be NULL. */
+HONE_API hone_status hone_clustered_gradient_sums(const hone_clustered* clustered, double* sums,
+                                                  int64_t* counts, size_t capacity);
+/* c -= learning_rate * (sum, or sum / count when average != 0), rounded to the codebook dtype;
+ * the zero centroid of sparsity-preserving codebooks never moves; clears the sums. */
+HONE_API hone_status hone_clustered_apply_gradient(hone_clustered* clustered, float learning_rate,
+                                                   int average);
+/* Re-sorts each codebook and maps `weights` (F32, the original shape, finite) to their nearest
+ * centroids (zeros to the zero centroid when preserving sparsity); updates the SSE, clears the
+ * gradient sums. */
+HONE_API hone_status hone_clustered_reassign(hone_clustered* clustered, const hone_tensor* weights);
+
 /* ======================================================================================
  * models and the graph executor (include/hone/model/, io/, graph/)
  * ==================================================================================== */

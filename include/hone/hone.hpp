@@ -29,6 +29,8 @@
 // algorithms: pruner
 
 // algorithms: clusterer
+#include "hone/cluster/clusterer.hpp"
+#include "hone/cluster/kmeans1d.hpp"
 
 // models, I/O and the graph executor
 

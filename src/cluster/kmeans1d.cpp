@@ -1,0 +1,544 @@
+// 1-D k-means: the optimal dynamic programme (SMAWK per layer) and Lloyd on sorted prefix sums.
+#include "hone/cluster/kmeans1d.hpp"
+
+#include "hone/core/error.hpp"
+#include "hone/core/threads.hpp"
+#include "hone/kernels/cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+
+namespace hone {
+namespace {
+
+using i64 = std::int64_t;
+
+/// Neumaier-compensated sum.
+struct compensated_sum {
+    double sum = 0, carry = 0;
+    void add(double x) noexcept {
+        const double t = sum + x;
+        if (std::fabs(sum) >= std::fabs(x))
+            carry += (sum - t) + x;
+        else
+            carry += (x - t) + sum;
+        sum = t;
+    }
+    double value() const noexcept { return sum + carry; }
+};
+
+void check_k(int k, std::string_view name) {
+    if (k < 2 || k > kernels::max_centroids)
+        fail(status::invalid_argument,
+             fmt::format("{}: k = {} clusters is outside 2 … {}", name, k, kernels::max_centroids));
+}
+
+void check_inputs(std::span<const float> values, std::span<const float> importance,
+                  std::string_view name) {
+    if (values.empty()) fail(status::invalid_argument, fmt::format("{} is empty", name));
+    if (!importance.empty() && importance.size() != values.size())
+        fail(status::shape_mismatch, fmt::format("{}: importance has {} entries for {} values",
+                                                 name, importance.size(), values.size()));
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            fail(status::invalid_argument,
+                 fmt::format("{}: value {} is {} (clustering needs finite values)", name, i,
+                             values[i]));
+    if (importance.empty()) return;
+    bool any_positive = false;
+    for (std::size_t i = 0; i < importance.size(); ++i) {
+        const float w = importance[i];
+        if (!std::isfinite(w) || w < 0)
+            fail(status::invalid_argument,
+                 fmt::format("{}: importance {} is {} (must be finite and >= 0)", name, i, w));
+        any_positive |= w > 0;
+    }
+    if (!any_positive)
+        fail(status::invalid_argument, fmt::format("{}: every importance is zero", name));
+}
+
+/// Sorted distinct values with positive total importance, and their total importance.
+struct sorted_data {
+    std::vector<double> x, w;
+    i64 size() const noexcept { return static_cast<i64>(x.size()); }
+};
+
+/// The values ascending: an LSD radix sort (3 passes of 11 bits) on order-preserving integer
+/// keys of the finite floats (−0 just before +0); std::sort for small inputs.
+std::vector<float> sorted_values(std::span<const float> values) {
+    std::vector<float> s(values.begin(), values.end());
+    if (s.size() < 4096) {
+        std::sort(s.begin(), s.end());
+        return s;
+    }
+    std::vector<std::uint32_t> a(s.size()), b(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, &s[i], 4);
+        a[i] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    }
+    for (int shift = 0; shift < 32; shift += 11) {
+        std::size_t count[2048] = {};
+        for (const std::uint32_t k : a)
+            ++count[(k >> shift) & 2047u];
+        std::size_t sum = 0;
+        for (auto& c : count) {
+            const std::size_t t = c;
+            c = sum;
+            sum += t;
+        }
+        for (const std::uint32_t k : a)
+            b[count[(k >> shift) & 2047u]++] = k;
+        std::swap(a, b);
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const std::uint32_t k = a[i];
+        const std::uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+        std::memcpy(&s[i], &u, 4);
+    }
+    return s;
+}
+
+sorted_data sort_distinct(std::span<const float> values, std::span<const float> importance) {
+    sorted_data d;
+    if (importance.empty()) {
+        const std::vector<float> s = sorted_values(values);
+        d.x.reserve(s.size());
+        d.w.reserve(s.size());
+        for (std::size_t i = 0; i < s.size();) {
+            std::size_t j = i + 1;
+            while (j < s.size() && s[j] == s[i])
+                ++j;
+            d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
+            d.w.push_back(double(j - i));
+            i = j;
+        }
+        return d;
+    }
+    std::vector<std::pair<float, float>> s;
+    s.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (importance[i] > 0) s.emplace_back(values[i], importance[i]);
+    std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < s.size();) {
+        compensated_sum w;
+        std::size_t j = i;
+        for (; j < s.size() && s[j].first == s[i].first; ++j)
+            w.add(s[j].second);
+        d.x.push_back(s[i].first == 0.0f ? 0.0 : double(s[i].first));
+        d.w.push_back(w.value());
+        i = j;
+    }
+    return d;
+}
+
+/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small).
+struct prefix_sums {
+    std::vector<double> pw, p1, p2;
+    double shift = 0;
+
+    explicit prefix_sums(const sorted_data& d) {
+        const i64 n = d.size();
+        shift = d.x[static_cast<std::size_t>(n / 2)];
+        pw.assign(n + 1, 0.0);
+        p1.assign(n + 1, 0.0);
+        p2.assign(n + 1, 0.0);
+        compensated_sum sw, s1, s2;
+        for (i64 i = 0; i < n; ++i) {
+            const double y = d.x[i] - shift, w = d.w[i];
+            sw.add(w);
+            s1.add(w * y);
+            s2.add(w * y * y);
+            pw[i + 1] = sw.value();
+            p1[i + 1] = s1.value();
+            p2[i + 1] = s2.value();
+        }
+    }
+    /// Weighted SSE of the run [i, j] (inclusive) around its weighted mean.
+    double cost(i64 i, i64 j) const noexcept {
+        const double w = pw[j + 1] - pw[i];
+        if (w <= 0) return 0;
+        const double s = p1[j + 1] - p1[i], s2 = p2[j + 1] - p2[i];
+        const double c = s2 - s * s / w;
+        return c > 0 ? c : 0;
+    }
+    double mean(i64 i, i64 j) const noexcept {
+        const double w = pw[j + 1] - pw[i];
+        return shift + (p1[j + 1] - p1[i]) / w;
+    }
+    double weight(i64 i, i64 j) const noexcept { return pw[j + 1] - pw[i]; }
+};
+
+/// Weighted mean of d[i..j] by direct summation (accurate: used for the returned centroids).
+double run_mean(const sorted_data& d, i64 i, i64 j) {
+    compensated_sum s, w;
+    for (i64 t = i; t <= j; ++t) {
+        s.add(d.w[t] * d.x[t]);
+        w.add(d.w[t]);
+    }
+    const double m = s.value() / w.value();
+    return std::clamp(m, d.x[i], d.x[j]);
+}
+
+/// Objective of sorted centroids over sorted distinct data (ties to the lower centroid).
+double sorted_sse(const sorted_data& d, std::span<const double> c) {
+    compensated_sum s;
+    std::size_t j = 0;
+    for (i64 i = 0; i < d.size(); ++i) {
+        const double x = d.x[i];
+        while (j + 1 < c.size() && x > 0.5 * (c[j] + c[j + 1]))
+            ++j;
+        const double e = x - c[j];
+        s.add(d.w[i] * e * e);
+    }
+    return s.value();
+}
+
+/// The leftmost argmin over i ∈ [a, b] of (r[i] + q2) − (q1 − p1[i])² / (qw − pw[i]), the DP
+/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight).
+/// Straight loops in blocks: the entries (vectorised), their minimum, then the first index
+/// holding it. The same IEEE operations in the same order on every CPU (no contraction is
+/// possible), so the AVX2 clone and the baseline one give identical bits.
+__attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double q2, double qw,
+                                                               const double* p1, const double* pw,
+                                                               const double* r, i64 a, i64 b,
+                                                               double& best_value) {
+    constexpr i64 block = 256;
+    alignas(64) double v[block];
+    i64 best = a;
+    for (i64 start = a; start <= b; start += block) {
+        const i64 len = std::min(block, b - start + 1);
+#pragma omp simd
+        for (i64 t = 0; t < len; ++t) {
+            const double s = q1 - p1[start + t];
+            v[t] = (r[start + t] + q2) - s * s / (qw - pw[start + t]);
+        }
+        double m = v[0];
+#pragma omp simd reduction(min : m)
+        for (i64 t = 0; t < len; ++t)
+            m = std::min(m, v[t]);
+        if (m < best_value) {
+            i64 t = 0;
+            while (v[t] != m)
+                ++t;
+            best_value = m;
+            best = start + t;
+        }
+    }
+    return best;
+}
+
+/// One layer of the dynamic programme by divide and conquer over monotone argmins:
+/// cur[j] = min_{i ∈ [lo_col, j]} prev[i] + cost(i, j), prev[i] = D_{m−1}[i − 1]; the leftmost
+/// argmin goes to arg[j]. Each scan of a row is a straight loop over columns (vectorised).
+class dc_layer {
+public:
+    /// lower: the previous layer's argmins (a lower bound on this layer's: with one cluster
+    /// more, the last cluster ending at j starts no earlier), or null.
+    /// r[i] = D_{m−1}[i − 1] − p2[i].
+    dc_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
+             std::vector<std::uint32_t>& arg, const std::uint32_t* lower)
+        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur.data()),
+          arg_(arg.data()), lower_(lower) {}
+
+    /// solve() with the two halves of the top recursion levels as OpenMP tasks: every row gets
+    /// the same column range as in the sequential recursion, so the result is the same for any
+    /// thread count.
+    void solve_parallel(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi, int depth) {
+        if (depth >= 4 || hi - lo < 16384) {
+            solve(lo, hi, opt_lo, opt_hi);
+            return;
+        }
+        const i64 mid = lo + (hi - lo) / 2;
+        const i64 best = scan_mid(mid, opt_lo, opt_hi);
+#pragma omp task default(shared) firstprivate(lo, mid, opt_lo, best, depth)
+        solve_parallel(lo, mid - 1, opt_lo, best, depth + 1);
+        solve_parallel(mid + 1, hi, best, opt_hi, depth + 1);
+#pragma omp taskwait
+    }
+
+    void solve(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi) {
+        while (lo <= hi) {
+            const i64 mid = lo + (hi - lo) / 2;
+            const i64 best = scan_mid(mid, opt_lo, opt_hi);
+            // Recurse into the smaller half, loop on the larger (bounded stack depth).
+            if (mid - lo < hi - mid) {
+                solve(lo, mid - 1, opt_lo, best);
+                lo = mid + 1;
+                opt_lo = best;
+            } else {
+                solve(mid + 1, hi, best, opt_hi);
+                hi = mid - 1;
+                opt_hi = best;
+            }
+        }
+    }
+
+private:
+    i64 scan_mid(i64 mid, i64 opt_lo, i64 opt_hi) {
+        const i64 b = std::min(mid, opt_hi);
+        const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
+        return scan(mid, a, b);
+    }
+
+    i64 scan(i64 j, i64 a, i64 b) {
+        double best_value = std::numeric_limits<double>::infinity();
+        if (b - a < 8) { // short ranges (most rows): a scalar loop beats the blocked one
+            const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
+            i64 best = a;
+            for (i64 i = a; i <= b; ++i) {
+                const double s = q1 - p1_[i];
+                const double v = (r_[i] + q2) - s * s / (qw - pw_[i]);
+                if (v < best_value) {
+                    best_value = v;
+                    best = i;
+                }
+            }
+            cur_[j] = best_value;
+            arg_[j] = static_cast<std::uint32_t>(best);
+            return best;
+        }
+        const i64 best =
+            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, pw_, r_, a, b, best_value);
+        cur_[j] = best_value;
+        arg_[j] = static_cast<std::uint32_t>(best);
+        return best;
+    }
+
+    const double *p1_, *p2_, *pw_, *r_;
+    double* cur_;
+    std::uint32_t* arg_;
+    const std::uint32_t* lower_;
+};
+
+/// Optimal centroids of sorted distinct data with more than k values.
+std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_view name) {
+    const i64 n = d.size();
+    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
+    if (n > i64(std::numeric_limits<std::uint32_t>::max()) ||
+        i64(std::max(0, k - 2)) * n > (i64(1) << 30))
+        fail(status::out_of_memory,
+             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
+                         "of back-pointers (limit 4096); use lloyd or automatic",
+                         name, n, k, (i64(std::max(0, k - 2)) * n * 4) >> 20));
+    const prefix_sums ps(d);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    // prev[i] = D_{m−1}[i − 1]: the best cost of m − 1 clusters over the first i values.
+    std::vector<double> prev(static_cast<std::size_t>(n + 1), inf), cur(prev.size(), inf);
+    for (i64 i = 1; i <= n; ++i)
+        prev[i] = ps.cost(0, i - 1);
+    // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
+    std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
+    std::vector<std::uint32_t> arg(static_cast<std::size_t>(n));
+    std::vector<double> r(static_cast<std::size_t>(n + 1));
+    for (int m = 2; m < k; ++m) {
+        // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
+        const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
+        std::vector<double> dm(static_cast<std::size_t>(n), inf);
+        for (i64 i = 0; i <= n; ++i)
+            r[i] = prev[i] - ps.p2[i];
+        dc_layer layer(ps, r, dm, arg,
+                       m >= 3 ? back.data() + static_cast<std::size_t>(m - 3) * n : nullptr);
+#pragma omp parallel num_threads(num_threads()) if (n >= 65536)
+#pragma omp single
+        layer.solve_parallel(row_lo, row_hi, row_lo, row_hi, 0);
+        std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
+                  back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
+        std::fill(cur.begin(), cur.end(), inf);
+        for (i64 j = row_lo; j <= row_hi; ++j)
+            cur[j + 1] = dm[j];
+        std::swap(prev, cur);
+    }
+    // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.
+    i64 start = k - 1;
+    double best = inf;
+    for (i64 i = k - 1; i < n; ++i) {
+        const double v = prev[i] + ps.cost(i, n - 1);
+        if (v < best) {
+            best = v;
+            start = i;
+        }
+    }
+    std::vector<i64> starts(static_cast<std::size_t>(k));
+    starts[k - 1] = start;
+    for (int m = k - 1; m >= 2; --m)
+        starts[m - 1] = back[static_cast<std::size_t>(m - 2) * n + (starts[m] - 1)];
+    starts[0] = 0;
+    std::vector<double> c(static_cast<std::size_t>(k));
+    for (int m = 0; m < k; ++m)
+        c[m] = run_mean(d, starts[m], m + 1 < k ? starts[m + 1] - 1 : n - 1);
+    return c;
+}
+
+double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
+
+/// Index of the first entry whose cumulative weight exceeds u · total (u ∈ [0, 1)).
+i64 sample(std::span<const double> weights, double total, double u) {
+    double target = u * total, acc = 0;
+    i64 last_positive = 0;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        if (weights[i] <= 0) continue;
+        acc += weights[i];
+        last_positive = i64(i);
+        if (acc > target) return i64(i);
+    }
+    return last_positive;
+}
+
+std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& ps, int k,
+                                      const lloyd_options& o) {
+    const i64 n = d.size();
+    const double lo = d.x.front(), hi = d.x.back();
+    std::vector<double> c(static_cast<std::size_t>(k));
+    std::mt19937_64 rng(o.seed);
+    switch (o.init) {
+    case kmeans_init::linear:
+        for (int j = 0; j < k; ++j)
+            c[j] = j == k - 1 ? hi : lo + (hi - lo) * double(j) / double(k - 1);
+        break;
+    case kmeans_init::density: {
+        const double total = ps.pw[n];
+        for (int j = 0; j < k; ++j) {
+            const double target = total * double(j) / double(k - 1);
+            // First value whose cumulative weight reaches the target.
+            const auto it = std::lower_bound(ps.pw.begin() + 1, ps.pw.end(), target);
+            const i64 idx = std::min<i64>(n - 1, i64(it - (ps.pw.begin() + 1)));
+            c[j] = d.x[idx];
+        }
+        break;
+    }
+    case kmeans_init::random:
+        for (int j = 0; j < k; ++j)
+            c[j] = lo + (hi - lo) * uniform01(rng);
+        break;
+    case kmeans_init::kmeans_plus_plus: {
+        std::vector<double> dist(static_cast<std::size_t>(n));
+        c[0] = d.x[sample(d.w, ps.pw[n], uniform01(rng))];
+        std::vector<double> score(static_cast<std::size_t>(n));
+        for (i64 i = 0; i < n; ++i) {
+            const double e = d.x[i] - c[0];
+            dist[i] = e * e;
+        }
+        for (int j = 1; j < k; ++j) {
+            compensated_sum total;
+            for (i64 i = 0; i < n; ++i) {
+                score[i] = d.w[i] * dist[i];
+                total.add(score[i]);
+            }
+            c[j] = total.value() > 0 ? d.x[sample(score, total.value(), uniform01(rng))] : c[0];
+            for (i64 i = 0; i < n; ++i) {
+                const double e = d.x[i] - c[j];
+                dist[i] = std::min(dist[i], e * e);
+            }
+        }
+        break;
+    }
+    default:
+        fail(status::invalid_argument,
+             fmt::format("kmeans1d_lloyd: unknown initialisation {}", static_cast<int>(o.init)));
+    }
+    std::sort(c.begin(), c.end());
+    return c;
+}
+
+} // namespace
+
+kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const float> importance,
+                                 int k, std::string_view name) {
+    check_k(k, name);
+    check_inputs(values, importance, name);
+    const sorted_data d = sort_distinct(values, importance);
+    kmeans1d_result r;
+    if (d.size() <= k)
+        r.centroids = d.x;
+    else
+        r.centroids = optimal_centroids(d, k, name);
+    r.sse = sorted_sse(d, r.centroids);
+    return r;
+}
+
+kmeans1d_result kmeans1d_lloyd(std::span<const float> values, std::span<const float> importance,
+                               int k, const lloyd_options& o, std::string_view name) {
+    check_k(k, name);
+    if (o.max_iterations < 1)
+        fail(status::invalid_argument,
+             fmt::format("{}: lloyd max_iterations {} must be >= 1", name, o.max_iterations));
+    if (!(o.tolerance >= 0) || !std::isfinite(o.tolerance))
+        fail(status::invalid_argument,
+             fmt::format("{}: lloyd tolerance {} must be finite and >= 0", name, o.tolerance));
+    const int init = static_cast<int>(o.init);
+    if (init < 0 || init > 3)
+        fail(status::invalid_argument,
+             fmt::format("{}: unknown lloyd initialisation {}", name, init));
+    check_inputs(values, importance, name);
+    const sorted_data d = sort_distinct(values, importance);
+    kmeans1d_result r;
+    if (d.size() <= k) {
+        r.centroids = d.x;
+        r.sse = sorted_sse(d, r.centroids);
+        return r;
+    }
+    const i64 n = d.size();
+    const prefix_sums ps(d);
+    std::vector<double> c = initial_centroids(d, ps, k, o);
+    std::vector<i64> bounds(static_cast<std::size_t>(k + 1)), previous;
+    double sse_prev = std::numeric_limits<double>::infinity();
+    for (int it = 0; it < o.max_iterations; ++it) {
+        // Assignment: cluster j holds the values in [bounds[j], bounds[j+1]); a value on a
+        // midpoint goes to the lower centroid.
+        bounds[0] = 0;
+        bounds[k] = n;
+        for (int j = 0; j + 1 < k; ++j) {
+            const double mid = 0.5 * (c[j] + c[j + 1]);
+            bounds[j + 1] = std::max(
+                bounds[j], i64(std::upper_bound(d.x.begin(), d.x.end(), mid) - d.x.begin()));
+        }
+        if (bounds == previous) break; // fixed point: c are already this partition's means
+        previous = bounds;
+        double sse = 0;
+        for (int j = 0; j < k; ++j) {
+            const i64 a = bounds[j], b = bounds[j + 1] - 1;
+            if (a > b || ps.weight(a, b) <= 0) continue; // an empty cluster keeps its centroid
+            c[j] = std::clamp(ps.mean(a, b), d.x[a], d.x[b]);
+            sse += ps.cost(a, b);
+        }
+        std::sort(c.begin(), c.end());
+        r.iterations = it + 1;
+        if (it > 0 && sse_prev - sse <= o.tolerance * sse_prev) break;
+        sse_prev = sse;
+    }
+    r.centroids = std::move(c);
+    r.sse = sorted_sse(d, r.centroids);
+    return r;
+}
+
+double kmeans1d_sse(std::span<const float> values, std::span<const float> importance,
+                    std::span<const double> centroids, std::string_view name) {
+    check_inputs(values, importance, name);
+    if (centroids.empty()) fail(status::invalid_argument, fmt::format("{}: no centroids", name));
+    std::vector<double> c(centroids.begin(), centroids.end());
+    for (std::size_t j = 0; j < c.size(); ++j)
+        if (!std::isfinite(c[j]))
+            fail(status::invalid_argument, fmt::format("{}: centroid {} is {}", name, j, c[j]));
+    std::sort(c.begin(), c.end());
+    std::vector<double> mids(c.size() - 1);
+    for (std::size_t j = 0; j + 1 < c.size(); ++j)
+        mids[j] = 0.5 * (c[j] + c[j + 1]);
+    compensated_sum s;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const double x = values[i];
+        const auto j = std::lower_bound(mids.begin(), mids.end(), x) - mids.begin();
+        const double e = x - c[static_cast<std::size_t>(j)];
+        s.add((importance.empty() ? 1.0 : double(importance[i])) * e * e);
+    }
+    return s.value();
+}
+
+} // namespace hone
