@@ -112,8 +112,8 @@ double mse_cost(std::span<const double> h, double edge0, double w, float lo, flo
     return cost;
 }
 
-std::int64_t search_one_sided(std::span<const double> h, double w, criterion c,
-                              std::int64_t levels, const grid& g, bool symmetric_range) {
+std::int64_t search_one_sided(std::span<const double> h, double w, criterion c, std::int64_t levels,
+                              const grid& g, bool symmetric_range) {
     std::int64_t last = -1;
     for (std::size_t k = 0; k < h.size(); ++k)
         if (h[k] > 0) last = static_cast<std::int64_t>(k);

@@ -34,8 +34,8 @@ enum class criterion { entropy, mse };
 /// One-sided search: l fixed at 0, r over every bin edge from `min_r` to the last non-empty bin
 /// + 1. The histogram is of values ≥ 0 (edge0 = 0). `range_of(r)` maps an edge to the real
 /// range [lo, hi] for the MSE cost. Returns the best r.
-std::int64_t search_one_sided(std::span<const double> h, double w, criterion c,
-                              std::int64_t levels, const grid& g, bool symmetric_range);
+std::int64_t search_one_sided(std::span<const double> h, double w, criterion c, std::int64_t levels,
+                              const grid& g, bool symmetric_range);
 
 /// Two-sided greedy search on a signed histogram (edge0 < 0 < edge0 + n·w, zero at bin edge
 /// `zero`): returns the best [l, r) with l ≤ zero ≤ r.

@@ -38,9 +38,8 @@ struct int_grid {
 int_grid grid_of(dtype type, bool reduce_range) {
     if (type == dtype::u8) return reduce_range ? int_grid{0, 127} : int_grid{0, 255};
     if (type == dtype::i8) return reduce_range ? int_grid{-64, 63} : int_grid{-128, 127};
-    fail(status::dtype_mismatch,
-         std::string("calibrator: activation type must be u8 or i8, got ") +
-             std::string(name_of(type)));
+    fail(status::dtype_mismatch, std::string("calibrator: activation type must be u8 or i8, got ") +
+                                     std::string(name_of(type)));
 }
 
 float round_half_even(float v) { return std::nearbyint(v); } // default FE_TONEAREST
@@ -150,13 +149,14 @@ struct calibrator::impl {
 
     void validate() const {
         const auto m = static_cast<int>(p.method);
-        if (m < 0 || m > 5) error(status::invalid_argument, "unknown calibration method " +
-                                                                std::to_string(m));
+        if (m < 0 || m > 5)
+            error(status::invalid_argument, "unknown calibration method " + std::to_string(m));
         if (p.type != dtype::u8 && p.type != dtype::i8)
-            error(status::dtype_mismatch, "activation type must be u8 or i8, got " +
-                                              std::string(name_of(p.type)));
+            error(status::dtype_mismatch,
+                  "activation type must be u8 or i8, got " + std::string(name_of(p.type)));
         const auto s = static_cast<int>(p.scheme);
-        if (s != 0 && s != 1) error(status::invalid_argument, "unknown scheme " + std::to_string(s));
+        if (s != 0 && s != 1)
+            error(status::invalid_argument, "unknown scheme " + std::to_string(s));
         const auto k = static_cast<int>(p.granularity.kind);
         if (k == static_cast<int>(kernels::granularity::per_group))
             error(status::invalid_argument,
@@ -170,7 +170,8 @@ struct calibrator::impl {
         if (!(p.momentum > 0.0f && p.momentum <= 1.0f))
             error(status::invalid_argument,
                   "momentum must lie in (0, 1], got " + std::to_string(p.momentum));
-        if (p.bins < 16 || p.bins > 65536 || !std::has_single_bit(static_cast<std::uint64_t>(p.bins)))
+        if (p.bins < 16 || p.bins > 65536 ||
+            !std::has_single_bit(static_cast<std::uint64_t>(p.bins)))
             error(status::invalid_argument,
                   "bins must be a power of two in [16, 65536], got " + std::to_string(p.bins));
     }
@@ -187,17 +188,17 @@ struct calibrator::impl {
     // Checks a batch against the first one; returns its layout (channels along the axis).
     layout check_batch(const_tensor_view b, const char* what) {
         if (b.type() != dtype::f32)
-            error(status::dtype_mismatch, std::string(what) + ": batch must be f32, got " +
-                                              std::string(name_of(b.type())));
+            error(status::dtype_mismatch,
+                  std::string(what) + ": batch must be f32, got " + std::string(name_of(b.type())));
         const std::size_t r = b.rank();
         if (!started) {
             if (p.granularity.kind == kernels::granularity::per_channel) {
                 const int a = p.granularity.axis;
                 const auto rr = static_cast<int>(r);
                 if (a < -rr || a >= rr)
-                    error(status::invalid_argument,
-                          "channel axis " + std::to_string(a) + " is outside the batch's rank " +
-                              std::to_string(r));
+                    error(status::invalid_argument, "channel axis " + std::to_string(a) +
+                                                        " is outside the batch's rank " +
+                                                        std::to_string(r));
                 axis = a < 0 ? a + rr : a;
             }
         } else if (r != rank) {
@@ -213,10 +214,10 @@ struct calibrator::impl {
             for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < r; ++d)
                 lo.inner *= b.dims()[d];
             if (started && lo.channels != static_cast<std::int64_t>(ch.size()))
-                error(status::shape_mismatch,
-                      std::string(what) + ": batch has " + std::to_string(lo.channels) +
-                          " channels along axis " + std::to_string(axis) + ", the first had " +
-                          std::to_string(ch.size()));
+                error(status::shape_mismatch, std::string(what) + ": batch has " +
+                                                  std::to_string(lo.channels) +
+                                                  " channels along axis " + std::to_string(axis) +
+                                                  ", the first had " + std::to_string(ch.size()));
         } else {
             lo.inner = b.numel();
         }
@@ -241,17 +242,15 @@ struct calibrator::impl {
         const shape rs = kernels::reduced_shape(b.dims(), g);
         mn.assign(static_cast<std::size_t>(channels), 0);
         mx.assign(static_cast<std::size_t>(channels), 0);
-        kernels::min_max(b, g,
-                         make_view(mn.data(), mn.size() * sizeof(float), dtype::f32, rs),
+        kernels::min_max(b, g, make_view(mn.data(), mn.size() * sizeof(float), dtype::f32, rs),
                          make_view(mx.data(), mx.size() * sizeof(float), dtype::f32, rs));
         for (std::size_t c = 0; c < mn.size(); ++c) {
-            const std::string where = p.granularity.kind == kernels::granularity::per_channel
-                                          ? " in channel " + std::to_string(c) + " (axis " +
-                                                std::to_string(axis) + ")"
-                                          : std::string();
+            const std::string where =
+                p.granularity.kind == kernels::granularity::per_channel
+                    ? " in channel " + std::to_string(c) + " (axis " + std::to_string(axis) + ")"
+                    : std::string();
             if (std::isnan(mn[c]) || std::isnan(mx[c]))
-                error(status::invalid_argument,
-                      std::string(what) + ": batch holds NaN" + where);
+                error(status::invalid_argument, std::string(what) + ": batch holds NaN" + where);
             if (std::isinf(mn[c]) || std::isinf(mx[c]))
                 error(status::invalid_argument,
                       std::string(what) + ": batch holds an infinite value" + where);
@@ -279,8 +278,8 @@ struct calibrator::impl {
             }
         }
         const int threads = std::max(1, num_threads());
-        auto count_run = [&](const float* src, std::int64_t n, std::int64_t step,
-                             channel_state& s, std::uint64_t* pos, std::uint64_t* neg) {
+        auto count_run = [&](const float* src, std::int64_t n, std::int64_t step, channel_state& s,
+                             std::uint64_t* pos, std::uint64_t* neg) {
             if (!s.has_range) {
                 s.pending_zeros += static_cast<std::uint64_t>(n); // all zeros
                 return;
@@ -331,8 +330,7 @@ struct calibrator::impl {
         for (std::int64_t c = 0; c < nch; ++c) {
             auto& s = ch[static_cast<std::size_t>(c)];
             for (std::int64_t o = 0; o < lo.outer; ++o)
-                count_run(x + (o * nch + c) * lo.inner, lo.inner, 1, s, s.pos.data(),
-                          s.neg.data());
+                count_run(x + (o * nch + c) * lo.inner, lo.inner, 1, s, s.pos.data(), s.neg.data());
         }
     }
 
@@ -341,9 +339,9 @@ struct calibrator::impl {
             error(status::invalid_argument, "observe after score(): the histogram is frozen");
         const layout lo = check_batch(b, "observe");
         if (b.numel() == 0) return;
-        if (!started) start(b, lo);
         std::vector<float> bmn, bmx;
-        batch_ranges(b, lo.channels, bmn, bmx, "observe");
+        batch_ranges(b, lo.channels, bmn, bmx, "observe"); // validates before any change
+        if (!started) start(b, lo);
         for (std::size_t c = 0; c < ch.size(); ++c) {
             auto& s = ch[c];
             s.mn = std::min(s.mn, bmn[c]);
@@ -391,8 +389,8 @@ struct calibrator::impl {
                 std::vector<double> a(n);
                 for (std::size_t k = 0; k < n; ++k)
                     a[k] = static_cast<double>(s.pos[k] + s.neg[k]);
-                const auto t = std::min(static_cast<float>(calib_detail::percentile_of(a, 0, w, q)),
-                                        amax);
+                const auto t =
+                    std::min(static_cast<float>(calib_detail::percentile_of(a, 0, w, q)), amax);
                 return {-t, t};
             }
             std::vector<double> sg(2 * n);
@@ -473,7 +471,7 @@ struct calibrator::impl {
     void score(const_tensor_view b) {
         if (p.method != calib_method::auto_select)
             error(status::invalid_argument, std::string("score() is for the auto calibrator; "
-                                                         "this one is ") +
+                                                        "this one is ") +
                                                 calib_method_name(p.method));
         if (!started || count == 0)
             error(status::invalid_argument, "score() before any batch was observed");
@@ -523,10 +521,9 @@ struct calibrator::impl {
                 std::array<double, 4> e{};
                 for (std::int64_t i = t * chunk; i < std::min(n, (t + 1) * chunk); ++i)
                     for (std::size_t j = 0; j < 4; ++j) {
-                        const double d =
-                            static_cast<double>(x[i]) -
-                            static_cast<double>(calib_fake_quant(x[i], qp0[j], p.type,
-                                                                 p.reduce_range));
+                        const double d = static_cast<double>(x[i]) -
+                                         static_cast<double>(calib_fake_quant(x[i], qp0[j], p.type,
+                                                                              p.reduce_range));
                         e[j] += d * d;
                     }
                 part[static_cast<std::size_t>(t)] = e;
@@ -547,8 +544,8 @@ struct calibrator::impl {
                 for (std::int64_t i = 0; i < lo.inner; ++i)
                     for (std::size_t j = 0; j < 4; ++j) {
                         const double d = static_cast<double>(src[i]) -
-                                         static_cast<double>(
-                                             calib_fake_quant(src[i], q[j], p.type, p.reduce_range));
+                                         static_cast<double>(calib_fake_quant(src[i], q[j], p.type,
+                                                                              p.reduce_range));
                         err[cc][j] += d * d;
                     }
             }
@@ -594,8 +591,8 @@ struct calibrator::impl {
             } else {
                 r = ranges[c];
             }
-            const kernels::qparams q = calib_qparams(r.first, r.second, p.type, p.scheme,
-                                                     p.reduce_range);
+            const kernels::qparams q =
+                calib_qparams(r.first, r.second, p.type, p.scheme, p.reduce_range);
             out.min[c] = r.first;
             out.max[c] = r.second;
             out.scale[c] = q.scale;
@@ -644,8 +641,8 @@ void calibrator::set_consumer(const_tensor_view weights, std::span<const float> 
                     "deployed consumer weights hold a non-finite value at index " +
                         std::to_string(i));
     s.consumer_w.assign(src.begin(), src.end());
-    s.consumer_wq = deployed.empty() ? s.consumer_w
-                                     : std::vector<float>(deployed.begin(), deployed.end());
+    s.consumer_wq =
+        deployed.empty() ? s.consumer_w : std::vector<float>(deployed.begin(), deployed.end());
     s.consumer_n = weights.dims()[0];
     s.consumer_k = weights.dims()[1];
 }

@@ -25,8 +25,8 @@ std::vector<float> rtn_int8_rows_dequantized(std::span<const float> w, std::int6
     for (std::int64_t r = 0; r < n; ++r) {
         const float a = amax[static_cast<std::size_t>(r)];
         if (!std::isfinite(a))
-            fail(status::invalid_argument, "rtn_int8_rows_dequantized: row " + std::to_string(r) +
-                                               " holds NaN or inf");
+            fail(status::invalid_argument,
+                 "rtn_int8_rows_dequantized: row " + std::to_string(r) + " holds NaN or inf");
         const float s = a > 0 ? a / 127.0f : 1.0f;
         for (std::int64_t c = 0; c < k; ++c) {
             const auto i = static_cast<std::size_t>(r * k + c);
@@ -63,8 +63,7 @@ struct smooth_quant::impl {
                   std::string(what) + ": batch must be f32, got " + std::string(name_of(x.type())));
         if (x.rank() != 2 || x.dims()[1] != k)
             error(status::shape_mismatch, std::string(what) + ": batch must be [M, " +
-                                              std::to_string(k) + "], got " +
-                                              x.dims().to_string());
+                                              std::to_string(k) + "], got " + x.dims().to_string());
         const kernels::quant_axis g{kernels::granularity::per_channel, 1, 0};
         mn.assign(static_cast<std::size_t>(k), 0);
         mx.assign(static_cast<std::size_t>(k), 0);
@@ -107,7 +106,8 @@ struct smooth_quant::impl {
             for (std::int64_t j = 0; j < k; ++j) {
                 const float f = s[c][static_cast<std::size_t>(j)];
                 for (std::int64_t r = 0; r < n; ++r)
-                    ws[static_cast<std::size_t>(r * k + j)] = w[static_cast<std::size_t>(r * k + j)] * f;
+                    ws[static_cast<std::size_t>(r * k + j)] =
+                        w[static_cast<std::size_t>(r * k + j)] * f;
                 lo = std::min(lo, x_min[static_cast<std::size_t>(j)] / f);
                 hi = std::max(hi, x_max[static_cast<std::size_t>(j)] / f);
             }
@@ -166,7 +166,8 @@ smooth_quant::smooth_quant(const_tensor_view weights, const smooth_quant_params&
         s.error(status::dtype_mismatch,
                 "weights must be f32, got " + std::string(name_of(weights.type())));
     if (weights.rank() != 2)
-        s.error(status::shape_mismatch, "weights must be [N, K], got " + weights.dims().to_string());
+        s.error(status::shape_mismatch,
+                "weights must be [N, K], got " + weights.dims().to_string());
     s.n = weights.dims()[0];
     s.k = weights.dims()[1];
     const tensor w = tensor::copy_of(weights);

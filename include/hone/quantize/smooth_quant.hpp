@@ -55,16 +55,16 @@ struct smooth_quant_params {
 };
 
 struct smooth_quant_result {
-    float alpha = 0.0f;        ///< the best α of the grid
-    std::vector<float> scales; ///< s_j, K values: feed x / s to the layer
-    tensor weights;            ///< W·s, f32 [N, K] (column j multiplied by s_j)
+    float alpha = 0.0f;                   ///< the best α of the grid
+    std::vector<float> scales;            ///< s_j, K values: feed x / s to the layer
+    tensor weights;                       ///< W·s, f32 [N, K] (column j multiplied by s_j)
     float act_min = 0.0f, act_max = 0.0f; ///< MinMax range of x / s on the calibration data
     kernels::qparams act_qparams{};       ///< per-tensor static parameters of x / s
     std::vector<float> alphas;            ///< the grid, as searched
     std::vector<double> errors;           ///< output squared error per α (summed)
     double error_before = 0.0;            ///< the same error without smoothing (s = 1)
     double error_after = 0.0;             ///< errors at the best α
-    double reference_energy = 0.0;        ///< Σ ‖x·Wᵀ‖², for SQNR = 10·log10(energy / error)
+    double reference_energy = 0.0; ///< Σ ‖x·Wᵀ‖², for SQNR = 10·log10(energy / error)
 };
 
 class HONE_EXPORT smooth_quant {
