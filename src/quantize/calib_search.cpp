@@ -68,10 +68,11 @@ double kl_cost(std::span<const double> h, std::int64_t l, std::int64_t r, std::i
     p.back() += right;
 
     std::vector<double> q(static_cast<std::size_t>(len), 0.0);
-    const std::int64_t merged = len / levels;
+    // chunk j covers [j·len/L, (j+1)·len/L): sizes differ by at most one bin (MXNet puts the
+    // whole remainder into the last chunk, which distorts Q when len / L is small)
     for (std::int64_t j = 0; j < levels; ++j) {
-        const std::int64_t start = j * merged;
-        const std::int64_t stop = j == levels - 1 ? len : start + merged;
+        const std::int64_t start = j * len / levels;
+        const std::int64_t stop = (j + 1) * len / levels;
         double sum = 0;
         std::int64_t nonzero = 0;
         for (std::int64_t k = start; k < stop; ++k) {
