@@ -98,6 +98,7 @@ struct channel_state {
     bool has_range = false; // R = 2^exponent set (some nonzero seen)
     int exponent = 0;
     std::uint64_t pending_zeros = 0;
+    std::uint64_t zeros = 0;             // exact ±0 (also counted in pos[0])
     std::vector<std::uint64_t> pos, neg; // bins each, when a histogram is kept
 };
 
@@ -278,51 +279,54 @@ struct calibrator::impl {
             }
         }
         const int threads = std::max(1, num_threads());
-        auto count_run = [&](const float* src, std::int64_t n, std::int64_t step, channel_state& s,
-                             std::uint64_t* pos, std::uint64_t* neg) {
-            if (!s.has_range) {
-                s.pending_zeros += static_cast<std::uint64_t>(n); // all zeros
+        // counts one run into pos/neg (2·bins) and its exact zeros into zeros
+        auto count_run = [&](const float* src, std::int64_t n, channel_state& s, std::uint64_t* pos,
+                             std::uint64_t* neg, std::uint64_t& zeros) {
+            if (!s.has_range) { // all zeros so far: counted once the range is known
+                s.pending_zeros += static_cast<std::uint64_t>(n);
+                zeros += static_cast<std::uint64_t>(n);
                 return;
             }
             const double inv = std::ldexp(static_cast<double>(bins), -s.exponent);
             const std::int64_t top = bins - 1;
+            std::uint64_t z = 0;
             for (std::int64_t i = 0; i < n; ++i) {
-                const float v = src[i * step];
+                const float v = src[i];
                 const auto k = std::min(top, static_cast<std::int64_t>(std::fabs(v) * inv));
                 if (v < 0)
                     ++neg[k];
                 else
                     ++pos[k];
+                z += v == 0 ? 1u : 0u;
             }
+            zeros += z;
         };
         if (ch.size() == 1) {
-            // per tensor: fixed chunks, per-chunk-group partial histograms, integer sums
+            // per tensor: one partial histogram per thread over a fixed split, integer sums
             auto& s = ch[0];
             const std::int64_t n = lo.outer * lo.inner;
-            if (!s.has_range) {
-                s.pending_zeros += static_cast<std::uint64_t>(n);
-                return;
-            }
             const std::int64_t nchunks = (n + chunk - 1) / chunk;
             const int t = static_cast<int>(std::min<std::int64_t>(threads, nchunks));
-            if (t <= 1) {
-                count_run(x, n, 1, s, s.pos.data(), s.neg.data());
+            if (t <= 1 || !s.has_range) {
+                count_run(x, n, s, s.pos.data(), s.neg.data(), s.zeros);
                 return;
             }
-            std::vector<std::vector<std::uint64_t>> part(
-                static_cast<std::size_t>(t),
-                std::vector<std::uint64_t>(static_cast<std::size_t>(2 * bins), 0));
+            const auto width = static_cast<std::size_t>(2 * bins + 1);
+            std::vector<std::uint64_t> part(static_cast<std::size_t>(t) * width, 0);
 #pragma omp parallel for num_threads(t) schedule(static)
             for (int w = 0; w < t; ++w) {
                 const std::int64_t b0 = n * w / t, b1 = n * (w + 1) / t;
-                auto& h = part[static_cast<std::size_t>(w)];
-                count_run(x + b0, b1 - b0, 1, s, h.data(), h.data() + bins);
+                std::uint64_t* h = part.data() + static_cast<std::size_t>(w) * width;
+                count_run(x + b0, b1 - b0, s, h, h + bins, h[2 * bins]);
             }
-            for (const auto& h : part)
+            for (int w = 0; w < t; ++w) {
+                const std::uint64_t* h = part.data() + static_cast<std::size_t>(w) * width;
                 for (std::int64_t k = 0; k < bins; ++k) {
-                    s.pos[static_cast<std::size_t>(k)] += h[static_cast<std::size_t>(k)];
-                    s.neg[static_cast<std::size_t>(k)] += h[static_cast<std::size_t>(bins + k)];
+                    s.pos[static_cast<std::size_t>(k)] += h[k];
+                    s.neg[static_cast<std::size_t>(k)] += h[bins + k];
                 }
+                s.zeros += h[2 * bins];
+            }
             return;
         }
         const auto nch = static_cast<std::int64_t>(ch.size());
@@ -330,7 +334,8 @@ struct calibrator::impl {
         for (std::int64_t c = 0; c < nch; ++c) {
             auto& s = ch[static_cast<std::size_t>(c)];
             for (std::int64_t o = 0; o < lo.outer; ++o)
-                count_run(x + (o * nch + c) * lo.inner, lo.inner, 1, s, s.pos.data(), s.neg.data());
+                count_run(x + (o * nch + c) * lo.inner, lo.inner, s, s.pos.data(), s.neg.data(),
+                          s.zeros);
         }
     }
 
@@ -405,20 +410,27 @@ struct calibrator::impl {
         const criterion c = m == calib_method::entropy ? criterion::entropy : criterion::mse;
         const calib_detail::grid g = grid();
         const std::int64_t L = levels_one_sided();
-        auto to_double = [](const std::vector<std::uint64_t>& h) {
-            return std::vector<double>(h.begin(), h.end());
+        // Exact zeros are represented exactly by every grid (0 is always a grid point), so they
+        // carry no quantization loss: the KL leaves them out (the spike of ReLU zeros in bin 0
+        // would otherwise dominate the divergence and force a too-small threshold).
+        const double z = c == criterion::entropy ? static_cast<double>(s.zeros) : 0.0;
+        auto to_double = [&](const std::vector<std::uint64_t>& h, bool positive) {
+            std::vector<double> d(h.begin(), h.end());
+            if (positive) d[0] -= z;
+            return d;
         };
         if (symmetric) {
             std::vector<double> a(n);
             for (std::size_t k = 0; k < n; ++k)
                 a[k] = static_cast<double>(s.pos[k] + s.neg[k]);
+            a[0] -= z;
             const std::int64_t r = calib_detail::search_one_sided(a, w, c, L, g, true);
             const float t = std::min(static_cast<float>(static_cast<double>(r) * w), amax);
             return {-t, t};
         }
         if (s.mn >= 0 || s.mx <= 0) {
             const bool positive = s.mn >= 0;
-            const std::vector<double> a = to_double(positive ? s.pos : s.neg);
+            const std::vector<double> a = to_double(positive ? s.pos : s.neg, positive);
             const std::int64_t r = calib_detail::search_one_sided(a, w, c, L, g, false);
             const float t = std::min(static_cast<float>(static_cast<double>(r) * w), amax);
             return positive ? std::pair{0.0f, t} : std::pair{-t, 0.0f};
@@ -428,6 +440,7 @@ struct calibrator::impl {
             sg[k] = static_cast<double>(s.neg[n - 1 - k]);
             sg[n + k] = static_cast<double>(s.pos[k]);
         }
+        sg[n] -= z;
         std::int64_t l = 0, r = 0;
         calib_detail::search_two_sided(sg, -R, w, static_cast<std::int64_t>(n), c, L, g, l, r);
         const auto lo = static_cast<float>(-R + static_cast<double>(l) * w);
