@@ -1,6 +1,7 @@
 // Range searches over calibration histograms: percentile, KL entropy (TensorRT), MSE.
 #include "calib_search.hpp"
 
+#include "hone/core/threads.hpp"
 #include "hone/quantize/calibrator.hpp"
 
 #include <algorithm>
@@ -171,6 +172,26 @@ void search_two_sided(std::span<const double> h, double edge0, double w, std::in
             best_cost = cur;
             best_l = l;
             best_r = r;
+        }
+    }
+}
+
+void matmul_nt_fixed(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
+                     std::int64_t n) {
+#pragma omp parallel for num_threads(std::max(1, num_threads())) schedule(static)
+    for (std::int64_t i = 0; i < m; ++i) {
+        const float* xr = x + i * k;
+        for (std::int64_t o = 0; o < n; ++o) {
+            const float* wr = w + o * k;
+            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            std::int64_t j = 0;
+            for (; j + 8 <= k; j += 8)
+                for (int t = 0; t < 8; ++t)
+                    acc[t] += xr[j + t] * wr[j + t];
+            for (; j < k; ++j)
+                acc[0] += xr[j] * wr[j];
+            y[i * n + o] =
+                ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         }
     }
 }

@@ -43,4 +43,10 @@ void search_two_sided(std::span<const double> h, double edge0, double w, std::in
                       criterion c, std::int64_t levels, const grid& g, std::int64_t& best_l,
                       std::int64_t& best_r);
 
+/// y[m, n] = x[m, k]·w[n, k]ᵀ with a fixed summation order (8 interleaved f32 partial sums,
+/// then combined in a fixed tree), parallel over rows: bitwise identical at any thread count
+/// (oneDNN's matmul may change its reduction order with the thread count). For scoring.
+void matmul_nt_fixed(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
+                     std::int64_t n);
+
 } // namespace hone::calib_detail

@@ -5,7 +5,6 @@
 #include "calib_search.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/threads.hpp"
-#include "hone/kernels/gemm.hpp"
 
 #include <algorithm>
 #include <array>
@@ -506,14 +505,12 @@ struct calibrator::impl {
             const std::int64_t m = b.numel() / k, n = consumer_n;
             std::vector<float> ref(static_cast<std::size_t>(m * n)),
                 out(static_cast<std::size_t>(m * n)), xq(static_cast<std::size_t>(m * k));
-            kernels::matmul_f32(x, consumer_w.data(), ref.data(), m, k, n,
-                                kernels::weight_layout::n_by_k, nullptr);
+            calib_detail::matmul_nt_fixed(x, consumer_w.data(), ref.data(), m, k, n);
             for (std::size_t j = 0; j < 4; ++j) {
                 const kernels::qparams q = cand_qparams(0, j);
                 for (std::size_t i = 0; i < xq.size(); ++i)
                     xq[i] = calib_fake_quant(x[i], q, p.type, p.reduce_range);
-                kernels::matmul_f32(xq.data(), consumer_wq.data(), out.data(), m, k, n,
-                                    kernels::weight_layout::n_by_k, nullptr);
+                calib_detail::matmul_nt_fixed(xq.data(), consumer_wq.data(), out.data(), m, k, n);
                 double e = 0;
                 for (std::size_t i = 0; i < out.size(); ++i) {
                     const double d = static_cast<double>(ref[i]) - static_cast<double>(out[i]);

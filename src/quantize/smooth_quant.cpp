@@ -1,8 +1,8 @@
 // SmoothQuant: smoothing factors, folding, and the α search on W8A8 output error.
 #include "hone/quantize/smooth_quant.hpp"
 
+#include "calib_search.hpp"
 #include "hone/core/error.hpp"
-#include "hone/kernels/gemm.hpp"
 #include "hone/kernels/reduce.hpp"
 #include "hone/quantize/calibrator.hpp"
 
@@ -129,8 +129,7 @@ struct smooth_quant::impl {
         const float* src = static_cast<const float*>(xc.data());
         std::vector<float> ref(static_cast<std::size_t>(m * n)), out(ref.size()),
             xq(static_cast<std::size_t>(m * k));
-        kernels::matmul_f32(src, w.data(), ref.data(), m, k, n, kernels::weight_layout::n_by_k,
-                            nullptr);
+        calib_detail::matmul_nt_fixed(src, w.data(), ref.data(), m, k, n);
         for (float v : ref)
             energy += static_cast<double>(v) * v;
         for (std::size_t c = 0; c < s.size(); ++c) {
@@ -140,8 +139,7 @@ struct smooth_quant::impl {
                     xq[i] = calib_fake_quant(src[i] / s[c][static_cast<std::size_t>(j)], aq[c],
                                              p.act_type, p.reduce_range);
                 }
-            kernels::matmul_f32(xq.data(), wq[c].data(), out.data(), m, k, n,
-                                kernels::weight_layout::n_by_k, nullptr);
+            calib_detail::matmul_nt_fixed(xq.data(), wq[c].data(), out.data(), m, k, n);
             double e = 0;
             for (std::size_t i = 0; i < out.size(); ++i) {
                 const double d = static_cast<double>(ref[i]) - out[i];
