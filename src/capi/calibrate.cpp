@@ -25,9 +25,18 @@ struct hone_smooth_quant {
 namespace {
 
 using hone::capi::guarded;
-using hone::capi::named;
 using hone::capi::require;
 using hone::capi::view_of;
+
+/// Runs body; a hone::error gets `function` as a prefix. (capi::named would drop a leading
+/// identifier, which here is the user's tensor or layer name, e.g. "fc: …".)
+template <class Fn> void prefixed(const char* function, Fn&& body) {
+    try {
+        body();
+    } catch (const hone::error& e) {
+        throw hone::error(e.code(), std::string(function) + ": " + e.what());
+    }
+}
 
 hone::calibrator_params calibrator_params_of(const hone_calibrator_params* p, const char* fn) {
     hone::calibrator_params c;
@@ -117,7 +126,7 @@ HONE_API hone_status hone_calibrator_create(const hone_calibrator_params* params
     return guarded([&] {
         const char* fn = "hone_calibrator_create";
         require(out, fn, "out");
-        named(fn, [&] {
+        prefixed(fn, [&] {
             *out = new hone_calibrator{hone::calibrator(calibrator_params_of(params, fn))};
         });
     });
@@ -131,7 +140,7 @@ HONE_API hone_status hone_calibrator_observe(hone_calibrator* calibrator,
         const char* fn = "hone_calibrator_observe";
         auto* c = require(calibrator, fn, "calibrator");
         const hone::const_tensor_view b = view_of(batch, fn, "batch");
-        named(fn, [&] { c->cal.observe(b); });
+        prefixed(fn, [&] { c->cal.observe(b); });
     });
 }
 
@@ -152,7 +161,7 @@ HONE_API hone_status hone_calibrator_set_consumer(hone_calibrator* calibrator,
             const auto s = dc.span<float>();
             d.assign(s.begin(), s.end());
         }
-        named(fn, [&] { c->cal.set_consumer(w, d); });
+        prefixed(fn, [&] { c->cal.set_consumer(w, d); });
     });
 }
 
@@ -161,7 +170,7 @@ HONE_API hone_status hone_calibrator_score(hone_calibrator* calibrator, const ho
         const char* fn = "hone_calibrator_score";
         auto* c = require(calibrator, fn, "calibrator");
         const hone::const_tensor_view b = view_of(batch, fn, "batch");
-        named(fn, [&] { c->cal.score(b); });
+        prefixed(fn, [&] { c->cal.score(b); });
     });
 }
 
@@ -180,7 +189,7 @@ HONE_API hone_status hone_calibrator_result(const hone_calibrator* calibrator, h
         const char* fn = "hone_calibrator_result";
         const auto* c = require(calibrator, fn, "calibrator");
         hone::calib_result r;
-        named(fn, [&] { r = c->cal.result(); });
+        prefixed(fn, [&] { r = c->cal.result(); });
         const auto n = static_cast<std::int64_t>(r.scale.size());
         const hone::tensor_view s = result_view(scale, n, hone::dtype::f32, fn, "scale");
         hone::tensor_view z, lo, hi;
@@ -216,7 +225,7 @@ HONE_API hone_status hone_calibrator_qparams(const hone_calibrator* calibrator, 
         const char* fn = "hone_calibrator_qparams";
         const auto* c = require(calibrator, fn, "calibrator");
         hone::calib_result r;
-        named(fn, [&] { r = c->cal.result(); });
+        prefixed(fn, [&] { r = c->cal.result(); });
         if (scale) *scale = r.scale[0];
         if (zero_point) *zero_point = r.zero_point[0];
     });
@@ -267,7 +276,7 @@ HONE_API hone_status hone_smooth_quant_create(const hone_tensor* weights,
             p.reduce_range = params->reduce_range != 0;
             if (params->name) p.name = params->name;
         }
-        named(fn, [&] { *out = new hone_smooth_quant{hone::smooth_quant(w, p)}; });
+        prefixed(fn, [&] { *out = new hone_smooth_quant{hone::smooth_quant(w, p)}; });
     });
 }
 
@@ -278,7 +287,7 @@ HONE_API hone_status hone_smooth_quant_observe(hone_smooth_quant* sq, const hone
         const char* fn = "hone_smooth_quant_observe";
         auto* s = require(sq, fn, "sq");
         const hone::const_tensor_view v = view_of(x, fn, "x");
-        named(fn, [&] { s->sq.observe(v); });
+        prefixed(fn, [&] { s->sq.observe(v); });
     });
 }
 
@@ -287,7 +296,7 @@ HONE_API hone_status hone_smooth_quant_score(hone_smooth_quant* sq, const hone_t
         const char* fn = "hone_smooth_quant_score";
         auto* s = require(sq, fn, "sq");
         const hone::const_tensor_view v = view_of(x, fn, "x");
-        named(fn, [&] { s->sq.score(v); });
+        prefixed(fn, [&] { s->sq.score(v); });
     });
 }
 
@@ -298,7 +307,7 @@ HONE_API hone_status hone_smooth_quant_result(const hone_smooth_quant* sq, float
         const char* fn = "hone_smooth_quant_result";
         const auto* s = require(sq, fn, "sq");
         hone::smooth_quant_result r;
-        named(fn, [&] { r = s->sq.result(); });
+        prefixed(fn, [&] { r = s->sq.result(); });
         hone::tensor_view sv, wv;
         if (scales)
             sv = result_view(scales, static_cast<std::int64_t>(r.scales.size()), hone::dtype::f32,
@@ -346,7 +355,7 @@ HONE_API hone_status hone_bias_correction(const hone_tensor* weights, const hone
         if (mean_xq) mq = f32_vector(mean_xq, k, fn, "mean_xq");
         const hone::tensor_view out = result_view(bias_out, n, hone::dtype::f32, fn, "bias_out");
         hone::bias_correction_result r;
-        named(fn, [&] { r = hone::bias_correction(w, d, b, mx, mq, "hone_bias_correction"); });
+        prefixed(fn, [&] { r = hone::bias_correction(w, d, b, mx, mq, "layer"); });
         for (std::int64_t i = 0; i < n; ++i)
             *reinterpret_cast<float*>(out.bytes() + (out.rank() == 0 ? 0 : i * out.stride(0)) * 4) =
                 r.bias[static_cast<std::size_t>(i)];
