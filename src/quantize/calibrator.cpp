@@ -278,63 +278,118 @@ struct calibrator::impl {
             }
         }
         const int threads = std::max(1, num_threads());
-        // counts one run into pos/neg (2·bins) and its exact zeros into zeros
-        auto count_run = [&](const float* src, std::int64_t n, channel_state& s, std::uint64_t* pos,
-                             std::uint64_t* neg, std::uint64_t& zeros) {
-            if (!s.has_range) { // all zeros so far: counted once the range is known
+        const std::int64_t top = bins - 1;
+        if (ch.size() == 1) {
+            // per tensor: one partial histogram per thread over a fixed split; integer sums, so
+            // the counts do not depend on the split
+            auto& s = ch[0];
+            const std::int64_t n = lo.outer * lo.inner;
+            if (!s.has_range) { // all zeros so far: counted into bin 0 once the range is known
                 s.pending_zeros += static_cast<std::uint64_t>(n);
-                zeros += static_cast<std::uint64_t>(n);
+                s.zeros += static_cast<std::uint64_t>(n);
                 return;
             }
             const double inv = std::ldexp(static_cast<double>(bins), -s.exponent);
-            const std::int64_t top = bins - 1;
-            std::uint64_t z = 0;
-            for (std::int64_t i = 0; i < n; ++i) {
-                const float v = src[i];
-                const auto k = std::min(top, static_cast<std::int64_t>(std::fabs(v) * inv));
-                if (v < 0)
-                    ++neg[k];
-                else
-                    ++pos[k];
-                z += v == 0 ? 1u : 0u;
-            }
-            zeros += z;
-        };
-        if (ch.size() == 1) {
-            // per tensor: one partial histogram per thread over a fixed split, integer sums
-            auto& s = ch[0];
-            const std::int64_t n = lo.outer * lo.inner;
             const std::int64_t nchunks = (n + chunk - 1) / chunk;
-            const int t = static_cast<int>(std::min<std::int64_t>(threads, nchunks));
-            if (t <= 1 || !s.has_range) {
-                count_run(x, n, s, s.pos.data(), s.neg.data(), s.zeros);
-                return;
-            }
-            const auto width = static_cast<std::size_t>(2 * bins + 1);
-            std::vector<std::uint64_t> part(static_cast<std::size_t>(t) * width, 0);
+            const int t = static_cast<int>(std::clamp<std::int64_t>(nchunks, 1, threads));
+            // 4 interleaved u32 copies per thread break the store-to-load dependency of runs of
+            // equal bins (ReLU zeros); a copy sees at most 2^28 elements per pass before it is
+            // flushed into the u64 counts
+            constexpr int copies = 4;
+            const auto width = static_cast<std::size_t>(2 * bins);
+            std::vector<std::uint64_t> part(static_cast<std::size_t>(t) * (width + 1), 0);
 #pragma omp parallel for num_threads(t) schedule(static)
             for (int w = 0; w < t; ++w) {
                 const std::int64_t b0 = n * w / t, b1 = n * (w + 1) / t;
-                std::uint64_t* h = part.data() + static_cast<std::size_t>(w) * width;
-                count_run(x + b0, b1 - b0, s, h, h + bins, h[2 * bins]);
+                std::uint64_t* out = part.data() + static_cast<std::size_t>(w) * (width + 1);
+                std::vector<std::uint32_t> h(copies * width, 0);
+                std::uint64_t z = 0;
+                constexpr std::int64_t pass = std::int64_t{1} << 28;
+                for (std::int64_t p0 = b0; p0 < b1; p0 += pass) {
+                    const std::int64_t p1 = std::min(b1, p0 + pass);
+                    std::int64_t i = p0;
+                    for (; i + copies <= p1; i += copies)
+                        for (int c = 0; c < copies; ++c) {
+                            const float v = x[i + c];
+                            const auto k =
+                                std::min(top, static_cast<std::int64_t>(std::fabs(v) * inv));
+                            ++h[static_cast<std::size_t>(c) * width +
+                                static_cast<std::size_t>(v < 0 ? bins + k : k)];
+                            z += v == 0 ? 1u : 0u;
+                        }
+                    for (; i < p1; ++i) {
+                        const float v = x[i];
+                        const auto k = std::min(top, static_cast<std::int64_t>(std::fabs(v) * inv));
+                        ++h[static_cast<std::size_t>(v < 0 ? bins + k : k)];
+                        z += v == 0 ? 1u : 0u;
+                    }
+                    for (int c = 0; c < copies; ++c)
+                        for (std::size_t j = 0; j < width; ++j) {
+                            out[j] += h[static_cast<std::size_t>(c) * width + j];
+                            h[static_cast<std::size_t>(c) * width + j] = 0;
+                        }
+                }
+                out[width] = z;
             }
             for (int w = 0; w < t; ++w) {
-                const std::uint64_t* h = part.data() + static_cast<std::size_t>(w) * width;
+                const std::uint64_t* h = part.data() + static_cast<std::size_t>(w) * (width + 1);
                 for (std::int64_t k = 0; k < bins; ++k) {
                     s.pos[static_cast<std::size_t>(k)] += h[k];
                     s.neg[static_cast<std::size_t>(k)] += h[bins + k];
                 }
-                s.zeros += h[2 * bins];
+                s.zeros += h[width];
             }
             return;
         }
+        // per channel: each thread owns a contiguous range of channels and walks every row,
+        // reading that range's contiguous run of each row (sequential reads, no shared counts)
         const auto nch = static_cast<std::int64_t>(ch.size());
-#pragma omp parallel for num_threads(threads) schedule(static)
+        std::vector<double> inv(static_cast<std::size_t>(nch), 0.0);
         for (std::int64_t c = 0; c < nch; ++c) {
-            auto& s = ch[static_cast<std::size_t>(c)];
-            for (std::int64_t o = 0; o < lo.outer; ++o)
-                count_run(x + (o * nch + c) * lo.inner, lo.inner, s, s.pos.data(), s.neg.data(),
-                          s.zeros);
+            const auto& s = ch[static_cast<std::size_t>(c)];
+            if (s.has_range)
+                inv[static_cast<std::size_t>(c)] = std::ldexp(double(bins), -s.exponent);
+        }
+        const int t = static_cast<int>(std::clamp<std::int64_t>(nch, 1, threads));
+#pragma omp parallel for num_threads(t) schedule(static)
+        for (int w = 0; w < t; ++w) {
+            const std::int64_t c0 = nch * w / t, c1 = nch * (w + 1) / t;
+            std::vector<std::uint64_t> z(static_cast<std::size_t>(c1 - c0), 0);
+            // blocks of rows: one channel's histogram stays in cache for a whole block, and the
+            // block (≤ 256 rows of the channel range) stays in L2 across the channels
+            const std::int64_t block = lo.inner == 1 ? 256 : 1;
+            for (std::int64_t o0 = 0; o0 < lo.outer; o0 += block) {
+                const std::int64_t o1 = std::min(lo.outer, o0 + block);
+                for (std::int64_t c = c0; c < c1; ++c) {
+                    auto& s = ch[static_cast<std::size_t>(c)];
+                    const std::int64_t len = (o1 - o0) * lo.inner;
+                    if (!s.has_range) { // all zeros so far
+                        s.pending_zeros += static_cast<std::uint64_t>(len);
+                        z[static_cast<std::size_t>(c - c0)] += static_cast<std::uint64_t>(len);
+                        continue;
+                    }
+                    const double f = inv[static_cast<std::size_t>(c)];
+                    std::uint64_t* pos = s.pos.data();
+                    std::uint64_t* neg = s.neg.data();
+                    std::uint64_t zc = 0;
+                    for (std::int64_t o = o0; o < o1; ++o) {
+                        const float* src = x + (o * nch + c) * lo.inner;
+                        for (std::int64_t i = 0; i < lo.inner; ++i) {
+                            const float v = src[i];
+                            const auto k =
+                                std::min(top, static_cast<std::int64_t>(std::fabs(v) * f));
+                            if (v < 0)
+                                ++neg[k];
+                            else
+                                ++pos[k];
+                            zc += v == 0 ? 1u : 0u;
+                        }
+                    }
+                    z[static_cast<std::size_t>(c - c0)] += zc;
+                }
+            }
+            for (std::int64_t c = c0; c < c1; ++c)
+                ch[static_cast<std::size_t>(c)].zeros += z[static_cast<std::size_t>(c - c0)];
         }
     }
 
