@@ -20,6 +20,10 @@
 // of the grid (ties: the first in the grid); it is the caller's choice to keep the layer
 // unsmoothed if error_before is lower.
 //
+// Determinism: the products are computed by a fixed-order kernel, so the errors and the chosen α
+// are bitwise identical at any thread count; another batch split changes only the order of the
+// double sums of squared errors.
+//
 // Streaming use, two passes over the calibration batches (bounded memory: O(K) statistics and
 // O(|grid|) error sums): observe(x) for every batch, then score(x) for every batch, then
 // result(). smooth_quant_search() does both passes over a list of batches.
