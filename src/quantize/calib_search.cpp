@@ -11,7 +11,8 @@
 
 namespace hone::calib_detail {
 
-double percentile_of(std::span<const double> h, double edge0, double w, double q) {
+double percentile_of(std::span<const double> h, double edge0, double w, double q,
+                     std::size_t zero_bin, double zeros) {
     double total = 0;
     for (double v : h)
         total += v;
@@ -19,11 +20,17 @@ double percentile_of(std::span<const double> h, double edge0, double w, double q
     const double target = q * total;
     double cum = 0;
     for (std::size_t k = 0; k < h.size(); ++k) {
-        if (h[k] > 0 && cum + h[k] >= target) {
-            const double frac = std::clamp((target - cum) / h[k], 0.0, 1.0);
+        double mass = h[k];
+        if (k == zero_bin && zeros > 0) {
+            if (cum + zeros >= target) return edge0 + static_cast<double>(k) * w; // exactly 0
+            cum += zeros;
+            mass -= zeros;
+        }
+        if (mass > 0 && cum + mass >= target) {
+            const double frac = std::clamp((target - cum) / mass, 0.0, 1.0);
             return edge0 + (static_cast<double>(k) + frac) * w;
         }
-        cum += h[k];
+        cum += mass;
     }
     return edge0 + static_cast<double>(h.size()) * w;
 }

@@ -17,8 +17,10 @@ struct grid {
     bool reduce_range = false;
 };
 
-/// The value at fraction q ∈ [0, 1] of the mass, linear inside the bin.
-double percentile_of(std::span<const double> h, double edge0, double w, double q);
+/// The value at fraction q ∈ [0, 1] of the mass, linear inside the bin. `zeros` of the counts
+/// of bin `zero_bin` (whose left edge is 0) are exact zeros, an atom at its left edge.
+double percentile_of(std::span<const double> h, double edge0, double w, double q,
+                     std::size_t zero_bin = 0, double zeros = 0);
 
 /// KL(P‖Q) of the TensorRT/MXNet entropy calibration for the slice [l, r) quantized to
 /// `levels` chunks; +inf when the slice is narrower than `levels` bins or degenerate.

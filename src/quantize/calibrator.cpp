@@ -448,8 +448,9 @@ struct calibrator::impl {
                 std::vector<double> a(n);
                 for (std::size_t k = 0; k < n; ++k)
                     a[k] = static_cast<double>(s.pos[k] + s.neg[k]);
-                const auto t =
-                    std::min(static_cast<float>(calib_detail::percentile_of(a, 0, w, q)), amax);
+                const auto t = std::min(static_cast<float>(calib_detail::percentile_of(
+                                            a, 0, w, q, 0, static_cast<double>(s.zeros))),
+                                        amax);
                 return {-t, t};
             }
             std::vector<double> sg(2 * n);
@@ -457,8 +458,10 @@ struct calibrator::impl {
                 sg[k] = static_cast<double>(s.neg[n - 1 - k]);
                 sg[n + k] = static_cast<double>(s.pos[k]);
             }
-            const auto lo = static_cast<float>(calib_detail::percentile_of(sg, -R, w, 1.0 - q));
-            const auto hi = static_cast<float>(calib_detail::percentile_of(sg, -R, w, q));
+            const auto lo = static_cast<float>(
+                calib_detail::percentile_of(sg, -R, w, 1.0 - q, n, static_cast<double>(s.zeros)));
+            const auto hi = static_cast<float>(
+                calib_detail::percentile_of(sg, -R, w, q, n, static_cast<double>(s.zeros)));
             return {std::clamp(lo, s.mn, s.mx), std::clamp(hi, s.mn, s.mx)};
         }
         const criterion c = m == calib_method::entropy ? criterion::entropy : criterion::mse;

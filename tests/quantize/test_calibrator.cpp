@@ -224,6 +224,20 @@ TEST_CASE("percentile of known distributions, within one bin of the exact value"
     CHECK(r.min[0] == -r.max[0]);
     CHECK(r.scale[0] == r.max[0] / 127.0f);
 
+    // exact zeros are an atom at 0: ReLU-like data has a lower percentile of exactly 0
+    {
+        calibrator_params pz;
+        pz.method = calib_method::percentile;
+        pz.percentile = 99.0;
+        std::vector<float> relu = x;
+        for (float& v : relu)
+            v = std::max(v, 0.0f);
+        const auto rz = run(pz, relu);
+        CHECK(rz.min[0] == 0.0f);
+        CHECK(std::fabs(rz.max[0] - sorted[static_cast<std::size_t>(0.99 * (sorted.size() - 1))]) <=
+              w);
+    }
+
     // 100th percentile = the max
     p = {};
     p.method = calib_method::percentile;
