@@ -753,8 +753,6 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
  * quantizer (include/hone/quantize/)
  * ==================================================================================== */
 
-
-
 /* activations */
 
 /* Static activation calibration, SmoothQuant and bias correction; C++:
@@ -842,13 +840,13 @@ HONE_API hone_status hone_calibrator_qparams(const hone_calibrator* calibrator, 
  * every alpha of the grid is scored by the W8A8 output error (weights per output channel
  * symmetric int8 RTN, activations per tensor static min/max of x / s). */
 typedef struct hone_smooth_quant_params {
-    size_t struct_size;       /* sizeof(hone_smooth_quant_params), set by _init */
-    const float* alphas;      /* alpha grid, each in [0, 1]; NULL = 0, 0.05, ..., 1 */
-    size_t alpha_count;       /* entries of alphas */
-    hone_dtype act_dtype;     /* U8 (default) or I8 */
+    size_t struct_size;           /* sizeof(hone_smooth_quant_params), set by _init */
+    const float* alphas;          /* alpha grid, each in [0, 1]; NULL = 0, 0.05, ..., 1 */
+    size_t alpha_count;           /* entries of alphas */
+    hone_dtype act_dtype;         /* U8 (default) or I8 */
     hone_quant_scheme act_scheme; /* default HONE_QUANT_AFFINE */
-    int reduce_range;         /* default 0 */
-    const char* name;         /* names the layer in errors; NULL = "layer" */
+    int reduce_range;             /* default 0 */
+    const char* name;             /* names the layer in errors; NULL = "layer" */
 } hone_smooth_quant_params;
 
 typedef struct hone_smooth_quant hone_smooth_quant;
