@@ -357,12 +357,22 @@ struct calibrator::impl {
             std::vector<std::uint64_t> z(static_cast<std::size_t>(c1 - c0), 0);
             // blocks of rows: one channel's histogram stays in cache for a whole block, and the
             // block (≤ 256 rows of the channel range) stays in L2 across the channels
-            const std::int64_t block = lo.inner == 1 ? 256 : 1;
+            // Channels along the last axis (inner = 1): a block of rows of the thread's channel
+            // range is first transposed into a small buffer, so each channel is then counted
+            // from contiguous memory while its histogram stays in cache.
+            const std::int64_t block = lo.inner == 1 ? 128 : 1;
+            std::vector<float> tb;
+            if (lo.inner == 1) tb.resize(static_cast<std::size_t>((c1 - c0) * block));
             for (std::int64_t o0 = 0; o0 < lo.outer; o0 += block) {
-                const std::int64_t o1 = std::min(lo.outer, o0 + block);
+                const std::int64_t o1 = std::min(lo.outer, o0 + block), rows_b = o1 - o0;
+                if (lo.inner == 1)
+                    for (std::int64_t o = o0; o < o1; ++o)
+                        for (std::int64_t c = c0; c < c1; ++c)
+                            tb[static_cast<std::size_t>((c - c0) * block + (o - o0))] =
+                                x[o * nch + c];
                 for (std::int64_t c = c0; c < c1; ++c) {
                     auto& s = ch[static_cast<std::size_t>(c)];
-                    const std::int64_t len = (o1 - o0) * lo.inner;
+                    const std::int64_t len = rows_b * lo.inner;
                     if (!s.has_range) { // all zeros so far
                         s.pending_zeros += static_cast<std::uint64_t>(len);
                         z[static_cast<std::size_t>(c - c0)] += static_cast<std::uint64_t>(len);
@@ -372,9 +382,8 @@ struct calibrator::impl {
                     std::uint64_t* pos = s.pos.data();
                     std::uint64_t* neg = s.neg.data();
                     std::uint64_t zc = 0;
-                    for (std::int64_t o = o0; o < o1; ++o) {
-                        const float* src = x + (o * nch + c) * lo.inner;
-                        for (std::int64_t i = 0; i < lo.inner; ++i) {
+                    auto count_run = [&](const float* src, std::int64_t n) {
+                        for (std::int64_t i = 0; i < n; ++i) {
                             const float v = src[i];
                             const auto k =
                                 std::min(top, static_cast<std::int64_t>(std::fabs(v) * f));
@@ -384,7 +393,12 @@ struct calibrator::impl {
                                 ++pos[k];
                             zc += v == 0 ? 1u : 0u;
                         }
-                    }
+                    };
+                    if (lo.inner == 1)
+                        count_run(tb.data() + (c - c0) * block, rows_b);
+                    else
+                        for (std::int64_t o = o0; o < o1; ++o)
+                            count_run(x + (o * nch + c) * lo.inner, lo.inner);
                     z[static_cast<std::size_t>(c - c0)] += zc;
                 }
             }
