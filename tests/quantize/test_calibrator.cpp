@@ -301,6 +301,23 @@ TEST_CASE("entropy clips an outlier; mse never worse than min/max") {
           qdq_error(u, run(p, u).qparams(), dtype::u8, false));
 }
 
+TEST_CASE("entropy leaves exact zeros out: ReLU zeros do not move the threshold") {
+    auto x = normal(50000, 17);
+    for (float& v : x)
+        v = std::fabs(v);
+    std::vector<float> with_zeros = x;
+    with_zeros.resize(with_zeros.size() * 3, 0.0f); // two thirds exact zeros, as after a ReLU
+    for (auto t : {dtype::u8, dtype::i8}) {
+        calibrator_params p;
+        p.method = calib_method::entropy;
+        p.type = t;
+        p.scheme = t == dtype::u8 ? quant_scheme::affine : quant_scheme::symmetric;
+        const auto a = run(p, x), b = run(p, with_zeros);
+        CHECK(a.max[0] == b.max[0]);
+        CHECK(a.scale[0] == b.scale[0]);
+    }
+}
+
 TEST_CASE("auto picks the least scored error, never worse than min/max") {
     auto x = normal(100000, 21);
     x.push_back(40.0f);
