@@ -812,6 +812,126 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
  * quantizer (include/hone/quantize/)
  * ==================================================================================== */
 
+/* activations */
+
+/* Static activation calibration, SmoothQuant and bias correction; C++:
+ * hone/quantize/calibrator.hpp, smooth_quant.hpp, bias_correction.hpp; docs/calibration.md.
+ *
+ * A calibrator is fed calibration batches (F32 tensors of any shape and strides) with
+ * hone_calibrator_observe and keeps only a fixed-size summary (min/max, or a 2 x bins histogram
+ * per channel). Methods:
+ *  - MIN_MAX: exact range of all data; MOVING_AVERAGE: per-batch min/max averaged with
+ *    `momentum` (torch.ao's averaging constant);
+ *  - PERCENTILE: the `percentile` (affine: the (100 - p)-th and p-th of x; symmetric: p-th of
+ *    |x|), within one bin width of the exact value;
+ *  - ENTROPY: TensorRT-style KL-divergence threshold; MSE: the range minimising the
+ *    histogram-estimated quantize-dequantize MSE;
+ *  - AUTO: computes the MIN_MAX, PERCENTILE, ENTROPY and MSE candidates, then needs a second pass
+ *    (hone_calibrator_score over the same batches) measuring each candidate's squared error —
+ *    of the tensor itself, or of a consumer layer's output if hone_calibrator_set_consumer was
+ *    called — and picks the least per channel; ties go to MIN_MAX, so it is never worse than
+ *    MIN_MAX on the scored data.
+ * The histogram has power-of-two range and exact pair merging: every method but MOVING_AVERAGE
+ * gives the same bits for any batch split, order and thread count.
+ * Scale / zero point follow hone_choose_qparams for U8 (affine: [0, 255]) or I8 (symmetric:
+ * [-127, 127]); reduce_range uses U8 [0, 127] / I8 [-64, 63] (7-bit activations, as
+ * hone_linear_params.reduce_range expects). */
+typedef enum hone_calib_method {
+    HONE_CALIB_MIN_MAX = 0,
+    HONE_CALIB_MOVING_AVERAGE = 1,
+    HONE_CALIB_PERCENTILE = 2,
+    HONE_CALIB_ENTROPY = 3,
+    HONE_CALIB_MSE = 4,
+    HONE_CALIB_AUTO = 5
+} hone_calib_method;
+
+typedef struct hone_calibrator_params {
+    size_t struct_size;           /* sizeof(hone_calibrator_params), set by _init */
+    hone_calib_method method;     /* default HONE_CALIB_MIN_MAX */
+    hone_granularity granularity; /* PER_TENSOR (default) or PER_CHANNEL */
+    int axis;                     /* PER_CHANNEL: the channel axis (negative from the end) */
+    hone_dtype dtype;             /* HONE_DTYPE_U8 (default) or HONE_DTYPE_I8 */
+    hone_quant_scheme scheme;     /* default HONE_QUANT_AFFINE */
+    int reduce_range;             /* nonzero: 7-bit activations; default 0 */
+    float momentum;               /* MOVING_AVERAGE, (0, 1]; default 0.01 */
+    double percentile;            /* PERCENTILE / AUTO, (0, 100]; default 99.99 */
+    int64_t bins;                 /* histogram bins per sign, power of two in [16, 65536]; 2048 */
+    const char* name;             /* names the tensor in errors (copied); NULL = "activation" */
+} hone_calibrator_params;
+
+typedef struct hone_calibrator hone_calibrator;
+
+HONE_API hone_status hone_calibrator_params_init(hone_calibrator_params* params);
+/* Fails with HONE_ERROR_INVALID_ARGUMENT for a bad method, percentile, momentum, bins or
+ * granularity (PER_GROUP), HONE_ERROR_DTYPE_MISMATCH for a dtype other than U8/I8. */
+HONE_API hone_status hone_calibrator_create(const hone_calibrator_params* params,
+                                            hone_calibrator** out);
+HONE_API void hone_calibrator_destroy(hone_calibrator* calibrator);
+/* Adds a batch. NaN or inf fail with HONE_ERROR_INVALID_ARGUMENT naming the tensor (and the
+ * channel); a batch whose rank or channel count differs from the first fails with
+ * HONE_ERROR_SHAPE_MISMATCH; an empty batch changes nothing. The state is unchanged on failure
+ * of validation. */
+HONE_API hone_status hone_calibrator_observe(hone_calibrator* calibrator, const hone_tensor* batch);
+/* AUTO, per tensor: score candidates by the output error of the next layer, y = x W^T with
+ * reference weights W (F32 [N, K], K = the batch's last axis) against qdq(x) Wq^T with the
+ * deployed weights Wq (same shape; NULL = W). Before the first hone_calibrator_score. */
+HONE_API hone_status hone_calibrator_set_consumer(hone_calibrator* calibrator,
+                                                  const hone_tensor* weights,
+                                                  const hone_tensor* deployed);
+/* AUTO: second pass over the calibration batches (the histogram is frozen at the first call). */
+HONE_API hone_status hone_calibrator_score(hone_calibrator* calibrator, const hone_tensor* batch);
+/* Number of channels (1 per tensor; 0 before the first non-empty batch). */
+HONE_API hone_status hone_calibrator_channels(const hone_calibrator* calibrator, int64_t* out);
+/* The result for every channel into caller tensors of `channels` elements (rank 0 or 1, any
+ * strides allowed only for F32): scale F32; zero_point of the calibrator's dtype (U8 or I8) or
+ * NULL; min and max F32 (the chosen range) or NULL. Fails before any non-empty batch, and for
+ * AUTO before hone_calibrator_score. Nothing is written on failure. */
+HONE_API hone_status hone_calibrator_result(const hone_calibrator* calibrator, hone_tensor* scale,
+                                            hone_tensor* zero_point, hone_tensor* min,
+                                            hone_tensor* max);
+/* Per tensor shortcut: scale and zero point of channel 0 (either out-param may be NULL). */
+HONE_API hone_status hone_calibrator_qparams(const hone_calibrator* calibrator, float* scale,
+                                             int32_t* zero_point);
+
+/* SmoothQuant (Xiao et al. 2022) for a linear layer y = x W^T (W F32 [N, K]):
+ * s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), x / s and W s. Two passes over the calibration
+ * batches (F32 [M, K]): hone_smooth_quant_observe on each, then hone_smooth_quant_score on each;
+ * every alpha of the grid is scored by the W8A8 output error (weights per output channel
+ * symmetric int8 RTN, activations per tensor static min/max of x / s). */
+typedef struct hone_smooth_quant_params {
+    size_t struct_size;           /* sizeof(hone_smooth_quant_params), set by _init */
+    const float* alphas;          /* alpha grid, each in [0, 1]; NULL = 0, 0.05, ..., 1 */
+    size_t alpha_count;           /* entries of alphas */
+    hone_dtype act_dtype;         /* U8 (default) or I8 */
+    hone_quant_scheme act_scheme; /* default HONE_QUANT_AFFINE */
+    int reduce_range;             /* default 0 */
+    const char* name;             /* names the layer in errors; NULL = "layer" */
+} hone_smooth_quant_params;
+
+typedef struct hone_smooth_quant hone_smooth_quant;
+
+HONE_API hone_status hone_smooth_quant_params_init(hone_smooth_quant_params* params);
+HONE_API hone_status hone_smooth_quant_create(const hone_tensor* weights,
+                                              const hone_smooth_quant_params* params,
+                                              hone_smooth_quant** out);
+HONE_API void hone_smooth_quant_destroy(hone_smooth_quant* sq);
+HONE_API hone_status hone_smooth_quant_observe(hone_smooth_quant* sq, const hone_tensor* x);
+HONE_API hone_status hone_smooth_quant_score(hone_smooth_quant* sq, const hone_tensor* x);
+/* The best alpha, its factors (scales: F32 [K] or NULL), the folded weights W s (F32 [N, K] or
+ * NULL), and the summed squared output errors without smoothing (error_before) and at the best
+ * alpha (error_after); any out-param may be NULL. */
+HONE_API hone_status hone_smooth_quant_result(const hone_smooth_quant* sq, float* alpha,
+                                              hone_tensor* scales, hone_tensor* weights,
+                                              double* error_before, double* error_after);
+
+/* Bias correction (Nagel et al. 2019): bias_out = bias + W E[x] - Wq E[xq]. weights W and
+ * deployed Wq: F32 [N, K]; bias: F32 [N] or NULL (= 0); mean_x: F32 [K], the calibration
+ * inputs' mean; mean_xq: F32 [K] (the mean of the quantized inputs) or NULL (= mean_x);
+ * bias_out: F32 [N] (may be bias itself). */
+HONE_API hone_status hone_bias_correction(const hone_tensor* weights, const hone_tensor* deployed,
+                                          const hone_tensor* bias, const hone_tensor* mean_x,
+                                          const hone_tensor* mean_xq, hone_tensor* bias_out);
+
 /* ======================================================================================
  * pruner (include/hone/prune/)
  * ==================================================================================== */

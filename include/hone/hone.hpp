@@ -25,6 +25,9 @@
 #include "hone/kernels/weight_only.hpp"
 
 // algorithms: quantizer
+#include "hone/quantize/bias_correction.hpp"
+#include "hone/quantize/calibrator.hpp"
+#include "hone/quantize/smooth_quant.hpp"
 
 // algorithms: pruner
 
