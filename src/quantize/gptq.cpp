@@ -1,12 +1,11 @@
 // GPTQ (see hone/quantize/gptq.hpp for the method and the choices made).
-#define EIGEN_DONT_PARALLELIZE // rows are processed in fixed chunks by hone's own OpenMP loop
 #include "hone/quantize/gptq.hpp"
 
 #include "hessian.hpp"
 #include "hone/core/threads.hpp"
 #include "quant_common.hpp"
 
-#include <Eigen/Core>
+#include "hone/kernels/gemm.hpp"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,9 +14,6 @@
 namespace hone {
 namespace {
 
-using row_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using row_map = Eigen::Map<row_matrix>;
-using const_row_map = Eigen::Map<const row_matrix>;
 constexpr std::int64_t chunk_rows = 64;
 
 } // namespace
@@ -100,60 +96,75 @@ quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hess
 
     const std::int32_t qmin = spec.qmin(), qmax = spec.qmax();
     const float* u = prep.inverse_cholesky_upper.data();
-    const const_row_map u_mat(u, k, k);
+    // W in the permuted column order (row-major, N×K); updated in place.
+    std::vector<float> wp(static_cast<std::size_t>(n * k));
+    for (std::int64_t r = 0; r < n; ++r)
+        for (std::int64_t i = 0; i < k; ++i)
+            wp[std::size_t(r * k + i)] = w[std::size_t(r * k + perm[std::size_t(i)])];
     std::vector<std::int32_t> q(static_cast<std::size_t>(n * k));
     const std::int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
     const int threads = hone::num_threads();
     std::string first_error;
     status first_code = status::ok;
     std::int64_t first_chunk = chunks;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (chunks > 1)
-    for (std::int64_t c = 0; c < chunks; ++c) {
-        try {
-            const std::int64_t r0 = c * chunk_rows, rows = std::min(chunk_rows, n - r0);
-            // This chunk's rows in the permuted column order.
-            row_matrix wc(rows, k);
-            for (std::int64_t r = 0; r < rows; ++r)
-                for (std::int64_t i = 0; i < k; ++i)
-                    wc(r, i) = w[std::size_t((r0 + r) * k + perm[std::size_t(i)])];
-            row_matrix err(rows, std::min(block, k));
-            for (std::int64_t i1 = 0; i1 < k; i1 += block) {
-                const std::int64_t i2 = std::min(i1 + block, k), count = i2 - i1;
-                for (std::int64_t i = i1; i < i2; ++i) {
-                    if (dynamic_groups && i % g == 0) // columns [i, i+g) are fully updated
+    std::vector<float> ub; // U[i1:i2, i2:K], contiguous
+    for (std::int64_t i1 = 0; i1 < k && first_chunk == chunks; i1 += block) {
+        const std::int64_t i2 = std::min(i1 + block, k), count = i2 - i1, rest = k - i2;
+        ub.resize(static_cast<std::size_t>(count * rest));
+        for (std::int64_t i = i1; i < i2; ++i)
+            std::copy(u + i * k + i2, u + i * k + k, ub.data() + (i - i1) * rest);
+#pragma omp parallel num_threads(threads) if (chunks > 1)
+        {
+            std::vector<float> err(static_cast<std::size_t>(chunk_rows * count));
+            std::vector<float> prod(static_cast<std::size_t>(chunk_rows * rest));
+#pragma omp for schedule(dynamic, 1)
+            for (std::int64_t c = 0; c < chunks; ++c) {
+                try {
+                    const std::int64_t r0 = c * chunk_rows, rows = std::min(chunk_rows, n - r0);
+                    for (std::int64_t i = i1; i < i2; ++i) {
+                        if (dynamic_groups && i % g == 0) // columns [i, i+g) fully updated
+                            for (std::int64_t r = 0; r < rows; ++r) {
+                                const std::span<const float> vals(wp.data() + (r0 + r) * k + i,
+                                                                  std::size_t(g));
+                                params[std::size_t((r0 + r) * groups_per_row + i / g)] =
+                                    clip ? detail::clip_params(vals, spec, *clip, name)
+                                         : detail::minmax_params(vals, spec, name);
+                            }
+                        const float d = u[i * k + i];
+                        const float* urow = u + i * k;
+                        const std::int64_t col = perm[std::size_t(i)];
                         for (std::int64_t r = 0; r < rows; ++r) {
-                            const std::span<const float> vals(&wc(r, i), std::size_t(g));
-                            params[std::size_t((r0 + r) * groups_per_row + i / g)] =
-                                clip ? detail::clip_params(vals, spec, *clip, name)
-                                     : detail::minmax_params(vals, spec, name);
+                            const auto& p = params[std::size_t(param_index(r0 + r, col))];
+                            float* wr = wp.data() + (r0 + r) * k;
+                            const float x = wr[i];
+                            const std::int32_t qi =
+                                detail::quantize_value(x, p.scale, p.zero_point, qmin, qmax);
+                            q[std::size_t((r0 + r) * k + col)] = qi;
+                            const float e =
+                                (x - detail::dequantize_value(qi, p.scale, p.zero_point)) / d;
+                            err[std::size_t(r * count + (i - i1))] = e;
+                            for (std::int64_t j = i + 1; j < i2; ++j)
+                                wr[j] -= e * urow[j];
                         }
-                    const float d = u[i * k + i];
-                    const float* urow = u + i * k;
-                    const std::int64_t col = perm[std::size_t(i)];
-                    for (std::int64_t r = 0; r < rows; ++r) {
-                        const auto& p = params[std::size_t(param_index(r0 + r, col))];
-                        const float x = wc(r, i);
-                        const std::int32_t qi =
-                            detail::quantize_value(x, p.scale, p.zero_point, qmin, qmax);
-                        q[std::size_t((r0 + r) * k + col)] = qi;
-                        const float e =
-                            (x - detail::dequantize_value(qi, p.scale, p.zero_point)) / d;
-                        err(r, i - i1) = e;
-                        float* wr = &wc(r, 0);
-                        for (std::int64_t j = i + 1; j < i2; ++j)
-                            wr[j] -= e * urow[j];
+                    }
+                    if (rest > 0) { // lazy batch update of every column after the block
+                        kernels::matmul_f32(err.data(), ub.data(), prod.data(), rows, count, rest,
+                                            kernels::weight_layout::k_by_n, nullptr);
+                        for (std::int64_t r = 0; r < rows; ++r) {
+                            float* wr = wp.data() + (r0 + r) * k + i2;
+                            const float* pr = prod.data() + r * rest;
+                            for (std::int64_t j = 0; j < rest; ++j)
+                                wr[j] -= pr[j];
+                        }
+                    }
+                } catch (const error& e) {
+#pragma omp critical(hone_gptq_error)
+                    if (c < first_chunk) {
+                        first_chunk = c;
+                        first_error = e.what();
+                        first_code = e.code();
                     }
                 }
-                if (i2 < k) // lazy batch update of every column after the block
-                    wc.block(0, i2, rows, k - i2).noalias() -=
-                        err.leftCols(count) * u_mat.block(i1, i2, count, k - i2);
-            }
-        } catch (const error& e) {
-#pragma omp critical(hone_gptq_error)
-            if (c < first_chunk) {
-                first_chunk = c;
-                first_error = e.what();
-                first_code = e.code();
             }
         }
     }

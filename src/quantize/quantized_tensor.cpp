@@ -85,12 +85,13 @@ quantized_tensor quantized_tensor::from_values(const quant_spec& spec, const sha
         out.data = tensor(dtype::u8, shape{storage_elements(spec, dims.numel())});
     else
         out.data = tensor(spec.storage_type(), dims);
+    std::byte* dbase = static_cast<std::byte*>(out.data.data());
     for (std::size_t i = 0; i < q.size(); ++i) {
         if (q[i] < qmin || q[i] > qmax)
             fail(status::out_of_range, fmt::format("'{}': value {} at flat index {} is outside "
                                                    "the {}-bit range [{}, {}]",
                                                    what, q[i], i, spec.bits, qmin, qmax));
-        put(out.data.view().bytes(), out.data.type(), spec.bits, std::int64_t(i), q[i]);
+        put(dbase, out.data.type(), spec.bits, std::int64_t(i), q[i]);
     }
     out.scales = tensor(spec.scale_type, sshape);
     for (std::size_t i = 0; i < scales.size(); ++i) {
@@ -154,8 +155,9 @@ void quantized_tensor::validate(std::string_view what) const {
         if (z < qmin || z > qmax)
             fail(status::out_of_range,
                  fmt::format("'{}': zero point {} is outside [{}, {}]", what, z, qmin, qmax));
+    const std::byte* base = static_cast<const std::byte*>(data.data());
     for (std::int64_t i = 0; i < numel(); ++i) {
-        const auto v = value(i);
+        const auto v = get(base, data.type(), spec.bits, spec.is_signed, i);
         if (v < qmin || v > qmax)
             fail(status::out_of_range,
                  fmt::format("'{}': value {} at flat index {} is outside [{}, {}]", what, v, i,
@@ -172,8 +174,9 @@ std::int32_t quantized_tensor::value(std::int64_t i) const {
 
 std::vector<std::int32_t> quantized_tensor::values() const {
     std::vector<std::int32_t> out(static_cast<std::size_t>(numel()));
+    const std::byte* base = static_cast<const std::byte*>(data.data());
     for (std::int64_t i = 0; i < numel(); ++i)
-        out[std::size_t(i)] = get(data.view().bytes(), data.type(), spec.bits, spec.is_signed, i);
+        out[std::size_t(i)] = get(base, data.type(), spec.bits, spec.is_signed, i);
     return out;
 }
 
@@ -194,8 +197,9 @@ std::vector<std::int32_t> quantized_tensor::zero_point_values() const {
     std::vector<std::int32_t> out(static_cast<std::size_t>(scales.numel()), 0);
     if (zero_points.numel() == 0) return out;
     const bool sgn = zero_points.type() == dtype::i8 || zero_points.type() == dtype::i4;
+    const std::byte* base = static_cast<const std::byte*>(zero_points.data());
     for (std::size_t i = 0; i < out.size() && std::int64_t(i) < zero_points.numel(); ++i)
-        out[i] = get(zero_points.view().bytes(), zero_points.type(), 8, sgn, std::int64_t(i));
+        out[i] = get(base, zero_points.type(), 8, sgn, std::int64_t(i));
     return out;
 }
 
