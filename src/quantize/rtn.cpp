@@ -27,9 +27,12 @@ void validate(const clip_search_config& clip, std::string_view what) {
 group_params minmax_params(std::span<const float> values, const quant_spec& spec,
                            std::string_view what) {
     float lo = 0, hi = 0;
-    for (float v : values) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
+    const float* p = values.data();
+    const std::size_t n = values.size();
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+    for (std::size_t i = 0; i < n; ++i) {
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
     }
     return choose_params(lo, hi, spec, what);
 }
@@ -67,17 +70,29 @@ std::vector<group_params> choose_all(std::span<const float> values, const quant_
                                      const group_map& map, const clip_search_config* clip,
                                      std::string_view what) {
     const std::int64_t groups = map.groups;
-    // Elements of each group, contiguous (counting sort by group, stable).
+    const std::int64_t total = static_cast<std::int64_t>(values.size());
+    // Elements of each group, contiguous: as they are when every group is one run of the
+    // row-major order (per tensor, channels of axis 0, groups along the last axis), else
+    // gathered by a stable counting sort.
+    const bool runs = map.kind == 0 || (map.kind == 1 && map.inner * map.axis_dim == total) ||
+                      (map.kind == 2 && map.inner == 1);
     std::vector<std::int64_t> start(std::size_t(groups) + 1, 0);
-    for (std::int64_t i = 0; i < std::int64_t(values.size()); ++i)
-        ++start[std::size_t(map(i)) + 1];
-    for (std::int64_t g = 0; g < groups; ++g)
-        start[std::size_t(g) + 1] += start[std::size_t(g)];
-    std::vector<float> sorted(values.size());
-    {
+    std::vector<float> sorted;
+    const float* base = values.data();
+    if (runs) {
+        const std::int64_t len = total / groups;
+        for (std::int64_t g = 0; g <= groups; ++g)
+            start[std::size_t(g)] = g * len;
+    } else {
+        for (std::int64_t i = 0; i < total; ++i)
+            ++start[std::size_t(map(i)) + 1];
+        for (std::int64_t g = 0; g < groups; ++g)
+            start[std::size_t(g) + 1] += start[std::size_t(g)];
+        sorted.resize(values.size());
         std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
-        for (std::int64_t i = 0; i < std::int64_t(values.size()); ++i)
+        for (std::int64_t i = 0; i < total; ++i)
             sorted[std::size_t(fill[std::size_t(map(i))]++)] = values[std::size_t(i)];
+        base = sorted.data();
     }
     std::vector<group_params> out(static_cast<std::size_t>(groups));
     const int threads = hone::num_threads();
@@ -88,7 +103,7 @@ std::vector<group_params> choose_all(std::span<const float> values, const quant_
     for (std::int64_t g = 0; g < groups; ++g) {
         try {
             const std::span<const float> v(
-                sorted.data() + start[std::size_t(g)],
+                base + start[std::size_t(g)],
                 std::size_t(start[std::size_t(g) + 1] - start[std::size_t(g)]));
             out[std::size_t(g)] =
                 clip ? clip_params(v, spec, *clip, what) : minmax_params(v, spec, what);
