@@ -14,7 +14,7 @@
 namespace hone {
 namespace {
 
-constexpr std::int64_t chunk_rows = 64;
+constexpr std::int64_t chunk_rows = 256;
 
 } // namespace
 
@@ -143,6 +143,7 @@ quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hess
                             const float e =
                                 (x - detail::dequantize_value(qi, p.scale, p.zero_point)) / d;
                             err[std::size_t(r * count + (i - i1))] = e;
+#pragma omp simd
                             for (std::int64_t j = i + 1; j < i2; ++j)
                                 wr[j] -= e * urow[j];
                         }
@@ -153,6 +154,7 @@ quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hess
                         for (std::int64_t r = 0; r < rows; ++r) {
                             float* wr = wp.data() + (r0 + r) * k + i2;
                             const float* pr = prod.data() + r * rest;
+#pragma omp simd
                             for (std::int64_t j = 0; j < rest; ++j)
                                 wr[j] -= pr[j];
                         }

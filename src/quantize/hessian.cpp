@@ -47,6 +47,7 @@ struct tiled {
 /// c −= a · b (b: k_by_n) or a · bᵀ (b: n_by_k); all tile×tile; `scratch` a tile.
 void sub_product(const float* a, const float* b, float* c, weight_layout layout, float* scratch) {
     kernels::matmul_f32(a, b, scratch, tile, tile, tile, layout, nullptr);
+#pragma omp simd
     for (std::int64_t i = 0; i < tile * tile; ++i)
         c[i] -= scratch[i];
 }

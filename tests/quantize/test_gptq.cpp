@@ -157,8 +157,9 @@ TEST_CASE("GPTQ: dead inputs get zero weights; Hessian given = Hessian from inpu
 }
 
 TEST_CASE("GPTQ: identical bytes at any thread count") {
-    const auto w = random_weights(200, 160, 7);
-    const auto x = correlated_inputs(400, 160, 8);
+    // 600 rows = three chunks of 256 rows; K = 320 = two Hessian tiles of 256.
+    const auto w = random_weights(600, 320, 7);
+    const auto x = correlated_inputs(700, 320, 8);
     const hone::quantizer qz(
         {.spec = {.bits = 4, .granularity = hone::quant_granularity::per_group, .group_size = 32},
          .method = hone::weight_method::gptq,
