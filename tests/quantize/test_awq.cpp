@@ -129,3 +129,26 @@ TEST_CASE("fixture: AWQ and clip search on the MLP's first layer (figures)") {
             << t_rtn.output_mse << ", clip search " << t_clip.output_mse << ", AWQ (alpha "
             << awq.awq_alpha << ") " << t_awq.output_mse);
 }
+
+#include <hone/core/threads.hpp>
+
+#include <cstring>
+
+TEST_CASE("AWQ: identical bytes and scales at any thread count") {
+    const auto w = random_weights(96, 128, 6);
+    const auto x = outlier_inputs(300, 128, 7);
+    const hone::quantizer q(
+        {.spec = {.bits = 4, .granularity = hone::quant_granularity::per_group, .group_size = 32},
+         .method = hone::weight_method::awq});
+    const int saved = hone::num_threads();
+    hone::set_num_threads(1);
+    const auto a = q.run(w, {.inputs = x});
+    hone::set_num_threads(3);
+    const auto b = q.run(w, {.inputs = x});
+    hone::set_num_threads(saved);
+    CHECK(a.awq_alpha == b.awq_alpha);
+    CHECK(a.input_scales == b.input_scales);
+    CHECK(std::memcmp(a.weights.data.data(), b.weights.data.data(), a.weights.data.nbytes()) == 0);
+    CHECK(std::memcmp(a.weights.scales.data(), b.weights.scales.data(),
+                      a.weights.scales.nbytes()) == 0);
+}
