@@ -69,6 +69,11 @@ struct group_map {
 /// `what` and the index when one is NaN or infinite, dtype_mismatch when x is not f32.
 std::vector<float> gather_finite(const_tensor_view x, std::string_view what);
 
+/// The same without a copy when x is contiguous: a span of x's own elements (checked finite),
+/// else of `storage` (filled by gather_finite).
+std::span<const float> finite_values(const_tensor_view x, std::string_view what,
+                                     std::vector<float>& storage);
+
 } // namespace hone::detail
 
 #include "hone/quantize/gptq.hpp"

@@ -157,22 +157,54 @@ group_map::group_map(const quant_spec& spec, const shape& dims, int axis) {
     }
 }
 
+namespace {
+
+void check_finite(std::span<const float> v, std::string_view what) {
+    bool finite = true;
+    const float* p = v.data();
+    const std::size_t n = v.size();
+#pragma omp simd reduction(&& : finite)
+    for (std::size_t i = 0; i < n; ++i)
+        finite = finite && std::isfinite(p[i]);
+    if (!finite)
+        for (std::size_t i = 0; i < n; ++i)
+            if (!std::isfinite(p[i]))
+                fail(status::invalid_argument,
+                     fmt::format("'{}' has a non-finite value ({}) at flat index {}", what, p[i],
+                                 i));
+}
+
+} // namespace
+
 std::vector<float> gather_finite(const_tensor_view x, std::string_view what) {
     if (x.type() != dtype::f32)
         fail(status::dtype_mismatch,
              fmt::format("'{}' is {}, must be f32", what, name_of(x.type())));
     std::vector<float> out(static_cast<std::size_t>(x.numel()));
     if (!out.empty()) {
-        tensor dst(dtype::f32, x.dims());
-        hone::copy(x, dst);
-        const auto s = dst.span<float>();
-        std::copy(s.begin(), s.end(), out.begin());
+        if (x.is_contiguous()) {
+            const auto s = x.span<float>();
+            std::copy(s.begin(), s.end(), out.begin());
+        } else {
+            tensor dst(dtype::f32, x.dims());
+            hone::copy(x, dst);
+            const auto s = dst.span<float>();
+            std::copy(s.begin(), s.end(), out.begin());
+        }
     }
-    for (std::size_t i = 0; i < out.size(); ++i)
-        if (!std::isfinite(out[i]))
-            fail(status::invalid_argument,
-                 fmt::format("'{}' has a non-finite value ({}) at flat index {}", what, out[i], i));
+    check_finite(out, what);
     return out;
+}
+
+std::span<const float> finite_values(const_tensor_view x, std::string_view what,
+                                     std::vector<float>& storage) {
+    if (x.type() == dtype::f32 && x.numel() > 0 && x.is_contiguous()) {
+        const auto s = x.span<float>();
+        check_finite(s, what);
+        return s;
+    }
+    storage = gather_finite(x, what);
+    return storage;
 }
 
 } // namespace detail

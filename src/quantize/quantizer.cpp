@@ -138,7 +138,8 @@ quantized_tensor quantizer::quantize(const_tensor_view weights, std::string_view
                          config_.method == weight_method::gptq ? "gptq" : "awq",
                          config_.method == weight_method::gptq ? " or a Hessian" : ""));
     validate(config_.spec, weights.dims(), name);
-    const std::vector<float> w = detail::gather_finite(weights, name);
+    std::vector<float> storage;
+    const std::span<const float> w = detail::finite_values(weights, name, storage);
     return quantize_plain(w, weights.dims(), config_.spec,
                           config_.method == weight_method::clip_search ? &config_.clip : nullptr,
                           name);

@@ -150,8 +150,8 @@ quantized_tensor pack(std::span<const float> values, const shape& dims, const qu
             unit.scale = one.view();
             kernels::quantize_linear(zf, unit, zp);
         }
-        tensor x(dtype::f32, dims);
-        std::copy(values.begin(), values.end(), x.span<float>().begin());
+        const const_tensor_view x =
+            make_view(values.data(), values.size() * sizeof(float), dtype::f32, dims);
         out.data = tensor(spec.storage_type(), dims);
         kernels::quant_params p;
         p.scale = scale.view();
