@@ -77,6 +77,13 @@ quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hess
     const std::int64_t groups_per_row = grouped ? k / g : 1;
     std::int64_t block = config.block_size;
     if (dynamic_groups) block = std::max<std::int64_t>(1, block / g) * g;
+    // Two-level blocking: within a block, sub-blocks of `sub` columns update each other
+    // column by column; each sub-block then updates the rest of the block with one product.
+    // With per-column groups recomputed on the fly, sub divides the group size so a group
+    // always starts a sub-block (its columns then have every earlier update).
+    std::int64_t sub = 16;
+    while (dynamic_groups && g % sub != 0)
+        sub /= 2;
 
     // Up-front parameters: per tensor, per channel, static groups (from W, dead columns zeroed).
     std::vector<detail::group_params> params;
@@ -116,36 +123,59 @@ quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hess
 #pragma omp parallel num_threads(threads) if (chunks > 1)
         {
             std::vector<float> err(static_cast<std::size_t>(chunk_rows * count));
-            std::vector<float> prod(static_cast<std::size_t>(chunk_rows * rest));
+            std::vector<float> prod(static_cast<std::size_t>(chunk_rows * std::max(rest, count)));
+            std::vector<float> sub_err(static_cast<std::size_t>(chunk_rows * sub));
+            std::vector<float> sub_u(static_cast<std::size_t>(sub * count));
 #pragma omp for schedule(dynamic, 1)
             for (std::int64_t c = 0; c < chunks; ++c) {
                 try {
                     const std::int64_t r0 = c * chunk_rows, rows = std::min(chunk_rows, n - r0);
-                    for (std::int64_t i = i1; i < i2; ++i) {
-                        if (dynamic_groups && i % g == 0) // columns [i, i+g) fully updated
+                    for (std::int64_t s1 = i1; s1 < i2; s1 += sub) {
+                        const std::int64_t s2 = std::min(s1 + sub, i2);
+                        for (std::int64_t i = s1; i < s2; ++i) {
+                            if (dynamic_groups && i % g == 0) // columns [i, i+g) fully updated
+                                for (std::int64_t r = 0; r < rows; ++r) {
+                                    const std::span<const float> vals(wp.data() + (r0 + r) * k + i,
+                                                                      std::size_t(g));
+                                    params[std::size_t((r0 + r) * groups_per_row + i / g)] =
+                                        clip ? detail::clip_params(vals, spec, *clip, name)
+                                             : detail::minmax_params(vals, spec, name);
+                                }
+                            const float d = u[i * k + i];
+                            const float* urow = u + i * k;
+                            const std::int64_t col = perm[std::size_t(i)];
                             for (std::int64_t r = 0; r < rows; ++r) {
-                                const std::span<const float> vals(wp.data() + (r0 + r) * k + i,
-                                                                  std::size_t(g));
-                                params[std::size_t((r0 + r) * groups_per_row + i / g)] =
-                                    clip ? detail::clip_params(vals, spec, *clip, name)
-                                         : detail::minmax_params(vals, spec, name);
-                            }
-                        const float d = u[i * k + i];
-                        const float* urow = u + i * k;
-                        const std::int64_t col = perm[std::size_t(i)];
-                        for (std::int64_t r = 0; r < rows; ++r) {
-                            const auto& p = params[std::size_t(param_index(r0 + r, col))];
-                            float* wr = wp.data() + (r0 + r) * k;
-                            const float x = wr[i];
-                            const std::int32_t qi =
-                                detail::quantize_value(x, p.scale, p.zero_point, qmin, qmax);
-                            q[std::size_t((r0 + r) * k + col)] = qi;
-                            const float e =
-                                (x - detail::dequantize_value(qi, p.scale, p.zero_point)) / d;
-                            err[std::size_t(r * count + (i - i1))] = e;
+                                const auto& p = params[std::size_t(param_index(r0 + r, col))];
+                                float* wr = wp.data() + (r0 + r) * k;
+                                const float x = wr[i];
+                                const std::int32_t qi =
+                                    detail::quantize_value(x, p.scale, p.zero_point, qmin, qmax);
+                                q[std::size_t((r0 + r) * k + col)] = qi;
+                                const float e =
+                                    (x - detail::dequantize_value(qi, p.scale, p.zero_point)) / d;
+                                err[std::size_t(r * count + (i - i1))] = e;
 #pragma omp simd
-                            for (std::int64_t j = i + 1; j < i2; ++j)
-                                wr[j] -= e * urow[j];
+                                for (std::int64_t j = i + 1; j < s2; ++j)
+                                    wr[j] -= e * urow[j];
+                            }
+                        }
+                        const std::int64_t width = s2 - s1, after = i2 - s2;
+                        if (after > 0) { // the sub-block's update of the rest of the block
+                            for (std::int64_t r = 0; r < rows; ++r)
+                                std::copy_n(err.data() + r * count + (s1 - i1), width,
+                                            sub_err.data() + r * width);
+                            for (std::int64_t i = s1; i < s2; ++i)
+                                std::copy_n(u + i * k + s2, after, sub_u.data() + (i - s1) * after);
+                            kernels::matmul_f32(sub_err.data(), sub_u.data(), prod.data(), rows,
+                                                width, after, kernels::weight_layout::k_by_n,
+                                                nullptr);
+                            for (std::int64_t r = 0; r < rows; ++r) {
+                                float* wr = wp.data() + (r0 + r) * k + s2;
+                                const float* pr = prod.data() + r * after;
+#pragma omp simd
+                                for (std::int64_t j = 0; j < after; ++j)
+                                    wr[j] -= pr[j];
+                            }
                         }
                     }
                     if (rest > 0) { // lazy batch update of every column after the block

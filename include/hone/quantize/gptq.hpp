@@ -11,7 +11,8 @@
 //   - U = upper Cholesky factor of H⁻¹ (src/quantize/hessian.hpp, double precision);
 //   - for each column i: q = Q(w_i), e = (w_i − q)/U_ii, w_j −= e·U_ij for j > i — within a
 //     block of `block_size` columns at once, then one matrix product for the columns after the
-//     block (lazy batch updates).
+//     block (lazy batch updates); inside a block, sub-blocks of 16 columns update the rest of the
+//     block with one product each (two-level blocking; the same arithmetic, reordered).
 // Scales: per_tensor and per_channel (axis 0) scales come from W (after dead columns are
 // zeroed) before the first column. per_group (along K): without act-order, each group's scale
 // is computed from the current (already error-updated) weights when its first column is
@@ -21,7 +22,7 @@
 // up front ("static groups"), so the packed tensor keeps the plain contiguous group layout
 // (no per-column group index) whatever the column order. With clip_search, every scale is the
 // MSE-optimal clipped one (clip_search_config) instead of min/max.
-// Rows are independent: they are processed in fixed chunks of 64 rows in parallel, each chunk
+// Rows are independent: they are processed in fixed chunks of 256 rows in parallel, each chunk
 // by one thread in a fixed order, so the result is identical at any thread count.
 #pragma once
 
