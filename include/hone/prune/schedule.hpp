@@ -16,7 +16,7 @@ namespace hone {
 
 enum class schedule_kind : std::uint8_t { constant = 0, polynomial = 1 };
 
-struct sparsity_schedule {
+struct HONE_EXPORT sparsity_schedule {
     schedule_kind kind = schedule_kind::polynomial;
     double initial_sparsity = 0.0; ///< polynomial only; in [0, 1)
     double final_sparsity = 0.5;   ///< in [0, 1)
