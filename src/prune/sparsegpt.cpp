@@ -7,12 +7,13 @@
 // after the block over all later columns at once, W[:, i2:] −= E · U[i1:i2, i2:] (one matmul).
 #include "../quantize/hessian.hpp"
 #include "common.hpp"
-#include "hone/kernels/gemm.hpp"
+#include "hone/kernels/isa.hpp"
 #include "hone/kernels/sparsity.hpp"
 #include "hone/prune/pruner.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace hone {
 
@@ -26,6 +27,117 @@ inline float rtn(float w, float scale, float qmax) {
     if (scale <= 0.0f) return w;
     const float q = std::nearbyint(w / scale);
     return std::clamp(q, -qmax, qmax) * scale;
+}
+
+// dst [cols, rows] = srcᵀ of a row-major [rows, cols] matrix, in 32×32 tiles.
+template <class T> void transpose(const T* src, std::int64_t rows, std::int64_t cols, T* dst) {
+    constexpr std::int64_t tile = 32;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
+    for (std::int64_t r0 = 0; r0 < rows; r0 += tile)
+        for (std::int64_t c0 = 0; c0 < cols; c0 += tile)
+            for (std::int64_t r = r0; r < std::min(rows, r0 + tile); ++r)
+                for (std::int64_t c = c0; c < std::min(cols, c0 + tile); ++c)
+                    dst[c * rows + r] = src[r * cols + c];
+}
+
+// C[M, N] −= A[M, k]·B[k, N], all row-major and contiguous (k ≤ a few hundred). Every element
+// is Σ_j a_j·b_j summed in j order from 0, then subtracted once: the same arithmetic on every
+// path and at any thread count (oneDNN's GEMM does not promise that across thread counts).
+// Tiles of 4 rows × 16 columns keep the accumulators in registers; no FMA contraction, so the
+// AVX2 and the generic builds of the tile give the same bits.
+// GNU vector extension (GCC, Clang): eight floats, lowered to two SSE registers when AVX is
+// off. The helpers are always inlined, so the vector-return ABI note of GCC does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float v8f __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline v8f load8(const float* p) {
+    v8f v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+[[gnu::always_inline]] inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+
+template <bool Tail>
+[[gnu::always_inline]] inline void product_tile(const float* a, const float* b, float* c,
+                                                std::int64_t k, std::int64_t n, std::int64_t mr,
+                                                std::int64_t nr) {
+    if constexpr (!Tail) { // 4 × 16: eight 8-lane accumulators in registers
+        v8f c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{};
+        for (std::int64_t j = 0; j < k; ++j) {
+            const v8f b0 = load8(b + j * n), b1 = load8(b + j * n + 8);
+            const float a0 = a[j], a1 = a[k + j], a2 = a[2 * k + j], a3 = a[3 * k + j];
+            c00 += a0 * b0;
+            c01 += a0 * b1;
+            c10 += a1 * b0;
+            c11 += a1 * b1;
+            c20 += a2 * b0;
+            c21 += a2 * b1;
+            c30 += a3 * b0;
+            c31 += a3 * b1;
+        }
+        store8(c, load8(c) - c00);
+        store8(c + 8, load8(c + 8) - c01);
+        store8(c + n, load8(c + n) - c10);
+        store8(c + n + 8, load8(c + n + 8) - c11);
+        store8(c + 2 * n, load8(c + 2 * n) - c20);
+        store8(c + 2 * n + 8, load8(c + 2 * n + 8) - c21);
+        store8(c + 3 * n, load8(c + 3 * n) - c30);
+        store8(c + 3 * n + 8, load8(c + 3 * n + 8) - c31);
+    } else { // edges: the same per-element arithmetic, one element at a time
+        for (std::int64_t i = 0; i < mr; ++i)
+            for (std::int64_t x = 0; x < nr; ++x) {
+                float acc = 0.0f;
+                for (std::int64_t j = 0; j < k; ++j)
+                    acc += a[i * k + j] * b[j * n + x];
+                c[i * n + x] -= acc;
+            }
+    }
+}
+
+// N is cut into panels of 256 columns (B's panel, k × 256, stays in L2) run in parallel; each
+// panel sweeps all rows of A in 4 × 16 tiles.
+#define HONE_PRUNE_PRODUCT_BODY                                                                    \
+    constexpr std::int64_t MR = 4, NR = 16, NP = 256;                                              \
+    const std::int64_t panels = (n + NP - 1) / NP;                                                 \
+    _Pragma(                                                                                       \
+        "omp parallel for schedule(static) if (m * n * k > (1 << 20))") for (std::int64_t p = 0;   \
+                                                                             p < panels; ++p) {    \
+        const std::int64_t p1 = std::min(n, (p + 1) * NP);                                         \
+        for (std::int64_t i0 = 0; i0 < m; i0 += MR) {                                              \
+            const std::int64_t mr = std::min(MR, m - i0);                                          \
+            for (std::int64_t x0 = p * NP; x0 < p1; x0 += NR) {                                    \
+                const std::int64_t nr = std::min(NR, p1 - x0);                                     \
+                if (mr == MR && nr == NR)                                                          \
+                    product_tile<false>(a + i0 * k, b + x0, c + i0 * n + x0, k, n, mr, nr);        \
+                else                                                                               \
+                    product_tile<true>(a + i0 * k, b + x0, c + i0 * n + x0, k, n, mr, nr);         \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+void subtract_product_generic(const float* a, const float* b, float* c, std::int64_t m,
+                              std::int64_t k, std::int64_t n) {
+    HONE_PRUNE_PRODUCT_BODY
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+__attribute__((target("avx2"))) void subtract_product_avx2(const float* a, const float* b, float* c,
+                                                           std::int64_t m, std::int64_t k,
+                                                           std::int64_t n) {
+    HONE_PRUNE_PRODUCT_BODY
+}
+#endif
+#undef HONE_PRUNE_PRODUCT_BODY
+
+void subtract_product(const float* a, const float* b, float* c, std::int64_t m, std::int64_t k,
+                      std::int64_t n) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (static_cast<int>(active_isa()) >= static_cast<int>(isa::avx2))
+        return subtract_product_avx2(a, b, c, m, k, n);
+#endif
+    subtract_product_generic(a, b, c, m, k, n);
 }
 
 } // namespace
@@ -95,23 +207,28 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
 
     std::int64_t bs = std::min(cfg.block_size, K);
     if (nm) bs = std::max<std::int64_t>(cfg.m, bs / cfg.m * cfg.m); // groups never straddle blocks
+    // Sub-blocks inside a block: rank-1 updates within a sub-block, one rank-`sb` update of the
+    // rest of the block per sub-block (loads and stores each weight once per sub-block).
+    std::int64_t sb = std::min<std::int64_t>(16, bs);
+    if (nm) sb = std::max<std::int64_t>(cfg.m, sb / cfg.m * cfg.m);
 
-    std::vector<float> wt(static_cast<std::size_t>(bs * rows)); // block, transposed: [bs, rows]
-    std::vector<float> et(static_cast<std::size_t>(bs * rows)); // errors, transposed
-    std::vector<std::uint8_t> mt(static_cast<std::size_t>(bs * rows)); // block mask, transposed
-    std::vector<float> score;
-    std::vector<double> row_loss(std::size_t(rows), 0.0);
-    std::vector<float> err(static_cast<std::size_t>(rows * bs)), ublk, upd;
+    // The weights transposed, Wt [K, rows]: a column of W is a contiguous row of Wt, a block of
+    // columns a contiguous slice, and the lazy update a contiguous matmul.
+    std::vector<float> wt(w.size());
+    std::vector<std::uint8_t> mt(w.size(), 1);
+    transpose(w.data, rows, K, wt.data());
+    std::vector<float> et(std::size_t(bs * rows)); // errors of the block, [b, rows]
+    std::vector<float> score, ublk;
+    std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
     const double elems_per_col = double(rows);
 
     for (std::int64_t i1 = 0; i1 < K; i1 += bs) {
         const std::int64_t i2 = std::min(K, i1 + bs), b = i2 - i1;
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t j = 0; j < b; ++j)
-                wt[std::size_t(j * rows + r)] = w.data[r * K + i1 + j];
-        std::fill(mt.begin(), mt.end(), std::uint8_t(1));
+        float* wb = wt.data() + i1 * rows;
+        std::uint8_t* mb = mt.data() + i1 * rows;
         if (!nm) {
-            // Adaptive selection over the block: exactly round(s·end) − round(s·begin) entries.
+            // Adaptive selection over the block: exactly round(s·end) − round(s·begin) entries
+            // of least w² / U_jj², ties to the later (column, row).
             const auto cum = [&](std::int64_t cols) {
                 return std::int64_t(std::floor(cfg.sparsity * elems_per_col * double(cols) + 0.5));
             };
@@ -120,19 +237,19 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
             for (std::int64_t j = 0; j < b; ++j) {
                 const float d = U[(i1 + j) * K + i1 + j];
                 for (std::int64_t r = 0; r < rows; ++r) {
-                    const float x = wt[std::size_t(j * rows + r)];
+                    const float x = wb[j * rows + r];
                     score[std::size_t(j * rows + r)] = x * x / (d * d);
                 }
             }
             naming(fn, name, [&] {
                 hk::topk_mask(score, b * rows - pb, hk::score_kind::value,
-                              std::span(mt).first(std::size_t(b * rows)));
+                              std::span(mb, std::size_t(b * rows)));
             });
         }
 
-        // Column loop. Rows are independent (N:M selection, RTN and updates are per row), so
-        // row chunks run in parallel with identical arithmetic at any thread count. A caller's
-        // column quantizer sees whole columns, so that path runs the columns one by one.
+        constexpr std::int64_t chunk = 128; // rows per parallel task
+        // Column j of the block, rows [r0, r1): choose the N:M mask of its group (first column
+        // of a group), the kept (and RTN-quantized) value q into et.
         auto finalize = [&](std::int64_t j, std::int64_t r0, std::int64_t r1) {
             const std::int64_t col = i1 + j;
             if (nm && j % cfg.m == 0) {
@@ -140,33 +257,33 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
                 for (std::int64_t r = r0; r < r1; ++r) {
                     for (int t = 0; t < cfg.m; ++t) {
                         const float d = U[(col + t) * K + col + t];
-                        const float x = wt[std::size_t((j + t) * rows + r)];
+                        const float x = wb[(j + t) * rows + r];
                         s[t] = x * x / (d * d);
                     }
-                    // keep the N largest, ties to the lower column
-                    for (int t = 0; t < cfg.m; ++t) {
+                    for (int t = 0; t < cfg.m; ++t) { // keep the N largest, ties to the lower
                         int rank = 0;
                         for (int u = 0; u < cfg.m; ++u)
                             rank += s[u] > s[t] || (s[u] == s[t] && u < t);
-                        mt[std::size_t((j + t) * rows + r)] = rank < cfg.n ? 1 : 0;
+                        mb[(j + t) * rows + r] = rank < cfg.n ? 1 : 0;
                     }
                 }
             }
-            float* wc = wt.data() + j * rows;
+            const float* wc = wb + j * rows;
+            const std::uint8_t* mc = mb + j * rows;
             float* ec = et.data() + j * rows;
-            const std::uint8_t* mc = mt.data() + j * rows;
             for (std::int64_t r = r0; r < r1; ++r) {
                 float q = mc[r] ? wc[r] : 0.0f;
                 if (rtn_on && mc[r]) q = rtn(q, rep.row_scales[std::size_t(r)], qmax);
-                ec[r] = q; // q for now; the error after a caller's quantizer has run
+                ec[r] = q; // q for now; the error once a caller's quantizer has run
             }
         };
-        auto spread = [&](std::int64_t j, std::int64_t r0, std::int64_t r1) {
+        // The error of column j, spread over the later columns of its sub-block [.., s2).
+        auto spread = [&](std::int64_t j, std::int64_t s2, std::int64_t r0, std::int64_t r1) {
             const std::int64_t col = i1 + j;
             const float d = U[col * K + col];
-            float* wc = wt.data() + j * rows;
+            float* wc = wb + j * rows;
             float* ec = et.data() + j * rows;
-            const std::uint8_t* mc = mt.data() + j * rows;
+            const std::uint8_t* mc = mb + j * rows;
             for (std::int64_t r = r0; r < r1; ++r) {
                 const float q = mc[r] ? ec[r] : 0.0f;
                 const float e = (wc[r] - q) / d;
@@ -174,55 +291,68 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
                 wc[r] = q;
                 ec[r] = e;
             }
-            for (std::int64_t t = j + 1; t < b; ++t) {
+            for (std::int64_t t = j + 1; t < s2; ++t) {
                 const float u = U[col * K + i1 + t];
-                float* wn = wt.data() + t * rows;
+                float* wn = wb + t * rows;
                 for (std::int64_t r = r0; r < r1; ++r)
                     wn[r] -= u * ec[r];
             }
         };
-        if (cfg.quantize) {
-            for (std::int64_t j = 0; j < b; ++j) {
-                finalize(j, 0, rows);
-                cfg.quantize(i1 + j, std::span<float>(et.data() + j * rows, std::size_t(rows)));
-                spread(j, 0, rows);
-            }
-        } else {
-            constexpr std::int64_t chunk = 256;
-            const std::int64_t chunks = (rows + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-            for (std::int64_t c = 0; c < chunks; ++c) {
-                const std::int64_t r0 = c * chunk, r1 = std::min(rows, r0 + chunk);
-                for (std::int64_t j = 0; j < b; ++j) {
-                    finalize(j, r0, r1);
-                    spread(j, r0, r1);
+        // After sub-block [s1, s2): every later column t of the block gets Σ_j U_jt·e_j at once.
+        auto update_rest = [&](std::int64_t s1, std::int64_t s2, std::int64_t r0, std::int64_t r1) {
+            float acc[chunk];
+            for (std::int64_t c0 = r0; c0 < r1; c0 += chunk) {
+                const std::int64_t len = std::min(chunk, r1 - c0);
+                for (std::int64_t t = s2; t < b; ++t) {
+                    std::fill_n(acc, len, 0.0f);
+                    for (std::int64_t j = s1; j < s2; ++j) { // Σ_j in j order, per element
+                        const float u = U[(i1 + j) * K + i1 + t];
+                        const float* ej = et.data() + j * rows + c0;
+                        for (std::int64_t r = 0; r < len; ++r)
+                            acc[r] += u * ej[r];
+                    }
+                    float* wn = wb + t * rows + c0;
+                    for (std::int64_t r = 0; r < len; ++r)
+                        wn[r] -= acc[r];
                 }
             }
-        }
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t j = 0; j < b; ++j) {
-                w.data[r * K + i1 + j] = wt[std::size_t(j * rows + r)];
-                mk[std::size_t(r * K + i1 + j)] = mt[std::size_t(j * rows + r)];
-                err[std::size_t(r * b + j)] = et[std::size_t(j * rows + r)];
+        };
+        auto process = [&](std::int64_t r0, std::int64_t r1, bool with_callback) {
+            for (std::int64_t s1 = 0; s1 < b; s1 += sb) {
+                const std::int64_t s2 = std::min(b, s1 + sb);
+                for (std::int64_t j = s1; j < s2; ++j) {
+                    finalize(j, r0, r1);
+                    if (with_callback)
+                        cfg.quantize(i1 + j,
+                                     std::span<float>(et.data() + j * rows, std::size_t(rows)));
+                    spread(j, s2, r0, r1);
+                }
+                update_rest(s1, s2, r0, r1);
             }
-        // Lazy update of the later columns: W[:, i2:] −= E[rows, b] · U[i1:i2, i2:].
+        };
+        // Rows are independent (N:M selection, RTN and updates are per row): row chunks run in
+        // parallel with the same arithmetic at any thread count. A caller's column quantizer
+        // sees whole columns, so that path runs all rows as one chunk.
+        if (cfg.quantize) {
+            process(0, rows, true);
+        } else {
+            const std::int64_t chunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+            for (std::int64_t c = 0; c < chunks; ++c)
+                process(c * chunk, std::min(rows, (c + 1) * chunk), false);
+        }
+        // Lazy update of the later columns: Wt[i2:] −= U[i1:i2, i2:]ᵀ · E[b, rows].
         const std::int64_t rest = K - i2;
         if (rest > 0) {
-            ublk.resize(std::size_t(b * rest));
+            ublk.resize(std::size_t(rest * b));
             for (std::int64_t j = 0; j < b; ++j)
-                std::copy_n(U + (i1 + j) * K + i2, rest, ublk.data() + j * rest);
-            upd.resize(std::size_t(rows * rest));
-            hk::matmul_f32(err.data(), ublk.data(), upd.data(), rows, b, rest,
-                           hk::weight_layout::k_by_n, nullptr);
-#pragma omp parallel for schedule(static) if (rows * rest > (1 << 16))
-            for (std::int64_t r = 0; r < rows; ++r) {
-                float* dst = w.data + r * K + i2;
-                const float* u = upd.data() + r * rest;
                 for (std::int64_t c = 0; c < rest; ++c)
-                    dst[c] -= u[c];
-            }
+                    ublk[std::size_t(c * b + j)] = U[(i1 + j) * K + i2 + c];
+            subtract_product(ublk.data(), et.data(), wt.data() + i2 * rows, rest, b, rows);
         }
     }
+    transpose(wt.data(), K, rows, w.data);
+    transpose(mt.data(), K, rows, mk.data());
     for (const double l : row_loss)
         rep.loss += l;
     // Pruned weights are exactly +0 (a caller's quantizer cannot bring them back).
