@@ -3,7 +3,7 @@
 // A weight tensor is read as [rows, K] (rows = dims[0], K = numel / rows); to_dense() restores
 // the original shape bit for bit (kept values bit-identical, every other entry +0.0f).
 //
-// Formats (byte layouts in docs/formats.md, "Sparse storage"):
+// Formats (byte layouts in docs/pruner.md, "Sparse storage"):
 //  - bitmask: one bit per element (LSB-first, element i = bit i%8 of byte i/8, ⌈n/8⌉ bytes) and
 //    the non-zero values packed in element order (nnz·4 bytes).
 //  - n_m (2:4, 4:8, ...): in every group of M along K exactly N values (N·4 bytes) and their N
