@@ -27,6 +27,9 @@
 
 
 // algorithms: pruner
+#include "hone/prune/pruner.hpp"
+#include "hone/prune/schedule.hpp"
+#include "hone/prune/sparse_storage.hpp"
 
 
 // algorithms: clusterer
