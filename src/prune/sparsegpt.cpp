@@ -12,6 +12,9 @@
 #include "hone/prune/pruner.hpp"
 
 #include <algorithm>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 
@@ -45,46 +48,43 @@ template <class T> void transpose(const T* src, std::int64_t rows, std::int64_t 
 // path and at any thread count (oneDNN's GEMM does not promise that across thread counts).
 // Tiles of 4 rows × 16 columns keep the accumulators in registers; no FMA contraction, so the
 // AVX2 and the generic builds of the tile give the same bits.
-// GNU vector extension (GCC, Clang): eight floats, lowered to two SSE registers when AVX is
-// off. The helpers are always inlined, so the vector-return ABI note of GCC does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef float v8f __attribute__((vector_size(32)));
+// GNU vector extension (GCC, Clang): four floats, one SSE/NEON register.
+typedef float v4f __attribute__((vector_size(16)));
 
-[[gnu::always_inline]] inline v8f load8(const float* p) {
-    v8f v;
+[[gnu::always_inline]] inline v4f load4(const float* p) {
+    v4f v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-[[gnu::always_inline]] inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+[[gnu::always_inline]] inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof v); }
 
 template <bool Tail>
 [[gnu::always_inline]] inline void product_tile(const float* a, const float* b, float* c,
                                                 std::int64_t k, std::int64_t n, std::int64_t mr,
                                                 std::int64_t nr) {
-    if constexpr (!Tail) { // 4 × 16: eight 8-lane accumulators in registers
-        v8f c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{};
-        for (std::int64_t j = 0; j < k; ++j) {
-            const v8f b0 = load8(b + j * n), b1 = load8(b + j * n + 8);
-            const float a0 = a[j], a1 = a[k + j], a2 = a[2 * k + j], a3 = a[3 * k + j];
-            c00 += a0 * b0;
-            c01 += a0 * b1;
-            c10 += a1 * b0;
-            c11 += a1 * b1;
-            c20 += a2 * b0;
-            c21 += a2 * b1;
-            c30 += a3 * b0;
-            c31 += a3 * b1;
+    if constexpr (!Tail) { // 4 × 16 as two 4 × 8 halves of eight 4-lane accumulators each
+        for (int half = 0; half < 2; ++half) {
+            const float* bh = b + half * 8;
+            float* ch = c + half * 8;
+            v4f c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{};
+            for (std::int64_t j = 0; j < k; ++j) {
+                const v4f b0 = load4(bh + j * n), b1 = load4(bh + j * n + 4);
+                const float a0 = a[j], a1 = a[k + j], a2 = a[2 * k + j], a3 = a[3 * k + j];
+                c00 += a0 * b0;
+                c01 += a0 * b1;
+                c10 += a1 * b0;
+                c11 += a1 * b1;
+                c20 += a2 * b0;
+                c21 += a2 * b1;
+                c30 += a3 * b0;
+                c31 += a3 * b1;
+            }
+            const v4f acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
+            for (int t = 0; t < 8; ++t) {
+                float* p = ch + (t / 2) * n + (t % 2) * 4;
+                store4(p, load4(p) - acc[t]);
+            }
         }
-        store8(c, load8(c) - c00);
-        store8(c + 8, load8(c + 8) - c01);
-        store8(c + n, load8(c + n) - c10);
-        store8(c + n + 8, load8(c + n + 8) - c11);
-        store8(c + 2 * n, load8(c + 2 * n) - c20);
-        store8(c + 2 * n + 8, load8(c + 2 * n + 8) - c21);
-        store8(c + 3 * n, load8(c + 3 * n) - c30);
-        store8(c + 3 * n + 8, load8(c + 3 * n + 8) - c31);
     } else { // edges: the same per-element arithmetic, one element at a time
         for (std::int64_t i = 0; i < mr; ++i)
             for (std::int64_t x = 0; x < nr; ++x) {
@@ -96,9 +96,44 @@ template <bool Tail>
     }
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+// The AVX2 tile: the same 4 × 16 tile with fused multiply-adds (one rounding per step instead
+// of two), so the AVX2 path may differ from the generic one in the last bits; each path is
+// deterministic at any thread count.
+__attribute__((target("avx2,fma"))) inline void
+product_tile_fma(const float* a, const float* b, float* c, std::int64_t k, std::int64_t n) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00;
+    for (std::int64_t j = 0; j < k; ++j) {
+        const __m256 b0 = _mm256_loadu_ps(b + j * n), b1 = _mm256_loadu_ps(b + j * n + 8);
+        const __m256 a0 = _mm256_broadcast_ss(a + j), a1 = _mm256_broadcast_ss(a + k + j),
+                     a2 = _mm256_broadcast_ss(a + 2 * k + j),
+                     a3 = _mm256_broadcast_ss(a + 3 * k + j);
+        c00 = _mm256_fmadd_ps(a0, b0, c00);
+        c01 = _mm256_fmadd_ps(a0, b1, c01);
+        c10 = _mm256_fmadd_ps(a1, b0, c10);
+        c11 = _mm256_fmadd_ps(a1, b1, c11);
+        c20 = _mm256_fmadd_ps(a2, b0, c20);
+        c21 = _mm256_fmadd_ps(a2, b1, c21);
+        c30 = _mm256_fmadd_ps(a3, b0, c30);
+        c31 = _mm256_fmadd_ps(a3, b1, c31);
+    }
+    const __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
+    for (int t = 0; t < 8; ++t) {
+        float* p = c + (t / 2) * n + (t % 2) * 8;
+        _mm256_storeu_ps(p, _mm256_sub_ps(_mm256_loadu_ps(p), acc[t]));
+    }
+}
+#endif
+
+[[gnu::always_inline]] inline void product_tile_full(const float* a, const float* b, float* c,
+                                                     std::int64_t k, std::int64_t n) {
+    product_tile<false>(a, b, c, k, n, 4, 16);
+}
+
 // N is cut into panels of 256 columns (B's panel, k × 256, stays in L2) run in parallel; each
 // panel sweeps all rows of A in 4 × 16 tiles.
-#define HONE_PRUNE_PRODUCT_BODY                                                                    \
+#define HONE_PRUNE_PRODUCT_BODY(FULL_TILE)                                                         \
     constexpr std::int64_t MR = 4, NR = 16, NP = 256;                                              \
     const std::int64_t panels = (n + NP - 1) / NP;                                                 \
     _Pragma(                                                                                       \
@@ -110,7 +145,7 @@ template <bool Tail>
             for (std::int64_t x0 = p * NP; x0 < p1; x0 += NR) {                                    \
                 const std::int64_t nr = std::min(NR, p1 - x0);                                     \
                 if (mr == MR && nr == NR)                                                          \
-                    product_tile<false>(a + i0 * k, b + x0, c + i0 * n + x0, k, n, mr, nr);        \
+                    FULL_TILE(a + i0 * k, b + x0, c + i0 * n + x0, k, n);                          \
                 else                                                                               \
                     product_tile<true>(a + i0 * k, b + x0, c + i0 * n + x0, k, n, mr, nr);         \
             }                                                                                      \
@@ -119,14 +154,14 @@ template <bool Tail>
 
 void subtract_product_generic(const float* a, const float* b, float* c, std::int64_t m,
                               std::int64_t k, std::int64_t n) {
-    HONE_PRUNE_PRODUCT_BODY
+    HONE_PRUNE_PRODUCT_BODY(product_tile_full)
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-__attribute__((target("avx2"))) void subtract_product_avx2(const float* a, const float* b, float* c,
-                                                           std::int64_t m, std::int64_t k,
-                                                           std::int64_t n) {
-    HONE_PRUNE_PRODUCT_BODY
+__attribute__((target("avx2,fma"))) void subtract_product_avx2(const float* a, const float* b,
+                                                               float* c, std::int64_t m,
+                                                               std::int64_t k, std::int64_t n) {
+    HONE_PRUNE_PRODUCT_BODY(product_tile_fma)
 }
 #endif
 #undef HONE_PRUNE_PRODUCT_BODY
