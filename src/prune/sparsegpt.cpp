@@ -145,34 +145,35 @@ product_tile_fma(const float* a, const float* b, float* c, std::int64_t k, std::
             for (std::int64_t x0 = p * NP; x0 < p1; x0 += NR) {                                    \
                 const std::int64_t nr = std::min(NR, p1 - x0);                                     \
                 if (mr == MR && nr == NR)                                                          \
-                    FULL_TILE(a + i0 * k, b + x0, c + i0 * n + x0, k, n);                          \
+                    FULL_TILE(a + i0 * k, b + x0, c + i0 * ld + x0, k, ld);                        \
                 else                                                                               \
-                    product_tile<true>(a + i0 * k, b + x0, c + i0 * n + x0, k, n, mr, nr);         \
+                    product_tile<true>(a + i0 * k, b + x0, c + i0 * ld + x0, k, ld, mr, nr);       \
             }                                                                                      \
         }                                                                                          \
     }
 
 void subtract_product_generic(const float* a, const float* b, float* c, std::int64_t m,
-                              std::int64_t k, std::int64_t n) {
+                              std::int64_t k, std::int64_t n, std::int64_t ld) {
     HONE_PRUNE_PRODUCT_BODY(product_tile_full)
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
 __attribute__((target("avx2,fma"))) void subtract_product_avx2(const float* a, const float* b,
                                                                float* c, std::int64_t m,
-                                                               std::int64_t k, std::int64_t n) {
+                                                               std::int64_t k, std::int64_t n,
+                                                               std::int64_t ld) {
     HONE_PRUNE_PRODUCT_BODY(product_tile_fma)
 }
 #endif
 #undef HONE_PRUNE_PRODUCT_BODY
 
 void subtract_product(const float* a, const float* b, float* c, std::int64_t m, std::int64_t k,
-                      std::int64_t n) {
+                      std::int64_t n, std::int64_t ld) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (static_cast<int>(active_isa()) >= static_cast<int>(isa::avx2))
-        return subtract_product_avx2(a, b, c, m, k, n);
+        return subtract_product_avx2(a, b, c, m, k, n, ld);
 #endif
-    subtract_product_generic(a, b, c, m, k, n);
+    subtract_product_generic(a, b, c, m, k, n, ld);
 }
 
 } // namespace
@@ -253,7 +254,7 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
     std::vector<std::uint8_t> mt(w.size(), 1);
     transpose(w.data, rows, K, wt.data());
     std::vector<float> et(std::size_t(bs * rows)); // errors of the block, [b, rows]
-    std::vector<float> score, ublk;
+    std::vector<float> score, ublk, asub;
     std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
     const double elems_per_col = double(rows);
 
@@ -333,24 +334,21 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
                     wn[r] -= u * ec[r];
             }
         };
-        // After sub-block [s1, s2): every later column t of the block gets Σ_j U_jt·e_j at once.
+        // After sub-block [s1, s2): every later column t of the block gets Σ_j U_jt·e_j at once,
+        // Wt[s2:b] −= U[s1:s2, s2:b]ᵀ · E[s1:s2] (the register-tiled product, per row chunk).
+        asub.clear();
+        std::vector<std::size_t> a_at;
+        for (std::int64_t s1 = 0; s1 < b; s1 += sb) {
+            const std::int64_t s2 = std::min(b, s1 + sb);
+            a_at.push_back(asub.size());
+            for (std::int64_t t = s2; t < b; ++t)
+                for (std::int64_t j = s1; j < s2; ++j)
+                    asub.push_back(U[(i1 + j) * K + i1 + t]);
+        }
         auto update_rest = [&](std::int64_t s1, std::int64_t s2, std::int64_t r0, std::int64_t r1) {
-            float acc[chunk];
-            for (std::int64_t c0 = r0; c0 < r1; c0 += chunk) {
-                const std::int64_t len = std::min(chunk, r1 - c0);
-                for (std::int64_t t = s2; t < b; ++t) {
-                    std::fill_n(acc, len, 0.0f);
-                    for (std::int64_t j = s1; j < s2; ++j) { // Σ_j in j order, per element
-                        const float u = U[(i1 + j) * K + i1 + t];
-                        const float* ej = et.data() + j * rows + c0;
-                        for (std::int64_t r = 0; r < len; ++r)
-                            acc[r] += u * ej[r];
-                    }
-                    float* wn = wb + t * rows + c0;
-                    for (std::int64_t r = 0; r < len; ++r)
-                        wn[r] -= acc[r];
-                }
-            }
+            if (s2 >= b) return;
+            subtract_product(asub.data() + a_at[std::size_t(s1 / sb)], et.data() + s1 * rows + r0,
+                             wb + s2 * rows + r0, b - s2, s2 - s1, r1 - r0, rows);
         };
         auto process = [&](std::int64_t r0, std::int64_t r1, bool with_callback) {
             for (std::int64_t s1 = 0; s1 < b; s1 += sb) {
@@ -383,7 +381,7 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
             for (std::int64_t j = 0; j < b; ++j)
                 for (std::int64_t c = 0; c < rest; ++c)
                     ublk[std::size_t(c * b + j)] = U[(i1 + j) * K + i2 + c];
-            subtract_product(ublk.data(), et.data(), wt.data() + i2 * rows, rest, b, rows);
+            subtract_product(ublk.data(), et.data(), wt.data() + i2 * rows, rest, b, rows, rows);
         }
     }
     transpose(wt.data(), K, rows, w.data);

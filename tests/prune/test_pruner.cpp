@@ -399,8 +399,12 @@ TEST_CASE("determinism across thread counts") {
         for (std::size_t i = 0; i < act.size(); ++i)
             act[i] = float(i % 7);
         prune_wanda(d, act, 0.5);
+        auto e = random_tensor({512, 1024}, 25, true);
+        prune_blocks(e, 4, 4, 0.6, importance::l1);
+        auto f = random_tensor({512, 1024}, 26, true);
+        prune_n_m(f, 2, 4);
         std::vector<float> out;
-        for (tensor* t : {&a, &b, &c, &d})
+        for (tensor* t : {&a, &b, &c, &d, &e, &f})
             out.insert(out.end(), t->span<float>().begin(), t->span<float>().end());
         return out;
     };
