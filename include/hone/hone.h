@@ -753,6 +753,123 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
  * quantizer (include/hone/quantize/)
  * ==================================================================================== */
 
+/* weights ----------------------------------------------------------------------------------
+ * Weight quantization (hone/quantize/quantizer.hpp, docs/quantizer.md): RTN, clipping search,
+ * GPTQ (with a Hessian, or calibration inputs), AWQ; packed tensors as handles with exact
+ * dequantization and per-tensor error reports. Layouts: docs/quantizer.md. */
+
+typedef enum hone_quant_granularity {
+    HONE_QUANT_PER_TENSOR = 0,
+    HONE_QUANT_PER_CHANNEL = 1, /* one scale per index of channel_axis */
+    HONE_QUANT_PER_GROUP = 2    /* groups of group_size along group_axis */
+} hone_quant_granularity;
+
+/* A weight quantization scheme (C form of hone::quant_spec). */
+typedef struct hone_quant_spec {
+    size_t struct_size;                 /* sizeof(hone_quant_spec), set by _init */
+    int bits;                           /* 2…8; default 8 */
+    int is_signed;                      /* default 1: [-2^(b-1), 2^(b-1)-1]; 0: [0, 2^b-1] */
+    int symmetric;                      /* default 1; 0 = affine (zero point chosen) */
+    hone_quant_granularity granularity; /* default HONE_QUANT_PER_CHANNEL */
+    int channel_axis;                   /* default 0 (negative counts from the end) */
+    int group_axis;                     /* default -1 (the last axis, K of [N, K]) */
+    int64_t group_size;                 /* default 128; must divide the group axis */
+    hone_dtype scale_dtype;             /* HONE_DTYPE_F32 (default) or HONE_DTYPE_F16 */
+} hone_quant_spec;
+
+HONE_API hone_status hone_quant_spec_init(hone_quant_spec* spec);
+
+typedef enum hone_weight_method {
+    HONE_WEIGHT_RTN = 0,         /* round to nearest, min/max scales */
+    HONE_WEIGHT_CLIP_SEARCH = 1, /* per group, the clip ratio minimising the error norm */
+    HONE_WEIGHT_GPTQ = 2,        /* needs a Hessian or calibration inputs */
+    HONE_WEIGHT_AWQ = 3          /* needs calibration inputs; returns input scales */
+} hone_weight_method;
+
+typedef struct hone_quantizer_params {
+    size_t struct_size; /* sizeof(hone_quantizer_params), set by _init */
+    hone_quant_spec spec;
+    hone_weight_method method; /* default HONE_WEIGHT_RTN */
+    int clip_steps;            /* default 20 */
+    float clip_min_ratio;      /* default 0.5 */
+    float clip_norm;           /* default 2 (MSE) */
+    double gptq_damp_fraction; /* default 0.01 */
+    int gptq_act_order;        /* default 0 */
+    int64_t gptq_block_size;   /* default 128 */
+    int gptq_static_groups;    /* default 0 (always static with act-order) */
+    int gptq_clip_search;      /* default 0 */
+    int awq_grid;              /* default 20 */
+    int64_t awq_max_rows;      /* default 4096; 0 = all rows */
+    int awq_clip_search;       /* default 0 */
+} hone_quantizer_params;
+
+HONE_API hone_status hone_quantizer_params_init(hone_quantizer_params* params);
+
+typedef struct hone_quantizer hone_quantizer;
+typedef struct hone_quantized_tensor hone_quantized_tensor;
+
+/* Per-tensor error report (hone/quantize/error_report.hpp). output_* are NaN and has_output 0
+ * when no calibration inputs were given. */
+typedef struct hone_quant_report {
+    size_t struct_size; /* set by the caller: sizeof(hone_quant_report) */
+    int64_t elements;
+    double mse;
+    double max_abs_error;
+    double sqnr_db; /* +inf when exact */
+    double fraction_clipped;
+    int has_output;
+    double output_mse;
+    double output_sqnr_db;
+} hone_quant_report;
+
+/* Validates the configuration (HONE_ERROR_INVALID_ARGUMENT naming the field). */
+HONE_API hone_status hone_quantizer_create(const hone_quantizer_params* params,
+                                           hone_quantizer** out);
+HONE_API void hone_quantizer_destroy(hone_quantizer* quantizer);
+
+/* Quantizes `weights` (F32, any rank for RTN / clip search; [N, K] for GPTQ / AWQ). `name`
+ * (may be NULL: "weights") names the tensor in errors and the report. `inputs`: NULL or the
+ * layer's calibration inputs F32 [M, K]; `hessian`: NULL or F32 [K, K] = sum of x^T x (e.g.
+ * accumulated batch by batch with hone_hessian_accumulate); GPTQ uses the Hessian when given,
+ * else builds it from the inputs; the report's output figures need the inputs. `out` gets a
+ * new quantized tensor. `input_scales` (may be NULL): for AWQ a new F32 [K] tensor s — divide
+ * the layer's inputs by s (fold 1/s into the previous op); NULL for other methods. `report`
+ * (may be NULL; struct_size set) gets the error report. */
+HONE_API hone_status hone_quantizer_run(const hone_quantizer* quantizer, const hone_tensor* weights,
+                                        const char* name, const hone_tensor* inputs,
+                                        const hone_tensor* hessian, hone_quantized_tensor** out,
+                                        hone_tensor** input_scales, hone_quant_report* report);
+
+/* A quantized tensor from its parts (copied and validated against the spec): data, scales and
+ * zero points as docs/quantizer.md lays them out; zero_points NULL when signed symmetric. */
+HONE_API hone_status hone_quantized_tensor_create(const hone_quant_spec* spec, const int64_t* dims,
+                                                  size_t rank, const hone_tensor* data,
+                                                  const hone_tensor* scales,
+                                                  const hone_tensor* zero_points,
+                                                  hone_quantized_tensor** out);
+HONE_API void hone_quantized_tensor_destroy(hone_quantized_tensor* tensor);
+
+HONE_API hone_status hone_quantized_tensor_spec(const hone_quantized_tensor* tensor,
+                                                hone_quant_spec* out);
+/* The original (f32) shape: rank to *rank, dims into `dims` (capacity >= rank, else
+ * HONE_ERROR_OUT_OF_RANGE); dims may be NULL to ask for the rank only. */
+HONE_API hone_status hone_quantized_tensor_shape(const hone_quantized_tensor* tensor, int64_t* dims,
+                                                 size_t capacity, size_t* rank);
+/* Stored bytes: data + scales + zero points. */
+HONE_API hone_status hone_quantized_tensor_bytes(const hone_quantized_tensor* tensor, size_t* out);
+/* New tensors holding copies of the parts; any out-pointer may be NULL to skip that part.
+ * zero_points of a signed symmetric tensor is an empty tensor. */
+HONE_API hone_status hone_quantized_tensor_parts(const hone_quantized_tensor* tensor,
+                                                 hone_tensor** data, hone_tensor** scales,
+                                                 hone_tensor** zero_points);
+/* dst (F32, the original shape, any strides) = the exact dequantization. */
+HONE_API hone_status hone_quantized_tensor_dequantize(const hone_quantized_tensor* tensor,
+                                                      hone_tensor* dst);
+/* The error report of `tensor` against `original`; inputs and input_scales may be NULL. */
+HONE_API hone_status hone_quantized_tensor_measure_error(
+    const hone_quantized_tensor* tensor, const hone_tensor* original, const char* name,
+    const hone_tensor* inputs, const hone_tensor* input_scales, hone_quant_report* out);
+
 
 
 /* ======================================================================================

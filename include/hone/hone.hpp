@@ -24,6 +24,11 @@
 #include "hone/kernels/weight_only.hpp"
 
 // algorithms: quantizer
+#include "hone/quantize/error_report.hpp"
+#include "hone/quantize/gptq.hpp"
+#include "hone/quantize/quant_spec.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
+#include "hone/quantize/quantizer.hpp"
 
 
 // algorithms: pruner

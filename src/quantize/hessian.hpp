@@ -6,17 +6,19 @@
 // need U, the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU): row i of U, divided by U_ii, is the
 // update that spreads the error of column i over the columns after it.
 //
-// How U is computed (double precision, deterministic at any thread count):
+// How U is computed (f32 tile products through kernels::matmul_f32, diagonal tiles in double;
+// deterministic at any thread count):
 //  1. dead inputs (H_ii == 0: the input is always zero on the calibration data) are marked and
 //     get H_ii = 1 (their weights do not affect the output; callers zero them);
 //  2. λ = damp_fraction · mean(diag H) is added to the diagonal;
 //  3. H is permuted, Hp = H[order][:, order] (act-order), when `order` is not empty;
-//  4. with J the reversal permutation, J·Hp·J = L Lᵀ (blocked Cholesky), and then
+//  4. with J the reversal permutation, J·Hp·J = L Lᵀ (tiled Cholesky), and then
 //     U = J · L⁻¹ · J, because Hp⁻¹ = J L⁻ᵀ L⁻¹ J = (J L⁻¹ J)ᵀ (J L⁻¹ J) and J L⁻¹ J is upper
 //     triangular with a positive diagonal. This costs one Cholesky and one triangular inverse
 //     (2k³/3 flops) instead of the Cholesky–inverse–Cholesky (≈ 5k³/3) of the reference code.
-// Tiles of 128 are updated in parallel, each by one thread in a fixed order, so the bytes of U
-// do not depend on the thread count.
+// Tiles of 256 are updated in parallel, each by one thread in a fixed order, so the bytes of U
+// do not depend on the thread count. Accuracy: f32 (as the reference GPTQ code); with the
+// default 1% dampening ‖UᵀU·Hd − I‖ stays around 1e-5 on real layers.
 #pragma once
 
 #include "hone/core/export.hpp"
@@ -49,13 +51,5 @@ struct prepared_hessian {
 HONE_EXPORT prepared_hessian prepare_hessian(const_tensor_view h, double damp_fraction,
                                              std::span<const std::int64_t> order,
                                              std::string_view what);
-
-/// The same in double: U as a row-major k×k double array (for callers that want full
-/// precision). prepare_hessian rounds this to float.
-HONE_EXPORT std::vector<double> inverse_cholesky_upper_f64(const_tensor_view h,
-                                                           double damp_fraction,
-                                                           std::span<const std::int64_t> order,
-                                                           std::string_view what,
-                                                           std::vector<std::uint8_t>& dead);
 
 } // namespace hone::detail

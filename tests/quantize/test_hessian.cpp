@@ -35,8 +35,9 @@ hone::tensor gram(std::int64_t k, std::int64_t rows, unsigned seed,
     return h;
 }
 
-/// max |UᵀU·Hd − I| where Hd is H symmetrised, dampened (dead → 1) and permuted, in double.
-double residual(const hone::tensor& h, const std::vector<double>& u, double damp,
+/// max |UᵀU·Hd − I| (U from f32 values, arithmetic in double) where Hd is H symmetrised, dampened
+/// (dead → 1) and permuted, in double.
+double residual(const hone::tensor& h, const std::vector<float>& u, double damp,
                 const std::vector<std::int64_t>& order, const std::vector<std::uint8_t>& dead) {
     const std::int64_t k = h.dims()[0];
     const auto hs = h.span<float>();
@@ -73,17 +74,18 @@ double residual(const hone::tensor& h, const std::vector<double>& u, double damp
 } // namespace
 
 TEST_CASE("prepare_hessian: U is the upper Cholesky factor of the dampened H⁻¹") {
-    for (std::int64_t k : {1, 5, 127, 128, 129, 300}) {
+    for (std::int64_t k : {1, 5, 255, 256, 257, 600}) {
         CAPTURE(k);
         const auto h = gram(k, 2 * k + 10, 11);
-        std::vector<std::uint8_t> dead;
-        const auto u = hone::detail::inverse_cholesky_upper_f64(h, 0.01, {}, "h", dead);
+        const auto p = hone::detail::prepare_hessian(h, 0.01, {}, "h");
+        const auto& u = p.inverse_cholesky_upper;
+        const auto& dead = p.dead;
         for (std::int64_t i = 0; i < k; ++i) {
             CHECK(u[std::size_t(i * k + i)] > 0);
             for (std::int64_t j = 0; j < i; ++j)
                 CHECK(u[std::size_t(i * k + j)] == 0);
         }
-        CHECK(residual(h, u, 0.01, {}, dead) < 1e-9);
+        CHECK(residual(h, u, 0.01, {}, dead) < 2e-4);
     }
 }
 
@@ -103,17 +105,14 @@ TEST_CASE("prepare_hessian: act-order permutation and dead inputs") {
     std::vector<std::int64_t> order(static_cast<std::size_t>(k), 0);
     for (std::int64_t i = 0; i < k; ++i)
         order[std::size_t(i)] = (i * 37) % k; // 37 coprime to 200
-    std::vector<std::uint8_t> dead;
-    const auto u = hone::detail::inverse_cholesky_upper_f64(h, 0.01, order, "h", dead);
+    const auto p = hone::detail::prepare_hessian(h, 0.01, order, "h");
+    const auto& u = p.inverse_cholesky_upper;
+    const auto& dead = p.dead;
     CHECK(dead[3] == 1);
     CHECK(dead[150] == 1);
     CHECK(std::count(dead.begin(), dead.end(), 1) == 2);
-    CHECK(residual(h, u, 0.01, order, dead) < 1e-9);
-    const auto p = hone::detail::prepare_hessian(h, 0.01, order, "h");
+    CHECK(residual(h, u, 0.01, order, dead) < 2e-4);
     CHECK(p.k == k);
-    CHECK(p.dead == dead);
-    for (std::size_t i = 0; i < u.size(); ++i)
-        CHECK(p.inverse_cholesky_upper[i] == float(u[i]));
 }
 
 TEST_CASE("prepare_hessian: identical bytes at any thread count") {

@@ -10,7 +10,9 @@
 //   symmetric: a = max(−lo, hi); signed: zp = 0, scale = a/qmax (−2^(b−1) unused);
 //              unsigned: zp = (qmax + 1)/2, scale = a/(qmax − zp).
 // A zero-width range gives scale 1. For b = 8 and b = 4 the results are bit-identical to
-// kernels::choose_qparams with i8/u8/i4/u4.
+// kernels::choose_qparams with i8/u8/i4/u4. f16 scales: the f32 scale rounded to the nearest
+// f16, or the next one up when that is smaller (so the range still fits), then the zero point
+// of the affine scheme recomputed with it.
 // Quantization is ONNX QuantizeLinear clamped to the b-bit range:
 //   q = clamp(round_half_even(x / scale) + zp, qmin, qmax);   x' = (q − zp) · scale.
 #pragma once
