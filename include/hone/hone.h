@@ -1053,6 +1053,193 @@ HONE_API hone_status hone_bias_correction(const hone_tensor* weights, const hone
  * pruner (include/hone/prune/)
  * ==================================================================================== */
 
+/* Pruning (C++: hone/prune/pruner.hpp, schedule.hpp, sparse_storage.hpp; guide: docs/pruner.md).
+ * A weight tensor (F32, contiguous) is read as a matrix [rows, K]: rows = dims[0] (output
+ * channels), K = numel / rows (the reduction axis, Cin·kh·kw for a conv). Functions prune in
+ * place; pruned weights become +0.0f, kept ones stay bit-identical (except after SparseGPT,
+ * which updates them). Masks are U8 or BOOL of the weights' shape, 1 = kept; pass NULL when not
+ * wanted. A sparsity s must lie in [0, 1) and prunes exactly floor(s·n + 1/2) of n; ties go to
+ * the lower flat index (kept first), so results are identical at any thread count. Errors:
+ * HONE_ERROR_INVALID_ARGUMENT (sparsity outside [0, 1), N >= M, M not dividing K, NaN weights,
+ * bad bounds or blocks), HONE_ERROR_SHAPE_MISMATCH (mask, norms, Hessian, consumer),
+ * HONE_ERROR_DTYPE_MISMATCH; the message names the function and what was wrong. */
+
+/* What a pruning call did. Set struct_size = sizeof(hone_prune_result) before the call. */
+typedef struct hone_prune_result {
+    size_t struct_size;
+    int64_t total;   /* weights considered */
+    int64_t pruned;  /* weights set to zero */
+    float threshold; /* |w| (or score) of the weakest kept weight; +inf when none is kept */
+    double loss;     /* SparseGPT: the OBS estimate sum(err^2)/2; 0 for the other methods */
+} hone_prune_result;
+
+/* *out = floor(sparsity·n + 1/2), the count any sparsity-based call prunes. */
+HONE_API hone_status hone_pruned_count(double sparsity, int64_t n, int64_t* out);
+
+/* Unstructured magnitude pruning of one tensor to an exact sparsity (O(n) selection). */
+HONE_API hone_status hone_prune_magnitude(hone_tensor* weights, double sparsity, hone_tensor* mask,
+                                          hone_prune_result* result);
+
+/* Global magnitude pruning of `count` tensors: exactly round(s·N) of all N weights, by one |w|
+ * threshold, with each layer's count clamped to [ceil(min·n), floor(max·n)]. min_sparsity /
+ * max_sparsity: NULL (0 and 0.999) or `count` values; masks: NULL or `count` entries (each
+ * may be NULL); results: NULL or `count` structs (struct_size set). */
+HONE_API hone_status hone_prune_global(hone_tensor* const* weights, size_t count, double sparsity,
+                                       const double* min_sparsity, const double* max_sparsity,
+                                       hone_tensor* const* masks, hone_prune_result* results);
+
+/* N:M semi-structured magnitude pruning along K: each group of m keeps its n largest |w|
+ * (1 <= n < m <= 32, K % m == 0). */
+HONE_API hone_status hone_prune_n_m(hone_tensor* weights, int n, int m, hone_tensor* mask,
+                                    hone_prune_result* result);
+
+typedef enum hone_importance {
+    HONE_IMPORTANCE_L1 = 0,                 /* sum |w| */
+    HONE_IMPORTANCE_L2 = 1,                 /* sqrt(sum w^2) */
+    HONE_IMPORTANCE_ACTIVATION_WEIGHTED = 2 /* sum_k |w_k|·||X_k||_2 (channels only) */
+} hone_importance;
+
+/* Block sparsity: whole block_rows × block_cols blocks (dividing [rows, K]) of least L1/L2 norm
+ * are zeroed, round(s·blocks) of them. */
+HONE_API hone_status hone_prune_blocks(hone_tensor* weights, int64_t block_rows, int64_t block_cols,
+                                       double sparsity, hone_importance importance,
+                                       hone_tensor* mask, hone_prune_result* result);
+
+typedef struct hone_channel_prune_params {
+    size_t struct_size;            /* sizeof(hone_channel_prune_params) */
+    double sparsity;               /* fraction of output channels removed; default 0.5 */
+    hone_importance importance;    /* default HONE_IMPORTANCE_L2 */
+    const float* activation_norms; /* ACTIVATION_WEIGHTED: K values, or Cin for a conv */
+    size_t activation_norms_count; /* default 0 */
+    int64_t consumer_group;        /* consumer inputs per channel (H·W after a flatten); 1 */
+} hone_channel_prune_params;
+
+HONE_API hone_status hone_channel_prune_params_init(hone_channel_prune_params* params);
+
+/* Structured pruning: removes whole output channels (rows, conv filters) of least importance and
+ * returns new, smaller tensors: *out_weights [kept, ...]; *out_bias [kept] when bias is given;
+ * *out_consumer (the next layer's weights [out2, kept·group, ...], its input axis 1) when
+ * consumer is given; *out_kept (I64 [kept], ascending channel indices). bias, consumer and the
+ * out_bias / out_consumer / out_kept pointers may be NULL. Kept channels are bit-identical;
+ * ties remove the higher channel. The caller destroys the returned tensors. */
+HONE_API hone_status hone_prune_channels(const hone_channel_prune_params* params,
+                                         const hone_tensor* weights, const hone_tensor* bias,
+                                         const hone_tensor* consumer, hone_tensor** out_weights,
+                                         hone_tensor** out_bias, hone_tensor** out_consumer,
+                                         hone_tensor** out_kept);
+
+/* Streaming statistics of a layer's inputs X [tokens, K]: H = sum X^T·X (SparseGPT) and the
+ * column norms ||X_k||_2 (Wanda). */
+typedef struct hone_layer_stats hone_layer_stats;
+
+/* with_hessian = 0 skips H (K^2 floats), enough for Wanda. */
+HONE_API hone_status hone_layer_stats_create(int64_t k, int with_hessian, hone_layer_stats** out);
+HONE_API void hone_layer_stats_destroy(hone_layer_stats* stats);
+/* Adds a batch x: F32 contiguous [tokens, K] (or [K]); non-finite inputs are an error. */
+HONE_API hone_status hone_layer_stats_add(hone_layer_stats* stats, const hone_tensor* x);
+HONE_API hone_status hone_layer_stats_tokens(const hone_layer_stats* stats, int64_t* out);
+/* Copies H into dst (F32 [K, K]). */
+HONE_API hone_status hone_layer_stats_hessian(const hone_layer_stats* stats, hone_tensor* dst);
+/* Writes ||X_k||_2 into dst (F32 [K]). */
+HONE_API hone_status hone_layer_stats_column_norms(const hone_layer_stats* stats, hone_tensor* dst);
+
+/* Wanda: scores |W_rk|·||X_k||_2 (activation_norms F32 [K]), compared within each output row
+ * (every row loses round(s·K)), or N:M groups when n > 0 (then sparsity is ignored). */
+HONE_API hone_status hone_prune_wanda(hone_tensor* weights, const hone_tensor* activation_norms,
+                                      double sparsity, int n, int m, hone_tensor* mask,
+                                      hone_prune_result* result);
+
+/* SparseGPT joint quantization hook: replace values[0..count) (column `column` of W, in order
+ * 0…K-1, after its mask) by their quantized (dequantized to float) values; return HONE_OK, or
+ * any other status to abort (the weights are then left partially processed). */
+typedef hone_status (*hone_column_quantizer_fn)(void* user_data, int64_t column, float* values,
+                                                int64_t count);
+
+typedef struct hone_sparsegpt_params {
+    size_t struct_size;                /* sizeof(hone_sparsegpt_params) */
+    double sparsity;                   /* unstructured target; default 0.5 */
+    int n, m;                          /* N:M instead when n > 0; default 0, 0 */
+    int64_t block_size;                /* columns per block; default 128 */
+    double damp_fraction;              /* dampening, fraction of mean(diag H); default 0.01 */
+    int quant_bits;                    /* 2…8: RTN to a symmetric per-row grid; 0 = off */
+    hone_column_quantizer_fn quantize; /* or a caller's quantizer; NULL = none */
+    void* user_data;                   /* passed to quantize */
+} hone_sparsegpt_params;
+
+HONE_API hone_status hone_sparsegpt_params_init(hone_sparsegpt_params* params);
+
+/* SparseGPT (Frantar & Alistarh 2023): prunes weights [rows, K] with OBS updates of the
+ * remaining weights, blocked, the mask chosen adaptively per block (exact total count) or per
+ * N:M group; hessian = sum X^T·X, F32 [K, K]. row_scales: NULL, or `rows` floats receiving the
+ * RTN grid steps when quant_bits > 0. */
+HONE_API hone_status hone_prune_sparsegpt(const hone_sparsegpt_params* params, hone_tensor* weights,
+                                          const hone_tensor* hessian, hone_tensor* mask,
+                                          hone_prune_result* result, float* row_scales);
+
+typedef enum hone_schedule_kind {
+    HONE_SCHEDULE_CONSTANT = 0,  /* s(t) = final_sparsity */
+    HONE_SCHEDULE_POLYNOMIAL = 1 /* s = final + (initial - final)·(1 - p)^power, p clamped to
+                                    [0, 1] = (t - begin) / (end - begin) (Zhu & Gupta 2017) */
+} hone_schedule_kind;
+
+typedef struct hone_sparsity_schedule {
+    size_t struct_size;      /* sizeof(hone_sparsity_schedule) */
+    hone_schedule_kind kind; /* default HONE_SCHEDULE_POLYNOMIAL */
+    double initial_sparsity; /* default 0 */
+    double final_sparsity;   /* default 0.5 */
+    int64_t begin_step;      /* default 0 */
+    int64_t end_step;        /* default -1 (no end; polynomial needs end > begin) */
+    int64_t frequency;       /* prune every `frequency` steps from begin; default 100 */
+    double power;            /* default 3 */
+} hone_sparsity_schedule;
+
+HONE_API hone_status hone_sparsity_schedule_init(hone_sparsity_schedule* schedule);
+
+/* The target sparsity at `step`, and whether to recompute the mask then (begin <= step, step <=
+ * end unless end = -1, (step - begin) % frequency == 0). Either out-pointer may be NULL. */
+HONE_API hone_status hone_sparsity_schedule_at(const hone_sparsity_schedule* schedule, int64_t step,
+                                               double* sparsity, int* prune_now);
+
+/* Mask for fine-tuning: mask = (weights != 0) (U8/BOOL, weights' shape). Apply a mask to a
+ * tensor or gradient with hone_apply_mask (dst may be src). */
+HONE_API hone_status hone_mask_of(const hone_tensor* weights, hone_tensor* mask);
+
+/* weights -= learning_rate·gradient where mask = 1; pruned weights stay +0. */
+HONE_API hone_status hone_masked_sgd_step(hone_tensor* weights, const hone_tensor* gradient,
+                                          const hone_tensor* mask, float learning_rate);
+
+/* Fraction of exact zeros (+0 or -0) in an F32 tensor. */
+HONE_API hone_status hone_sparsity_of(const hone_tensor* weights, double* out);
+
+/* Sparse storage of an F32 tensor (docs/pruner.md, "Sparse storage"). */
+typedef enum hone_sparse_format {
+    HONE_SPARSE_BITMASK = 0, /* 1 bit per element (LSB-first) + the non-zero values */
+    HONE_SPARSE_N_M = 1,     /* N values per M-group + ceil(log2 M)-bit positions per value */
+    HONE_SPARSE_CSR = 2      /* row_ptr (rows+1 × I32), column indices (I32), values */
+} hone_sparse_format;
+
+typedef enum hone_sparse_buffer {
+    HONE_SPARSE_VALUES = 0,     /* F32 */
+    HONE_SPARSE_INDEX = 1,      /* bitmask: the bits; N:M: the packed positions; CSR: empty */
+    HONE_SPARSE_ROW_PTR = 2,    /* CSR: I32 */
+    HONE_SPARSE_COL_INDICES = 3 /* CSR: I32 */
+} hone_sparse_buffer;
+
+typedef struct hone_sparse hone_sparse;
+
+/* Encodes dense (exact zeros are not stored). HONE_SPARSE_N_M needs at most n non-zeros in every
+ * group of m (else HONE_ERROR_INVALID_ARGUMENT naming row and group); n, m ignored otherwise. */
+HONE_API hone_status hone_sparse_encode(const hone_tensor* dense, hone_sparse_format format, int n,
+                                        int m, hone_sparse** out);
+HONE_API void hone_sparse_destroy(hone_sparse* sparse);
+/* The bytes actually stored (values + indices), and the dense size. */
+HONE_API hone_status hone_sparse_bytes(const hone_sparse* sparse, size_t* stored, size_t* dense);
+/* Writes the dense tensor into dst (F32, the source's shape). */
+HONE_API hone_status hone_sparse_to_dense(const hone_sparse* sparse, hone_tensor* dst);
+/* A stored buffer (owned by the handle, valid until it is destroyed) and its size in bytes. */
+HONE_API hone_status hone_sparse_get_buffer(const hone_sparse* sparse, hone_sparse_buffer which,
+                                            const void** data, size_t* bytes);
+
 /* ======================================================================================
  * clusterer (include/hone/cluster/)
  * ==================================================================================== */

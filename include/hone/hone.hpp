@@ -36,6 +36,9 @@
 #include "hone/quantize/smooth_quant.hpp"
 
 // algorithms: pruner
+#include "hone/prune/pruner.hpp"
+#include "hone/prune/schedule.hpp"
+#include "hone/prune/sparse_storage.hpp"
 
 // algorithms: clusterer
 #include "hone/cluster/clusterer.hpp"
