@@ -217,9 +217,10 @@ struct conv_transpose_params {
 };
 /// ONNX ConvTranspose: x [N, C, D1..Dk] (k = 1, 2, 3), w [C, M/group, K1..Kk], bias [M];
 /// Oi = stride·(Di − 1) + output_padding + (Ki − 1)·dil + 1 − pad_begin − pad_end. With
-/// output_shape given (or auto_pad SAME_*), total padding = stride·(Di − 1) + output_padding +
-/// (Ki − 1)·dil + 1 − Oi, split as ONNX says (SAME_UPPER/NOTSET: begin = total/2; SAME_LOWER:
-/// begin = total − total/2). hone's own loop (scatter form, parallel over output channels,
+/// output_shape given (or auto_pad SAME_*, where output = Di·stride), total padding =
+/// stride·(Di − 1) + output_padding + (Ki − 1)·dil + 1 − Oi, split as the ONNX spec says
+/// (SAME_UPPER: begin = total/2, end = total − total/2; otherwise begin = total − total/2,
+/// end = total/2). hone's own loop in gather form (parallel over output planes,
 /// deterministic). f32.
 HONE_EXPORT tensor conv_transpose(const_tensor_view x, const_tensor_view w,
                                   optional_view bias = std::nullopt,
