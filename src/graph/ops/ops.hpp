@@ -48,8 +48,9 @@ using optional_view = std::optional<const_tensor_view>;
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-/// Normalizes `axis` for a tensor of rank `rank` into [0, rank) (or [0, rank] with
-/// `inclusive_end`, as Flatten/Unsqueeze need). Throws out_of_range naming `op`.
+/// Normalizes `axis` ∈ [-rank, rank − 1] for a tensor of rank `rank` into [0, rank); with
+/// `inclusive_end` (Flatten) the range is [-rank, rank] and the result [0, rank]. Negative axes
+/// add rank. Throws out_of_range naming `op`, the axis and the rank.
 HONE_EXPORT std::int64_t normalize_axis(std::int64_t axis, std::size_t rank, const char* op,
                                         bool inclusive_end = false);
 
