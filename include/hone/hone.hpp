@@ -33,6 +33,7 @@
 
 
 // models, I/O and the graph executor
+#include "hone/io/safetensors.hpp"
 
 
 // data, assurance
