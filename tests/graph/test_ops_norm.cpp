@@ -109,3 +109,21 @@ TEST_CASE("reduce_mean") {
     error_of([&] { (void)ops::reduce_mean(x, v64{1, -1}); }, status::invalid_argument);
     error_of([&] { (void)ops::reduce_mean(x, v64{2}); }, status::out_of_range);
 }
+
+TEST_CASE("reduce_mean: the trailing-axes fast path agrees with the strided path") {
+    const auto x = random_f32({3, 4, 5}, 17);
+    // Trailing axes of a contiguous tensor (fast) vs the same data through a transposed copy
+    // reduced over leading axes (general path).
+    const auto fast = ops::reduce_mean(x, v64{1, 2}, false);
+    const auto moved = ops::transpose(x, v64{1, 2, 0});
+    const auto general = ops::reduce_mean(moved, v64{0, 1}, false);
+    check_close(fast, general, 1e-6);
+    // And a strided (non-contiguous) view reduced over its trailing axis.
+    const std::array<std::int64_t, 2> st{1, 6}; // the transpose of base
+    const auto base = random_f32({4, 6}, 18);
+    const auto view =
+        hone::make_view(base.data(), base.nbytes(), hone::dtype::f32, shape{6, 4}, st);
+    const auto m = ops::reduce_mean(view, v64{1}, false);
+    const auto m_ref = ops::reduce_mean(base, v64{0}, false);
+    check_close(m, m_ref, 1e-6);
+}
