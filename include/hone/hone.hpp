@@ -45,6 +45,7 @@
 #include "hone/cluster/kmeans1d.hpp"
 
 // models, I/O and the graph executor
+#include "hone/io/safetensors.hpp"
 
 // data, assurance
 #include "hone/data/arrays.hpp"
