@@ -643,7 +643,7 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
                                                        std::span<const float>(bias));
     if (q && lin->splits_activations()) path += ", split activations";
     if (relu) path += " + fused ReLU";
-    const auto bytes_held = q ? wt.nbytes() / 4 : wt.nbytes();
+    const auto bytes_held = (q ? wt.nbytes() / 4 : wt.nbytes()) + bias.size() * sizeof(float);
     kernel_fn fn = [lin, kk, nn, rank2_only](std::span<const optional_view> in, run_state& st) {
         const auto& a = *in[0];
         if (a.rank() < 1 || a.dims()[a.rank() - 1] != kk || (rank2_only && a.rank() != 2))
@@ -756,7 +756,8 @@ compiled executor::impl::compile_conv(const work_node& w) {
             out.push_back(std::move(y));
             return out;
         };
-        return {std::move(fn), path, q, q ? wt.nbytes() / 4 : wt.nbytes()};
+        return {std::move(fn), path, q,
+                (q ? wt.nbytes() / 4 : wt.nbytes()) + (bt ? bt->nbytes() : 0)};
     }
     ops::conv_params p{sp, group};
     if (wv && bias_ok) {

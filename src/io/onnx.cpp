@@ -472,6 +472,7 @@ private:
                 node s{unique(n.name + "_shape_of"), "Shape", "", {x}, {shp}, {}};
                 node r{unique(n.name + "_reshape"), "Reshape", "", {soft, shp}, {y}, {}};
                 n.attributes["axis"] = attribute::of_int(1);
+                n.inputs = {flat};
                 n.outputs = {soft};
                 out.push_back(std::move(f));
                 out.push_back(std::move(s));
@@ -757,12 +758,14 @@ std::string serialize_onnx(const model& m, bool check) {
 
 void save_onnx(const model& m, const fs::path& path, const onnx_save_options& options) {
     auto mp = to_proto(m);
+    // Checked with every weight inline (the checker would look for the side file on disk).
+    if (options.check) run_checker(mp, path.string());
     std::string side;
     std::string side_name =
         options.external_file.empty() ? path.filename().string() + ".data" : options.external_file;
     if (options.external_threshold > 0) {
         const fs::path rel(side_name);
-        if (rel.is_absolute() || rel.has_parent_path())
+        if (rel.is_absolute() || rel.has_parent_path() || side_name == "." || side_name == "..")
             fail(status::invalid_argument,
                  fmt::format("save_onnx: external_file '{}' must be a plain file name", side_name));
         for (auto& tp : *mp.mutable_graph()->mutable_initializer()) {
@@ -783,7 +786,6 @@ void save_onnx(const model& m, const fs::path& path, const onnx_save_options& op
             add("length", std::to_string(side.size() - offset));
         }
     }
-    if (options.check) run_checker(mp, path.string());
     std::string out;
     if (!mp.SerializeToString(&out))
         fail(status::internal, "save_onnx: protobuf serialization failed");

@@ -48,7 +48,7 @@ struct value_info {
 };
 
 /// An attribute value, as ONNX has them (graphs and sparse tensors are not supported).
-struct attribute {
+struct HONE_EXPORT attribute {
     enum class kind { f = 0, i = 1, s = 2, t = 3, floats = 4, ints = 5, strings = 6 };
     kind type = kind::i;
     float f = 0;
