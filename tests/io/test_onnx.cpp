@@ -115,8 +115,9 @@ TEST_CASE("load_onnx: Constant-node and external-data variants hold the same wei
 TEST_CASE(
     "save_onnx: load → save → load is bit-exact, passes onnx::checker, also with external data") {
     temp_dir tmp;
-    for (const char* file : {"mlp.onnx", "mlp_constants.onnx", "mlp_external.onnx",
-                             "mobile_block.onnx", "tiny_encoder.onnx"}) {
+    for (const char* file :
+         {"mlp.onnx", "mlp_constants.onnx", "mlp_external.onnx", "mobile_block.onnx",
+          "tiny_encoder.onnx", "cnn.onnx", "cnn_opset9.onnx", "cnn_opset17.onnx"}) {
         if (!fs::exists(fashion_fixture(file))) continue;
         CAPTURE(file);
         const auto a = load_onnx(fashion_fixture(file));
