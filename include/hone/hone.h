@@ -872,6 +872,48 @@ HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size
 HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
                                                  hone_runner_params* params);
 
+/* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
+ * Reading validates every header field, size and offset against the file before any tensor is
+ * exposed (header size bound, dtypes, shape × element size = byte count in checked 64-bit
+ * arithmetic, offsets inside the buffer, contiguous and non-overlapping, no duplicate names,
+ * string metadata); a malformed file fails with HONE_ERROR_FORMAT (or HONE_ERROR_UNSUPPORTED
+ * for a valid dtype hone has no type for) and a message naming the file, tensor and field.
+ * Writing is atomic; tensors are ordered and aligned as the reference implementation does. */
+
+typedef struct hone_safetensors hone_safetensors;
+
+/* Maps and validates the file at `path` (UTF-8). */
+HONE_API hone_status hone_safetensors_open(const char* path, hone_safetensors** out);
+/* Validates a copy of `size` bytes at `data` (NULL allowed when size is 0). */
+HONE_API hone_status hone_safetensors_open_memory(const void* data, size_t size,
+                                                  hone_safetensors** out);
+HONE_API void hone_safetensors_destroy(hone_safetensors* file);
+
+/* Number of tensors; their names by index (0 ≤ index < count, in file order). Names stay valid
+ * as long as the handle. */
+HONE_API hone_status hone_safetensors_count(const hone_safetensors* file, size_t* out);
+HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index,
+                                           const char** out);
+/* A new owning tensor holding a copy of the named tensor (HONE_ERROR_NOT_FOUND if absent).
+ * Free it with hone_tensor_destroy. */
+HONE_API hone_status hone_safetensors_get(const hone_safetensors* file, const char* name,
+                                          hone_tensor** out);
+
+/* The "__metadata__" string map: count, keys by index (sorted), value by key
+ * (HONE_ERROR_NOT_FOUND if absent). Strings stay valid as long as the handle. */
+HONE_API hone_status hone_safetensors_metadata_count(const hone_safetensors* file, size_t* out);
+HONE_API hone_status hone_safetensors_metadata_key(const hone_safetensors* file, size_t index,
+                                                   const char** out);
+HONE_API hone_status hone_safetensors_metadata_get(const hone_safetensors* file, const char* key,
+                                                   const char** out);
+
+/* Writes `count` tensors named `names[i]` (distinct, non-empty, not "__metadata__"; dtypes F32,
+ * F16, BF16, I8, U8, I32, I64, BOOL) and `metadata_count` string pairs to `path`, atomically. */
+HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const char* const* names,
+                                           const hone_tensor* const* tensors, size_t metadata_count,
+                                           const char* const* metadata_keys,
+                                           const char* const* metadata_values);
+
 
 
 /* ======================================================================================

@@ -25,25 +25,31 @@
 
 // algorithms: quantizer
 
+
 // algorithms: pruner
 
+
 // algorithms: clusterer
+
 
 // models, I/O and the graph executor
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"
+#include "hone/io/safetensors.hpp"
 #include "hone/model/model.hpp"
+
 
 // data, assurance
 #include "hone/data/arrays.hpp"
 #include "hone/data/dataset.hpp"
-#include "hone/ledger/digest.hpp"
-#include "hone/ledger/identity.hpp"
-#include "hone/ledger/ledger.hpp"
 #include "hone/metrics/metric_collector.hpp"
 #include "hone/metrics/performance.hpp"
-#include "hone/policy/policy.hpp"
 #include "hone/validate/representativeness.hpp"
 #include "hone/validate/runner.hpp"
 #include "hone/validate/statistics.hpp"
 #include "hone/validate/validator.hpp"
+#include "hone/policy/policy.hpp"
+#include "hone/ledger/digest.hpp"
+#include "hone/ledger/identity.hpp"
+#include "hone/ledger/ledger.hpp"
+

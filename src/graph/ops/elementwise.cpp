@@ -14,12 +14,13 @@ using detail::require_f32;
 
 std::int64_t normalize_axis(std::int64_t axis, std::size_t rank, const char* op,
                             bool inclusive_end) {
-    const auto r = static_cast<std::int64_t>(rank) + (inclusive_end ? 1 : 0);
-    const std::int64_t lo = -static_cast<std::int64_t>(rank) - (inclusive_end ? 1 : 0);
-    if (axis < lo || axis >= r)
+    // Valid: [-rank, rank - 1], or [-rank, rank] with inclusive_end; negatives add rank.
+    const auto r = static_cast<std::int64_t>(rank);
+    const std::int64_t hi = inclusive_end ? r : r - 1;
+    if (axis < -r || axis > hi)
         fail(status::out_of_range,
-             fmt::format("{}: axis {} is outside [{}, {}] for a tensor of rank {}", op, axis, lo,
-                         r - 1, rank));
+             fmt::format("{}: axis {} is outside [{}, {}] for a tensor of rank {}", op, axis, -r,
+                         hi, rank));
     return axis < 0 ? axis + r : axis;
 }
 

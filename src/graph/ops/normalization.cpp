@@ -2,6 +2,7 @@
 #include "common.hpp"
 #include "ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/ranges.h>
 
@@ -186,6 +187,27 @@ tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes, bool
     tensor out(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
     const std::int64_t outputs = out.numel();
     if (outputs == 0) return out;
+    // Fast path: a contiguous input reduced over its trailing axes (LayerNorm decompositions).
+    std::size_t first_reduced = r;
+    while (first_reduced > 0 && reduced[first_reduced - 1])
+        --first_reduced;
+    const bool suffix =
+        std::none_of(reduced.begin(), reduced.begin() + static_cast<std::ptrdiff_t>(first_reduced),
+                     [](bool b) { return b; });
+    if (suffix && x.is_contiguous()) {
+        const auto* s = static_cast<const float*>(x.data());
+        float* dst = static_cast<float*>(out.data());
+        const int threads = detail::threads_for(x.numel());
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        for (std::int64_t o = 0; o < outputs; ++o) {
+            double sum = 0.0;
+            for (std::int64_t e = 0; e < count; ++e)
+                sum += s[o * count + e];
+            dst[o] = count == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                : static_cast<float>(sum / static_cast<double>(count));
+        }
+        return out;
+    }
     // Iterate the reduced axes through a view: the kept axes become the outer index.
     const shape kept{std::span<const std::int64_t>(kept_dims)};
     strides_array kept_strides{}, red_strides{};

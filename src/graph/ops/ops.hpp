@@ -48,8 +48,9 @@ using optional_view = std::optional<const_tensor_view>;
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-/// Normalizes `axis` for a tensor of rank `rank` into [0, rank) (or [0, rank] with
-/// `inclusive_end`, as Flatten/Unsqueeze need). Throws out_of_range naming `op`.
+/// Normalizes `axis` ∈ [-rank, rank − 1] for a tensor of rank `rank` into [0, rank); with
+/// `inclusive_end` (Flatten) the range is [-rank, rank] and the result [0, rank]. Negative axes
+/// add rank. Throws out_of_range naming `op`, the axis and the rank.
 HONE_EXPORT std::int64_t normalize_axis(std::int64_t axis, std::size_t rank, const char* op,
                                         bool inclusive_end = false);
 
@@ -186,7 +187,8 @@ struct conv_params {
 /// ONNX Conv: x [N, C, D1, ..., Dk] (k = 1, 2 or 3), w [M, C/group, K1, ..., Kk], bias [M]
 /// optional; y [N, M, O1, ..., Ok], Oi = floor((Di + pad_begin + pad_end − dil·(Ki − 1) − 1) /
 /// stride) + 1. Groups (incl. depthwise: group = C = M). 1-D and 2-D run through
-/// hone::kernels::conv2d (oneDNN; 1-D as H = 1); 3-D through hone's own direct loop. f32.
+/// hone::kernels::conv2d (oneDNN; 1-D as H = 1); 3-D, and any configuration the kernel reports
+/// unsupported, through hone's own direct loop (double accumulation). f32.
 /// Errors: shape_mismatch (C not group·w.dims[1], M not divisible by group, bias not [M],
 /// kernel_shape disagreeing with w, output size < 1), invalid_argument (strides/dilations < 1,
 /// pads < 0 or of the wrong count).
