@@ -2,12 +2,13 @@
 //
 // One benchmark per (model, batch) runs the fp32 plan and the int8 plan alternately on the
 // same batch and reports both mean latencies and their ratio (counter "int8_speedup" =
-// fp32 time / int8 time; > 1 means int8 is faster). int8: the CNN in static W8A8 (activation
-// ranges calibrated on 500 training images; convs through oneDNN int8 conv, Gemms through
-// hone::kernels::linear with 7-bit activations), the MLP in dynamic int8. Correctness first:
-// the fp32 plan must match the fixture's reference logits (max error ≤ 1e-4 of their scale)
-// and the int8 plan must agree with fp32 on the top-1 class of ≥ 95% of 256 test images.
-// The machine may be shared: read ratios, not absolute times.
+// fp32 time / int8 time; > 1 means int8 is faster), and the same ratio of process CPU time
+// ("int8_speedup_cpu", the figure to read on a loaded machine, with OMP_NUM_THREADS=1). int8: the
+// CNN in static W8A8 (activation ranges calibrated on 500 training images; convs through oneDNN
+// int8 conv, Gemms through hone::kernels::linear with 7-bit activations), the MLP in dynamic int8.
+// Correctness first: the fp32 plan must match the fixture's reference logits (max error ≤ 1e-4 of
+// their scale) and the int8 plan must agree with fp32 on the top-1 class of ≥ 95% of 256 test
+// images. The machine may be shared: read ratios, not absolute times.
 #include "../../tests/model/fixture_path.hpp"
 
 #include <hone/core/atomic_file.hpp>
@@ -21,6 +22,7 @@
 #include <benchmark/benchmark.h>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -119,24 +121,38 @@ const plans& mlp() {
     return p;
 }
 
+double cpu_us() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
 void run_pair(benchmark::State& state, const plans& p) {
     const auto n = state.range(0);
     const auto x = batch_view(p.images, p.sample, n);
     using clock = std::chrono::steady_clock;
-    double t32 = 0, t8 = 0;
+    double t32 = 0, t8 = 0, c32 = 0, c8 = 0;
     for (auto _ : state) {
+        const double ca = cpu_us();
         auto a = clock::now();
         benchmark::DoNotOptimize(p.f32->run(x));
         auto b = clock::now();
+        const double cb = cpu_us();
         benchmark::DoNotOptimize(p.int8->run(x));
         auto c = clock::now();
+        const double cc = cpu_us();
         t32 += std::chrono::duration<double, std::micro>(b - a).count();
         t8 += std::chrono::duration<double, std::micro>(c - b).count();
+        c32 += cb - ca;
+        c8 += cc - cb;
     }
     const double it = static_cast<double>(state.iterations());
     state.counters["f32_us"] = t32 / it;
     state.counters["int8_us"] = t8 / it;
     state.counters["int8_speedup"] = t32 / t8;
+    // Process CPU time: robust to preemption on a shared machine (run with OMP_NUM_THREADS=1,
+    // or spinning worker threads count too).
+    state.counters["int8_speedup_cpu"] = c32 / c8;
     state.SetLabel("oneDNN " + kernels::onednn_isa() +
                    (kernels::int8_pairs_saturate() ? ", no VNNI" : ""));
 }

@@ -740,8 +740,34 @@ compiled executor::impl::compile_conv(const work_node& w) {
         auto wt = tensor::copy_of(*wv);
         std::optional<tensor> bt;
         if (bv) bt = tensor::copy_of(*bv);
-        auto conv = std::make_shared<const kernels::conv2d>(
-            cp, wt.span<const float>(), bt ? bt->span<const float>() : std::span<const float>());
+        const auto bias_span = bt ? bt->span<const float>() : std::span<const float>();
+        std::shared_ptr<const kernels::conv2d> conv;
+        if (q && reduce_range != 0) {
+            // 7-bit weights (|q_w| ≤ 64): on CPUs whose int8 pairs saturate, oneDNN's kernel is
+            // then exact without splitting the weights (the conv counterpart of reduce_range).
+            const auto oc = cp.out_channels;
+            const auto per = wt.numel() / std::max<std::int64_t>(oc, 1);
+            const auto w = wt.span<const float>();
+            std::vector<std::int8_t> qw(w.size());
+            std::vector<float> scales(static_cast<std::size_t>(oc));
+            for (std::int64_t c = 0; c < oc; ++c) {
+                float mx = 0;
+                for (std::int64_t k = 0; k < per; ++k)
+                    mx = std::max(mx, std::fabs(w[static_cast<std::size_t>(c * per + k)]));
+                const float sc = mx > 0 && std::isfinite(mx) ? mx / 64.0f : 1.0f;
+                scales[static_cast<std::size_t>(c)] = sc;
+                for (std::int64_t k = 0; k < per; ++k) {
+                    const auto i = static_cast<std::size_t>(c * per + k);
+                    qw[i] = static_cast<std::int8_t>(
+                        std::clamp(std::nearbyint(w[i] / sc), -64.0f, 64.0f));
+                }
+            }
+            conv = std::make_shared<const kernels::conv2d>(
+                cp, std::span<const std::int8_t>(qw), std::span<const float>(scales), bias_span);
+            path += ", 7-bit weights";
+        } else {
+            conv = std::make_shared<const kernels::conv2d>(cp, wt.span<const float>(), bias_span);
+        }
         if (q && conv->splits_weights()) path += ", split weights";
         if (relu) path += " + fused ReLU";
         const double macs_per_out =
