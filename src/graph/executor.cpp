@@ -1199,6 +1199,7 @@ void executor::impl::build(const model& mdl) {
         if (options.fold_constants && all_const) {
             named(n, [&] {
                 const work_node w{n, idx, false, false};
+                f32_nodes.insert(n.name); // constants fold in fp32 whatever the precision
                 auto c = compile(w);
                 std::vector<optional_view> in;
                 for (std::size_t i = 0; i < n.inputs.size(); ++i)

@@ -378,3 +378,34 @@ TEST_CASE("executor: cnn.onnx in static int8 with calibrated ranges") {
     MESSAGE("cnn accuracy fp32 " << a32 << ", static int8 " << a8);
     CHECK(std::fabs(a32 - a8) < 0.01);
 }
+
+TEST_CASE("executor: int8 fallbacks are reported — no range, f32_nodes") {
+    if (!have("cnn.onnx")) return;
+    const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
+    executor_options o;
+    o.precision = exec_precision::int8_static; // no ranges at all
+    o.f32_nodes = {"/fc2/Gemm"};
+    executor q(m, o);
+    std::map<std::string, std::string> path;
+    for (const auto& r : q.report())
+        path[r.node] = r.path;
+    CHECK(path["/conv1/Conv"].find("f32 conv2d") == 0);
+    CHECK(path["/conv1/Conv"].find("needs a static activation range for 'input'") !=
+          std::string::npos);
+    CHECK(path["/fc1/Gemm"].find("int8 dynamic linear") == 0);
+    CHECK(path["/fc1/Gemm"].find("no activation range") != std::string::npos);
+    CHECK(path["/fc2/Gemm"].find("f32 linear") == 0);
+    CHECK(q.uses_int8());
+    // fp32 nodes in an int8 plan still give the right answer on the f32 layers.
+    const auto ref = read_npy("cnn_ref_logits.npy");
+    auto x = first_rows(dataset::fashion_mnist("test").inputs(), ref.dims()[0]);
+    const auto v = make_view(x.data(), x.nbytes(), dtype::f32, shape{ref.dims()[0], 1, 28, 28});
+    const auto y = q.run(v);
+    std::int64_t same = 0;
+    for (std::int64_t i = 0; i < ref.dims()[0]; ++i) {
+        const auto* a = y[0].span<float>().data() + i * 10;
+        const auto* b = ref.span<float>().data() + i * 10;
+        same += (std::max_element(a, a + 10) - a) == (std::max_element(b, b + 10) - b);
+    }
+    CHECK(same >= ref.dims()[0] * 97 / 100);
+}
