@@ -47,6 +47,7 @@ struct work_node {
     std::size_t model_index = 0;
     bool relu = false;
     bool removed = false;
+    std::string bias; // MatMul: a constant [N] added after the product (fused Add)
 };
 
 bool is_unary(const std::string& op) {
@@ -674,9 +675,15 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
 compiled executor::impl::compile_matmul(const work_node& w) {
     const auto& n = w.n;
     const auto b = cst(n, 1);
-    if (b && b->rank() == 2 && b->type() == dtype::f32)
+    if (b && b->rank() == 2 && b->type() == dtype::f32) {
+        std::vector<float> bias;
+        if (!w.bias.empty()) {
+            const auto t = tensor::copy_of(constv.at(w.bias));
+            bias.assign(t.span<float>().begin(), t.span<float>().end());
+        }
         return compile_matmul_like(w, tensor::copy_of(*b), b->dims()[0], b->dims()[1],
-                                   kernels::weight_layout::k_by_n, {}, w.relu, false);
+                                   kernels::weight_layout::k_by_n, std::move(bias), w.relu, false);
+    }
     const bool relu = w.relu;
     return {[relu](std::span<const optional_view> in, run_state& st) {
                 auto y = ops::matmul(*in[0], *in[1]);
@@ -1319,7 +1326,37 @@ void executor::impl::build(const model& mdl) {
         }
     }
     if (options.fuse_relu) {
+        // MatMul (constant weights [K, N]) + Add (a constant of N values) → linear with a bias.
         auto uses = uses_of();
+        for (auto& a : work) {
+            if (a.removed || a.n.op_type != "Add" || a.n.inputs.size() != 2) continue;
+            for (int side = 0; side < 2; ++side) {
+                const auto& x = a.n.inputs[static_cast<std::size_t>(side)];
+                const auto& c = a.n.inputs[static_cast<std::size_t>(1 - side)];
+                auto* p = producer_of(x);
+                const auto cv = constv.find(c);
+                if (!p || p->n.op_type != "MatMul" || !p->bias.empty() || p->relu || uses[x] != 1 ||
+                    pinned.count(x) || cv == constv.end())
+                    continue;
+                const auto wv = cst(p->n, 1);
+                const auto* xs = shape_of(p->n.inputs[0]);
+                if (!wv || wv->rank() != 2 || wv->type() != dtype::f32 || !xs || xs->size() < 2 ||
+                    cv->second.type() != dtype::f32 || cv->second.numel() != wv->dims()[1] ||
+                    cv->second.rank() < 1 || cv->second.rank() > xs->size())
+                    continue;
+                // The constant must broadcast only along the last axis: [1, ..., 1, N].
+                bool last_only = true;
+                for (std::size_t d = 0; d + 1 < cv->second.rank(); ++d)
+                    last_only &= cv->second.dims()[d] == 1;
+                if (!last_only) continue;
+                p->bias = c;
+                p->n.outputs[0] = a.n.outputs[0];
+                a.removed = true;
+                report[a.model_index].path = fmt::format("fused into {} (bias)", p->n.label());
+                uses = uses_of();
+                break;
+            }
+        }
         for (auto& r : work) {
             if (r.removed || r.n.op_type != "Relu" || r.n.inputs.empty()) continue;
             const auto& x = r.n.inputs[0];

@@ -193,6 +193,18 @@ TEST_CASE("executor: tiny_encoder.onnx matches its reference output") {
     const auto err = relative_error(ex.run(x.view()).at(0).view(), ref.view());
     MESSAGE("tiny_encoder relative max error " << err << "\n" << ex.report_text());
     CHECK(err <= 1e-4);
+    int bias_fused = 0;
+    for (const auto& r : ex.report())
+        bias_fused += r.path.find("fused into MatMul") == 0;
+    CHECK(bias_fused == 6);
+    // Unfused, the same numbers.
+    executor plain(m, {.fuse_relu = false});
+    CHECK(relative_error(plain.run(x.view()).at(0).view(), ref.view()) <= 1e-4);
+    // Dynamic int8 on the six projections: close to the reference (a figure, not a contract).
+    executor q(m, {.precision = exec_precision::int8_dynamic});
+    const auto qerr = relative_error(q.run(x.view()).at(0).view(), ref.view());
+    MESSAGE("tiny_encoder int8 dynamic relative max error " << qerr);
+    CHECK(qerr < 0.1);
 }
 
 namespace {

@@ -10,7 +10,8 @@
 //   Reshape to [batch, −1] built from Shape(x)[0] becomes Reshape(x, [0, −1]) without any shape
 //   arithmetic at run time;
 // - optimizations: Conv + BatchNormalization folded into the Conv's weights and bias (inference
-//   mode), and a Relu after a Conv/Gemm/MatMul fused into it as a post-op. A value that an
+//   mode), MatMul + Add of a constant [N] bias fused into one linear kernel, and a Relu after a
+//   Conv/Gemm/MatMul fused into it as a post-op. A value that an
 //   optimization removes can no longer be observed: list it in `keep` to prevent that;
 // - kernels: Gemm/MatMul with constant weights run through hone::kernels::linear (oneDNN,
 //   weights reordered once); 2-D Conv with constant weights through hone::kernels::conv2d;
