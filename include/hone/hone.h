@@ -914,8 +914,6 @@ HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const
                                            const char* const* metadata_keys,
                                            const char* const* metadata_values);
 
-
-
 /* ======================================================================================
  * retraining (include/hone/retrain/)
  * ==================================================================================== */

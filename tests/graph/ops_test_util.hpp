@@ -20,7 +20,8 @@ template <class T> hone::tensor make(const hone::shape& dims, const std::vector<
     hone::tensor t(hone::dtype_of<T>, dims);
     REQUIRE(static_cast<std::int64_t>(values.size()) == t.numel());
     auto* p = static_cast<T*>(t.data());
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
+    for (std::size_t i = 0; i < values.size(); ++i)
+        p[i] = values[i];
     return t;
 }
 

@@ -98,13 +98,13 @@ template <class F> decltype(auto) visit_dtype(dtype t, F&& f) {
     fail(status::dtype_mismatch, fmt::format("dtype {} is not byte-addressable", name_of(t)));
 }
 
-/// Copies x (any strides) into a new contiguous tensor of shape `dims` (same element count).
+/// Copies x (any strides) into a new contiguous tensor of shape `dims` (same element count),
+/// in one pass.
 inline tensor copy_as(const_tensor_view x, const shape& dims) {
-    tensor out = tensor::copy_of(x);
-    if (out.dims() == dims) return out;
-    tensor shaped(x.type(), dims);
-    if (out.nbytes() > 0) std::memcpy(shaped.data(), out.data(), out.nbytes());
-    return shaped;
+    tensor out(x.type(), dims);
+    if (out.numel() > 0)
+        hone::copy(x, tensor_view(out.data(), x.type(), x.dims(), x.dims().contiguous_strides()));
+    return out;
 }
 
 /// Spatial attributes resolved per axis (k ≤ 3 spatial axes), padding and output size computed.
