@@ -426,6 +426,8 @@ def make_mlp(data, meta):
     with torch.no_grad():
         ref = save_npy("mlp_ref_logits.npy", model(xin).numpy())
     err = verify(m, {"input": xin.numpy()}, ref, "mlp.onnx")
+    iacc = interpreter_accuracy(m, xte.reshape(-1, 784), yte)
+    log(f"  mlp.onnx: interpreter test accuracy {iacc:.4f}")
     meta["mlp.onnx"] = dict(
         what="MLP 784-256-128-10 (Gemm, Relu, Gemm, Relu, Gemm) trained on Fashion-MNIST; "
         "input pixels/255 flattened to 784, no other normalization; Gemm weights are "
@@ -433,6 +435,7 @@ def make_mlp(data, meta):
         **io_info(m),
         test_accuracy_fp32=acc,
         test_accuracy_by="torch 1.13 eager, all 10000 test images",
+        test_accuracy_onnx_interpreter=iacc,
         training=MLP_RECIPE,
         interpreter_max_abs_diff=err,
     )
@@ -656,7 +659,8 @@ def make_encoder(meta):
         "2-head self-attention (MatMul+Add projections, Reshape/Transpose to heads, MatMul, Div "
         "by 4 = sqrt(16), Softmax, MatMul, Transpose/Reshape back, output projection), residual "
         "Add, LayerNormalization, MLP 32->64 with exact GELU (Div, Erf, Add, Mul, Mul) and "
-        "64->32, residual Add. Input/output [N,8,32]",
+        "64->32, residual Add. Input/output [N,8,32]; torch's export names the output's dim 1 "
+        "symbolically (Addoutput_dim_1) although it is 8, which loaders must accept",
         **io_info(m),
         seed=ENCODER_SEED,
         interpreter_max_abs_diff=err,
