@@ -5,6 +5,7 @@
 #include "calib_search.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/threads.hpp"
+#include "hone/kernels/error.hpp"
 
 #include <algorithm>
 #include <array>
@@ -583,12 +584,7 @@ struct calibrator::impl {
                 for (std::size_t i = 0; i < xq.size(); ++i)
                     xq[i] = calib_fake_quant(x[i], q, p.type, p.reduce_range);
                 calib_detail::matmul_nt_fixed(xq.data(), consumer_wq.data(), out.data(), m, k, n);
-                double e = 0;
-                for (std::size_t i = 0; i < out.size(); ++i) {
-                    const double d = static_cast<double>(ref[i]) - static_cast<double>(out[i]);
-                    e += d * d;
-                }
-                err[0][j] += e;
+                err[0][j] += kernels::compare(ref, out, "calibrator score").error_sq;
             }
             return;
         }

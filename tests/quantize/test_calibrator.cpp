@@ -23,6 +23,8 @@ using hone::dtype;
 using hone::kernels::granularity;
 using hone::kernels::quant_scheme;
 
+using calib_fixture::error_of;
+
 namespace {
 
 hone::const_tensor_view view(const std::vector<float>& v, const hone::shape& s) {
@@ -47,17 +49,6 @@ double qdq_error(const std::vector<float>& x, hone::kernels::qparams q, dtype t,
         e += d * d;
     }
     return e;
-}
-
-template <class Fn> std::string error_of(Fn&& fn, hone::status expected) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        CHECK(e.code() == expected);
-        return e.what();
-    }
-    FAIL("no error thrown");
-    return {};
 }
 
 std::vector<float> normal(std::size_t n, std::uint32_t seed, float sd = 1.0f) {
@@ -580,7 +571,7 @@ TEST_CASE("acceptance: the input of the Fashion-MNIST MLP's fc2, W8A8 output SQN
     const auto ref_cal = calib_fixture::fc2_f32(l, l.calib);
     const auto ref_test = calib_fixture::fc2_f32(l, l.test);
     const auto w2 = l.w2.span<float>();
-    const auto w2q = hone::rtn_int8_rows_dequantized(w2, l.n, l.k);
+    const auto w2q = calib_fixture::int8_rows_dequantized(w2, l.n, l.k);
     const std::int64_t batch = 256;
     struct row {
         const char* name;
