@@ -7,6 +7,7 @@
 #include "hone/kernels/reduce.hpp"
 #include "hone/quantize/calibrator.hpp"
 #include "hone/quantize/quantizer.hpp"
+#include "quant_common.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -162,10 +163,9 @@ smooth_quant::smooth_quant(const_tensor_view weights, const smooth_quant_params&
     s.k = weights.dims()[1];
     const tensor w = tensor::copy_of(weights);
     const auto ws = w.span<float>();
-    for (std::size_t i = 0; i < ws.size(); ++i)
-        if (!std::isfinite(ws[i]))
-            s.error(status::invalid_argument,
-                    "weights hold a non-finite value at index " + std::to_string(i));
+    if (const std::size_t i = detail::first_non_finite(ws); i < ws.size())
+        s.error(status::invalid_argument,
+                "weights hold a non-finite value at index " + std::to_string(i));
     s.w.assign(ws.begin(), ws.end());
     s.w_absmax.assign(static_cast<std::size_t>(s.k), 0.0f);
     if (s.n > 0 && s.k > 0) kernels::abs_max_cols(s.w, s.n, s.k, s.w_absmax);
