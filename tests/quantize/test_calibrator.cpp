@@ -43,12 +43,10 @@ hone::calib_result run(calibrator_params p, const std::vector<float>& x) {
 
 // Exact quantize-dequantize squared error of x with per-tensor params.
 double qdq_error(const std::vector<float>& x, hone::kernels::qparams q, dtype t, bool rr) {
-    double e = 0;
-    for (float v : x) {
-        const double d = static_cast<double>(v) - hone::calib_fake_quant(v, q, t, rr);
-        e += d * d;
-    }
-    return e;
+    std::vector<float> xq(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i)
+        xq[i] = hone::calib_fake_quant(x[i], q, t, rr);
+    return hone::kernels::compare(x, xq, "qdq_error").error_sq;
 }
 
 std::vector<float> normal(std::size_t n, std::uint32_t seed, float sd = 1.0f) {
