@@ -2,6 +2,8 @@
 // kernel layer, sparsity preservation and the codebook fine-tuning hook.
 #include "hone/cluster/clusterer.hpp"
 
+#include "compensated_sum.hpp"
+
 #include "hone/core/error.hpp"
 #include "hone/core/half.hpp"
 #include "hone/core/threads.hpp"
@@ -253,15 +255,12 @@ void palettized_tensor::assign(const_tensor_view weights, std::span<const float>
                                           : std::uint8_t(out[i] + (out[i] >= z ? 1 : 0));
             }
         }
-        double s = 0, carry = 0;
+        detail::compensated_sum s;
         for (std::size_t i = 0; i < count; ++i) {
             const double d = double(vals[i]) - c[out[i]];
-            const double term = (importance.empty() ? 1.0 : double(importance[begin + i])) * d * d;
-            const double t = s + term; // Neumaier
-            carry += std::fabs(s) >= std::fabs(term) ? (s - t) + term : (term - t) + s;
-            s = t;
+            s.add((importance.empty() ? 1.0 : double(importance[begin + i])) * d * d);
         }
-        sse[g] = s + carry;
+        sse[g] = s.value();
     });
     kernels::pack_indices(idx, rows_, cols_, bits_, indices_.span<std::uint8_t>());
     sse_ = std::accumulate(sse.begin(), sse.end(), 0.0);

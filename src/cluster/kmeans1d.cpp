@@ -1,6 +1,8 @@
 // 1-D k-means: the optimal dynamic programme (SMAWK per layer) and Lloyd on sorted prefix sums.
 #include "hone/cluster/kmeans1d.hpp"
 
+#include "compensated_sum.hpp"
+
 #include "hone/core/error.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/cluster.hpp"
@@ -20,19 +22,7 @@ namespace {
 
 using i64 = std::int64_t;
 
-/// Neumaier-compensated sum.
-struct compensated_sum {
-    double sum = 0, carry = 0;
-    void add(double x) noexcept {
-        const double t = sum + x;
-        if (std::fabs(sum) >= std::fabs(x))
-            carry += (sum - t) + x;
-        else
-            carry += (x - t) + sum;
-        sum = t;
-    }
-    double value() const noexcept { return sum + carry; }
-};
+using detail::compensated_sum;
 
 void check_k(int k, std::string_view name) {
     if (k < 2 || k > kernels::max_centroids)

@@ -2,6 +2,7 @@
 #include "hone/quantize/bias_correction.hpp"
 
 #include "hone/core/error.hpp"
+#include "quant_common.hpp"
 
 #include <cmath>
 #include <string>
@@ -70,11 +71,10 @@ bias_correction_result bias_correction(const_tensor_view weights, const_tensor_v
                                          " values, expected K = " + std::to_string(k));
     const tensor wc = tensor::copy_of(weights), dc = tensor::copy_of(deployed);
     const auto w = wc.span<float>(), d = dc.span<float>();
-    auto finite = [&](auto span, const char* what) {
-        for (std::size_t i = 0; i < span.size(); ++i)
-            if (!std::isfinite(span[i]))
-                fail(status::invalid_argument,
-                     who + ": " + what + " holds NaN or inf at index " + std::to_string(i));
+    auto finite = [&]<class T>(std::span<const T> values, const char* what) {
+        if (const std::size_t i = detail::first_non_finite(values); i < values.size())
+            fail(status::invalid_argument,
+                 who + ": " + what + " holds NaN or inf at index " + std::to_string(i));
     };
     finite(w, "weights");
     finite(d, "deployed weights");

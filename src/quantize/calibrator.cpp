@@ -5,6 +5,8 @@
 #include "calib_search.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/threads.hpp"
+#include "hone/kernels/error.hpp"
+#include "quant_common.hpp"
 
 #include <algorithm>
 #include <array>
@@ -583,12 +585,7 @@ struct calibrator::impl {
                 for (std::size_t i = 0; i < xq.size(); ++i)
                     xq[i] = calib_fake_quant(x[i], q, p.type, p.reduce_range);
                 calib_detail::matmul_nt_fixed(xq.data(), consumer_wq.data(), out.data(), m, k, n);
-                double e = 0;
-                for (std::size_t i = 0; i < out.size(); ++i) {
-                    const double d = static_cast<double>(ref[i]) - static_cast<double>(out[i]);
-                    e += d * d;
-                }
-                err[0][j] += e;
+                err[0][j] += kernels::compare(ref, out, "calibrator score").error_sq;
             }
             return;
         }
@@ -709,19 +706,16 @@ void calibrator::set_consumer(const_tensor_view weights, std::span<const float> 
                                             weights.dims().to_string());
     const tensor w = tensor::copy_of(weights);
     const auto src = w.span<float>();
-    for (std::size_t i = 0; i < src.size(); ++i)
-        if (!std::isfinite(src[i]))
-            s.error(status::invalid_argument,
-                    "consumer weights hold a non-finite value at index " + std::to_string(i));
+    if (const std::size_t i = detail::first_non_finite(src); i < src.size())
+        s.error(status::invalid_argument,
+                "consumer weights hold a non-finite value at index " + std::to_string(i));
     if (!deployed.empty() && deployed.size() != src.size())
         s.error(status::shape_mismatch, "deployed consumer weights have " +
                                             std::to_string(deployed.size()) + " values, expected " +
                                             std::to_string(src.size()));
-    for (std::size_t i = 0; i < deployed.size(); ++i)
-        if (!std::isfinite(deployed[i]))
-            s.error(status::invalid_argument,
-                    "deployed consumer weights hold a non-finite value at index " +
-                        std::to_string(i));
+    if (const std::size_t i = detail::first_non_finite(deployed); i < deployed.size())
+        s.error(status::invalid_argument,
+                "deployed consumer weights hold a non-finite value at index " + std::to_string(i));
     s.consumer_w.assign(src.begin(), src.end());
     s.consumer_wq =
         deployed.empty() ? s.consumer_w : std::vector<float>(deployed.begin(), deployed.end());

@@ -1,6 +1,7 @@
 // Per-tensor error report (see hone/quantize/error_report.hpp).
 #include "hone/quantize/error_report.hpp"
 
+#include "hone/kernels/error.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "quant_common.hpp"
 
@@ -10,11 +11,6 @@
 #include <cmath>
 
 namespace hone {
-
-double sqnr_db(double signal_energy, double noise_energy) noexcept {
-    if (noise_energy == 0) return std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(signal_energy / noise_energy);
-}
 
 quant_error_report measure_error(const_tensor_view original, const quantized_tensor& quantized,
                                  std::string_view name, const_tensor_view inputs,
@@ -49,7 +45,6 @@ quant_error_report measure_error(const_tensor_view original, const quantized_ten
     const auto scales = quantized.scale_values();
     const auto zps = quantized.zero_point_values();
     const std::int32_t qmin = quantized.spec.qmin(), qmax = quantized.spec.qmax();
-    double signal = 0, noise = 0, worst = 0;
     std::int64_t clipped = 0;
     for (std::size_t i = 0; i < w.size(); ++i) {
         const float s = scaled ? input_scales[i % std::size_t(k)] : 1.0f;
@@ -59,14 +54,11 @@ quant_error_report measure_error(const_tensor_view original, const quantized_ten
         detail::quantize_value(quantized_value, scales[grp], zps[grp], qmin, qmax, &clip);
         clipped += clip;
         if (scaled) ws[i] /= s;
-        const double d = double(w[i]) - double(ws[i]);
-        signal += double(w[i]) * w[i];
-        noise += d * d;
-        worst = std::max(worst, std::fabs(d));
     }
-    rep.mse = noise / double(w.size());
-    rep.max_abs_error = worst;
-    rep.sqnr_db = sqnr_db(signal, noise);
+    const kernels::error_sums weight_error = kernels::compare(w, ws, "measure_error");
+    rep.mse = weight_error.mse();
+    rep.max_abs_error = weight_error.max_abs_error;
+    rep.sqnr_db = weight_error.sqnr_db();
     rep.fraction_clipped = double(clipped) / double(w.size());
     if (inputs.data() != nullptr || inputs.rank() > 0) {
         if (dims.rank() != 2 || inputs.rank() != 2 || inputs.dims()[1] != k)
@@ -84,15 +76,10 @@ quant_error_report measure_error(const_tensor_view original, const quantized_ten
                             nullptr);
         kernels::matmul_f32(x.data(), ws.data(), yq.data(), m, k, n, kernels::weight_layout::n_by_k,
                             nullptr);
-        double ysig = 0, ynoise = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) {
-            const double d = double(y[i]) - yq[i];
-            ysig += double(y[i]) * y[i];
-            ynoise += d * d;
-        }
+        const kernels::error_sums output_error = kernels::compare(y, yq, "measure_error");
         rep.has_output = true;
-        rep.output_mse = ynoise / double(y.size());
-        rep.output_sqnr_db = sqnr_db(ysig, ynoise);
+        rep.output_mse = output_error.mse();
+        rep.output_sqnr_db = output_error.sqnr_db();
     }
     return rep;
 }

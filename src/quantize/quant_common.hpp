@@ -65,6 +65,23 @@ struct group_map {
     }
 };
 
+/// Index of the first NaN or ±inf in v, or v.size() when every value is finite (a vectorised
+/// scan, then a search only when something was found). The quantize area's one non-finite check:
+/// callers name the value in their own message.
+template <class T> std::size_t first_non_finite(std::span<const T> v) noexcept {
+    bool finite = true;
+    const T* p = v.data();
+    const std::size_t n = v.size();
+#pragma omp simd reduction(&& : finite)
+    for (std::size_t i = 0; i < n; ++i)
+        finite = finite && std::isfinite(p[i]);
+    if (finite) return n;
+    std::size_t i = 0;
+    while (std::isfinite(p[i]))
+        ++i;
+    return i;
+}
+
 /// The f32 elements of x (any strides) in row-major order; throws invalid_argument naming
 /// `what` and the index when one is NaN or infinite, dtype_mismatch when x is not f32.
 std::vector<float> gather_finite(const_tensor_view x, std::string_view what);

@@ -160,18 +160,10 @@ group_map::group_map(const quant_spec& spec, const shape& dims, int axis) {
 namespace {
 
 void check_finite(std::span<const float> v, std::string_view what) {
-    bool finite = true;
-    const float* p = v.data();
-    const std::size_t n = v.size();
-#pragma omp simd reduction(&& : finite)
-    for (std::size_t i = 0; i < n; ++i)
-        finite = finite && std::isfinite(p[i]);
-    if (!finite)
-        for (std::size_t i = 0; i < n; ++i)
-            if (!std::isfinite(p[i]))
-                fail(status::invalid_argument,
-                     fmt::format("'{}' has a non-finite value ({}) at flat index {}", what, p[i],
-                                 i));
+    const std::size_t i = first_non_finite(v);
+    if (i < v.size())
+        fail(status::invalid_argument,
+             fmt::format("'{}' has a non-finite value ({}) at flat index {}", what, v[i], i));
 }
 
 } // namespace

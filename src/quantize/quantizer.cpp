@@ -2,6 +2,7 @@
 #include "hone/quantize/quantizer.hpp"
 
 #include "hone/core/threads.hpp"
+#include "hone/kernels/error.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "quant_common.hpp"
 
@@ -87,11 +88,7 @@ awq_outcome run_awq(std::span<const float> w, const shape& dims, const_tensor_vi
                 eff[std::size_t(r * k + c)] = d[std::size_t(r * k + c)] / s[std::size_t(c)];
         kernels::matmul_f32(x.data(), eff.data(), yq.data(), m, k, n,
                             kernels::weight_layout::n_by_k, nullptr);
-        double err = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) {
-            const double e = double(y[i]) - yq[i];
-            err += e * e;
-        }
+        const double err = kernels::compare(y, yq, "awq search").error_sq;
         if (err < best_err) {
             best_err = err;
             best.weights = std::move(qt);

@@ -3,8 +3,11 @@
 
 #include "calib_search.hpp"
 #include "hone/core/error.hpp"
+#include "hone/kernels/error.hpp"
 #include "hone/kernels/reduce.hpp"
 #include "hone/quantize/calibrator.hpp"
+#include "hone/quantize/quantizer.hpp"
+#include "quant_common.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,29 +16,24 @@
 
 namespace hone {
 
-std::vector<float> rtn_int8_rows_dequantized(std::span<const float> w, std::int64_t n,
-                                             std::int64_t k) {
-    if (static_cast<std::int64_t>(w.size()) != n * k)
-        fail(status::shape_mismatch, "rtn_int8_rows_dequantized: " + std::to_string(w.size()) +
-                                         " values for [" + std::to_string(n) + ", " +
-                                         std::to_string(k) + "]");
-    std::vector<float> amax(static_cast<std::size_t>(n));
-    kernels::abs_max_rows(w, n, k, amax);
-    std::vector<float> out(w.size());
-    for (std::int64_t r = 0; r < n; ++r) {
-        const float a = amax[static_cast<std::size_t>(r)];
-        if (!std::isfinite(a))
-            fail(status::invalid_argument,
-                 "rtn_int8_rows_dequantized: row " + std::to_string(r) + " holds NaN or inf");
-        const float s = a > 0 ? a / 127.0f : 1.0f;
-        for (std::int64_t c = 0; c < k; ++c) {
-            const auto i = static_cast<std::size_t>(r * k + c);
-            const float q = std::clamp(std::nearbyint(w[i] / s), -127.0f, 127.0f);
-            out[i] = q * s;
-        }
-    }
-    return out;
+namespace {
+
+/// Ŵ of W [N, K]: per-output-channel symmetric int8 RTN, dequantized — the quantizer's default
+/// spec, which is kernels::linear's int8 weight quantization bit for bit (both take the scale
+/// from kernels::choose_qparams(i8, symmetric) on each row and round half to even).
+std::vector<float> int8_rows_dequantized(const std::vector<float>& w, std::int64_t n,
+                                         std::int64_t k, const std::string& name) {
+    if (w.empty()) return {};
+    const tensor dq =
+        quantizer()
+            .quantize(make_view(w.data(), w.size() * sizeof(float), dtype::f32, shape{n, k}),
+                      name + " (W·s)")
+            .dequantize();
+    const auto v = dq.span<float>();
+    return {v.begin(), v.end()};
 }
+
+} // namespace
 
 struct smooth_quant::impl {
     smooth_quant_params p;
@@ -111,7 +109,7 @@ struct smooth_quant::impl {
                 lo = std::min(lo, x_min[static_cast<std::size_t>(j)] / f);
                 hi = std::max(hi, x_max[static_cast<std::size_t>(j)] / f);
             }
-            wq[c] = rtn_int8_rows_dequantized(ws, n, k);
+            wq[c] = int8_rows_dequantized(ws, n, k, p.name);
             arange[c] = {lo, hi};
             aq[c] = calib_qparams(lo, hi, p.act_type, p.act_scheme, p.reduce_range);
         }
@@ -140,12 +138,7 @@ struct smooth_quant::impl {
                                              p.act_type, p.reduce_range);
                 }
             calib_detail::matmul_nt_fixed(xq.data(), wq[c].data(), out.data(), m, k, n);
-            double e = 0;
-            for (std::size_t i = 0; i < out.size(); ++i) {
-                const double d = static_cast<double>(ref[i]) - out[i];
-                e += d * d;
-            }
-            err[c] += e;
+            err[c] += kernels::compare(ref, out, "smooth_quant score").error_sq;
         }
     }
 };
@@ -170,10 +163,9 @@ smooth_quant::smooth_quant(const_tensor_view weights, const smooth_quant_params&
     s.k = weights.dims()[1];
     const tensor w = tensor::copy_of(weights);
     const auto ws = w.span<float>();
-    for (std::size_t i = 0; i < ws.size(); ++i)
-        if (!std::isfinite(ws[i]))
-            s.error(status::invalid_argument,
-                    "weights hold a non-finite value at index " + std::to_string(i));
+    if (const std::size_t i = detail::first_non_finite(ws); i < ws.size())
+        s.error(status::invalid_argument,
+                "weights hold a non-finite value at index " + std::to_string(i));
     s.w.assign(ws.begin(), ws.end());
     s.w_absmax.assign(static_cast<std::size_t>(s.k), 0.0f);
     if (s.n > 0 && s.k > 0) kernels::abs_max_cols(s.w, s.n, s.k, s.w_absmax);

@@ -2,50 +2,20 @@
 // evaluated on 2048 held-out test images (pixels/255, flattened). Reports (MESSAGE) the layer
 // output MSE and the compression ratio against f32 for 16 clusters per tensor and per channel,
 // optimal versus Lloyd, and sensitive (importance-weighted) k-means.
+#include "../fixture_layer.hpp"
+
 #include <hone/cluster/clusterer.hpp>
-#include <hone/data/arrays.hpp>
 #include <hone/data/dataset.hpp>
+#include <hone/kernels/error.hpp>
 #include <hone/kernels/gemm.hpp>
 #include <hone/kernels/palettized.hpp>
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
-
-namespace fs = std::filesystem;
-
-/// tests/fixtures/fashion_mnist, found from HONE_FIXTURES_DIR, this source file, the working
-/// directory or the executable (whichever has it first).
-fs::path fixtures_dir() {
-    if (const char* env = std::getenv("HONE_FIXTURES_DIR")) return env;
-    const fs::path rel = fs::path("tests") / "fixtures" / "fashion_mnist";
-    std::vector<fs::path> starts{fs::path(__FILE__).parent_path(), fs::current_path()};
-    std::error_code ec;
-    const auto exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) starts.push_back(exe.parent_path());
-    for (auto p : starts) {
-        p = fs::absolute(p, ec);
-        for (int up = 0; up < 6 && !p.empty(); ++up, p = p.parent_path()) {
-            if (fs::exists(p / rel / "mlp_fc1_weight.npy")) return p / rel;
-            if (p == p.parent_path()) break;
-        }
-    }
-    return {};
-}
-
-hone::tensor load_npy(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return hone::parse_npy(ss.str(), path.string());
-}
 
 struct layer_eval {
     const hone::tensor& x; // [N, 784]
@@ -65,10 +35,7 @@ struct layer_eval {
         std::vector<float> y(reference.size());
         hone::kernels::palettized_matmul(p.matrix(), x.span<float>(), x.dims()[0], y,
                                          b.span<float>());
-        double s = 0;
-        for (std::size_t i = 0; i < y.size(); ++i)
-            s += (double(y[i]) - reference[i]) * (double(y[i]) - reference[i]);
-        return s / double(y.size());
+        return hone::kernels::compare(reference, y, "fc1 output").mse();
     }
     double output_variance() const {
         double m = 0, s = 0;
@@ -84,15 +51,10 @@ struct layer_eval {
 } // namespace
 
 TEST_CASE("fc1 of the Fashion-MNIST MLP: 16 clusters, output MSE and compression") {
-    const auto dir = fixtures_dir();
-    REQUIRE_MESSAGE(!dir.empty(), "tests/fixtures/fashion_mnist not found (HONE_FIXTURES_DIR)");
-    const auto w = load_npy(dir / "mlp_fc1_weight.npy");
-    const auto b = load_npy(dir / "mlp_fc1_bias.npy");
-    REQUIRE(w.dims() == hone::shape{256, 784});
-    const auto test = hone::dataset::fashion_mnist("test");
+    const auto& w = fixture::fc1().weight;
+    const auto b = fixture::load("mlp_fc1_bias.npy");
     const std::int64_t n = 2048;
-    hone::tensor x(hone::dtype::f32, {n, 784});
-    std::copy_n(test.inputs().span<float>().begin(), n * 784, x.span<float>().begin());
+    const auto& x = fixture::fc1().test;
     const layer_eval eval(x, w, b);
     const double var = eval.output_variance();
     double mean_x2 = 0; // mean over samples of ‖x‖²

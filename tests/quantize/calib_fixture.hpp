@@ -1,39 +1,26 @@
 // Shared by the calibration tests: the Fashion-MNIST MLP's fc2 layer and its input
 // relu(fc1(x)) on 2048 training images (calibration) and 2048 test images (held out), plus the
-// W8A8 output of fc2 through kernels::linear (int8, static per-tensor activations).
+// W8A8 output of fc2 through kernels::linear (int8, static per-tensor activations), and the
+// helpers the calibration tests share.
 #pragma once
 
+#include "../fixture_layer.hpp"
 #include "hone/core/error.hpp"
-#include "hone/data/arrays.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/kernels/error.hpp"
 #include "hone/kernels/gemm.hpp"
+#include "hone/quantize/quantizer.hpp"
+
+#include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace calib_fixture {
 
-inline std::filesystem::path fixture_dir() {
-    const std::filesystem::path rel = "tests/fixtures/fashion_mnist";
-    for (std::filesystem::path p :
-         {std::filesystem::current_path(), std::filesystem::path(__FILE__).parent_path()}) {
-        for (int up = 0; up < 6 && !p.empty(); ++up) {
-            if (std::filesystem::exists(p / rel / "mlp_fc1_weight.npy")) return p / rel;
-            p = p.parent_path();
-        }
-    }
-    hone::fail(hone::status::not_found,
-               "tests/fixtures/fashion_mnist/mlp_fc1_weight.npy not found from the working "
-               "directory or the test source");
-}
-
-inline hone::tensor load(const std::string& file) {
-    const auto path = fixture_dir() / file;
-    return hone::parse_npy(hone::read_maybe_gzip(path), path.string());
-}
+using fixture::load;
 
 struct layer {
     hone::tensor w1, b1, w2, b2;
@@ -102,15 +89,43 @@ inline std::vector<float> fc2_w8a8(const layer& l, const std::vector<float>& x, 
     return y;
 }
 
-/// 10·log10(Σ ref² / Σ (ref − out)²).
+/// 10·log10(Σ ref² / Σ (ref − out)²), by kernels::compare.
 inline double sqnr_db(const std::vector<float>& ref, const std::vector<float>& out) {
-    double s = 0, e = 0;
-    for (std::size_t i = 0; i < ref.size(); ++i) {
-        s += static_cast<double>(ref[i]) * ref[i];
-        const double d = static_cast<double>(ref[i]) - out[i];
-        e += d * d;
+    return hone::kernels::compare(ref, out, "sqnr_db").sqnr_db();
+}
+
+/// The same from the sums (kernels::error_sums' conventions).
+inline double sqnr_db(double reference_sq, double error_sq) {
+    return hone::kernels::error_sums{.reference_sq = reference_sq, .error_sq = error_sq}.sqnr_db();
+}
+
+/// Ŵ of W [n, k]: per-output-channel symmetric int8 RTN (hone::quantizer's default spec, the
+/// int8 weights of kernels::linear), dequantized.
+inline std::vector<float> int8_rows_dequantized(std::span<const float> w, std::int64_t n,
+                                                std::int64_t k) {
+    const hone::tensor dq =
+        hone::quantizer()
+            .quantize(hone::make_view(w.data(), w.size() * sizeof(float), hone::dtype::f32, {n, k}))
+            .dequantize();
+    const auto v = dq.span<float>();
+    return {v.begin(), v.end()};
+}
+
+/// A row-major f32 [r, c] view of v.
+inline hone::const_tensor_view view(const std::vector<float>& v, std::int64_t r, std::int64_t c) {
+    return hone::make_view(v.data(), v.size() * sizeof(float), hone::dtype::f32, {r, c});
+}
+
+/// The message of the hone::error `fn` throws, checking its status; fails when none is thrown.
+template <class Fn> std::string error_of(Fn&& fn, hone::status expected) {
+    try {
+        fn();
+    } catch (const hone::error& e) {
+        CHECK(e.code() == expected);
+        return e.what();
     }
-    return 10.0 * std::log10(s / e);
+    FAIL("no error thrown");
+    return {};
 }
 
 } // namespace calib_fixture

@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "fixture_layer.hpp"
+#include "../fixture_layer.hpp"
 
 namespace {
 

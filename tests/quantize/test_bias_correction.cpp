@@ -15,22 +15,10 @@
 
 using hone::dtype;
 
+using calib_fixture::error_of;
+using calib_fixture::view;
+
 namespace {
-
-hone::const_tensor_view view(const std::vector<float>& v, std::int64_t r, std::int64_t c) {
-    return hone::make_view(v.data(), v.size() * sizeof(float), dtype::f32, {r, c});
-}
-
-template <class Fn> std::string error_of(Fn&& fn, hone::status expected) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        CHECK(e.code() == expected);
-        return e.what();
-    }
-    FAIL("no error thrown");
-    return {};
-}
 
 // Mean over rows of each output column of y [m, n].
 std::vector<double> column_mean(const std::vector<float>& y, std::int64_t n) {
@@ -104,7 +92,7 @@ TEST_CASE("after correction the quantized layer's output mean equals the float o
 TEST_CASE("acceptance: bias correction of the Fashion-MNIST MLP's fc2 (W8A8)") {
     const auto& l = calib_fixture::mlp_fc2();
     const auto w2 = l.w2.span<float>();
-    const auto wq = hone::rtn_int8_rows_dequantized(w2, l.n, l.k);
+    const auto wq = calib_fixture::int8_rows_dequantized(w2, l.n, l.k);
     // activations: static min/max u8; E[x] and E[x̂] from the calibration split
     hone::calibrator cal(hone::calibrator_params{});
     const auto xc = hone::make_view(l.calib.data(), l.calib.size() * 4, dtype::f32, {l.rows, l.k});

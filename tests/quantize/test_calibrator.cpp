@@ -23,6 +23,8 @@ using hone::dtype;
 using hone::kernels::granularity;
 using hone::kernels::quant_scheme;
 
+using calib_fixture::error_of;
+
 namespace {
 
 hone::const_tensor_view view(const std::vector<float>& v, const hone::shape& s) {
@@ -41,23 +43,10 @@ hone::calib_result run(calibrator_params p, const std::vector<float>& x) {
 
 // Exact quantize-dequantize squared error of x with per-tensor params.
 double qdq_error(const std::vector<float>& x, hone::kernels::qparams q, dtype t, bool rr) {
-    double e = 0;
-    for (float v : x) {
-        const double d = static_cast<double>(v) - hone::calib_fake_quant(v, q, t, rr);
-        e += d * d;
-    }
-    return e;
-}
-
-template <class Fn> std::string error_of(Fn&& fn, hone::status expected) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        CHECK(e.code() == expected);
-        return e.what();
-    }
-    FAIL("no error thrown");
-    return {};
+    std::vector<float> xq(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i)
+        xq[i] = hone::calib_fake_quant(x[i], q, t, rr);
+    return hone::kernels::compare(x, xq, "qdq_error").error_sq;
 }
 
 std::vector<float> normal(std::size_t n, std::uint32_t seed, float sd = 1.0f) {
@@ -580,7 +569,7 @@ TEST_CASE("acceptance: the input of the Fashion-MNIST MLP's fc2, W8A8 output SQN
     const auto ref_cal = calib_fixture::fc2_f32(l, l.calib);
     const auto ref_test = calib_fixture::fc2_f32(l, l.test);
     const auto w2 = l.w2.span<float>();
-    const auto w2q = hone::rtn_int8_rows_dequantized(w2, l.n, l.k);
+    const auto w2q = calib_fixture::int8_rows_dequantized(w2, l.n, l.k);
     const std::int64_t batch = 256;
     struct row {
         const char* name;

@@ -230,7 +230,7 @@ TEST_CASE("GPTQ: bad input names the tensor") {
           "non-finite");
 }
 
-#include "fixture_layer.hpp"
+#include "../fixture_layer.hpp"
 
 TEST_CASE("fixture: GPTQ int4 beats RTN on the MLP's first layer (held-out test images)") {
     const auto& l = fixture::fc1();

@@ -11,29 +11,19 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using hone::dtype;
 using hone::smooth_quant;
 using hone::smooth_quant_params;
 
+using calib_fixture::error_of;
+using calib_fixture::view;
+
 namespace {
-
-hone::const_tensor_view view(const std::vector<float>& v, std::int64_t r, std::int64_t c) {
-    return hone::make_view(v.data(), v.size() * sizeof(float), dtype::f32, {r, c});
-}
-
-template <class Fn> std::string error_of(Fn&& fn, hone::status expected) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        CHECK(e.code() == expected);
-        return e.what();
-    }
-    FAIL("no error thrown");
-    return {};
-}
 
 // x / s quantized with q, times Ŵ(W·s)ᵀ through kernels::linear (int8, static activations):
 // the W8A8 layer exactly as it would run, independent of the search's fake-quant.
@@ -58,6 +48,53 @@ std::vector<float> run_int8(const std::vector<float>& x, std::int64_t m, std::in
 }
 
 } // namespace
+
+TEST_CASE("the search's weights: the quantizer's int8 RTN is kernels::linear's, bit for bit") {
+    // W with a zero row, an outlier row, ties at half steps and the fc2 fixture's weights.
+    const std::int64_t n = 4, k = 8;
+    std::vector<float> w = {0,    0,       0,     0,       0,        0,        0,      0,
+                            1000, -0.001f, 3.5f,  -2.5f,   0,        1,        -1000,  7,
+                            -1,   0.5f,    0.25f, -0.125f, 1.0f / 3, 2.0f / 3, -0.75f, 0.99f};
+    std::mt19937 rng(7);
+    std::normal_distribution<float> d(0.0f, 0.05f);
+    for (std::int64_t c = 0; c < k; ++c)
+        w.push_back(d(rng));
+    const auto& l = calib_fixture::mlp_fc2();
+    for (auto [weights, rows, cols] :
+         {std::tuple{std::span<const float>(w), n, k}, std::tuple{l.w2.span<float>(), l.n, l.k}}) {
+        const auto wq = calib_fixture::int8_rows_dequantized(weights, rows, cols);
+        // kernels::linear with int8 weights on one-hot activations (act scale 1, zero point 0):
+        // row j of the output is column j of its dequantized weights.
+        std::vector<float> eye(static_cast<std::size_t>(cols * cols), 0.0f);
+        for (std::int64_t j = 0; j < cols; ++j)
+            eye[static_cast<std::size_t>(j * cols + j)] = 1.0f;
+        hone::kernels::linear_params p;
+        p.type = hone::kernels::gemm_type::int8;
+        p.k = cols;
+        p.n = rows;
+        p.activations = hone::kernels::act_quant::static_per_tensor;
+        p.act_scale = 1.0f;
+        p.act_zero_point = 0;
+        const hone::kernels::linear lin(p, weights);
+        std::vector<float> y(static_cast<std::size_t>(cols * rows));
+        lin.run(eye.data(), y.data(), cols);
+        std::size_t differ = 0;
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t j = 0; j < cols; ++j) {
+                const auto i = static_cast<std::size_t>(r * cols + j);
+                differ += y[static_cast<std::size_t>(j * rows + r)] != wq[i];
+                // and the textbook formula: s = max|row| / 127, clamp(round(w / s), −127, 127)·s
+                float amax = 0;
+                for (std::int64_t c = 0; c < cols; ++c)
+                    amax =
+                        std::max(amax, std::fabs(weights[static_cast<std::size_t>(r * cols + c)]));
+                const float sc = amax > 0 ? amax / 127.0f : 1.0f;
+                differ +=
+                    std::clamp(std::nearbyint(weights[i] / sc), -127.0f, 127.0f) * sc != wq[i];
+            }
+        CHECK(differ == 0);
+    }
+}
 
 TEST_CASE("smoothing factors by hand and exact folding") {
     // W [2, 2]: column abs-max {1, 4}; X column abs-max {4, 1}
@@ -114,8 +151,9 @@ TEST_CASE("outlier channels: smoothing lowers the W8A8 error; search matches ker
                                                        view(x, m, k).slice(0, 200, 512)};
     const auto r = hone::smooth_quant_search(view(w, n, k), batches, p);
     MESSAGE("synthetic outliers: α = "
-            << r.alpha << ", SQNR before " << 10 * std::log10(r.reference_energy / r.error_before)
-            << " dB, after " << 10 * std::log10(r.reference_energy / r.error_after) << " dB");
+            << r.alpha << ", SQNR before "
+            << calib_fixture::sqnr_db(r.reference_energy, r.error_before) << " dB, after "
+            << calib_fixture::sqnr_db(r.reference_energy, r.error_after) << " dB");
     CHECK(r.error_after < 0.5 * r.error_before);
     CHECK(r.alpha > 0.0f);
     CHECK(r.alpha < 1.0f);
@@ -167,8 +205,8 @@ TEST_CASE("acceptance: SmoothQuant on the Fashion-MNIST MLP's fc2") {
         batches.push_back(
             hone::make_view(l.calib.data() + b * l.k, 512 * l.k * 4, dtype::f32, {512, l.k}));
     const auto r = hone::smooth_quant_search(l.w2, batches);
-    const double before = 10 * std::log10(r.reference_energy / r.error_before);
-    const double after = 10 * std::log10(r.reference_energy / r.error_after);
+    const double before = calib_fixture::sqnr_db(r.reference_energy, r.error_before);
+    const double after = calib_fixture::sqnr_db(r.reference_energy, r.error_after);
     // held-out: the unsmoothed layer (MinMax activations) against the smoothed one, both through
     // kernels::linear int8 (bias included)
     const auto ref_test = calib_fixture::fc2_f32(l, l.test);

@@ -10,7 +10,8 @@
 // With inputs X [M, K] for a linear weight W [N, K] (y = x·Wᵀ):
 //   output_mse     = Σ (XWᵀ − XŴᵀ)² / (M·N)
 //   output_sqnr_db = 10·log10(Σ (XWᵀ)² / Σ (XWᵀ − XŴᵀ)²)
-// Products through kernels::matmul_f32; sums in double.
+// Products through kernels::matmul_f32; the sums are kernels::compare's (hone/kernels/error.hpp,
+// in double; SQNR −inf when the reference is all zeros but the error is not).
 // AWQ-scaled tensors (input_scales s given): the tensor holds W·diag(s), the layer computes
 // (x / s)·Ŵsᵀ, so Ŵ above is the effective weight dequantize()·diag(1/s); fraction_clipped is
 // measured on W·diag(s), the values that were quantized.
@@ -48,8 +49,5 @@ HONE_EXPORT quant_error_report measure_error(const_tensor_view original,
                                              const quantized_tensor& quantized,
                                              std::string_view name, const_tensor_view inputs = {},
                                              std::span<const float> input_scales = {});
-
-/// 10·log10(signal / noise) with the conventions above (+inf for zero noise).
-HONE_EXPORT double sqnr_db(double signal_energy, double noise_energy) noexcept;
 
 } // namespace hone

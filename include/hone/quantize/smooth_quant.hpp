@@ -10,8 +10,10 @@
 //
 // α search: each α of the grid is scored on the calibration data by the layer's W8A8 output
 // error, exactly as it would run:
-//   - weights W·s quantized per output channel, symmetric int8 RTN as kernels::linear does it
-//     (s_w[n] = max_k |w[n,k]| / 127, q = clamp(round_half_even(w / s_w), −127, 127));
+//   - weights W·s quantized per output channel, symmetric int8 RTN as kernels::linear does it:
+//     hone::quantizer's default spec (hone/quantize/quantizer.hpp), the same values bit for bit
+//     (s_w[n] = max_k |w[n,k]| / 127, q = clamp(round_half_even(w / s_w), −128, 127), where
+//     −128 is never reached);
 //   - activations x / s quantized per tensor with static MinMax parameters (act type/scheme,
 //     reduce_range as the calibrator conventions, hone/quantize/calibrator.hpp). The range of x / s
 //     is known exactly from pass one: max over j of max X_j / s_j, likewise for the min;
@@ -100,10 +102,5 @@ private:
 HONE_EXPORT smooth_quant_result smooth_quant_search(const_tensor_view weights,
                                                     std::span<const const_tensor_view> batches,
                                                     const smooth_quant_params& params = {});
-
-/// Symmetric per-output-channel int8 RTN of W [N, K] as kernels::linear does it, dequantized:
-/// returns Ŵ (N·K values). Used by the α search and bias correction tests.
-HONE_EXPORT std::vector<float> rtn_int8_rows_dequantized(std::span<const float> w, std::int64_t n,
-                                                         std::int64_t k);
 
 } // namespace hone
