@@ -235,87 +235,76 @@ __attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double
     return best;
 }
 
-/// One layer of the dynamic programme by divide and conquer over monotone argmins:
-/// cur[j] = min_{i ∈ [lo_col, j]} prev[i] + cost(i, j), prev[i] = D_{m−1}[i − 1]; the leftmost
-/// argmin goes to arg[j]. Each scan of a row is a straight loop over columns (vectorised).
-class dc_layer {
+/// One layer of the dynamic programme over monotone argmins, in level order:
+/// cur[j] = min_{i ∈ [col_lo, j]} r[i] + q2[j] − (q1[j] − p1[i])² / (qw[j] − pw[i]) with
+/// q = the prefix sums up to and including j and r[i] = D_{m−1}[i − 1] − p2[i]; the leftmost
+/// argmin goes to arg[j]. Number the rows t = j − row_lo + 1 ∈ [1, rows]; the row t with lowest
+/// set bit h has its neighbours t ± h at coarser levels (or outside: the bounds col_lo and
+/// col_hi), and its argmin lies between theirs (the quadrangle inequality) and at or after the
+/// previous layer's argmin of the same row. That is divide and conquer (every row scans the same
+/// range as in the recursion), but the rows of one level are independent: no recursion, the
+/// scans of neighbouring rows overlap in the pipeline, and a level can run in parallel. The
+/// coarse levels (h ≥ block) run over the whole layer; then each block of `block` rows runs its
+/// fine levels while its columns stay in cache.
+class level_layer {
 public:
-    /// lower: the previous layer's argmins (a lower bound on this layer's: with one cluster
-    /// more, the last cluster ending at j starts no earlier), or null.
-    /// r[i] = D_{m−1}[i − 1] − p2[i].
-    dc_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
-             std::vector<std::uint32_t>& arg, const std::uint32_t* lower)
+    level_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
+                std::uint32_t* arg, const std::uint32_t* lower, i64 row_lo, i64 row_hi, i64 col_lo)
         : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur.data()),
-          arg_(arg.data()), lower_(lower) {}
+          arg_(arg), lower_(lower), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
+          col_hi_(row_hi) {}
 
-    /// solve() with the two halves of the top recursion levels as OpenMP tasks: every row gets
-    /// the same column range as in the sequential recursion, so the result is the same for any
-    /// thread count.
-    void solve_parallel(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi, int depth) {
-        if (depth >= 4 || hi - lo < 16384) {
-            solve(lo, hi, opt_lo, opt_hi);
-            return;
+    void solve() {
+        constexpr i64 block = 4096; // a power of two
+        i64 top = 1;
+        while (top * 2 <= rows_)
+            top *= 2;
+        const bool parallel = rows_ >= 65536;
+        for (i64 h = top; h >= block; h /= 2) {
+            const i64 count = (rows_ - h) / (2 * h) + 1; // t = h, 3h, 5h, … ≤ rows
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel && count >= 64)
+            for (i64 u = 0; u < count; ++u)
+                row(h + 2 * h * u, h);
         }
-        const i64 mid = lo + (hi - lo) / 2;
-        const i64 best = scan_mid(mid, opt_lo, opt_hi);
-#pragma omp task default(shared) firstprivate(lo, mid, opt_lo, best, depth)
-        solve_parallel(lo, mid - 1, opt_lo, best, depth + 1);
-        solve_parallel(mid + 1, hi, best, opt_hi, depth + 1);
-#pragma omp taskwait
-    }
-
-    void solve(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi) {
-        while (lo <= hi) {
-            const i64 mid = lo + (hi - lo) / 2;
-            const i64 best = scan_mid(mid, opt_lo, opt_hi);
-            // Recurse into the smaller half, loop on the larger (bounded stack depth).
-            if (mid - lo < hi - mid) {
-                solve(lo, mid - 1, opt_lo, best);
-                lo = mid + 1;
-                opt_lo = best;
-            } else {
-                solve(mid + 1, hi, best, opt_hi);
-                hi = mid - 1;
-                opt_hi = best;
-            }
+        const i64 blocks = rows_ / block + 1; // block b: t ∈ (b·block, (b+1)·block)
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 4) if (parallel)
+        for (i64 b = 0; b < blocks; ++b) {
+            const i64 t0 = b * block;
+            for (i64 h = std::min(block / 2, top); h >= 1; h /= 2)
+                for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
+                    row(t, h);
         }
     }
 
 private:
-    i64 scan_mid(i64 mid, i64 opt_lo, i64 opt_hi) {
-        const i64 b = std::min(mid, opt_hi);
-        const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
-        return scan(mid, a, b);
-    }
-
-    i64 scan(i64 j, i64 a, i64 b) {
+    /// Row t (1-based) whose neighbours are t ± h.
+    void row(i64 t, i64 h) {
+        const i64 j = row_lo_ + t - 1;
+        const i64 lo_bound = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
+        const i64 b = t + h <= rows_ ? std::min<i64>(arg_[j + h], j) : std::min(col_hi_, j);
+        const i64 a = lower_ ? std::min(b, std::max<i64>(lo_bound, lower_[j])) : lo_bound;
+        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
         double best_value = std::numeric_limits<double>::infinity();
-        if (b - a < 8) { // short ranges (most rows): a scalar loop beats the blocked one
-            const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
-            i64 best = a;
+        i64 best = a;
+        if (b - a < 16) { // short ranges (most rows): a scalar loop
             for (i64 i = a; i <= b; ++i) {
                 const double s = q1 - p1_[i];
                 const double v = (r_[i] + q2) - s * s / (qw - pw_[i]);
-                if (v < best_value) {
-                    best_value = v;
-                    best = i;
-                }
+                best = v < best_value ? i : best;
+                best_value = v < best_value ? v : best_value;
             }
-            cur_[j] = best_value;
-            arg_[j] = static_cast<std::uint32_t>(best);
-            return best;
+        } else {
+            best = scan_row(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
         }
-        const i64 best =
-            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, pw_, r_, a, b, best_value);
         cur_[j] = best_value;
         arg_[j] = static_cast<std::uint32_t>(best);
-        return best;
     }
 
     const double *p1_, *p2_, *pw_, *r_;
     double* cur_;
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
+    i64 row_lo_, rows_, col_lo_, col_hi_;
 };
 
 /// Optimal centroids of sorted distinct data with more than k values.
@@ -336,21 +325,15 @@ std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_v
         prev[i] = ps.cost(0, i - 1);
     // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
     std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
-    std::vector<std::uint32_t> arg(static_cast<std::size_t>(n));
     std::vector<double> r(static_cast<std::size_t>(n + 1));
+    std::vector<double> dm(static_cast<std::size_t>(n), inf);
     for (int m = 2; m < k; ++m) {
         // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
         const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
-        std::vector<double> dm(static_cast<std::size_t>(n), inf);
         for (i64 i = 0; i <= n; ++i)
             r[i] = prev[i] - ps.p2[i];
-        dc_layer layer(ps, r, dm, arg,
-                       m >= 3 ? back.data() + static_cast<std::size_t>(m - 3) * n : nullptr);
-#pragma omp parallel num_threads(num_threads()) if (n >= 65536)
-#pragma omp single
-        layer.solve_parallel(row_lo, row_hi, row_lo, row_hi, 0);
-        std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
-                  back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
+        std::uint32_t* arg = back.data() + static_cast<std::size_t>(m - 2) * n;
+        level_layer(ps, r, dm, arg, m >= 3 ? arg - n : nullptr, row_lo, row_hi, row_lo).solve();
         std::fill(cur.begin(), cur.end(), inf);
         for (i64 j = row_lo; j <= row_hi; ++j)
             cur[j + 1] = dm[j];
