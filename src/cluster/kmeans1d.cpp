@@ -255,28 +255,54 @@ public:
           col_hi_(row_hi) {}
 
     void solve() {
-        constexpr i64 block = 4096; // a power of two
-        i64 top = 1;
-        while (top * 2 <= rows_)
-            top *= 2;
+        top_ = 1;
+        while (top_ * 2 <= rows_)
+            top_ *= 2;
+        if (top_ < block) {
+            fine(0);
+            return;
+        }
         const bool parallel = rows_ >= 65536;
-        for (i64 h = top; h >= block; h /= 2) {
+        // Levels above `split` over the whole layer (few rows, long vectorised scans) …
+        const i64 root = std::min(top_, split);
+        for (i64 h = top_; h > root; h /= 2) {
             const i64 count = (rows_ - h) / (2 * h) + 1; // t = h, 3h, 5h, … ≤ rows
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel && count >= 64)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel && count >= 8)
             for (i64 u = 0; u < count; ++u)
                 row(h + 2 * h * u, h);
         }
-        const i64 blocks = rows_ / block + 1; // block b: t ∈ (b·block, (b+1)·block)
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 4) if (parallel)
-        for (i64 b = 0; b < blocks; ++b) {
-            const i64 t0 = b * block;
-            for (i64 h = std::min(block / 2, top); h >= 1; h /= 2)
-                for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
-                    row(t, h);
-        }
+        // … then each subtree depth first, its blocks in level order (columns stay in cache).
+        const i64 roots = (rows_ + root - 1) / (2 * root) + 1; // t = root·(2u+1), t − root < rows
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1) if (parallel)
+        for (i64 u = 0; u < roots; ++u)
+            subtree(root * (2 * u + 1), root);
     }
 
 private:
+    static constexpr i64 block = 4096;    ///< rows solved level by level in cache (power of 2)
+    static constexpr i64 split = 1 << 16; ///< subtrees solved depth first (power of 2)
+
+    /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
+    /// blocks next to a row of level `block` are solved level by level.
+    void subtree(i64 t, i64 h) {
+        if (t - h >= rows_) return;
+        if (t <= rows_) row(t, h);
+        if (h == block) {
+            fine(t - block);
+            fine(t);
+            return;
+        }
+        subtree(t - h / 2, h / 2);
+        subtree(t + h / 2, h / 2);
+    }
+
+    /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
+    void fine(i64 t0) {
+        for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
+            for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
+                row(t, h);
+    }
+
     /// Row t (1-based) whose neighbours are t ± h.
     void row(i64 t, i64 h) {
         const i64 j = row_lo_ + t - 1;
@@ -304,7 +330,7 @@ private:
     double* cur_;
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
-    i64 row_lo_, rows_, col_lo_, col_hi_;
+    i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
 };
 
 /// Optimal centroids of sorted distinct data with more than k values.
