@@ -6,6 +6,7 @@
 #include "hone/kernels/cluster.hpp"
 
 #include <fmt/format.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -202,37 +203,70 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
 }
 
 /// The leftmost argmin over i ∈ [a, b] of (r[i] + q2) − (q1 − p1[i])² / (qw − pw[i]), the DP
-/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight).
-/// Straight loops in blocks: the entries (vectorised), their minimum, then the first index
-/// holding it. The same IEEE operations in the same order on every CPU (no contraction is
-/// possible), so the AVX2 clone and the baseline one give identical bits.
-__attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double q2, double qw,
-                                                               const double* p1, const double* pw,
-                                                               const double* r, i64 a, i64 b,
-                                                               double& best_value) {
-    constexpr i64 block = 256;
-    alignas(64) double v[block];
+/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight);
+/// its value goes to best_value. The same IEEE operations in the same order on every path (no
+/// contraction is possible), so the AVX2 and the scalar versions give identical bits.
+i64 scan_row_scalar(double q1, double q2, double qw, const double* p1, const double* pw,
+                    const double* r, i64 a, i64 b, double& best_value) {
+    double bv = std::numeric_limits<double>::infinity();
     i64 best = a;
-    for (i64 start = a; start <= b; start += block) {
-        const i64 len = std::min(block, b - start + 1);
-#pragma omp simd
-        for (i64 t = 0; t < len; ++t) {
-            const double s = q1 - p1[start + t];
-            v[t] = (r[start + t] + q2) - s * s / (qw - pw[start + t]);
-        }
-        double m = v[0];
-#pragma omp simd reduction(min : m)
-        for (i64 t = 0; t < len; ++t)
-            m = std::min(m, v[t]);
-        if (m < best_value) {
-            i64 t = 0;
-            while (v[t] != m)
-                ++t;
-            best_value = m;
-            best = start + t;
-        }
+    for (i64 i = a; i <= b; ++i) {
+        const double s = q1 - p1[i];
+        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
+        best = v < bv ? i : best;
+        bv = v < bv ? v : bv;
     }
+    best_value = bv;
     return best;
+}
+
+/// AVX2: four columns per step, a running minimum and its first index per lane (one pass), then
+/// the smallest index among the lanes holding the overall minimum.
+__attribute__((target("avx2"))) i64 scan_row_avx2(double q1, double q2, double qw, const double* p1,
+                                                  const double* pw, const double* r, i64 a, i64 b,
+                                                  double& best_value) {
+    const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
+    __m256d vmin = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    __m256d vidx = _mm256_setzero_pd();
+    __m256d cur = _mm256_setr_pd(double(a), double(a + 1), double(a + 2), double(a + 3));
+    const __m256d four = _mm256_set1_pd(4.0);
+    i64 i = a;
+    for (; i + 3 <= b; i += 4) {
+        const __m256d s = _mm256_sub_pd(vq1, _mm256_loadu_pd(p1 + i));
+        const __m256d v = _mm256_sub_pd(
+            _mm256_add_pd(_mm256_loadu_pd(r + i), vq2),
+            _mm256_div_pd(_mm256_mul_pd(s, s), _mm256_sub_pd(vqw, _mm256_loadu_pd(pw + i))));
+        const __m256d lt = _mm256_cmp_pd(v, vmin, _CMP_LT_OQ);
+        vmin = _mm256_blendv_pd(vmin, v, lt);
+        vidx = _mm256_blendv_pd(vidx, cur, lt);
+        cur = _mm256_add_pd(cur, four);
+    }
+    alignas(32) double mv[4], mi[4];
+    _mm256_store_pd(mv, vmin);
+    _mm256_store_pd(mi, vidx);
+    double bv = std::numeric_limits<double>::infinity();
+    i64 best = a;
+    for (int l = 0; l < 4; ++l)
+        if (mv[l] < bv || (mv[l] == bv && i64(mi[l]) < best)) {
+            bv = mv[l];
+            best = i64(mi[l]);
+        }
+    for (; i <= b; ++i) { // the tail: later columns than every lane's
+        const double s = q1 - p1[i];
+        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
+        best = v < bv ? i : best;
+        bv = v < bv ? v : bv;
+    }
+    best_value = bv;
+    return best;
+}
+
+const bool has_avx2 = __builtin_cpu_supports("avx2");
+
+i64 scan_row(double q1, double q2, double qw, const double* p1, const double* pw, const double* r,
+             i64 a, i64 b, double& best_value) {
+    return has_avx2 ? scan_row_avx2(q1, q2, qw, p1, pw, r, a, b, best_value)
+                    : scan_row_scalar(q1, q2, qw, p1, pw, r, a, b, best_value);
 }
 
 /// One layer of the dynamic programme over monotone argmins, in level order:
@@ -312,16 +346,10 @@ private:
         const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
         double best_value = std::numeric_limits<double>::infinity();
         i64 best = a;
-        if (b - a < 16) { // short ranges (most rows): a scalar loop
-            for (i64 i = a; i <= b; ++i) {
-                const double s = q1 - p1_[i];
-                const double v = (r_[i] + q2) - s * s / (qw - pw_[i]);
-                best = v < best_value ? i : best;
-                best_value = v < best_value ? v : best_value;
-            }
-        } else {
+        if (b - a < 8) // short ranges (most rows)
+            best = scan_row_scalar(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
+        else
             best = scan_row(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
-        }
         cur_[j] = best_value;
         arg_[j] = static_cast<std::uint32_t>(best);
     }
