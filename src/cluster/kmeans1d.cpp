@@ -282,9 +282,9 @@ i64 scan_row(double q1, double q2, double qw, const double* p1, const double* pw
 /// fine levels while its columns stay in cache.
 class level_layer {
 public:
-    level_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
+    level_layer(const prefix_sums& ps, const std::vector<double>& r, double* cur,
                 std::uint32_t* arg, const std::uint32_t* lower, i64 row_lo, i64 row_hi, i64 col_lo)
-        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur.data()),
+        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur),
           arg_(arg), lower_(lower), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
           col_hi_(row_hi) {}
 
@@ -380,17 +380,17 @@ std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_v
     // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
     std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
     std::vector<double> r(static_cast<std::size_t>(n + 1));
-    std::vector<double> dm(static_cast<std::size_t>(n), inf);
     for (int m = 2; m < k; ++m) {
         // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
         const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
         for (i64 i = 0; i <= n; ++i)
             r[i] = prev[i] - ps.p2[i];
         std::uint32_t* arg = back.data() + static_cast<std::size_t>(m - 2) * n;
-        level_layer(ps, r, dm, arg, m >= 3 ? arg - n : nullptr, row_lo, row_hi, row_lo).solve();
-        std::fill(cur.begin(), cur.end(), inf);
-        for (i64 j = row_lo; j <= row_hi; ++j)
-            cur[j + 1] = dm[j];
+        // cur[j + 1] = D_m[j] for the layer's rows, +∞ elsewhere.
+        std::fill(cur.begin(), cur.begin() + row_lo + 1, inf);
+        std::fill(cur.begin() + row_hi + 2, cur.end(), inf);
+        level_layer(ps, r, cur.data() + 1, arg, m >= 3 ? arg - n : nullptr, row_lo, row_hi, row_lo)
+            .solve();
         std::swap(prev, cur);
     }
     // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.
