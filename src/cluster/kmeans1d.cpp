@@ -1,4 +1,5 @@
-// 1-D k-means: the optimal dynamic programme (SMAWK per layer) and Lloyd on sorted prefix sums.
+// 1-D k-means: the optimal dynamic programme (level-order divide and conquer per layer) and Lloyd
+// on sorted prefix sums.
 #include "hone/cluster/kmeans1d.hpp"
 
 #include "hone/core/error.hpp"
