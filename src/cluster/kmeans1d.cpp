@@ -1,4 +1,5 @@
-// 1-D k-means: the optimal dynamic programme (SMAWK per layer) and Lloyd on sorted prefix sums.
+// 1-D k-means: the optimal dynamic programme (level-order divide and conquer per layer) and Lloyd
+// on sorted prefix sums.
 #include "hone/cluster/kmeans1d.hpp"
 
 #include "compensated_sum.hpp"
@@ -8,6 +9,7 @@
 #include "hone/kernels/cluster.hpp"
 
 #include <fmt/format.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -192,120 +194,162 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
 }
 
 /// The leftmost argmin over i ∈ [a, b] of (r[i] + q2) − (q1 − p1[i])² / (qw − pw[i]), the DP
-/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight).
-/// Straight loops in blocks: the entries (vectorised), their minimum, then the first index
-/// holding it. The same IEEE operations in the same order on every CPU (no contraction is
-/// possible), so the AVX2 clone and the baseline one give identical bits.
-__attribute__((target_clones("avx2", "default"))) i64 scan_row(double q1, double q2, double qw,
-                                                               const double* p1, const double* pw,
-                                                               const double* r, i64 a, i64 b,
-                                                               double& best_value) {
-    constexpr i64 block = 256;
-    alignas(64) double v[block];
+/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight);
+/// its value goes to best_value. The same IEEE operations in the same order on every path (no
+/// contraction is possible), so the AVX2 and the scalar versions give identical bits.
+i64 scan_row_scalar(double q1, double q2, double qw, const double* p1, const double* pw,
+                    const double* r, i64 a, i64 b, double& best_value) {
+    double bv = std::numeric_limits<double>::infinity();
     i64 best = a;
-    for (i64 start = a; start <= b; start += block) {
-        const i64 len = std::min(block, b - start + 1);
-#pragma omp simd
-        for (i64 t = 0; t < len; ++t) {
-            const double s = q1 - p1[start + t];
-            v[t] = (r[start + t] + q2) - s * s / (qw - pw[start + t]);
-        }
-        double m = v[0];
-#pragma omp simd reduction(min : m)
-        for (i64 t = 0; t < len; ++t)
-            m = std::min(m, v[t]);
-        if (m < best_value) {
-            i64 t = 0;
-            while (v[t] != m)
-                ++t;
-            best_value = m;
-            best = start + t;
-        }
+    for (i64 i = a; i <= b; ++i) {
+        const double s = q1 - p1[i];
+        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
+        best = v < bv ? i : best;
+        bv = v < bv ? v : bv;
     }
+    best_value = bv;
     return best;
 }
 
-/// One layer of the dynamic programme by divide and conquer over monotone argmins:
-/// cur[j] = min_{i ∈ [lo_col, j]} prev[i] + cost(i, j), prev[i] = D_{m−1}[i − 1]; the leftmost
-/// argmin goes to arg[j]. Each scan of a row is a straight loop over columns (vectorised).
-class dc_layer {
-public:
-    /// lower: the previous layer's argmins (a lower bound on this layer's: with one cluster
-    /// more, the last cluster ending at j starts no earlier), or null.
-    /// r[i] = D_{m−1}[i − 1] − p2[i].
-    dc_layer(const prefix_sums& ps, const std::vector<double>& r, std::vector<double>& cur,
-             std::vector<std::uint32_t>& arg, const std::uint32_t* lower)
-        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur.data()),
-          arg_(arg.data()), lower_(lower) {}
+/// AVX2: four columns per step, a running minimum and its first index per lane (one pass), then
+/// the smallest index among the lanes holding the overall minimum.
+__attribute__((target("avx2"))) i64 scan_row_avx2(double q1, double q2, double qw, const double* p1,
+                                                  const double* pw, const double* r, i64 a, i64 b,
+                                                  double& best_value) {
+    const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
+    __m256d vmin = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    __m256d vidx = _mm256_setzero_pd();
+    __m256d cur = _mm256_setr_pd(double(a), double(a + 1), double(a + 2), double(a + 3));
+    const __m256d four = _mm256_set1_pd(4.0);
+    i64 i = a;
+    for (; i + 3 <= b; i += 4) {
+        const __m256d s = _mm256_sub_pd(vq1, _mm256_loadu_pd(p1 + i));
+        const __m256d v = _mm256_sub_pd(
+            _mm256_add_pd(_mm256_loadu_pd(r + i), vq2),
+            _mm256_div_pd(_mm256_mul_pd(s, s), _mm256_sub_pd(vqw, _mm256_loadu_pd(pw + i))));
+        const __m256d lt = _mm256_cmp_pd(v, vmin, _CMP_LT_OQ);
+        vmin = _mm256_blendv_pd(vmin, v, lt);
+        vidx = _mm256_blendv_pd(vidx, cur, lt);
+        cur = _mm256_add_pd(cur, four);
+    }
+    alignas(32) double mv[4], mi[4];
+    _mm256_store_pd(mv, vmin);
+    _mm256_store_pd(mi, vidx);
+    double bv = std::numeric_limits<double>::infinity();
+    i64 best = a;
+    for (int l = 0; l < 4; ++l)
+        if (mv[l] < bv || (mv[l] == bv && i64(mi[l]) < best)) {
+            bv = mv[l];
+            best = i64(mi[l]);
+        }
+    for (; i <= b; ++i) { // the tail: later columns than every lane's
+        const double s = q1 - p1[i];
+        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
+        best = v < bv ? i : best;
+        bv = v < bv ? v : bv;
+    }
+    best_value = bv;
+    return best;
+}
 
-    /// solve() with the two halves of the top recursion levels as OpenMP tasks: every row gets
-    /// the same column range as in the sequential recursion, so the result is the same for any
-    /// thread count.
-    void solve_parallel(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi, int depth) {
-        if (depth >= 4 || hi - lo < 16384) {
-            solve(lo, hi, opt_lo, opt_hi);
+const bool has_avx2 = __builtin_cpu_supports("avx2");
+
+i64 scan_row(double q1, double q2, double qw, const double* p1, const double* pw, const double* r,
+             i64 a, i64 b, double& best_value) {
+    return has_avx2 ? scan_row_avx2(q1, q2, qw, p1, pw, r, a, b, best_value)
+                    : scan_row_scalar(q1, q2, qw, p1, pw, r, a, b, best_value);
+}
+
+/// One layer of the dynamic programme over monotone argmins, in level order:
+/// cur[j] = min_{i ∈ [col_lo, j]} r[i] + q2[j] − (q1[j] − p1[i])² / (qw[j] − pw[i]) with
+/// q = the prefix sums up to and including j and r[i] = D_{m−1}[i − 1] − p2[i]; the leftmost
+/// argmin goes to arg[j]. Number the rows t = j − row_lo + 1 ∈ [1, rows]; the row t with lowest
+/// set bit h has its neighbours t ± h at coarser levels (or outside: the bounds col_lo and
+/// col_hi), and its argmin lies between theirs (the quadrangle inequality) and at or after the
+/// previous layer's argmin of the same row. That is divide and conquer (every row scans the same
+/// range as in the recursion), but the rows of one level are independent: no recursion, the
+/// scans of neighbouring rows overlap in the pipeline, and a level can run in parallel. The
+/// coarse levels (h ≥ block) run over the whole layer; then each block of `block` rows runs its
+/// fine levels while its columns stay in cache.
+class level_layer {
+public:
+    level_layer(const prefix_sums& ps, const std::vector<double>& r, double* cur,
+                std::uint32_t* arg, const std::uint32_t* lower, i64 row_lo, i64 row_hi, i64 col_lo)
+        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur),
+          arg_(arg), lower_(lower), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
+          col_hi_(row_hi) {}
+
+    void solve() {
+        top_ = 1;
+        while (top_ * 2 <= rows_)
+            top_ *= 2;
+        if (top_ < block) {
+            fine(0);
             return;
         }
-        const i64 mid = lo + (hi - lo) / 2;
-        const i64 best = scan_mid(mid, opt_lo, opt_hi);
-#pragma omp task default(shared) firstprivate(lo, mid, opt_lo, best, depth)
-        solve_parallel(lo, mid - 1, opt_lo, best, depth + 1);
-        solve_parallel(mid + 1, hi, best, opt_hi, depth + 1);
-#pragma omp taskwait
-    }
-
-    void solve(i64 lo, i64 hi, i64 opt_lo, i64 opt_hi) {
-        while (lo <= hi) {
-            const i64 mid = lo + (hi - lo) / 2;
-            const i64 best = scan_mid(mid, opt_lo, opt_hi);
-            // Recurse into the smaller half, loop on the larger (bounded stack depth).
-            if (mid - lo < hi - mid) {
-                solve(lo, mid - 1, opt_lo, best);
-                lo = mid + 1;
-                opt_lo = best;
-            } else {
-                solve(mid + 1, hi, best, opt_hi);
-                hi = mid - 1;
-                opt_hi = best;
-            }
+        const bool parallel = rows_ >= 65536;
+        // Levels above `split` over the whole layer (few rows, long vectorised scans) …
+        const i64 root = std::min(top_, split);
+        for (i64 h = top_; h > root; h /= 2) {
+            const i64 count = (rows_ - h) / (2 * h) + 1; // t = h, 3h, 5h, … ≤ rows
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel && count >= 8)
+            for (i64 u = 0; u < count; ++u)
+                row(h + 2 * h * u, h);
         }
+        // … then each subtree depth first, its blocks in level order (columns stay in cache).
+        const i64 roots = (rows_ + root - 1) / (2 * root) + 1; // t = root·(2u+1), t − root < rows
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1) if (parallel)
+        for (i64 u = 0; u < roots; ++u)
+            subtree(root * (2 * u + 1), root);
     }
 
 private:
-    i64 scan_mid(i64 mid, i64 opt_lo, i64 opt_hi) {
-        const i64 b = std::min(mid, opt_hi);
-        const i64 a = lower_ ? std::min(b, std::max<i64>(opt_lo, lower_[mid])) : opt_lo;
-        return scan(mid, a, b);
+    static constexpr i64 block = 4096;    ///< rows solved level by level in cache (power of 2)
+    static constexpr i64 split = 1 << 16; ///< subtrees solved depth first (power of 2)
+
+    /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
+    /// blocks next to a row of level `block` are solved level by level.
+    void subtree(i64 t, i64 h) {
+        if (t - h >= rows_) return;
+        if (t <= rows_) row(t, h);
+        if (h == block) {
+            fine(t - block);
+            fine(t);
+            return;
+        }
+        subtree(t - h / 2, h / 2);
+        subtree(t + h / 2, h / 2);
     }
 
-    i64 scan(i64 j, i64 a, i64 b) {
+    /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
+    void fine(i64 t0) {
+        for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
+            for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
+                row(t, h);
+    }
+
+    /// Row t (1-based) whose neighbours are t ± h.
+    void row(i64 t, i64 h) {
+        const i64 j = row_lo_ + t - 1;
+        const i64 lo_bound = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
+        const i64 b = t + h <= rows_ ? std::min<i64>(arg_[j + h], j) : std::min(col_hi_, j);
+        const i64 a = lower_ ? std::min(b, std::max<i64>(lo_bound, lower_[j])) : lo_bound;
+        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
         double best_value = std::numeric_limits<double>::infinity();
-        if (b - a < 8) { // short ranges (most rows): a scalar loop beats the blocked one
-            const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
-            i64 best = a;
-            for (i64 i = a; i <= b; ++i) {
-                const double s = q1 - p1_[i];
-                const double v = (r_[i] + q2) - s * s / (qw - pw_[i]);
-                if (v < best_value) {
-                    best_value = v;
-                    best = i;
-                }
-            }
-            cur_[j] = best_value;
-            arg_[j] = static_cast<std::uint32_t>(best);
-            return best;
-        }
-        const i64 best =
-            scan_row(p1_[j + 1], p2_[j + 1], pw_[j + 1], p1_, pw_, r_, a, b, best_value);
+        i64 best = a;
+        if (b - a < 8) // short ranges (most rows)
+            best = scan_row_scalar(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
+        else
+            best = scan_row(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
         cur_[j] = best_value;
         arg_[j] = static_cast<std::uint32_t>(best);
-        return best;
     }
 
     const double *p1_, *p2_, *pw_, *r_;
     double* cur_;
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
+    i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
 };
 
 /// Optimal centroids of sorted distinct data with more than k values.
@@ -326,24 +370,18 @@ std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_v
         prev[i] = ps.cost(0, i - 1);
     // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
     std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
-    std::vector<std::uint32_t> arg(static_cast<std::size_t>(n));
     std::vector<double> r(static_cast<std::size_t>(n + 1));
     for (int m = 2; m < k; ++m) {
         // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
         const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
-        std::vector<double> dm(static_cast<std::size_t>(n), inf);
         for (i64 i = 0; i <= n; ++i)
             r[i] = prev[i] - ps.p2[i];
-        dc_layer layer(ps, r, dm, arg,
-                       m >= 3 ? back.data() + static_cast<std::size_t>(m - 3) * n : nullptr);
-#pragma omp parallel num_threads(num_threads()) if (n >= 65536)
-#pragma omp single
-        layer.solve_parallel(row_lo, row_hi, row_lo, row_hi, 0);
-        std::copy(arg.begin() + row_lo, arg.begin() + row_hi + 1,
-                  back.begin() + static_cast<std::size_t>(m - 2) * n + row_lo);
-        std::fill(cur.begin(), cur.end(), inf);
-        for (i64 j = row_lo; j <= row_hi; ++j)
-            cur[j + 1] = dm[j];
+        std::uint32_t* arg = back.data() + static_cast<std::size_t>(m - 2) * n;
+        // cur[j + 1] = D_m[j] for the layer's rows, +∞ elsewhere.
+        std::fill(cur.begin(), cur.begin() + row_lo + 1, inf);
+        std::fill(cur.begin() + row_hi + 2, cur.end(), inf);
+        level_layer(ps, r, cur.data() + 1, arg, m >= 3 ? arg - n : nullptr, row_lo, row_hi, row_lo)
+            .solve();
         std::swap(prev, cur);
     }
     // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.

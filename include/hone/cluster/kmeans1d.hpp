@@ -8,12 +8,17 @@
 // Ckmeans.1d.dp): D[m][j] = min_i D[m−1][i−1] + cost(i, j), cost = the weighted SSE of the
 // run i…j around its weighted mean. The cost satisfies the quadrangle inequality, so the argmins
 // of each layer are monotone in j, and each layer is computed by divide and conquer over that
-// monotonicity (with the previous layer's argmins as further lower bounds; the row scans are
-// vectorised, the top recursion levels run as OpenMP tasks that give every row the same
-// candidate range whatever the thread count). Cost: the sort, then O(k·n log n) time and
-// 4·(k−2)·n bytes of back-pointers, n = distinct values; more than 4 GiB of back-pointers is
-// refused (out_of_memory: use Lloyd). Run costs come from prefix sums in double over values
-// shifted by their median; the returned centroids are recomputed from the partition
+// monotonicity, in level order: the rows of one level of the implicit recursion tree are
+// independent, so there is no recursion per row and their scans overlap in the pipeline. The top
+// levels run over the whole layer, then subtrees of 65,536 rows depth first and, inside them,
+// blocks of 4,096 rows level by level, so the columns a block reads stay in cache; subtrees run
+// in parallel, and every row scans the same candidate range whatever the thread count. The
+// previous layer's argmins are further lower bounds; long row scans run four columns per AVX2
+// step in one pass. Cost: the sort, then O(k·n log n) time (≈ 20 entry evaluations per row and
+// layer for 1 M distinct values) and 4·(k−2)·n bytes of back-pointers, n = distinct values (the
+// first layer is closed form, the last computes its single cell); more than 4 GiB of
+// back-pointers is refused (out_of_memory: use Lloyd). Run costs come from prefix sums in double
+// over values shifted by their median; the returned centroids are recomputed from the partition
 // (compensated sums) and the SSE from the centroids.
 //
 // Lloyd's algorithm runs on the same sorted prefix sums: an assignment step is k − 1 binary
