@@ -59,17 +59,16 @@ std::vector<std::uint32_t> mask_members(const tensor& mask, std::int64_t n,
              fmt::format("{}: the mask has {} values, the data has {} samples", where, mask.numel(),
                          n));
     std::vector<std::uint32_t> members;
-    const auto push_nonzero = [&](auto values) {
+    const auto push_nonzero = [&](const auto* values) {
         for (std::int64_t i = 0; i < n; ++i)
-            if (values[static_cast<std::size_t>(i)] != 0)
-                members.push_back(static_cast<std::uint32_t>(i));
+            if (values[i] != 0) members.push_back(static_cast<std::uint32_t>(i));
     };
     switch (mask.type()) {
     case dtype::boolean:
-    case dtype::u8: push_nonzero(mask.span<std::uint8_t>()); break;
-    case dtype::i8: push_nonzero(mask.span<std::int8_t>()); break;
-    case dtype::i32: push_nonzero(mask.span<std::int32_t>()); break;
-    case dtype::i64: push_nonzero(mask.span<std::int64_t>()); break;
+    case dtype::u8: push_nonzero(static_cast<const std::uint8_t*>(mask.data())); break;
+    case dtype::i8: push_nonzero(static_cast<const std::int8_t*>(mask.data())); break;
+    case dtype::i32: push_nonzero(static_cast<const std::int32_t*>(mask.data())); break;
+    case dtype::i64: push_nonzero(static_cast<const std::int64_t*>(mask.data())); break;
     default:
         fail(status::format_error, fmt::format("{}: a mask holds booleans or integers, not {}",
                                                where, name_of(mask.type())));
