@@ -325,13 +325,25 @@ std::string pct(std::optional<double> x, int digits = 2) {
 std::string signed_pct(std::optional<double> x, int digits = 2) {
     return x ? fmt::format("{:+.{}f}%", 100 * *x, digits) : dash;
 }
-std::string ms(std::optional<double> x) { return x ? fmt::format("{:.3f} ms", *x) : dash; }
+std::string ms_text(double x) {
+    if (x > 0 && x < 0.1) return fmt::format("{:.2f} &#181;s", 1000 * x);
+    return fmt::format("{:.3f} ms", x);
+}
+std::string ms(std::optional<double> x) { return x ? ms_text(*x) : dash; }
 std::string bytes_cell(std::optional<double> x) {
     return x ? fmt::format("{} <span class=\"muted\">({:.0f})</span>", format_bytes(*x), *x) : dash;
 }
 std::string ratio_text(std::optional<double> a, std::optional<double> b, const char* unit) {
     if (!a || !b || *a <= 0 || *b <= 0) return dash;
     return fmt::format("{:.2f}&#215; {}", *a / *b, unit);
+}
+
+// Which frontiers a candidate is on: "size, latency", "size", … or a dash.
+std::string pareto_text(const json& c) {
+    std::string out;
+    if (flag(c, "pareto_size").value_or(false)) out = "size";
+    if (flag(c, "pareto_latency").value_or(false)) out += out.empty() ? "latency" : ", latency";
+    return out.empty() ? dash : "&#9733; " + out;
 }
 
 std::string verdict_class(const std::string& verdict) {
@@ -353,7 +365,8 @@ std::string n(double x) { return fmt::format("{:.1f}", std::isfinite(x) ? x : 0.
 
 // The accuracy delta of each slice as a forest plot: a dot at the delta, a line over the
 // interval, the zero line, and the policy's slice bound when known.
-std::string forest_svg(const json& slices, std::optional<double> bound) {
+std::string forest_svg(const json& slices, std::optional<double> bound,
+                       std::optional<double> min_samples) {
     if (!slices.is_array() || slices.empty()) return {};
     double lo = 0, hi = 0;
     for (const auto& s : slices) {
@@ -395,9 +408,14 @@ std::string forest_svg(const json& slices, std::optional<double> bound) {
         if (ci)
             svg += fmt::format("<line x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\" class=\"ci\"/>",
                                n(x(ci->first)), n(x(ci->second)), n(y));
-        if (d)
+        if (d) {
+            const bool gated = !min_samples || num(s, "samples").value_or(0) >= *min_samples;
+            const bool beyond = bound && ci && -ci->first > *bound;
             svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" class=\"{}\"/>", n(x(*d)), n(y),
-                               bound && ci && -ci->first > *bound ? "dot-bad" : "dot");
+                               !gated   ? "dot-muted"
+                               : beyond ? "dot-bad"
+                                        : "dot");
+        }
         y += row;
     }
     return svg + "</svg>";
@@ -477,12 +495,12 @@ std::string scatter_svg(const json& candidates, const char* cost_key, const char
     const auto px = [&](double v) { return left + (v - x0) / (x1 - x0) * width; };
     const auto py = [&](double v) { return top + (1 - (v - y0) / (y1 - y0)) * height; };
     const auto x_label = [&](double v) {
-        return as_bytes ? format_bytes(v) : fmt::format("{:.3f} ms", v);
+        return as_bytes ? html_escape(format_bytes(v)) : ms_text(v);
     };
     std::string svg = fmt::format(
         "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
         "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"accuracy versus {}\">",
-        n(left + width + 150), n(top + height + 50), n(left + width + 150), n(top + height + 50),
+        n(left + width + 120), n(top + height + 70), n(left + width + 120), n(top + height + 70),
         html_escape(x_title));
     svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" class=\"frame\"/>",
                        n(left), n(top), n(width), n(height));
@@ -492,7 +510,7 @@ std::string scatter_svg(const json& candidates, const char* cost_key, const char
                            n(left - 6), n(py(yv) + 4), pct(yv, 1));
         svg +=
             fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{}</text>",
-                        n(px(xv)), n(top + height + 16), html_escape(x_label(xv)));
+                        n(px(xv)), n(top + height + 16), x_label(xv));
     }
     svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{} "
                        "(lower is better)</text>",
@@ -516,15 +534,15 @@ std::string scatter_svg(const json& candidates, const char* cost_key, const char
         svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\">{}</text>", n(px(p.x) + 8),
                            n(py(p.y) - 6), html_escape(p.name));
     }
-    svg +=
-        fmt::format("<g class=\"legend\"><circle cx=\"{0}\" cy=\"{1}\" r=\"5\" class=\"pt-base\"/>"
-                    "<text x=\"{2}\" y=\"{3}\" class=\"axis\">baseline</text>"
-                    "<circle cx=\"{0}\" cy=\"{4}\" r=\"5\" class=\"pt-front\"/>"
-                    "<text x=\"{2}\" y=\"{5}\" class=\"axis\">Pareto frontier</text>"
-                    "<circle cx=\"{0}\" cy=\"{6}\" r=\"5\" class=\"pt\"/>"
-                    "<text x=\"{2}\" y=\"{7}\" class=\"axis\">dominated</text></g>",
-                    n(left + width + 20), n(top + 10), n(left + width + 30), n(top + 14),
-                    n(top + 30), n(top + 34), n(top + 50), n(top + 54));
+    const double ly = top + height + 58, lx = left;
+    svg += fmt::format(
+        "<g class=\"legend\"><circle cx=\"{0}\" cy=\"{1}\" r=\"5\" class=\"pt-base\"/>"
+        "<text x=\"{2}\" y=\"{3}\" class=\"axis\">baseline</text>"
+        "<circle cx=\"{4}\" cy=\"{1}\" r=\"5\" class=\"pt-front\"/>"
+        "<text x=\"{5}\" y=\"{3}\" class=\"axis\">Pareto frontier</text>"
+        "<circle cx=\"{6}\" cy=\"{1}\" r=\"5\" class=\"pt\"/>"
+        "<text x=\"{7}\" y=\"{3}\" class=\"axis\">dominated</text></g>",
+        n(lx), n(ly), n(lx + 10), n(ly + 4), n(lx + 90), n(lx + 100), n(lx + 210), n(lx + 220));
     return svg + "</svg>";
 }
 
@@ -544,7 +562,7 @@ code{font:12px "DejaVu Sans Mono",monospace;word-break:break-all}
 .chart{display:block;margin:8px 0}.chart text{font:11px "DejaVu Sans",sans-serif;fill:#1d2430}
 .chart .axis{fill:#5a6475}.chart .bad-text{fill:#c0392b}
 .zero{stroke:#5a6475;stroke-width:1}.bound{stroke:#c0392b;stroke-dasharray:4 3}
-.ci{stroke:#3d6fb6;stroke-width:2}.dot{fill:#3d6fb6}.dot-bad{fill:#c0392b}
+.ci{stroke:#3d6fb6;stroke-width:2}.dot{fill:#3d6fb6}.dot-bad{fill:#c0392b}.dot-muted{fill:#9aa4b4}
 .bar{fill:#3d6fb6}.bar-bad{fill:#c27c0e}.frame{fill:#fafbfd;stroke:#d8dee8}
 .frontier{fill:none;stroke:#1f8a4c;stroke-width:2;stroke-dasharray:6 3}
 .pt{fill:#9aa4b4}.pt-front{fill:#1f8a4c}.pt-base{fill:#1d2430}
@@ -676,7 +694,10 @@ std::string render_html(const json& r) {
     const json& slices = member(r, "slices");
     if (slices.is_array() && !slices.empty()) {
         h += "<h2>Per-slice accuracy change</h2>\n";
-        h += forest_svg(slices, num(policy, "max_slice_accuracy_drop"));
+        h += forest_svg(slices, num(policy, "max_slice_accuracy_drop"),
+                        num(policy, "min_slice_samples"));
+        h += "<p class=\"muted\">Dots: change of accuracy; lines: its interval; dashed: the "
+             "policy's slice bound; grey: too few samples to be gated.</p>\n";
         h += "<table id=\"slices\"><tr><th>slice</th><th>samples</th><th>baseline</th>"
              "<th>candidate</th><th>change</th><th>interval</th><th>regr.</th><th>impr.</th>"
              "<th>McNemar p</th></tr>\n";
@@ -722,7 +743,7 @@ std::string render_html(const json& r) {
         h += scatter_svg(candidates, "model_bytes", "pareto_size", "model size", true);
         h += scatter_svg(candidates, "latency_ms", "pareto_latency", "latency p50", false);
         h += "</div>\n<table id=\"candidates\"><tr><th>model</th><th>accuracy</th><th>size</th>"
-             "<th>latency p50</th><th>verdict</th><th>Pareto</th></tr>\n";
+             "<th>latency p50</th><th>verdict</th><th>Pareto frontier</th></tr>\n";
         for (const auto& c : candidates) {
             const std::string v = str(c, "verdict");
             h += fmt::format(
@@ -732,8 +753,7 @@ std::string render_html(const json& r) {
                 flag(c, "baseline").value_or(false) ? " <span class=\"muted\">(baseline)</span>"
                                                     : "",
                 pct(num(c, "accuracy")), format_bytes(num(c, "model_bytes").value_or(0)),
-                ms(num(c, "latency_ms")), html_escape(v),
-                flag(c, "pareto").value_or(false) ? "&#9733; frontier" : "");
+                ms(num(c, "latency_ms")), html_escape(v), pareto_text(c));
         }
         h += "</table>\n";
     }
