@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "main_job.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/core/version.hpp>
@@ -113,6 +114,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     rp->add_option("REPORT", report.input, "A report.json written by hone")->required();
     rp->add_option("--html", report.html, "The HTML file to write")->required();
     rp->callback([&] { action = [&](console& c) { return run_report_render(report, c); }; });
+
+    // inspect, optimize, validate, sweep: registered once their handlers are set here.
+    main_job_handlers handlers;
+    main_job_storage storage;
+    add_main_job_commands(app, handlers, storage, action);
 
     try {
         app.parse(argc, argv);
