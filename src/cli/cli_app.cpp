@@ -120,12 +120,33 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     main_job_storage storage;
     add_main_job_commands(app, handlers, storage, action);
 
+    // Usage errors: one line on stderr and, with --json anywhere, the error object on stdout.
+    const auto usage_error = [&](const std::string& message) {
+        err << "hone: " << message << " (see hone --help)\n";
+        for (int i = 1; i < argc; ++i)
+            if (std::string_view(argv[i]) == "--json") {
+                print_json(out,
+                           {{"error", {{"status", "invalid_argument"}, {"message", message}}}});
+                break;
+            }
+        return exit_error;
+    };
+    // The first word that is not an option names the subcommand: say so when it is unknown
+    // (CLI11 would only say that a subcommand is required).
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word.starts_with("-")) continue;
+        bool known = false;
+        for (const auto* sub : app.get_subcommands({}))
+            known |= sub->get_name() == word;
+        if (!known) return usage_error("unknown subcommand '" + word + "'");
+        break;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e, out, err); // --help, --version
-        err << "hone: " << e.what() << " (see hone --help)\n";
-        return exit_error;
+        return usage_error(e.what());
     }
     console c{out, err, json, quiet};
     try {

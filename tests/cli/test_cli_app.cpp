@@ -76,6 +76,10 @@ TEST_CASE("help and usage errors") {
     r = hone_cli({"--version"});
     CHECK(r.code == 0);
     CHECK(r.out.find("hone ") == 0);
+    r = hone_cli({"--json", "optimise", "m.onnx"});
+    CHECK(r.code == 1);
+    CHECK(r.err == "hone: unknown subcommand 'optimise' (see hone --help)\n");
+    CHECK(nlohmann::json::parse(r.out)["error"]["status"] == "invalid_argument");
     for (const auto& args : std::vector<std::vector<std::string>>{
              {},
              {"ledger"},
