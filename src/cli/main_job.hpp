@@ -1,0 +1,166 @@
+// main_job.hpp — what optimize, validate, inspect and sweep share, ready for the model and
+// algorithm layers to plug into.
+//
+// Wiring (cli_app.cpp): fill the handler of each subcommand in main_job_handlers and pass it
+// to add_main_job_commands(); a subcommand appears in `hone --help` only when its handler is
+// set. The handler receives its parsed options and the console and returns the exit code;
+// errors are thrown as hone::error as everywhere else.
+//
+// An optimize handler then reads, in order:
+//   1. data:     load_data(o.calib, o.data) and load_data(o.eval, o.data)  (data_spec.hpp),
+//                with o.data.sample_shape taken from the model's input when --input-shape is
+//                not given
+//   2. policy:   o.policy_value()           (tier name or JSON file)
+//   3. key:      o.signing()                (optional signing key, loaded before any work)
+//   4. baseline: record_baseline(...)       (measured and recorded first)
+//   5. candidate: the recipe, progress bars (progress.hpp), validate(), decide()
+//   6. conclude(...)                        (artifact check, ledger record, report, output,
+//                                            exit code)
+#pragma once
+
+#include "commands.hpp"
+#include "data_spec.hpp"
+#include "report.hpp"
+
+#include <hone/ledger/identity.hpp>
+#include <hone/ledger/ledger.hpp>
+#include <hone/policy/policy.hpp>
+#include <hone/validate/validator.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace hone::cli {
+
+/// The options every data-reading subcommand takes (--input-shape, --mean, --std, --slices,
+/// --seed), turned into data_options.
+struct data_arguments {
+    std::string input_shape; ///< "784" or "1x28x28"; empty = from the model
+    std::optional<float> mean, std;
+    std::filesystem::path slices;
+    std::uint64_t seed = 2026;
+    /// data_options for load_data(); `model_sample_shape` is used when --input-shape is empty.
+    data_options options(const std::vector<std::int64_t>& model_sample_shape = {}) const;
+};
+
+/// The options of the validation step (--batch, --latency-batch, --confidence, …).
+struct validation_arguments {
+    std::int64_t batch = 256;
+    std::vector<std::int64_t> latency_batches = {1, 64};
+    double confidence = 0.95;
+    int repeats = 20;
+    validator_options options() const;
+};
+
+/// --policy TIER|FILE: a tier name (low, medium, high, critical) or a policy JSON file
+/// (docs/policy.md). Throws invalid_argument / io_error / format_error naming the value.
+policy parse_policy_argument(const std::string& value);
+
+/// Loads --key when given (before any work, so a bad key fails fast).
+std::optional<signing_key> load_signing_key(const std::filesystem::path& key);
+
+struct optimize_options {
+    std::filesystem::path model;
+    std::string recipe; ///< preset name or JSON file
+    std::string calib, eval;
+    std::string policy = "medium";
+    std::filesystem::path out;
+    std::filesystem::path ledger;
+    std::filesystem::path report; ///< folder; empty = no report
+    std::string actor = "hone";
+    std::filesystem::path key;
+    data_arguments data;
+    validation_arguments validation;
+    hone::policy policy_value() const { return parse_policy_argument(policy); }
+};
+
+struct validate_options {
+    std::filesystem::path baseline, candidate;
+    std::string eval;
+    std::string policy = "medium";
+    std::filesystem::path ledger; ///< empty = no record
+    std::filesystem::path report;
+    std::string actor = "hone";
+    std::filesystem::path key;
+    data_arguments data;
+    validation_arguments validation;
+    hone::policy policy_value() const { return parse_policy_argument(policy); }
+};
+
+struct inspect_options {
+    std::filesystem::path model;
+};
+
+struct sweep_options {
+    std::filesystem::path model;
+    std::vector<std::string> recipes;
+    std::string calib, eval;
+    std::string policy = "medium";
+    std::filesystem::path out_dir; ///< one candidate per recipe: OUT_DIR/<recipe>.<ext>
+    std::filesystem::path report;
+    data_arguments data;
+    validation_arguments validation;
+    hone::policy policy_value() const { return parse_policy_argument(policy); }
+};
+
+struct main_job_handlers {
+    std::function<int(const inspect_options&, console&)> inspect;
+    std::function<int(const optimize_options&, console&)> optimize;
+    std::function<int(const validate_options&, console&)> validate;
+    std::function<int(const sweep_options&, console&)> sweep;
+};
+
+/// Registers the subcommands whose handler is set; `action` receives the chosen one. The
+/// option structs live in `storage`, which must outlive parsing and the action.
+struct main_job_storage {
+    inspect_options inspect;
+    optimize_options optimize;
+    validate_options validate;
+    sweep_options sweep;
+};
+void add_main_job_commands(CLI::App& app, const main_job_handlers& handlers,
+                           main_job_storage& storage, std::function<int(console&)>& action);
+
+/// {"hone", "onednn", "isa", "onednn_isa", "threads"}: the ledger's `environment`.
+std::string environment_json();
+
+/// Appends the baseline record (measured before anything changes): metrics is a JSON text
+/// (e.g. {"accuracy", "model_bytes"}), data the data_json() of the evaluation set.
+ledger_entry record_baseline(ledger& l, const std::string& actor, const signing_key* key,
+                             const std::filesystem::path& model, const std::string& metrics,
+                             const std::string& data);
+
+/// What an optimize / validate run concludes with.
+struct conclusion {
+    std::string model;           ///< the input model (report title)
+    std::string recipe_name;     ///< e.g. "int8"
+    std::string recipe = "null"; ///< the recipe as JSON text (ledger)
+    validation_report validation;
+    hone::policy policy;
+    hone::decision decision;
+    std::vector<std::filesystem::path> artifacts; ///< candidate files, already written
+    std::filesystem::path ledger;                 ///< empty = no record
+    std::string actor = "hone";
+    const signing_key* key = nullptr;
+    std::string data = "null"; ///< data_json() of the evaluation (and calibration) sets
+    std::optional<std::uint64_t> baseline_seq;
+    std::filesystem::path report_dir; ///< empty = no report
+    std::vector<layer_error> layers;
+    std::vector<candidate_point> candidates; ///< sweeps
+};
+
+/// Appends the optimize record (artifacts hashed now), writes the report, prints the
+/// baseline-vs-candidate table (or, with --json, the report JSON) and returns
+/// exit_code_for(decision.verdict). Returns the report JSON through `report` when given.
+int conclude(const conclusion& c, console& out, nlohmann::json* report = nullptr);
+
+/// The human baseline-vs-candidate table of a report document (optimize, validate).
+void print_summary(std::ostream& out, const nlohmann::json& report);
+
+} // namespace hone::cli
