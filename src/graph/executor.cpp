@@ -3,6 +3,7 @@
 
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/gemm.hpp"
+#include "hone/kernels/quantize.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -48,6 +49,11 @@ struct work_node {
     bool relu = false;
     bool removed = false;
     std::string bias; // MatMul: a constant [N] added after the product (fused Add)
+    // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
+    // the int8 kernel quantizes with exactly this scale and zero point.
+    bool act_qdq = false;
+    float act_scale = 1.0f;
+    std::int32_t act_zero_point = 0;
 };
 
 bool is_unary(const std::string& op) {
@@ -103,7 +109,9 @@ const std::set<std::string>& supported_ops() {
                                          "Equal",
                                          "Where",
                                          "Expand",
-                                         "ConstantOfShape"};
+                                         "ConstantOfShape",
+                                         "QuantizeLinear",
+                                         "DequantizeLinear"};
     return s;
 }
 
@@ -248,7 +256,8 @@ void executor::impl::infer(const node& n) {
         if (!n.outputs.empty() && !n.outputs[0].empty()) shapes[n.outputs[0]] = std::move(s);
     };
     const auto* x = in(0);
-    if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization") {
+    if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization" ||
+        op == "QuantizeLinear" || op == "DequantizeLinear") {
         if (x) set(*x);
     } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" ||
                op == "Equal") {
@@ -625,9 +634,15 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
         lp.type = kernels::gemm_type::int8;
         lp.reduce_range = reduce_range != 0;
         const auto range = options.activation_ranges.find(n.inputs[0]);
+        if (w.act_qdq) lp.reduce_range = false; // the model's own 8-bit grid
         const char* bits = lp.reduce_range ? ", 7-bit activations" : "";
-        if (options.precision == exec_precision::int8_static &&
-            range != options.activation_ranges.end()) {
+        if (w.act_qdq) {
+            lp.activations = kernels::act_quant::static_per_tensor;
+            lp.act_scale = w.act_scale;
+            lp.act_zero_point = w.act_zero_point;
+            path = "int8 QDQ linear (u8 x s8 per-channel, the model's activation scale)";
+        } else if (options.precision == exec_precision::int8_static &&
+                   range != options.activation_ranges.end()) {
             lp.activations = kernels::act_quant::static_per_tensor;
             range_to_grid(range->second, quant_levels(lp.reduce_range), lp.act_scale,
                           lp.act_zero_point);
@@ -733,8 +748,15 @@ compiled executor::impl::compile_conv(const work_node& w) {
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
             const auto range = options.activation_ranges.find(n.inputs[0]);
-            if (options.precision == exec_precision::int8_static &&
-                range != options.activation_ranges.end()) {
+            if (w.act_qdq) {
+                cp.type = kernels::gemm_type::int8;
+                cp.act_scale = w.act_scale;
+                cp.act_zero_point = w.act_zero_point;
+                path = "int8 QDQ conv2d (oneDNN, u8 x s8 per-channel, the model's activation "
+                       "scale)";
+                q = true;
+            } else if (options.precision == exec_precision::int8_static &&
+                       range != options.activation_ranges.end()) {
                 cp.type = kernels::gemm_type::int8;
                 range_to_grid(range->second, 255, cp.act_scale, cp.act_zero_point);
                 path = "int8 static conv2d (oneDNN, u8 x s8 per-channel)";
@@ -859,6 +881,33 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "Conv") return compile_conv(w);
 
     using V = std::span<const optional_view>;
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+        // Reference semantics (ONNX opset 13, plus opset 21's block_size): per tensor, per axis
+        // or blocked, through the kernel layer. QuantizeLinear's output type is its zero
+        // point's (u8 when absent).
+        const bool dq = op == "DequantizeLinear";
+        const auto axis = n.get_int("axis", 1);
+        const auto block = n.get_int("block_size", 0);
+        if (n.has("output_dtype")) bad_attr("attribute 'output_dtype' is not supported");
+        only_first_output(op.c_str());
+        return {single([dq, axis, block](V in) {
+                    const auto x = need(in, 0);
+                    kernels::quant_params p;
+                    p.scale = need(in, 1);
+                    if (in.size() > 2 && in[2]) p.zero_point = *in[2];
+                    p.axis = static_cast<int>(axis);
+                    p.block_size = block;
+                    const auto out =
+                        dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
+                    tensor y(out, x.dims());
+                    if (dq)
+                        kernels::dequantize_linear(x, p, y.view());
+                    else
+                        kernels::quantize_linear(x, p, y.view());
+                    return y;
+                }),
+                dq ? "kernels::dequantize_linear" : "kernels::quantize_linear"};
+    }
     if (op == "Relu") return {single([](V in) { return ops::relu(need(in, 0)); }), "ops::relu"};
     if (op == "LeakyRelu") {
         const float a = n.get_float("alpha", 0.01f);
@@ -1322,6 +1371,70 @@ void executor::impl::build(const model& mdl) {
             conv->n.outputs[0] = bn.n.outputs[0];
             bn.removed = true;
             report[bn.model_index].path = fmt::format("folded into Conv '{}'", conv->n.name);
+            uses = uses_of();
+        }
+    }
+    if (options.precision != exec_precision::f32) {
+        // QuantizeLinear → DequantizeLinear (per tensor, constant scale and zero point, u8 or
+        // i8) feeding input 0 of a Gemm/MatMul/Conv: the layer runs int8 on that grid and the
+        // pair disappears (kept when something else reads its values).
+        auto uses = uses_of();
+        auto scalar_qparams = [&](const node& qn, float& scale, std::int32_t& zp, dtype& t) {
+            const auto sv = cst(qn, 1);
+            if (!sv || sv->type() != dtype::f32 || sv->numel() != 1 || sv->rank() > 1) return false;
+            scale = tensor::copy_of(*sv).span<float>()[0];
+            t = dtype::u8;
+            zp = 0;
+            if (has_input(qn, 2)) {
+                const auto zv = cst(qn, 2);
+                if (!zv || zv->numel() != 1 || zv->rank() > 1 ||
+                    (zv->type() != dtype::u8 && zv->type() != dtype::i8))
+                    return false;
+                t = zv->type();
+                const auto zc = tensor::copy_of(*zv);
+                zp = t == dtype::u8 ? static_cast<std::int32_t>(zc.span<std::uint8_t>()[0])
+                                    : static_cast<std::int32_t>(zc.span<std::int8_t>()[0]);
+            }
+            return scale > 0 && std::isfinite(scale);
+        };
+        for (auto& l : work) {
+            if (l.removed || l.n.inputs.empty() || f32_nodes.count(l.n.name) ||
+                (l.n.op_type != "Gemm" && l.n.op_type != "MatMul" && l.n.op_type != "Conv"))
+                continue;
+            const auto wv = cst(l.n, 1);
+            if (!wv || wv->type() != dtype::f32) continue;
+            if (l.n.op_type == "Gemm" && l.n.get_int("transA", 0) != 0) continue;
+            auto* d = producer_of(l.n.inputs[0]);
+            if (!d || d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0)
+                continue;
+            auto* qn = producer_of(d->n.inputs[0]);
+            if (!qn || qn->n.op_type != "QuantizeLinear" || qn->n.has("output_dtype") ||
+                qn->n.get_int("block_size", 0) != 0)
+                continue;
+            float s1 = 0, s2 = 0;
+            std::int32_t z1 = 0, z2 = 0;
+            dtype t1{}, t2{};
+            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
+                s1 != s2 || z1 != z2 || t1 != t2)
+                continue;
+            l.act_qdq = true;
+            l.act_scale = s1;
+            // An i8 grid is the u8 grid shifted by 128: the same real values.
+            l.act_zero_point = t1 == dtype::i8 ? z1 + 128 : z1;
+            const auto dq_out = d->n.outputs[0], q_out = qn->n.outputs[0];
+            l.n.inputs[0] = qn->n.inputs[0];
+            uses = uses_of();
+            if (uses[dq_out] == 0 && !pinned.count(dq_out)) {
+                d->removed = true;
+                report[d->model_index].path =
+                    fmt::format("fused into {} (activation grid)", l.n.label());
+                uses = uses_of();
+                if (uses[q_out] == 0 && !pinned.count(q_out)) {
+                    qn->removed = true;
+                    report[qn->model_index].path =
+                        fmt::format("fused into {} (activation grid)", l.n.label());
+                }
+            }
             uses = uses_of();
         }
     }
