@@ -205,6 +205,7 @@ struct executor::impl {
     std::map<std::string, std::vector<pdim>> partial;
     int reduce_range = 0;
     std::set<std::string> f32_nodes;
+    std::set<std::string> packed_used;
 
     bool is_const(const std::string& name) const { return name.empty() || constv.count(name); }
     optional_view cst(const node& n, std::size_t i) const {
@@ -237,6 +238,8 @@ struct executor::impl {
     compiled compile_gemm(const work_node& w);
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
+    std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
+                                           std::vector<float> bias, bool rank2_only);
     compiled compile_matmul_like(const work_node& w, tensor weights, std::int64_t k, std::int64_t n,
                                  kernels::weight_layout layout, std::vector<float> bias, bool relu,
                                  bool rank2_only);
@@ -585,6 +588,21 @@ compiled executor::impl::compile_gemm(const work_node& w) {
             !c || c->numel() == 1 ||
             (c->numel() == nn && (c->rank() == 1 || (c->rank() == 2 && c->dims()[0] == 1)));
         if (bias_ok) {
+            if (options.int4_weights.count(n.inputs[1]) ||
+                options.palettized_weights.count(n.inputs[1])) {
+                if (alpha != 1.0f)
+                    fail(status::unsupported,
+                         fmt::format("packed weight '{}': alpha {} ≠ 1 is not supported",
+                                     n.inputs[1], alpha));
+                std::vector<float> pb;
+                if (c) {
+                    auto cc = tensor::copy_of(*c);
+                    const auto cv = cc.span<float>();
+                    for (std::int64_t j = 0; j < nn; ++j)
+                        pb.push_back(beta * cv[cv.size() == 1 ? 0 : static_cast<std::size_t>(j)]);
+                }
+                return *compile_packed(w, kk, nn, std::move(pb), true);
+            }
             auto wt = tensor::copy_of(*b);
             if (alpha != 1.0f)
                 for (auto& v : wt.span<float>())
@@ -687,6 +705,96 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
     return {std::move(fn), path, q, bytes_held};
 }
 
+std::optional<compiled> executor::impl::compile_packed(const work_node& w, std::int64_t kk,
+                                                       std::int64_t nn, std::vector<float> bias,
+                                                       bool rank2_only) {
+    const auto& n = w.n;
+    const auto& name = n.inputs[1];
+    const auto i4 = options.int4_weights.find(name);
+    const auto pal = options.palettized_weights.find(name);
+    packed_used.insert(name);
+    const bool relu = w.relu;
+    const shape want{nn, kk};
+    // One product y[M, N] = x[M, K] · Wᵀ + bias, per kind.
+    std::function<void(const float*, float*, std::int64_t)> mm;
+    std::string path;
+    std::uint64_t held = 0;
+    if (i4 != options.int4_weights.end()) {
+        if (!i4->second)
+            fail(status::invalid_argument, fmt::format("int4 weight '{}' is null", name));
+        if (!(i4->second->dims == want))
+            fail(status::shape_mismatch,
+                 fmt::format("int4 weight '{}' has dims {}; this layer needs [N, K] = {}", name,
+                             i4->second->dims.to_string(), want.to_string()));
+        auto packed = std::make_shared<const kernels::int4_weights>(i4->second->to_int4_weights());
+        held = packed->nbytes();
+        path = fmt::format("int4 weight-only linear ({}, group {})",
+                           packed->symmetric() ? "i4 symmetric" : "u4", packed->group_size);
+        mm = [packed, kk, nn, bias](const float* x, float* y, std::int64_t m) {
+            const auto xv = make_view(x, static_cast<std::size_t>(m * kk) * sizeof(float),
+                                      dtype::f32, shape{m, kk});
+            auto yv = make_view(y, static_cast<std::size_t>(m * nn) * sizeof(float), dtype::f32,
+                                shape{m, nn});
+            kernels::int4_matmul(packed->view(), xv, yv, bias);
+        };
+    } else {
+        if (!pal->second)
+            fail(status::invalid_argument, fmt::format("palettized weight '{}' is null", name));
+        const auto& p = *pal->second;
+        if (!(p.dims() == want))
+            fail(status::shape_mismatch,
+                 fmt::format("palettized weight '{}' has dims {}; this layer needs [N, K] = {}",
+                             name, p.dims().to_string(), want.to_string()));
+        if (p.axis() != 0 || p.rows() != nn || p.cols() != kk)
+            fail(status::unsupported,
+                 fmt::format("palettized weight '{}': channel axis {} (rows {}, cols {}); the "
+                             "kernel needs axis 0, rows N = {}, cols K = {}",
+                             name, p.axis(), p.rows(), p.cols(), nn, kk));
+        auto keep = pal->second;
+        held = p.bytes();
+        path =
+            fmt::format("palettized linear ({}-bit indices, {} codebook(s))", p.bits(), p.groups());
+        mm = [keep, kk, nn, bias](const float* x, float* y, std::int64_t m) {
+            const auto mat = keep->matrix();
+            kernels::palettized_matmul(
+                mat, std::span<const float>(x, static_cast<std::size_t>(m * kk)), m,
+                std::span<float>(y, static_cast<std::size_t>(m * nn)), bias);
+        };
+    }
+    if (relu) path += " + fused ReLU";
+    held += bias.size() * sizeof(float);
+    kernel_fn fn = [mm, kk, nn, relu, rank2_only](std::span<const optional_view> in,
+                                                  run_state& st) {
+        const auto& a = *in[0];
+        if (a.rank() < 1 || a.dims()[a.rank() - 1] != kk || (rank2_only && a.rank() != 2))
+            fail(status::shape_mismatch,
+                 fmt::format("input of shape {} does not match packed weights [N={}, K={}]{}",
+                             a.dims().to_string(), nn, kk, rank2_only ? " (rank 2 needed)" : ""));
+        if (a.type() != dtype::f32)
+            fail(status::dtype_mismatch,
+                 fmt::format("input is {}, f32 expected", name_of(a.type())));
+        std::optional<tensor> keep;
+        const auto src = contiguous(a, keep);
+        std::int64_t m = 1;
+        for (std::size_t d = 0; d + 1 < a.rank(); ++d)
+            m *= a.dims()[d];
+        std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
+        dims.back() = nn;
+        tensor y(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        if (m > 0) {
+            mm(static_cast<const float*>(src.data()), static_cast<float*>(y.data()), m);
+            if (relu)
+                for (auto& v : y.span<float>())
+                    v = std::max(v, 0.0f);
+        }
+        st.macs += static_cast<double>(m) * static_cast<double>(kk) * static_cast<double>(nn);
+        std::vector<tensor> out;
+        out.push_back(std::move(y));
+        return out;
+    };
+    return compiled{std::move(fn), path, false, held};
+}
+
 compiled executor::impl::compile_matmul(const work_node& w) {
     const auto& n = w.n;
     const auto b = cst(n, 1);
@@ -696,6 +804,9 @@ compiled executor::impl::compile_matmul(const work_node& w) {
             const auto t = tensor::copy_of(constv.at(w.bias));
             bias.assign(t.span<float>().begin(), t.span<float>().end());
         }
+        if (options.int4_weights.count(n.inputs[1]) ||
+            options.palettized_weights.count(n.inputs[1]))
+            return *compile_packed(w, b->dims()[0], b->dims()[1], std::move(bias), false);
         return compile_matmul_like(w, tensor::copy_of(*b), b->dims()[0], b->dims()[1],
                                    kernels::weight_layout::k_by_n, std::move(bias), w.relu, false);
     }
@@ -1404,6 +1515,9 @@ void executor::impl::build(const model& mdl) {
             const auto wv = cst(l.n, 1);
             if (!wv || wv->type() != dtype::f32) continue;
             if (l.n.op_type == "Gemm" && l.n.get_int("transA", 0) != 0) continue;
+            if (options.int4_weights.count(l.n.inputs[1]) ||
+                options.palettized_weights.count(l.n.inputs[1]))
+                continue; // weight-only layers keep their f32 activations
             auto* d = producer_of(l.n.inputs[0]);
             if (!d || d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0)
                 continue;
@@ -1549,6 +1663,16 @@ void executor::impl::build(const model& mdl) {
         if (constv.count(o.name)) need_const(o.name, s);
         output_slots.push_back(s);
     }
+    std::string unused;
+    for (const auto& [name, p] : options.int4_weights)
+        if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
+    for (const auto& [name, p] : options.palettized_weights)
+        if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
+    if (!unused.empty())
+        fail(status::invalid_argument,
+             fmt::format("{}: packed weight(s) {} are not the constant weight of any Gemm/MatMul "
+                         "that runs on a kernel",
+                         where, unused));
     std::vector<int> last(slot_names.size(), -1);
     for (std::size_t k = 0; k < steps.size(); ++k)
         for (const auto s : steps[k].in)
