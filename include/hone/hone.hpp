@@ -47,6 +47,7 @@
 // models, I/O and the graph executor
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"
+#include "hone/io/qdq.hpp"
 #include "hone/io/safetensors.hpp"
 #include "hone/model/model.hpp"
 

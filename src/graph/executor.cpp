@@ -3,6 +3,7 @@
 
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/gemm.hpp"
+#include "hone/kernels/quantize.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -48,6 +49,11 @@ struct work_node {
     bool relu = false;
     bool removed = false;
     std::string bias; // MatMul: a constant [N] added after the product (fused Add)
+    // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
+    // the int8 kernel quantizes with exactly this scale and zero point.
+    bool act_qdq = false;
+    float act_scale = 1.0f;
+    std::int32_t act_zero_point = 0;
 };
 
 bool is_unary(const std::string& op) {
@@ -103,7 +109,9 @@ const std::set<std::string>& supported_ops() {
                                          "Equal",
                                          "Where",
                                          "Expand",
-                                         "ConstantOfShape"};
+                                         "ConstantOfShape",
+                                         "QuantizeLinear",
+                                         "DequantizeLinear"};
     return s;
 }
 
@@ -197,6 +205,7 @@ struct executor::impl {
     std::map<std::string, std::vector<pdim>> partial;
     int reduce_range = 0;
     std::set<std::string> f32_nodes;
+    std::set<std::string> packed_used;
 
     bool is_const(const std::string& name) const { return name.empty() || constv.count(name); }
     optional_view cst(const node& n, std::size_t i) const {
@@ -229,6 +238,8 @@ struct executor::impl {
     compiled compile_gemm(const work_node& w);
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
+    std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
+                                           std::vector<float> bias, bool rank2_only);
     compiled compile_matmul_like(const work_node& w, tensor weights, std::int64_t k, std::int64_t n,
                                  kernels::weight_layout layout, std::vector<float> bias, bool relu,
                                  bool rank2_only);
@@ -248,7 +259,8 @@ void executor::impl::infer(const node& n) {
         if (!n.outputs.empty() && !n.outputs[0].empty()) shapes[n.outputs[0]] = std::move(s);
     };
     const auto* x = in(0);
-    if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization") {
+    if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization" ||
+        op == "QuantizeLinear" || op == "DequantizeLinear") {
         if (x) set(*x);
     } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" ||
                op == "Equal") {
@@ -576,6 +588,21 @@ compiled executor::impl::compile_gemm(const work_node& w) {
             !c || c->numel() == 1 ||
             (c->numel() == nn && (c->rank() == 1 || (c->rank() == 2 && c->dims()[0] == 1)));
         if (bias_ok) {
+            if (options.int4_weights.count(n.inputs[1]) ||
+                options.palettized_weights.count(n.inputs[1])) {
+                if (alpha != 1.0f)
+                    fail(status::unsupported,
+                         fmt::format("packed weight '{}': alpha {} ≠ 1 is not supported",
+                                     n.inputs[1], alpha));
+                std::vector<float> pb;
+                if (c) {
+                    auto cc = tensor::copy_of(*c);
+                    const auto cv = cc.span<float>();
+                    for (std::int64_t j = 0; j < nn; ++j)
+                        pb.push_back(beta * cv[cv.size() == 1 ? 0 : static_cast<std::size_t>(j)]);
+                }
+                return *compile_packed(w, kk, nn, std::move(pb), true);
+            }
             auto wt = tensor::copy_of(*b);
             if (alpha != 1.0f)
                 for (auto& v : wt.span<float>())
@@ -625,9 +652,15 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
         lp.type = kernels::gemm_type::int8;
         lp.reduce_range = reduce_range != 0;
         const auto range = options.activation_ranges.find(n.inputs[0]);
+        if (w.act_qdq) lp.reduce_range = false; // the model's own 8-bit grid
         const char* bits = lp.reduce_range ? ", 7-bit activations" : "";
-        if (options.precision == exec_precision::int8_static &&
-            range != options.activation_ranges.end()) {
+        if (w.act_qdq) {
+            lp.activations = kernels::act_quant::static_per_tensor;
+            lp.act_scale = w.act_scale;
+            lp.act_zero_point = w.act_zero_point;
+            path = "int8 QDQ linear (u8 x s8 per-channel, the model's activation scale)";
+        } else if (options.precision == exec_precision::int8_static &&
+                   range != options.activation_ranges.end()) {
             lp.activations = kernels::act_quant::static_per_tensor;
             range_to_grid(range->second, quant_levels(lp.reduce_range), lp.act_scale,
                           lp.act_zero_point);
@@ -672,6 +705,96 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
     return {std::move(fn), path, q, bytes_held};
 }
 
+std::optional<compiled> executor::impl::compile_packed(const work_node& w, std::int64_t kk,
+                                                       std::int64_t nn, std::vector<float> bias,
+                                                       bool rank2_only) {
+    const auto& n = w.n;
+    const auto& name = n.inputs[1];
+    const auto i4 = options.int4_weights.find(name);
+    const auto pal = options.palettized_weights.find(name);
+    packed_used.insert(name);
+    const bool relu = w.relu;
+    const shape want{nn, kk};
+    // One product y[M, N] = x[M, K] · Wᵀ + bias, per kind.
+    std::function<void(const float*, float*, std::int64_t)> mm;
+    std::string path;
+    std::uint64_t held = 0;
+    if (i4 != options.int4_weights.end()) {
+        if (!i4->second)
+            fail(status::invalid_argument, fmt::format("int4 weight '{}' is null", name));
+        if (!(i4->second->dims == want))
+            fail(status::shape_mismatch,
+                 fmt::format("int4 weight '{}' has dims {}; this layer needs [N, K] = {}", name,
+                             i4->second->dims.to_string(), want.to_string()));
+        auto packed = std::make_shared<const kernels::int4_weights>(i4->second->to_int4_weights());
+        held = packed->nbytes();
+        path = fmt::format("int4 weight-only linear ({}, group {})",
+                           packed->symmetric() ? "i4 symmetric" : "u4", packed->group_size);
+        mm = [packed, kk, nn, bias](const float* x, float* y, std::int64_t m) {
+            const auto xv = make_view(x, static_cast<std::size_t>(m * kk) * sizeof(float),
+                                      dtype::f32, shape{m, kk});
+            auto yv = make_view(y, static_cast<std::size_t>(m * nn) * sizeof(float), dtype::f32,
+                                shape{m, nn});
+            kernels::int4_matmul(packed->view(), xv, yv, bias);
+        };
+    } else {
+        if (!pal->second)
+            fail(status::invalid_argument, fmt::format("palettized weight '{}' is null", name));
+        const auto& p = *pal->second;
+        if (!(p.dims() == want))
+            fail(status::shape_mismatch,
+                 fmt::format("palettized weight '{}' has dims {}; this layer needs [N, K] = {}",
+                             name, p.dims().to_string(), want.to_string()));
+        if (p.axis() != 0 || p.rows() != nn || p.cols() != kk)
+            fail(status::unsupported,
+                 fmt::format("palettized weight '{}': channel axis {} (rows {}, cols {}); the "
+                             "kernel needs axis 0, rows N = {}, cols K = {}",
+                             name, p.axis(), p.rows(), p.cols(), nn, kk));
+        auto keep = pal->second;
+        held = p.bytes();
+        path =
+            fmt::format("palettized linear ({}-bit indices, {} codebook(s))", p.bits(), p.groups());
+        mm = [keep, kk, nn, bias](const float* x, float* y, std::int64_t m) {
+            const auto mat = keep->matrix();
+            kernels::palettized_matmul(
+                mat, std::span<const float>(x, static_cast<std::size_t>(m * kk)), m,
+                std::span<float>(y, static_cast<std::size_t>(m * nn)), bias);
+        };
+    }
+    if (relu) path += " + fused ReLU";
+    held += bias.size() * sizeof(float);
+    kernel_fn fn = [mm, kk, nn, relu, rank2_only](std::span<const optional_view> in,
+                                                  run_state& st) {
+        const auto& a = *in[0];
+        if (a.rank() < 1 || a.dims()[a.rank() - 1] != kk || (rank2_only && a.rank() != 2))
+            fail(status::shape_mismatch,
+                 fmt::format("input of shape {} does not match packed weights [N={}, K={}]{}",
+                             a.dims().to_string(), nn, kk, rank2_only ? " (rank 2 needed)" : ""));
+        if (a.type() != dtype::f32)
+            fail(status::dtype_mismatch,
+                 fmt::format("input is {}, f32 expected", name_of(a.type())));
+        std::optional<tensor> keep;
+        const auto src = contiguous(a, keep);
+        std::int64_t m = 1;
+        for (std::size_t d = 0; d + 1 < a.rank(); ++d)
+            m *= a.dims()[d];
+        std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
+        dims.back() = nn;
+        tensor y(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        if (m > 0) {
+            mm(static_cast<const float*>(src.data()), static_cast<float*>(y.data()), m);
+            if (relu)
+                for (auto& v : y.span<float>())
+                    v = std::max(v, 0.0f);
+        }
+        st.macs += static_cast<double>(m) * static_cast<double>(kk) * static_cast<double>(nn);
+        std::vector<tensor> out;
+        out.push_back(std::move(y));
+        return out;
+    };
+    return compiled{std::move(fn), path, false, held};
+}
+
 compiled executor::impl::compile_matmul(const work_node& w) {
     const auto& n = w.n;
     const auto b = cst(n, 1);
@@ -681,6 +804,9 @@ compiled executor::impl::compile_matmul(const work_node& w) {
             const auto t = tensor::copy_of(constv.at(w.bias));
             bias.assign(t.span<float>().begin(), t.span<float>().end());
         }
+        if (options.int4_weights.count(n.inputs[1]) ||
+            options.palettized_weights.count(n.inputs[1]))
+            return *compile_packed(w, b->dims()[0], b->dims()[1], std::move(bias), false);
         return compile_matmul_like(w, tensor::copy_of(*b), b->dims()[0], b->dims()[1],
                                    kernels::weight_layout::k_by_n, std::move(bias), w.relu, false);
     }
@@ -733,8 +859,15 @@ compiled executor::impl::compile_conv(const work_node& w) {
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
             const auto range = options.activation_ranges.find(n.inputs[0]);
-            if (options.precision == exec_precision::int8_static &&
-                range != options.activation_ranges.end()) {
+            if (w.act_qdq) {
+                cp.type = kernels::gemm_type::int8;
+                cp.act_scale = w.act_scale;
+                cp.act_zero_point = w.act_zero_point;
+                path = "int8 QDQ conv2d (oneDNN, u8 x s8 per-channel, the model's activation "
+                       "scale)";
+                q = true;
+            } else if (options.precision == exec_precision::int8_static &&
+                       range != options.activation_ranges.end()) {
                 cp.type = kernels::gemm_type::int8;
                 range_to_grid(range->second, 255, cp.act_scale, cp.act_zero_point);
                 path = "int8 static conv2d (oneDNN, u8 x s8 per-channel)";
@@ -859,6 +992,33 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "Conv") return compile_conv(w);
 
     using V = std::span<const optional_view>;
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+        // Reference semantics (ONNX opset 13, plus opset 21's block_size): per tensor, per axis
+        // or blocked, through the kernel layer. QuantizeLinear's output type is its zero
+        // point's (u8 when absent).
+        const bool dq = op == "DequantizeLinear";
+        const auto axis = n.get_int("axis", 1);
+        const auto block = n.get_int("block_size", 0);
+        if (n.has("output_dtype")) bad_attr("attribute 'output_dtype' is not supported");
+        only_first_output(op.c_str());
+        return {single([dq, axis, block](V in) {
+                    const auto x = need(in, 0);
+                    kernels::quant_params p;
+                    p.scale = need(in, 1);
+                    if (in.size() > 2 && in[2]) p.zero_point = *in[2];
+                    p.axis = static_cast<int>(axis);
+                    p.block_size = block;
+                    const auto out =
+                        dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
+                    tensor y(out, x.dims());
+                    if (dq)
+                        kernels::dequantize_linear(x, p, y.view());
+                    else
+                        kernels::quantize_linear(x, p, y.view());
+                    return y;
+                }),
+                dq ? "kernels::dequantize_linear" : "kernels::quantize_linear"};
+    }
     if (op == "Relu") return {single([](V in) { return ops::relu(need(in, 0)); }), "ops::relu"};
     if (op == "LeakyRelu") {
         const float a = n.get_float("alpha", 0.01f);
@@ -1325,6 +1485,73 @@ void executor::impl::build(const model& mdl) {
             uses = uses_of();
         }
     }
+    if (options.precision != exec_precision::f32) {
+        // QuantizeLinear → DequantizeLinear (per tensor, constant scale and zero point, u8 or
+        // i8) feeding input 0 of a Gemm/MatMul/Conv: the layer runs int8 on that grid and the
+        // pair disappears (kept when something else reads its values).
+        auto uses = uses_of();
+        auto scalar_qparams = [&](const node& qn, float& scale, std::int32_t& zp, dtype& t) {
+            const auto sv = cst(qn, 1);
+            if (!sv || sv->type() != dtype::f32 || sv->numel() != 1 || sv->rank() > 1) return false;
+            scale = tensor::copy_of(*sv).span<float>()[0];
+            t = dtype::u8;
+            zp = 0;
+            if (has_input(qn, 2)) {
+                const auto zv = cst(qn, 2);
+                if (!zv || zv->numel() != 1 || zv->rank() > 1 ||
+                    (zv->type() != dtype::u8 && zv->type() != dtype::i8))
+                    return false;
+                t = zv->type();
+                const auto zc = tensor::copy_of(*zv);
+                zp = t == dtype::u8 ? static_cast<std::int32_t>(zc.span<std::uint8_t>()[0])
+                                    : static_cast<std::int32_t>(zc.span<std::int8_t>()[0]);
+            }
+            return scale > 0 && std::isfinite(scale);
+        };
+        for (auto& l : work) {
+            if (l.removed || l.n.inputs.empty() || f32_nodes.count(l.n.name) ||
+                (l.n.op_type != "Gemm" && l.n.op_type != "MatMul" && l.n.op_type != "Conv"))
+                continue;
+            const auto wv = cst(l.n, 1);
+            if (!wv || wv->type() != dtype::f32) continue;
+            if (l.n.op_type == "Gemm" && l.n.get_int("transA", 0) != 0) continue;
+            if (options.int4_weights.count(l.n.inputs[1]) ||
+                options.palettized_weights.count(l.n.inputs[1]))
+                continue; // weight-only layers keep their f32 activations
+            auto* d = producer_of(l.n.inputs[0]);
+            if (!d || d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0)
+                continue;
+            auto* qn = producer_of(d->n.inputs[0]);
+            if (!qn || qn->n.op_type != "QuantizeLinear" || qn->n.has("output_dtype") ||
+                qn->n.get_int("block_size", 0) != 0)
+                continue;
+            float s1 = 0, s2 = 0;
+            std::int32_t z1 = 0, z2 = 0;
+            dtype t1{}, t2{};
+            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
+                s1 != s2 || z1 != z2 || t1 != t2)
+                continue;
+            l.act_qdq = true;
+            l.act_scale = s1;
+            // An i8 grid is the u8 grid shifted by 128: the same real values.
+            l.act_zero_point = t1 == dtype::i8 ? z1 + 128 : z1;
+            const auto dq_out = d->n.outputs[0], q_out = qn->n.outputs[0];
+            l.n.inputs[0] = qn->n.inputs[0];
+            uses = uses_of();
+            if (uses[dq_out] == 0 && !pinned.count(dq_out)) {
+                d->removed = true;
+                report[d->model_index].path =
+                    fmt::format("fused into {} (activation grid)", l.n.label());
+                uses = uses_of();
+                if (uses[q_out] == 0 && !pinned.count(q_out)) {
+                    qn->removed = true;
+                    report[qn->model_index].path =
+                        fmt::format("fused into {} (activation grid)", l.n.label());
+                }
+            }
+            uses = uses_of();
+        }
+    }
     if (options.fuse_relu) {
         // MatMul (constant weights [K, N]) + Add (a constant of N values) → linear with a bias.
         auto uses = uses_of();
@@ -1436,6 +1663,16 @@ void executor::impl::build(const model& mdl) {
         if (constv.count(o.name)) need_const(o.name, s);
         output_slots.push_back(s);
     }
+    std::string unused;
+    for (const auto& [name, p] : options.int4_weights)
+        if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
+    for (const auto& [name, p] : options.palettized_weights)
+        if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
+    if (!unused.empty())
+        fail(status::invalid_argument,
+             fmt::format("{}: packed weight(s) {} are not the constant weight of any Gemm/MatMul "
+                         "that runs on a kernel",
+                         where, unused));
     std::vector<int> last(slot_names.size(), -1);
     for (std::size_t k = 0; k < steps.size(); ++k)
         for (const auto s : steps[k].in)

@@ -17,6 +17,16 @@
 //   weights reordered once); 2-D Conv with constant weights through hone::kernels::conv2d;
 //   everything else through hone's operator library (ONNX semantics).
 //
+// Packed weights (executor_options::int4_weights / palettized_weights): a Gemm/MatMul whose
+// weight is listed runs the kernel layer's int4 or palettized matmul on it ("int4 weight-only
+// linear", "palettized linear" in report()).
+//
+// QDQ models (hone/io/qdq.hpp): QuantizeLinear / DequantizeLinear run with ONNX semantics; a
+// DequantizeLinear of constant integers folds at load into f32 weights; with precision ≠ f32 a
+// per-tensor QuantizeLinear → DequantizeLinear pair (u8/i8, constant scale and zero point)
+// feeding a Gemm/MatMul/Conv is fused into it, which then runs int8 with exactly that activation
+// grid ("int8 QDQ linear" / "int8 QDQ conv2d"), with or without activation_ranges.
+//
 // int8 (precision ≠ f32): Gemm/MatMul with constant weights run as u8 activations × s8
 // per-output-channel weights (hone::kernels::linear), either with activation scales computed
 // per call (int8_dynamic) or fixed from calibrated ranges (int8_static, `activation_ranges`
@@ -28,9 +38,11 @@
 // Thread safety: run() is const and may be called concurrently.
 #pragma once
 
+#include "hone/cluster/clusterer.hpp"
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/model/model.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
 #include "hone/validate/runner.hpp"
 
 #include <cstdint>
@@ -68,6 +80,18 @@ struct executor_options {
     std::vector<std::string> keep;
     /// Nodes (by name) that stay f32 whatever the precision.
     std::vector<std::string> f32_nodes;
+    /// Packed weights, by the model's weight name (input B of a Gemm, or of a MatMul with a
+    /// constant rank-2 B): that layer runs weight-only on the packed form, activations f32,
+    /// whatever the precision. Both kinds are always laid out [N, K] (output channels first,
+    /// nn.Linear's layout): the weight itself for Gemm transB=1, its transpose for Gemm
+    /// transB=0 and MatMul ([K, N] in the model). The model's f32 weight only gives the shape.
+    /// int4: a quantized_tensor that to_int4_weights() accepts (4 bits, per group along K,
+    /// signed symmetric or unsigned) → kernels::int4_matmul. Palettized: a palettized_tensor
+    /// along axis 0 (per tensor, channel or group) → kernels::palettized_matmul. Errors at
+    /// construction: a name that is no such layer's weight (invalid_argument), other dims
+    /// (shape_mismatch), a form the kernels cannot take (unsupported), Gemm alpha ≠ 1.
+    std::map<std::string, std::shared_ptr<const quantized_tensor>, std::less<>> int4_weights;
+    std::map<std::string, std::shared_ptr<const palettized_tensor>, std::less<>> palettized_weights;
 };
 
 /// What happened to one node of the model.

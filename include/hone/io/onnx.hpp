@@ -20,7 +20,8 @@
 // Writing (save_onnx) puts every weight in an initializer (raw_data, little-endian) or, above a
 // size threshold, in one external data file beside the model; the result passes
 // onnx::checker::check_model, and load → save → load gives bit-identical weights. Files are
-// written atomically (hone/core/atomic_file.hpp).
+// written atomically (hone/core/atomic_file.hpp). Quantized models in ONNX's QDQ form:
+// hone/io/qdq.hpp (to_qdq, then save_onnx).
 #pragma once
 
 #include "hone/core/export.hpp"

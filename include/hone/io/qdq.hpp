@@ -1,0 +1,84 @@
+// hone/io/qdq.hpp — a quantized model in ONNX's QDQ form (QuantizeLinear / DequantizeLinear),
+// the layout ONNX Runtime's static quantization produces and its QDQ optimizer fuses.
+//
+// to_qdq() rewrites a float model (hone::model) so that its Gemm / MatMul / Conv layers carry
+// their quantization explicitly (docs/formats.md, "QDQ layout"):
+// - weights: the f32 initializer W becomes an integer initializer "W_quantized" (i8 / u8, the
+//   hone::quantized_tensor's integers, same shape as W), "W_scale" (f32: a scalar per tensor, or
+//   [C] per channel) and, unless the spec is signed symmetric, "W_zero_point"; a
+//   DequantizeLinear node (axis = the channel axis) produces a value still called W, so every
+//   consumer and every name outside stays the same. Channel axis: Gemm transB=1 / Conv → 0
+//   (output channels), Gemm transB=0 / MatMul [K, N] → 1.
+// - activations: for a layer whose input X has an entry in `activations`, X goes through
+//   QuantizeLinear(X, "X_scale", "X_zero_point") → "X_quantized" → DequantizeLinear →
+//   "X_dequantized", which the layer reads instead of X (one pair per X, shared by its layers).
+// The graph is then opset ≥ 13 (per-axis DequantizeLinear); every operator is standard ONNX, so
+// save_onnx() writes it and onnx::checker accepts it.
+//
+// Limits: weights must be 8-bit (i8 / u8 storage), per tensor or per channel. int4 blocked
+// weights (DequantizeLinear with block_size, INT4 tensors) need ONNX opset 21 and the INT4 data
+// type, which the libonnx hone links (1.12: opsets ≤ 17) can neither represent nor check: they
+// are refused with `unsupported` (hone runs int4 weights through packed weights instead, see
+// hone/graph/executor.hpp).
+//
+// Running the result: hone's executor runs QuantizeLinear / DequantizeLinear with their ONNX
+// semantics (fp32 "fake quantization" in exec_precision::f32); at load the weight
+// DequantizeLinear folds into f32 weights, and with an int8 precision each
+// QuantizeLinear → DequantizeLinear pair in front of a layer is fused into the layer, which then
+// runs the int8 kernel on exactly that activation grid.
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/graph/executor.hpp"
+#include "hone/model/model.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hone {
+
+/// The per-tensor grid of one activation: q = saturate(round(x / scale) + zero_point).
+struct qdq_activation {
+    float scale = 1.0f;          ///< finite, > 0
+    std::int32_t zero_point = 0; ///< within the type's range
+    dtype type = dtype::u8;      ///< u8 or i8
+};
+
+/// The u8 grid hone's executor uses for a calibrated range (exec_precision::int8_static):
+/// levels = 255 (127 when `seven_bit`, the executor's reduce_range), range widened to include 0,
+/// scale = (hi − lo) / levels, zero_point = clamp(round(−lo / scale), 0, levels). A zero-width
+/// range gives scale 1. With seven_bit the ONNX QuantizeLinear still saturates at 255, not 127:
+/// values above the calibrated range are clipped later than hone's 7-bit kernel clips them.
+HONE_EXPORT qdq_activation qdq_activation_from_range(tensor_range range, bool seven_bit = false);
+
+/// The same for every entry of a map of ranges (e.g. executor_options::activation_ranges).
+HONE_EXPORT std::map<std::string, qdq_activation, std::less<>>
+qdq_activations_from_ranges(const std::map<std::string, tensor_range, std::less<>>& ranges,
+                            bool seven_bit = false);
+
+struct qdq_options {
+    /// Quantization of weights without an entry in `weights` (RTN through hone::quantizer;
+    /// channel_axis is set per layer as described at the top). Default: signed symmetric
+    /// int8 per channel.
+    quant_spec weight_spec{};
+    /// Quantize the weights that have no entry in `weights` (false: those layers stay f32).
+    bool quantize_weights = true;
+    /// Already quantized weights (GPTQ, AWQ, clip search...), by weight name; dims must equal
+    /// the weight's and the layout must follow the rule at the top.
+    std::map<std::string, quantized_tensor, std::less<>> weights;
+    /// Activation grids, by the name of the layer input they apply to.
+    std::map<std::string, qdq_activation, std::less<>> activations;
+    /// Layers (node names) left untouched.
+    std::vector<std::string> f32_nodes;
+};
+
+/// The QDQ form of `m` (a new model; `m` is unchanged). Throws unsupported for a weight spec the
+/// layout cannot hold (see Limits), invalid_argument / shape_mismatch naming the layer or weight
+/// for an entry of `weights` that does not fit, a non-f32 weight, or an activation grid out of
+/// range.
+HONE_EXPORT model to_qdq(const model& m, const qdq_options& options = {});
+
+} // namespace hone

@@ -1,0 +1,369 @@
+// ONNX QDQ export (hone/io/qdq.hpp) and the executor running QDQ models: the MLP fixture with
+// per-channel int8 weights and calibrated static activations, exported, checked by
+// onnx::checker, read back and run by hone, against hone's internal int8 path.
+#include "../model/fixture_path.hpp"
+
+#include <hone/core/error.hpp>
+#include <hone/data/dataset.hpp>
+#include <hone/graph/executor.hpp>
+#include <hone/io/onnx.hpp>
+#include <hone/io/qdq.hpp>
+#include <hone/kernels/quantize.hpp>
+#include <hone/quantize/quantizer.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+
+using namespace hone;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        path = fs::temp_directory_path() / ("hone_test_qdq_" + std::to_string(::getpid()));
+        fs::create_directories(path);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+// Min/max of every value the plan produces (and the input) over n training images.
+std::map<std::string, tensor_range, std::less<>> calibrate(const model& m, std::int64_t n,
+                                                           const shape& sample) {
+    executor ex(m);
+    const auto train = dataset::fashion_mnist("train").subset(n, 7);
+    auto x = tensor::copy_of(train.inputs().view());
+    std::vector<std::int64_t> dims{n};
+    dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
+    const auto v =
+        make_view(x.data(), x.nbytes(), dtype::f32, shape(std::span<const std::int64_t>(dims)));
+    std::map<std::string, tensor_range, std::less<>> r;
+    auto note = [&](const std::string& name, const_tensor_view t) {
+        const auto s = tensor::copy_of(t);
+        const auto p = s.span<float>();
+        auto [lo, hi] = std::minmax_element(p.begin(), p.end());
+        auto& e = r[name];
+        e.lo = std::min(e.lo, *lo);
+        e.hi = std::max(e.hi, *hi);
+    };
+    note(m.inputs[0].name, v);
+    (void)ex.run(v, note);
+    return r;
+}
+
+// Top-1 class of every test image.
+std::vector<std::int64_t> top1(const executor& ex, const dataset& data, const shape& sample,
+                               std::int64_t count) {
+    std::vector<std::int64_t> out;
+    const std::int64_t batch = 500;
+    for (std::int64_t b = 0; b < count; b += batch) {
+        const auto e = std::min(count, b + batch);
+        auto x = tensor::copy_of(data.inputs().view().slice(0, b, e));
+        std::vector<std::int64_t> dims{e - b};
+        dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
+        const auto v =
+            make_view(x.data(), x.nbytes(), dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        const auto outs = ex.run(v);
+        const auto& y = outs.at(0);
+        const auto classes = y.dims()[1];
+        const auto p = y.span<const float>();
+        for (std::int64_t i = 0; i < e - b; ++i) {
+            const auto* row = p.data() + i * classes;
+            out.push_back(std::max_element(row, row + classes) - row);
+        }
+    }
+    return out;
+}
+
+double agreement(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+    REQUIRE(a.size() == b.size());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        same += a[i] == b[i];
+    return static_cast<double>(same) / static_cast<double>(a.size());
+}
+
+double accuracy(const std::vector<std::int64_t>& pred, const dataset& data) {
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < pred.size(); ++i)
+        right += pred[i] == data.labels()[i];
+    return static_cast<double>(right) / static_cast<double>(pred.size());
+}
+
+int count_paths(const executor& ex, const std::string& prefix) {
+    int k = 0;
+    for (const auto& r : ex.report())
+        k += r.path.rfind(prefix, 0) == 0;
+    return k;
+}
+
+int count_ops(const model& m, const std::string& op) {
+    return static_cast<int>(std::count_if(m.nodes.begin(), m.nodes.end(),
+                                          [&](const node& n) { return n.op_type == op; }));
+}
+
+} // namespace
+
+TEST_CASE("qdq: activation grid from a range matches the executor's") {
+    const auto a = qdq_activation_from_range({-1.0f, 3.0f});
+    CHECK(a.type == dtype::u8);
+    CHECK(a.scale == doctest::Approx(4.0 / 255));
+    CHECK(a.zero_point == 64); // round(1 / (4/255)) = round(63.75)
+    const auto r = qdq_activation_from_range({0.5f, 2.0f}, true); // widened to [0, 2]
+    CHECK(r.scale == doctest::Approx(2.0 / 127));
+    CHECK(r.zero_point == 0);
+    CHECK(qdq_activation_from_range({0, 0}).scale == 1.0f);
+    CHECK_THROWS_AS(qdq_activation_from_range({2.0f, 1.0f}), hone::error);
+    CHECK_THROWS_AS(qdq_activation_from_range({0.0f, INFINITY}), hone::error);
+}
+
+TEST_CASE("qdq: the MLP exported as QDQ runs in hone with the top-1 of hone's int8 path") {
+    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto ranges = calibrate(m, 1000, shape{784});
+    const auto test = dataset::fashion_mnist("test");
+    const std::int64_t count = test.size(); // all 10,000 test images
+
+    // hone's internal int8 path: per-channel s8 weights, calibrated u8 activations (8-bit grid).
+    executor_options io;
+    io.precision = exec_precision::int8_static;
+    io.activation_ranges = ranges;
+    io.reduce_range = 0;
+    executor internal(m, io);
+    CHECK(count_paths(internal, "int8 static linear") == 3);
+
+    qdq_options qo;
+    qo.activations = qdq_activations_from_ranges(ranges);
+    const auto qm = to_qdq(m, qo);
+    CHECK(count_ops(qm, "DequantizeLinear") == 6); // 3 weights + 3 activations
+    CHECK(count_ops(qm, "QuantizeLinear") == 3);
+    CHECK(count_ops(qm, "Gemm") == 3);
+    // Weights: i8 initializers with one f32 scale per output channel; the value keeps its name.
+    for (const char* w : {"fc1.weight", "fc2.weight", "fc3.weight"}) {
+        if (!m.has_weight(w)) continue;
+        CAPTURE(std::string(w));
+        CHECK(!qm.has_weight(w));
+        const auto& q = qm.weight(std::string(w) + "_quantized");
+        const auto& s = qm.weight(std::string(w) + "_scale");
+        CHECK(q.type() == dtype::i8);
+        CHECK(q.dims() == m.weight(w).dims());
+        CHECK(s.dims() == shape{m.weight(w).dims()[0]});
+        // Dequantized: the original within half a step, per channel.
+        tensor dq(dtype::f32, q.dims());
+        kernels::dequantize_linear(q.view(), {s.view(), std::nullopt, 0, 0}, dq.view());
+        const auto orig = m.weight(w).span<const float>();
+        const auto got = dq.span<const float>();
+        const auto k = q.dims()[1];
+        for (std::size_t i = 0; i < orig.size(); ++i)
+            REQUIRE(std::fabs(orig[i] - got[i]) <=
+                    0.5f * s.span<const float>()[i / static_cast<std::size_t>(k)] * 1.0001f);
+    }
+
+    temp_dir tmp;
+    const auto file = tmp.path / "mlp_qdq.onnx";
+    save_onnx(qm, file); // runs onnx::checker
+    check_onnx(file);
+    const auto loaded = load_onnx(file);
+
+    // (a) reference semantics of QuantizeLinear / DequantizeLinear in fp32.
+    executor ref(loaded);
+    CHECK(count_paths(ref, "kernels::quantize_linear") == 3);
+    CHECK(count_paths(ref, "folded at load (constant inputs)") == 3); // the weight DQs
+    // (b) int8: each Q → DQ pair fused into its Gemm, which runs int8 on the model's grid.
+    executor_options xo;
+    xo.precision = exec_precision::int8_static;
+    executor fused(loaded, xo);
+    MESSAGE(fused.report_text());
+    CHECK(count_paths(fused, "int8 QDQ linear") == 3);
+    CHECK(count_paths(fused, "fused into Gemm") >= 6); // 3 Q, 3 DQ (plus the Relus)
+    CHECK(fused.uses_int8());
+
+    const auto p_int = top1(internal, test, shape{784}, count);
+    const auto p_ref = top1(ref, test, shape{784}, count);
+    const auto p_fused = top1(fused, test, shape{784}, count);
+    const double a_ref = agreement(p_ref, p_int), a_fused = agreement(p_fused, p_int);
+    MESSAGE("top-1 agreement with hone's int8 path over "
+            << count << " images: QDQ fp32 reference " << a_ref << ", QDQ fused int8 " << a_fused);
+    MESSAGE("accuracy: internal int8 " << accuracy(p_int, test) << ", QDQ fp32 reference "
+                                       << accuracy(p_ref, test) << ", QDQ fused int8 "
+                                       << accuracy(p_fused, test));
+    CHECK(a_ref >= 0.999);
+    CHECK(a_fused >= 0.999);
+
+    // The default (7-bit activations on CPUs whose int8 pairs saturate) for the record.
+    executor_options io7 = io;
+    io7.reduce_range = -1;
+    executor internal7(m, io7);
+    qdq_options q7;
+    q7.activations = qdq_activations_from_ranges(ranges, true);
+    executor ref7(to_qdq(m, q7));
+    MESSAGE("7-bit grid: top-1 agreement QDQ fp32 reference vs hone int8 (reduce_range default) "
+            << agreement(top1(ref7, test, shape{784}, count),
+                         top1(internal7, test, shape{784}, count)));
+}
+
+TEST_CASE("qdq: CNN with calibrated activations runs its convolutions int8 on the model's grid") {
+    const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
+    const auto ranges = calibrate(m, 500, shape{1, 28, 28});
+    qdq_options qo;
+    qo.activations = qdq_activations_from_ranges(ranges);
+    const auto qm = to_qdq(m, qo);
+    CHECK(count_ops(qm, "QuantizeLinear") == 4); // 2 Conv + 2 Gemm inputs
+    const auto bytes = serialize_onnx(qm);       // checked
+    const auto loaded = parse_onnx(bytes, "cnn_qdq");
+    executor_options xo;
+    xo.precision = exec_precision::int8_static;
+    executor fused(loaded, xo);
+    CHECK(count_paths(fused, "int8 QDQ conv2d") == 2);
+    CHECK(count_paths(fused, "int8 QDQ linear") == 2);
+    executor ref(loaded), f32(m);
+    const auto test = dataset::fashion_mnist("test");
+    const std::int64_t count = 2000;
+    const auto p32 = top1(f32, test, shape{1, 28, 28}, count);
+    const auto pr = top1(ref, test, shape{1, 28, 28}, count);
+    const auto pf = top1(fused, test, shape{1, 28, 28}, count);
+    MESSAGE("cnn QDQ top-1 agreement: fused int8 vs fp32 reference semantics "
+            << agreement(pf, pr) << ", vs f32 model " << agreement(pf, p32));
+    CHECK(agreement(pf, pr) >= 0.99);
+    CHECK(agreement(pr, p32) >= 0.97);
+}
+
+TEST_CASE("qdq: given weights, f32 layers, and what the layout cannot hold") {
+    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto names = m.weight_names();
+    std::string w1;
+    for (const auto& n : m.nodes)
+        if (n.op_type == "Gemm" && w1.empty()) w1 = n.inputs[1];
+    REQUIRE(!w1.empty());
+
+    SUBCASE("a given quantized weight is written as is; f32_nodes stay untouched") {
+        quantizer_config qc;
+        qc.spec.symmetric = false;
+        qc.spec.is_signed = false; // u8 affine: a zero point initializer
+        qdq_options o;
+        o.weights.emplace(w1, quantizer(qc).quantize(m.weight(w1).view(), w1));
+        o.quantize_weights = false; // only the given weight
+        const auto q = to_qdq(m, o);
+        CHECK(q.weight(w1 + "_quantized").type() == dtype::u8);
+        CHECK(q.weight(w1 + "_zero_point").type() == dtype::u8);
+        CHECK(count_ops(q, "DequantizeLinear") == 1);
+        qdq_options skip; // every layer listed in f32_nodes: nothing changes
+        for (const auto& n : m.nodes)
+            skip.f32_nodes.push_back(n.name);
+        CHECK(count_ops(to_qdq(m, skip), "DequantizeLinear") == 0);
+        CHECK_NOTHROW((void)serialize_onnx(q));
+        // fp32 reference run equals the f32 model run with the dequantized weight.
+        auto d = m.clone();
+        d.weight(w1) = o.weights.at(w1).dequantize();
+        const auto x =
+            tensor::copy_of(dataset::fashion_mnist("test").inputs().view().slice(0, 0, 16));
+        auto a = std::move(executor(q).run(x.view()).at(0));
+        auto b = std::move(executor(d).run(x.view()).at(0));
+        const auto av = a.span<const float>(), bv = b.span<const float>();
+        for (std::size_t i = 0; i < av.size(); ++i)
+            CHECK(av[i] == doctest::Approx(bv[i]).epsilon(1e-5));
+    }
+    SUBCASE("int4 blocked weights are refused (opset 21 / INT4 unknown to libonnx 1.12)") {
+        qdq_options o;
+        o.weight_spec.bits = 4;
+        o.weight_spec.granularity = quant_granularity::per_group;
+        o.weight_spec.group_size = 16;
+        try {
+            (void)to_qdq(m, o);
+            FAIL("expected unsupported");
+        } catch (const hone::error& e) {
+            CHECK(e.code() == status::unsupported);
+            CHECK(std::string(e.what()).find(w1) != std::string::npos);
+        }
+    }
+    SUBCASE("a given weight of the wrong shape") {
+        qdq_options o;
+        tensor small(dtype::f32, shape{4, 4});
+        std::fill(small.span<float>().begin(), small.span<float>().end(), 0.5f);
+        o.weights.emplace(w1, quantizer().quantize(small.view(), w1));
+        CHECK_THROWS_AS((void)to_qdq(m, o), hone::error);
+    }
+    SUBCASE("an activation zero point out of range") {
+        qdq_options o;
+        o.activations[m.inputs[0].name] = {0.1f, 300, dtype::u8};
+        CHECK_THROWS_AS((void)to_qdq(m, o), hone::error);
+    }
+}
+
+TEST_CASE("qdq: executor QuantizeLinear / DequantizeLinear semantics (i8 grid, blocked weights)") {
+    // x [2, 4] → Q(s = 0.5, zp = −3, i8) → DQ → Gemm with a weight DequantizeLinear'd from
+    // blocked int8 (block_size 2 along K, opset-21 form) → y.
+    model m;
+    m.inputs.push_back({"x", dtype::f32, {{2, ""}, {4, ""}}});
+    m.outputs.push_back({"y", dtype::f32, {{2, ""}, {3, ""}}});
+    m.outputs.push_back({"xq", dtype::i8, {{2, ""}, {4, ""}}});
+    tensor s(dtype::f32, shape{});
+    s.span<float>()[0] = 0.5f;
+    tensor z(dtype::i8, shape{});
+    z.span<std::int8_t>()[0] = -3;
+    m.set_weight("s", std::move(s));
+    m.set_weight("z", std::move(z));
+    tensor wq(dtype::i8, shape{3, 4}), ws(dtype::f32, shape{3, 2});
+    const std::int8_t wv[] = {1, -2, 3, -4, 5, 6, -7, 8, 0, 1, 2, 3};
+    std::copy(std::begin(wv), std::end(wv), wq.span<std::int8_t>().begin());
+    const float sv[] = {0.25f, 0.5f, 1.0f, 2.0f, 0.125f, 4.0f};
+    std::copy(std::begin(sv), std::end(sv), ws.span<float>().begin());
+    m.set_weight("wq", std::move(wq));
+    m.set_weight("ws", std::move(ws));
+    node dqw{"dqw", "DequantizeLinear", "", {"wq", "ws"}, {"w"}, {}};
+    dqw.attributes["axis"] = attribute::of_int(1);
+    dqw.attributes["block_size"] = attribute::of_int(2);
+    m.nodes.push_back(dqw);
+    m.nodes.push_back({"q", "QuantizeLinear", "", {"x", "s", "z"}, {"xq"}, {}});
+    m.nodes.push_back({"dq", "DequantizeLinear", "", {"xq", "s", "z"}, {"xd"}, {}});
+    node g{"g", "Gemm", "", {"xd", "w"}, {"y"}, {}};
+    g.attributes["transB"] = attribute::of_int(1);
+    m.nodes.push_back(g);
+
+    tensor x(dtype::f32, shape{2, 4});
+    const float xv[] = {0.1f, -1.3f, 2.2f, 70.0f, -0.75f, 0.0f, 1.25f, -65.0f};
+    std::copy(std::begin(xv), std::end(xv), x.span<float>().begin());
+    // Hand reference: q = clamp(round_half_even(x / 0.5) − 3, −128, 127).
+    std::vector<float> xd(8);
+    std::vector<std::int8_t> xq(8);
+    for (int i = 0; i < 8; ++i) {
+        const float q = std::clamp(std::nearbyint(xv[i] / 0.5f) - 3.0f, -128.0f, 127.0f);
+        xq[static_cast<std::size_t>(i)] = static_cast<std::int8_t>(q);
+        xd[static_cast<std::size_t>(i)] = (q + 3.0f) * 0.5f;
+    }
+    std::vector<double> y(6, 0.0);
+    for (int r = 0; r < 2; ++r)
+        for (int n = 0; n < 3; ++n)
+            for (int k = 0; k < 4; ++k)
+                y[static_cast<std::size_t>(r * 3 + n)] +=
+                    double(xd[static_cast<std::size_t>(r * 4 + k)]) * wv[n * 4 + k] *
+                    sv[n * 2 + k / 2];
+    for (const auto precision : {exec_precision::f32, exec_precision::int8_static}) {
+        CAPTURE(static_cast<int>(precision));
+        executor_options o;
+        o.precision = precision;
+        o.reduce_range = 0;
+        executor ex(m, o);
+        const auto out = ex.run(x.view());
+        const auto q = out.at(1).span<std::int8_t>();
+        for (std::size_t i = 0; i < 8; ++i)
+            CHECK(q[i] == xq[i]);
+        // int8: the activations are exact (the model's grid, i8 shifted to u8), but the folded
+        // blocked weights are re-quantized per output channel by the int8 kernel (error ≤ half
+        // a step of max|w|/127 per weight): ~1e-4 relative here, so 1e-3; a wrong activation
+        // grid (zero point off by one step) moves these outputs by more than 1e-3.
+        const double tol = precision == exec_precision::f32 ? 1e-5 : 1e-3;
+        const auto got = out.at(0).span<const float>();
+        for (std::size_t i = 0; i < 6; ++i)
+            CHECK(got[i] == doctest::Approx(y[i]).epsilon(tol));
+        // xq is a graph output: the pair stays; the DQ alone is fused in int8.
+        if (precision == exec_precision::int8_static) {
+            CHECK(count_paths(ex, "int8 QDQ linear") == 1);
+            CHECK(count_paths(ex, "kernels::quantize_linear") == 1);
+        }
+    }
+}
