@@ -1363,6 +1363,149 @@ HONE_API hone_status hone_clustered_reassign(hone_clustered* clustered, const ho
  * models and the graph executor (include/hone/model/, io/, graph/)
  * ==================================================================================== */
 
+/* A model: graph + named weights (include/hone/model/model.hpp). ONNX opsets 9 to 17 are read
+ * with every size, offset and name checked (docs/models.md); attributes that moved to inputs
+ * before opset 13 are normalized. Saved files pass onnx::checker and are written atomically. */
+typedef struct hone_model hone_model;
+
+/* Loads an ONNX file; external data is looked up in the file's folder and never outside it. */
+HONE_API hone_status hone_model_load_onnx(const char* path, hone_model** out);
+/* Saves as ONNX; weights of at least `external_threshold` bytes go to "<path>.data" beside it
+ * (0: all inline). */
+HONE_API hone_status hone_model_save_onnx(const hone_model* model, const char* path,
+                                          uint64_t external_threshold);
+HONE_API void hone_model_destroy(hone_model* model);
+
+typedef struct hone_model_info {
+    size_t node_count;
+    size_t input_count, output_count, weight_count;
+    uint64_t weight_bytes;
+    int64_t opset;        /* default-domain opset the nodes follow (≥ 13 after normalization) */
+    int64_t source_opset; /* the file's */
+    const char* producer_name; /* valid while the model lives */
+    const char* producer_version;
+} hone_model_info;
+HONE_API hone_status hone_model_get_info(const hone_model* model, hone_model_info* out);
+
+typedef enum hone_value_kind {
+    HONE_VALUE_INPUT = 0,
+    HONE_VALUE_OUTPUT = 1,
+    HONE_VALUE_WEIGHT = 2 /* in ascending name order */
+} hone_value_kind;
+
+/* Name, element type and shape of input/output/weight `index`. `*name` stays valid while the
+ * model lives and its weights are not changed (hone_model_set_weight). dims receives up to
+ * `capacity` dimensions (may be NULL with capacity 0); a dynamic dimension is -1; `*rank` (may be
+ * NULL) is set to the rank, or to (size_t)-1 when the file gives no shape. Out of range:
+ * HONE_ERROR_OUT_OF_RANGE. */
+HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind kind, size_t index,
+                                      const char** name, hone_dtype* dtype, size_t* rank,
+                                      int64_t* dims, size_t capacity);
+/* A copy of the weight `name` (HONE_ERROR_NOT_FOUND when there is none); destroy it. */
+HONE_API hone_status hone_model_get_weight(const hone_model* model, const char* name,
+                                           hone_tensor** out);
+/* Replaces (or adds) the weight `name` with a copy of `value`. */
+HONE_API hone_status hone_model_set_weight(hone_model* model, const char* name,
+                                           const hone_tensor* value);
+
+/* The graph executor (include/hone/graph/executor.hpp): planned once at creation (an operator
+ * it cannot run is an error here, naming the node), run many times, concurrently if wished. */
+typedef struct hone_executor hone_executor;
+
+typedef enum hone_precision {
+    HONE_PRECISION_F32 = 0,
+    HONE_PRECISION_INT8_DYNAMIC = 1, /* int8 Gemm/MatMul, activation scales per call */
+    HONE_PRECISION_INT8_STATIC = 2   /* int8 Gemm/MatMul/Conv with the ranges given below */
+} hone_precision;
+
+typedef struct hone_executor_params {
+    size_t struct_size;
+    hone_precision precision; /* default F32 */
+    int fold_constants;       /* default 1 */
+    int fold_batch_norm;      /* default 1 */
+    int fuse_relu;            /* default 1 */
+    int reduce_range;         /* 7-bit int8 activations: -1 auto (default), 0, 1 */
+    /* values that must stay observable (never fused away) */
+    const char* const* keep;
+    size_t keep_count;
+    /* INT8_STATIC: calibrated ranges [lo, hi] of layer inputs, by value name */
+    const char* const* range_names;
+    const float* range_lo;
+    const float* range_hi;
+    size_t range_count;
+} hone_executor_params;
+
+HONE_API hone_status hone_executor_params_init(hone_executor_params* params);
+/* `params` may be NULL (defaults). The executor does not keep a reference to `model`. */
+HONE_API hone_status hone_executor_create(const hone_model* model,
+                                          const hone_executor_params* params, hone_executor** out);
+HONE_API void hone_executor_destroy(hone_executor* executor);
+
+/* Called with every value a run produces (by name, in execution order); the tensor is valid
+ * during the call only. A status other than HONE_OK stops the run with that status. */
+typedef hone_status (*hone_observe_fn)(void* user, const char* name, const hone_tensor* value);
+
+/* Runs the graph: `inputs` one per graph input, in order; `outputs` receives `output_count`
+ * (= the model's output count) new tensors the caller destroys. `observe` may be NULL. */
+HONE_API hone_status hone_executor_run(const hone_executor* executor,
+                                       const hone_tensor* const* inputs, size_t input_count,
+                                       hone_tensor** outputs, size_t output_count,
+                                       hone_observe_fn observe, void* user);
+/* Per model node: its name, operator and the path it took ("f32 linear (oneDNN)",
+ * "int8 dynamic linear ...", "folded into Conv 'c1'", ...). Strings live as long as the
+ * executor. `*count` gets the number of nodes. */
+HONE_API hone_status hone_executor_node_count(const hone_executor* executor, size_t* count);
+HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
+                                             const char** node, const char** op_type,
+                                             const char** path);
+/* Fills `params` (after hone_runner_params_init) so that hone_runner_create gives a validation
+ * runner over this executor (one input, one output; [N, features] inputs are reshaped to the
+ * model's input shape). The executor must outlive the runner. */
+HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
+                                                 hone_runner_params* params);
+
+/* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
+ * Reading validates every header field, size and offset against the file before any tensor is
+ * exposed (header size bound, dtypes, shape × element size = byte count in checked 64-bit
+ * arithmetic, offsets inside the buffer, contiguous and non-overlapping, no duplicate names,
+ * string metadata); a malformed file fails with HONE_ERROR_FORMAT (or HONE_ERROR_UNSUPPORTED
+ * for a valid dtype hone has no type for) and a message naming the file, tensor and field.
+ * Writing is atomic; tensors are ordered and aligned as the reference implementation does. */
+
+typedef struct hone_safetensors hone_safetensors;
+
+/* Maps and validates the file at `path` (UTF-8). */
+HONE_API hone_status hone_safetensors_open(const char* path, hone_safetensors** out);
+/* Validates a copy of `size` bytes at `data` (NULL allowed when size is 0). */
+HONE_API hone_status hone_safetensors_open_memory(const void* data, size_t size,
+                                                  hone_safetensors** out);
+HONE_API void hone_safetensors_destroy(hone_safetensors* file);
+
+/* Number of tensors; their names by index (0 ≤ index < count, in file order). Names stay valid
+ * as long as the handle. */
+HONE_API hone_status hone_safetensors_count(const hone_safetensors* file, size_t* out);
+HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index,
+                                           const char** out);
+/* A new owning tensor holding a copy of the named tensor (HONE_ERROR_NOT_FOUND if absent).
+ * Free it with hone_tensor_destroy. */
+HONE_API hone_status hone_safetensors_get(const hone_safetensors* file, const char* name,
+                                          hone_tensor** out);
+
+/* The "__metadata__" string map: count, keys by index (sorted), value by key
+ * (HONE_ERROR_NOT_FOUND if absent). Strings stay valid as long as the handle. */
+HONE_API hone_status hone_safetensors_metadata_count(const hone_safetensors* file, size_t* out);
+HONE_API hone_status hone_safetensors_metadata_key(const hone_safetensors* file, size_t index,
+                                                   const char** out);
+HONE_API hone_status hone_safetensors_metadata_get(const hone_safetensors* file, const char* key,
+                                                   const char** out);
+
+/* Writes `count` tensors named `names[i]` (distinct, non-empty, not "__metadata__"; dtypes F32,
+ * F16, BF16, I8, U8, I32, I64, BOOL) and `metadata_count` string pairs to `path`, atomically. */
+HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const char* const* names,
+                                           const hone_tensor* const* tensors, size_t metadata_count,
+                                           const char* const* metadata_keys,
+                                           const char* const* metadata_values);
+
 /* ======================================================================================
  * retraining (include/hone/retrain/)
  * ==================================================================================== */

@@ -45,6 +45,10 @@
 #include "hone/cluster/kmeans1d.hpp"
 
 // models, I/O and the graph executor
+#include "hone/graph/executor.hpp"
+#include "hone/io/onnx.hpp"
+#include "hone/io/safetensors.hpp"
+#include "hone/model/model.hpp"
 
 // data, assurance
 #include "hone/data/arrays.hpp"

@@ -1,0 +1,150 @@
+// hone/graph/executor.hpp — runs a hone::model: fp32 reference semantics, optional int8 paths.
+//
+// Everything that can be decided once is decided at construction ("configure once, run many"):
+// - the node order (hone::validate), and every node's attributes: an operator hone cannot run
+//   (unknown op_type, other domain, unsupported mode) is an error at construction naming the
+//   node(s), never a failure half-way through a run;
+// - constant folding: a node whose inputs are all constants runs once, at load. Shape
+//   subgraphs (Shape → Gather → Unsqueeze → Concat → Reshape, ...) fold too when the dims they
+//   read are static; dims that are dynamic (e.g. the batch) are tracked symbolically, so a
+//   Reshape to [batch, −1] built from Shape(x)[0] becomes Reshape(x, [0, −1]) without any shape
+//   arithmetic at run time;
+// - optimizations: Conv + BatchNormalization folded into the Conv's weights and bias (inference
+//   mode), MatMul + Add of a constant [N] bias fused into one linear kernel, and a Relu after a
+//   Conv/Gemm/MatMul fused into it as a post-op. A value that an
+//   optimization removes can no longer be observed: list it in `keep` to prevent that;
+// - kernels: Gemm/MatMul with constant weights run through hone::kernels::linear (oneDNN,
+//   weights reordered once); 2-D Conv with constant weights through hone::kernels::conv2d;
+//   everything else through hone's operator library (ONNX semantics).
+//
+// int8 (precision ≠ f32): Gemm/MatMul with constant weights run as u8 activations × s8
+// per-output-channel weights (hone::kernels::linear), either with activation scales computed
+// per call (int8_dynamic) or fixed from calibrated ranges (int8_static, `activation_ranges`
+// keyed by the name of the layer's input value). 2-D Convs need static ranges (int8_static);
+// without one they stay f32. `reduce_range` (default on CPUs whose int8 pairs saturate, see
+// hone/kernels/gemm.hpp) uses 7-bit activations for linear layers so the arithmetic is exact
+// without splitting. report() says, per node, which path it took.
+//
+// Thread safety: run() is const and may be called concurrently.
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/model/model.hpp"
+#include "hone/validate/runner.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hone {
+
+enum class exec_precision {
+    f32 = 0,          ///< fp32 everywhere
+    int8_dynamic = 1, ///< int8 Gemm/MatMul, activation scale per call
+    int8_static = 2,  ///< int8 Gemm/MatMul/Conv with calibrated activation ranges
+};
+
+/// A calibrated activation range [lo, hi] (the grid always contains 0).
+struct tensor_range {
+    float lo = 0;
+    float hi = 0;
+};
+
+struct executor_options {
+    bool fold_constants = true;  ///< run all-constant nodes (and shape subgraphs) at load
+    bool fold_batch_norm = true; ///< Conv + BatchNormalization → Conv
+    bool fuse_relu = true;       ///< Conv/Gemm/MatMul + Relu → one kernel with a ReLU post-op
+    exec_precision precision = exec_precision::f32;
+    /// int8_static: ranges of the inputs of Gemm/MatMul/Conv, by value name.
+    std::map<std::string, tensor_range, std::less<>> activation_ranges;
+    /// 7-bit activations for int8 linear layers (-1: when this CPU's int8 pairs saturate).
+    int reduce_range = -1;
+    /// Values that must stay observable (never fused away).
+    std::vector<std::string> keep;
+    /// Nodes (by name) that stay f32 whatever the precision.
+    std::vector<std::string> f32_nodes;
+};
+
+/// What happened to one node of the model.
+struct node_report {
+    std::string node;    ///< node name
+    std::string op_type; ///< ONNX operator
+    std::string path;    ///< e.g. "f32 oneDNN linear", "int8 dynamic linear (7-bit activations)",
+                         ///< "folded at load", "fused into Conv 'conv1'"
+};
+
+class HONE_EXPORT executor {
+public:
+    /// Plans `m` (see the file comment). The executor copies what it needs: `m` may be
+    /// destroyed afterwards. Throws unsupported naming every node it cannot run, format_error
+    /// for a malformed graph or attribute (naming the node), shape_mismatch for constants of
+    /// the wrong shape.
+    explicit executor(const model& m, const executor_options& options = {});
+    ~executor();
+    executor(executor&&) noexcept;
+    executor& operator=(executor&&) noexcept;
+
+    /// Graph inputs (in model order) and outputs.
+    const std::vector<value_info>& inputs() const noexcept;
+    const std::vector<value_info>& outputs() const noexcept;
+
+    /// Called with each value a run produces, in execution order (node outputs as named in
+    /// the model; inputs are not repeated). The view is valid only during the call.
+    using observer = std::function<void(const std::string& name, const_tensor_view value)>;
+
+    /// Runs the graph: one input per graph input, in order (dtype and rank as declared, static
+    /// dims checked: shape_mismatch / dtype_mismatch naming the input). Returns the graph
+    /// outputs in order. Errors from a node name it.
+    std::vector<tensor> run(std::span<const const_tensor_view> inputs,
+                            const observer& observe = {}) const;
+    /// Single-input convenience form.
+    std::vector<tensor> run(const_tensor_view input, const observer& observe = {}) const;
+    /// Runs and returns the requested values by name (graph outputs or intermediate values);
+    /// not_found naming a value that this plan never produces (see observable()).
+    std::map<std::string, tensor> run_observed(std::span<const const_tensor_view> inputs,
+                                               std::span<const std::string> names) const;
+
+    /// Values a run produces (observable by name), in execution order.
+    std::vector<std::string> observable() const;
+    /// One entry per model node, in model order.
+    const std::vector<node_report>& report() const noexcept;
+    /// The report as text, one node per line.
+    std::string report_text() const;
+    /// Multiply-accumulate work of the GEMM/conv layers for one sample, ×2 (ops), measured
+    /// on the last run (0 before any run).
+    double ops_per_sample() const noexcept;
+    /// True when at least one layer runs in int8.
+    bool uses_int8() const noexcept;
+    /// Bytes of the constants the plan holds (weights as the kernels store them, approximate).
+    std::uint64_t plan_bytes() const noexcept;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+/// hone's executor as a validation runner (hone/validate/runner.hpp): one graph input, one
+/// graph output. Inputs f32 [batch, ...] whose per-sample element count matches the model's
+/// input are reshaped to it (e.g. [N, 784] → [N, 1, 28, 28]).
+class HONE_EXPORT graph_runner final : public runner {
+public:
+    graph_runner(const model& m, const executor_options& options = {}, std::string name = {});
+    std::string name() const override { return name_; }
+    tensor run(const_tensor_view inputs) override;
+    std::uint64_t model_bytes() const override { return bytes_; }
+    work work_per_sample() const override;
+    const executor& plan() const noexcept { return exec_; }
+
+private:
+    executor exec_;
+    std::string name_;
+    std::uint64_t bytes_;
+};
+
+} // namespace hone

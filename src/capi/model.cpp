@@ -1,0 +1,355 @@
+// C ABI: models, ONNX I/O and the graph executor (hone.h, "models and the graph executor").
+#include "guard.hpp"
+#include "hone/graph/executor.hpp"
+#include "hone/io/onnx.hpp"
+#include "tensor_handle.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <optional>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+struct hone_model {
+    hone::model model;
+    std::vector<std::string> names; // weight names, for stable const char* (refreshed on change)
+};
+struct hone_executor {
+    hone::executor exec;
+    std::vector<std::string> output_names;
+};
+
+namespace {
+
+using hone::capi::guarded;
+using hone::capi::named;
+using hone::capi::require;
+
+static_assert(HONE_PRECISION_INT8_STATIC == static_cast<int>(hone::exec_precision::int8_static));
+static_assert(HONE_DTYPE_BOOL == static_cast<int>(hone::dtype::boolean));
+
+const hone::value_info* value_at(const hone::model& m, long long kind, std::size_t index,
+                                 const char* fn) {
+    const auto& list = kind == HONE_VALUE_INPUT ? m.inputs : m.outputs;
+    if (index >= list.size())
+        hone::fail(hone::status::out_of_range,
+                   fmt::format("{}: index {} but the model has {} {}", fn, index, list.size(),
+                               kind == HONE_VALUE_INPUT ? "inputs" : "outputs"));
+    return &list[index];
+}
+
+// Trampoline for hone_executor_runner_params.
+hone_status run_executor(void* user, const hone_tensor* inputs, hone_tensor** outputs) {
+    return guarded([&] {
+        auto* e = static_cast<hone_executor*>(user);
+        // graph_runner's reshaping, without owning a second executor: same rule.
+        const auto in = hone::capi::view_of(inputs, "hone_executor runner", "inputs");
+        const auto& decl = e->exec.inputs().at(0);
+        hone::const_tensor_view v = in;
+        std::optional<hone::tensor> keep;
+        if (decl.has_shape && in.rank() >= 1 && in.rank() != decl.dims.size() &&
+            !decl.dims.empty()) {
+            std::vector<std::int64_t> dims{in.dims()[0]};
+            std::int64_t per = 1;
+            bool ok = true;
+            for (std::size_t d = 1; d < decl.dims.size(); ++d) {
+                ok &= decl.dims[d].is_static();
+                dims.push_back(decl.dims[d].size);
+                per *= decl.dims[d].is_static() ? decl.dims[d].size : 1;
+            }
+            if (ok && in.dims()[0] > 0 && in.numel() == in.dims()[0] * per) {
+                if (!in.is_contiguous()) keep = hone::tensor::copy_of(in);
+                const void* data = keep ? keep->data() : in.data();
+                v = hone::make_view(data, hone::storage_bytes(in.type(), in.numel()), in.type(),
+                                    hone::shape(std::span<const std::int64_t>(dims)));
+            }
+        }
+        auto outs = e->exec.run(v);
+        *outputs = hone::capi::make_owned_handle(std::move(outs.at(0)));
+    });
+}
+
+} // namespace
+
+extern "C" {
+
+HONE_API hone_status hone_model_load_onnx(const char* path, hone_model** out) {
+    return guarded([&] {
+        named("hone_model_load_onnx", [&] {
+            require(path, "hone_model_load_onnx", "path");
+            require(out, "hone_model_load_onnx", "out");
+            auto m = std::make_unique<hone_model>(hone_model{hone::load_onnx(path), {}});
+            m->names = m->model.weight_names();
+            *out = m.release();
+        });
+    });
+}
+
+HONE_API hone_status hone_model_save_onnx(const hone_model* model, const char* path,
+                                          uint64_t external_threshold) {
+    return guarded([&] {
+        named("hone_model_save_onnx", [&] {
+            require(model, "hone_model_save_onnx", "model");
+            require(path, "hone_model_save_onnx", "path");
+            hone::save_onnx(model->model, path, {.external_threshold = external_threshold});
+        });
+    });
+}
+
+HONE_API void hone_model_destroy(hone_model* model) { delete model; }
+
+HONE_API hone_status hone_model_get_info(const hone_model* model, hone_model_info* out) {
+    return guarded([&] {
+        require(model, "hone_model_get_info", "model");
+        require(out, "hone_model_get_info", "out");
+        const auto& m = model->model;
+        hone_model_info info{};
+        info.node_count = m.nodes.size();
+        info.input_count = m.inputs.size();
+        info.output_count = m.outputs.size();
+        info.weight_count = m.weight_count();
+        info.weight_bytes = m.weight_bytes();
+        info.opset = m.opset;
+        info.source_opset = m.source_opset;
+        info.producer_name = m.producer_name.c_str();
+        info.producer_version = m.producer_version.c_str();
+        *out = info;
+    });
+}
+
+HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind kind, size_t index,
+                                      const char** name, hone_dtype* dtype, size_t* rank,
+                                      int64_t* dims, size_t capacity) {
+    return guarded([&] {
+        const char* fn = "hone_model_value";
+        require(model, fn, "model");
+        if (capacity > 0) require(dims, fn, "dims");
+        const auto k = hone::capi::raw_enum(kind);
+        if (k < 0 || k > 2)
+            hone::fail(hone::status::invalid_argument,
+                       fmt::format("{}: kind {} is not a hone_value_kind", fn, k));
+        const auto& m = model->model;
+        const char* nm = nullptr;
+        hone::dtype t{};
+        std::vector<std::int64_t> d;
+        bool has_shape = true;
+        if (k == HONE_VALUE_WEIGHT) {
+            if (index >= model->names.size())
+                hone::fail(hone::status::out_of_range,
+                           fmt::format("{}: index {} but the model has {} weights", fn, index,
+                                       model->names.size()));
+            const auto& w = m.weight(model->names[index]);
+            nm = model->names[index].c_str();
+            t = w.type();
+            d.assign(w.dims().dims().begin(), w.dims().dims().end());
+        } else {
+            const auto* v = value_at(m, k, index, fn);
+            nm = v->name.c_str();
+            t = v->type;
+            has_shape = v->has_shape;
+            for (const auto& x : v->dims)
+                d.push_back(x.is_static() ? x.size : -1);
+        }
+        if (has_shape && d.size() > capacity && dims)
+            hone::fail(hone::status::out_of_range,
+                       fmt::format("{}: rank {} but capacity {}", fn, d.size(), capacity));
+        if (name) *name = nm;
+        if (dtype) *dtype = static_cast<hone_dtype>(t);
+        if (rank) *rank = has_shape ? d.size() : static_cast<size_t>(-1);
+        for (std::size_t i = 0; has_shape && i < d.size() && i < capacity; ++i)
+            dims[i] = d[i];
+    });
+}
+
+HONE_API hone_status hone_model_get_weight(const hone_model* model, const char* name,
+                                           hone_tensor** out) {
+    return guarded([&] {
+        named("hone_model_get_weight", [&] {
+            require(model, "hone_model_get_weight", "model");
+            require(name, "hone_model_get_weight", "name");
+            require(out, "hone_model_get_weight", "out");
+            *out = hone::capi::make_owned_handle(model->model.weight(name).clone());
+        });
+    });
+}
+
+HONE_API hone_status hone_model_set_weight(hone_model* model, const char* name,
+                                           const hone_tensor* value) {
+    return guarded([&] {
+        named("hone_model_set_weight", [&] {
+            require(model, "hone_model_set_weight", "model");
+            require(name, "hone_model_set_weight", "name");
+            const auto v = hone::capi::view_of(value, "hone_model_set_weight", "value");
+            model->model.set_weight(name, hone::tensor::copy_of(v));
+            model->names = model->model.weight_names();
+        });
+    });
+}
+
+HONE_API hone_status hone_executor_params_init(hone_executor_params* params) {
+    return guarded([&] {
+        *require(params, "hone_executor_params_init", "params") = hone_executor_params{};
+        params->struct_size = sizeof(hone_executor_params);
+        params->precision = HONE_PRECISION_F32;
+        params->fold_constants = 1;
+        params->fold_batch_norm = 1;
+        params->fuse_relu = 1;
+        params->reduce_range = -1;
+    });
+}
+
+HONE_API hone_status hone_executor_create(const hone_model* model,
+                                          const hone_executor_params* params, hone_executor** out) {
+    return guarded([&] {
+        named("hone_executor_create", [&] {
+            const char* fn = "hone_executor_create";
+            require(model, fn, "model");
+            require(out, fn, "out");
+            hone::executor_options o;
+            if (params) {
+                hone::capi::check_struct_size(params->struct_size, sizeof(hone_executor_params), fn,
+                                              "hone_executor_params");
+                const auto prec = hone::capi::raw_enum(params->precision);
+                if (prec < 0 || prec > 2)
+                    hone::fail(hone::status::invalid_argument,
+                               fmt::format("{}: precision {} is not a hone_precision", fn, prec));
+                o.precision = static_cast<hone::exec_precision>(prec);
+                o.fold_constants = params->fold_constants != 0;
+                o.fold_batch_norm = params->fold_batch_norm != 0;
+                o.fuse_relu = params->fuse_relu != 0;
+                o.reduce_range = params->reduce_range < 0 ? -1 : (params->reduce_range != 0);
+                if (params->keep_count) require(params->keep, fn, "params->keep");
+                for (size_t i = 0; i < params->keep_count; ++i)
+                    o.keep.emplace_back(require(params->keep[i], fn, "params->keep[i]"));
+                if (params->range_count) {
+                    require(params->range_names, fn, "params->range_names");
+                    require(params->range_lo, fn, "params->range_lo");
+                    require(params->range_hi, fn, "params->range_hi");
+                }
+                for (size_t i = 0; i < params->range_count; ++i) {
+                    const float lo = params->range_lo[i], hi = params->range_hi[i];
+                    if (!(lo <= hi) || !std::isfinite(lo) || !std::isfinite(hi))
+                        hone::fail(hone::status::invalid_argument,
+                                   fmt::format("{}: range {} [{}, {}] is not finite with lo <= hi",
+                                               fn, i, lo, hi));
+                    o.activation_ranges[require(params->range_names[i], fn,
+                                                "params->range_names[i]")] = {lo, hi};
+                }
+            }
+            auto e =
+                std::make_unique<hone_executor>(hone_executor{hone::executor(model->model, o), {}});
+            *out = e.release();
+        });
+    });
+}
+
+HONE_API void hone_executor_destroy(hone_executor* executor) { delete executor; }
+
+HONE_API hone_status hone_executor_run(const hone_executor* executor,
+                                       const hone_tensor* const* inputs, size_t input_count,
+                                       hone_tensor** outputs, size_t output_count,
+                                       hone_observe_fn observe, void* user) {
+    return guarded([&] {
+        named("hone_executor_run", [&] {
+            const char* fn = "hone_executor_run";
+            require(executor, fn, "executor");
+            require(outputs, fn, "outputs");
+            if (input_count) require(inputs, fn, "inputs");
+            const auto& ex = executor->exec;
+            if (output_count != ex.outputs().size())
+                hone::fail(hone::status::invalid_argument,
+                           fmt::format("output_count is {}, the model has {} outputs", output_count,
+                                       ex.outputs().size()));
+            std::vector<hone::const_tensor_view> in;
+            for (size_t i = 0; i < input_count; ++i)
+                in.push_back(hone::capi::view_of(inputs[i], fn, "inputs[i]"));
+            hone::executor::observer obs;
+            if (observe)
+                obs = [&](const std::string& name, hone::const_tensor_view v) {
+                    hone_tensor h = hone::capi::borrowed_handle(v);
+                    const hone_status st = observe(user, name.c_str(), &h);
+                    if (st != HONE_OK)
+                        hone::fail(static_cast<hone::status>(st),
+                                   fmt::format("the observer stopped the run at '{}' ({})", name,
+                                               hone_status_string(st)));
+                };
+            auto outs = ex.run(in, obs);
+            std::vector<hone_tensor*> handles;
+            try {
+                for (auto& t : outs)
+                    handles.push_back(hone::capi::make_owned_handle(std::move(t)));
+            } catch (...) {
+                for (auto* h : handles)
+                    hone_tensor_destroy(h);
+                throw;
+            }
+            for (size_t i = 0; i < handles.size(); ++i)
+                outputs[i] = handles[i];
+        });
+    });
+}
+
+HONE_API hone_status hone_executor_node_count(const hone_executor* executor, size_t* count) {
+    return guarded([&] {
+        require(executor, "hone_executor_node_count", "executor");
+        *require(count, "hone_executor_node_count", "count") = executor->exec.report().size();
+    });
+}
+
+HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
+                                             const char** node, const char** op_type,
+                                             const char** path) {
+    return guarded([&] {
+        require(executor, "hone_executor_node_path", "executor");
+        const auto& r = executor->exec.report();
+        if (index >= r.size())
+            hone::fail(hone::status::out_of_range,
+                       fmt::format("hone_executor_node_path: index {} but the model has {} nodes",
+                                   index, r.size()));
+        if (node) *node = r[index].node.c_str();
+        if (op_type) *op_type = r[index].op_type.c_str();
+        if (path) *path = r[index].path.c_str();
+    });
+}
+
+HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
+                                                 hone_runner_params* params) {
+    return guarded([&] {
+        const char* fn = "hone_executor_runner_params";
+        require(executor, fn, "executor");
+        require(params, fn, "params");
+        hone::capi::check_struct_size(params->struct_size, sizeof(hone_runner_params), fn,
+                                      "hone_runner_params");
+        if (executor->exec.inputs().size() != 1 || executor->exec.outputs().size() != 1)
+            hone::fail(
+                hone::status::invalid_argument,
+                fmt::format("{}: the model has {} inputs and {} outputs; one of each is needed", fn,
+                            executor->exec.inputs().size(), executor->exec.outputs().size()));
+        params->run = run_executor;
+        params->user = executor;
+        params->model_bytes = executor->exec.plan_bytes();
+        params->int8 = executor->exec.uses_int8() ? 1 : 0;
+        if (executor->exec.ops_per_sample() == 0) {
+            // Measure the work once on a zero sample when the input shape allows it.
+            const auto& decl = executor->exec.inputs()[0];
+            std::vector<std::int64_t> dims{1};
+            bool ok = decl.has_shape && !decl.dims.empty();
+            for (std::size_t d = 1; ok && d < decl.dims.size(); ++d) {
+                ok = decl.dims[d].is_static();
+                dims.push_back(decl.dims[d].size);
+            }
+            if (ok) {
+                const hone::tensor zero(decl.type,
+                                        hone::shape(std::span<const std::int64_t>(dims)));
+                (void)executor->exec.run(zero.view());
+            }
+        }
+        params->ops_per_sample = executor->exec.ops_per_sample();
+        params->name = executor->exec.uses_int8() ? "hone int8" : "hone f32";
+    });
+}
+
+} // extern "C"

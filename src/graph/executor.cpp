@@ -1,0 +1,1646 @@
+// The graph executor (see hone/graph/executor.hpp): plan at construction, run many times.
+#include "hone/graph/executor.hpp"
+
+#include "hone/kernels/conv.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "ops/ops.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+namespace hone {
+
+namespace {
+
+using ops::optional_view;
+
+struct run_state {
+    double macs = 0;
+};
+
+using kernel_fn = std::function<std::vector<tensor>(std::span<const optional_view>, run_state&)>;
+
+struct compiled {
+    kernel_fn fn;
+    std::string path;
+    bool int8 = false;
+    std::uint64_t bytes = 0; // constants held by the kernel
+};
+
+// One element of a partially known 1-D shape tensor: a number, or dim `dim` of value `of`.
+struct pdim {
+    bool known = false;
+    std::int64_t value = 0;
+    std::string of;
+    std::int64_t dim = -1;
+};
+
+struct work_node {
+    node n;
+    std::size_t model_index = 0;
+    bool relu = false;
+    bool removed = false;
+    std::string bias; // MatMul: a constant [N] added after the product (fused Add)
+};
+
+bool is_unary(const std::string& op) {
+    static const std::set<std::string> u{
+        "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",  "Tanh", "Erf", "Sqrt",
+        "Gelu", "Identity",  "Dropout", "Softmax",     "LogSoftmax", "Clip", "Cast"};
+    return u.count(op) != 0;
+}
+
+const std::set<std::string>& supported_ops() {
+    static const std::set<std::string> s{"Gemm",
+                                         "MatMul",
+                                         "Add",
+                                         "Sub",
+                                         "Mul",
+                                         "Div",
+                                         "Pow",
+                                         "Sqrt",
+                                         "Relu",
+                                         "LeakyRelu",
+                                         "Sigmoid",
+                                         "HardSigmoid",
+                                         "HardSwish",
+                                         "Tanh",
+                                         "Erf",
+                                         "Gelu",
+                                         "Softmax",
+                                         "LogSoftmax",
+                                         "Clip",
+                                         "Conv",
+                                         "ConvTranspose",
+                                         "BatchNormalization",
+                                         "MaxPool",
+                                         "AveragePool",
+                                         "GlobalAveragePool",
+                                         "GlobalMaxPool",
+                                         "Resize",
+                                         "Flatten",
+                                         "Reshape",
+                                         "Transpose",
+                                         "Concat",
+                                         "Slice",
+                                         "Squeeze",
+                                         "Unsqueeze",
+                                         "Gather",
+                                         "Shape",
+                                         "Cast",
+                                         "Constant",
+                                         "Identity",
+                                         "Dropout",
+                                         "ReduceMean",
+                                         "LayerNormalization",
+                                         "Equal",
+                                         "Where",
+                                         "Expand",
+                                         "ConstantOfShape"};
+    return s;
+}
+
+std::optional<dtype> dtype_of_onnx_code(std::int64_t t) {
+    switch (t) {
+    case 1: return dtype::f32;
+    case 2: return dtype::u8;
+    case 3: return dtype::i8;
+    case 6: return dtype::i32;
+    case 7: return dtype::i64;
+    case 9: return dtype::boolean;
+    case 10: return dtype::f16;
+    case 16: return dtype::bf16;
+    default: return std::nullopt;
+    }
+}
+
+tensor copy_tensor(const_tensor_view v) { return tensor::copy_of(v); }
+
+// A contiguous view of v, copying into `keep` when it is strided.
+const_tensor_view contiguous(const_tensor_view v, std::optional<tensor>& keep) {
+    if (v.is_contiguous()) return v;
+    keep = tensor::copy_of(v);
+    return keep->view();
+}
+
+std::vector<std::int64_t> ints_of(const_tensor_view v, const char* op, const char* what) {
+    return ops::to_int64_vector(v, op, what);
+}
+
+float scalar_float(const_tensor_view v, const std::string& what) {
+    if (v.numel() != 1)
+        fail(status::shape_mismatch,
+             fmt::format("{}: expected a scalar, got shape {}", what, v.dims().to_string()));
+    if (v.type() != dtype::f32)
+        fail(status::dtype_mismatch,
+             fmt::format("{}: expected f32, got {}", what, name_of(v.type())));
+    float x;
+    std::memcpy(&x, v.data(), sizeof x);
+    return x;
+}
+
+ops::auto_pad parse_auto_pad(const node& n) {
+    const auto s = n.get_string("auto_pad", "NOTSET");
+    if (s == "NOTSET" || s.empty()) return ops::auto_pad::notset;
+    if (s == "SAME_UPPER") return ops::auto_pad::same_upper;
+    if (s == "SAME_LOWER") return ops::auto_pad::same_lower;
+    if (s == "VALID") return ops::auto_pad::valid;
+    fail(status::format_error, fmt::format("{}: auto_pad '{}' is not an ONNX value", n.label(), s));
+}
+
+ops::spatial_params parse_spatial(const node& n) {
+    ops::spatial_params p;
+    p.kernel_shape = n.get_ints("kernel_shape", {});
+    p.strides = n.get_ints("strides", {});
+    p.pads = n.get_ints("pads", {});
+    p.dilations = n.get_ints("dilations", {});
+    p.padding = parse_auto_pad(n);
+    return p;
+}
+
+std::string fused(const work_node& w, std::string path) {
+    return w.relu ? path + " + fused ReLU" : path;
+}
+
+} // namespace
+
+struct executor::impl {
+    executor_options options;
+    std::vector<value_info> inputs, outputs;
+    std::vector<node_report> report;
+    std::vector<std::string> slot_names;
+    std::vector<std::optional<tensor>> constants; // per slot: the value, if constant
+    std::vector<int> input_slots, output_slots;
+    struct step {
+        std::string name, op_type;
+        std::vector<int> in, out;
+        kernel_fn fn;
+        std::vector<int> release; // slots whose last use is this step
+    };
+    std::vector<step> steps;
+    mutable std::atomic<double> ops_per_sample{0};
+    bool int8 = false;
+    std::uint64_t bytes = 0;
+
+    // ---- build state (cleared after construction) ----
+    const model* m = nullptr;
+    std::map<std::string, const_tensor_view> constv;
+    std::map<std::string, tensor> owned;
+    std::map<std::string, std::vector<std::int64_t>> shapes; // −1: unknown dim
+    std::map<std::string, std::vector<pdim>> partial;
+    int reduce_range = 0;
+    std::set<std::string> f32_nodes;
+
+    bool is_const(const std::string& name) const { return name.empty() || constv.count(name); }
+    optional_view cst(const node& n, std::size_t i) const {
+        if (i >= n.inputs.size() || n.inputs[i].empty()) return std::nullopt;
+        const auto it = constv.find(n.inputs[i]);
+        if (it == constv.end()) return std::nullopt;
+        return it->second;
+    }
+    bool has_input(const node& n, std::size_t i) const {
+        return i < n.inputs.size() && !n.inputs[i].empty();
+    }
+    const std::vector<std::int64_t>* shape_of(const std::string& name) const {
+        const auto it = shapes.find(name);
+        return it == shapes.end() ? nullptr : &it->second;
+    }
+    void set_const(const std::string& name, tensor t) {
+        shapes[name] = {t.dims().dims().begin(), t.dims().dims().end()};
+        auto& slot = owned[name];
+        slot = std::move(t);
+        constv[name] = slot.view();
+    }
+    std::string unique(const std::string& stem) {
+        std::string name = stem;
+        for (int k = 1; constv.count(name) || owned.count(name) || shapes.count(name); ++k)
+            name = fmt::format("{}_{}", stem, k);
+        return name;
+    }
+
+    compiled compile(const work_node& w);
+    compiled compile_gemm(const work_node& w);
+    compiled compile_matmul(const work_node& w);
+    compiled compile_conv(const work_node& w);
+    compiled compile_matmul_like(const work_node& w, tensor weights, std::int64_t k, std::int64_t n,
+                                 kernels::weight_layout layout, std::vector<float> bias, bool relu,
+                                 bool rank2_only);
+    void infer(const node& n);
+    bool fold_partial(const node& n);
+    void build(const model& model);
+};
+
+// ---- shape inference (best effort, for folding shape subgraphs) ---------------------------------
+
+void executor::impl::infer(const node& n) {
+    const auto& op = n.op_type;
+    auto in = [&](std::size_t i) -> const std::vector<std::int64_t>* {
+        return has_input(n, i) ? shape_of(n.inputs[i]) : nullptr;
+    };
+    auto set = [&](std::vector<std::int64_t> s) {
+        if (!n.outputs.empty() && !n.outputs[0].empty()) shapes[n.outputs[0]] = std::move(s);
+    };
+    const auto* x = in(0);
+    if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization") {
+        if (x) set(*x);
+    } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" ||
+               op == "Equal") {
+        const auto* y = in(1);
+        if (!x || !y) return;
+        const auto r = std::max(x->size(), y->size());
+        std::vector<std::int64_t> s(r, -1);
+        for (std::size_t k = 0; k < r; ++k) {
+            const auto a = k + x->size() >= r ? (*x)[k + x->size() - r] : 1;
+            const auto b = k + y->size() >= r ? (*y)[k + y->size() - r] : 1;
+            s[k] = a == 1 ? b : b == 1 ? a : (a == b ? a : -1);
+            if (a == -1 || b == -1) s[k] = (a == 1 ? b : b == 1 ? a : (a == b ? a : -1));
+        }
+        set(s);
+    } else if (op == "Gemm") {
+        const auto* b = in(1);
+        if (!x || !b || x->size() != 2 || b->size() != 2) return;
+        const auto mm = n.get_int("transA", 0) ? (*x)[1] : (*x)[0];
+        const auto nn = n.get_int("transB", 0) ? (*b)[0] : (*b)[1];
+        set({mm, nn});
+    } else if (op == "MatMul") {
+        const auto* b = in(1);
+        if (!x || !b || x->size() < 2 || b->size() != 2) return;
+        auto s = *x;
+        s.back() = (*b)[1];
+        set(s);
+    } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+        if (!x || x->size() < 3) return;
+        std::vector<std::int64_t> s = {(*x)[0], -1};
+        std::vector<std::int64_t> kernel = n.get_ints("kernel_shape", {});
+        if (op == "Conv") {
+            const auto* wsh = in(1);
+            if (!wsh || wsh->size() != x->size()) return;
+            s[1] = (*wsh)[0];
+            if (kernel.empty()) kernel.assign(wsh->begin() + 2, wsh->end());
+        } else {
+            s[1] = (*x)[1];
+        }
+        const auto k = x->size() - 2;
+        if (kernel.size() != k) return;
+        const auto strides = n.get_ints("strides", std::vector<std::int64_t>(k, 1));
+        const auto dil = n.get_ints("dilations", std::vector<std::int64_t>(k, 1));
+        const auto pads = n.get_ints("pads", std::vector<std::int64_t>(2 * k, 0));
+        const auto ap = parse_auto_pad(n);
+        const bool ceil_mode = n.get_int("ceil_mode", 0) != 0;
+        if (strides.size() != k || dil.size() != k || pads.size() != 2 * k) return;
+        for (std::size_t d = 0; d < k; ++d) {
+            const auto len = (*x)[2 + d];
+            if (len < 0 || strides[d] < 1) {
+                s.push_back(-1);
+                continue;
+            }
+            if (ap == ops::auto_pad::same_upper || ap == ops::auto_pad::same_lower) {
+                s.push_back((len + strides[d] - 1) / strides[d]);
+                continue;
+            }
+            const auto p = ap == ops::auto_pad::valid ? 0 : pads[d] + pads[d + k];
+            const auto span = len + p - dil[d] * (kernel[d] - 1) - 1;
+            if (span < 0) return;
+            auto o = span / strides[d] + 1;
+            if (ceil_mode && span % strides[d] != 0) {
+                ++o;
+                if ((o - 1) * strides[d] >= len + (ap == ops::auto_pad::valid ? 0 : pads[d])) --o;
+            }
+            s.push_back(o);
+        }
+        set(s);
+    } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+        if (!x || x->size() < 3) return;
+        auto s = *x;
+        std::fill(s.begin() + 2, s.end(), 1);
+        set(s);
+    } else if (op == "Flatten") {
+        if (!x) return;
+        auto axis = n.get_int("axis", 1);
+        const auto r = static_cast<std::int64_t>(x->size());
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis > r) return;
+        std::int64_t a = 1, b = 1;
+        for (std::int64_t k = 0; k < r; ++k) {
+            auto& t = k < axis ? a : b;
+            t = (t < 0 || (*x)[k] < 0) ? -1 : t * (*x)[k];
+        }
+        set({a, b});
+    } else if (op == "Reshape") {
+        const auto target = cst(n, 1);
+        if (!target) return;
+        auto req = ints_of(*target, "Reshape", "shape");
+        const bool allowzero = n.get_int("allowzero", 0) != 0;
+        std::vector<std::int64_t> s(req.size(), -1);
+        std::int64_t known = 1;
+        int infer_at = -1;
+        bool unknown = false;
+        for (std::size_t k = 0; k < req.size(); ++k) {
+            if (req[k] == 0 && !allowzero)
+                s[k] = x && k < x->size() ? (*x)[k] : -1;
+            else if (req[k] == -1)
+                infer_at = static_cast<int>(k);
+            else
+                s[k] = req[k];
+            if (static_cast<int>(k) != infer_at) {
+                if (s[k] < 0)
+                    unknown = true;
+                else
+                    known *= s[k];
+            }
+        }
+        if (infer_at >= 0 && x && !unknown && known > 0) {
+            std::int64_t total = 1;
+            for (const auto d : *x)
+                total = (total < 0 || d < 0) ? -1 : total * d;
+            if (total >= 0) s[static_cast<std::size_t>(infer_at)] = total / known;
+        }
+        set(s);
+    } else if (op == "Transpose") {
+        if (!x) return;
+        auto perm = n.get_ints("perm", {});
+        if (perm.empty())
+            for (std::size_t k = 0; k < x->size(); ++k)
+                perm.push_back(static_cast<std::int64_t>(x->size() - 1 - k));
+        if (perm.size() != x->size()) return;
+        std::vector<std::int64_t> s;
+        for (const auto p : perm) {
+            if (p < 0 || p >= static_cast<std::int64_t>(x->size())) return;
+            s.push_back((*x)[static_cast<std::size_t>(p)]);
+        }
+        set(s);
+    } else if (op == "Concat") {
+        if (!x) return;
+        auto s = *x;
+        auto axis = n.get_int("axis", 0);
+        if (axis < 0) axis += static_cast<std::int64_t>(s.size());
+        if (axis < 0 || axis >= static_cast<std::int64_t>(s.size())) return;
+        std::int64_t total = 0;
+        for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+            const auto* y = in(i);
+            if (!y || y->size() != s.size()) return;
+            const auto d = (*y)[static_cast<std::size_t>(axis)];
+            total = (total < 0 || d < 0) ? -1 : total + d;
+        }
+        s[static_cast<std::size_t>(axis)] = total;
+        set(s);
+    } else if (op == "Unsqueeze" || op == "Squeeze") {
+        const auto axes_v = cst(n, 1);
+        if (!x || (!axes_v && op == "Unsqueeze")) return;
+        const auto axes =
+            axes_v ? ints_of(*axes_v, op.c_str(), "axes") : std::vector<std::int64_t>{};
+        try {
+            std::vector<std::int64_t> probe(x->size());
+            for (std::size_t k = 0; k < x->size(); ++k)
+                probe[k] = (*x)[k] < 0 ? 2 : (*x)[k];
+            if (op == "Squeeze" && axes.empty()) return;
+            const auto r = op == "Unsqueeze" ? ops::unsqueeze_shape(shape(probe), axes)
+                                             : ops::squeeze_shape(shape(probe), axes);
+            // Map dims back: the non-inserted ones keep their (possibly unknown) sizes.
+            std::vector<std::int64_t> s(r.dims().begin(), r.dims().end());
+            std::size_t src = 0;
+            const auto rank_out = static_cast<std::int64_t>(s.size());
+            std::set<std::int64_t> ax;
+            for (auto a : axes)
+                ax.insert(a < 0 ? a + (op == "Unsqueeze" ? rank_out
+                                                         : static_cast<std::int64_t>(x->size()))
+                                : a);
+            if (op == "Unsqueeze") {
+                for (std::int64_t k = 0; k < rank_out; ++k)
+                    s[static_cast<std::size_t>(k)] = ax.count(k) ? 1 : (*x)[src++];
+            } else {
+                s.clear();
+                for (std::int64_t k = 0; k < static_cast<std::int64_t>(x->size()); ++k)
+                    if (!ax.count(k)) s.push_back((*x)[static_cast<std::size_t>(k)]);
+            }
+            set(s);
+        } catch (const hone::error&) {
+        }
+    } else if (op == "Gather") {
+        const auto* idx = in(1);
+        if (!x || !idx) return;
+        auto axis = n.get_int("axis", 0);
+        if (axis < 0) axis += static_cast<std::int64_t>(x->size());
+        if (axis < 0 || axis >= static_cast<std::int64_t>(x->size())) return;
+        std::vector<std::int64_t> s(x->begin(), x->begin() + axis);
+        s.insert(s.end(), idx->begin(), idx->end());
+        s.insert(s.end(), x->begin() + axis + 1, x->end());
+        set(s);
+    } else if (op == "Shape") {
+        if (!x) return;
+        auto r = static_cast<std::int64_t>(x->size());
+        auto start = n.get_int("start", 0), end = n.get_int("end", r);
+        if (start < 0) start += r;
+        if (end < 0) end += r;
+        start = std::clamp<std::int64_t>(start, 0, r);
+        end = std::clamp<std::int64_t>(end, 0, r);
+        set({std::max<std::int64_t>(0, end - start)});
+    }
+}
+
+// Shape subgraphs with dynamic dims: track 1-D integer values element by element.
+bool executor::impl::fold_partial(const node& n) {
+    const auto& op = n.op_type;
+    auto p_of = [&](std::size_t i) -> std::optional<std::vector<pdim>> {
+        if (!has_input(n, i)) return std::nullopt;
+        const auto it = partial.find(n.inputs[i]);
+        if (it != partial.end()) return it->second;
+        if (const auto c = cst(n, i)) {
+            if ((c->type() != dtype::i64 && c->type() != dtype::i32) || c->rank() > 1)
+                return std::nullopt;
+            std::vector<pdim> v;
+            for (const auto x : ints_of(*c, op.c_str(), "input"))
+                v.push_back({true, x, {}, -1});
+            return v;
+        }
+        return std::nullopt;
+    };
+    std::optional<std::vector<pdim>> result;
+    bool scalar = false;
+    if (op == "Shape") {
+        const auto* x = has_input(n, 0) ? shape_of(n.inputs[0]) : nullptr;
+        if (!x) return false;
+        const auto r = static_cast<std::int64_t>(x->size());
+        auto start = n.get_int("start", 0), end = n.get_int("end", r);
+        if (start < 0) start += r;
+        if (end < 0) end += r;
+        start = std::clamp<std::int64_t>(start, 0, r);
+        end = std::clamp<std::int64_t>(end, 0, r);
+        std::vector<pdim> v;
+        for (auto k = start; k < end; ++k) {
+            const auto d = (*x)[static_cast<std::size_t>(k)];
+            v.push_back(d >= 0 ? pdim{true, d, {}, -1} : pdim{false, 0, n.inputs[0], k});
+        }
+        result = v;
+    } else if (op == "Gather") {
+        const auto data = p_of(0);
+        const auto idx = cst(n, 1);
+        if (!data || !idx || n.get_int("axis", 0) != 0 || idx->rank() > 1) return false;
+        const auto ids = ints_of(*idx, "Gather", "indices");
+        const auto size = static_cast<std::int64_t>(data->size());
+        std::vector<pdim> v;
+        for (auto i : ids) {
+            if (i < 0) i += size;
+            if (i < 0 || i >= size) return false;
+            v.push_back((*data)[static_cast<std::size_t>(i)]);
+        }
+        result = v;
+        scalar = idx->rank() == 0;
+    } else if (op == "Unsqueeze") {
+        const auto it = partial.find(has_input(n, 0) ? n.inputs[0] : std::string());
+        const auto axes = cst(n, 1);
+        if (it == partial.end() || !axes || !shape_of(n.inputs[0]) ||
+            !shape_of(n.inputs[0])->empty())
+            return false;
+        const auto a = ints_of(*axes, "Unsqueeze", "axes");
+        if (a.size() != 1 || (a[0] != 0 && a[0] != -1)) return false;
+        result = it->second;
+    } else if (op == "Concat") {
+        if (n.get_int("axis", 0) != 0 && n.get_int("axis", 0) != -1) return false;
+        std::vector<pdim> v;
+        bool any_partial = false;
+        for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+            const auto p = p_of(i);
+            if (!p) return false;
+            any_partial |= partial.count(n.inputs[i]) != 0;
+            v.insert(v.end(), p->begin(), p->end());
+        }
+        if (!any_partial) return false;
+        result = v;
+    } else if (op == "Cast") {
+        const auto it = partial.find(has_input(n, 0) ? n.inputs[0] : std::string());
+        const auto to = n.get_int("to", 0);
+        if (it == partial.end() || (to != 7 && to != 6)) return false;
+        result = it->second;
+    } else {
+        return false;
+    }
+    if (!result) return false;
+    const auto& out = n.outputs.at(0);
+    const bool all_known =
+        std::all_of(result->begin(), result->end(), [](const pdim& d) { return d.known; });
+    if (all_known && options.fold_constants) {
+        std::vector<std::int64_t> values;
+        for (const auto& d : *result)
+            values.push_back(d.value);
+        auto t = ops::from_int64_vector(values);
+        if (scalar) {
+            tensor s(dtype::i64, shape{});
+            s.span<std::int64_t>()[0] = values.at(0);
+            t = std::move(s);
+        }
+        set_const(out, std::move(t));
+        return true;
+    }
+    if (scalar)
+        shapes[out] = {};
+    else
+        shapes[out] = {static_cast<std::int64_t>(result->size())};
+    partial[out] = std::move(*result);
+    return false;
+}
+
+// ---- compiling nodes into kernels -------------------------------------------------------------
+
+namespace {
+std::int64_t quant_levels(bool reduce) { return reduce ? 127 : 255; }
+void range_to_grid(tensor_range r, std::int64_t q, float& scale, std::int32_t& zp) {
+    const float lo = std::min(r.lo, 0.0f), hi = std::max(r.hi, 0.0f);
+    scale = (hi - lo) / static_cast<float>(q);
+    if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0f;
+    zp = static_cast<std::int32_t>(
+        std::clamp<float>(std::nearbyint(-lo / scale), 0.0f, static_cast<float>(q)));
+}
+} // namespace
+
+compiled executor::impl::compile_gemm(const work_node& w) {
+    const auto& n = w.n;
+    const float alpha = n.get_float("alpha", 1.0f), beta = n.get_float("beta", 1.0f);
+    const bool ta = n.get_int("transA", 0) != 0, tb = n.get_int("transB", 0) != 0;
+    const auto b = cst(n, 1);
+    const auto c = cst(n, 2);
+    const bool relu = w.relu;
+    // Kernel path: constant B, bias a constant [N] / [1, N] / scalar, A not transposed.
+    if (b && b->rank() == 2 && b->type() == dtype::f32 && !ta &&
+        (!has_input(n, 2) || (c && c->type() == dtype::f32))) {
+        const auto nn = tb ? b->dims()[0] : b->dims()[1];
+        const auto kk = tb ? b->dims()[1] : b->dims()[0];
+        const bool bias_ok =
+            !c || c->numel() == 1 ||
+            (c->numel() == nn && (c->rank() == 1 || (c->rank() == 2 && c->dims()[0] == 1)));
+        if (bias_ok) {
+            auto wt = tensor::copy_of(*b);
+            if (alpha != 1.0f)
+                for (auto& v : wt.span<float>())
+                    v *= alpha;
+            std::vector<float> bias;
+            if (c) {
+                auto cc = tensor::copy_of(*c);
+                const auto cv = cc.span<float>();
+                bias.resize(static_cast<std::size_t>(nn));
+                for (std::int64_t j = 0; j < nn; ++j)
+                    bias[static_cast<std::size_t>(j)] =
+                        beta * cv[cv.size() == 1 ? 0 : static_cast<std::size_t>(j)];
+            }
+            return compile_matmul_like(w, std::move(wt), kk, nn,
+                                       tb ? kernels::weight_layout::n_by_k
+                                          : kernels::weight_layout::k_by_n,
+                                       std::move(bias), relu, /*rank2_only=*/true);
+        }
+    }
+    ops::gemm_params gp{alpha, beta, ta, tb};
+    return {[gp, relu](std::span<const optional_view> in, run_state& st) {
+                const auto& a = *in[0];
+                const auto& bb = *in[1];
+                auto y = ops::gemm(a, bb, in.size() > 2 ? in[2] : std::nullopt, gp);
+                st.macs += static_cast<double>(a.numel()) *
+                           static_cast<double>(y.dims().rank() == 2 ? y.dims()[1] : 0);
+                if (relu) y = ops::relu(y);
+                std::vector<tensor> out;
+                out.push_back(std::move(y));
+                return out;
+            },
+            fused(w, "f32 ops::gemm")};
+}
+
+compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std::int64_t kk,
+                                             std::int64_t nn, kernels::weight_layout layout,
+                                             std::vector<float> bias, bool relu, bool rank2_only) {
+    const auto& n = w.n;
+    kernels::linear_params lp;
+    lp.k = kk;
+    lp.n = nn;
+    lp.layout = layout;
+    lp.relu = relu;
+    std::string path = "f32 linear (oneDNN)";
+    bool q = false;
+    if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
+        lp.type = kernels::gemm_type::int8;
+        lp.reduce_range = reduce_range != 0;
+        const auto range = options.activation_ranges.find(n.inputs[0]);
+        const char* bits = lp.reduce_range ? ", 7-bit activations" : "";
+        if (options.precision == exec_precision::int8_static &&
+            range != options.activation_ranges.end()) {
+            lp.activations = kernels::act_quant::static_per_tensor;
+            range_to_grid(range->second, quant_levels(lp.reduce_range), lp.act_scale,
+                          lp.act_zero_point);
+            path = fmt::format("int8 static linear (u8 x s8 per-channel{})", bits);
+        } else {
+            lp.activations = kernels::act_quant::dynamic_per_tensor;
+            path = fmt::format("int8 dynamic linear (u8 x s8 per-channel{})", bits);
+            if (options.precision == exec_precision::int8_static)
+                path += fmt::format(" - no activation range for '{}'", n.inputs[0]);
+        }
+        q = true;
+    }
+    auto lin = std::make_shared<const kernels::linear>(lp, wt.span<const float>(),
+                                                       std::span<const float>(bias));
+    if (q && lin->splits_activations()) path += ", split activations";
+    if (relu) path += " + fused ReLU";
+    const auto bytes_held = (q ? wt.nbytes() / 4 : wt.nbytes()) + bias.size() * sizeof(float);
+    kernel_fn fn = [lin, kk, nn, rank2_only](std::span<const optional_view> in, run_state& st) {
+        const auto& a = *in[0];
+        if (a.rank() < 1 || a.dims()[a.rank() - 1] != kk || (rank2_only && a.rank() != 2))
+            fail(status::shape_mismatch,
+                 fmt::format("input of shape {} does not match weights [K={}, N={}]{}",
+                             a.dims().to_string(), kk, nn, rank2_only ? " (rank 2 needed)" : ""));
+        if (a.type() != dtype::f32)
+            fail(status::dtype_mismatch,
+                 fmt::format("input is {}, f32 expected", name_of(a.type())));
+        std::optional<tensor> keep;
+        const auto src = contiguous(a, keep);
+        std::int64_t m = 1;
+        for (std::size_t d = 0; d + 1 < a.rank(); ++d)
+            m *= a.dims()[d];
+        std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
+        dims.back() = nn;
+        tensor y(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        if (m > 0)
+            lin->run(static_cast<const float*>(src.data()), static_cast<float*>(y.data()), m);
+        st.macs += static_cast<double>(m) * static_cast<double>(kk) * static_cast<double>(nn);
+        std::vector<tensor> out;
+        out.push_back(std::move(y));
+        return out;
+    };
+    return {std::move(fn), path, q, bytes_held};
+}
+
+compiled executor::impl::compile_matmul(const work_node& w) {
+    const auto& n = w.n;
+    const auto b = cst(n, 1);
+    if (b && b->rank() == 2 && b->type() == dtype::f32) {
+        std::vector<float> bias;
+        if (!w.bias.empty()) {
+            const auto t = tensor::copy_of(constv.at(w.bias));
+            bias.assign(t.span<float>().begin(), t.span<float>().end());
+        }
+        return compile_matmul_like(w, tensor::copy_of(*b), b->dims()[0], b->dims()[1],
+                                   kernels::weight_layout::k_by_n, std::move(bias), w.relu, false);
+    }
+    const bool relu = w.relu;
+    return {[relu](std::span<const optional_view> in, run_state& st) {
+                auto y = ops::matmul(*in[0], *in[1]);
+                const auto& a = *in[0];
+                st.macs += static_cast<double>(y.numel()) *
+                           static_cast<double>(a.rank() ? a.dims()[a.rank() - 1] : 0);
+                if (relu) y = ops::relu(y);
+                std::vector<tensor> out;
+                out.push_back(std::move(y));
+                return out;
+            },
+            fused(w, "f32 ops::matmul")};
+}
+
+compiled executor::impl::compile_conv(const work_node& w) {
+    const auto& n = w.n;
+    const auto wv = cst(n, 1);
+    const auto bv = cst(n, 2);
+    const bool relu = w.relu;
+    auto sp = parse_spatial(n);
+    const auto group = n.get_int("group", 1);
+    const bool bias_ok = !has_input(n, 2) || bv;
+    if (wv && wv->rank() == 4 && wv->type() == dtype::f32 && bias_ok &&
+        (sp.padding == ops::auto_pad::notset || sp.padding == ops::auto_pad::valid) &&
+        (sp.kernel_shape.empty() ||
+         (sp.kernel_shape.size() == 2 && sp.kernel_shape[0] == wv->dims()[2] &&
+          sp.kernel_shape[1] == wv->dims()[3])) &&
+        (sp.strides.empty() || sp.strides.size() == 2) &&
+        (sp.dilations.empty() || sp.dilations.size() == 2) &&
+        (sp.pads.empty() || sp.pads.size() == 4) && group >= 1) {
+        kernels::conv2d_params cp;
+        cp.in_channels = wv->dims()[1] * group;
+        cp.out_channels = wv->dims()[0];
+        cp.kernel_h = wv->dims()[2];
+        cp.kernel_w = wv->dims()[3];
+        if (!sp.strides.empty()) cp.stride_h = sp.strides[0], cp.stride_w = sp.strides[1];
+        if (!sp.dilations.empty()) cp.dilation_h = sp.dilations[0], cp.dilation_w = sp.dilations[1];
+        if (!sp.pads.empty() && sp.padding == ops::auto_pad::notset) {
+            cp.pad_top = sp.pads[0];
+            cp.pad_left = sp.pads[1];
+            cp.pad_bottom = sp.pads[2];
+            cp.pad_right = sp.pads[3];
+        }
+        cp.groups = group;
+        cp.relu = relu;
+        std::string path = "f32 conv2d (oneDNN)";
+        bool q = false;
+        if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
+            const auto range = options.activation_ranges.find(n.inputs[0]);
+            if (options.precision == exec_precision::int8_static &&
+                range != options.activation_ranges.end()) {
+                cp.type = kernels::gemm_type::int8;
+                range_to_grid(range->second, 255, cp.act_scale, cp.act_zero_point);
+                path = "int8 static conv2d (oneDNN, u8 x s8 per-channel)";
+                q = true;
+            } else {
+                path += fmt::format(" - int8 conv needs a static activation range for '{}'",
+                                    n.inputs[0]);
+            }
+        }
+        auto wt = tensor::copy_of(*wv);
+        std::optional<tensor> bt;
+        if (bv) bt = tensor::copy_of(*bv);
+        const auto bias_span = bt ? bt->span<const float>() : std::span<const float>();
+        std::shared_ptr<const kernels::conv2d> conv;
+        if (q && reduce_range != 0) {
+            // 7-bit weights (|q_w| ≤ 64): on CPUs whose int8 pairs saturate, oneDNN's kernel is
+            // then exact without splitting the weights (the conv counterpart of reduce_range).
+            const auto oc = cp.out_channels;
+            const auto per = wt.numel() / std::max<std::int64_t>(oc, 1);
+            const auto w = wt.span<const float>();
+            std::vector<std::int8_t> qw(w.size());
+            std::vector<float> scales(static_cast<std::size_t>(oc));
+            for (std::int64_t c = 0; c < oc; ++c) {
+                float mx = 0;
+                for (std::int64_t k = 0; k < per; ++k)
+                    mx = std::max(mx, std::fabs(w[static_cast<std::size_t>(c * per + k)]));
+                const float sc = mx > 0 && std::isfinite(mx) ? mx / 64.0f : 1.0f;
+                scales[static_cast<std::size_t>(c)] = sc;
+                for (std::int64_t k = 0; k < per; ++k) {
+                    const auto i = static_cast<std::size_t>(c * per + k);
+                    qw[i] = static_cast<std::int8_t>(
+                        std::clamp(std::nearbyint(w[i] / sc), -64.0f, 64.0f));
+                }
+            }
+            conv = std::make_shared<const kernels::conv2d>(
+                cp, std::span<const std::int8_t>(qw), std::span<const float>(scales), bias_span);
+            path += ", 7-bit weights";
+        } else {
+            conv = std::make_shared<const kernels::conv2d>(cp, wt.span<const float>(), bias_span);
+        }
+        if (q && conv->splits_weights()) path += ", split weights";
+        if (relu) path += " + fused ReLU";
+        const double macs_per_out =
+            static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
+        kernel_fn fn = [conv, macs_per_out](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep;
+            const auto x = contiguous(*in[0], keep);
+            tensor y(dtype::f32, conv->output_shape(x.dims()));
+            conv->run(x, y.view());
+            st.macs += static_cast<double>(y.numel()) * macs_per_out;
+            std::vector<tensor> out;
+            out.push_back(std::move(y));
+            return out;
+        };
+        return {std::move(fn), path, q,
+                (q ? wt.nbytes() / 4 : wt.nbytes()) + (bt ? bt->nbytes() : 0)};
+    }
+    ops::conv_params p{sp, group};
+    if (wv && bias_ok) {
+        auto op = std::make_shared<const ops::conv_op>(*wv, bv, p);
+        const double per_out =
+            static_cast<double>(wv->numel() / std::max<std::int64_t>(1, wv->dims()[0]));
+        return {[op, relu, per_out](std::span<const optional_view> in, run_state& st) {
+                    auto y = op->run(*in[0]);
+                    st.macs += static_cast<double>(y.numel()) * per_out;
+                    if (relu) y = ops::relu(y);
+                    std::vector<tensor> out;
+                    out.push_back(std::move(y));
+                    return out;
+                },
+                fused(w, "f32 ops::conv_op")};
+    }
+    return {[p, relu](std::span<const optional_view> in, run_state& st) {
+                auto y = ops::conv(*in[0], *in[1], in.size() > 2 ? in[2] : std::nullopt, p);
+                const auto& wt = *in[1];
+                st.macs +=
+                    static_cast<double>(y.numel()) *
+                    static_cast<double>(wt.numel() / std::max<std::int64_t>(1, wt.dims()[0]));
+                if (relu) y = ops::relu(y);
+                std::vector<tensor> out;
+                out.push_back(std::move(y));
+                return out;
+            },
+            fused(w, "f32 ops::conv")};
+}
+
+namespace {
+template <class F> kernel_fn single(F f) {
+    return [f](std::span<const optional_view> in, run_state&) {
+        std::vector<tensor> out;
+        out.push_back(f(in));
+        return out;
+    };
+}
+const_tensor_view need(std::span<const optional_view> in, std::size_t i) {
+    if (i >= in.size() || !in[i])
+        fail(status::invalid_argument, fmt::format("input {} is missing", i));
+    return *in[i];
+}
+std::vector<std::int64_t> opt_ints(std::span<const optional_view> in, std::size_t i, const char* op,
+                                   const char* what) {
+    if (i >= in.size() || !in[i]) return {};
+    return ops::to_int64_vector(*in[i], op, what);
+}
+} // namespace
+
+compiled executor::impl::compile(const work_node& w) {
+    const auto& n = w.n;
+    const auto& op = n.op_type;
+    const auto label = n.label();
+    auto bad_attr = [&](const std::string& what) -> compiled {
+        fail(status::unsupported, fmt::format("{}: {}", label, what));
+    };
+    auto only_first_output = [&](const char* what) {
+        for (std::size_t i = 1; i < n.outputs.size(); ++i)
+            if (!n.outputs[i].empty())
+                fail(status::unsupported, fmt::format("{}: output {} ('{}', {}) is not supported",
+                                                      label, i, n.outputs[i], what));
+    };
+    if (op == "Gemm") return compile_gemm(w);
+    if (op == "MatMul") return compile_matmul(w);
+    if (op == "Conv") return compile_conv(w);
+
+    using V = std::span<const optional_view>;
+    if (op == "Relu") return {single([](V in) { return ops::relu(need(in, 0)); }), "ops::relu"};
+    if (op == "LeakyRelu") {
+        const float a = n.get_float("alpha", 0.01f);
+        return {single([a](V in) { return ops::leaky_relu(need(in, 0), a); }), "ops::leaky_relu"};
+    }
+    if (op == "Sigmoid")
+        return {single([](V in) { return ops::sigmoid(need(in, 0)); }), "ops::sigmoid"};
+    if (op == "HardSigmoid") {
+        const float a = n.get_float("alpha", 0.2f), b = n.get_float("beta", 0.5f);
+        return {single([a, b](V in) { return ops::hard_sigmoid(need(in, 0), a, b); }),
+                "ops::hard_sigmoid"};
+    }
+    if (op == "HardSwish")
+        return {single([](V in) { return ops::hard_swish(need(in, 0)); }), "ops::hard_swish"};
+    if (op == "Tanh") return {single([](V in) { return ops::tanh(need(in, 0)); }), "ops::tanh"};
+    if (op == "Erf") return {single([](V in) { return ops::erf(need(in, 0)); }), "ops::erf"};
+    if (op == "Sqrt") return {single([](V in) { return ops::sqrt(need(in, 0)); }), "ops::sqrt"};
+    if (op == "Gelu") {
+        const auto a = n.get_string("approximate", "none");
+        if (a != "none" && a != "tanh") bad_attr("approximate '" + a + "' is not 'none' or 'tanh'");
+        const auto g = a == "tanh" ? ops::gelu_approximation::tanh : ops::gelu_approximation::none;
+        return {single([g](V in) { return ops::gelu(need(in, 0), g); }), "ops::gelu"};
+    }
+    if (op == "Softmax" || op == "LogSoftmax") {
+        const auto axis = n.get_int("axis", -1);
+        const bool log = op == "LogSoftmax";
+        return {single([axis, log](V in) {
+                    return log ? ops::log_softmax(need(in, 0), axis)
+                               : ops::softmax(need(in, 0), axis);
+                }),
+                log ? "ops::log_softmax" : "ops::softmax"};
+    }
+    if (op == "Clip") {
+        return {single([label](V in) {
+                    const float lo = in.size() > 1 && in[1]
+                                         ? scalar_float(*in[1], label + " min")
+                                         : -std::numeric_limits<float>::infinity();
+                    const float hi = in.size() > 2 && in[2]
+                                         ? scalar_float(*in[2], label + " max")
+                                         : std::numeric_limits<float>::infinity();
+                    return ops::clip(need(in, 0), lo, hi);
+                }),
+                "ops::clip"};
+    }
+    if (op == "Cast") {
+        const auto to_code = n.get_int("to", -1);
+        const auto to = dtype_of_onnx_code(to_code);
+        if (!to) bad_attr(fmt::format("cast to ONNX type {} is not supported", to_code));
+        const auto t = *to;
+        return {single([t](V in) { return ops::cast(need(in, 0), t); }), "ops::cast"};
+    }
+    if (op == "Identity" || op == "Dropout") {
+        if (op == "Dropout") {
+            only_first_output("mask");
+            if (n.get_int("training_mode", 0) != 0) bad_attr("training_mode is not supported");
+        }
+        return {single([](V in) { return copy_tensor(need(in, 0)); }), "copy"};
+    }
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
+        const auto b = op == "Add"   ? ops::binary_op::add
+                       : op == "Sub" ? ops::binary_op::sub
+                       : op == "Mul" ? ops::binary_op::mul
+                       : op == "Div" ? ops::binary_op::div
+                                     : ops::binary_op::pow;
+        return {single([b](V in) { return ops::binary(b, need(in, 0), need(in, 1)); }),
+                "ops::binary"};
+    }
+    if (op == "Equal")
+        return {single([](V in) { return ops::equal(need(in, 0), need(in, 1)); }), "ops::equal"};
+    if (op == "Where")
+        return {single([](V in) { return ops::where(need(in, 0), need(in, 1), need(in, 2)); }),
+                "ops::where"};
+    if (op == "ConvTranspose") {
+        ops::conv_transpose_params p;
+        p.spatial = parse_spatial(n);
+        p.group = n.get_int("group", 1);
+        p.output_padding = n.get_ints("output_padding", {});
+        p.output_shape = n.get_ints("output_shape", {});
+        return {single([p](V in) {
+                    return ops::conv_transpose(need(in, 0), need(in, 1),
+                                               in.size() > 2 ? in[2] : std::nullopt, p);
+                }),
+                "ops::conv_transpose"};
+    }
+    if (op == "BatchNormalization") {
+        only_first_output("training statistics");
+        if (n.get_int("training_mode", 0) != 0) bad_attr("training_mode is not supported");
+        const float eps = n.get_float("epsilon", 1e-5f);
+        return {single([eps](V in) {
+                    return ops::batch_normalization(need(in, 0), need(in, 1), need(in, 2),
+                                                    need(in, 3), need(in, 4), eps);
+                }),
+                "ops::batch_normalization"};
+    }
+    if (op == "LayerNormalization") {
+        only_first_output("Mean/InvStdDev");
+        const auto axis = n.get_int("axis", -1);
+        const float eps = n.get_float("epsilon", 1e-5f);
+        return {single([axis, eps](V in) {
+                    return ops::layer_normalization(
+                        need(in, 0), need(in, 1), in.size() > 2 ? in[2] : std::nullopt, axis, eps);
+                }),
+                "ops::layer_normalization"};
+    }
+    if (op == "MaxPool" || op == "AveragePool") {
+        only_first_output("Indices");
+        ops::pool_params p;
+        p.spatial = parse_spatial(n);
+        p.ceil_mode = n.get_int("ceil_mode", 0) != 0;
+        p.count_include_pad = n.get_int("count_include_pad", 0) != 0;
+        if (p.spatial.kernel_shape.empty()) bad_attr("kernel_shape is required");
+        if (op == "MaxPool" && n.get_int("storage_order", 0) != 0)
+            bad_attr("storage_order 1 is not supported");
+        const bool mx = op == "MaxPool";
+        return {single([p, mx](V in) {
+                    return mx ? ops::max_pool(need(in, 0), p) : ops::average_pool(need(in, 0), p);
+                }),
+                mx ? "ops::max_pool" : "ops::average_pool"};
+    }
+    if (op == "GlobalAveragePool")
+        return {single([](V in) { return ops::global_average_pool(need(in, 0)); }),
+                "ops::global_average_pool"};
+    if (op == "GlobalMaxPool")
+        return {single([](V in) { return ops::global_max_pool(need(in, 0)); }),
+                "ops::global_max_pool"};
+    if (op == "Resize") {
+        ops::resize_params p;
+        const auto mode = n.get_string("mode", "nearest");
+        if (mode == "nearest")
+            p.mode = ops::resize_mode::nearest;
+        else if (mode == "linear")
+            p.mode = ops::resize_mode::linear;
+        else
+            bad_attr("mode '" + mode + "' is not supported (nearest, linear)");
+        const auto ct = n.get_string("coordinate_transformation_mode", "half_pixel");
+        if (ct == "half_pixel")
+            p.transform = ops::coordinate_transform::half_pixel;
+        else if (ct == "pytorch_half_pixel")
+            p.transform = ops::coordinate_transform::pytorch_half_pixel;
+        else if (ct == "align_corners")
+            p.transform = ops::coordinate_transform::align_corners;
+        else if (ct == "asymmetric")
+            p.transform = ops::coordinate_transform::asymmetric;
+        else if (ct == "tf_half_pixel_for_nn")
+            p.transform = ops::coordinate_transform::tf_half_pixel_for_nn;
+        else
+            bad_attr("coordinate_transformation_mode '" + ct + "' is not supported");
+        const auto nm = n.get_string("nearest_mode", "round_prefer_floor");
+        if (nm == "round_prefer_floor")
+            p.nearest = ops::nearest_mode::round_prefer_floor;
+        else if (nm == "round_prefer_ceil")
+            p.nearest = ops::nearest_mode::round_prefer_ceil;
+        else if (nm == "floor")
+            p.nearest = ops::nearest_mode::floor;
+        else if (nm == "ceil")
+            p.nearest = ops::nearest_mode::ceil;
+        else
+            bad_attr("nearest_mode '" + nm + "' is not an ONNX value");
+        const std::string lbl = label;
+        return {single([p, lbl](V in) {
+                    auto q = p;
+                    if (in.size() > 2 && in[2] && in[2]->numel() > 0) {
+                        if (in[2]->type() != dtype::f32)
+                            fail(status::dtype_mismatch, lbl + ": scales must be f32");
+                        const auto t = tensor::copy_of(*in[2]);
+                        q.scales.assign(t.span<float>().begin(), t.span<float>().end());
+                    }
+                    if (in.size() > 3 && in[3] && in[3]->numel() > 0)
+                        q.sizes = ops::to_int64_vector(*in[3], "Resize", "sizes");
+                    return ops::resize(need(in, 0), q);
+                }),
+                "ops::resize"};
+    }
+    if (op == "Flatten") {
+        const auto axis = n.get_int("axis", 1);
+        return {single([axis](V in) { return ops::flatten(need(in, 0), axis); }), "ops::flatten"};
+    }
+    if (op == "Reshape") {
+        const bool az = n.get_int("allowzero", 0) != 0;
+        return {single([az](V in) {
+                    const auto s = ops::to_int64_vector(need(in, 1), "Reshape", "shape");
+                    return ops::reshape(need(in, 0), s, az);
+                }),
+                "ops::reshape"};
+    }
+    if (op == "Transpose") {
+        const auto perm = n.get_ints("perm", {});
+        return {single([perm](V in) { return ops::transpose(need(in, 0), perm); }),
+                "ops::transpose"};
+    }
+    if (op == "Concat") {
+        if (!n.has("axis")) bad_attr("attribute 'axis' is required");
+        const auto axis = n.get_int("axis", 0);
+        return {single([axis](V in) {
+                    std::vector<const_tensor_view> v;
+                    for (std::size_t i = 0; i < in.size(); ++i)
+                        v.push_back(need(in, i));
+                    return ops::concat(v, axis);
+                }),
+                "ops::concat"};
+    }
+    if (op == "Slice") {
+        return {single([](V in) {
+                    const auto starts = ops::to_int64_vector(need(in, 1), "Slice", "starts");
+                    const auto ends = ops::to_int64_vector(need(in, 2), "Slice", "ends");
+                    const auto axes = opt_ints(in, 3, "Slice", "axes");
+                    const auto steps = opt_ints(in, 4, "Slice", "steps");
+                    return ops::slice(need(in, 0), starts, ends, axes, steps);
+                }),
+                "ops::slice"};
+    }
+    if (op == "Squeeze")
+        return {single([](V in) {
+                    return ops::squeeze(need(in, 0), opt_ints(in, 1, "Squeeze", "axes"));
+                }),
+                "ops::squeeze"};
+    if (op == "Unsqueeze")
+        return {single([](V in) {
+                    return ops::unsqueeze(need(in, 0),
+                                          ops::to_int64_vector(need(in, 1), "Unsqueeze", "axes"));
+                }),
+                "ops::unsqueeze"};
+    if (op == "Gather") {
+        const auto axis = n.get_int("axis", 0);
+        return {single([axis](V in) { return ops::gather(need(in, 0), need(in, 1), axis); }),
+                "ops::gather"};
+    }
+    if (op == "Shape") {
+        const auto start = n.get_int("start", 0);
+        const std::optional<std::int64_t> end =
+            n.has("end") ? std::optional<std::int64_t>(n.get_int("end", 0)) : std::nullopt;
+        return {
+            single([start, end](V in) { return ops::shape_of(need(in, 0).dims(), start, end); }),
+            "ops::shape_of"};
+    }
+    if (op == "Expand")
+        return {single([](V in) {
+                    return ops::expand(need(in, 0),
+                                       ops::to_int64_vector(need(in, 1), "Expand", "shape"));
+                }),
+                "ops::expand"};
+    if (op == "ReduceMean") {
+        const auto axes = n.get_ints("axes", {});
+        const bool keep = n.get_int("keepdims", 1) != 0;
+        return {single([axes, keep](V in) { return ops::reduce_mean(need(in, 0), axes, keep); }),
+                "ops::reduce_mean"};
+    }
+    if (op == "ConstantOfShape") {
+        std::shared_ptr<const tensor> value;
+        if (n.has("value")) {
+            const auto& a = n.attributes.at("value");
+            if (a.type != attribute::kind::t || !a.t || a.t->numel() != 1)
+                fail(status::format_error, label + ": 'value' must be a one-element tensor");
+            value = a.t;
+        }
+        const std::string lbl = label;
+        return {single([value, lbl](V in) {
+                    const auto dims = ops::to_int64_vector(need(in, 0), "ConstantOfShape", "shape");
+                    tensor t(value ? value->type() : dtype::f32,
+                             shape(std::span<const std::int64_t>(dims)));
+                    if (value) {
+                        const auto sz = size_of(value->type());
+                        auto* dst = static_cast<std::byte*>(t.data());
+                        for (std::int64_t k = 0; k < t.numel(); ++k)
+                            std::memcpy(dst + k * static_cast<std::int64_t>(sz), value->data(), sz);
+                    }
+                    return t;
+                }),
+                "constant of shape"};
+    }
+    fail(status::unsupported, fmt::format("{}: operator is not supported", label));
+}
+
+// ---- planning -------------------------------------------------------------------------------
+
+void executor::impl::build(const model& mdl) {
+    m = &mdl;
+    inputs = mdl.inputs;
+    outputs = mdl.outputs;
+    reduce_range = options.reduce_range < 0 ? (kernels::int8_pairs_saturate() ? 1 : 0)
+                                            : (options.reduce_range != 0 ? 1 : 0);
+    f32_nodes.insert(options.f32_nodes.begin(), options.f32_nodes.end());
+    const std::string where = mdl.source.empty() ? "model" : "model '" + mdl.source + "'";
+    const auto order = validate(mdl);
+
+    std::vector<std::string> unsupported;
+    for (const auto& n : mdl.nodes)
+        if (!n.domain.empty() || !supported_ops().count(n.op_type))
+            unsupported.push_back(n.domain.empty()
+                                      ? n.label()
+                                      : fmt::format("{} (domain '{}')", n.label(), n.domain));
+    if (!unsupported.empty()) {
+        std::string list;
+        for (const auto& u : unsupported)
+            list += (list.empty() ? "" : ", ") + u;
+        fail(status::unsupported,
+             fmt::format("{}: {} node(s) with operators the executor cannot run: {}", where,
+                         unsupported.size(), list));
+    }
+    report.resize(mdl.nodes.size());
+    for (std::size_t i = 0; i < mdl.nodes.size(); ++i)
+        report[i] = {mdl.nodes[i].name, mdl.nodes[i].op_type, ""};
+
+    for (const auto& name : mdl.weight_names()) {
+        const auto& t = mdl.weight(name);
+        constv[name] = t.view();
+        shapes[name] = {t.dims().dims().begin(), t.dims().dims().end()};
+    }
+    for (const auto& in : mdl.inputs) {
+        if (!in.has_shape) continue;
+        std::vector<std::int64_t> s;
+        for (const auto& d : in.dims)
+            s.push_back(d.is_static() ? d.size : -1);
+        shapes[in.name] = s;
+    }
+
+    auto named = [&](const node& n, auto&& body) {
+        try {
+            return body();
+        } catch (const hone::error& e) {
+            fail(e.code(), fmt::format("{}: {}: {}", where, n.label(), e.what()));
+        }
+    };
+
+    // Pass 1: constants, shape arithmetic, shape inference.
+    std::vector<work_node> work;
+    for (const auto idx : order) {
+        const auto& n = mdl.nodes[idx];
+        if (n.op_type == "Constant") {
+            if (n.outputs.size() != 1 || !n.has("value") ||
+                n.attributes.at("value").type != attribute::kind::t || !n.attributes.at("value").t)
+                fail(status::unsupported,
+                     fmt::format("{}: {}: only a tensor 'value' is supported", where, n.label()));
+            set_const(n.outputs[0], n.attributes.at("value").t->clone());
+            report[idx].path = "constant";
+            continue;
+        }
+        if (options.fold_constants && named(n, [&] { return fold_partial(n); })) {
+            report[idx].path = "folded at load (shape arithmetic)";
+            continue;
+        }
+        const bool all_const =
+            !n.inputs.empty() && std::all_of(n.inputs.begin(), n.inputs.end(),
+                                             [&](const std::string& s) { return is_const(s); });
+        if (options.fold_constants && all_const) {
+            named(n, [&] {
+                const work_node w{n, idx, false, false};
+                f32_nodes.insert(n.name); // constants fold in fp32 whatever the precision
+                auto c = compile(w);
+                std::vector<optional_view> in;
+                for (std::size_t i = 0; i < n.inputs.size(); ++i)
+                    in.push_back(cst(n, i));
+                run_state st;
+                auto outs = c.fn(in, st);
+                for (std::size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k)
+                    if (!n.outputs[k].empty()) set_const(n.outputs[k], std::move(outs[k]));
+                return 0;
+            });
+            report[idx].path = "folded at load (constant inputs)";
+            continue;
+        }
+        named(n, [&] {
+            infer(n);
+            return 0;
+        });
+        work_node w{n, idx, false, false};
+        if (n.op_type == "Reshape" && n.get_int("allowzero", 0) == 0 && has_input(n, 1) &&
+            partial.count(n.inputs[1])) {
+            const auto& p = partial.at(n.inputs[1]);
+            std::vector<std::int64_t> v;
+            bool ok = true;
+            for (std::size_t k = 0; k < p.size() && ok; ++k) {
+                if (p[k].known)
+                    v.push_back(p[k].value);
+                else if (p[k].of == n.inputs[0] && p[k].dim == static_cast<std::int64_t>(k))
+                    v.push_back(0);
+                else
+                    ok = false;
+            }
+            if (ok) {
+                const auto name = unique(n.name + "_shape");
+                set_const(name, ops::from_int64_vector(v));
+                w.n.inputs[1] = name;
+                named(n, [&] {
+                    infer(w.n);
+                    return 0;
+                });
+            }
+        }
+        work.push_back(std::move(w));
+    }
+
+    // Pass 2: Conv + BatchNormalization, Conv/Gemm/MatMul + Relu.
+    std::set<std::string> pinned(options.keep.begin(), options.keep.end());
+    for (const auto& o : outputs)
+        pinned.insert(o.name);
+    auto uses_of = [&] {
+        std::map<std::string, int> uses;
+        for (const auto& w : work)
+            if (!w.removed)
+                for (const auto& i : w.n.inputs)
+                    ++uses[i];
+        return uses;
+    };
+    auto producer_of = [&](const std::string& value) -> work_node* {
+        for (auto& w : work)
+            if (!w.removed && !w.n.outputs.empty() && w.n.outputs[0] == value) return &w;
+        return nullptr;
+    };
+    if (options.fold_batch_norm) {
+        auto uses = uses_of();
+        for (auto& bn : work) {
+            if (bn.removed || bn.n.op_type != "BatchNormalization") continue;
+            if (bn.n.get_int("training_mode", 0) != 0 || bn.n.inputs.size() < 5) continue;
+            bool extra = false;
+            for (std::size_t k = 1; k < bn.n.outputs.size(); ++k)
+                extra |= !bn.n.outputs[k].empty();
+            const auto& x = bn.n.inputs[0];
+            auto* conv = producer_of(x);
+            if (extra || !conv || conv->n.op_type != "Conv" || conv->relu || uses[x] != 1 ||
+                pinned.count(x))
+                continue;
+            const auto w = cst(conv->n, 1);
+            const bool has_b = has_input(conv->n, 2);
+            const auto b = cst(conv->n, 2);
+            if (!w || w->type() != dtype::f32 || w->rank() < 3 || (has_b && !b)) continue;
+            const auto oc = w->dims()[0];
+            std::vector<tensor> p;
+            bool ok = true;
+            for (std::size_t k = 1; k < 5 && ok; ++k) {
+                const auto v = cst(bn.n, k);
+                ok = v && v->type() == dtype::f32 && v->numel() == oc;
+                if (ok) p.push_back(tensor::copy_of(*v));
+            }
+            if (!ok || (b && (b->type() != dtype::f32 || b->numel() != oc))) continue;
+            const float eps = bn.n.get_float("epsilon", 1e-5f);
+            auto nw = tensor::copy_of(*w);
+            tensor nb(dtype::f32, shape{oc});
+            std::optional<tensor> ob;
+            if (b) ob = tensor::copy_of(*b);
+            const auto per = nw.numel() / std::max<std::int64_t>(oc, 1);
+            auto wv = nw.span<float>();
+            for (std::int64_t c = 0; c < oc; ++c) {
+                const auto cc = static_cast<std::size_t>(c);
+                const double s = static_cast<double>(p[0].span<float>()[cc]) /
+                                 std::sqrt(static_cast<double>(p[3].span<float>()[cc]) + eps);
+                for (std::int64_t k = 0; k < per; ++k)
+                    wv[static_cast<std::size_t>(c * per + k)] =
+                        static_cast<float>(wv[static_cast<std::size_t>(c * per + k)] * s);
+                const double bias = ob ? ob->span<float>()[cc] : 0.0;
+                nb.span<float>()[cc] = static_cast<float>((bias - p[2].span<float>()[cc]) * s +
+                                                          p[1].span<float>()[cc]);
+            }
+            const auto wn = unique(conv->n.name + "_bn_weight");
+            set_const(wn, std::move(nw));
+            const auto bname = unique(conv->n.name + "_bn_bias");
+            set_const(bname, std::move(nb));
+            conv->n.inputs.resize(3);
+            conv->n.inputs[1] = wn;
+            conv->n.inputs[2] = bname;
+            conv->n.outputs[0] = bn.n.outputs[0];
+            bn.removed = true;
+            report[bn.model_index].path = fmt::format("folded into Conv '{}'", conv->n.name);
+            uses = uses_of();
+        }
+    }
+    if (options.fuse_relu) {
+        // MatMul (constant weights [K, N]) + Add (a constant of N values) → linear with a bias.
+        auto uses = uses_of();
+        for (auto& a : work) {
+            if (a.removed || a.n.op_type != "Add" || a.n.inputs.size() != 2) continue;
+            for (int side = 0; side < 2; ++side) {
+                const auto& x = a.n.inputs[static_cast<std::size_t>(side)];
+                const auto& c = a.n.inputs[static_cast<std::size_t>(1 - side)];
+                auto* p = producer_of(x);
+                const auto cv = constv.find(c);
+                if (!p || p->n.op_type != "MatMul" || !p->bias.empty() || p->relu || uses[x] != 1 ||
+                    pinned.count(x) || cv == constv.end())
+                    continue;
+                const auto wv = cst(p->n, 1);
+                const auto* xs = shape_of(p->n.inputs[0]);
+                if (!wv || wv->rank() != 2 || wv->type() != dtype::f32 || !xs || xs->size() < 2 ||
+                    cv->second.type() != dtype::f32 || cv->second.numel() != wv->dims()[1] ||
+                    cv->second.rank() < 1 || cv->second.rank() > xs->size())
+                    continue;
+                // The constant must broadcast only along the last axis: [1, ..., 1, N].
+                bool last_only = true;
+                for (std::size_t d = 0; d + 1 < cv->second.rank(); ++d)
+                    last_only &= cv->second.dims()[d] == 1;
+                if (!last_only) continue;
+                p->bias = c;
+                p->n.outputs[0] = a.n.outputs[0];
+                a.removed = true;
+                report[a.model_index].path = fmt::format("fused into {} (bias)", p->n.label());
+                uses = uses_of();
+                break;
+            }
+        }
+        for (auto& r : work) {
+            if (r.removed || r.n.op_type != "Relu" || r.n.inputs.empty()) continue;
+            const auto& x = r.n.inputs[0];
+            auto* p = producer_of(x);
+            if (!p || p->relu || uses[x] != 1 || pinned.count(x) ||
+                (p->n.op_type != "Conv" && p->n.op_type != "Gemm" && p->n.op_type != "MatMul"))
+                continue;
+            p->relu = true;
+            p->n.outputs[0] = r.n.outputs[0];
+            r.removed = true;
+            report[r.model_index].path = fmt::format("fused into {}", p->n.label());
+        }
+    }
+
+    // Pass 3: drop nodes nothing needs any more (e.g. a Shape whose users all folded).
+    std::set<std::string> needed(pinned.begin(), pinned.end());
+    for (auto it = work.rbegin(); it != work.rend(); ++it) {
+        if (it->removed) continue;
+        const bool used = std::any_of(it->n.outputs.begin(), it->n.outputs.end(),
+                                      [&](const std::string& o) { return needed.count(o) != 0; });
+        if (!used) {
+            it->removed = true;
+            report[it->model_index].path = "removed (its outputs are not needed after folding)";
+            continue;
+        }
+        needed.insert(it->n.inputs.begin(), it->n.inputs.end());
+    }
+
+    // Pass 4: slots and kernels.
+    std::map<std::string, int> slot;
+    auto slot_of = [&](const std::string& name) {
+        const auto it = slot.find(name);
+        if (it != slot.end()) return it->second;
+        const int s = static_cast<int>(slot_names.size());
+        slot.emplace(name, s);
+        slot_names.push_back(name);
+        constants.emplace_back();
+        return s;
+    };
+    for (const auto& in : inputs)
+        input_slots.push_back(slot_of(in.name));
+    auto need_const = [&](const std::string& name, int s) {
+        if (constants[static_cast<std::size_t>(s)]) return;
+        const auto o = owned.find(name);
+        if (o != owned.end())
+            constants[static_cast<std::size_t>(s)] = std::move(o->second), owned.erase(o);
+        else
+            constants[static_cast<std::size_t>(s)] = tensor::copy_of(constv.at(name));
+        bytes += constants[static_cast<std::size_t>(s)]->nbytes();
+    };
+    for (const auto& w : work) {
+        if (w.removed) continue;
+        auto c = named(w.n, [&] { return compile(w); });
+        report[w.model_index].path = c.path;
+        int8 |= c.int8;
+        const bool kernel_holds_weights = c.path.find("linear (") != std::string::npos ||
+                                          c.path.find("conv2d") != std::string::npos ||
+                                          c.path.find("conv_op") != std::string::npos;
+        bytes += c.bytes;
+        step st{w.n.name, w.n.op_type, {}, {}, std::move(c.fn), {}};
+        for (std::size_t i = 0; i < w.n.inputs.size(); ++i) {
+            const auto& name = w.n.inputs[i];
+            if (name.empty() || (kernel_holds_weights && i > 0)) {
+                st.in.push_back(-1);
+                continue;
+            }
+            const int s = slot_of(name);
+            if (constv.count(name)) need_const(name, s);
+            st.in.push_back(s);
+        }
+        for (const auto& o : w.n.outputs)
+            st.out.push_back(o.empty() ? -1 : slot_of(o));
+        steps.push_back(std::move(st));
+    }
+    for (const auto& o : outputs) {
+        const int s = slot_of(o.name);
+        if (constv.count(o.name)) need_const(o.name, s);
+        output_slots.push_back(s);
+    }
+    std::vector<int> last(slot_names.size(), -1);
+    for (std::size_t k = 0; k < steps.size(); ++k)
+        for (const auto s : steps[k].in)
+            if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
+    std::set<int> keep_slots(output_slots.begin(), output_slots.end());
+    for (std::size_t s = 0; s < last.size(); ++s)
+        if (last[s] >= 0 && !constants[s] && !keep_slots.count(static_cast<int>(s)))
+            steps[static_cast<std::size_t>(last[s])].release.push_back(static_cast<int>(s));
+    constv.clear();
+    owned.clear();
+    shapes.clear();
+    partial.clear();
+    m = nullptr;
+}
+
+executor::executor(const model& m, const executor_options& options)
+    : impl_(std::make_unique<impl>()) {
+    impl_->options = options;
+    impl_->build(m);
+}
+executor::~executor() = default;
+executor::executor(executor&&) noexcept = default;
+executor& executor::operator=(executor&&) noexcept = default;
+
+const std::vector<value_info>& executor::inputs() const noexcept { return impl_->inputs; }
+const std::vector<value_info>& executor::outputs() const noexcept { return impl_->outputs; }
+const std::vector<node_report>& executor::report() const noexcept { return impl_->report; }
+double executor::ops_per_sample() const noexcept { return impl_->ops_per_sample.load(); }
+bool executor::uses_int8() const noexcept { return impl_->int8; }
+std::uint64_t executor::plan_bytes() const noexcept { return impl_->bytes; }
+
+std::string executor::report_text() const {
+    std::string s;
+    for (const auto& r : impl_->report)
+        s += fmt::format("{} '{}': {}\n", r.op_type, r.node, r.path);
+    return s;
+}
+
+std::vector<std::string> executor::observable() const {
+    std::vector<std::string> names;
+    for (const auto& st : impl_->steps)
+        for (const auto s : st.out)
+            if (s >= 0) names.push_back(impl_->slot_names[static_cast<std::size_t>(s)]);
+    return names;
+}
+
+std::vector<tensor> executor::run(const_tensor_view input, const observer& observe) const {
+    return run(std::span<const const_tensor_view>(&input, 1), observe);
+}
+
+std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
+                                  const observer& observe) const {
+    const auto& p = *impl_;
+    if (given.size() != p.inputs.size())
+        fail(status::invalid_argument,
+             fmt::format("executor::run: {} inputs given, the model has {}", given.size(),
+                         p.inputs.size()));
+    std::vector<std::optional<const_tensor_view>> view(p.slot_names.size());
+    std::vector<std::optional<tensor>> vals(p.slot_names.size());
+    for (std::size_t s = 0; s < p.constants.size(); ++s)
+        if (p.constants[s]) view[s] = p.constants[s]->view();
+    for (std::size_t i = 0; i < given.size(); ++i) {
+        const auto& decl = p.inputs[i];
+        const auto& v = given[i];
+        if (v.type() != decl.type)
+            fail(status::dtype_mismatch,
+                 fmt::format("executor::run: input '{}' is {}, the model "
+                             "declares {}",
+                             decl.name, name_of(v.type()), name_of(decl.type)));
+        if (decl.has_shape) {
+            bool ok = v.rank() == decl.dims.size();
+            for (std::size_t d = 0; ok && d < decl.dims.size(); ++d)
+                ok = !decl.dims[d].is_static() || decl.dims[d].size == v.dims()[d];
+            if (!ok) {
+                std::string want;
+                for (const auto& d : decl.dims)
+                    want += (want.empty() ? "" : ", ") + (d.is_static()
+                                                              ? std::to_string(d.size)
+                                                              : (d.param.empty() ? "?" : d.param));
+                fail(status::shape_mismatch,
+                     fmt::format("executor::run: input '{}' has shape {}, the model declares [{}]",
+                                 decl.name, v.dims().to_string(), want));
+            }
+        }
+        view[static_cast<std::size_t>(p.input_slots[i])] = v;
+    }
+    run_state st;
+    std::vector<optional_view> in;
+    for (const auto& step : p.steps) {
+        in.clear();
+        for (const auto s : step.in) {
+            if (s < 0) {
+                in.emplace_back(std::nullopt);
+                continue;
+            }
+            if (!view[static_cast<std::size_t>(s)])
+                fail(status::internal, fmt::format("executor: value '{}' missing before {} '{}'",
+                                                   p.slot_names[static_cast<std::size_t>(s)],
+                                                   step.op_type, step.name));
+            in.emplace_back(*view[static_cast<std::size_t>(s)]);
+        }
+        std::vector<tensor> outs;
+        try {
+            outs = step.fn(in, st);
+        } catch (const hone::error& e) {
+            fail(e.code(), fmt::format("{} '{}': {}", step.op_type, step.name, e.what()));
+        }
+        for (std::size_t k = 0; k < step.out.size(); ++k) {
+            const auto s = step.out[k];
+            if (s < 0) continue;
+            if (k >= outs.size())
+                fail(status::internal, fmt::format("{} '{}': output {} was not produced",
+                                                   step.op_type, step.name, k));
+            const auto si = static_cast<std::size_t>(s);
+            vals[si] = std::move(outs[k]);
+            view[si] = vals[si]->view();
+            if (observe) observe(p.slot_names[si], *view[si]);
+        }
+        for (const auto s : step.release) {
+            vals[static_cast<std::size_t>(s)].reset();
+            view[static_cast<std::size_t>(s)].reset();
+        }
+    }
+    std::vector<tensor> result;
+    for (const auto s : p.output_slots) {
+        const auto si = static_cast<std::size_t>(s);
+        if (vals[si])
+            result.push_back(std::move(*vals[si]));
+        else if (view[si])
+            result.push_back(tensor::copy_of(*view[si]));
+        else
+            fail(status::internal,
+                 fmt::format("executor: output '{}' not computed", p.slot_names[si]));
+    }
+    const double batch =
+        !given.empty() && given[0].rank() > 0 ? static_cast<double>(given[0].dims()[0]) : 1.0;
+    if (batch > 0) p.ops_per_sample.store(2.0 * st.macs / batch);
+    return result;
+}
+
+std::map<std::string, tensor> executor::run_observed(std::span<const const_tensor_view> inputs,
+                                                     std::span<const std::string> names) const {
+    std::set<std::string> wanted(names.begin(), names.end());
+    std::map<std::string, tensor> got;
+    const auto produced = observable();
+    const std::set<std::string> known(produced.begin(), produced.end());
+    for (const auto& n : wanted) {
+        bool is_output = false;
+        for (const auto& o : impl_->outputs)
+            is_output |= o.name == n;
+        if (!known.count(n) && !is_output)
+            fail(status::not_found,
+                 fmt::format("executor::run_observed: value '{}' is not produced by this plan "
+                             "(unknown, folded to a constant, or fused away: list it in "
+                             "executor_options::keep)",
+                             n));
+    }
+    auto outs = run(inputs, [&](const std::string& name, const_tensor_view v) {
+        if (wanted.count(name)) got.insert_or_assign(name, tensor::copy_of(v));
+    });
+    for (std::size_t i = 0; i < impl_->outputs.size(); ++i)
+        if (wanted.count(impl_->outputs[i].name) && !got.count(impl_->outputs[i].name))
+            got.emplace(impl_->outputs[i].name, std::move(outs[i]));
+    return got;
+}
+
+// ---- graph_runner ---------------------------------------------------------------------------
+
+graph_runner::graph_runner(const model& m, const executor_options& options, std::string name)
+    : exec_(m, options), name_(std::move(name)), bytes_(0) {
+    if (exec_.inputs().size() != 1 || exec_.outputs().size() != 1)
+        fail(status::invalid_argument,
+             fmt::format("graph_runner: the model has {} inputs and {} outputs; one of each is "
+                         "needed",
+                         exec_.inputs().size(), exec_.outputs().size()));
+    if (name_.empty()) name_ = exec_.uses_int8() ? "hone int8" : "hone f32";
+    bytes_ = exec_.plan_bytes();
+}
+
+tensor graph_runner::run(const_tensor_view inputs) {
+    const auto& decl = exec_.inputs()[0];
+    if (decl.has_shape && inputs.rank() >= 1 && !decl.dims.empty() &&
+        inputs.rank() != decl.dims.size()) {
+        std::vector<std::int64_t> dims{inputs.dims()[0]};
+        std::int64_t per = 1;
+        bool ok = true;
+        for (std::size_t d = 1; d < decl.dims.size(); ++d) {
+            ok &= decl.dims[d].is_static();
+            dims.push_back(decl.dims[d].size);
+            per *= decl.dims[d].is_static() ? decl.dims[d].size : 1;
+        }
+        const auto batch = inputs.dims()[0];
+        if (ok && batch > 0 && inputs.numel() == batch * per) {
+            std::optional<tensor> keep;
+            const auto c = contiguous(inputs, keep);
+            const auto v = make_view(c.data(), storage_bytes(c.type(), c.numel()), c.type(),
+                                     shape(std::span<const std::int64_t>(dims)));
+            return std::move(exec_.run(v).at(0));
+        }
+    }
+    return std::move(exec_.run(inputs).at(0));
+}
+
+runner::work graph_runner::work_per_sample() const {
+    return {exec_.ops_per_sample(), exec_.uses_int8()};
+}
+
+} // namespace hone

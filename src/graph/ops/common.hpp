@@ -1,0 +1,124 @@
+// Internal helpers shared by the operator families in src/graph/ops/.
+#pragma once
+
+#include "hone/core/error.hpp"
+#include "hone/core/half.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/core/threads.hpp"
+#include "ops.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <fmt/format.h>
+#include <span>
+#include <string>
+
+namespace hone::ops::detail {
+
+/// Throws dtype_mismatch unless x is f32.
+inline void require_f32(const_tensor_view x, const char* op, const char* what) {
+    if (x.type() != dtype::f32)
+        fail(status::dtype_mismatch,
+             fmt::format("{}: input '{}' is {}, expected f32", op, what, name_of(x.type())));
+}
+
+/// Throws dtype_mismatch for packed types (i4/u4), which shape operators cannot address.
+inline void require_byte_addressable(const_tensor_view x, const char* op, const char* what) {
+    if (is_packed(x.type()))
+        fail(status::dtype_mismatch, fmt::format("{}: input '{}' is {}, a packed type this "
+                                                 "operator cannot address; unpack it first",
+                                                 op, what, name_of(x.type())));
+}
+
+/// Throws shape_mismatch unless x has rank `rank`.
+inline void require_rank(const_tensor_view x, std::size_t rank, const char* op, const char* what) {
+    if (x.rank() != rank)
+        fail(status::shape_mismatch, fmt::format("{}: input '{}' has shape {}, expected rank {}",
+                                                 op, what, x.dims().to_string(), rank));
+}
+
+/// A contiguous f32 tensor of x's values (a copy only when x is strided).
+struct contiguous_f32 {
+    const float* data = nullptr;
+    tensor copy;
+    explicit contiguous_f32(const_tensor_view x) {
+        if (x.is_contiguous()) {
+            data = static_cast<const float*>(x.data());
+        } else {
+            copy = tensor::copy_of(x);
+            data = static_cast<const float*>(copy.data());
+        }
+    }
+};
+
+/// Number of threads for a loop of `work` elementary operations (1 for small work).
+inline int threads_for(std::int64_t work) { return work < 32768 ? 1 : hone::num_threads(); }
+
+/// Calls fn(row, offsets, inner_strides, inner) for each row of `dims` (all axes but the
+/// last), where offsets[i] is the element offset of the row's first element in operand i
+/// (strides[i]) and inner the last dim. Rows run in parallel (each row by one thread).
+template <std::size_t N, class Fn>
+void for_each_row(const shape& dims, const std::array<strides_array, N>& strides, Fn&& fn) {
+    const std::size_t rank = dims.rank();
+    if (dims.numel() == 0) return;
+    const std::int64_t inner = rank == 0 ? 1 : dims[rank - 1];
+    const std::int64_t rows = dims.numel() / inner;
+    std::array<std::int64_t, N> inner_strides{};
+    for (std::size_t i = 0; i < N; ++i)
+        inner_strides[i] = rank == 0 ? 0 : strides[i][rank - 1];
+    const int threads = threads_for(dims.numel());
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t row = 0; row < rows; ++row) {
+        std::array<std::int64_t, N> offsets{};
+        std::int64_t rest = row;
+        for (std::size_t axis = rank - (rank > 0 ? 1 : 0); axis-- > 0;) {
+            const std::int64_t idx = rest % dims[axis];
+            rest /= dims[axis];
+            for (std::size_t i = 0; i < N; ++i)
+                offsets[i] += idx * strides[i][axis];
+        }
+        fn(row, offsets, inner_strides, inner);
+    }
+}
+
+/// Calls f.template operator()<T>() with T the C++ type of `t` (byte-addressable dtypes).
+template <class F> decltype(auto) visit_dtype(dtype t, F&& f) {
+    switch (t) {
+    case dtype::f32: return f.template operator()<float>();
+    case dtype::f16: return f.template operator()<half>();
+    case dtype::bf16: return f.template operator()<bfloat16>();
+    case dtype::i8: return f.template operator()<std::int8_t>();
+    case dtype::u8: return f.template operator()<std::uint8_t>();
+    case dtype::i32: return f.template operator()<std::int32_t>();
+    case dtype::i64: return f.template operator()<std::int64_t>();
+    case dtype::boolean: return f.template operator()<bool>();
+    default: break;
+    }
+    fail(status::dtype_mismatch, fmt::format("dtype {} is not byte-addressable", name_of(t)));
+}
+
+/// Copies x (any strides) into a new contiguous tensor of shape `dims` (same element count),
+/// in one pass.
+inline tensor copy_as(const_tensor_view x, const shape& dims) {
+    tensor out(x.type(), dims);
+    if (out.numel() > 0)
+        hone::copy(x, tensor_view(out.data(), x.type(), x.dims(), x.dims().contiguous_strides()));
+    return out;
+}
+
+/// Spatial attributes resolved per axis (k ≤ 3 spatial axes), padding and output size computed.
+struct resolved_spatial {
+    std::size_t k = 0; // spatial rank
+    std::array<std::int64_t, 3> in{}, kernel{}, stride{}, dilation{}, pad_begin{}, pad_end{}, out{};
+};
+
+/// Resolves Conv/pool attributes for the spatial input dims `in` and kernel dims `kernel`:
+/// validates counts and domains, applies auto_pad and computes output sizes (floor, or ceil
+/// with the PyTorch/ONNX rule dropping a last window that starts in the end padding).
+/// Throws naming `op`; shape_mismatch when an output size would be < 1 (0 with an empty input).
+resolved_spatial resolve_spatial(std::span<const std::int64_t> in,
+                                 std::span<const std::int64_t> kernel, const spatial_params& p,
+                                 bool ceil_mode, const char* op);
+
+} // namespace hone::ops::detail

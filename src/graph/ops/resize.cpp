@@ -1,0 +1,148 @@
+// Resize (nearest, n-linear), one axis at a time.
+#include "common.hpp"
+#include "ops.hpp"
+
+#include <cmath>
+#include <fmt/ranges.h>
+
+namespace hone::ops {
+
+namespace {
+
+double original_coordinate(coordinate_transform t, std::int64_t x, double scale, std::int64_t in,
+                           std::int64_t out) {
+    const auto xd = static_cast<double>(x);
+    switch (t) {
+    case coordinate_transform::half_pixel: return (xd + 0.5) / scale - 0.5;
+    case coordinate_transform::pytorch_half_pixel: return out > 1 ? (xd + 0.5) / scale - 0.5 : 0.0;
+    case coordinate_transform::align_corners:
+        return out > 1 ? xd * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+    case coordinate_transform::asymmetric: return xd / scale;
+    case coordinate_transform::tf_half_pixel_for_nn: return (xd + 0.5) / scale;
+    }
+    return xd / scale;
+}
+
+std::int64_t nearest_index(nearest_mode m, double v) {
+    switch (m) {
+    case nearest_mode::round_prefer_floor:
+        return v == std::floor(v) + 0.5 ? static_cast<std::int64_t>(std::floor(v))
+                                        : static_cast<std::int64_t>(std::round(v));
+    case nearest_mode::round_prefer_ceil:
+        return v == std::floor(v) + 0.5 ? static_cast<std::int64_t>(std::ceil(v))
+                                        : static_cast<std::int64_t>(std::round(v));
+    case nearest_mode::floor: return static_cast<std::int64_t>(std::floor(v));
+    case nearest_mode::ceil: return static_cast<std::int64_t>(std::ceil(v));
+    }
+    return static_cast<std::int64_t>(std::floor(v));
+}
+
+// Resizes axis `a` of the contiguous tensor src (dims `dims`) to `out` entries.
+tensor resize_axis(const tensor& src, std::size_t a, std::int64_t out, double scale,
+                   const resize_params& p) {
+    const shape& dims = src.dims();
+    std::vector<std::int64_t> od(dims.dims().begin(), dims.dims().end());
+    const std::int64_t in = od[a];
+    od[a] = out;
+    tensor dst(dtype::f32, shape(std::span<const std::int64_t>(od)));
+    if (dst.numel() == 0) return dst;
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t d = 0; d < a; ++d)
+        outer *= dims[d];
+    for (std::size_t d = a + 1; d < dims.rank(); ++d)
+        inner *= dims[d];
+    // Per output index: two source indices and weights (nearest: one, weight 1).
+    std::vector<std::int64_t> i0(static_cast<std::size_t>(out)), i1(static_cast<std::size_t>(out));
+    std::vector<float> w1(static_cast<std::size_t>(out));
+    for (std::int64_t x = 0; x < out; ++x) {
+        const double v = original_coordinate(p.transform, x, scale, in, out);
+        const auto u = static_cast<std::size_t>(x);
+        if (p.mode == resize_mode::nearest) {
+            const std::int64_t k =
+                std::min(std::max<std::int64_t>(nearest_index(p.nearest, v), 0), in - 1);
+            i0[u] = i1[u] = k;
+            w1[u] = 0.0f;
+        } else {
+            const double c = std::min(std::max(v, 0.0), static_cast<double>(in - 1));
+            const auto lo = static_cast<std::int64_t>(std::floor(c));
+            i0[u] = lo;
+            i1[u] = std::min(lo + 1, in - 1);
+            w1[u] = static_cast<float>(c - static_cast<double>(lo));
+        }
+    }
+    const float* s = static_cast<const float*>(src.data());
+    float* d = static_cast<float*>(dst.data());
+    const int threads = detail::threads_for(dst.numel() * 2);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t x = 0; x < out; ++x) {
+            const auto u = static_cast<std::size_t>(x);
+            const float* a0 = s + (o * in + i0[u]) * inner;
+            const float* a1 = s + (o * in + i1[u]) * inner;
+            float* q = d + (o * out + x) * inner;
+            const float wb = w1[u], wa = 1.0f - wb;
+            if (wb == 0.0f)
+                for (std::int64_t i = 0; i < inner; ++i)
+                    q[i] = a0[i];
+            else
+                for (std::int64_t i = 0; i < inner; ++i)
+                    q[i] = wa * a0[i] + wb * a1[i];
+        }
+    return dst;
+}
+
+} // namespace
+
+tensor resize(const_tensor_view x, const resize_params& p) {
+    const char* op = "ops::resize";
+    detail::require_f32(x, op, "X");
+    const std::size_t r = x.rank();
+    if (p.scales.empty() == p.sizes.empty())
+        fail(status::invalid_argument,
+             fmt::format("{}: exactly one of scales and sizes must be given", op));
+    if (!p.scales.empty() && p.scales.size() != r)
+        fail(status::invalid_argument,
+             fmt::format("{}: {} scales for X of rank {}", op, p.scales.size(), r));
+    if (!p.sizes.empty() && p.sizes.size() != r)
+        fail(status::invalid_argument,
+             fmt::format("{}: {} sizes for X of rank {}", op, p.sizes.size(), r));
+    std::vector<std::int64_t> out(r);
+    std::vector<double> scale(r);
+    for (std::size_t a = 0; a < r; ++a) {
+        const std::int64_t in = x.dims()[a];
+        if (!p.scales.empty()) {
+            const float s = p.scales[a];
+            if (!(s > 0.0f) || !std::isfinite(s))
+                fail(status::invalid_argument,
+                     fmt::format("{}: scales [{}] must be positive and finite", op,
+                                 fmt::join(p.scales, ",")));
+            const double o = std::floor(static_cast<double>(in) * static_cast<double>(s));
+            if (o > 1e12)
+                fail(status::out_of_range, fmt::format("{}: output dim {} is too large", op, o));
+            out[a] = static_cast<std::int64_t>(o);
+            scale[a] = s;
+        } else {
+            if (p.sizes[a] < 0 || (p.sizes[a] == 0 && in > 0))
+                fail(status::invalid_argument,
+                     fmt::format("{}: sizes [{}] has a value < 1", op, fmt::join(p.sizes, ",")));
+            out[a] = p.sizes[a];
+            scale[a] = in == 0 ? 1.0 : static_cast<double>(out[a]) / static_cast<double>(in);
+        }
+    }
+    tensor cur = tensor::copy_of(x);
+    for (std::size_t a = 0; a < r; ++a) {
+        if (out[a] == x.dims()[a] && scale[a] == 1.0 &&
+            p.transform != coordinate_transform::tf_half_pixel_for_nn)
+            continue; // identity on this axis
+        if (x.dims()[a] == 0) {
+            std::vector<std::int64_t> od(cur.dims().dims().begin(), cur.dims().dims().end());
+            od[a] = out[a];
+            cur = tensor(dtype::f32, shape(std::span<const std::int64_t>(od)));
+            continue;
+        }
+        cur = resize_axis(cur, a, out[a], scale[a], p);
+    }
+    return cur;
+}
+
+} // namespace hone::ops

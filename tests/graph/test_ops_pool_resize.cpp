@@ -1,0 +1,189 @@
+// MaxPool, AveragePool (pads, strides, ceil_mode, count_include_pad), global pools, Resize.
+#include "ops_test_util.hpp"
+
+#include <numeric>
+
+namespace ops = hone::ops;
+using namespace ops_test;
+using hone::shape;
+using hone::status;
+
+namespace {
+hone::tensor iota_f32(const shape& dims, float start = 1) {
+    std::vector<float> v(static_cast<std::size_t>(dims.numel()));
+    std::iota(v.begin(), v.end(), start);
+    return f32(dims, v);
+}
+ops::pool_params pool2(std::int64_t k, std::int64_t s, std::vector<std::int64_t> pads = {},
+                       bool ceil = false, bool include_pad = false) {
+    ops::pool_params p;
+    p.spatial.kernel_shape = {k, k};
+    p.spatial.strides = {s, s};
+    p.spatial.pads = std::move(pads);
+    p.ceil_mode = ceil;
+    p.count_include_pad = include_pad;
+    return p;
+}
+} // namespace
+
+TEST_CASE("max_pool and average_pool: known values") {
+    // 4x4 input 1..16.
+    const auto x = iota_f32({1, 1, 4, 4});
+    check_values(ops::max_pool(x, pool2(2, 2)), {1, 1, 2, 2}, {6, 8, 14, 16});
+    check_values(ops::average_pool(x, pool2(2, 2)), {1, 1, 2, 2}, {3.5f, 5.5f, 11.5f, 13.5f});
+    // 3x3 stride 2 with pad 1: windows clipped at the border.
+    check_values(ops::max_pool(x, pool2(3, 2, {1, 1, 1, 1})), {1, 1, 2, 2}, {6, 8, 14, 16});
+    // Average without pad counting: top-left window covers 1,2,5,6.
+    check_values(ops::average_pool(x, pool2(3, 2, {1, 1, 1, 1})), {1, 1, 2, 2},
+                 {3.5f, 5, 9.5f, 11});
+    // count_include_pad: divide by 9.
+    check_values(ops::average_pool(x, pool2(3, 2, {1, 1, 1, 1}, false, true)), {1, 1, 2, 2},
+                 {14.0f / 9, 30.0f / 9, 57.0f / 9, 99.0f / 9});
+    // ceil_mode: 4 wide, k 3, s 2: floor gives 1, ceil gives 2 (the last window clipped).
+    check_values(ops::max_pool(x, pool2(3, 2)), {1, 1, 1, 1}, {11});
+    check_values(ops::max_pool(x, pool2(3, 2, {}, true)), {1, 1, 2, 2}, {11, 12, 15, 16});
+    check_values(ops::average_pool(x, pool2(3, 2, {}, true)), {1, 1, 2, 2}, {6, 7.5f, 12, 13.5f});
+    // count_include_pad with ceil_mode: positions past the end padding do not count.
+    check_values(ops::average_pool(x, pool2(3, 2, {}, true, true)), {1, 1, 2, 2},
+                 {6, 7.5f, 12, 13.5f});
+    // ceil_mode drops a last window that would start in the end padding: 5 wide, k 2, s 2,
+    // pad 1/1 → (5 + 2 − 2)/2 = 2.5 → ceil 3 → 4 positions, the 4th starts at 6 ≥ 5 + 1.
+    const auto y = iota_f32({1, 1, 1, 5});
+    ops::pool_params p;
+    p.spatial.kernel_shape = {1, 2};
+    p.spatial.strides = {1, 2};
+    p.spatial.pads = {0, 1, 0, 1};
+    p.ceil_mode = true;
+    check_values(ops::max_pool(y, p), {1, 1, 1, 3}, {1, 3, 5});
+    // SAME_UPPER: 5 wide, k 2, s 2 → 3 outputs, pad 1 at the end.
+    p.spatial.pads.clear();
+    p.ceil_mode = false;
+    p.spatial.padding = ops::auto_pad::same_upper;
+    check_values(ops::max_pool(y, p), {1, 1, 1, 3}, {2, 4, 5});
+    p.spatial.padding = ops::auto_pad::same_lower;
+    check_values(ops::max_pool(y, p), {1, 1, 1, 3}, {1, 3, 5});
+    // Dilated max pool, 1-D.
+    ops::pool_params d;
+    d.spatial.kernel_shape = {2};
+    d.spatial.dilations = {2};
+    check_values(ops::max_pool(f32({1, 1, 5}, {5, 1, 4, 2, 3}), d), {1, 1, 3}, {5, 2, 4});
+    // NaN propagates through max.
+    CHECK(
+        std::isnan(ops::max_pool(f32({1, 1, 2, 2}, {1, NAN, 3, 4}), pool2(2, 2)).span<float>()[0]));
+}
+
+TEST_CASE("pools: errors and 3-D") {
+    const auto x = iota_f32({1, 1, 4, 4});
+    error_of([&] { (void)ops::max_pool(x, {}); }, status::invalid_argument);
+    error_of([&] { (void)ops::max_pool(x, pool2(5, 1)); }, status::shape_mismatch);
+    error_of(
+        [&] {
+            (void)ops::max_pool(f32({4}, {1, 2, 3, 4}), pool2(1, 1));
+        },
+        status::shape_mismatch);
+    error_of([&] { (void)ops::average_pool(x, pool2(2, 1, {1, 1})); }, status::invalid_argument);
+    ops::pool_params p3;
+    p3.spatial.kernel_shape = {2, 2, 2};
+    const auto v = iota_f32({1, 2, 2, 2, 2});
+    check_values(ops::average_pool(v, p3), {1, 2, 1, 1, 1}, {4.5f, 12.5f});
+    check_values(ops::max_pool(v, p3), {1, 2, 1, 1, 1}, {8, 16});
+}
+
+TEST_CASE("global pools") {
+    const auto x = iota_f32({2, 3, 2, 2});
+    const auto g = ops::global_average_pool(x);
+    REQUIRE(g.dims() == shape{2, 3, 1, 1});
+    check_values(g, {2, 3, 1, 1}, {2.5f, 6.5f, 10.5f, 14.5f, 18.5f, 22.5f});
+    check_values(ops::global_max_pool(x), {2, 3, 1, 1}, {4, 8, 12, 16, 20, 24});
+    error_of(
+        [&] {
+            (void)ops::global_average_pool(f32({2, 2}, {1, 2, 3, 4}));
+        },
+        status::shape_mismatch);
+}
+
+TEST_CASE("resize nearest: the variants torch exports") {
+    const auto x = f32({1, 1, 1, 3}, {1, 2, 3});
+    ops::resize_params p;
+    p.scales = {1, 1, 1, 2};
+    // half_pixel + round_prefer_floor (ONNX defaults).
+    check_values(ops::resize(x, p), {1, 1, 1, 6}, {1, 1, 2, 2, 3, 3});
+    // asymmetric + floor (torch's nearest).
+    p.transform = ops::coordinate_transform::asymmetric;
+    p.nearest = ops::nearest_mode::floor;
+    check_values(ops::resize(x, p), {1, 1, 1, 6}, {1, 1, 2, 2, 3, 3});
+    // Downsampling, asymmetric floor: x/0.5 → 0, 2.
+    p.scales = {1, 1, 1, 0.5f};
+    check_values(ops::resize(f32({1, 1, 1, 4}, {1, 2, 3, 4}), p), {1, 1, 1, 2}, {1, 3});
+    // round_prefer_ceil, half_pixel, scale 3 on 2 values: x_orig = (i+0.5)/3 − 0.5 = −1/3, 0,
+    // 1/3, 2/3, 1, 4/3 → 0, 0, 0, 1, 1, 1.
+    p.transform = ops::coordinate_transform::half_pixel;
+    p.nearest = ops::nearest_mode::round_prefer_ceil;
+    p.scales = {1, 1, 1, 3};
+    check_values(ops::resize(f32({1, 1, 1, 2}, {5, 7}), p), {1, 1, 1, 6}, {5, 5, 5, 7, 7, 7});
+    // Ties: sizes 5 → 2, asymmetric: x_orig = x / 0.4 = 0, 2.5.
+    ops::resize_params s;
+    s.sizes = {1, 1, 1, 2};
+    s.transform = ops::coordinate_transform::asymmetric;
+    s.nearest = ops::nearest_mode::round_prefer_ceil;
+    const auto five = f32({1, 1, 1, 5}, {10, 11, 12, 13, 14});
+    check_values(ops::resize(five, s), {1, 1, 1, 2}, {10, 13});
+    s.nearest = ops::nearest_mode::round_prefer_floor;
+    check_values(ops::resize(five, s), {1, 1, 1, 2}, {10, 12});
+    s.nearest = ops::nearest_mode::floor;
+    check_values(ops::resize(five, s), {1, 1, 1, 2}, {10, 12});
+    // sizes 5 → 3: x / 0.6 = 0, 1.67, 3.33: ceil 0, 2, 4.
+    s.sizes = {1, 1, 1, 3};
+    s.nearest = ops::nearest_mode::ceil;
+    check_values(ops::resize(five, s), {1, 1, 1, 3}, {10, 12, 14});
+    // 2-D nearest ×2 on both spatial axes.
+    ops::resize_params q;
+    q.scales = {1, 1, 2, 2};
+    q.transform = ops::coordinate_transform::asymmetric;
+    q.nearest = ops::nearest_mode::floor;
+    check_values(ops::resize(f32({1, 1, 2, 2}, {1, 2, 3, 4}), q), {1, 1, 4, 4},
+                 {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+}
+
+TEST_CASE("resize linear: half_pixel, pytorch_half_pixel, align_corners, asymmetric") {
+    const auto x = f32({1, 1, 1, 2}, {1, 2});
+    ops::resize_params p;
+    p.mode = ops::resize_mode::linear;
+    p.scales = {1, 1, 1, 2};
+    check_values(ops::resize(x, p), {1, 1, 1, 4}, {1, 1.25f, 1.75f, 2});
+    p.transform = ops::coordinate_transform::pytorch_half_pixel;
+    check_values(ops::resize(x, p), {1, 1, 1, 4}, {1, 1.25f, 1.75f, 2});
+    p.transform = ops::coordinate_transform::align_corners;
+    check_values(ops::resize(x, p), {1, 1, 1, 4}, {1, 4.0f / 3, 5.0f / 3, 2});
+    p.transform = ops::coordinate_transform::asymmetric;
+    check_values(ops::resize(x, p), {1, 1, 1, 4}, {1, 1.5f, 2, 2});
+    // pytorch_half_pixel to a single output gives x_orig = 0; half_pixel gives the middle.
+    ops::resize_params one;
+    one.mode = ops::resize_mode::linear;
+    one.sizes = {1, 1, 1, 1};
+    one.transform = ops::coordinate_transform::pytorch_half_pixel;
+    check_values(ops::resize(f32({1, 1, 1, 4}, {1, 2, 3, 4}), one), {1, 1, 1, 1}, {1});
+    one.transform = ops::coordinate_transform::half_pixel;
+    check_values(ops::resize(f32({1, 1, 1, 4}, {1, 2, 3, 4}), one), {1, 1, 1, 1}, {2.5f});
+    // Bilinear on a 2x2 → 3x3 with align_corners: the centre is the mean.
+    ops::resize_params b;
+    b.mode = ops::resize_mode::linear;
+    b.sizes = {1, 1, 3, 3};
+    b.transform = ops::coordinate_transform::align_corners;
+    check_values(ops::resize(f32({1, 1, 2, 2}, {0, 2, 4, 6}), b), {1, 1, 3, 3},
+                 {0, 1, 2, 2, 3, 4, 4, 5, 6});
+}
+
+TEST_CASE("resize: errors") {
+    const auto x = f32({1, 1, 1, 2}, {1, 2});
+    ops::resize_params p;
+    error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument); // neither
+    p.scales = {1, 1, 1, 2};
+    p.sizes = {1, 1, 1, 4};
+    error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument); // both
+    p.sizes.clear();
+    p.scales = {1, 1, 2};
+    error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument);
+    p.scales = {1, 1, 1, -2};
+    error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument);
+}
