@@ -213,7 +213,6 @@ void fake_quant_range(std::span<const float> x, float& lo, float& hi) {
 } // namespace
 
 struct trainable_graph::impl {
-    model const* source = nullptr;
     std::vector<node> nodes; // copies, execution order
     std::vector<tnode> plan;
     std::map<std::string, tensor, std::less<>> weights;
@@ -262,7 +261,6 @@ struct trainable_graph::impl {
 trainable_graph::trainable_graph(const model& m, const std::vector<std::string>& frozen)
     : impl_(std::make_unique<impl>()) {
     auto& s = *impl_;
-    s.source = &m;
     const auto order = validate(m);
     if (m.inputs.size() != 1 || m.outputs.size() != 1)
         fail(status::unsupported, "trainable_graph: the model must have one input and one "
@@ -315,9 +313,6 @@ trainable_graph::trainable_graph(const model& m, const std::vector<std::string>&
             break;
         default: break;
         }
-        if (t.kind == op::identity || t.kind == op::relu || t.kind == op::sigmoid) {
-            // single-input ops: Dropout's extra inputs (ratio, training_mode) are constants
-        }
     }
     for (const auto& p : s.params) {
         tensor g(dtype::f32, s.weights.at(p).dims());
@@ -365,7 +360,6 @@ tensor trainable_graph::forward(const_tensor_view x, bool save) {
     s.acts.clear();
     s.saved = false;
     s.acts.emplace(s.input, tensor::copy_of(x));
-    std::vector<int> last_use(0);
     for (tnode& t : s.plan) {
         const node& n = *t.src;
         auto in = [&](std::size_t i) -> const tensor& {

@@ -9,6 +9,7 @@
 #include "hone/data/dataset.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
+#include "hone/quantize/quantizer.hpp"
 #include "hone/retrain/trainer.hpp"
 
 #include <doctest/doctest.h>
@@ -436,6 +437,10 @@ TEST_CASE("QAT: int4 per-channel fake-quant weights and 8-bit activations train"
                             w.span<float>().begin() + (r + 1) * 784);
         CHECK(row.size() <= 16);
     }
+    // the exported weights go through the normal quantized path unchanged: RTN of them again
+    // gives back the same values
+    const tensor again = quantizer(quantizer_config{spec}).quantize(w, "fc1.weight").dequantize();
+    CHECK(max_abs_diff(again, w) < 1e-6);
 }
 
 TEST_CASE("from scratch: an MLP trained by hone learns Fashion-MNIST (subset)") {
