@@ -4,7 +4,7 @@
 // Accuracy figures (test split, 10,000 images) are counters; the fine-tuning benchmarks run once
 // (Iterations(1)) and take minutes on a loaded machine. Epoch counts: HONE_RETRAIN_EPOCHS
 // overrides the fine-tuning epochs (default 2), HONE_SCRATCH_EPOCHS the from-scratch ones
-// (default 10).
+// (default 10), HONE_RETRAIN_LR the prune-aware learning rate (default 5e-4).
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
@@ -53,6 +53,11 @@ int env_int(const char* name, int fallback) {
     return v ? std::atoi(v) : fallback;
 }
 
+float env_float(const char* name, float fallback) {
+    const char* v = std::getenv(name);
+    return v ? float(std::atof(v)) : fallback;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -99,7 +104,7 @@ void BM_prune90_finetune(benchmark::State& state) {
         hone::trainer_config cfg;
         cfg.epochs = env_int("HONE_RETRAIN_EPOCHS", 2);
         cfg.optimizer = hone::optimizer_kind::adamw;
-        cfg.learning_rate = 5e-4f;
+        cfg.learning_rate = env_float("HONE_RETRAIN_LR", 5e-4f);
         cfg.schedule = hone::lr_schedule::cosine;
         cfg.batch_size = 128;
         cfg.loss = hone::loss_kind::distillation;
