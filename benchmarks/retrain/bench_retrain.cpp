@@ -5,7 +5,7 @@
 // (Iterations(1)) and take minutes on a loaded machine. Epoch counts: HONE_RETRAIN_EPOCHS
 // overrides the fine-tuning epochs (default 2), HONE_SCRATCH_EPOCHS the from-scratch ones
 // (default 10), HONE_RETRAIN_LR the prune-aware learning rate (default 5e-4),
-// HONE_CLUSTER_LR_SCALE the centroid step scale (default 1).
+// HONE_CLUSTER_LR_SCALE the centroid step scale (default 0.05).
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
@@ -152,7 +152,7 @@ void BM_cluster_finetune(benchmark::State& state) {
         cfg.batch_size = 128;
         cfg.loss = hone::loss_kind::distillation;
         cfg.distill_alpha = 0.5f;
-        cfg.cluster_lr_scale = env_float("HONE_CLUSTER_LR_SCALE", 1.0f);
+        cfg.cluster_lr_scale = env_float("HONE_CLUSTER_LR_SCALE", 0.05f);
         hone::trainer t(hone::trainable_graph(m), cfg);
         t.set_teacher(base);
         hone::clusterer_config cc;
