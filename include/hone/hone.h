@@ -1510,6 +1510,83 @@ HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const
  * retraining (include/hone/retrain/)
  * ==================================================================================== */
 
+/* Fine-tuning (and training from scratch) of an ONNX model with hone's own backward passes
+ * (docs/retraining.md): start a run on labelled data, step it one mini-batch at a time (a
+ * progress callback sees every step and may stop the run), evaluate, and finish by writing the
+ * trained model as ONNX (atomically). Optimization-aware options apply to every trainable weight
+ * of rank ≥ 2 (the Gemm/MatMul/Conv weights): magnitude pruning with masks kept applied, k-means
+ * clustering with weights tied to centroids, int-N per-channel fake quantization (QAT, STE).
+ * Errors: an op without a backward pass (HONE_ERROR_UNSUPPORTED naming the node), labels
+ * missing for a labelled loss, a non-finite loss (HONE_ERROR_INVALID_ARGUMENT naming the step):
+ * nothing is written. */
+
+typedef enum hone_optimizer { HONE_OPTIMIZER_SGD = 0, HONE_OPTIMIZER_ADAMW = 1 } hone_optimizer;
+typedef enum hone_lr_schedule {
+    HONE_LR_CONSTANT = 0,
+    HONE_LR_COSINE = 1,
+    HONE_LR_STEP = 2
+} hone_lr_schedule;
+typedef enum hone_train_loss {
+    HONE_LOSS_CROSS_ENTROPY = 0, /* labels required */
+    HONE_LOSS_DISTILLATION = 1   /* teacher_path required; labels when distill_alpha < 1 */
+} hone_train_loss;
+
+typedef struct hone_train_progress {
+    int epoch;           /* 0-based */
+    int64_t step;        /* global steps done */
+    int64_t total_steps; /* planned */
+    double loss;         /* this step's loss */
+    float learning_rate; /* used by this step */
+} hone_train_progress;
+
+/* Called after every step; return 0 to stop the run (further steps report done). */
+typedef int (*hone_train_progress_fn)(void* user, const hone_train_progress* progress);
+
+typedef struct hone_finetune_params {
+    size_t struct_size;        /* sizeof(hone_finetune_params), set by _init */
+    const char* model_path;    /* ONNX model to train (required) */
+    const char* teacher_path;  /* ONNX teacher for distillation (NULL: the model as loaded) */
+    int epochs;                /* 1 */
+    int64_t batch_size;        /* 64 */
+    uint64_t seed;             /* 0: data order */
+    hone_optimizer optimizer;  /* SGD */
+    float learning_rate;       /* 0.01 */
+    float momentum;            /* 0.9 (SGD) */
+    float weight_decay;        /* 0 */
+    hone_lr_schedule schedule; /* constant */
+    int64_t step_size;         /* 1000 (step schedule) */
+    float gamma;               /* 0.1 (step schedule) */
+    float min_learning_rate;   /* 0 (cosine floor) */
+    hone_train_loss loss;      /* cross-entropy */
+    float temperature;         /* 4 */
+    float distill_alpha;       /* 1: pure distillation */
+    double prune_sparsity;     /* 0: off; else magnitude masks of this sparsity, kept applied */
+    int cluster_count;         /* 0: off; else 2…256 clusters per weight, centroids train */
+    int weight_bits;           /* 0: off; else 2…8-bit per-channel symmetric fake quant */
+    int activation_bits;       /* 0: off; else 2…8-bit activation fake quant */
+    hone_train_progress_fn progress; /* NULL: none */
+    void* user;                      /* passed to progress */
+} hone_finetune_params;
+
+typedef struct hone_finetune hone_finetune;
+
+HONE_API hone_status hone_finetune_params_init(hone_finetune_params* params);
+/* Loads the model (and teacher), applies the optimization-aware options, and copies the
+ * training data: `inputs` f32 [N, ...] (each sample reshaped to the model input by its
+ * element count), `labels` N int64 (NULL with label_count 0 for pure distillation). */
+HONE_API hone_status hone_finetune_start(const hone_finetune_params* params,
+                                         const hone_tensor* inputs, const int64_t* labels,
+                                         size_t label_count, hone_finetune** out);
+/* Runs one mini-batch; *done = 1 (and no step) when every epoch ran or the callback stopped. */
+HONE_API hone_status hone_finetune_step(hone_finetune* run, int* done);
+/* Top-1 accuracy of the current (masked / clustered / fake-quantized) weights. */
+HONE_API hone_status hone_finetune_evaluate(hone_finetune* run, const hone_tensor* inputs,
+                                            const int64_t* labels, size_t label_count,
+                                            double* accuracy);
+/* Writes the trained model to `output_path` as ONNX (atomic). The run stays usable. */
+HONE_API hone_status hone_finetune_finish(hone_finetune* run, const char* output_path);
+HONE_API void hone_finetune_destroy(hone_finetune* run);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,10 @@
 #include "hone/cluster/clusterer.hpp"
 #include "hone/cluster/kmeans1d.hpp"
 
+// algorithms: retraining
+#include "hone/retrain/backward.hpp"
+#include "hone/retrain/trainer.hpp"
+
 // models, I/O and the graph executor
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"

@@ -1,0 +1,241 @@
+// Retraining on Fashion-MNIST. Each benchmark checks that training does something (loss falls,
+// accuracy rises) before it reports. Speed is a ratio measured in the same run: the time of one
+// training epoch over the time of one epoch of forward passes of the same graph (x_forward).
+// Accuracy figures (test split, 10,000 images) are counters; the fine-tuning benchmarks run once
+// (Iterations(1)) and take minutes on a loaded machine. Epoch counts: HONE_RETRAIN_EPOCHS
+// overrides the fine-tuning epochs (default 2), HONE_SCRATCH_EPOCHS the from-scratch ones
+// (default 10), HONE_RETRAIN_LR the prune-aware learning rate (default 5e-4),
+// HONE_CLUSTER_LR_SCALE the centroid step scale (default 0.05).
+#include <hone/cluster/clusterer.hpp>
+#include <hone/core/threads.hpp>
+#include <hone/data/dataset.hpp>
+#include <hone/io/onnx.hpp>
+#include <hone/prune/pruner.hpp>
+#include <hone/quantize/quantizer.hpp>
+#include <hone/retrain/trainer.hpp>
+
+#include <benchmark/benchmark.h>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fixture(const char* name) {
+    std::vector<fs::path> starts{fs::current_path()};
+    std::error_code ec;
+    const auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) starts.push_back(exe.parent_path());
+    for (auto dir : starts)
+        for (; !dir.empty(); dir = dir.parent_path()) {
+            const auto c = dir / "tests" / "fixtures" / "fashion_mnist" / name;
+            if (fs::exists(c)) return c;
+            if (dir == dir.parent_path()) break;
+        }
+    throw std::runtime_error(std::string("fixture not found: ") + name);
+}
+
+const hone::dataset& train() {
+    static const hone::dataset d = hone::dataset::fashion_mnist("train");
+    return d;
+}
+const hone::dataset& test() {
+    static const hone::dataset d = hone::dataset::fashion_mnist("test");
+    return d;
+}
+
+int env_int(const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::atoi(v) : fallback;
+}
+
+float env_float(const char* name, float fallback) {
+    const char* v = std::getenv(name);
+    return v ? float(std::atof(v)) : fallback;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<std::string> layer_weights(const hone::model& m) {
+    std::vector<std::string> r;
+    for (const auto& n : m.nodes)
+        if (n.op_type == "Gemm") r.push_back(n.inputs[1]);
+    return r;
+}
+
+/// One epoch of training from scratch vs one epoch of forward passes of the same graph.
+void BM_train_epoch_vs_forward(benchmark::State& state) {
+    const hone::dataset& d = train();
+    double train_t = 0, fwd_t = 0;
+    for (auto _ : state) {
+        hone::model m = hone::make_mlp({784, 256, 128, 10}, 1);
+        hone::trainer_config cfg;
+        cfg.optimizer = hone::optimizer_kind::adamw;
+        cfg.learning_rate = 1e-3f;
+        cfg.batch_size = 128;
+        hone::trainer t(hone::trainable_graph(m), cfg);
+        auto t0 = std::chrono::steady_clock::now();
+        const auto rep = t.fit(d);
+        train_t += seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        const double acc = t.evaluate(d, 128); // one epoch of forward passes (no saving)
+        fwd_t += seconds_since(t0);
+        if (!(acc > 0.75) || !(rep[0].mean_loss < 1.0))
+            state.SkipWithError("training did not learn");
+        state.counters["train_acc"] = acc;
+    }
+    state.counters["x_forward"] = train_t / fwd_t;
+    state.counters["threads"] = hone::num_threads();
+}
+
+/// The MLP fixture pruned to 90% (magnitude, per layer), then prune-aware fine-tuning with
+/// distillation from the unpruned model (alpha 0.5, T = 4, AdamW 5e-4 cosine).
+void BM_prune90_finetune(benchmark::State& state) {
+    for (auto _ : state) {
+        hone::model base = hone::load_onnx(fixture("mlp.onnx"));
+        const double a_base = hone::evaluate_accuracy(base, test());
+        hone::model m = base.clone();
+        hone::trainer_config cfg;
+        cfg.epochs = env_int("HONE_RETRAIN_EPOCHS", 2);
+        cfg.optimizer = hone::optimizer_kind::adamw;
+        cfg.learning_rate = env_float("HONE_RETRAIN_LR", 5e-4f);
+        cfg.schedule = hone::lr_schedule::cosine;
+        cfg.batch_size = 128;
+        cfg.loss = hone::loss_kind::distillation;
+        cfg.distill_alpha = 0.5f;
+        hone::trainer t(hone::trainable_graph(m), cfg);
+        t.set_teacher(base);
+        for (const auto& w : layer_weights(m)) {
+            hone::tensor copy = m.weight(w).clone();
+            hone::tensor mask(hone::dtype::u8, copy.dims());
+            hone::prune_magnitude(copy.view(), 0.9, mask.view(), w);
+            t.set_mask(w, mask);
+        }
+        const double a_oneshot = t.evaluate(test());
+        t.fit(train());
+        const double a_ft = t.evaluate(test());
+        t.write_back(m);
+        double zeros = 0, total = 0;
+        for (const auto& w : layer_weights(m)) {
+            zeros += hone::sparsity_of(m.weight(w)) * double(m.weight(w).numel());
+            total += double(m.weight(w).numel());
+        }
+        if (!(a_ft > a_oneshot)) state.SkipWithError("fine-tuning did not recover accuracy");
+        state.counters["acc_base"] = a_base;
+        state.counters["acc_oneshot"] = a_oneshot;
+        state.counters["acc_finetuned"] = a_ft;
+        state.counters["drop_oneshot_pts"] = 100 * (a_base - a_oneshot);
+        state.counters["drop_finetuned_pts"] = 100 * (a_base - a_ft);
+        state.counters["sparsity"] = zeros / total;
+        state.counters["epochs"] = cfg.epochs;
+    }
+}
+
+/// k clusters per layer (per tensor), then cluster-aware fine-tuning with distillation.
+void BM_cluster_finetune(benchmark::State& state) {
+    const int k = int(state.range(0));
+    for (auto _ : state) {
+        hone::model base = hone::load_onnx(fixture("mlp.onnx"));
+        const double a_base = hone::evaluate_accuracy(base, test());
+        hone::model m = base.clone();
+        hone::trainer_config cfg;
+        cfg.epochs = env_int("HONE_RETRAIN_EPOCHS", 2);
+        cfg.learning_rate = 2e-4f;
+        cfg.momentum = 0.0f;
+        cfg.batch_size = 128;
+        cfg.loss = hone::loss_kind::distillation;
+        cfg.distill_alpha = 0.5f;
+        cfg.cluster_lr_scale = env_float("HONE_CLUSTER_LR_SCALE", 0.05f);
+        hone::trainer t(hone::trainable_graph(m), cfg);
+        t.set_teacher(base);
+        hone::clusterer_config cc;
+        cc.clusters = k;
+        for (const auto& w : layer_weights(m))
+            t.set_clustered(w, hone::clusterer(cc).cluster(m.weight(w), {}, w));
+        const double a_oneshot = t.evaluate(test());
+        t.fit(train());
+        const double a_ft = t.evaluate(test());
+        state.counters["acc_base"] = a_base;
+        state.counters["acc_oneshot"] = a_oneshot;
+        state.counters["acc_finetuned"] = a_ft;
+        state.counters["drop_oneshot_pts"] = 100 * (a_base - a_oneshot);
+        state.counters["drop_finetuned_pts"] = 100 * (a_base - a_ft);
+        state.counters["clusters"] = k;
+    }
+}
+
+/// int4 per-channel symmetric weights: RTN (post-training) vs 1 epoch of QAT (fake quant, STE).
+void BM_int4_qat(benchmark::State& state) {
+    for (auto _ : state) {
+        hone::model base = hone::load_onnx(fixture("mlp.onnx"));
+        const double a_base = hone::evaluate_accuracy(base, test());
+        hone::quant_spec spec;
+        spec.bits = 4;
+        spec.granularity = hone::quant_granularity::per_channel;
+        hone::model rtn = base.clone();
+        for (const auto& w : layer_weights(rtn))
+            rtn.weight(w) = hone::quantizer(hone::quantizer_config{spec})
+                                .quantize(rtn.weight(w), w)
+                                .dequantize();
+        const double a_rtn = hone::evaluate_accuracy(rtn, test());
+        hone::model m = base.clone();
+        hone::trainer_config cfg;
+        cfg.epochs = 1;
+        cfg.optimizer = hone::optimizer_kind::adamw;
+        cfg.learning_rate = 2e-4f;
+        cfg.schedule = hone::lr_schedule::cosine;
+        cfg.batch_size = 128;
+        cfg.loss = hone::loss_kind::distillation;
+        cfg.distill_alpha = 0.5f;
+        hone::trainer t(hone::trainable_graph(m), cfg);
+        t.set_teacher(base);
+        for (const auto& w : layer_weights(m))
+            t.set_fake_quant(w, spec);
+        t.fit(train());
+        const double a_qat = t.evaluate(test());
+        state.counters["acc_base"] = a_base;
+        state.counters["acc_rtn_int4"] = a_rtn;
+        state.counters["acc_qat_int4"] = a_qat;
+    }
+}
+
+/// The fixture's MLP shape trained from scratch by hone (AdamW, cosine), test accuracy.
+void BM_mlp_from_scratch(benchmark::State& state) {
+    for (auto _ : state) {
+        hone::model m = hone::make_mlp({784, 256, 128, 10}, 7);
+        hone::trainer_config cfg;
+        cfg.epochs = env_int("HONE_SCRATCH_EPOCHS", 10);
+        cfg.optimizer = hone::optimizer_kind::adamw;
+        cfg.learning_rate = 1e-3f;
+        cfg.weight_decay = 1e-4f;
+        cfg.schedule = hone::lr_schedule::cosine;
+        cfg.batch_size = 128;
+        cfg.seed = 7;
+        hone::trainer t(hone::trainable_graph(m), cfg);
+        t.fit(train());
+        const double acc = t.evaluate(test());
+        state.counters["acc_test"] = acc;
+        state.counters["epochs"] = cfg.epochs;
+        t.write_back(m);
+        const fs::path out = fs::temp_directory_path() / "hone_bench_mlp_scratch.onnx";
+        hone::save_onnx(m, out);
+        if (std::abs(hone::evaluate_accuracy(hone::load_onnx(out), test()) - acc) > 1e-9)
+            state.SkipWithError("the saved model does not reproduce the accuracy");
+        fs::remove(out);
+    }
+}
+
+} // namespace
+
+BENCHMARK(BM_train_epoch_vs_forward)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_prune90_finetune)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_cluster_finetune)->Arg(16)->Arg(8)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_int4_qat)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_mlp_from_scratch)->Iterations(1)->Unit(benchmark::kSecond);

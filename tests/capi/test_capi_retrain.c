@@ -1,0 +1,215 @@
+/* Fine-tuning through the C ABI: start a prune-aware distillation run on the MLP fixture, step
+ * it with a progress callback (loss falls, the callback can stop it), evaluate, finish (the
+ * written model keeps the pruned zeros), cluster-aware and QAT runs, and the error paths. */
+#define _POSIX_C_SOURCE 200809L
+#include <hone/hone.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char fixture[8192];
+
+/* <source>/tests/fixtures/fashion_mnist/mlp.onnx, found upwards from the executable. */
+static int find_fixture(void) {
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    const char* env = getenv("HONE_FIXTURES");
+    if (env) {
+        snprintf(fixture, sizeof fixture, "%s/fashion_mnist/mlp.onnx", env);
+        return access(fixture, R_OK) == 0;
+    }
+    if (n <= 0) return 0;
+    dir[n] = '\0';
+    for (;;) {
+        char* slash = strrchr(dir, '/');
+        if (!slash) return 0;
+        *slash = '\0';
+        snprintf(fixture, sizeof fixture, "%s/tests/fixtures/fashion_mnist/mlp.onnx", dir);
+        if (access(fixture, R_OK) == 0) return 1;
+        if (dir[0] == '\0') return 0;
+    }
+}
+
+typedef struct record {
+    int calls;
+    int stop_at; /* return 0 on this call (1-based); 0 = never */
+    double first_loss, last_loss;
+    int64_t last_step, total;
+} record;
+
+static int on_progress(void* user, const hone_train_progress* p) {
+    record* r = (record*)user;
+    ++r->calls;
+    if (r->calls == 1) r->first_loss = p->loss;
+    r->last_loss = p->loss;
+    r->last_step = p->step;
+    r->total = p->total_steps;
+    return r->calls == r->stop_at ? 0 : 1;
+}
+
+enum { N = 256, D = 784 };
+static float pixels[N * D];
+static int64_t labels[N];
+
+static void fill(void) {
+    unsigned s = 12345u;
+    int i;
+    for (i = 0; i < N * D; ++i) {
+        s = s * 1664525u + 1013904223u;
+        pixels[i] = (float)(s >> 8) / 16777216.0f;
+    }
+    for (i = 0; i < N; ++i)
+        labels[i] = i % 10;
+}
+
+static hone_tensor* wrap_inputs(void) {
+    hone_tensor_params p;
+    hone_tensor* t = NULL;
+    const int64_t dims[2] = {N, D};
+    hone_tensor_params_init(&p);
+    p.dtype = HONE_DTYPE_F32;
+    p.rank = 2;
+    p.dims = dims;
+    if (hone_tensor_wrap(&p, pixels, sizeof pixels, &t) != HONE_OK) return NULL;
+    return t;
+}
+
+static int run_to_end(hone_finetune* run) {
+    int done = 0, steps = 0;
+    while (!done) {
+        if (hone_finetune_step(run, &done) != HONE_OK) return -1;
+        steps += !done;
+    }
+    return steps;
+}
+
+int main(void) {
+    hone_finetune_params p;
+    hone_finetune* run = NULL;
+    hone_tensor* x;
+    hone_model* saved = NULL;
+    hone_tensor* w = NULL;
+    record rec;
+    double acc = -1;
+    int done = 0, i, zeros = 0;
+    char out[256];
+    float* data = NULL;
+
+    if (!find_fixture()) {
+        fprintf(stderr, "mlp.onnx fixture not found\n");
+        return 1;
+    }
+    fill();
+    x = wrap_inputs();
+    CHECK(x != NULL);
+
+    /* prune-aware distillation from the model itself, unlabeled data */
+    CHECK(hone_finetune_params_init(&p) == HONE_OK);
+    CHECK(p.struct_size == sizeof p && p.epochs == 1 && p.batch_size == 64);
+    memset(&rec, 0, sizeof rec);
+    p.model_path = fixture;
+    p.loss = HONE_LOSS_DISTILLATION;
+    p.prune_sparsity = 0.75;
+    p.batch_size = 32;
+    p.epochs = 2;
+    p.learning_rate = 0.005f;
+    p.progress = on_progress;
+    p.user = &rec;
+    CHECK(hone_finetune_start(&p, x, NULL, 0, &run) == HONE_OK);
+    CHECK(run_to_end(run) == 16);
+    CHECK(rec.calls == 16 && rec.last_step == 16 && rec.total == 16);
+    CHECK(rec.last_loss < rec.first_loss);
+    CHECK(hone_finetune_step(run, &done) == HONE_OK && done == 1);
+    CHECK(hone_finetune_evaluate(run, x, labels, N, &acc) == HONE_OK);
+    CHECK(acc >= 0.0 && acc <= 1.0);
+    snprintf(out, sizeof out, "/tmp/hone_capi_retrain_%d.onnx", (int)getpid());
+    CHECK(hone_finetune_finish(run, out) == HONE_OK);
+    hone_finetune_destroy(run);
+    run = NULL;
+    CHECK(hone_model_load_onnx(out, &saved) == HONE_OK);
+    CHECK(hone_model_get_weight(saved, "fc1.weight", &w) == HONE_OK);
+    if (w) {
+        CHECK(hone_tensor_data(w, (void**)&data) == HONE_OK);
+        for (i = 0; data && i < 256 * 784; ++i)
+            zeros += data[i] == 0.0f;
+        CHECK(zeros == 150528); /* 75% of 256·784, exactly */
+        hone_tensor_destroy(w);
+    }
+    hone_model_destroy(saved);
+    remove(out);
+
+    /* the callback stops a labelled run; cluster-aware */
+    hone_finetune_params_init(&p);
+    memset(&rec, 0, sizeof rec);
+    rec.stop_at = 3;
+    p.model_path = fixture;
+    p.cluster_count = 16;
+    p.learning_rate = 1e-4f;
+    p.momentum = 0.0f;
+    p.progress = on_progress;
+    p.user = &rec;
+    CHECK(hone_finetune_start(&p, x, labels, N, &run) == HONE_OK);
+    CHECK(run_to_end(run) == 3);
+    CHECK(rec.calls == 3);
+    hone_finetune_destroy(run);
+    run = NULL;
+
+    /* QAT int4 weights + 8-bit activations */
+    hone_finetune_params_init(&p);
+    p.model_path = fixture;
+    p.weight_bits = 4;
+    p.activation_bits = 8;
+    p.optimizer = HONE_OPTIMIZER_ADAMW;
+    p.learning_rate = 1e-4f;
+    p.schedule = HONE_LR_COSINE;
+    CHECK(hone_finetune_start(&p, x, labels, N, &run) == HONE_OK);
+    CHECK(run_to_end(run) == 4);
+    hone_finetune_destroy(run);
+    run = NULL;
+
+    /* errors */
+    hone_finetune_destroy(NULL);
+    CHECK_FAILS(hone_finetune_params_init(NULL), HONE_ERROR_INVALID_ARGUMENT, "params");
+    hone_finetune_params_init(&p);
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "model_path");
+    p.model_path = "/nonexistent/m.onnx";
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_IO, "m.onnx");
+    p.model_path = fixture;
+    CHECK_FAILS(hone_finetune_start(&p, x, NULL, 0, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "no labels");
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, 7, &run), HONE_ERROR_SHAPE_MISMATCH, "labels");
+    p.cluster_count = 8;
+    p.weight_bits = 4;
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "exclude");
+    p.cluster_count = 0;
+    p.weight_bits = 0;
+    p.learning_rate = -1.0f;
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "learning_rate");
+    p.learning_rate = 1e30f; /* diverges: a non-finite loss stops the run */
+    p.momentum = 0.0f;
+    CHECK(hone_finetune_start(&p, x, labels, N, &run) == HONE_OK);
+    {
+        hone_status st = HONE_OK;
+        for (i = 0; i < 8 && st == HONE_OK; ++i)
+            st = hone_finetune_step(run, &done);
+        CHECK(st == HONE_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(hone_last_error(), "not finite") != NULL);
+    }
+    CHECK_FAILS(hone_finetune_finish(run, NULL), HONE_ERROR_INVALID_ARGUMENT, "output_path");
+    hone_finetune_destroy(run);
+    CHECK_FAILS(hone_finetune_step(NULL, &done), HONE_ERROR_INVALID_ARGUMENT, "run");
+    run = NULL;
+    CHECK(hone_finetune_start(NULL, x, labels, N, &run) == HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(run == NULL);
+    hone_tensor_destroy(x);
+    if (failures) fprintf(stderr, "%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
