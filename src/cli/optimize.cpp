@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -360,7 +361,16 @@ void check_writable_dir(const fs::path& p, const char* what) {
     fs::path a = fs::absolute(p, ec);
     while (!a.empty() && !fs::exists(a, ec))
         a = a.parent_path();
-    if (a.empty() || !fs::is_directory(a, ec) || ::access(a.c_str(), W_OK) != 0)
+    bool ok = !a.empty() && fs::is_directory(a, ec) && ::access(a.c_str(), W_OK) == 0;
+    if (ok) {
+        // Permissions are not the whole story (root, read-only mounts, /proc): try it.
+        const auto probe = a / fmt::format(".hone-probe-{}", ::getpid());
+        std::FILE* f = std::fopen(probe.c_str(), "wb");
+        ok = f != nullptr;
+        if (f) std::fclose(f);
+        fs::remove(probe, ec);
+    }
+    if (!ok)
         fail(status::io_error,
              fmt::format("{} '{}': cannot be written ({} is not a writable folder)", what,
                          p.string(), a.string()));
@@ -403,6 +413,13 @@ std::string exec_name(exec_precision p) {
     return p == exec_precision::int8_static    ? "int8 static"
            : p == exec_precision::int8_dynamic ? "int8 dynamic"
                                                : "f32";
+}
+
+json ranges_json(const executor_options& o) {
+    json r = json::object();
+    for (const auto& [k, v] : o.activation_ranges)
+        r[k] = {v.lo, v.hi};
+    return r;
 }
 
 calib_method calib_method_of(const std::string& s) {
@@ -492,6 +509,14 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
                                                       std::max(0.0f, res.max.at(0))};
         }
     }
+    // The artifact says how it must run (hone reads it back with its recipe): the execution
+    // precision, the activation ranges and the f32 layers, in the model's doc string.
+    cb.m.doc = json{{"hone",
+                     {{"recipe", rec.to_json()},
+                      {"execution", exec_name(cb.exec.precision)},
+                      {"activation_ranges", ranges_json(cb.exec)},
+                      {"f32_nodes", cb.exec.f32_nodes}}}}
+                   .dump();
     // Packed size: the selected layers as stored, every other weight as it is.
     std::set<std::string> changed;
     for (const auto& l : cb.layers) {
@@ -618,13 +643,6 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
     meta["layers"] = layers.dump();
     meta["execution"] = exec_name(cb.exec.precision);
     return io::serialize_safetensors(entries, meta);
-}
-
-json ranges_json(const executor_options& o) {
-    json r = json::object();
-    for (const auto& [k, v] : o.activation_ranges)
-        r[k] = {v.lo, v.hi};
-    return r;
 }
 
 } // namespace
