@@ -661,6 +661,15 @@ int run_optimize(const optimize_options& o, console& c) {
     const auto opts = o.validation.options();
     model base = load_onnx(o.model);
     const auto base_plan = std::make_unique<graph_runner>(base, executor_options{}, "baseline f32");
+    {
+        bool any = false;
+        for (const auto& l : find_layers(base))
+            any |= rec.steps_for(l.name, l.op).has_value();
+        if (!any)
+            fail(status::invalid_argument,
+                 fmt::format("recipe '{}': selects no layer of '{}' (see hone inspect)", rec.name,
+                             o.model.string()));
+    }
     const auto data_opts = o.data.options(model_sample_shape(base));
     const auto calib = load_data(o.calib, data_opts);
     const auto eval = load_data(o.eval, data_opts);

@@ -151,6 +151,8 @@ file(READ ${W}/ledger.jsonl before)
 file(WRITE ${W}/garbage.onnx "not a model")
 file(WRITE ${W}/recipe_bad.json "{\"steps\": [")
 file(WRITE ${W}/wrong.npy "")
+file(WRITE ${W}/recipe_none.json [[{"layers": {"include": ["nothing*"]}, "steps": [{"kind": "quantize"}]}]])
+file(WRITE ${W}/recipe_field.json [[{"steps": [{"kind": "quantize", "bitz": 4}]}]])
 execute_process(COMMAND ${CMAKE_COMMAND} -E make_directory ${W}/ro)
 set(M ${MODEL})
 set(C "--calib fashion-mnist:train:64")
@@ -165,6 +167,8 @@ set(bad_cases
   "shape does not fit|${M} --recipe int8 ${C} ${E} --input-shape 1x20x20 --out bad6 ${L}"
   "unwritable out|${M} --recipe int8 ${C} ${E} --out /proc/hone-out ${L}"
   "unknown policy|${M} --recipe int8 ${C} ${E} --policy extreme --out bad8 ${L}"
+  "recipe selecting nothing|${M} --recipe recipe_none.json ${C} ${E} --out bad10 ${L}"
+  "recipe with an unknown field|${M} --recipe recipe_field.json ${C} ${E} --out bad11 ${L}"
   "bad npy data|${M} --recipe int8 ${C} --eval wrong.npy --out bad9 ${L}")
 foreach(case IN LISTS bad_cases)
   string(REPLACE "|" ";" parts "${case}")
