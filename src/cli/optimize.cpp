@@ -676,7 +676,12 @@ int run_optimize(const optimize_options& o, console& c) {
     if (eval.evaluation().labels.empty())
         fail(status::invalid_argument,
              fmt::format("--eval '{}': has no labels (top-1 accuracy needs them)", o.eval));
+    // A first batch through the model: a shape that does not fit fails here, before any record.
+    base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
     {
+        // Every input is good: the ledger's folder may be made now.
+        std::error_code ec;
+        if (!o.ledger.parent_path().empty()) fs::create_directories(o.ledger.parent_path(), ec);
         ledger l(o.ledger);
         const auto v = l.verify();
         if (!v.ok)
@@ -684,8 +689,6 @@ int run_optimize(const optimize_options& o, console& c) {
                  fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
                              o.ledger.string(), v.first_bad, v.problem));
     }
-    // A first batch through the model: a shape that does not fit fails here, before any record.
-    base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
 
     // 1. The baseline, measured and recorded first.
     const auto base_bytes = base.weight_bytes();
