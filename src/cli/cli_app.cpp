@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "main_job.hpp"
+#include "optimize.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/core/version.hpp>
@@ -116,7 +117,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     rp->callback([&] { action = [&](console& c) { return run_report_render(report, c); }; });
 
     // inspect, optimize, validate, sweep: registered once their handlers are set here.
-    main_job_handlers handlers;
+    main_job_handlers handlers = main_job_handlers_all();
     main_job_storage storage;
     add_main_job_commands(app, handlers, storage, action);
 

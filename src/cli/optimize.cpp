@@ -1,0 +1,992 @@
+// optimize.cpp — inspect, optimize, validate, sweep: the main job of DESIGN.md wired from the
+// model, graph, quantize, prune, cluster, validate, policy and ledger layers.
+#include "optimize.hpp"
+
+#include "exit_codes.hpp"
+#include "progress.hpp"
+#include "recipe.hpp"
+
+#include <hone/cluster/clusterer.hpp>
+#include <hone/core/atomic_file.hpp>
+#include <hone/core/error.hpp>
+#include <hone/graph/executor.hpp>
+#include <hone/io/onnx.hpp>
+#include <hone/io/safetensors.hpp>
+#include <hone/kernels/gemm.hpp>
+#include <hone/ledger/digest.hpp>
+#include <hone/metrics/layer_error.hpp>
+#include <hone/model/model.hpp>
+#include <hone/prune/pruner.hpp>
+#include <hone/prune/sparse_storage.hpp>
+#include <hone/quantize/calibrator.hpp>
+#include <hone/quantize/quantizer.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <unistd.h>
+
+namespace hone::cli {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// ---- layers ------------------------------------------------------------------------------
+
+/// A Gemm/MatMul whose weight is a constant rank-2 tensor: what hone optimizes.
+struct layer_ref {
+    std::size_t node = 0;
+    std::string name, op, weight, input, output;
+    bool stored_kn = false; ///< weight stored [K, N] (MatMul, Gemm transB = 0)
+    std::int64_t n = 0, k = 0;
+};
+
+std::vector<layer_ref> find_layers(const model& m) {
+    std::vector<layer_ref> out;
+    for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+        const auto& nd = m.nodes[i];
+        if (!nd.domain.empty() || (nd.op_type != "Gemm" && nd.op_type != "MatMul")) continue;
+        if (nd.inputs.size() < 2 || nd.outputs.empty() || !m.has_weight(nd.inputs[1])) continue;
+        const auto& w = m.weight(nd.inputs[1]);
+        if (w.type() != dtype::f32 || w.dims().rank() != 2) continue;
+        if (nd.op_type == "Gemm" && nd.get_int("transA", 0) != 0) continue;
+        layer_ref l;
+        l.node = i;
+        l.name = nd.name;
+        l.op = nd.op_type;
+        l.weight = nd.inputs[1];
+        l.input = nd.inputs[0];
+        l.output = nd.outputs[0];
+        l.stored_kn = nd.op_type == "MatMul" || nd.get_int("transB", 0) == 0;
+        l.n = l.stored_kn ? w.dims()[1] : w.dims()[0];
+        l.k = l.stored_kn ? w.dims()[0] : w.dims()[1];
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+tensor transpose2(const_tensor_view v) {
+    const auto r = v.dims()[0], c = v.dims()[1];
+    tensor t(dtype::f32, shape{c, r});
+    const auto src = tensor::copy_of(v);
+    const float* s = src.span<float>().data();
+    float* d = t.span<float>().data();
+    for (std::int64_t i = 0; i < r; ++i)
+        for (std::int64_t j = 0; j < c; ++j)
+            d[j * r + i] = s[i * c + j];
+    return t;
+}
+
+/// The layer's weight as [N, K] (a copy).
+tensor weight_nk(const model& m, const layer_ref& l) {
+    const auto& w = m.weight(l.weight);
+    return l.stored_kn ? transpose2(w.view()) : w.clone();
+}
+
+void set_weight_nk(model& m, const layer_ref& l, const tensor& nk) {
+    m.set_weight(l.weight, l.stored_kn ? transpose2(nk.view()) : nk.clone());
+}
+
+std::vector<std::int64_t> model_sample_shape(const model& m) {
+    if (m.inputs.size() != 1)
+        fail(status::unsupported, fmt::format("model '{}': hone optimizes models with one input, "
+                                              "this one has {}",
+                                              m.source, m.inputs.size()));
+    std::vector<std::int64_t> s;
+    const auto& dims = m.inputs[0].dims;
+    for (std::size_t i = 1; i < dims.size(); ++i) {
+        if (!dims[i].is_static())
+            fail(status::unsupported,
+                 fmt::format("model '{}': input '{}' has a dynamic dimension {} (give "
+                             "--input-shape)",
+                             m.source, m.inputs[0].name, i));
+        s.push_back(dims[i].size);
+    }
+    return s;
+}
+
+// ---- observation -------------------------------------------------------------------------
+
+/// Runs `m` over `inputs` (first `max_rows` samples) and returns the named values as
+/// [rows, last dim] f32 matrices (graph inputs included).
+std::map<std::string, tensor> observe(const model& m, executor_options options,
+                                      const_tensor_view inputs, const std::set<std::string>& names,
+                                      std::int64_t max_rows, const std::string& label,
+                                      const console& c) {
+    for (const auto& n : names)
+        options.keep.push_back(n);
+    executor exec(m, options);
+    const std::int64_t total = std::min<std::int64_t>(inputs.dims()[0], max_rows);
+    std::map<std::string, std::vector<float>> acc;
+    std::map<std::string, std::int64_t> width;
+    const auto add = [&](const std::string& name, const_tensor_view v) {
+        const auto t = tensor::copy_of(v);
+        const auto d = t.dims();
+        const std::int64_t k = d.rank() ? d[d.rank() - 1] : 1;
+        width[name] = k;
+        auto& a = acc[name];
+        const auto s = t.span<float>();
+        a.insert(a.end(), s.begin(), s.end());
+    };
+    progress bar(label, std::uint64_t(total), {.quiet = c.quiet || c.json});
+    const std::string input_name = m.inputs.at(0).name;
+    for (std::int64_t b = 0; b < total; b += 256) {
+        const auto e = std::min(total, b + 256);
+        const auto batch = inputs.slice(0, b, e);
+        if (names.count(input_name)) {
+            // The graph input as the model sees it: [rows, ..., K].
+            add(input_name, batch);
+        }
+        exec.run(batch, [&](const std::string& name, const_tensor_view v) {
+            if (names.count(name) && v.type() == dtype::f32) add(name, v);
+        });
+        bar.update(std::uint64_t(e), std::uint64_t(total));
+    }
+    bar.finish();
+    std::map<std::string, tensor> out;
+    for (auto& [name, values] : acc) {
+        const auto k = width[name];
+        tensor t(dtype::f32, shape{std::int64_t(values.size()) / k, k});
+        std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
+        out.emplace(name, std::move(t));
+    }
+    return out;
+}
+
+// ---- the recipe applied to one layer -----------------------------------------------------
+
+/// What one layer became: its weights as they run ([N, K]) and as they are stored.
+struct layer_result {
+    layer_ref ref;
+    tensor weights; ///< [N, K] f32, as the candidate runs them
+    std::string scheme;
+    std::uint64_t bytes_before = 0, bytes_after = 0;
+    // packed storage (the last representation that applies)
+    std::optional<quantized_tensor> quantized;
+    std::optional<palettized_tensor> palettized;
+    std::optional<sparse_tensor> sparse; ///< pruned layers (alone, or the mask under clusters)
+    bool palettized_nonzeros = false;    ///< palettized holds only the mask's non-zeros
+};
+
+std::int64_t group_for(std::int64_t wanted, std::int64_t k) {
+    if (k % wanted == 0) return wanted;
+    for (std::int64_t g = std::min(wanted, k); g >= 2; --g)
+        if (k % g == 0 && g % 2 == 0) return g;
+    return k;
+}
+
+layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recipe_step>& steps,
+                         const tensor* x) {
+    layer_result r;
+    r.ref = ref;
+    r.bytes_before = std::uint64_t(w.nbytes());
+    const auto need_x = [&](const char* what) {
+        if (!x)
+            fail(status::invalid_argument,
+                 fmt::format("layer '{}': {} needs calibration inputs", ref.name, what));
+    };
+    std::vector<std::string> scheme;
+    bool pruned = false;
+    int prune_n = 0, prune_m = 0;
+    for (const auto& s : steps) {
+        switch (s.what) {
+        case recipe_step::kind::prune: {
+            pruner_config cfg;
+            cfg.method = s.prune_method == "sparsegpt" ? prune_method::sparsegpt
+                         : s.prune_method == "wanda"   ? prune_method::wanda
+                                                       : prune_method::magnitude;
+            cfg.sparsity = s.sparsity;
+            cfg.n = s.n;
+            cfg.m = s.m;
+            std::optional<layer_statistics> stats;
+            if (cfg.method != prune_method::magnitude) {
+                need_x(s.prune_method.c_str());
+                stats.emplace(ref.k, cfg.method == prune_method::sparsegpt);
+                stats->add(x->view());
+            }
+            pruner p(cfg);
+            p.prune(w.view(), stats ? &*stats : nullptr, {}, ref.name);
+            pruned = true;
+            prune_n = s.n;
+            prune_m = s.m;
+            r.quantized.reset();
+            r.palettized.reset();
+            scheme.push_back(s.n > 0 ? fmt::format("{}:{} {}", s.n, s.m, s.prune_method)
+                                     : fmt::format("{:g}% {}", 100 * s.sparsity, s.prune_method));
+            break;
+        }
+        case recipe_step::kind::cluster: {
+            clusterer_config cfg;
+            cfg.clusters = s.clusters;
+            cfg.method = s.cluster_method == "optimal" ? kmeans_method::optimal
+                         : s.cluster_method == "lloyd" ? kmeans_method::lloyd
+                                                       : kmeans_method::automatic;
+            clusterer cl(cfg);
+            r.quantized.reset();
+            if (pruned) {
+                // Cluster the kept weights only; the mask says where they are.
+                auto span = w.span<float>();
+                std::vector<float> nz;
+                for (const float v : span)
+                    if (v != 0.0f) nz.push_back(v);
+                if (nz.empty())
+                    fail(status::invalid_argument,
+                         fmt::format("layer '{}': nothing left to cluster", ref.name));
+                const auto nzv = make_view(nz.data(), nz.size() * sizeof(float), dtype::f32,
+                                           shape{std::int64_t(nz.size())});
+                r.palettized = cl.cluster(nzv, {}, ref.name);
+                const auto deq = r.palettized->dequantize();
+                const auto d = deq.span<float>();
+                std::size_t j = 0;
+                for (auto& v : span)
+                    if (v != 0.0f) v = d[j++];
+                r.palettized_nonzeros = true;
+            } else {
+                r.palettized = cl.cluster(w.view(), {}, ref.name);
+                w = r.palettized->dequantize();
+            }
+            scheme.push_back(fmt::format("k-means {}", s.clusters));
+            break;
+        }
+        case recipe_step::kind::quantize: {
+            quantizer_config cfg;
+            cfg.spec.bits = s.bits;
+            if (s.granularity == "per_group") {
+                cfg.spec.granularity = quant_granularity::per_group;
+                cfg.spec.group_size = group_for(s.group_size, ref.k);
+            } else if (s.granularity == "per_tensor") {
+                cfg.spec.granularity = quant_granularity::per_tensor;
+            }
+            cfg.method = s.quant_method == "gptq"          ? weight_method::gptq
+                         : s.quant_method == "clip_search" ? weight_method::clip_search
+                                                           : weight_method::rtn;
+            std::optional<layer_statistics> stats;
+            weight_calibration cal;
+            if (cfg.method == weight_method::gptq) {
+                need_x("GPTQ");
+                stats.emplace(ref.k, true);
+                stats->add(x->view());
+                cal.hessian = stats->hessian().view();
+            }
+            quantizer q(cfg);
+            auto res = q.run(w.view(), cal, ref.name);
+            w = res.weights.dequantize();
+            r.quantized = std::move(res.weights);
+            r.palettized.reset();
+            pruned = false; // stored dense (the quantized grid keeps zeros, not the mask)
+            scheme.push_back(fmt::format("int{} {}{} {}", s.bits, s.granularity,
+                                         s.granularity == "per_group"
+                                             ? fmt::format(" g{}", cfg.spec.group_size)
+                                             : std::string(),
+                                         s.quant_method));
+            break;
+        }
+        }
+    }
+    if (pruned)
+        r.sparse = sparse_tensor::encode(
+            w.view(), prune_n > 0 ? sparse_format::n_m : sparse_format::bitmask,
+            prune_n > 0 ? prune_n : 2, prune_n > 0 ? prune_m : 4, ref.name);
+    if (r.quantized)
+        r.bytes_after = r.quantized->bytes();
+    else if (r.palettized)
+        r.bytes_after =
+            r.palettized->bytes() + (r.palettized_nonzeros ? r.sparse->index_bytes().size() : 0);
+    else if (r.sparse)
+        r.bytes_after = r.sparse->bytes();
+    else
+        r.bytes_after = r.bytes_before;
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+        r.scheme += (i ? " + " : "") + scheme[i];
+    r.weights = std::move(w);
+    return r;
+}
+
+// ---- runners -----------------------------------------------------------------------------
+
+/// graph_runner with the packed size the artifact stores (hone's bytes(), not the plan's).
+class sized_runner final : public runner {
+public:
+    sized_runner(const model& m, const executor_options& o, std::string name, std::uint64_t bytes)
+        : inner_(m, o, name), name_(std::move(name)), bytes_(bytes) {}
+    std::string name() const override { return name_; }
+    tensor run(const_tensor_view inputs) override { return inner_.run(inputs); }
+    std::uint64_t model_bytes() const override { return bytes_; }
+    work work_per_sample() const override { return inner_.work_per_sample(); }
+    const executor& plan() const { return inner_.plan(); }
+
+private:
+    graph_runner inner_;
+    std::string name_;
+    std::uint64_t bytes_;
+};
+
+double top1(runner& r, const loaded_data& d, const std::string& label, const console& c) {
+    const auto ev = d.evaluation();
+    if (ev.labels.empty()) return std::nan("");
+    const auto n = ev.inputs.dims()[0];
+    std::int64_t correct = 0;
+    progress bar(label, std::uint64_t(n), {.quiet = c.quiet || c.json});
+    for (std::int64_t b = 0; b < n; b += 256) {
+        const auto e = std::min(n, b + 256);
+        const auto out = r.run(ev.inputs.slice(0, b, e));
+        const auto classes = out.dims()[out.dims().rank() - 1];
+        const auto s = out.span<float>();
+        for (std::int64_t i = 0; i < e - b; ++i) {
+            const float* row = s.data() + i * classes;
+            const auto best = std::max_element(row, row + classes) - row;
+            correct += best == ev.labels[std::size_t(b + i)];
+        }
+        bar.update(std::uint64_t(e), std::uint64_t(n));
+    }
+    bar.finish();
+    return double(correct) / double(n);
+}
+
+// ---- output paths ------------------------------------------------------------------------
+
+/// Fails (io_error naming the path) unless `p` can be created: its nearest existing ancestor
+/// is a writable directory and no existing non-directory is in the way.
+void check_writable_dir(const fs::path& p, const char* what) {
+    std::error_code ec;
+    fs::path a = fs::absolute(p, ec);
+    while (!a.empty() && !fs::exists(a, ec))
+        a = a.parent_path();
+    bool ok = !a.empty() && fs::is_directory(a, ec) && ::access(a.c_str(), W_OK) == 0;
+    if (ok) {
+        // Permissions are not the whole story (root, read-only mounts, /proc): try it.
+        const auto probe = a / fmt::format(".hone-probe-{}", ::getpid());
+        std::FILE* f = std::fopen(probe.c_str(), "wb");
+        ok = f != nullptr;
+        if (f) std::fclose(f);
+        fs::remove(probe, ec);
+    }
+    if (!ok)
+        fail(status::io_error,
+             fmt::format("{} '{}': cannot be written ({} is not a writable folder)", what,
+                         p.string(), a.string()));
+}
+
+struct artifact_paths {
+    fs::path onnx, safetensors;
+};
+
+/// --out OUT: OUT.onnx → that file and OUT.safetensors next to it; otherwise a folder holding
+/// model.onnx and weights.safetensors.
+artifact_paths artifact_paths_for(const fs::path& out) {
+    if (out.extension() == ".onnx") {
+        check_writable_dir(out.parent_path().empty() ? fs::path(".") : out.parent_path(), "--out");
+        auto s = out;
+        s.replace_extension(".safetensors");
+        return {out, s};
+    }
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+        fail(status::io_error,
+             fmt::format("--out '{}': exists and is not a folder (give a folder or a .onnx file)",
+                         out.string()));
+    check_writable_dir(out, "--out");
+    return {out / "model.onnx", out / "weights.safetensors"};
+}
+
+// ---- the candidate -----------------------------------------------------------------------
+
+struct candidate_build {
+    recipe rec;
+    model m;
+    executor_options exec;
+    std::vector<layer_result> layers;
+    std::uint64_t model_bytes = 0;
+    std::vector<layer_error> errors; ///< for the report
+};
+
+std::string exec_name(exec_precision p) {
+    return p == exec_precision::int8_static    ? "int8 static"
+           : p == exec_precision::int8_dynamic ? "int8 dynamic"
+                                               : "f32";
+}
+
+json ranges_json(const executor_options& o) {
+    json r = json::object();
+    for (const auto& [k, v] : o.activation_ranges)
+        r[k] = {v.lo, v.hi};
+    return r;
+}
+
+calib_method calib_method_of(const std::string& s) {
+    if (s == "min_max") return calib_method::min_max;
+    if (s == "percentile") return calib_method::percentile;
+    if (s == "entropy") return calib_method::entropy;
+    if (s == "mse") return calib_method::mse;
+    return calib_method::auto_select;
+}
+
+candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
+                                const console& c) {
+    candidate_build cb{rec, base.clone(), {}, {}, 0, {}};
+    const auto layers = find_layers(base);
+    struct chosen {
+        layer_ref ref;
+        std::vector<recipe_step> steps;
+    };
+    std::vector<chosen> todo;
+    for (const auto& l : layers)
+        if (auto s = rec.steps_for(l.name, l.op)) todo.push_back({l, std::move(*s)});
+    if (todo.empty())
+        fail(status::invalid_argument,
+             fmt::format("recipe '{}': selects no layer of '{}' (layers hone optimizes: Gemm and "
+                         "MatMul with constant rank-2 weights; see hone inspect)",
+                         rec.name, base.source));
+    const auto calib_inputs = calib.evaluation().inputs;
+    // Calibration activations of every selected layer's input, observed by name on the
+    // baseline (Hessians for GPTQ/SparseGPT, norms for Wanda).
+    std::map<std::string, tensor> xs;
+    if (rec.needs_layer_inputs()) {
+        std::set<std::string> names;
+        for (const auto& t : todo)
+            names.insert(t.ref.input);
+        xs = observe(base, {}, calib_inputs, names, 4096, "calibration (layer inputs)", c);
+    }
+    {
+        progress bar("applying " + rec.name, todo.size(), {.quiet = c.quiet || c.json});
+        for (const auto& t : todo) {
+            const auto it = xs.find(t.ref.input);
+            auto r = apply_steps(t.ref, weight_nk(base, t.ref), t.steps,
+                                 it == xs.end() ? nullptr : &it->second);
+            set_weight_nk(cb.m, t.ref, r.weights);
+            cb.layers.push_back(std::move(r));
+            bar.advance();
+        }
+        bar.finish();
+    }
+    // Execution: the selected layers in the recipe's precision, every other one in f32.
+    cb.exec.precision = rec.execution;
+    if (rec.execution != exec_precision::f32) {
+        std::set<std::string> selected;
+        for (const auto& t : todo)
+            selected.insert(t.ref.name);
+        for (const auto& nd : base.nodes)
+            if ((nd.op_type == "Gemm" || nd.op_type == "MatMul" || nd.op_type == "Conv") &&
+                !selected.count(nd.name))
+                cb.exec.f32_nodes.push_back(nd.name);
+    }
+    if (rec.execution == exec_precision::int8_static) {
+        // Activation ranges of the candidate's own layer inputs (its weights already changed),
+        // chosen by the calibrator against each consumer layer's output error.
+        std::set<std::string> names;
+        for (const auto& t : todo)
+            names.insert(t.ref.input);
+        const auto acts =
+            observe(cb.m, {}, calib_inputs, names, 4096, "calibration (activation ranges)", c);
+        for (const auto& l : cb.layers) {
+            const auto it = acts.find(l.ref.input);
+            if (it == acts.end())
+                fail(status::internal, fmt::format("layer '{}': input '{}' was not observed",
+                                                   l.ref.name, l.ref.input));
+            calibrator_params p;
+            p.method = calib_method_of(rec.calibration_method);
+            p.type = dtype::u8;
+            p.scheme = kernels::quant_scheme::affine;
+            p.reduce_range = kernels::int8_pairs_saturate();
+            p.name = l.ref.input;
+            calibrator cal(p);
+            cal.observe(it->second.view());
+            if (p.method == calib_method::auto_select) {
+                cal.set_consumer(l.weights.view());
+                cal.score(it->second.view());
+            }
+            const auto res = cal.result();
+            cb.exec.activation_ranges[l.ref.input] = {std::min(0.0f, res.min.at(0)),
+                                                      std::max(0.0f, res.max.at(0))};
+        }
+    }
+    // The artifact says how it must run (hone reads it back with its recipe): the execution
+    // precision, the activation ranges and the f32 layers, in the model's doc string.
+    cb.m.doc = json{{"hone",
+                     {{"recipe", rec.to_json()},
+                      {"execution", exec_name(cb.exec.precision)},
+                      {"activation_ranges", ranges_json(cb.exec)},
+                      {"f32_nodes", cb.exec.f32_nodes}}}}
+                   .dump();
+    // Packed size: the selected layers as stored, every other weight as it is.
+    std::set<std::string> changed;
+    for (const auto& l : cb.layers) {
+        changed.insert(l.ref.weight);
+        cb.model_bytes += l.bytes_after;
+    }
+    for (const auto& name : base.weight_names())
+        if (!changed.count(name)) cb.model_bytes += base.weight(name).nbytes();
+    // Per-layer error of the layer outputs, baseline f32 vs candidate as it runs.
+    {
+        std::set<std::string> outs;
+        for (const auto& l : cb.layers)
+            outs.insert(l.ref.output);
+        const auto b = observe(base, {}, calib_inputs, outs, 512, "layer error (baseline)", c);
+        const auto k =
+            observe(cb.m, cb.exec, calib_inputs, outs, 512, "layer error (candidate)", c);
+        layer_error_collector col;
+        for (const auto& l : cb.layers) {
+            const auto bi = b.find(l.ref.output);
+            const auto ki = k.find(l.ref.output);
+            layer_error e;
+            e.name = l.ref.name;
+            e.op = l.ref.op;
+            e.scheme = l.scheme + (rec.execution != exec_precision::f32
+                                       ? ", runs " + exec_name(rec.execution)
+                                       : std::string());
+            e.bytes_before = l.bytes_before;
+            e.bytes_after = l.bytes_after;
+            if (bi != b.end() && ki != k.end()) {
+                col.add(l.ref.output, bi->second.view(), ki->second.view());
+                const auto& le = col.layers().back();
+                const double sq = le.sqnr_db();
+                if (std::isfinite(sq)) {
+                    e.sqnr_db = sq;
+                    e.relative_error = std::pow(10.0, -sq / 20.0);
+                } else {
+                    e.relative_error = 0.0;
+                }
+            }
+            cb.errors.push_back(std::move(e));
+        }
+    }
+    return cb;
+}
+
+json dims_json(const shape& d) {
+    json a = json::array();
+    for (std::size_t i = 0; i < d.rank(); ++i)
+        a.push_back(d[i]);
+    return a;
+}
+
+const_tensor_view bytes_view(const tensor& t) {
+    return make_view(t.data(), t.nbytes(), dtype::u8, shape{std::int64_t(t.nbytes())});
+}
+
+/// The safetensors bytes of the candidate: hone's packed weights with packing metadata, and
+/// every weight the recipe did not change as it is.
+std::string packed_safetensors(const model& base, const candidate_build& cb) {
+    std::vector<io::safetensors_entry> entries;
+    io::safetensors_metadata meta;
+    std::deque<tensor> keep; // buffers the entries view (stable addresses)
+    std::set<std::string> changed;
+    json layers = json::object();
+    for (const auto& l : cb.layers) {
+        changed.insert(l.ref.weight);
+        json info{{"layer", l.ref.name},
+                  {"op", l.ref.op},
+                  {"scheme", l.scheme},
+                  {"dims_nk", {l.ref.n, l.ref.k}},
+                  {"onnx_layout", l.ref.stored_kn ? "[K,N]" : "[N,K]"},
+                  {"bytes", l.bytes_after}};
+        const auto& w = l.ref.weight;
+        if (l.quantized) {
+            const auto& q = *l.quantized;
+            info["format"] = "quantized";
+            info["spec"] = q.spec.to_string();
+            info["bits"] = q.spec.bits;
+            info["group_size"] = q.spec.group_size;
+            info["data_dtype"] = std::string(name_of(q.data.type()));
+            entries.push_back({w + ".qdata", bytes_view(q.data)});
+            entries.push_back({w + ".scales", q.scales.view()});
+            if (q.zero_points.numel())
+                entries.push_back({w + ".zero_points", bytes_view(q.zero_points)});
+        } else if (l.palettized) {
+            const auto& p = *l.palettized;
+            info["format"] = l.palettized_nonzeros ? "palettized_sparse" : "palettized";
+            info["bits"] = p.bits();
+            info["palette_dims"] = dims_json(p.dims());
+            entries.push_back({w + ".indices", p.packed_indices().view()});
+            entries.push_back({w + ".codebooks", p.codebooks().view()});
+            if (l.palettized_nonzeros) {
+                const auto idx = l.sparse->index_bytes();
+                tensor t(dtype::u8, shape{std::int64_t(idx.size())});
+                std::memcpy(t.data(), idx.data(), idx.size());
+                keep.push_back(std::move(t));
+                entries.push_back({w + ".mask", keep.back().view()});
+                info["mask"] = "bitmask, LSB-first, row-major [N,K]";
+            }
+        } else if (l.sparse) {
+            const auto& s = *l.sparse;
+            info["format"] = s.format() == sparse_format::n_m ? "sparse_n_m" : "sparse_bitmask";
+            if (s.format() == sparse_format::n_m) {
+                info["n"] = s.n();
+                info["m"] = s.m();
+            }
+            const auto vals = s.values();
+            tensor v(dtype::f32, shape{std::int64_t(vals.size())});
+            std::memcpy(v.data(), vals.data(), vals.size() * sizeof(float));
+            const auto idx = s.index_bytes();
+            tensor ix(dtype::u8, shape{std::int64_t(idx.size())});
+            std::memcpy(ix.data(), idx.data(), idx.size());
+            keep.push_back(std::move(v));
+            entries.push_back({w + ".values", keep.back().view()});
+            keep.push_back(std::move(ix));
+            entries.push_back({w + ".index", keep.back().view()});
+        }
+        layers[w] = info;
+    }
+    for (const auto& name : base.weight_names())
+        if (!changed.count(name)) entries.push_back({name, base.weight(name).view()});
+    meta["format"] = "hone packed weights (docs/cli.md, Artifacts)";
+    meta["recipe"] = cb.rec.to_json().dump();
+    meta["layers"] = layers.dump();
+    meta["execution"] = exec_name(cb.exec.precision);
+    return io::serialize_safetensors(entries, meta);
+}
+
+} // namespace
+
+// ---- optimize ----------------------------------------------------------------------------
+
+int run_optimize(const optimize_options& o, console& c) {
+    // Everything that can be refused is refused before the ledger changes.
+    const auto rec = load_recipe(o.recipe);
+    const auto pol = o.policy_value();
+    const auto key = load_signing_key(o.key);
+    const auto paths = artifact_paths_for(o.out);
+    if (!o.report.empty()) check_writable_dir(o.report, "--report");
+    check_writable_dir(o.ledger.parent_path().empty() ? fs::path(".") : o.ledger.parent_path(),
+                       "--ledger");
+    const auto opts = o.validation.options();
+    model base = load_onnx(o.model);
+    const auto base_plan = std::make_unique<graph_runner>(base, executor_options{}, "baseline f32");
+    {
+        bool any = false;
+        for (const auto& l : find_layers(base))
+            any |= rec.steps_for(l.name, l.op).has_value();
+        if (!any)
+            fail(status::invalid_argument,
+                 fmt::format("recipe '{}': selects no layer of '{}' (see hone inspect)", rec.name,
+                             o.model.string()));
+    }
+    const auto data_opts = o.data.options(model_sample_shape(base));
+    const auto calib = load_data(o.calib, data_opts);
+    const auto eval = load_data(o.eval, data_opts);
+    if (eval.evaluation().labels.empty())
+        fail(status::invalid_argument,
+             fmt::format("--eval '{}': has no labels (top-1 accuracy needs them)", o.eval));
+    // A first batch through the model: a shape that does not fit fails here, before any record.
+    base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
+    {
+        // Every input is good: the ledger's folder may be made now.
+        std::error_code ec;
+        if (!o.ledger.parent_path().empty()) fs::create_directories(o.ledger.parent_path(), ec);
+        ledger l(o.ledger);
+        const auto v = l.verify();
+        if (!v.ok)
+            fail(status::verification_failed,
+                 fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
+                             o.ledger.string(), v.first_bad, v.problem));
+    }
+
+    // 1. The baseline, measured and recorded first.
+    const auto base_bytes = base.weight_bytes();
+    sized_runner baseline(base, {}, "baseline f32", base_bytes);
+    const double base_acc = top1(baseline, eval, "baseline accuracy", c);
+    const auto data_text = json{{"calibration", json::parse(data_json(calib, data_opts))},
+                                {"evaluation", json::parse(data_json(eval, data_opts))}}
+                               .dump();
+    ledger l(o.ledger);
+    const auto base_entry = record_baseline(
+        l, o.actor, key ? &*key : nullptr, o.model,
+        json{{"accuracy", base_acc}, {"model_bytes", base_bytes}, {"samples", eval.data.size()}}
+            .dump(),
+        json::parse(data_json(eval, data_opts)).dump());
+    if (!c.quiet && !c.json)
+        c.err << fmt::format("baseline: top-1 {:.2f}% on {} samples, {} (ledger record {})\n",
+                             100 * base_acc, eval.data.size(), format_bytes(double(base_bytes)),
+                             base_entry.seq);
+
+    // 2. Calibrate and apply the recipe layer by layer.
+    auto cb = build_candidate(base, rec, calib, c);
+
+    // 3. Validate baseline vs candidate.
+    sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
+    const auto ev = eval.evaluation();
+    auto vopts = opts;
+    auto report = validate(baseline, cand, ev, vopts);
+    const auto dec = decide(pol, report.comparison);
+
+    // 4. The artifact: the candidate ONNX (weights as the executor runs them) and hone's packed
+    // weights; both serialized in memory first, then written atomically.
+    const auto onnx_bytes = serialize_onnx(cb.m);
+    const auto st_bytes = packed_safetensors(base, cb);
+    std::error_code ec;
+    fs::create_directories(
+        paths.onnx.parent_path().empty() ? fs::path(".") : paths.onnx.parent_path(), ec);
+    write_file_atomic(paths.safetensors, st_bytes);
+    write_file_atomic(paths.onnx, onnx_bytes);
+
+    // 5. Record, report, exit code.
+    conclusion cl;
+    cl.model = o.model.string();
+    cl.recipe_name = rec.name;
+    json recipe_j = rec.to_json();
+    recipe_j["activation_ranges"] = ranges_json(cb.exec);
+    recipe_j["execution_paths"] = json::array();
+    for (const auto& nr : cand.plan().report())
+        recipe_j["execution_paths"].push_back({{"node", nr.node}, {"path", nr.path}});
+    cl.recipe = recipe_j.dump();
+    cl.validation = std::move(report);
+    cl.policy = pol;
+    cl.decision = dec;
+    cl.artifacts = {paths.onnx, paths.safetensors};
+    cl.ledger = o.ledger;
+    cl.actor = o.actor;
+    cl.key = key ? &*key : nullptr;
+    cl.data = data_text;
+    cl.baseline_seq = base_entry.seq;
+    cl.report_dir = o.report;
+    cl.layers = cb.errors;
+    const int code = conclude(cl, c);
+    if (!c.json)
+        c.out << fmt::format("artifact {} (+ {})\n", paths.onnx.string(),
+                             paths.safetensors.string());
+    return code;
+}
+
+// ---- validate ----------------------------------------------------------------------------
+
+int run_validate(const validate_options& o, console& c) {
+    const auto pol = o.policy_value();
+    const auto key = load_signing_key(o.key);
+    if (!o.report.empty()) check_writable_dir(o.report, "--report");
+    const auto opts = o.validation.options();
+    model b = load_onnx(o.baseline);
+    model k = load_onnx(o.candidate);
+    const auto data_opts = o.data.options(model_sample_shape(b));
+    const auto eval = load_data(o.eval, data_opts);
+    if (!o.ledger.empty()) {
+        ledger l(o.ledger);
+        const auto v = l.verify();
+        if (!v.ok)
+            fail(status::verification_failed,
+                 fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
+                             o.ledger.string(), v.first_bad, v.problem));
+    }
+    sized_runner br(b, {}, "baseline", fs::file_size(o.baseline));
+    sized_runner kr(k, {}, "candidate", fs::file_size(o.candidate));
+    auto report = validate(br, kr, eval.evaluation(), opts);
+    conclusion cl;
+    cl.model = o.baseline.string();
+    cl.recipe_name = o.candidate.filename().string();
+    cl.decision = decide(pol, report.comparison);
+    cl.validation = std::move(report);
+    cl.policy = pol;
+    cl.artifacts = {o.candidate};
+    cl.ledger = o.ledger;
+    cl.actor = o.actor;
+    cl.key = key ? &*key : nullptr;
+    cl.data = data_json(eval, data_opts);
+    cl.report_dir = o.report;
+    return conclude(cl, c);
+}
+
+// ---- inspect -----------------------------------------------------------------------------
+
+int run_inspect(const inspect_options& o, console& c) {
+    model m = load_onnx(o.model);
+    std::map<std::string, int> ops;
+    for (const auto& nd : m.nodes)
+        ops[(nd.domain.empty() ? "" : nd.domain + ".") + nd.op_type]++;
+    json weights = json::array();
+    for (const auto& name : m.weight_names()) {
+        const auto& w = m.weight(name);
+        weights.push_back({{"name", name},
+                           {"dtype", std::string(name_of(w.type()))},
+                           {"shape", dims_json(w.dims())},
+                           {"bytes", w.nbytes()}});
+    }
+    json layers = json::array();
+    for (const auto& l : find_layers(m))
+        layers.push_back({{"name", l.name},
+                          {"op", l.op},
+                          {"weight", l.weight},
+                          {"n", l.n},
+                          {"k", l.k},
+                          {"bytes", m.weight(l.weight).nbytes()},
+                          {"int4_group", group_for(128, l.k)},
+                          {"two_four", l.k % 4 == 0}});
+    json run = {{"ok", true}};
+    try {
+        executor e(m);
+        json paths = json::array();
+        for (const auto& r : e.report())
+            paths.push_back({{"node", r.node}, {"op", r.op_type}, {"path", r.path}});
+        run["paths"] = paths;
+        executor_options i8;
+        i8.precision = exec_precision::int8_dynamic;
+        executor e8(m, i8);
+        run["int8_layers"] = json::array();
+        for (const auto& r : e8.report())
+            if (r.path.find("int8") != std::string::npos) run["int8_layers"].push_back(r.node);
+    } catch (const error& e) {
+        run = {{"ok", false}, {"problem", e.what()}};
+    }
+    json inputs = json::array(), outputs = json::array();
+    const auto vi = [](const value_info& v) {
+        json d = json::array();
+        for (const auto& x : v.dims)
+            d.push_back(x.is_static() ? json(x.size) : json(x.param.empty() ? "?" : x.param));
+        return json{{"name", v.name}, {"dtype", std::string(name_of(v.type))}, {"shape", d}};
+    };
+    for (const auto& v : m.inputs)
+        inputs.push_back(vi(v));
+    for (const auto& v : m.outputs)
+        outputs.push_back(vi(v));
+    json j{{"model", o.model.string()},
+           {"opset", m.opset},
+           {"nodes", m.nodes.size()},
+           {"ops", ops},
+           {"inputs", inputs},
+           {"outputs", outputs},
+           {"weights", weights},
+           {"weight_bytes", m.weight_bytes()},
+           {"file_bytes", fs::file_size(o.model)},
+           {"optimizable_layers", layers},
+           {"executor", run}};
+    if (c.json) {
+        print_json(c.out, j);
+        return exit_ok;
+    }
+    auto& out = c.out;
+    out << fmt::format("{}: opset {}, {} nodes, {} weights ({}), file {}\n", o.model.string(),
+                       m.opset, m.nodes.size(), m.weight_count(),
+                       format_bytes(double(m.weight_bytes())),
+                       format_bytes(double(fs::file_size(o.model))));
+    for (const auto& v : inputs)
+        out << fmt::format("input  {} {} {}\n", v["name"].get<std::string>(),
+                           v["dtype"].get<std::string>(), v["shape"].dump());
+    for (const auto& v : outputs)
+        out << fmt::format("output {} {} {}\n", v["name"].get<std::string>(),
+                           v["dtype"].get<std::string>(), v["shape"].dump());
+    out << "ops:";
+    for (const auto& [k, v] : ops)
+        out << fmt::format(" {}×{}", k, v);
+    out << "\nweights:\n";
+    for (const auto& w : weights)
+        out << fmt::format("  {:<32} {:<4} {:<14} {:>10}\n", w["name"].get<std::string>(),
+                           w["dtype"].get<std::string>(), w["shape"].dump(),
+                           format_bytes(w["bytes"].get<double>()));
+    out << fmt::format("layers hone optimizes ({}):\n", layers.size());
+    for (const auto& l : layers)
+        out << fmt::format(
+            "  {:<20} {:<6} [{}x{}] {:>10}  int4 group {}{}\n", l["name"].get<std::string>(),
+            l["op"].get<std::string>(), l["n"].get<std::int64_t>(), l["k"].get<std::int64_t>(),
+            format_bytes(l["bytes"].get<double>()), l["int4_group"].get<std::int64_t>(),
+            l["two_four"].get<bool>() ? ", 2:4 ok" : "");
+    if (run["ok"].get<bool>()) {
+        out << "executor: runs every node\n";
+        for (const auto& p : run["paths"])
+            out << fmt::format("  {:<20} {:<20} {}\n", p["node"].get<std::string>(),
+                               p["op"].get<std::string>(), p["path"].get<std::string>());
+        out << fmt::format("  int8-capable layers: {}\n", run["int8_layers"].dump());
+    } else {
+        out << "executor: cannot run this model: " << run["problem"].get<std::string>() << '\n';
+    }
+    return exit_ok;
+}
+
+// ---- sweep -------------------------------------------------------------------------------
+
+int run_sweep(const sweep_options& o, console& c) {
+    std::vector<recipe> recipes;
+    for (const auto& r : o.recipes)
+        recipes.push_back(load_recipe(r));
+    const auto pol = o.policy_value();
+    if (!o.report.empty()) check_writable_dir(o.report, "--report");
+    if (!o.out_dir.empty()) check_writable_dir(o.out_dir, "--out-dir");
+    const auto opts = o.validation.options();
+    model base = load_onnx(o.model);
+    const auto data_opts = o.data.options(model_sample_shape(base));
+    const auto calib = load_data(o.calib, data_opts);
+    const auto eval = load_data(o.eval, data_opts);
+    sized_runner baseline(base, {}, "baseline f32", base.weight_bytes());
+    std::vector<candidate_point> points;
+    std::optional<conclusion> best;
+    double best_acc = -1;
+    json rows = json::array();
+    for (const auto& rec : recipes) {
+        auto cb = build_candidate(base, rec, calib, c);
+        sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
+        auto report = validate(baseline, cand, eval.evaluation(), opts);
+        const auto dec = decide(pol, report.comparison);
+        if (points.empty()) {
+            candidate_point b;
+            b.name = "baseline";
+            b.accuracy = report.baseline.accuracy;
+            b.model_bytes = base.weight_bytes();
+            if (!report.latency.empty()) b.latency_ms = report.latency.back().baseline.p50_ms;
+            b.baseline = true;
+            points.push_back(b);
+        }
+        candidate_point p;
+        p.name = rec.name;
+        p.accuracy = report.candidate.accuracy;
+        p.model_bytes = cb.model_bytes;
+        if (!report.latency.empty()) p.latency_ms = report.latency.back().candidate.p50_ms;
+        p.verdict = std::string(name_of(dec.verdict));
+        points.push_back(p);
+        rows.push_back({{"recipe", rec.name},
+                        {"accuracy", p.accuracy},
+                        {"model_bytes", p.model_bytes},
+                        {"latency_ms_p50", p.latency_ms ? json(*p.latency_ms) : json()},
+                        {"verdict", p.verdict}});
+        if (!o.out_dir.empty()) {
+            std::error_code ec;
+            fs::create_directories(o.out_dir, ec);
+            std::string file = rec.name;
+            std::replace(file.begin(), file.end(), ':', '_');
+            write_file_atomic(o.out_dir / (file + ".onnx"), serialize_onnx(cb.m));
+            write_file_atomic(o.out_dir / (file + ".safetensors"), packed_safetensors(base, cb));
+        }
+        const double score = dec.verdict == verdict::rejected ? -1 + p.accuracy : p.accuracy;
+        if (!best || score > best_acc) {
+            best_acc = score;
+            best.emplace();
+            best->model = o.model.string();
+            best->recipe_name = rec.name;
+            best->recipe = rec.to_json().dump();
+            best->validation = std::move(report);
+            best->policy = pol;
+            best->decision = dec;
+            best->layers = cb.errors;
+        }
+    }
+    best->candidates = points;
+    best->report_dir = o.report;
+    best->recipe_name = "sweep (best: " + best->recipe_name + ")";
+    if (!c.json) {
+        c.out << fmt::format("{:<14} {:>10} {:>12} {:>14}  {}\n", "recipe", "top-1", "size",
+                             "p50 (ms)", "verdict");
+        for (const auto& p : points)
+            c.out << fmt::format("{:<14} {:>9.2f}% {:>12} {:>14}  {}\n", p.name, 100 * p.accuracy,
+                                 format_bytes(double(p.model_bytes)),
+                                 p.latency_ms ? fmt::format("{:.3f}", *p.latency_ms) : "-",
+                                 p.baseline ? "baseline" : p.verdict);
+        c.out << '\n';
+    }
+    return conclude(*best, c);
+}
+
+main_job_handlers main_job_handlers_all() {
+    main_job_handlers h;
+    h.inspect = run_inspect;
+    h.optimize = run_optimize;
+    h.validate = run_validate;
+    h.sweep = run_sweep;
+    return h;
+}
+
+} // namespace hone::cli

@@ -1,0 +1,329 @@
+#include "recipe.hpp"
+
+#include <hone/core/atomic_file.hpp>
+#include <hone/core/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace hone::cli {
+
+using json = nlohmann::json;
+
+bool glob_match(std::string_view p, std::string_view t) {
+    // Iterative matcher with backtracking to the last '*'.
+    std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+    while (ti < t.size()) {
+        if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+            ++pi;
+            ++ti;
+        } else if (pi < p.size() && p[pi] == '*') {
+            star = pi++;
+            mark = ti;
+        } else if (star != std::string_view::npos) {
+            pi = star + 1;
+            ti = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < p.size() && p[pi] == '*')
+        ++pi;
+    return pi == p.size();
+}
+
+bool recipe::needs_layer_inputs() const {
+    for (const auto& s : steps) {
+        if (s.what == recipe_step::kind::prune && s.prune_method != "magnitude") return true;
+        if (s.what == recipe_step::kind::quantize && s.quant_method == "gptq") return true;
+    }
+    for (const auto& o : overrides)
+        if (o.step_params.dump().find("gptq") != std::string::npos ||
+            o.step_params.dump().find("sparsegpt") != std::string::npos ||
+            o.step_params.dump().find("wanda") != std::string::npos)
+            return true;
+    return false;
+}
+
+namespace {
+
+[[noreturn]] void bad(std::string_view source, const std::string& what) {
+    fail(status::invalid_argument, fmt::format("recipe '{}': {}", source, what));
+}
+
+template <class T>
+T get(const json& j, const char* key, T fallback, std::string_view source, std::string_view where) {
+    if (!j.contains(key)) return fallback;
+    try {
+        return j.at(key).get<T>();
+    } catch (const json::exception&) {
+        bad(source, fmt::format("{}.{} has the wrong type ({})", where, key, j.at(key).dump()));
+    }
+}
+
+void apply_params(recipe_step& s, const json& j, std::string_view source, std::string_view where) {
+    if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
+    static const std::vector<std::string> known = {
+        "kind", "method", "sparsity", "n", "m", "clusters", "bits", "granularity", "group_size",
+    };
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("{}: unknown field '{}'", where, k));
+    switch (s.what) {
+    case recipe_step::kind::prune:
+        s.prune_method = get<std::string>(j, "method", s.prune_method, source, where);
+        s.sparsity = get<double>(j, "sparsity", s.sparsity, source, where);
+        s.n = get<int>(j, "n", s.n, source, where);
+        s.m = get<int>(j, "m", s.m, source, where);
+        if (s.prune_method != "sparsegpt" && s.prune_method != "wanda" &&
+            s.prune_method != "magnitude")
+            bad(source, fmt::format("{}.method '{}': expected sparsegpt, wanda or magnitude", where,
+                                    s.prune_method));
+        if (s.n > 0 ? !(s.n < s.m && s.m <= 32) : !(s.sparsity >= 0 && s.sparsity < 1))
+            bad(source,
+                fmt::format("{}: sparsity must be in [0, 1) and N:M 1 <= N < M <= 32", where));
+        break;
+    case recipe_step::kind::cluster:
+        s.clusters = get<int>(j, "clusters", s.clusters, source, where);
+        s.cluster_method = get<std::string>(j, "method", s.cluster_method, source, where);
+        if (s.clusters < 2 || s.clusters > 256)
+            bad(source, fmt::format("{}.clusters must be 2…256, got {}", where, s.clusters));
+        if (s.cluster_method != "optimal" && s.cluster_method != "lloyd" &&
+            s.cluster_method != "auto")
+            bad(source, fmt::format("{}.method '{}': expected optimal, lloyd or auto", where,
+                                    s.cluster_method));
+        break;
+    case recipe_step::kind::quantize:
+        s.bits = get<int>(j, "bits", s.bits, source, where);
+        s.granularity = get<std::string>(j, "granularity", s.granularity, source, where);
+        s.group_size = get<std::int64_t>(j, "group_size", s.group_size, source, where);
+        s.quant_method = get<std::string>(j, "method", s.quant_method, source, where);
+        if (s.bits < 2 || s.bits > 8)
+            bad(source, fmt::format("{}.bits must be 2…8, got {}", where, s.bits));
+        if (s.granularity != "per_channel" && s.granularity != "per_group" &&
+            s.granularity != "per_tensor")
+            bad(source, fmt::format("{}.granularity '{}': expected per_channel, per_group or "
+                                    "per_tensor",
+                                    where, s.granularity));
+        if (s.group_size < 1) bad(source, fmt::format("{}.group_size must be >= 1", where));
+        if (s.quant_method != "rtn" && s.quant_method != "clip_search" && s.quant_method != "gptq")
+            bad(source, fmt::format("{}.method '{}': expected rtn, clip_search or gptq", where,
+                                    s.quant_method));
+        break;
+    }
+}
+
+recipe_step::kind kind_of(const std::string& k, std::string_view source, std::string_view where) {
+    if (k == "prune") return recipe_step::kind::prune;
+    if (k == "cluster") return recipe_step::kind::cluster;
+    if (k == "quantize") return recipe_step::kind::quantize;
+    bad(source, fmt::format("{}.kind '{}': expected prune, cluster or quantize", where, k));
+}
+
+const char* kind_name(recipe_step::kind k) {
+    switch (k) {
+    case recipe_step::kind::prune: return "prune";
+    case recipe_step::kind::cluster: return "cluster";
+    default: return "quantize";
+    }
+}
+
+const char* preset_json(std::string_view name) {
+    if (name == "int8")
+        return R"({"name": "int8", "execution": "int8-static", "calibration": "auto",
+                   "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
+    if (name == "int8-dynamic")
+        return R"({"name": "int8-dynamic", "execution": "int8-dynamic",
+                   "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
+    if (name == "int4")
+        return R"({"name": "int4", "execution": "f32",
+                   "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_group",
+                              "group_size": 128, "method": "gptq"}]})";
+    if (name == "sparse50")
+        return R"({"name": "sparse50", "execution": "f32",
+                   "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5}]})";
+    if (name == "2:4")
+        return R"({"name": "2:4", "execution": "f32",
+                   "steps": [{"kind": "prune", "method": "sparsegpt", "n": 2, "m": 4}]})";
+    if (name == "cluster16")
+        return R"({"name": "cluster16", "execution": "f32",
+                   "steps": [{"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
+    if (name == "compact")
+        return R"({"name": "compact", "execution": "int8-static", "calibration": "auto",
+                   "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5},
+                             {"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
+    return nullptr;
+}
+
+} // namespace
+
+const std::vector<std::string>& recipe_presets() {
+    static const std::vector<std::string> names = {"int8", "int8-dynamic", "int4",   "sparse50",
+                                                   "2:4",  "cluster16",    "compact"};
+    return names;
+}
+
+recipe parse_recipe(std::string_view text, std::string_view source) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        fail(status::format_error,
+             fmt::format("recipe '{}': not valid JSON ({})", source, e.what()));
+    }
+    if (!j.is_object()) bad(source, "must be a JSON object");
+    static const std::vector<std::string> known = {"name",  "execution", "calibration", "layers",
+                                                   "steps", "overrides", "comment"};
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("unknown field '{}'", k));
+    recipe r;
+    r.name = get<std::string>(j, "name", std::string(source), source, "recipe");
+    const auto exec = get<std::string>(j, "execution", "f32", source, "recipe");
+    if (exec == "f32")
+        r.execution = exec_precision::f32;
+    else if (exec == "int8-dynamic")
+        r.execution = exec_precision::int8_dynamic;
+    else if (exec == "int8-static")
+        r.execution = exec_precision::int8_static;
+    else
+        bad(source, fmt::format("execution '{}': expected f32, int8-dynamic or int8-static", exec));
+    r.calibration_method = get<std::string>(j, "calibration", "auto", source, "recipe");
+    if (r.calibration_method != "auto" && r.calibration_method != "min_max" &&
+        r.calibration_method != "percentile" && r.calibration_method != "entropy" &&
+        r.calibration_method != "mse")
+        bad(source, fmt::format("calibration '{}': expected auto, min_max, percentile, entropy "
+                                "or mse",
+                                r.calibration_method));
+    if (j.contains("layers")) {
+        const auto& l = j["layers"];
+        if (!l.is_object()) bad(source, "layers must be an object");
+        for (const auto& [k, v] : l.items())
+            if (k != "include" && k != "op_types" && k != "exclude")
+                bad(source, fmt::format("layers: unknown field '{}'", k));
+        r.include = get<std::vector<std::string>>(l, "include", {}, source, "layers");
+        r.op_types = get<std::vector<std::string>>(l, "op_types", r.op_types, source, "layers");
+        r.exclude = get<std::vector<std::string>>(l, "exclude", {}, source, "layers");
+        for (const auto& op : r.op_types)
+            if (op != "Gemm" && op != "MatMul")
+                bad(source, fmt::format("layers.op_types: '{}' is not an op hone optimizes "
+                                        "(Gemm, MatMul)",
+                                        op));
+    }
+    if (!j.contains("steps") || !j["steps"].is_array() || j["steps"].empty())
+        bad(source, "steps must be a non-empty array");
+    for (std::size_t i = 0; i < j["steps"].size(); ++i) {
+        const auto& s = j["steps"][i];
+        const auto where = fmt::format("steps[{}]", i);
+        if (!s.is_object() || !s.contains("kind") || !s["kind"].is_string())
+            bad(source, fmt::format("{} must be an object with a \"kind\"", where));
+        recipe_step step;
+        step.what = kind_of(s["kind"].get<std::string>(), source, where);
+        apply_params(step, s, source, where);
+        r.steps.push_back(step);
+    }
+    if (j.contains("overrides")) {
+        const auto& o = j["overrides"];
+        if (!o.is_object()) bad(source, "overrides must be an object {\"glob\": {...}}");
+        for (const auto& [pattern, v] : o.items()) {
+            const auto where = fmt::format("overrides['{}']", pattern);
+            if (!v.is_object()) bad(source, fmt::format("{} must be an object", where));
+            recipe_override ov;
+            ov.pattern = pattern;
+            for (const auto& [k, p] : v.items()) {
+                if (k == "exclude") {
+                    ov.exclude = get<bool>(v, "exclude", false, source, where);
+                } else {
+                    recipe_step probe;
+                    probe.what = kind_of(k, source, where);
+                    apply_params(probe, p, source, where + "." + k); // validates the fields
+                    ov.step_params[k] = p;
+                }
+            }
+            r.overrides.push_back(std::move(ov));
+        }
+    }
+    return r;
+}
+
+recipe load_recipe(std::string_view name_or_file) {
+    if (const char* preset = preset_json(name_or_file)) return parse_recipe(preset, name_or_file);
+    std::error_code ec;
+    const std::filesystem::path p{std::string(name_or_file)};
+    if (p.extension() != ".json" || !std::filesystem::exists(p, ec)) {
+        std::string names;
+        for (const auto& n : recipe_presets())
+            names += (names.empty() ? "" : ", ") + n;
+        fail(status::invalid_argument,
+             fmt::format("--recipe '{}': neither a preset ({}) nor an existing recipe .json file",
+                         name_or_file, names));
+    }
+    return parse_recipe(read_file(p), name_or_file);
+}
+
+std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view name,
+                                                          std::string_view op_type) const {
+    if (std::find(op_types.begin(), op_types.end(), op_type) == op_types.end()) return std::nullopt;
+    if (!include.empty() && std::none_of(include.begin(), include.end(),
+                                         [&](const std::string& g) { return glob_match(g, name); }))
+        return std::nullopt;
+    for (const auto& g : exclude)
+        if (glob_match(g, name)) return std::nullopt;
+    auto out = steps;
+    for (const auto& o : overrides) {
+        if (!glob_match(o.pattern, name)) continue;
+        if (o.exclude) return std::nullopt;
+        for (auto& s : out)
+            if (o.step_params.contains(kind_name(s.what)))
+                apply_params(s, o.step_params[kind_name(s.what)], this->name, o.pattern);
+    }
+    return out;
+}
+
+json recipe::to_json() const {
+    json steps_j = json::array();
+    for (const auto& s : steps) {
+        json j{{"kind", kind_name(s.what)}};
+        switch (s.what) {
+        case recipe_step::kind::prune:
+            j["method"] = s.prune_method;
+            if (s.n > 0) {
+                j["n"] = s.n;
+                j["m"] = s.m;
+            } else {
+                j["sparsity"] = s.sparsity;
+            }
+            break;
+        case recipe_step::kind::cluster:
+            j["clusters"] = s.clusters;
+            j["method"] = s.cluster_method;
+            break;
+        case recipe_step::kind::quantize:
+            j["bits"] = s.bits;
+            j["granularity"] = s.granularity;
+            if (s.granularity == "per_group") j["group_size"] = s.group_size;
+            j["method"] = s.quant_method;
+            break;
+        }
+        steps_j.push_back(j);
+    }
+    json ov = json::object();
+    for (const auto& o : overrides) {
+        json v = o.step_params;
+        if (o.exclude) v["exclude"] = true;
+        ov[o.pattern] = v;
+    }
+    const char* exec = execution == exec_precision::int8_static    ? "int8-static"
+                       : execution == exec_precision::int8_dynamic ? "int8-dynamic"
+                                                                   : "f32";
+    return {{"name", name},
+            {"execution", exec},
+            {"calibration", calibration_method},
+            {"layers", {{"include", include}, {"op_types", op_types}, {"exclude", exclude}}},
+            {"steps", steps_j},
+            {"overrides", ov}};
+}
+
+} // namespace hone::cli
