@@ -1,8 +1,19 @@
-// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool: direct loops over (n, c) planes.
+// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool over (n, c) planes.
+//
+// MaxPool/AveragePool run row-wise: every axis gets, per output index, the range of kernel taps
+// that fall inside the input, precomputed once. An output row (o0, o1) then visits its input
+// rows (i0, i1) in order, and for each kernel column tap updates every output column of the row
+// in one contiguous SIMD loop over the interior columns (whose windows lie fully inside the
+// input, no bounds checks), the few border columns by a checked scalar loop. Each output sees
+// its window in the same row-major order as the direct reference loops (pool_reference), with
+// the same update (std::max plus a NaN flag, or a double sum), so results are bitwise equal,
+// signed zeros included.
 #include "common.hpp"
 #include "ops.hpp"
+#include "pool_reference.hpp"
 
 #include <cmath>
+#include <vector>
 
 namespace hone::ops {
 
@@ -10,7 +21,7 @@ namespace {
 
 enum class pool_kind { max, average };
 
-tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const char* op) {
+tensor pool_direct(const_tensor_view x, const pool_params& p, pool_kind kind, const char* op) {
     detail::require_f32(x, op, "X");
     if (x.rank() < 3 || x.rank() > 5)
         fail(status::shape_mismatch,
@@ -91,6 +102,164 @@ tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const cha
     return y;
 }
 
+// Kernel taps of one axis, per output index: the input indices inside the input (kernel
+// order), how many there are, and how many lie inside the padded input (count_include_pad).
+struct axis_taps {
+    std::vector<std::int64_t> begin;  // per output: first entry in `index` (size out + 1)
+    std::vector<std::int64_t> index;  // valid input indices, kernel order
+    std::vector<std::int64_t> padded; // per output: taps inside the padded input
+};
+
+axis_taps taps_of(const detail::resolved_spatial& r, std::size_t a) {
+    axis_taps t;
+    t.begin.reserve(std::size_t(r.out[a] + 1));
+    for (std::int64_t o = 0; o < r.out[a]; ++o) {
+        t.begin.push_back(std::int64_t(t.index.size()));
+        std::int64_t padded = 0;
+        for (std::int64_t kk = 0; kk < r.kernel[a]; ++kk) {
+            const std::int64_t i = o * r.stride[a] - r.pad_begin[a] + kk * r.dilation[a];
+            if (i >= -r.pad_begin[a] && i < r.in[a] + r.pad_end[a]) ++padded;
+            if (i >= 0 && i < r.in[a]) t.index.push_back(i);
+        }
+        t.padded.push_back(padded);
+    }
+    t.begin.push_back(std::int64_t(t.index.size()));
+    return t;
+}
+
+// NaN-propagating max with std::max's tie rule (keeps the earlier of equal values, so signed
+// zeros come out as in the reference): once m is NaN it stays NaN; a NaN v replaces m.
+inline float max_update(float m, float v) { return ((m < v) | (v != v)) ? v : m; }
+
+// One input row `src` into the output row accumulator `acc` (float max or double sum) for the
+// interior output columns [lo, hi) (every tap inside the input) and the border columns.
+// Stride S is a compile-time constant when > 0 (so the strided loads vectorize), else `stride`.
+template <int S, pool_kind Kind, class Acc>
+void row_update(Acc* acc, const float* src, std::int64_t in_w, std::int64_t out_w, std::int64_t lo,
+                std::int64_t hi, std::int64_t kernel, std::int64_t stride_rt, std::int64_t dilation,
+                std::int64_t pad) {
+    const std::int64_t stride = S > 0 ? S : stride_rt;
+    for (std::int64_t kw = 0; kw < kernel; ++kw) {
+        const std::int64_t off = kw * dilation - pad;
+        // Border columns before the interior.
+        for (std::int64_t ow = 0; ow < lo; ++ow) {
+            const std::int64_t i = ow * stride + off;
+            if (i < 0 || i >= in_w) continue;
+            if constexpr (Kind == pool_kind::max)
+                acc[ow] = max_update(acc[ow], src[i]);
+            else
+                acc[ow] += src[i];
+        }
+        const float* s = src + off;
+        if constexpr (Kind == pool_kind::max) {
+#pragma omp simd
+            for (std::int64_t ow = lo; ow < hi; ++ow)
+                acc[ow] = max_update(acc[ow], s[ow * stride]);
+        } else {
+#pragma omp simd
+            for (std::int64_t ow = lo; ow < hi; ++ow)
+                acc[ow] += static_cast<double>(s[ow * stride]);
+        }
+        for (std::int64_t ow = hi; ow < out_w; ++ow) {
+            const std::int64_t i = ow * stride + off;
+            if (i < 0 || i >= in_w) continue;
+            if constexpr (Kind == pool_kind::max)
+                acc[ow] = max_update(acc[ow], src[i]);
+            else
+                acc[ow] += src[i];
+        }
+    }
+}
+
+template <pool_kind Kind, class Acc>
+void row_update_any(Acc* acc, const float* src, const detail::resolved_spatial& r, std::int64_t lo,
+                    std::int64_t hi) {
+    const auto call = [&]<int S>() {
+        row_update<S, Kind>(acc, src, r.in[2], r.out[2], lo, hi, r.kernel[2], r.stride[2],
+                            r.dilation[2], r.pad_begin[2]);
+    };
+    if (r.stride[2] == 1)
+        call.template operator()<1>();
+    else if (r.stride[2] == 2)
+        call.template operator()<2>();
+    else
+        call.template operator()<0>();
+}
+
+tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const char* op) {
+    detail::require_f32(x, op, "X");
+    if (x.rank() < 3 || x.rank() > 5)
+        fail(status::shape_mismatch,
+             fmt::format("{}: X has shape {}, expected [N, C, D1..Dk], k = 1..3", op,
+                         x.dims().to_string()));
+    if (p.spatial.kernel_shape.empty())
+        fail(status::invalid_argument, fmt::format("{}: kernel_shape is required", op));
+    const auto r = detail::resolve_spatial(x.dims().dims().subspan(2), p.spatial.kernel_shape,
+                                           p.spatial, p.ceil_mode, op);
+    std::vector<std::int64_t> out_dims{x.dims()[0], x.dims()[1]};
+    for (std::size_t i = 0; i < r.k; ++i)
+        out_dims.push_back(r.out[i]);
+    tensor y(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
+    if (y.numel() == 0) return y;
+    const detail::contiguous_f32 src(x);
+    const auto& in = r.in;
+    const auto& out = r.out;
+    const std::int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
+    const std::int64_t planes = x.dims()[0] * x.dims()[1];
+    const std::int64_t kvol = r.kernel[0] * r.kernel[1] * r.kernel[2];
+    const axis_taps t0 = taps_of(r, 0), t1 = taps_of(r, 1), t2 = taps_of(r, 2);
+    // Interior output columns: ow·stride − pad ≥ 0 and ow·stride − pad + (K−1)·dil ≤ in − 1.
+    const std::int64_t last = in[2] - 1 + r.pad_begin[2] - (r.kernel[2] - 1) * r.dilation[2];
+    const std::int64_t lo = std::min(out[2], (r.pad_begin[2] + r.stride[2] - 1) / r.stride[2]);
+    const std::int64_t hi = std::max(lo, std::min(out[2], last < 0 ? 0 : last / r.stride[2] + 1));
+    float* py = static_cast<float*>(y.data());
+    const int threads = detail::threads_for(planes * out_plane * kvol);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        std::vector<double> sums(kind == pool_kind::average ? std::size_t(out[2]) : 0);
+#pragma omp for schedule(static)
+        for (std::int64_t plane = 0; plane < planes; ++plane) {
+            const float* s = src.data + plane * in_plane;
+            float* d = py + plane * out_plane;
+            for (std::int64_t o0 = 0; o0 < out[0]; ++o0)
+                for (std::int64_t o1 = 0; o1 < out[1]; ++o1) {
+                    float* drow = d + (o0 * out[1] + o1) * out[2];
+                    if (kind == pool_kind::max)
+                        std::fill(drow, drow + out[2], -std::numeric_limits<float>::infinity());
+                    else
+                        std::fill(sums.begin(), sums.end(), 0.0);
+                    for (std::int64_t j0 = t0.begin[o0]; j0 < t0.begin[o0 + 1]; ++j0)
+                        for (std::int64_t j1 = t1.begin[o1]; j1 < t1.begin[o1 + 1]; ++j1) {
+                            const float* srow = s + (t0.index[j0] * in[1] + t1.index[j1]) * in[2];
+                            if (kind == pool_kind::max)
+                                row_update_any<pool_kind::max>(drow, srow, r, lo, hi);
+                            else
+                                row_update_any<pool_kind::average>(sums.data(), srow, r, lo, hi);
+                        }
+                    if (kind == pool_kind::max) {
+                        for (std::int64_t ow = 0; ow < out[2]; ++ow)
+                            if (std::isnan(drow[ow]))
+                                drow[ow] = std::numeric_limits<float>::quiet_NaN();
+                        continue;
+                    }
+                    const std::int64_t rows =
+                        (t0.begin[o0 + 1] - t0.begin[o0]) * (t1.begin[o1 + 1] - t1.begin[o1]);
+                    const std::int64_t padded_rows = t0.padded[o0] * t1.padded[o1];
+                    for (std::int64_t ow = 0; ow < out[2]; ++ow) {
+                        const std::int64_t divisor = p.count_include_pad
+                                                         ? padded_rows * t2.padded[ow]
+                                                         : rows * (t2.begin[ow + 1] - t2.begin[ow]);
+                        drow[ow] =
+                            divisor == 0
+                                ? 0.0f
+                                : static_cast<float>(sums[ow] / static_cast<double>(divisor));
+                    }
+                }
+        }
+    }
+    return y;
+}
+
 tensor global_pool(const_tensor_view x, pool_kind kind, const char* op) {
     detail::require_f32(x, op, "X");
     if (x.rank() < 3)
@@ -131,6 +300,11 @@ tensor global_pool(const_tensor_view x, pool_kind kind, const char* op) {
 }
 
 } // namespace
+
+tensor detail::pool_reference(const_tensor_view x, const pool_params& params, bool max) {
+    return pool_direct(x, params, max ? pool_kind::max : pool_kind::average,
+                       max ? "ops::max_pool" : "ops::average_pool");
+}
 
 tensor max_pool(const_tensor_view x, const pool_params& params) {
     return pool(x, params, pool_kind::max, "ops::max_pool");
