@@ -15,6 +15,10 @@
 #include <cmath>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace hone::ops {
 
 namespace {
@@ -129,7 +133,7 @@ axis_taps taps_of(const detail::resolved_spatial& r, std::size_t a) {
 
 // NaN-propagating max with std::max's tie rule (keeps the earlier of equal values, so signed
 // zeros come out as in the reference): once m is NaN it stays NaN; a NaN v replaces m.
-inline float max_update(float m, float v) { return ((m < v) | (v != v)) ? v : m; }
+inline float max_update(float m, float v) { return (m < v || std::isnan(v)) ? v : m; }
 
 // One input row `src` into the output row accumulator `acc` (float max or double sum) for the
 // interior output columns [lo, hi) (every tap inside the input) and the border columns.
@@ -151,14 +155,49 @@ void row_update(Acc* acc, const float* src, std::int64_t in_w, std::int64_t out_
                 acc[ow] += src[i];
         }
         const float* s = src + off;
-        if constexpr (Kind == pool_kind::max) {
-#pragma omp simd
-            for (std::int64_t ow = lo; ow < hi; ++ow)
-                acc[ow] = max_update(acc[ow], s[ow * stride]);
-        } else {
-#pragma omp simd
-            for (std::int64_t ow = lo; ow < hi; ++ow)
-                acc[ow] += static_cast<double>(s[ow * stride]);
+        std::int64_t c = lo;
+#if defined(__SSE2__)
+        if constexpr (S == 1 || S == 2) {
+            // Four output columns at a time: their taps s[ow·S], loaded without reading past
+            // the last tap of column ow + 3 (stride 2: p[0..3] and p[3..6], even lanes kept).
+            const auto load4 = [](const float* q) {
+                if constexpr (S == 1)
+                    return _mm_loadu_ps(q);
+                else
+                    return _mm_shuffle_ps(_mm_loadu_ps(q), _mm_loadu_ps(q + 3),
+                                          _MM_SHUFFLE(3, 1, 2, 0));
+            };
+            for (; c + 4 <= hi; c += 4) {
+                const __m128 v = load4(s + c * S);
+                if constexpr (Kind == pool_kind::max) {
+                    const __m128 m = _mm_loadu_ps(acc + c);
+                    const __m128 take = _mm_or_ps(_mm_cmplt_ps(m, v), _mm_cmpunord_ps(v, v));
+                    _mm_storeu_ps(acc + c, _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m)));
+                } else {
+                    _mm_storeu_pd(acc + c, _mm_add_pd(_mm_loadu_pd(acc + c), _mm_cvtps_pd(v)));
+                    _mm_storeu_pd(acc + c + 2, _mm_add_pd(_mm_loadu_pd(acc + c + 2),
+                                                          _mm_cvtps_pd(_mm_movehl_ps(v, v))));
+                }
+            }
+            // Max only: the remaining columns by one last overlapping vector (applying a tap twice
+            // to a column leaves it unchanged: the update is idempotent).
+            if constexpr (Kind == pool_kind::max) {
+                if (c < hi && hi - lo >= 4) {
+                    c = hi - 4;
+                    const __m128 v = load4(s + c * S);
+                    const __m128 m = _mm_loadu_ps(acc + c);
+                    const __m128 take = _mm_or_ps(_mm_cmplt_ps(m, v), _mm_cmpunord_ps(v, v));
+                    _mm_storeu_ps(acc + c, _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m)));
+                    c = hi;
+                }
+            }
+        }
+#endif
+        for (; c < hi; ++c) {
+            if constexpr (Kind == pool_kind::max)
+                acc[c] = max_update(acc[c], s[c * stride]);
+            else
+                acc[c] += static_cast<double>(s[c * stride]);
         }
         for (std::int64_t ow = hi; ow < out_w; ++ow) {
             const std::int64_t i = ow * stride + off;
@@ -194,13 +233,29 @@ tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const cha
                          x.dims().to_string()));
     if (p.spatial.kernel_shape.empty())
         fail(status::invalid_argument, fmt::format("{}: kernel_shape is required", op));
-    const auto r = detail::resolve_spatial(x.dims().dims().subspan(2), p.spatial.kernel_shape,
-                                           p.spatial, p.ceil_mode, op);
+    const auto resolved = detail::resolve_spatial(
+        x.dims().dims().subspan(2), p.spatial.kernel_shape, p.spatial, p.ceil_mode, op);
     std::vector<std::int64_t> out_dims{x.dims()[0], x.dims()[1]};
-    for (std::size_t i = 0; i < r.k; ++i)
-        out_dims.push_back(r.out[i]);
+    for (std::size_t i = 0; i < resolved.k; ++i)
+        out_dims.push_back(resolved.out[i]);
     tensor y(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
     if (y.numel() == 0) return y;
+    // Right-align the k spatial axes so axis 2 is always the contiguous one (leading axes of
+    // 1-D/2-D pools are trivial: size 1, kernel 1).
+    detail::resolved_spatial r;
+    r.k = 3;
+    const std::size_t shift = 3 - resolved.k;
+    for (std::size_t a = 0; a < 3; ++a) {
+        const bool real = a >= shift;
+        const std::size_t i = real ? a - shift : 0;
+        r.in[a] = real ? resolved.in[i] : 1;
+        r.kernel[a] = real ? resolved.kernel[i] : 1;
+        r.stride[a] = real ? resolved.stride[i] : 1;
+        r.dilation[a] = real ? resolved.dilation[i] : 1;
+        r.pad_begin[a] = real ? resolved.pad_begin[i] : 0;
+        r.pad_end[a] = real ? resolved.pad_end[i] : 0;
+        r.out[a] = real ? resolved.out[i] : 1;
+    }
     const detail::contiguous_f32 src(x);
     const auto& in = r.in;
     const auto& out = r.out;
