@@ -135,94 +135,134 @@ axis_taps taps_of(const detail::resolved_spatial& r, std::size_t a) {
 // zeros come out as in the reference): once m is NaN it stays NaN; a NaN v replaces m.
 inline float max_update(float m, float v) { return (m < v || std::isnan(v)) ? v : m; }
 
-// One input row `src` into the output row accumulator `acc` (float max or double sum) for the
-// interior output columns [lo, hi) (every tap inside the input) and the border columns.
-// Stride S is a compile-time constant when > 0 (so the strided loads vectorize), else `stride`.
-template <int S, pool_kind Kind, class Acc>
-void row_update(Acc* acc, const float* src, std::int64_t in_w, std::int64_t out_w, std::int64_t lo,
-                std::int64_t hi, std::int64_t kernel, std::int64_t stride_rt, std::int64_t dilation,
-                std::int64_t pad) {
-    const std::int64_t stride = S > 0 ? S : stride_rt;
-    for (std::int64_t kw = 0; kw < kernel; ++kw) {
-        const std::int64_t off = kw * dilation - pad;
-        // Border columns before the interior.
-        for (std::int64_t ow = 0; ow < lo; ++ow) {
-            const std::int64_t i = ow * stride + off;
-            if (i < 0 || i >= in_w) continue;
-            if constexpr (Kind == pool_kind::max)
-                acc[ow] = max_update(acc[ow], src[i]);
-            else
-                acc[ow] += src[i];
-        }
-        const float* s = src + off;
-        std::int64_t c = lo;
-#if defined(__SSE2__)
-        if constexpr (S == 1 || S == 2) {
-            // Four output columns at a time: their taps s[ow·S], loaded without reading past
-            // the last tap of column ow + 3 (stride 2: p[0..3] and p[3..6], even lanes kept).
-            const auto load4 = [](const float* q) {
-                if constexpr (S == 1)
-                    return _mm_loadu_ps(q);
-                else
-                    return _mm_shuffle_ps(_mm_loadu_ps(q), _mm_loadu_ps(q + 3),
-                                          _MM_SHUFFLE(3, 1, 2, 0));
-            };
-            for (; c + 4 <= hi; c += 4) {
-                const __m128 v = load4(s + c * S);
-                if constexpr (Kind == pool_kind::max) {
-                    const __m128 m = _mm_loadu_ps(acc + c);
-                    const __m128 take = _mm_or_ps(_mm_cmplt_ps(m, v), _mm_cmpunord_ps(v, v));
-                    _mm_storeu_ps(acc + c, _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m)));
-                } else {
-                    _mm_storeu_pd(acc + c, _mm_add_pd(_mm_loadu_pd(acc + c), _mm_cvtps_pd(v)));
-                    _mm_storeu_pd(acc + c + 2, _mm_add_pd(_mm_loadu_pd(acc + c + 2),
-                                                          _mm_cvtps_pd(_mm_movehl_ps(v, v))));
-                }
-            }
-            // Max only: the remaining columns by one last overlapping vector (applying a tap twice
-            // to a column leaves it unchanged: the update is idempotent).
-            if constexpr (Kind == pool_kind::max) {
-                if (c < hi && hi - lo >= 4) {
-                    c = hi - 4;
-                    const __m128 v = load4(s + c * S);
-                    const __m128 m = _mm_loadu_ps(acc + c);
-                    const __m128 take = _mm_or_ps(_mm_cmplt_ps(m, v), _mm_cmpunord_ps(v, v));
-                    _mm_storeu_ps(acc + c, _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m)));
-                    c = hi;
-                }
-            }
-        }
-#endif
-        for (; c < hi; ++c) {
-            if constexpr (Kind == pool_kind::max)
-                acc[c] = max_update(acc[c], s[c * stride]);
-            else
-                acc[c] += static_cast<double>(s[c * stride]);
-        }
-        for (std::int64_t ow = hi; ow < out_w; ++ow) {
-            const std::int64_t i = ow * stride + off;
-            if (i < 0 || i >= in_w) continue;
-            if constexpr (Kind == pool_kind::max)
-                acc[ow] = max_update(acc[ow], src[i]);
-            else
-                acc[ow] += src[i];
-        }
+// Taps and interior column range of one pool, shared by every plane.
+struct plane_context {
+    const detail::resolved_spatial* r;
+    const axis_taps *t0, *t1, *t2;
+    std::int64_t lo, hi; // interior output columns: every tap inside the input
+    bool count_include_pad;
+};
+
+// The result of one output from its accumulator (max with NaN flag folded in, or sum).
+template <pool_kind Kind>
+inline float finish(const plane_context& c, float m, double sum, std::int64_t rows,
+                    std::int64_t padded_rows, std::int64_t ow) {
+    if constexpr (Kind == pool_kind::max) {
+        return std::isnan(m) ? std::numeric_limits<float>::quiet_NaN() : m;
+    } else {
+        const auto& t2 = *c.t2;
+        const std::int64_t divisor = c.count_include_pad ? padded_rows * t2.padded[ow]
+                                                         : rows * (t2.begin[ow + 1] - t2.begin[ow]);
+        return divisor == 0 ? 0.0f : static_cast<float>(sum / static_cast<double>(divisor));
     }
 }
 
-template <pool_kind Kind, class Acc>
-void row_update_any(Acc* acc, const float* src, const detail::resolved_spatial& r, std::int64_t lo,
-                    std::int64_t hi) {
-    const auto call = [&]<int S>() {
-        row_update<S, Kind>(acc, src, r.in[2], r.out[2], lo, hi, r.kernel[2], r.stride[2],
-                            r.dilation[2], r.pad_begin[2]);
-    };
-    if (r.stride[2] == 1)
-        call.template operator()<1>();
-    else if (r.stride[2] == 2)
-        call.template operator()<2>();
-    else
-        call.template operator()<0>();
+// One output column ow of an output row, taps checked (border columns, odd strides).
+template <pool_kind Kind>
+inline float column(const plane_context& c, const float* const* rows, std::int64_t nrows,
+                    std::int64_t padded_rows, std::int64_t ow) {
+    const auto& r = *c.r;
+    float m = -std::numeric_limits<float>::infinity();
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < nrows; ++j)
+        for (std::int64_t kw = 0; kw < r.kernel[2]; ++kw) {
+            const std::int64_t i = ow * r.stride[2] - r.pad_begin[2] + kw * r.dilation[2];
+            if (i < 0 || i >= r.in[2]) continue;
+            if constexpr (Kind == pool_kind::max)
+                m = max_update(m, rows[j][i]);
+            else
+                sum += rows[j][i];
+        }
+    return finish<Kind>(c, m, sum, nrows, padded_rows, ow);
+}
+
+// One (n, c) plane: input s → output d. `rows` has room for kernel[0]·kernel[1] pointers.
+// Per output row, the input rows of its window are gathered in kernel order; interior columns
+// then go four at a time (stride 1 or 2, SSE2): the accumulators stay in registers over all
+// taps (rows, then kernel columns: the reference order) and are stored once; the last block
+// overlaps the previous one instead of a scalar tail (it recomputes those columns fully).
+template <int S, pool_kind Kind>
+void pool_plane(const plane_context& c, const float* s, float* d, const float** rows) {
+    const auto& r = *c.r;
+    const auto &t0 = *c.t0, &t1 = *c.t1;
+    const auto& in = r.in;
+    const auto& out = r.out;
+    const std::int64_t lo = c.lo, hi = c.hi;
+    for (std::int64_t o0 = 0; o0 < out[0]; ++o0)
+        for (std::int64_t o1 = 0; o1 < out[1]; ++o1) {
+            float* drow = d + (o0 * out[1] + o1) * out[2];
+            std::int64_t nrows = 0;
+            for (std::int64_t j0 = t0.begin[o0]; j0 < t0.begin[o0 + 1]; ++j0)
+                for (std::int64_t j1 = t1.begin[o1]; j1 < t1.begin[o1 + 1]; ++j1)
+                    rows[nrows++] = s + (t0.index[j0] * in[1] + t1.index[j1]) * in[2];
+            const std::int64_t padded_rows = t0.padded[o0] * t1.padded[o1];
+            for (std::int64_t ow = 0; ow < lo; ++ow)
+                drow[ow] = column<Kind>(c, rows, nrows, padded_rows, ow);
+            for (std::int64_t ow = hi; ow < out[2]; ++ow)
+                drow[ow] = column<Kind>(c, rows, nrows, padded_rows, ow);
+            std::int64_t ow = lo;
+#if defined(__SSE2__)
+            if constexpr (S == 1 || S == 2) {
+                // Taps s[ow·S] of four columns, loaded without reading past the last tap of
+                // column ow + 3 (stride 2: q[0..3] and q[3..6], even elements kept).
+                const auto load4 = [](const float* q) {
+                    if constexpr (S == 1)
+                        return _mm_loadu_ps(q);
+                    else
+                        return _mm_shuffle_ps(_mm_loadu_ps(q), _mm_loadu_ps(q + 3),
+                                              _MM_SHUFFLE(3, 1, 2, 0));
+                };
+                const std::int64_t kernel = r.kernel[2], dilation = r.dilation[2],
+                                   pad = r.pad_begin[2];
+                for (; hi - lo >= 4 && ow < hi; ow += 4) {
+                    if (ow + 4 > hi) ow = hi - 4;
+                    if constexpr (Kind == pool_kind::max) {
+                        __m128 m = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+                        for (std::int64_t j = 0; j < nrows; ++j) {
+                            const float* q = rows[j] + ow * S - pad;
+                            for (std::int64_t kw = 0; kw < kernel; ++kw) {
+                                const __m128 v = load4(q + kw * dilation);
+                                const __m128 take =
+                                    _mm_or_ps(_mm_cmplt_ps(m, v), _mm_cmpunord_ps(v, v));
+                                m = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, m));
+                            }
+                        }
+                        const __m128 nan = _mm_cmpunord_ps(m, m);
+                        m = _mm_or_ps(
+                            _mm_and_ps(nan, _mm_set1_ps(std::numeric_limits<float>::quiet_NaN())),
+                            _mm_andnot_ps(nan, m));
+                        _mm_storeu_ps(drow + ow, m);
+                    } else {
+                        __m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+                        for (std::int64_t j = 0; j < nrows; ++j) {
+                            const float* q = rows[j] + ow * S - pad;
+                            for (std::int64_t kw = 0; kw < kernel; ++kw) {
+                                const __m128 v = load4(q + kw * dilation);
+                                s01 = _mm_add_pd(s01, _mm_cvtps_pd(v));
+                                s23 = _mm_add_pd(s23, _mm_cvtps_pd(_mm_movehl_ps(v, v)));
+                            }
+                        }
+                        alignas(16) double sums[4];
+                        _mm_store_pd(sums, s01);
+                        _mm_store_pd(sums + 2, s23);
+                        for (std::int64_t k = 0; k < 4; ++k)
+                            drow[ow + k] =
+                                finish<Kind>(c, 0.0f, sums[k], nrows, padded_rows, ow + k);
+                    }
+                }
+            }
+#endif
+            for (; ow < hi; ++ow)
+                drow[ow] = column<Kind>(c, rows, nrows, padded_rows, ow);
+        }
+}
+
+template <pool_kind Kind>
+auto plane_function(std::int64_t stride)
+    -> void (*)(const plane_context&, const float*, float*, const float**) {
+    if (stride == 1) return &pool_plane<1, Kind>;
+    if (stride == 2) return &pool_plane<2, Kind>;
+    return &pool_plane<0, Kind>;
 }
 
 tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const char* op) {
@@ -268,49 +308,16 @@ tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const cha
     const std::int64_t lo = std::min(out[2], (r.pad_begin[2] + r.stride[2] - 1) / r.stride[2]);
     const std::int64_t hi = std::max(lo, std::min(out[2], last < 0 ? 0 : last / r.stride[2] + 1));
     float* py = static_cast<float*>(y.data());
+    const plane_context ctx{&r, &t0, &t1, &t2, lo, hi, p.count_include_pad};
+    const auto plane_fn = kind == pool_kind::max ? plane_function<pool_kind::max>(r.stride[2])
+                                                 : plane_function<pool_kind::average>(r.stride[2]);
     const int threads = detail::threads_for(planes * out_plane * kvol);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        std::vector<double> sums(kind == pool_kind::average ? std::size_t(out[2]) : 0);
+        std::vector<const float*> rows(std::size_t(r.kernel[0] * r.kernel[1]));
 #pragma omp for schedule(static)
-        for (std::int64_t plane = 0; plane < planes; ++plane) {
-            const float* s = src.data + plane * in_plane;
-            float* d = py + plane * out_plane;
-            for (std::int64_t o0 = 0; o0 < out[0]; ++o0)
-                for (std::int64_t o1 = 0; o1 < out[1]; ++o1) {
-                    float* drow = d + (o0 * out[1] + o1) * out[2];
-                    if (kind == pool_kind::max)
-                        std::fill(drow, drow + out[2], -std::numeric_limits<float>::infinity());
-                    else
-                        std::fill(sums.begin(), sums.end(), 0.0);
-                    for (std::int64_t j0 = t0.begin[o0]; j0 < t0.begin[o0 + 1]; ++j0)
-                        for (std::int64_t j1 = t1.begin[o1]; j1 < t1.begin[o1 + 1]; ++j1) {
-                            const float* srow = s + (t0.index[j0] * in[1] + t1.index[j1]) * in[2];
-                            if (kind == pool_kind::max)
-                                row_update_any<pool_kind::max>(drow, srow, r, lo, hi);
-                            else
-                                row_update_any<pool_kind::average>(sums.data(), srow, r, lo, hi);
-                        }
-                    if (kind == pool_kind::max) {
-                        for (std::int64_t ow = 0; ow < out[2]; ++ow)
-                            if (std::isnan(drow[ow]))
-                                drow[ow] = std::numeric_limits<float>::quiet_NaN();
-                        continue;
-                    }
-                    const std::int64_t rows =
-                        (t0.begin[o0 + 1] - t0.begin[o0]) * (t1.begin[o1 + 1] - t1.begin[o1]);
-                    const std::int64_t padded_rows = t0.padded[o0] * t1.padded[o1];
-                    for (std::int64_t ow = 0; ow < out[2]; ++ow) {
-                        const std::int64_t divisor = p.count_include_pad
-                                                         ? padded_rows * t2.padded[ow]
-                                                         : rows * (t2.begin[ow + 1] - t2.begin[ow]);
-                        drow[ow] =
-                            divisor == 0
-                                ? 0.0f
-                                : static_cast<float>(sums[ow] / static_cast<double>(divisor));
-                    }
-                }
-        }
+        for (std::int64_t plane = 0; plane < planes; ++plane)
+            plane_fn(ctx, src.data + plane * in_plane, py + plane * out_plane, rows.data());
     }
     return y;
 }
