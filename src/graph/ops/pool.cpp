@@ -1,13 +1,16 @@
 // MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool over (n, c) planes.
 //
-// MaxPool/AveragePool run row-wise: every axis gets, per output index, the range of kernel taps
-// that fall inside the input, precomputed once. An output row (o0, o1) then visits its input
-// rows (i0, i1) in order, and for each kernel column tap updates every output column of the row
-// in one contiguous SIMD loop over the interior columns (whose windows lie fully inside the
-// input, no bounds checks), the few border columns by a checked scalar loop. Each output sees
-// its window in the same row-major order as the direct reference loops (pool_reference), with
-// the same update (std::max plus a NaN flag, or a double sum), so results are bitwise equal,
-// signed zeros included.
+// MaxPool/AveragePool: the spatial axes are right-aligned (axis 2 is the contiguous one) and
+// every axis gets, per output index, the input indices of its kernel taps inside the input
+// (plus the count inside the padded input), precomputed once per call. Per output row the input
+// rows of its window are gathered in kernel order; interior columns (every tap inside the
+// input) then go four at a time with stride 1 or 2 (SSE2; the accumulators stay in registers
+// over all taps, one store per block, the last block overlapping instead of a scalar tail),
+// border columns and other strides by a checked scalar loop. Each output sees its window in
+// the same row-major order as the direct reference loops (detail::pool_reference, kept for
+// tests and benchmarks) with the same update (std::max tie rule plus NaN propagation, or a
+// double sum), so results are bitwise equal to them, signed zeros and NaN included. OpenMP
+// over (n, c) planes, each plane by one thread: deterministic at any thread count.
 #include "common.hpp"
 #include "ops.hpp"
 #include "pool_reference.hpp"
