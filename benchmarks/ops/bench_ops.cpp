@@ -10,13 +10,23 @@
 // Each conv row reports `vs_matmul` = its time / the matmul's time in the same run (the
 // matmul row must run first; it does, in registration order). Correctness is checked before
 // timing against a direct double-precision sum on sampled outputs.
+//
+// Pooling rows: ONNX MaxPool 2×2 stride 2 on the CNN fixture's shapes [64, 8, 28, 28] and
+// [64, 16, 14, 14] (and AveragePool on the first), each against a memcpy of the input bytes
+// measured in the same run (`vs_memcpy` = pool time / memcpy time), for ops::max_pool (the
+// row-wise path) and ops::detail::pool_reference (the direct per-output loops it replaced).
+// The fast result is checked bitwise against the reference before timing.
 #include "../../src/graph/ops/ops.hpp"
+#include "../../src/graph/ops/pool_reference.hpp"
 
 #include <hone/kernels/gemm.hpp>
 
+#include <algorithm>
+#include <array>
 #include <benchmark/benchmark.h>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -141,8 +151,84 @@ void BM_conv_pure(benchmark::State& state) {
     set_counters(state, total / double(state.iterations()));
 }
 
+// ---- pooling ------------------------------------------------------------------------------------
+
+const hone::tensor& pool_input(std::int64_t which) {
+    static const std::array<hone::tensor, 2> inputs = [] {
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal;
+        std::array<hone::tensor, 2> r{hone::tensor(hone::dtype::f32, {64, 8, 28, 28}),
+                                      hone::tensor(hone::dtype::f32, {64, 16, 14, 14})};
+        for (auto& t : r)
+            for (auto& v : t.span<float>())
+                v = std::max(0.0f, normal(rng)); // post-Relu: half zeros
+        return r;
+    }();
+    return inputs[std::size_t(which)];
+}
+
+double memcpy_seconds[2] = {0, 0};
+
+ops::pool_params pool_2x2() {
+    ops::pool_params p;
+    p.spatial.kernel_shape = {2, 2};
+    p.spatial.strides = {2, 2};
+    return p;
+}
+
+// Timing loop shared by the pool rows; returns seconds per iteration.
+template <class Fn> double time_loop(benchmark::State& state, Fn&& fn) {
+    double total = 0;
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        fn();
+        benchmark::ClobberMemory();
+        total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return total / double(state.iterations());
+}
+
+void BM_pool_memcpy(benchmark::State& state) {
+    const auto& x = pool_input(state.range(0));
+    std::vector<float> dst(std::size_t(x.numel()));
+    memcpy_seconds[state.range(0)] = time_loop(state, [&] {
+        std::memcpy(dst.data(), x.data(), x.nbytes());
+        benchmark::DoNotOptimize(dst.data());
+    });
+    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(x.nbytes()));
+}
+
+// kind: 0 max_pool (fast), 1 max reference, 2 average_pool (fast), 3 average reference.
+void BM_pool(benchmark::State& state) {
+    const auto& x = pool_input(state.range(0));
+    const int kind = int(state.range(1));
+    const bool max = kind < 2, reference = kind % 2 == 1;
+    const auto p = pool_2x2();
+    const auto run = [&] {
+        return reference ? ops::detail::pool_reference(x, p, max)
+                         : (max ? ops::max_pool(x, p) : ops::average_pool(x, p));
+    };
+    const auto y = run(), ref = ops::detail::pool_reference(x, p, max);
+    if (std::memcmp(y.data(), ref.data(), ref.nbytes()) != 0)
+        throw std::runtime_error("bench_ops: pool result differs from the reference loops");
+    const double s = time_loop(state, [&] {
+        auto out = run();
+        benchmark::DoNotOptimize(out.data());
+    });
+    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(x.nbytes()));
+    if (memcpy_seconds[state.range(0)] > 0)
+        state.counters["vs_memcpy"] = s / memcpy_seconds[state.range(0)];
+}
+
 } // namespace
 
 BENCHMARK(BM_matmul_same_flops)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 BENCHMARK(BM_conv_op_run)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 BENCHMARK(BM_conv_pure)->Unit(benchmark::kMillisecond)->MinTime(0.5);
+// Pools: the memcpy reference of each input first (registration order), then per input
+// {0: [64,8,28,28], 1: [64,16,14,14]} × {0 max fast, 1 max reference, 2 avg fast, 3 avg ref}.
+BENCHMARK(BM_pool_memcpy)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+BENCHMARK(BM_pool)
+    ->ArgsProduct({{0, 1}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.2);

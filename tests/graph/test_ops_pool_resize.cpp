@@ -1,6 +1,8 @@
 // MaxPool, AveragePool (pads, strides, ceil_mode, count_include_pad), global pools, Resize.
+#include "../../src/graph/ops/pool_reference.hpp"
 #include "ops_test_util.hpp"
 
+#include <bit>
 #include <numeric>
 
 namespace ops = hone::ops;
@@ -87,6 +89,104 @@ TEST_CASE("pools: errors and 3-D") {
     const auto v = iota_f32({1, 2, 2, 2, 2});
     check_values(ops::average_pool(v, p3), {1, 2, 1, 1, 1}, {4.5f, 12.5f});
     check_values(ops::max_pool(v, p3), {1, 2, 1, 1, 1}, {8, 16});
+}
+
+namespace {
+// Bitwise comparison of the fast row-wise pools against the direct reference loops.
+void check_same_as_reference(const hone::tensor& x, const ops::pool_params& p) {
+    for (const bool max : {true, false}) {
+        const auto fast = max ? ops::max_pool(x, p) : ops::average_pool(x, p);
+        const auto ref = ops::detail::pool_reference(x, p, max);
+        REQUIRE(fast.dims() == ref.dims());
+        const auto a = fast.span<float>(), b = ref.span<float>();
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            differ += std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]);
+        INFO("max=", max, " x ", x.dims().to_string(), " y ", fast.dims().to_string());
+        CHECK(differ == 0);
+    }
+}
+} // namespace
+
+TEST_CASE("pools: the row-wise path equals the direct loops bitwise on random inputs") {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal;
+    std::uniform_int_distribution<int> pick(0, 9);
+    // Values with ties, signed zeros (as after Relu), infinities and NaNs in some cases.
+    const auto fill = [&](const shape& dims, bool specials) {
+        std::vector<float> v(static_cast<std::size_t>(dims.numel()));
+        for (auto& e : v) {
+            e = normal(rng);
+            if (!specials) continue;
+            switch (pick(rng)) {
+            case 0: e = 0.0f; break;
+            case 1: e = -0.0f; break;
+            case 2: e = std::round(e); break;
+            case 3:
+                if (pick(rng) == 0) e = NAN;
+                break;
+            case 4:
+                if (pick(rng) == 0) e = -INFINITY;
+                break;
+            default: break;
+            }
+        }
+        return f32(dims, v);
+    };
+    std::int64_t cases = 0;
+    for (const std::int64_t size : {1, 2, 5, 7, 14, 28})
+        for (const std::int64_t k : {1, 2, 3})
+            for (const std::int64_t s : {1, 2, 3})
+                for (const std::int64_t pad : {0, 1, 2})
+                    for (const bool ceil : {false, true})
+                        for (const bool include : {false, true}) {
+                            if (pad >= k) continue; // ONNX: pads must be smaller than the kernel
+                            ops::pool_params p = pool2(k, s, {pad, 0, pad, pad}, ceil, include);
+                            p.spatial.kernel_shape = {k, k + 1}; // unequal kernel per axis
+                            if (pad >= k + 1 || size + 2 * pad < k + 1) continue;
+                            const shape dims{2, 3, size + 1, size};
+                            bool ok = true;
+                            try {
+                                (void)ops::detail::pool_reference(fill(dims, false), p, true);
+                            } catch (const hone::error&) {
+                                ok = false; // output would be empty for this combination
+                            }
+                            if (!ok) continue;
+                            check_same_as_reference(fill(dims, (cases % 2) == 1), p);
+                            ++cases;
+                        }
+    CHECK(cases > 300);
+    // Dilations, strides per axis, 1-D and 3-D, SAME padding.
+    ops::pool_params d;
+    d.spatial.kernel_shape = {3, 2};
+    d.spatial.dilations = {2, 3};
+    d.spatial.strides = {1, 2};
+    d.spatial.pads = {2, 1, 1, 2};
+    d.ceil_mode = true;
+    check_same_as_reference(fill({2, 2, 11, 13}, true), d);
+    ops::pool_params one;
+    one.spatial.kernel_shape = {4};
+    one.spatial.strides = {3};
+    one.spatial.pads = {2, 3};
+    one.ceil_mode = true;
+    one.count_include_pad = true;
+    check_same_as_reference(fill({3, 2, 17}, true), one);
+    ops::pool_params three;
+    three.spatial.kernel_shape = {2, 3, 2};
+    three.spatial.strides = {2, 1, 2};
+    three.spatial.pads = {1, 1, 0, 0, 1, 1};
+    three.count_include_pad = true;
+    check_same_as_reference(fill({2, 3, 5, 6, 7}, true), three);
+    ops::pool_params same;
+    same.spatial.kernel_shape = {3, 3};
+    same.spatial.strides = {2, 2};
+    same.spatial.padding = ops::auto_pad::same_lower;
+    check_same_as_reference(fill({1, 4, 9, 10}, true), same);
+    same.spatial.padding = ops::auto_pad::same_upper;
+    check_same_as_reference(fill({1, 4, 9, 10}, true), same);
+    // The CNN fixture's shapes: 2x2 stride 2 on [64, 8, 28, 28] and [64, 16, 14, 14].
+    check_same_as_reference(fill({64, 8, 28, 28}, true), pool2(2, 2));
+    check_same_as_reference(fill({64, 16, 14, 14}, true), pool2(2, 2));
 }
 
 TEST_CASE("global pools") {
