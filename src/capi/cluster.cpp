@@ -18,6 +18,7 @@ struct hone_clustered {
 
 namespace {
 
+using hone::capi::export_target;
 using hone::capi::guarded;
 using hone::capi::named;
 using hone::capi::raw_enum;
@@ -72,24 +73,6 @@ std::span<const float> f32_span(const hone_tensor* t, const char* fn, const char
 
 hone::palettized_tensor& clustered_of(const hone_clustered* c, const char* fn) {
     return const_cast<hone_clustered*>(require(c, fn, "clustered"))->p;
-}
-
-/// dst must be a contiguous tensor of `src`'s dtype and shape.
-hone::tensor_view export_target(const hone_tensor* dst, const hone::tensor& src, const char* fn,
-                                const char* what) {
-    const auto v = view_of(dst, fn, what);
-    if (v.type() != src.type())
-        hone::fail(hone::status::dtype_mismatch,
-                   fmt::format("{}: {} must be {}, got {}", fn, what, hone::name_of(src.type()),
-                               hone::name_of(v.type())));
-    if (v.dims() != src.dims())
-        hone::fail(hone::status::shape_mismatch,
-                   fmt::format("{}: {} must be {}, got {}", fn, what, src.dims().to_string(),
-                               v.dims().to_string()));
-    if (!v.is_contiguous())
-        hone::fail(hone::status::invalid_argument,
-                   fmt::format("{}: {} must be contiguous", fn, what));
-    return v;
 }
 
 } // namespace

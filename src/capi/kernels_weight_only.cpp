@@ -17,6 +17,7 @@ struct hone_int4_weights {
 
 namespace {
 
+using hone::capi::export_target;
 using hone::capi::guarded;
 using hone::capi::require;
 
@@ -33,24 +34,6 @@ const hone_int4_weights_params& checked_params(const hone_int4_weights_params* p
 
 hone::kernels::int4_weights& weights_of(const hone_int4_weights* w, const char* fn) {
     return const_cast<hone_int4_weights*>(require(w, fn, "weights"))->w;
-}
-
-/// Checks dst is a contiguous tensor of src's dtype and shape; copies happen later.
-hone::tensor_view export_target(const hone_tensor* dst, const hone::tensor& src, const char* fn,
-                                const char* what) {
-    const auto v = view_of(dst, fn, what);
-    if (v.type() != src.type())
-        hone::fail(hone::status::dtype_mismatch,
-                   fmt::format("{}: {} must be {}, got {}", fn, what, hone::name_of(src.type()),
-                               hone::name_of(v.type())));
-    if (v.dims() != src.dims())
-        hone::fail(hone::status::shape_mismatch,
-                   fmt::format("{}: {} must be {}, got {}", fn, what, src.dims().to_string(),
-                               v.dims().to_string()));
-    if (!v.is_contiguous())
-        hone::fail(hone::status::invalid_argument,
-                   fmt::format("{}: {} must be contiguous", fn, what));
-    return v;
 }
 
 } // namespace
