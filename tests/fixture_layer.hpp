@@ -7,6 +7,7 @@
 #include <hone/core/tensor.hpp>
 #include <hone/data/arrays.hpp>
 #include <hone/data/dataset.hpp>
+#include <hone/kernels/gemm.hpp>
 
 #include <doctest/doctest.h>
 
@@ -71,6 +72,22 @@ inline const layer& fc1() {
         return out;
     }();
     return l;
+}
+
+/// ‖(W − Ŵ)·Xᵀ‖² / (tokens·rows): the layer-output MSE of a changed weight Ŵ [rows, k] on the
+/// inputs x [tokens, k].
+inline double output_mse(const hone::tensor& w, const hone::tensor& w_hat, const hone::tensor& x) {
+    const auto rows = w.dims()[0], k = w.dims()[1], tokens = x.dims()[0];
+    std::vector<float> d(static_cast<std::size_t>(rows * k));
+    for (std::size_t i = 0; i < d.size(); ++i)
+        d[i] = w.span<float>()[i] - w_hat.span<float>()[i];
+    std::vector<float> y(static_cast<std::size_t>(tokens * rows));
+    hone::kernels::matmul_f32(x.span<float>().data(), d.data(), y.data(), tokens, k, rows,
+                              hone::kernels::weight_layout::n_by_k, nullptr);
+    double s = 0;
+    for (float v : y)
+        s += double(v) * v;
+    return s / double(y.size());
 }
 
 } // namespace fixture

@@ -27,4 +27,36 @@ static int failures = 0;
         CHECK(strstr(hone_last_error(), (needle)) != NULL);                                        \
     } while (0)
 
+/* A tensor over the caller's buffer (checked; NULL on failure). */
+static inline hone_tensor* wrap_tensor(hone_dtype dtype, size_t rank, const int64_t* dims,
+                                       void* data, size_t bytes) {
+    hone_tensor_params p;
+    hone_tensor* t = NULL;
+    hone_tensor_params_init(&p);
+    p.dtype = dtype;
+    p.rank = rank;
+    p.dims = dims;
+    CHECK(hone_tensor_wrap(&p, data, bytes, &t) == HONE_OK);
+    return t;
+}
+
+/* A new zero-filled tensor owned by hone (checked; NULL on failure). */
+static inline hone_tensor* create_tensor(hone_dtype dtype, size_t rank, const int64_t* dims) {
+    hone_tensor_params p;
+    hone_tensor* t = NULL;
+    hone_tensor_params_init(&p);
+    p.dtype = dtype;
+    p.rank = rank;
+    p.dims = dims;
+    CHECK(hone_tensor_create(&p, &t) == HONE_OK);
+    return t;
+}
+
+/* The tensor's element buffer (checked). */
+static inline void* tensor_data(hone_tensor* t) {
+    void* d = NULL;
+    CHECK(hone_tensor_data(t, &d) == HONE_OK);
+    return d;
+}
+
 #endif

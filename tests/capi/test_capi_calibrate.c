@@ -7,32 +7,20 @@
 
 #include "check.h"
 
-static hone_tensor* wrap(hone_dtype dtype, size_t rank, const int64_t* dims, void* data,
-                         size_t bytes) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_wrap(&p, data, bytes, &t) == HONE_OK);
-    return t;
-}
-
 static void test_min_max(void) {
     float x[4] = {-1.0f, 0.5f, 2.0f, 3.0f};
     const int64_t four[1] = {4};
-    hone_tensor* tx = wrap(HONE_DTYPE_F32, 1, four, x, sizeof x);
+    hone_tensor* tx = wrap_tensor(HONE_DTYPE_F32, 1, four, x, sizeof x);
     hone_calibrator_params p;
     hone_calibrator* c = NULL;
     float scale = 0.0f, lo = 0.0f, hi = 0.0f;
     int32_t zp = -1;
     uint8_t zp8 = 0;
     int64_t channels = -1;
-    hone_tensor* ts = wrap(HONE_DTYPE_F32, 0, NULL, &scale, sizeof scale);
-    hone_tensor* tz = wrap(HONE_DTYPE_U8, 0, NULL, &zp8, sizeof zp8);
-    hone_tensor* tlo = wrap(HONE_DTYPE_F32, 0, NULL, &lo, sizeof lo);
-    hone_tensor* thi = wrap(HONE_DTYPE_F32, 0, NULL, &hi, sizeof hi);
+    hone_tensor* ts = wrap_tensor(HONE_DTYPE_F32, 0, NULL, &scale, sizeof scale);
+    hone_tensor* tz = wrap_tensor(HONE_DTYPE_U8, 0, NULL, &zp8, sizeof zp8);
+    hone_tensor* tlo = wrap_tensor(HONE_DTYPE_F32, 0, NULL, &lo, sizeof lo);
+    hone_tensor* thi = wrap_tensor(HONE_DTYPE_F32, 0, NULL, &hi, sizeof hi);
 
     CHECK(hone_calibrator_params_init(&p) == HONE_OK);
     CHECK(p.struct_size == sizeof p && p.method == HONE_CALIB_MIN_MAX && p.bins == 2048 &&
@@ -102,12 +90,12 @@ static void test_per_channel_and_auto(void) {
     float scale[2] = {0}, lo[2] = {0}, hi[2] = {0}, w[2] = {1.0f, -1.0f}, s = 0.0f;
     int8_t zp[2] = {1, 1};
     int32_t zp32 = 0;
-    hone_tensor* tx = wrap(HONE_DTYPE_F32, 2, dims, x, sizeof x);
-    hone_tensor* ts = wrap(HONE_DTYPE_F32, 1, two, scale, sizeof scale);
-    hone_tensor* tz = wrap(HONE_DTYPE_I8, 1, two, zp, sizeof zp);
-    hone_tensor* tlo = wrap(HONE_DTYPE_F32, 1, two, lo, sizeof lo);
-    hone_tensor* thi = wrap(HONE_DTYPE_F32, 1, two, hi, sizeof hi);
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, wdims, w, sizeof w);
+    hone_tensor* tx = wrap_tensor(HONE_DTYPE_F32, 2, dims, x, sizeof x);
+    hone_tensor* ts = wrap_tensor(HONE_DTYPE_F32, 1, two, scale, sizeof scale);
+    hone_tensor* tz = wrap_tensor(HONE_DTYPE_I8, 1, two, zp, sizeof zp);
+    hone_tensor* tlo = wrap_tensor(HONE_DTYPE_F32, 1, two, lo, sizeof lo);
+    hone_tensor* thi = wrap_tensor(HONE_DTYPE_F32, 1, two, hi, sizeof hi);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, wdims, w, sizeof w);
     hone_calibrator_params p;
     hone_calibrator* c = NULL;
     int64_t channels = 0;
@@ -160,12 +148,12 @@ static void test_smooth_quant(void) {
     float sc[2] = {0}, ws[4] = {0}, alpha = -1.0f, grid[1] = {0.5f};
     double before = -1.0, after = -1.0;
     const int64_t d22[2] = {2, 2}, two[1] = {2}, d23[2] = {2, 3};
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, d22, w, sizeof w);
-    hone_tensor* tx = wrap(HONE_DTYPE_F32, 2, d22, x, sizeof x);
-    hone_tensor* ts = wrap(HONE_DTYPE_F32, 1, two, sc, sizeof sc);
-    hone_tensor* tws = wrap(HONE_DTYPE_F32, 2, d22, ws, sizeof ws);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, d22, w, sizeof w);
+    hone_tensor* tx = wrap_tensor(HONE_DTYPE_F32, 2, d22, x, sizeof x);
+    hone_tensor* ts = wrap_tensor(HONE_DTYPE_F32, 1, two, sc, sizeof sc);
+    hone_tensor* tws = wrap_tensor(HONE_DTYPE_F32, 2, d22, ws, sizeof ws);
     float bad[6] = {0};
-    hone_tensor* tbad = wrap(HONE_DTYPE_F32, 2, d23, bad, sizeof bad);
+    hone_tensor* tbad = wrap_tensor(HONE_DTYPE_F32, 2, d23, bad, sizeof bad);
     hone_smooth_quant_params p;
     hone_smooth_quant* sq = NULL;
 
@@ -204,13 +192,13 @@ static void test_bias_correction(void) {
     float w[2] = {1.0f, 2.0f}, wq[2] = {1.0f, 1.0f}, b[1] = {0.5f}, mx[2] = {1.0f, 3.0f},
           mq[2] = {1.0f, 2.5f}, out[1] = {0.0f}, nan_mean[2] = {1.0f, NAN};
     const int64_t d12[2] = {1, 2}, one[1] = {1}, two[1] = {2};
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, d12, w, sizeof w);
-    hone_tensor* twq = wrap(HONE_DTYPE_F32, 2, d12, wq, sizeof wq);
-    hone_tensor* tb = wrap(HONE_DTYPE_F32, 1, one, b, sizeof b);
-    hone_tensor* tmx = wrap(HONE_DTYPE_F32, 1, two, mx, sizeof mx);
-    hone_tensor* tmq = wrap(HONE_DTYPE_F32, 1, two, mq, sizeof mq);
-    hone_tensor* tout = wrap(HONE_DTYPE_F32, 1, one, out, sizeof out);
-    hone_tensor* tnan = wrap(HONE_DTYPE_F32, 1, two, nan_mean, sizeof nan_mean);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, d12, w, sizeof w);
+    hone_tensor* twq = wrap_tensor(HONE_DTYPE_F32, 2, d12, wq, sizeof wq);
+    hone_tensor* tb = wrap_tensor(HONE_DTYPE_F32, 1, one, b, sizeof b);
+    hone_tensor* tmx = wrap_tensor(HONE_DTYPE_F32, 1, two, mx, sizeof mx);
+    hone_tensor* tmq = wrap_tensor(HONE_DTYPE_F32, 1, two, mq, sizeof mq);
+    hone_tensor* tout = wrap_tensor(HONE_DTYPE_F32, 1, one, out, sizeof out);
+    hone_tensor* tnan = wrap_tensor(HONE_DTYPE_F32, 1, two, nan_mean, sizeof nan_mean);
 
     CHECK(hone_bias_correction(tw, twq, tb, tmx, NULL, tout) == HONE_OK);
     CHECK(out[0] == 3.5f);

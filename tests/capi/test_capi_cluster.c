@@ -5,23 +5,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static hone_tensor* make(hone_dtype dtype, size_t rank, const int64_t* dims) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_create(&p, &t) == HONE_OK);
-    return t;
-}
-
-static void* data_of(hone_tensor* t) {
-    void* d = NULL;
-    CHECK(hone_tensor_data(t, &d) == HONE_OK);
-    return d;
-}
-
 /* A deterministic pseudo-random value in about [-0.5, 0.5). */
 static float lcg(uint32_t* s) {
     *s = *s * 1664525u + 1013904223u;
@@ -31,9 +14,9 @@ static float lcg(uint32_t* s) {
 static void test_kmeans1d(void) {
     const int64_t n_dims[1] = {9};
     const int64_t c_dims[1] = {4};
-    hone_tensor* values = make(HONE_DTYPE_F32, 1, n_dims);
-    hone_tensor* centroids = make(HONE_DTYPE_F32, 1, c_dims);
-    float* v = (float*)data_of(values);
+    hone_tensor* values = create_tensor(HONE_DTYPE_F32, 1, n_dims);
+    hone_tensor* centroids = create_tensor(HONE_DTYPE_F32, 1, c_dims);
+    float* v = (float*)tensor_data(values);
     const float x[9] = {1, 1.1f, 1.2f, 5, 5.1f, 5.2f, 9, 9.1f, 9.2f};
     hone_cluster_params p;
     int used = 0;
@@ -48,7 +31,7 @@ static void test_kmeans1d(void) {
     p.clusters = 3;
     p.method = HONE_KMEANS_OPTIMAL;
     CHECK(hone_kmeans1d(&p, values, NULL, centroids, &used, &sse) == HONE_OK);
-    c = (float*)data_of(centroids);
+    c = (float*)tensor_data(centroids);
     CHECK(used == 3);
     CHECK(fabsf(c[0] - 1.1f) < 1e-6f && fabsf(c[1] - 5.1f) < 1e-6f && fabsf(c[2] - 9.1f) < 1e-6f);
     CHECK(fabs(sse - 0.06) < 1e-6);
@@ -88,8 +71,8 @@ static void test_kmeans1d(void) {
 
 static void test_cluster(void) {
     const int64_t w_dims[2] = {8, 30};
-    hone_tensor* weights = make(HONE_DTYPE_F32, 2, w_dims);
-    float* w = (float*)data_of(weights);
+    hone_tensor* weights = create_tensor(HONE_DTYPE_F32, 2, w_dims);
+    float* w = (float*)tensor_data(weights);
     uint32_t seed = 1;
     hone_cluster_params p;
     hone_clustered* cl = NULL;
@@ -118,12 +101,12 @@ static void test_cluster(void) {
         const int64_t pk_dims[2] = {8, 8};
         const int64_t cb_dims[2] = {8, 4};
         const int64_t bad_dims[2] = {8, 5};
-        hone_tensor* packed = make(HONE_DTYPE_U8, 2, pk_dims);
-        hone_tensor* books = make(HONE_DTYPE_F32, 2, cb_dims);
-        hone_tensor* bad = make(HONE_DTYPE_F32, 2, bad_dims);
-        hone_tensor* decoded = make(HONE_DTYPE_F32, 2, w_dims);
-        hone_tensor* deq = make(HONE_DTYPE_F32, 2, w_dims);
-        hone_tensor* idx = make(HONE_DTYPE_U8, 2, w_dims);
+        hone_tensor* packed = create_tensor(HONE_DTYPE_U8, 2, pk_dims);
+        hone_tensor* books = create_tensor(HONE_DTYPE_F32, 2, cb_dims);
+        hone_tensor* bad = create_tensor(HONE_DTYPE_F32, 2, bad_dims);
+        hone_tensor* decoded = create_tensor(HONE_DTYPE_F32, 2, w_dims);
+        hone_tensor* deq = create_tensor(HONE_DTYPE_F32, 2, w_dims);
+        hone_tensor* idx = create_tensor(HONE_DTYPE_U8, 2, w_dims);
         hone_palettized_params pp;
         const float* a;
         const float* b;
@@ -142,10 +125,10 @@ static void test_cluster(void) {
         CHECK(hone_clustered_indices(cl, idx) == HONE_OK);
         CHECK_FAILS(hone_clustered_indices(cl, bad), HONE_ERROR_DTYPE_MISMATCH, "indices must be");
         CHECK_FAILS(hone_clustered_dequantize(cl, bad), HONE_ERROR_SHAPE_MISMATCH, "dst must be");
-        a = (const float*)data_of(decoded);
-        b = (const float*)data_of(deq);
-        cb = (const float*)data_of(books);
-        ix = (const uint8_t*)data_of(idx);
+        a = (const float*)tensor_data(decoded);
+        b = (const float*)tensor_data(deq);
+        cb = (const float*)tensor_data(books);
+        ix = (const uint8_t*)tensor_data(idx);
         for (i = 0; i < 240; ++i) {
             CHECK(a[i] == b[i]);
             CHECK(b[i] == cb[(i / 30) * 4 + ix[i]]);
@@ -191,10 +174,10 @@ static void test_cluster(void) {
     {
         const int64_t x_dims[1] = {30};
         const int64_t y_dims[1] = {8};
-        hone_tensor* imp = make(HONE_DTYPE_F32, 2, w_dims);
-        hone_tensor* x = make(HONE_DTYPE_F32, 1, x_dims);
-        hone_tensor* y = make(HONE_DTYPE_F32, 1, y_dims);
-        float* iv = (float*)data_of(imp);
+        hone_tensor* imp = create_tensor(HONE_DTYPE_F32, 2, w_dims);
+        hone_tensor* x = create_tensor(HONE_DTYPE_F32, 1, x_dims);
+        hone_tensor* y = create_tensor(HONE_DTYPE_F32, 1, y_dims);
+        float* iv = (float*)tensor_data(imp);
         hone_palettized_params pp;
         hone_tensor *packed, *books;
         const int64_t pk_dims[2] = {8, 15};
@@ -202,7 +185,7 @@ static void test_cluster(void) {
         for (i = 0; i < 240; ++i)
             iv[i] = 1.0f + (float)(i % 5);
         for (i = 0; i < 30; ++i)
-            ((float*)data_of(x))[i] = 1.0f;
+            ((float*)tensor_data(x))[i] = 1.0f;
         hone_cluster_params_init(&p);
         p.codebook_dtype = HONE_DTYPE_F16;
         CHECK(hone_cluster(&p, weights, imp, &cl) == HONE_OK);
@@ -210,8 +193,8 @@ static void test_cluster(void) {
         CHECK(hone_clustered_get_info(cl, &info) == HONE_OK);
         CHECK(info.bits == 4 && info.groups == 1 && info.codebook_dtype == HONE_DTYPE_F16);
         CHECK(info.bytes == (size_t)(8 * 15 + 16 * 2));
-        packed = make(HONE_DTYPE_U8, 2, pk_dims);
-        books = make(HONE_DTYPE_F16, 2, cb_dims);
+        packed = create_tensor(HONE_DTYPE_U8, 2, pk_dims);
+        books = create_tensor(HONE_DTYPE_F16, 2, cb_dims);
         CHECK(hone_clustered_export(cl, packed, books) == HONE_OK);
         hone_palettized_params_init(&pp);
         pp.bits = 4;
@@ -229,7 +212,7 @@ static void test_cluster(void) {
     /* Errors. */
     {
         const int64_t e_dims[2] = {0, 4};
-        hone_tensor* empty = make(HONE_DTYPE_F32, 2, e_dims);
+        hone_tensor* empty = create_tensor(HONE_DTYPE_F32, 2, e_dims);
         hone_clustered* untouched = (hone_clustered*)&seed;
         hone_cluster_params_init(&p);
         p.clusters = 300;

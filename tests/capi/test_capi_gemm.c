@@ -8,18 +8,6 @@
 
 #include "check.h"
 
-static hone_tensor* wrap(void* data, size_t bytes, hone_dtype type, size_t rank,
-                         const int64_t* dims) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = type;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_wrap(&p, data, bytes, &t) == HONE_OK);
-    return t;
-}
-
 static int close_to(float a, float b, float tol) { return fabsf(a - b) <= tol; }
 
 static void test_matmul(void) {
@@ -27,11 +15,11 @@ static void test_matmul(void) {
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, bt[6] = {1, 0, 1, 0, 1, 1};
     float bias[2] = {10, 20}, c[4] = {0};
     const int64_t da[2] = {2, 3}, db[2] = {3, 2}, dbt[2] = {2, 3}, dc[2] = {2, 2}, dbias[1] = {2};
-    hone_tensor* ta = wrap(a, sizeof a, HONE_DTYPE_F32, 2, da);
-    hone_tensor* tb = wrap(b, sizeof b, HONE_DTYPE_F32, 2, db);
-    hone_tensor* tbt = wrap(bt, sizeof bt, HONE_DTYPE_F32, 2, dbt);
-    hone_tensor* tc = wrap(c, sizeof c, HONE_DTYPE_F32, 2, dc);
-    hone_tensor* tbias = wrap(bias, sizeof bias, HONE_DTYPE_F32, 1, dbias);
+    hone_tensor* ta = wrap_tensor(HONE_DTYPE_F32, 2, da, a, sizeof a);
+    hone_tensor* tb = wrap_tensor(HONE_DTYPE_F32, 2, db, b, sizeof b);
+    hone_tensor* tbt = wrap_tensor(HONE_DTYPE_F32, 2, dbt, bt, sizeof bt);
+    hone_tensor* tc = wrap_tensor(HONE_DTYPE_F32, 2, dc, c, sizeof c);
+    hone_tensor* tbias = wrap_tensor(HONE_DTYPE_F32, 1, dbias, bias, sizeof bias);
     /* [1+3, 2+3; 4+6, 5+6] + bias */
     CHECK(hone_matmul(HONE_GEMM_F32, ta, tb, HONE_WEIGHTS_K_BY_N, tbias, tc) == HONE_OK);
     CHECK(c[0] == 14 && c[1] == 25 && c[2] == 20 && c[3] == 31);
@@ -57,7 +45,7 @@ static void test_matmul(void) {
     {
         float h[9] = {0};
         const int64_t dh[2] = {3, 3};
-        hone_tensor* th = wrap(h, sizeof h, HONE_DTYPE_F32, 2, dh);
+        hone_tensor* th = wrap_tensor(HONE_DTYPE_F32, 2, dh, h, sizeof h);
         CHECK(hone_hessian_accumulate(ta, th) == HONE_OK);
         CHECK(h[0] == 17 && h[1] == 22 && h[4] == 29 && h[8] == 45 && h[3] == 22);
         CHECK(hone_hessian_accumulate(ta, tc) == HONE_ERROR_SHAPE_MISMATCH);
@@ -92,10 +80,10 @@ static void test_linear(void) {
                 s += (double)x[i * K + k] * w[j * K + k];
             ref[i * N + j] = (float)s;
         }
-    tw = wrap(w, sizeof w, HONE_DTYPE_F32, 2, dw);
-    tx = wrap(x, sizeof x, HONE_DTYPE_F32, 2, dx);
-    ty = wrap(y, sizeof y, HONE_DTYPE_F32, 2, dy);
-    tbias = wrap(bias, sizeof bias, HONE_DTYPE_F32, 1, dbias);
+    tw = wrap_tensor(HONE_DTYPE_F32, 2, dw, w, sizeof w);
+    tx = wrap_tensor(HONE_DTYPE_F32, 2, dx, x, sizeof x);
+    ty = wrap_tensor(HONE_DTYPE_F32, 2, dy, y, sizeof y);
+    tbias = wrap_tensor(HONE_DTYPE_F32, 1, dbias, bias, sizeof bias);
 
     CHECK(hone_linear_params_init(&p) == HONE_OK);
     CHECK(p.struct_size == sizeof p && p.type == HONE_GEMM_F32 && p.exact == 1 &&
@@ -162,9 +150,9 @@ static void test_linear(void) {
             q[i] = (int8_t)(i % 2 ? 127 : -128);
         for (i = 0; i < M * K; ++i)
             xq[i] = (uint8_t)(i % 3 ? 255 : 3);
-        tq = wrap(q, sizeof q, HONE_DTYPE_I8, 2, dw);
-        ts = wrap(scales, sizeof scales, HONE_DTYPE_F32, 1, ds);
-        txq = wrap(xq, sizeof xq, HONE_DTYPE_U8, 2, dx);
+        tq = wrap_tensor(HONE_DTYPE_I8, 2, dw, q, sizeof q);
+        ts = wrap_tensor(HONE_DTYPE_F32, 1, ds, scales, sizeof scales);
+        txq = wrap_tensor(HONE_DTYPE_U8, 2, dx, xq, sizeof xq);
         p.activations = HONE_ACT_STATIC_PER_TENSOR;
         p.act_scale = 0.5f;
         p.act_zero_point = 3;
@@ -234,10 +222,10 @@ static void test_conv(void) {
         x[i] = (float)i;
     for (i = 0; i < 18; ++i)
         w[i] = i < 9 ? (i == 4 ? 1.0f : 0.0f) : 1.0f; /* channel 0: identity; 1: 3x3 box sum */
-    tx = wrap(x, sizeof x, HONE_DTYPE_F32, 4, dx);
-    tw = wrap(w, sizeof w, HONE_DTYPE_F32, 4, dw);
-    ty = wrap(y, sizeof y, HONE_DTYPE_F32, 4, dy);
-    tb = wrap(bias, sizeof bias, HONE_DTYPE_F32, 1, db);
+    tx = wrap_tensor(HONE_DTYPE_F32, 4, dx, x, sizeof x);
+    tw = wrap_tensor(HONE_DTYPE_F32, 4, dw, w, sizeof w);
+    ty = wrap_tensor(HONE_DTYPE_F32, 4, dy, y, sizeof y);
+    tb = wrap_tensor(HONE_DTYPE_F32, 1, db, bias, sizeof bias);
     CHECK(hone_conv2d_params_init(&p) == HONE_OK);
     CHECK(p.kernel_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.groups == 1);
     p.in_channels = 1;

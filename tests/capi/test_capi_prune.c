@@ -7,18 +7,6 @@
 
 #include "check.h"
 
-static hone_tensor* wrap(hone_dtype type, size_t rank, const int64_t* dims, void* data,
-                         size_t bytes) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = type;
-    p.rank = rank;
-    p.dims = dims;
-    if (hone_tensor_wrap(&p, data, bytes, &t) != HONE_OK) return NULL;
-    return t;
-}
-
 static int count_zeros(const float* w, int n) {
     int z = 0, i;
     for (i = 0; i < n; ++i)
@@ -48,9 +36,9 @@ static void test_magnitude_global_nm_blocks(void) {
     int64_t count = -1;
 
     fill(w, 64, 1);
-    tw = wrap(HONE_DTYPE_F32, 2, d88, w, sizeof w);
-    tm = wrap(HONE_DTYPE_U8, 2, d88, mask, sizeof mask);
-    tbad = wrap(HONE_DTYPE_U8, 2, d87, mask, 56);
+    tw = wrap_tensor(HONE_DTYPE_F32, 2, d88, w, sizeof w);
+    tm = wrap_tensor(HONE_DTYPE_U8, 2, d88, mask, sizeof mask);
+    tbad = wrap_tensor(HONE_DTYPE_U8, 2, d87, mask, 56);
     CHECK(tw && tm && tbad);
 
     CHECK(hone_pruned_count(0.25, 10, &count) == HONE_OK && count == 3);
@@ -85,7 +73,7 @@ static void test_magnitude_global_nm_blocks(void) {
     /* global with bounds */
     fill(w, 64, 2);
     fill(w2, 32, 3);
-    tw2 = wrap(HONE_DTYPE_F32, 2, d48, w2, sizeof w2);
+    tw2 = wrap_tensor(HONE_DTYPE_F32, 2, d48, w2, sizeof w2);
     layers[0] = tw;
     layers[1] = tw2;
     masks[0] = NULL;
@@ -130,7 +118,7 @@ static void test_magnitude_global_nm_blocks(void) {
 
     /* masks for fine-tuning */
     fill(g, 64, 6);
-    tg = wrap(HONE_DTYPE_F32, 2, d88, g, sizeof g);
+    tg = wrap_tensor(HONE_DTYPE_F32, 2, d88, g, sizeof g);
     CHECK(hone_mask_of(tw, tm) == HONE_OK);
     CHECK(hone_masked_sgd_step(tw, tg, tm, 0.5f) == HONE_OK);
     CHECK(count_zeros(w, 64) >= 32);
@@ -157,10 +145,10 @@ static void test_channels(void) {
     float next[2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8};
     const float act[3] = {1.0f, 1.0f, 0.0f};
     const int64_t d43[2] = {4, 3}, d4[1] = {4}, d24[2] = {2, 4}, d25[2] = {2, 5};
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, d43, w, sizeof w);
-    hone_tensor* tb = wrap(HONE_DTYPE_F32, 1, d4, b, sizeof b);
-    hone_tensor* tn = wrap(HONE_DTYPE_F32, 2, d24, next, sizeof next);
-    hone_tensor* tbadn = wrap(HONE_DTYPE_F32, 2, d25, next, 40);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, d43, w, sizeof w);
+    hone_tensor* tb = wrap_tensor(HONE_DTYPE_F32, 1, d4, b, sizeof b);
+    hone_tensor* tn = wrap_tensor(HONE_DTYPE_F32, 2, d24, next, sizeof next);
+    hone_tensor* tbadn = wrap_tensor(HONE_DTYPE_F32, 2, d25, next, 40);
     hone_tensor *ow = NULL, *ob = NULL, *oc = NULL, *ok = NULL;
     hone_channel_prune_params p;
     int64_t dims[4];
@@ -235,11 +223,11 @@ static void test_statistics_wanda_sparsegpt(void) {
     static float x[TOKENS * K], w[ROWS * K], w0[ROWS * K], h[K * K], norms[K], scales[ROWS];
     unsigned char mask[ROWS * K];
     const int64_t dx[2] = {TOKENS, K}, dw[2] = {ROWS, K}, dh[2] = {K, K}, dk[1] = {K};
-    hone_tensor* tx = wrap(HONE_DTYPE_F32, 2, dx, x, sizeof x);
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, dw, w, sizeof w);
-    hone_tensor* th = wrap(HONE_DTYPE_F32, 2, dh, h, sizeof h);
-    hone_tensor* tn = wrap(HONE_DTYPE_F32, 1, dk, norms, sizeof norms);
-    hone_tensor* tm = wrap(HONE_DTYPE_U8, 2, dw, mask, sizeof mask);
+    hone_tensor* tx = wrap_tensor(HONE_DTYPE_F32, 2, dx, x, sizeof x);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, dw, w, sizeof w);
+    hone_tensor* th = wrap_tensor(HONE_DTYPE_F32, 2, dh, h, sizeof h);
+    hone_tensor* tn = wrap_tensor(HONE_DTYPE_F32, 1, dk, norms, sizeof norms);
+    hone_tensor* tm = wrap_tensor(HONE_DTYPE_U8, 2, dw, mask, sizeof mask);
     hone_layer_stats* stats = NULL;
     hone_sparsegpt_params sp;
     hone_prune_result r;
@@ -268,7 +256,7 @@ static void test_statistics_wanda_sparsegpt(void) {
     CHECK_FAILS(hone_layer_stats_add(stats, tm), HONE_ERROR_DTYPE_MISMATCH, "f32");
     {
         const int64_t d415[2] = {4, 15};
-        hone_tensor* t415 = wrap(HONE_DTYPE_F32, 2, d415, x, 4 * 15 * sizeof(float));
+        hone_tensor* t415 = wrap_tensor(HONE_DTYPE_F32, 2, d415, x, 4 * 15 * sizeof(float));
         CHECK_FAILS(hone_layer_stats_add(stats, t415), HONE_ERROR_SHAPE_MISMATCH, "[tokens, 16]");
         hone_tensor_destroy(t415);
     }
@@ -359,8 +347,8 @@ static void test_storage(void) {
     float w[16] = {0, 5, 0, 6, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 3, 4};
     float back[16];
     const int64_t d28[2] = {2, 8};
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 2, d28, w, sizeof w);
-    hone_tensor* tb = wrap(HONE_DTYPE_F32, 2, d28, back, sizeof back);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 2, d28, w, sizeof w);
+    hone_tensor* tb = wrap_tensor(HONE_DTYPE_F32, 2, d28, back, sizeof back);
     hone_sparse* s = NULL;
     size_t stored = 0, dense = 0, bytes = 0;
     const void* data = NULL;

@@ -7,33 +7,20 @@
 
 #include "check.h"
 
-/* A tensor over a caller's buffer. */
-static hone_tensor* wrap(hone_dtype dtype, size_t rank, const int64_t* dims, void* data,
-                         size_t bytes) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_wrap(&p, data, bytes, &t) == HONE_OK);
-    return t;
-}
-
 static void test_reductions(void) {
     /* a 2×4 matrix */
     float m[8] = {1.0f, -2.0f, 3.0f, 0.5f, -4.0f, 6.0f, -0.0f, 2.0f};
     const int64_t dims[2] = {2, 4}, two[1] = {2}, four[1] = {4}, groups[2] = {2, 2};
     float lo2[2], hi2[2], lo4[4], hi4[4], a2[2], g[4], one_lo = 0.0f, one_hi = 0.0f;
-    hone_tensor* src = wrap(HONE_DTYPE_F32, 2, dims, m, sizeof m);
-    hone_tensor* tlo2 = wrap(HONE_DTYPE_F32, 1, two, lo2, sizeof lo2);
-    hone_tensor* thi2 = wrap(HONE_DTYPE_F32, 1, two, hi2, sizeof hi2);
-    hone_tensor* tlo4 = wrap(HONE_DTYPE_F32, 1, four, lo4, sizeof lo4);
-    hone_tensor* thi4 = wrap(HONE_DTYPE_F32, 1, four, hi4, sizeof hi4);
-    hone_tensor* ta2 = wrap(HONE_DTYPE_F32, 1, two, a2, sizeof a2);
-    hone_tensor* tg = wrap(HONE_DTYPE_F32, 2, groups, g, sizeof g);
-    hone_tensor* tone_lo = wrap(HONE_DTYPE_F32, 0, NULL, &one_lo, sizeof one_lo);
-    hone_tensor* tone_hi = wrap(HONE_DTYPE_F32, 0, NULL, &one_hi, sizeof one_hi);
+    hone_tensor* src = wrap_tensor(HONE_DTYPE_F32, 2, dims, m, sizeof m);
+    hone_tensor* tlo2 = wrap_tensor(HONE_DTYPE_F32, 1, two, lo2, sizeof lo2);
+    hone_tensor* thi2 = wrap_tensor(HONE_DTYPE_F32, 1, two, hi2, sizeof hi2);
+    hone_tensor* tlo4 = wrap_tensor(HONE_DTYPE_F32, 1, four, lo4, sizeof lo4);
+    hone_tensor* thi4 = wrap_tensor(HONE_DTYPE_F32, 1, four, hi4, sizeof hi4);
+    hone_tensor* ta2 = wrap_tensor(HONE_DTYPE_F32, 1, two, a2, sizeof a2);
+    hone_tensor* tg = wrap_tensor(HONE_DTYPE_F32, 2, groups, g, sizeof g);
+    hone_tensor* tone_lo = wrap_tensor(HONE_DTYPE_F32, 0, NULL, &one_lo, sizeof one_lo);
+    hone_tensor* tone_hi = wrap_tensor(HONE_DTYPE_F32, 0, NULL, &one_hi, sizeof one_hi);
     hone_reduce_params rp;
     int64_t out_dims[HONE_MAX_RANK];
     size_t out_rank = 99;
@@ -126,14 +113,14 @@ static void test_quantize(void) {
     uint8_t zp[2] = {10, 0}, q[10];
     uint8_t packed[5];
     int8_t zp4_storage[1] = {0};
-    hone_tensor* tx = wrap(HONE_DTYPE_F32, 2, dims, x, sizeof x);
-    hone_tensor* ts = wrap(HONE_DTYPE_F32, 1, two, scale, sizeof scale);
-    hone_tensor* tz = wrap(HONE_DTYPE_U8, 1, two, zp, sizeof zp);
-    hone_tensor* tq = wrap(HONE_DTYPE_U8, 2, dims, q, sizeof q);
-    hone_tensor* tback = wrap(HONE_DTYPE_F32, 2, dims, back, sizeof back);
-    hone_tensor* tq4 = wrap(HONE_DTYPE_I4, 2, dims, packed, sizeof packed);
-    hone_tensor* tsb = wrap(HONE_DTYPE_F32, 2, blocks, scale, sizeof scale);
-    hone_tensor* tz4 = wrap(HONE_DTYPE_I4, 2, blocks, zp4_storage, 1);
+    hone_tensor* tx = wrap_tensor(HONE_DTYPE_F32, 2, dims, x, sizeof x);
+    hone_tensor* ts = wrap_tensor(HONE_DTYPE_F32, 1, two, scale, sizeof scale);
+    hone_tensor* tz = wrap_tensor(HONE_DTYPE_U8, 1, two, zp, sizeof zp);
+    hone_tensor* tq = wrap_tensor(HONE_DTYPE_U8, 2, dims, q, sizeof q);
+    hone_tensor* tback = wrap_tensor(HONE_DTYPE_F32, 2, dims, back, sizeof back);
+    hone_tensor* tq4 = wrap_tensor(HONE_DTYPE_I4, 2, dims, packed, sizeof packed);
+    hone_tensor* tsb = wrap_tensor(HONE_DTYPE_F32, 2, blocks, scale, sizeof scale);
+    hone_tensor* tz4 = wrap_tensor(HONE_DTYPE_I4, 2, blocks, zp4_storage, 1);
     hone_quantize_params qp;
     const uint8_t expect[10] = {10, 12, 12, 10, 255, 2, 0, 0, 2, 0};
     int i;
@@ -230,10 +217,10 @@ static void test_choose(void) {
     CHECK(hone_choose_qparams(0.0f, 1.0f, HONE_DTYPE_I8, HONE_QUANT_AFFINE, NULL, &zp) ==
           HONE_ERROR_INVALID_ARGUMENT);
 
-    tlo = wrap(HONE_DTYPE_F32, 1, two, lo, sizeof lo);
-    thi = wrap(HONE_DTYPE_F32, 1, two, hi, sizeof hi);
-    ts = wrap(HONE_DTYPE_F32, 1, two, s, sizeof s);
-    tz = wrap(HONE_DTYPE_U8, 1, two, z, sizeof z);
+    tlo = wrap_tensor(HONE_DTYPE_F32, 1, two, lo, sizeof lo);
+    thi = wrap_tensor(HONE_DTYPE_F32, 1, two, hi, sizeof hi);
+    ts = wrap_tensor(HONE_DTYPE_F32, 1, two, s, sizeof s);
+    tz = wrap_tensor(HONE_DTYPE_U8, 1, two, z, sizeof z);
     CHECK(hone_choose_qparams_tensor(tlo, thi, HONE_DTYPE_U8, HONE_QUANT_AFFINE, ts, tz) ==
           HONE_OK);
     /* [-1, 1]: 0 - (-1) / (2/255 rounded up in f32) = 127.499992 → 127 */

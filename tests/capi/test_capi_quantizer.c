@@ -8,14 +8,7 @@
 #include <stdlib.h>
 
 static hone_tensor* make_f32(size_t rank, const int64_t* dims) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = HONE_DTYPE_F32;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_create(&p, &t) == HONE_OK);
-    return t;
+    return create_tensor(HONE_DTYPE_F32, rank, dims);
 }
 
 static float* f32(hone_tensor* t) {

@@ -10,17 +10,6 @@
 
 #include "check.h"
 
-static hone_tensor* make_tensor(hone_dtype dtype, size_t rank, const int64_t* dims) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_create(&p, &t) == HONE_OK);
-    return t;
-}
-
 static char* slurp(const char* path, size_t* size) {
     FILE* f = fopen(path, "rb");
     char* data;
@@ -39,8 +28,8 @@ int main(void) {
     char path[256];
     const int64_t wdims[2] = {2, 3};
     const int64_t bdims[1] = {3};
-    hone_tensor* w = make_tensor(HONE_DTYPE_F32, 2, wdims);
-    hone_tensor* b = make_tensor(HONE_DTYPE_I64, 1, bdims);
+    hone_tensor* w = create_tensor(HONE_DTYPE_F32, 2, wdims);
+    hone_tensor* b = create_tensor(HONE_DTYPE_I64, 1, bdims);
     const char* names[2] = {"fc.weight", "fc.bias"};
     const hone_tensor* tensors[2];
     const char* keys[2] = {"format", "hone.layout"};

@@ -7,30 +7,18 @@
 
 #include "check.h"
 
-static hone_tensor* wrap(hone_dtype type, size_t rank, const int64_t* dims, void* data,
-                         size_t bytes) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = type;
-    p.rank = rank;
-    p.dims = dims;
-    if (hone_tensor_wrap(&p, data, bytes, &t) != HONE_OK) return NULL;
-    return t;
-}
-
 static void test_masks(void) {
     float w[8] = {0.5f, -3.0f, 1.0f, -1.0f, 2.0f, 0.0f, -0.0f, 4.0f};
     unsigned char mask[8];
     float out[8];
     float threshold = -1.0f;
     const int64_t d8[1] = {8}, d24[2] = {2, 4}, d7[1] = {7};
-    hone_tensor* tw = wrap(HONE_DTYPE_F32, 1, d8, w, sizeof w);
-    hone_tensor* tm = wrap(HONE_DTYPE_U8, 1, d8, mask, sizeof mask);
-    hone_tensor* to = wrap(HONE_DTYPE_F32, 1, d8, out, sizeof out);
-    hone_tensor* tw2 = wrap(HONE_DTYPE_F32, 2, d24, w, sizeof w);
-    hone_tensor* tm2 = wrap(HONE_DTYPE_BOOL, 2, d24, mask, sizeof mask);
-    hone_tensor* tshort = wrap(HONE_DTYPE_U8, 1, d7, mask, 7);
+    hone_tensor* tw = wrap_tensor(HONE_DTYPE_F32, 1, d8, w, sizeof w);
+    hone_tensor* tm = wrap_tensor(HONE_DTYPE_U8, 1, d8, mask, sizeof mask);
+    hone_tensor* to = wrap_tensor(HONE_DTYPE_F32, 1, d8, out, sizeof out);
+    hone_tensor* tw2 = wrap_tensor(HONE_DTYPE_F32, 2, d24, w, sizeof w);
+    hone_tensor* tm2 = wrap_tensor(HONE_DTYPE_BOOL, 2, d24, mask, sizeof mask);
+    hone_tensor* tshort = wrap_tensor(HONE_DTYPE_U8, 1, d7, mask, 7);
     CHECK(tw && tm && to && tw2 && tm2 && tshort);
 
     CHECK(hone_topk_mask(tw, 3, HONE_SCORE_MAGNITUDE, tm, &threshold) == HONE_OK);
@@ -77,11 +65,11 @@ static void test_cluster_and_norms(void) {
     unsigned char idx[6] = {0};
     float back[6];
     const int64_t d6[1] = {6}, d3[1] = {3}, d23[2] = {2, 3}, d2[1] = {2};
-    hone_tensor* tv = wrap(HONE_DTYPE_F32, 1, d6, values, sizeof values);
-    hone_tensor* tc = wrap(HONE_DTYPE_F32, 1, d3, centroids, sizeof centroids);
-    hone_tensor* tu = wrap(HONE_DTYPE_F32, 1, d3, unsorted, sizeof unsorted);
-    hone_tensor* ti = wrap(HONE_DTYPE_U8, 1, d6, idx, sizeof idx);
-    hone_tensor* tb = wrap(HONE_DTYPE_F32, 1, d6, back, sizeof back);
+    hone_tensor* tv = wrap_tensor(HONE_DTYPE_F32, 1, d6, values, sizeof values);
+    hone_tensor* tc = wrap_tensor(HONE_DTYPE_F32, 1, d3, centroids, sizeof centroids);
+    hone_tensor* tu = wrap_tensor(HONE_DTYPE_F32, 1, d3, unsorted, sizeof unsorted);
+    hone_tensor* ti = wrap_tensor(HONE_DTYPE_U8, 1, d6, idx, sizeof idx);
+    hone_tensor* tb = wrap_tensor(HONE_DTYPE_F32, 1, d6, back, sizeof back);
     CHECK(hone_nearest_centroid(tv, tc, ti) == HONE_OK);
     CHECK(memcmp(idx, "\0\0\1\1\2\2", 6) == 0); /* -0.5 and 0.5 are midpoints: lower index */
     CHECK(hone_codebook_lookup(ti, tc, tb) == HONE_OK);
@@ -96,9 +84,9 @@ static void test_cluster_and_norms(void) {
     {
         float m[6] = {3, 4, 0, 0, -2, 0};
         float rows[2], cols[3];
-        hone_tensor* tm = wrap(HONE_DTYPE_F32, 2, d23, m, sizeof m);
-        hone_tensor* tr = wrap(HONE_DTYPE_F32, 1, d2, rows, sizeof rows);
-        hone_tensor* tcol = wrap(HONE_DTYPE_F32, 1, d3, cols, sizeof cols);
+        hone_tensor* tm = wrap_tensor(HONE_DTYPE_F32, 2, d23, m, sizeof m);
+        hone_tensor* tr = wrap_tensor(HONE_DTYPE_F32, 1, d2, rows, sizeof rows);
+        hone_tensor* tcol = wrap_tensor(HONE_DTYPE_F32, 1, d3, cols, sizeof cols);
         CHECK(hone_row_norms(tm, HONE_NORM_L2, tr) == HONE_OK);
         CHECK(rows[0] == 5.0f && rows[1] == 2.0f);
         CHECK(hone_col_norms(tm, HONE_NORM_L1, tcol) == HONE_OK);
@@ -133,16 +121,16 @@ static void test_palettized(void) {
     CHECK(hone_packed_row_bytes(5, 2, &row_bytes) == HONE_OK && row_bytes == 2);
     CHECK(hone_packed_row_bytes(5, 9, &row_bytes) == HONE_ERROR_INVALID_ARGUMENT);
     CHECK(row_bytes == 2);
-    ti = wrap(HONE_DTYPE_U8, 2, d35, idx, sizeof idx);
-    tp = wrap(HONE_DTYPE_U8, 2, d32, packed, sizeof packed);
-    tb = wrap(HONE_DTYPE_U8, 2, d35, back, sizeof back);
-    tcb = wrap(HONE_DTYPE_F32, 2, d34, codebooks, sizeof codebooks);
-    tx = wrap(HONE_DTYPE_F32, 1, d5, x, sizeof x);
-    ty = wrap(HONE_DTYPE_F32, 1, d3, y, sizeof y);
-    td = wrap(HONE_DTYPE_F32, 2, d35, dense, sizeof dense);
-    tbias = wrap(HONE_DTYPE_F32, 1, d3, bias, sizeof bias);
-    tx2 = wrap(HONE_DTYPE_F32, 2, d25, x2, sizeof x2);
-    ty2 = wrap(HONE_DTYPE_F32, 2, d23, y2, sizeof y2);
+    ti = wrap_tensor(HONE_DTYPE_U8, 2, d35, idx, sizeof idx);
+    tp = wrap_tensor(HONE_DTYPE_U8, 2, d32, packed, sizeof packed);
+    tb = wrap_tensor(HONE_DTYPE_U8, 2, d35, back, sizeof back);
+    tcb = wrap_tensor(HONE_DTYPE_F32, 2, d34, codebooks, sizeof codebooks);
+    tx = wrap_tensor(HONE_DTYPE_F32, 1, d5, x, sizeof x);
+    ty = wrap_tensor(HONE_DTYPE_F32, 1, d3, y, sizeof y);
+    td = wrap_tensor(HONE_DTYPE_F32, 2, d35, dense, sizeof dense);
+    tbias = wrap_tensor(HONE_DTYPE_F32, 1, d3, bias, sizeof bias);
+    tx2 = wrap_tensor(HONE_DTYPE_F32, 2, d25, x2, sizeof x2);
+    ty2 = wrap_tensor(HONE_DTYPE_F32, 2, d23, y2, sizeof y2);
     CHECK(hone_pack_indices(ti, 2, tp) == HONE_OK);
     CHECK(packed[0] == 0xE4 && packed[1] == 0x00); /* 0,1,2,3 LSB first; index 4 = 0 */
     CHECK(hone_unpack_indices(tp, 2, tb) == HONE_OK);

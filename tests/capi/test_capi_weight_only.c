@@ -12,23 +12,8 @@
 enum { N = 4, K = 64, G = 32 };
 
 static hone_tensor* make(hone_dtype dtype, size_t rank, int64_t d0, int64_t d1) {
-    hone_tensor_params p;
-    hone_tensor* t = NULL;
-    int64_t dims[2];
-    dims[0] = d0;
-    dims[1] = d1;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
-    CHECK(hone_tensor_create(&p, &t) == HONE_OK);
-    return t;
-}
-
-static void* data_of(hone_tensor* t) {
-    void* d = NULL;
-    CHECK(hone_tensor_data(t, &d) == HONE_OK);
-    return d;
+    const int64_t dims[2] = {d0, d1};
+    return create_tensor(dtype, rank, dims);
 }
 
 /* w[r][c] = (c + r) % 15 - 7: integers in [-7, 7] with max |w| = 7 per group, so symmetric
@@ -52,9 +37,10 @@ static void test_symmetric(void) {
     hone_tensor* bias = make(HONE_DTYPE_F32, 1, N, 0);
     hone_tensor* xm = make(HONE_DTYPE_F32, 2, 17, K);
     hone_tensor* ym = make(HONE_DTYPE_F32, 2, 17, N);
-    float* wf = (float*)data_of(src);
-    float *xf = (float*)data_of(x), *yf = (float*)data_of(y), *bf = (float*)data_of(bias);
-    float *xmf = (float*)data_of(xm), *ymf = (float*)data_of(ym);
+    float* wf = (float*)tensor_data(src);
+    float *xf = (float*)tensor_data(x), *yf = (float*)tensor_data(y),
+          *bf = (float*)tensor_data(bias);
+    float *xmf = (float*)tensor_data(xm), *ymf = (float*)tensor_data(ym);
     int64_t n = 0, k = 0;
     size_t nbytes = 0;
     int r, c, i, ok;
@@ -76,13 +62,13 @@ static void test_symmetric(void) {
 
     /* Known bytes: row 0 starts -7, -6 → nibbles 0x9, 0xa → byte 0xa9; scales exactly 1. */
     CHECK(hone_int4_weights_export(w, packed, scales, NULL) == HONE_OK);
-    q = (const unsigned char*)data_of(packed);
+    q = (const unsigned char*)tensor_data(packed);
     CHECK(q[0] == 0xa9);
     CHECK(q[K / 2] == 0xba); /* row 1: -6, -5 */
-    CHECK(((float*)data_of(scales))[0] == 1.0f && ((float*)data_of(scales))[7] == 1.0f);
+    CHECK(((float*)tensor_data(scales))[0] == 1.0f && ((float*)tensor_data(scales))[7] == 1.0f);
 
     CHECK(hone_int4_weights_dequantize(w, deq) == HONE_OK);
-    CHECK(memcmp(data_of(deq), wf, sizeof(float) * N * K) == 0);
+    CHECK(memcmp(tensor_data(deq), wf, sizeof(float) * N * K) == 0);
 
     /* GEMV: exact integers. */
     for (c = 0; c < K; ++c)
@@ -222,7 +208,7 @@ static void test_asymmetric_f16(void) {
     hone_tensor* zps = make(HONE_DTYPE_U4, 2, N, K / G);
     hone_tensor* d1 = make(HONE_DTYPE_F32, 2, N, K);
     hone_tensor* d2 = make(HONE_DTYPE_F32, 2, N, K);
-    float* wf = (float*)data_of(src);
+    float* wf = (float*)tensor_data(src);
     int i, close = 1;
 
     for (i = 0; i < N * K; ++i)
@@ -239,13 +225,13 @@ static void test_asymmetric_f16(void) {
     CHECK_FAILS(hone_int4_weights_export(w, packed, scales, NULL), HONE_ERROR_INVALID_ARGUMENT,
                 "'zero_points' is NULL");
     /* lo = -1, hi = 2 in every group → scale 0.2, zero point round(5) = 5. */
-    CHECK((((const unsigned char*)data_of(zps))[0] & 0x0f) == 5);
+    CHECK((((const unsigned char*)tensor_data(zps))[0] & 0x0f) == 5);
     CHECK(hone_int4_weights_create_packed(&p, packed, scales, zps, &w2) == HONE_OK);
     CHECK(hone_int4_weights_dequantize(w, d1) == HONE_OK);
     CHECK(hone_int4_weights_dequantize(w2, d2) == HONE_OK);
-    CHECK(memcmp(data_of(d1), data_of(d2), sizeof(float) * N * K) == 0);
+    CHECK(memcmp(tensor_data(d1), tensor_data(d2), sizeof(float) * N * K) == 0);
     for (i = 0; i < N * K; ++i)
-        close = close && fabsf(((float*)data_of(d1))[i] - wf[i]) <= 0.1001f;
+        close = close && fabsf(((float*)tensor_data(d1))[i] - wf[i]) <= 0.1001f;
     CHECK(close);
     hone_int4_weights_destroy(w);
     hone_int4_weights_destroy(w2);

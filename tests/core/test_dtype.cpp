@@ -24,6 +24,9 @@ TEST_CASE("dtype traits") {
     CHECK(hone::dtype_of<float> == dtype::f32);
     CHECK(hone::dtype_of<hone::half> == dtype::f16);
     CHECK(hone::dtype_of<std::uint8_t> == dtype::u8);
+    CHECK(hone::dtype_of<const std::int8_t> == dtype::i8); // cv-qualifiers do not matter
+    CHECK(hone::has_dtype<const volatile std::int64_t>);
+    CHECK_FALSE(hone::has_dtype<double>);
     CHECK_FALSE(hone::is_valid(static_cast<dtype>(10)));
 }
 

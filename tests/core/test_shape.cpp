@@ -1,20 +1,10 @@
+#include "../status_of.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/shape.hpp"
 
 #include <doctest/doctest.h>
 #include <limits>
 #include <string>
-
-namespace {
-hone::status status_of(auto&& fn) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        return e.code();
-    }
-    return hone::status::ok;
-}
-} // namespace
 
 TEST_CASE("shape basics") {
     const hone::shape scalar;

@@ -1,3 +1,4 @@
+#include "../status_of.hpp"
 #include "hone/core/half.hpp"
 #include "hone/core/tensor.hpp"
 
@@ -10,18 +11,6 @@
 #include <vector>
 
 using hone::dtype;
-
-namespace {
-template <class Fn> hone::status status_of(Fn&& fn, std::string* message = nullptr) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    return hone::status::ok;
-}
-} // namespace
 
 TEST_CASE("tensor owns zeroed, 64-byte-aligned memory") {
     hone::tensor t(dtype::f32, {3, 5});

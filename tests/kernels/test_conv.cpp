@@ -1,4 +1,5 @@
 // conv2d through oneDNN against a naive NCHW reference (double for f32; exact integers for int8).
+#include "../status_of.hpp"
 #include "hone/kernels/conv.hpp"
 
 #include <doctest/doctest.h>
@@ -260,15 +261,6 @@ TEST_CASE("conv2d: bad parameters and inputs give clear errors") {
     p.out_channels = 6;
     p.kernel_h = p.kernel_w = 3;
     const std::vector<float> w(6 * 4 * 9), bias(6);
-    auto status_of = [](auto&& f) {
-        try {
-            f();
-        } catch (const hone::error& e) {
-            MESSAGE(std::string(e.what()));
-            return e.code();
-        }
-        return hone::status::ok;
-    };
     CHECK(status_of([&] {
               auto q = p;
               q.groups = 4;

@@ -1,5 +1,6 @@
 // GEMM through oneDNN against naive double-precision references (f32, bf16, Hessian) and
 // an exact-integer reference (int8).
+#include "../status_of.hpp"
 #include "hone/kernels/gemm.hpp"
 
 #include "hone/core/half.hpp"
@@ -114,28 +115,19 @@ TEST_CASE("matmul_f32: empty dimensions") {
 
 TEST_CASE("matmul_f32: bad arguments name what is wrong") {
     std::vector<float> a(6), b(6), c(4);
-    auto code_of = [](auto&& f) {
-        try {
-            f();
-        } catch (const hone::error& e) {
-            MESSAGE(std::string(e.what()));
-            return e.code();
-        }
-        return hone::status::ok;
-    };
-    CHECK(code_of([&] {
+    CHECK(status_of([&] {
               hone::kernels::matmul_f32(a.data(), b.data(), c.data(), -1, 3, 2,
                                         weight_layout::k_by_n, nullptr);
           }) == hone::status::invalid_argument);
-    CHECK(code_of([&] {
+    CHECK(status_of([&] {
               hone::kernels::matmul_f32(nullptr, b.data(), c.data(), 2, 3, 2, weight_layout::k_by_n,
                                         nullptr);
           }) == hone::status::invalid_argument);
-    CHECK(code_of([&] {
+    CHECK(status_of([&] {
               hone::kernels::matmul_f32(a.data(), b.data(), nullptr, 2, 3, 2, weight_layout::k_by_n,
                                         nullptr);
           }) == hone::status::invalid_argument);
-    CHECK(code_of([&] {
+    CHECK(status_of([&] {
               hone::kernels::matmul_f32(a.data(), b.data(), c.data(), 2, 3, 2,
                                         static_cast<weight_layout>(9), nullptr);
           }) == hone::status::invalid_argument);
@@ -325,16 +317,6 @@ void check_int8(const std::vector<float>& y, const int8_ref& ref, double rel) {
         CAPTURE(ref.y[i]);
         REQUIRE(std::fabs(double(y[i]) - ref.y[i]) <= rel * ref.mag[i] + 1e-30);
     }
-}
-
-hone::status status_of(auto&& f) {
-    try {
-        f();
-    } catch (const hone::error& e) {
-        MESSAGE(std::string(e.what()));
-        return e.code();
-    }
-    return hone::status::ok;
 }
 
 } // namespace

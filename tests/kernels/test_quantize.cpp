@@ -1,6 +1,7 @@
 // Quantize / dequantize (ONNX QuantizeLinear / DequantizeLinear): hand-computed values, special
 // values, every granularity against an independent oracle, every tier bit-identical, the round
 // trip bound, scale / zero-point choice, 4-bit packing and error paths.
+#include "../status_of.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/quantize.hpp"
 #include "hone/kernels/reduce.hpp"
@@ -26,16 +27,6 @@ namespace {
 
 constexpr float inf = std::numeric_limits<float>::infinity();
 const float qnan = std::numeric_limits<float>::quiet_NaN();
-
-template <class Fn> hone::status status_of(Fn&& fn, std::string* message = nullptr) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    return hone::status::ok;
-}
 
 hone::tensor make_f32(const std::vector<float>& v, const hone::shape& dims) {
     hone::tensor t(dtype::f32, dims);

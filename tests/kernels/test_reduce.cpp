@@ -1,5 +1,6 @@
 // min/max and abs-max reductions: hand-computed values, the NaN and signed-zero rules, every
 // granularity against an independent oracle, and every tier bit-identical to the scalar one.
+#include "../status_of.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/reduce.hpp"
 #include "isa_tiers.hpp"
@@ -22,16 +23,6 @@ constexpr float inf = std::numeric_limits<float>::infinity();
 constexpr std::uint32_t canonical_nan = 0x7fc00000u;
 
 std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
-
-template <class Fn> hone::status status_of(Fn&& fn, std::string* message = nullptr) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    return hone::status::ok;
-}
 
 /// Normal values with ±0, denormals, ±inf, huge values and (optionally) NaN sprinkled in.
 std::vector<float> data(std::size_t n, unsigned seed, bool with_nan) {

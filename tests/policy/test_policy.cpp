@@ -1,3 +1,4 @@
+#include "../status_of.hpp"
 #include "hone/core/error.hpp"
 #include "hone/policy/policy.hpp"
 
@@ -18,16 +19,6 @@ hone::comparison with_drop(double drop, double interval_low) {
     c.accuracy_delta = {interval_low, -drop + 0.004};
     c.agreement = 0.999;
     return c;
-}
-
-hone::status status_of(auto&& fn, std::string* message = nullptr) {
-    try {
-        fn();
-    } catch (const hone::error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    return hone::status::ok;
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // SparseGPT and Wanda on synthetic layers: the blocked, lazily updated SparseGPT against a naive
 // sequential OBS reference in double; exact counts; N:M validity; joint quantization; thread
 // determinism; errors. (The real-layer comparison is in test_prune_fixture.cpp.)
+#include "../fixture_layer.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/prune/pruner.hpp"
@@ -61,21 +62,6 @@ tensor random_weights(std::int64_t rows, std::int64_t k, unsigned seed) {
     for (float& v : w.span<float>())
         v = normal(rng);
     return w;
-}
-
-// ‖(W − Ŵ)·Xᵀ‖² / (tokens·rows): the layer-output MSE.
-double output_mse(const tensor& w, const tensor& w_hat, const tensor& x) {
-    const auto rows = w.dims()[0], k = w.dims()[1], tokens = x.dims()[0];
-    std::vector<float> d(static_cast<std::size_t>(rows * k));
-    for (std::size_t i = 0; i < d.size(); ++i)
-        d[i] = w.span<float>()[i] - w_hat.span<float>()[i];
-    std::vector<float> y(static_cast<std::size_t>(tokens * rows));
-    kernels::matmul_f32(x.span<float>().data(), d.data(), y.data(), tokens, k, rows,
-                        kernels::weight_layout::n_by_k, nullptr);
-    double s = 0;
-    for (float v : y)
-        s += double(v) * v;
-    return s / double(y.size());
 }
 
 // Inverse of a symmetric positive definite matrix (Gauss-Jordan, double).
@@ -225,7 +211,7 @@ TEST_CASE("SparseGPT unstructured: exact count, OBS updates match the reference"
         // it reconstructs: a lower output error than magnitude pruning at the same sparsity
         auto mag = w0.clone();
         prune_magnitude(mag, s);
-        CHECK(output_mse(w0, w, x) < output_mse(w0, mag, x));
+        CHECK(fixture::output_mse(w0, w, x) < fixture::output_mse(w0, mag, x));
     }
 }
 
@@ -297,7 +283,8 @@ TEST_CASE("SparseGPT joint quantization: RTN grid and a caller's quantizer in on
             const float sc = rj.row_scales[std::size_t(r)];
             v = std::clamp(std::nearbyint(v / sc), -3.0f, 3.0f) * sc;
         }
-    const double mse_joint = output_mse(w0, wj, x), mse_sep = output_mse(w0, sep, x);
+    const double mse_joint = fixture::output_mse(w0, wj, x),
+                 mse_sep = fixture::output_mse(w0, sep, x);
     INFO("joint ", mse_joint, " separate ", mse_sep);
     CHECK(mse_joint < 0.9 * mse_sep);
 }

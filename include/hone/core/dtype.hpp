@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 namespace hone {
 
@@ -72,12 +73,18 @@ HONE_EXPORT std::size_t storage_bytes(dtype t, std::int64_t count);
 struct half;
 struct bfloat16;
 
-/// dtype_of<T>: the dtype whose elements have C++ type T.
+namespace detail {
 template <class T> inline constexpr bool has_dtype = false;
 template <class T> inline constexpr dtype dtype_of = dtype::f32;
+} // namespace detail
+
+/// dtype_of<T>: the dtype whose elements have C++ type T (const/volatile ignored); only
+/// meaningful when has_dtype<T>.
+template <class T> inline constexpr bool has_dtype = detail::has_dtype<std::remove_cv_t<T>>;
+template <class T> inline constexpr dtype dtype_of = detail::dtype_of<std::remove_cv_t<T>>;
 #define HONE_DTYPE_OF_(T, D)                                                                       \
-    template <> inline constexpr bool has_dtype<T> = true;                                         \
-    template <> inline constexpr dtype dtype_of<T> = dtype::D
+    template <> inline constexpr bool detail::has_dtype<T> = true;                                 \
+    template <> inline constexpr dtype detail::dtype_of<T> = dtype::D
 HONE_DTYPE_OF_(float, f32);
 HONE_DTYPE_OF_(half, f16);
 HONE_DTYPE_OF_(bfloat16, bf16);

@@ -53,6 +53,7 @@ public:
     /// Typed contiguous span; throws dtype_mismatch if T is not the element type and
     /// invalid_argument if the view is not contiguous.
     template <class T> std::span<std::conditional_t<IsConst, const T, T>> span() const {
+        static_assert(has_dtype<T>, "span<T>: T is not the element type of any hone dtype");
         check_typed(dtype_of<T>, true);
         return {reinterpret_cast<std::conditional_t<IsConst, const T*, T*>>(data_),
                 static_cast<std::size_t>(numel())};
@@ -61,6 +62,7 @@ public:
     /// Element at a multi-index; checks the type, the rank and every index.
     template <class T>
     std::conditional_t<IsConst, const T&, T&> at(std::initializer_list<std::int64_t> index) const {
+        static_assert(has_dtype<T>, "at<T>: T is not the element type of any hone dtype");
         check_typed(dtype_of<T>, false);
         return *reinterpret_cast<std::conditional_t<IsConst, const T*, T*>>(
             data_ + offset_of(std::span<const std::int64_t>(index.begin(), index.size())) *
