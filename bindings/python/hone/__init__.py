@@ -1,0 +1,566 @@
+"""hone for Python: a ctypes binding over the C ABI (include/hone/hone.h), nothing else.
+
+The reference binding for binding authors (bindings/README.md): it mirrors the C conventions one
+to one — every failing call raises HoneError with the C status and hone_last_error()'s message;
+handles are owned by Python objects and destroyed with them; params structs are filled by their
+_params_init function before fields are set, so a library with newer (longer) structs still
+works. No third-party package is needed; NumPy arrays are accepted and returned when NumPy is
+installed (anything with the buffer protocol works: array.array, bytes, memoryview).
+
+The shared library is found from $HONE_LIBRARY, else as "libhone.so.1" on the loader's path.
+
+Covered: versions, threads, tensors, ONNX models (load, save, inputs/outputs/weights, get/set
+weights), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
+each node took), Ed25519 identities, and the change ledger (append, verify, check an artifact).
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+import os
+import struct
+from typing import Callable, Iterable, Optional, Sequence
+
+__all__ = [
+    "HoneError", "Status", "version", "abi_version", "set_num_threads", "get_num_threads",
+    "DType", "Tensor", "Model", "Executor", "Key", "Ledger",
+]
+
+# ---- the library -------------------------------------------------------------------------------
+
+_lib = C.CDLL(os.environ.get("HONE_LIBRARY", "libhone.so.1"))
+
+
+class Status:
+    """hone_status values."""
+    OK, INVALID_ARGUMENT, OUT_OF_RANGE, SHAPE_MISMATCH, DTYPE_MISMATCH, OUT_OF_MEMORY = range(6)
+    IO, FORMAT, UNSUPPORTED, NOT_FOUND, VERIFICATION_FAILED, INTERNAL = range(6, 12)
+
+
+class HoneError(Exception):
+    """A failed hone call: .status (a Status value), .status_name and the library's message."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.status_name = _lib.hone_status_string(status).decode()
+        super().__init__(f"{self.status_name}: {message}")
+
+
+def _fn(name: str, argtypes: list, restype=C.c_int):
+    f = getattr(_lib, name)
+    f.argtypes, f.restype = argtypes, restype
+    return f
+
+
+_lib.hone_status_string.argtypes, _lib.hone_status_string.restype = [C.c_int], C.c_char_p
+_last_error = _fn("hone_last_error", [], C.c_char_p)
+
+
+def _check(status: int) -> None:
+    if status != Status.OK:
+        raise HoneError(status, (_last_error() or b"").decode(errors="replace"))
+
+
+def _str(s: Optional[str]) -> Optional[bytes]:
+    return None if s is None else os.fsencode(s) if isinstance(s, os.PathLike) else s.encode()
+
+
+def _strings(items: Sequence[str]):
+    arr = (C.c_char_p * max(len(items), 1))(*[_str(s) for s in items])
+    return arr if items else None
+
+
+# ---- versions and threads ----------------------------------------------------------------------
+
+def version() -> str:
+    """The loaded library's "major.minor.patch"."""
+    return _fn("hone_version", [], C.c_char_p)().decode()
+
+
+def abi_version() -> int:
+    return _fn("hone_abi_version", [])()
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for hone's parallel work; n <= 0 restores the default."""
+    _check(_fn("hone_set_num_threads", [C.c_int])(n))
+
+
+def get_num_threads() -> int:
+    out = C.c_int()
+    _check(_fn("hone_get_num_threads", [C.POINTER(C.c_int)])(C.byref(out)))
+    return out.value
+
+
+# ---- tensors -----------------------------------------------------------------------------------
+
+class DType:
+    """hone_dtype values, with the struct/array format of the byte-sized ones."""
+    F32, F16, BF16, I8, U8, I4, U4, I32, I64, BOOL = range(10)
+    _format = {F32: "f", F16: "e", I8: "b", U8: "B", I32: "i", I64: "q", BOOL: "?"}
+    _from_format = {"f": F32, "e": F16, "b": I8, "B": U8, "i": I32, "l": I64, "q": I64, "?": BOOL}
+    _numpy = {F32: "float32", F16: "float16", I8: "int8", U8: "uint8", I32: "int32",
+              I64: "int64", BOOL: "bool"}
+
+
+MAX_RANK = 8
+
+
+class _TensorParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("dtype", C.c_int), ("rank", C.c_size_t),
+                ("dims", C.POINTER(C.c_int64)), ("strides", C.POINTER(C.c_int64))]
+
+
+_fn("hone_tensor_params_init", [C.POINTER(_TensorParams)])
+_fn("hone_tensor_create", [C.POINTER(_TensorParams), C.POINTER(C.c_void_p)])
+_fn("hone_tensor_wrap", [C.POINTER(_TensorParams), C.c_void_p, C.c_size_t, C.POINTER(C.c_void_p)])
+_fn("hone_tensor_destroy", [C.c_void_p], None)
+_fn("hone_tensor_dtype", [C.c_void_p, C.POINTER(C.c_int)])
+_fn("hone_tensor_rank", [C.c_void_p, C.POINTER(C.c_size_t)])
+_fn("hone_tensor_shape", [C.c_void_p, C.POINTER(C.c_int64), C.c_size_t])
+_fn("hone_tensor_nbytes", [C.c_void_p, C.POINTER(C.c_size_t)])
+_fn("hone_tensor_data", [C.c_void_p, C.POINTER(C.c_void_p)])
+_fn("hone_tensor_copy", [C.c_void_p, C.c_void_p])
+
+
+class Tensor:
+    """A hone_tensor. Tensor(dtype, shape) owns zeroed memory; Tensor.from_buffer copies any
+    buffer (NumPy array, array.array, bytes) into an owned tensor of the given shape."""
+
+    def __init__(self, dtype: int, shape: Sequence[int]):
+        self._handle = C.c_void_p()
+        self._keep = None  # a wrapped buffer kept alive while the tensor lives
+        p = self._params(dtype, shape)
+        _check(_lib.hone_tensor_create(C.byref(p), C.byref(self._handle)))
+
+    @staticmethod
+    def _params(dtype: int, shape: Sequence[int]) -> _TensorParams:
+        p = _TensorParams()
+        _check(_lib.hone_tensor_params_init(C.byref(p)))
+        dims = (C.c_int64 * max(len(shape), 1))(*shape)
+        p.dtype, p.rank, p.dims = dtype, len(shape), dims
+        p._dims = dims  # keep the array alive with the struct
+        return p
+
+    @classmethod
+    def _adopt(cls, handle: C.c_void_p) -> "Tensor":
+        t = cls.__new__(cls)
+        t._handle, t._keep = handle, None
+        return t
+
+    @classmethod
+    def from_buffer(cls, data, shape: Optional[Sequence[int]] = None,
+                    dtype: Optional[int] = None) -> "Tensor":
+        """A copy of `data` (C-contiguous). The shape defaults to the buffer's, the element type
+        to the buffer's format (float32 → F32, int64 → I64, …)."""
+        view = memoryview(data)
+        if not view.c_contiguous:
+            raise ValueError("Tensor.from_buffer: the buffer is not C-contiguous")
+        if dtype is None:
+            fmt = view.format.lstrip("@=<")
+            if fmt not in DType._from_format:
+                raise ValueError(f"Tensor.from_buffer: no hone dtype for buffer format '{fmt}'")
+            dtype = DType._from_format[fmt]
+        shape = list(view.shape) if shape is None else list(shape)
+        t = cls(dtype, shape)
+        raw = view.cast("B")
+        if len(raw) != t.nbytes:
+            raise HoneError(Status.SHAPE_MISMATCH,
+                            f"Tensor.from_buffer: {len(raw)} bytes given, shape {shape} of "
+                            f"{_lib.hone_dtype_name(dtype).decode()} needs {t.nbytes}")
+        C.memmove(t._data_pointer(), (C.c_ubyte * len(raw)).from_buffer_copy(raw), len(raw))
+        return t
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_tensor_destroy(self._handle)
+            self._handle = None
+
+    @property
+    def dtype(self) -> int:
+        out = C.c_int()
+        _check(_lib.hone_tensor_dtype(self._handle, C.byref(out)))
+        return out.value
+
+    @property
+    def shape(self) -> tuple:
+        rank = C.c_size_t()
+        _check(_lib.hone_tensor_rank(self._handle, C.byref(rank)))
+        dims = (C.c_int64 * MAX_RANK)()
+        _check(_lib.hone_tensor_shape(self._handle, dims, MAX_RANK))
+        return tuple(dims[: rank.value])
+
+    @property
+    def nbytes(self) -> int:
+        out = C.c_size_t()
+        _check(_lib.hone_tensor_nbytes(self._handle, C.byref(out)))
+        return out.value
+
+    def _data_pointer(self) -> int:
+        out = C.c_void_p()
+        _check(_lib.hone_tensor_data(self._handle, C.byref(out)))
+        return out.value or 0
+
+    def tobytes(self) -> bytes:
+        n = self.nbytes
+        return C.string_at(self._data_pointer(), n) if n else b""
+
+    def tolist(self) -> list:
+        """The elements, flat, as Python numbers (byte-sized and larger dtypes only)."""
+        fmt = DType._format.get(self.dtype)
+        if fmt is None:
+            raise HoneError(Status.UNSUPPORTED, "Tensor.tolist: packed or bf16 elements")
+        raw = self.tobytes()
+        return list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw))
+
+    def numpy(self):
+        """A NumPy copy (requires NumPy)."""
+        import numpy
+        name = DType._numpy.get(self.dtype)
+        if name is None:
+            raise HoneError(Status.UNSUPPORTED, "Tensor.numpy: packed or bf16 elements")
+        return numpy.frombuffer(self.tobytes(), dtype=name).reshape(self.shape).copy()
+
+
+def _as_tensor(x, shape=None) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor.from_buffer(x, shape)
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+class _ModelInfo(C.Structure):
+    _fields_ = [("node_count", C.c_size_t), ("input_count", C.c_size_t),
+                ("output_count", C.c_size_t), ("weight_count", C.c_size_t),
+                ("weight_bytes", C.c_uint64), ("opset", C.c_int64), ("source_opset", C.c_int64),
+                ("producer_name", C.c_char_p), ("producer_version", C.c_char_p)]
+
+
+_fn("hone_model_load_onnx", [C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_model_save_onnx", [C.c_void_p, C.c_char_p, C.c_uint64])
+_fn("hone_model_destroy", [C.c_void_p], None)
+_fn("hone_model_get_info", [C.c_void_p, C.POINTER(_ModelInfo)])
+_fn("hone_model_value", [C.c_void_p, C.c_int, C.c_size_t, C.POINTER(C.c_char_p),
+                         C.POINTER(C.c_int), C.POINTER(C.c_size_t), C.POINTER(C.c_int64),
+                         C.c_size_t])
+_fn("hone_model_get_weight", [C.c_void_p, C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_model_set_weight", [C.c_void_p, C.c_char_p, C.c_void_p])
+
+
+class Model:
+    """A model (graph + named weights) loaded from ONNX with every field checked."""
+
+    def __init__(self, path: str):
+        self._handle = C.c_void_p()
+        _check(_lib.hone_model_load_onnx(_str(os.fspath(path)), C.byref(self._handle)))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_model_destroy(self._handle)
+            self._handle = None
+
+    def save(self, path: str, external_threshold: int = 0) -> None:
+        """Writes ONNX atomically; weights ≥ external_threshold bytes (if > 0) go to path.data."""
+        _check(_lib.hone_model_save_onnx(self._handle, _str(os.fspath(path)), external_threshold))
+
+    @property
+    def info(self) -> dict:
+        i = _ModelInfo()
+        _check(_lib.hone_model_get_info(self._handle, C.byref(i)))
+        return {"nodes": i.node_count, "inputs": i.input_count, "outputs": i.output_count,
+                "weights": i.weight_count, "weight_bytes": i.weight_bytes, "opset": i.opset,
+                "source_opset": i.source_opset,
+                "producer": (i.producer_name or b"").decode(),
+                "producer_version": (i.producer_version or b"").decode()}
+
+    def _values(self, kind: int, count: int) -> list:
+        out = []
+        for index in range(count):
+            name, dtype, rank = C.c_char_p(), C.c_int(), C.c_size_t()
+            dims = (C.c_int64 * MAX_RANK)()
+            _check(_lib.hone_model_value(self._handle, kind, index, C.byref(name),
+                                         C.byref(dtype), C.byref(rank), dims, MAX_RANK))
+            shape = None if rank.value == C.c_size_t(-1).value else tuple(dims[: rank.value])
+            out.append((name.value.decode(), dtype.value, shape))
+        return out
+
+    @property
+    def inputs(self) -> list:
+        """[(name, dtype, shape)], a dynamic dimension as -1."""
+        return self._values(0, self.info["inputs"])
+
+    @property
+    def outputs(self) -> list:
+        return self._values(1, self.info["outputs"])
+
+    @property
+    def weights(self) -> list:
+        """[(name, dtype, shape)] in ascending name order."""
+        return self._values(2, self.info["weights"])
+
+    def weight(self, name: str) -> Tensor:
+        handle = C.c_void_p()
+        _check(_lib.hone_model_get_weight(self._handle, _str(name), C.byref(handle)))
+        return Tensor._adopt(handle)
+
+    def set_weight(self, name: str, value) -> None:
+        t = _as_tensor(value)
+        _check(_lib.hone_model_set_weight(self._handle, _str(name), t._handle))
+
+
+# ---- the graph executor ------------------------------------------------------------------------
+
+class _ExecutorParams(C.Structure):
+    # The leading fields of hone_executor_params; _params_init fills the rest (struct_size says
+    # how long the library's struct is, so the buffer below is sized from it).
+    _fields_ = [("struct_size", C.c_size_t), ("precision", C.c_int),
+                ("fold_constants", C.c_int), ("fold_batch_norm", C.c_int),
+                ("fuse_relu", C.c_int), ("reduce_range", C.c_int),
+                ("keep", C.POINTER(C.c_char_p)), ("keep_count", C.c_size_t),
+                ("range_names", C.POINTER(C.c_char_p)), ("range_lo", C.POINTER(C.c_float)),
+                ("range_hi", C.POINTER(C.c_float)), ("range_count", C.c_size_t)]
+
+
+_OBSERVE = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p, C.c_void_p)
+_fn("hone_executor_params_init", [C.c_void_p])
+_fn("hone_executor_create", [C.c_void_p, C.c_void_p, C.POINTER(C.c_void_p)])
+_fn("hone_executor_destroy", [C.c_void_p], None)
+_fn("hone_executor_run", [C.c_void_p, C.POINTER(C.c_void_p), C.c_size_t,
+                          C.POINTER(C.c_void_p), C.c_size_t, _OBSERVE, C.c_void_p])
+_fn("hone_executor_node_count", [C.c_void_p, C.POINTER(C.c_size_t)])
+_fn("hone_executor_node_path", [C.c_void_p, C.c_size_t, C.POINTER(C.c_char_p),
+                                C.POINTER(C.c_char_p), C.POINTER(C.c_char_p)])
+
+
+class Executor:
+    """The graph executor, planned once from a Model (an op it cannot run is a HoneError here).
+
+    precision: "f32", "int8_dynamic" or "int8_static" (then `ranges` {value name: (lo, hi)}
+    gives the calibrated input ranges); `keep` names values that must stay observable."""
+
+    _precisions = {"f32": 0, "int8_dynamic": 1, "int8_static": 2}
+
+    def __init__(self, model: Model, precision: str = "f32", keep: Iterable[str] = (),
+                 ranges: Optional[dict] = None):
+        if precision not in self._precisions:
+            raise ValueError(f"Executor: precision '{precision}' is not one of "
+                             f"{sorted(self._precisions)}")
+        # Size the buffer from the library's struct_size: newer libraries append fields.
+        probe = (C.c_ubyte * 4096)()
+        _check(_lib.hone_executor_params_init(probe))
+        size = C.c_size_t.from_buffer(probe).value
+        buffer = (C.c_ubyte * max(size, C.sizeof(_ExecutorParams)))()
+        _check(_lib.hone_executor_params_init(buffer))
+        p = _ExecutorParams.from_buffer(buffer)
+        p.precision = self._precisions[precision]
+        keep = list(keep)
+        keep_names = _strings(keep)
+        p.keep, p.keep_count = (C.cast(keep_names, C.POINTER(C.c_char_p)) if keep else None,
+                                len(keep))
+        ranges = dict(ranges or {})
+        names = _strings(list(ranges))
+        lo = (C.c_float * max(len(ranges), 1))(*[r[0] for r in ranges.values()])
+        hi = (C.c_float * max(len(ranges), 1))(*[r[1] for r in ranges.values()])
+        if ranges:
+            p.range_names = C.cast(names, C.POINTER(C.c_char_p))
+            p.range_lo, p.range_hi, p.range_count = lo, hi, len(ranges)
+        self._handle = C.c_void_p()
+        _check(_lib.hone_executor_create(model._handle, buffer, C.byref(self._handle)))
+        self._outputs = len(model.outputs)
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_executor_destroy(self._handle)
+            self._handle = None
+
+    def run(self, *inputs, observe: Optional[Callable[[str, Tensor], None]] = None) -> list:
+        """Runs the graph on one input per graph input (Tensors or buffers with a shape, e.g.
+        NumPy arrays); returns the outputs as Tensors. `observe(name, tensor)` sees every value
+        (a copy); an exception it raises stops the run and is raised again here."""
+        tensors = [_as_tensor(x) for x in inputs]
+        ins = (C.c_void_p * max(len(tensors), 1))(*[t._handle for t in tensors])
+        outs = (C.c_void_p * max(self._outputs, 1))()
+        raised = []
+
+        def callback(_user, name, value):
+            try:
+                src = Tensor._adopt(C.c_void_p(value))
+                copy = Tensor(src.dtype, src.shape)
+                src._handle = None  # borrowed: hone owns it
+                _check(_lib.hone_tensor_copy(C.c_void_p(value), copy._handle))
+                observe(name.decode(), copy)
+                return Status.OK
+            except BaseException as e:  # noqa: BLE001 — handed back to the caller below
+                raised.append(e)
+                return Status.INVALID_ARGUMENT
+
+        fn = _OBSERVE(callback) if observe else _OBSERVE()
+        status = _lib.hone_executor_run(self._handle, ins, len(tensors), outs, self._outputs,
+                                        fn, None)
+        if raised:
+            raise raised[0]
+        _check(status)
+        return [Tensor._adopt(C.c_void_p(h)) for h in outs[: self._outputs]]
+
+    def node_paths(self) -> list:
+        """[(node, op_type, path)]: how each node ran ("f32 linear (oneDNN)", "folded …")."""
+        count = C.c_size_t()
+        _check(_lib.hone_executor_node_count(self._handle, C.byref(count)))
+        out = []
+        for i in range(count.value):
+            node, op, path = C.c_char_p(), C.c_char_p(), C.c_char_p()
+            _check(_lib.hone_executor_node_path(self._handle, i, C.byref(node), C.byref(op),
+                                                C.byref(path)))
+            out.append((node.value.decode(), op.value.decode(), path.value.decode()))
+        return out
+
+
+# ---- identities and the change ledger ---------------------------------------------------------
+
+_fn("hone_key_generate", [C.POINTER(C.c_void_p)])
+_fn("hone_key_load_pem", [C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_key_save_pem", [C.c_void_p, C.c_char_p])
+_fn("hone_key_public_hex", [C.c_void_p, C.c_char_p, C.c_size_t])
+_fn("hone_key_destroy", [C.c_void_p], None)
+
+
+class Key:
+    """An Ed25519 identity: Key() generates one, Key.load(path) reads a PKCS#8 PEM."""
+
+    def __init__(self, _handle: Optional[C.c_void_p] = None):
+        self._handle = _handle or C.c_void_p()
+        if _handle is None:
+            _check(_lib.hone_key_generate(C.byref(self._handle)))
+
+    @classmethod
+    def load(cls, path: str) -> "Key":
+        handle = C.c_void_p()
+        _check(_lib.hone_key_load_pem(_str(os.fspath(path)), C.byref(handle)))
+        return cls(handle)
+
+    def save(self, path: str) -> None:
+        """Writes the private key as PEM, atomically, mode 0600."""
+        _check(_lib.hone_key_save_pem(self._handle, _str(os.fspath(path))))
+
+    @property
+    def public_hex(self) -> str:
+        buf = C.create_string_buffer(65)
+        _check(_lib.hone_key_public_hex(self._handle, buf, 65))
+        return buf.value.decode()
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_key_destroy(self._handle)
+            self._handle = None
+
+
+class _ChangeRecord(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("action", C.c_int), ("actor", C.c_char_p),
+                ("subject", C.c_uint64), ("artifact_paths", C.POINTER(C.c_char_p)),
+                ("artifact_count", C.c_size_t), ("recipe", C.c_char_p), ("data", C.c_char_p),
+                ("metrics", C.c_char_p), ("policy", C.c_char_p), ("decision", C.c_char_p),
+                ("environment", C.c_char_p), ("note", C.c_char_p)]
+
+
+class _VerifyParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("require_signatures", C.c_int),
+                ("trusted_actors", C.POINTER(C.c_char_p)),
+                ("trusted_keys", C.POINTER(C.c_char_p)), ("trusted_count", C.c_size_t)]
+
+
+class _VerifyResult(C.Structure):
+    _fields_ = [("ok", C.c_int), ("records", C.c_uint64), ("first_bad", C.c_uint64),
+                ("problem", C.c_char_p)]
+
+
+class _ArtifactStatus(C.Structure):
+    _fields_ = [("verdict", C.c_int), ("seq", C.c_uint64), ("approvals_missing", C.c_uint64),
+                ("sha256", C.c_char * 65), ("reason", C.c_char_p)]
+
+
+_fn("hone_change_record_init", [C.POINTER(_ChangeRecord)])
+_fn("hone_ledger_open", [C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_ledger_destroy", [C.c_void_p], None)
+_fn("hone_ledger_append", [C.c_void_p, C.POINTER(_ChangeRecord), C.c_void_p,
+                           C.POINTER(C.c_uint64)])
+_fn("hone_verify_params_init", [C.POINTER(_VerifyParams)])
+_fn("hone_ledger_verify", [C.c_void_p, C.POINTER(_VerifyParams), C.POINTER(_VerifyResult)])
+_fn("hone_ledger_check_artifact", [C.c_void_p, C.c_char_p, C.POINTER(_VerifyParams),
+                                   C.POINTER(_ArtifactStatus)])
+
+
+class Ledger:
+    """The signed, hash-chained change ledger at `path` (docs/ledger.md); the file appears with
+    the first append. Record fields recipe/data/metrics/policy/decision/environment are JSON
+    texts."""
+
+    actions = {"baseline": 0, "optimize": 1, "approve": 2, "reject": 3, "promote": 4}
+    verdicts = ("approved", "needs_signoff", "rejected", "unknown")
+
+    def __init__(self, path: str):
+        self._handle = C.c_void_p()
+        _check(_lib.hone_ledger_open(_str(os.fspath(path)), C.byref(self._handle)))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_ledger_destroy(self._handle)
+            self._handle = None
+
+    def append(self, action: str, actor: str, key: Optional[Key] = None, subject: int = 0,
+               artifacts: Sequence[str] = (), note: str = "", **json_fields: str) -> int:
+        """Appends a record (signed with `key`); returns its sequence number."""
+        r = _ChangeRecord()
+        _check(_lib.hone_change_record_init(C.byref(r)))
+        if action not in self.actions:
+            raise ValueError(f"Ledger.append: action '{action}' is not one of "
+                             f"{sorted(self.actions)}")
+        r.action, r.actor, r.subject, r.note = self.actions[action], _str(actor), subject, \
+            _str(note)
+        paths = _strings([os.fspath(a) for a in artifacts])
+        if artifacts:
+            r.artifact_paths, r.artifact_count = C.cast(paths, C.POINTER(C.c_char_p)), \
+                len(artifacts)
+        for field, text in json_fields.items():
+            if field not in ("recipe", "data", "metrics", "policy", "decision", "environment"):
+                raise ValueError(f"Ledger.append: no record field '{field}'")
+            setattr(r, field, _str(text))
+        seq = C.c_uint64()
+        _check(_lib.hone_ledger_append(self._handle, C.byref(r),
+                                       key._handle if key else None, C.byref(seq)))
+        return seq.value
+
+    def _params(self, require_signatures: bool, trusted: Optional[dict]):
+        p = _VerifyParams()
+        _check(_lib.hone_verify_params_init(C.byref(p)))
+        p.require_signatures = int(require_signatures)
+        trusted = dict(trusted or {})
+        actors, keys = _strings(list(trusted)), _strings(list(trusted.values()))
+        if trusted:
+            p.trusted_actors = C.cast(actors, C.POINTER(C.c_char_p))
+            p.trusted_keys = C.cast(keys, C.POINTER(C.c_char_p))
+            p.trusted_count = len(trusted)
+        p._keep = (actors, keys)
+        return p
+
+    def verify(self, require_signatures: bool = False, trusted: Optional[dict] = None) -> dict:
+        """{"ok", "records", "first_bad", "problem"}; `trusted` maps actor → public key hex."""
+        res = _VerifyResult()
+        _check(_lib.hone_ledger_verify(self._handle,
+                                       C.byref(self._params(require_signatures, trusted)),
+                                       C.byref(res)))
+        return {"ok": bool(res.ok), "records": res.records, "first_bad": res.first_bad,
+                "problem": (res.problem or b"").decode()}
+
+    def check_artifact(self, path: str, require_signatures: bool = False,
+                       trusted: Optional[dict] = None) -> dict:
+        """Whether these exact bytes were approved: {"verdict", "seq", "approvals_missing",
+        "sha256", "reason"}."""
+        st = _ArtifactStatus()
+        _check(_lib.hone_ledger_check_artifact(
+            self._handle, _str(os.fspath(path)),
+            C.byref(self._params(require_signatures, trusted)), C.byref(st)))
+        return {"verdict": self.verdicts[st.verdict], "seq": st.seq,
+                "approvals_missing": st.approvals_missing, "sha256": st.sha256.decode(),
+                "reason": (st.reason or b"").decode()}
+
+
+_lib.hone_dtype_name.argtypes, _lib.hone_dtype_name.restype = [C.c_int], C.c_char_p

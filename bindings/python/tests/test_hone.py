@@ -1,0 +1,202 @@
+"""The Python binding against the real library and the committed Fashion-MNIST fixtures.
+
+Run by CTest (test_python_binding) with HONE_LIBRARY, PYTHONPATH and HONE_FIXTURES_DIR set; by
+hand: HONE_LIBRARY=build/src/libhone.so.1 PYTHONPATH=bindings/python \
+      python3 -m unittest discover -s bindings/python/tests -v
+"""
+
+import array
+import ast
+import gzip
+import os
+import struct
+import tempfile
+import unittest
+
+import hone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+FIXTURES = os.environ.get("HONE_FIXTURES_DIR",
+                          os.path.join(ROOT, "tests", "fixtures", "fashion_mnist"))
+IMAGES = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+LABELS = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+
+
+def read_npy_f32(path):
+    """(shape, array('f')) of a little-endian float32 NPY file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert raw[:6] == b"\x93NUMPY", path
+    header_len = struct.unpack("<H", raw[8:10])[0]
+    header = ast.literal_eval(raw[10:10 + header_len].decode())
+    assert header["descr"] == "<f4" and not header["fortran_order"], header
+    values = array.array("f")
+    values.frombytes(raw[10 + header_len:])
+    return tuple(header["shape"]), values
+
+
+def test_images(count):
+    """The first `count` Fashion-MNIST test images, pixels/255, as array('f') [count*784]."""
+    with gzip.open(IMAGES, "rb") as f:
+        raw = f.read()
+    pixels = raw[16:16 + count * 784]
+    return array.array("f", (p / 255.0 for p in pixels))
+
+
+def test_labels(count):
+    with gzip.open(LABELS, "rb") as f:
+        return list(f.read()[8:8 + count])
+
+
+def argmax_rows(values, cols):
+    return [max(range(cols), key=lambda c: values[r * cols + c]) for r in range(len(values) // cols)]
+
+
+class Versions(unittest.TestCase):
+    def test_version_and_threads(self):
+        self.assertRegex(hone.version(), r"^\d+\.\d+\.\d+$")
+        self.assertGreaterEqual(hone.abi_version(), 1)
+        hone.set_num_threads(1)
+        self.assertEqual(hone.get_num_threads(), 1)
+        hone.set_num_threads(0)
+        self.assertGreaterEqual(hone.get_num_threads(), 1)
+
+
+class Tensors(unittest.TestCase):
+    def test_round_trip(self):
+        t = hone.Tensor.from_buffer(array.array("f", [1.5, -2.0, 3.25, 0.0, 7.0, 8.0]), (2, 3))
+        self.assertEqual(t.shape, (2, 3))
+        self.assertEqual(t.dtype, hone.DType.F32)
+        self.assertEqual(t.nbytes, 24)
+        self.assertEqual(t.tolist(), [1.5, -2.0, 3.25, 0.0, 7.0, 8.0])
+        i = hone.Tensor.from_buffer(array.array("q", [5, -6]))
+        self.assertEqual((i.dtype, i.shape, i.tolist()), (hone.DType.I64, (2,), [5, -6]))
+        z = hone.Tensor(hone.DType.U8, [4])
+        self.assertEqual(z.tolist(), [0, 0, 0, 0])
+
+    def test_bad_input(self):
+        with self.assertRaises(hone.HoneError) as e:
+            hone.Tensor.from_buffer(array.array("f", [1.0, 2.0, 3.0]), (2, 2))
+        self.assertEqual(e.exception.status, hone.Status.SHAPE_MISMATCH)
+        with self.assertRaises(hone.HoneError) as e:
+            hone.Tensor(hone.DType.F32, [2, -1])
+        self.assertEqual(e.exception.status, hone.Status.INVALID_ARGUMENT)
+        self.assertIn("negative", str(e.exception))
+        with self.assertRaises(ValueError):
+            hone.Tensor.from_buffer(array.array("d", [1.0]))
+
+
+class Models(unittest.TestCase):
+    def setUp(self):
+        self.model = hone.Model(os.path.join(FIXTURES, "mlp.onnx"))
+
+    def test_structure(self):
+        info = self.model.info
+        self.assertEqual((info["inputs"], info["outputs"]), (1, 1))
+        self.assertEqual(info["producer"], "pytorch")
+        name, dtype, shape = self.model.inputs[0]
+        self.assertEqual((name, dtype, shape), ("input", hone.DType.F32, (-1, 784)))
+        self.assertEqual(self.model.outputs[0][0], "logits")
+        weights = {n: s for n, _, s in self.model.weights}
+        self.assertIn((256, 784), weights.values())
+        self.assertEqual(sum(1 for s in weights.values() if len(s) == 2), 3)
+
+    def test_executor_matches_the_reference_logits(self):
+        shape, reference = read_npy_f32(os.path.join(FIXTURES, "mlp_ref_logits.npy"))
+        count = shape[0]
+        run = hone.Executor(self.model)
+        (logits,) = run.run(hone.Tensor.from_buffer(test_images(count), (count, 784)))
+        self.assertEqual(logits.shape, (count, 10))
+        got = logits.tolist()
+        scale = max(abs(v) for v in reference)
+        self.assertLessEqual(max(abs(a - b) for a, b in zip(got, reference)), 1e-4 * scale)
+        self.assertTrue(all(p for p in run.node_paths()))
+
+    def test_int8_agrees_and_observes(self):
+        count = 512
+        images = hone.Tensor.from_buffer(test_images(count), (count, 784))
+        labels = test_labels(count)
+        (f32,) = hone.Executor(self.model).run(images)
+        seen = {}
+        int8 = hone.Executor(self.model, precision="int8_dynamic")
+        (q,) = int8.run(images, observe=lambda name, value: seen.setdefault(name, value.shape))
+        self.assertIn("logits", seen)
+        self.assertEqual(seen["logits"], (count, 10))
+        top_f32, top_q = argmax_rows(f32.tolist(), 10), argmax_rows(q.tolist(), 10)
+        agree = sum(a == b for a, b in zip(top_f32, top_q)) / count
+        self.assertGreaterEqual(agree, 0.98)
+        acc = sum(a == b for a, b in zip(top_q, labels)) / count
+        self.assertGreater(acc, 0.80)
+        self.assertTrue(any("int8" in path for _, _, path in int8.node_paths()))
+
+    def test_observer_exception_stops_the_run(self):
+        images = hone.Tensor.from_buffer(test_images(2), (2, 784))
+
+        def boom(name, value):
+            raise KeyError(name)
+
+        with self.assertRaises(KeyError):
+            hone.Executor(self.model).run(images, observe=boom)
+
+    def test_weights_save_and_reload(self):
+        name = next(n for n, _, s in self.model.weights if s == (10, 128))
+        w = self.model.weight(name)
+        doubled = array.array("f", [2 * v for v in w.tolist()])
+        self.model.set_weight(name, hone.Tensor.from_buffer(doubled, (10, 128)))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "doubled.onnx")
+            self.model.save(path)
+            again = hone.Model(path)
+            self.assertEqual(again.weight(name).tobytes(), doubled.tobytes())
+
+    def test_bad_input(self):
+        with self.assertRaises(hone.HoneError) as e:
+            hone.Model("/nonexistent/model.onnx")
+        self.assertIn("/nonexistent/model.onnx", str(e.exception))
+        with self.assertRaises(hone.HoneError) as e:
+            self.model.weight("no such weight")
+        self.assertEqual(e.exception.status, hone.Status.NOT_FOUND)
+        with self.assertRaises(hone.HoneError) as e:
+            hone.Executor(self.model).run(hone.Tensor(hone.DType.F32, [3, 783]))
+        self.assertIn("input", str(e.exception))
+        with self.assertRaises(ValueError):
+            hone.Executor(self.model, precision="int3")
+
+
+class Ledgers(unittest.TestCase):
+    def test_signed_records_verify_and_tampering_is_found(self):
+        with tempfile.TemporaryDirectory() as d:
+            key = hone.Key()
+            key.save(os.path.join(d, "me.pem"))
+            self.assertEqual(hone.Key.load(os.path.join(d, "me.pem")).public_hex, key.public_hex)
+            artifact = os.path.join(d, "model.bin")
+            with open(artifact, "wb") as f:
+                f.write(b"weights")
+            path = os.path.join(d, "ledger.jsonl")
+            ledger = hone.Ledger(path)
+            self.assertEqual(ledger.append("baseline", "alice", key, metrics='{"accuracy":0.9}'), 1)
+            seq = ledger.append("optimize", "alice", key, artifacts=[artifact],
+                                decision='{"verdict":"approved","approvals_required":0}')
+            self.assertEqual(seq, 2)
+            result = ledger.verify(require_signatures=True, trusted={"alice": key.public_hex})
+            self.assertEqual((result["ok"], result["records"]), (True, 2))
+            status = ledger.check_artifact(artifact)
+            self.assertEqual((status["verdict"], status["seq"]), ("approved", 2))
+            with open(artifact, "ab") as f:
+                f.write(b"!")
+            self.assertEqual(hone.Ledger(path).check_artifact(artifact)["verdict"], "unknown")
+            with open(path, "r+b") as f:
+                text = f.read()
+                self.assertIn(b'"accuracy":0.9', text)
+                f.seek(0)
+                f.write(text.replace(b"0.9", b"0.8", 1))
+            tampered = hone.Ledger(path).verify()
+            self.assertFalse(tampered["ok"])
+            self.assertTrue(tampered["problem"])
+            other = hone.Key()
+            wrong = hone.Ledger(path).verify(trusted={"alice": other.public_hex})
+            self.assertFalse(wrong["ok"])
+
+
+if __name__ == "__main__":
+    unittest.main()
