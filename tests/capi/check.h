@@ -27,27 +27,29 @@ static int failures = 0;
         CHECK(strstr(hone_last_error(), (needle)) != NULL);                                        \
     } while (0)
 
-/* A tensor over the caller's buffer (checked; NULL on failure). */
-static inline hone_tensor* wrap_tensor(hone_dtype dtype, size_t rank, const int64_t* dims,
-                                       void* data, size_t bytes) {
+/* hone_tensor_params for a contiguous tensor of `dims`. */
+static inline hone_tensor_params tensor_params(hone_dtype dtype, size_t rank, const int64_t* dims) {
     hone_tensor_params p;
-    hone_tensor* t = NULL;
     hone_tensor_params_init(&p);
     p.dtype = dtype;
     p.rank = rank;
     p.dims = dims;
+    return p;
+}
+
+/* A tensor over the caller's buffer (checked; NULL on failure). */
+static inline hone_tensor* wrap_tensor(hone_dtype dtype, size_t rank, const int64_t* dims,
+                                       void* data, size_t bytes) {
+    const hone_tensor_params p = tensor_params(dtype, rank, dims);
+    hone_tensor* t = NULL;
     CHECK(hone_tensor_wrap(&p, data, bytes, &t) == HONE_OK);
     return t;
 }
 
 /* A new zero-filled tensor owned by hone (checked; NULL on failure). */
 static inline hone_tensor* create_tensor(hone_dtype dtype, size_t rank, const int64_t* dims) {
-    hone_tensor_params p;
+    const hone_tensor_params p = tensor_params(dtype, rank, dims);
     hone_tensor* t = NULL;
-    hone_tensor_params_init(&p);
-    p.dtype = dtype;
-    p.rank = rank;
-    p.dims = dims;
     CHECK(hone_tensor_create(&p, &t) == HONE_OK);
     return t;
 }
