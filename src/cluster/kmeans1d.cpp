@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -58,10 +60,12 @@ void check_inputs(std::span<const float> values, std::span<const float> importan
         fail(status::invalid_argument, fmt::format("{}: every importance is zero", name));
 }
 
-/// Sorted distinct values with positive total importance, and their total importance.
+/// Sorted values and their importances: the distinct values with positive total importance and
+/// that total, or (w empty) values of weight 1 each, repeats allowed.
 struct sorted_data {
     std::vector<double> x, w;
     i64 size() const noexcept { return static_cast<i64>(x.size()); }
+    double weight(i64 i) const noexcept { return w.empty() ? 1.0 : w[i]; }
 };
 
 /// The values ascending: an LSD radix sort (3 passes of 11 bits) on order-preserving integer
@@ -133,49 +137,54 @@ sorted_data sort_distinct(std::span<const float> values, std::span<const float> 
     return d;
 }
 
-/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small).
+/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small);
+/// pw stays empty for unit weights (pw[i] = i). `mirror`: of the values mirrored (x → −x, order
+/// reversed), whose prefixes are the original suffixes. Each array has `pad` zeros after its
+/// n + 1 sums (whole-vector loads).
 struct prefix_sums {
     std::vector<double> pw, p1, p2;
     double shift = 0;
+    i64 n = 0;
 
-    explicit prefix_sums(const sorted_data& d) {
-        const i64 n = d.size();
-        shift = d.x[static_cast<std::size_t>(n / 2)];
-        pw.assign(n + 1 + pad, 0.0); // (zero padding after the n + 1 sums: whole-vector loads)
+    explicit prefix_sums(const sorted_data& d, bool mirror = false) : n(d.size()) {
+        const auto at = [&](i64 u) { return mirror ? n - 1 - u : u; };
+        const double sign = mirror ? -1.0 : 1.0;
+        shift = sign * d.x[at(n / 2)];
+        if (!d.w.empty()) pw.assign(n + 1 + pad, 0.0);
         p1.assign(n + 1 + pad, 0.0);
         p2.assign(n + 1 + pad, 0.0);
         compensated_sum sw, s1, s2;
-        for (i64 i = 0; i < n; ++i) {
-            const double y = d.x[i] - shift, w = d.w[i];
-            sw.add(w);
+        for (i64 u = 0; u < n; ++u) {
+            const double y = sign * d.x[at(u)] - shift, w = d.weight(at(u));
             s1.add(w * y);
             s2.add(w * y * y);
-            pw[i + 1] = sw.value();
-            p1[i + 1] = s1.value();
-            p2[i + 1] = s2.value();
+            p1[u + 1] = s1.value();
+            p2[u + 1] = s2.value();
+            if (pw.empty()) continue;
+            sw.add(w);
+            pw[u + 1] = sw.value();
         }
     }
+    /// Total weight of the first i values.
+    double cumulative(i64 i) const noexcept { return pw.empty() ? double(i) : pw[i]; }
     /// Weighted SSE of the run [i, j] (inclusive) around its weighted mean.
     double cost(i64 i, i64 j) const noexcept {
-        const double w = pw[j + 1] - pw[i];
+        const double w = weight(i, j);
         if (w <= 0) return 0;
         const double s = p1[j + 1] - p1[i], s2 = p2[j + 1] - p2[i];
         const double c = s2 - s * s / w;
         return c > 0 ? c : 0;
     }
-    double mean(i64 i, i64 j) const noexcept {
-        const double w = pw[j + 1] - pw[i];
-        return shift + (p1[j + 1] - p1[i]) / w;
-    }
-    double weight(i64 i, i64 j) const noexcept { return pw[j + 1] - pw[i]; }
+    double mean(i64 i, i64 j) const noexcept { return shift + (p1[j + 1] - p1[i]) / weight(i, j); }
+    double weight(i64 i, i64 j) const noexcept { return cumulative(j + 1) - cumulative(i); }
 };
 
 /// Weighted mean of d[i..j] by direct summation (accurate: used for the returned centroids).
 double run_mean(const sorted_data& d, i64 i, i64 j) {
     compensated_sum s, w;
     for (i64 t = i; t <= j; ++t) {
-        s.add(d.w[t] * d.x[t]);
-        w.add(d.w[t]);
+        s.add(d.weight(t) * d.x[t]);
+        w.add(d.weight(t));
     }
     const double m = s.value() / w.value();
     return std::clamp(m, d.x[i], d.x[j]);
@@ -190,7 +199,7 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
         while (j + 1 < c.size() && x > 0.5 * (c[j] + c[j + 1]))
             ++j;
         const double e = x - c[j];
-        s.add(d.w[i] * e * e);
+        s.add(d.weight(i) * e * e);
     }
     return s.value();
 }
@@ -222,13 +231,16 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
             c[j] = j == k - 1 ? hi : lo + (hi - lo) * double(j) / double(k - 1);
         break;
     case kmeans_init::density: {
-        const double total = ps.pw[n];
+        const double total = ps.cumulative(n);
         for (int j = 0; j < k; ++j) {
             const double target = total * double(j) / double(k - 1);
             // First value whose cumulative weight reaches the target.
-            const auto it = std::lower_bound(ps.pw.begin() + 1, ps.pw.begin() + 1 + n, target);
-            const i64 idx = std::min<i64>(n - 1, i64(it - (ps.pw.begin() + 1)));
-            c[j] = d.x[idx];
+            const i64 reach =
+                ps.pw.empty()
+                    ? i64(std::ceil(target))
+                    : i64(std::lower_bound(ps.pw.begin() + 1, ps.pw.begin() + 1 + n, target) -
+                          ps.pw.begin());
+            c[j] = d.x[std::clamp<i64>(reach - 1, 0, n - 1)];
         }
         break;
     }
@@ -237,8 +249,9 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
             c[j] = lo + (hi - lo) * uniform01(rng);
         break;
     case kmeans_init::kmeans_plus_plus: {
-        std::vector<double> dist(static_cast<std::size_t>(n));
-        c[0] = d.x[sample(d.w, ps.pw[n], uniform01(rng))];
+        std::vector<double> dist(static_cast<std::size_t>(n)), ones;
+        if (d.w.empty()) ones.assign(static_cast<std::size_t>(n), 1.0);
+        c[0] = d.x[sample(d.w.empty() ? ones : d.w, ps.cumulative(n), uniform01(rng))];
         std::vector<double> score(static_cast<std::size_t>(n));
         for (i64 i = 0; i < n; ++i) {
             const double e = d.x[i] - c[0];
@@ -247,7 +260,7 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
         for (int j = 1; j < k; ++j) {
             compensated_sum total;
             for (i64 i = 0; i < n; ++i) {
-                score[i] = d.w[i] * dist[i];
+                score[i] = d.weight(i) * dist[i];
                 total.add(score[i]);
             }
             c[j] = total.value() > 0 ? d.x[sample(score, total.value(), uniform01(rng))] : c[0];
@@ -357,7 +370,7 @@ i64 scan_scalar(const columns<Unit>& c, double q1, double q2, double qw, i64 j, 
     return best;
 }
 
-/// AVX2: four columns per step (the arrays are padded; lanes past b count as +inf), a running
+/// AVX2: four columns per step (the arrays are padded; lanes past b count as +∞), a running
 /// minimum and its first index per lane, then the smallest index among the lanes holding the
 /// overall minimum.
 template <bool Unit>
@@ -396,32 +409,37 @@ __attribute__((target("avx2"))) i64 scan_avx2(const columns<Unit>& c, double q1,
 
 const bool has_avx2 = __builtin_cpu_supports("avx2");
 
+/// An uninitialised array (pages the solver never reaches are never touched).
+template <class T> std::unique_ptr<T[]> raw_array(i64 size) {
+    return std::unique_ptr<T[]>(new T[static_cast<std::size_t>(size)]);
+}
+
 /// One layer of the dynamic programme over monotone argmins, in level order: cur[j] = the
 /// minimum of row j over the columns [col_lo, min(j, col_hi)], its leftmost argmin in arg[j].
 /// Number the rows t = j − row_lo + 1 ∈ [1, rows]; the row t with lowest set bit h has its
 /// neighbours t ± h at coarser levels (or outside: the column bounds), and its argmin lies
 /// between theirs (the quadrangle inequality) and at or after the previous layer's argmin of the
 /// same row. That is divide and conquer (every row scans the same range as in the recursion),
-/// but the rows of one level are independent: no recursion per row, the scans of neighbouring
-/// rows overlap in the pipeline, and a level can run in parallel. The coarse levels (h ≥ block)
-/// run over the whole layer; then each block of `block` rows runs its fine levels while its
-/// columns stay in cache.
+/// but the rows of one level are independent: no recursion per row and the scans of
+/// neighbouring rows overlap in the pipeline. The coarse levels (h ≥ block) run over the whole
+/// layer, then subtrees of `split` rows depth first, and each block of `block` rows runs its
+/// fine levels while its columns stay in cache.
 ///
 /// Pruning by an upper bound `ub` of the optimal cost: costs are ≥ 0, so a state whose best cost
 /// exceeds ub lies on no optimal path, and D_m[j] is non-decreasing in j, so the rows with
-/// D_m[j] ≤ ub are a prefix. A row whose left neighbour exceeds ub is skipped (cur = +∞; its arg
-/// = its last column, still an upper bound for the rows to its left). A computed row above ub
-/// may have been computed over too few columns; it is above ub either way and is not used as a
-/// lower bound by the next layer.
+/// D_m[j] ≤ ub are a prefix. A row whose left neighbour exceeds ub is skipped (cur = +∞, arg
+/// not written: as an upper bound for the rows to its left it stands for its last column). A
+/// computed row above ub may have been computed over too few columns; it is above ub either way
+/// and the next layer does not use it as a lower bound.
 template <bool Unit> class level_layer {
 public:
     level_layer(const columns<Unit>& c, const prefix_sums& ps, double* cur, std::uint32_t* arg,
-                const std::uint32_t* lower, const double* lower_cost, double ub, i64 row_lo,
-                i64 row_hi, i64 col_lo, i64 col_hi, bool parallel)
-        : c_(c), p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), cur_(cur), arg_(arg),
-          lower_(lower), lower_cost_(lower_cost), ub_(ub), row_lo_(row_lo),
-          rows_(row_hi - row_lo + 1), col_lo_(col_lo), col_hi_(col_hi),
-          parallel_(parallel && rows_ >= 65536) {}
+                const std::uint32_t* lower, const double* lower_cost, i64 lower_last, double ub,
+                i64 row_lo, i64 row_hi, i64 col_lo, i64 col_hi)
+        : c_(c), p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(Unit ? nullptr : ps.pw.data()),
+          cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost), lower_last_(lower_last),
+          ub_(ub), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
+          col_hi_(col_hi) {}
 
     void solve() {
         top_ = 1;
@@ -433,17 +451,12 @@ public:
         }
         // Levels above `split` over the whole layer (few rows, long vectorised scans) …
         const i64 root = std::min(top_, split);
-        for (i64 h = top_; h > root; h /= 2) {
-            const i64 count = (rows_ - h) / (2 * h) + 1; // t = h, 3h, 5h, … ≤ rows
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel_ && count >= 8)
-            for (i64 u = 0; u < count; ++u)
-                row(h + 2 * h * u, h);
-        }
+        for (i64 h = top_; h > root; h /= 2)
+            for (i64 t = h; t <= rows_; t += 2 * h)
+                row(t, h);
         // … then each subtree depth first, its blocks in level order (columns stay in cache).
-        const i64 roots = (rows_ + root - 1) / (2 * root) + 1; // t = root·(2u+1), t − root < rows
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1) if (parallel_)
-        for (i64 u = 0; u < roots; ++u)
-            subtree(root * (2 * u + 1), root);
+        for (i64 t = root; t - root < rows_; t += 2 * root)
+            subtree(t, root);
     }
 
 private:
@@ -473,18 +486,18 @@ private:
 
     /// Row t (1-based) whose neighbours are t ± h.
     void row(i64 t, i64 h) {
+        constexpr double inf = std::numeric_limits<double>::infinity();
         const i64 j = row_lo_ + t - 1;
         const i64 last = std::min(j, col_hi_);
         if (t - h >= 1 && !(cur_[j - h] <= ub_)) { // beyond the prefix of rows within ub
-            cur_[j] = std::numeric_limits<double>::infinity();
-            arg_[j] = static_cast<std::uint32_t>(last);
+            cur_[j] = inf;
             return;
         }
         i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
-        const i64 b = t + h <= rows_ ? std::min<i64>(arg_[j + h], last) : last;
-        if (lower_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
+        const i64 b = t + h <= rows_ && cur_[j + h] < inf ? std::min<i64>(arg_[j + h], last) : last;
+        if (lower_ && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
         a = std::min(a, b);
-        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
+        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = Unit ? 0.0 : pw_[j + 1];
         double best_value;
         const i64 best = has_avx2 && b - a >= 2
                              ? scan_avx2<Unit>(c_, q1, q2, qw, j, a, b, best_value)
@@ -499,29 +512,35 @@ private:
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
     const double* lower_cost_;
+    i64 lower_last_;
     double ub_;
     i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
-    bool parallel_;
 };
 
-/// Layers 1 … layers of the programme for `clusters` clusters in all (each layer keeps room for
-/// the clusters after it): returns D (D[j + 1] = the best cost of `layers` clusters over the
-/// values 0 … j, +∞ where pruned) and fills back (layers 2 … layers, n entries each) with the
-/// first value of the last cluster.
+/// Layers 1 … layers of the programme for `clusters` clusters in all (each layer leaves room
+/// for the clusters after it). Returns D with D[j + 1] = the best cost of `layers` clusters over
+/// the values 0 … j for j ≤ last (beyond: above ub, not stored); fills back (layers 2 … layers,
+/// n entries each) with the first value of the last cluster of the rows within ub.
+template <bool Unit> struct layers_result {
+    std::unique_ptr<double[]> cost;
+    i64 last = -1;
+};
+
 template <bool Unit>
-std::vector<double> solve_layers(const prefix_sums& ps, const double* rv, int layers, int clusters,
-                                 double ub, bool parallel, std::uint32_t* back) {
-    const i64 n = i64(ps.p1.size()) - 1 - pad;
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    const std::size_t size = static_cast<std::size_t>(n + 1 + pad);
-    std::vector<double> prev(size, inf), cur(size, inf), r(size, 0.0);
-    // Layer 1 (closed form): rows j ∈ [0, n − clusters].
+layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int layers,
+                                 int clusters, double ub, std::uint32_t* back) {
+    const i64 n = ps.n;
+    auto prev = raw_array<double>(n + 1 + pad), cur = raw_array<double>(n + 1 + pad);
+    auto r = raw_array<double>(n + 1 + pad);
+    std::fill(r.get(), r.get() + n + 1 + pad, 0.0);
+    // Layer 1 (closed form; non-decreasing, so it stops at the first row above ub).
     i64 valid = -1; // the last row within ub
     for (i64 j = 0; j <= n - clusters; ++j) {
         prev[j + 1] = ps.cost(0, j);
-        if (prev[j + 1] <= ub) valid = j;
+        if (!(prev[j + 1] <= ub)) break;
+        valid = j;
     }
-    const columns<Unit> c{ps.p1.data(), ps.pw.data(), r.data(), rv, n};
+    const columns<Unit> c{ps.p1.data(), Unit ? nullptr : ps.pw.data(), r.get(), rv, n};
     for (int m = 2; m <= layers; ++m) {
         // Row j (last value of cluster m) ∈ [m − 1, n − 1 − (clusters − m)]; column i (its
         // first value) ∈ [m − 1, j], and D_{m−1}[i − 1] ≤ ub needs i ≤ valid + 1.
@@ -530,9 +549,8 @@ std::vector<double> solve_layers(const prefix_sums& ps, const double* rv, int la
         for (i64 i = row_lo; i <= col_hi; ++i)
             r[i] = prev[i] - ps.p2[i];
         std::uint32_t* arg = back + static_cast<std::size_t>(m - 2) * n;
-        std::fill(cur.begin(), cur.end(), inf);
-        level_layer<Unit>(c, ps, cur.data() + 1, arg, m >= 3 ? arg - n : nullptr, prev.data() + 1,
-                          ub, row_lo, row_hi, row_lo, col_hi, parallel)
+        level_layer<Unit>(c, ps, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr, prev.get() + 1,
+                          valid, ub, row_lo, row_hi, row_lo, col_hi)
             .solve();
         valid = -1;
         for (i64 j = row_hi; j >= row_lo; --j)
@@ -546,63 +564,57 @@ std::vector<double> solve_layers(const prefix_sums& ps, const double* rv, int la
                              ub));
         std::swap(prev, cur);
     }
-    return prev;
+    return {std::move(prev), valid};
 }
 
-/// The same values mirrored (x → −x, order reversed): its prefixes are the original suffixes.
-sorted_data mirrored(const sorted_data& d) {
-    sorted_data m;
-    m.x.assign(d.x.rbegin(), d.x.rend());
-    m.w.assign(d.w.rbegin(), d.w.rend());
-    for (double& x : m.x)
-        x = x == 0.0 ? 0.0 : -x;
-    return m;
-}
-
-/// Starts of the optimal runs over sorted data with more than k values: the first
-/// a = ⌈k/2⌉ clusters over prefixes and, independently, the last k − a over the mirrored data
-/// (suffixes), then the best meeting point — two independent halves (one per thread) whose
-/// pruning by the upper bound is strongest (few clusters over a long prefix cost more than
-/// the optimum).
+/// Starts of the optimal runs over sorted data with more than k values: the first a = ⌈k/2⌉
+/// clusters over prefixes and, independently, the last k − a over the mirrored values
+/// (suffixes), then the best meeting point. The two halves run on two threads, and few
+/// clusters over a long prefix cost more than the optimum: the pruning is strongest there.
 template <bool Unit> std::vector<i64> optimal_starts(const sorted_data& d, int k) {
     const i64 n = d.size();
     const int a = k - k / 2, b = k / 2;
-    const sorted_data dm = mirrored(d);
-    const prefix_sums ps[2] = {prefix_sums(d), prefix_sums(dm)};
+    const prefix_sums ps[2] = {prefix_sums(d), prefix_sums(d, true)};
     const double bound = lloyd_upper_bound(d, ps[0], k);
-    // Tolerance for rounding: entries are sums of prefix sums of magnitude ≤ p2[n]; their
-    // rounding errors are ~1e-15 of it, the tolerance 1e-9.
+    // Tolerance for rounding: entries are sums of prefix sums of magnitude ≤ p2[n], rounded
+    // to ~1e-15 of it; the tolerance is 1e-9 of it.
     const double ub =
         bound + 1e-9 * (bound + std::max(std::fabs(ps[0].p2[n]), std::fabs(ps[1].p2[n])));
-    std::vector<double> rv;
+    std::unique_ptr<double[]> rv;
     if constexpr (Unit) {
-        rv.assign(static_cast<std::size_t>(n + pad), 0.0);
-        for (i64 u = 0; u < n; ++u)
-            rv[u] = 1.0 / double(n - u);
+        rv = raw_array<double>(n + pad);
+#pragma omp simd
+        for (i64 u = 0; u < n + pad; ++u)
+            rv[u] = u < n ? 1.0 / double(n - u) : 0.0;
     }
-    std::vector<std::uint32_t> back[2];
-    back[0].resize(static_cast<std::size_t>(a - 1) * n);
-    back[1].resize(static_cast<std::size_t>(std::max(0, b - 1)) * n);
-    std::vector<double> cost[2];
-    const bool two = num_threads() >= 2;
-#pragma omp parallel for num_threads(2) schedule(static, 1) if (two)
-    for (int h = 0; h < 2; ++h)
-        cost[h] = solve_layers<Unit>(ps[h], rv.data(), h == 0 ? a : b, k, ub, !two,
-                                     back[h].data());
+    std::unique_ptr<std::uint32_t[]> back[2] = {
+        raw_array<std::uint32_t>(std::max(1, a - 1) * n),
+        raw_array<std::uint32_t>(std::max(1, b - 1) * n)};
+    layers_result<Unit> half[2];
+    std::exception_ptr error[2]; // (no exception may leave an OpenMP region)
+#pragma omp parallel for num_threads(2) schedule(static, 1) if (num_threads() >= 2)
+    for (int h = 0; h < 2; ++h) {
+        try {
+            half[h] = solve_layers<Unit>(ps[h], rv.get(), h == 0 ? a : b, k, ub, back[h].get());
+        } catch (...) {
+            error[h] = std::current_exception();
+        }
+    }
+    for (const auto& e : error)
+        if (e) std::rethrow_exception(e);
     // The first a clusters end at j, the last b start at j + 1 (mirrored row n − 2 − j).
     i64 meet = -1;
     double best = std::numeric_limits<double>::infinity();
-    for (i64 j = a - 1; j <= n - 1 - b; ++j) {
-        const double v = cost[0][j + 1] + cost[1][n - 1 - j];
+    for (i64 j = std::max<i64>(a - 1, n - 2 - half[1].last); j <= half[0].last; ++j) {
+        const double v = half[0].cost[j + 1] + half[1].cost[n - 1 - j];
         if (v < best) {
             best = v;
             meet = j;
         }
     }
-    if (meet < 0)
-        fail(status::internal, "kmeans1d_optimal: no partition within the upper bound");
+    if (meet < 0) fail(status::internal, "kmeans1d_optimal: no partition within the upper bound");
     std::vector<i64> starts{0};
-    for (i64 e = meet, m = a; m >= 2; --m) { // prefix clusters backwards
+    for (i64 e = meet, m = a; m >= 2; --m) { // prefix clusters a … 2 start at e
         e = back[0][static_cast<std::size_t>(m - 2) * n + e];
         starts.push_back(e);
         --e;
@@ -617,44 +629,38 @@ template <bool Unit> std::vector<i64> optimal_starts(const sorted_data& d, int k
     return starts;
 }
 
-/// Optimal centroids of sorted distinct data with more than k values.
-std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_view name) {
-    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
+/// Optimal centroids of sorted data with more than k distinct values.
+std::vector<double> optimal_centroids(const sorted_data& d, int k) {
+    const std::vector<i64> starts =
+        d.w.empty() ? optimal_starts<true>(d, k) : optimal_starts<false>(d, k);
+    std::vector<double> c(static_cast<std::size_t>(k));
+    for (int m = 0; m < k; ++m)
+        c[m] = run_mean(d, starts[m], m + 1 < k ? starts[m + 1] - 1 : d.size() - 1);
+    return c;
+}
+
+/// The data the optimal solver runs on: with integer importances and few repeats (at most one
+/// value in 9), the values repeated, each of weight 1 — the same optimum (an optimal solution
+/// never needs to split equal values, and one that does costs the same) on the faster
+/// unit-weight path; otherwise the distinct values and their total importances.
+sorted_data solver_data(sorted_data d, int k) {
     const i64 nd = d.size();
-    if (nd > i64(std::numeric_limits<std::uint32_t>::max()) - pad ||
-        i64(std::max(0, k - 2)) * nd > (i64(1) << 30))
-        fail(status::out_of_memory,
-             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
-                         "of back-pointers (limit 4096); use lloyd or automatic",
-                         name, nd, k, (i64(std::max(0, k - 2)) * nd * 4) >> 20));
-    // Integer weights with few repeats (counts of repeated values): solve over the values
-    // repeated, all of weight 1 — the same optimum (an optimal solution never needs to split
-    // equal values, and a split one costs the same), and the faster unit-weight path.
     double total = 0;
     bool integral = true;
     for (const double w : d.w) {
-        integral &= w == std::floor(w) && w <= 1 << 20;
+        integral &= w == std::floor(w) && w <= double(1 << 20);
         total += w;
     }
-    std::vector<i64> starts;
-    const sorted_data* data = &d;
-    sorted_data unit;
-    if (integral && total <= double(nd + nd / 8) &&
-        i64(std::max(0, k - 2)) * i64(total) <= (i64(1) << 30)) {
-        unit.x.reserve(static_cast<std::size_t>(total));
-        for (i64 i = 0; i < nd; ++i)
-            unit.x.insert(unit.x.end(), static_cast<std::size_t>(d.w[i]), d.x[i]);
-        unit.w.assign(unit.x.size(), 1.0);
-        data = &unit;
-        starts = optimal_starts<true>(unit, k);
-    } else {
-        starts = optimal_starts<false>(d, k);
-    }
-    const i64 n = data->size();
-    std::vector<double> c(static_cast<std::size_t>(k));
-    for (int m = 0; m < k; ++m)
-        c[m] = run_mean(*data, starts[m], m + 1 < k ? starts[m + 1] - 1 : n - 1);
-    return c;
+    if (!integral || total > double(nd + nd / 8) ||
+        i64(std::max(0, k - 2)) * i64(total) > (i64(1) << 30))
+        return d;
+    sorted_data u;
+    u.x.resize(static_cast<std::size_t>(total));
+    std::size_t at = 0;
+    for (i64 i = 0; i < nd; ++i)
+        for (i64 t = 0; t < i64(d.w[i]); ++t)
+            u.x[at++] = d.x[i];
+    return u;
 }
 
 } // namespace
@@ -663,12 +669,23 @@ kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const 
                                  int k, std::string_view name) {
     check_k(k, name);
     check_inputs(values, importance, name);
-    const sorted_data d = sort_distinct(values, importance);
+    sorted_data d = sort_distinct(values, importance);
     kmeans1d_result r;
-    if (d.size() <= k)
+    if (d.size() <= k) {
         r.centroids = d.x;
-    else
-        r.centroids = optimal_centroids(d, k, name);
+        r.sse = sorted_sse(d, r.centroids);
+        return r;
+    }
+    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
+    const i64 nd = d.size();
+    if (nd > i64(std::numeric_limits<std::uint32_t>::max()) - pad ||
+        i64(std::max(0, k - 2)) * nd > (i64(1) << 30))
+        fail(status::out_of_memory,
+             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
+                         "of back-pointers (limit 4096); use lloyd or automatic",
+                         name, nd, k, (i64(std::max(0, k - 2)) * nd * 4) >> 20));
+    d = solver_data(std::move(d), k);
+    r.centroids = optimal_centroids(d, k);
     r.sse = sorted_sse(d, r.centroids);
     return r;
 }
