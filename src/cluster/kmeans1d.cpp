@@ -104,22 +104,25 @@ std::vector<float> sorted_values(std::span<const float> values) {
     return s;
 }
 
+/// The distinct values of sorted s and their counts (−0 and +0 are one value, +0).
+sorted_data distinct_of(const std::vector<float>& s) {
+    sorted_data d;
+    d.x.reserve(s.size());
+    d.w.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t j = i + 1;
+        while (j < s.size() && s[j] == s[i])
+            ++j;
+        d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
+        d.w.push_back(double(j - i));
+        i = j;
+    }
+    return d;
+}
+
 sorted_data sort_distinct(std::span<const float> values, std::span<const float> importance) {
     sorted_data d;
-    if (importance.empty()) {
-        const std::vector<float> s = sorted_values(values);
-        d.x.reserve(s.size());
-        d.w.reserve(s.size());
-        for (std::size_t i = 0; i < s.size();) {
-            std::size_t j = i + 1;
-            while (j < s.size() && s[j] == s[i])
-                ++j;
-            d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
-            d.w.push_back(double(j - i));
-            i = j;
-        }
-        return d;
-    }
+    if (importance.empty()) return distinct_of(sorted_values(values));
     std::vector<std::pair<float, float>> s;
     s.reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i)
@@ -393,9 +396,9 @@ __attribute__((target("avx2"))) i64 scan_avx2(const columns<Unit>& c, double q1,
             v = _mm256_sub_pd(base, _mm256_div_pd(_mm256_mul_pd(s, s),
                                                   _mm256_sub_pd(vqw, _mm256_loadu_pd(c.pw + i))));
         if (i + 3 > b) v = _mm256_blendv_pd(v, inf, _mm256_cmp_pd(cur, last, _CMP_GT_OQ));
-        const __m256d lt = _mm256_cmp_pd(v, vmin, _CMP_LT_OQ);
-        vmin = _mm256_blendv_pd(vmin, v, lt);
-        vidx = _mm256_blendv_pd(vidx, cur, lt);
+        // (min_pd(v, vmin) is v where v < vmin, else vmin: the same as the blend, shorter.)
+        vidx = _mm256_blendv_pd(vidx, cur, _mm256_cmp_pd(v, vmin, _CMP_LT_OQ));
+        vmin = _mm256_min_pd(v, vmin);
         cur = _mm256_add_pd(cur, four);
     }
     __m256d m = _mm256_min_pd(vmin, _mm256_permute2f128_pd(vmin, vmin, 1));
@@ -639,9 +642,16 @@ std::vector<double> optimal_centroids(const sorted_data& d, int k) {
     return c;
 }
 
-/// The data the optimal solver runs on: with integer importances and few repeats (at most one
-/// value in 9), the values repeated, each of weight 1 — the same optimum (an optimal solution
-/// never needs to split equal values, and one that does costs the same) on the faster
+/// Whether `total` values, `distinct` of them distinct, are solved as values of weight 1 each
+/// (repeats allowed): at most one value in 9 a repeat, and back-pointers within the limit.
+bool unit_weights(double total, i64 distinct, int k) {
+    return total <= double(distinct + distinct / 8) &&
+           i64(std::max(0, k - 2)) * i64(total) <= (i64(1) << 30);
+}
+
+/// The data the optimal solver runs on, from distinct weighted data: with integer importances
+/// and few repeats, the values repeated, each of weight 1 — the same optimum (an optimal
+/// solution never needs to split equal values, and one that does costs the same) on the faster
 /// unit-weight path; otherwise the distinct values and their total importances.
 sorted_data solver_data(sorted_data d, int k) {
     const i64 nd = d.size();
@@ -651,9 +661,7 @@ sorted_data solver_data(sorted_data d, int k) {
         integral &= w == std::floor(w) && w <= double(1 << 20);
         total += w;
     }
-    if (!integral || total > double(nd + nd / 8) ||
-        i64(std::max(0, k - 2)) * i64(total) > (i64(1) << 30))
-        return d;
+    if (!integral || !unit_weights(total, nd, k)) return d;
     sorted_data u;
     u.x.resize(static_cast<std::size_t>(total));
     std::size_t at = 0;
@@ -669,22 +677,40 @@ kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const 
                                  int k, std::string_view name) {
     check_k(k, name);
     check_inputs(values, importance, name);
-    sorted_data d = sort_distinct(values, importance);
+    sorted_data d;
+    i64 nd = 0;
+    if (importance.empty()) {
+        // Unweighted: the radix-sorted values themselves when they go to the unit-weight path
+        // (the same data as solver_data makes from their distinct values and counts).
+        const std::vector<float> s = sorted_values(values);
+        nd = s.empty() ? 0 : 1;
+        for (std::size_t i = 1; i < s.size(); ++i)
+            nd += s[i] != s[i - 1];
+        if (nd > k && unit_weights(double(s.size()), nd, k)) {
+            d.x.resize(s.size());
+            for (std::size_t i = 0; i < s.size(); ++i)
+                d.x[i] = s[i] == 0.0f ? 0.0 : double(s[i]);
+        } else {
+            d = distinct_of(s);
+        }
+    } else {
+        d = sort_distinct(values, importance);
+        nd = d.size();
+    }
     kmeans1d_result r;
-    if (d.size() <= k) {
+    if (nd <= k) {
         r.centroids = d.x;
         r.sse = sorted_sse(d, r.centroids);
         return r;
     }
     // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
-    const i64 nd = d.size();
     if (nd > i64(std::numeric_limits<std::uint32_t>::max()) - pad ||
         i64(std::max(0, k - 2)) * nd > (i64(1) << 30))
         fail(status::out_of_memory,
              fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
                          "of back-pointers (limit 4096); use lloyd or automatic",
                          name, nd, k, (i64(std::max(0, k - 2)) * nd * 4) >> 20));
-    d = solver_data(std::move(d), k);
+    if (!d.w.empty()) d = solver_data(std::move(d), k);
     r.centroids = optimal_centroids(d, k);
     r.sse = sorted_sse(d, r.centroids);
     return r;
