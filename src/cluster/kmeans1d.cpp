@@ -282,7 +282,6 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
     return c;
 }
 
-
 /// Lloyd iterations from the sorted centroids c on sorted data (the values in c's runs by
 /// midpoints, a value on a midpoint to the lower centroid); returns the iterations run.
 int lloyd_iterate(const sorted_data& d, const prefix_sums& ps, int k, const lloyd_options& o,
@@ -326,11 +325,10 @@ double lloyd_upper_bound(const sorted_data& d, const prefix_sums& ps, int k) {
     double total = 0;
     i64 a = 0;
     for (int j = 0; j < k; ++j) {
-        const i64 b =
-            j + 1 < k
-                ? std::max(a, i64(std::upper_bound(d.x.begin(), d.x.end(), 0.5 * (c[j] + c[j + 1])) -
-                                  d.x.begin()))
-                : d.size();
+        const i64 b = j + 1 < k ? std::max(a, i64(std::upper_bound(d.x.begin(), d.x.end(),
+                                                                   0.5 * (c[j] + c[j + 1])) -
+                                                  d.x.begin()))
+                                : d.size();
         if (b > a) total += ps.cost(a, b - 1);
         a = b;
     }
@@ -378,8 +376,7 @@ i64 scan_scalar(const columns<Unit>& c, double q1, double q2, double qw, i64 j, 
 /// overall minimum.
 template <bool Unit>
 __attribute__((target("avx2"))) i64 scan_avx2(const columns<Unit>& c, double q1, double q2,
-                                              double qw, i64 j, i64 a, i64 b,
-                                              double& best_value) {
+                                              double qw, i64 j, i64 a, i64 b, double& best_value) {
     const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
     const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
     const __m256d last = _mm256_set1_pd(double(b)), four = _mm256_set1_pd(4.0);
@@ -440,9 +437,9 @@ public:
                 const std::uint32_t* lower, const double* lower_cost, i64 lower_last, double ub,
                 i64 row_lo, i64 row_hi, i64 col_lo, i64 col_hi)
         : c_(c), p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(Unit ? nullptr : ps.pw.data()),
-          cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost), lower_last_(lower_last),
-          ub_(ub), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
-          col_hi_(col_hi) {}
+          cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost),
+          lower_last_(lower ? lower_last : -1), ub_(ub), row_lo_(row_lo),
+          rows_(row_hi - row_lo + 1), col_lo_(col_lo), col_hi_(col_hi) {}
 
     void solve() {
         top_ = 1;
@@ -498,7 +495,7 @@ private:
         }
         i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
         const i64 b = t + h <= rows_ && cur_[j + h] < inf ? std::min<i64>(arg_[j + h], last) : last;
-        if (lower_ && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
+        if (j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
         a = std::min(a, b);
         const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = Unit ? 0.0 : pw_[j + 1];
         double best_value;
@@ -530,8 +527,8 @@ template <bool Unit> struct layers_result {
 };
 
 template <bool Unit>
-layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int layers,
-                                 int clusters, double ub, std::uint32_t* back) {
+layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int layers, int clusters,
+                                 double ub, std::uint32_t* back) {
     const i64 n = ps.n;
     auto prev = raw_array<double>(n + 1 + pad), cur = raw_array<double>(n + 1 + pad);
     auto r = raw_array<double>(n + 1 + pad);
@@ -590,9 +587,8 @@ template <bool Unit> std::vector<i64> optimal_starts(const sorted_data& d, int k
         for (i64 u = 0; u < n + pad; ++u)
             rv[u] = u < n ? 1.0 / double(n - u) : 0.0;
     }
-    std::unique_ptr<std::uint32_t[]> back[2] = {
-        raw_array<std::uint32_t>(std::max(1, a - 1) * n),
-        raw_array<std::uint32_t>(std::max(1, b - 1) * n)};
+    std::unique_ptr<std::uint32_t[]> back[2] = {raw_array<std::uint32_t>(std::max(1, a - 1) * n),
+                                                raw_array<std::uint32_t>(std::max(1, b - 1) * n)};
     layers_result<Unit> half[2];
     std::exception_ptr error[2]; // (no exception may leave an OpenMP region)
 #pragma omp parallel for num_threads(2) schedule(static, 1) if (num_threads() >= 2)
@@ -768,4 +764,3 @@ double kmeans1d_sse(std::span<const float> values, std::span<const float> import
 }
 
 } // namespace hone
-
