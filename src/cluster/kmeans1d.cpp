@@ -427,10 +427,12 @@ template <class T> std::unique_ptr<T[]> raw_array(i64 size) {
 ///
 /// Pruning by an upper bound `ub` of the optimal cost: costs are ≥ 0, so a state whose best cost
 /// exceeds ub lies on no optimal path, and D_m[j] is non-decreasing in j, so the rows with
-/// D_m[j] ≤ ub are a prefix. A row whose left neighbour exceeds ub is skipped (cur = +∞, arg
-/// not written: as an upper bound for the rows to its left it stands for its last column). A
-/// computed row above ub may have been computed over too few columns; it is above ub either way
-/// and the next layer does not use it as a lower bound.
+/// D_m[j] ≤ ub are a prefix: once a row comes out above ub (the smallest such row is `limit_`),
+/// every row after it is skipped, subtrees and blocks at once, and never touched (as an upper
+/// bound for the rows before it, a skipped row stands for their last column). A computed row
+/// above ub may have been computed over too few columns; it is above ub either way and the next
+/// layer does not use it as a lower bound. The rows run in a fixed order, so which rows are
+/// skipped does not depend on anything but the data.
 template <bool Unit> class level_layer {
 public:
     level_layer(const columns<Unit>& c, const prefix_sums& ps, double* cur, std::uint32_t* arg,
@@ -452,11 +454,18 @@ public:
         // Levels above `split` over the whole layer (few rows, long vectorised scans) …
         const i64 root = std::min(top_, split);
         for (i64 h = top_; h > root; h /= 2)
-            for (i64 t = h; t <= rows_; t += 2 * h)
+            for (i64 t = h; t <= rows_ && t < limit_; t += 2 * h)
                 row(t, h);
         // … then each subtree depth first, its blocks in level order (columns stay in cache).
         for (i64 t = root; t - root < rows_; t += 2 * root)
             subtree(t, root);
+    }
+
+    /// The last row within ub, or −1.
+    i64 last_within() const {
+        for (i64 t = std::min(limit_, rows_); t >= 1; --t)
+            if (cur_[row_lo_ + t - 1] <= ub_) return row_lo_ + t - 1;
+        return -1;
     }
 
 private:
@@ -466,8 +475,8 @@ private:
     /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
     /// blocks next to a row of level `block` are solved level by level.
     void subtree(i64 t, i64 h) {
-        if (t - h >= rows_) return;
-        if (t <= rows_) row(t, h);
+        if (t - h >= rows_ || t - h >= limit_) return;
+        if (t <= rows_ && t < limit_) row(t, h);
         if (h == block) {
             fine(t - block);
             fine(t);
@@ -480,22 +489,19 @@ private:
     /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
     void fine(i64 t0) {
         for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
-            for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
+            for (i64 t = t0 + h; t < t0 + block && t <= rows_ && t < limit_; t += 2 * h)
                 row(t, h);
     }
 
     /// Row t (1-based) whose neighbours are t ± h.
     void row(i64 t, i64 h) {
-        constexpr double inf = std::numeric_limits<double>::infinity();
         const i64 j = row_lo_ + t - 1;
         const i64 last = std::min(j, col_hi_);
-        if (t - h >= 1 && !(cur_[j - h] <= ub_)) { // beyond the prefix of rows within ub
-            cur_[j] = inf;
-            return;
-        }
         i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
-        const i64 b = t + h <= rows_ && cur_[j + h] < inf ? std::min<i64>(arg_[j + h], last) : last;
-        if (j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
+        const i64 b =
+            t + h <= std::min(rows_, limit_) ? std::min<i64>(arg_[j + h], last) : last;
+        // (The previous layer's argmin tightens long ranges, rarely short ones: coarse rows only.)
+        if (h >= 16 && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
         a = std::min(a, b);
         const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = Unit ? 0.0 : pw_[j + 1];
         double best_value;
@@ -504,6 +510,7 @@ private:
                              : scan_scalar<Unit>(c_, q1, q2, qw, j, a, b, best_value);
         cur_[j] = best_value;
         arg_[j] = static_cast<std::uint32_t>(best);
+        if (!(best_value <= ub_)) limit_ = std::min(limit_, t);
     }
 
     columns<Unit> c_;
@@ -515,6 +522,7 @@ private:
     i64 lower_last_;
     double ub_;
     i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
+    i64 limit_ = std::numeric_limits<i64>::max(); ///< rows after it are skipped
 };
 
 /// Layers 1 … layers of the programme for `clusters` clusters in all (each layer leaves room
@@ -532,7 +540,6 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
     const i64 n = ps.n;
     auto prev = raw_array<double>(n + 1 + pad), cur = raw_array<double>(n + 1 + pad);
     auto r = raw_array<double>(n + 1 + pad);
-    std::fill(r.get(), r.get() + n + 1 + pad, 0.0);
     // Layer 1 (closed form; non-decreasing, so it stops at the first row above ub).
     i64 valid = -1; // the last row within ub
     for (i64 j = 0; j <= n - clusters; ++j) {
@@ -548,16 +555,12 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
         const i64 col_hi = std::min(valid + 1, row_hi);
         for (i64 i = row_lo; i <= col_hi; ++i)
             r[i] = prev[i] - ps.p2[i];
+        std::fill(r.get() + col_hi + 1, r.get() + col_hi + 1 + pad, 0.0); // (read, masked)
         std::uint32_t* arg = back + static_cast<std::size_t>(m - 2) * n;
-        level_layer<Unit>(c, ps, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr, prev.get() + 1,
-                          valid, ub, row_lo, row_hi, row_lo, col_hi)
-            .solve();
-        valid = -1;
-        for (i64 j = row_hi; j >= row_lo; --j)
-            if (cur[j + 1] <= ub) {
-                valid = j;
-                break;
-            }
+        level_layer<Unit> layer(c, ps, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr,
+                                prev.get() + 1, valid, ub, row_lo, row_hi, row_lo, col_hi);
+        layer.solve();
+        valid = layer.last_within();
         if (valid < 0)
             fail(status::internal,
                  fmt::format("kmeans1d_optimal: no state of layer {} within the upper bound {}", m,
