@@ -19,6 +19,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 
 namespace hone {
@@ -498,8 +499,7 @@ private:
         const i64 j = row_lo_ + t - 1;
         const i64 last = std::min(j, col_hi_);
         i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
-        const i64 b =
-            t + h <= std::min(rows_, limit_) ? std::min<i64>(arg_[j + h], last) : last;
+        const i64 b = t + h <= std::min(rows_, limit_) ? std::min<i64>(arg_[j + h], last) : last;
         // (The previous layer's argmin tightens long ranges, rarely short ones: coarse rows only.)
         if (h >= 16 && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
         a = std::min(a, b);
@@ -570,6 +570,22 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
     return {std::move(prev), valid};
 }
 
+/// Runs work(0) and work(1), on two threads when hone may use two (no exception may leave an
+/// OpenMP region: they are rethrown here).
+template <class Work> void both(Work&& work) {
+    std::exception_ptr error[2];
+#pragma omp parallel for num_threads(2) schedule(static, 1) if (num_threads() >= 2)
+    for (int h = 0; h < 2; ++h) {
+        try {
+            work(h);
+        } catch (...) {
+            error[h] = std::current_exception();
+        }
+    }
+    for (const auto& e : error)
+        if (e) std::rethrow_exception(e);
+}
+
 /// Starts of the optimal runs over sorted data with more than k values: the first a = ⌈k/2⌉
 /// clusters over prefixes and, independently, the last k − a over the mirrored values
 /// (suffixes), then the best meeting point. The two halves run on two threads, and few
@@ -577,33 +593,28 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
 template <bool Unit> std::vector<i64> optimal_starts(const sorted_data& d, int k) {
     const i64 n = d.size();
     const int a = k - k / 2, b = k / 2;
-    const prefix_sums ps[2] = {prefix_sums(d), prefix_sums(d, true)};
-    const double bound = lloyd_upper_bound(d, ps[0], k);
-    // Tolerance for rounding: entries are sums of prefix sums of magnitude ≤ p2[n], rounded
-    // to ~1e-15 of it; the tolerance is 1e-9 of it.
-    const double ub =
-        bound + 1e-9 * (bound + std::max(std::fabs(ps[0].p2[n]), std::fabs(ps[1].p2[n])));
+    std::optional<prefix_sums> ps[2];
+    double bound = 0;
     std::unique_ptr<double[]> rv;
-    if constexpr (Unit) {
+    both([&](int h) {
+        ps[h].emplace(d, h == 1);
+        if (h == 0) bound = lloyd_upper_bound(d, *ps[0], k);
+        if (h == 0 || !Unit) return;
         rv = raw_array<double>(n + pad);
 #pragma omp simd
         for (i64 u = 0; u < n + pad; ++u)
             rv[u] = u < n ? 1.0 / double(n - u) : 0.0;
-    }
+    });
+    // Tolerance for rounding: entries are sums of prefix sums of magnitude ≤ p2[n], rounded
+    // to ~1e-15 of it; the tolerance is 1e-9 of it.
+    const double ub =
+        bound + 1e-9 * (bound + std::max(std::fabs(ps[0]->p2[n]), std::fabs(ps[1]->p2[n])));
     std::unique_ptr<std::uint32_t[]> back[2] = {raw_array<std::uint32_t>(std::max(1, a - 1) * n),
                                                 raw_array<std::uint32_t>(std::max(1, b - 1) * n)};
     layers_result<Unit> half[2];
-    std::exception_ptr error[2]; // (no exception may leave an OpenMP region)
-#pragma omp parallel for num_threads(2) schedule(static, 1) if (num_threads() >= 2)
-    for (int h = 0; h < 2; ++h) {
-        try {
-            half[h] = solve_layers<Unit>(ps[h], rv.get(), h == 0 ? a : b, k, ub, back[h].get());
-        } catch (...) {
-            error[h] = std::current_exception();
-        }
-    }
-    for (const auto& e : error)
-        if (e) std::rethrow_exception(e);
+    both([&](int h) {
+        half[h] = solve_layers<Unit>(*ps[h], rv.get(), h == 0 ? a : b, k, ub, back[h].get());
+    });
     // The first a clusters end at j, the last b start at j + 1 (mirrored row n − 2 − j).
     i64 meet = -1;
     double best = std::numeric_limits<double>::infinity();
