@@ -109,7 +109,7 @@ void check_inputs(std::span<const float> values, std::span<const float> importan
 /// Sorted values and their importances: the distinct values with positive total importance and
 /// that total, or (w empty) values of weight 1 each, repeats allowed.
 struct sorted_data {
-    std::vector<double> x, w;
+    std::vector<double, large_allocator<double>> x, w;
     i64 size() const noexcept { return static_cast<i64>(x.size()); }
     double weight(i64 i) const noexcept { return w.empty() ? 1.0 : w[i]; }
 };
@@ -122,7 +122,7 @@ std::vector<float> sorted_values(std::span<const float> values) {
         std::sort(s.begin(), s.end());
         return s;
     }
-    std::vector<std::uint32_t> a(s.size()), b(s.size());
+    std::vector<std::uint32_t, large_allocator<std::uint32_t>> a(s.size()), b(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         std::uint32_t u;
         std::memcpy(&u, &s[i], 4);
@@ -300,7 +300,9 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
     case kmeans_init::kmeans_plus_plus: {
         std::vector<double> dist(static_cast<std::size_t>(n)), ones;
         if (d.w.empty()) ones.assign(static_cast<std::size_t>(n), 1.0);
-        c[0] = d.x[sample(d.w.empty() ? ones : d.w, ps.cumulative(n), uniform01(rng))];
+        const std::span<const double> weights =
+            d.w.empty() ? std::span<const double>(ones) : std::span<const double>(d.w);
+        c[0] = d.x[sample(weights, ps.cumulative(n), uniform01(rng))];
         std::vector<double> score(static_cast<std::size_t>(n));
         for (i64 i = 0; i < n; ++i) {
             const double e = d.x[i] - c[0];
@@ -749,7 +751,7 @@ kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const 
     }
     kmeans1d_result r;
     if (nd <= k) {
-        r.centroids = d.x;
+        r.centroids.assign(d.x.begin(), d.x.end());
         r.sse = sorted_sse(d, r.centroids);
         return r;
     }
@@ -783,7 +785,7 @@ kmeans1d_result kmeans1d_lloyd(std::span<const float> values, std::span<const fl
     const sorted_data d = sort_distinct(values, importance);
     kmeans1d_result r;
     if (d.size() <= k) {
-        r.centroids = d.x;
+        r.centroids.assign(d.x.begin(), d.x.end());
         r.sse = sorted_sse(d, r.centroids);
         return r;
     }
