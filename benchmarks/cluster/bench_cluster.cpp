@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <benchmark/benchmark.h>
 #include <chrono>
+#include <limits>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -56,15 +58,56 @@ template <class Work> void against_sort(benchmark::State& state, Work&& work) {
     state.SetItemsProcessed(state.iterations() * std::int64_t(w.size()));
 }
 
-void BM_kmeans1d_optimal_1M_k16(benchmark::State& state) {
+/// Checks an optimal solution: 16 sorted centroids, the same bits on 1 and 2 threads, an SSE
+/// not above Lloyd's from two initialisations, and no single centroid that a small move
+/// improves (a necessary optimality condition). Sets sse_vs_lloyd.
+void check_optimal(benchmark::State& state, std::span<const float> importance) {
     const auto& w = weights();
-    const auto opt = hone::kmeans1d_optimal(w, {}, 16);
-    const auto lloyd = hone::kmeans1d_lloyd(w, {}, 16, {hone::kmeans_init::density, 300, 0, 0});
+    const int threads = hone::num_threads();
+    hone::set_num_threads(1);
+    const auto one = hone::kmeans1d_optimal(w, importance, 16);
+    hone::set_num_threads(2);
+    const auto opt = hone::kmeans1d_optimal(w, importance, 16);
+    hone::set_num_threads(threads);
     if (opt.centroids.size() != 16 || !std::is_sorted(opt.centroids.begin(), opt.centroids.end()))
         throw std::runtime_error("optimal: 16 sorted centroids expected");
-    if (opt.sse > lloyd.sse * (1 + 1e-12)) throw std::runtime_error("optimal above lloyd");
-    state.counters["sse_vs_lloyd"] = opt.sse / lloyd.sse;
+    if (one.centroids != opt.centroids || one.sse != opt.sse)
+        throw std::runtime_error("optimal: 1 and 2 threads differ");
+    double lloyd = std::numeric_limits<double>::infinity();
+    for (const auto init : {hone::kmeans_init::density, hone::kmeans_init::kmeans_plus_plus})
+        lloyd = std::min(lloyd, hone::kmeans1d_lloyd(w, importance, 16, {init, 300, 0, 0}).sse);
+    if (opt.sse > lloyd * (1 + 1e-12)) throw std::runtime_error("optimal above lloyd");
+    for (std::size_t j = 0; j < 16; ++j)
+        for (const double d : {-1e-4, 1e-4}) {
+            auto c = opt.centroids;
+            c[j] += d;
+            if (hone::kmeans1d_sse(w, importance, c) < opt.sse)
+                throw std::runtime_error("optimal: moving a centroid improves it");
+        }
+    state.counters["sse_vs_lloyd"] = opt.sse / lloyd;
+}
+
+/// Unweighted: the unit-weight path (the values, about 1 % repeated, each of weight 1).
+void BM_kmeans1d_optimal_1M_k16(benchmark::State& state) {
+    const auto& w = weights();
+    check_optimal(state, {});
     against_sort(state, [&] { benchmark::DoNotOptimize(hone::kmeans1d_optimal(w, {}, 16)); });
+}
+
+/// Real-valued importances: the weighted path (a division per entry).
+void BM_kmeans1d_optimal_weighted_1M_k16(benchmark::State& state) {
+    const auto& w = weights();
+    static const std::vector<float> importance = [] {
+        std::vector<float> v(n);
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<float> u(0.5f, 2.0f);
+        for (float& x : v)
+            x = u(rng);
+        return v;
+    }();
+    check_optimal(state, importance);
+    against_sort(state,
+                 [&] { benchmark::DoNotOptimize(hone::kmeans1d_optimal(w, importance, 16)); });
 }
 
 void BM_kmeans1d_lloyd_density_1M_k16(benchmark::State& state) {
@@ -95,5 +138,6 @@ void BM_clusterer_per_tensor_1000x1000_k16(benchmark::State& state) {
 } // namespace
 
 BENCHMARK(BM_kmeans1d_optimal_1M_k16)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kmeans1d_optimal_weighted_1M_k16)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kmeans1d_lloyd_density_1M_k16)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_clusterer_per_tensor_1000x1000_k16)->UseManualTime()->Unit(benchmark::kMillisecond);

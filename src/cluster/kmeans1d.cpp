@@ -14,10 +14,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace hone {
 namespace {
@@ -25,6 +33,48 @@ namespace {
 using i64 = std::int64_t;
 
 using detail::compensated_sum;
+
+constexpr i64 pad = 4; ///< zero entries after every column array (whole-vector loads)
+
+/// Memory for the solver's large arrays: blocks of 4 MiB and more are 2 MiB-aligned and asked
+/// for transparent huge pages (Linux), so that touching them for the first time costs a few
+/// page faults instead of one per 4 KiB (which took a third of the time at 1 M values).
+void* allocate_large(std::size_t bytes) {
+    constexpr std::size_t huge = std::size_t(2) << 20;
+    void* p = nullptr;
+    if (bytes < 2 * huge) {
+        p = std::malloc(std::max<std::size_t>(bytes, 1));
+    } else {
+        const std::size_t rounded = (bytes + huge - 1) / huge * huge;
+        p = std::aligned_alloc(huge, rounded);
+#ifdef MADV_HUGEPAGE
+        if (p) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    }
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+
+struct free_deleter {
+    void operator()(void* p) const noexcept { std::free(p); }
+};
+
+/// An uninitialised array of a trivial type (pages the solver never reaches stay untouched).
+template <class T> using raw_array = std::unique_ptr<T[], free_deleter>;
+template <class T> raw_array<T> make_raw_array(i64 size) {
+    return raw_array<T>(
+        static_cast<T*>(allocate_large(static_cast<std::size_t>(size) * sizeof(T))));
+}
+
+/// std::allocator on allocate_large (for the prefix sums).
+template <class T> struct large_allocator {
+    using value_type = T;
+    large_allocator() = default;
+    template <class U> large_allocator(const large_allocator<U>&) noexcept {}
+    T* allocate(std::size_t count) { return static_cast<T*>(allocate_large(count * sizeof(T))); }
+    void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+    friend bool operator==(const large_allocator&, const large_allocator&) noexcept { return true; }
+};
 
 void check_k(int k, std::string_view name) {
     if (k < 2 || k > kernels::max_centroids)
@@ -56,10 +106,12 @@ void check_inputs(std::span<const float> values, std::span<const float> importan
         fail(status::invalid_argument, fmt::format("{}: every importance is zero", name));
 }
 
-/// Sorted distinct values with positive total importance, and their total importance.
+/// Sorted values and their importances: the distinct values with positive total importance and
+/// that total, or (w empty) values of weight 1 each, repeats allowed.
 struct sorted_data {
-    std::vector<double> x, w;
+    std::vector<double, large_allocator<double>> x, w;
     i64 size() const noexcept { return static_cast<i64>(x.size()); }
+    double weight(i64 i) const noexcept { return w.empty() ? 1.0 : w[i]; }
 };
 
 /// The values ascending: an LSD radix sort (3 passes of 11 bits) on order-preserving integer
@@ -70,7 +122,7 @@ std::vector<float> sorted_values(std::span<const float> values) {
         std::sort(s.begin(), s.end());
         return s;
     }
-    std::vector<std::uint32_t> a(s.size()), b(s.size());
+    std::vector<std::uint32_t, large_allocator<std::uint32_t>> a(s.size()), b(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         std::uint32_t u;
         std::memcpy(&u, &s[i], 4);
@@ -98,22 +150,25 @@ std::vector<float> sorted_values(std::span<const float> values) {
     return s;
 }
 
+/// The distinct values of sorted s and their counts (−0 and +0 are one value, +0).
+sorted_data distinct_of(const std::vector<float>& s) {
+    sorted_data d;
+    d.x.reserve(s.size());
+    d.w.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t j = i + 1;
+        while (j < s.size() && s[j] == s[i])
+            ++j;
+        d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
+        d.w.push_back(double(j - i));
+        i = j;
+    }
+    return d;
+}
+
 sorted_data sort_distinct(std::span<const float> values, std::span<const float> importance) {
     sorted_data d;
-    if (importance.empty()) {
-        const std::vector<float> s = sorted_values(values);
-        d.x.reserve(s.size());
-        d.w.reserve(s.size());
-        for (std::size_t i = 0; i < s.size();) {
-            std::size_t j = i + 1;
-            while (j < s.size() && s[j] == s[i])
-                ++j;
-            d.x.push_back(s[i] == 0.0f ? 0.0 : double(s[i]));
-            d.w.push_back(double(j - i));
-            i = j;
-        }
-        return d;
-    }
+    if (importance.empty()) return distinct_of(sorted_values(values));
     std::vector<std::pair<float, float>> s;
     s.reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i)
@@ -131,49 +186,54 @@ sorted_data sort_distinct(std::span<const float> values, std::span<const float> 
     return d;
 }
 
-/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small).
+/// Prefix sums of w, w·(x − shift), w·(x − shift)² (shift = the median value keeps them small);
+/// pw stays empty for unit weights (pw[i] = i). `mirror`: of the values mirrored (x → −x, order
+/// reversed), whose prefixes are the original suffixes. Each array has `pad` zeros after its
+/// n + 1 sums (whole-vector loads).
 struct prefix_sums {
-    std::vector<double> pw, p1, p2;
+    std::vector<double, large_allocator<double>> pw, p1, p2;
     double shift = 0;
+    i64 n = 0;
 
-    explicit prefix_sums(const sorted_data& d) {
-        const i64 n = d.size();
-        shift = d.x[static_cast<std::size_t>(n / 2)];
-        pw.assign(n + 1, 0.0);
-        p1.assign(n + 1, 0.0);
-        p2.assign(n + 1, 0.0);
+    explicit prefix_sums(const sorted_data& d, bool mirror = false) : n(d.size()) {
+        const auto at = [&](i64 u) { return mirror ? n - 1 - u : u; };
+        const double sign = mirror ? -1.0 : 1.0;
+        shift = sign * d.x[at(n / 2)];
+        if (!d.w.empty()) pw.assign(n + 1 + pad, 0.0);
+        p1.assign(n + 1 + pad, 0.0);
+        p2.assign(n + 1 + pad, 0.0);
         compensated_sum sw, s1, s2;
-        for (i64 i = 0; i < n; ++i) {
-            const double y = d.x[i] - shift, w = d.w[i];
-            sw.add(w);
+        for (i64 u = 0; u < n; ++u) {
+            const double y = sign * d.x[at(u)] - shift, w = d.weight(at(u));
             s1.add(w * y);
             s2.add(w * y * y);
-            pw[i + 1] = sw.value();
-            p1[i + 1] = s1.value();
-            p2[i + 1] = s2.value();
+            p1[u + 1] = s1.value();
+            p2[u + 1] = s2.value();
+            if (pw.empty()) continue;
+            sw.add(w);
+            pw[u + 1] = sw.value();
         }
     }
+    /// Total weight of the first i values.
+    double cumulative(i64 i) const noexcept { return pw.empty() ? double(i) : pw[i]; }
     /// Weighted SSE of the run [i, j] (inclusive) around its weighted mean.
     double cost(i64 i, i64 j) const noexcept {
-        const double w = pw[j + 1] - pw[i];
+        const double w = weight(i, j);
         if (w <= 0) return 0;
         const double s = p1[j + 1] - p1[i], s2 = p2[j + 1] - p2[i];
         const double c = s2 - s * s / w;
         return c > 0 ? c : 0;
     }
-    double mean(i64 i, i64 j) const noexcept {
-        const double w = pw[j + 1] - pw[i];
-        return shift + (p1[j + 1] - p1[i]) / w;
-    }
-    double weight(i64 i, i64 j) const noexcept { return pw[j + 1] - pw[i]; }
+    double mean(i64 i, i64 j) const noexcept { return shift + (p1[j + 1] - p1[i]) / weight(i, j); }
+    double weight(i64 i, i64 j) const noexcept { return cumulative(j + 1) - cumulative(i); }
 };
 
 /// Weighted mean of d[i..j] by direct summation (accurate: used for the returned centroids).
 double run_mean(const sorted_data& d, i64 i, i64 j) {
     compensated_sum s, w;
     for (i64 t = i; t <= j; ++t) {
-        s.add(d.w[t] * d.x[t]);
-        w.add(d.w[t]);
+        s.add(d.weight(t) * d.x[t]);
+        w.add(d.weight(t));
     }
     const double m = s.value() / w.value();
     return std::clamp(m, d.x[i], d.x[j]);
@@ -188,221 +248,9 @@ double sorted_sse(const sorted_data& d, std::span<const double> c) {
         while (j + 1 < c.size() && x > 0.5 * (c[j] + c[j + 1]))
             ++j;
         const double e = x - c[j];
-        s.add(d.w[i] * e * e);
+        s.add(d.weight(i) * e * e);
     }
     return s.value();
-}
-
-/// The leftmost argmin over i ∈ [a, b] of (r[i] + q2) − (q1 − p1[i])² / (qw − pw[i]), the DP
-/// entry with r[i] = D_{m−1}[i − 1] − p2[i] (qw − pw[i] > 0: every value has positive weight);
-/// its value goes to best_value. The same IEEE operations in the same order on every path (no
-/// contraction is possible), so the AVX2 and the scalar versions give identical bits.
-i64 scan_row_scalar(double q1, double q2, double qw, const double* p1, const double* pw,
-                    const double* r, i64 a, i64 b, double& best_value) {
-    double bv = std::numeric_limits<double>::infinity();
-    i64 best = a;
-    for (i64 i = a; i <= b; ++i) {
-        const double s = q1 - p1[i];
-        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
-        best = v < bv ? i : best;
-        bv = v < bv ? v : bv;
-    }
-    best_value = bv;
-    return best;
-}
-
-/// AVX2: four columns per step, a running minimum and its first index per lane (one pass), then
-/// the smallest index among the lanes holding the overall minimum.
-__attribute__((target("avx2"))) i64 scan_row_avx2(double q1, double q2, double qw, const double* p1,
-                                                  const double* pw, const double* r, i64 a, i64 b,
-                                                  double& best_value) {
-    const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
-    __m256d vmin = _mm256_set1_pd(std::numeric_limits<double>::infinity());
-    __m256d vidx = _mm256_setzero_pd();
-    __m256d cur = _mm256_setr_pd(double(a), double(a + 1), double(a + 2), double(a + 3));
-    const __m256d four = _mm256_set1_pd(4.0);
-    i64 i = a;
-    for (; i + 3 <= b; i += 4) {
-        const __m256d s = _mm256_sub_pd(vq1, _mm256_loadu_pd(p1 + i));
-        const __m256d v = _mm256_sub_pd(
-            _mm256_add_pd(_mm256_loadu_pd(r + i), vq2),
-            _mm256_div_pd(_mm256_mul_pd(s, s), _mm256_sub_pd(vqw, _mm256_loadu_pd(pw + i))));
-        const __m256d lt = _mm256_cmp_pd(v, vmin, _CMP_LT_OQ);
-        vmin = _mm256_blendv_pd(vmin, v, lt);
-        vidx = _mm256_blendv_pd(vidx, cur, lt);
-        cur = _mm256_add_pd(cur, four);
-    }
-    alignas(32) double mv[4], mi[4];
-    _mm256_store_pd(mv, vmin);
-    _mm256_store_pd(mi, vidx);
-    double bv = std::numeric_limits<double>::infinity();
-    i64 best = a;
-    for (int l = 0; l < 4; ++l)
-        if (mv[l] < bv || (mv[l] == bv && i64(mi[l]) < best)) {
-            bv = mv[l];
-            best = i64(mi[l]);
-        }
-    for (; i <= b; ++i) { // the tail: later columns than every lane's
-        const double s = q1 - p1[i];
-        const double v = (r[i] + q2) - s * s / (qw - pw[i]);
-        best = v < bv ? i : best;
-        bv = v < bv ? v : bv;
-    }
-    best_value = bv;
-    return best;
-}
-
-const bool has_avx2 = __builtin_cpu_supports("avx2");
-
-i64 scan_row(double q1, double q2, double qw, const double* p1, const double* pw, const double* r,
-             i64 a, i64 b, double& best_value) {
-    return has_avx2 ? scan_row_avx2(q1, q2, qw, p1, pw, r, a, b, best_value)
-                    : scan_row_scalar(q1, q2, qw, p1, pw, r, a, b, best_value);
-}
-
-/// One layer of the dynamic programme over monotone argmins, in level order:
-/// cur[j] = min_{i ∈ [col_lo, j]} r[i] + q2[j] − (q1[j] − p1[i])² / (qw[j] − pw[i]) with
-/// q = the prefix sums up to and including j and r[i] = D_{m−1}[i − 1] − p2[i]; the leftmost
-/// argmin goes to arg[j]. Number the rows t = j − row_lo + 1 ∈ [1, rows]; the row t with lowest
-/// set bit h has its neighbours t ± h at coarser levels (or outside: the bounds col_lo and
-/// col_hi), and its argmin lies between theirs (the quadrangle inequality) and at or after the
-/// previous layer's argmin of the same row. That is divide and conquer (every row scans the same
-/// range as in the recursion), but the rows of one level are independent: no recursion, the
-/// scans of neighbouring rows overlap in the pipeline, and a level can run in parallel. The
-/// coarse levels (h ≥ block) run over the whole layer; then each block of `block` rows runs its
-/// fine levels while its columns stay in cache.
-class level_layer {
-public:
-    level_layer(const prefix_sums& ps, const std::vector<double>& r, double* cur,
-                std::uint32_t* arg, const std::uint32_t* lower, i64 row_lo, i64 row_hi, i64 col_lo)
-        : p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(ps.pw.data()), r_(r.data()), cur_(cur),
-          arg_(arg), lower_(lower), row_lo_(row_lo), rows_(row_hi - row_lo + 1), col_lo_(col_lo),
-          col_hi_(row_hi) {}
-
-    void solve() {
-        top_ = 1;
-        while (top_ * 2 <= rows_)
-            top_ *= 2;
-        if (top_ < block) {
-            fine(0);
-            return;
-        }
-        const bool parallel = rows_ >= 65536;
-        // Levels above `split` over the whole layer (few rows, long vectorised scans) …
-        const i64 root = std::min(top_, split);
-        for (i64 h = top_; h > root; h /= 2) {
-            const i64 count = (rows_ - h) / (2 * h) + 1; // t = h, 3h, 5h, … ≤ rows
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel && count >= 8)
-            for (i64 u = 0; u < count; ++u)
-                row(h + 2 * h * u, h);
-        }
-        // … then each subtree depth first, its blocks in level order (columns stay in cache).
-        const i64 roots = (rows_ + root - 1) / (2 * root) + 1; // t = root·(2u+1), t − root < rows
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1) if (parallel)
-        for (i64 u = 0; u < roots; ++u)
-            subtree(root * (2 * u + 1), root);
-    }
-
-private:
-    static constexpr i64 block = 4096;    ///< rows solved level by level in cache (power of 2)
-    static constexpr i64 split = 1 << 16; ///< subtrees solved depth first (power of 2)
-
-    /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
-    /// blocks next to a row of level `block` are solved level by level.
-    void subtree(i64 t, i64 h) {
-        if (t - h >= rows_) return;
-        if (t <= rows_) row(t, h);
-        if (h == block) {
-            fine(t - block);
-            fine(t);
-            return;
-        }
-        subtree(t - h / 2, h / 2);
-        subtree(t + h / 2, h / 2);
-    }
-
-    /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
-    void fine(i64 t0) {
-        for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
-            for (i64 t = t0 + h; t < t0 + block && t <= rows_; t += 2 * h)
-                row(t, h);
-    }
-
-    /// Row t (1-based) whose neighbours are t ± h.
-    void row(i64 t, i64 h) {
-        const i64 j = row_lo_ + t - 1;
-        const i64 lo_bound = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
-        const i64 b = t + h <= rows_ ? std::min<i64>(arg_[j + h], j) : std::min(col_hi_, j);
-        const i64 a = lower_ ? std::min(b, std::max<i64>(lo_bound, lower_[j])) : lo_bound;
-        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = pw_[j + 1];
-        double best_value = std::numeric_limits<double>::infinity();
-        i64 best = a;
-        if (b - a < 8) // short ranges (most rows)
-            best = scan_row_scalar(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
-        else
-            best = scan_row(q1, q2, qw, p1_, pw_, r_, a, b, best_value);
-        cur_[j] = best_value;
-        arg_[j] = static_cast<std::uint32_t>(best);
-    }
-
-    const double *p1_, *p2_, *pw_, *r_;
-    double* cur_;
-    std::uint32_t* arg_;
-    const std::uint32_t* lower_;
-    i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
-};
-
-/// Optimal centroids of sorted distinct data with more than k values.
-std::vector<double> optimal_centroids(const sorted_data& d, int k, std::string_view name) {
-    const i64 n = d.size();
-    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
-    if (n > i64(std::numeric_limits<std::uint32_t>::max()) ||
-        i64(std::max(0, k - 2)) * n > (i64(1) << 30))
-        fail(status::out_of_memory,
-             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
-                         "of back-pointers (limit 4096); use lloyd or automatic",
-                         name, n, k, (i64(std::max(0, k - 2)) * n * 4) >> 20));
-    const prefix_sums ps(d);
-    constexpr double inf = std::numeric_limits<double>::infinity();
-    // prev[i] = D_{m−1}[i − 1]: the best cost of m − 1 clusters over the first i values.
-    std::vector<double> prev(static_cast<std::size_t>(n + 1), inf), cur(prev.size(), inf);
-    for (i64 i = 1; i <= n; ++i)
-        prev[i] = ps.cost(0, i - 1);
-    // Back-pointers of layers 2 … k−1 (layer k needs only its last row).
-    std::vector<std::uint32_t> back(static_cast<std::size_t>(std::max(0, k - 2)) * n);
-    std::vector<double> r(static_cast<std::size_t>(n + 1));
-    for (int m = 2; m < k; ++m) {
-        // Row j (last value of cluster m) ∈ [m−1, n−1−(k−m)]; column i (its first value) ≥ m−1.
-        const i64 row_lo = m - 1, row_hi = n - 1 - (k - m);
-        for (i64 i = 0; i <= n; ++i)
-            r[i] = prev[i] - ps.p2[i];
-        std::uint32_t* arg = back.data() + static_cast<std::size_t>(m - 2) * n;
-        // cur[j + 1] = D_m[j] for the layer's rows, +∞ elsewhere.
-        std::fill(cur.begin(), cur.begin() + row_lo + 1, inf);
-        std::fill(cur.begin() + row_hi + 2, cur.end(), inf);
-        level_layer(ps, r, cur.data() + 1, arg, m >= 3 ? arg - n : nullptr, row_lo, row_hi, row_lo)
-            .solve();
-        std::swap(prev, cur);
-    }
-    // Last cluster: starts at i ∈ [k−1, n−1] and ends at n−1.
-    i64 start = k - 1;
-    double best = inf;
-    for (i64 i = k - 1; i < n; ++i) {
-        const double v = prev[i] + ps.cost(i, n - 1);
-        if (v < best) {
-            best = v;
-            start = i;
-        }
-    }
-    std::vector<i64> starts(static_cast<std::size_t>(k));
-    starts[k - 1] = start;
-    for (int m = k - 1; m >= 2; --m)
-        starts[m - 1] = back[static_cast<std::size_t>(m - 2) * n + (starts[m] - 1)];
-    starts[0] = 0;
-    std::vector<double> c(static_cast<std::size_t>(k));
-    for (int m = 0; m < k; ++m)
-        c[m] = run_mean(d, starts[m], m + 1 < k ? starts[m + 1] - 1 : n - 1);
-    return c;
 }
 
 double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
@@ -432,13 +280,16 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
             c[j] = j == k - 1 ? hi : lo + (hi - lo) * double(j) / double(k - 1);
         break;
     case kmeans_init::density: {
-        const double total = ps.pw[n];
+        const double total = ps.cumulative(n);
         for (int j = 0; j < k; ++j) {
             const double target = total * double(j) / double(k - 1);
             // First value whose cumulative weight reaches the target.
-            const auto it = std::lower_bound(ps.pw.begin() + 1, ps.pw.end(), target);
-            const i64 idx = std::min<i64>(n - 1, i64(it - (ps.pw.begin() + 1)));
-            c[j] = d.x[idx];
+            const i64 reach =
+                ps.pw.empty()
+                    ? i64(std::ceil(target))
+                    : i64(std::lower_bound(ps.pw.begin() + 1, ps.pw.begin() + 1 + n, target) -
+                          ps.pw.begin());
+            c[j] = d.x[std::clamp<i64>(reach - 1, 0, n - 1)];
         }
         break;
     }
@@ -447,8 +298,11 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
             c[j] = lo + (hi - lo) * uniform01(rng);
         break;
     case kmeans_init::kmeans_plus_plus: {
-        std::vector<double> dist(static_cast<std::size_t>(n));
-        c[0] = d.x[sample(d.w, ps.pw[n], uniform01(rng))];
+        std::vector<double> dist(static_cast<std::size_t>(n)), ones;
+        if (d.w.empty()) ones.assign(static_cast<std::size_t>(n), 1.0);
+        const std::span<const double> weights =
+            d.w.empty() ? std::span<const double>(ones) : std::span<const double>(d.w);
+        c[0] = d.x[sample(weights, ps.cumulative(n), uniform01(rng))];
         std::vector<double> score(static_cast<std::size_t>(n));
         for (i64 i = 0; i < n; ++i) {
             const double e = d.x[i] - c[0];
@@ -457,7 +311,7 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
         for (int j = 1; j < k; ++j) {
             compensated_sum total;
             for (i64 i = 0; i < n; ++i) {
-                score[i] = d.w[i] * dist[i];
+                score[i] = d.weight(i) * dist[i];
                 total.add(score[i]);
             }
             c[j] = total.value() > 0 ? d.x[sample(score, total.value(), uniform01(rng))] : c[0];
@@ -476,18 +330,440 @@ std::vector<double> initial_centroids(const sorted_data& d, const prefix_sums& p
     return c;
 }
 
+/// Lloyd iterations from the sorted centroids c on sorted data (the values in c's runs by
+/// midpoints, a value on a midpoint to the lower centroid); returns the iterations run.
+int lloyd_iterate(const sorted_data& d, const prefix_sums& ps, int k, const lloyd_options& o,
+                  std::vector<double>& c) {
+    const i64 n = d.size();
+    std::vector<i64> bounds(static_cast<std::size_t>(k + 1)), previous;
+    double sse_prev = std::numeric_limits<double>::infinity();
+    int iterations = 0;
+    for (int it = 0; it < o.max_iterations; ++it) {
+        // Assignment: cluster j holds the values in [bounds[j], bounds[j+1]).
+        bounds[0] = 0;
+        bounds[k] = n;
+        for (int j = 0; j + 1 < k; ++j) {
+            const double mid = 0.5 * (c[j] + c[j + 1]);
+            bounds[j + 1] = std::max(
+                bounds[j], i64(std::upper_bound(d.x.begin(), d.x.end(), mid) - d.x.begin()));
+        }
+        if (bounds == previous) break; // fixed point: c are already this partition's means
+        previous = bounds;
+        double sse = 0;
+        for (int j = 0; j < k; ++j) {
+            const i64 a = bounds[j], b = bounds[j + 1] - 1;
+            if (a > b || ps.weight(a, b) <= 0) continue; // an empty cluster keeps its centroid
+            c[j] = std::clamp(ps.mean(a, b), d.x[a], d.x[b]);
+            sse += ps.cost(a, b);
+        }
+        std::sort(c.begin(), c.end());
+        iterations = it + 1;
+        if (it > 0 && sse_prev - sse <= o.tolerance * sse_prev) break;
+        sse_prev = sse;
+    }
+    return iterations;
+}
+
+/// An upper bound of the optimal k-cluster cost: the cost, from the prefix sums, of the runs
+/// that a short Lloyd (density initialisation) ends with — a partition into at most k runs.
+double lloyd_upper_bound(const sorted_data& d, const prefix_sums& ps, int k) {
+    const lloyd_options o{kmeans_init::density, 50, 0, 0};
+    std::vector<double> c = initial_centroids(d, ps, k, o);
+    lloyd_iterate(d, ps, k, o, c);
+    double total = 0;
+    i64 a = 0;
+    for (int j = 0; j < k; ++j) {
+        const i64 b = j + 1 < k ? std::max(a, i64(std::upper_bound(d.x.begin(), d.x.end(),
+                                                                   0.5 * (c[j] + c[j + 1])) -
+                                                  d.x.begin()))
+                                : d.size();
+        if (b > a) total += ps.cost(a, b - 1);
+        a = b;
+    }
+    return total;
+}
+
+// ---- The optimal solver ------------------------------------------------------------------
+//
+// Entry (j, i) of layer m: D_{m−1}[i − 1] + cost(i, j), the best cost of m clusters over the
+// values 0 … j whose last cluster starts at i. Written (r[i] + q2) − (q1 − p1[i])² / c with
+// r[i] = D_{m−1}[i − 1] − p2[i], q = the prefix sums up to and including j and c the weight of
+// i … j. With unit weights (`Unit`), c = j + 1 − i and 1/c comes from a table (a multiply, not a
+// division). Every path (scalar, AVX2, any thread) computes each entry with the same IEEE
+// operations in the same order (no contraction: this file is compiled without FMA, the AVX2
+// code uses explicit intrinsics), and a row's result is its leftmost minimum, which does not
+// depend on the order of evaluation: the bits are the same everywhere.
+
+template <bool Unit> struct columns {
+    const double *p1, *pw, *r;
+    const double* rv; ///< Unit: rv[u] = 1/(n − u), so entry (j, i) reads rv[n − 1 − j + i]
+    i64 n;
+};
+
+template <bool Unit>
+i64 scan_scalar(const columns<Unit>& c, double q1, double q2, double qw, i64 j, i64 a, i64 b,
+                double& best_value) {
+    double bv = std::numeric_limits<double>::infinity();
+    i64 best = a;
+    for (i64 i = a; i <= b; ++i) {
+        const double s = q1 - c.p1[i];
+        double v;
+        if constexpr (Unit)
+            v = (c.r[i] + q2) - (s * s) * c.rv[c.n - 1 - j + i];
+        else
+            v = (c.r[i] + q2) - (s * s) / (qw - c.pw[i]);
+        best = v < bv ? i : best;
+        bv = v < bv ? v : bv;
+    }
+    best_value = bv;
+    return best;
+}
+
+/// AVX2: four columns per step (the arrays are padded; lanes past b count as +∞), a running
+/// minimum and its first index per lane, then the smallest index among the lanes holding the
+/// overall minimum.
+template <bool Unit>
+__attribute__((target("avx2"))) i64 scan_avx2(const columns<Unit>& c, double q1, double q2,
+                                              double qw, i64 j, i64 a, i64 b, double& best_value) {
+    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
+    const __m256d last = _mm256_set1_pd(double(b)), four = _mm256_set1_pd(4.0);
+    const double* rv = Unit ? c.rv + (c.n - 1 - j) : nullptr;
+    __m256d vmin = inf, vidx = _mm256_setzero_pd();
+    __m256d cur = _mm256_setr_pd(double(a), double(a + 1), double(a + 2), double(a + 3));
+    for (i64 i = a; i <= b; i += 4) {
+        const __m256d s = _mm256_sub_pd(vq1, _mm256_loadu_pd(c.p1 + i));
+        const __m256d base = _mm256_add_pd(_mm256_loadu_pd(c.r + i), vq2);
+        __m256d v;
+        if constexpr (Unit)
+            v = _mm256_sub_pd(base, _mm256_mul_pd(_mm256_mul_pd(s, s), _mm256_loadu_pd(rv + i)));
+        else
+            v = _mm256_sub_pd(base, _mm256_div_pd(_mm256_mul_pd(s, s),
+                                                  _mm256_sub_pd(vqw, _mm256_loadu_pd(c.pw + i))));
+        if (i + 3 > b) v = _mm256_blendv_pd(v, inf, _mm256_cmp_pd(cur, last, _CMP_GT_OQ));
+        // (min_pd(v, vmin) is v where v < vmin, else vmin: the same as the blend, shorter.)
+        vidx = _mm256_blendv_pd(vidx, cur, _mm256_cmp_pd(v, vmin, _CMP_LT_OQ));
+        vmin = _mm256_min_pd(v, vmin);
+        cur = _mm256_add_pd(cur, four);
+    }
+    __m256d m = _mm256_min_pd(vmin, _mm256_permute2f128_pd(vmin, vmin, 1));
+    m = _mm256_min_pd(m, _mm256_permute_pd(m, 5));
+    __m256d idx = _mm256_blendv_pd(inf, vidx, _mm256_cmp_pd(vmin, m, _CMP_EQ_OQ));
+    idx = _mm256_min_pd(idx, _mm256_permute2f128_pd(idx, idx, 1));
+    idx = _mm256_min_pd(idx, _mm256_permute_pd(idx, 5));
+    best_value = _mm256_cvtsd_f64(m);
+    return best_value < std::numeric_limits<double>::infinity() ? i64(_mm256_cvtsd_f64(idx)) : a;
+}
+
+const bool has_avx2 = __builtin_cpu_supports("avx2");
+
+/// One layer of the dynamic programme over monotone argmins, in level order: cur[j] = the
+/// minimum of row j over the columns [col_lo, min(j, col_hi)], its leftmost argmin in arg[j].
+/// Number the rows t = j − row_lo + 1 ∈ [1, rows]; the row t with lowest set bit h has its
+/// neighbours t ± h at coarser levels (or outside: the column bounds), and its argmin lies
+/// between theirs (the quadrangle inequality) and at or after the previous layer's argmin of the
+/// same row. That is divide and conquer (every row scans the same range as in the recursion),
+/// but the rows of one level are independent: no recursion per row and the scans of
+/// neighbouring rows overlap in the pipeline. The coarse levels (h ≥ block) run over the whole
+/// layer, then subtrees of `split` rows depth first, and each block of `block` rows runs its
+/// fine levels while its columns stay in cache.
+///
+/// Pruning by an upper bound `ub` of the optimal cost: costs are ≥ 0, so a state whose best cost
+/// exceeds ub lies on no optimal path, and D_m[j] is non-decreasing in j, so the rows with
+/// D_m[j] ≤ ub are a prefix: once a row comes out above ub (the smallest such row is `limit_`),
+/// every row after it is skipped, subtrees and blocks at once, and never touched (as an upper
+/// bound for the rows before it, a skipped row stands for their last column). A computed row
+/// above ub may have been computed over too few columns; it is above ub either way and the next
+/// layer does not use it as a lower bound. The rows run in a fixed order, so which rows are
+/// skipped does not depend on anything but the data.
+template <bool Unit> class level_layer {
+public:
+    level_layer(const columns<Unit>& c, const prefix_sums& ps, double* cur, std::uint32_t* arg,
+                const std::uint32_t* lower, const double* lower_cost, i64 lower_last, double ub,
+                i64 row_lo, i64 row_hi, i64 col_lo, i64 col_hi)
+        : c_(c), p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(Unit ? nullptr : ps.pw.data()),
+          cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost),
+          lower_last_(lower ? lower_last : -1), ub_(ub), row_lo_(row_lo),
+          rows_(row_hi - row_lo + 1), col_lo_(col_lo), col_hi_(col_hi) {}
+
+    void solve() {
+        top_ = 1;
+        while (top_ * 2 <= rows_)
+            top_ *= 2;
+        if (top_ < block) {
+            fine(0);
+            return;
+        }
+        // Levels above `split` over the whole layer (few rows, long vectorised scans) …
+        const i64 root = std::min(top_, split);
+        for (i64 h = top_; h > root; h /= 2)
+            for (i64 t = h; t <= rows_ && t < limit_; t += 2 * h)
+                row(t, h);
+        // … then each subtree depth first, its blocks in level order (columns stay in cache).
+        for (i64 t = root; t - root < rows_; t += 2 * root)
+            subtree(t, root);
+    }
+
+    /// The last row within ub, or −1.
+    i64 last_within() const {
+        for (i64 t = std::min(limit_, rows_); t >= 1; --t)
+            if (cur_[row_lo_ + t - 1] <= ub_) return row_lo_ + t - 1;
+        return -1;
+    }
+
+private:
+    static constexpr i64 block = 4096;    ///< rows solved level by level in cache (power of 2)
+    static constexpr i64 split = 1 << 16; ///< subtrees solved depth first (power of 2)
+
+    /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
+    /// blocks next to a row of level `block` are solved level by level.
+    void subtree(i64 t, i64 h) {
+        if (t - h >= rows_ || t - h >= limit_) return;
+        if (t <= rows_ && t < limit_) row(t, h);
+        if (h == block) {
+            fine(t - block);
+            fine(t);
+            return;
+        }
+        subtree(t - h / 2, h / 2);
+        subtree(t + h / 2, h / 2);
+    }
+
+    /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
+    void fine(i64 t0) {
+        for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
+            for (i64 t = t0 + h; t < t0 + block && t <= rows_ && t < limit_; t += 2 * h)
+                row(t, h);
+    }
+
+    /// Row t (1-based) whose neighbours are t ± h.
+    void row(i64 t, i64 h) {
+        const i64 j = row_lo_ + t - 1;
+        const i64 last = std::min(j, col_hi_);
+        i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
+        const i64 b = t + h <= std::min(rows_, limit_) ? std::min<i64>(arg_[j + h], last) : last;
+        // (The previous layer's argmin tightens long ranges, rarely short ones: coarse rows only.)
+        if (h >= 16 && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
+        a = std::min(a, b);
+        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = Unit ? 0.0 : pw_[j + 1];
+        double best_value;
+        const i64 best = has_avx2 && b - a >= 2
+                             ? scan_avx2<Unit>(c_, q1, q2, qw, j, a, b, best_value)
+                             : scan_scalar<Unit>(c_, q1, q2, qw, j, a, b, best_value);
+        cur_[j] = best_value;
+        arg_[j] = static_cast<std::uint32_t>(best);
+        if (!(best_value <= ub_)) limit_ = std::min(limit_, t);
+    }
+
+    columns<Unit> c_;
+    const double *p1_, *p2_, *pw_;
+    double* cur_;
+    std::uint32_t* arg_;
+    const std::uint32_t* lower_;
+    const double* lower_cost_;
+    i64 lower_last_;
+    double ub_;
+    i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
+    i64 limit_ = std::numeric_limits<i64>::max(); ///< rows after it are skipped
+};
+
+/// Layers 1 … layers of the programme for `clusters` clusters in all (each layer leaves room
+/// for the clusters after it). Returns D with D[j + 1] = the best cost of `layers` clusters over
+/// the values 0 … j for j ≤ last (beyond: above ub, not stored); fills back (layers 2 … layers,
+/// n entries each) with the first value of the last cluster of the rows within ub.
+template <bool Unit> struct layers_result {
+    raw_array<double> cost;
+    i64 last = -1;
+};
+
+template <bool Unit>
+layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int layers, int clusters,
+                                 double ub, std::uint32_t* back) {
+    const i64 n = ps.n;
+    auto prev = make_raw_array<double>(n + 1 + pad), cur = make_raw_array<double>(n + 1 + pad);
+    auto r = make_raw_array<double>(n + 1 + pad);
+    // Layer 1 (closed form; non-decreasing, so it stops at the first row above ub).
+    i64 valid = -1; // the last row within ub
+    for (i64 j = 0; j <= n - clusters; ++j) {
+        prev[j + 1] = ps.cost(0, j);
+        if (!(prev[j + 1] <= ub)) break;
+        valid = j;
+    }
+    const columns<Unit> c{ps.p1.data(), Unit ? nullptr : ps.pw.data(), r.get(), rv, n};
+    for (int m = 2; m <= layers; ++m) {
+        // Row j (last value of cluster m) ∈ [m − 1, n − 1 − (clusters − m)]; column i (its
+        // first value) ∈ [m − 1, j], and D_{m−1}[i − 1] ≤ ub needs i ≤ valid + 1.
+        const i64 row_lo = m - 1, row_hi = n - 1 - (clusters - m);
+        const i64 col_hi = std::min(valid + 1, row_hi);
+        for (i64 i = row_lo; i <= col_hi; ++i)
+            r[i] = prev[i] - ps.p2[i];
+        std::fill(r.get() + col_hi + 1, r.get() + col_hi + 1 + pad, 0.0); // (read, masked)
+        std::uint32_t* arg = back + static_cast<std::size_t>(m - 2) * n;
+        level_layer<Unit> layer(c, ps, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr,
+                                prev.get() + 1, valid, ub, row_lo, row_hi, row_lo, col_hi);
+        layer.solve();
+        valid = layer.last_within();
+        if (valid < 0)
+            fail(status::internal,
+                 fmt::format("kmeans1d_optimal: no state of layer {} within the upper bound {}", m,
+                             ub));
+        std::swap(prev, cur);
+    }
+    return {std::move(prev), valid};
+}
+
+/// Runs work(0) and work(1), on two threads when hone may use two (no exception may leave an
+/// OpenMP region: they are rethrown here).
+template <class Work> void both(Work&& work) {
+    std::exception_ptr error[2];
+#pragma omp parallel for num_threads(2) schedule(static, 1) if (num_threads() >= 2)
+    for (int h = 0; h < 2; ++h) {
+        try {
+            work(h);
+        } catch (...) {
+            error[h] = std::current_exception();
+        }
+    }
+    for (const auto& e : error)
+        if (e) std::rethrow_exception(e);
+}
+
+/// Starts of the optimal runs over sorted data with more than k values: the first a = ⌈k/2⌉
+/// clusters over prefixes and, independently, the last k − a over the mirrored values
+/// (suffixes), then the best meeting point. The two halves run on two threads, and few
+/// clusters over a long prefix cost more than the optimum: the pruning is strongest there.
+template <bool Unit> std::vector<i64> optimal_starts(const sorted_data& d, int k) {
+    const i64 n = d.size();
+    const int a = k - k / 2, b = k / 2;
+    std::optional<prefix_sums> ps[2];
+    double bound = 0;
+    raw_array<double> rv;
+    both([&](int h) {
+        ps[h].emplace(d, h == 1);
+        if (h == 0) bound = lloyd_upper_bound(d, *ps[0], k);
+        if (h == 0 || !Unit) return;
+        rv = make_raw_array<double>(n + pad);
+#pragma omp simd
+        for (i64 u = 0; u < n + pad; ++u)
+            rv[u] = u < n ? 1.0 / double(n - u) : 0.0;
+    });
+    // Tolerance for rounding: entries are sums of prefix sums of magnitude ≤ p2[n], rounded
+    // to ~1e-15 of it; the tolerance is 1e-9 of it.
+    const double ub =
+        bound + 1e-9 * (bound + std::max(std::fabs(ps[0]->p2[n]), std::fabs(ps[1]->p2[n])));
+    raw_array<std::uint32_t> back[2] = {make_raw_array<std::uint32_t>(std::max(1, a - 1) * n),
+                                        make_raw_array<std::uint32_t>(std::max(1, b - 1) * n)};
+    layers_result<Unit> half[2];
+    both([&](int h) {
+        half[h] = solve_layers<Unit>(*ps[h], rv.get(), h == 0 ? a : b, k, ub, back[h].get());
+    });
+    // The first a clusters end at j, the last b start at j + 1 (mirrored row n − 2 − j).
+    i64 meet = -1;
+    double best = std::numeric_limits<double>::infinity();
+    for (i64 j = std::max<i64>(a - 1, n - 2 - half[1].last); j <= half[0].last; ++j) {
+        const double v = half[0].cost[j + 1] + half[1].cost[n - 1 - j];
+        if (v < best) {
+            best = v;
+            meet = j;
+        }
+    }
+    if (meet < 0) fail(status::internal, "kmeans1d_optimal: no partition within the upper bound");
+    std::vector<i64> starts{0};
+    for (i64 e = meet, m = a; m >= 2; --m) { // prefix clusters a … 2 start at e
+        e = back[0][static_cast<std::size_t>(m - 2) * n + e];
+        starts.push_back(e);
+        --e;
+    }
+    starts.push_back(meet + 1);
+    for (i64 e = n - 2 - meet, m = b; m >= 2; --m) { // mirrored clusters b … 2 start at s
+        const i64 s = back[1][static_cast<std::size_t>(m - 2) * n + e];
+        starts.push_back(n - s); // mirrored cluster m − 1 ends at s − 1: original n − s
+        e = s - 1;
+    }
+    std::sort(starts.begin(), starts.end());
+    return starts;
+}
+
+/// Optimal centroids of sorted data with more than k distinct values.
+std::vector<double> optimal_centroids(const sorted_data& d, int k) {
+    const std::vector<i64> starts =
+        d.w.empty() ? optimal_starts<true>(d, k) : optimal_starts<false>(d, k);
+    std::vector<double> c(static_cast<std::size_t>(k));
+    for (int m = 0; m < k; ++m)
+        c[m] = run_mean(d, starts[m], m + 1 < k ? starts[m + 1] - 1 : d.size() - 1);
+    return c;
+}
+
+/// Whether `total` values, `distinct` of them distinct, are solved as values of weight 1 each
+/// (repeats allowed): at most one value in 9 a repeat, and back-pointers within the limit.
+bool unit_weights(double total, i64 distinct, int k) {
+    return total <= double(distinct + distinct / 8) &&
+           i64(std::max(0, k - 2)) * i64(total) <= (i64(1) << 30);
+}
+
+/// The data the optimal solver runs on, from distinct weighted data: with integer importances
+/// and few repeats, the values repeated, each of weight 1 — the same optimum (an optimal
+/// solution never needs to split equal values, and one that does costs the same) on the faster
+/// unit-weight path; otherwise the distinct values and their total importances.
+sorted_data solver_data(sorted_data d, int k) {
+    const i64 nd = d.size();
+    double total = 0;
+    bool integral = true;
+    for (const double w : d.w) {
+        integral &= w == std::floor(w) && w <= double(1 << 20);
+        total += w;
+    }
+    if (!integral || !unit_weights(total, nd, k)) return d;
+    sorted_data u;
+    u.x.resize(static_cast<std::size_t>(total));
+    std::size_t at = 0;
+    for (i64 i = 0; i < nd; ++i)
+        for (i64 t = 0; t < i64(d.w[i]); ++t)
+            u.x[at++] = d.x[i];
+    return u;
+}
+
 } // namespace
 
 kmeans1d_result kmeans1d_optimal(std::span<const float> values, std::span<const float> importance,
                                  int k, std::string_view name) {
     check_k(k, name);
     check_inputs(values, importance, name);
-    const sorted_data d = sort_distinct(values, importance);
+    sorted_data d;
+    i64 nd = 0;
+    if (importance.empty()) {
+        // Unweighted: the radix-sorted values themselves when they go to the unit-weight path
+        // (the same data as solver_data makes from their distinct values and counts).
+        const std::vector<float> s = sorted_values(values);
+        nd = s.empty() ? 0 : 1;
+        for (std::size_t i = 1; i < s.size(); ++i)
+            nd += s[i] != s[i - 1];
+        if (nd > k && unit_weights(double(s.size()), nd, k)) {
+            d.x.resize(s.size());
+            for (std::size_t i = 0; i < s.size(); ++i)
+                d.x[i] = s[i] == 0.0f ? 0.0 : double(s[i]);
+        } else {
+            d = distinct_of(s);
+        }
+    } else {
+        d = sort_distinct(values, importance);
+        nd = d.size();
+    }
     kmeans1d_result r;
-    if (d.size() <= k)
-        r.centroids = d.x;
-    else
-        r.centroids = optimal_centroids(d, k, name);
+    if (nd <= k) {
+        r.centroids.assign(d.x.begin(), d.x.end());
+        r.sse = sorted_sse(d, r.centroids);
+        return r;
+    }
+    // Back-pointers: (k − 2)·n entries of 4 bytes; refuse more than 4 GiB rather than thrash.
+    if (nd > i64(std::numeric_limits<std::uint32_t>::max()) - pad ||
+        i64(std::max(0, k - 2)) * nd > (i64(1) << 30))
+        fail(status::out_of_memory,
+             fmt::format("{}: the optimal solver for {} distinct values and k = {} needs {} MiB "
+                         "of back-pointers (limit 4096); use lloyd or automatic",
+                         name, nd, k, (i64(std::max(0, k - 2)) * nd * 4) >> 20));
+    if (!d.w.empty()) d = solver_data(std::move(d), k);
+    r.centroids = optimal_centroids(d, k);
     r.sse = sorted_sse(d, r.centroids);
     return r;
 }
@@ -509,39 +785,13 @@ kmeans1d_result kmeans1d_lloyd(std::span<const float> values, std::span<const fl
     const sorted_data d = sort_distinct(values, importance);
     kmeans1d_result r;
     if (d.size() <= k) {
-        r.centroids = d.x;
+        r.centroids.assign(d.x.begin(), d.x.end());
         r.sse = sorted_sse(d, r.centroids);
         return r;
     }
-    const i64 n = d.size();
     const prefix_sums ps(d);
     std::vector<double> c = initial_centroids(d, ps, k, o);
-    std::vector<i64> bounds(static_cast<std::size_t>(k + 1)), previous;
-    double sse_prev = std::numeric_limits<double>::infinity();
-    for (int it = 0; it < o.max_iterations; ++it) {
-        // Assignment: cluster j holds the values in [bounds[j], bounds[j+1]); a value on a
-        // midpoint goes to the lower centroid.
-        bounds[0] = 0;
-        bounds[k] = n;
-        for (int j = 0; j + 1 < k; ++j) {
-            const double mid = 0.5 * (c[j] + c[j + 1]);
-            bounds[j + 1] = std::max(
-                bounds[j], i64(std::upper_bound(d.x.begin(), d.x.end(), mid) - d.x.begin()));
-        }
-        if (bounds == previous) break; // fixed point: c are already this partition's means
-        previous = bounds;
-        double sse = 0;
-        for (int j = 0; j < k; ++j) {
-            const i64 a = bounds[j], b = bounds[j + 1] - 1;
-            if (a > b || ps.weight(a, b) <= 0) continue; // an empty cluster keeps its centroid
-            c[j] = std::clamp(ps.mean(a, b), d.x[a], d.x[b]);
-            sse += ps.cost(a, b);
-        }
-        std::sort(c.begin(), c.end());
-        r.iterations = it + 1;
-        if (it > 0 && sse_prev - sse <= o.tolerance * sse_prev) break;
-        sse_prev = sse;
-    }
+    r.iterations = lloyd_iterate(d, ps, k, o, c);
     r.centroids = std::move(c);
     r.sse = sorted_sse(d, r.centroids);
     return r;

@@ -393,6 +393,44 @@ TEST_CASE("the radix-sorted unweighted path equals the weighted path with unit i
     }
 }
 
+/// The optimal cost by a full-scan dynamic programme (every split of every row, O(k·n²), long
+/// double) over the distinct values of x and their total importances (none: 1 each).
+long double full_scan_optimum(const std::vector<float>& x, const std::vector<float>& w, int k) {
+    std::vector<std::pair<double, long double>> s;
+    for (std::size_t i = 0; i < x.size(); ++i)
+        if (w.empty() || w[i] > 0) s.emplace_back(x[i] == 0 ? 0.0 : x[i], w.empty() ? 1 : w[i]);
+    std::sort(s.begin(), s.end());
+    std::vector<std::pair<double, long double>> d;
+    for (const auto& [v, wt] : s)
+        if (!d.empty() && d.back().first == v)
+            d.back().second += wt;
+        else
+            d.emplace_back(v, wt);
+    const std::size_t n = d.size();
+    std::vector<long double> pw(n + 1, 0), p1(n + 1, 0), p2(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        pw[i + 1] = pw[i] + d[i].second;
+        p1[i + 1] = p1[i] + d[i].second * d[i].first;
+        p2[i + 1] = p2[i] + d[i].second * d[i].first * d[i].first;
+    }
+    const auto cost = [&](std::size_t i, std::size_t j) { // values i … j−1
+        const long double c = pw[j] - pw[i], a = p1[j] - p1[i];
+        return std::max<long double>(0, (p2[j] - p2[i]) - a * a / c);
+    };
+    const long double inf = std::numeric_limits<long double>::infinity();
+    std::vector<long double> prev(n + 1, inf), cur(n + 1, inf);
+    for (std::size_t j = 1; j <= n; ++j)
+        prev[j] = cost(0, j);
+    for (int m = 2; m <= k; ++m) {
+        std::fill(cur.begin(), cur.end(), inf);
+        for (std::size_t j = std::size_t(m); j <= n; ++j)
+            for (std::size_t i = std::size_t(m - 1); i < j; ++i)
+                cur[j] = std::min(cur[j], prev[i] + cost(i, j));
+        std::swap(prev, cur);
+    }
+    return prev[n];
+}
+
 TEST_CASE("the level-order layers equal a full-scan dynamic programme across block boundaries") {
     // 4500 values: more rows than one 4096-row block, so the subtree and block paths of
     // the layer solver run; the reference scans every split of every row (O(k·n²), long double).
@@ -429,5 +467,39 @@ TEST_CASE("the level-order layers equal a full-scan dynamic programme across blo
         CHECK(double(prev[n]) == doctest::Approx(r.sse).epsilon(1e-12));
         CHECK(n > 4096);
         CHECK(r.sse <= double(prev[n]) * (1 + 1e-12));
+    }
+}
+
+TEST_CASE("every solver path equals the full-scan optimum: weights, repeats, odd and small k") {
+    // The solver runs the first ⌈k/2⌉ clusters over prefixes and the rest over the mirrored
+    // values, pruned by an upper bound; unit weights (distinct values, or integer importances
+    // and few repeats: the values repeated) take a reciprocal table, other weights divide.
+    std::mt19937_64 rng(77);
+    struct scenario {
+        int dist;
+        std::size_t n;
+        int k;
+        int weights; // 0: none, 1: real importances, 2: integer importances (1, one in 16 is 2)
+        bool repeats;
+    };
+    const scenario cases[] = {{0, 4600, 6, 1, false}, {4, 4600, 5, 0, true},
+                              {2, 4300, 9, 2, false}, {1, 1500, 2, 0, false},
+                              {3, 1500, 3, 1, false}, {0, 1500, 4, 0, true}};
+    for (const auto& c : cases) {
+        CAPTURE(c.dist);
+        CAPTURE(c.k);
+        auto x = draw(c.dist, c.n, rng);
+        if (c.repeats) // about one value in 20 repeated: still the unit-weight path
+            for (std::size_t i = 0; i + 1 < x.size(); i += 20)
+                x[i + 1] = x[i];
+        std::vector<float> w;
+        for (std::size_t i = 0; c.weights && i < x.size(); ++i)
+            w.push_back(c.weights == 1 ? float(0.05 + double(rng() % 1000) / 300.0)
+                                       : float(1 + (rng() % 16 == 0)));
+        const auto r = kmeans1d_optimal(x, w, c.k);
+        const long double best = full_scan_optimum(x, w, c.k);
+        CHECK(r.centroids.size() == std::size_t(c.k));
+        CHECK(r.sse == doctest::Approx(double(best)).epsilon(1e-12));
+        CHECK(r.sse <= double(best) * (1 + 1e-12));
     }
 }
