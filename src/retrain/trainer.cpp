@@ -194,6 +194,7 @@ struct trainer::impl {
     std::unique_ptr<trainable_graph> teacher;
     std::vector<std::string> gradual_names;
     std::optional<sparsity_schedule> schedule;
+    pruning_scope scope{false};
     std::int64_t step = 0;
     std::int64_t total_steps = 0;
     int epoch = 0;
@@ -253,9 +254,18 @@ struct trainer::impl {
     void apply_schedule() {
         if (!schedule || !schedule->should_prune(step)) return;
         const double target = schedule->sparsity_at(step);
+        if (scope.global) {
+            std::vector<global_layer> layers;
+            for (const auto& name : gradual_names) {
+                param_state& p = find(name);
+                layers.push_back(global_layer{p.name, p.latent.view(), scope.min_layer_sparsity,
+                                              scope.max_layer_sparsity, p.mask.view()});
+            }
+            prune_global(layers, target);
+        }
         for (const auto& name : gradual_names) {
             param_state& p = find(name);
-            prune_magnitude(p.latent.view(), target, p.mask.view(), p.name);
+            if (!scope.global) prune_magnitude(p.latent.view(), target, p.mask.view(), p.name);
             mask_in_place(p.latent, p.mask);
         }
     }
@@ -353,7 +363,23 @@ void trainer::set_mask(const std::string& name, const_tensor_view mask) {
 
 void trainer::set_pruning_schedule(const std::vector<std::string>& names,
                                    const sparsity_schedule& schedule) {
+    set_pruning_schedule(names, schedule, pruning_scope{false});
+}
+
+void trainer::set_pruning_schedule(const std::vector<std::string>& names,
+                                   const sparsity_schedule& schedule, const pruning_scope& scope) {
     schedule.validate();
+    if (scope.global) {
+        if (!(scope.min_layer_sparsity >= 0 && scope.min_layer_sparsity < 1))
+            fail(status::invalid_argument,
+                 "trainer::set_pruning_schedule: scope.min_layer_sparsity must be in [0, 1)");
+        if (!(scope.max_layer_sparsity >= scope.min_layer_sparsity && scope.max_layer_sparsity < 1))
+            fail(status::invalid_argument, "trainer::set_pruning_schedule: "
+                                           "scope.max_layer_sparsity must be in [min, 1)");
+        if (names.empty())
+            fail(status::invalid_argument,
+                 "trainer::set_pruning_schedule: a global schedule needs at least one weight");
+    }
     for (const auto& n : names) {
         param_state& p = impl_->find(n);
         if (p.mode == param_mode::plain) {
@@ -367,6 +393,7 @@ void trainer::set_pruning_schedule(const std::vector<std::string>& names,
     }
     impl_->gradual_names = names;
     impl_->schedule = schedule;
+    impl_->scope = scope;
 }
 
 void trainer::set_clustered(const std::string& name, palettized_tensor clustered) {

@@ -136,6 +136,13 @@ struct trainer_config {
     std::int64_t max_steps = -1; ///< stop after this many steps in total (−1: no limit)
 };
 
+/// How a gradual pruning schedule ranks weights (trainer::set_pruning_schedule).
+struct pruning_scope {
+    bool global = true;               ///< one magnitude threshold over all the scheduled weights
+    double min_layer_sparsity = 0.0;  ///< global: each weight keeps at least this sparsity
+    double max_layer_sparsity = 0.99; ///< global: and at most this (< 1: never emptied)
+};
+
 struct train_progress {
     int epoch = 0;
     std::int64_t step = 0;        ///< global step (after it ran)
@@ -170,8 +177,16 @@ public:
     /// Prune-aware: `mask` (f32 0/1, the weight's shape) stays applied; the weight is masked now.
     void set_mask(const std::string& name, const_tensor_view mask);
     /// Gradual magnitude pruning of `names` by `schedule` (global step); masks stay applied.
+    /// Each weight is pruned to the schedule's sparsity on its own (per-layer magnitude).
     void set_pruning_schedule(const std::vector<std::string>& names,
                               const sparsity_schedule& schedule);
+    /// The same with one global magnitude threshold over all `names` (prune_global,
+    /// hone/prune/pruner.hpp): at each pruning step exactly round(s·N) of the N weights of
+    /// `names` together are masked, s = the schedule's sparsity, each weight's own sparsity kept
+    /// within [scope.min_layer_sparsity, scope.max_layer_sparsity] (scope.global = false gives
+    /// the per-layer behaviour of the overload above).
+    void set_pruning_schedule(const std::vector<std::string>& names,
+                              const sparsity_schedule& schedule, const pruning_scope& scope);
     /// Cluster-aware: the weight is tied to `clustered` (its shape); centroids train.
     void set_clustered(const std::string& name, palettized_tensor clustered);
     const palettized_tensor& clustered(const std::string& name) const;
