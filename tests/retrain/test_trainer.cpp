@@ -380,6 +380,66 @@ TEST_CASE("prune-aware fine-tuning: masks stay exactly zero; gradual schedule") 
     CHECK_THROWS_AS(t2.set_mask("nope", mask), hone::error);
 }
 
+TEST_CASE("prune-aware: a gradual schedule with one global threshold (prune_global)") {
+    model m = make_mlp({784, 64, 32, 10}, 11);
+    const std::vector<std::string> names{"fc1.weight", "fc2.weight", "fc3.weight"};
+    // reference: prune_global of the initial weights, every layer capped at 82% (binding for
+    // fc1, whose He-uniform weights are the smallest)
+    std::vector<tensor> ref_w, ref_m;
+    std::vector<global_layer> layers;
+    for (const auto& n : names) {
+        ref_w.push_back(m.weight(n).clone());
+        ref_m.push_back(tensor(dtype::u8, m.weight(n).dims()));
+    }
+    for (std::size_t i = 0; i < names.size(); ++i)
+        layers.push_back(global_layer{names[i], ref_w[i].view(), 0.0, 0.82, ref_m[i].view()});
+    const auto reports = prune_global(layers, 0.8);
+    CHECK(reports[0].pruned == std::int64_t(0.82 * 784 * 64)); // the bound binds
+
+    trainer_config cfg;
+    cfg.learning_rate = 0.01f;
+    cfg.max_steps = 3;
+    trainer t(trainable_graph(m), cfg);
+    sparsity_schedule sch;
+    sch.kind = schedule_kind::constant;
+    sch.final_sparsity = 0.8;
+    sch.frequency = 1000; // prunes at step 0 only
+    pruning_scope scope;
+    scope.max_layer_sparsity = 0.82;
+    t.set_pruning_schedule(names, sch, scope);
+    t.fit(train_split().subset(256, 3));
+    t.write_back(m);
+    std::int64_t zeros = 0, total = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        CHECK(same_bytes(t.mask(names[i]), ref_m[i])); // the same masks as prune_global
+        zeros += std::int64_t(
+            std::llround(sparsity_of(m.weight(names[i])) * double(m.weight(names[i]).numel())));
+        total += m.weight(names[i]).numel();
+    }
+    CHECK(zeros == std::llround(0.8 * double(total)));
+    // the layers differ: one threshold, not 80% each
+    CHECK(sparsity_of(m.weight("fc1.weight")) > 0.81);
+    CHECK(sparsity_of(m.weight("fc1.weight")) <= 0.82);
+    CHECK(sparsity_of(m.weight("fc3.weight")) < 0.5);
+
+    // per-layer scope gives exactly 80% in each layer
+    model m2 = make_mlp({784, 64, 32, 10}, 11);
+    trainer t2(trainable_graph(m2), cfg);
+    t2.set_pruning_schedule(names, sch, pruning_scope{false});
+    t2.fit(train_split().subset(256, 3));
+    t2.write_back(m2);
+    for (const auto& n : names)
+        CHECK(sparsity_of(m2.weight(n)) == doctest::Approx(0.8).epsilon(1e-2));
+
+    pruning_scope bad;
+    bad.max_layer_sparsity = 1.0;
+    CHECK_THROWS_AS(t2.set_pruning_schedule(names, sch, bad), hone::error);
+    bad.max_layer_sparsity = 0.5;
+    bad.min_layer_sparsity = 0.7;
+    CHECK_THROWS_AS(t2.set_pruning_schedule(names, sch, bad), hone::error);
+    CHECK_THROWS_AS(t2.set_pruning_schedule({}, sch, pruning_scope{}), hone::error);
+}
+
 TEST_CASE("cluster-aware fine-tuning: weights tied to centroids, centroid step = −lr·Σ grads") {
     model m = make_mlp({784, 16, 10}, 3);
     clusterer_config cc;
