@@ -22,7 +22,8 @@
 //     each centroid moves by −lr·Σ of its members' gradients through palettized_tensor's
 //     accumulate_gradient/apply_gradient, Deep Compression; optional reassignment);
 //   - set_fake_quant: quantization-aware (the forward uses quantizer RTN quantize→dequantize of
-//     the latent weights per the quant_spec; straight-through estimator to the latent weights);
+//     the latent weights per the quant_spec; straight-through estimator to the latent weights;
+//     with trainer_config::learned_scales the scales are trained too, LSQ);
 //     activations: trainer_config::activation_bits fake-quantizes the activation inputs of
 //     Gemm/MatMul/Conv (per-tensor asymmetric, range tracked by an EMA of batch min/max,
 //     STE with the gradient zeroed outside the range).
@@ -37,6 +38,7 @@
 #include "hone/model/model.hpp"
 #include "hone/prune/schedule.hpp"
 #include "hone/quantize/quant_spec.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -134,6 +136,12 @@ struct trainer_config {
     std::int64_t cluster_reassign_every = 0; ///< 0: never; else every n steps (TFMOT style)
     int activation_bits = 0;                 ///< QAT activation fake-quant (0 = off)
     std::int64_t max_steps = -1; ///< stop after this many steps in total (−1: no limit)
+    /// QAT with learned step sizes (LSQ, Esser et al. 2020; hone/retrain/backward.hpp): the
+    /// scales of every set_fake_quant weight (f32 scales required) start from the RTN scales and
+    /// train by the LSQ gradient with the gradient scale 1/√(N·Qp); zero points stay fixed. The
+    /// latent weights get the STE gradient, zeroed where clipped.
+    bool learned_scales = false;
+    float scale_lr_scale = 1.0f; ///< LSQ: the scales' learning rate = lr·this (no weight decay)
 };
 
 /// How a gradual pruning schedule ranks weights (trainer::set_pruning_schedule).
@@ -190,8 +198,14 @@ public:
     /// Cluster-aware: the weight is tied to `clustered` (its shape); centroids train.
     void set_clustered(const std::string& name, palettized_tensor clustered);
     const palettized_tensor& clustered(const std::string& name) const;
-    /// Quantization-aware: forward with RTN fake-quant of the weight per `spec`, STE backward.
+    /// Quantization-aware: forward with RTN fake-quant of the weight per `spec`, STE backward
+    /// (with config().learned_scales: LSQ, the scales train; see trainer_config).
     void set_fake_quant(const std::string& name, const quant_spec& spec);
+    /// The quantized form of a fake-quantized weight, for the normal quantized path (e.g.
+    /// qdq_options::weights): RTN of the latent weights, or with learned scales the trained
+    /// scales and the integers the forward uses. Its dequantize() is bit-identical to the
+    /// weight the forward uses and write_back() writes. Throws not_found for other weights.
+    quantized_tensor quantized(const std::string& name) const;
     /// The mask of a prune-aware weight (throws not_found).
     const tensor& mask(const std::string& name) const;
 
