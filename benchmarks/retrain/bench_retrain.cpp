@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -213,7 +214,10 @@ void BM_cluster_finetune(benchmark::State& state) {
     }
 }
 
-/// int4 per-channel symmetric weights: RTN (post-training) vs 1 epoch of QAT (fake quant, STE).
+/// int4 per-channel symmetric weights: RTN (post-training) vs 1 epoch of QAT (fake quant, STE)
+/// vs 1 epoch of LSQ-QAT (learned scales, same recipe; HONE_LSQ_SCALE_LR scales the scales'
+/// learning rate, default 1). The LSQ model is checked to export exactly: the quantized
+/// tensors' dequantized values are the weights the forward used.
 void BM_int4_qat(benchmark::State& state) {
     for (auto _ : state) {
         hone::model base = hone::load_onnx(fixture("mlp.onnx"));
@@ -227,24 +231,38 @@ void BM_int4_qat(benchmark::State& state) {
                                 .quantize(rtn.weight(w), w)
                                 .dequantize();
         const double a_rtn = hone::evaluate_accuracy(rtn, test());
-        hone::model m = base.clone();
-        hone::trainer_config cfg;
-        cfg.epochs = 1;
-        cfg.optimizer = hone::optimizer_kind::adamw;
-        cfg.learning_rate = 2e-4f;
-        cfg.schedule = hone::lr_schedule::cosine;
-        cfg.batch_size = 128;
-        cfg.loss = hone::loss_kind::distillation;
-        cfg.distill_alpha = 0.5f;
-        hone::trainer t(hone::trainable_graph(m), cfg);
-        t.set_teacher(base);
-        for (const auto& w : layer_weights(m))
-            t.set_fake_quant(w, spec);
-        t.fit(train());
-        const double a_qat = t.evaluate(test());
+        double acc[2] = {0, 0};
+        for (int lsq = 0; lsq < 2; ++lsq) {
+            hone::model m = base.clone();
+            hone::trainer_config cfg;
+            cfg.epochs = 1;
+            cfg.optimizer = hone::optimizer_kind::adamw;
+            cfg.learning_rate = 2e-4f;
+            cfg.schedule = hone::lr_schedule::cosine;
+            cfg.batch_size = 128;
+            cfg.loss = hone::loss_kind::distillation;
+            cfg.distill_alpha = 0.5f;
+            cfg.learned_scales = lsq == 1;
+            cfg.scale_lr_scale = env_float("HONE_LSQ_SCALE_LR", 1.0f);
+            hone::trainer t(hone::trainable_graph(m), cfg);
+            t.set_teacher(base);
+            for (const auto& w : layer_weights(m))
+                t.set_fake_quant(w, spec);
+            t.fit(train());
+            acc[lsq] = t.evaluate(test());
+            t.write_back(m);
+            for (const auto& w : layer_weights(m)) {
+                const hone::tensor d = t.quantized(w).dequantize();
+                if (std::memcmp(d.data(), m.weight(w).data(), d.nbytes()) != 0)
+                    state.SkipWithError("the quantized export differs from the trained forward");
+            }
+            if (std::abs(hone::evaluate_accuracy(m, test()) - acc[lsq]) > 1e-12)
+                state.SkipWithError("the written model does not reproduce the accuracy");
+        }
         state.counters["acc_base"] = a_base;
         state.counters["acc_rtn_int4"] = a_rtn;
-        state.counters["acc_qat_int4"] = a_qat;
+        state.counters["acc_qat_int4"] = acc[0];
+        state.counters["acc_lsq_qat_int4"] = acc[1];
     }
 }
 
