@@ -2,10 +2,10 @@
 // accuracy rises) before it reports. Speed is a ratio measured in the same run: the time of one
 // training epoch over the time of one epoch of forward passes of the same graph (x_forward).
 // Accuracy figures (test split, 10,000 images) are counters; the fine-tuning benchmarks run once
-// (Iterations(1)) and take minutes on a loaded machine. Epoch counts: HONE_RETRAIN_EPOCHS
-// overrides the fine-tuning epochs (default 2), HONE_SCRATCH_EPOCHS the from-scratch ones
-// (default 10), HONE_RETRAIN_LR the prune-aware learning rate (default 5e-4),
-// HONE_CLUSTER_LR_SCALE the centroid step scale (default 0.05).
+// (Iterations(1)) and take minutes on a loaded machine. Overrides (environment):
+// BM_prune90_finetune — see its comment; BM_cluster_finetune — HONE_RETRAIN_EPOCHS (default 2),
+// HONE_CLUSTER_LR_SCALE (centroid step scale, default 0.05); BM_int4_qat — HONE_LSQ_SCALE_LR;
+// BM_mlp_from_scratch — HONE_SCRATCH_EPOCHS (default 10).
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
@@ -115,7 +115,7 @@ double gemm_sparsity(const hone::model& m) {
 /// steps), then 90% held; distillation from the unpruned model (alpha 0.7, T = 4); AdamW 2e-3
 /// with cosine decay, batch 128. Overrides: HONE_RETRAIN_EPOCHS, HONE_RETRAIN_LR,
 /// HONE_DISTILL_ALPHA, HONE_DISTILL_T, HONE_PRUNE_INITIAL, HONE_PRUNE_END (fraction of the run),
-/// HONE_PRUNE_GLOBAL (0: per-layer magnitude).
+/// HONE_PRUNE_GLOBAL (0: per-layer magnitude), HONE_RETRAIN_SEED (data order, default 0).
 void BM_prune90_finetune(benchmark::State& state) {
     for (auto _ : state) {
         hone::model base = hone::load_onnx(fixture("mlp.onnx"));
@@ -142,6 +142,7 @@ void BM_prune90_finetune(benchmark::State& state) {
         cfg.loss = hone::loss_kind::distillation;
         cfg.distill_alpha = env_float("HONE_DISTILL_ALPHA", 0.7f);
         cfg.temperature = env_float("HONE_DISTILL_T", 4.0f);
+        cfg.seed = std::uint64_t(env_int("HONE_RETRAIN_SEED", 0));
         hone::trainer t(hone::trainable_graph(m), cfg);
         t.set_teacher(base);
         const std::int64_t steps = t.plan(train().size());
