@@ -885,6 +885,9 @@ tensor lsq_forward(const_tensor_view w, const quant_spec& spec, std::span<const 
         const std::size_t g = std::size_t(st.group[std::size_t(i)]);
         const float s = scales[g];
         const std::int32_t z = zero_points.empty() ? 0 : zero_points[g];
+        if (!std::isfinite(st.w.p[i]))
+            fail(status::invalid_argument,
+                 "lsq_forward: weight " + std::to_string(i) + " is not finite");
         const float r = std::nearbyint(st.w.p[i] / s); // round half to even
         const std::int32_t qi =
             std::int32_t(std::clamp(r + float(z), float(qmin), float(qmax))); // exact integers

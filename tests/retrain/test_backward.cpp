@@ -360,6 +360,9 @@ TEST_CASE("LSQ: forward values and the scale gradient on a hand-computed case") 
     const std::vector<float> bad{0.5f, 0.0f};
     CHECK_THROWS_AS(lsq_forward(w, spec, bad, z), hone::error);
     CHECK_THROWS_AS(lsq_forward(w, spec, s1, {}), hone::error);
+    w.span<float>()[4] = NAN;
+    CHECK_THROWS_AS(lsq_forward(w, spec, s, z), hone::error);
+    w.span<float>()[4] = -3.0f;
     CHECK_THROWS_AS(lsq_backward(w, spec, s, z, tensor(dtype::f32, shape{3, 2})), hone::error);
 }
 
