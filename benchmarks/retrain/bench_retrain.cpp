@@ -2,10 +2,10 @@
 // accuracy rises) before it reports. Speed is a ratio measured in the same run: the time of one
 // training epoch over the time of one epoch of forward passes of the same graph (x_forward).
 // Accuracy figures (test split, 10,000 images) are counters; the fine-tuning benchmarks run once
-// (Iterations(1)) and take minutes on a loaded machine. Epoch counts: HONE_RETRAIN_EPOCHS
-// overrides the fine-tuning epochs (default 2), HONE_SCRATCH_EPOCHS the from-scratch ones
-// (default 10), HONE_RETRAIN_LR the prune-aware learning rate (default 5e-4),
-// HONE_CLUSTER_LR_SCALE the centroid step scale (default 0.05).
+// (Iterations(1)) and take minutes on a loaded machine. Overrides (environment):
+// BM_prune90_finetune — see its comment; BM_cluster_finetune — HONE_RETRAIN_EPOCHS (default 2),
+// HONE_CLUSTER_LR_SCALE (centroid step scale, default 0.05); BM_int4_qat — HONE_LSQ_SCALE_LR;
+// BM_mlp_from_scratch — HONE_SCRATCH_EPOCHS (default 10).
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
@@ -14,9 +14,12 @@
 #include <hone/quantize/quantizer.hpp>
 #include <hone/retrain/trainer.hpp>
 
+#include <algorithm>
 #include <benchmark/benchmark.h>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -95,46 +98,87 @@ void BM_train_epoch_vs_forward(benchmark::State& state) {
     state.counters["threads"] = hone::num_threads();
 }
 
-/// The MLP fixture pruned to 90% (magnitude, per layer), then prune-aware fine-tuning with
-/// distillation from the unpruned model (alpha 0.5, T = 4, AdamW 5e-4 cosine).
+/// Sparsity of all Gemm weights of m together (biases not counted).
+double gemm_sparsity(const hone::model& m) {
+    double zeros = 0, total = 0;
+    for (const auto& w : layer_weights(m)) {
+        zeros += hone::sparsity_of(m.weight(w)) * double(m.weight(w).numel());
+        total += double(m.weight(w).numel());
+    }
+    return zeros / total;
+}
+
+/// The MLP fixture pruned to 90% of all its Gemm weights (biases not counted) by one global
+/// magnitude threshold (prune_global, each layer at most 99%). One-shot figures: that global
+/// pruning and 90% per layer. Fine-tuning: 3 epochs, a TFMOT-style gradual polynomial schedule
+/// (global threshold) from 50% at step 0 to 90% at 1/3 of the run (mask recomputed every 50
+/// steps), then 90% held; distillation from the unpruned model (alpha 0.7, T = 4); AdamW 2e-3
+/// with cosine decay, batch 128. Overrides: HONE_RETRAIN_EPOCHS, HONE_RETRAIN_LR,
+/// HONE_DISTILL_ALPHA, HONE_DISTILL_T, HONE_PRUNE_INITIAL, HONE_PRUNE_END (fraction of the run),
+/// HONE_PRUNE_GLOBAL (0: per-layer magnitude), HONE_RETRAIN_SEED (data order, default 0).
 void BM_prune90_finetune(benchmark::State& state) {
     for (auto _ : state) {
         hone::model base = hone::load_onnx(fixture("mlp.onnx"));
         const double a_base = hone::evaluate_accuracy(base, test());
+        const std::vector<std::string> names = layer_weights(base);
+        // one-shot: per layer and global
+        hone::model per_layer = base.clone(), global = base.clone();
+        for (const auto& w : names)
+            hone::prune_magnitude(per_layer.weight(w).view(), 0.9, {}, w);
+        std::vector<hone::global_layer> layers;
+        for (const auto& w : names)
+            layers.push_back(hone::global_layer{w, global.weight(w).view(), 0.0, 0.99, {}});
+        hone::prune_global(layers, 0.9);
+        const double a_oneshot_layer = hone::evaluate_accuracy(per_layer, test());
+        const double a_oneshot_global = hone::evaluate_accuracy(global, test());
+
         hone::model m = base.clone();
         hone::trainer_config cfg;
-        cfg.epochs = env_int("HONE_RETRAIN_EPOCHS", 2);
+        cfg.epochs = env_int("HONE_RETRAIN_EPOCHS", 3);
         cfg.optimizer = hone::optimizer_kind::adamw;
-        cfg.learning_rate = env_float("HONE_RETRAIN_LR", 5e-4f);
+        cfg.learning_rate = env_float("HONE_RETRAIN_LR", 2e-3f);
         cfg.schedule = hone::lr_schedule::cosine;
         cfg.batch_size = 128;
         cfg.loss = hone::loss_kind::distillation;
-        cfg.distill_alpha = 0.5f;
+        cfg.distill_alpha = env_float("HONE_DISTILL_ALPHA", 0.7f);
+        cfg.temperature = env_float("HONE_DISTILL_T", 4.0f);
+        cfg.seed = std::uint64_t(env_int("HONE_RETRAIN_SEED", 0));
         hone::trainer t(hone::trainable_graph(m), cfg);
         t.set_teacher(base);
-        for (const auto& w : layer_weights(m)) {
-            hone::tensor copy = m.weight(w).clone();
-            hone::tensor mask(hone::dtype::u8, copy.dims());
-            hone::prune_magnitude(copy.view(), 0.9, mask.view(), w);
-            t.set_mask(w, mask);
-        }
-        const double a_oneshot = t.evaluate(test());
+        const std::int64_t steps = t.plan(train().size());
+        hone::sparsity_schedule sched;
+        sched.kind = hone::schedule_kind::polynomial;
+        sched.initial_sparsity = env_float("HONE_PRUNE_INITIAL", 0.5f);
+        sched.final_sparsity = 0.9;
+        sched.begin_step = 0;
+        sched.end_step = std::max<std::int64_t>(
+            1, std::int64_t(double(steps) * env_float("HONE_PRUNE_END", 1.0f / 3.0f)));
+        sched.frequency = 50;
+        // the last pruning step must land exactly on end_step
+        sched.end_step -= sched.end_step % sched.frequency;
+        hone::pruning_scope scope;
+        scope.global = env_int("HONE_PRUNE_GLOBAL", 1) != 0;
+        t.set_pruning_schedule(names, sched, scope);
+        const auto t0 = std::chrono::steady_clock::now();
         t.fit(train());
+        const double train_s = seconds_since(t0);
         const double a_ft = t.evaluate(test());
         t.write_back(m);
-        double zeros = 0, total = 0;
-        for (const auto& w : layer_weights(m)) {
-            zeros += hone::sparsity_of(m.weight(w)) * double(m.weight(w).numel());
-            total += double(m.weight(w).numel());
-        }
-        if (!(a_ft > a_oneshot)) state.SkipWithError("fine-tuning did not recover accuracy");
+        const double sparsity = gemm_sparsity(m);
+        if (std::abs(sparsity - 0.9) > 1e-4) state.SkipWithError("not 90% sparse");
+        if (!(a_ft > a_oneshot_global)) state.SkipWithError("fine-tuning did not recover accuracy");
         state.counters["acc_base"] = a_base;
-        state.counters["acc_oneshot"] = a_oneshot;
+        state.counters["acc_oneshot_layer"] = a_oneshot_layer;
+        state.counters["acc_oneshot_global"] = a_oneshot_global;
         state.counters["acc_finetuned"] = a_ft;
-        state.counters["drop_oneshot_pts"] = 100 * (a_base - a_oneshot);
+        state.counters["drop_oneshot_global_pts"] = 100 * (a_base - a_oneshot_global);
         state.counters["drop_finetuned_pts"] = 100 * (a_base - a_ft);
-        state.counters["sparsity"] = zeros / total;
+        state.counters["sparsity"] = sparsity;
+        for (std::size_t i = 0; i < names.size(); ++i)
+            state.counters["sparsity_fc" + std::to_string(i + 1)] =
+                hone::sparsity_of(m.weight(names[i]));
         state.counters["epochs"] = cfg.epochs;
+        state.counters["train_s"] = train_s;
     }
 }
 
@@ -171,7 +215,10 @@ void BM_cluster_finetune(benchmark::State& state) {
     }
 }
 
-/// int4 per-channel symmetric weights: RTN (post-training) vs 1 epoch of QAT (fake quant, STE).
+/// int4 per-channel symmetric weights: RTN (post-training) vs 1 epoch of QAT (fake quant, STE)
+/// vs 1 epoch of LSQ-QAT (learned scales, same recipe; HONE_LSQ_SCALE_LR scales the scales'
+/// learning rate, default 1). The LSQ model is checked to export exactly: the quantized
+/// tensors' dequantized values are the weights the forward used.
 void BM_int4_qat(benchmark::State& state) {
     for (auto _ : state) {
         hone::model base = hone::load_onnx(fixture("mlp.onnx"));
@@ -185,24 +232,38 @@ void BM_int4_qat(benchmark::State& state) {
                                 .quantize(rtn.weight(w), w)
                                 .dequantize();
         const double a_rtn = hone::evaluate_accuracy(rtn, test());
-        hone::model m = base.clone();
-        hone::trainer_config cfg;
-        cfg.epochs = 1;
-        cfg.optimizer = hone::optimizer_kind::adamw;
-        cfg.learning_rate = 2e-4f;
-        cfg.schedule = hone::lr_schedule::cosine;
-        cfg.batch_size = 128;
-        cfg.loss = hone::loss_kind::distillation;
-        cfg.distill_alpha = 0.5f;
-        hone::trainer t(hone::trainable_graph(m), cfg);
-        t.set_teacher(base);
-        for (const auto& w : layer_weights(m))
-            t.set_fake_quant(w, spec);
-        t.fit(train());
-        const double a_qat = t.evaluate(test());
+        double acc[2] = {0, 0};
+        for (int lsq = 0; lsq < 2; ++lsq) {
+            hone::model m = base.clone();
+            hone::trainer_config cfg;
+            cfg.epochs = 1;
+            cfg.optimizer = hone::optimizer_kind::adamw;
+            cfg.learning_rate = 2e-4f;
+            cfg.schedule = hone::lr_schedule::cosine;
+            cfg.batch_size = 128;
+            cfg.loss = hone::loss_kind::distillation;
+            cfg.distill_alpha = 0.5f;
+            cfg.learned_scales = lsq == 1;
+            cfg.scale_lr_scale = env_float("HONE_LSQ_SCALE_LR", 1.0f);
+            hone::trainer t(hone::trainable_graph(m), cfg);
+            t.set_teacher(base);
+            for (const auto& w : layer_weights(m))
+                t.set_fake_quant(w, spec);
+            t.fit(train());
+            acc[lsq] = t.evaluate(test());
+            t.write_back(m);
+            for (const auto& w : layer_weights(m)) {
+                const hone::tensor d = t.quantized(w).dequantize();
+                if (std::memcmp(d.data(), m.weight(w).data(), d.nbytes()) != 0)
+                    state.SkipWithError("the quantized export differs from the trained forward");
+            }
+            if (std::abs(hone::evaluate_accuracy(m, test()) - acc[lsq]) > 1e-12)
+                state.SkipWithError("the written model does not reproduce the accuracy");
+        }
         state.counters["acc_base"] = a_base;
         state.counters["acc_rtn_int4"] = a_rtn;
-        state.counters["acc_qat_int4"] = a_qat;
+        state.counters["acc_qat_int4"] = acc[0];
+        state.counters["acc_lsq_qat_int4"] = acc[1];
     }
 }
 

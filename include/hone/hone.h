@@ -1515,7 +1515,8 @@ HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const
  * progress callback sees every step and may stop the run), evaluate, and finish by writing the
  * trained model as ONNX (atomically). Optimization-aware options apply to every trainable weight
  * of rank ≥ 2 (the Gemm/MatMul/Conv weights): magnitude pruning with masks kept applied, k-means
- * clustering with weights tied to centroids, int-N per-channel fake quantization (QAT, STE).
+ * clustering with weights tied to centroids, int-N per-channel fake quantization (QAT, STE;
+ * optionally with learned scales, LSQ).
  * Errors: an op without a backward pass (HONE_ERROR_UNSUPPORTED naming the node), labels
  * missing for a labelled loss, a non-finite loss (HONE_ERROR_INVALID_ARGUMENT naming the step):
  * nothing is written. */
@@ -1566,6 +1567,9 @@ typedef struct hone_finetune_params {
     int activation_bits;       /* 0: off; else 2…8-bit activation fake quant */
     hone_train_progress_fn progress; /* NULL: none */
     void* user;                      /* passed to progress */
+    /* Appended (struct_size tells whether a caller has it; older callers get 0): */
+    int learned_scales; /* 0: RTN fake quant; 1: LSQ, the weight_bits scales train (needs
+                           weight_bits) */
 } hone_finetune_params;
 
 typedef struct hone_finetune hone_finetune;

@@ -6,6 +6,7 @@
 #include "hone/retrain/trainer.hpp"
 #include "tensor_handle.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,7 @@ hone_status hone_finetune_params_init(hone_finetune_params* params) {
         params->loss = HONE_LOSS_CROSS_ENTROPY;
         params->temperature = c.temperature;
         params->distill_alpha = c.distill_alpha;
+        params->learned_scales = c.learned_scales ? 1 : 0;
     });
 }
 
@@ -97,8 +99,15 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
         named(fn, [&] {
             require(params, fn, "params");
             require(out, fn, "out");
-            hone::capi::check_struct_size(params->struct_size, sizeof(hone_finetune_params), fn,
-                                          "hone_finetune_params");
+            // The first version of the struct ended with `user`.
+            hone::capi::check_struct_size(
+                params->struct_size, offsetof(hone_finetune_params, user) + sizeof params->user, fn,
+                "hone_finetune_params");
+            // Appended field: read only when the caller's struct has it.
+            const bool learned_scales =
+                params->struct_size >= offsetof(hone_finetune_params, learned_scales) +
+                                           sizeof params->learned_scales &&
+                params->learned_scales != 0;
             require(params->model_path, fn, "params->model_path");
             const long long opt = raw_enum(params->optimizer), sch = raw_enum(params->schedule),
                             loss = raw_enum(params->loss);
@@ -117,6 +126,9 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
                            "params->cluster_count must be 0 or 2…256");
             if (params->weight_bits != 0 && (params->weight_bits < 2 || params->weight_bits > 8))
                 hone::fail(hone::status::invalid_argument, "params->weight_bits must be 0 or 2…8");
+            if (learned_scales && params->weight_bits == 0)
+                hone::fail(hone::status::invalid_argument,
+                           "params->learned_scales needs weight_bits (fake quantization)");
             if (params->cluster_count && params->weight_bits)
                 hone::fail(hone::status::invalid_argument,
                            "params: cluster_count and weight_bits exclude each other");
@@ -136,6 +148,7 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
             c.temperature = params->temperature;
             c.distill_alpha = params->distill_alpha;
             c.activation_bits = params->activation_bits;
+            c.learned_scales = learned_scales;
             auto r = std::make_unique<hone_finetune>();
             r->model = hone::load_onnx(params->model_path);
             r->data = std::make_unique<hone::dataset>(

@@ -4,6 +4,7 @@
 #include "hone/core/error.hpp"
 #include "hone/prune/pruner.hpp"
 #include "hone/quantize/quantizer.hpp"
+#include "hone/retrain/backward.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -132,6 +133,10 @@ struct param_state {
     palettized_tensor clustered;
     quant_spec spec{};
     bool gradual = false;
+    // LSQ (fake_quant with learned scales)
+    bool lsq = false;
+    std::vector<float> scales, scale_floor, s_m1, s_m2;
+    std::vector<std::int32_t> zero_points;
 };
 
 void validate_config(const trainer_config& c) {
@@ -158,6 +163,8 @@ void validate_config(const trainer_config& c) {
     if (c.cluster_reassign_every < 0) bad("cluster_reassign_every", "must be ≥ 0");
     if (c.activation_bits != 0 && (c.activation_bits < 2 || c.activation_bits > 8))
         bad("activation_bits", "must be 0 or 2…8");
+    if (!(c.scale_lr_scale > 0) || !std::isfinite(c.scale_lr_scale))
+        bad("scale_lr_scale", "must be finite and > 0");
 }
 
 tensor zeros_like(const shape& s) {
@@ -194,6 +201,7 @@ struct trainer::impl {
     std::unique_ptr<trainable_graph> teacher;
     std::vector<std::string> gradual_names;
     std::optional<sparsity_schedule> schedule;
+    pruning_scope scope{false};
     std::int64_t step = 0;
     std::int64_t total_steps = 0;
     int epoch = 0;
@@ -242,6 +250,12 @@ struct trainer::impl {
                 break;
             case param_mode::clustered: p.clustered.dequantize(w.view()); break;
             case param_mode::fake_quant: {
+                if (p.lsq) {
+                    tensor f = retrain::lsq_forward(p.latent, p.spec, p.scales, p.zero_points);
+                    std::copy(f.span<float>().begin(), f.span<float>().end(),
+                              w.span<float>().begin());
+                    break;
+                }
                 quantizer q(quantizer_config{p.spec});
                 q.quantize(p.latent, p.name).dequantize(w.view());
                 break;
@@ -253,33 +267,33 @@ struct trainer::impl {
     void apply_schedule() {
         if (!schedule || !schedule->should_prune(step)) return;
         const double target = schedule->sparsity_at(step);
+        if (scope.global) {
+            std::vector<global_layer> layers;
+            for (const auto& name : gradual_names) {
+                param_state& p = find(name);
+                layers.push_back(global_layer{p.name, p.latent.view(), scope.min_layer_sparsity,
+                                              scope.max_layer_sparsity, p.mask.view()});
+            }
+            prune_global(layers, target);
+        }
         for (const auto& name : gradual_names) {
             param_state& p = find(name);
-            prune_magnitude(p.latent.view(), target, p.mask.view(), p.name);
+            if (!scope.global) prune_magnitude(p.latent.view(), target, p.mask.view(), p.name);
             mask_in_place(p.latent, p.mask);
         }
     }
 
-    void update(param_state& p, const tensor& grad, float lr) {
-        auto g = grad.span<float>();
-        if (p.mode == param_mode::clustered) {
-            p.clustered.accumulate_gradient(grad.view());
-            p.clustered.apply_gradient(lr * cfg.cluster_lr_scale, false);
-            return;
-        }
-        auto w = p.latent.span<float>();
-        auto m1 = p.m1.span<float>();
-        const bool masked = p.mode == param_mode::masked;
-        const std::uint8_t* mk = masked ? p.mask.span<std::uint8_t>().data() : nullptr;
+    /// One optimizer step on w (SGD with momentum or AdamW) skipping mk[i] = 0.
+    void optimize(std::span<float> w, std::span<const float> g, std::span<float> m1,
+                  std::span<float> m2, const std::uint8_t* mk, float lr, float wd) const {
         if (cfg.optimizer == optimizer_kind::sgd) {
             for (std::size_t i = 0; i < w.size(); ++i) {
                 if (mk && !mk[i]) continue;
-                const float gi = g[i] + cfg.weight_decay * w[i];
+                const float gi = g[i] + wd * w[i];
                 m1[i] = cfg.momentum * m1[i] + gi;
                 w[i] -= lr * m1[i];
             }
         } else {
-            auto m2 = p.m2.span<float>();
             const double t = double(step + 1);
             const float c1 = float(1.0 - std::pow(double(cfg.beta1), t));
             const float c2 = float(1.0 - std::pow(double(cfg.beta2), t));
@@ -288,9 +302,37 @@ struct trainer::impl {
                 m1[i] = cfg.beta1 * m1[i] + (1 - cfg.beta1) * g[i];
                 m2[i] = cfg.beta2 * m2[i] + (1 - cfg.beta2) * g[i] * g[i];
                 const float mh = m1[i] / c1, vh = m2[i] / c2;
-                w[i] -= lr * (mh / (std::sqrt(vh) + cfg.adam_epsilon) + cfg.weight_decay * w[i]);
+                w[i] -= lr * (mh / (std::sqrt(vh) + cfg.adam_epsilon) + wd * w[i]);
             }
         }
+    }
+
+    void update(param_state& p, const tensor& grad, float lr) {
+        if (p.mode == param_mode::clustered) {
+            p.clustered.accumulate_gradient(grad.view());
+            p.clustered.apply_gradient(lr * cfg.cluster_lr_scale, false);
+            return;
+        }
+        std::span<float> m2 = p.m2.numel() ? p.m2.span<float>() : std::span<float>();
+        if (p.lsq) {
+            retrain::lsq_grads lg =
+                retrain::lsq_backward(p.latent, p.spec, p.scales, p.zero_points, grad);
+            for (std::size_t i = 0; i < lg.dscales.size(); ++i)
+                if (!std::isfinite(lg.dscales[i]))
+                    fail(status::invalid_argument, "trainer: non-finite scale gradient for '" +
+                                                       p.name + "' at step " +
+                                                       std::to_string(step));
+            optimize(p.latent.span<float>(), lg.dw.span<float>(), p.m1.span<float>(), m2, nullptr,
+                     lr, cfg.weight_decay);
+            optimize(p.scales, lg.dscales, p.s_m1, p.s_m2, nullptr, lr * cfg.scale_lr_scale, 0.0f);
+            for (std::size_t i = 0; i < p.scales.size(); ++i) // scales stay > 0
+                p.scales[i] = std::max(p.scales[i], p.scale_floor[i]);
+            return;
+        }
+        const bool masked = p.mode == param_mode::masked;
+        const std::uint8_t* mk = masked ? p.mask.span<std::uint8_t>().data() : nullptr;
+        optimize(p.latent.span<float>(), grad.span<float>(), p.m1.span<float>(), m2, mk, lr,
+                 cfg.weight_decay);
         if (masked) mask_in_place(p.latent, p.mask);
     }
 };
@@ -353,7 +395,23 @@ void trainer::set_mask(const std::string& name, const_tensor_view mask) {
 
 void trainer::set_pruning_schedule(const std::vector<std::string>& names,
                                    const sparsity_schedule& schedule) {
+    set_pruning_schedule(names, schedule, pruning_scope{false});
+}
+
+void trainer::set_pruning_schedule(const std::vector<std::string>& names,
+                                   const sparsity_schedule& schedule, const pruning_scope& scope) {
     schedule.validate();
+    if (scope.global) {
+        if (!(scope.min_layer_sparsity >= 0 && scope.min_layer_sparsity < 1))
+            fail(status::invalid_argument,
+                 "trainer::set_pruning_schedule: scope.min_layer_sparsity must be in [0, 1)");
+        if (!(scope.max_layer_sparsity >= scope.min_layer_sparsity && scope.max_layer_sparsity < 1))
+            fail(status::invalid_argument, "trainer::set_pruning_schedule: "
+                                           "scope.max_layer_sparsity must be in [min, 1)");
+        if (names.empty())
+            fail(status::invalid_argument,
+                 "trainer::set_pruning_schedule: a global schedule needs at least one weight");
+    }
     for (const auto& n : names) {
         param_state& p = impl_->find(n);
         if (p.mode == param_mode::plain) {
@@ -367,6 +425,7 @@ void trainer::set_pruning_schedule(const std::vector<std::string>& names,
     }
     impl_->gradual_names = names;
     impl_->schedule = schedule;
+    impl_->scope = scope;
 }
 
 void trainer::set_clustered(const std::string& name, palettized_tensor clustered) {
@@ -391,6 +450,30 @@ void trainer::set_fake_quant(const std::string& name, const quant_spec& spec) {
     validate(spec, p.latent.dims(), name);
     p.spec = spec;
     p.mode = param_mode::fake_quant;
+    p.lsq = impl_->cfg.learned_scales;
+    if (p.lsq) {
+        if (spec.scale_type != dtype::f32)
+            fail(status::invalid_argument, "trainer::set_fake_quant: learned scales (LSQ) of '" +
+                                               name + "' need spec.scale_type = f32");
+        const quantized_tensor rtn = quantizer(quantizer_config{spec}).quantize(p.latent, name);
+        p.scales = rtn.scale_values();
+        p.zero_points = rtn.zero_point_values();
+        p.scale_floor.resize(p.scales.size());
+        for (std::size_t i = 0; i < p.scales.size(); ++i)
+            p.scale_floor[i] = p.scales[i] * 1e-3f;
+        p.s_m1.assign(p.scales.size(), 0.0f);
+        p.s_m2.assign(p.scales.size(), 0.0f);
+    }
+}
+
+quantized_tensor trainer::quantized(const std::string& name) const {
+    param_state& p = impl_->find(name);
+    if (p.mode != param_mode::fake_quant)
+        fail(status::not_found, "trainer::quantized: '" + name + "' is not fake-quantized");
+    if (!p.lsq) return quantizer(quantizer_config{p.spec}).quantize(p.latent, name);
+    std::vector<std::int32_t> q;
+    retrain::lsq_forward(p.latent, p.spec, p.scales, p.zero_points, &q);
+    return quantized_tensor::from_values(p.spec, p.latent.dims(), q, p.scales, p.zero_points, name);
 }
 
 const tensor& trainer::mask(const std::string& name) const {

@@ -1,10 +1,12 @@
 /* Fine-tuning through the C ABI: start a prune-aware distillation run on the MLP fixture, step
  * it with a progress callback (loss falls, the callback can stop it), evaluate, finish (the
- * written model keeps the pruned zeros), cluster-aware and QAT runs, and the error paths. */
+ * written model keeps the pruned zeros), cluster-aware, QAT and LSQ-QAT runs, an older
+ * struct_size, and the error paths. */
 #define _POSIX_C_SOURCE 200809L
 #include <hone/hone.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,65 @@ int main(void) {
     hone_finetune_destroy(run);
     run = NULL;
 
+    /* LSQ: int4 per-channel QAT with learned scales; the written weights keep ≤ 16 values a row
+     * (the trained scale times the integers) */
+    hone_finetune_params_init(&p);
+    CHECK(p.learned_scales == 0);
+    p.model_path = fixture;
+    p.weight_bits = 4;
+    p.learned_scales = 1;
+    p.optimizer = HONE_OPTIMIZER_ADAMW;
+    p.learning_rate = 1e-3f;
+    memset(&rec, 0, sizeof rec);
+    p.progress = on_progress;
+    p.user = &rec;
+    CHECK(hone_finetune_start(&p, x, labels, N, &run) == HONE_OK);
+    CHECK(run_to_end(run) == 4);
+    CHECK(rec.calls == 4 && isfinite(rec.last_loss));
+    snprintf(out, sizeof out, "/tmp/hone_capi_retrain_lsq_%d.onnx", (int)getpid());
+    CHECK(hone_finetune_finish(run, out) == HONE_OK);
+    hone_finetune_destroy(run);
+    run = NULL;
+    CHECK(hone_model_load_onnx(out, &saved) == HONE_OK);
+    w = NULL;
+    CHECK(hone_model_get_weight(saved, "fc2.weight", &w) == HONE_OK);
+    if (w) {
+        int row, distinct_ok = 1;
+        data = NULL;
+        CHECK(hone_tensor_data(w, (void**)&data) == HONE_OK);
+        for (row = 0; data && row < 128; ++row) {
+            float seen[16];
+            int count = 0, k, j;
+            for (k = 0; k < 256 && count <= 16; ++k) {
+                const float v = data[row * 256 + k];
+                for (j = 0; j < count && seen[j] != v; ++j)
+                    ;
+                if (j == count) {
+                    if (count == 16) {
+                        count = 17;
+                        break;
+                    }
+                    seen[count++] = v;
+                }
+            }
+            if (count > 16) distinct_ok = 0;
+        }
+        CHECK(distinct_ok);
+        hone_tensor_destroy(w);
+    }
+    hone_model_destroy(saved);
+    remove(out);
+
+    /* an older caller (struct without learned_scales) is accepted and gets RTN fake quant */
+    hone_finetune_params_init(&p);
+    p.struct_size = offsetof(hone_finetune_params, learned_scales);
+    p.model_path = fixture;
+    p.weight_bits = 4;
+    p.learned_scales = 77; /* beyond the caller's struct: not read */
+    CHECK(hone_finetune_start(&p, x, labels, N, &run) == HONE_OK);
+    hone_finetune_destroy(run);
+    run = NULL;
+
     /* errors */
     hone_finetune_destroy(NULL);
     CHECK_FAILS(hone_finetune_params_init(NULL), HONE_ERROR_INVALID_ARGUMENT, "params");
@@ -190,6 +251,14 @@ int main(void) {
                 "exclude");
     p.cluster_count = 0;
     p.weight_bits = 0;
+    p.learned_scales = 1;
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "learned_scales");
+    p.learned_scales = 0;
+    p.struct_size = offsetof(hone_finetune_params, user);
+    CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                "struct_size");
+    p.struct_size = sizeof p;
     p.learning_rate = -1.0f;
     CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
                 "learning_rate");

@@ -10,6 +10,7 @@
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
 #include "hone/quantize/quantizer.hpp"
+#include "hone/retrain/backward.hpp"
 #include "hone/retrain/trainer.hpp"
 
 #include <doctest/doctest.h>
@@ -380,6 +381,66 @@ TEST_CASE("prune-aware fine-tuning: masks stay exactly zero; gradual schedule") 
     CHECK_THROWS_AS(t2.set_mask("nope", mask), hone::error);
 }
 
+TEST_CASE("prune-aware: a gradual schedule with one global threshold (prune_global)") {
+    model m = make_mlp({784, 64, 32, 10}, 11);
+    const std::vector<std::string> names{"fc1.weight", "fc2.weight", "fc3.weight"};
+    // reference: prune_global of the initial weights, every layer capped at 82% (binding for
+    // fc1, whose He-uniform weights are the smallest)
+    std::vector<tensor> ref_w, ref_m;
+    std::vector<global_layer> layers;
+    for (const auto& n : names) {
+        ref_w.push_back(m.weight(n).clone());
+        ref_m.push_back(tensor(dtype::u8, m.weight(n).dims()));
+    }
+    for (std::size_t i = 0; i < names.size(); ++i)
+        layers.push_back(global_layer{names[i], ref_w[i].view(), 0.0, 0.82, ref_m[i].view()});
+    const auto reports = prune_global(layers, 0.8);
+    CHECK(reports[0].pruned == std::int64_t(0.82 * 784 * 64)); // the bound binds
+
+    trainer_config cfg;
+    cfg.learning_rate = 0.01f;
+    cfg.max_steps = 3;
+    trainer t(trainable_graph(m), cfg);
+    sparsity_schedule sch;
+    sch.kind = schedule_kind::constant;
+    sch.final_sparsity = 0.8;
+    sch.frequency = 1000; // prunes at step 0 only
+    pruning_scope scope;
+    scope.max_layer_sparsity = 0.82;
+    t.set_pruning_schedule(names, sch, scope);
+    t.fit(train_split().subset(256, 3));
+    t.write_back(m);
+    std::int64_t zeros = 0, total = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        CHECK(same_bytes(t.mask(names[i]), ref_m[i])); // the same masks as prune_global
+        zeros += std::int64_t(
+            std::llround(sparsity_of(m.weight(names[i])) * double(m.weight(names[i]).numel())));
+        total += m.weight(names[i]).numel();
+    }
+    CHECK(zeros == std::llround(0.8 * double(total)));
+    // the layers differ: one threshold, not 80% each
+    CHECK(sparsity_of(m.weight("fc1.weight")) > 0.81);
+    CHECK(sparsity_of(m.weight("fc1.weight")) <= 0.82);
+    CHECK(sparsity_of(m.weight("fc3.weight")) < 0.5);
+
+    // per-layer scope gives exactly 80% in each layer
+    model m2 = make_mlp({784, 64, 32, 10}, 11);
+    trainer t2(trainable_graph(m2), cfg);
+    t2.set_pruning_schedule(names, sch, pruning_scope{false});
+    t2.fit(train_split().subset(256, 3));
+    t2.write_back(m2);
+    for (const auto& n : names)
+        CHECK(sparsity_of(m2.weight(n)) == doctest::Approx(0.8).epsilon(1e-2));
+
+    pruning_scope bad;
+    bad.max_layer_sparsity = 1.0;
+    CHECK_THROWS_AS(t2.set_pruning_schedule(names, sch, bad), hone::error);
+    bad.max_layer_sparsity = 0.5;
+    bad.min_layer_sparsity = 0.7;
+    CHECK_THROWS_AS(t2.set_pruning_schedule(names, sch, bad), hone::error);
+    CHECK_THROWS_AS(t2.set_pruning_schedule({}, sch, pruning_scope{}), hone::error);
+}
+
 TEST_CASE("cluster-aware fine-tuning: weights tied to centroids, centroid step = −lr·Σ grads") {
     model m = make_mlp({784, 16, 10}, 3);
     clusterer_config cc;
@@ -441,6 +502,64 @@ TEST_CASE("QAT: int4 per-channel fake-quant weights and 8-bit activations train"
     // gives back the same values
     const tensor again = quantizer(quantizer_config{spec}).quantize(w, "fc1.weight").dequantize();
     CHECK(max_abs_diff(again, w) < 1e-6);
+}
+
+TEST_CASE("LSQ QAT: scales start at RTN, train by the LSQ gradient, export exactly") {
+    model m = make_mlp({784, 32, 10}, 4);
+    const tensor w0 = m.weight("fc1.weight").clone();
+    quant_spec spec;
+    spec.bits = 4;
+    spec.granularity = quant_granularity::per_channel;
+    trainer_config cfg;
+    cfg.learning_rate = 0.02f;
+    cfg.momentum = 0.0f;
+    cfg.learned_scales = true;
+    cfg.scale_lr_scale = 0.5f;
+    trainer t(trainable_graph(m), cfg);
+    t.set_fake_quant("fc1.weight", spec);
+    // before training: exactly the RTN fake-quant weights and scales
+    const quantized_tensor rtn = quantizer(quantizer_config{spec}).quantize(w0, "fc1.weight");
+    const quantized_tensor q0 = t.quantized("fc1.weight");
+    CHECK(q0.scale_values() == rtn.scale_values());
+    CHECK(q0.values() == rtn.values());
+    {
+        model c = m.clone();
+        t.write_back(c);
+        CHECK(same_bytes(c.weight("fc1.weight"), rtn.dequantize()));
+    }
+    // one SGD step: scale ← s − lr·0.5·dL/ds (LSQ), latent ← w − lr·dL/dw (STE, clipped → 0)
+    tensor x = first_rows(train_split(), 64, shape{784});
+    const auto labels = first_labels(train_split(), 64);
+    const std::vector<float> s0 = q0.scale_values();
+    t.step(x, labels);
+    const retrain::lsq_grads g =
+        retrain::lsq_backward(w0, spec, s0, {}, t.graph().gradient("fc1.weight"));
+    const std::vector<float> s1 = t.quantized("fc1.weight").scale_values();
+    int moved = 0;
+    for (std::size_t c = 0; c < s0.size(); ++c) {
+        CHECK(s1[c] == doctest::Approx(s0[c] - 0.02 * 0.5 * g.dscales[c]).epsilon(1e-6));
+        moved += s1[c] != s0[c];
+    }
+    CHECK(moved > 16);
+    // a few more steps: the loss falls; the export stays exact
+    const double l0 = t.step(x, labels);
+    double l = l0;
+    for (int i = 0; i < 20; ++i)
+        l = t.step(x, labels);
+    CHECK(l < l0);
+    const quantized_tensor qt = t.quantized("fc1.weight");
+    qt.validate("fc1.weight");
+    model out = m.clone();
+    t.write_back(out);
+    CHECK(same_bytes(out.weight("fc1.weight"), qt.dequantize()));
+    CHECK(qt.scale_values() != s0);
+    // errors
+    CHECK_THROWS_AS(t.quantized("fc2.weight"), hone::error);
+    spec.scale_type = dtype::f16;
+    CHECK_THROWS_AS(t.set_fake_quant("fc2.weight", spec), hone::error);
+    trainer_config bad;
+    bad.scale_lr_scale = 0.0f;
+    CHECK_THROWS_AS(trainer(trainable_graph(m), bad), hone::error);
 }
 
 TEST_CASE("from scratch: an MLP trained by hone learns Fashion-MNIST (subset)") {

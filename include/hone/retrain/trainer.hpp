@@ -22,7 +22,8 @@
 //     each centroid moves by −lr·Σ of its members' gradients through palettized_tensor's
 //     accumulate_gradient/apply_gradient, Deep Compression; optional reassignment);
 //   - set_fake_quant: quantization-aware (the forward uses quantizer RTN quantize→dequantize of
-//     the latent weights per the quant_spec; straight-through estimator to the latent weights);
+//     the latent weights per the quant_spec; straight-through estimator to the latent weights;
+//     with trainer_config::learned_scales the scales are trained too, LSQ);
 //     activations: trainer_config::activation_bits fake-quantizes the activation inputs of
 //     Gemm/MatMul/Conv (per-tensor asymmetric, range tracked by an EMA of batch min/max,
 //     STE with the gradient zeroed outside the range).
@@ -37,6 +38,7 @@
 #include "hone/model/model.hpp"
 #include "hone/prune/schedule.hpp"
 #include "hone/quantize/quant_spec.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -134,6 +136,19 @@ struct trainer_config {
     std::int64_t cluster_reassign_every = 0; ///< 0: never; else every n steps (TFMOT style)
     int activation_bits = 0;                 ///< QAT activation fake-quant (0 = off)
     std::int64_t max_steps = -1; ///< stop after this many steps in total (−1: no limit)
+    /// QAT with learned step sizes (LSQ, Esser et al. 2020; hone/retrain/backward.hpp): the
+    /// scales of every set_fake_quant weight (f32 scales required) start from the RTN scales and
+    /// train by the LSQ gradient with the gradient scale 1/√(N·Qp); zero points stay fixed. The
+    /// latent weights get the STE gradient, zeroed where clipped.
+    bool learned_scales = false;
+    float scale_lr_scale = 1.0f; ///< LSQ: the scales' learning rate = lr·this (no weight decay)
+};
+
+/// How a gradual pruning schedule ranks weights (trainer::set_pruning_schedule).
+struct pruning_scope {
+    bool global = true;               ///< one magnitude threshold over all the scheduled weights
+    double min_layer_sparsity = 0.0;  ///< global: each weight keeps at least this sparsity
+    double max_layer_sparsity = 0.99; ///< global: and at most this (< 1: never emptied)
 };
 
 struct train_progress {
@@ -170,13 +185,27 @@ public:
     /// Prune-aware: `mask` (f32 0/1, the weight's shape) stays applied; the weight is masked now.
     void set_mask(const std::string& name, const_tensor_view mask);
     /// Gradual magnitude pruning of `names` by `schedule` (global step); masks stay applied.
+    /// Each weight is pruned to the schedule's sparsity on its own (per-layer magnitude).
     void set_pruning_schedule(const std::vector<std::string>& names,
                               const sparsity_schedule& schedule);
+    /// The same with one global magnitude threshold over all `names` (prune_global,
+    /// hone/prune/pruner.hpp): at each pruning step exactly round(s·N) of the N weights of
+    /// `names` together are masked, s = the schedule's sparsity, each weight's own sparsity kept
+    /// within [scope.min_layer_sparsity, scope.max_layer_sparsity] (scope.global = false gives
+    /// the per-layer behaviour of the overload above).
+    void set_pruning_schedule(const std::vector<std::string>& names,
+                              const sparsity_schedule& schedule, const pruning_scope& scope);
     /// Cluster-aware: the weight is tied to `clustered` (its shape); centroids train.
     void set_clustered(const std::string& name, palettized_tensor clustered);
     const palettized_tensor& clustered(const std::string& name) const;
-    /// Quantization-aware: forward with RTN fake-quant of the weight per `spec`, STE backward.
+    /// Quantization-aware: forward with RTN fake-quant of the weight per `spec`, STE backward
+    /// (with config().learned_scales: LSQ, the scales train; see trainer_config).
     void set_fake_quant(const std::string& name, const quant_spec& spec);
+    /// The quantized form of a fake-quantized weight, for the normal quantized path (e.g.
+    /// qdq_options::weights): RTN of the latent weights, or with learned scales the trained
+    /// scales and the integers the forward uses. Its dequantize() is bit-identical to the
+    /// weight the forward uses and write_back() writes. Throws not_found for other weights.
+    quantized_tensor quantized(const std::string& name) const;
     /// The mask of a prune-aware weight (throws not_found).
     const tensor& mask(const std::string& name) const;
 
