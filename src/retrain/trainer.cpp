@@ -128,7 +128,7 @@ struct param_state {
     std::string name;
     param_mode mode = param_mode::plain;
     tensor latent; // f32 master weights (plain, masked, fake_quant)
-    tensor mask;   // u8 (masked)
+    tensor mask;   // u8 (masked; kept when a masked weight is then fake-quantized)
     tensor m1, m2; // optimizer state
     palettized_tensor clustered;
     quant_spec spec{};
@@ -254,10 +254,12 @@ struct trainer::impl {
                     tensor f = retrain::lsq_forward(p.latent, p.spec, p.scales, p.zero_points);
                     std::copy(f.span<float>().begin(), f.span<float>().end(),
                               w.span<float>().begin());
+                    if (p.mask.numel()) mask_in_place(w, p.mask);
                     break;
                 }
                 quantizer q(quantizer_config{p.spec});
                 q.quantize(p.latent, p.name).dequantize(w.view());
+                if (p.mask.numel()) mask_in_place(w, p.mask); // pruned stays exactly zero
                 break;
             }
             }
@@ -322,14 +324,15 @@ struct trainer::impl {
                     fail(status::invalid_argument, "trainer: non-finite scale gradient for '" +
                                                        p.name + "' at step " +
                                                        std::to_string(step));
-            optimize(p.latent.span<float>(), lg.dw.span<float>(), p.m1.span<float>(), m2, nullptr,
-                     lr, cfg.weight_decay);
+            const std::uint8_t* mk = p.mask.numel() ? p.mask.span<std::uint8_t>().data() : nullptr;
+            optimize(p.latent.span<float>(), lg.dw.span<float>(), p.m1.span<float>(), m2, mk, lr,
+                     cfg.weight_decay);
             optimize(p.scales, lg.dscales, p.s_m1, p.s_m2, nullptr, lr * cfg.scale_lr_scale, 0.0f);
             for (std::size_t i = 0; i < p.scales.size(); ++i) // scales stay > 0
                 p.scales[i] = std::max(p.scales[i], p.scale_floor[i]);
             return;
         }
-        const bool masked = p.mode == param_mode::masked;
+        const bool masked = p.mask.numel() > 0; // masked, or masked then fake-quantized
         const std::uint8_t* mk = masked ? p.mask.span<std::uint8_t>().data() : nullptr;
         optimize(p.latent.span<float>(), grad.span<float>(), p.m1.span<float>(), m2, mk, lr,
                  cfg.weight_decay);
@@ -418,7 +421,7 @@ void trainer::set_pruning_schedule(const std::vector<std::string>& names,
             p.mask = tensor(dtype::u8, p.latent.dims());
             std::fill(p.mask.span<std::uint8_t>().begin(), p.mask.span<std::uint8_t>().end(), 1);
             p.mode = param_mode::masked;
-        } else if (p.mode != param_mode::masked) {
+        } else if (p.mask.numel() == 0) {
             fail(status::invalid_argument,
                  "trainer::set_pruning_schedule: '" + n + "' is clustered or fake-quantized");
         }
@@ -447,6 +450,9 @@ const palettized_tensor& trainer::clustered(const std::string& name) const {
 
 void trainer::set_fake_quant(const std::string& name, const quant_spec& spec) {
     param_state& p = impl_->find(name);
+    if (p.mode == param_mode::clustered)
+        fail(status::invalid_argument,
+             "trainer::set_fake_quant: '" + name + "' is clustered (its codebook is the weight)");
     validate(spec, p.latent.dims(), name);
     p.spec = spec;
     p.mode = param_mode::fake_quant;
@@ -478,8 +484,7 @@ quantized_tensor trainer::quantized(const std::string& name) const {
 
 const tensor& trainer::mask(const std::string& name) const {
     param_state& p = impl_->find(name);
-    if (p.mode != param_mode::masked)
-        fail(status::not_found, "trainer::mask: '" + name + "' has no mask");
+    if (p.mask.numel() == 0) fail(status::not_found, "trainer::mask: '" + name + "' has no mask");
     return p.mask;
 }
 

@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -502,6 +503,45 @@ TEST_CASE("QAT: int4 per-channel fake-quant weights and 8-bit activations train"
     // gives back the same values
     const tensor again = quantizer(quantizer_config{spec}).quantize(w, "fc1.weight").dequantize();
     CHECK(max_abs_diff(again, w) < 1e-6);
+}
+
+TEST_CASE("QAT of a pruned weight keeps its mask (plain and LSQ)") {
+    for (const bool lsq : {false, true}) {
+        CAPTURE(lsq);
+        model m = make_mlp({784, 32, 10}, 4);
+        tensor mask(dtype::f32, {32, 784});
+        auto ms = mask.span<float>();
+        for (std::size_t i = 0; i < ms.size(); ++i)
+            ms[i] = (i % 4 == 0) ? 1.0f : 0.0f; // 75% pruned
+        trainer_config cfg;
+        cfg.learning_rate = 0.05f;
+        cfg.learned_scales = lsq;
+        trainer t(trainable_graph(m), cfg);
+        t.set_mask("fc1.weight", mask);
+        quant_spec spec;
+        spec.bits = 4;
+        spec.granularity = quant_granularity::per_channel;
+        t.set_fake_quant("fc1.weight", spec);
+        CHECK(t.mask("fc1.weight").numel() == 32 * 784);
+        tensor x = first_rows(train_split(), 64, shape{784});
+        const auto labels = first_labels(train_split(), 64);
+        for (int i = 0; i < 5; ++i)
+            t.step(x, labels);
+        t.write_back(m);
+        const auto w = m.weight("fc1.weight").span<float>();
+        std::size_t kept_nonzero = 0;
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            if (ms[i] == 0.0f) REQUIRE(std::bit_cast<std::uint32_t>(w[i]) == 0u); // exactly +0
+            kept_nonzero += ms[i] != 0.0f && w[i] != 0.0f;
+        }
+        CHECK(kept_nonzero > w.size() / 8); // the kept quarter still trains (most are nonzero)
+    }
+    model m = make_mlp({784, 32, 10}, 4);
+    trainer t(trainable_graph(m), trainer_config{});
+    clusterer_config cc;
+    cc.clusters = 4;
+    t.set_clustered("fc1.weight", clusterer(cc).cluster(m.weight("fc1.weight"), {}, "fc1.weight"));
+    CHECK_THROWS_AS(t.set_fake_quant("fc1.weight", quant_spec{}), hone::error);
 }
 
 TEST_CASE("LSQ QAT: scales start at RTN, train by the LSQ gradient, export exactly") {

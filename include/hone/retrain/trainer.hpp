@@ -199,7 +199,10 @@ public:
     void set_clustered(const std::string& name, palettized_tensor clustered);
     const palettized_tensor& clustered(const std::string& name) const;
     /// Quantization-aware: forward with RTN fake-quant of the weight per `spec`, STE backward
-    /// (with config().learned_scales: LSQ, the scales train; see trainer_config).
+    /// (with config().learned_scales: LSQ, the scales train; see trainer_config). A weight with
+    /// a mask (set_mask / set_pruning_schedule first) keeps it: pruned weights stay exactly zero
+    /// in the fake-quantized forward and in write_back. Throws invalid_argument for a clustered
+    /// weight.
     void set_fake_quant(const std::string& name, const quant_spec& spec);
     /// The quantized form of a fake-quantized weight, for the normal quantized path (e.g.
     /// qdq_options::weights): RTN of the latent weights, or with learned scales the trained
