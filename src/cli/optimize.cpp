@@ -250,7 +250,8 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
                          fmt::format("layer '{}': nothing left to cluster", ref.name));
                 const auto nzv = make_view(nz.data(), nz.size() * sizeof(float), dtype::f32,
                                            shape{std::int64_t(nz.size())});
-                r.palettized = std::make_shared<const palettized_tensor>(cl.cluster(nzv, {}, ref.name));
+                r.palettized =
+                    std::make_shared<const palettized_tensor>(cl.cluster(nzv, {}, ref.name));
                 const auto deq = r.palettized->dequantize();
                 const auto d = deq.span<float>();
                 std::size_t j = 0;
@@ -499,7 +500,8 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
             const auto stored = stored_layout(l.ref, l.weights);
             t.set_clustered(name, recluster_exact(stored.view(), distinct_nonzeros(stored) + 1,
                                                   true, l.ref.name));
-            how = fmt::format("clustered ({} centroids) + zero centroid", distinct_nonzeros(stored));
+            how =
+                fmt::format("clustered ({} centroids) + zero centroid", distinct_nonzeros(stored));
         } else if (l.sparse) {
             t.set_mask(name, stored_layout(l.ref, l.weights).view()); // nonzero = kept
             how = "mask";
@@ -513,7 +515,8 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
         tensor w = weight_nk(cb.m, l.ref);
         if (l.quantized) {
             quantizer q(quantizer_config{l.quantized->spec});
-            l.quantized = std::make_shared<const quantized_tensor>(q.quantize(w.view(), l.ref.name));
+            l.quantized =
+                std::make_shared<const quantized_tensor>(q.quantize(w.view(), l.ref.name));
             w = l.quantized->dequantize();
             l.bytes_after = l.quantized->bytes();
         } else if (l.palettized && !l.palettized_nonzeros) {
@@ -692,8 +695,8 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         bar.finish();
     }
     // The finetune step: the whole candidate, after the one-shot steps.
-    if (rec.finetune) run_finetune(cb, base, *rec.finetune, tune_data ? *tune_data : calib,
-                                   data_opts, c);
+    if (rec.finetune)
+        run_finetune(cb, base, *rec.finetune, tune_data ? *tune_data : calib, data_opts, c);
     // Execution: the selected layers in the recipe's precision, every other one in f32.
     cb.exec.precision = rec.execution;
     if (rec.execution != exec_precision::f32) {

@@ -136,7 +136,7 @@ trainer_config finetune_params::config(std::string_view where) const {
         bad_field("optimizer", fmt::format("'{}': expected sgd or adamw", optimizer));
     if (!(std::isfinite(lr) && lr > 0))
         bad_field("lr", fmt::format("must be a positive number, got {}", lr));
-    c.learning_rate = lr;
+    c.learning_rate = float(lr);
     if (schedule == "constant")
         c.schedule = lr_schedule::constant;
     else if (schedule == "cosine")
@@ -147,7 +147,7 @@ trainer_config finetune_params::config(std::string_view where) const {
         bad_field("schedule", fmt::format("'{}': expected constant, cosine or step", schedule));
     if (!(std::isfinite(weight_decay) && weight_decay >= 0))
         bad_field("weight_decay", fmt::format("must be >= 0, got {}", weight_decay));
-    c.weight_decay = weight_decay;
+    c.weight_decay = float(weight_decay);
     if (loss == "ce")
         c.loss = loss_kind::cross_entropy;
     else if (loss == "distill")
@@ -156,13 +156,13 @@ trainer_config finetune_params::config(std::string_view where) const {
         bad_field("loss", fmt::format("'{}': expected ce or distill", loss));
     if (!(std::isfinite(temperature) && temperature > 0))
         bad_field("temperature", fmt::format("must be positive, got {}", temperature));
-    c.temperature = temperature;
+    c.temperature = float(temperature);
     if (!(alpha >= 0 && alpha <= 1))
         bad_field("alpha", fmt::format("must be in [0, 1], got {}", alpha));
-    c.distill_alpha = alpha;
+    c.distill_alpha = float(alpha);
     if (!(std::isfinite(cluster_lr_scale) && cluster_lr_scale > 0))
         bad_field("cluster_lr_scale", fmt::format("must be positive, got {}", cluster_lr_scale));
-    c.cluster_lr_scale = cluster_lr_scale;
+    c.cluster_lr_scale = float(cluster_lr_scale);
     c.seed = seed;
     return c;
 }
@@ -190,8 +190,8 @@ void parse_finetune(finetune_params& p, const json& j, std::string_view source,
                     std::string_view where) {
     if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
     static const std::vector<std::string> known = {
-        "kind",   "epochs",      "batch", "optimizer", "lr",   "schedule",         "weight_decay",
-        "loss",   "temperature", "alpha", "seed",      "data", "cluster_lr_scale",
+        "kind", "epochs",      "batch", "optimizer", "lr",   "schedule",         "weight_decay",
+        "loss", "temperature", "alpha", "seed",      "data", "cluster_lr_scale",
     };
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
@@ -199,14 +199,14 @@ void parse_finetune(finetune_params& p, const json& j, std::string_view source,
     p.epochs = get<int>(j, "epochs", p.epochs, source, where);
     p.batch = get<std::int64_t>(j, "batch", p.batch, source, where);
     p.optimizer = get<std::string>(j, "optimizer", p.optimizer, source, where);
-    p.lr = get<float>(j, "lr", p.lr, source, where);
+    p.lr = get<double>(j, "lr", p.lr, source, where);
     p.schedule = get<std::string>(j, "schedule", p.schedule, source, where);
-    p.weight_decay = get<float>(j, "weight_decay", p.weight_decay, source, where);
+    p.weight_decay = get<double>(j, "weight_decay", p.weight_decay, source, where);
     p.loss = get<std::string>(j, "loss", p.loss, source, where);
-    p.temperature = get<float>(j, "temperature", p.temperature, source, where);
-    p.alpha = get<float>(j, "alpha", p.alpha, source, where);
+    p.temperature = get<double>(j, "temperature", p.temperature, source, where);
+    p.alpha = get<double>(j, "alpha", p.alpha, source, where);
     p.seed = get<std::uint64_t>(j, "seed", p.seed, source, where);
-    p.cluster_lr_scale = get<float>(j, "cluster_lr_scale", p.cluster_lr_scale, source, where);
+    p.cluster_lr_scale = get<double>(j, "cluster_lr_scale", p.cluster_lr_scale, source, where);
     p.data = get<std::string>(j, "data", p.data, source, where);
     if (p.data == "calibration") p.data.clear();
     try {
@@ -222,9 +222,9 @@ recipe_step::kind kind_of(const std::string& k, std::string_view source, std::st
     if (k == "prune") return recipe_step::kind::prune;
     if (k == "cluster") return recipe_step::kind::cluster;
     if (k == "quantize") return recipe_step::kind::quantize;
-    bad(source, fmt::format("{}.kind '{}': expected prune, cluster or quantize{}", where, k,
-                            k == "finetune" ? " (finetune is a recipe step, not a per-layer one)"
-                                            : ""));
+    bad(source,
+        fmt::format("{}.kind '{}': expected prune, cluster or quantize{}", where, k,
+                    k == "finetune" ? " (finetune is a recipe step, not a per-layer one)" : ""));
 }
 
 const char* kind_name(recipe_step::kind k) {
@@ -271,8 +271,8 @@ const char* preset_json(std::string_view name) {
 } // namespace
 
 const std::vector<std::string>& recipe_presets() {
-    static const std::vector<std::string> names = {"int8", "int8-dynamic", "int4",   "sparse50",
-                                                   "2:4",  "cluster16",    "compact", "sparse90-ft"};
+    static const std::vector<std::string> names = {
+        "int8", "int8-dynamic", "int4", "sparse50", "2:4", "cluster16", "compact", "sparse90-ft"};
     return names;
 }
 

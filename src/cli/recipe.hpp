@@ -43,17 +43,17 @@ struct recipe_step {
 struct finetune_params {
     int epochs = 3;
     std::int64_t batch = 128;
-    std::string optimizer = "adamw";  ///< sgd (momentum 0.9), adamw
-    float lr = 1e-3f;                 ///< initial learning rate
-    std::string schedule = "cosine";  ///< constant, cosine, step (×0.1 every third of the run)
-    float weight_decay = 0.0f;        ///< decoupled (AdamW) / L2 (SGD)
-    std::string loss = "distill";     ///< ce (labels), distill (teacher; labels when alpha < 1)
-    float temperature = 4.0f;         ///< distill
-    float alpha = 1.0f;               ///< distill: weight of the KL term; 1 − alpha on labels
-    std::uint64_t seed = 0;           ///< data order
-    float cluster_lr_scale = 1.0f;    ///< clustered weights: centroid step = lr·scale·Σ grads
-    std::string data;                 ///< a data spec; empty = the calibration data
-    bool needs_labels() const { return loss == "ce" || alpha < 1.0f; }
+    std::string optimizer = "adamw"; ///< sgd (momentum 0.9), adamw
+    double lr = 1e-3;                ///< initial learning rate
+    std::string schedule = "cosine"; ///< constant, cosine, step (×0.1 every third of the run)
+    double weight_decay = 0.0;       ///< decoupled (AdamW) / L2 (SGD)
+    std::string loss = "distill";    ///< ce (labels), distill (teacher; labels when alpha < 1)
+    double temperature = 4.0;        ///< distill
+    double alpha = 1.0;              ///< distill: weight of the KL term; 1 − alpha on labels
+    std::uint64_t seed = 0;          ///< data order
+    double cluster_lr_scale = 1.0;   ///< clustered weights: centroid step = lr·scale·Σ grads
+    std::string data;                ///< a data spec; empty = the calibration data
+    bool needs_labels() const { return loss == "ce" || alpha < 1.0; }
     /// Validates every field (invalid_argument naming `where` and the field) and maps it.
     trainer_config config(std::string_view where = "finetune.") const;
     nlohmann::json to_json() const;

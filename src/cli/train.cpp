@@ -89,8 +89,8 @@ int run_train(const train_options& o, console& c) {
     const trainer_config cfg = o.params.config("train: --");
     check_writable_dir(o.out.parent_path().empty() ? fs::path(".") : o.out.parent_path(), "--out");
     if (fs::is_directory(o.out))
-        fail(status::io_error, fmt::format("--out '{}': is a folder; give a .onnx file path",
-                                           o.out.string()));
+        fail(status::io_error,
+             fmt::format("--out '{}': is a folder; give a .onnx file path", o.out.string()));
 
     model m = o.mlp.empty() ? load_onnx(o.model) : make_mlp(parse_widths(o.mlp), o.init_seed);
     const std::string from = o.mlp.empty() ? o.model.string() : "mlp " + o.mlp;
@@ -192,8 +192,7 @@ void add_train_command(CLI::App& app, train_options& o, std::function<int(consol
     auto& p = o.params;
     s->add_option("--epochs", p.epochs, "Epochs")->capture_default_str();
     s->add_option("--batch", p.batch, "Mini-batch size")->capture_default_str();
-    s->add_option("--optimizer", p.optimizer, "sgd (momentum 0.9) or adamw")
-        ->capture_default_str();
+    s->add_option("--optimizer", p.optimizer, "sgd (momentum 0.9) or adamw")->capture_default_str();
     s->add_option("--lr", p.lr, "Initial learning rate")->capture_default_str();
     s->add_option("--schedule", p.schedule, "constant, cosine or step")->capture_default_str();
     s->add_option("--weight-decay", p.weight_decay, "Decoupled (adamw) or L2 (sgd)")

@@ -5,7 +5,8 @@
 //
 //   hone train --mlp 784,256,128,10 --seed 1 --data fashion-mnist:train --eval fashion-mnist:test
 //              --epochs 10 --optimizer adamw --lr 1e-3 --schedule cosine -o mlp.onnx
-//   hone train MODEL.onnx --data fashion-mnist:train:4096 --loss distill [--teacher T.onnx] -o ft.onnx
+//   hone train MODEL.onnx --data fashion-mnist:train:4096 --loss distill [--teacher T.onnx] -o
+//   ft.onnx
 //
 // Refused before any training (one line, exit 1, no file): neither or both of MODEL and --mlp,
 // labels missing for a labelled loss (ce, or distill with alpha < 1), an --eval without labels,
@@ -30,11 +31,11 @@
 namespace hone::cli {
 
 struct train_options {
-    std::filesystem::path model; ///< fine-tune this ONNX model; empty with --mlp
-    std::string mlp;             ///< "784,256,128,10": a new MLP (make_mlp)
-    std::uint64_t init_seed = 0; ///< --seed: initial weights (--mlp) and data order
-    std::string data;            ///< training DATA
-    std::string eval;            ///< evaluation DATA (labelled); empty = none
+    std::filesystem::path model;   ///< fine-tune this ONNX model; empty with --mlp
+    std::string mlp;               ///< "784,256,128,10": a new MLP (make_mlp)
+    std::uint64_t init_seed = 0;   ///< --seed: initial weights (--mlp) and data order
+    std::string data;              ///< training DATA
+    std::string eval;              ///< evaluation DATA (labelled); empty = none
     std::filesystem::path teacher; ///< distillation teacher; empty = the input model
     std::filesystem::path out;
     finetune_params params = [] {
