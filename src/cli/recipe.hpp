@@ -45,7 +45,7 @@ struct finetune_params {
     std::int64_t batch = 128;
     std::string optimizer = "adamw"; ///< sgd (momentum 0.9), adamw
     double lr = 1e-3;                ///< initial learning rate
-    std::string schedule = "cosine"; ///< constant, cosine, step (×0.1 every third of the run)
+    std::string schedule = "cosine"; ///< constant, cosine, step (×0.1 every 1,000 steps)
     double weight_decay = 0.0;       ///< decoupled (AdamW) / L2 (SGD)
     std::string loss = "distill";    ///< ce (labels), distill (teacher; labels when alpha < 1)
     double temperature = 4.0;        ///< distill

@@ -135,6 +135,15 @@ TEST_CASE("recipes: the finetune step parses, must be last, and its fields are c
     CHECK(d.finetune->data.empty());
     CHECK_FALSE(d.finetune->needs_labels());
     CHECK(load_recipe("sparse90-ft").finetune->epochs == 3);
+    // The example recipe files parse.
+    const auto examples =
+        fixture::directory().parent_path().parent_path().parent_path() / "examples" / "recipes";
+    for (const char* f : {"sparse90-finetune.json", "cluster8-finetune.json", "int4-qat.json"}) {
+        CAPTURE(f);
+        const auto e = load_recipe((examples / f).string());
+        CHECK(e.finetune.has_value());
+        CHECK(e.steps.size() == 1);
+    }
 
     const auto refuses = [](const char* text, const char* what) {
         CHECK_THROWS_WITH_AS(parse_recipe(text, "bad"), doctest::Contains(what), hone::error);
