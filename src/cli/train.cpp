@@ -157,7 +157,12 @@ int run_train(const train_options& o, console& c) {
     m.producer_name = "hone";
     m.doc = json{{"hone", {{"train", record}}}}.dump();
     // Serialized in memory (and checked) first, then written atomically.
-    write_file_atomic(o.out, serialize_onnx(m));
+    const auto bytes = serialize_onnx(m);
+    if (!o.out.parent_path().empty()) {
+        std::error_code ec;
+        fs::create_directories(o.out.parent_path(), ec); // checked writable above
+    }
+    write_file_atomic(o.out, bytes);
     const auto ref = hash_file(o.out);
     if (c.json) {
         record["model"] = o.out.string();
