@@ -4,6 +4,7 @@
 #include "exit_codes.hpp"
 #include "main_job.hpp"
 #include "optimize.hpp"
+#include "train.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/core/version.hpp>
@@ -120,6 +121,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     main_job_handlers handlers = main_job_handlers_all();
     main_job_storage storage;
     add_main_job_commands(app, handlers, storage, action);
+
+    // train
+    train_options train;
+    add_train_command(app, train, action);
 
     // Usage errors: one line on stderr and, with --json anywhere, the error object on stdout.
     const auto usage_error = [&](const std::string& message) {

@@ -109,7 +109,7 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
         s->add_option("MODEL", o.model, "ONNX model (the baseline)")->required();
         s->add_option("--recipe", o.recipe,
                       "Preset (int8, int8-dynamic, int4, sparse50, 2:4, "
-                      "cluster16, compact) or recipe JSON file")
+                      "cluster16, compact, sparse90-ft) or recipe JSON file")
             ->required();
         s->add_option("--calib", o.calib, "Calibration DATA")->required();
         s->add_option("--eval", o.eval, "Evaluation DATA")->required();

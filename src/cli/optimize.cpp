@@ -5,6 +5,7 @@
 #include "exit_codes.hpp"
 #include "progress.hpp"
 #include "recipe.hpp"
+#include "train.hpp"
 
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/atomic_file.hpp>
@@ -20,6 +21,7 @@
 #include <hone/prune/sparse_storage.hpp>
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quantizer.hpp>
+#include <hone/retrain/trainer.hpp>
 
 #include <fmt/format.h>
 
@@ -96,6 +98,8 @@ void set_weight_nk(model& m, const layer_ref& l, const tensor& nk) {
     m.set_weight(l.weight, l.stored_kn ? transpose2(nk.view()) : nk.clone());
 }
 
+} // namespace
+
 std::vector<std::int64_t> model_sample_shape(const model& m) {
     if (m.inputs.size() != 1)
         fail(status::unsupported, fmt::format("model '{}': hone optimizes models with one input, "
@@ -113,6 +117,8 @@ std::vector<std::int64_t> model_sample_shape(const model& m) {
     }
     return s;
 }
+
+namespace {
 
 // ---- observation -------------------------------------------------------------------------
 
@@ -171,8 +177,9 @@ struct layer_result {
     std::string scheme;
     std::uint64_t bytes_before = 0, bytes_after = 0;
     // packed storage (the last representation that applies)
-    std::optional<quantized_tensor> quantized;
-    std::optional<palettized_tensor> palettized;
+    // shared: the executor's packed paths run on the same objects
+    std::shared_ptr<const quantized_tensor> quantized;
+    std::shared_ptr<const palettized_tensor> palettized;
     std::optional<sparse_tensor> sparse; ///< pruned layers (alone, or the mask under clusters)
     bool palettized_nonzeros = false;    ///< palettized holds only the mask's non-zeros
 };
@@ -243,7 +250,8 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
                          fmt::format("layer '{}': nothing left to cluster", ref.name));
                 const auto nzv = make_view(nz.data(), nz.size() * sizeof(float), dtype::f32,
                                            shape{std::int64_t(nz.size())});
-                r.palettized = cl.cluster(nzv, {}, ref.name);
+                r.palettized =
+                    std::make_shared<const palettized_tensor>(cl.cluster(nzv, {}, ref.name));
                 const auto deq = r.palettized->dequantize();
                 const auto d = deq.span<float>();
                 std::size_t j = 0;
@@ -251,7 +259,8 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
                     if (v != 0.0f) v = d[j++];
                 r.palettized_nonzeros = true;
             } else {
-                r.palettized = cl.cluster(w.view(), {}, ref.name);
+                r.palettized =
+                    std::make_shared<const palettized_tensor>(cl.cluster(w.view(), {}, ref.name));
                 w = r.palettized->dequantize();
             }
             scheme.push_back(fmt::format("k-means {}", s.clusters));
@@ -280,7 +289,7 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
             quantizer q(cfg);
             auto res = q.run(w.view(), cal, ref.name);
             w = res.weights.dequantize();
-            r.quantized = std::move(res.weights);
+            r.quantized = std::make_shared<const quantized_tensor>(std::move(res.weights));
             r.palettized.reset();
             pruned = false; // stored dense (the quantized grid keeps zeros, not the mask)
             scheme.push_back(fmt::format("int{} {}{} {}", s.bits, s.granularity,
@@ -354,6 +363,8 @@ double top1(runner& r, const loaded_data& d, const std::string& label, const con
 
 // ---- output paths ------------------------------------------------------------------------
 
+} // namespace
+
 /// Fails (io_error naming the path) unless `p` can be created: its nearest existing ancestor
 /// is a writable directory and no existing non-directory is in the way.
 void check_writable_dir(const fs::path& p, const char* what) {
@@ -375,6 +386,8 @@ void check_writable_dir(const fs::path& p, const char* what) {
              fmt::format("{} '{}': cannot be written ({} is not a writable folder)", what,
                          p.string(), a.string()));
 }
+
+namespace {
 
 struct artifact_paths {
     fs::path onnx, safetensors;
@@ -407,6 +420,218 @@ struct candidate_build {
     std::vector<layer_result> layers;
     std::uint64_t model_bytes = 0;
     std::vector<layer_error> errors; ///< for the report
+    json finetune = nullptr;         ///< what the finetune step did (ledger, report)
+    json packed = json::object();    ///< weight-only packed path per layer (or why not)
+};
+
+// ---- the finetune step -------------------------------------------------------------------
+
+/// The stored layout of an [N, K] tensor (transposed back for MatMul / transB = 0).
+tensor stored_layout(const layer_ref& l, const tensor& nk) {
+    return l.stored_kn ? transpose2(nk.view()) : nk.clone();
+}
+
+/// Clusters weights that already hold at most `k` distinct values (a codebook's dequantized
+/// form, possibly moved to another layout, or fine-tuned centroids): optimal 1-D k-means gives
+/// back exactly those values. Fails (internal) if it does not.
+palettized_tensor recluster_exact(const_tensor_view w, int k, bool preserve_sparsity,
+                                  const std::string& name) {
+    clusterer_config cfg;
+    cfg.clusters = std::clamp(k, 2, 256);
+    cfg.method = kmeans_method::optimal;
+    cfg.preserve_sparsity = preserve_sparsity;
+    auto p = clusterer(cfg).cluster(w, {}, name);
+    const auto d = p.dequantize();
+    const auto a = tensor::copy_of(w);
+    const auto ds = d.span<float>();
+    const auto as = a.span<float>();
+    for (std::size_t i = 0; i < ds.size(); ++i)
+        if (ds[i] != as[i])
+            fail(status::internal,
+                 fmt::format("layer '{}': re-clustering {} values to {} centroids was not exact "
+                             "({} vs {} at {})",
+                             name, ds.size(), k, ds[i], as[i], i));
+    return p;
+}
+
+int distinct_nonzeros(const tensor& w) {
+    std::set<float> v;
+    for (const float x : w.span<float>())
+        if (x != 0.0f) v.insert(x);
+    return int(v.size());
+}
+
+/// Fine-tunes the whole candidate after the one-shot steps: masks stay (prune), weights stay on
+/// their codebooks (cluster) or quantization grids (quantize, RTN fake quantization of the
+/// layer's spec), distillation from the baseline by default. Then every changed layer's packed
+/// form is rebuilt from the trained weights.
+void run_finetune(candidate_build& cb, const model& base, const finetune_params& ft,
+                  const loaded_data& data, const data_options& data_opts, const console& c) {
+    const std::string where = fmt::format("recipe '{}': finetune", cb.rec.name);
+    trainable_graph graph = [&] {
+        try {
+            return trainable_graph(cb.m);
+        } catch (const error& e) {
+            fail(e.code(), fmt::format("{}: {}", where, e.what()));
+        }
+    }();
+    trainer t(std::move(graph), ft.config(where + "."));
+    if (ft.loss == "distill") t.set_teacher(base);
+    json constraints = json::object();
+    for (auto& l : cb.layers) {
+        const auto& name = l.ref.weight;
+        std::string how = "free";
+        if (l.quantized) {
+            quant_spec spec = l.quantized->spec;
+            if (l.ref.stored_kn) {
+                spec.channel_axis = 1; // N of [K, N]
+                spec.group_axis = 0;   // groups along K
+            }
+            t.set_fake_quant(name, spec);
+            how = "fake-quant " + l.quantized->spec.to_string();
+        } else if (l.palettized && !l.palettized_nonzeros) {
+            const auto stored = stored_layout(l.ref, l.weights);
+            t.set_clustered(name, recluster_exact(stored.view(), l.palettized->clusters_used(0),
+                                                  false, l.ref.name));
+            how = fmt::format("clustered ({} centroids)", l.palettized->clusters_used(0));
+        } else if (l.palettized) {
+            // Pruned, then clustered: the kept weights on their centroids, zeros on a zero
+            // centroid of their own (it stays 0 while the others train).
+            const auto stored = stored_layout(l.ref, l.weights);
+            t.set_clustered(name, recluster_exact(stored.view(), distinct_nonzeros(stored) + 1,
+                                                  true, l.ref.name));
+            how =
+                fmt::format("clustered ({} centroids) + zero centroid", distinct_nonzeros(stored));
+        } else if (l.sparse) {
+            t.set_mask(name, stored_layout(l.ref, l.weights).view()); // nonzero = kept
+            how = "mask";
+        }
+        constraints[l.ref.name] = how;
+    }
+    const auto fit = fit_with_progress(t, data.data, "finetune", c);
+    t.write_back(cb.m);
+    // The packed forms of the trained weights.
+    for (auto& l : cb.layers) {
+        tensor w = weight_nk(cb.m, l.ref);
+        if (l.quantized) {
+            quantizer q(quantizer_config{l.quantized->spec});
+            l.quantized =
+                std::make_shared<const quantized_tensor>(q.quantize(w.view(), l.ref.name));
+            w = l.quantized->dequantize();
+            l.bytes_after = l.quantized->bytes();
+        } else if (l.palettized && !l.palettized_nonzeros) {
+            l.palettized = std::make_shared<const palettized_tensor>(
+                recluster_exact(w.view(), l.palettized->clusters_used(0), false, l.ref.name));
+            l.bytes_after = l.palettized->bytes();
+        } else if (l.palettized) {
+            std::vector<float> nz;
+            for (const float v : w.span<float>())
+                if (v != 0.0f) nz.push_back(v);
+            const auto nzv = make_view(nz.data(), nz.size() * sizeof(float), dtype::f32,
+                                       shape{std::int64_t(nz.size())});
+            l.palettized = std::make_shared<const palettized_tensor>(
+                recluster_exact(nzv, l.palettized->clusters_used(0), false, l.ref.name));
+            l.sparse = sparse_tensor::encode(w.view(), sparse_format::bitmask, 2, 4, l.ref.name);
+            l.bytes_after = l.palettized->bytes() + l.sparse->index_bytes().size();
+        } else if (l.sparse) {
+            l.sparse = sparse_tensor::encode(w.view(), l.sparse->format(), l.sparse->n(),
+                                             l.sparse->m(), l.ref.name);
+            l.bytes_after = l.sparse->bytes();
+        }
+        set_weight_nk(cb.m, l.ref, w);
+        l.weights = std::move(w);
+        l.scheme += " + finetune";
+    }
+    json params = ft.to_json();
+    params.erase("kind");
+    params["teacher"] = ft.loss == "distill" ? json("baseline") : json();
+    cb.finetune = {{"params", params},
+                   {"data", json::parse(data_json(data, data_opts))},
+                   {"constraints", constraints},
+                   {"steps", fit.steps},
+                   {"final_loss", fit.final_loss},
+                   {"training", fit.to_json()}};
+}
+
+/// The finetune step's data: its own spec, or the calibration data. Labels are checked here
+/// (before anything is recorded).
+const loaded_data& finetune_data(const recipe& rec, const loaded_data& calib,
+                                 const data_options& data_opts, std::optional<loaded_data>& own) {
+    const auto& ft = *rec.finetune;
+    if (!ft.data.empty()) own.emplace(load_data(ft.data, data_opts));
+    const loaded_data& d = own ? *own : calib;
+    if (ft.needs_labels() && !d.data.has_labels())
+        fail(status::invalid_argument,
+             fmt::format("recipe '{}': finetune data '{}' has no labels, but loss '{}'{} needs "
+                         "them",
+                         rec.name, d.spec, ft.loss, ft.loss == "distill" ? " with alpha < 1" : ""));
+    return d;
+}
+
+/// Refuses a finetune step whose model has an op without a backward pass (names the node).
+void check_trainable(const recipe& rec, const model& base) {
+    if (!rec.finetune) return;
+    try {
+        trainable_graph g(base);
+    } catch (const error& e) {
+        fail(e.code(), fmt::format("recipe '{}': finetune: {}", rec.name, e.what()));
+    }
+}
+
+// ---- packed weight-only execution --------------------------------------------------------
+
+/// Layers the recipe runs in f32 whose stored form the executor runs packed: int4 per-group
+/// quantized weights (kernels::int4_matmul) and palettized weights (kernels::palettized_matmul).
+/// A form the executor refuses stays on the dequantized f32 path; cb.packed says why.
+void use_packed_paths(candidate_build& cb) {
+    if (cb.rec.execution != exec_precision::f32) return;
+    for (const auto& l : cb.layers) {
+        if (l.quantized && l.quantized->spec.bits == 4) {
+            try {
+                (void)l.quantized->to_int4_weights();
+                cb.exec.int4_weights[l.ref.weight] = l.quantized;
+            } catch (const error& e) {
+                cb.packed[l.ref.name] = {{"path", "f32 (dequantized)"}, {"why", e.what()}};
+            }
+        } else if (l.palettized && !l.palettized_nonzeros) {
+            cb.exec.palettized_weights[l.ref.weight] = l.palettized;
+        }
+    }
+    const auto try_plan = [&](const executor_options& o) {
+        try {
+            executor e(cb.m, o);
+            return std::string();
+        } catch (const error& e) {
+            return std::string(e.what());
+        }
+    };
+    if (try_plan(cb.exec).empty()) return;
+    // Something was refused: keep the packed layers the executor takes one by one.
+    auto int4 = std::move(cb.exec.int4_weights);
+    auto pal = std::move(cb.exec.palettized_weights);
+    cb.exec.int4_weights.clear();
+    cb.exec.palettized_weights.clear();
+    const auto layer_of = [&](const std::string& weight) {
+        for (const auto& l : cb.layers)
+            if (l.ref.weight == weight) return l.ref.name;
+        return weight;
+    };
+    for (auto& [w, q] : int4) {
+        auto o = cb.exec;
+        o.int4_weights[w] = q;
+        if (const auto why = try_plan(o); why.empty())
+            cb.exec.int4_weights[w] = q;
+        else
+            cb.packed[layer_of(w)] = {{"path", "f32 (dequantized)"}, {"why", why}};
+    }
+    for (auto& [w, p] : pal) {
+        auto o = cb.exec;
+        o.palettized_weights[w] = p;
+        if (const auto why = try_plan(o); why.empty())
+            cb.exec.palettized_weights[w] = p;
+        else
+            cb.packed[layer_of(w)] = {{"path", "f32 (dequantized)"}, {"why", why}};
+    }
 };
 
 std::string exec_name(exec_precision p) {
@@ -431,8 +656,9 @@ calib_method calib_method_of(const std::string& s) {
 }
 
 candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
+                                const loaded_data* tune_data, const data_options& data_opts,
                                 const console& c) {
-    candidate_build cb{rec, base.clone(), {}, {}, 0, {}};
+    candidate_build cb{rec, base.clone(), {}, {}, 0, {}, nullptr, json::object()};
     const auto layers = find_layers(base);
     struct chosen {
         layer_ref ref;
@@ -468,6 +694,9 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         }
         bar.finish();
     }
+    // The finetune step: the whole candidate, after the one-shot steps.
+    if (rec.finetune)
+        run_finetune(cb, base, *rec.finetune, tune_data ? *tune_data : calib, data_opts, c);
     // Execution: the selected layers in the recipe's precision, every other one in f32.
     cb.exec.precision = rec.execution;
     if (rec.execution != exec_precision::f32) {
@@ -509,13 +738,31 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
                                                       std::max(0.0f, res.max.at(0))};
         }
     }
+    // int4 / palettized layers run weight-only on their packed form where the executor can.
+    use_packed_paths(cb);
+    {
+        const executor plan(cb.m, cb.exec);
+        for (const auto& l : cb.layers)
+            for (const auto& nr : plan.report())
+                if (nr.node == l.ref.name) {
+                    if (!cb.packed.contains(l.ref.name)) cb.packed[l.ref.name] = json::object();
+                    cb.packed[l.ref.name]["path"] = nr.path;
+                }
+    }
+    json packed_weights = json::object();
+    for (const auto& [w, q] : cb.exec.int4_weights)
+        packed_weights[w] = "int4";
+    for (const auto& [w, p] : cb.exec.palettized_weights)
+        packed_weights[w] = "palettized";
     // The artifact says how it must run (hone reads it back with its recipe): the execution
-    // precision, the activation ranges and the f32 layers, in the model's doc string.
+    // precision, the activation ranges, the f32 layers and the layers that run on their packed
+    // weights (in weights.safetensors), in the model's doc string.
     cb.m.doc = json{{"hone",
                      {{"recipe", rec.to_json()},
                       {"execution", exec_name(cb.exec.precision)},
                       {"activation_ranges", ranges_json(cb.exec)},
-                      {"f32_nodes", cb.exec.f32_nodes}}}}
+                      {"f32_nodes", cb.exec.f32_nodes},
+                      {"packed_weights", packed_weights}}}}
                    .dump();
     // Packed size: the selected layers as stored, every other weight as it is.
     std::set<std::string> changed;
@@ -543,6 +790,8 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             e.scheme = l.scheme + (rec.execution != exec_precision::f32
                                        ? ", runs " + exec_name(rec.execution)
                                        : std::string());
+            if (cb.packed.contains(l.ref.name) && cb.packed[l.ref.name].contains("path"))
+                e.scheme += " [" + cb.packed[l.ref.name]["path"].get<std::string>() + "]";
             e.bytes_before = l.bytes_before;
             e.bytes_after = l.bytes_after;
             if (bi != b.end() && ki != k.end()) {
@@ -637,7 +886,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
         layers[w] = info;
     }
     for (const auto& name : base.weight_names())
-        if (!changed.count(name)) entries.push_back({name, base.weight(name).view()});
+        if (!changed.count(name)) entries.push_back({name, cb.m.weight(name).view()});
     meta["format"] = "hone packed weights (docs/cli.md, Artifacts)";
     meta["recipe"] = cb.rec.to_json().dump();
     meta["layers"] = layers.dump();
@@ -673,6 +922,10 @@ int run_optimize(const optimize_options& o, console& c) {
     const auto data_opts = o.data.options(model_sample_shape(base));
     const auto calib = load_data(o.calib, data_opts);
     const auto eval = load_data(o.eval, data_opts);
+    check_trainable(rec, base);
+    std::optional<loaded_data> own_tune;
+    const loaded_data* tune =
+        rec.finetune ? &finetune_data(rec, calib, data_opts, own_tune) : nullptr;
     if (eval.evaluation().labels.empty())
         fail(status::invalid_argument,
              fmt::format("--eval '{}': has no labels (top-1 accuracy needs them)", o.eval));
@@ -709,7 +962,7 @@ int run_optimize(const optimize_options& o, console& c) {
                              base_entry.seq);
 
     // 2. Calibrate and apply the recipe layer by layer.
-    auto cb = build_candidate(base, rec, calib, c);
+    auto cb = build_candidate(base, rec, calib, tune, data_opts, c);
 
     // 3. Validate baseline vs candidate.
     sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
@@ -737,6 +990,8 @@ int run_optimize(const optimize_options& o, console& c) {
     recipe_j["execution_paths"] = json::array();
     for (const auto& nr : cand.plan().report())
         recipe_j["execution_paths"].push_back({{"node", nr.node}, {"path", nr.path}});
+    recipe_j["layer_paths"] = cb.packed;
+    if (rec.finetune) recipe_j["finetune"] = cb.finetune;
     cl.recipe = recipe_j.dump();
     cl.validation = std::move(report);
     cl.policy = pol;
@@ -917,8 +1172,17 @@ int run_sweep(const sweep_options& o, console& c) {
     std::optional<conclusion> best;
     double best_acc = -1;
     json rows = json::array();
+    std::deque<std::optional<loaded_data>> own_tunes;
+    std::vector<const loaded_data*> tunes;
     for (const auto& rec : recipes) {
-        auto cb = build_candidate(base, rec, calib, c);
+        check_trainable(rec, base);
+        own_tunes.emplace_back();
+        tunes.push_back(rec.finetune ? &finetune_data(rec, calib, data_opts, own_tunes.back())
+                                     : nullptr);
+    }
+    for (std::size_t ri = 0; ri < recipes.size(); ++ri) {
+        const auto& rec = recipes[ri];
+        auto cb = build_candidate(base, rec, calib, tunes[ri], data_opts, c);
         sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
         auto report = validate(baseline, cand, eval.evaluation(), opts);
         const auto dec = decide(pol, report.comparison);
@@ -957,7 +1221,10 @@ int run_sweep(const sweep_options& o, console& c) {
             best.emplace();
             best->model = o.model.string();
             best->recipe_name = rec.name;
-            best->recipe = rec.to_json().dump();
+            json rj = rec.to_json();
+            rj["layer_paths"] = cb.packed;
+            if (rec.finetune) rj["finetune"] = cb.finetune;
+            best->recipe = rj.dump();
             best->validation = std::move(report);
             best->policy = pol;
             best->decision = dec;

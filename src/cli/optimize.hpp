@@ -3,7 +3,21 @@
 
 #include "main_job.hpp"
 
+#include <hone/model/model.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
 namespace hone::cli {
+
+/// The shape of one sample of the model's single input (its dims after the batch); unsupported
+/// naming the model for several inputs or a dynamic dimension.
+std::vector<std::int64_t> model_sample_shape(const model& m);
+
+/// Fails (io_error naming the path and `what`) unless `p` can be created: its nearest existing
+/// ancestor is a writable directory (a probe file is created and removed).
+void check_writable_dir(const std::filesystem::path& p, const char* what);
 
 int run_inspect(const inspect_options& o, console& c);
 int run_optimize(const optimize_options& o, console& c);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace hone::cli {
@@ -115,11 +116,115 @@ void apply_params(recipe_step& s, const json& j, std::string_view source, std::s
     }
 }
 
+} // namespace
+
+trainer_config finetune_params::config(std::string_view where) const {
+    const auto bad_field = [&](const char* field, const std::string& what) {
+        fail(status::invalid_argument, fmt::format("{}{}: {}", where, field, what));
+    };
+    trainer_config c;
+    if (epochs < 1 || epochs > 1000)
+        bad_field("epochs", fmt::format("must be 1…1000, got {}", epochs));
+    c.epochs = epochs;
+    if (batch < 1) bad_field("batch", fmt::format("must be at least 1, got {}", batch));
+    c.batch_size = batch;
+    if (optimizer == "sgd")
+        c.optimizer = optimizer_kind::sgd;
+    else if (optimizer == "adamw")
+        c.optimizer = optimizer_kind::adamw;
+    else
+        bad_field("optimizer", fmt::format("'{}': expected sgd or adamw", optimizer));
+    if (!(std::isfinite(lr) && lr > 0))
+        bad_field("lr", fmt::format("must be a positive number, got {}", lr));
+    c.learning_rate = float(lr);
+    if (schedule == "constant")
+        c.schedule = lr_schedule::constant;
+    else if (schedule == "cosine")
+        c.schedule = lr_schedule::cosine;
+    else if (schedule == "step")
+        c.schedule = lr_schedule::step;
+    else
+        bad_field("schedule", fmt::format("'{}': expected constant, cosine or step", schedule));
+    if (!(std::isfinite(weight_decay) && weight_decay >= 0))
+        bad_field("weight_decay", fmt::format("must be >= 0, got {}", weight_decay));
+    c.weight_decay = float(weight_decay);
+    if (loss == "ce")
+        c.loss = loss_kind::cross_entropy;
+    else if (loss == "distill")
+        c.loss = loss_kind::distillation;
+    else
+        bad_field("loss", fmt::format("'{}': expected ce or distill", loss));
+    if (!(std::isfinite(temperature) && temperature > 0))
+        bad_field("temperature", fmt::format("must be positive, got {}", temperature));
+    c.temperature = float(temperature);
+    if (!(alpha >= 0 && alpha <= 1))
+        bad_field("alpha", fmt::format("must be in [0, 1], got {}", alpha));
+    c.distill_alpha = float(alpha);
+    if (!(std::isfinite(cluster_lr_scale) && cluster_lr_scale > 0))
+        bad_field("cluster_lr_scale", fmt::format("must be positive, got {}", cluster_lr_scale));
+    c.cluster_lr_scale = float(cluster_lr_scale);
+    c.seed = seed;
+    return c;
+}
+
+json finetune_params::to_json() const {
+    json j{{"kind", "finetune"},
+           {"epochs", epochs},
+           {"batch", batch},
+           {"optimizer", optimizer},
+           {"lr", lr},
+           {"schedule", schedule},
+           {"weight_decay", weight_decay},
+           {"loss", loss},
+           {"seed", seed},
+           {"cluster_lr_scale", cluster_lr_scale},
+           {"data", data.empty() ? json("calibration") : json(data)}};
+    if (loss == "distill") {
+        j["temperature"] = temperature;
+        j["alpha"] = alpha;
+    }
+    return j;
+}
+
+void parse_finetune(finetune_params& p, const json& j, std::string_view source,
+                    std::string_view where) {
+    if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
+    static const std::vector<std::string> known = {
+        "kind", "epochs",      "batch", "optimizer", "lr",   "schedule",         "weight_decay",
+        "loss", "temperature", "alpha", "seed",      "data", "cluster_lr_scale",
+    };
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("{}: unknown field '{}'", where, k));
+    p.epochs = get<int>(j, "epochs", p.epochs, source, where);
+    p.batch = get<std::int64_t>(j, "batch", p.batch, source, where);
+    p.optimizer = get<std::string>(j, "optimizer", p.optimizer, source, where);
+    p.lr = get<double>(j, "lr", p.lr, source, where);
+    p.schedule = get<std::string>(j, "schedule", p.schedule, source, where);
+    p.weight_decay = get<double>(j, "weight_decay", p.weight_decay, source, where);
+    p.loss = get<std::string>(j, "loss", p.loss, source, where);
+    p.temperature = get<double>(j, "temperature", p.temperature, source, where);
+    p.alpha = get<double>(j, "alpha", p.alpha, source, where);
+    p.seed = get<std::uint64_t>(j, "seed", p.seed, source, where);
+    p.cluster_lr_scale = get<double>(j, "cluster_lr_scale", p.cluster_lr_scale, source, where);
+    p.data = get<std::string>(j, "data", p.data, source, where);
+    if (p.data == "calibration") p.data.clear();
+    try {
+        (void)p.config(fmt::format("recipe '{}': {}.", source, where));
+    } catch (const error& e) {
+        fail(status::invalid_argument, e.what());
+    }
+}
+
+namespace {
+
 recipe_step::kind kind_of(const std::string& k, std::string_view source, std::string_view where) {
     if (k == "prune") return recipe_step::kind::prune;
     if (k == "cluster") return recipe_step::kind::cluster;
     if (k == "quantize") return recipe_step::kind::quantize;
-    bad(source, fmt::format("{}.kind '{}': expected prune, cluster or quantize", where, k));
+    bad(source,
+        fmt::format("{}.kind '{}': expected prune, cluster or quantize{}", where, k,
+                    k == "finetune" ? " (finetune is a recipe step, not a per-layer one)" : ""));
 }
 
 const char* kind_name(recipe_step::kind k) {
@@ -150,6 +255,12 @@ const char* preset_json(std::string_view name) {
     if (name == "cluster16")
         return R"({"name": "cluster16", "execution": "f32",
                    "steps": [{"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
+    if (name == "sparse90-ft")
+        return R"({"name": "sparse90-ft", "execution": "f32",
+                   "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.9},
+                             {"kind": "finetune", "epochs": 3, "optimizer": "adamw", "lr": 0.002,
+                              "schedule": "cosine", "loss": "distill", "temperature": 4,
+                              "alpha": 1, "batch": 128}]})";
     if (name == "compact")
         return R"({"name": "compact", "execution": "int8-static", "calibration": "auto",
                    "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5},
@@ -160,8 +271,8 @@ const char* preset_json(std::string_view name) {
 } // namespace
 
 const std::vector<std::string>& recipe_presets() {
-    static const std::vector<std::string> names = {"int8", "int8-dynamic", "int4",   "sparse50",
-                                                   "2:4",  "cluster16",    "compact"};
+    static const std::vector<std::string> names = {
+        "int8", "int8-dynamic", "int4", "sparse50", "2:4", "cluster16", "compact", "sparse90-ft"};
     return names;
 }
 
@@ -219,6 +330,15 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
         const auto where = fmt::format("steps[{}]", i);
         if (!s.is_object() || !s.contains("kind") || !s["kind"].is_string())
             bad(source, fmt::format("{} must be an object with a \"kind\"", where));
+        if (s["kind"] == "finetune") {
+            if (i + 1 != j["steps"].size())
+                bad(source, fmt::format("{}: finetune retrains the whole model after the one-shot "
+                                        "steps and must be the last step",
+                                        where));
+            r.finetune.emplace();
+            parse_finetune(*r.finetune, s, source, where);
+            continue;
+        }
         recipe_step step;
         step.what = kind_of(s["kind"].get<std::string>(), source, where);
         apply_params(step, s, source, where);
@@ -309,6 +429,7 @@ json recipe::to_json() const {
         }
         steps_j.push_back(j);
     }
+    if (finetune) steps_j.push_back(finetune->to_json());
     json ov = json::object();
     for (const auto& o : overrides) {
         json v = o.step_params;

@@ -3,11 +3,14 @@
 // A recipe selects layers (Gemm/MatMul with constant weights; by name glob and/or op type,
 // minus exclusions), applies its steps to each selected layer in order (prune, cluster,
 // quantize), may override step parameters per layer (by name glob), and says how the candidate
-// runs (f32, int8 dynamic, int8 static with calibrated activation ranges). The JSON schema is
-// in docs/cli.md ("Recipes"); examples/recipes/ holds an example file.
+// runs (f32, int8 dynamic, int8 static with calibrated activation ranges). A last `finetune`
+// step retrains the whole candidate after the one-shot steps (hone/retrain/trainer.hpp),
+// keeping their masks, codebooks and quantization grids. The JSON schema is in docs/cli.md
+// ("Recipes"); examples/recipes/ holds example files.
 #pragma once
 
 #include <hone/graph/executor.hpp>
+#include <hone/retrain/trainer.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +39,31 @@ struct recipe_step {
     std::string quant_method = "rtn";        ///< rtn, clip_search, gptq
 };
 
+/// The parameters of a training run: a recipe's `finetune` step and `hone train`'s options.
+struct finetune_params {
+    int epochs = 3;
+    std::int64_t batch = 128;
+    std::string optimizer = "adamw"; ///< sgd (momentum 0.9), adamw
+    double lr = 1e-3;                ///< initial learning rate
+    std::string schedule = "cosine"; ///< constant, cosine, step (×0.1 every 1,000 steps)
+    double weight_decay = 0.0;       ///< decoupled (AdamW) / L2 (SGD)
+    std::string loss = "distill";    ///< ce (labels), distill (teacher; labels when alpha < 1)
+    double temperature = 4.0;        ///< distill
+    double alpha = 1.0;              ///< distill: weight of the KL term; 1 − alpha on labels
+    std::uint64_t seed = 0;          ///< data order
+    double cluster_lr_scale = 1.0;   ///< clustered weights: centroid step = lr·scale·Σ grads
+    std::string data;                ///< a data spec; empty = the calibration data
+    bool needs_labels() const { return loss == "ce" || alpha < 1.0; }
+    /// Validates every field (invalid_argument naming `where` and the field) and maps it.
+    trainer_config config(std::string_view where = "finetune.") const;
+    nlohmann::json to_json() const;
+};
+
+/// Reads the members of a `finetune` object into p (unknown members and bad values are errors
+/// naming `source` and `where`).
+void parse_finetune(finetune_params& p, const nlohmann::json& j, std::string_view source,
+                    std::string_view where);
+
 struct recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
@@ -51,6 +79,8 @@ struct recipe {
     std::vector<std::string> exclude; ///< name globs
     std::vector<recipe_step> steps;
     std::vector<recipe_override> overrides;
+    /// A last `finetune` step: the whole candidate is retrained after the one-shot steps.
+    std::optional<finetune_params> finetune;
 
     /// Whether a step needs the layers' calibration inputs (GPTQ, SparseGPT, Wanda).
     bool needs_layer_inputs() const;
