@@ -493,3 +493,28 @@ TEST_CASE("parse_onnx: opset 9 attributes are normalized to their opset-13 input
         }
     }
 }
+
+TEST_CASE("fuzz_onnx int4 seeds (made by onnx 1.12's protobuf classes) read, run and round-trip") {
+    const auto dir = fixtures_dir().parent_path() / "fuzz/corpus/fuzz_onnx";
+    for (const char* name : {"int4_matmul_blocked.onnx", "uint4_gemm_zero_points.onnx",
+                             "int4_int32_data_odd.onnx"}) {
+        CAPTURE(name);
+        const auto m = load_onnx(dir / name);
+        CHECK(m.source_opset == 21);
+        executor ex(m);
+        const auto k = m.inputs[0].dims[1].size;
+        tensor x(dtype::f32, shape{2, k});
+        for (std::int64_t i = 0; i < x.numel(); ++i)
+            x.span<float>()[static_cast<std::size_t>(i)] = 0.25f * static_cast<float>(i % 7);
+        executor_options no_kernel;
+        no_kernel.qdq_int4_kernel = false;
+        const auto a = std::move(ex.run(x.view()).at(0));
+        const auto b = std::move(executor(m, no_kernel).run(x.view()).at(0));
+        for (std::int64_t i = 0; i < a.numel(); ++i)
+            CHECK(a.span<const float>()[static_cast<std::size_t>(i)] ==
+                  doctest::Approx(b.span<const float>()[static_cast<std::size_t>(i)]).epsilon(1e-5));
+        const auto again = parse_onnx(serialize_onnx(m), "again");
+        for (const auto& w : m.weight_names())
+            CHECK(same_bytes(again.weight(w), m.weight(w)));
+    }
+}
