@@ -143,15 +143,14 @@ struct reader {
         const auto bytes = packed ? static_cast<std::uint64_t>(count / 2 + count % 2)
                                   : static_cast<std::uint64_t>(count) * elem;
         const shape s{std::span<const std::int64_t>(dims)};
-        const auto size_rule = packed ? fmt::format("dims {} ({} 4-bit values, two per byte) "
-                                                    "need ceil({}/2) = {} bytes",
-                                                    s.to_string(), count, count, bytes)
-                                      : fmt::format("dims {} × {} bytes = {}", s.to_string(),
-                                                    elem, bytes);
+        const auto size_rule =
+            packed ? fmt::format("dims {} ({} 4-bit values, two per byte) "
+                                 "need ceil({}/2) = {} bytes",
+                                 s.to_string(), count, count, bytes)
+                   : fmt::format("dims {} × {} bytes = {}", s.to_string(), elem, bytes);
         // The unused high nibble of an odd count's last byte is cleared (deterministic bytes).
         auto clear_padding = [&](tensor& t) {
-            if (packed && count % 2 == 1)
-                static_cast<std::uint8_t*>(t.data())[bytes - 1] &= 0x0f;
+            if (packed && count % 2 == 1) static_cast<std::uint8_t*>(t.data())[bytes - 1] &= 0x0f;
         };
 
         const bool is_external = tp.data_location() == onnx::TensorProto_DataLocation_EXTERNAL;
@@ -545,8 +544,8 @@ void check_qdq_node(const model& m, const node& n, const reader& r) {
             r.bad(fmt::format("{}: attribute '{}' must be an int", label, k));
     const auto block = n.get_int("block_size", 0);
     if (block != 0 && m.opset < 21)
-        r.bad(fmt::format("{}: attribute 'block_size' needs opset 21 (the model imports {})",
-                          label, m.opset));
+        r.bad(fmt::format("{}: attribute 'block_size' needs opset 21 (the model imports {})", label,
+                          m.opset));
     if (block < 0) r.bad(fmt::format("{}: block_size {} is negative", label, block));
     const bool dq = n.op_type == "DequantizeLinear";
     const auto& xn = n.inputs[0];
@@ -572,8 +571,8 @@ void check_qdq_node(const model& m, const node& n, const reader& r) {
     }
     if (!m.has_weight(xn)) {
         if (block != 0 && st.dims().rank() == 0)
-            r.bad(fmt::format("{}: blocked (block_size {}) but the scale is a scalar", what,
-                              block));
+            r.bad(
+                fmt::format("{}: blocked (block_size {}) but the scale is a scalar", what, block));
         return;
     }
     const auto& xt = m.weight(xn);
@@ -841,7 +840,6 @@ bool run_checker(const onnx::ModelProto& mp, const std::string& what) {
     }
     return true;
 }
-
 
 // The check of a model onnx::checker cannot judge: hone's own reader, every check included
 // (sizes, names, graph, QDQ scale shapes), on the bytes about to be written.

@@ -95,10 +95,9 @@ int reduction_axis_of(const node& n) {
 // Opset 18 moved the axes of the Reduce* operators (but ReduceSum, which moved at 13) from an
 // attribute to an optional input: a model raised to opset 21 gets them as i64 initializers.
 void move_reduce_axes_to_inputs(model& m) {
-    static const std::set<std::string> ops{"ReduceMean",      "ReduceMax",    "ReduceMin",
-                                           "ReduceProd",      "ReduceL1",     "ReduceL2",
-                                           "ReduceLogSum",    "ReduceLogSumExp",
-                                           "ReduceSumSquare"};
+    static const std::set<std::string> ops{"ReduceMean",   "ReduceMax",       "ReduceMin",
+                                           "ReduceProd",   "ReduceL1",        "ReduceL2",
+                                           "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
     for (auto& n : m.nodes) {
         if (!n.domain.empty() || !ops.count(n.op_type)) continue;
         const auto it = n.attributes.find("axes");

@@ -151,90 +151,116 @@ TEST_CASE("parse_onnx: INT4 / UINT4 tensors and blocked DequantizeLinear (opset 
         bad.varint(1, 8).varint(1, 4).varint(2, onnx_int4).bytes(8, "w");
         for (int k = 0; k < 16; ++k)
             bad.varint(5, k == 3 ? 256 : 0);
-        CHECK(code_of([&] { parse_onnx(int4_model(bad, f32_tensor("s", {2, 4}, 0.5f), 0, 4),
-                                       "i32bad.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(
+            code_of(
+                [&] {
+                    parse_onnx(int4_model(bad, f32_tensor("s", {2, 4}, 0.5f), 0, 4), "i32bad.onnx");
+                },
+                &msg) == status::format_error);
         CHECK(msg.find("'w'") != std::string::npos);
         CHECK(msg.find("int32_data[3]") != std::string::npos);
     }
     SUBCASE("an odd count: ceil(n/2) bytes, the unused high nibble cleared") {
-        const auto m = parse_onnx(onnx_model(relu_graph().msg(
-                                      5, raw_tensor("odd", {3}, onnx_uint4, "\x21\xf3"))),
-                                  "odd.onnx");
+        const auto m = parse_onnx(
+            onnx_model(relu_graph().msg(5, raw_tensor("odd", {3}, onnx_uint4, "\x21\xf3"))),
+            "odd.onnx");
         CHECK(m.weight("odd").type() == dtype::u4);
         CHECK(static_cast<const unsigned char*>(m.weight("odd").data())[1] == 0x03);
     }
     SUBCASE("short raw_data names the tensor and the packed size rule") {
         const auto cut = raw_tensor("w", {8, 4}, onnx_int4, raw.substr(0, 15));
-        CHECK(code_of([&] { parse_onnx(int4_model(cut, f32_tensor("s", {2, 4}, 0.5f), 0, 4),
-                                       "short.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(
+            code_of(
+                [&] {
+                    parse_onnx(int4_model(cut, f32_tensor("s", {2, 4}, 0.5f), 0, 4), "short.onnx");
+                },
+                &msg) == status::format_error);
         CHECK(msg.find("short.onnx") != std::string::npos);
         CHECK(msg.find("'w'") != std::string::npos);
         CHECK(msg.find("raw_data holds 15 bytes") != std::string::npos);
         CHECK(msg.find("= 16 bytes") != std::string::npos);
         // One byte too many is as wrong.
         const auto longer = raw_tensor("w", {8, 4}, onnx_int4, raw + "x");
-        CHECK(code_of([&] { parse_onnx(int4_model(longer, f32_tensor("s", {2, 4}, 0.5f), 0, 4),
-                                       "long.onnx"); }) == status::format_error);
+        CHECK(code_of([&] {
+                  parse_onnx(int4_model(longer, f32_tensor("s", {2, 4}, 0.5f), 0, 4), "long.onnx");
+              }) == status::format_error);
     }
     SUBCASE("block_size that does not divide the axis, negative, or before opset 21") {
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {3, 4}, 0.5f), 0, 3),
-                                       "block3.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {3, 4}, 0.5f), 0, 3), "block3.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("'dq'") != std::string::npos);
         CHECK(msg.find("block_size 3 does not divide") != std::string::npos);
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, -4),
-                                       "negative.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, -4),
+                                 "negative.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("block_size") != std::string::npos);
         const auto w8 = raw_tensor("w", {8, 4}, 3, std::string(32, '\1')); // INT8, opset 13
-        CHECK(code_of([&] { parse_onnx(int4_model(w8, f32_tensor("s", {2, 4}, 0.5f), 0, 4,
-                                                  nullptr, 13),
-                                       "opset13.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w8, f32_tensor("s", {2, 4}, 0.5f), 0, 4, nullptr, 13),
+                                 "opset13.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("needs opset 21") != std::string::npos);
     }
     SUBCASE("scale and zero point shapes are cross-checked against x and block_size") {
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 2}, 0.5f), 0, 4),
-                                       "scale.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {2, 2}, 0.5f), 0, 4), "scale.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("scale 's'") != std::string::npos);
         CHECK(msg.find("[2, 2]") != std::string::npos);
         CHECK(msg.find("needs [2, 4]") != std::string::npos);
         // Blocked along axis 1 (4 / 2 = 2 blocks) needs [8, 2], not [2, 4].
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 1, 2),
-                                       "axis.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 1, 2), "axis.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("needs [8, 2]") != std::string::npos);
         // Per axis (no block_size): [4] for axis 1, not [8].
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {8}, 0.5f), 1, 0),
-                                       "peraxis.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {8}, 0.5f), 1, 0), "peraxis.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("[4]") != std::string::npos);
         // Zero point: the scale's shape and x's type.
         const auto zshape = raw_tensor("z", {2, 2}, onnx_int4, std::string(2, '\0'));
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4,
-                                                  &zshape),
-                                       "zshape.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4, &zshape),
+                                 "zshape.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("zero point 'z'") != std::string::npos);
         const auto ztype = raw_tensor("z", {2, 4}, onnx_uint4, std::string(4, '\0'));
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4,
-                                                  &ztype),
-                                       "ztype.onnx"); },
-                      &msg) == status::format_error);
+        CHECK(code_of(
+                  [&] {
+                      parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4, &ztype),
+                                 "ztype.onnx");
+                  },
+                  &msg) == status::format_error);
         CHECK(msg.find("u4") != std::string::npos);
         CHECK(msg.find("i4") != std::string::npos);
         const auto zok = raw_tensor("z", {2, 4}, onnx_int4, std::string(4, '\0'));
-        CHECK(code_of([&] { parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4, &zok),
-                                       "zok.onnx"); }) == status::ok);
+        CHECK(code_of([&] {
+                  parse_onnx(int4_model(w, f32_tensor("s", {2, 4}, 0.5f), 0, 4, &zok), "zok.onnx");
+              }) == status::ok);
     }
 }
 
 TEST_CASE("parse_onnx: opset 18 ReduceMean takes its axes as an input") {
     pb g;
-    g.msg(1, onnx_node("rm", "ReduceMean", {"x", "axes"}, {"y"}).msg(5, onnx_attr_int("keepdims", 0)))
+    g.msg(1,
+          onnx_node("rm", "ReduceMean", {"x", "axes"}, {"y"}).msg(5, onnx_attr_int("keepdims", 0)))
         .bytes(2, "g");
     pb axes;
     axes.varint(1, 1).varint(2, 7).bytes(8, "axes").bytes(9, std::string("\x01\0\0\0\0\0\0\0", 8));
@@ -311,7 +337,9 @@ TEST_CASE(
         for (const std::uint64_t threshold : {std::uint64_t(0), std::uint64_t(1024)}) {
             const auto out =
                 tmp.path / (std::string("copy_") + std::to_string(threshold) + "_" + file);
-            save_onnx(a, out, {.external_threshold = threshold});
+            onnx_save_options so;
+            so.external_threshold = threshold;
+            save_onnx(a, out, so);
             CHECK_NOTHROW(check_onnx(out));
             CHECK(fs::exists(fs::path(out.string() + ".data")) == (threshold > 0));
             const auto b = load_onnx(out);
@@ -389,8 +417,7 @@ TEST_CASE("parse_onnx: malformed files give format errors naming the file and th
     CHECK(msg.find("opset") != std::string::npos);
     CHECK(code_of([&] { parse_onnx(onnx_model(relu_graph(), 22), "new.onnx"); }) ==
           status::unsupported);
-    CHECK(code_of([&] { parse_onnx(onnx_model(relu_graph(), 21), "opset21.onnx"); }) ==
-          status::ok);
+    CHECK(code_of([&] { parse_onnx(onnx_model(relu_graph(), 21), "opset21.onnx"); }) == status::ok);
     // No graph at all.
     CHECK(code_of([&] {
               parse_onnx(pb().varint(1, 8).msg(8, pb().varint(2, 13)).str(), "nograph.onnx");
@@ -422,7 +449,7 @@ TEST_CASE("parse_onnx: external data must stay inside the model folder") {
         CHECK(m.weight("w").span<float>()[3] == 4.0f);
         CHECK(m.origin("w") == weight_origin::external);
     }
-    for (const std::string bad :
+    for (const std::string& bad :
          {std::string("/etc/passwd"), (tmp.path / "outside.bin").string(),
           std::string("../outside.bin"), std::string("sub/../../outside.bin"),
           std::string("link.bin"), std::string("absent.bin"), std::string("sub")}) {
@@ -496,8 +523,8 @@ TEST_CASE("parse_onnx: opset 9 attributes are normalized to their opset-13 input
 
 TEST_CASE("fuzz_onnx int4 seeds (made by onnx 1.12's protobuf classes) read, run and round-trip") {
     const auto dir = fixtures_dir().parent_path() / "fuzz/corpus/fuzz_onnx";
-    for (const char* name : {"int4_matmul_blocked.onnx", "uint4_gemm_zero_points.onnx",
-                             "int4_int32_data_odd.onnx"}) {
+    for (const char* name :
+         {"int4_matmul_blocked.onnx", "uint4_gemm_zero_points.onnx", "int4_int32_data_odd.onnx"}) {
         CAPTURE(name);
         const auto m = load_onnx(dir / name);
         CHECK(m.source_opset == 21);
@@ -511,8 +538,9 @@ TEST_CASE("fuzz_onnx int4 seeds (made by onnx 1.12's protobuf classes) read, run
         const auto a = std::move(ex.run(x.view()).at(0));
         const auto b = std::move(executor(m, no_kernel).run(x.view()).at(0));
         for (std::int64_t i = 0; i < a.numel(); ++i)
-            CHECK(a.span<const float>()[static_cast<std::size_t>(i)] ==
-                  doctest::Approx(b.span<const float>()[static_cast<std::size_t>(i)]).epsilon(1e-5));
+            CHECK(
+                a.span<const float>()[static_cast<std::size_t>(i)] ==
+                doctest::Approx(b.span<const float>()[static_cast<std::size_t>(i)]).epsilon(1e-5));
         const auto again = parse_onnx(serialize_onnx(m), "again");
         for (const auto& w : m.weight_names())
             CHECK(same_bytes(again.weight(w), m.weight(w)));

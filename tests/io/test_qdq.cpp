@@ -486,8 +486,8 @@ TEST_CASE("qdq: int4 group-wise MLP at opset 21 — export, reload, run on the i
         const double a_run = agreement(p_run, p_int), a_fold = agreement(p_fold, p_int);
         MESSAGE(std::string(is_signed ? "INT4 symmetric" : "UINT4 affine")
                 << ", group 16: top-1 agreement with hone's internal int4 path over " << count
-                << " images: QDQ on the int4 kernel " << a_run << ", QDQ folded to fp32 "
-                << a_fold << "; accuracy internal " << accuracy(p_int, test) << ", QDQ "
+                << " images: QDQ on the int4 kernel " << a_run << ", QDQ folded to fp32 " << a_fold
+                << "; accuracy internal " << accuracy(p_int, test) << ", QDQ "
                 << accuracy(p_run, test));
         CHECK(a_run >= 0.999);
         CHECK(a_fold >= 0.999);
