@@ -1161,8 +1161,12 @@ compiled executor::impl::compile(const work_node& w) {
             p.mode = ops::resize_mode::nearest;
         else if (mode == "linear")
             p.mode = ops::resize_mode::linear;
+        else if (mode == "cubic")
+            p.mode = ops::resize_mode::cubic;
         else
-            bad_attr("mode '" + mode + "' is not supported (nearest, linear)");
+            bad_attr("mode '" + mode + "' is not supported (nearest, linear, cubic)");
+        p.cubic_coeff_a = n.get_float("cubic_coeff_a", -0.75f);
+        p.exclude_outside = n.get_int("exclude_outside", 0) != 0;
         const auto ct = n.get_string("coordinate_transformation_mode", "half_pixel");
         if (ct == "half_pixel")
             p.transform = ops::coordinate_transform::half_pixel;
