@@ -1372,7 +1372,9 @@ void executor::impl::map_qdq_int4(const model& mdl) {
         if (!ok || axis != k_axis) continue;
         const std::int64_t r0 = x->dims()[0], r1 = x->dims()[1];
         const std::int64_t nn = k_axis == 1 ? r0 : r1, kk = k_axis == 1 ? r1 : r0;
-        if (kk % block != 0 || sc->numel() != nn * (kk / block)) continue;
+        // Scale (and zero point) exactly x's shape with the K axis divided by block_size.
+        const shape want = k_axis == 1 ? shape{nn, kk / block} : shape{kk / block, nn};
+        if (kk % block != 0 || !(sc->dims() == want) || (zp && !(zp->dims() == want))) continue;
         const bool is_signed = x->type() == dtype::i4;
         const auto xc = tensor::copy_of(*x), sv = tensor::copy_of(*sc);
         std::optional<tensor> zc;
