@@ -1,6 +1,6 @@
 // The graph executor on the Fashion-MNIST fixtures: fp32 vs int8, batch 1 and 64.
 //
-// One benchmark per (model, batch) runs the fp32 plan and the int8 plan alternately on the
+// One benchmark per (model, batch, threads) runs the fp32 plan and the int8 plan alternately on the
 // same batch and reports both mean latencies and their ratio (counter "int8_speedup" =
 // fp32 time / int8 time; > 1 means int8 is faster), and the same ratio of process CPU time
 // ("int8_speedup_cpu", the figure to read on a loaded machine, with OMP_NUM_THREADS=1). int8: the
@@ -12,6 +12,7 @@
 #include "../../tests/model/fixture_path.hpp"
 
 #include <hone/core/atomic_file.hpp>
+#include <hone/core/threads.hpp>
 #include <hone/data/arrays.hpp>
 #include <hone/data/dataset.hpp>
 #include <hone/graph/executor.hpp>
@@ -113,8 +114,9 @@ const plans& mlp() {
         r.sample = shape{784};
         r.images = tensor::copy_of(dataset::fashion_mnist("test").inputs().view().slice(0, 0, 256));
         r.f32 = std::make_unique<executor>(m);
-        r.int8 = std::make_unique<executor>(
-            m, executor_options{.precision = exec_precision::int8_dynamic});
+        executor_options o;
+        o.precision = exec_precision::int8_dynamic;
+        r.int8 = std::make_unique<executor>(m, o);
         check(r, "mlp_ref_logits.npy");
         return r;
     }();
@@ -127,8 +129,11 @@ double cpu_us() {
     return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
+// Arguments: batch, threads (hone::set_num_threads, i.e. HONE_NUM_THREADS, for hone's loops
+// and oneDNN alike; restored to the default afterwards).
 void run_pair(benchmark::State& state, const plans& p) {
     const auto n = state.range(0);
+    const int threads = hone::set_num_threads(static_cast<int>(state.range(1)));
     const auto x = batch_view(p.images, p.sample, n);
     using clock = std::chrono::steady_clock;
     double t32 = 0, t8 = 0, c32 = 0, c8 = 0;
@@ -153,6 +158,8 @@ void run_pair(benchmark::State& state, const plans& p) {
     // Process CPU time: robust to preemption on a shared machine (run with OMP_NUM_THREADS=1,
     // or spinning worker threads count too).
     state.counters["int8_speedup_cpu"] = c32 / c8;
+    state.counters["threads"] = threads;
+    hone::set_num_threads(0);
     state.SetLabel("oneDNN " + kernels::onednn_isa() +
                    (kernels::int8_pairs_saturate() ? ", no VNNI" : ""));
 }
@@ -162,5 +169,14 @@ void BM_graph_mlp(benchmark::State& state) { run_pair(state, mlp()); }
 
 } // namespace
 
-BENCHMARK(BM_graph_cnn)->Arg(1)->Arg(64)->Unit(benchmark::kMicrosecond)->MinTime(0.5);
-BENCHMARK(BM_graph_mlp)->Arg(1)->Arg(64)->Unit(benchmark::kMicrosecond)->MinTime(0.5);
+// {batch, threads}: the fp32/int8 ratio at 1 and at 2 threads.
+BENCHMARK(BM_graph_cnn)
+    ->ArgsProduct({{1, 64}, {1, 2}})
+    ->ArgNames({"batch", "threads"})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.5);
+BENCHMARK(BM_graph_mlp)
+    ->ArgsProduct({{1, 64}, {1, 2}})
+    ->ArgNames({"batch", "threads"})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.5);

@@ -1363,9 +1363,11 @@ HONE_API hone_status hone_clustered_reassign(hone_clustered* clustered, const ho
  * models and the graph executor (include/hone/model/, io/, graph/)
  * ==================================================================================== */
 
-/* A model: graph + named weights (include/hone/model/model.hpp). ONNX opsets 9 to 17 are read
- * with every size, offset and name checked (docs/models.md); attributes that moved to inputs
- * before opset 13 are normalized. Saved files pass onnx::checker and are written atomically. */
+/* A model: graph + named weights (include/hone/model/model.hpp). ONNX opsets 9 to 21 are read
+ * with every size, offset and name checked (docs/models.md), INT4 / UINT4 tensors included;
+ * attributes that moved to inputs before opset 13 are normalized. Saved files pass
+ * onnx::checker (opsets <= 17; newer ones, e.g. int4 QDQ at opset 21, are beyond the linked
+ * libonnx 1.12 and are checked by reading the written bytes back) and are written atomically. */
 typedef struct hone_model hone_model;
 
 /* Loads an ONNX file; external data is looked up in the file's folder and never outside it. */
@@ -1433,6 +1435,23 @@ typedef struct hone_executor_params {
     const float* range_lo;
     const float* range_hi;
     size_t range_count;
+    /* Packed weights, by the model's weight name (input B of a Gemm, or the constant [K, N] B of
+     * a MatMul): that layer runs weight-only on them, activations f32, whatever the precision
+     * (executor.hpp, executor_options::int4_weights / palettized_weights). Both kinds are laid
+     * out [N, K] (output channels first). int4: 4-bit per group along K, signed symmetric or
+     * unsigned (copied at creation). Palettized: clustered along axis 0; NOT copied: each
+     * hone_clustered must outlive the executor. Errors at creation name the weight: not such a
+     * layer's weight (INVALID_ARGUMENT), other dims (SHAPE_MISMATCH), a form the kernels cannot
+     * take (UNSUPPORTED). */
+    const char* const* int4_names;
+    const hone_quantized_tensor* const* int4_weights;
+    size_t int4_count;
+    const char* const* palettized_names;
+    const hone_clustered* const* palettized_weights;
+    size_t palettized_count;
+    /* 1 (default): a DequantizeLinear of INT4/UINT4 weights blocked along K (opset-21 QDQ)
+     * feeding Gemm/MatMul runs those layers on the int4 weight-only kernel; 0: folded to f32. */
+    int qdq_int4_kernel;
 } hone_executor_params;
 
 HONE_API hone_status hone_executor_params_init(hone_executor_params* params);
@@ -1463,6 +1482,43 @@ HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size
  * model's input shape). The executor must outlive the runner. */
 HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
                                                  hone_runner_params* params);
+
+/* ---- QDQ export (include/hone/io/qdq.hpp, docs/formats.md "QDQ layout") --------------------
+ * A new model in ONNX's QDQ form: the weights of Gemm/MatMul/Conv layers become integer
+ * initializers + DequantizeLinear (8-bit per tensor / per channel; 3..8-bit per group as
+ * blocked DequantizeLinear, 3..4-bit as INT4/UINT4 - those raise the model to opset 21), and
+ * the layer inputs given a grid go through QuantizeLinear -> DequantizeLinear. Save it with
+ * hone_model_save_onnx. */
+typedef struct hone_qdq_params {
+    size_t struct_size;          /* sizeof(hone_qdq_params), set by _init */
+    int quantize_weights;        /* default 1: quantize weights not listed below (RTN) */
+    hone_quant_spec weight_spec; /* for those: default signed symmetric int8 per channel; the
+                                    channel / group axes are set per layer */
+    /* already quantized weights (GPTQ, AWQ, int4 per group...), by model weight name; the
+       tensors are copied */
+    const char* const* weight_names;
+    const hone_quantized_tensor* const* weights;
+    size_t weight_count;
+    /* activation grids: q = saturate(round(x / scale) + zero_point), by layer input name */
+    const char* const* activation_names;
+    const float* activation_scales;
+    const int32_t* activation_zero_points;
+    const hone_dtype* activation_types; /* HONE_DTYPE_U8 / _I8 each; NULL: all U8 */
+    size_t activation_count;
+    /* layers (node names) left untouched */
+    const char* const* f32_nodes;
+    size_t f32_node_count;
+} hone_qdq_params;
+
+HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params);
+/* The u8 grid the executor uses for a calibrated range [lo, hi] (127 levels when seven_bit). */
+HONE_API hone_status hone_qdq_activation_from_range(float lo, float hi, int seven_bit, float* scale,
+                                                    int32_t* zero_point);
+/* `params` may be NULL (defaults). `out` gets a new model; `model` is unchanged. Errors name the
+ * layer or weight: a spec ONNX cannot hold (UNSUPPORTED, e.g. 2-bit), a given weight of other
+ * dims (SHAPE_MISMATCH), a grid out of range (INVALID_ARGUMENT). */
+HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_params* params,
+                                       hone_model** out);
 
 /* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
  * Reading validates every header field, size and offset against the file before any tensor is

@@ -1,13 +1,17 @@
 // C ABI: models, ONNX I/O and the graph executor (hone.h, "models and the graph executor").
 #include "guard.hpp"
+#include "hone/cluster/clusterer.hpp"
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"
+#include "hone/io/qdq.hpp"
+#include "hone/quantize/quantized_tensor.hpp"
 #include "tensor_handle.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include <memory>
 #include <string>
@@ -20,6 +24,15 @@ struct hone_model {
 struct hone_executor {
     hone::executor exec;
     std::vector<std::string> output_names;
+};
+// The handles of the quantizer and clustering sections, read here (packed executor weights,
+// QDQ export). These definitions must stay token-identical to those in src/capi/quantize.cpp
+// and src/capi/cluster.cpp (one definition rule).
+struct hone_quantized_tensor {
+    hone::quantized_tensor t;
+};
+struct hone_clustered {
+    hone::palettized_tensor p;
 };
 
 namespace {
@@ -39,6 +52,57 @@ const hone::value_info* value_at(const hone::model& m, long long kind, std::size
                    fmt::format("{}: index {} but the model has {} {}", fn, index, list.size(),
                                kind == HONE_VALUE_INPUT ? "inputs" : "outputs"));
     return &list[index];
+}
+
+hone::quantized_tensor copy_of(const hone::quantized_tensor& q) {
+    return hone::quantized_tensor{q.spec, q.dims, q.data.clone(), q.scales.clone(),
+                                  q.zero_points.clone()};
+}
+
+// hone_quant_spec → quant_spec (the quantizer section's rules: struct_size, enum range,
+// hone::validate naming the field).
+hone::quant_spec spec_from(const hone_quant_spec& s, const char* fn) {
+    hone::capi::check_struct_size(s.struct_size, sizeof(hone_quant_spec), fn, "hone_quant_spec");
+    const auto g = hone::capi::raw_enum(s.granularity);
+    if (g < 0 || g > 2)
+        hone::fail(
+            hone::status::invalid_argument,
+            fmt::format("{}: weight_spec granularity {} is not a hone_quant_granularity", fn, g));
+    const auto st = hone::capi::raw_enum(s.scale_dtype);
+    if (st != HONE_DTYPE_F32 && st != HONE_DTYPE_F16)
+        hone::fail(hone::status::invalid_argument,
+                   fmt::format("{}: weight_spec scale_dtype {} is not F32 or F16", fn, st));
+    hone::quant_spec out;
+    out.bits = s.bits;
+    out.is_signed = s.is_signed != 0;
+    out.symmetric = s.symmetric != 0;
+    out.granularity = static_cast<hone::quant_granularity>(g);
+    out.channel_axis = s.channel_axis;
+    out.group_axis = s.group_axis;
+    out.group_size = s.group_size;
+    out.scale_type = st == HONE_DTYPE_F16 ? hone::dtype::f16 : hone::dtype::f32;
+    named(fn, [&] { hone::validate(out, "weight_spec"); });
+    return out;
+}
+
+// Name arrays: both pointers required when count > 0, every name non-NULL, no name twice.
+template <class T, class F>
+void for_each_named(const char* const* names, const T* const* items, size_t count, const char* fn,
+                    const char* names_field, const char* items_field, F&& f) {
+    if (!count) return;
+    require(names, fn, names_field);
+    require(items, fn, items_field);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < count; ++i) {
+        const std::string name = require(names[i], fn, names_field);
+        if (!items[i])
+            hone::fail(hone::status::invalid_argument,
+                       fmt::format("{}: {}[{}] (for '{}') is NULL", fn, items_field, i, name));
+        if (!seen.insert(name).second)
+            hone::fail(hone::status::invalid_argument,
+                       fmt::format("{}: '{}' is listed twice in {}", fn, name, names_field));
+        f(name, *items[i]);
+    }
 }
 
 // Trampoline for hone_executor_runner_params.
@@ -94,7 +158,9 @@ HONE_API hone_status hone_model_save_onnx(const hone_model* model, const char* p
         named("hone_model_save_onnx", [&] {
             require(model, "hone_model_save_onnx", "model");
             require(path, "hone_model_save_onnx", "path");
-            hone::save_onnx(model->model, path, {.external_threshold = external_threshold});
+            hone::onnx_save_options o;
+            o.external_threshold = external_threshold;
+            hone::save_onnx(model->model, path, o);
         });
     });
 }
@@ -198,6 +264,7 @@ HONE_API hone_status hone_executor_params_init(hone_executor_params* params) {
         params->fold_batch_norm = 1;
         params->fuse_relu = 1;
         params->reduce_range = -1;
+        params->qdq_int4_kernel = 1;
     });
 }
 
@@ -238,6 +305,21 @@ HONE_API hone_status hone_executor_create(const hone_model* model,
                     o.activation_ranges[require(params->range_names[i], fn,
                                                 "params->range_names[i]")] = {lo, hi};
                 }
+                for_each_named(params->int4_names, params->int4_weights, params->int4_count, fn,
+                               "params->int4_names", "params->int4_weights",
+                               [&](const std::string& name, const hone_quantized_tensor& q) {
+                                   o.int4_weights[name] =
+                                       std::make_shared<const hone::quantized_tensor>(copy_of(q.t));
+                               });
+                for_each_named(
+                    params->palettized_names, params->palettized_weights, params->palettized_count,
+                    fn, "params->palettized_names", "params->palettized_weights",
+                    [&](const std::string& name, const hone_clustered& c) {
+                        // Not owned: the handle outlives the executor (hone.h).
+                        o.palettized_weights[name] = std::shared_ptr<const hone::palettized_tensor>(
+                            std::shared_ptr<const void>(), &c.p);
+                    });
+                o.qdq_int4_kernel = params->qdq_int4_kernel != 0;
             }
             auto e =
                 std::make_unique<hone_executor>(hone_executor{hone::executor(model->model, o), {}});
@@ -349,6 +431,85 @@ HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
         }
         params->ops_per_sample = executor->exec.ops_per_sample();
         params->name = executor->exec.uses_int8() ? "hone int8" : "hone f32";
+    });
+}
+
+HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params) {
+    return guarded([&] {
+        *require(params, "hone_qdq_params_init", "params") = hone_qdq_params{};
+        params->struct_size = sizeof(hone_qdq_params);
+        params->quantize_weights = 1;
+        const hone_status st = hone_quant_spec_init(&params->weight_spec);
+        if (st != HONE_OK)
+            hone::fail(static_cast<hone::status>(st), "hone_qdq_params_init: weight_spec");
+    });
+}
+
+HONE_API hone_status hone_qdq_activation_from_range(float lo, float hi, int seven_bit, float* scale,
+                                                    int32_t* zero_point) {
+    return guarded([&] {
+        named("hone_qdq_activation_from_range", [&] {
+            require(scale, "hone_qdq_activation_from_range", "scale");
+            require(zero_point, "hone_qdq_activation_from_range", "zero_point");
+            const auto a = hone::qdq_activation_from_range({lo, hi}, seven_bit != 0);
+            *scale = a.scale;
+            *zero_point = a.zero_point;
+        });
+    });
+}
+
+HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_params* params,
+                                       hone_model** out) {
+    return guarded([&] {
+        named("hone_model_to_qdq", [&] {
+            const char* fn = "hone_model_to_qdq";
+            require(model, fn, "model");
+            require(out, fn, "out");
+            hone::qdq_options o;
+            if (params) {
+                hone::capi::check_struct_size(params->struct_size, sizeof(hone_qdq_params), fn,
+                                              "hone_qdq_params");
+                o.quantize_weights = params->quantize_weights != 0;
+                o.weight_spec = spec_from(params->weight_spec, fn);
+                for_each_named(params->weight_names, params->weights, params->weight_count, fn,
+                               "params->weight_names", "params->weights",
+                               [&](const std::string& name, const hone_quantized_tensor& q) {
+                                   o.weights.emplace(name, copy_of(q.t));
+                               });
+                if (params->activation_count) {
+                    require(params->activation_names, fn, "params->activation_names");
+                    require(params->activation_scales, fn, "params->activation_scales");
+                    require(params->activation_zero_points, fn, "params->activation_zero_points");
+                }
+                for (size_t i = 0; i < params->activation_count; ++i) {
+                    const std::string name =
+                        require(params->activation_names[i], fn, "params->activation_names[i]");
+                    hone::qdq_activation a;
+                    a.scale = params->activation_scales[i];
+                    a.zero_point = params->activation_zero_points[i];
+                    a.type = hone::dtype::u8;
+                    if (params->activation_types) {
+                        const auto t = hone::capi::raw_enum(params->activation_types[i]);
+                        if (t != HONE_DTYPE_U8 && t != HONE_DTYPE_I8)
+                            hone::fail(hone::status::invalid_argument,
+                                       fmt::format("{}: activation_types[{}] (for '{}') is {}, "
+                                                   "not HONE_DTYPE_U8 or HONE_DTYPE_I8",
+                                                   fn, i, name, t));
+                        a.type = t == HONE_DTYPE_I8 ? hone::dtype::i8 : hone::dtype::u8;
+                    }
+                    if (!o.activations.emplace(name, a).second)
+                        hone::fail(hone::status::invalid_argument,
+                                   fmt::format("{}: activation '{}' is listed twice", fn, name));
+                }
+                if (params->f32_node_count) require(params->f32_nodes, fn, "params->f32_nodes");
+                for (size_t i = 0; i < params->f32_node_count; ++i)
+                    o.f32_nodes.emplace_back(
+                        require(params->f32_nodes[i], fn, "params->f32_nodes[i]"));
+            }
+            auto m = std::make_unique<hone_model>(hone_model{hone::to_qdq(model->model, o), {}});
+            m->names = m->model.weight_names();
+            *out = m.release();
+        });
     });
 }
 

@@ -206,6 +206,11 @@ struct executor::impl {
     int reduce_range = 0;
     std::set<std::string> f32_nodes;
     std::set<std::string> packed_used;
+    // int4 weights found in the model (DequantizeLinear of INT4/UINT4 blocked constants), by
+    // the DequantizeLinear's output: the model index of that node.
+    std::map<std::string, std::size_t> qdq_int4;
+
+    void map_qdq_int4(const model& mdl);
 
     bool is_const(const std::string& name) const { return name.empty() || constv.count(name); }
     optional_view cst(const node& n, std::size_t i) const {
@@ -1145,14 +1150,23 @@ compiled executor::impl::compile(const work_node& w) {
         return {single([](V in) { return ops::global_max_pool(need(in, 0)); }),
                 "ops::global_max_pool"};
     if (op == "Resize") {
+        // Opset 18/19 additions beyond what ops::resize does.
+        if (n.get_int("antialias", 0) != 0) bad_attr("antialias is not supported");
+        if (n.has("axes")) bad_attr("axes is not supported");
+        if (n.get_string("keep_aspect_ratio_policy", "stretch") != "stretch")
+            bad_attr("keep_aspect_ratio_policy other than 'stretch' is not supported");
         ops::resize_params p;
         const auto mode = n.get_string("mode", "nearest");
         if (mode == "nearest")
             p.mode = ops::resize_mode::nearest;
         else if (mode == "linear")
             p.mode = ops::resize_mode::linear;
+        else if (mode == "cubic")
+            p.mode = ops::resize_mode::cubic;
         else
-            bad_attr("mode '" + mode + "' is not supported (nearest, linear)");
+            bad_attr("mode '" + mode + "' is not supported (nearest, linear, cubic)");
+        p.cubic_coeff_a = n.get_float("cubic_coeff_a", -0.75f);
+        p.exclude_outside = n.get_int("exclude_outside", 0) != 0;
         const auto ct = n.get_string("coordinate_transformation_mode", "half_pixel");
         if (ct == "half_pixel")
             p.transform = ops::coordinate_transform::half_pixel;
@@ -1261,7 +1275,16 @@ compiled executor::impl::compile(const work_node& w) {
                 }),
                 "ops::expand"};
     if (op == "ReduceMean") {
-        const auto axes = n.get_ints("axes", {});
+        // Opset 18 moved axes to an optional (here: constant) input.
+        auto axes = n.get_ints("axes", {});
+        if (has_input(n, 1)) {
+            if (n.has("axes")) bad_attr("axes given both as attribute and as input");
+            const auto av = cst(n, 1);
+            if (!av) bad_attr("axes must be a constant input");
+            axes = ops::to_int64_vector(*av, "ReduceMean", "axes");
+        }
+        if (axes.empty() && n.get_int("noop_with_empty_axes", 0) != 0)
+            return {single([](V in) { return copy_tensor(need(in, 0)); }), "copy"};
         const bool keep = n.get_int("keepdims", 1) != 0;
         return {single([axes, keep](V in) { return ops::reduce_mean(need(in, 0), axes, keep); }),
                 "ops::reduce_mean"};
@@ -1293,6 +1316,109 @@ compiled executor::impl::compile(const work_node& w) {
 }
 
 // ---- planning -------------------------------------------------------------------------------
+
+namespace {
+std::int32_t nibble_at(const std::uint8_t* p, std::int64_t i, bool is_signed) {
+    const std::uint8_t b = p[i / 2];
+    const int v = (i & 1) ? (b >> 4) : (b & 0x0f);
+    return is_signed && v >= 8 ? v - 16 : v;
+}
+} // namespace
+
+// DequantizeLinear(x: INT4/UINT4 constant [*, *], scale f32, zero point, axis, block_size) whose
+// output is only the constant weight B of Gemm/MatMul layers, blocked along their K axis: the
+// layers run kernels::int4_matmul on those very integers (an int4_weights entry, transposed to
+// [N, K] when the model holds [K, N]). Anything else (signed with a non-zero zero point, odd
+// block, a consumer that is not such a layer, alpha ≠ 1) keeps the fp32 fold.
+void executor::impl::map_qdq_int4(const model& mdl) {
+    if (!options.qdq_int4_kernel) return;
+    std::map<std::string, std::vector<std::pair<const node*, std::size_t>>> users;
+    for (const auto& n : mdl.nodes)
+        for (std::size_t i = 0; i < n.inputs.size(); ++i)
+            if (!n.inputs[i].empty()) users[n.inputs[i]].push_back({&n, i});
+    std::set<std::string> pinned(options.keep.begin(), options.keep.end());
+    for (const auto& o : mdl.outputs)
+        pinned.insert(o.name);
+    for (std::size_t idx = 0; idx < mdl.nodes.size(); ++idx) {
+        const auto& d = mdl.nodes[idx];
+        if (d.op_type != "DequantizeLinear" || !d.domain.empty() || d.inputs.size() < 2 ||
+            d.outputs.size() != 1 || d.outputs[0].empty())
+            continue;
+        const auto& out = d.outputs[0];
+        const auto block = d.get_int("block_size", 0);
+        const auto x = cst(d, 0), sc = cst(d, 1), zp = cst(d, 2);
+        if (block <= 0 || block % 2 != 0 || !x || !sc || x->rank() != 2 ||
+            (x->type() != dtype::i4 && x->type() != dtype::u4) || sc->type() != dtype::f32 ||
+            (has_input(d, 2) && (!zp || zp->type() != x->type())) ||
+            options.int4_weights.count(out) || options.palettized_weights.count(out) ||
+            pinned.count(out) || !users.count(out))
+            continue;
+        // Every consumer: a Gemm (transA = 0, alpha = 1) or MatMul reading it as B, with the
+        // blocks along its K axis; all agree on the layout.
+        int k_axis = -1;
+        bool ok = true;
+        for (const auto& [u, pos] : users.at(out)) {
+            int ka = -1;
+            if (u->domain.empty() && u->op_type == "Gemm" && pos == 1 &&
+                u->get_int("transA", 0) == 0 && u->get_float("alpha", 1.0f) == 1.0f)
+                ka = u->get_int("transB", 0) != 0 ? 1 : 0;
+            else if (u->domain.empty() && u->op_type == "MatMul" && pos == 1)
+                ka = 0;
+            ok &= ka >= 0 && !f32_nodes.count(u->name) && (k_axis < 0 || k_axis == ka);
+            k_axis = ka;
+        }
+        auto axis = d.get_int("axis", 1);
+        if (axis < 0) axis += 2;
+        if (!ok || axis != k_axis) continue;
+        const std::int64_t r0 = x->dims()[0], r1 = x->dims()[1];
+        const std::int64_t nn = k_axis == 1 ? r0 : r1, kk = k_axis == 1 ? r1 : r0;
+        // Scale (and zero point) exactly x's shape with the K axis divided by block_size.
+        const shape want = k_axis == 1 ? shape{nn, kk / block} : shape{kk / block, nn};
+        if (kk % block != 0 || !(sc->dims() == want) || (zp && !(zp->dims() == want))) continue;
+        const bool is_signed = x->type() == dtype::i4;
+        const auto xc = tensor::copy_of(*x), sv = tensor::copy_of(*sc);
+        std::optional<tensor> zc;
+        if (zp) zc = tensor::copy_of(*zp);
+        const auto* xp = static_cast<const std::uint8_t*>(xc.data());
+        const auto* zpp = zc ? static_cast<const std::uint8_t*>(zc->data()) : nullptr;
+        const auto groups = kk / block;
+        std::vector<std::int32_t> q(static_cast<std::size_t>(nn * kk));
+        std::vector<float> s(static_cast<std::size_t>(nn * groups));
+        std::vector<std::int32_t> z(s.size(), 0);
+        bool any_zp = false;
+        for (std::int64_t n = 0; n < nn; ++n) {
+            for (std::int64_t k = 0; k < kk; ++k) {
+                const auto src = k_axis == 1 ? n * kk + k : k * nn + n; // row-major in x
+                q[static_cast<std::size_t>(n * kk + k)] = nibble_at(xp, src, is_signed);
+            }
+            for (std::int64_t g = 0; g < groups; ++g) {
+                const auto src = k_axis == 1 ? n * groups + g : g * nn + n; // scale's layout
+                s[static_cast<std::size_t>(n * groups + g)] =
+                    sv.span<const float>()[static_cast<std::size_t>(src)];
+                const auto zv = zpp ? nibble_at(zpp, src, is_signed) : 0;
+                z[static_cast<std::size_t>(n * groups + g)] = zv;
+                any_zp |= zv != 0;
+            }
+        }
+        if (is_signed && any_zp) continue; // the kernel takes signed symmetric only
+        quant_spec spec;
+        spec.bits = 4;
+        spec.is_signed = is_signed;
+        spec.symmetric = is_signed; // unsigned: affine, the model's zero points (0 if absent)
+        spec.granularity = quant_granularity::per_group;
+        spec.group_axis = 1;
+        spec.group_size = block;
+        try {
+            auto qt = std::make_shared<const quantized_tensor>(quantized_tensor::from_values(
+                spec, shape{nn, kk}, q, s, z, "DequantizeLinear '" + d.name + "'"));
+            (void)qt->to_int4_weights(); // the kernel's own checks
+            options.int4_weights.emplace(out, std::move(qt));
+            qdq_int4.emplace(out, idx);
+        } catch (const hone::error&) {
+            // A form the int4 kernel cannot take: the fp32 fold runs it.
+        }
+    }
+}
 
 void executor::impl::build(const model& mdl) {
     m = &mdl;
@@ -1335,6 +1461,8 @@ void executor::impl::build(const model& mdl) {
         shapes[in.name] = s;
     }
 
+    map_qdq_int4(mdl);
+
     auto named = [&](const node& n, auto&& body) {
         try {
             return body();
@@ -1365,7 +1493,9 @@ void executor::impl::build(const model& mdl) {
                                              [&](const std::string& s) { return is_const(s); });
         if (options.fold_constants && all_const) {
             named(n, [&] {
-                const work_node w{n, idx, false, false};
+                work_node w;
+                w.n = n;
+                w.model_index = idx;
                 f32_nodes.insert(n.name); // constants fold in fp32 whatever the precision
                 auto c = compile(w);
                 std::vector<optional_view> in;
@@ -1384,7 +1514,9 @@ void executor::impl::build(const model& mdl) {
             infer(n);
             return 0;
         });
-        work_node w{n, idx, false, false};
+        work_node w;
+        w.n = n;
+        w.model_index = idx;
         if (n.op_type == "Reshape" && n.get_int("allowzero", 0) == 0 && has_input(n, 1) &&
             partial.count(n.inputs[1])) {
             const auto& p = partial.at(n.inputs[1]);
@@ -1665,7 +1797,14 @@ void executor::impl::build(const model& mdl) {
     }
     std::string unused;
     for (const auto& [name, p] : options.int4_weights)
-        if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
+        if (!packed_used.count(name) && !qdq_int4.count(name))
+            unused += (unused.empty() ? "'" : ", '") + name + "'";
+    for (const auto& [name, idx] : qdq_int4)
+        if (packed_used.count(name))
+            report[idx].path = fmt::format("int4 weights '{}' of the consuming layer(s) "
+                                           "(int4 blocked DequantizeLinear on the int4 "
+                                           "weight-only kernel)",
+                                           name);
     for (const auto& [name, p] : options.palettized_weights)
         if (!packed_used.count(name)) unused += (unused.empty() ? "'" : ", '") + name + "'";
     if (!unused.empty())

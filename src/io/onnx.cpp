@@ -26,8 +26,13 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::int64_t min_opset = 9;
-constexpr std::int64_t max_opset = 17;
+constexpr std::int64_t max_opset = 21;
 constexpr std::int64_t normalized_opset = 13;
+// The newest opset the linked libonnx (1.12) knows: onnx::checker runs up to it.
+constexpr std::int64_t checker_max_opset = 17;
+// TensorProto.DataType values added in IR 10 (ONNX 1.16), absent from libonnx 1.12's enum.
+constexpr int onnx_uint4 = 21;
+constexpr int onnx_int4 = 22;
 
 std::optional<dtype> dtype_of_onnx(int t) {
     switch (t) {
@@ -39,6 +44,8 @@ std::optional<dtype> dtype_of_onnx(int t) {
     case onnx::TensorProto_DataType_INT32: return dtype::i32;
     case onnx::TensorProto_DataType_INT64: return dtype::i64;
     case onnx::TensorProto_DataType_BOOL: return dtype::boolean;
+    case onnx_uint4: return dtype::u4;
+    case onnx_int4: return dtype::i4;
     default: return std::nullopt;
     }
 }
@@ -53,14 +60,16 @@ int onnx_of_dtype(dtype t, const std::string& what) {
     case dtype::i32: return onnx::TensorProto_DataType_INT32;
     case dtype::i64: return onnx::TensorProto_DataType_INT64;
     case dtype::boolean: return onnx::TensorProto_DataType_BOOL;
-    default: break;
+    case dtype::u4: return onnx_uint4;
+    case dtype::i4: return onnx_int4;
     }
     fail(status::unsupported,
-         fmt::format("{}: element type {} has no ONNX tensor type before opset 21", what,
-                     name_of(t)));
+         fmt::format("{}: element type {} has no ONNX tensor type", what, name_of(t)));
 }
 
 std::string onnx_type_name(int t) {
+    if (t == onnx_uint4) return "UINT4";
+    if (t == onnx_int4) return "INT4";
     if (onnx::TensorProto_DataType_IsValid(t))
         return onnx::TensorProto_DataType_Name(static_cast<onnx::TensorProto_DataType>(t));
     return fmt::format("{}", t);
@@ -125,11 +134,24 @@ struct reader {
                 bad(field + ": element count overflows 64 bits");
             count *= d;
         }
-        const auto elem = size_of(*type);
+        // INT4 / UINT4: two values per byte, element 2k in the low nibble of byte k, the high
+        // nibble of an odd count's last byte unused (hone's i4/u4 layout too).
+        const bool packed = is_packed(*type);
+        const auto elem = packed ? std::size_t{1} : size_of(*type);
         if (count > std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(elem))
             bad(field + ": byte size overflows 64 bits");
-        const auto bytes = static_cast<std::uint64_t>(count) * elem;
+        const auto bytes = packed ? static_cast<std::uint64_t>(count / 2 + count % 2)
+                                  : static_cast<std::uint64_t>(count) * elem;
         const shape s{std::span<const std::int64_t>(dims)};
+        const auto size_rule =
+            packed ? fmt::format("dims {} ({} 4-bit values, two per byte) "
+                                 "need ceil({}/2) = {} bytes",
+                                 s.to_string(), count, count, bytes)
+                   : fmt::format("dims {} × {} bytes = {}", s.to_string(), elem, bytes);
+        // The unused high nibble of an odd count's last byte is cleared (deterministic bytes).
+        auto clear_padding = [&](tensor& t) {
+            if (packed && count % 2 == 1) static_cast<std::uint8_t*>(t.data())[bytes - 1] &= 0x0f;
+        };
 
         const bool is_external = tp.data_location() == onnx::TensorProto_DataLocation_EXTERNAL;
         if (external) *external = is_external;
@@ -165,8 +187,7 @@ struct reader {
             if (ec)
                 bad(fmt::format("{}: cannot stat '{}': {}", field, path.string(), ec.message()));
             if (has_length && length != bytes)
-                bad(fmt::format("{}: external_data length {} but dims {} × {} bytes = {}", field,
-                                length, s.to_string(), elem, bytes));
+                bad(fmt::format("{}: external_data length {} but {}", field, length, size_rule));
             if (offset > file_size || bytes > file_size - offset)
                 bad(fmt::format("{}: external data [{}, {}+{}) lies outside '{}' ({} bytes)", field,
                                 offset, offset, bytes, location, file_size));
@@ -180,15 +201,17 @@ struct reader {
             if (!in || static_cast<std::uint64_t>(in.gcount()) != bytes)
                 fail(status::io_error, fmt::format("ONNX '{}': {}: short read from '{}'", source,
                                                    field, path.string()));
+            clear_padding(t);
             return t;
         }
         if (tp.has_raw_data()) {
             const auto& raw = tp.raw_data();
             if (raw.size() != bytes)
-                bad(fmt::format("{}: raw_data holds {} bytes but dims {} × {} bytes = {}", field,
-                                raw.size(), s.to_string(), elem, bytes));
+                bad(fmt::format("{}: raw_data holds {} bytes but {}", field, raw.size(),
+                                size_rule));
             tensor t(*type, s);
             if (bytes) std::memcpy(t.data(), raw.data(), bytes);
+            clear_padding(t);
             if (*type == dtype::boolean)
                 for (auto& b : t.span<bool>()) {
                     std::uint8_t v;
@@ -209,6 +232,23 @@ struct reader {
         if (!any_typed && count != 0)
             bad(fmt::format("{}: no data (dims {} need {} values)", field, s.to_string(), count));
         tensor t(*type, s);
+        if (packed) {
+            // int32_data holds the packed bytes, one per entry (onnx.helper.make_tensor).
+            if (tp.int32_data_size() != static_cast<std::int64_t>(bytes))
+                bad(fmt::format("{}: int32_data holds {} values but {}", field,
+                                tp.int32_data_size(), size_rule));
+            auto* out = static_cast<std::uint8_t*>(t.data());
+            for (std::uint64_t k = 0; k < bytes; ++k) {
+                const std::int32_t v = tp.int32_data(static_cast<int>(k));
+                if (v < 0 || v > 255)
+                    bad(fmt::format("{}: int32_data[{}] = {} is not a byte of two packed 4-bit "
+                                    "values",
+                                    field, k, v));
+                out[k] = static_cast<std::uint8_t>(v);
+            }
+            clear_padding(t);
+            return t;
+        }
         switch (*type) {
         case dtype::f32: {
             expect(tp.float_data_size(), "float_data");
@@ -489,6 +529,85 @@ private:
     std::set<std::string> used_;
 };
 
+// The scale / zero point of a QuantizeLinear / DequantizeLinear whose inputs are weights,
+// checked against the quantized (DQ) or float (Q) input's shape as ONNX defines it: per tensor
+// (one value), per axis ([D_axis]) or blocked (opset 21: x's rank, D_axis / block_size along
+// the axis; hone needs block_size to divide D_axis). Inputs computed at run time are checked
+// when they arrive (hone::kernels::dequantize_linear).
+void check_qdq_node(const model& m, const node& n, const reader& r) {
+    const auto label = n.label();
+    if (n.inputs.size() < 2 || n.inputs[0].empty() || n.inputs[1].empty())
+        r.bad(fmt::format("{}: needs inputs x and scale", label));
+    for (const auto& [k, a] : n.attributes)
+        if ((k == "axis" || k == "block_size" || k == "saturate" || k == "output_dtype") &&
+            a.type != attribute::kind::i)
+            r.bad(fmt::format("{}: attribute '{}' must be an int", label, k));
+    const auto block = n.get_int("block_size", 0);
+    if (block != 0 && m.opset < 21)
+        r.bad(fmt::format("{}: attribute 'block_size' needs opset 21 (the model imports {})", label,
+                          m.opset));
+    if (block < 0) r.bad(fmt::format("{}: block_size {} is negative", label, block));
+    const bool dq = n.op_type == "DequantizeLinear";
+    const auto& xn = n.inputs[0];
+    const auto& sn = n.inputs[1];
+    const std::string zn = n.inputs.size() > 2 ? n.inputs[2] : std::string();
+    if (!m.has_weight(sn)) return; // a computed scale: checked at run time
+    const auto& st = m.weight(sn);
+    const auto what = fmt::format("{}: scale '{}'", label, sn);
+    if (!is_floating(st.type()))
+        r.bad(fmt::format("{} is {}, a float type is needed", what, name_of(st.type())));
+    if (!zn.empty() && m.has_weight(zn)) {
+        const auto& zt = m.weight(zn);
+        if (!(zt.dims() == st.dims()))
+            r.bad(fmt::format("{}: zero point '{}' has shape {}, the scale {}", label, zn,
+                              zt.dims().to_string(), st.dims().to_string()));
+        if (dq && m.has_weight(xn) && zt.type() != m.weight(xn).type())
+            r.bad(fmt::format("{}: zero point '{}' is {}, x '{}' is {}", label, zn,
+                              name_of(zt.type()), xn, name_of(m.weight(xn).type())));
+        if (zt.type() != dtype::i8 && zt.type() != dtype::u8 && zt.type() != dtype::i4 &&
+            zt.type() != dtype::u4)
+            r.unsupported(fmt::format("{}: zero point '{}' is {} (i8, u8, i4 or u4 supported)",
+                                      label, zn, name_of(zt.type())));
+    }
+    if (!m.has_weight(xn)) {
+        if (block != 0 && st.dims().rank() == 0)
+            r.bad(
+                fmt::format("{}: blocked (block_size {}) but the scale is a scalar", what, block));
+        return;
+    }
+    const auto& xt = m.weight(xn);
+    if (dq && xt.type() != dtype::i8 && xt.type() != dtype::u8 && xt.type() != dtype::i4 &&
+        xt.type() != dtype::u4 && xt.type() != dtype::i32)
+        r.bad(fmt::format("{}: x '{}' is {}, not a quantized integer type", label, xn,
+                          name_of(xt.type())));
+    const auto& xd = xt.dims();
+    const auto rank = static_cast<std::int64_t>(xd.rank());
+    auto axis = n.get_int("axis", 1);
+    if (block == 0 && st.numel() == 1 && st.dims().rank() <= 1) return; // per tensor
+    if (axis < -rank || axis >= rank)
+        r.bad(fmt::format("{}: axis {} is outside the rank {} of x '{}'", label, axis, rank, xn));
+    if (axis < 0) axis += rank;
+    const auto d = xd[static_cast<std::size_t>(axis)];
+    if (block == 0) {
+        if (st.dims().rank() != 1 || st.dims()[0] != d)
+            r.bad(fmt::format("{} has shape {}; per axis {} of x '{}' {} it must be [{}] (or one "
+                              "value per tensor)",
+                              what, st.dims().to_string(), axis, xn, xd.to_string(), d));
+        return;
+    }
+    if (d % block != 0)
+        r.bad(fmt::format("{}: block_size {} does not divide dimension {} (= {}) of x '{}' {}",
+                          label, block, axis, d, xn, xd.to_string()));
+    std::vector<std::int64_t> want(xd.dims().begin(), xd.dims().end());
+    want[static_cast<std::size_t>(axis)] = d / block;
+    const shape ws{std::span<const std::int64_t>(want)};
+    if (!(st.dims() == ws))
+        r.bad(fmt::format("{} has shape {}; blocked along axis {} with block_size {}, x '{}' {} "
+                          "needs {}",
+                          what, st.dims().to_string(), axis, block, xn, xd.to_string(),
+                          ws.to_string()));
+}
+
 // Reads the ModelProto into a model.
 model convert(const onnx::ModelProto& mp, const reader& r) {
     model m;
@@ -599,6 +718,9 @@ model convert(const onnx::ModelProto& mp, const reader& r) {
     }
     if (m.source_opset < normalized_opset) normalizer(m, m.source_opset).run();
     validate(m);
+    for (const auto& n : m.nodes)
+        if (n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear"))
+            check_qdq_node(m, n, r);
     return m;
 }
 
@@ -660,8 +782,9 @@ void write_attribute(const std::string& name, const attribute& a, onnx::Attribut
 onnx::ModelProto to_proto(const model& m) {
     validate(m);
     onnx::ModelProto mp;
-    // IR version: at least what the opset needs (opset 13 → IR 7, 14..17 → IR 8).
-    const std::int64_t needed_ir = m.opset >= 14 ? 8 : 7;
+    // IR version: what the opset needs (opset 13 → IR 7, 14..18 → IR 8, 19..20 → IR 9, 21 →
+    // IR 10, the first with INT4 / UINT4); up to opset 17 at most 8, what libonnx 1.12 checks.
+    const std::int64_t needed_ir = m.opset >= 21 ? 10 : m.opset >= 19 ? 9 : m.opset >= 14 ? 8 : 7;
     mp.set_ir_version(std::max<std::int64_t>(std::min<std::int64_t>(m.ir_version, 8), needed_ir));
     mp.set_producer_name(m.producer_name.empty() ? "hone" : m.producer_name);
     mp.set_producer_version(m.producer_version);
@@ -699,11 +822,34 @@ onnx::ModelProto to_proto(const model& m) {
     return mp;
 }
 
-void run_checker(const onnx::ModelProto& mp, const std::string& what) {
+// Checks mp with onnx::checker; false (nothing checked) when mp is newer than libonnx knows.
+bool run_checker(const onnx::ModelProto& mp, const std::string& what) {
+    // libonnx 1.12 knows opsets ≤ 17 and IR ≤ 8: a newer model is beyond what it can judge
+    // (it rejects the IR version before looking at anything else). Such a model was checked by
+    // to_proto's hone::validate and is re-read by the loader's checks (check_qdq_node, tensor
+    // sizes) when loaded; docs/formats.md, "QDQ at opset 21".
+    if (mp.ir_version() > onnx::IR_VERSION) return false;
+    for (const auto& imp : mp.opset_import())
+        if ((imp.domain().empty() || imp.domain() == "ai.onnx") &&
+            imp.version() > checker_max_opset)
+            return false;
     try {
         onnx::checker::check_model(mp);
     } catch (const std::exception& e) {
         fail(status::format_error, fmt::format("ONNX '{}': onnx::checker: {}", what, e.what()));
+    }
+    return true;
+}
+
+// The check of a model onnx::checker cannot judge: hone's own reader, every check included
+// (sizes, names, graph, QDQ scale shapes), on the bytes about to be written.
+void self_check(const onnx::ModelProto& mp, const std::string& what) {
+    try {
+        reader r{what, {}, {}};
+        (void)convert(mp, r);
+    } catch (const hone::error& e) {
+        fail(status::format_error,
+             fmt::format("ONNX '{}': the written model does not read back: {}", what, e.what()));
     }
 }
 
@@ -749,7 +895,8 @@ model load_onnx(const fs::path& path, const onnx_load_options& options) {
 
 std::string serialize_onnx(const model& m, bool check) {
     const auto mp = to_proto(m);
-    if (check) run_checker(mp, m.source.empty() ? "<memory>" : m.source);
+    const auto what = m.source.empty() ? std::string("<memory>") : m.source;
+    if (check && !run_checker(mp, what)) self_check(mp, what);
     std::string out;
     if (!mp.SerializeToString(&out))
         fail(status::internal, "serialize_onnx: protobuf serialization failed");
@@ -759,7 +906,7 @@ std::string serialize_onnx(const model& m, bool check) {
 void save_onnx(const model& m, const fs::path& path, const onnx_save_options& options) {
     auto mp = to_proto(m);
     // Checked with every weight inline (the checker would look for the side file on disk).
-    if (options.check) run_checker(mp, path.string());
+    if (options.check && !run_checker(mp, path.string())) self_check(mp, path.string());
     std::string side;
     std::string side_name =
         options.external_file.empty() ? path.filename().string() + ".data" : options.external_file;

@@ -85,6 +85,34 @@ int channel_axis_of(const node& n) {
     return 0; // Conv: output channels
 }
 
+// The reduction axis (K of a linear layer, input channels of a Conv): where blocks go.
+int reduction_axis_of(const node& n) {
+    if (n.op_type == "Gemm") return n.get_int("transB", 0) != 0 ? 1 : 0;
+    if (n.op_type == "MatMul") return 0;
+    return 1; // Conv [O, I/groups, kh, kw]
+}
+
+// Opset 18 moved the axes of the Reduce* operators (but ReduceSum, which moved at 13) from an
+// attribute to an optional input: a model raised to opset 21 gets them as i64 initializers.
+void move_reduce_axes_to_inputs(model& m) {
+    static const std::set<std::string> ops{"ReduceMean",   "ReduceMax",       "ReduceMin",
+                                           "ReduceProd",   "ReduceL1",        "ReduceL2",
+                                           "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+    for (auto& n : m.nodes) {
+        if (!n.domain.empty() || !ops.count(n.op_type)) continue;
+        const auto it = n.attributes.find("axes");
+        if (it == n.attributes.end()) continue;
+        const auto axes = n.get_ints("axes", {});
+        n.attributes.erase(it);
+        tensor t(dtype::i64, shape{static_cast<std::int64_t>(axes.size())});
+        std::copy(axes.begin(), axes.end(), t.span<std::int64_t>().begin());
+        const auto name = m.unique_name(n.name + "_axes");
+        m.set_weight(name, std::move(t), weight_origin::created);
+        n.inputs.resize(1);
+        n.inputs.push_back(name);
+    }
+}
+
 } // namespace
 
 model to_qdq(const model& src, const qdq_options& o) {
@@ -101,6 +129,7 @@ model to_qdq(const model& src, const qdq_options& o) {
         }
 
     std::vector<node> out;
+    bool needs_opset21 = false;
     std::set<std::string> weights_done;
     std::map<std::string, std::string> act_done; // X → X_dequantized
     std::set<std::string> used_names;
@@ -144,33 +173,45 @@ model to_qdq(const model& src, const qdq_options& o) {
                 quantizer_config qc;
                 qc.spec = o.weight_spec;
                 qc.spec.channel_axis = axis;
+                qc.spec.group_axis = reduction_axis_of(n);
                 made = quantizer(qc).quantize(wt.view(), wname);
                 qt = &made;
             }
             if (qt) {
                 const auto& spec = qt->spec;
-                if (spec.bits != 8 || spec.granularity == quant_granularity::per_group)
+                // 5…8 bits are stored one per byte (ONNX INT8 / UINT8), 3…4 bits two per byte
+                // (INT4 / UINT4, opset 21); 2-bit fields (four per byte) have no ONNX type.
+                const auto storage = spec.storage_type();
+                if (spec.bits < 3 || (storage != dtype::i8 && storage != dtype::u8 &&
+                                      storage != dtype::i4 && storage != dtype::u4))
                     fail(status::unsupported,
-                         fmt::format("to_qdq: {}: weight '{}' is {}; the QDQ export writes 8-bit "
-                                     "per-tensor or per-channel weights only (int4 blocked "
-                                     "DequantizeLinear needs ONNX opset 21 and INT4 tensors, "
-                                     "which libonnx 1.12 cannot represent)",
-                                     n.label(), wname, spec.to_string()));
+                         fmt::format("to_qdq: {}: weight '{}' is {}; ONNX has no type for its "
+                                     "{}-bit packing (3…8 bits can be exported)",
+                                     n.label(), wname, spec.to_string(), spec.bits));
                 const bool per_channel = spec.granularity == quant_granularity::per_channel;
+                const bool blocked = spec.granularity == quant_granularity::per_group;
                 const int rank = static_cast<int>(qt->dims.rank());
-                const int caxis = per_channel ? (spec.channel_axis < 0 ? spec.channel_axis + rank
-                                                                       : spec.channel_axis)
+                auto norm = [rank](int a) { return a < 0 ? a + rank : a; };
+                const int caxis = per_channel ? norm(spec.channel_axis)
+                                  : blocked   ? norm(spec.group_axis)
                                               : 0;
                 if (per_channel && caxis != axis)
                     fail(status::invalid_argument,
                          fmt::format("to_qdq: {}: weight '{}' is quantized per channel along axis "
                                      "{}, but this layer's output channels are axis {}",
                                      n.label(), wname, caxis, axis));
-                // Scales as f32 (f16 scales widen exactly); scalar when per tensor.
+                if (blocked || is_packed(storage)) needs_opset21 = true;
+                // Scales as f32 (f16 scales widen exactly): a scalar per tensor, [C] per
+                // channel, the weight's shape with the blocked axis / block_size per group.
                 const auto sv = qt->scale_values();
                 tensor scale = per_channel
                                    ? tensor(dtype::f32, shape{static_cast<std::int64_t>(sv.size())})
-                                   : tensor(dtype::f32, shape{});
+                               : blocked ? tensor(dtype::f32, scale_shape(spec, qt->dims))
+                                         : tensor(dtype::f32, shape{});
+                if (static_cast<std::size_t>(scale.numel()) != sv.size())
+                    fail(status::internal,
+                         fmt::format("to_qdq: weight '{}': {} scales for scale shape {}", wname,
+                                     sv.size(), scale.dims().to_string()));
                 std::copy(sv.begin(), sv.end(), scale.span<float>().begin());
                 const auto qname = fresh(wname + "_quantized");
                 const auto sname = fresh(wname + "_scale");
@@ -181,7 +222,16 @@ model to_qdq(const model& src, const qdq_options& o) {
                 if (spec.has_zero_points()) {
                     const auto zname = fresh(wname + "_zero_point");
                     auto zp = tensor::copy_of(qt->zero_points.view());
-                    if (!per_channel) {
+                    if (blocked) {
+                        tensor z(zp.type(), scale.dims());
+                        if (z.nbytes() != zp.nbytes())
+                            fail(status::internal,
+                                 fmt::format("to_qdq: weight '{}': zero points of {} bytes for "
+                                             "shape {}",
+                                             wname, zp.nbytes(), scale.dims().to_string()));
+                        std::memcpy(z.data(), zp.data(), zp.nbytes());
+                        zp = std::move(z);
+                    } else if (!per_channel) {
                         tensor z(zp.type(), shape{});
                         std::memcpy(z.data(), zp.data(), zp.nbytes());
                         zp = std::move(z);
@@ -189,7 +239,8 @@ model to_qdq(const model& src, const qdq_options& o) {
                     dq.inputs.push_back(zname);
                     m.set_weight(zname, std::move(zp));
                 }
-                if (per_channel) dq.attributes["axis"] = attribute::of_int(caxis);
+                if (per_channel || blocked) dq.attributes["axis"] = attribute::of_int(caxis);
+                if (blocked) dq.attributes["block_size"] = attribute::of_int(spec.group_size);
                 dq.outputs = {wname};
                 m.remove_weight(wname);
                 m.set_weight(qname, tensor::copy_of(qt->data.view()));
@@ -227,6 +278,10 @@ model to_qdq(const model& src, const qdq_options& o) {
         out.push_back(std::move(n));
     }
     m.nodes = std::move(out);
+    if (needs_opset21 && m.opset < 21) {
+        m.opset = 21;
+        move_reduce_axes_to_inputs(m);
+    }
     (void)validate(m);
     return m;
 }

@@ -49,6 +49,287 @@ static hone_status observe(void* user, const char* name, const hone_tensor* valu
     return s->calls == s->stop_at ? HONE_ERROR_UNSUPPORTED : HONE_OK;
 }
 
+/* Index of the first node whose path starts with `prefix`, or -1; *hits counts them all. */
+static int find_path(const hone_executor* ex, const char* prefix, int* hits) {
+    size_t n = 0, i;
+    int first = -1;
+    const char* path = NULL;
+    *hits = 0;
+    CHECK(hone_executor_node_count(ex, &n) == HONE_OK);
+    for (i = 0; i < n; ++i) {
+        CHECK(hone_executor_node_path(ex, i, NULL, NULL, &path) == HONE_OK);
+        if (strncmp(path, prefix, strlen(prefix)) == 0) {
+            if (first < 0) first = (int)i;
+            ++*hits;
+        }
+    }
+    return first;
+}
+
+/* Runs `ex` on `input` and returns the output (NULL on failure). */
+static hone_tensor* run1(const hone_executor* ex, const hone_tensor* input) {
+    hone_tensor* out = NULL;
+    CHECK(hone_executor_run(ex, &input, 1, &out, 1, NULL, NULL) == HONE_OK);
+    return out;
+}
+
+static int same_tensor(const hone_tensor* a, const hone_tensor* b) {
+    void *pa = NULL, *pb = NULL;
+    size_t na = 0, nb = 0;
+    if (!a || !b) return 0;
+    CHECK(hone_tensor_data((hone_tensor*)a, &pa) == HONE_OK);
+    CHECK(hone_tensor_data((hone_tensor*)b, &pb) == HONE_OK);
+    CHECK(hone_tensor_nbytes(a, &na) == HONE_OK);
+    CHECK(hone_tensor_nbytes(b, &nb) == HONE_OK);
+    return na == nb && memcmp(pa, pb, na) == 0;
+}
+
+/* QDQ export (int8 with activation grids, int4 blocked at opset 21) and packed executor
+ * weights (int4, palettized), with their error paths. */
+static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
+    static const char* const layers[3] = {"fc1.weight", "fc2.weight", "fc3.weight"};
+    hone_qdq_params qp;
+    hone_model_info info;
+    hone_model *qdq = NULL, *int4 = NULL, *loaded = NULL;
+    hone_executor *ex = NULL, *internal = NULL, *folded = NULL;
+    hone_executor_params ep;
+    hone_quantizer_params qzp;
+    hone_quantizer* qz = NULL;
+    hone_quantized_tensor* q4[3] = {NULL, NULL, NULL};
+    hone_cluster_params cp;
+    hone_clustered* pal = NULL;
+    hone_tensor *w = NULL, *a = NULL, *b = NULL;
+    const hone_quantized_tensor* items[3];
+    const hone_clustered* pals[1];
+    const char* dup[2] = {"fc1.weight", "fc1.weight"};
+    const char* act_names[1] = {"input"};
+    float act_scale[1] = {0};
+    int32_t act_zp[1] = {0};
+    hone_dtype act_type[1] = {HONE_DTYPE_U8};
+    const char* f32_nodes[1] = {"/fc3/Gemm"};
+    char file[64];
+    int hits = 0, i;
+    float scale = 0;
+    int32_t zp = -1;
+
+    /* Activation grid of a range: [-1, 3] → scale 4/255, zero point 64. */
+    CHECK(hone_qdq_activation_from_range(-1.0f, 3.0f, 0, &scale, &zp) == HONE_OK);
+    CHECK(scale > 0.0156f && scale < 0.0157f && zp == 64);
+    CHECK(hone_qdq_activation_from_range(0.0f, 2.0f, 1, &scale, &zp) == HONE_OK);
+    CHECK(zp == 0 && scale > 0.01574f && scale < 0.01575f); /* 2 / 127 */
+    CHECK_FAILS(hone_qdq_activation_from_range(2.0f, 1.0f, 0, &scale, &zp),
+                HONE_ERROR_INVALID_ARGUMENT, "range");
+    CHECK_FAILS(hone_qdq_activation_from_range(0.0f, 1.0f, 0, NULL, &zp),
+                HONE_ERROR_INVALID_ARGUMENT, "scale");
+
+    /* int8 per channel + the input's grid; fc3 left f32. */
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    CHECK(qp.quantize_weights == 1 && qp.weight_spec.bits == 8 && qp.weight_count == 0);
+    CHECK(hone_qdq_activation_from_range(0.0f, 1.0f, 0, &act_scale[0], &act_zp[0]) == HONE_OK);
+    qp.activation_names = act_names;
+    qp.activation_scales = act_scale;
+    qp.activation_zero_points = act_zp;
+    qp.activation_types = act_type;
+    qp.activation_count = 1;
+    qp.f32_nodes = f32_nodes;
+    qp.f32_node_count = 1;
+    CHECK(hone_model_to_qdq(model, &qp, &qdq) == HONE_OK);
+    CHECK(hone_model_get_info(qdq, &info) == HONE_OK);
+    CHECK(info.opset == 13);
+    CHECK(info.node_count == 5 + 2 + 2); /* + 2 weight DQs + the input's Q/DQ pair */
+    CHECK(hone_model_get_weight(qdq, "fc1.weight_quantized", &w) == HONE_OK);
+    hone_tensor_destroy(w);
+    w = NULL;
+    CHECK(hone_model_get_weight(qdq, "fc3.weight", &w) == HONE_OK); /* untouched */
+    hone_tensor_destroy(w);
+    w = NULL;
+    snprintf(file, sizeof file, "/tmp/hone_capi_qdq8_%d.onnx", (int)getpid());
+    CHECK(hone_model_save_onnx(qdq, file, 0) == HONE_OK); /* passes onnx::checker */
+    CHECK(hone_model_load_onnx(file, &loaded) == HONE_OK);
+    remove(file);
+    CHECK(hone_executor_params_init(&ep) == HONE_OK);
+    ep.precision = HONE_PRECISION_INT8_STATIC;
+    CHECK(hone_executor_create(loaded, &ep, &ex) == HONE_OK);
+    CHECK(find_path(ex, "int8 QDQ linear", &hits) >= 0 && hits == 1);
+    hone_executor_destroy(ex);
+    ex = NULL;
+    hone_model_destroy(loaded);
+    loaded = NULL;
+    hone_model_destroy(qdq);
+    qdq = NULL;
+
+    /* int4 group-wise weights from the quantizer → opset-21 QDQ → save → load → int4 kernel,
+     * equal to the executor given the same int4 weights directly. */
+    CHECK(hone_quantizer_params_init(&qzp) == HONE_OK);
+    qzp.spec.bits = 4;
+    qzp.spec.granularity = HONE_QUANT_PER_GROUP;
+    qzp.spec.group_size = 16;
+    CHECK(hone_quantizer_create(&qzp, &qz) == HONE_OK);
+    for (i = 0; i < 3; ++i) {
+        CHECK(hone_model_get_weight(model, layers[i], &w) == HONE_OK);
+        CHECK(hone_quantizer_run(qz, w, layers[i], NULL, NULL, &q4[i], NULL, NULL) == HONE_OK);
+        hone_tensor_destroy(w);
+        w = NULL;
+        items[i] = q4[i];
+    }
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.quantize_weights = 0;
+    qp.weight_names = layers;
+    qp.weights = items;
+    qp.weight_count = 3;
+    CHECK(hone_model_to_qdq(model, &qp, &int4) == HONE_OK);
+    CHECK(hone_model_get_info(int4, &info) == HONE_OK);
+    CHECK(info.opset == 21);
+    CHECK(hone_model_get_weight(int4, "fc1.weight_quantized", &w) == HONE_OK);
+    {
+        hone_dtype t = HONE_DTYPE_F32;
+        size_t nb = 0;
+        CHECK(hone_tensor_dtype(w, &t) == HONE_OK && t == HONE_DTYPE_I4);
+        CHECK(hone_tensor_nbytes(w, &nb) == HONE_OK && nb == 256 * 784 / 2);
+    }
+    hone_tensor_destroy(w);
+    w = NULL;
+    snprintf(file, sizeof file, "/tmp/hone_capi_qdq4_%d.onnx", (int)getpid());
+    CHECK(hone_model_save_onnx(int4, file, 0) == HONE_OK);
+    CHECK(hone_model_load_onnx(file, &loaded) == HONE_OK);
+    remove(file);
+    CHECK(hone_model_get_info(loaded, &info) == HONE_OK);
+    CHECK(info.source_opset == 21);
+    CHECK(hone_executor_create(loaded, NULL, &ex) == HONE_OK);
+    CHECK(find_path(ex, "int4 weight-only linear", &hits) >= 0 && hits == 3);
+    CHECK(hone_executor_params_init(&ep) == HONE_OK);
+    CHECK(ep.qdq_int4_kernel == 1);
+    ep.qdq_int4_kernel = 0;
+    CHECK(hone_executor_create(loaded, &ep, &folded) == HONE_OK);
+    CHECK(find_path(folded, "int4 weight-only linear", &hits) < 0 && hits == 0);
+    CHECK(hone_executor_params_init(&ep) == HONE_OK);
+    ep.int4_names = layers;
+    ep.int4_weights = items;
+    ep.int4_count = 3;
+    CHECK(hone_executor_create(model, &ep, &internal) == HONE_OK);
+    CHECK(find_path(internal, "int4 weight-only linear", &hits) >= 0 && hits == 3);
+    a = run1(ex, input);
+    b = run1(internal, input);
+    CHECK(same_tensor(a, b)); /* same integers, same kernel */
+    hone_tensor_destroy(a);
+    hone_tensor_destroy(b);
+    hone_executor_destroy(internal);
+    internal = NULL;
+
+    /* A palettized fc2 (per channel, axis 0) next to the int4 fc1. */
+    CHECK(hone_cluster_params_init(&cp) == HONE_OK);
+    cp.clusters = 16;
+    cp.granularity = HONE_CLUSTER_PER_CHANNEL;
+    CHECK(hone_model_get_weight(model, "fc2.weight", &w) == HONE_OK);
+    CHECK(hone_cluster(&cp, w, NULL, &pal) == HONE_OK);
+    hone_tensor_destroy(w);
+    w = NULL;
+    pals[0] = pal;
+    ep.int4_count = 1;
+    ep.palettized_names = &layers[1];
+    ep.palettized_weights = pals;
+    ep.palettized_count = 1;
+    CHECK(hone_executor_create(model, &ep, &internal) == HONE_OK);
+    CHECK(find_path(internal, "palettized linear (4-bit", &hits) >= 0 && hits == 1);
+    CHECK(find_path(internal, "int4 weight-only linear", &hits) >= 0 && hits == 1);
+    a = run1(internal, input);
+    CHECK(a != NULL);
+    hone_tensor_destroy(a);
+    hone_executor_destroy(internal);
+    internal = NULL;
+
+    /* Executor packed-weight errors. */
+    CHECK(hone_executor_params_init(&ep) == HONE_OK);
+    ep.int4_names = &layers[1];
+    ep.int4_weights = items; /* fc1's [256, 784] for fc2 [128, 256] */
+    ep.int4_count = 1;
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_SHAPE_MISMATCH,
+                "fc2.weight");
+    ep.int4_names = act_names; /* "input" is no layer's weight */
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_INVALID_ARGUMENT, "input");
+    ep.int4_names = dup;
+    ep.int4_count = 2;
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_INVALID_ARGUMENT, "twice");
+    ep.int4_count = 1;
+    ep.int4_weights = NULL;
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_INVALID_ARGUMENT,
+                "int4_weights");
+    ep.int4_count = 0;
+    ep.palettized_names = layers;
+    ep.palettized_weights = pals;
+    ep.palettized_count = 1; /* fc2's codebooks for fc1 */
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_SHAPE_MISMATCH,
+                "fc1.weight");
+    pals[0] = NULL;
+    CHECK_FAILS(hone_executor_create(model, &ep, &internal), HONE_ERROR_INVALID_ARGUMENT, "NULL");
+    CHECK(internal == NULL);
+
+    /* QDQ export errors. */
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.weight_spec.bits = 2; /* four per byte: no ONNX type */
+    qp.weight_spec.granularity = HONE_QUANT_PER_GROUP;
+    qp.weight_spec.group_size = 16;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_UNSUPPORTED, "fc1.weight");
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.weight_spec.granularity = (hone_quant_granularity)5;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "granularity");
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.weight_spec.struct_size = 0;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT,
+                "hone_quant_spec");
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.struct_size = 8;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT,
+                "hone_qdq_params");
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.weight_names = layers;
+    qp.weights = items;
+    qp.weight_count = 3;
+    items[1] = q4[0]; /* fc1's shape given for fc2 */
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_SHAPE_MISMATCH, "fc2.weight");
+    items[1] = NULL;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "NULL");
+    qp.weight_names = dup;
+    qp.weight_count = 2;
+    items[1] = q4[1];
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "twice");
+    CHECK(hone_qdq_params_init(&qp) == HONE_OK);
+    qp.activation_count = 1;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT,
+                "activation_names");
+    qp.activation_names = act_names;
+    qp.activation_scales = act_scale;
+    qp.activation_zero_points = act_zp;
+    act_zp[0] = 300; /* outside u8 */
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "input");
+    act_zp[0] = 0;
+    act_type[0] = HONE_DTYPE_F32;
+    qp.activation_types = act_type;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT,
+                "activation_types");
+    act_type[0] = HONE_DTYPE_I8;
+    act_scale[0] = -1.0f;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "scale");
+    CHECK(qdq == NULL);
+    CHECK_FAILS(hone_model_to_qdq(NULL, NULL, &qdq), HONE_ERROR_INVALID_ARGUMENT, "model");
+    CHECK_FAILS(hone_model_to_qdq(model, NULL, NULL), HONE_ERROR_INVALID_ARGUMENT, "out");
+    CHECK(hone_qdq_params_init(NULL) == HONE_ERROR_INVALID_ARGUMENT);
+    /* Defaults (NULL params): every layer int8 per channel. */
+    CHECK(hone_model_to_qdq(model, NULL, &qdq) == HONE_OK);
+    CHECK(hone_model_get_info(qdq, &info) == HONE_OK);
+    CHECK(info.node_count == 5 + 3);
+
+    hone_model_destroy(qdq);
+    hone_executor_destroy(folded);
+    hone_executor_destroy(ex);
+    hone_model_destroy(loaded);
+    hone_model_destroy(int4);
+    hone_clustered_destroy(pal);
+    for (i = 0; i < 3; ++i)
+        hone_quantized_tensor_destroy(q4[i]);
+    hone_quantizer_destroy(qz);
+}
+
 int main(void) {
     hone_model* model = NULL;
     hone_model* again = NULL;
@@ -183,6 +464,8 @@ int main(void) {
     CHECK(rp.int8 == 1 && rp.ops_per_sample > 4e5 && rp.model_bytes > 0);
     CHECK(hone_runner_create(&rp, &runner) == HONE_OK);
     hone_runner_destroy(runner);
+
+    qdq_and_packed(model, input);
 
     /* Bad parameters. */
     ep.precision = (hone_precision)7;

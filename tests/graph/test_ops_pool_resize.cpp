@@ -2,6 +2,8 @@
 #include "../../src/graph/ops/pool_reference.hpp"
 #include "ops_test_util.hpp"
 
+#include <hone/graph/executor.hpp>
+
 #include <bit>
 #include <numeric>
 
@@ -286,4 +288,76 @@ TEST_CASE("resize: errors") {
     error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument);
     p.scales = {1, 1, 1, -2};
     error_of([&] { (void)ops::resize(x, p); }, status::invalid_argument);
+}
+
+TEST_CASE("resize cubic: ONNX's backend test values (A = -0.75; A = -0.5 with exclude_outside)") {
+    // Input 1×1×4×4 = 1…16, scales 2 (half_pixel): the first two output rows of ONNX's
+    // resize_upsample_scales_cubic, and the first row of
+    // resize_upsample_scales_cubic_A_n0p5_exclude_outside.
+    std::vector<float> v(16);
+    for (int i = 0; i < 16; ++i)
+        v[static_cast<std::size_t>(i)] = static_cast<float>(i + 1);
+    const auto x = f32({1, 1, 4, 4}, v);
+    ops::resize_params p;
+    p.mode = ops::resize_mode::cubic;
+    p.scales = {1, 1, 2, 2};
+    const auto y = ops::resize(x, p);
+    REQUIRE(y.dims() == shape{1, 1, 8, 8});
+    const std::vector<float> row0{0.47265625f, 0.76953125f, 1.24609375f, 1.875f,
+                                  2.28125f,    2.91015625f, 3.38671875f, 3.68359375f};
+    const std::vector<float> row1{1.66015625f, 1.95703125f, 2.43359375f, 3.0625f,
+                                  3.46875f,    4.09765625f, 4.57421875f, 4.87109375f};
+    const auto got = y.span<const float>();
+    for (std::size_t i = 0; i < 8; ++i) {
+        CHECK(got[i] == doctest::Approx(row0[i]).epsilon(1e-6));
+        CHECK(got[8 + i] == doctest::Approx(row1[i]).epsilon(1e-6));
+    }
+    p.cubic_coeff_a = -0.5f;
+    p.exclude_outside = true;
+    const auto z = ops::resize(x, p);
+    const std::vector<float> ex0{0.55882353f, 0.81494204f, 1.35698249f, 1.89705882f,
+                                 2.39705882f, 2.93713516f, 3.47917561f, 3.73529412f};
+    for (std::size_t i = 0; i < 8; ++i)
+        CHECK(z.span<const float>()[i] == doctest::Approx(ex0[i]).epsilon(1e-6));
+    // Scale 1 is the identity; downscaling keeps constants constant (weights sum to 1).
+    ops::resize_params one;
+    one.mode = ops::resize_mode::cubic;
+    one.sizes = {1, 1, 4, 4};
+    check_values(ops::resize(x, one), {1, 1, 4, 4}, v, 1e-6);
+    ops::resize_params down;
+    down.mode = ops::resize_mode::cubic;
+    down.sizes = {1, 1, 3, 2};
+    check_values(ops::resize(f32({1, 1, 4, 4}, std::vector<float>(16, 2.5f)), down), {1, 1, 3, 2},
+                 std::vector<float>(6, 2.5f), 1e-6);
+}
+
+TEST_CASE(
+    "resize cubic through the executor: cubic_coeff_a, exclude_outside; unsupported options") {
+    hone::model m;
+    m.inputs.push_back({"x", hone::dtype::f32, {{1, ""}, {1, ""}, {4, ""}, {4, ""}}});
+    m.outputs.push_back({"y", hone::dtype::f32, {}});
+    m.outputs.back().has_shape = false;
+    auto sc = f32({4}, {1, 1, 2, 2});
+    m.set_weight("scales", std::move(sc));
+    hone::node r{"r", "Resize", "", {"x", "", "scales"}, {"y"}, {}};
+    r.attributes["mode"] = hone::attribute::of_string("cubic");
+    r.attributes["cubic_coeff_a"] = hone::attribute::of_float(-0.5f);
+    r.attributes["exclude_outside"] = hone::attribute::of_int(1);
+    m.nodes.push_back(r);
+    std::vector<float> v(16);
+    for (int i = 0; i < 16; ++i)
+        v[static_cast<std::size_t>(i)] = static_cast<float>(i * i % 7);
+    const auto x = f32({1, 1, 4, 4}, v);
+    ops::resize_params p;
+    p.mode = ops::resize_mode::cubic;
+    p.scales = {1, 1, 2, 2};
+    p.cubic_coeff_a = -0.5f;
+    p.exclude_outside = true;
+    hone::executor ex(m);
+    check_close(ex.run(x.view()).at(0), ops::resize(x, p), 1e-6);
+    m.nodes[0].attributes["antialias"] = hone::attribute::of_int(1);
+    CHECK_THROWS_AS(hone::executor{m}, hone::error);
+    m.nodes[0].attributes.erase("antialias");
+    m.nodes[0].attributes["mode"] = hone::attribute::of_string("lanczos");
+    CHECK_THROWS_AS(hone::executor{m}, hone::error);
 }

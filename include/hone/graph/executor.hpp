@@ -92,6 +92,14 @@ struct executor_options {
     /// (shape_mismatch), a form the kernels cannot take (unsupported), Gemm alpha ≠ 1.
     std::map<std::string, std::shared_ptr<const quantized_tensor>, std::less<>> int4_weights;
     std::map<std::string, std::shared_ptr<const palettized_tensor>, std::less<>> palettized_weights;
+    /// int4 QDQ weights (opset 21, hone/io/qdq.hpp): a DequantizeLinear of a constant
+    /// INT4/UINT4 [*, *] blocked along K (even block_size, f32 scales; INT4 without zero points
+    /// or with zero ones, UINT4 with any) whose output only Gemm (transA = 0, alpha = 1) /
+    /// MatMul layers read as B runs those layers on kernels::int4_matmul with exactly the
+    /// model's integers, as if listed in int4_weights (report(): "int4 weight-only linear" for
+    /// the layer, "int4 weights ... of the consuming layer(s)" for the DequantizeLinear).
+    /// false, or any other form: the DequantizeLinear folds into fp32 weights at load.
+    bool qdq_int4_kernel = true;
 };
 
 /// What happened to one node of the model.

@@ -1,12 +1,15 @@
-// hone/io/onnx.hpp — ONNX models in and out (opsets 9 to 17), through libonnx's protobuf classes.
+// hone/io/onnx.hpp — ONNX models in and out (opsets 9 to 21), through libonnx's protobuf classes.
 //
 // Reading treats the file as hostile. Before anything is allocated every count, dimension and
 // size is checked in 64 bits against the bytes really present: a tensor's raw_data must hold
-// exactly dims × element size bytes (typed fields exactly dims values); names are unique;
+// exactly dims × element size bytes (typed fields exactly dims values; INT4 / UINT4: ⌈n/2⌉
+// bytes, two values per byte, low nibble first, read as hone's i4 / u4); names are unique;
 // external data locations are relative paths that, once canonicalized (symlinks resolved),
 // stay inside the model's folder, and their offset/length lie inside the side file; the graph
-// is checked for missing inputs and cycles (hone::validate). Errors are hone::error with
-// format_error (malformed), unsupported (valid ONNX hone does not handle: opset outside 9–17,
+// is checked for missing inputs and cycles (hone::validate); QuantizeLinear / DequantizeLinear
+// with constant inputs have their scale and zero point shapes checked against x, axis and
+// block_size (opset 21; block_size must divide the axis). Errors are hone::error with
+// format_error (malformed), unsupported (valid ONNX hone does not handle: opset outside 9–21,
 // double tensors, subgraph attributes, sparse tensors) or io_error, each naming the file and the
 // field, tensor or node.
 //
@@ -19,7 +22,9 @@
 //
 // Writing (save_onnx) puts every weight in an initializer (raw_data, little-endian) or, above a
 // size threshold, in one external data file beside the model; the result passes
-// onnx::checker::check_model, and load → save → load gives bit-identical weights. Files are
+// onnx::checker::check_model (opset ≤ 17; a newer model, beyond the linked libonnx 1.12, is
+// checked by reading its bytes back through this reader), and load → save → load gives
+// bit-identical weights. Files are
 // written atomically (hone/core/atomic_file.hpp). Quantized models in ONNX's QDQ form:
 // hone/io/qdq.hpp (to_qdq, then save_onnx).
 #pragma once

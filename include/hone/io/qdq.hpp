@@ -12,18 +12,25 @@
 // - activations: for a layer whose input X has an entry in `activations`, X goes through
 //   QuantizeLinear(X, "X_scale", "X_zero_point") → "X_quantized" → DequantizeLinear →
 //   "X_dequantized", which the layer reads instead of X (one pair per X, shared by its layers).
-// The graph is then opset ≥ 13 (per-axis DequantizeLinear); every operator is standard ONNX, so
-// save_onnx() writes it and onnx::checker accepts it.
+// - weights quantized per group (blocked) or with 3…4 bits: opset 21's blocked
+//   DequantizeLinear (axis = the group axis, block_size = the group size; "W_scale" shaped like W
+//   with that axis divided by the group size) and INT4 / UINT4 initializers for 3…4 bits (two per
+//   byte, low nibble first: the quantized_tensor's own bytes). The model's opset is then raised
+//   to 21 (Reduce* axes attributes become inputs, as opset 18 wants). When to_qdq quantizes a
+//   weight itself with a per-group weight_spec, the groups run along the layer's reduction axis
+//   (K of a Gemm/MatMul, input channels of a Conv).
+// The graph is then opset ≥ 13 (per-axis DequantizeLinear), 21 with blocked / 4-bit weights;
+// every operator is standard ONNX, so save_onnx() writes it. onnx::checker (libonnx 1.12)
+// accepts the opset-13 form; it cannot judge opset 21 (IR 10), which save_onnx checks by reading
+// the written bytes back through hone's reader instead (docs/formats.md, "QDQ at opset 21").
 //
-// Limits: weights must be 8-bit (i8 / u8 storage), per tensor or per channel. int4 blocked
-// weights (DequantizeLinear with block_size, INT4 tensors) need ONNX opset 21 and the INT4 data
-// type, which the libonnx hone links (1.12: opsets ≤ 17) can neither represent nor check: they
-// are refused with `unsupported` (hone runs int4 weights through packed weights instead, see
-// hone/graph/executor.hpp).
+// Limits: 2-bit weights (four per byte) have no ONNX type and are refused with `unsupported`.
 //
 // Running the result: hone's executor runs QuantizeLinear / DequantizeLinear with their ONNX
 // semantics (fp32 "fake quantization" in exec_precision::f32); at load the weight
-// DequantizeLinear folds into f32 weights, and with an int8 precision each
+// DequantizeLinear folds into f32 weights — an int4 blocked one feeding Gemm/MatMul instead puts
+// the layer on the int4 weight-only kernel (executor_options::qdq_int4_kernel) — and with an
+// int8 precision each
 // QuantizeLinear → DequantizeLinear pair in front of a layer is fused into the layer, which then
 // runs the int8 kernel on exactly that activation grid.
 #pragma once

@@ -265,7 +265,7 @@ HONE_EXPORT tensor global_max_pool(const_tensor_view x);
 
 // ---- resize -------------------------------------------------------------------------------------
 
-enum class resize_mode { nearest, linear };
+enum class resize_mode { nearest, linear, cubic };
 enum class coordinate_transform {
     half_pixel,           ///< (x + 0.5) / scale − 0.5
     pytorch_half_pixel,   ///< output length > 1 ? (x + 0.5) / scale − 0.5 : 0
@@ -283,12 +283,21 @@ struct resize_params {
     std::vector<float> scales;
     /// One per axis of x (≥ 1 where in ≥ 1), or empty; scale then = size / in per axis.
     std::vector<std::int64_t> sizes;
+    /// cubic: the A of Keys' kernel (ONNX cubic_coeff_a; −0.75 as TensorFlow, −0.5 as
+    /// PyTorch's bicubic).
+    float cubic_coeff_a = -0.75f;
+    /// cubic: taps outside the input get weight 0 and the others are renormalized to sum 1.
+    bool exclude_outside = false;
 };
-/// ONNX Resize (opset 11–18) for modes nearest and linear (n-linear, applied axis by axis)
-/// with the coordinate transforms above (tf_crop_and_resize, cubic, antialias, axes and
+/// ONNX Resize (opset 11–19) for modes nearest, linear and cubic (n-linear / n-cubic, applied
+/// axis by axis) with the coordinate transforms above (tf_crop_and_resize, antialias, axes and
 /// keep_aspect_ratio_policy: unsupported). Nearest: index = nearest_mode(x_original), clamped
 /// to [0, in − 1]. Linear: x_original clamped to [0, in − 1], then the two neighbours weighted
-/// by distance. Exactly one of scales/sizes must be given. f32.
+/// by distance. Cubic: x_original not clamped; the four neighbours floor(x) − 1 … floor(x) + 2
+/// weighted by Keys' kernel with A = cubic_coeff_a at distances 1 + t, t, 1 − t, 2 − t
+/// (t = x − floor(x)), indices outside the input reading the edge value (or, with
+/// exclude_outside, dropped and the weights renormalized). Exactly one of scales/sizes must be
+/// given. f32.
 HONE_EXPORT tensor resize(const_tensor_view x, const resize_params& params);
 
 // ---- shape and data movement (any byte-addressable dtype) ---------------------------------------

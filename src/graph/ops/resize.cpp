@@ -1,4 +1,4 @@
-// Resize (nearest, n-linear), one axis at a time.
+// Resize (nearest, n-linear, n-cubic), one axis at a time.
 #include "common.hpp"
 #include "ops.hpp"
 
@@ -51,42 +51,72 @@ tensor resize_axis(const tensor& src, std::size_t a, std::int64_t out, double sc
         outer *= dims[d];
     for (std::size_t d = a + 1; d < dims.rank(); ++d)
         inner *= dims[d];
-    // Per output index: two source indices and weights (nearest: one, weight 1).
-    std::vector<std::int64_t> i0(static_cast<std::size_t>(out)), i1(static_cast<std::size_t>(out));
-    std::vector<float> w1(static_cast<std::size_t>(out));
+    // Per output index: `taps` source indices and weights (nearest: one, linear: two, cubic:
+    // four).
+    const std::size_t taps = p.mode == resize_mode::nearest  ? 1
+                             : p.mode == resize_mode::linear ? 2
+                                                             : 4;
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(out) * taps);
+    std::vector<float> wt(static_cast<std::size_t>(out) * taps);
     for (std::int64_t x = 0; x < out; ++x) {
         const double v = original_coordinate(p.transform, x, scale, in, out);
-        const auto u = static_cast<std::size_t>(x);
+        auto* ix = idx.data() + static_cast<std::size_t>(x) * taps;
+        auto* w = wt.data() + static_cast<std::size_t>(x) * taps;
         if (p.mode == resize_mode::nearest) {
-            const std::int64_t k =
-                std::min(std::max<std::int64_t>(nearest_index(p.nearest, v), 0), in - 1);
-            i0[u] = i1[u] = k;
-            w1[u] = 0.0f;
-        } else {
+            ix[0] = std::min(std::max<std::int64_t>(nearest_index(p.nearest, v), 0), in - 1);
+            w[0] = 1.0f;
+        } else if (p.mode == resize_mode::linear) {
             const double c = std::min(std::max(v, 0.0), static_cast<double>(in - 1));
             const auto lo = static_cast<std::int64_t>(std::floor(c));
-            i0[u] = lo;
-            i1[u] = std::min(lo + 1, in - 1);
-            w1[u] = static_cast<float>(c - static_cast<double>(lo));
+            ix[0] = lo;
+            ix[1] = std::min(lo + 1, in - 1);
+            w[1] = static_cast<float>(c - static_cast<double>(lo));
+            w[0] = 1.0f - w[1];
+        } else {
+            const double fl = std::floor(v), t = v - fl, a = p.cubic_coeff_a;
+            // Keys' kernel: |d| ≤ 1: (A+2)|d|³ − (A+3)|d|² + 1; 1 < |d| < 2: A|d|³ − 5A|d|² +
+            // 8A|d| − 4A.
+            auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };
+            auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };
+            const double c[4] = {far(1 + t), near(t), near(1 - t), far(2 - t)};
+            const auto base = static_cast<std::int64_t>(fl) - 1;
+            double sum = 0;
+            for (std::size_t k = 0; k < 4; ++k) {
+                const auto j = base + static_cast<std::int64_t>(k);
+                const bool inside = j >= 0 && j < in;
+                ix[k] = std::min(std::max<std::int64_t>(j, 0), in - 1);
+                const double ck = p.exclude_outside && !inside ? 0.0 : c[k];
+                w[k] = static_cast<float>(ck);
+                sum += ck;
+            }
+            if (p.exclude_outside && sum != 0.0)
+                for (std::size_t k = 0; k < 4; ++k)
+                    w[k] = static_cast<float>(static_cast<double>(w[k]) / sum);
         }
     }
     const float* s = static_cast<const float*>(src.data());
     float* d = static_cast<float*>(dst.data());
-    const int threads = detail::threads_for(dst.numel() * 2);
+    const int threads = detail::threads_for(dst.numel() * static_cast<std::int64_t>(taps));
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (std::int64_t o = 0; o < outer; ++o)
         for (std::int64_t x = 0; x < out; ++x) {
-            const auto u = static_cast<std::size_t>(x);
-            const float* a0 = s + (o * in + i0[u]) * inner;
-            const float* a1 = s + (o * in + i1[u]) * inner;
+            const auto* ix = idx.data() + static_cast<std::size_t>(x) * taps;
+            const auto* w = wt.data() + static_cast<std::size_t>(x) * taps;
             float* q = d + (o * out + x) * inner;
-            const float wb = w1[u], wa = 1.0f - wb;
-            if (wb == 0.0f)
+            const float* a0 = s + (o * in + ix[0]) * inner;
+            if (taps == 1 || (taps == 2 && w[1] == 0.0f)) {
                 for (std::int64_t i = 0; i < inner; ++i)
                     q[i] = a0[i];
-            else
+                continue;
+            }
+            for (std::int64_t i = 0; i < inner; ++i)
+                q[i] = w[0] * a0[i];
+            for (std::size_t k = 1; k < taps; ++k) {
+                const float* ak = s + (o * in + ix[k]) * inner;
+                const float wk = w[k];
                 for (std::int64_t i = 0; i < inner; ++i)
-                    q[i] = wa * a0[i] + wb * a1[i];
+                    q[i] += wk * ak[i];
+            }
         }
     return dst;
 }
