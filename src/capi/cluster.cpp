@@ -1,6 +1,7 @@
 // C ABI of the clusterer (hone.h section "clusterer"). Every body validates before it writes, so
 // out-parameters and outputs are untouched on failure.
 #include "guard.hpp"
+#include "handles.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/cluster/kmeans1d.hpp"
 #include "tensor_handle.hpp"
@@ -11,10 +12,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-
-struct hone_clustered {
-    hone::palettized_tensor p;
-};
 
 namespace {
 

@@ -1,5 +1,6 @@
 // C ABI: models, ONNX I/O and the graph executor (hone.h, "models and the graph executor").
 #include "guard.hpp"
+#include "handles.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"
@@ -25,16 +26,6 @@ struct hone_executor {
     hone::executor exec;
     std::vector<std::string> output_names;
 };
-// The handles of the quantizer and clustering sections, read here (packed executor weights,
-// QDQ export). These definitions must stay token-identical to those in src/capi/quantize.cpp
-// and src/capi/cluster.cpp (one definition rule).
-struct hone_quantized_tensor {
-    hone::quantized_tensor t;
-};
-struct hone_clustered {
-    hone::palettized_tensor p;
-};
-
 namespace {
 
 using hone::capi::guarded;
@@ -57,32 +48,6 @@ const hone::value_info* value_at(const hone::model& m, long long kind, std::size
 hone::quantized_tensor copy_of(const hone::quantized_tensor& q) {
     return hone::quantized_tensor{q.spec, q.dims, q.data.clone(), q.scales.clone(),
                                   q.zero_points.clone()};
-}
-
-// hone_quant_spec → quant_spec (the quantizer section's rules: struct_size, enum range,
-// hone::validate naming the field).
-hone::quant_spec spec_from(const hone_quant_spec& s, const char* fn) {
-    hone::capi::check_struct_size(s.struct_size, sizeof(hone_quant_spec), fn, "hone_quant_spec");
-    const auto g = hone::capi::raw_enum(s.granularity);
-    if (g < 0 || g > 2)
-        hone::fail(
-            hone::status::invalid_argument,
-            fmt::format("{}: weight_spec granularity {} is not a hone_quant_granularity", fn, g));
-    const auto st = hone::capi::raw_enum(s.scale_dtype);
-    if (st != HONE_DTYPE_F32 && st != HONE_DTYPE_F16)
-        hone::fail(hone::status::invalid_argument,
-                   fmt::format("{}: weight_spec scale_dtype {} is not F32 or F16", fn, st));
-    hone::quant_spec out;
-    out.bits = s.bits;
-    out.is_signed = s.is_signed != 0;
-    out.symmetric = s.symmetric != 0;
-    out.granularity = static_cast<hone::quant_granularity>(g);
-    out.channel_axis = s.channel_axis;
-    out.group_axis = s.group_axis;
-    out.group_size = s.group_size;
-    out.scale_type = st == HONE_DTYPE_F16 ? hone::dtype::f16 : hone::dtype::f32;
-    named(fn, [&] { hone::validate(out, "weight_spec"); });
-    return out;
 }
 
 // Name arrays: both pointers required when count > 0, every name non-NULL, no name twice.
@@ -470,7 +435,7 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
                 hone::capi::check_struct_size(params->struct_size, sizeof(hone_qdq_params), fn,
                                               "hone_qdq_params");
                 o.quantize_weights = params->quantize_weights != 0;
-                o.weight_spec = spec_from(params->weight_spec, fn);
+                o.weight_spec = hone::capi::spec_from(&params->weight_spec, fn, "weight_spec");
                 for_each_named(params->weight_names, params->weights, params->weight_count, fn,
                                "params->weight_names", "params->weights",
                                [&](const std::string& name, const hone_quantized_tensor& q) {

@@ -1,6 +1,7 @@
 // C ABI of the weight quantizer (hone.h section "quantizer", "weights"). Every body validates
 // before it writes: out-parameters are untouched on failure.
 #include "guard.hpp"
+#include "handles.hpp"
 #include "hone/quantize/quantizer.hpp"
 #include "tensor_handle.hpp"
 
@@ -16,16 +17,13 @@ struct hone_quantizer {
     hone::quantizer q;
 };
 
-struct hone_quantized_tensor {
-    hone::quantized_tensor t;
-};
-
 namespace {
 
 using hone::capi::guarded;
 using hone::capi::named;
 using hone::capi::raw_enum;
 using hone::capi::require;
+using hone::capi::spec_from;
 using hone::capi::view_of;
 
 hone::dtype dtype_from(const hone_dtype& d, const char* fn, const char* what) {
@@ -36,26 +34,31 @@ hone::dtype dtype_from(const hone_dtype& d, const char* fn, const char* what) {
                fmt::format("{}: {} {} is not HONE_DTYPE_F32 or HONE_DTYPE_F16", fn, what, raw));
 }
 
-hone::quant_spec spec_from(const hone_quant_spec* s, const char* fn) {
-    require(s, fn, "spec");
+} // namespace
+
+hone::quant_spec hone::capi::spec_from(const hone_quant_spec* s, const char* fn, const char* what) {
+    require(s, fn, what);
     hone::capi::check_struct_size(s->struct_size, sizeof(hone_quant_spec), fn, "hone_quant_spec");
     const auto g = raw_enum(s->granularity);
     if (g < 0 || g > 2)
         hone::fail(hone::status::invalid_argument,
-                   fmt::format("{}: spec granularity {} is not HONE_QUANT_PER_TENSOR, "
+                   fmt::format("{}: {} granularity {} is not HONE_QUANT_PER_TENSOR, "
                                "_PER_CHANNEL or _PER_GROUP",
-                               fn, g));
-    hone::quant_spec out{.bits = s->bits,
-                         .is_signed = s->is_signed != 0,
-                         .symmetric = s->symmetric != 0,
-                         .granularity = static_cast<hone::quant_granularity>(g),
-                         .channel_axis = s->channel_axis,
-                         .group_axis = s->group_axis,
-                         .group_size = s->group_size,
-                         .scale_type = dtype_from(s->scale_dtype, fn, "spec scale_dtype")};
-    named(fn, [&] { hone::validate(out, "spec"); });
+                               fn, what, g));
+    hone::quant_spec out{
+        .bits = s->bits,
+        .is_signed = s->is_signed != 0,
+        .symmetric = s->symmetric != 0,
+        .granularity = static_cast<hone::quant_granularity>(g),
+        .channel_axis = s->channel_axis,
+        .group_axis = s->group_axis,
+        .group_size = s->group_size,
+        .scale_type = dtype_from(s->scale_dtype, fn, fmt::format("{} scale_dtype", what).c_str())};
+    named(fn, [&] { hone::validate(out, what); });
     return out;
 }
+
+namespace {
 
 void spec_to(const hone::quant_spec& s, hone_quant_spec* out) {
     out->struct_size = sizeof(hone_quant_spec);
