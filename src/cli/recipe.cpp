@@ -383,21 +383,22 @@ recipe load_recipe(std::string_view name_or_file) {
     return parse_recipe(read_file(p), name_or_file);
 }
 
-std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view name,
+std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view layer,
                                                           std::string_view op_type) const {
     if (std::find(op_types.begin(), op_types.end(), op_type) == op_types.end()) return std::nullopt;
-    if (!include.empty() && std::none_of(include.begin(), include.end(),
-                                         [&](const std::string& g) { return glob_match(g, name); }))
+    if (!include.empty() && std::none_of(include.begin(), include.end(), [&](const std::string& g) {
+            return glob_match(g, layer);
+        }))
         return std::nullopt;
     for (const auto& g : exclude)
-        if (glob_match(g, name)) return std::nullopt;
+        if (glob_match(g, layer)) return std::nullopt;
     auto out = steps;
     for (const auto& o : overrides) {
-        if (!glob_match(o.pattern, name)) continue;
+        if (!glob_match(o.pattern, layer)) continue;
         if (o.exclude) return std::nullopt;
         for (auto& s : out)
             if (o.step_params.contains(kind_name(s.what)))
-                apply_params(s, o.step_params[kind_name(s.what)], this->name, o.pattern);
+                apply_params(s, o.step_params[kind_name(s.what)], name, o.pattern);
     }
     return out;
 }

@@ -84,8 +84,8 @@ struct recipe {
 
     /// Whether a step needs the layers' calibration inputs (GPTQ, SparseGPT, Wanda).
     bool needs_layer_inputs() const;
-    /// The steps for the layer `name` (overrides applied); nullopt when the layer is excluded.
-    std::optional<std::vector<recipe_step>> steps_for(std::string_view name,
+    /// The steps for the layer `layer` (overrides applied); nullopt when the layer is excluded.
+    std::optional<std::vector<recipe_step>> steps_for(std::string_view layer,
                                                       std::string_view op_type) const;
     nlohmann::json to_json() const;
 };
