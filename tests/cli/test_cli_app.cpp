@@ -1,5 +1,6 @@
 // Exit codes and the command line run in-process: usage errors, --json, one-line errors.
 #include "cli_app.hpp"
+#include "cli_run.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 
@@ -15,37 +16,7 @@
 
 namespace fs = std::filesystem;
 using namespace hone::cli;
-
-namespace {
-
-struct result {
-    int code;
-    std::string out, err;
-};
-
-result hone_cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "hone");
-    std::vector<const char*> argv;
-    for (const auto& a : args)
-        argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    const int code = run(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
-
-int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
-
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::temp_directory_path() / ("hone_cli_app_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
-
-} // namespace
+using namespace cli_test;
 
 TEST_CASE("exit codes are distinct and stable") {
     CHECK(exit_code_for(hone::verdict::approved) == 0);
@@ -111,7 +82,7 @@ TEST_CASE("--trust values") {
 }
 
 TEST_CASE("keygen, a record, show, verify and check in-process, with --json") {
-    temp_dir t;
+    temp_dir t("app");
     const std::string pem = (t.path / "k.pem").string();
     auto r = hone_cli({"--json", "keygen", "--out", pem});
     REQUIRE(r.code == 0);

@@ -1,6 +1,7 @@
 // hone train, the recipe `finetune` step, and the packed weight-only paths of hone optimize,
 // run in-process on the Fashion-MNIST fixtures with small subsets.
 #include "cli_app.hpp"
+#include "cli_run.hpp"
 #include "recipe.hpp"
 #include "train.hpp"
 
@@ -27,37 +28,9 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace hone::cli;
+using namespace cli_test;
 
 namespace {
-
-struct result {
-    int code;
-    std::string out, err;
-};
-
-result hone_cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "hone");
-    std::vector<const char*> argv;
-    for (const auto& a : args)
-        argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    const int code = run(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
-
-int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
-
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const char* tag) {
-        path = fs::temp_directory_path() /
-               (std::string("hone_cli_train_") + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string operator/(const char* name) const { return (path / name).string(); }
-};
 
 bool have_fashion_mnist() {
     return fs::exists(fs::path(hone::dataset::fashion_mnist_root) / "train-images-idx3-ubyte.gz");
@@ -170,7 +143,7 @@ TEST_CASE("hone train --mlp 784,64,10 learns Fashion-MNIST from scratch") {
         MESSAGE("dataset-fashion-mnist is not installed: skipped");
         return;
     }
-    temp_dir t("scratch");
+    temp_dir t("train_scratch");
     const auto out = t / "m.onnx";
     const auto r = hone_cli({"--json", "-q", "train", "--mlp", "784,64,10", "--seed", "1", "--data",
                              "fashion-mnist:train:5000", "--eval", "fashion-mnist:test:1000",
@@ -196,7 +169,7 @@ TEST_CASE("hone train --mlp 784,64,10 learns Fashion-MNIST from scratch") {
 }
 
 TEST_CASE("hone train refuses bad input with one line, exit 1 and no file") {
-    temp_dir t("bad");
+    temp_dir t("train_bad");
     write_npy(t / "x.npy", t / "y.npy", 64, 784, 0);
     write_npy(t / "xn.npy", t / "y.npy", 64, 784, 1);
     write_npy(t / "xh.npy", t / "y.npy", 64, 784, 2);
@@ -248,7 +221,7 @@ TEST_CASE("optimize: a finetune step keeps the masks, recovers accuracy and is r
         MESSAGE("dataset-fashion-mnist is not installed: skipped");
         return;
     }
-    temp_dir t("ft");
+    temp_dir t("train_ft");
     hone::write_file_atomic(t / "p.json", lenient);
     hone::write_file_atomic(t / "oneshot.json", R"({"name": "oneshot", "steps": [
         {"kind": "prune", "method": "sparsegpt", "sparsity": 0.9}]})");
@@ -307,7 +280,7 @@ TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks"
         MESSAGE("dataset-fashion-mnist is not installed: skipped");
         return;
     }
-    temp_dir t("cl");
+    temp_dir t("train_cl");
     hone::write_file_atomic(t / "p.json", lenient);
     hone::write_file_atomic(t / "c.json", R"({"name": "c8ft", "steps": [
         {"kind": "cluster", "clusters": 8, "method": "optimal"},
@@ -336,7 +309,7 @@ TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks"
 
 TEST_CASE("optimize: a finetune step on a model with an op without a backward pass writes "
           "nothing") {
-    temp_dir t("nobw");
+    temp_dir t("train_nobw");
     hone::write_file_atomic(t / "p.json", lenient);
     hone::write_file_atomic(t / "ft.json", R"({"name": "ft", "steps": [
         {"kind": "quantize", "bits": 8}, {"kind": "finetune", "epochs": 1}]})");
@@ -369,7 +342,7 @@ TEST_CASE("optimize: int4 and palettized layers run packed, as accurate as dequa
         MESSAGE("dataset-fashion-mnist is not installed: skipped");
         return;
     }
-    temp_dir t("packed");
+    temp_dir t("train_packed");
     hone::write_file_atomic(t / "p.json", lenient);
     const auto test = hone::dataset::fashion_mnist("test").subset(1000, 2026);
     for (const std::string preset : {"int4", "cluster16"}) {
