@@ -6,6 +6,7 @@
 // Each takes a few CPU-minutes at most without sanitizers; under AddressSanitizer the cases are
 // skipped (tens of minutes there; the same code paths are covered by test_trainer's small
 // cases).
+#include "../fixture_layer.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/data/dataset.hpp"
 #include "hone/io/onnx.hpp"
@@ -38,21 +39,6 @@ constexpr bool sanitized = false;
 constexpr bool sanitized = false;
 #endif
 
-fs::path fixtures_dir() {
-    if (const char* env = std::getenv("HONE_FIXTURES_DIR")) return env;
-    std::vector<fs::path> starts{fs::current_path()};
-    std::error_code ec;
-    const auto exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) starts.push_back(exe.parent_path());
-    for (auto dir : starts)
-        for (; !dir.empty(); dir = dir.parent_path()) {
-            const auto candidate = dir / "tests" / "fixtures" / "fashion_mnist";
-            if (fs::exists(candidate / "mlp.onnx")) return candidate;
-            if (dir == dir.parent_path()) break;
-        }
-    return {};
-}
-
 const dataset& test_split() {
     static const dataset d = dataset::fashion_mnist("test");
     return d;
@@ -73,7 +59,7 @@ std::vector<std::string> gemm_weights(const model& m) {
 
 TEST_CASE("acceptance: MLP 90% sparse, 3 epochs prune-aware + distillation, drop <= 1 point" *
           doctest::skip(sanitized)) {
-    const auto dir = fixtures_dir();
+    const auto dir = fixture::directory();
     REQUIRE(!dir.empty());
     const model base = load_onnx(dir / "mlp.onnx");
     const double a_base = evaluate_accuracy(base, test_split());
@@ -135,7 +121,7 @@ TEST_CASE("acceptance: MLP 90% sparse, 3 epochs prune-aware + distillation, drop
 
 TEST_CASE("acceptance: MLP 8 clusters per layer, 1 epoch cluster-aware, drop <= 1 point" *
           doctest::skip(sanitized)) {
-    const auto dir = fixtures_dir();
+    const auto dir = fixture::directory();
     REQUIRE(!dir.empty());
     const model base = load_onnx(dir / "mlp.onnx");
     const double a_base = evaluate_accuracy(base, test_split());

@@ -3,6 +3,7 @@
 // falls on a fixed batch, determinism, prune-aware masks stay exactly zero, cluster-aware
 // weights stay tied to centroids (centroid step = −lr·Σ members' gradients), int4 fake-quant
 // QAT, schedules, training from scratch, and the errors for bad input.
+#include "../fixture_layer.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/core/error.hpp"
 #include "hone/data/arrays.hpp"
@@ -27,21 +28,6 @@ using namespace hone;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path fixtures_dir() {
-    if (const char* env = std::getenv("HONE_FIXTURES_DIR")) return env;
-    std::vector<fs::path> starts{fs::current_path()};
-    std::error_code ec;
-    const auto exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) starts.push_back(exe.parent_path());
-    for (auto dir : starts)
-        for (; !dir.empty(); dir = dir.parent_path()) {
-            const auto candidate = dir / "tests" / "fixtures" / "fashion_mnist";
-            if (fs::exists(candidate / "mlp.onnx")) return candidate;
-            if (dir == dir.parent_path()) break;
-        }
-    return {};
-}
 
 tensor load_npy(const fs::path& p) { return parse_npy(read_maybe_gzip(p), p.string()); }
 
@@ -214,7 +200,7 @@ TEST_CASE("trainable_graph: gradients of every weight by finite differences (sma
 }
 
 TEST_CASE("trainable_graph forward matches the fixtures' torch logits (MLP and CNN)") {
-    const auto dir = fixtures_dir();
+    const auto dir = fixture::directory();
     REQUIRE_MESSAGE(!dir.empty(), "tests/fixtures/fashion_mnist not found");
     {
         model m = load_onnx(dir / "mlp.onnx");
@@ -332,7 +318,7 @@ TEST_CASE("learning-rate schedules reach the callback") {
 }
 
 TEST_CASE("prune-aware fine-tuning: masks stay exactly zero; gradual schedule") {
-    const auto dir = fixtures_dir();
+    const auto dir = fixture::directory();
     REQUIRE(!dir.empty());
     model base = load_onnx(dir / "mlp.onnx");
     model m = base.clone();
