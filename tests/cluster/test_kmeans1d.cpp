@@ -441,32 +441,12 @@ TEST_CASE("the level-order layers equal a full-scan dynamic programme across blo
         std::sort(s.begin(), s.end());
         s.erase(std::unique(s.begin(), s.end()), s.end());
         const std::size_t n = s.size();
-        std::vector<long double> p1(n + 1, 0), p2(n + 1, 0);
-        for (std::size_t i = 0; i < n; ++i) {
-            p1[i + 1] = p1[i] + s[i];
-            p2[i + 1] = p2[i] + (long double)s[i] * s[i];
-        }
-        const auto cost = [&](std::size_t i, std::size_t j) { // values i … j−1
-            const long double w = (long double)(j - i), a = p1[j] - p1[i];
-            return std::max<long double>(0, (p2[j] - p2[i]) - a * a / w);
-        };
-        const int k = 7;
-        const long double inf = std::numeric_limits<long double>::infinity();
-        std::vector<long double> prev(n + 1, inf), cur(n + 1, inf);
-        for (std::size_t j = 1; j <= n; ++j)
-            prev[j] = cost(0, j);
-        for (int m = 2; m <= k; ++m) {
-            std::fill(cur.begin(), cur.end(), inf);
-            for (std::size_t j = std::size_t(m); j <= n; ++j)
-                for (std::size_t i = std::size_t(m - 1); i < j; ++i)
-                    cur[j] = std::min(cur[j], prev[i] + cost(i, j));
-            std::swap(prev, cur);
-        }
         std::vector<float> xs(s.begin(), s.end());
-        const auto r = kmeans1d_optimal(xs, {}, k);
-        CHECK(double(prev[n]) == doctest::Approx(r.sse).epsilon(1e-12));
+        const long double reference = full_scan_optimum(xs, {}, 7);
+        const auto r = kmeans1d_optimal(xs, {}, 7);
+        CHECK(double(reference) == doctest::Approx(r.sse).epsilon(1e-12));
         CHECK(n > 4096);
-        CHECK(r.sse <= double(prev[n]) * (1 + 1e-12));
+        CHECK(r.sse <= double(reference) * (1 + 1e-12));
     }
 }
 

@@ -62,7 +62,7 @@ def _check(status: int) -> None:
 
 
 def _str(s: Optional[str]) -> Optional[bytes]:
-    return None if s is None else os.fsencode(s) if isinstance(s, os.PathLike) else s.encode()
+    return None if s is None else os.fsencode(s)
 
 
 def _strings(items: Sequence[str]):
@@ -344,11 +344,8 @@ class Executor:
         if precision not in self._precisions:
             raise ValueError(f"Executor: precision '{precision}' is not one of "
                              f"{sorted(self._precisions)}")
-        # Size the buffer from the library's struct_size: newer libraries append fields.
-        probe = (C.c_ubyte * 4096)()
-        _check(_lib.hone_executor_params_init(probe))
-        size = C.c_size_t.from_buffer(probe).value
-        buffer = (C.c_ubyte * max(size, C.sizeof(_ExecutorParams)))()
+        # Room for a newer library's longer struct (it appends fields; struct_size says how long).
+        buffer = (C.c_ubyte * max(4096, C.sizeof(_ExecutorParams)))()
         _check(_lib.hone_executor_params_init(buffer))
         p = _ExecutorParams.from_buffer(buffer)
         p.precision = self._precisions[precision]
