@@ -163,7 +163,7 @@ int run_train(const train_options& o, console& c) {
         fs::create_directories(o.out.parent_path(), ec); // checked writable above
     }
     write_file_atomic(o.out, bytes);
-    const auto ref = hash_file(o.out);
+    const artifact_ref ref{o.out.string(), sha256_hex(bytes), bytes.size()}; // what was written
     if (c.json) {
         record["model"] = o.out.string();
         record["sha256"] = ref.sha256;
