@@ -14,13 +14,17 @@
 namespace hone {
 namespace {
 
-constexpr std::int64_t chunk_rows = 256;
+// Rows are quantized in chunks, one thread each; each chunk's products run on its thread alone
+// (a single-thread oneDNN primitive), so the bytes do not depend on the thread count.
+constexpr std::int64_t chunk_rows = 64;
 
 } // namespace
 
 quantized_tensor gptq_quantize(const_tensor_view weights, const_tensor_view hessian,
                                const quant_spec& spec, const gptq_config& config,
                                std::string_view name) {
+    // Products on this thread run single-threaded too (when one chunk leaves the loop serial).
+    const kernels::single_thread_scope one_thread;
     if (weights.rank() != 2)
         fail(status::invalid_argument,
              fmt::format("gptq: '{}' must be a [N, K] linear weight, got shape {}", name,

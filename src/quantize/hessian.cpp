@@ -3,9 +3,10 @@
 // Implementation: the matrix is held in square tiles of `tile` floats (each tile contiguous,
 // row-major), so every block operation is one contiguous f32 product through
 // kernels::matmul_f32 (oneDNN). Diagonal tiles are factorised and inverted in double (Eigen).
-// Tile products are distributed over hone's OpenMP threads; each runs inside the parallel
-// region, where oneDNN computes it on the calling thread alone, and the partition into tiles
-// does not depend on the thread count — so the bytes of U do not either.
+// Tile products are distributed over hone's OpenMP threads; each runs on its thread alone (a
+// single-thread oneDNN primitive, also in the loops that stay serial: single_thread_scope),
+// and the partition into tiles does not depend on the thread count — so the bytes of U do not
+// either.
 #define EIGEN_DONT_PARALLELIZE
 #include "hessian.hpp"
 
@@ -219,6 +220,8 @@ prepared_hessian prepare_hessian(const_tensor_view h, double damp_fraction,
         a(i, i) = 1.0f;
     hc.clear();
     hc.shrink_to_fit();
+    // Every tile product on one thread (serial loops too): bytes independent of the count.
+    const kernels::single_thread_scope one_thread;
     std::vector<std::vector<float>> diag_inverse;
     const std::int64_t failed = tiled_cholesky(a, diag_inverse);
     if (failed >= 0) {

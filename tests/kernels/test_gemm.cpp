@@ -4,12 +4,14 @@
 #include "hone/kernels/gemm.hpp"
 
 #include "hone/core/half.hpp"
+#include "hone/core/threads.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -197,6 +199,93 @@ TEST_CASE("hessian_accumulate: H += XᵀX against a double reference") {
                             1e-6);
             }
     }
+}
+
+TEST_CASE("hessian_accumulate: the same bytes at any thread count, in one call or several") {
+    // k = 600: three tiles of 256 (the last partial); 1000 rows: 15 chunks of 64 and a partial.
+    const std::int64_t rows = 1000, k = 600;
+    const auto x = randn(std::size_t(rows * k), 21);
+    const int saved = hone::num_threads();
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3, 4}) {
+        hone::set_num_threads(threads);
+        std::vector<float> h(std::size_t(k * k), 0.0f);
+        hone::kernels::hessian_accumulate(x.data(), rows, k, h.data());
+        results.push_back(std::move(h));
+    }
+    // Two calls split at a multiple of 64 rows give the bytes of one call.
+    std::vector<float> split(std::size_t(k * k), 0.0f);
+    hone::kernels::hessian_accumulate(x.data(), 640, k, split.data());
+    hone::kernels::hessian_accumulate(x.data() + 640 * k, rows - 640, k, split.data());
+    hone::set_num_threads(saved);
+    for (std::size_t t = 1; t < results.size(); ++t) {
+        CAPTURE(t);
+        CHECK(results[t] == results[0]);
+    }
+    CHECK(split == results[0]);
+    // Off the 256×256 diagonal tiles, H is exactly symmetric.
+    const auto& h = results[0];
+    std::int64_t asymmetric = 0;
+    for (std::int64_t i = 0; i < k; ++i)
+        for (std::int64_t j = 0; j < k; ++j)
+            if (i / 256 != j / 256 && h[std::size_t(i * k + j)] != h[std::size_t(j * k + i)])
+                ++asymmetric;
+    CHECK(asymmetric == 0);
+}
+
+TEST_CASE("matmul_f32: one cached primitive run from many threads at once") {
+    // The race fixed in #15: a cached primitive shared oneDNN's library scratchpad between
+    // concurrent executions (brgemm's copy of B), which then produced wrong products.
+    const std::int64_t m = 256, k = 256, n = 256;
+    const auto a = randn(std::size_t(m * k), 31), b = randn(std::size_t(k * n), 32);
+    for (bool one_thread : {false, true}) {
+        CAPTURE(one_thread);
+        std::vector<float> want(std::size_t(m * n));
+        {
+            std::optional<hone::kernels::single_thread_scope> scope;
+            if (one_thread) scope.emplace();
+            hone::kernels::matmul_f32(a.data(), b.data(), want.data(), m, k, n,
+                                      weight_layout::n_by_k, nullptr);
+        }
+        std::vector<std::vector<float>> got(4, std::vector<float>(std::size_t(m * n)));
+        std::vector<int> mismatches(4, 0);
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < got.size(); ++t)
+            threads.emplace_back([&, t] {
+                std::optional<hone::kernels::single_thread_scope> scope;
+                if (one_thread) scope.emplace(); // as each thread of an OpenMP loop runs it
+                for (int rep = 0; rep < 10; ++rep) {
+                    hone::kernels::matmul_f32(a.data(), b.data(), got[t].data(), m, k, n,
+                                              weight_layout::n_by_k, nullptr);
+                    if (got[t] != want) ++mismatches[t];
+                }
+            });
+        for (auto& th : threads)
+            th.join();
+        for (std::size_t t = 0; t < got.size(); ++t) {
+            CAPTURE(t);
+            CHECK(mismatches[t] == 0);
+        }
+    }
+}
+
+TEST_CASE("matmul_f32 in a single_thread_scope: the same bytes whatever num_threads() is") {
+    // Small M and N, long K: the shape where a multi-threaded oneDNN may split the reduction.
+    const std::int64_t m = 4, k = 8192, n = 4;
+    const auto a = randn(std::size_t(m * k), 33), b = randn(std::size_t(k * n), 34);
+    const int saved = hone::num_threads();
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 4}) {
+        hone::set_num_threads(threads);
+        const hone::kernels::single_thread_scope scope;
+        std::vector<float> c(std::size_t(m * n));
+        hone::kernels::matmul_f32(a.data(), b.data(), c.data(), m, k, n, weight_layout::k_by_n,
+                                  nullptr);
+        results.push_back(std::move(c));
+    }
+    hone::set_num_threads(saved);
+    CHECK(results[1] == results[0]);
+    CHECK(results[2] == results[0]);
 }
 
 TEST_CASE("hessian_accumulate: tensor form checks shapes and types") {

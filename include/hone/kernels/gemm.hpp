@@ -6,7 +6,15 @@
 // transB=1). oneDNN primitives are created once per shape and kept in a process-wide cache, so
 // repeated calls of one shape pay creation only once. oneDNN picks its own ISA at run time
 // (onednn_isa() tells which); hone's SIMD cap (HONE_MAX_ISA) does not apply to it — use
-// ONEDNN_MAX_CPU_ISA for that. Threads: hone::num_threads().
+// ONEDNN_MAX_CPU_ISA for that. Threads: hone::num_threads() when called from outside any
+// OpenMP parallel region; called from inside one (or within a single_thread_scope), each call
+// runs on the calling thread alone, so callers may run products concurrently from their own
+// threads. Every primitive is safe to run from any thread, concurrently.
+//
+// Bytes: a product run on one thread (inside a parallel region or a single_thread_scope) gives
+// the same bytes for the same operands and shapes on a given ISA, whatever hone::num_threads()
+// is. Outside, oneDNN may split a reduction across its threads, so bytes can change with the
+// thread count (not the value beyond rounding). hessian_accumulate fixes its order itself.
 //
 // Errors: hone::error with invalid_argument (null buffer, negative dimension), shape_mismatch
 // (operands that do not agree, naming both), dtype_mismatch (a view of the wrong element type),
@@ -23,6 +31,18 @@
 #include <vector>
 
 namespace hone::kernels {
+
+/// While alive, hone's oneDNN products called from this thread (matmul_f32/bf16, linear,
+/// conv2d) run on this thread alone, with primitives made for one thread, exactly as they do
+/// inside an OpenMP parallel region: their bytes then do not depend on hone::num_threads().
+/// Nestable; this thread only.
+class HONE_EXPORT single_thread_scope {
+public:
+    single_thread_scope() noexcept;
+    ~single_thread_scope();
+    single_thread_scope(const single_thread_scope&) = delete;
+    single_thread_scope& operator=(const single_thread_scope&) = delete;
+};
 
 /// Layout of the weights B: [K, N] row-major, or [N, K] row-major (nn.Linear weight).
 enum class weight_layout { k_by_n = 0, n_by_k = 1 };
@@ -43,8 +63,13 @@ HONE_EXPORT void matmul_bf16(const float* a, const float* b, float* c, std::int6
                              const float* bias);
 
 /// H += Xᵀ·X: X is a [rows, K] f32 calibration batch (row-major), H a [K, K] f32 accumulator
-/// (row-major, updated in place), as GPTQ/SparseGPT collect it. One oneDNN matmul with a sum
-/// post-op, f32 accumulation. rows = 0 leaves H unchanged.
+/// (row-major, updated in place), as GPTQ/SparseGPT collect it. f32 accumulation in an order
+/// hone fixes: X is taken in chunks of 64 rows, each chunk's Xᵀ·X (256×256 tiles, one
+/// single-thread oneDNN product each) is added to H in turn. So H's bytes do not depend on the
+/// thread count, and accumulating X in several calls gives the bytes of one call when every
+/// call but the last has a multiple of 64 rows. Off the 256×256 diagonal tiles H stays exactly
+/// symmetric (each off-diagonal product is computed once and added to both halves). rows = 0
+/// leaves H unchanged.
 HONE_EXPORT void hessian_accumulate(const float* x, std::int64_t rows, std::int64_t k, float* h);
 
 /// Tensor forms: x [rows, K] f32, h [K, K] f32, both contiguous.

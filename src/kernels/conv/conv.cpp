@@ -23,14 +23,15 @@ using namespace onednn;
 struct conv2d::impl {
     struct entry {
         dnnl::convolution_forward prim;
-        dnnl::memory::desc user_src, user_dst, src, dst;
+        dnnl::memory::desc user_src, user_dst, src, dst, scratch, scratch_hi, scratch_to_src,
+            scratch_from_dst;
         dnnl::memory weights;
         std::optional<dnnl::convolution_forward> prim_hi; // split: the 64·w_hi part, summed
         dnnl::memory weights_hi;
         std::optional<dnnl::reorder> to_src, from_dst; // absent when NCHW is what it wants
         std::string name;
     };
-    using key = std::tuple<std::int64_t, std::int64_t, std::int64_t>; // N, H, W
+    using key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t>; // threads, N, H, W
 
     conv2d_params p;
     bool int8 = false;
@@ -78,7 +79,7 @@ struct conv2d::impl {
         const auto src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, src_type, tag::any);
         const auto dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::any);
         const auto wei = dnnl::memory::desc(weight_dims(), int8 ? dt::s8 : dt::f32, tag::any);
-        dnnl::primitive_attr attr;
+        dnnl::primitive_attr attr = base_attr();
         dnnl::post_ops ops;
         if (part == 1) ops.append_sum(1.0f);
         if (p.relu && (!split || part == 1))
@@ -111,8 +112,9 @@ struct conv2d::impl {
         return copy;
     }
 
-    std::shared_ptr<const entry> get(const shape& in) const {
-        const key k{in[0], in[2], in[3]};
+    // The primitives for `in` at `threads` oneDNN threads (what sync_threads() returned).
+    std::shared_ptr<const entry> get(int threads, const shape& in) const {
+        const key k{threads, in[0], in[2], in[3]};
         {
             std::lock_guard lock(mutex);
             if (auto it = cache.find(k); it != cache.end()) return it->second;
@@ -124,15 +126,22 @@ struct conv2d::impl {
             e->prim = dnnl::convolution_forward(pd);
             e->src = pd.src_desc();
             e->dst = pd.dst_desc();
+            e->scratch = pd.scratchpad_desc();
             e->user_src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, int8 ? dt::u8 : dt::f32,
                                              tag::nchw);
             e->user_dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::nchw);
-            if (e->src != e->user_src)
-                e->to_src = dnnl::reorder(
-                    dnnl::reorder::primitive_desc(engine(), e->user_src, engine(), e->src));
-            if (e->dst != e->user_dst)
-                e->from_dst = dnnl::reorder(
-                    dnnl::reorder::primitive_desc(engine(), e->dst, engine(), e->user_dst));
+            if (e->src != e->user_src) {
+                const dnnl::reorder::primitive_desc r(engine(), e->user_src, engine(), e->src,
+                                                      base_attr());
+                e->to_src = dnnl::reorder(r);
+                e->scratch_to_src = r.scratchpad_desc();
+            }
+            if (e->dst != e->user_dst) {
+                const dnnl::reorder::primitive_desc r(engine(), e->dst, engine(), e->user_dst,
+                                                      base_attr());
+                e->from_dst = dnnl::reorder(r);
+                e->scratch_from_dst = r.scratchpad_desc();
+            }
             e->name = pd.impl_info_str();
             std::optional<dnnl::convolution_forward::primitive_desc> hi;
             if (split) {
@@ -141,6 +150,7 @@ struct conv2d::impl {
                     fail(status::internal, "conv2d: the two halves of a split int8 convolution "
                                            "chose different layouts");
                 e->prim_hi = dnnl::convolution_forward(*hi);
+                e->scratch_hi = hi->scratchpad_desc();
             }
             std::lock_guard lock(mutex);
             e->weights = weights_for(weights, pd.weights_desc());
@@ -166,7 +176,7 @@ struct conv2d::impl {
     }
 
     void run(const void* src, const shape& in, float* dst) const {
-        const auto e = get(in);
+        const auto e = get(sync_threads(), in);
         call("conv2d::run", [&] {
             sync_threads();
             auto& s = stream();
@@ -175,7 +185,9 @@ struct conv2d::impl {
             dnnl::memory src_mem = user_src, dst_mem = user_dst;
             if (e->to_src) {
                 src_mem = dnnl::memory(e->src, engine());
-                e->to_src->execute(s, user_src, src_mem);
+                e->to_src->execute(s, {{DNNL_ARG_FROM, user_src},
+                                       {DNNL_ARG_TO, src_mem},
+                                       {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_to_src)}});
             }
             if (e->from_dst) dst_mem = dnnl::memory(e->dst, engine());
             std::unordered_map<int, dnnl::memory> args{
@@ -184,13 +196,19 @@ struct conv2d::impl {
             if (!b.empty())
                 args.emplace(DNNL_ARG_BIAS, dnnl::memory(plain({p.out_channels}, dt::f32), engine(),
                                                          const_cast<float*>(b.data())));
+            args[DNNL_ARG_SCRATCHPAD] = scratchpad_for(e->scratch);
             e->prim.execute(s, args);
             if (e->prim_hi) {
                 args.erase(DNNL_ARG_BIAS);
                 args[DNNL_ARG_WEIGHTS] = e->weights_hi;
+                args[DNNL_ARG_SCRATCHPAD] = scratchpad_for(e->scratch_hi);
                 e->prim_hi->execute(s, args);
             }
-            if (e->from_dst) e->from_dst->execute(s, dst_mem, user_dst);
+            if (e->from_dst)
+                e->from_dst->execute(s,
+                                     {{DNNL_ARG_FROM, dst_mem},
+                                      {DNNL_ARG_TO, user_dst},
+                                      {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_from_dst)}});
             s.wait();
         });
     }
@@ -348,7 +366,7 @@ std::size_t conv2d::cached_shapes() const {
 
 std::string conv2d::implementation(const shape& src) const {
     impl_->out_shape(src);
-    return impl_->get(src)->name;
+    return impl_->get(onednn::sync_threads(), src)->name;
 }
 
 void conv2d::run(const_tensor_view src, tensor_view dst) const {

@@ -74,7 +74,7 @@ void check_reduced_u8(const void* src, std::size_t count) {
 struct linear::impl {
     struct entry {
         dnnl::matmul prim;
-        dnnl::memory::desc src, dst;
+        dnnl::memory::desc src, dst, scratch;
         dnnl::memory weights; // in the layout this primitive wants
         std::string name;
     };
@@ -92,7 +92,8 @@ struct linear::impl {
 
     mutable std::mutex mutex;
     mutable std::vector<dnnl::memory> weights; // reordered copies, one per layout wanted
-    mutable std::map<std::int64_t, std::shared_ptr<const entry>> cache;
+    // (oneDNN thread count, M) → primitive
+    mutable std::map<std::pair<int, std::int64_t>, std::shared_ptr<const entry>> cache;
 
     static constexpr std::size_t max_cached = 64;
 
@@ -105,7 +106,7 @@ struct linear::impl {
         const auto src = plain({m, p.k}, src_type);
         const auto wei = dnnl::memory::desc({p.k, p.n}, wei_type, tag::any);
         const auto dst = plain({m, p.n}, dst_type);
-        dnnl::primitive_attr attr;
+        dnnl::primitive_attr attr = base_attr();
         dnnl::post_ops ops;
         if (p.relu && dst_type == dt::f32)
             ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
@@ -130,22 +131,25 @@ struct linear::impl {
         return copy;
     }
 
-    std::shared_ptr<const entry> get(std::int64_t m) const {
+    // The primitive for M rows at `threads` oneDNN threads (what sync_threads() returned).
+    std::shared_ptr<const entry> get(int threads, std::int64_t m) const {
+        const auto key = std::make_pair(threads, m);
         {
             std::lock_guard lock(mutex);
-            if (auto it = cache.find(m); it != cache.end()) return it->second;
+            if (auto it = cache.find(key); it != cache.end()) return it->second;
         }
         auto made = std::make_shared<entry>();
         const auto pd = call("linear: creating the oneDNN matmul", [&] { return make_pd(m); });
         made->prim = dnnl::matmul(pd);
         made->src = pd.src_desc();
         made->dst = pd.dst_desc();
+        made->scratch = pd.scratchpad_desc();
         made->name = pd.impl_info_str();
         std::lock_guard lock(mutex);
         made->weights =
             call("linear: reordering weights", [&] { return weights_for(pd.weights_desc()); });
         if (cache.size() >= max_cached) cache.clear();
-        return cache.emplace(m, std::move(made)).first->second;
+        return cache.emplace(key, std::move(made)).first->second;
     }
 
     // First reorder: from the user's plain layout (data in `plain_data`) into what M = 1 wants.
@@ -159,13 +163,16 @@ struct linear::impl {
     }
 
     void execute(const void* src, float* dst, std::int64_t m) const {
-        const auto e = get(m);
+        const auto e = get(sync_threads(), m);
         call("linear::run", [&] {
             sync_threads();
             dnnl::memory s(e->src, engine(), const_cast<void*>(src));
             dnnl::memory d(e->dst, engine(), dst);
             std::unordered_map<int, dnnl::memory> args{
-                {DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, d}};
+                {DNNL_ARG_SRC, s},
+                {DNNL_ARG_WEIGHTS, e->weights},
+                {DNNL_ARG_DST, d},
+                {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch)}};
             const auto& b = fused_int8 ? bias_fused : bias;
             if (!b.empty() && dst_type == dt::f32)
                 args.emplace(DNNL_ARG_BIAS, dnnl::memory(plain({1, p.n}, dt::f32), engine(),
@@ -380,7 +387,7 @@ std::size_t linear::cached_shapes() const {
 
 std::string linear::implementation(std::int64_t m) const {
     detail::check_dim(m, "linear::implementation", "m");
-    return impl_->get(std::max<std::int64_t>(m, 1))->name;
+    return impl_->get(onednn::sync_threads(), std::max<std::int64_t>(m, 1))->name;
 }
 
 void linear::run(const float* src, float* dst, std::int64_t m) const {

@@ -3,6 +3,8 @@
 #include "hone/kernels/convert.hpp"
 #include "hone/kernels/gemm.hpp"
 
+#include "hone/core/threads.hpp"
+
 #include "check.hpp"
 #include "onednn.hpp"
 
@@ -17,41 +19,31 @@ namespace {
 
 using namespace onednn;
 
-enum class plain_kind { product, product_bf16, hessian };
+enum class plain_kind { product, product_bf16 };
 
 // m, k, n, b layout, has bias, kind
 using plain_key = std::tuple<std::int64_t, std::int64_t, std::int64_t, int, bool, int>;
 
 struct plain_primitive {
     dnnl::matmul prim;
-    dnnl::memory::desc src, wei, bias, dst;
+    dnnl::memory::desc src, wei, bias, dst, scratch;
 };
 
 plain_primitive make_plain(const plain_key& key) {
     const auto [m, k, n, layout, has_bias, kind_raw] = key;
-    const auto kind = static_cast<plain_kind>(kind_raw);
-    const dt in = kind == plain_kind::product_bf16 ? dt::bf16 : dt::f32;
+    const dt in =
+        static_cast<plain_kind>(kind_raw) == plain_kind::product_bf16 ? dt::bf16 : dt::f32;
     plain_primitive p;
-    if (kind == plain_kind::hessian) {
-        // src = Xᵀ as a [K, rows] view of X [rows, K]: strides {1, K}.
-        p.src = dnnl::memory::desc({m, k}, dt::f32, dims{1, m});
-        p.wei = plain({k, n}, dt::f32);
-    } else {
-        p.src = plain({m, k}, in);
-        p.wei = layout == int(weight_layout::k_by_n) ? dnnl::memory::desc({k, n}, in, tag::ab)
-                                                     : dnnl::memory::desc({k, n}, in, tag::ba);
-    }
+    p.src = plain({m, k}, in);
+    p.wei = layout == int(weight_layout::k_by_n) ? dnnl::memory::desc({k, n}, in, tag::ab)
+                                                 : dnnl::memory::desc({k, n}, in, tag::ba);
     p.dst = plain({m, n}, dt::f32);
     if (has_bias) p.bias = plain({1, n}, dt::f32);
-    dnnl::primitive_attr attr;
-    if (kind == plain_kind::hessian) {
-        dnnl::post_ops ops;
-        ops.append_sum(1.0f);
-        attr.set_post_ops(ops);
-    }
     const dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(p.src, p.wei, p.bias, p.dst)
                                           : dnnl::matmul::desc(p.src, p.wei, p.dst);
-    p.prim = dnnl::matmul(dnnl::matmul::primitive_desc(d, attr, engine()));
+    const dnnl::matmul::primitive_desc pd(d, base_attr(), engine());
+    p.prim = dnnl::matmul(pd);
+    p.scratch = pd.scratchpad_desc();
     return p;
 }
 
@@ -63,18 +55,79 @@ cache<plain_key, plain_primitive>& plain_cache() {
 void run_plain(const plain_key& key, const void* a, const void* b, const float* bias, float* c,
                const char* function) {
     call(function, [&] {
-        const auto p = plain_cache().get(key, make_plain);
-        sync_threads();
+        const int threads = sync_threads();
+        const auto p = plain_cache().get(threads, key, make_plain);
         const auto& e = engine();
-        dnnl::memory src(p->src, e, const_cast<void*>(a));
-        dnnl::memory wei(p->wei, e, const_cast<void*>(b));
-        dnnl::memory dst(p->dst, e, c);
         std::unordered_map<int, dnnl::memory> args{
-            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+            {DNNL_ARG_SRC, dnnl::memory(p->src, e, const_cast<void*>(a))},
+            {DNNL_ARG_WEIGHTS, dnnl::memory(p->wei, e, const_cast<void*>(b))},
+            {DNNL_ARG_DST, dnnl::memory(p->dst, e, c)},
+            {DNNL_ARG_SCRATCHPAD, scratchpad_for(p->scratch)}};
         if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->bias, e, const_cast<float*>(bias)));
         p->prim.execute(stream(), args);
         stream().wait();
     });
+}
+
+// ---- hessian_accumulate ---------------------------------------------------------------------
+// H += XᵀX in an order fixed by hone, not by oneDNN's threading: H is cut into square tiles of
+// hessian_tile; each pair of tiles (i ≤ j) belongs to one thread, which walks X in chunks of
+// hessian_chunk rows, in order: C = X[c, I]ᵀ·X[c, J] (one single-thread oneDNN product), then
+// H[I, J] += C and, off the diagonal, H[J, I] += Cᵀ. Every element of H is thus the same sum in
+// the same order at any thread count, and H stays exactly symmetric off the diagonal tiles.
+constexpr std::int64_t hessian_tile = 256;
+constexpr std::int64_t hessian_chunk = 64;
+
+// rows of the chunk, tile height (I), tile width (J), leading dimension of X (= K)
+using gram_key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+
+plain_primitive make_gram(const gram_key& key) {
+    const auto [rows, ti, tj, ld] = key;
+    plain_primitive p;
+    p.src = dnnl::memory::desc({ti, rows}, dt::f32, dims{1, ld}); // X[c, I]ᵀ, read in place
+    p.wei = dnnl::memory::desc({rows, tj}, dt::f32, dims{ld, 1}); // X[c, J], read in place
+    p.dst = plain({ti, tj}, dt::f32);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.src, p.wei, p.dst), base_attr(),
+                                          engine());
+    p.prim = dnnl::matmul(pd);
+    p.scratch = pd.scratchpad_desc();
+    return p;
+}
+
+cache<gram_key, plain_primitive>& gram_cache() {
+    static cache<gram_key, plain_primitive> c(64);
+    return c;
+}
+
+void accumulate_tile_pair(const float* x, std::int64_t rows, std::int64_t k, std::int64_t i0,
+                          std::int64_t j0, float* h, std::vector<float>& product) {
+    const std::int64_t ti = std::min(hessian_tile, k - i0), tj = std::min(hessian_tile, k - j0);
+    product.resize(std::size_t(ti * tj));
+    const auto& e = engine();
+    for (std::int64_t r0 = 0; r0 < rows; r0 += hessian_chunk) {
+        const std::int64_t rc = std::min(hessian_chunk, rows - r0);
+        const int threads = sync_threads(); // 1: called inside a parallel region or scope
+        const auto p = gram_cache().get(threads, gram_key{rc, ti, tj, k}, make_gram);
+        const float* chunk = x + r0 * k;
+        p->prim.execute(
+            stream(), {{DNNL_ARG_SRC, dnnl::memory(p->src, e, const_cast<float*>(chunk + i0))},
+                       {DNNL_ARG_WEIGHTS, dnnl::memory(p->wei, e, const_cast<float*>(chunk + j0))},
+                       {DNNL_ARG_DST, dnnl::memory(p->dst, e, product.data())},
+                       {DNNL_ARG_SCRATCHPAD, scratchpad_for(p->scratch)}});
+        stream().wait();
+        for (std::int64_t r = 0; r < ti; ++r) {
+            float* dst = h + (i0 + r) * k + j0;
+            const float* src = product.data() + r * tj;
+            for (std::int64_t c = 0; c < tj; ++c)
+                dst[c] += src[c];
+        }
+        if (i0 != j0)
+            for (std::int64_t c = 0; c < tj; ++c) {
+                float* dst = h + (j0 + c) * k + i0;
+                for (std::int64_t r = 0; r < ti; ++r)
+                    dst[r] += product[std::size_t(r * tj + c)];
+            }
+    }
 }
 
 // Writes bias (or zeros) into every row of c: the result of an empty reduction (K = 0).
@@ -139,9 +192,39 @@ void hessian_accumulate(const float* x, std::int64_t rows, std::int64_t k, float
     detail::check_buffer(x, rows * k, fn, "x");
     detail::check_buffer(h, k * k, fn, "h");
     if (rows == 0 || k == 0) return;
-    // Xᵀ [K, rows] · X [rows, K]: M = K, reduction = rows, N = K.
-    run_plain({k, rows, k, int(weight_layout::k_by_n), false, int(plain_kind::hessian)}, x, x,
-              nullptr, h, fn);
+    const std::int64_t tiles = (k + hessian_tile - 1) / hessian_tile;
+    const std::int64_t pairs = tiles * (tiles + 1) / 2;
+    std::string first_error;
+    status first_code = status::ok;
+    std::int64_t first_pair = pairs;
+#pragma omp parallel num_threads(hone::num_threads()) if (pairs > 1)
+    {
+        const single_thread_scope one; // also when the region is inactive (one tile pair)
+        std::vector<float> product;
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t p = 0; p < pairs; ++p) {
+            // p → (i, j), j ≥ i, row by row of the upper triangle of tiles.
+            std::int64_t i = 0, left = p;
+            while (left >= tiles - i) {
+                left -= tiles - i;
+                ++i;
+            }
+            try {
+                call(fn, [&] {
+                    accumulate_tile_pair(x, rows, k, i * hessian_tile, (i + left) * hessian_tile, h,
+                                         product);
+                });
+            } catch (const error& e) {
+#pragma omp critical(hone_hessian_error)
+                if (p < first_pair) {
+                    first_pair = p;
+                    first_error = e.what();
+                    first_code = e.code();
+                }
+            }
+        }
+    }
+    if (first_pair < pairs) fail(first_code, first_error);
 }
 
 void hessian_accumulate(const_tensor_view x, tensor_view h) {

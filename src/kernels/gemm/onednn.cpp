@@ -1,8 +1,13 @@
 #include "onednn.hpp"
 
 #include "hone/core/threads.hpp"
+#include "hone/kernels/gemm.hpp"
 
 #include <fmt/format.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,11 +25,41 @@ dnnl::stream& stream() {
     return s;
 }
 
-void sync_threads() {
+namespace {
+thread_local int single_thread_depth = 0;
+} // namespace
+
+int sync_threads() {
 #ifdef _OPENMP
-    const int n = hone::num_threads();
+    const int n = omp_in_parallel() || single_thread_depth > 0 ? 1 : hone::num_threads();
     if (omp_get_max_threads() != n) omp_set_num_threads(n);
+    return n;
+#else
+    return 1;
 #endif
+}
+
+dnnl::primitive_attr base_attr() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+dnnl::memory scratchpad_for(const dnnl::memory::desc& desc) {
+    // 64-byte aligned, grown to the largest scratchpad this thread has needed.
+    struct buffer {
+        std::unique_ptr<std::byte[]> data;
+        std::size_t bytes = 0;
+    };
+    thread_local buffer b;
+    const std::size_t need = desc.get_size() + 64;
+    if (need > b.bytes) {
+        b.data = std::make_unique<std::byte[]>(need);
+        b.bytes = need;
+    }
+    const auto address = reinterpret_cast<std::uintptr_t>(b.data.get());
+    void* aligned = b.data.get() + ((64 - address % 64) % 64);
+    return dnnl::memory(desc, engine(), aligned);
 }
 
 void rethrow(const std::string& what, const dnnl::error& e) {
@@ -56,8 +91,19 @@ bool native_bf16() {
 
 void reorder_now(dnnl::memory& src, dnnl::memory& dst) {
     sync_threads();
-    dnnl::reorder(src, dst).execute(stream(), src, dst);
+    const dnnl::reorder::primitive_desc pd(src, dst, base_attr());
+    dnnl::reorder(pd).execute(stream(),
+                              {{DNNL_ARG_FROM, src},
+                               {DNNL_ARG_TO, dst},
+                               {DNNL_ARG_SCRATCHPAD, scratchpad_for(pd.scratchpad_desc())}});
     stream().wait();
 }
 
 } // namespace hone::kernels::onednn
+
+namespace hone::kernels {
+
+single_thread_scope::single_thread_scope() noexcept { ++onednn::single_thread_depth; }
+single_thread_scope::~single_thread_scope() { --onednn::single_thread_depth; }
+
+} // namespace hone::kernels

@@ -1,5 +1,20 @@
 // Private oneDNN plumbing shared by the GEMM and convolution kernels: the CPU engine, a stream
-// per thread, thread count, error translation and a small keyed cache of primitives.
+// per thread, thread count, user-managed scratchpads, error translation and a small keyed cache
+// of primitives.
+//
+// Why scratchpads are ours: Debian's oneDNN is built with DNNL_ENABLE_CONCURRENT_EXEC=OFF, where
+// the library-managed scratchpad is shared by all primitives and a primitive must run on the
+// thread that created it. hone caches primitives process-wide and runs them from any thread —
+// GPTQ and the Hessian preparation run one cached product concurrently from every thread of
+// their OpenMP loops — and two executions then wrote the same scratch (brgemm's copy of B on
+// AVX-512), giving wrong products at random. So every primitive is made with
+// scratchpad_mode::user and each execution gets the scratchpad of its own thread
+// (scratchpad_for).
+//
+// Why the thread count is part of every key: a primitive is made for the number of threads
+// oneDNN will run it with. Inside an OpenMP parallel region (or a single_thread_scope) each
+// call runs on its thread alone, with primitives made for one thread, so its bytes depend only
+// on the shapes and the ISA, not on hone::num_threads().
 #pragma once
 
 #include "hone/core/error.hpp"
@@ -13,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hone::kernels::onednn {
@@ -25,8 +41,17 @@ using dims = dnnl::memory::dims;
 const dnnl::engine& engine();
 /// A stream of the calling thread (oneDNN streams must not be shared across threads).
 dnnl::stream& stream();
-/// Makes this thread's OpenMP team size hone::num_threads() before oneDNN runs.
-void sync_threads();
+/// Makes this thread's OpenMP team size what oneDNN's next call here runs with, and returns it:
+/// 1 inside an active OpenMP parallel region or a single_thread_scope, else hone::num_threads().
+/// Call it before looking a primitive up (the count is part of its key) and before executing.
+int sync_threads();
+
+/// Attributes every hone primitive starts from: scratchpad_mode::user (see above).
+dnnl::primitive_attr base_attr();
+
+/// A scratchpad for a primitive whose scratchpad_desc() is `desc`, in the calling thread's own
+/// buffer (grown as needed, reused call after call). Valid until the next call on this thread.
+dnnl::memory scratchpad_for(const dnnl::memory::desc& desc);
 
 /// Throws hone::error naming `what` for a dnnl::error (status unsupported when oneDNN has no
 /// implementation, internal otherwise).
@@ -50,22 +75,25 @@ dnnl::memory::desc plain(const dims& d, dt type);
 /// Executes a reorder from src to dst (creating the primitive; for one-off weight reorders).
 void reorder_now(dnnl::memory& src, dnnl::memory& dst);
 
-/// A thread-safe map Key → shared_ptr<Value> that creates missing entries with make(key).
-/// Bounded: when it holds `capacity` entries it is emptied before inserting (entries in use
-/// stay alive through their shared_ptr).
+/// A thread-safe map (threads, Key) → shared_ptr<Value> that creates missing entries with
+/// make(key) — `threads` being what sync_threads() returned for this call, which make() then
+/// sees as oneDNN's thread count. Bounded: when it holds `capacity` entries it is emptied
+/// before inserting (entries in use stay alive through their shared_ptr).
 template <class Key, class Value> class cache {
 public:
     explicit cache(std::size_t capacity = 256) : capacity_(capacity) {}
 
-    template <class Make> std::shared_ptr<const Value> get(const Key& key, Make&& make) {
+    template <class Make>
+    std::shared_ptr<const Value> get(int threads, const Key& key, Make&& make) {
+        const auto full = std::make_pair(threads, key);
         {
             std::lock_guard lock(mutex_);
-            if (auto it = map_.find(key); it != map_.end()) return it->second;
+            if (auto it = map_.find(full); it != map_.end()) return it->second;
         }
         auto made = std::make_shared<const Value>(make(key)); // outside the lock: may be slow
         std::lock_guard lock(mutex_);
         if (map_.size() >= capacity_) map_.clear();
-        return map_.emplace(key, std::move(made)).first->second;
+        return map_.emplace(full, std::move(made)).first->second;
     }
 
     std::size_t size() const {
@@ -75,7 +103,7 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::map<Key, std::shared_ptr<const Value>> map_;
+    std::map<std::pair<int, Key>, std::shared_ptr<const Value>> map_;
     std::size_t capacity_;
 };
 
