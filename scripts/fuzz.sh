@@ -1,15 +1,17 @@
 #!/bin/sh
-# Builds the libFuzzer targets with clang (ASan+UBSan) in build-fuzz/ and runs each for
-# FUZZ_SECONDS (default 20) from its seed corpus in tests/fuzz/corpus/<target>/.
+# Runs each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus in
+# tests/fuzz/corpus/<target>/. The targets live in the clang ASan+UBSan tree that
+# `scripts/test.sh --sanitize address,undefined` builds (build-sanitize/); this brings it up to
+# date first (a no-op right after that command).
 set -eu
 cd "$(dirname "$0")/.."
-export HONE_BUILD_DIR=build-fuzz
-CC=clang CXX=clang++ ./scripts/setup.sh -DHONE_BUILD_FUZZERS=ON -DHONE_BUILD_TESTS=OFF \
-    -DHONE_BUILD_BENCHMARKS=OFF -DHONE_BUILD_EXAMPLES=OFF -DHONE_SANITIZE=address,undefined
+export HONE_BUILD_DIR="${HONE_BUILD_DIR:-build-sanitize}"
+CC=clang CXX=clang++ ./scripts/setup.sh -DHONE_SANITIZE=address,undefined -DHONE_BUILD_FUZZERS=ON \
+    -DHONE_BUILD_BENCHMARKS=OFF -DHONE_BUILD_EXAMPLES=OFF
 export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1"
-for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
+for fuzzer in "$HONE_BUILD_DIR"/tests/fuzz/fuzz_*; do
     name=$(basename "$fuzzer")
-    corpus="build-fuzz/corpus/$name"
+    corpus="$HONE_BUILD_DIR/corpus/$name"
     mkdir -p "$corpus"
     seeds=""
     [ -d "tests/fuzz/corpus/$name" ] && seeds="tests/fuzz/corpus/$name"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages of scripts/apt-packages.txt that are missing (quick and
 # idempotent when all are present), then configures and builds hone in $HONE_BUILD_DIR
-# (default: build). Extra arguments go to CMake's configure step. Run as root (or with sudo).
+# (default: build; only the targets of $HONE_BUILD_TARGETS when set). Extra arguments go to
+# CMake's configure step. Run as root (or with sudo).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,5 @@ fi
 
 build="${HONE_BUILD_DIR:-build}"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build "$build" --parallel "$(nproc)"
+# HONE_BUILD_TARGETS: only these targets (default: all).
+cmake --build "$build" --parallel "$(nproc)" ${HONE_BUILD_TARGETS:+--target $HONE_BUILD_TARGETS}

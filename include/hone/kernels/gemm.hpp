@@ -5,11 +5,13 @@
 // (weight_layout::n_by_k: one row per output channel, as nn.Linear.weight and ONNX Gemm with
 // transB=1). oneDNN primitives are created once per shape and kept in a process-wide cache, so
 // repeated calls of one shape pay creation only once. oneDNN picks its own ISA at run time
-// (onednn_isa() tells which); hone's SIMD cap (HONE_MAX_ISA) does not apply to it — use
-// ONEDNN_MAX_CPU_ISA for that. Threads: hone::num_threads() when called from outside any
-// OpenMP parallel region; called from inside one (or within a single_thread_scope), each call
-// runs on the calling thread alone, so callers may run products concurrently from their own
-// threads. Every primitive is safe to run from any thread, concurrently.
+// (onednn_isa() tells which); the HONE_MAX_ISA environment variable caps it too (avx2 → AVX2,
+// scalar → SSE4.1) unless ONEDNN_MAX_CPU_ISA is set, but only at oneDNN's first use:
+// set_max_isa() at run time does not move oneDNN's cap. Threads: hone::num_threads() when called
+// from outside any OpenMP parallel region; called from inside one (or within a
+// single_thread_scope), each call runs on the calling thread alone, so callers may run products
+// concurrently from their own threads. Every primitive is safe to run from any thread,
+// concurrently.
 //
 // Bytes: a product run on one thread (inside a parallel region or a single_thread_scope) gives
 // the same bytes for the same operands and shapes on a given ISA, whatever hone::num_threads()

@@ -246,6 +246,7 @@ void hessian_accumulate(const_tensor_view x, tensor_view h) {
 }
 
 std::string onednn_isa() {
+    engine(); // applies HONE_MAX_ISA's cap before oneDNN's is read
     switch (dnnl::get_effective_cpu_isa()) {
     case dnnl::cpu_isa::all: return "all";
     case dnnl::cpu_isa::sse41: return "sse41";
@@ -263,6 +264,7 @@ std::string onednn_isa() {
 }
 
 bool int8_pairs_saturate() {
+    engine();
     switch (dnnl::get_effective_cpu_isa()) {
     case dnnl::cpu_isa::avx2_vnni:
     case dnnl::cpu_isa::avx512_core_vnni:

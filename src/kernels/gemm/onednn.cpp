@@ -2,11 +2,13 @@
 
 #include "hone/core/threads.hpp"
 #include "hone/kernels/gemm.hpp"
+#include "hone/kernels/isa.hpp"
 
 #include <fmt/format.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 
 #ifdef _OPENMP
@@ -15,8 +17,30 @@
 
 namespace hone::kernels::onednn {
 
+namespace {
+
+// HONE_MAX_ISA in the environment caps oneDNN too, so a run at a lower tier tests oneDNN's
+// kernels of that tier as well (scalar → SSE4.1, oneDNN's lowest). ONEDNN_MAX_CPU_ISA, when
+// set, wins. oneDNN fixes its cap at first use: set_max_isa() later does not move it.
+void cap_onednn_isa() {
+    const char* hone_cap = std::getenv("HONE_MAX_ISA");
+    if (!hone_cap || std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) return;
+    const auto tier = isa_from_name(hone_cap);
+    if (!tier || *tier == isa::avx512) return;
+    try {
+        dnnl::set_max_cpu_isa(*tier == isa::avx2 ? dnnl::cpu_isa::avx2 : dnnl::cpu_isa::sse41);
+    } catch (const dnnl::error&) {
+        // Too late (oneDNN already dispatched, e.g. from the embedding program): keep its cap.
+    }
+}
+
+} // namespace
+
 const dnnl::engine& engine() {
-    static const dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    static const dnnl::engine e = [] {
+        cap_onednn_isa();
+        return dnnl::engine(dnnl::engine::kind::cpu, 0);
+    }();
     return e;
 }
 
