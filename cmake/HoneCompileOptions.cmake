@@ -9,6 +9,10 @@ if(HONE_SANITIZE)
   add_compile_options(-fsanitize=${HONE_SANITIZE} -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${HONE_SANITIZE})
+  # Reports need file:line, not full debug info (which makes these builds much slower).
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    add_compile_options(-gline-tables-only)
+  endif()
 endif()
 
 if(HONE_BUILD_FUZZERS)
