@@ -1,6 +1,7 @@
 // Per-tensor error report (see hone/quantize/error_report.hpp).
 #include "hone/quantize/error_report.hpp"
 
+#include "hone/core/threads.hpp"
 #include "hone/kernels/error.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "quant_common.hpp"
@@ -9,8 +10,34 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <vector>
 
 namespace hone {
+
+namespace detail {
+
+void matmul_rows(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
+                 std::int64_t n) {
+    constexpr std::int64_t chunk = 64;
+    const std::int64_t chunks = (m + chunk - 1) / chunk;
+    const kernels::single_thread_scope one_thread; // also when the loop stays serial
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(chunks));
+#pragma omp parallel for num_threads(hone::num_threads()) schedule(dynamic, 1) if (chunks > 1)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        try {
+            const std::int64_t r0 = c * chunk;
+            kernels::matmul_f32(x + r0 * k, w, y + r0 * n, std::min(chunk, m - r0), k, n,
+                                kernels::weight_layout::n_by_k, nullptr);
+        } catch (...) {
+            errors[std::size_t(c)] = std::current_exception();
+        }
+    }
+    for (const auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+} // namespace detail
 
 quant_error_report measure_error(const_tensor_view original, const quantized_tensor& quantized,
                                  std::string_view name, const_tensor_view inputs,
@@ -72,10 +99,8 @@ quant_error_report measure_error(const_tensor_view original, const quantized_ten
             fail(status::invalid_argument,
                  fmt::format("measure_error: inputs of '{}' are empty", name));
         std::vector<float> y(std::size_t(m * n)), yq(std::size_t(m * n));
-        kernels::matmul_f32(x.data(), w.data(), y.data(), m, k, n, kernels::weight_layout::n_by_k,
-                            nullptr);
-        kernels::matmul_f32(x.data(), ws.data(), yq.data(), m, k, n, kernels::weight_layout::n_by_k,
-                            nullptr);
+        detail::matmul_rows(x.data(), w.data(), y.data(), m, k, n);
+        detail::matmul_rows(x.data(), ws.data(), yq.data(), m, k, n);
         const kernels::error_sums output_error = kernels::compare(y, yq, "measure_error");
         rep.has_output = true;
         rep.output_mse = output_error.mse();

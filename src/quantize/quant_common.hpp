@@ -121,4 +121,11 @@ quantized_tensor pack(std::span<const float> values, const shape& dims, const qu
 /// Validates a clip_search_config; throws invalid_argument naming `what`.
 void validate(const clip_search_config& clip, std::string_view what);
 
+/// y [m, n] = x [m, k] · wᵀ (w [n, k]; all f32 row-major): fixed chunks of 64 rows in parallel,
+/// each one single-thread oneDNN product, so the bytes do not depend on the thread count (a
+/// product oneDNN runs on several threads may split its reduction: its AVX2 kernels do at long
+/// K). For AWQ's search and the report's output figures.
+void matmul_rows(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
+                 std::int64_t n);
+
 } // namespace hone::detail

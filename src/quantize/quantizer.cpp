@@ -57,8 +57,7 @@ awq_outcome run_awq(std::span<const float> w, const shape& dims, const_tensor_vi
     for (auto& v : mean_abs)
         v /= double(m);
     std::vector<float> y(std::size_t(m * n)), yq(std::size_t(m * n));
-    kernels::matmul_f32(x.data(), w.data(), y.data(), m, k, n, kernels::weight_layout::n_by_k,
-                        nullptr);
+    detail::matmul_rows(x.data(), w.data(), y.data(), m, k, n);
     const clip_search_config* clip = cfg.awq.clip_search ? &cfg.clip : nullptr;
     awq_outcome best;
     double best_err = std::numeric_limits<double>::infinity();
@@ -86,8 +85,7 @@ awq_outcome run_awq(std::span<const float> w, const shape& dims, const_tensor_vi
         for (std::int64_t r = 0; r < n; ++r)
             for (std::int64_t c = 0; c < k; ++c)
                 eff[std::size_t(r * k + c)] = d[std::size_t(r * k + c)] / s[std::size_t(c)];
-        kernels::matmul_f32(x.data(), eff.data(), yq.data(), m, k, n,
-                            kernels::weight_layout::n_by_k, nullptr);
+        detail::matmul_rows(x.data(), eff.data(), yq.data(), m, k, n);
         const double err = kernels::compare(y, yq, "awq search").error_sq;
         if (err < best_err) {
             best_err = err;

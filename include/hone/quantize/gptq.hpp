@@ -22,7 +22,7 @@
 // up front ("static groups"), so the packed tensor keeps the plain contiguous group layout
 // (no per-column group index) whatever the column order. With clip_search, every scale is the
 // MSE-optimal clipped one (clip_search_config) instead of min/max.
-// Rows are independent: they are processed in fixed chunks of 256 rows in parallel, each chunk
+// Rows are independent: they are processed in fixed chunks of 64 rows in parallel, each chunk
 // by one thread in a fixed order, so the result is identical at any thread count.
 #pragma once
 
