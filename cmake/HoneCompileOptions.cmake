@@ -9,9 +9,11 @@ if(HONE_SANITIZE)
   add_compile_options(-fsanitize=${HONE_SANITIZE} -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${HONE_SANITIZE})
-  # Reports need file:line, not full debug info (which makes these builds much slower).
   if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # Reports need file:line, not full debug info (which makes these builds much slower).
     add_compile_options(-gline-tables-only)
+    # C programs (tests/capi) link libhone, whose C++ needs the C++ parts of the runtimes.
+    add_link_options("$<$<LINK_LANGUAGE:C>:-fsanitize-link-c++-runtime;-lstdc++>")
   endif()
 endif()
 

@@ -297,7 +297,8 @@ TEST_CASE("load_onnx: mlp.onnx — graph, shapes, producer, opset and weights bi
                                                           {"fc1.bias", "mlp_fc1_bias.npy"},
                                                           {"fc2.weight", "mlp_fc2_weight.npy"},
                                                           {"fc3.bias", "mlp_fc3_bias.npy"}}) {
-        CAPTURE(w);
+        const char* weight = w; // clang 14 cannot capture a structured binding
+        CAPTURE(weight);
         REQUIRE(m.has_weight(w));
         CHECK(m.origin(w) == weight_origin::initializer);
         CHECK(same_bytes(m.weight(w), npy(f)));
@@ -311,7 +312,8 @@ TEST_CASE("load_onnx: Constant-node and external-data variants hold the same wei
              {"mlp_constants.onnx", weight_origin::constant_node},
              {"mlp_external.onnx", weight_origin::external}}) {
         if (!fs::exists(fashion_fixture(file))) continue;
-        CAPTURE(file);
+        const char* variant = file; // clang 14 cannot capture a structured binding
+        CAPTURE(variant);
         const auto m = load_onnx(fashion_fixture(file));
         int from_origin = 0;
         for (const auto& name : m.weight_names())

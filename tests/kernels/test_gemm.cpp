@@ -173,8 +173,10 @@ TEST_CASE("matmul_bf16 equals the double product of bf16-rounded operands") {
 }
 
 TEST_CASE("hessian_accumulate: H += XᵀX against a double reference") {
-    for (auto [rows, k] :
+    for (auto shape :
          {std::pair<std::int64_t, std::int64_t>{1, 1}, {7, 5}, {128, 33}, {3, 100}, {513, 64}}) {
+        const std::int64_t rows = shape.first, k = shape.second; // (clang 14: no lambda
+                                                                 // captures of bindings)
         CAPTURE(rows);
         CAPTURE(k);
         const auto x = randn(std::size_t(rows * k), 9);

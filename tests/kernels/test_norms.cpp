@@ -26,8 +26,9 @@ double exact(const std::vector<float>& m, std::int64_t rows, std::int64_t cols, 
 
 TEST_CASE("row and column norms on every tier, edge shapes") {
     hone::test::for_each_tier([](hone::isa) {
-        for (auto [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+        for (auto shape : std::vector<std::pair<std::int64_t, std::int64_t>>{
                  {0, 5}, {5, 0}, {1, 1}, {3, 7}, {2, 8}, {5, 17}, {7, 33}, {4, 1025}, {300, 3}}) {
+            const std::int64_t rows = shape.first, cols = shape.second; // captured below
             std::vector<float> m(std::size_t(rows * cols));
             std::mt19937 rng(unsigned(rows * 131 + cols));
             std::normal_distribution<float> normal;

@@ -127,9 +127,10 @@ TEST_CASE("decode and GEMV match a naive reference on edge shapes, every bit wid
     const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
         {1, 1}, {1, 7}, {3, 8}, {5, 16}, {2, 17}, {7, 33}, {1, 64}, {9, 100}, {33, 257}};
     for (int bits = 1; bits <= 8; ++bits)
-        for (auto [rows, cols] : shapes)
+        for (const auto& shape : shapes)
             for (std::int64_t g : {std::int64_t(0), std::int64_t(1), std::int64_t(2)})
                 for (auto type : {hone::dtype::f32, hone::dtype::f16}) {
+                    const std::int64_t rows = shape.first, cols = shape.second; // captured
                     if (type == hone::dtype::f16 && g != 2) continue;
                     fixture f(rows, cols, bits, g, unsigned(rows * 31 + cols + bits), type);
                     std::vector<float> x(static_cast<std::size_t>(cols)),

@@ -141,7 +141,8 @@ TEST_CASE("topk_mask: errors") {
 TEST_CASE("nm_mask: every group keeps exactly N, matches the reference on every tier") {
     const std::vector<std::pair<int, int>> patterns = {{1, 2}, {2, 4}, {1, 4}, {3, 4},  {4, 8},
                                                        {2, 8}, {1, 3}, {2, 5}, {8, 16}, {5, 32}};
-    for (auto [n, m] : patterns) {
+    for (const auto& pattern : patterns) {
+        const int n = pattern.first, m = pattern.second; // captured by lambdas below
         for (bool ties : {false, true}) {
             const std::int64_t rows = 13, cols = std::int64_t(m) * 11;
             const auto s = weights(std::size_t(rows * cols), unsigned(n * 100 + m), ties);

@@ -244,7 +244,9 @@ template <class Run> void check(const std::string& name, across_tiers promise, R
         per_tier.emplace_back(tier, std::move(*first));
     }
     const outcome& top = per_tier.back().second;
-    for (const auto& [tier, o] : per_tier) {
+    for (const auto& entry : per_tier) {
+        const hone::isa tier = entry.first; // captured by INFO (clang 14: not a binding)
+        const outcome& o = entry.second;
         if (print_digests())
             std::printf("digest %-34s %-7s onednn=%-16s %016llx\n", name.c_str(),
                         std::string(hone::name_of(tier)).c_str(),
