@@ -9,6 +9,7 @@ export HONE_BUILD_DIR="${HONE_BUILD_DIR:-build-sanitize}"
 CC=clang CXX=clang++ ./scripts/setup.sh -DHONE_SANITIZE=address,undefined -DHONE_BUILD_FUZZERS=ON \
     -DHONE_BUILD_BENCHMARKS=OFF -DHONE_BUILD_EXAMPLES=OFF
 export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1"
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 for fuzzer in "$HONE_BUILD_DIR"/tests/fuzz/fuzz_*; do
     name=$(basename "$fuzzer")
     corpus="$HONE_BUILD_DIR/corpus/$name"

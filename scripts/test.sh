@@ -46,6 +46,7 @@ thread)
     # Fail on the first report; let huge allocations fail with an error as libc would.
     export ASAN_OPTIONS="abort_on_error=0:halt_on_error=1:allocator_may_return_null=1:detect_leaks=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
     fuzzers=OFF
     case "$sanitize" in *address*) fuzzers=ON ;; esac
     CC=clang CXX=clang++ ./scripts/setup.sh -DHONE_SANITIZE="$sanitize" \
