@@ -7,9 +7,9 @@
 #include "hone/core/error.hpp"
 #include "hone/core/threads.hpp"
 #include "hone/kernels/cluster.hpp"
+#include "hone/kernels/kmeans_dp.hpp"
 
 #include <fmt/format.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -34,7 +34,8 @@ using i64 = std::int64_t;
 
 using detail::compensated_sum;
 
-constexpr i64 pad = 4; ///< zero entries after every column array (whole-vector loads)
+/// Zero entries after every column array (the kmeans_dp kernel loads whole vectors).
+constexpr i64 pad = kernels::kmeans_dp_padding;
 
 /// Memory for the solver's large arrays: blocks of 4 MiB and more are 2 MiB-aligned and asked
 /// for transparent huge pages (Linux), so that touching them for the first time costs a few
@@ -388,74 +389,11 @@ double lloyd_upper_bound(const sorted_data& d, const prefix_sums& ps, int k) {
 // Entry (j, i) of layer m: D_{m−1}[i − 1] + cost(i, j), the best cost of m clusters over the
 // values 0 … j whose last cluster starts at i. Written (r[i] + q2) − (q1 − p1[i])² / c with
 // r[i] = D_{m−1}[i − 1] − p2[i], q = the prefix sums up to and including j and c the weight of
-// i … j. With unit weights (`Unit`), c = j + 1 − i and 1/c comes from a table (a multiply, not a
-// division). Every path (scalar, AVX2, any thread) computes each entry with the same IEEE
-// operations in the same order (no contraction: this file is compiled without FMA, the AVX2
-// code uses explicit intrinsics), and a row's result is its leftmost minimum, which does not
-// depend on the order of evaluation: the bits are the same everywhere.
-
-template <bool Unit> struct columns {
-    const double *p1, *pw, *r;
-    const double* rv; ///< Unit: rv[u] = 1/(n − u), so entry (j, i) reads rv[n − 1 − j + i]
-    i64 n;
-};
-
-template <bool Unit>
-i64 scan_scalar(const columns<Unit>& c, double q1, double q2, double qw, i64 j, i64 a, i64 b,
-                double& best_value) {
-    double bv = std::numeric_limits<double>::infinity();
-    i64 best = a;
-    for (i64 i = a; i <= b; ++i) {
-        const double s = q1 - c.p1[i];
-        double v;
-        if constexpr (Unit)
-            v = (c.r[i] + q2) - (s * s) * c.rv[c.n - 1 - j + i];
-        else
-            v = (c.r[i] + q2) - (s * s) / (qw - c.pw[i]);
-        best = v < bv ? i : best;
-        bv = v < bv ? v : bv;
-    }
-    best_value = bv;
-    return best;
-}
-
-/// AVX2: four columns per step (the arrays are padded; lanes past b count as +∞), a running
-/// minimum and its first index per lane, then the smallest index among the lanes holding the
-/// overall minimum.
-template <bool Unit>
-__attribute__((target("avx2"))) i64 scan_avx2(const columns<Unit>& c, double q1, double q2,
-                                              double qw, i64 j, i64 a, i64 b, double& best_value) {
-    const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
-    const __m256d vq1 = _mm256_set1_pd(q1), vq2 = _mm256_set1_pd(q2), vqw = _mm256_set1_pd(qw);
-    const __m256d last = _mm256_set1_pd(double(b)), four = _mm256_set1_pd(4.0);
-    const double* rv = Unit ? c.rv + (c.n - 1 - j) : nullptr;
-    __m256d vmin = inf, vidx = _mm256_setzero_pd();
-    __m256d cur = _mm256_setr_pd(double(a), double(a + 1), double(a + 2), double(a + 3));
-    for (i64 i = a; i <= b; i += 4) {
-        const __m256d s = _mm256_sub_pd(vq1, _mm256_loadu_pd(c.p1 + i));
-        const __m256d base = _mm256_add_pd(_mm256_loadu_pd(c.r + i), vq2);
-        __m256d v;
-        if constexpr (Unit)
-            v = _mm256_sub_pd(base, _mm256_mul_pd(_mm256_mul_pd(s, s), _mm256_loadu_pd(rv + i)));
-        else
-            v = _mm256_sub_pd(base, _mm256_div_pd(_mm256_mul_pd(s, s),
-                                                  _mm256_sub_pd(vqw, _mm256_loadu_pd(c.pw + i))));
-        if (i + 3 > b) v = _mm256_blendv_pd(v, inf, _mm256_cmp_pd(cur, last, _CMP_GT_OQ));
-        // (min_pd(v, vmin) is v where v < vmin, else vmin: the same as the blend, shorter.)
-        vidx = _mm256_blendv_pd(vidx, cur, _mm256_cmp_pd(v, vmin, _CMP_LT_OQ));
-        vmin = _mm256_min_pd(v, vmin);
-        cur = _mm256_add_pd(cur, four);
-    }
-    __m256d m = _mm256_min_pd(vmin, _mm256_permute2f128_pd(vmin, vmin, 1));
-    m = _mm256_min_pd(m, _mm256_permute_pd(m, 5));
-    __m256d idx = _mm256_blendv_pd(inf, vidx, _mm256_cmp_pd(vmin, m, _CMP_EQ_OQ));
-    idx = _mm256_min_pd(idx, _mm256_permute2f128_pd(idx, idx, 1));
-    idx = _mm256_min_pd(idx, _mm256_permute_pd(idx, 5));
-    best_value = _mm256_cvtsd_f64(m);
-    return best_value < std::numeric_limits<double>::infinity() ? i64(_mm256_cvtsd_f64(idx)) : a;
-}
-
-const bool has_avx2 = __builtin_cpu_supports("avx2");
+// i … j. With unit weights, c = j + 1 − i and 1/c comes from a table (a multiply, not a
+// division). The row scans are the kmeans_dp kernel (hone/kernels/kmeans_dp.hpp): every tier
+// computes each entry with the same IEEE operations in the same order, and a row's result is
+// its leftmost minimum, which does not depend on the order of evaluation: the bits are the same
+// on every tier and at any thread count.
 
 /// One layer of the dynamic programme over monotone argmins, in level order: cur[j] = the
 /// minimum of row j over the columns [col_lo, min(j, col_hi)], its leftmost argmin in arg[j].
@@ -463,10 +401,10 @@ const bool has_avx2 = __builtin_cpu_supports("avx2");
 /// neighbours t ± h at coarser levels (or outside: the column bounds), and its argmin lies
 /// between theirs (the quadrangle inequality) and at or after the previous layer's argmin of the
 /// same row. That is divide and conquer (every row scans the same range as in the recursion),
-/// but the rows of one level are independent: no recursion per row and the scans of
-/// neighbouring rows overlap in the pipeline. The coarse levels (h ≥ block) run over the whole
-/// layer, then subtrees of `split` rows depth first, and each block of `block` rows runs its
-/// fine levels while its columns stay in cache.
+/// but the rows of one level are independent: no recursion per row, and the rows of a level go
+/// to the kernel in batches. The coarse levels (h ≥ block) run over the whole layer, then
+/// subtrees of `split` rows depth first, and each block of `block` rows runs its fine levels
+/// while its columns stay in cache.
 ///
 /// Pruning by an upper bound `ub` of the optimal cost: costs are ≥ 0, so a state whose best cost
 /// exceeds ub lies on no optimal path, and D_m[j] is non-decreasing in j, so the rows with
@@ -476,15 +414,16 @@ const bool has_avx2 = __builtin_cpu_supports("avx2");
 /// above ub may have been computed over too few columns; it is above ub either way and the next
 /// layer does not use it as a lower bound. The rows run in a fixed order, so which rows are
 /// skipped does not depend on anything but the data.
-template <bool Unit> class level_layer {
+class level_layer {
 public:
-    level_layer(const columns<Unit>& c, const prefix_sums& ps, double* cur, std::uint32_t* arg,
+    level_layer(const kernels::kmeans_dp_columns& c, double* cur, std::uint32_t* arg,
                 const std::uint32_t* lower, const double* lower_cost, i64 lower_last, double ub,
                 i64 row_lo, i64 row_hi, i64 col_lo, i64 col_hi)
-        : c_(c), p1_(ps.p1.data()), p2_(ps.p2.data()), pw_(Unit ? nullptr : ps.pw.data()),
-          cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost),
+        : c_(c), cur_(cur), arg_(arg), lower_(lower), lower_cost_(lower_cost),
           lower_last_(lower ? lower_last : -1), ub_(ub), row_lo_(row_lo),
-          rows_(row_hi - row_lo + 1), col_lo_(col_lo), col_hi_(col_hi) {}
+          rows_(row_hi - row_lo + 1), col_lo_(col_lo), col_hi_(col_hi) {
+        batch_.reserve(max_batch);
+    }
 
     void solve() {
         top_ = 1;
@@ -497,8 +436,7 @@ public:
         // Levels above `split` over the whole layer (few rows, long vectorised scans) …
         const i64 root = std::min(top_, split);
         for (i64 h = top_; h > root; h /= 2)
-            for (i64 t = h; t <= rows_ && t < limit_; t += 2 * h)
-                row(t, h);
+            level(h, rows_, h);
         // … then each subtree depth first, its blocks in level order (columns stay in cache).
         for (i64 t = root; t - root < rows_; t += 2 * root)
             subtree(t, root);
@@ -514,12 +452,13 @@ public:
 private:
     static constexpr i64 block = 4096;    ///< rows solved level by level in cache (power of 2)
     static constexpr i64 split = 1 << 16; ///< subtrees solved depth first (power of 2)
+    static constexpr std::size_t max_batch = 1024; ///< rows per kernel call
 
     /// The rows of the implicit tree below row t of level h ≥ block, depth first; the two
     /// blocks next to a row of level `block` are solved level by level.
     void subtree(i64 t, i64 h) {
         if (t - h >= rows_ || t - h >= limit_) return;
-        if (t <= rows_ && t < limit_) row(t, h);
+        level(t, t, h);
         if (h == block) {
             fine(t - block);
             fine(t);
@@ -532,31 +471,39 @@ private:
     /// Rows t ∈ (t0, t0 + block), level by level (their neighbours t0 and t0 + block are done).
     void fine(i64 t0) {
         for (i64 h = std::min(block / 2, top_); h >= 1; h /= 2)
-            for (i64 t = t0 + h; t < t0 + block && t <= rows_ && t < limit_; t += 2 * h)
-                row(t, h);
+            level(t0 + h, t0 + block - 1, h);
     }
 
-    /// Row t (1-based) whose neighbours are t ± h.
-    void row(i64 t, i64 h) {
+    /// Rows t = first, first + 2h, … up to `end` (and rows_, below limit_), whose neighbours are
+    /// t ± h: independent of each other, solved in order by the kernel, batch by batch.
+    void level(i64 first, i64 end, i64 h) {
+        end = std::min(end, rows_);
+        for (i64 t = first; t <= end && t < limit_;) {
+            batch_.clear();
+            const i64 t0 = t;
+            for (; t <= end && t < limit_ && batch_.size() < max_batch; t += 2 * h)
+                batch_.push_back(range(t, h));
+            const std::int64_t done = kernels::kmeans_dp_row_minima(
+                c_, batch_, ub_, {cur_, std::size_t(c_.n)}, {arg_, std::size_t(c_.n)});
+            if (done < std::int64_t(batch_.size()) || !(cur_[batch_.back().j] <= ub_)) {
+                limit_ = std::min(limit_, t0 + (done - 1) * 2 * h); // the row above ub
+                return;
+            }
+        }
+    }
+
+    /// The columns row t (1-based) scans: between its neighbours' argmins t ± h.
+    kernels::kmeans_dp_row range(i64 t, i64 h) const {
         const i64 j = row_lo_ + t - 1;
         const i64 last = std::min(j, col_hi_);
         i64 a = t - h >= 1 ? i64(arg_[j - h]) : col_lo_;
         const i64 b = t + h <= std::min(rows_, limit_) ? std::min<i64>(arg_[j + h], last) : last;
         // (The previous layer's argmin tightens long ranges, rarely short ones: coarse rows only.)
         if (h >= 16 && j <= lower_last_ && lower_cost_[j] <= ub_) a = std::max<i64>(a, lower_[j]);
-        a = std::min(a, b);
-        const double q1 = p1_[j + 1], q2 = p2_[j + 1], qw = Unit ? 0.0 : pw_[j + 1];
-        double best_value;
-        const i64 best = has_avx2 && b - a >= 2
-                             ? scan_avx2<Unit>(c_, q1, q2, qw, j, a, b, best_value)
-                             : scan_scalar<Unit>(c_, q1, q2, qw, j, a, b, best_value);
-        cur_[j] = best_value;
-        arg_[j] = static_cast<std::uint32_t>(best);
-        if (!(best_value <= ub_)) limit_ = std::min(limit_, t);
+        return {j, std::min(a, b), b};
     }
 
-    columns<Unit> c_;
-    const double *p1_, *p2_, *pw_;
+    kernels::kmeans_dp_columns c_;
     double* cur_;
     std::uint32_t* arg_;
     const std::uint32_t* lower_;
@@ -565,6 +512,7 @@ private:
     double ub_;
     i64 row_lo_, rows_, col_lo_, col_hi_, top_ = 1;
     i64 limit_ = std::numeric_limits<i64>::max(); ///< rows after it are skipped
+    std::vector<kernels::kmeans_dp_row> batch_;
 };
 
 /// Layers 1 … layers of the programme for `clusters` clusters in all (each layer leaves room
@@ -589,7 +537,16 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
         if (!(prev[j + 1] <= ub)) break;
         valid = j;
     }
-    const columns<Unit> c{ps.p1.data(), Unit ? nullptr : ps.pw.data(), r.get(), rv, n};
+    // The kernel's view of the columns (its sizes include the padding it reads past a row).
+    const auto padded = [&](const double* p, i64 size) {
+        return p ? std::span<const double>(p, std::size_t(size + pad)) : std::span<const double>();
+    };
+    const kernels::kmeans_dp_columns c{padded(ps.p1.data(), n + 1),
+                                       padded(ps.p2.data(), n + 1),
+                                       padded(Unit ? nullptr : ps.pw.data(), n + 1),
+                                       padded(r.get(), n + 1),
+                                       padded(Unit ? rv : nullptr, n),
+                                       n};
     for (int m = 2; m <= layers; ++m) {
         // Row j (last value of cluster m) ∈ [m − 1, n − 1 − (clusters − m)]; column i (its
         // first value) ∈ [m − 1, j], and D_{m−1}[i − 1] ≤ ub needs i ≤ valid + 1.
@@ -599,8 +556,8 @@ layers_result<Unit> solve_layers(const prefix_sums& ps, const double* rv, int la
             r[i] = prev[i] - ps.p2[i];
         std::fill(r.get() + col_hi + 1, r.get() + col_hi + 1 + pad, 0.0); // (read, masked)
         std::uint32_t* arg = back + static_cast<std::size_t>(m - 2) * n;
-        level_layer<Unit> layer(c, ps, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr,
-                                prev.get() + 1, valid, ub, row_lo, row_hi, row_lo, col_hi);
+        level_layer layer(c, cur.get() + 1, arg, m >= 3 ? arg - n : nullptr, prev.get() + 1, valid,
+                          ub, row_lo, row_hi, row_lo, col_hi);
         layer.solve();
         valid = layer.last_within();
         if (valid < 0)

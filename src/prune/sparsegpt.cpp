@@ -4,19 +4,16 @@
 // With U the upper Cholesky factor of the dampened H⁻¹ (shared with GPTQ: quantize/hessian.hpp),
 // column j of W is finalized as q_j = mask_j ⊙ w_j (then quantized), its error
 // e_j = (w_j − q_j) / U_jj is spread over the later columns of the block, w_t −= U_jt·e_j, and
-// after the block over all later columns at once, W[:, i2:] −= E · U[i1:i2, i2:] (one matmul).
+// after the block over all later columns at once, W[:, i2:] −= E · U[i1:i2, i2:] (one product,
+// kernels::subtract_product: the same bits on every SIMD tier and at any thread count).
 #include "../quantize/hessian.hpp"
 #include "common.hpp"
-#include "hone/kernels/isa.hpp"
 #include "hone/kernels/sparsity.hpp"
+#include "hone/kernels/subtract_product.hpp"
 #include "hone/prune/pruner.hpp"
 
 #include <algorithm>
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#endif
 #include <cmath>
-#include <cstring>
 
 namespace hone {
 
@@ -41,139 +38,6 @@ template <class T> void transpose(const T* src, std::int64_t rows, std::int64_t 
             for (std::int64_t r = r0; r < std::min(rows, r0 + tile); ++r)
                 for (std::int64_t c = c0; c < std::min(cols, c0 + tile); ++c)
                     dst[c * rows + r] = src[r * cols + c];
-}
-
-// C[M, N] −= A[M, k]·B[k, N], all row-major and contiguous (k ≤ a few hundred). Every element
-// is Σ_j a_j·b_j summed in j order from 0, then subtracted once: the same arithmetic on every
-// path and at any thread count (oneDNN's GEMM does not promise that across thread counts).
-// Tiles of 4 rows × 16 columns keep the accumulators in registers; no FMA contraction, so the
-// AVX2 and the generic builds of the tile give the same bits.
-// GNU vector extension (GCC, Clang): four floats, one SSE/NEON register.
-typedef float v4f __attribute__((vector_size(16)));
-
-[[gnu::always_inline]] inline v4f load4(const float* p) {
-    v4f v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-[[gnu::always_inline]] inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof v); }
-
-template <bool Tail>
-[[gnu::always_inline]] inline void product_tile(const float* a, const float* b, float* c,
-                                                std::int64_t k, std::int64_t n, std::int64_t mr,
-                                                std::int64_t nr) {
-    if constexpr (!Tail) { // 4 × 16 as two 4 × 8 halves of eight 4-lane accumulators each
-        for (int half = 0; half < 2; ++half) {
-            const float* bh = b + half * 8;
-            float* ch = c + half * 8;
-            v4f c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{};
-            for (std::int64_t j = 0; j < k; ++j) {
-                const v4f b0 = load4(bh + j * n), b1 = load4(bh + j * n + 4);
-                const float a0 = a[j], a1 = a[k + j], a2 = a[2 * k + j], a3 = a[3 * k + j];
-                c00 += a0 * b0;
-                c01 += a0 * b1;
-                c10 += a1 * b0;
-                c11 += a1 * b1;
-                c20 += a2 * b0;
-                c21 += a2 * b1;
-                c30 += a3 * b0;
-                c31 += a3 * b1;
-            }
-            const v4f acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
-            for (int t = 0; t < 8; ++t) {
-                float* p = ch + (t / 2) * n + (t % 2) * 4;
-                store4(p, load4(p) - acc[t]);
-            }
-        }
-    } else { // edges: the same per-element arithmetic, one element at a time
-        for (std::int64_t i = 0; i < mr; ++i)
-            for (std::int64_t x = 0; x < nr; ++x) {
-                float acc = 0.0f;
-                for (std::int64_t j = 0; j < k; ++j)
-                    acc += a[i * k + j] * b[j * n + x];
-                c[i * n + x] -= acc;
-            }
-    }
-}
-
-#if defined(__x86_64__) || defined(_M_X64)
-// The AVX2 tile: the same 4 × 16 tile with fused multiply-adds (one rounding per step instead
-// of two), so the AVX2 path may differ from the generic one in the last bits; each path is
-// deterministic at any thread count.
-__attribute__((target("avx2,fma"))) inline void
-product_tile_fma(const float* a, const float* b, float* c, std::int64_t k, std::int64_t n) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00;
-    for (std::int64_t j = 0; j < k; ++j) {
-        const __m256 b0 = _mm256_loadu_ps(b + j * n), b1 = _mm256_loadu_ps(b + j * n + 8);
-        const __m256 a0 = _mm256_broadcast_ss(a + j), a1 = _mm256_broadcast_ss(a + k + j),
-                     a2 = _mm256_broadcast_ss(a + 2 * k + j),
-                     a3 = _mm256_broadcast_ss(a + 3 * k + j);
-        c00 = _mm256_fmadd_ps(a0, b0, c00);
-        c01 = _mm256_fmadd_ps(a0, b1, c01);
-        c10 = _mm256_fmadd_ps(a1, b0, c10);
-        c11 = _mm256_fmadd_ps(a1, b1, c11);
-        c20 = _mm256_fmadd_ps(a2, b0, c20);
-        c21 = _mm256_fmadd_ps(a2, b1, c21);
-        c30 = _mm256_fmadd_ps(a3, b0, c30);
-        c31 = _mm256_fmadd_ps(a3, b1, c31);
-    }
-    const __m256 acc[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
-    for (int t = 0; t < 8; ++t) {
-        float* p = c + (t / 2) * n + (t % 2) * 8;
-        _mm256_storeu_ps(p, _mm256_sub_ps(_mm256_loadu_ps(p), acc[t]));
-    }
-}
-#endif
-
-[[gnu::always_inline]] inline void product_tile_full(const float* a, const float* b, float* c,
-                                                     std::int64_t k, std::int64_t n) {
-    product_tile<false>(a, b, c, k, n, 4, 16);
-}
-
-// N is cut into panels of 256 columns (B's panel, k × 256, stays in L2) run in parallel; each
-// panel sweeps all rows of A in 4 × 16 tiles.
-#define HONE_PRUNE_PRODUCT_BODY(FULL_TILE)                                                         \
-    constexpr std::int64_t MR = 4, NR = 16, NP = 256;                                              \
-    const std::int64_t panels = (n + NP - 1) / NP;                                                 \
-    _Pragma(                                                                                       \
-        "omp parallel for schedule(static) if (m * n * k > (1 << 20))") for (std::int64_t p = 0;   \
-                                                                             p < panels; ++p) {    \
-        const std::int64_t p1 = std::min(n, (p + 1) * NP);                                         \
-        for (std::int64_t i0 = 0; i0 < m; i0 += MR) {                                              \
-            const std::int64_t mr = std::min(MR, m - i0);                                          \
-            for (std::int64_t x0 = p * NP; x0 < p1; x0 += NR) {                                    \
-                const std::int64_t nr = std::min(NR, p1 - x0);                                     \
-                if (mr == MR && nr == NR)                                                          \
-                    FULL_TILE(a + i0 * k, b + x0, c + i0 * ld + x0, k, ld);                        \
-                else                                                                               \
-                    product_tile<true>(a + i0 * k, b + x0, c + i0 * ld + x0, k, ld, mr, nr);       \
-            }                                                                                      \
-        }                                                                                          \
-    }
-
-void subtract_product_generic(const float* a, const float* b, float* c, std::int64_t m,
-                              std::int64_t k, std::int64_t n, std::int64_t ld) {
-    HONE_PRUNE_PRODUCT_BODY(product_tile_full)
-}
-
-#if defined(__x86_64__) || defined(_M_X64)
-__attribute__((target("avx2,fma"))) void subtract_product_avx2(const float* a, const float* b,
-                                                               float* c, std::int64_t m,
-                                                               std::int64_t k, std::int64_t n,
-                                                               std::int64_t ld) {
-    HONE_PRUNE_PRODUCT_BODY(product_tile_fma)
-}
-#endif
-#undef HONE_PRUNE_PRODUCT_BODY
-
-void subtract_product(const float* a, const float* b, float* c, std::int64_t m, std::int64_t k,
-                      std::int64_t n, std::int64_t ld) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (static_cast<int>(active_isa()) >= static_cast<int>(isa::avx2))
-        return subtract_product_avx2(a, b, c, m, k, n, ld);
-#endif
-    subtract_product_generic(a, b, c, m, k, n, ld);
 }
 
 } // namespace
@@ -347,8 +211,11 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
         }
         auto update_rest = [&](std::int64_t s1, std::int64_t s2, std::int64_t r0, std::int64_t r1) {
             if (s2 >= b) return;
-            subtract_product(asub.data() + a_at[std::size_t(s1 / sb)], et.data() + s1 * rows + r0,
-                             wb + s2 * rows + r0, b - s2, s2 - s1, r1 - r0, rows);
+            const std::size_t at = a_at[std::size_t(s1 / sb)];
+            const std::size_t e_at = std::size_t(s1 * rows + r0);
+            const std::size_t w_at = std::size_t((i1 + s2) * rows + r0);
+            hk::subtract_product(std::span(asub).subspan(at), std::span(et).subspan(e_at),
+                                 std::span(wt).subspan(w_at), b - s2, s2 - s1, r1 - r0, rows, rows);
         };
         auto process = [&](std::int64_t r0, std::int64_t r1, bool with_callback) {
             for (std::int64_t s1 = 0; s1 < b; s1 += sb) {
@@ -381,7 +248,8 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
             for (std::int64_t j = 0; j < b; ++j)
                 for (std::int64_t c = 0; c < rest; ++c)
                     ublk[std::size_t(c * b + j)] = U[(i1 + j) * K + i2 + c];
-            subtract_product(ublk.data(), et.data(), wt.data() + i2 * rows, rest, b, rows, rows);
+            hk::subtract_product(ublk, et, std::span(wt).subspan(std::size_t(i2 * rows)), rest, b,
+                                 rows);
         }
     }
     transpose(wt.data(), K, rows, w.data);
