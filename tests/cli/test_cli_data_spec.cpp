@@ -286,9 +286,11 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
 }
 
 TEST_CASE("Fashion-MNIST specs") {
-    if (!fs::exists(fs::path(hone::dataset::fashion_mnist_root) / "t10k-images-idx3-ubyte.gz")) {
-        MESSAGE("dataset-fashion-mnist is not installed; skipped");
-        return;
+    for (const char* f : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+        const auto path = fs::path(hone::dataset::fashion_mnist_root) / f;
+        REQUIRE_MESSAGE(fs::exists(path), path.string()
+                                              << " missing: install the Debian package "
+                                                 "dataset-fashion-mnist (scripts/setup.sh does)");
     }
     hone::cli::data_options o;
     o.sample_shape = {1, 28, 28};

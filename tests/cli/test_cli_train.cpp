@@ -32,8 +32,15 @@ using namespace cli_test;
 
 namespace {
 
-bool have_fashion_mnist() {
-    return fs::exists(fs::path(hone::dataset::fashion_mnist_root) / "train-images-idx3-ubyte.gz");
+// Fashion-MNIST's four IDX files; the test fails, naming the first one missing, without them.
+void require_fashion_mnist() {
+    for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+        const auto path = fs::path(hone::dataset::fashion_mnist_root) / f;
+        REQUIRE_MESSAGE(fs::exists(path), path.string()
+                                              << " missing: install the Debian package "
+                                                 "dataset-fashion-mnist (scripts/setup.sh does)");
+    }
 }
 
 std::string mlp_fixture() { return (fixture::directory() / "mlp.onnx").string(); }
@@ -139,10 +146,7 @@ TEST_CASE("recipes: the finetune step parses, must be last, and its fields are c
 }
 
 TEST_CASE("hone train --mlp 784,64,10 learns Fashion-MNIST from scratch") {
-    if (!have_fashion_mnist()) {
-        MESSAGE("dataset-fashion-mnist is not installed: skipped");
-        return;
-    }
+    require_fashion_mnist();
     temp_dir t("train_scratch");
     const auto out = t / "m.onnx";
     const auto r = hone_cli({"--json", "-q", "train", "--mlp", "784,64,10", "--seed", "1", "--data",
@@ -217,10 +221,7 @@ TEST_CASE("hone train refuses bad input with one line, exit 1 and no file") {
 }
 
 TEST_CASE("optimize: a finetune step keeps the masks, recovers accuracy and is recorded") {
-    if (!have_fashion_mnist()) {
-        MESSAGE("dataset-fashion-mnist is not installed: skipped");
-        return;
-    }
+    require_fashion_mnist();
     temp_dir t("train_ft");
     hone::write_file_atomic(t / "p.json", lenient);
     hone::write_file_atomic(t / "oneshot.json", R"({"name": "oneshot", "steps": [
@@ -276,10 +277,7 @@ TEST_CASE("optimize: a finetune step keeps the masks, recovers accuracy and is r
 }
 
 TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks") {
-    if (!have_fashion_mnist()) {
-        MESSAGE("dataset-fashion-mnist is not installed: skipped");
-        return;
-    }
+    require_fashion_mnist();
     temp_dir t("train_cl");
     hone::write_file_atomic(t / "p.json", lenient);
     hone::write_file_atomic(t / "c.json", R"({"name": "c8ft", "steps": [
@@ -338,10 +336,7 @@ TEST_CASE("optimize: a finetune step on a model with an op without a backward pa
 }
 
 TEST_CASE("optimize: int4 and palettized layers run packed, as accurate as dequantized f32") {
-    if (!have_fashion_mnist()) {
-        MESSAGE("dataset-fashion-mnist is not installed: skipped");
-        return;
-    }
+    require_fashion_mnist();
     temp_dir t("train_packed");
     hone::write_file_atomic(t / "p.json", lenient);
     const auto test = hone::dataset::fashion_mnist("test").subset(1000, 2026);

@@ -24,12 +24,21 @@ using namespace hone;
 
 namespace {
 
-tensor read_npy(const char* name) {
+// The committed fixture `name`; the test fails, naming it, when it is missing.
+std::filesystem::path fixture(const char* name) {
     const auto path = test::fashion_fixture(name);
-    return parse_npy(read_file(path), path.string());
+    REQUIRE_MESSAGE(std::filesystem::exists(path),
+                    "fixture tests/fixtures/fashion_mnist/"
+                        << name << " missing (looked for " << path.string()
+                        << "; HONE_FIXTURES overrides tests/fixtures): it is committed, restore "
+                           "it with git or run scripts/make_fixtures.py");
+    return path;
 }
 
-bool have(const char* name) { return std::filesystem::exists(test::fashion_fixture(name)); }
+tensor read_npy(const char* name) {
+    const auto path = fixture(name);
+    return parse_npy(read_file(path), path.string());
+}
 
 // max |a − b| / max |ref|.
 double relative_error(const_tensor_view got, const_tensor_view ref) {
@@ -74,7 +83,7 @@ double accuracy(executor& ex, const dataset& data, const shape& sample) {
 }
 
 double fixture_accuracy(const char* file) {
-    std::ifstream in(test::fashion_fixture("fixtures.json"));
+    std::ifstream in(fixture("fixtures.json"));
     std::string text((std::istreambuf_iterator<char>(in)), {});
     // "test_accuracy_fp32": value, within the entry of `file`.
     const auto at = text.find(std::string("\"") + file + "\"");
@@ -87,7 +96,7 @@ double fixture_accuracy(const char* file) {
 } // namespace
 
 TEST_CASE("executor: mlp.onnx matches the reference logits and the fp32 test accuracy") {
-    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto m = load_onnx(fixture("mlp.onnx"));
     executor ex(m);
     const auto ref = read_npy("mlp_ref_logits.npy");
     const auto test = dataset::fashion_mnist("test");
@@ -113,16 +122,15 @@ TEST_CASE("executor: the MLP variants (Constant nodes, external data) give the s
     const auto ref = read_npy("mlp_ref_logits.npy");
     const auto x = first_rows(dataset::fashion_mnist("test").inputs(), ref.dims()[0]);
     for (const char* f : {"mlp_constants.onnx", "mlp_external.onnx"}) {
-        if (!have(f)) continue;
         const std::string file = f;
         CAPTURE(file);
-        executor ex(load_onnx(test::fashion_fixture(f)));
+        executor ex(load_onnx(fixture(f)));
         CHECK(relative_error(ex.run(x.view()).at(0).view(), ref.view()) <= 1e-4);
     }
 }
 
 TEST_CASE("executor: observation by name, unfused when kept") {
-    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto m = load_onnx(fixture("mlp.onnx"));
     const auto x = first_rows(dataset::fashion_mnist("test").inputs(), 8);
     // With fusion, the Gemm outputs before the Relus are not produced.
     executor fused(m);
@@ -157,7 +165,7 @@ TEST_CASE("executor: observation by name, unfused when kept") {
 }
 
 TEST_CASE("executor: int8 dynamic linear layers agree with fp32 on the test set") {
-    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto m = load_onnx(fixture("mlp.onnx"));
     executor f32(m);
     executor q(m, {.precision = exec_precision::int8_dynamic});
     CHECK(q.uses_int8());
@@ -170,8 +178,7 @@ TEST_CASE("executor: int8 dynamic linear layers agree with fp32 on the test set"
 }
 
 TEST_CASE("executor: mobile_block.onnx matches its reference output") {
-    if (!have("mobile_block.onnx")) return;
-    const auto m = load_onnx(test::fashion_fixture("mobile_block.onnx"));
+    const auto m = load_onnx(fixture("mobile_block.onnx"));
     const auto x = read_npy("mobile_block_input.npy");
     const auto ref = read_npy("mobile_block_output.npy");
     for (const bool fold : {true, false}) {
@@ -189,8 +196,7 @@ TEST_CASE("executor: mobile_block.onnx matches its reference output") {
 }
 
 TEST_CASE("executor: tiny_encoder.onnx matches its reference output") {
-    if (!have("tiny_encoder.onnx")) return;
-    const auto m = load_onnx(test::fashion_fixture("tiny_encoder.onnx"));
+    const auto m = load_onnx(fixture("tiny_encoder.onnx"));
     executor ex(m);
     const auto x = read_npy("tiny_encoder_input.npy");
     const auto ref = read_npy("tiny_encoder_output.npy");
@@ -304,7 +310,7 @@ TEST_CASE("executor: errors at load name the nodes; errors at run name the input
 }
 
 TEST_CASE("graph_runner: a validation runner over the executor") {
-    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    const auto m = load_onnx(fixture("mlp.onnx"));
     graph_runner r(m);
     CHECK(r.name() == "hone f32");
     const auto x = first_rows(dataset::fashion_mnist("test").inputs(), 4);
@@ -341,16 +347,14 @@ std::map<std::string, tensor_range, std::less<>> calibrate(const model& m, std::
 } // namespace
 
 TEST_CASE("executor: cnn.onnx (opsets 13, 9, 17) matches the reference logits and accuracy") {
-    if (!have("cnn.onnx")) return;
     const auto ref = read_npy("cnn_ref_logits.npy");
     const auto test = dataset::fashion_mnist("test");
     auto x = first_rows(test.inputs(), ref.dims()[0]);
     const auto v = make_view(x.data(), x.nbytes(), dtype::f32, shape{ref.dims()[0], 1, 28, 28});
     for (const char* f : {"cnn.onnx", "cnn_opset9.onnx", "cnn_opset17.onnx"}) {
-        if (!have(f)) continue;
         const std::string file = f;
         CAPTURE(file);
-        const auto m = load_onnx(test::fashion_fixture(f));
+        const auto m = load_onnx(fixture(f));
         executor ex(m);
         const auto err = relative_error(ex.run(v).at(0).view(), ref.view());
         MESSAGE(file << " relative max error " << err);
@@ -365,7 +369,7 @@ TEST_CASE("executor: cnn.onnx (opsets 13, 9, 17) matches the reference logits an
         executor unfolded(m, {.fold_batch_norm = false});
         CHECK(relative_error(unfolded.run(v).at(0).view(), ref.view()) <= 1e-4);
     }
-    executor ex(load_onnx(test::fashion_fixture("cnn.onnx")));
+    executor ex(load_onnx(fixture("cnn.onnx")));
     const double acc = accuracy(ex, test, shape{1, 28, 28});
     MESSAGE("cnn fp32 accuracy " << acc << " (fixtures.json " << fixture_accuracy("cnn.onnx")
                                  << ")");
@@ -373,8 +377,7 @@ TEST_CASE("executor: cnn.onnx (opsets 13, 9, 17) matches the reference logits an
 }
 
 TEST_CASE("executor: cnn.onnx in static int8 with calibrated ranges") {
-    if (!have("cnn.onnx")) return;
-    const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
+    const auto m = load_onnx(fixture("cnn.onnx"));
     executor_options o;
     o.precision = exec_precision::int8_static;
     o.activation_ranges = calibrate(m, 1000);
@@ -396,8 +399,7 @@ TEST_CASE("executor: cnn.onnx in static int8 with calibrated ranges") {
 }
 
 TEST_CASE("executor: int8 fallbacks are reported — no range, f32_nodes") {
-    if (!have("cnn.onnx")) return;
-    const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
+    const auto m = load_onnx(fixture("cnn.onnx"));
     executor_options o;
     o.precision = exec_precision::int8_static; // no ranges at all
     o.f32_nodes = {"/fc2/Gemm"};

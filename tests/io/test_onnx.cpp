@@ -39,8 +39,18 @@ bool same_bytes(const tensor& a, const tensor& b) {
            std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
 }
 
-tensor npy(const char* name) {
+// The committed fixture `name`; the test fails, naming it, when it is missing.
+fs::path fixture(const char* name) {
     const auto p = fashion_fixture(name);
+    REQUIRE_MESSAGE(fs::exists(p), "fixture tests/fixtures/fashion_mnist/"
+                                       << name << " missing (looked for " << p.string()
+                                       << "): it is committed, restore it with git or run "
+                                          "scripts/make_fixtures.py");
+    return p;
+}
+
+tensor npy(const char* name) {
+    const auto p = fixture(name);
     return parse_npy(read_file(p), p.string());
 }
 
@@ -278,7 +288,7 @@ TEST_CASE("parse_onnx: opset 18 ReduceMean takes its axes as an input") {
 }
 
 TEST_CASE("load_onnx: mlp.onnx — graph, shapes, producer, opset and weights bit-exact") {
-    const auto m = load_onnx(fashion_fixture("mlp.onnx"));
+    const auto m = load_onnx(fixture("mlp.onnx"));
     CHECK(m.opset == 13);
     CHECK(m.source_opset == 13);
     CHECK(m.producer_name == "pytorch");
@@ -307,14 +317,13 @@ TEST_CASE("load_onnx: mlp.onnx — graph, shapes, producer, opset and weights bi
 }
 
 TEST_CASE("load_onnx: Constant-node and external-data variants hold the same weights") {
-    const auto base = load_onnx(fashion_fixture("mlp.onnx"));
+    const auto base = load_onnx(fixture("mlp.onnx"));
     for (const auto& [file, origin] : std::vector<std::pair<const char*, weight_origin>>{
              {"mlp_constants.onnx", weight_origin::constant_node},
              {"mlp_external.onnx", weight_origin::external}}) {
-        if (!fs::exists(fashion_fixture(file))) continue;
         const char* variant = file; // clang 14 cannot capture a structured binding
         CAPTURE(variant);
-        const auto m = load_onnx(fashion_fixture(file));
+        const auto m = load_onnx(fixture(file));
         int from_origin = 0;
         for (const auto& name : m.weight_names())
             from_origin += m.origin(name) == origin;
@@ -333,9 +342,8 @@ TEST_CASE(
     for (const char* file :
          {"mlp.onnx", "mlp_constants.onnx", "mlp_external.onnx", "mobile_block.onnx",
           "tiny_encoder.onnx", "cnn.onnx", "cnn_opset9.onnx", "cnn_opset17.onnx"}) {
-        if (!fs::exists(fashion_fixture(file))) continue;
         CAPTURE(file);
-        const auto a = load_onnx(fashion_fixture(file));
+        const auto a = load_onnx(fixture(file));
         for (const std::uint64_t threshold : {std::uint64_t(0), std::uint64_t(1024)}) {
             const auto out =
                 tmp.path / (std::string("copy_") + std::to_string(threshold) + "_" + file);
@@ -365,7 +373,7 @@ TEST_CASE(
 TEST_CASE("parse_onnx: malformed files give format errors naming the file and the field") {
     temp_dir tmp;
     std::string msg;
-    const auto good = read_file(fashion_fixture("mlp.onnx"));
+    const auto good = read_file(fixture("mlp.onnx"));
     // Truncated, empty tail, garbage.
     CHECK(code_of([&] { parse_onnx(good.substr(0, good.size() / 2), "cut.onnx"); }, &msg) ==
           status::format_error);
