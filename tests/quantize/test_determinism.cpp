@@ -193,7 +193,7 @@ struct across_tiers {
     double rel_l2 = 0; ///< else: ‖values − values(top tier)‖ / ‖values(top tier)‖ at most
 };
 constexpr across_tiers same_bytes{};
-across_tiers within(double rel_l2) { return {false, rel_l2}; }
+[[maybe_unused]] across_tiers within(double rel_l2) { return {false, rel_l2}; }
 
 /// The tiers this machine has, up to the cap in force at start-up (HONE_MAX_ISA), so that a
 /// run under HONE_MAX_ISA=avx2 or scalar checks only those tiers.
@@ -451,10 +451,9 @@ TEST_CASE("determinism: SparseGPT") {
                                 {"sparsegpt 60% + int4", joint},
                                 {"sparsegpt 50% + column quantizer", callback}};
     for (const auto& v : variants)
-        // cross-tier identity: pending the kernels/ move (the AVX2 tile of the lazy update uses
-        // FMA, the generic one mul + add: the scalar tier differs from AVX2/AVX-512 in the last
-        // bits, which the OBS updates carry on and which can flip a few mask choices)
-        check(v.name, within(1e-4), [&] {
+        // Identical on every tier: the lazy update goes through kernels::subtract_product, whose
+        // tiers all compute the same IEEE operations in the same order.
+        check(v.name, same_bytes, [&] {
             tensor w = w0.clone();
             tensor mask(hone::dtype::u8, w.dims());
             const auto r = hone::prune_sparsegpt(w, h, v.cfg, mask, "w");
@@ -507,8 +506,7 @@ TEST_CASE("determinism: pruner (magnitude, N:M, Wanda, global, blocks, channels)
         o.add(s.column_norms());
         return o;
     });
-    check("pruner sparsegpt 50% (+statistics)", within(1e-4), [&] {
-        // cross-tier identity: pending the kernels/ move (the SparseGPT tile, as above)
+    check("pruner sparsegpt 50% (+statistics)", same_bytes, [&] {
         const std::int64_t k = 300;
         hone::layer_statistics s(k);
         s.add(hone::make_view(x.span<float>().data(), 333 * k * 4, hone::dtype::f32, {333, k}));
@@ -681,9 +679,8 @@ TEST_CASE("determinism: SmoothQuant") {
 // ---- clustering ----------------------------------------------------------------------------
 
 TEST_CASE("determinism: clusterer, optimal 1-D k-means, Lloyd with each initialisation") {
-    // cross-tier identity: pending the kernels/ move — the optimal solver's AVX2 row scan is
-    // chosen by the CPU (__builtin_cpu_supports), not by set_max_isa, so these tiers run the
-    // same scan today; the identity asserted here holds for that reason.
+    // Identical on every tier: the optimal solver's row scans go through kernels::kmeans_dp,
+    // whose tiers (chosen by set_max_isa) compute each entry with the same IEEE operations.
     auto values = normal(100003, 60, 0.05f);
     for (std::size_t i = 0; i < values.size(); i += 7)
         values[i] = 0.0f; // sparsity for preserve_sparsity
