@@ -315,7 +315,67 @@ void BM_mlp_hone_f32(benchmark::State& s) { run_mlp(s, mlp_kind::f32); }
 void BM_mlp_hone_int8_row_rr(benchmark::State& s) { run_mlp(s, mlp_kind::int8_rr); }
 void BM_mlp_hone_int8_row_exact(benchmark::State& s) { run_mlp(s, mlp_kind::int8_exact); }
 
+// H += XᵀX for GPTQ/SparseGPT, X [rows, K] (K = 784: an MLP's first layer; 4096: an LLM
+// projection): hone's fixed-order accumulation (256×256 tiles, 64-row chunks, one thread per
+// tile pair: bytes independent of the thread count) against the same Gram matrix as one
+// multi-threaded oneDNN product (Xᵀ copied out first, not timed). Ratio hessian/one_product
+// in one run is what the fixed order costs. Checked against each other before timing.
+std::vector<float> gram_input(std::int64_t rows, std::int64_t k) {
+    std::vector<float> x(std::size_t(rows * k));
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    for (auto& v : x)
+        v = normal(rng);
+    return x;
+}
+
+void BM_hessian_accumulate(benchmark::State& s) {
+    const std::int64_t rows = s.range(0), k = s.range(1);
+    const auto x = gram_input(rows, k);
+    std::vector<float> h(std::size_t(k * k));
+    for (auto _ : s) {
+        std::fill(h.begin(), h.end(), 0.0f);
+        hk::hessian_accumulate(x.data(), rows, k, h.data());
+    }
+    s.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows) * double(k) * double(k),
+                                               benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+    s.SetLabel("oneDNN " + hk::onednn_isa());
+}
+
+void BM_hessian_one_product(benchmark::State& s) {
+    const std::int64_t rows = s.range(0), k = s.range(1);
+    const auto x = gram_input(rows, k);
+    std::vector<float> xt(x.size()), h(std::size_t(k * k)), want(h.size(), 0.0f);
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < k; ++c)
+            xt[std::size_t(c * rows + r)] = x[std::size_t(r * k + c)];
+    hk::matmul_f32(xt.data(), x.data(), h.data(), k, rows, k, hk::weight_layout::k_by_n, nullptr);
+    hk::hessian_accumulate(x.data(), rows, k, want.data());
+    for (std::size_t i = 0; i < h.size(); ++i)
+        if (std::fabs(h[i] - want[i]) > 1e-3f * (std::fabs(want[i]) + float(rows)))
+            throw std::runtime_error("bench_gemm: hessian_accumulate disagrees with XᵀX");
+    for (auto _ : s)
+        hk::matmul_f32(xt.data(), x.data(), h.data(), k, rows, k, hk::weight_layout::k_by_n,
+                       nullptr);
+    s.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows) * double(k) * double(k),
+                                               benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+    s.SetLabel("oneDNN " + hk::onednn_isa());
+}
+
 } // namespace
+
+BENCHMARK(BM_hessian_accumulate)
+    ->Args({2048, 784})
+    ->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_hessian_one_product)
+    ->Args({2048, 784})
+    ->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // M = 1 (decode-like, memory-bound) and M = 1024; few iterations: the big shape takes ~1 s.
 #define HONE_GEMM_BENCH(fn)                                                                        \

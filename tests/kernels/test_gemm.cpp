@@ -204,7 +204,7 @@ TEST_CASE("hessian_accumulate: H += XᵀX against a double reference") {
 }
 
 TEST_CASE("hessian_accumulate: the same bytes at any thread count, in one call or several") {
-    // k = 600: three tiles of 256 (the last partial); 1000 rows: 15 chunks of 64 and a partial.
+    // k = 600: three tiles of 256 (the last partial); 1000 rows: 3 chunks of 256 and a partial.
     const std::int64_t rows = 1000, k = 600;
     const auto x = randn(std::size_t(rows * k), 21);
     const int saved = hone::num_threads();
@@ -215,10 +215,10 @@ TEST_CASE("hessian_accumulate: the same bytes at any thread count, in one call o
         hone::kernels::hessian_accumulate(x.data(), rows, k, h.data());
         results.push_back(std::move(h));
     }
-    // Two calls split at a multiple of 64 rows give the bytes of one call.
+    // Two calls split at a multiple of 256 rows give the bytes of one call.
     std::vector<float> split(std::size_t(k * k), 0.0f);
-    hone::kernels::hessian_accumulate(x.data(), 640, k, split.data());
-    hone::kernels::hessian_accumulate(x.data() + 640 * k, rows - 640, k, split.data());
+    hone::kernels::hessian_accumulate(x.data(), 512, k, split.data());
+    hone::kernels::hessian_accumulate(x.data() + 512 * k, rows - 512, k, split.data());
     hone::set_num_threads(saved);
     for (std::size_t t = 1; t < results.size(); ++t) {
         CAPTURE(t);

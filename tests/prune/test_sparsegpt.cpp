@@ -336,16 +336,17 @@ TEST_CASE("Wanda: per-row comparison groups, N:M, no update") {
 
 TEST_CASE("the pruner runs each method from one configuration; statistics accumulate") {
     const std::int64_t rows = 8, k = 16;
-    const auto x = correlated_inputs(128, k, 10);
+    // Batches of 256 rows (hessian_accumulate's chunk): two halves give one call's bytes.
+    const auto x = correlated_inputs(512, k, 10);
     layer_statistics stats(k);
-    stats.add(x.view().slice(0, 0, 64));
-    stats.add(x.view().slice(0, 64, 128));
-    CHECK(stats.tokens() == 128);
+    stats.add(x.view().slice(0, 0, 256));
+    stats.add(x.view().slice(0, 256, 512));
+    CHECK(stats.tokens() == 512);
     const auto h = hessian_of(x);
     CHECK(std::memcmp(stats.hessian().data(), h.data(), h.nbytes()) == 0);
     const auto norms = stats.column_norms();
     double s0 = 0;
-    for (std::int64_t t = 0; t < 128; ++t)
+    for (std::int64_t t = 0; t < 512; ++t)
         s0 += double(x.span<float>()[std::size_t(t * k)]) * x.span<float>()[std::size_t(t * k)];
     CHECK(norms[0] == doctest::Approx(std::sqrt(s0)).epsilon(1e-6));
 

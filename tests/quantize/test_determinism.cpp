@@ -3,7 +3,7 @@
 // and at every SIMD tier present up to the start-up cap (HONE_MAX_ISA): identical bytes where
 // docs/determinism.md promises them, else closeness within a stated tolerance.
 //
-// Inputs are sized so that the parallel and SIMD paths engage: several 64-row Hessian chunks and
+// Inputs are sized so that the parallel and SIMD paths engage: several 256-row Hessian chunks and
 // 256-wide tiles, several 64-row GPTQ chunks and 128-row SparseGPT chunks, more than 16 scale
 // groups, several 65,536-value calibrator chunks, sizes that are not multiples of the vector
 // widths.
@@ -272,7 +272,7 @@ template <class Run> void check(const std::string& name, across_tiers promise, R
                 .count());
 }
 
-// Shared inputs: 300 calibration rows (four 64-row chunks and a partial one) of a layer of
+// Shared inputs: 300 calibration rows (a 256-row Hessian chunk and a partial one) of a layer of
 // K = 600 inputs (three 256-wide Hessian tiles, the last partial) or K = 300 (two), with dead
 // inputs.
 struct layer {
@@ -297,12 +297,12 @@ const layer& mid() {
 TEST_CASE("determinism: hessian_accumulate, prepare_hessian") {
     const auto& l = big();
     check("hessian_accumulate", same_bytes, [&] {
-        // two calls (192 rows, a multiple of 64, then 108): the bytes of one call
+        // two calls (256 rows, the chunk, then 44): the bytes of one call
         tensor h(hone::dtype::f32, {l.k, l.k});
         std::fill(h.span<float>().begin(), h.span<float>().end(), 0.0f);
         const float* x = l.x.span<float>().data();
-        hone::kernels::hessian_accumulate(x, 192, l.k, h.span<float>().data());
-        hone::kernels::hessian_accumulate(x + 192 * l.k, l.m - 192, l.k, h.span<float>().data());
+        hone::kernels::hessian_accumulate(x, 256, l.k, h.span<float>().data());
+        hone::kernels::hessian_accumulate(x + 256 * l.k, l.m - 256, l.k, h.span<float>().data());
         outcome o;
         o.add(h, true);
         return o;

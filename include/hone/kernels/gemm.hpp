@@ -66,10 +66,10 @@ HONE_EXPORT void matmul_bf16(const float* a, const float* b, float* c, std::int6
 
 /// H += Xᵀ·X: X is a [rows, K] f32 calibration batch (row-major), H a [K, K] f32 accumulator
 /// (row-major, updated in place), as GPTQ/SparseGPT collect it. f32 accumulation in an order
-/// hone fixes: X is taken in chunks of 64 rows, each chunk's Xᵀ·X (256×256 tiles, one
+/// hone fixes: X is taken in chunks of 256 rows, each chunk's Xᵀ·X (256×256 tiles, one
 /// single-thread oneDNN product each) is added to H in turn. So H's bytes do not depend on the
 /// thread count, and accumulating X in several calls gives the bytes of one call when every
-/// call but the last has a multiple of 64 rows. Off the 256×256 diagonal tiles H stays exactly
+/// call but the last has a multiple of 256 rows. Off the 256×256 diagonal tiles H stays exactly
 /// symmetric (each off-diagonal product is computed once and added to both halves). rows = 0
 /// leaves H unchanged.
 HONE_EXPORT void hessian_accumulate(const float* x, std::int64_t rows, std::int64_t k, float* h);
