@@ -1,5 +1,6 @@
 // Magnitude pruning: per layer, global with bounds, N:M, blocks; masks for fine-tuning.
 #include "common.hpp"
+#include "hone/core/threads.hpp"
 #include "hone/kernels/norms.hpp"
 #include "hone/kernels/sparsity.hpp"
 #include "hone/prune/pruner.hpp"
@@ -49,7 +50,7 @@ std::int64_t count_le(const matrix& w, std::int64_t t) {
     std::int64_t c = 0;
     const float* p = w.data;
     const std::int64_t n = std::int64_t(w.size());
-#pragma omp parallel for reduction(+ : c) schedule(static) if (n > (1 << 18))
+#pragma omp parallel for num_threads(hone::num_threads()) reduction(+ : c) schedule(static) if (n > (1 << 18))
     for (std::int64_t i = 0; i < n; ++i)
         c += magnitude_key(p[i]) <= tk;
     return c;

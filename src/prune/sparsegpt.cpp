@@ -8,6 +8,7 @@
 // kernels::subtract_product: the same bits on every SIMD tier and at any thread count).
 #include "../quantize/hessian.hpp"
 #include "common.hpp"
+#include "hone/core/threads.hpp"
 #include "hone/kernels/sparsity.hpp"
 #include "hone/kernels/subtract_product.hpp"
 #include "hone/prune/pruner.hpp"
@@ -32,7 +33,8 @@ inline float rtn(float w, float scale, float qmax) {
 // dst [cols, rows] = srcᵀ of a row-major [rows, cols] matrix, in 32×32 tiles.
 template <class T> void transpose(const T* src, std::int64_t rows, std::int64_t cols, T* dst) {
     constexpr std::int64_t tile = 32;
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
+#pragma omp parallel for num_threads(hone::num_threads())                                          \
+    schedule(static) if (rows * cols > (1 << 18))
     for (std::int64_t r0 = 0; r0 < rows; r0 += tile)
         for (std::int64_t c0 = 0; c0 < cols; c0 += tile)
             for (std::int64_t r = r0; r < std::min(rows, r0 + tile); ++r)
@@ -237,7 +239,7 @@ sparsegpt_report prune_sparsegpt(tensor_view weights, const_tensor_view hessian,
             process(0, rows, true);
         } else {
             const std::int64_t chunks = (rows + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for num_threads(hone::num_threads()) schedule(static) if (chunks > 1)
             for (std::int64_t c = 0; c < chunks; ++c)
                 process(c * chunk, std::min(rows, (c + 1) * chunk), false);
         }

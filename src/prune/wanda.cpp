@@ -1,5 +1,6 @@
 // Wanda, calibration statistics and the configure-once pruner.
 #include "common.hpp"
+#include "hone/core/threads.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/norms.hpp"
 #include "hone/kernels/sparsity.hpp"
@@ -90,7 +91,7 @@ prune_report prune_wanda(tensor_view weights, std::span<const float> activation_
         const std::int64_t per_row =
             naming(fn, name, [&] { return pruned_count(sparsity, w.cols, name); });
         // Each output row is its own comparison group; rows are independent.
-#pragma omp parallel for schedule(static) if (w.rows > 64)
+#pragma omp parallel for num_threads(hone::num_threads()) schedule(static) if (w.rows > 64)
         for (std::int64_t r = 0; r < w.rows; ++r)
             hk::topk_mask(
                 std::span<const float>(score).subspan(std::size_t(r * w.cols), std::size_t(w.cols)),
