@@ -13,9 +13,11 @@
 // (4 rows × 16 columns) and the AVX-512 tiles (4 × 32) all evaluate exactly this expression —
 // the family is compiled with -ffp-contract=off — so the results are bit-identical across tiers;
 // threads split the columns into panels, never an element's sum, so they are bit-identical at
-// any thread count too. (Fused multiply-adds would save one rounding per step and run about
-// 1.1–1.3× faster on AVX2; the scalar tier would then need a software or libm fma per element.
-// See docs/pruner.md for the measured ratios.)
+// any thread count too. Why not fused multiply-adds everywhere (one rounding fewer per step)?
+// Measured with bench_kernels (BM_subtract_product, one run): FMA tiles would be about 1.1×
+// faster on AVX2 and 1.25–1.4× on AVX-512, but the scalar reference would then need std::fma per
+// element — a libm call without -mfma, 0.6 GFLOP/s against 9–13 for the plain reference (and a
+// software emulation on CPUs without FMA, exactly those left on the scalar tier).
 //
 // Special values follow IEEE arithmetic of that expression: a NaN or an infinity in a row of A
 // or a column of B reaches the elements it touches (inf − inf and 0 · inf give NaN). The bits of

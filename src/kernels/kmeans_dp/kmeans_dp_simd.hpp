@@ -7,6 +7,7 @@
 
 #include "kmeans_dp.hpp"
 
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include <limits>
@@ -16,6 +17,17 @@ namespace hone::kernels::simd {
 template <class Arch> struct kmeans_dp_kernels {
     using f64 = xsimd::batch<double, Arch>;
     static constexpr std::size_t W = f64::size;
+    alignas(64) static constexpr double iota[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+    /// The smallest lane (no lane is NaN).
+    static double hmin(__m256d v) {
+        __m256d m = _mm256_min_pd(v, _mm256_permute2f128_pd(v, v, 1));
+        m = _mm256_min_pd(m, _mm256_permute_pd(m, 5));
+        return _mm256_cvtsd_f64(m);
+    }
+#ifdef __AVX512F__
+    static double hmin(__m512d v) { return _mm512_reduce_min_pd(v); }
+#endif
 
     template <bool Unit>
     static std::int64_t scan(const kmeans_dp_columns& c, std::int64_t j, std::int64_t a,
@@ -27,10 +39,7 @@ template <class Arch> struct kmeans_dp_kernels {
         const double* rv = Unit ? c.rv.data() + (c.n - 1 - j) : nullptr;
         const f64 inf(inf_v), q1(p1[j + 1]), q2(c.p2.data()[j + 1]), qw(Unit ? 0.0 : pw[j + 1]),
             last(static_cast<double>(b)), step(static_cast<double>(W));
-        alignas(64) double lane[W];
-        for (std::size_t l = 0; l < W; ++l)
-            lane[l] = double(a) + double(l);
-        f64 column = f64::load_aligned(lane), vmin = inf, vidx(0.0);
+        f64 column = f64(static_cast<double>(a)) + f64::load_aligned(iota), vmin = inf, vidx(0.0);
         for (std::int64_t i = a; i <= b; i += std::int64_t(W)) {
             const f64 s = q1 - f64::load_unaligned(p1 + i);
             const f64 base = f64::load_unaligned(r + i) + q2;
@@ -45,17 +54,17 @@ template <class Arch> struct kmeans_dp_kernels {
             vmin = xsimd::select(lower, v, vmin);
             column += step;
         }
-        alignas(64) double mins[W], idx[W];
-        vmin.store_aligned(mins);
-        vidx.store_aligned(idx);
-        double bv = inf_v, bi = 0;
-        for (std::size_t l = 0; l < W; ++l)
-            if (mins[l] < bv || (mins[l] == bv && mins[l] < inf_v && idx[l] < bi)) {
-                bv = mins[l];
-                bi = idx[l];
-            }
-        best_value = bv;
-        return bv < inf_v ? std::int64_t(bi) : a;
+        const double m = hmin(vmin);
+        if (!(m < inf_v)) {
+            best_value = inf_v;
+            return a;
+        }
+        // The leftmost column among the lanes holding the minimum; its value is m, except that
+        // lanes holding −0 and +0 compare equal: then the entry of that column, recomputed.
+        const auto at = std::int64_t(hmin(xsimd::select(vmin == f64(m), vidx, inf)));
+        best_value = m;
+        if (m == 0.0) kmeans_dp_scan<Unit>(c, j, at, at, best_value);
+        return at;
     }
 
     template <bool Unit>
