@@ -193,7 +193,6 @@ struct across_tiers {
     double rel_l2 = 0; ///< else: ‖values − values(top tier)‖ / ‖values(top tier)‖ at most
 };
 constexpr across_tiers same_bytes{};
-[[maybe_unused]] across_tiers within(double rel_l2) { return {false, rel_l2}; }
 
 /// The tiers this machine has, up to the cap in force at start-up (HONE_MAX_ISA), so that a
 /// run under HONE_MAX_ISA=avx2 or scalar checks only those tiers.
