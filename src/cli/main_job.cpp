@@ -115,6 +115,13 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
         s->add_option("--eval", o.eval, "Evaluation DATA")->required();
         s->add_option("--policy", o.policy, "Risk tier or policy JSON file")->capture_default_str();
         s->add_option("--out", o.out, "The optimized model to write")->required();
+        s->add_option("--format", o.format,
+                      "What --out holds: qdq (standard ONNX that other engines run compressed: "
+                      "QDQ int8, integer ops for int8-dynamic, int4 DequantizeLinear, palettes), "
+                      "matmulnbits (qdq with 4-bit MatMul weights as com.microsoft.MatMulNBits), "
+                      "hone (f32 ONNX + hone's packed safetensors)")
+            ->check(CLI::IsMember({"qdq", "matmulnbits", "hone"}))
+            ->capture_default_str();
         s->add_option("--ledger", o.ledger, "Change ledger (JSONL) to append to")->required();
         s->add_option("--report", o.report, "Folder for report.html and report.json");
         s->add_option("--actor", o.actor, "Identity recorded as acting")->capture_default_str();
@@ -155,6 +162,9 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
         s->add_option("--eval", o.eval, "Evaluation DATA")->required();
         s->add_option("--policy", o.policy, "Risk tier or policy JSON file")->capture_default_str();
         s->add_option("--out-dir", o.out_dir, "Folder for the candidates");
+        s->add_option("--format", o.format, "What the candidates are written as (see optimize)")
+            ->check(CLI::IsMember({"qdq", "matmulnbits", "hone"}))
+            ->capture_default_str();
         s->add_option("--report", o.report, "Folder for report.html and report.json");
         add_data_arguments(s, o.data);
         add_validation_arguments(s, o.validation);

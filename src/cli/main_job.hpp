@@ -71,6 +71,7 @@ struct optimize_options {
     std::string calib, eval;
     std::string policy = "medium";
     std::filesystem::path out;
+    std::string format = "qdq"; ///< qdq, matmulnbits, hone (deploy.hpp)
     std::filesystem::path ledger;
     std::filesystem::path report; ///< folder; empty = no report
     std::string actor = "hone";
@@ -103,6 +104,7 @@ struct sweep_options {
     std::string calib, eval;
     std::string policy = "medium";
     std::filesystem::path out_dir; ///< one candidate per recipe: OUT_DIR/<recipe>.<ext>
+    std::string format = "qdq";    ///< as optimize_options::format
     std::filesystem::path report;
     data_arguments data;
     validation_arguments validation;

@@ -2,7 +2,9 @@
 // model, graph, quantize, prune, cluster, validate, policy and ledger layers.
 #include "optimize.hpp"
 
+#include "deploy.hpp"
 #include "exit_codes.hpp"
+#include "layers.hpp"
 #include "progress.hpp"
 #include "recipe.hpp"
 #include "train.hpp"
@@ -40,65 +42,7 @@ namespace hone::cli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-
-// ---- layers ------------------------------------------------------------------------------
-
-/// A Gemm/MatMul whose weight is a constant rank-2 tensor: what hone optimizes.
-struct layer_ref {
-    std::size_t node = 0;
-    std::string name, op, weight, input, output;
-    bool stored_kn = false; ///< weight stored [K, N] (MatMul, Gemm transB = 0)
-    std::int64_t n = 0, k = 0;
-};
-
-std::vector<layer_ref> find_layers(const model& m) {
-    std::vector<layer_ref> out;
-    for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-        const auto& nd = m.nodes[i];
-        if (!nd.domain.empty() || (nd.op_type != "Gemm" && nd.op_type != "MatMul")) continue;
-        if (nd.inputs.size() < 2 || nd.outputs.empty() || !m.has_weight(nd.inputs[1])) continue;
-        const auto& w = m.weight(nd.inputs[1]);
-        if (w.type() != dtype::f32 || w.dims().rank() != 2) continue;
-        if (nd.op_type == "Gemm" && nd.get_int("transA", 0) != 0) continue;
-        layer_ref l;
-        l.node = i;
-        l.name = nd.name;
-        l.op = nd.op_type;
-        l.weight = nd.inputs[1];
-        l.input = nd.inputs[0];
-        l.output = nd.outputs[0];
-        l.stored_kn = nd.op_type == "MatMul" || nd.get_int("transB", 0) == 0;
-        l.n = l.stored_kn ? w.dims()[1] : w.dims()[0];
-        l.k = l.stored_kn ? w.dims()[0] : w.dims()[1];
-        out.push_back(std::move(l));
-    }
-    return out;
-}
-
-tensor transpose2(const_tensor_view v) {
-    const auto r = v.dims()[0], c = v.dims()[1];
-    tensor t(dtype::f32, shape{c, r});
-    const auto src = tensor::copy_of(v);
-    const float* s = src.span<float>().data();
-    float* d = t.span<float>().data();
-    for (std::int64_t i = 0; i < r; ++i)
-        for (std::int64_t j = 0; j < c; ++j)
-            d[j * r + i] = s[i * c + j];
-    return t;
-}
-
-/// The layer's weight as [N, K] (a copy).
-tensor weight_nk(const model& m, const layer_ref& l) {
-    const auto& w = m.weight(l.weight);
-    return l.stored_kn ? transpose2(w.view()) : w.clone();
-}
-
-void set_weight_nk(model& m, const layer_ref& l, const tensor& nk) {
-    m.set_weight(l.weight, l.stored_kn ? transpose2(nk.view()) : nk.clone());
-}
-
-} // namespace
+namespace {} // namespace
 
 std::vector<std::int64_t> model_sample_shape(const model& m) {
     if (m.inputs.size() != 1)
@@ -168,6 +112,22 @@ std::map<std::string, tensor> observe(const model& m, executor_options options,
     return out;
 }
 
+/// The recipe's steps for each of `layers` (nullopt: not selected), "@first" / "@last" being the
+/// first / last of them whose op type the recipe selects.
+std::vector<std::optional<std::vector<recipe_step>>>
+selected_steps(const recipe& rec, const std::vector<layer_ref>& layers) {
+    std::string first, last;
+    for (const auto& l : layers)
+        if (std::find(rec.op_types.begin(), rec.op_types.end(), l.op) != rec.op_types.end()) {
+            if (first.empty()) first = l.name;
+            last = l.name;
+        }
+    std::vector<std::optional<std::vector<recipe_step>>> out;
+    for (const auto& l : layers)
+        out.push_back(rec.steps_for(l.name, l.op, first, last));
+    return out;
+}
+
 // ---- the recipe applied to one layer -----------------------------------------------------
 
 /// What one layer became: its weights as they run ([N, K]) and as they are stored.
@@ -215,6 +175,12 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
             cfg.n = s.n;
             cfg.m = s.m;
             std::optional<layer_statistics> stats;
+            std::string method = s.prune_method;
+            if (cfg.method != prune_method::magnitude && ref.is_conv()) {
+                // Conv inputs are not collected as [rows, K] patches: no Hessian, no norms.
+                cfg.method = prune_method::magnitude;
+                method = fmt::format("magnitude ({} needs Gemm/MatMul inputs)", s.prune_method);
+            }
             if (cfg.method != prune_method::magnitude) {
                 need_x(s.prune_method.c_str());
                 stats.emplace(ref.k, cfg.method == prune_method::sparsegpt);
@@ -227,8 +193,8 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
             prune_m = s.m;
             r.quantized.reset();
             r.palettized.reset();
-            scheme.push_back(s.n > 0 ? fmt::format("{}:{} {}", s.n, s.m, s.prune_method)
-                                     : fmt::format("{:g}% {}", 100 * s.sparsity, s.prune_method));
+            scheme.push_back(s.n > 0 ? fmt::format("{}:{} {}", s.n, s.m, method)
+                                     : fmt::format("{:g}% {}", 100 * s.sparsity, method));
             break;
         }
         case recipe_step::kind::cluster: {
@@ -269,7 +235,12 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
         case recipe_step::kind::quantize: {
             quantizer_config cfg;
             cfg.spec.bits = s.bits;
-            if (s.granularity == "per_group") {
+            std::string granularity = s.granularity, method = s.quant_method;
+            if (s.granularity == "per_group" && ref.is_conv()) {
+                // A stored Conv weight cannot hold groups along K (layers.hpp).
+                cfg.spec.granularity = quant_granularity::per_channel;
+                granularity = "per_channel (per_group needs Gemm/MatMul)";
+            } else if (s.granularity == "per_group") {
                 cfg.spec.granularity = quant_granularity::per_group;
                 cfg.spec.group_size = group_for(s.group_size, ref.k);
             } else if (s.granularity == "per_tensor") {
@@ -278,6 +249,11 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
             cfg.method = s.quant_method == "gptq"          ? weight_method::gptq
                          : s.quant_method == "clip_search" ? weight_method::clip_search
                                                            : weight_method::rtn;
+            if (cfg.method == weight_method::gptq && ref.is_conv()) {
+                // Conv inputs are not collected as [rows, K] patches: no Hessian.
+                cfg.method = weight_method::rtn;
+                method = "rtn (gptq needs Gemm/MatMul inputs)";
+            }
             std::optional<layer_statistics> stats;
             weight_calibration cal;
             if (cfg.method == weight_method::gptq) {
@@ -292,11 +268,11 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
             r.quantized = std::make_shared<const quantized_tensor>(std::move(res.weights));
             r.palettized.reset();
             pruned = false; // stored dense (the quantized grid keeps zeros, not the mask)
-            scheme.push_back(fmt::format("int{} {}{} {}", s.bits, s.granularity,
-                                         s.granularity == "per_group"
+            scheme.push_back(fmt::format("int{} {}{} {}", s.bits, granularity,
+                                         cfg.spec.granularity == quant_granularity::per_group
                                              ? fmt::format(" g{}", cfg.spec.group_size)
                                              : std::string(),
-                                         s.quant_method));
+                                         method));
             break;
         }
         }
@@ -419,47 +395,28 @@ struct candidate_build {
     executor_options exec;
     std::vector<layer_result> layers;
     std::uint64_t model_bytes = 0;
-    std::vector<layer_error> errors; ///< for the report
-    json finetune = nullptr;         ///< what the finetune step did (ledger, report)
-    json packed = json::object();    ///< weight-only packed path per layer (or why not)
+    json finetune = nullptr;      ///< what the finetune step did (ledger, report)
+    json packed = json::object(); ///< weight-only packed path per layer (or why not)
+    /// int8 static: calibrated activation ranges of the tensors the deployable file quantizes.
+    std::map<std::string, tensor_range, std::less<>> grids;
 };
+
+/// What the deployable file is made from.
+deploy_input deploy_input_of(const candidate_build& cb) {
+    deploy_input in;
+    in.candidate = &cb.m;
+    in.recipe_json = cb.rec.to_json().dump();
+    in.execution = cb.rec.execution;
+    in.grids = cb.grids;
+    in.f32_nodes = cb.exec.f32_nodes;
+    for (const auto& l : cb.layers)
+        in.layers.push_back({l.ref, l.quantized, l.palettized != nullptr});
+    return in;
+}
 
 // ---- the finetune step -------------------------------------------------------------------
 
-/// The stored layout of an [N, K] tensor (transposed back for MatMul / transB = 0).
-tensor stored_layout(const layer_ref& l, const tensor& nk) {
-    return l.stored_kn ? transpose2(nk.view()) : nk.clone();
-}
-
-/// Clusters weights that already hold at most `k` distinct values (a codebook's dequantized
-/// form, possibly moved to another layout, or fine-tuned centroids): optimal 1-D k-means gives
-/// back exactly those values. Fails (internal) if it does not.
-palettized_tensor recluster_exact(const_tensor_view w, int k, bool preserve_sparsity,
-                                  const std::string& name) {
-    clusterer_config cfg;
-    cfg.clusters = std::clamp(k, 2, 256);
-    cfg.method = kmeans_method::optimal;
-    cfg.preserve_sparsity = preserve_sparsity;
-    auto p = clusterer(cfg).cluster(w, {}, name);
-    const auto d = p.dequantize();
-    const auto a = tensor::copy_of(w);
-    const auto ds = d.span<float>();
-    const auto as = a.span<float>();
-    for (std::size_t i = 0; i < ds.size(); ++i)
-        if (ds[i] != as[i])
-            fail(status::internal,
-                 fmt::format("layer '{}': re-clustering {} values to {} centroids was not exact "
-                             "({} vs {} at {})",
-                             name, ds.size(), k, ds[i], as[i], i));
-    return p;
-}
-
-int distinct_nonzeros(const tensor& w) {
-    std::set<float> v;
-    for (const float x : w.span<float>())
-        if (x != 0.0f) v.insert(x);
-    return int(v.size());
-}
+tensor stored_layout(const layer_ref& l, const tensor& nk) { return to_stored(l, nk.view()); }
 
 /// Fine-tunes the whole candidate after the one-shot steps: masks stay (prune), weights stay on
 /// their codebooks (cluster) or quantization grids (quantize, RTN fake quantization of the
@@ -482,12 +439,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
         const auto& name = l.ref.weight;
         std::string how = "free";
         if (l.quantized) {
-            quant_spec spec = l.quantized->spec;
-            if (l.ref.stored_kn) {
-                spec.channel_axis = 1; // N of [K, N]
-                spec.group_axis = 0;   // groups along K
-            }
-            t.set_fake_quant(name, spec);
+            t.set_fake_quant(name, stored_spec(l.ref, l.quantized->spec));
             how = "fake-quant " + l.quantized->spec.to_string();
         } else if (l.palettized && !l.palettized_nonzeros) {
             const auto stored = stored_layout(l.ref, l.weights);
@@ -498,10 +450,11 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
             // Pruned, then clustered: the kept weights on their centroids, zeros on a zero
             // centroid of their own (it stays 0 while the others train).
             const auto stored = stored_layout(l.ref, l.weights);
-            t.set_clustered(name, recluster_exact(stored.view(), distinct_nonzeros(stored) + 1,
-                                                  true, l.ref.name));
-            how =
-                fmt::format("clustered ({} centroids) + zero centroid", distinct_nonzeros(stored));
+            t.set_clustered(name, recluster_exact(stored.view(),
+                                                  distinct_values(stored.view(), false) + 1, true,
+                                                  l.ref.name));
+            how = fmt::format("clustered ({} centroids) + zero centroid",
+                              distinct_values(stored.view(), false));
         } else if (l.sparse) {
             t.set_mask(name, stored_layout(l.ref, l.weights).view()); // nonzero = kept
             how = "mask";
@@ -634,15 +587,9 @@ void use_packed_paths(candidate_build& cb) {
     }
 };
 
-std::string exec_name(exec_precision p) {
-    return p == exec_precision::int8_static    ? "int8 static"
-           : p == exec_precision::int8_dynamic ? "int8 dynamic"
-                                               : "f32";
-}
-
-json ranges_json(const executor_options& o) {
+json ranges_json(const std::map<std::string, tensor_range, std::less<>>& ranges) {
     json r = json::object();
-    for (const auto& [k, v] : o.activation_ranges)
+    for (const auto& [k, v] : ranges)
         r[k] = {v.lo, v.hi};
     return r;
 }
@@ -658,19 +605,20 @@ calib_method calib_method_of(const std::string& s) {
 candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
                                 const loaded_data* tune_data, const data_options& data_opts,
                                 const console& c) {
-    candidate_build cb{rec, base.clone(), {}, {}, 0, {}, nullptr, json::object()};
+    candidate_build cb{rec, base.clone(), {}, {}, 0, nullptr, json::object(), {}};
     const auto layers = find_layers(base);
     struct chosen {
         layer_ref ref;
         std::vector<recipe_step> steps;
     };
     std::vector<chosen> todo;
-    for (const auto& l : layers)
-        if (auto s = rec.steps_for(l.name, l.op)) todo.push_back({l, std::move(*s)});
+    auto steps = selected_steps(rec, layers);
+    for (std::size_t i = 0; i < layers.size(); ++i)
+        if (steps[i]) todo.push_back({layers[i], std::move(*steps[i])});
     if (todo.empty())
         fail(status::invalid_argument,
-             fmt::format("recipe '{}': selects no layer of '{}' (layers hone optimizes: Gemm and "
-                         "MatMul with constant rank-2 weights; see hone inspect)",
+             fmt::format("recipe '{}': selects no layer of '{}' (layers hone optimizes: Gemm, "
+                         "MatMul, Conv and ConvTranspose with constant weights; see hone inspect)",
                          rec.name, base.source));
     const auto calib_inputs = calib.evaluation().inputs;
     // Calibration activations of every selected layer's input, observed by name on the
@@ -679,7 +627,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     if (rec.needs_layer_inputs()) {
         std::set<std::string> names;
         for (const auto& t : todo)
-            names.insert(t.ref.input);
+            if (!t.ref.is_conv()) names.insert(t.ref.input);
         xs = observe(base, {}, calib_inputs, names, 4096, "calibration (layer inputs)", c);
     }
     {
@@ -709,33 +657,38 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
                 cb.exec.f32_nodes.push_back(nd.name);
     }
     if (rec.execution == exec_precision::int8_static) {
-        // Activation ranges of the candidate's own layer inputs (its weights already changed),
-        // chosen by the calibrator against each consumer layer's output error.
-        std::set<std::string> names;
-        for (const auto& t : todo)
-            names.insert(t.ref.input);
+        // Activation ranges of the candidate's own tensors (its weights already changed): every
+        // tensor the deployable file gives a grid, each chosen by the calibrator — for the
+        // input of a Gemm/MatMul against that layer's output error.
+        const auto names = deploy_grid_tensors(deploy_input_of(cb));
+        const std::set<std::string> wanted(names.begin(), names.end());
         const auto acts =
-            observe(cb.m, {}, calib_inputs, names, 4096, "calibration (activation ranges)", c);
-        for (const auto& l : cb.layers) {
-            const auto it = acts.find(l.ref.input);
+            observe(cb.m, {}, calib_inputs, wanted, 4096, "calibration (activation ranges)", c);
+        for (const auto& name : names) {
+            const auto it = acts.find(name);
             if (it == acts.end())
-                fail(status::internal, fmt::format("layer '{}': input '{}' was not observed",
-                                                   l.ref.name, l.ref.input));
+                fail(status::internal, fmt::format("activation '{}' was not observed", name));
             calibrator_params p;
             p.method = calib_method_of(rec.calibration_method);
             p.type = dtype::u8;
             p.scheme = kernels::quant_scheme::affine;
             p.reduce_range = kernels::int8_pairs_saturate();
-            p.name = l.ref.input;
+            p.name = name;
             calibrator cal(p);
             cal.observe(it->second.view());
             if (p.method == calib_method::auto_select) {
-                cal.set_consumer(l.weights.view());
+                const auto consumer =
+                    std::find_if(cb.layers.begin(), cb.layers.end(), [&](const layer_result& l) {
+                        return l.ref.input == name && !l.ref.is_conv();
+                    });
+                if (consumer != cb.layers.end()) cal.set_consumer(consumer->weights.view());
                 cal.score(it->second.view());
             }
             const auto res = cal.result();
-            cb.exec.activation_ranges[l.ref.input] = {std::min(0.0f, res.min.at(0)),
-                                                      std::max(0.0f, res.max.at(0))};
+            const tensor_range range{std::min(0.0f, res.min.at(0)), std::max(0.0f, res.max.at(0))};
+            cb.grids[name] = range;
+            for (const auto& l : cb.layers)
+                if (l.ref.input == name) cb.exec.activation_ranges[name] = range;
         }
     }
     // int4 / palettized layers run weight-only on their packed form where the executor can.
@@ -759,8 +712,8 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     // weights (in weights.safetensors), in the model's doc string.
     cb.m.doc = json{{"hone",
                      {{"recipe", rec.to_json()},
-                      {"execution", exec_name(cb.exec.precision)},
-                      {"activation_ranges", ranges_json(cb.exec)},
+                      {"execution", execution_name(cb.exec.precision)},
+                      {"activation_ranges", ranges_json(cb.exec.activation_ranges)},
                       {"f32_nodes", cb.exec.f32_nodes},
                       {"packed_weights", packed_weights}}}}
                    .dump();
@@ -772,14 +725,21 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     }
     for (const auto& name : base.weight_names())
         if (!changed.count(name)) cb.model_bytes += base.weight(name).nbytes();
-    // Per-layer error of the layer outputs, baseline f32 vs candidate as it runs.
+    return cb;
+}
+
+/// Per-layer error of the layer outputs, baseline f32 vs the candidate as `file` runs it.
+std::vector<layer_error> layer_errors(const model& base, const candidate_build& cb,
+                                      const model& file, const executor_options& exec,
+                                      const_tensor_view calib_inputs, const console& c) {
+    const auto& rec = cb.rec;
+    std::vector<layer_error> errors;
     {
         std::set<std::string> outs;
         for (const auto& l : cb.layers)
             outs.insert(l.ref.output);
         const auto b = observe(base, {}, calib_inputs, outs, 512, "layer error (baseline)", c);
-        const auto k =
-            observe(cb.m, cb.exec, calib_inputs, outs, 512, "layer error (candidate)", c);
+        const auto k = observe(file, exec, calib_inputs, outs, 512, "layer error (candidate)", c);
         layer_error_collector col;
         for (const auto& l : cb.layers) {
             const auto bi = b.find(l.ref.output);
@@ -788,7 +748,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             e.name = l.ref.name;
             e.op = l.ref.op;
             e.scheme = l.scheme + (rec.execution != exec_precision::f32
-                                       ? ", runs " + exec_name(rec.execution)
+                                       ? std::string(", runs ") + execution_name(rec.execution)
                                        : std::string());
             if (cb.packed.contains(l.ref.name) && cb.packed[l.ref.name].contains("path"))
                 e.scheme += " [" + cb.packed[l.ref.name]["path"].get<std::string>() + "]";
@@ -805,11 +765,53 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
                     e.relative_error = 0.0;
                 }
             }
-            cb.errors.push_back(std::move(e));
+            errors.push_back(std::move(e));
         }
     }
-    return cb;
+    return errors;
 }
+
+/// The candidate as validated: the deployable file read back (qdq, matmulnbits), or hone's
+/// candidate graph with its run configuration (hone: the packed weights hold its size).
+struct shipped {
+    std::optional<deployable> file;
+    const model* m = nullptr;
+    const executor_options* exec = nullptr;
+    std::uint64_t bytes = 0;
+    std::string form;
+};
+
+shipped ship(const candidate_build& cb, artifact_format f, const std::string& source) {
+    shipped s;
+    if (f != artifact_format::hone) {
+        s.file.emplace(make_deployable(deploy_input_of(cb), f, source));
+        s.m = &s.file->m;
+        s.exec = &s.file->exec;
+        s.bytes = s.file->bytes.size();
+        s.form = s.file->form;
+    } else {
+        s.m = &cb.m;
+        s.exec = &cb.exec;
+        s.bytes = cb.model_bytes;
+        s.form = "hone packed weights (safetensors) + f32 ONNX graph";
+    }
+    return s;
+}
+
+/// Each changed layer's execution path in `plan` (merged into cb.packed's reasons).
+json layer_paths(const candidate_build& cb, const executor& plan) {
+    json out = cb.packed;
+    for (const auto& l : cb.layers)
+        for (const auto& nr : plan.report())
+            if (nr.node == l.ref.name) {
+                if (!out.contains(l.ref.name)) out[l.ref.name] = json::object();
+                out[l.ref.name]["path"] = nr.path;
+            }
+    return out;
+}
+
+/// The size of `m` as one self-contained ONNX file (every weight inline).
+std::uint64_t onnx_file_bytes(const model& m) { return serialize_onnx(m, false).size(); }
 
 json dims_json(const shape& d) {
     json a = json::array();
@@ -836,7 +838,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
                   {"op", l.ref.op},
                   {"scheme", l.scheme},
                   {"dims_nk", {l.ref.n, l.ref.k}},
-                  {"onnx_layout", l.ref.stored_kn ? "[K,N]" : "[N,K]"},
+                  {"onnx_layout", layout_name(l.ref.layout)},
                   {"bytes", l.bytes_after}};
         const auto& w = l.ref.weight;
         if (l.quantized) {
@@ -890,7 +892,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
     meta["format"] = "hone packed weights (docs/cli.md, Artifacts)";
     meta["recipe"] = cb.rec.to_json().dump();
     meta["layers"] = layers.dump();
-    meta["execution"] = exec_name(cb.exec.precision);
+    meta["execution"] = execution_name(cb.exec.precision);
     return io::serialize_safetensors(entries, meta);
 }
 
@@ -901,6 +903,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
 int run_optimize(const optimize_options& o, console& c) {
     // Everything that can be refused is refused before the ledger changes.
     const auto rec = load_recipe(o.recipe);
+    const auto format = parse_artifact_format(o.format);
     const auto pol = o.policy_value();
     const auto key = load_signing_key(o.key);
     const auto paths = artifact_paths_for(o.out);
@@ -912,8 +915,8 @@ int run_optimize(const optimize_options& o, console& c) {
     const auto base_plan = std::make_unique<graph_runner>(base, executor_options{}, "baseline f32");
     {
         bool any = false;
-        for (const auto& l : find_layers(base))
-            any |= rec.steps_for(l.name, l.op).has_value();
+        for (const auto& s : selected_steps(rec, find_layers(base)))
+            any |= s.has_value();
         if (!any)
             fail(status::invalid_argument,
                  fmt::format("recipe '{}': selects no layer of '{}' (see hone inspect)", rec.name,
@@ -944,7 +947,7 @@ int run_optimize(const optimize_options& o, console& c) {
     }
 
     // 1. The baseline, measured and recorded first.
-    const auto base_bytes = base.weight_bytes();
+    const auto base_bytes = onnx_file_bytes(base);
     sized_runner baseline(base, {}, "baseline f32", base_bytes);
     const double base_acc = top1(baseline, eval, "baseline accuracy", c);
     const auto data_text = json{{"calibration", json::parse(data_json(calib, data_opts))},
@@ -964,50 +967,66 @@ int run_optimize(const optimize_options& o, console& c) {
     // 2. Calibrate and apply the recipe layer by layer.
     auto cb = build_candidate(base, rec, calib, tune, data_opts, c);
 
-    // 3. Validate baseline vs candidate.
-    sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
+    // 3. The deployable file, read back: what is validated is what ships.
+    const auto shipped = ship(cb, format, paths.onnx.string());
+    sized_runner cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
+    cb.packed = layer_paths(cb, cand.plan());
+    const auto errors =
+        layer_errors(base, cb, *shipped.m, *shipped.exec, calib.evaluation().inputs, c);
+
+    // 4. Validate baseline vs candidate.
     const auto ev = eval.evaluation();
     auto vopts = opts;
     auto report = validate(baseline, cand, ev, vopts);
     const auto dec = decide(pol, report.comparison);
 
-    // 4. The artifact: the candidate ONNX (weights as the executor runs them) and hone's packed
-    // weights; both serialized in memory first, then written atomically.
-    const auto onnx_bytes = serialize_onnx(cb.m);
-    const auto st_bytes = packed_safetensors(base, cb);
+    // 5. The artifact, written atomically: the deployable ONNX, or (--format hone) the
+    // candidate ONNX and hone's packed weights.
     std::error_code ec;
     fs::create_directories(
         paths.onnx.parent_path().empty() ? fs::path(".") : paths.onnx.parent_path(), ec);
-    write_file_atomic(paths.safetensors, st_bytes);
-    write_file_atomic(paths.onnx, onnx_bytes);
+    std::vector<fs::path> artifacts{paths.onnx};
+    if (shipped.file) {
+        write_file_atomic(paths.onnx, shipped.file->bytes);
+    } else {
+        const auto onnx_bytes = serialize_onnx(cb.m);
+        const auto st_bytes = packed_safetensors(base, cb);
+        write_file_atomic(paths.safetensors, st_bytes);
+        write_file_atomic(paths.onnx, onnx_bytes);
+        artifacts.push_back(paths.safetensors);
+    }
 
-    // 5. Record, report, exit code.
+    // 6. Record, report, exit code.
     conclusion cl;
     cl.model = o.model.string();
     cl.recipe_name = rec.name;
     json recipe_j = rec.to_json();
-    recipe_j["activation_ranges"] = ranges_json(cb.exec);
+    recipe_j["activation_ranges"] =
+        ranges_json(shipped.file ? cb.grids : cb.exec.activation_ranges);
     recipe_j["execution_paths"] = json::array();
     for (const auto& nr : cand.plan().report())
         recipe_j["execution_paths"].push_back({{"node", nr.node}, {"path", nr.path}});
     recipe_j["layer_paths"] = cb.packed;
+    recipe_j["format"] = name_of(format);
+    recipe_j["artifact"] = shipped.form;
     if (rec.finetune) recipe_j["finetune"] = cb.finetune;
     cl.recipe = recipe_j.dump();
     cl.validation = std::move(report);
     cl.policy = pol;
     cl.decision = dec;
-    cl.artifacts = {paths.onnx, paths.safetensors};
+    cl.artifacts = artifacts;
     cl.ledger = o.ledger;
     cl.actor = o.actor;
     cl.key = key ? &*key : nullptr;
     cl.data = data_text;
     cl.baseline_seq = base_entry.seq;
     cl.report_dir = o.report;
-    cl.layers = cb.errors;
+    cl.layers = errors;
     const int code = conclude(cl, c);
     if (!c.json)
-        c.out << fmt::format("artifact {} (+ {})\n", paths.onnx.string(),
-                             paths.safetensors.string());
+        c.out << fmt::format("artifact {} ({}, {}){}\n", paths.onnx.string(), shipped.form,
+                             format_bytes(double(shipped.bytes)),
+                             shipped.file ? "" : " + " + paths.safetensors.string());
     return code;
 }
 
@@ -1030,8 +1049,8 @@ int run_validate(const validate_options& o, console& c) {
                  fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
                              o.ledger.string(), v.first_bad, v.problem));
     }
-    sized_runner br(b, {}, "baseline", fs::file_size(o.baseline));
-    sized_runner kr(k, {}, "candidate", fs::file_size(o.candidate));
+    sized_runner br(b, run_options_of(b), "baseline", fs::file_size(o.baseline));
+    sized_runner kr(k, run_options_of(k), "candidate", fs::file_size(o.candidate));
     auto report = validate(br, kr, eval.evaluation(), opts);
     conclusion cl;
     cl.model = o.baseline.string();
@@ -1159,6 +1178,7 @@ int run_sweep(const sweep_options& o, console& c) {
     std::vector<recipe> recipes;
     for (const auto& r : o.recipes)
         recipes.push_back(load_recipe(r));
+    const auto format = parse_artifact_format(o.format);
     const auto pol = o.policy_value();
     if (!o.report.empty()) check_writable_dir(o.report, "--report");
     if (!o.out_dir.empty()) check_writable_dir(o.out_dir, "--out-dir");
@@ -1167,7 +1187,8 @@ int run_sweep(const sweep_options& o, console& c) {
     const auto data_opts = o.data.options(model_sample_shape(base));
     const auto calib = load_data(o.calib, data_opts);
     const auto eval = load_data(o.eval, data_opts);
-    sized_runner baseline(base, {}, "baseline f32", base.weight_bytes());
+    const auto base_bytes = onnx_file_bytes(base);
+    sized_runner baseline(base, {}, "baseline f32", base_bytes);
     std::vector<candidate_point> points;
     std::optional<conclusion> best;
     double best_acc = -1;
@@ -1183,14 +1204,16 @@ int run_sweep(const sweep_options& o, console& c) {
     for (std::size_t ri = 0; ri < recipes.size(); ++ri) {
         const auto& rec = recipes[ri];
         auto cb = build_candidate(base, rec, calib, tunes[ri], data_opts, c);
-        sized_runner cand(cb.m, cb.exec, "candidate " + rec.name, cb.model_bytes);
+        const auto shipped = ship(cb, format, rec.name);
+        sized_runner cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
+        cb.packed = layer_paths(cb, cand.plan());
         auto report = validate(baseline, cand, eval.evaluation(), opts);
         const auto dec = decide(pol, report.comparison);
         if (points.empty()) {
             candidate_point b;
             b.name = "baseline";
             b.accuracy = report.baseline.accuracy;
-            b.model_bytes = base.weight_bytes();
+            b.model_bytes = base_bytes;
             if (!report.latency.empty()) b.latency_ms = report.latency.back().baseline.p50_ms;
             b.baseline = true;
             points.push_back(b);
@@ -1198,7 +1221,7 @@ int run_sweep(const sweep_options& o, console& c) {
         candidate_point p;
         p.name = rec.name;
         p.accuracy = report.candidate.accuracy;
-        p.model_bytes = cb.model_bytes;
+        p.model_bytes = shipped.bytes;
         if (!report.latency.empty()) p.latency_ms = report.latency.back().candidate.p50_ms;
         p.verdict = std::string(name_of(dec.verdict));
         points.push_back(p);
@@ -1212,8 +1235,13 @@ int run_sweep(const sweep_options& o, console& c) {
             fs::create_directories(o.out_dir, ec);
             std::string file = rec.name;
             std::replace(file.begin(), file.end(), ':', '_');
-            write_file_atomic(o.out_dir / (file + ".onnx"), serialize_onnx(cb.m));
-            write_file_atomic(o.out_dir / (file + ".safetensors"), packed_safetensors(base, cb));
+            if (shipped.file) {
+                write_file_atomic(o.out_dir / (file + ".onnx"), shipped.file->bytes);
+            } else {
+                write_file_atomic(o.out_dir / (file + ".onnx"), serialize_onnx(cb.m));
+                write_file_atomic(o.out_dir / (file + ".safetensors"),
+                                  packed_safetensors(base, cb));
+            }
         }
         const double score = dec.verdict == verdict::rejected ? -1 + p.accuracy : p.accuracy;
         if (!best || score > best_acc) {
@@ -1228,7 +1256,8 @@ int run_sweep(const sweep_options& o, console& c) {
             best->validation = std::move(report);
             best->policy = pol;
             best->decision = dec;
-            best->layers = cb.errors;
+            best->layers =
+                layer_errors(base, cb, *shipped.m, *shipped.exec, calib.evaluation().inputs, c);
         }
     }
     best->candidates = points;

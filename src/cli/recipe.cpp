@@ -244,19 +244,23 @@ const char* preset_json(std::string_view name) {
                    "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
     if (name == "int4")
         return R"({"name": "int4", "execution": "f32",
+                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_group",
                               "group_size": 128, "method": "gptq"}]})";
     if (name == "sparse50")
         return R"({"name": "sparse50", "execution": "f32",
+                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5}]})";
     if (name == "2:4")
         return R"({"name": "2:4", "execution": "f32",
+                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "prune", "method": "sparsegpt", "n": 2, "m": 4}]})";
     if (name == "cluster16")
         return R"({"name": "cluster16", "execution": "f32",
                    "steps": [{"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
     if (name == "sparse90-ft")
         return R"({"name": "sparse90-ft", "execution": "f32",
+                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.9},
                              {"kind": "finetune", "epochs": 3, "optimizer": "adamw", "lr": 0.002,
                               "schedule": "cosine", "loss": "distill", "temperature": 4,
@@ -318,9 +322,9 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
         r.op_types = get<std::vector<std::string>>(l, "op_types", r.op_types, source, "layers");
         r.exclude = get<std::vector<std::string>>(l, "exclude", {}, source, "layers");
         for (const auto& op : r.op_types)
-            if (op != "Gemm" && op != "MatMul")
+            if (op != "Gemm" && op != "MatMul" && op != "Conv" && op != "ConvTranspose")
                 bad(source, fmt::format("layers.op_types: '{}' is not an op hone optimizes "
-                                        "(Gemm, MatMul)",
+                                        "(Gemm, MatMul, Conv, ConvTranspose)",
                                         op));
     }
     if (!j.contains("steps") || !j["steps"].is_array() || j["steps"].empty())
@@ -384,17 +388,22 @@ recipe load_recipe(std::string_view name_or_file) {
 }
 
 std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view layer,
-                                                          std::string_view op_type) const {
+                                                          std::string_view op_type,
+                                                          std::string_view first,
+                                                          std::string_view last) const {
+    const auto matches = [&](const std::string& pattern) {
+        if (pattern == "@first") return !first.empty() && layer == first;
+        if (pattern == "@last") return !last.empty() && layer == last;
+        return glob_match(pattern, layer);
+    };
     if (std::find(op_types.begin(), op_types.end(), op_type) == op_types.end()) return std::nullopt;
-    if (!include.empty() && std::none_of(include.begin(), include.end(), [&](const std::string& g) {
-            return glob_match(g, layer);
-        }))
+    if (!include.empty() && std::none_of(include.begin(), include.end(), matches))
         return std::nullopt;
     for (const auto& g : exclude)
-        if (glob_match(g, layer)) return std::nullopt;
+        if (matches(g)) return std::nullopt;
     auto out = steps;
     for (const auto& o : overrides) {
-        if (!glob_match(o.pattern, layer)) continue;
+        if (!matches(o.pattern)) continue;
         if (o.exclude) return std::nullopt;
         for (auto& s : out)
             if (o.step_params.contains(kind_name(s.what)))

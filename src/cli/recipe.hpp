@@ -1,10 +1,10 @@
 // recipe.hpp — what `hone optimize` does to a model: built-in presets and recipe JSON files.
 //
-// A recipe selects layers (Gemm/MatMul with constant weights; by name glob and/or op type,
-// minus exclusions), applies its steps to each selected layer in order (prune, cluster,
-// quantize), may override step parameters per layer (by name glob), and says how the candidate
-// runs (f32, int8 dynamic, int8 static with calibrated activation ranges). A last `finetune`
-// step retrains the whole candidate after the one-shot steps (hone/retrain/trainer.hpp),
+// A recipe selects layers (Gemm, MatMul, Conv, ConvTranspose with constant weights; by name
+// glob and/or op type, minus exclusions), applies its steps to each selected layer in order (prune,
+// cluster, quantize), may override step parameters per layer (by name glob), and says how the
+// candidate runs (f32, int8 dynamic, int8 static with calibrated activation ranges). A last
+// `finetune` step retrains the whole candidate after the one-shot steps (hone/retrain/trainer.hpp),
 // keeping their masks, codebooks and quantization grids. The JSON schema is in docs/cli.md
 // ("Recipes"); examples/recipes/ holds example files.
 #pragma once
@@ -75,7 +75,7 @@ struct recipe {
     exec_precision execution = exec_precision::f32;
     std::string calibration_method = "auto"; ///< activation ranges (int8 static)
     std::vector<std::string> include;        ///< name globs; empty = every layer
-    std::vector<std::string> op_types = {"Gemm", "MatMul"};
+    std::vector<std::string> op_types = {"Gemm", "MatMul", "Conv", "ConvTranspose"};
     std::vector<std::string> exclude; ///< name globs
     std::vector<recipe_step> steps;
     std::vector<recipe_override> overrides;
@@ -85,8 +85,13 @@ struct recipe {
     /// Whether a step needs the layers' calibration inputs (GPTQ, SparseGPT, Wanda).
     bool needs_layer_inputs() const;
     /// The steps for the layer `layer` (overrides applied); nullopt when the layer is excluded.
+    /// Patterns (include, exclude, overrides) are globs, or "@first" / "@last": the first /
+    /// last layer of the model whose op type the recipe selects (`first`, `last`; empty when
+    /// not known), so a recipe can keep them in f32 as the peers' tools do.
     std::optional<std::vector<recipe_step>> steps_for(std::string_view layer,
-                                                      std::string_view op_type) const;
+                                                      std::string_view op_type,
+                                                      std::string_view first = {},
+                                                      std::string_view last = {}) const;
     nlohmann::json to_json() const;
 };
 

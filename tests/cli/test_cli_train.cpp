@@ -71,11 +71,12 @@ const char* const lenient = R"({"tier": "low", "max_accuracy_drop": 0.9,
 
 std::vector<std::string> optimize_args(const temp_dir& t, const std::string& model,
                                        const std::string& recipe, const std::string& out,
-                                       const std::string& calib, const std::string& eval) {
+                                       const std::string& calib, const std::string& eval,
+                                       const std::string& format = "qdq") {
     return {"--json",    "-q",  "optimize", model,         "--recipe",        recipe,
             "--calib",   calib, "--eval",   eval,          "--policy",        t / "p.json",
             "--out",     out,   "--ledger", t / "l.jsonl", "--latency-batch", "64",
-            "--repeats", "2"};
+            "--repeats", "2",   "--format", format};
 }
 
 /// Fraction of exact zeros of a weight.
@@ -284,8 +285,10 @@ TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks"
         {"kind": "cluster", "clusters": 8, "method": "optimal"},
         {"kind": "finetune", "epochs": 1, "lr": 0.0005, "batch": 64, "cluster_lr_scale": 0.05,
          "data": "fashion-mnist:train:512"}]})");
-    const auto r = hone_cli(optimize_args(t, mlp_fixture(), t / "c.json", t / "c.onnx",
-                                          "fashion-mnist:train:256", "fashion-mnist:test:300"));
+    // hone's own format: the candidate ONNX holds the trained codebook values as f32 weights.
+    const auto r =
+        hone_cli(optimize_args(t, mlp_fixture(), t / "c.json", t / "c.onnx",
+                               "fashion-mnist:train:256", "fashion-mnist:test:300", "hone"));
     // The verdict is not the point here (latency under the machine's load may reject).
     REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
     const auto rep = json::parse(r.out);
@@ -335,7 +338,8 @@ TEST_CASE("optimize: a finetune step on a model with an op without a backward pa
     CHECK_FALSE(fs::exists(t / "l.jsonl"));
 }
 
-TEST_CASE("optimize: int4 and palettized layers run packed, as accurate as dequantized f32") {
+TEST_CASE("optimize --format hone: int4 and palettized layers run packed, as accurate as "
+          "dequantized f32") {
     require_fashion_mnist();
     temp_dir t("train_packed");
     hone::write_file_atomic(t / "p.json", lenient);
@@ -343,8 +347,9 @@ TEST_CASE("optimize: int4 and palettized layers run packed, as accurate as dequa
     for (const std::string preset : {"int4", "cluster16"}) {
         CAPTURE(preset);
         const auto out = t / (preset + ".onnx").c_str();
-        const auto r = hone_cli(optimize_args(
-            t, mlp_fixture(), preset, out, "fashion-mnist:train:256", "fashion-mnist:test:1000"));
+        const auto r =
+            hone_cli(optimize_args(t, mlp_fixture(), preset, out, "fashion-mnist:train:256",
+                                   "fashion-mnist:test:1000", "hone"));
         REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
         const auto rep = json::parse(r.out);
         const auto recipe = json::parse(hone::ledger(t / "l.jsonl").read().back().record.recipe);

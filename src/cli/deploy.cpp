@@ -1,0 +1,148 @@
+// deploy.cpp — the deployable ONNX file of a candidate (deploy.hpp).
+#include "deploy.hpp"
+
+#include <hone/core/error.hpp>
+#include <hone/io/onnx.hpp>
+#include <hone/io/qdq.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace hone::cli {
+
+artifact_format parse_artifact_format(std::string_view text) {
+    if (text == "qdq") return artifact_format::qdq;
+    if (text == "matmulnbits") return artifact_format::matmulnbits;
+    if (text == "hone") return artifact_format::hone;
+    fail(status::invalid_argument,
+         fmt::format("--format '{}': expected qdq, matmulnbits or hone", text));
+}
+
+const char* name_of(artifact_format f) {
+    switch (f) {
+    case artifact_format::matmulnbits: return "matmulnbits";
+    case artifact_format::hone: return "hone";
+    default: return "qdq";
+    }
+}
+
+palettized_tensor recluster_exact(const_tensor_view w, int k, bool preserve_sparsity,
+                                  const std::string& name) {
+    clusterer_config cfg;
+    cfg.clusters = std::clamp(k, 2, 256);
+    cfg.method = kmeans_method::optimal;
+    cfg.preserve_sparsity = preserve_sparsity;
+    auto p = clusterer(cfg).cluster(w, {}, name);
+    const auto d = p.dequantize();
+    const auto a = tensor::copy_of(w);
+    const auto ds = d.span<float>();
+    const auto as = a.span<float>();
+    for (std::size_t i = 0; i < ds.size(); ++i)
+        if (ds[i] != as[i])
+            fail(status::internal,
+                 fmt::format("layer '{}': re-clustering {} values to {} centroids was not exact "
+                             "({} vs {} at {})",
+                             name, ds.size(), k, ds[i], as[i], i));
+    return p;
+}
+
+int distinct_values(const_tensor_view w, bool with_zero) {
+    const auto t = tensor::copy_of(w);
+    std::set<float> v;
+    for (const float x : t.span<float>())
+        if (with_zero || x != 0.0f) v.insert(x == 0.0f ? 0.0f : x);
+    return int(v.size());
+}
+
+const char* execution_name(exec_precision p) {
+    return p == exec_precision::int8_static    ? "int8 static"
+           : p == exec_precision::int8_dynamic ? "int8 dynamic"
+                                               : "f32";
+}
+
+executor_options run_options_of(const model& file) {
+    executor_options o;
+    const auto doc = nlohmann::json::parse(file.doc, nullptr, false);
+    if (!doc.is_object() || !doc.contains("hone") || !doc["hone"].is_object()) return o;
+    const auto& h = doc["hone"];
+    try {
+        const auto exec = h.value("execution", std::string("f32"));
+        o.precision = exec == "int8 static"    ? exec_precision::int8_static
+                      : exec == "int8 dynamic" ? exec_precision::int8_dynamic
+                                               : exec_precision::f32;
+        if (h.contains("f32_nodes")) o.f32_nodes = h["f32_nodes"].get<std::vector<std::string>>();
+        if (h.contains("activation_ranges"))
+            for (const auto& [name, r] : h["activation_ranges"].items())
+                o.activation_ranges[name] = {r.at(0).get<float>(), r.at(1).get<float>()};
+    } catch (const nlohmann::json::exception& e) {
+        fail(status::format_error,
+             fmt::format("model '{}': the doc string's \"hone\" object is malformed ({})",
+                         file.source, e.what()));
+    }
+    return o;
+}
+
+std::vector<std::string> deploy_grid_tensors(const deploy_input& in) {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (const auto& l : in.layers)
+        if (seen.insert(l.ref.input).second) out.push_back(l.ref.input);
+    return out;
+}
+
+namespace {
+
+std::string describe(const deploy_input& in, const model& file) {
+    std::set<std::string> ops;
+    for (const auto& n : file.nodes)
+        if (n.op_type == "DequantizeLinear" || n.op_type == "QuantizeLinear" ||
+            n.op_type == "MatMulNBits" || n.op_type == "MatMulInteger" ||
+            n.op_type == "ConvInteger" || n.op_type == "DynamicQuantizeLinear" ||
+            n.op_type == "Gather")
+            ops.insert(n.op_type);
+    std::string list;
+    for (const auto& o : ops)
+        list += (list.empty() ? "" : ", ") + o;
+    const char* exec =
+        in.execution == exec_precision::f32 ? "weight-only" : execution_name(in.execution);
+    return fmt::format("ONNX opset {}, {} ({})", file.opset, exec,
+                       list.empty() ? "f32 weights" : list);
+}
+
+} // namespace
+
+deployable make_deployable(const deploy_input& in, artifact_format f, const std::string& source) {
+    if (f == artifact_format::hone)
+        fail(status::internal, "make_deployable: hone's packed format is written by the caller");
+    const model& cand = *in.candidate;
+    qdq_options o;
+    o.quantize_weights = in.execution != exec_precision::f32;
+    o.f32_nodes = in.f32_nodes;
+    for (const auto& l : in.layers)
+        if (l.quantized) o.weights.emplace(l.ref.weight, quantized_to_stored(l.ref, *l.quantized));
+    if (in.execution == exec_precision::int8_static)
+        o.activations = qdq_activations_from_ranges(in.grids);
+    model file = to_qdq(cand, o);
+    file.producer_name = "hone";
+    // How the file runs, for hone validate and engines that embed hone: the Q/DQ pairs carry
+    // the activation grids, so no ranges.
+    file.doc =
+        nlohmann::json{
+            {"hone",
+             {{"format", "qdq"},
+              {"recipe", nlohmann::json::parse(in.recipe_json.empty() ? "null" : in.recipe_json)},
+              {"execution", execution_name(in.execution)},
+              {"f32_nodes", in.f32_nodes}}}}
+            .dump();
+    deployable d;
+    d.bytes = serialize_onnx(file);
+    d.m = parse_onnx(d.bytes, source, "");
+    d.exec = run_options_of(d.m);
+    d.form = describe(in, d.m);
+    return d;
+}
+
+} // namespace hone::cli
