@@ -33,7 +33,10 @@ case " $* " in *" --json "*) exec 3>&2 ;; esac
 if [ "$code" -le 20 ] && [ -f "$out/ledger.jsonl" ]; then
     echo >&3
     echo "report:   $out/report/report.html (data: $out/report/report.json)" >&3
-    echo "artifact: $out/artifact/model.onnx (packed weights: $out/artifact/weights.safetensors)" >&3
+    case " $* " in
+    *" --format hone "*) echo "artifact: $out/artifact/model.onnx + $out/artifact/weights.safetensors (hone's packed weights)" >&3 ;;
+    *) echo "artifact: $out/artifact/model.onnx (standard ONNX, runs compressed in ONNX Runtime)" >&3 ;;
+    esac
     echo "ledger:   $out/ledger.jsonl (check: $hone ledger verify $out/ledger.jsonl;" >&3
     echo "          $hone check $out/artifact/model.onnx --ledger $out/ledger.jsonl)" >&3
 fi

@@ -4,11 +4,13 @@
 #include <hone/core/error.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/io/qdq.hpp>
+#include <hone/io/safetensors.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 namespace hone::cli {
@@ -63,7 +65,112 @@ const char* execution_name(exec_precision p) {
                                                : "f32";
 }
 
-executor_options run_options_of(const model& file) {
+nlohmann::json spec_json(const quant_spec& s) {
+    return {{"bits", s.bits},
+            {"signed", s.is_signed},
+            {"symmetric", s.symmetric},
+            {"granularity", int(s.granularity)},
+            {"channel_axis", s.channel_axis},
+            {"group_axis", s.group_axis},
+            {"group_size", s.group_size},
+            {"scale_type", std::string(name_of(s.scale_type))}};
+}
+
+quant_spec spec_from_json(const nlohmann::json& j, std::string_view what) {
+    try {
+        quant_spec s;
+        s.bits = j.at("bits").get<int>();
+        s.is_signed = j.at("signed").get<bool>();
+        s.symmetric = j.at("symmetric").get<bool>();
+        s.granularity = quant_granularity(j.at("granularity").get<int>());
+        s.channel_axis = j.at("channel_axis").get<int>();
+        s.group_axis = j.at("group_axis").get<int>();
+        s.group_size = j.at("group_size").get<std::int64_t>();
+        const auto t = dtype_from_name(j.at("scale_type").get<std::string>());
+        if (!t) fail(status::format_error, fmt::format("{}: unknown scale_type", what));
+        s.scale_type = *t;
+        return s;
+    } catch (const nlohmann::json::exception& e) {
+        fail(status::format_error,
+             fmt::format("{}: malformed quantization spec ({})", what, e.what()));
+    }
+}
+
+namespace {
+
+std::filesystem::path packed_file_of(const std::filesystem::path& onnx) {
+    auto beside = onnx;
+    beside.replace_extension(".safetensors");
+    std::error_code ec;
+    if (std::filesystem::exists(beside, ec)) return beside;
+    const auto in_folder = onnx.parent_path() / "weights.safetensors";
+    if (std::filesystem::exists(in_folder, ec)) return in_folder;
+    fail(status::not_found,
+         fmt::format("model '{}' runs packed weights from hone's safetensors, but neither '{}' "
+                     "nor '{}' exists",
+                     onnx.string(), beside.string(), in_folder.string()));
+}
+
+/// The packed weight-only layers of a --format hone file (see run_options_of).
+void add_packed_weights(executor_options& o, const model& file, const nlohmann::json& packed,
+                        const std::filesystem::path& path) {
+    const auto st = io::safetensors_file::open(packed_file_of(path));
+    const auto where = [&](const std::string& w) {
+        return fmt::format("{} (in {})", w, st.source());
+    };
+    const auto layers_text = st.metadata().find("layers");
+    if (layers_text == st.metadata().end())
+        fail(status::format_error, fmt::format("'{}': no \"layers\" metadata", st.source()));
+    const auto layers = nlohmann::json::parse(layers_text->second, nullptr, false);
+    const auto all = find_layers(file);
+    for (const auto& [w, kind] : packed.items()) {
+        const auto l =
+            std::find_if(all.begin(), all.end(), [&](const layer_ref& r) { return r.weight == w; });
+        if (l == all.end())
+            fail(status::format_error,
+                 fmt::format("model '{}': packed weight '{}' is no layer's weight", path.string(),
+                             w));
+        if (kind == "palettized") {
+            const auto nk = weight_nk(file, *l);
+            o.palettized_weights[w] = std::make_shared<const palettized_tensor>(
+                recluster_exact(nk.view(), distinct_values(nk.view(), true), false, l->name));
+            continue;
+        }
+        if (!layers.is_object() || !layers.contains(w))
+            fail(status::format_error, fmt::format("{}: not in the \"layers\" metadata", where(w)));
+        const auto& info = layers[w];
+        auto q = std::make_shared<quantized_tensor>();
+        q->spec = spec_from_json(info.value("spec_fields", nlohmann::json()), where(w));
+        q->dims = shape{l->n, l->k};
+        const auto type = dtype_from_name(info.value("data_dtype", std::string()));
+        if (!type) fail(status::format_error, fmt::format("{}: unknown data_dtype", where(w)));
+        const auto bytes = st.read(w + ".qdata");
+        q->data = tensor(*type, q->dims);
+        if (q->data.nbytes() != bytes.nbytes())
+            fail(status::format_error,
+                 fmt::format("{}: {} bytes of packed integers for [{}, {}] {}", where(w),
+                             bytes.nbytes(), l->n, l->k, name_of(*type)));
+        std::memcpy(q->data.data(), bytes.data(), bytes.nbytes());
+        q->scales = st.read(w + ".scales");
+        if (q->spec.has_zero_points()) {
+            const auto zb = st.read(w + ".zero_points");
+            q->zero_points = tensor(q->spec.zero_point_type(), q->scales.dims());
+            if (q->zero_points.nbytes() != zb.nbytes())
+                fail(status::format_error,
+                     fmt::format("{}: {} bytes of zero points, {} expected", where(w), zb.nbytes(),
+                                 q->zero_points.nbytes()));
+            std::memcpy(q->zero_points.data(), zb.data(), zb.nbytes());
+        } else {
+            q->zero_points = tensor(q->spec.zero_point_type(), shape{0});
+        }
+        q->validate(where(w));
+        o.int4_weights[w] = std::move(q);
+    }
+}
+
+} // namespace
+
+executor_options run_options_of(const model& file, const std::filesystem::path& path) {
     executor_options o;
     const auto doc = nlohmann::json::parse(file.doc, nullptr, false);
     if (!doc.is_object() || !doc.contains("hone") || !doc["hone"].is_object()) return o;
@@ -77,6 +184,8 @@ executor_options run_options_of(const model& file) {
         if (h.contains("activation_ranges"))
             for (const auto& [name, r] : h["activation_ranges"].items())
                 o.activation_ranges[name] = {r.at(0).get<float>(), r.at(1).get<float>()};
+        if (!path.empty() && h.contains("packed_weights") && !h["packed_weights"].empty())
+            add_packed_weights(o, file, h["packed_weights"], path);
     } catch (const nlohmann::json::exception& e) {
         fail(status::format_error,
              fmt::format("model '{}': the doc string's \"hone\" object is malformed ({})",

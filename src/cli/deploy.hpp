@@ -20,6 +20,10 @@
 #include <hone/cluster/clusterer.hpp>
 #include <hone/graph/executor.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -67,7 +71,20 @@ struct deployable {
 /// any other file. `hone validate` uses it, so a candidate is run as optimize validated it —
 /// except --format hone's packed weight-only layers, which run on their dequantized f32
 /// weights (the same values; hone's packed files are not read back).
-executor_options run_options_of(const model& file);
+///
+/// With `path` (where `file` was read from) and a --format hone file whose doc string lists
+/// packed weights: those are read from hone's packed safetensors beside it (PATH with the
+/// extension .safetensors, else weights.safetensors in its folder), int4 layers into
+/// int4_weights and palettized layers (re-clustered exactly from the file's f32 weights) into
+/// palettized_weights, so they run on the packed kernels exactly as optimize validated them.
+/// Throws not_found naming both candidates when the side file is missing, format_error naming
+/// the file and weight when its entries do not match the model.
+executor_options run_options_of(const model& file, const std::filesystem::path& path = {});
+
+/// The fields of a quant_spec as JSON (hone's packed safetensors records them per weight), and
+/// back (format_error naming `what` for a malformed object).
+nlohmann::json spec_json(const quant_spec& s);
+quant_spec spec_from_json(const nlohmann::json& j, std::string_view what);
 
 /// The tensors whose activation grids an int8-static file needs, in graph order.
 std::vector<std::string> deploy_grid_tensors(const deploy_input& in);

@@ -845,6 +845,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
             const auto& q = *l.quantized;
             info["format"] = "quantized";
             info["spec"] = q.spec.to_string();
+            info["spec_fields"] = spec_json(q.spec);
             info["bits"] = q.spec.bits;
             info["group_size"] = q.spec.group_size;
             info["data_dtype"] = std::string(name_of(q.data.type()));
@@ -1049,8 +1050,8 @@ int run_validate(const validate_options& o, console& c) {
                  fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
                              o.ledger.string(), v.first_bad, v.problem));
     }
-    sized_runner br(b, run_options_of(b), "baseline", fs::file_size(o.baseline));
-    sized_runner kr(k, run_options_of(k), "candidate", fs::file_size(o.candidate));
+    sized_runner br(b, run_options_of(b, o.baseline), "baseline", fs::file_size(o.baseline));
+    sized_runner kr(k, run_options_of(k, o.candidate), "candidate", fs::file_size(o.candidate));
     auto report = validate(br, kr, eval.evaluation(), opts);
     conclusion cl;
     cl.model = o.baseline.string();

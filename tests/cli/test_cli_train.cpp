@@ -364,5 +364,31 @@ TEST_CASE("optimize --format hone: int4 and palettized layers run packed, as acc
         CHECK(std::abs(packed - f32) <= 0.002);
         const auto doc = json::parse(hone::load_onnx(out).doc);
         CHECK(doc["hone"]["packed_weights"].size() == 3);
+        // hone validate reads the packed weights back: the candidate runs exactly as optimize
+        // ran it (same samples, same kernels, same accuracy to the sample).
+        const std::vector<std::string> validate_args = {"--json",
+                                                        "-q",
+                                                        "validate",
+                                                        mlp_fixture(),
+                                                        out,
+                                                        "--eval",
+                                                        "fashion-mnist:test:1000",
+                                                        "--policy",
+                                                        t / "p.json",
+                                                        "--latency-batch",
+                                                        "64",
+                                                        "--repeats",
+                                                        "2"};
+        const auto v = hone_cli(validate_args);
+        REQUIRE_MESSAGE((v.code == 0 || v.code == 20), v.err);
+        CHECK(json::parse(v.out)["candidate"]["accuracy"].get<double>() == packed);
+        // Without its packed weights the file is refused, naming what is missing.
+        auto side = fs::path(out);
+        side.replace_extension(".safetensors");
+        fs::rename(side, t / "moved.safetensors");
+        const auto missing = hone_cli(validate_args);
+        CHECK(missing.code == 1);
+        CHECK_MESSAGE(missing.err.find("neither") != std::string::npos, missing.err);
+        fs::rename(t / "moved.safetensors", side);
     }
 }
