@@ -244,7 +244,6 @@ const char* preset_json(std::string_view name) {
                    "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
     if (name == "int4")
         return R"({"name": "int4", "execution": "f32",
-                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_group",
                               "group_size": 128, "method": "gptq"}]})";
     if (name == "sparse50")
