@@ -295,6 +295,7 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
         r.bytes_after = r.bytes_before;
     for (std::size_t i = 0; i < scheme.size(); ++i)
         r.scheme += (i ? " + " : "") + scheme[i];
+    if (scheme.empty()) r.scheme = "weights as they are"; // no step applies to this op type
     r.weights = std::move(w);
     return r;
 }

@@ -64,14 +64,25 @@ T get(const json& j, const char* key, T fallback, std::string_view source, std::
     }
 }
 
+bool is_layer_op(const std::string& op) {
+    return op == "Gemm" || op == "MatMul" || op == "Conv" || op == "ConvTranspose";
+}
+
 void apply_params(recipe_step& s, const json& j, std::string_view source, std::string_view where) {
     if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
     static const std::vector<std::string> known = {
-        "kind", "method", "sparsity", "n", "m", "clusters", "bits", "granularity", "group_size",
+        "kind",     "method", "sparsity",    "n",          "m",
+        "clusters", "bits",   "granularity", "group_size", "op_types",
     };
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("{}: unknown field '{}'", where, k));
+    s.op_types = get<std::vector<std::string>>(j, "op_types", s.op_types, source, where);
+    for (const auto& op : s.op_types)
+        if (!is_layer_op(op))
+            bad(source, fmt::format("{}.op_types: '{}' is not an op hone optimizes (Gemm, MatMul, "
+                                    "Conv, ConvTranspose)",
+                                    where, op));
     switch (s.what) {
     case recipe_step::kind::prune:
         s.prune_method = get<std::string>(j, "method", s.prune_method, source, where);
@@ -256,6 +267,7 @@ const char* preset_json(std::string_view name) {
                    "steps": [{"kind": "prune", "method": "sparsegpt", "n": 2, "m": 4}]})";
     if (name == "cluster16")
         return R"({"name": "cluster16", "execution": "f32",
+                   "layers": {"op_types": ["Gemm", "MatMul"]},
                    "steps": [{"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
     if (name == "sparse90-ft")
         return R"({"name": "sparse90-ft", "execution": "f32",
@@ -266,8 +278,10 @@ const char* preset_json(std::string_view name) {
                               "alpha": 1, "batch": 128}]})";
     if (name == "compact")
         return R"({"name": "compact", "execution": "int8-static", "calibration": "auto",
-                   "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5},
-                             {"kind": "cluster", "clusters": 16, "method": "optimal"}]})";
+                   "steps": [{"kind": "prune", "method": "sparsegpt", "sparsity": 0.5,
+                              "op_types": ["Gemm", "MatMul"]},
+                             {"kind": "cluster", "clusters": 16, "method": "optimal",
+                              "op_types": ["Gemm", "MatMul"]}]})";
     return nullptr;
 }
 
@@ -321,7 +335,7 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
         r.op_types = get<std::vector<std::string>>(l, "op_types", r.op_types, source, "layers");
         r.exclude = get<std::vector<std::string>>(l, "exclude", {}, source, "layers");
         for (const auto& op : r.op_types)
-            if (op != "Gemm" && op != "MatMul" && op != "Conv" && op != "ConvTranspose")
+            if (!is_layer_op(op))
                 bad(source, fmt::format("layers.op_types: '{}' is not an op hone optimizes "
                                         "(Gemm, MatMul, Conv, ConvTranspose)",
                                         op));
@@ -400,7 +414,11 @@ std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view layer
         return std::nullopt;
     for (const auto& g : exclude)
         if (matches(g)) return std::nullopt;
-    auto out = steps;
+    std::vector<recipe_step> out;
+    for (const auto& s : steps)
+        if (s.op_types.empty() ||
+            std::find(s.op_types.begin(), s.op_types.end(), op_type) != s.op_types.end())
+            out.push_back(s);
     for (const auto& o : overrides) {
         if (!matches(o.pattern)) continue;
         if (o.exclude) return std::nullopt;
@@ -415,6 +433,7 @@ json recipe::to_json() const {
     json steps_j = json::array();
     for (const auto& s : steps) {
         json j{{"kind", kind_name(s.what)}};
+        if (!s.op_types.empty()) j["op_types"] = s.op_types;
         switch (s.what) {
         case recipe_step::kind::prune:
             j["method"] = s.prune_method;

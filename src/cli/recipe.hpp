@@ -25,6 +25,9 @@ namespace hone::cli {
 struct recipe_step {
     enum class kind { prune, cluster, quantize };
     kind what = kind::quantize;
+    /// The op types the step applies to (empty: every selected layer). A selected layer no step
+    /// applies to keeps its weights and runs in the recipe's execution precision.
+    std::vector<std::string> op_types;
     // prune
     std::string prune_method = "sparsegpt"; ///< sparsegpt, wanda, magnitude
     double sparsity = 0.5;

@@ -2,6 +2,7 @@
 // of Gemm, MatMul, Conv and ConvTranspose weights, and quantized tensors moved to the stored
 // layout with their scales.
 #include "layers.hpp"
+#include "recipe.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/quantize/quantizer.hpp>
@@ -137,4 +138,46 @@ TEST_CASE("quantized_to_stored: the stored tensor dequantizes to the stored layo
                   (l.layout == weight_layout::kn || l.layout == weight_layout::convt ? 1 : 0));
         }
     }
+}
+
+TEST_CASE("recipes: @first / @last patterns and per-step op types select what the peers' tools "
+          "can") {
+    const auto r = parse_recipe(R"({"name": "t", "execution": "int8-static",
+        "layers": {"exclude": ["@first", "@last"]},
+        "steps": [{"kind": "prune", "sparsity": 0.5, "method": "magnitude",
+                   "op_types": ["Gemm"]},
+                  {"kind": "quantize", "bits": 8}]})",
+                                "t.json");
+    // Graph order: conv (first), fc1, fc2 (last).
+    CHECK_FALSE(r.steps_for("conv", "Conv", "conv", "fc2"));
+    CHECK_FALSE(r.steps_for("fc2", "Gemm", "conv", "fc2"));
+    const auto fc1 = r.steps_for("fc1", "Gemm", "conv", "fc2");
+    REQUIRE(fc1);
+    CHECK(fc1->size() == 2);
+    // A Conv between them gets only the steps for its op type.
+    const auto mid = r.steps_for("conv2", "Conv", "conv", "fc2");
+    REQUIRE(mid);
+    REQUIRE(mid->size() == 1);
+    CHECK(mid->at(0).what == recipe_step::kind::quantize);
+    // Unknown positions match nothing; the op types round-trip through JSON.
+    CHECK(r.steps_for("conv", "Conv"));
+    CHECK(
+        parse_recipe(r.to_json().dump(), "again").steps_for("fc1", "Gemm", "conv", "fc2")->size() ==
+        2);
+    CHECK_THROWS_WITH_AS(
+        parse_recipe(R"({"steps": [{"kind": "quantize", "op_types": ["Relu"]}]})", "bad.json"),
+        doctest::Contains("steps[0].op_types: 'Relu'"), error);
+}
+
+TEST_CASE("presets: int8, int8-dynamic, int4 and compact select Conv layers; compact prunes and "
+          "clusters only Gemm/MatMul") {
+    for (const char* p : {"int8", "int8-dynamic", "int4", "compact"}) {
+        CAPTURE(p);
+        CHECK(load_recipe(p).steps_for("c", "Conv"));
+        CHECK(load_recipe(p).steps_for("ct", "ConvTranspose"));
+    }
+    CHECK(load_recipe("compact").steps_for("c", "Conv")->empty());
+    CHECK(load_recipe("compact").steps_for("g", "Gemm")->size() == 2);
+    for (const char* p : {"sparse50", "2:4", "cluster16", "sparse90-ft"})
+        CHECK_FALSE(load_recipe(p).steps_for("c", "Conv"));
 }
