@@ -10,7 +10,7 @@ installed (anything with the buffer protocol works: array.array, bytes, memoryvi
 The shared library is found from $HONE_LIBRARY, else as "libhone.so.1" on the loader's path.
 
 Covered: versions, threads, tensors, ONNX models (load, save, inputs/outputs/weights, get/set
-weights), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
+weights, the deployable QDQ form), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
 each node took), Ed25519 identities, and the change ledger (append, verify, check an artifact).
 """
 
@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 __all__ = [
     "HoneError", "Status", "version", "abi_version", "set_num_threads", "get_num_threads",
-    "DType", "Tensor", "Model", "Executor", "Key", "Ledger",
+    "DType", "Tensor", "Model", "Executor", "Key", "Ledger", "qdq_grid",
 ]
 
 # ---- the library -------------------------------------------------------------------------------
@@ -38,10 +38,11 @@ class Status:
 
 
 class HoneError(Exception):
-    """A failed hone call: .status (a Status value), .status_name and the library's message."""
+    """A failed hone call: .status (a Status value), .status_name and the library's .message."""
 
     def __init__(self, status: int, message: str):
         self.status = status
+        self.message = message
         self.status_name = _lib.hone_status_string(status).decode()
         super().__init__(f"{self.status_name}: {message}")
 
@@ -305,6 +306,79 @@ class Model:
     def set_weight(self, name: str, value) -> None:
         t = _as_tensor(value)
         _check(_lib.hone_model_set_weight(self._handle, _str(name), t._handle))
+
+    def to_qdq(self, ranges: Optional[dict] = None, f32_nodes: Iterable[str] = (),
+               quantize_weights: bool = True, bits: int = 8) -> "Model":
+        """A new model in ONNX's QDQ form (docs/formats.md), which other engines run compressed:
+        Gemm/MatMul/Conv weights signed symmetric `bits`-bit per output channel, and the tensors
+        named in `ranges` ({name: (lo, hi)}, calibrated) quantized to hone's u8 grid through
+        QuantizeLinear -> DequantizeLinear. Layers in f32_nodes stay as they are. save() writes
+        it."""
+        return _to_qdq(self, ranges, f32_nodes, quantize_weights, bits)
+
+
+# ---- deployable ONNX (QDQ) ---------------------------------------------------------------------
+
+class _QuantSpec(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("bits", C.c_int), ("is_signed", C.c_int),
+                ("symmetric", C.c_int), ("granularity", C.c_int), ("channel_axis", C.c_int),
+                ("group_axis", C.c_int), ("group_size", C.c_int64), ("scale_dtype", C.c_int)]
+
+
+class _QdqParams(C.Structure):
+    # The leading fields of hone_qdq_params; _params_init fills the rest.
+    _fields_ = [("struct_size", C.c_size_t), ("quantize_weights", C.c_int),
+                ("weight_spec", _QuantSpec), ("weight_names", C.POINTER(C.c_char_p)),
+                ("weights", C.POINTER(C.c_void_p)), ("weight_count", C.c_size_t),
+                ("activation_names", C.POINTER(C.c_char_p)),
+                ("activation_scales", C.POINTER(C.c_float)),
+                ("activation_zero_points", C.POINTER(C.c_int32)),
+                ("activation_types", C.POINTER(C.c_int)), ("activation_count", C.c_size_t),
+                ("f32_nodes", C.POINTER(C.c_char_p)), ("f32_node_count", C.c_size_t)]
+
+
+_fn("hone_qdq_params_init", [C.c_void_p])
+_fn("hone_qdq_activation_from_range", [C.c_float, C.c_float, C.c_int, C.POINTER(C.c_float),
+                                       C.POINTER(C.c_int32)])
+_fn("hone_model_to_qdq", [C.c_void_p, C.c_void_p, C.POINTER(C.c_void_p)])
+
+
+def qdq_grid(lo: float, hi: float, seven_bit: bool = False) -> tuple:
+    """The u8 (scale, zero_point) grid hone uses for a calibrated range [lo, hi]."""
+    scale, zero_point = C.c_float(), C.c_int32()
+    _check(_lib.hone_qdq_activation_from_range(lo, hi, int(seven_bit), C.byref(scale),
+                                               C.byref(zero_point)))
+    return scale.value, zero_point.value
+
+
+def _to_qdq(model: "Model", ranges: Optional[dict], f32_nodes: Iterable[str],
+            quantize_weights: bool, bits: int) -> "Model":
+    buffer = (C.c_ubyte * max(4096, C.sizeof(_QdqParams)))()
+    _check(_lib.hone_qdq_params_init(buffer))
+    p = _QdqParams.from_buffer(buffer)
+    p.quantize_weights = int(quantize_weights)
+    p.weight_spec.bits = bits
+    grids = {}
+    for name, (lo, hi) in dict(ranges or {}).items():
+        try:
+            grids[name] = qdq_grid(lo, hi)
+        except HoneError as e:
+            raise HoneError(e.status, f"to_qdq: activation '{name}': {e.message}") from None
+    names = _strings(list(grids))
+    scales = (C.c_float * max(len(grids), 1))(*[g[0] for g in grids.values()])
+    zero_points = (C.c_int32 * max(len(grids), 1))(*[g[1] for g in grids.values()])
+    if grids:
+        p.activation_names = C.cast(names, C.POINTER(C.c_char_p))
+        p.activation_scales, p.activation_zero_points = scales, zero_points
+        p.activation_count = len(grids)
+    f32 = list(f32_nodes)
+    f32_names = _strings(f32)
+    if f32:
+        p.f32_nodes, p.f32_node_count = C.cast(f32_names, C.POINTER(C.c_char_p)), len(f32)
+    out = Model.__new__(Model)
+    out._handle = C.c_void_p()
+    _check(_lib.hone_model_to_qdq(model._handle, buffer, C.byref(out._handle)))
+    return out
 
 
 # ---- the graph executor ------------------------------------------------------------------------

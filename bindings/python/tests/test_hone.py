@@ -149,6 +149,41 @@ class Models(unittest.TestCase):
             again = hone.Model(path)
             self.assertEqual(again.weight(name).tobytes(), doubled.tobytes())
 
+    def test_qdq_export_is_smaller_and_agrees(self):
+        count = 256
+        images = hone.Tensor.from_buffer(test_images(count), (count, 784))
+        # Ranges of each layer input, observed on the f32 model.
+        inputs = {"input": None, "/Relu_output_0": None, "/Relu_1_output_0": None}
+        ranges = {}
+
+        def seen(name, value):
+            if name in inputs:
+                v = value.tolist()
+                ranges[name] = (min(v), max(v))
+
+        (f32,) = hone.Executor(self.model, keep=list(inputs)).run(images, observe=seen)
+        ranges["input"] = (0.0, 1.0)
+        self.assertEqual(set(ranges), set(inputs))
+        scale, zero_point = hone.qdq_grid(-1.0, 3.0)
+        self.assertAlmostEqual(scale, 4.0 / 255, places=6)
+        self.assertEqual(zero_point, 64)
+        qdq = self.model.to_qdq(ranges=ranges, f32_nodes=["/fc3/Gemm"])
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "qdq.onnx")
+            qdq.save(path)
+            self.assertLess(os.path.getsize(path) * 3.2,
+                            os.path.getsize(os.path.join(FIXTURES, "mlp.onnx")))
+            again = hone.Model(path)
+        ops = again.info
+        self.assertEqual(ops["opset"], 13)
+        (q,) = hone.Executor(again, precision="int8_static").run(images)
+        agree = sum(a == b for a, b in zip(argmax_rows(f32.tolist(), 10),
+                                           argmax_rows(q.tolist(), 10))) / count
+        self.assertGreaterEqual(agree, 0.97)
+        with self.assertRaises(hone.HoneError) as e:
+            self.model.to_qdq(ranges={"input": (1.0, float("nan"))})
+        self.assertIn("input", str(e.exception))
+
     def test_bad_input(self):
         with self.assertRaises(hone.HoneError) as e:
             hone.Model("/nonexistent/model.onnx")
