@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages of scripts/apt-packages.txt that are missing (quick and
-# idempotent when all are present), then configures and builds hone in $HONE_BUILD_DIR
+# idempotent when all are present) and ONNX Runtime for the tests (tests/ort), then configures and builds hone in $HONE_BUILD_DIR
 # (default: build; only the targets of $HONE_BUILD_TARGETS when set). Extra arguments go to
 # CMake's configure step. Run as root (or with sudo).
 set -eu
@@ -18,6 +18,28 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# ONNX Runtime (npm onnxruntime-node, pinned in tests/ort/package-lock.json): the tests and
+# benchmarks run hone's exported ONNX files in it. Its install script only fetches GPU providers
+# (not reachable here, not needed): --ignore-scripts. Without it the tests that need it fail and
+# say how to install it; set-up goes on.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm ||
+        echo "setup: warning: nodejs/npm could not be installed (ONNX Runtime tests will fail)" >&2
+fi
+if command -v npm >/dev/null 2>&1 &&
+    ! cmp -s tests/ort/package-lock.json tests/ort/node_modules/.hone-installed-lock; then
+    echo "setup: installing ONNX Runtime for the tests (npm ci in tests/ort)"
+    if (cd tests/ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+        cp tests/ort/package-lock.json tests/ort/node_modules/.hone-installed-lock
+    else
+        echo "setup: warning: npm ci in tests/ort failed (ONNX Runtime tests will fail)" >&2
+    fi
 fi
 
 build="${HONE_BUILD_DIR:-build}"

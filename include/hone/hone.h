@@ -1508,17 +1508,38 @@ typedef struct hone_qdq_params {
     /* layers (node names) left untouched */
     const char* const* f32_nodes;
     size_t f32_node_count;
+    /* -- appended in 0.2 (struct_size tells the library whether they are there) -- */
+    /* default 1: a grid on the input of MaxPool / Reshape / Flatten / Transpose / Squeeze /
+       Unsqueeze / Identity holds for its output too */
+    int propagate_grids;
+    /* default 1: Conv / ConvTranspose / Gemm biases of layers whose input has a grid become INT32
+       round(b / (x_scale * w_scale)) through DequantizeLinear (ONNX Runtime's integer kernels) */
+    int quantize_bias;
+    /* default 1: BatchNormalization after a Conv folded into it first */
+    int fold_batch_norm;
 } hone_qdq_params;
 
 HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params);
 /* The u8 grid the executor uses for a calibrated range [lo, hi] (127 levels when seven_bit). */
 HONE_API hone_status hone_qdq_activation_from_range(float lo, float hi, int seven_bit, float* scale,
                                                     int32_t* zero_point);
-/* `params` may be NULL (defaults). `out` gets a new model; `model` is unchanged. Errors name the
- * layer or weight: a spec ONNX cannot hold (UNSUPPORTED, e.g. 2-bit), a given weight of other
- * dims (SHAPE_MISMATCH), a grid out of range (INVALID_ARGUMENT). */
+/* `params` may be NULL (defaults). `out` gets a new model; `model` is unchanged. Activation
+ * names are tensors (graph inputs or node outputs): each goes through QuantizeLinear ->
+ * DequantizeLinear once and every consumer reads the dequantized value. Errors name the layer,
+ * weight or tensor: a spec ONNX cannot hold (UNSUPPORTED, e.g. 2-bit), a given weight of other
+ * dims (SHAPE_MISMATCH), a grid out of range or a name no tensor has (INVALID_ARGUMENT). */
 HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_params* params,
                                        hone_model** out);
+/* The tensors whose grids make the QDQ form the one ONNX Runtime fuses into its integer kernels
+ * (include/hone/io/qdq.hpp, qdq_activation_tensors): each quantized layer's input unless carried
+ * from a listed tensor, and its output (after a Relu consumer). Calibrate them on `model` and
+ * pass the grids to hone_model_to_qdq. Fills names[0 .. min(capacity, *count)) with strings owned
+ * by `model` (valid until it changes) and sets *count to the total; names may be NULL when
+ * capacity is 0 (ask for the count first). `params` may be NULL. */
+HONE_API hone_status hone_model_qdq_activation_tensors(const hone_model* model,
+                                                       const hone_qdq_params* params,
+                                                       const char** names, size_t capacity,
+                                                       size_t* count);
 
 /* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
  * Reading validates every header field, size and offset against the file before any tensor is

@@ -404,6 +404,9 @@ HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params) {
         *require(params, "hone_qdq_params_init", "params") = hone_qdq_params{};
         params->struct_size = sizeof(hone_qdq_params);
         params->quantize_weights = 1;
+        params->propagate_grids = 1;
+        params->quantize_bias = 1;
+        params->fold_batch_norm = 1;
         const hone_status st = hone_quant_spec_init(&params->weight_spec);
         if (st != HONE_OK)
             hone::fail(static_cast<hone::status>(st), "hone_qdq_params_init: weight_spec");
@@ -423,6 +426,65 @@ HONE_API hone_status hone_qdq_activation_from_range(float lo, float hi, int seve
     });
 }
 
+} // extern "C"
+
+namespace {
+
+/// hone_qdq_params → qdq_options (NULL: the defaults).
+hone::qdq_options qdq_options_from(const hone_qdq_params* params, const char* fn) {
+    hone::qdq_options o;
+    if (params) {
+        hone::capi::check_struct_size(params->struct_size,
+                                      offsetof(hone_qdq_params, f32_node_count) + sizeof(size_t),
+                                      fn, "hone_qdq_params");
+        if (params->struct_size >= offsetof(hone_qdq_params, fold_batch_norm) + sizeof(int)) {
+            o.propagate_grids = params->propagate_grids != 0;
+            o.quantize_bias = params->quantize_bias != 0;
+            o.fold_batch_norm = params->fold_batch_norm != 0;
+        }
+        o.quantize_weights = params->quantize_weights != 0;
+        o.weight_spec = hone::capi::spec_from(&params->weight_spec, fn, "weight_spec");
+        for_each_named(params->weight_names, params->weights, params->weight_count, fn,
+                       "params->weight_names", "params->weights",
+                       [&](const std::string& name, const hone_quantized_tensor& q) {
+                           o.weights.emplace(name, copy_of(q.t));
+                       });
+        if (params->activation_count) {
+            require(params->activation_names, fn, "params->activation_names");
+            require(params->activation_scales, fn, "params->activation_scales");
+            require(params->activation_zero_points, fn, "params->activation_zero_points");
+        }
+        for (size_t i = 0; i < params->activation_count; ++i) {
+            const std::string name =
+                require(params->activation_names[i], fn, "params->activation_names[i]");
+            hone::qdq_activation a;
+            a.scale = params->activation_scales[i];
+            a.zero_point = params->activation_zero_points[i];
+            a.type = hone::dtype::u8;
+            if (params->activation_types) {
+                const auto t = hone::capi::raw_enum(params->activation_types[i]);
+                if (t != HONE_DTYPE_U8 && t != HONE_DTYPE_I8)
+                    hone::fail(hone::status::invalid_argument,
+                               fmt::format("{}: activation_types[{}] (for '{}') is {}, "
+                                           "not HONE_DTYPE_U8 or HONE_DTYPE_I8",
+                                           fn, i, name, t));
+                a.type = t == HONE_DTYPE_I8 ? hone::dtype::i8 : hone::dtype::u8;
+            }
+            if (!o.activations.emplace(name, a).second)
+                hone::fail(hone::status::invalid_argument,
+                           fmt::format("{}: activation '{}' is listed twice", fn, name));
+        }
+        if (params->f32_node_count) require(params->f32_nodes, fn, "params->f32_nodes");
+        for (size_t i = 0; i < params->f32_node_count; ++i)
+            o.f32_nodes.emplace_back(require(params->f32_nodes[i], fn, "params->f32_nodes[i]"));
+    }
+    return o;
+}
+
+} // namespace
+
+extern "C" {
+
 HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_params* params,
                                        hone_model** out) {
     return guarded([&] {
@@ -430,50 +492,43 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
             const char* fn = "hone_model_to_qdq";
             require(model, fn, "model");
             require(out, fn, "out");
-            hone::qdq_options o;
-            if (params) {
-                hone::capi::check_struct_size(params->struct_size, sizeof(hone_qdq_params), fn,
-                                              "hone_qdq_params");
-                o.quantize_weights = params->quantize_weights != 0;
-                o.weight_spec = hone::capi::spec_from(&params->weight_spec, fn, "weight_spec");
-                for_each_named(params->weight_names, params->weights, params->weight_count, fn,
-                               "params->weight_names", "params->weights",
-                               [&](const std::string& name, const hone_quantized_tensor& q) {
-                                   o.weights.emplace(name, copy_of(q.t));
-                               });
-                if (params->activation_count) {
-                    require(params->activation_names, fn, "params->activation_names");
-                    require(params->activation_scales, fn, "params->activation_scales");
-                    require(params->activation_zero_points, fn, "params->activation_zero_points");
-                }
-                for (size_t i = 0; i < params->activation_count; ++i) {
-                    const std::string name =
-                        require(params->activation_names[i], fn, "params->activation_names[i]");
-                    hone::qdq_activation a;
-                    a.scale = params->activation_scales[i];
-                    a.zero_point = params->activation_zero_points[i];
-                    a.type = hone::dtype::u8;
-                    if (params->activation_types) {
-                        const auto t = hone::capi::raw_enum(params->activation_types[i]);
-                        if (t != HONE_DTYPE_U8 && t != HONE_DTYPE_I8)
-                            hone::fail(hone::status::invalid_argument,
-                                       fmt::format("{}: activation_types[{}] (for '{}') is {}, "
-                                                   "not HONE_DTYPE_U8 or HONE_DTYPE_I8",
-                                                   fn, i, name, t));
-                        a.type = t == HONE_DTYPE_I8 ? hone::dtype::i8 : hone::dtype::u8;
-                    }
-                    if (!o.activations.emplace(name, a).second)
-                        hone::fail(hone::status::invalid_argument,
-                                   fmt::format("{}: activation '{}' is listed twice", fn, name));
-                }
-                if (params->f32_node_count) require(params->f32_nodes, fn, "params->f32_nodes");
-                for (size_t i = 0; i < params->f32_node_count; ++i)
-                    o.f32_nodes.emplace_back(
-                        require(params->f32_nodes[i], fn, "params->f32_nodes[i]"));
-            }
+            const auto o = qdq_options_from(params, fn);
             auto m = std::make_unique<hone_model>(hone_model{hone::to_qdq(model->model, o), {}});
             m->names = m->model.weight_names();
             *out = m.release();
+        });
+    });
+}
+
+} // extern "C"
+
+extern "C" {
+
+HONE_API hone_status hone_model_qdq_activation_tensors(const hone_model* model,
+                                                       const hone_qdq_params* params,
+                                                       const char** names, size_t capacity,
+                                                       size_t* count) {
+    return guarded([&] {
+        named("hone_model_qdq_activation_tensors", [&] {
+            const char* fn = "hone_model_qdq_activation_tensors";
+            require(model, fn, "model");
+            require(count, fn, "count");
+            if (capacity) require(names, fn, "names");
+            const auto list =
+                hone::qdq_activation_tensors(model->model, qdq_options_from(params, fn));
+            // Pointers to the model's own copies of the names (inputs and node outputs).
+            const auto own = [&](const std::string& v) -> const char* {
+                for (const auto& in : model->model.inputs)
+                    if (in.name == v) return in.name.c_str();
+                for (const auto& n : model->model.nodes)
+                    for (const auto& o : n.outputs)
+                        if (o == v) return o.c_str();
+                hone::fail(hone::status::internal,
+                           fmt::format("{}: '{}' is not a tensor of the model", fn, v));
+            };
+            for (std::size_t i = 0; i < list.size() && i < capacity; ++i)
+                names[i] = own(list[i]);
+            *count = list.size();
         });
     });
 }

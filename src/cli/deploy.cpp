@@ -194,12 +194,22 @@ executor_options run_options_of(const model& file, const std::filesystem::path& 
     return o;
 }
 
-std::vector<std::string> deploy_grid_tensors(const deploy_input& in) {
-    std::vector<std::string> out;
-    std::set<std::string> seen;
+namespace {
+
+/// to_qdq's options for the file (grids aside).
+qdq_options qdq_options_of(const deploy_input& in) {
+    qdq_options o;
+    o.quantize_weights = in.execution != exec_precision::f32;
+    o.f32_nodes = in.f32_nodes;
     for (const auto& l : in.layers)
-        if (seen.insert(l.ref.input).second) out.push_back(l.ref.input);
-    return out;
+        if (l.quantized) o.weights.emplace(l.ref.weight, quantized_to_stored(l.ref, *l.quantized));
+    return o;
+}
+
+} // namespace
+
+std::vector<std::string> deploy_grid_tensors(const deploy_input& in) {
+    return qdq_activation_tensors(*in.candidate, qdq_options_of(in));
 }
 
 namespace {
@@ -227,11 +237,7 @@ deployable make_deployable(const deploy_input& in, artifact_format f, const std:
     if (f == artifact_format::hone)
         fail(status::internal, "make_deployable: hone's packed format is written by the caller");
     const model& cand = *in.candidate;
-    qdq_options o;
-    o.quantize_weights = in.execution != exec_precision::f32;
-    o.f32_nodes = in.f32_nodes;
-    for (const auto& l : in.layers)
-        if (l.quantized) o.weights.emplace(l.ref.weight, quantized_to_stored(l.ref, *l.quantized));
+    auto o = qdq_options_of(in);
     if (in.execution == exec_precision::int8_static)
         o.activations = qdq_activations_from_ranges(in.grids);
     model file = to_qdq(cand, o);

@@ -19,6 +19,7 @@
 #include <hone/ledger/digest.hpp>
 #include <hone/metrics/layer_error.hpp>
 #include <hone/model/model.hpp>
+#include <hone/model/transforms.hpp>
 #include <hone/prune/pruner.hpp>
 #include <hone/prune/sparse_storage.hpp>
 #include <hone/quantize/calibrator.hpp>
@@ -609,8 +610,13 @@ calib_method calib_method_of(const std::string& s) {
 candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
                                 const loaded_data* tune_data, const data_options& data_opts,
                                 const console& c) {
-    candidate_build cb{rec, base.clone(), {}, {}, 0, nullptr, json::object(), {}};
-    const auto layers = find_layers(base);
+    // The recipe works on the model as engines run it: BatchNormalization folded into the Conv
+    // before it (the executor folds the same way; ONNX Runtime cannot fold it into a quantized
+    // Conv). Conv outputs then carry the BatchNormalization's names, which the baseline has.
+    model src = base.clone();
+    (void)fold_batch_norm(src);
+    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}};
+    const auto layers = find_layers(src);
     struct chosen {
         layer_ref ref;
         std::vector<recipe_step> steps;
@@ -632,13 +638,13 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         std::set<std::string> names;
         for (const auto& t : todo)
             if (!t.ref.is_conv()) names.insert(t.ref.input);
-        xs = observe(base, {}, calib_inputs, names, 4096, "calibration (layer inputs)", c);
+        xs = observe(src, {}, calib_inputs, names, 4096, "calibration (layer inputs)", c);
     }
     {
         progress bar("applying " + rec.name, todo.size(), {.quiet = c.quiet || c.json});
         for (const auto& t : todo) {
             const auto it = xs.find(t.ref.input);
-            auto r = apply_steps(t.ref, weight_nk(base, t.ref), t.steps,
+            auto r = apply_steps(t.ref, weight_nk(src, t.ref), t.steps,
                                  it == xs.end() ? nullptr : &it->second);
             set_weight_nk(cb.m, t.ref, r.weights);
             cb.layers.push_back(std::move(r));
@@ -655,7 +661,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         std::set<std::string> selected;
         for (const auto& t : todo)
             selected.insert(t.ref.name);
-        for (const auto& nd : base.nodes)
+        for (const auto& nd : src.nodes)
             if ((nd.op_type == "Gemm" || nd.op_type == "MatMul" || nd.op_type == "Conv") &&
                 !selected.count(nd.name))
                 cb.exec.f32_nodes.push_back(nd.name);
@@ -727,8 +733,8 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         changed.insert(l.ref.weight);
         cb.model_bytes += l.bytes_after;
     }
-    for (const auto& name : base.weight_names())
-        if (!changed.count(name)) cb.model_bytes += base.weight(name).nbytes();
+    for (const auto& name : src.weight_names())
+        if (!changed.count(name)) cb.model_bytes += src.weight(name).nbytes();
     return cb;
 }
 
@@ -830,7 +836,7 @@ const_tensor_view bytes_view(const tensor& t) {
 
 /// The safetensors bytes of the candidate: hone's packed weights with packing metadata, and
 /// every weight the recipe did not change as it is.
-std::string packed_safetensors(const model& base, const candidate_build& cb) {
+std::string packed_safetensors(const candidate_build& cb) {
     std::vector<io::safetensors_entry> entries;
     io::safetensors_metadata meta;
     std::deque<tensor> keep; // buffers the entries view (stable addresses)
@@ -892,7 +898,7 @@ std::string packed_safetensors(const model& base, const candidate_build& cb) {
         }
         layers[w] = info;
     }
-    for (const auto& name : base.weight_names())
+    for (const auto& name : cb.m.weight_names())
         if (!changed.count(name)) entries.push_back({name, cb.m.weight(name).view()});
     meta["format"] = "hone packed weights (docs/cli.md, Artifacts)";
     meta["recipe"] = cb.rec.to_json().dump();
@@ -995,7 +1001,7 @@ int run_optimize(const optimize_options& o, console& c) {
         write_file_atomic(paths.onnx, shipped.file->bytes);
     } else {
         const auto onnx_bytes = serialize_onnx(cb.m);
-        const auto st_bytes = packed_safetensors(base, cb);
+        const auto st_bytes = packed_safetensors(cb);
         write_file_atomic(paths.safetensors, st_bytes);
         write_file_atomic(paths.onnx, onnx_bytes);
         artifacts.push_back(paths.safetensors);
@@ -1244,8 +1250,7 @@ int run_sweep(const sweep_options& o, console& c) {
                 write_file_atomic(o.out_dir / (file + ".onnx"), shipped.file->bytes);
             } else {
                 write_file_atomic(o.out_dir / (file + ".onnx"), serialize_onnx(cb.m));
-                write_file_atomic(o.out_dir / (file + ".safetensors"),
-                                  packed_safetensors(base, cb));
+                write_file_atomic(o.out_dir / (file + ".safetensors"), packed_safetensors(cb));
             }
         }
         const double score = dec.verdict == verdict::rejected ? -1 + p.accuracy : p.accuracy;

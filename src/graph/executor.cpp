@@ -1013,6 +1013,8 @@ compiled executor::impl::compile(const work_node& w) {
                     if (in.size() > 2 && in[2]) p.zero_point = *in[2];
                     p.axis = static_cast<int>(axis);
                     p.block_size = block;
+                    if (dq && x.type() == dtype::i32)
+                        return ops::dequantize_int32(x, p.scale, axis);
                     const auto out =
                         dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
                     tensor y(out, x.dims());

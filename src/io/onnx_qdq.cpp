@@ -3,6 +3,7 @@
 #include "hone/io/qdq.hpp"
 
 #include "hone/core/error.hpp"
+#include "hone/model/transforms.hpp"
 #include "hone/quantize/quantizer.hpp"
 
 #include <fmt/format.h>
@@ -79,11 +80,30 @@ tensor scalar_zero_point(const qdq_activation& a, const std::string& what) {
     return t;
 }
 
+bool is_layer_op(const node& n) {
+    return n.domain.empty() && (n.op_type == "Gemm" || n.op_type == "MatMul" ||
+                                n.op_type == "Conv" || n.op_type == "ConvTranspose");
+}
+
 int channel_axis_of(const node& n) {
     if (n.op_type == "Gemm") return n.get_int("transB", 0) != 0 ? 0 : 1;
     if (n.op_type == "MatMul") return 1;
-    return 0; // Conv: output channels
+    if (n.op_type == "ConvTranspose") return 1; // [C_in, C_out/group, k...]
+    return 0;                                   // Conv: output channels
 }
+
+// Ops whose output holds input 0's values (or a subset, rearranged): a grid on the input holds
+// for the output, and ONNX Runtime runs them on the integers when both sides share the grid.
+bool value_preserving(const node& n) {
+    static const std::set<std::string> ops{"MaxPool", "Reshape",   "Flatten", "Transpose",
+                                           "Squeeze", "Unsqueeze", "Identity"};
+    return n.domain.empty() && ops.count(n.op_type) && !n.inputs.empty() && !n.outputs.empty() &&
+           (n.op_type != "MaxPool" || n.outputs.size() == 1 || n.outputs[1].empty());
+}
+
+// An activation whose single consumer ONNX Runtime drops in front of a QuantizeLinear whose
+// grid starts at 0 (Relu; Clip with a constant minimum >= 0 when its grid is narrower).
+bool drops_into_grid(const node& n) { return n.domain.empty() && n.op_type == "Relu"; }
 
 // The reduction axis (K of a linear layer, input channels of a Conv): where blocks go.
 int reduction_axis_of(const node& n) {
@@ -115,23 +135,228 @@ void move_reduce_axes_to_inputs(model& m) {
 
 } // namespace
 
-model to_qdq(const model& src, const qdq_options& o) {
-    model m = src.clone();
-    if (m.opset < 13) m.opset = 13;
+namespace {
+
+/// Which nodes to_qdq treats as quantized layers, after BatchNormalization folding.
+struct layer_plan {
+    model m;                         ///< src, BatchNormalization folded where asked
+    std::vector<std::size_t> order;  ///< executable node order
+    std::set<std::string> layers;    ///< node names of the layers whose weights become integers
+    std::map<std::string, int> uses; ///< consumers per value (graph outputs count)
+};
+
+layer_plan plan_layers(const model& src, const qdq_options& o) {
+    layer_plan p{src.clone(), {}, {}, {}};
+    if (o.fold_batch_norm) {
+        std::vector<std::string> given;
+        for (const auto& [name, q] : o.weights)
+            given.push_back(name);
+        (void)fold_batch_norm(p.m, given);
+    }
+    p.order = validate(p.m);
     const std::set<std::string> keep_f32(o.f32_nodes.begin(), o.f32_nodes.end());
-    // Weight consumers: a weight read by a non-layer input stays f32 too (besides its DQ).
-    std::map<std::string, int> layer_uses, all_uses;
-    for (const auto& n : m.nodes)
+    std::map<std::string, int> layer_uses;
+    for (const auto& n : p.m.nodes)
         for (std::size_t i = 0; i < n.inputs.size(); ++i) {
-            ++all_uses[n.inputs[i]];
-            if (i == 1 && (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv"))
-                ++layer_uses[n.inputs[i]];
+            ++p.uses[n.inputs[i]];
+            if (i == 1 && is_layer_op(n)) ++layer_uses[n.inputs[i]];
         }
+    for (const auto& out : p.m.outputs)
+        ++p.uses[out.name];
+    for (const auto& n : p.m.nodes) {
+        if (!is_layer_op(n) || n.inputs.size() < 2 || keep_f32.count(n.name)) continue;
+        const auto& w = n.inputs[1];
+        if (!p.m.has_weight(w) || p.uses[w] != layer_uses[w]) continue;
+        if (o.weights.count(w) || o.quantize_weights) p.layers.insert(n.name);
+    }
+    return p;
+}
+
+const node* single_consumer(const model& m, const std::string& value,
+                            const std::map<std::string, int>& uses) {
+    const auto u = uses.find(value);
+    if (u == uses.end() || u->second != 1) return nullptr;
+    for (const auto& n : m.nodes)
+        for (const auto& i : n.inputs)
+            if (i == value) return &n;
+    return nullptr;
+}
+
+/// The tensors of `grids` go through QuantizeLinear → DequantizeLinear right after they are
+/// made; every consumer reads the dequantized value. A graph output keeps its name (its
+/// producer writes "<name>_float" instead), a graph input feeds "<name>_dequantized".
+template <class Fresh>
+void insert_activation_grids(model& m,
+                             const std::map<std::string, qdq_activation, std::less<>>& grids,
+                             Fresh& fresh) {
+    std::set<std::string> graph_outputs;
+    for (const auto& o : m.outputs)
+        graph_outputs.insert(o.name);
+    std::vector<node> out;
+    std::map<std::string, std::string> reads; // consumers: value → its dequantized name
+    auto pair_for = [&](const std::string& x, const std::string& source,
+                        const std::string& result) {
+        const auto& a = grids.find(x)->second;
+        const auto zp = scalar_zero_point(a, x);
+        const auto sname = fresh(x + "_scale"), zname = fresh(x + "_zero_point");
+        const auto qv = fresh(x + "_quantized");
+        m.set_weight(sname, scalar_f32(a.scale));
+        m.set_weight(zname, tensor::copy_of(zp.view()));
+        node q;
+        q.name = fresh(x + "_QuantizeLinear");
+        q.op_type = "QuantizeLinear";
+        q.inputs = {source, sname, zname};
+        q.outputs = {qv};
+        node d;
+        d.name = fresh(x + "_DequantizeLinear");
+        d.op_type = "DequantizeLinear";
+        d.inputs = {qv, sname, zname};
+        d.outputs = {result};
+        out.push_back(std::move(q));
+        out.push_back(std::move(d));
+    };
+    for (const auto& in : m.inputs)
+        if (grids.count(in.name)) {
+            const auto dv = fresh(in.name + "_dequantized");
+            pair_for(in.name, in.name, dv);
+            reads[in.name] = dv;
+        }
+    for (auto& n : m.nodes) {
+        for (auto& i : n.inputs)
+            if (const auto r = reads.find(i); r != reads.end()) i = r->second;
+        std::vector<std::pair<std::string, std::string>> pairs; // (source, result)
+        for (auto& o : n.outputs) {
+            if (o.empty() || !grids.count(o)) continue;
+            if (graph_outputs.count(o)) {
+                const auto x = o;
+                o = fresh(x + "_float");
+                pairs.emplace_back(o, x);
+            } else {
+                const auto dv = fresh(o + "_dequantized");
+                pairs.emplace_back(o, dv);
+                reads[o] = dv;
+            }
+        }
+        out.push_back(std::move(n));
+        for (const auto& [source, result] : pairs) {
+            const auto x = graph_outputs.count(result) ? result : source;
+            pair_for(x, source, result);
+        }
+    }
+    m.nodes = std::move(out);
+}
+
+/// A Conv / ConvTranspose / Gemm bias (constant f32 [N], read by this layer only) whose input
+/// has a grid and whose weight is quantized per tensor or per channel becomes INT32
+/// round(b / (x_scale · w_scale[c])) through DequantizeLinear (scale x_scale · w_scale, axis 0),
+/// the form ONNX Runtime's integer kernels take. Others stay f32.
+template <class Fresh>
+void quantize_bias(model& m, node& n,
+                   const std::map<std::string, qdq_activation, std::less<>>& grids,
+                   const std::map<std::string, std::vector<float>>& weight_scales,
+                   const std::map<std::string, int>& uses, Fresh& fresh, std::vector<node>& out) {
+    if (n.inputs.size() < 3 || n.inputs[2].empty() || n.op_type == "MatMul") return;
+    if (n.op_type == "Gemm" &&
+        (n.get_float("beta", 1.0f) != 1.0f || n.get_float("alpha", 1.0f) != 1.0f))
+        return;
+    const auto g = grids.find(n.inputs[0]);
+    const auto ws = weight_scales.find(n.inputs[1]);
+    const auto& bname = n.inputs[2];
+    if (g == grids.end() || ws == weight_scales.end() || !m.has_weight(bname)) return;
+    const auto u = uses.find(bname);
+    if (u == uses.end() || u->second != 1) return;
+    const auto& b = m.weight(bname);
+    const auto channels = std::int64_t(ws->second.size());
+    if (b.type() != dtype::f32 || b.dims().rank() != 1 || b.numel() != channels) return;
+    tensor q(dtype::i32, b.dims()), scale(dtype::f32, b.dims());
+    const auto bv = b.span<float>();
+    for (std::int64_t c = 0; c < channels; ++c) {
+        const float sc = g->second.scale * ws->second[std::size_t(c)];
+        const double v = std::nearbyint(double(bv[std::size_t(c)]) / double(sc));
+        if (!(sc > 0) || !std::isfinite(sc) || !(std::fabs(v) < 2147483647.0))
+            return; // not representable: the bias stays f32
+        q.span<std::int32_t>()[std::size_t(c)] = std::int32_t(v);
+        scale.span<float>()[std::size_t(c)] = sc;
+    }
+    const auto qname = fresh(bname + "_quantized"), sname = fresh(bname + "_scale");
+    node dq;
+    dq.name = fresh(bname + "_DequantizeLinear");
+    dq.op_type = "DequantizeLinear";
+    dq.inputs = {qname, sname};
+    dq.attributes["axis"] = attribute::of_int(0);
+    dq.outputs = {bname};
+    m.remove_weight(bname);
+    m.set_weight(qname, std::move(q));
+    m.set_weight(sname, std::move(scale));
+    out.push_back(std::move(dq));
+}
+
+} // namespace
+
+std::vector<std::string> qdq_activation_tensors(const model& src, const qdq_options& o) {
+    const auto p = plan_layers(src, o);
+    std::map<std::string, const node*> producer;
+    for (const auto& n : p.m.nodes)
+        for (const auto& out : n.outputs)
+            producer[out] = &n;
+    std::vector<std::string> out;
+    std::set<std::string> gridded; // calibrated, or holding a calibrated tensor's values
+    auto add = [&](const std::string& v) {
+        if (v.empty() || gridded.count(v)) return;
+        gridded.insert(v);
+        out.push_back(v);
+    };
+    // A tensor holds a gridded tensor's values when value-preserving ops lead to it from one.
+    auto holds_grid = [&](std::string v) {
+        for (;;) {
+            if (gridded.count(v)) return true;
+            const auto it = producer.find(v);
+            if (it == producer.end() || !value_preserving(*it->second)) return false;
+            v = it->second->inputs[0];
+        }
+    };
+    for (const auto i : p.order) {
+        const auto& n = p.m.nodes[i];
+        if (!p.layers.count(n.name)) continue;
+        if (!holds_grid(n.inputs[0])) add(n.inputs[0]);
+        std::string y = n.outputs[0];
+        if (const auto* c = single_consumer(p.m, y, p.uses); c && drops_into_grid(*c))
+            y = c->outputs[0];
+        add(y);
+    }
+    return out;
+}
+
+model to_qdq(const model& src, const qdq_options& o) {
+    auto p = plan_layers(src, o);
+    model& m = p.m;
+    if (m.opset < 13) m.opset = 13;
+    std::map<std::string, const node*> producer_of;
+    for (const auto& n : m.nodes)
+        for (const auto& out : n.outputs)
+            producer_of[out] = &n;
+    // Activation grids: those given, then carried through value-preserving ops.
+    auto grids = o.activations;
+    if (o.propagate_grids)
+        for (const auto i : p.order) {
+            const auto& n = m.nodes[i];
+            if (!value_preserving(n)) continue;
+            const auto g = grids.find(n.inputs[0]);
+            if (g != grids.end() && !grids.count(n.outputs[0])) grids[n.outputs[0]] = g->second;
+        }
+    for (const auto& [name, a] : grids) {
+        const bool produced = producer_of.count(name) ||
+                              std::any_of(m.inputs.begin(), m.inputs.end(),
+                                          [&](const value_info& v) { return v.name == name; });
+        if (!produced)
+            fail(status::invalid_argument,
+                 fmt::format("to_qdq: activation '{}' is no graph input or node output of '{}'",
+                             name, m.source));
+        (void)scalar_zero_point(a, name); // range checks, naming the tensor
+    }
 
     std::vector<node> out;
     bool needs_opset21 = false;
-    std::set<std::string> weights_done;
-    std::map<std::string, std::string> act_done; // X → X_dequantized
     std::set<std::string> used_names;
     auto fresh = [&](const std::string& stem) {
         std::string name = m.unique_name(stem);
@@ -140,17 +365,22 @@ model to_qdq(const model& src, const qdq_options& o) {
         used_names.insert(name);
         return name;
     };
+    // Per quantized weight: its per-output-channel scales (per tensor / per channel only), for
+    // the int32 bias.
+    std::map<std::string, std::vector<float>> weight_scales;
+    std::set<std::string> weights_done;
 
-    for (auto n : m.nodes) {
-        const bool layer = (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv") &&
-                           n.domain.empty() && n.inputs.size() >= 2 && !keep_f32.count(n.name);
-        if (!layer) {
+    std::vector<node> nodes;
+    for (const auto i : p.order)
+        nodes.push_back(m.nodes[i]);
+    for (auto n : nodes) {
+        if (!p.layers.count(n.name)) {
             out.push_back(std::move(n));
             continue;
         }
         const std::string wname = n.inputs[1];
-        if (!weights_done.count(wname) && m.has_weight(wname) &&
-            all_uses[wname] == layer_uses[wname]) {
+        if (!weights_done.count(wname) && m.has_weight(wname)) {
+            weights_done.insert(wname);
             const auto given = o.weights.find(wname);
             const int axis = channel_axis_of(n);
             quantized_tensor made;
@@ -246,44 +476,25 @@ model to_qdq(const model& src, const qdq_options& o) {
                 m.set_weight(qname, tensor::copy_of(qt->data.view()));
                 m.set_weight(sname, std::move(scale));
                 out.push_back(std::move(dq));
-                weights_done.insert(wname);
+                if (!blocked) {
+                    const auto channels = std::int64_t(m.weight(qname).dims()[std::size_t(axis)]);
+                    auto& ws = weight_scales[wname];
+                    for (std::int64_t c = 0; c < channels; ++c)
+                        ws.push_back(sv[per_channel ? std::size_t(c) : 0]);
+                }
             }
         }
-        const auto& x = n.inputs[0];
-        const auto act = o.activations.find(x);
-        if (act != o.activations.end() && !x.empty()) {
-            auto done = act_done.find(x);
-            if (done == act_done.end()) {
-                const auto zp = scalar_zero_point(act->second, x);
-                const auto sname = fresh(x + "_scale"), zname = fresh(x + "_zero_point");
-                const auto qv = fresh(x + "_quantized"), dv = fresh(x + "_dequantized");
-                m.set_weight(sname, scalar_f32(act->second.scale));
-                m.set_weight(zname, tensor::copy_of(zp.view()));
-                node q;
-                q.name = fresh(x + "_QuantizeLinear");
-                q.op_type = "QuantizeLinear";
-                q.inputs = {x, sname, zname};
-                q.outputs = {qv};
-                node d;
-                d.name = fresh(x + "_DequantizeLinear");
-                d.op_type = "DequantizeLinear";
-                d.inputs = {qv, sname, zname};
-                d.outputs = {dv};
-                out.push_back(std::move(q));
-                out.push_back(std::move(d));
-                done = act_done.emplace(x, dv).first;
-            }
-            n.inputs[0] = done->second;
-        }
+        if (o.quantize_bias) quantize_bias(m, n, grids, weight_scales, p.uses, fresh, out);
         out.push_back(std::move(n));
     }
     m.nodes = std::move(out);
+    insert_activation_grids(m, grids, fresh);
     if (needs_opset21 && m.opset < 21) {
         m.opset = 21;
         move_reduce_axes_to_inputs(m);
     }
     (void)validate(m);
-    return m;
+    return std::move(m);
 }
 
 } // namespace hone

@@ -125,6 +125,19 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     /* int8 per channel + the input's grid; fc3 left f32. */
     CHECK(hone_qdq_params_init(&qp) == HONE_OK);
     CHECK(qp.quantize_weights == 1 && qp.weight_spec.bits == 8 && qp.weight_count == 0);
+    CHECK(qp.propagate_grids == 1 && qp.quantize_bias == 1 && qp.fold_batch_norm == 1);
+    {
+        /* The tensors the ONNX Runtime-fusable form grids: the input and each layer's output
+           (after its Relu): input, /Relu_output_0, /Relu_1_output_0, logits. */
+        const char* grid_names[8];
+        size_t grid_count = 0;
+        CHECK(hone_model_qdq_activation_tensors(model, NULL, NULL, 0, &grid_count) == HONE_OK);
+        CHECK(grid_count == 4);
+        CHECK(hone_model_qdq_activation_tensors(model, &qp, grid_names, 8, &grid_count) == HONE_OK);
+        CHECK(grid_count == 4 && strcmp(grid_names[3], "logits") == 0);
+        CHECK_FAILS(hone_model_qdq_activation_tensors(model, NULL, NULL, 2, &grid_count),
+                    HONE_ERROR_INVALID_ARGUMENT, "names");
+    }
     CHECK(hone_qdq_activation_from_range(0.0f, 1.0f, 0, &act_scale[0], &act_zp[0]) == HONE_OK);
     qp.activation_names = act_names;
     qp.activation_scales = act_scale;
@@ -136,7 +149,8 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     CHECK(hone_model_to_qdq(model, &qp, &qdq) == HONE_OK);
     CHECK(hone_model_get_info(qdq, &info) == HONE_OK);
     CHECK(info.opset == 13);
-    CHECK(info.node_count == 5 + 2 + 2); /* + 2 weight DQs + the input's Q/DQ pair */
+    /* + 2 weight DQs + the input's Q/DQ pair + fc1's int32 bias DQ (its input has a grid) */
+    CHECK(info.node_count == 5 + 2 + 2 + 1);
     CHECK(hone_model_get_weight(qdq, "fc1.weight_quantized", &w) == HONE_OK);
     hone_tensor_destroy(w);
     w = NULL;

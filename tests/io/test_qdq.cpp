@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <unistd.h>
 
 using namespace hone;
@@ -54,6 +55,17 @@ std::map<std::string, tensor_range, std::less<>> calibrate(const model& m, std::
     };
     note(m.inputs[0].name, v);
     (void)ex.run(v, note);
+    return r;
+}
+
+// The ranges of the layers' inputs only (hone's internal int8 path quantizes nothing else).
+std::map<std::string, tensor_range, std::less<>>
+layer_inputs_only(const model& m, std::map<std::string, tensor_range, std::less<>> r) {
+    std::set<std::string> inputs;
+    for (const auto& n : m.nodes)
+        if (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv")
+            inputs.insert(n.inputs[0]);
+    std::erase_if(r, [&](const auto& e) { return !inputs.count(e.first); });
     return r;
 }
 
@@ -125,7 +137,7 @@ TEST_CASE("qdq: activation grid from a range matches the executor's") {
 
 TEST_CASE("qdq: the MLP exported as QDQ runs in hone with the top-1 of hone's int8 path") {
     const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
-    const auto ranges = calibrate(m, 1000, shape{784});
+    const auto ranges = layer_inputs_only(m, calibrate(m, 1000, shape{784}));
     const auto test = dataset::fashion_mnist("test");
     const std::int64_t count = test.size(); // all 10,000 test images
 
@@ -140,7 +152,7 @@ TEST_CASE("qdq: the MLP exported as QDQ runs in hone with the top-1 of hone's in
     qdq_options qo;
     qo.activations = qdq_activations_from_ranges(ranges);
     const auto qm = to_qdq(m, qo);
-    CHECK(count_ops(qm, "DequantizeLinear") == 6); // 3 weights + 3 activations
+    CHECK(count_ops(qm, "DequantizeLinear") == 9); // 3 weights + 3 activations + 3 int32 biases
     CHECK(count_ops(qm, "QuantizeLinear") == 3);
     CHECK(count_ops(qm, "Gemm") == 3);
     // Weights: i8 initializers with one f32 scale per output channel; the value keeps its name.
@@ -173,7 +185,7 @@ TEST_CASE("qdq: the MLP exported as QDQ runs in hone with the top-1 of hone's in
     // (a) reference semantics of QuantizeLinear / DequantizeLinear in fp32.
     executor ref(loaded);
     CHECK(count_paths(ref, "kernels::quantize_linear") == 3);
-    CHECK(count_paths(ref, "folded at load (constant inputs)") == 3); // the weight DQs
+    CHECK(count_paths(ref, "folded at load (constant inputs)") == 6); // weight and bias DQs
     // (b) int8: each Q → DQ pair fused into its Gemm, which runs int8 on the model's grid.
     executor_options xo;
     xo.precision = exec_precision::int8_static;
@@ -209,7 +221,7 @@ TEST_CASE("qdq: the MLP exported as QDQ runs in hone with the top-1 of hone's in
 
 TEST_CASE("qdq: CNN with calibrated activations runs its convolutions int8 on the model's grid") {
     const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
-    const auto ranges = calibrate(m, 500, shape{1, 28, 28});
+    const auto ranges = layer_inputs_only(m, calibrate(m, 500, shape{1, 28, 28}));
     qdq_options qo;
     qo.activations = qdq_activations_from_ranges(ranges);
     const auto qm = to_qdq(m, qo);
@@ -544,4 +556,65 @@ TEST_CASE("qdq: int4 blocked weights of a MatMul [K, N] and an int4 per-channel 
     const auto av = a.span<const float>(), bv = b.span<const float>();
     for (std::size_t i = 0; i < av.size(); ++i)
         CHECK(av[i] == doctest::Approx(bv[i]).epsilon(1e-4));
+}
+
+TEST_CASE("qdq: the form ONNX Runtime fuses — layer outputs gridded, grids carried through "
+          "MaxPool/Flatten, int32 biases, BatchNormalization folded, output names kept") {
+    const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
+    const auto names = qdq_activation_tensors(m);
+    // Inputs of the first layer, then each layer's (post-Relu) output; conv2's and fc1's inputs
+    // come from gridded tensors through MaxPool / Flatten, so they are not listed.
+    const std::vector<std::string> want{m.inputs[0].name, "/Relu_output_0", "/Relu_1_output_0",
+                                        "/Relu_2_output_0", "logits"};
+    CHECK(names == want);
+    const auto all = calibrate(m, 500, shape{1, 28, 28});
+    std::map<std::string, tensor_range, std::less<>> ranges;
+    for (const auto& n : names) {
+        REQUIRE_MESSAGE(all.count(n), n);
+        ranges[n] = all.at(n);
+    }
+    qdq_options qo;
+    qo.activations = qdq_activations_from_ranges(ranges);
+    const auto qm = to_qdq(m, qo);
+    CHECK(count_ops(qm, "BatchNormalization") == 0);
+    // 5 calibrated + MaxPool ×2 + Flatten carried.
+    CHECK(count_ops(qm, "QuantizeLinear") == 8);
+    REQUIRE(qm.outputs.size() == 1);
+    CHECK(qm.outputs[0].name == "logits");
+    const auto* last = qm.producer("logits");
+    REQUIRE(last);
+    CHECK(last->op_type == "DequantizeLinear");
+    // The carried grid: MaxPool's output has its input's scale.
+    const auto pooled = qm.producer("/MaxPool_output_0_dequantized");
+    REQUIRE(pooled);
+    CHECK(qm.weight(pooled->inputs[1]).span<const float>()[0] ==
+          qo.activations.at("/Relu_output_0").scale);
+    // fc2's bias: INT32 round(b / (x_scale · w_scale[c])), its DequantizeLinear scale the product.
+    const auto& bq = qm.weight("fc2.bias_quantized");
+    const auto& bs = qm.weight("fc2.bias_scale");
+    REQUIRE(bq.type() == dtype::i32);
+    const auto xs = qo.activations.at("/Relu_2_output_0").scale;
+    const auto ws = qm.weight("fc2.weight_scale").span<const float>();
+    const auto b = m.weight("fc2.bias").span<const float>();
+    for (std::size_t c = 0; c < b.size(); ++c) {
+        CHECK(bs.span<const float>()[c] == xs * ws[c]);
+        CHECK(bq.span<const std::int32_t>()[c] ==
+              std::int32_t(std::nearbyint(double(b[c]) / double(xs * ws[c]))));
+    }
+    // hone runs it: every layer int8 on the file's grids, the rest fake-quantized in f32.
+    const auto loaded = parse_onnx(serialize_onnx(qm), "cnn_ort_form");
+    executor_options xo;
+    xo.precision = exec_precision::int8_static;
+    executor fused(loaded, xo);
+    CHECK(count_paths(fused, "int8 QDQ conv2d") == 2);
+    CHECK(count_paths(fused, "int8 QDQ linear") == 2);
+    executor f32(m);
+    const auto test = dataset::fashion_mnist("test");
+    const auto pf = top1(fused, test, shape{1, 28, 28}, 2000);
+    const auto p32 = top1(f32, test, shape{1, 28, 28}, 2000);
+    MESSAGE("cnn, ORT-fusable QDQ form: top-1 agreement with the f32 model " << agreement(pf, p32));
+    CHECK(agreement(pf, p32) >= 0.97);
+    // An activation named after nothing in the graph is refused, naming it.
+    qo.activations["no_such_tensor"] = {0.1f, 0, dtype::u8};
+    CHECK_THROWS_WITH_AS((void)to_qdq(m, qo), doctest::Contains("no_such_tensor"), hone::error);
 }

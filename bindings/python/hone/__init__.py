@@ -316,6 +316,18 @@ class Model:
         it."""
         return _to_qdq(self, ranges, f32_nodes, quantize_weights, bits)
 
+    def qdq_activation_tensors(self) -> list:
+        """The tensors to calibrate so that to_qdq() writes the form ONNX Runtime fuses into its
+        integer kernels: each layer's input (unless carried through MaxPool/Reshape/...) and
+        its output (after a Relu)."""
+        count = C.c_size_t()
+        _check(_lib.hone_model_qdq_activation_tensors(self._handle, None, None, 0,
+                                                      C.byref(count)))
+        names = (C.c_char_p * max(count.value, 1))()
+        _check(_lib.hone_model_qdq_activation_tensors(self._handle, None, names, count.value,
+                                                      C.byref(count)))
+        return [names[i].decode() for i in range(count.value)]
+
 
 # ---- deployable ONNX (QDQ) ---------------------------------------------------------------------
 
@@ -334,13 +346,17 @@ class _QdqParams(C.Structure):
                 ("activation_scales", C.POINTER(C.c_float)),
                 ("activation_zero_points", C.POINTER(C.c_int32)),
                 ("activation_types", C.POINTER(C.c_int)), ("activation_count", C.c_size_t),
-                ("f32_nodes", C.POINTER(C.c_char_p)), ("f32_node_count", C.c_size_t)]
+                ("f32_nodes", C.POINTER(C.c_char_p)), ("f32_node_count", C.c_size_t),
+                ("propagate_grids", C.c_int), ("quantize_bias", C.c_int),
+                ("fold_batch_norm", C.c_int)]
 
 
 _fn("hone_qdq_params_init", [C.c_void_p])
 _fn("hone_qdq_activation_from_range", [C.c_float, C.c_float, C.c_int, C.POINTER(C.c_float),
                                        C.POINTER(C.c_int32)])
 _fn("hone_model_to_qdq", [C.c_void_p, C.c_void_p, C.POINTER(C.c_void_p)])
+_fn("hone_model_qdq_activation_tensors", [C.c_void_p, C.c_void_p, C.POINTER(C.c_char_p),
+                                          C.c_size_t, C.POINTER(C.c_size_t)])
 
 
 def qdq_grid(lo: float, hi: float, seven_bit: bool = False) -> tuple:

@@ -164,6 +164,8 @@ class Models(unittest.TestCase):
         (f32,) = hone.Executor(self.model, keep=list(inputs)).run(images, observe=seen)
         ranges["input"] = (0.0, 1.0)
         self.assertEqual(set(ranges), set(inputs))
+        self.assertEqual(self.model.qdq_activation_tensors(),
+                         ["input", "/Relu_output_0", "/Relu_1_output_0", "logits"])
         scale, zero_point = hone.qdq_grid(-1.0, 3.0)
         self.assertAlmostEqual(scale, 4.0 / 255, places=6)
         self.assertEqual(zero_point, 64)

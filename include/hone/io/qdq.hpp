@@ -1,17 +1,21 @@
 // hone/io/qdq.hpp — a quantized model in ONNX's QDQ form (QuantizeLinear / DequantizeLinear),
 // the layout ONNX Runtime's static quantization produces and its QDQ optimizer fuses.
 //
-// to_qdq() rewrites a float model (hone::model) so that its Gemm / MatMul / Conv layers carry
-// their quantization explicitly (docs/formats.md, "QDQ layout"):
+// to_qdq() rewrites a float model (hone::model) so that its Gemm / MatMul / Conv / ConvTranspose
+// layers carry their quantization explicitly (docs/formats.md, "QDQ layout"):
 // - weights: the f32 initializer W becomes an integer initializer "W_quantized" (i8 / u8, the
 //   hone::quantized_tensor's integers, same shape as W), "W_scale" (f32: a scalar per tensor, or
 //   [C] per channel) and, unless the spec is signed symmetric, "W_zero_point"; a
 //   DequantizeLinear node (axis = the channel axis) produces a value still called W, so every
 //   consumer and every name outside stays the same. Channel axis: Gemm transB=1 / Conv → 0
 //   (output channels), Gemm transB=0 / MatMul [K, N] → 1.
-// - activations: for a layer whose input X has an entry in `activations`, X goes through
-//   QuantizeLinear(X, "X_scale", "X_zero_point") → "X_quantized" → DequantizeLinear →
-//   "X_dequantized", which the layer reads instead of X (one pair per X, shared by its layers).
+// - activations: a tensor X with an entry in `activations` goes through QuantizeLinear(X,
+//   "X_scale", "X_zero_point") → "X_quantized" → DequantizeLinear → "X_dequantized", which
+//   every consumer reads instead of X (a graph output X keeps its name: its producer writes
+//   "X_float", the DequantizeLinear writes X). Grids are carried through value-preserving ops.
+// - biases: INT32 through DequantizeLinear where the layer's input has a grid (quantize_bias).
+// - ConvTranspose weights [C_in, C_out/group, k…] are quantized per output channel on axis 1.
+// - BatchNormalization after a Conv is folded into it first (fold_batch_norm).
 // - weights quantized per group (blocked) or with 3…4 bits: opset 21's blocked
 //   DequantizeLinear (axis = the group axis, block_size = the group size; "W_scale" shaped like W
 //   with that axis divided by the group size) and INT4 / UINT4 initializers for 3…4 bits (two per
@@ -76,11 +80,40 @@ struct qdq_options {
     /// Already quantized weights (GPTQ, AWQ, clip search...), by weight name; dims must equal
     /// the weight's and the layout must follow the rule at the top.
     std::map<std::string, quantized_tensor, std::less<>> weights;
-    /// Activation grids, by the name of the layer input they apply to.
+    /// Activation grids, by tensor name (a graph input or a node output): the tensor goes
+    /// through QuantizeLinear → DequantizeLinear once, right after it is made, and every
+    /// consumer reads the dequantized value. qdq_activation_tensors() says which tensors the
+    /// form ONNX Runtime fuses needs.
     std::map<std::string, qdq_activation, std::less<>> activations;
     /// Layers (node names) left untouched.
     std::vector<std::string> f32_nodes;
+    /// A grid on the input of a value-preserving op (MaxPool, Reshape, Flatten, Transpose,
+    /// Squeeze, Unsqueeze, Identity) holds for its output too (ONNX Runtime then runs the op on
+    /// the integers).
+    bool propagate_grids = true;
+    /// Conv / ConvTranspose / Gemm biases of layers whose input has a grid and whose weight is
+    /// quantized per tensor or per channel: INT32 round(b / (x_scale · w_scale[c])) through
+    /// DequantizeLinear (the form ONNX Runtime's QLinearConv / QGemm take). A bias shared with
+    /// another node, of another shape, or not representable in int32 stays f32.
+    bool quantize_bias = true;
+    /// BatchNormalization after a Conv folded into it first (hone/model/transforms.hpp), as
+    /// inference engines run it — ONNX Runtime cannot fold it into a Conv whose weight comes from
+    /// a DequantizeLinear. Convs whose weight is given in `weights` are not folded (their
+    /// integers would no longer match).
+    bool fold_batch_norm = true;
 };
+
+/// The tensors whose activation grids make `m`'s QDQ form the one ONNX Runtime fuses into its
+/// integer kernels (QLinearConv, QLinearMatMul / QGemm, MatMulIntegerToFloat): for each layer
+/// to_qdq(m, options) quantizes, in graph order, its input — unless value-preserving ops lead to
+/// it from a tensor already listed (the grid is carried) — and its output, or, when the output's
+/// only consumer is a Relu, the Relu's output (ONNX Runtime drops a Relu in front of a
+/// QuantizeLinear whose grid starts at 0; hone fuses it into the layer). Names refer to `m`
+/// after BatchNormalization folding (fold_batch_norm), where a folded Conv writes the
+/// BatchNormalization's output — a name `m` itself has, so the caller can observe and calibrate
+/// them on `m`. Calibrate each (e.g. calibrator) and pass the grids as `activations`.
+HONE_EXPORT std::vector<std::string> qdq_activation_tensors(const model& m,
+                                                            const qdq_options& options = {});
 
 /// The QDQ form of `m` (a new model; `m` is unchanged). Throws unsupported for a weight spec the
 /// layout cannot hold (see Limits), invalid_argument / shape_mismatch naming the layer or weight

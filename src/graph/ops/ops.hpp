@@ -71,6 +71,14 @@ HONE_EXPORT std::vector<std::int64_t> to_int64_vector(const_tensor_view src, con
 /// A 1-D i64 tensor holding `values`.
 HONE_EXPORT tensor from_int64_vector(std::span<const std::int64_t> values);
 
+// ---- quantization -------------------------------------------------------------------------------
+
+/// ONNX DequantizeLinear of INT32 values (a quantized bias): y = x · scale, the scale per tensor
+/// (one element) or per `axis` (1-D, x.dims[axis] long); no zero point (ONNX: 0 for int32).
+/// dtype_mismatch for x not i32 or scale not f32, shape_mismatch for a scale of another length.
+HONE_EXPORT tensor dequantize_int32(const_tensor_view x, const_tensor_view scale,
+                                    std::int64_t axis);
+
 // ---- elementwise binary (numpy broadcasting) ----------------------------------------------------
 
 enum class binary_op { add, sub, mul, div, pow };
