@@ -1,0 +1,164 @@
+// hone optimize's deployable files in a real ONNX Runtime (npm onnxruntime-node, tests/ort):
+// every preset's export of the Fashion-MNIST MLP and CNN loads and runs there, agrees with hone's
+// own execution of the same file on the 10,000 test images (top-1 ≥ 99.5%), and is as small as
+// the format promises; the int8 CNN runs on ONNX Runtime's integer convolution (QLinearConv).
+#include "cli_run.hpp"
+#include "deploy.hpp"
+
+#include <hone/data/arrays.hpp>
+#include <hone/data/dataset.hpp>
+#include <hone/graph/executor.hpp>
+#include <hone/io/onnx.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace cli_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path fixtures = fs::path(HONE_SOURCE_DIR) / "tests/fixtures/fashion_mnist";
+
+/// Fails the test, naming the fix, when node or onnxruntime-node is missing.
+void require_onnx_runtime() {
+    const fs::path node = HONE_NODE;
+    REQUIRE_MESSAGE(fs::exists(node), "node not found (Debian package nodejs; scripts/setup.sh "
+                                      "installs it): ONNX Runtime cannot run");
+    REQUIRE_MESSAGE(fs::exists(fs::path(HONE_ORT_DIR) / "node_modules/onnxruntime-node"),
+                    "onnxruntime-node missing in tests/ort/node_modules: run scripts/setup.sh "
+                    "(npm ci --ignore-scripts in tests/ort)");
+}
+
+std::string read_text(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+/// ONNX Runtime's first output for `input` (an NPY file); ops: {op type: kernel runs}.
+hone::tensor ort_run(const fs::path& model, const fs::path& input, const fs::path& work,
+                     nlohmann::json* ops = nullptr) {
+    const auto out = work / "ort_out.npy", err = work / "ort_err.txt", ops_file = work / "ops.json";
+    std::string cmd = std::string("'") + HONE_NODE + "' '" + HONE_ORT_DIR + "/ort_run.js' '" +
+                      model.string() + "' '" + input.string() + "' '" + out.string() + "'";
+    if (ops) cmd += " --ops '" + ops_file.string() + "'";
+    cmd += " 2> '" + err.string() + "'";
+    const int code = std::system(cmd.c_str());
+    REQUIRE_MESSAGE(code == 0, "ONNX Runtime failed on " << model << ": " << read_text(err));
+    if (ops) *ops = nlohmann::json::parse(read_text(ops_file));
+    return hone::parse_npy(read_text(out), out.string());
+}
+
+std::vector<std::int64_t> argmax_rows(const hone::tensor& logits) {
+    const auto classes = logits.dims()[logits.dims().rank() - 1];
+    const auto s = logits.span<const float>();
+    std::vector<std::int64_t> out;
+    for (std::int64_t i = 0; i < logits.dims()[0]; ++i) {
+        const float* row = s.data() + i * classes;
+        out.push_back(std::max_element(row, row + classes) - row);
+    }
+    return out;
+}
+
+/// hone's own run of the file, as `hone validate` runs it.
+hone::tensor hone_run(const fs::path& model, const hone::const_tensor_view x) {
+    const auto m = hone::load_onnx(model);
+    hone::executor ex(m, hone::cli::run_options_of(m, model));
+    std::vector<hone::tensor> parts;
+    const auto n = x.dims()[0];
+    hone::tensor out;
+    for (std::int64_t b = 0; b < n; b += 1000) {
+        auto y = std::move(ex.run(x.slice(0, b, std::min(n, b + 1000))).at(0));
+        if (b == 0) {
+            auto d = y.dims();
+            std::vector<std::int64_t> dims(d.dims().begin(), d.dims().end());
+            dims[0] = n;
+            out = hone::tensor(hone::dtype::f32, hone::shape(std::span<const std::int64_t>(dims)));
+        }
+        std::memcpy(static_cast<char*>(out.data()) + b * (out.nbytes() / std::size_t(n)), y.data(),
+                    y.nbytes());
+    }
+    return out;
+}
+
+struct model_case {
+    const char* file;
+    std::vector<std::int64_t> sample;
+};
+
+} // namespace
+
+TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are small") {
+    require_onnx_runtime();
+    temp_dir t("ort");
+    std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
+        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
+    const auto test = hone::dataset::fashion_mnist("test");
+    for (const model_case mc :
+         {model_case{"mlp.onnx", {784}}, model_case{"cnn.onnx", {1, 28, 28}}}) {
+        CAPTURE(mc.file);
+        std::vector<std::int64_t> dims{test.size()};
+        dims.insert(dims.end(), mc.sample.begin(), mc.sample.end());
+        const auto& images = test.inputs();
+        const auto x = hone::make_view(images.data(), images.nbytes(), hone::dtype::f32,
+                                       hone::shape(std::span<const std::int64_t>(dims)));
+        const auto input = t.path / "test_images.npy";
+        hone::save_npy(input, x);
+        const auto base = fixtures / mc.file;
+        const double base_bytes = double(fs::file_size(base));
+        for (const std::string preset :
+             {"int8", "int8-dynamic", "int4", "compact", "cluster16", "sparse50"}) {
+            CAPTURE(preset);
+            const auto out = t.path / (preset + "_" + mc.file);
+            const auto r = hone_cli({"-q",
+                                     "--json",
+                                     "optimize",
+                                     base.string(),
+                                     "--recipe",
+                                     preset,
+                                     "--calib",
+                                     "fashion-mnist:train:1024",
+                                     "--eval",
+                                     "fashion-mnist:test:500",
+                                     "--policy",
+                                     t / "p.json",
+                                     "--out",
+                                     out.string(),
+                                     "--ledger",
+                                     t / "l.jsonl",
+                                     "--latency-batch",
+                                     "64",
+                                     "--repeats",
+                                     "2"});
+            REQUIRE_MESSAGE(r.code == 0, r.err);
+            nlohmann::json ops;
+            const auto ort = argmax_rows(ort_run(out, input, t.path, &ops));
+            const auto own = argmax_rows(hone_run(out, x));
+            REQUIRE(ort.size() == own.size());
+            std::size_t same = 0;
+            for (std::size_t i = 0; i < own.size(); ++i)
+                same += ort[i] == own[i];
+            const double agreement = double(same) / double(own.size());
+            const double ratio = base_bytes / double(fs::file_size(out));
+            MESSAGE(mc.file << " " << preset << ": " << ratio << "x smaller, top-1 agreement with "
+                            << "hone " << agreement << ", ONNX Runtime ran " << ops.dump());
+            CHECK(agreement >= 0.995);
+            if (preset == "int8" || preset == "int8-dynamic" || preset == "compact")
+                CHECK(ratio >= 3.5);
+            if (preset == "int4") CHECK(ratio >= 6.0);
+            // The size recorded is the file's.
+            CHECK(nlohmann::json::parse(r.out)["candidate"]["model_bytes"].get<double>() ==
+                  double(fs::file_size(out)));
+            if (preset == "int8" && std::string(mc.file) == "cnn.onnx")
+                CHECK_MESSAGE(ops.value("QLinearConv", 0) == 2, ops.dump());
+        }
+    }
+}
