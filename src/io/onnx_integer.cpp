@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -110,6 +111,28 @@ void drop_weight_if_unused(model& m, const std::string& w) {
     if (m.has_weight(w) && uses_of(m, w) == 0) m.remove_weight(w);
 }
 
+// The BatchNormalization (default domain, inference, one output, constant f32 [C] parameters)
+// that is the only reader of `value`, or nullptr.
+const node* batch_norm_after(const model& m, const std::string& value, std::int64_t c) {
+    const node* bn = nullptr;
+    for (const auto& n : m.nodes)
+        for (const auto& i : n.inputs)
+            if (i == value) {
+                if (bn || n.op_type != "BatchNormalization" || !n.domain.empty()) return nullptr;
+                bn = &n;
+            }
+    for (const auto& o : m.outputs)
+        if (o.name == value) return nullptr;
+    if (!bn || bn->inputs.size() != 5 || bn->inputs[0] != value ||
+        bn->get_int("training_mode", 0) != 0 || bn->outputs.size() != 1)
+        return nullptr;
+    for (std::size_t i = 1; i < 5; ++i)
+        if (!m.has_weight(bn->inputs[i]) || m.weight(bn->inputs[i]).type() != dtype::f32 ||
+            m.weight(bn->inputs[i]).numel() != c)
+            return nullptr;
+    return bn;
+}
+
 } // namespace
 
 // ---- dynamic int8 -----------------------------------------------------------------------------
@@ -124,7 +147,9 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
     std::vector<node> out;
     std::vector<std::string> replaced;
 
+    std::set<std::string> folded; // BatchNormalization nodes folded into a Conv's epilogue
     for (const auto& n : src.nodes) {
+        if (folded.count(n.name)) continue;
         const bool candidate = is_layer(n) && !keep_f32.count(n.name) && m.has_weight(n.inputs[1]) &&
                                m.weight(n.inputs[1]).type() == dtype::f32;
         const auto& wname = candidate ? n.inputs[1] : std::string();
@@ -212,7 +237,30 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
             const auto dst = transpose ? (i % per) * nn + i / per : i;
             wp[dst] = static_cast<std::uint8_t>(q[static_cast<std::size_t>(i)]);
         }
-        const auto bias = bias_of(m, n, nn, fn);
+        auto bias = bias_of(m, n, nn, fn);
+        // A BatchNormalization (inference) reading only this Conv's output: its per-channel
+        // affine map folds into W_scale and the bias; the integers stay as they are.
+        std::string y_out = n.outputs.at(0);
+        if (const auto* bn = conv && o.fold_batch_norm && bias.add.empty()
+                                 ? batch_norm_after(src, n.outputs.at(0), nn)
+                                 : nullptr) {
+            std::vector<tensor> p;
+            for (std::size_t i = 1; i < 5; ++i)
+                p.push_back(tensor::copy_of(m.weight(bn->inputs[i]).view()));
+            const double eps = bn->get_float("epsilon", 1e-5f);
+            if (bias.values.empty()) bias.values.assign(static_cast<std::size_t>(nn), 0.0f);
+            for (std::size_t c = 0; c < static_cast<std::size_t>(nn); ++c) {
+                const double sc = p[0].span<const float>()[c] /
+                                  std::sqrt(static_cast<double>(p[3].span<const float>()[c]) + eps);
+                wscale[c] = static_cast<float>(wscale[c] * sc);
+                bias.values[c] = static_cast<float>((bias.values[c] - p[2].span<const float>()[c]) * sc +
+                                                    p[1].span<const float>()[c]);
+            }
+            folded.insert(bn->name);
+            y_out = bn->outputs.at(0);
+            for (std::size_t i = 1; i < 5; ++i)
+                replaced.push_back(bn->inputs[i]);
+        }
 
         // The activation's DynamicQuantizeLinear, shared by every layer reading X.
         const auto& x = n.inputs[0];
@@ -242,7 +290,7 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
             m.set_weight(zname, std::move(z));
             ins.push_back(zname);
         }
-        const auto& y = n.outputs.at(0);
+        const auto& y = y_out;
         const auto yi = fresh(y + "_int32"), yf = fresh(y + "_float"),
                    ys = fresh(n.name + "_scales"), ym = fresh(y + "_scaled");
         node integer = make_node(fresh(n.name + (conv ? "_ConvInteger" : "_MatMulInteger")),

@@ -475,6 +475,9 @@ TEST_CASE("Fashion-MNIST fixtures: the integer forms run in hone within quantiza
         for (const auto& r : ex.report())
             integer_layers += r.op_type == "MatMulInteger" || r.op_type == "ConvInteger";
         CHECK(integer_layers >= 3);
+        // The CNN's BatchNormalizations fold into the ConvInteger epilogues.
+        CHECK(std::none_of(d.nodes.begin(), d.nodes.end(),
+                           [](const node& n) { return n.op_type == "BatchNormalization"; }));
         const auto a = agreement(ref, top1(ex, x, sample));
         MESSAGE(std::string(f), " dynamic int8 top-1 agreement ", a);
         CHECK(a >= 0.97);

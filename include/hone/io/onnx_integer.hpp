@@ -54,6 +54,11 @@ struct dynamic_int8_options {
     /// Conv weights as u8 (q + 128, one zero point 128) — what ONNX Runtime's CPU ConvInteger
     /// accepts. false: i8 weights as they are.
     bool conv_weights_u8 = true;
+    /// A BatchNormalization (inference mode, constant parameters) that alone reads a Conv's
+    /// output folds into that Conv's W_scale and bias (the integers are unchanged):
+    /// W_scale'[c] = W_scale[c]·γ[c]/√(var[c] + ε), bias'[c] = (bias[c] − mean[c])·γ[c]/√(var[c] + ε)
+    /// + β[c] (computed in double, rounded to f32).
+    bool fold_batch_norm = true;
 };
 
 /// The dynamic-int8 form of `m` (a new model; `m` is unchanged). Throws, naming the node:
