@@ -1,10 +1,10 @@
 // The graph executor (see hone/graph/executor.hpp): plan at construction, run many times.
 #include "hone/graph/executor.hpp"
 
+#include "hone/io/onnx_integer.hpp"
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/quantize.hpp"
-#include "hone/io/onnx_integer.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -289,7 +289,8 @@ void executor::impl::infer(const node& n) {
         if (x) set(*x);
     } else if (op == "MatMulInteger" || op == "MatMulNBits") {
         const auto* b = in(1);
-        const auto nn = op == "MatMulNBits" ? n.get_int("N", -1) : (b && b->size() == 2 ? (*b)[1] : -1);
+        const auto nn =
+            op == "MatMulNBits" ? n.get_int("N", -1) : (b && b->size() == 2 ? (*b)[1] : -1);
         if (!x || x->empty() || nn < 0) return;
         auto s = *x;
         s.back() = nn;
@@ -822,9 +823,9 @@ compiled executor::impl::compile_matmul_nbits(const work_node& w) {
     const auto k = n.get_int("K", -1), nn = n.get_int("N", -1), bits = n.get_int("bits", 4),
                block = n.get_int("block_size", -1);
     if (bits != 4)
-        fail(status::unsupported, fmt::format("bits = {}: only 4-bit MatMulNBits is supported", bits));
-    if (has_input(n, 4))
-        fail(status::unsupported, "input g_idx (act-order) is not supported");
+        fail(status::unsupported,
+             fmt::format("bits = {}: only 4-bit MatMulNBits is supported", bits));
+    if (has_input(n, 4)) fail(status::unsupported, "input g_idx (act-order) is not supported");
     if (block < 16 || (block & (block - 1)) != 0)
         fail(status::format_error,
              fmt::format("block_size = {} is not a power of two ≥ 16", block));
@@ -837,9 +838,9 @@ compiled executor::impl::compile_matmul_nbits(const work_node& w) {
     std::vector<float> bv;
     if (bias) {
         if (bias->type() != dtype::f32 || bias->numel() != nn)
-            fail(status::shape_mismatch, fmt::format("bias is {} {}, f32 [{}] expected",
-                                                     name_of(bias->type()),
-                                                     bias->dims().to_string(), nn));
+            fail(status::shape_mismatch,
+                 fmt::format("bias is {} {}, f32 [{}] expected", name_of(bias->type()),
+                             bias->dims().to_string(), nn));
         const auto t = tensor::copy_of(*bias);
         bv.assign(t.span<const float>().begin(), t.span<const float>().end());
     }
@@ -852,7 +853,8 @@ compiled executor::impl::compile_matmul_nbits(const work_node& w) {
     const auto full = qt->dequantize(); // [N, n_blocks·block_size]; the padding is dropped
     tensor wt(dtype::f32, shape{nn, k});
     for (std::int64_t r = 0; r < nn; ++r)
-        std::memcpy(wt.span<float>().data() + r * k, full.span<const float>().data() + r * qt->dims[1],
+        std::memcpy(wt.span<float>().data() + r * k,
+                    full.span<const float>().data() + r * qt->dims[1],
                     static_cast<std::size_t>(k) * sizeof(float));
     auto c = compile_matmul_like(w, std::move(wt), k, nn, kernels::weight_layout::n_by_k,
                                  std::move(bv), false, false);
@@ -1093,8 +1095,9 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "MatMulInteger")
         return {[](V in, run_state& st) {
                     const auto a = need(in, 0);
-                    auto y = ops::matmul_integer(a, need(in, 1), in.size() > 2 ? in[2] : std::nullopt,
-                                                 in.size() > 3 ? in[3] : std::nullopt);
+                    auto y =
+                        ops::matmul_integer(a, need(in, 1), in.size() > 2 ? in[2] : std::nullopt,
+                                            in.size() > 3 ? in[3] : std::nullopt);
                     st.macs += static_cast<double>(y.numel()) *
                                static_cast<double>(a.rank() ? a.dims()[a.rank() - 1] : 0);
                     std::vector<tensor> out;
@@ -1106,10 +1109,12 @@ compiled executor::impl::compile(const work_node& w) {
         const ops::conv_params p{parse_spatial(n), n.get_int("group", 1)};
         return {[p](V in, run_state& st) {
                     const auto wt = need(in, 1);
-                    auto y = ops::conv_integer(need(in, 0), wt, in.size() > 2 ? in[2] : std::nullopt,
-                                               in.size() > 3 ? in[3] : std::nullopt, p);
-                    st.macs += static_cast<double>(y.numel()) *
-                               static_cast<double>(wt.numel() / std::max<std::int64_t>(1, wt.dims()[0]));
+                    auto y =
+                        ops::conv_integer(need(in, 0), wt, in.size() > 2 ? in[2] : std::nullopt,
+                                          in.size() > 3 ? in[3] : std::nullopt, p);
+                    st.macs +=
+                        static_cast<double>(y.numel()) *
+                        static_cast<double>(wt.numel() / std::max<std::int64_t>(1, wt.dims()[0]));
                     std::vector<tensor> out;
                     out.push_back(std::move(y));
                     return out;

@@ -17,8 +17,8 @@ namespace hone {
 namespace {
 
 bool is_layer(const node& n) {
-    return n.domain.empty() && (n.op_type == "Gemm" || n.op_type == "MatMul" ||
-                                n.op_type == "Conv") &&
+    return n.domain.empty() &&
+           (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv") &&
            n.inputs.size() >= 2;
 }
 
@@ -89,14 +89,14 @@ gemm_bias bias_of(const model& m, const node& n, std::int64_t nn, const char* fn
         return b;
     }
     const auto& ct = m.weight(c);
-    const bool fits = ct.type() == dtype::f32 &&
-                      (ct.numel() == 1 || (ct.numel() == nn && ct.dims().rank() >= 1 &&
-                                           ct.dims()[ct.dims().rank() - 1] == nn));
+    const bool fits =
+        ct.type() == dtype::f32 && (ct.numel() == 1 || (ct.numel() == nn && ct.dims().rank() >= 1 &&
+                                                        ct.dims()[ct.dims().rank() - 1] == nn));
     if (!fits) {
         if (conv || beta != 1.0f)
-            fail(status::unsupported, fmt::format("{}: {}: {} '{}' of shape {} is not [{}]", fn,
-                                                  n.label(), conv ? "bias" : "C", c,
-                                                  ct.dims().to_string(), nn));
+            fail(status::unsupported,
+                 fmt::format("{}: {}: {} '{}' of shape {} is not [{}]", fn, n.label(),
+                             conv ? "bias" : "C", c, ct.dims().to_string(), nn));
         b.add = c;
         return b;
     }
@@ -150,7 +150,8 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
     std::set<std::string> folded; // BatchNormalization nodes folded into a Conv's epilogue
     for (const auto& n : src.nodes) {
         if (folded.count(n.name)) continue;
-        const bool candidate = is_layer(n) && !keep_f32.count(n.name) && m.has_weight(n.inputs[1]) &&
+        const bool candidate = is_layer(n) && !keep_f32.count(n.name) &&
+                               m.has_weight(n.inputs[1]) &&
                                m.weight(n.inputs[1]).type() == dtype::f32;
         const auto& wname = candidate ? n.inputs[1] : std::string();
         const auto given = candidate ? o.weights.find(wname) : o.weights.end();
@@ -161,8 +162,8 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
         const bool conv = n.op_type == "Conv";
         if (n.op_type == "Gemm" && n.get_int("transA", 0) != 0)
             fail(status::unsupported,
-                 fmt::format("{}: {}: transA = 1 is not supported (list the node in f32_nodes)",
-                             fn, n.label()));
+                 fmt::format("{}: {}: transA = 1 is not supported (list the node in f32_nodes)", fn,
+                             n.label()));
         const auto& wt = m.weight(wname);
         const int oaxis = out_axis_of(n);
         if (wt.dims().rank() != 2 && !conv)
@@ -175,10 +176,10 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
             qt = &given->second;
             qt->validate(wname);
             if (!(qt->dims == wt.dims()))
-                fail(status::shape_mismatch,
-                     fmt::format("{}: {}: quantized weight '{}' has shape {}, the model's weight {}",
-                                 fn, n.label(), wname, qt->dims.to_string(),
-                                 wt.dims().to_string()));
+                fail(
+                    status::shape_mismatch,
+                    fmt::format("{}: {}: quantized weight '{}' has shape {}, the model's weight {}",
+                                fn, n.label(), wname, qt->dims.to_string(), wt.dims().to_string()));
         } else {
             quantizer_config qc;
             qc.spec.channel_axis = oaxis;
@@ -253,8 +254,9 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
                 const double sc = p[0].span<const float>()[c] /
                                   std::sqrt(static_cast<double>(p[3].span<const float>()[c]) + eps);
                 wscale[c] = static_cast<float>(wscale[c] * sc);
-                bias.values[c] = static_cast<float>((bias.values[c] - p[2].span<const float>()[c]) * sc +
-                                                    p[1].span<const float>()[c]);
+                bias.values[c] =
+                    static_cast<float>((bias.values[c] - p[2].span<const float>()[c]) * sc +
+                                       p[1].span<const float>()[c]);
             }
             folded.insert(bn->name);
             y_out = bn->outputs.at(0);
@@ -307,7 +309,8 @@ model to_dynamic_int8(const model& src, const dynamic_int8_options& o) {
         out.push_back(make_node(fresh(n.name + "_Mul"), "Mul", {yf, ys}, {last_is_mul ? y : ym}));
         if (!bias.values.empty()) {
             const auto bname = fresh(n.name + "_bias");
-            m.set_weight(bname, f32_vector(bias.values, shape(std::span<const std::int64_t>(sdims))));
+            m.set_weight(bname,
+                         f32_vector(bias.values, shape(std::span<const std::int64_t>(sdims))));
             out.push_back(make_node(fresh(n.name + "_bias_Add"), "Add", {ym, bname}, {y}));
         } else if (!bias.add.empty()) {
             out.push_back(make_node(fresh(n.name + "_C_Add"), "Add", {ym, bias.add}, {y}));
@@ -374,14 +377,17 @@ matmul_nbits_weight pack_matmul_nbits(const quantized_tensor& w, int k_axis,
     auto* zp = static_cast<std::uint8_t*>(r.zero_points.data());
     std::memset(bp, 0, r.b.nbytes());
     if (has_zp) std::memset(zp, 0, r.zero_points.nbytes());
-    auto flat = [&](std::int64_t n, std::int64_t k) { return k_axis == 1 ? n * r.k + k : k * r.n + n; };
+    auto flat = [&](std::int64_t n, std::int64_t k) {
+        return k_axis == 1 ? n * r.k + k : k * r.n + n;
+    };
     for (std::int64_t n = 0; n < r.n; ++n) {
         for (std::int64_t blk = 0; blk < nb; ++blk) {
             const auto first = flat(n, blk * block_size);
             const auto g = static_cast<std::size_t>(w.group_of(first));
             const int zv = (has_zp ? z[g] : 0) + shift;
             r.scales.span<float>()[static_cast<std::size_t>(n * nb + blk)] = s[g];
-            if (has_zp) zp[n * zbytes + blk / 2] |= static_cast<std::uint8_t>(zv << (4 * (blk % 2)));
+            if (has_zp)
+                zp[n * zbytes + blk / 2] |= static_cast<std::uint8_t>(zv << (4 * (blk % 2)));
             for (std::int64_t j = 0; j < block_size; ++j) {
                 const auto k = blk * block_size + j;
                 const int v = k < r.k ? q[static_cast<std::size_t>(flat(n, k))] + shift : zv;
@@ -403,14 +409,14 @@ quantized_tensor unpack_matmul_nbits(const_tensor_view b, const_tensor_view scal
                          what, k, n, block_size));
     const auto nb = (k + block_size - 1) / block_size, blob = block_size / 2;
     if (b.type() != dtype::u8 || !(b.dims() == shape{n, nb, blob}))
-        fail(status::shape_mismatch, fmt::format("{}: B is {} {}; u8 [{}, {}, {}] expected", what,
-                                                 name_of(b.type()), b.dims().to_string(), n, nb,
-                                                 blob));
+        fail(status::shape_mismatch,
+             fmt::format("{}: B is {} {}; u8 [{}, {}, {}] expected", what, name_of(b.type()),
+                         b.dims().to_string(), n, nb, blob));
     if (scales.type() != dtype::f32 || scales.numel() != n * nb)
-        fail(status::shape_mismatch, fmt::format("{}: scales are {} {}; f32 with N·n_blocks = {} "
-                                                 "values expected",
-                                                 what, name_of(scales.type()),
-                                                 scales.dims().to_string(), n * nb));
+        fail(status::shape_mismatch,
+             fmt::format("{}: scales are {} {}; f32 with N·n_blocks = {} "
+                         "values expected",
+                         what, name_of(scales.type()), scales.dims().to_string(), n * nb));
     const auto zbytes = (nb + 1) / 2;
     if (zero_points && (zero_points->type() != dtype::u8 || zero_points->numel() != n * zbytes))
         fail(status::shape_mismatch,
@@ -519,10 +525,11 @@ model to_matmul_nbits(const model& src, const matmul_nbits_options& o) {
                                  n.label(), wname));
             qt = &given->second;
             if (!(qt->dims == m.weight(wname).dims()))
-                fail(status::shape_mismatch,
-                     fmt::format("{}: {}: quantized weight '{}' has shape {}, the model's weight {}",
-                                 fn, n.label(), wname, qt->dims.to_string(),
-                                 m.weight(wname).dims().to_string()));
+                fail(
+                    status::shape_mismatch,
+                    fmt::format("{}: {}: quantized weight '{}' has shape {}, the model's weight {}",
+                                fn, n.label(), wname, qt->dims.to_string(),
+                                m.weight(wname).dims().to_string()));
         } else if (o.from_qdq) {
             dq = src.producer(wname);
             if (dq) qdq = qdq_int4_weight(m, *dq, k_axis);
@@ -536,7 +543,8 @@ model to_matmul_nbits(const model& src, const matmul_nbits_options& o) {
             out.push_back(n);
             continue;
         }
-        if (n.op_type == "Gemm" && (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f))
+        if (n.op_type == "Gemm" &&
+            (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f))
             fail(status::unsupported,
                  fmt::format("{}: {}: transA = 1 or alpha ≠ 1 is not supported (list the node in "
                              "f32_nodes)",
@@ -544,10 +552,12 @@ model to_matmul_nbits(const model& src, const matmul_nbits_options& o) {
         std::string what = fmt::format("{} weight '{}'", n.label(), wname);
         const auto packed = pack_matmul_nbits(*qt, k_axis, o.block_size, what);
         const auto bias = bias_of(m, n, packed.n, fn);
-        const auto bname = fresh(wname + "_MatMulNBits_B"), sname = fresh(wname + "_MatMulNBits_scales");
+        const auto bname = fresh(wname + "_MatMulNBits_B"),
+                   sname = fresh(wname + "_MatMulNBits_scales");
         m.set_weight(bname, tensor::copy_of(packed.b.view()));
         m.set_weight(sname, tensor::copy_of(packed.scales.view()));
-        node mm = make_node(fresh(n.name + "_MatMulNBits"), "MatMulNBits", {n.inputs[0], bname, sname}, {});
+        node mm = make_node(fresh(n.name + "_MatMulNBits"), "MatMulNBits",
+                            {n.inputs[0], bname, sname}, {});
         mm.domain = "com.microsoft";
         if (packed.has_zero_points()) {
             const auto zname = fresh(wname + "_MatMulNBits_zero_points");

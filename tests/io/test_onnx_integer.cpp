@@ -204,7 +204,7 @@ TEST_CASE("MatMulNBits bytes: symmetric int4 without zero points, byte by byte")
                           hi = static_cast<int>((3 * n + k0 + 1) % 16);
                 CHECK(bytes[static_cast<std::size_t>((n * 2 + blk) * 8 + j)] == (lo | (hi << 4)));
             }
-    CHECK(bytes[0] == 0x10); // row 0: k = 0 → 0, k = 1 → 1
+    CHECK(bytes[0] == 0x10);  // row 0: k = 0 → 0, k = 1 → 1
     CHECK(bytes[16] == 0x43); // row 1: k = 0 → 3, k = 1 → 4
     const std::vector<float> scales{0.25f, 0.5f, 0.75f, 1.0f};
     CHECK(std::equal(scales.begin(), scales.end(), p.scales.span<const float>().begin()));
@@ -240,8 +240,8 @@ TEST_CASE("MatMulNBits bytes: unsigned with zero points, K padded, [K, N] weight
     for (int k = 0; k < 20; ++k)
         for (int n = 0; n < 3; ++n)
             q.push_back((k + n) % 16 - 8);
-    const auto wk = quantized_tensor::from_values(pc, shape{20, 3}, q, std::vector<float>{1, 2, 4},
-                                                  {}, "wk");
+    const auto wk =
+        quantized_tensor::from_values(pc, shape{20, 3}, q, std::vector<float>{1, 2, 4}, {}, "wk");
     const auto pk = pack_matmul_nbits(wk, 0, 16, "wk");
     CHECK(pk.k == 20);
     CHECK(pk.n == 3);
@@ -251,7 +251,8 @@ TEST_CASE("MatMulNBits bytes: unsigned with zero points, K padded, [K, N] weight
         // block 0, byte 0: k = 0, 1 of row n → nibbles (n) and (n + 1) mod 16.
         CHECK(b[static_cast<std::size_t>(n * 16)] == (n | (((n + 1) % 16) << 4)));
         // block 1: k = 16..19 then padding 8.
-        CHECK(b[static_cast<std::size_t>(n * 16 + 8)] == (((16 + n) % 16) | (((17 + n) % 16) << 4)));
+        CHECK(b[static_cast<std::size_t>(n * 16 + 8)] ==
+              (((16 + n) % 16) | (((17 + n) % 16) << 4)));
         for (int j = 2; j < 8; ++j)
             CHECK(b[static_cast<std::size_t>(n * 16 + 8 + j)] == 0x88);
     }

@@ -56,7 +56,8 @@ struct dynamic_int8_options {
     bool conv_weights_u8 = true;
     /// A BatchNormalization (inference mode, constant parameters) that alone reads a Conv's
     /// output folds into that Conv's W_scale and bias (the integers are unchanged):
-    /// W_scale'[c] = W_scale[c]·γ[c]/√(var[c] + ε), bias'[c] = (bias[c] − mean[c])·γ[c]/√(var[c] + ε)
+    /// W_scale'[c] = W_scale[c]·γ[c]/√(var[c] + ε), bias'[c] = (bias[c] − mean[c])·γ[c]/√(var[c] +
+    /// ε)
     /// + β[c] (computed in double, rounded to f32).
     bool fold_batch_norm = true;
 };

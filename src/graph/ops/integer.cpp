@@ -82,10 +82,9 @@ tensor matmul_integer(const_tensor_view a, const_tensor_view b, optional_view a_
                       optional_view b_zero_point) {
     const char* op = "ops::matmul_integer";
     if (b.rank() != 2)
-        fail(status::unsupported,
-             fmt::format("{}: B has shape {}; only a 2-D B is supported", op, b.dims().to_string()));
-    if (a.rank() < 1)
-        fail(status::shape_mismatch, fmt::format("{}: A is a scalar", op));
+        fail(status::unsupported, fmt::format("{}: B has shape {}; only a 2-D B is supported", op,
+                                              b.dims().to_string()));
+    if (a.rank() < 1) fail(status::shape_mismatch, fmt::format("{}: A is a scalar", op));
     const auto k = a.dims()[a.rank() - 1], nn = b.dims()[1];
     if (b.dims()[0] != k)
         fail(status::shape_mismatch, fmt::format("{}: A {} and B {} disagree on K", op,
@@ -121,7 +120,8 @@ tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_ze
              fmt::format("{}: X {} and W {} must both be [.., .., 1 to 3 spatial dims]", op,
                          x.dims().to_string(), w.dims().to_string()));
     const auto group = params.group;
-    if (group < 1) fail(status::invalid_argument, fmt::format("{}: group {} must be ≥ 1", op, group));
+    if (group < 1)
+        fail(status::invalid_argument, fmt::format("{}: group {} must be ≥ 1", op, group));
     const auto batch = x.dims()[0], c = x.dims()[1], m = w.dims()[0], cg = w.dims()[1];
     if (c != cg * group || m % group != 0)
         fail(status::shape_mismatch,
@@ -129,8 +129,8 @@ tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_ze
                          "by group)",
                          op, x.dims().to_string(), c, w.dims().to_string(), group, cg * group));
     const std::vector<std::int64_t> kernel(w.dims().dims().begin() + 2, w.dims().dims().end());
-    const auto r = detail::resolve_spatial(x.dims().dims().subspan(2), kernel, params.spatial,
-                                           false, op);
+    const auto r =
+        detail::resolve_spatial(x.dims().dims().subspan(2), kernel, params.spatial, false, op);
     const auto xv = int8_values(x, op, "X"), wv = int8_values(w, op, "W");
     const auto xz = zero_points(x_zero_point, x.type(), 1, op, "x_zero_point")[0];
     const auto wz = zero_points(w_zero_point, w.type(), m, op, "w_zero_point");
