@@ -373,15 +373,18 @@ TEST_CASE("to_dynamic_int8: refusals name the node") {
 
 TEST_CASE("to_matmul_nbits: MatMul / Gemm on hone's int4 kernel and the padded reference path") {
     for (const char* op : {"MatMul", "Gemm"}) {
-        for (const std::int64_t kk : {32, 40}) {
+        for (const std::int64_t kk : {32, 40, 48}) {
             CAPTURE(std::string(op));
             CAPTURE(kk);
+            const bool affine = kk == 48; // unsigned with zero points: the u4 kernel
             const std::int64_t nn = 6, mm = 4;
             const auto m = linear_model(op, kk, nn, 3);
             const bool gemm = std::string(op) == "Gemm";
             // 4-bit weights: per group of 16 along K when it divides K, else per channel.
             quant_spec spec;
             spec.bits = 4;
+            spec.is_signed = !affine;
+            spec.symmetric = !affine;
             if (kk % 16 == 0) {
                 spec.granularity = quant_granularity::per_group;
                 spec.group_axis = gemm ? 1 : 0;
@@ -401,6 +404,9 @@ TEST_CASE("to_matmul_nbits: MatMul / Gemm on hone's int4 kernel and the padded r
             const auto path = path_of(ex, "MatMulNBits");
             CHECK(path.find(kk % 16 == 0 ? "int4 weight-only linear"
                                          : "dequantized exactly at load") != std::string::npos);
+            CHECK((path.find("u4") != std::string::npos) == affine);
+            // Inputs: A, B, scales[, zero_points]; a Gemm's bias is input 5.
+            CHECK(nb.nodes[0].inputs.size() == (gemm ? 6u : affine ? 4u : 3u));
             // Reference: the f32 model with the dequantized weights.
             auto ref = m.clone();
             ref.weight("W") = o.weights.at("W").dequantize();
@@ -436,6 +442,22 @@ TEST_CASE("MatMulNBits in the executor: malformed nodes are refused naming the n
     mm->attributes["K"] = attribute::of_int(32);
     mm->attributes["bits"] = attribute::of_int(3);
     CHECK_THROWS_WITH_AS(executor{nb}, doctest::Contains("bits = 3"), hone::error);
+}
+
+TEST_CASE("ConvInteger / DynamicQuantizeLinear: malformed inputs are refused naming the node") {
+    auto m = one_node(make_node("ConvInteger", {"x", "w", "xz"}, {"y"}),
+                      {{"x", dtype::u8, {{1, ""}, {1, ""}, {3, ""}, {3, ""}}}}, {"y"});
+    m.set_weight("w", make<std::uint8_t>(dtype::u8, shape{1, 1, 2, 2}, {1, 1, 1, 1}));
+    m.set_weight("xz", make<std::int8_t>(dtype::i8, shape{}, {1})); // X is u8
+    const auto x = make<std::uint8_t>(dtype::u8, shape{1, 1, 3, 3}, {2, 3, 4, 5, 6, 7, 8, 9, 10});
+    CHECK_THROWS_WITH_AS(run1(m, {x.view()}), doctest::Contains("ConvInteger 'ConvInteger_0'"),
+                         hone::error);
+    auto d = one_node(make_node("DynamicQuantizeLinear", {"x"}, {"y", "s", "z"}),
+                      {{"x", dtype::u8, {{9, ""}}}}, {"y", "s", "z"});
+    const auto u = make<std::uint8_t>(dtype::u8, shape{9}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+    CHECK_THROWS_WITH_AS(run1(d, {u.view()}),
+                         doctest::Contains("DynamicQuantizeLinear 'DynamicQuantizeLinear_0'"),
+                         hone::error);
 }
 
 namespace {
