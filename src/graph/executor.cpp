@@ -1,6 +1,7 @@
 // The graph executor (see hone/graph/executor.hpp): plan at construction, run many times.
 #include "hone/graph/executor.hpp"
 
+#include "hone/io/onnx_integer.hpp"
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/quantize.hpp"
@@ -111,7 +112,10 @@ const std::set<std::string>& supported_ops() {
                                          "Expand",
                                          "ConstantOfShape",
                                          "QuantizeLinear",
-                                         "DequantizeLinear"};
+                                         "DequantizeLinear",
+                                         "DynamicQuantizeLinear",
+                                         "MatMulInteger",
+                                         "ConvInteger"};
     return s;
 }
 
@@ -243,6 +247,7 @@ struct executor::impl {
     compiled compile_gemm(const work_node& w);
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
+    compiled compile_matmul_nbits(const work_node& w);
     std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
                                            std::vector<float> bias, bool rank2_only);
     compiled compile_matmul_like(const work_node& w, tensor weights, std::int64_t k, std::int64_t n,
@@ -280,6 +285,16 @@ void executor::impl::infer(const node& n) {
             if (a == -1 || b == -1) s[k] = (a == 1 ? b : b == 1 ? a : (a == b ? a : -1));
         }
         set(s);
+    } else if (op == "DynamicQuantizeLinear") {
+        if (x) set(*x);
+    } else if (op == "MatMulInteger" || op == "MatMulNBits") {
+        const auto* b = in(1);
+        const auto nn =
+            op == "MatMulNBits" ? n.get_int("N", -1) : (b && b->size() == 2 ? (*b)[1] : -1);
+        if (!x || x->empty() || nn < 0) return;
+        auto s = *x;
+        s.back() = nn;
+        set(s);
     } else if (op == "Gemm") {
         const auto* b = in(1);
         if (!x || !b || x->size() != 2 || b->size() != 2) return;
@@ -292,11 +307,11 @@ void executor::impl::infer(const node& n) {
         auto s = *x;
         s.back() = (*b)[1];
         set(s);
-    } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+    } else if (op == "Conv" || op == "ConvInteger" || op == "MaxPool" || op == "AveragePool") {
         if (!x || x->size() < 3) return;
         std::vector<std::int64_t> s = {(*x)[0], -1};
         std::vector<std::int64_t> kernel = n.get_ints("kernel_shape", {});
-        if (op == "Conv") {
+        if (op == "Conv" || op == "ConvInteger") {
             const auto* wsh = in(1);
             if (!wsh || wsh->size() != x->size()) return;
             s[1] = (*wsh)[0];
@@ -800,6 +815,55 @@ std::optional<compiled> executor::impl::compile_packed(const work_node& w, std::
     return compiled{std::move(fn), path, false, held};
 }
 
+// com.microsoft.MatMulNBits (bits 4, constant B / scales / zero points, f32 A): the int4
+// weight-only kernel on exactly the model's integers when K is a multiple of block_size;
+// otherwise (K padded in the last block) the weights dequantized exactly to f32 [N, K] at load.
+compiled executor::impl::compile_matmul_nbits(const work_node& w) {
+    const auto& n = w.n;
+    const auto k = n.get_int("K", -1), nn = n.get_int("N", -1), bits = n.get_int("bits", 4),
+               block = n.get_int("block_size", -1);
+    if (bits != 4)
+        fail(status::unsupported,
+             fmt::format("bits = {}: only 4-bit MatMulNBits is supported", bits));
+    if (has_input(n, 4)) fail(status::unsupported, "input g_idx (act-order) is not supported");
+    if (block < 16 || (block & (block - 1)) != 0)
+        fail(status::format_error,
+             fmt::format("block_size = {} is not a power of two ≥ 16", block));
+    const auto b = cst(n, 1), sc = cst(n, 2), zp = cst(n, 3), bias = cst(n, 5);
+    if (!b || !sc || (has_input(n, 3) && !zp) || (has_input(n, 5) && !bias))
+        fail(status::unsupported, "B, scales, zero_points and bias must be constants");
+    auto qt = std::make_shared<const quantized_tensor>(unpack_matmul_nbits(
+        *b, *sc, has_input(n, 3) ? std::optional<const_tensor_view>(*zp) : std::nullopt, k, nn,
+        block, n.label()));
+    std::vector<float> bv;
+    if (bias) {
+        if (bias->type() != dtype::f32 || bias->numel() != nn)
+            fail(status::shape_mismatch,
+                 fmt::format("bias is {} {}, f32 [{}] expected", name_of(bias->type()),
+                             bias->dims().to_string(), nn));
+        const auto t = tensor::copy_of(*bias);
+        bv.assign(t.span<const float>().begin(), t.span<const float>().end());
+    }
+    if (k % block == 0) {
+        options.int4_weights[n.inputs[1]] = qt; // compile_packed reads it from there
+        auto c = *compile_packed(w, k, nn, std::move(bv), false);
+        c.path = "MatMulNBits on the " + c.path;
+        return c;
+    }
+    const auto full = qt->dequantize(); // [N, n_blocks·block_size]; the padding is dropped
+    tensor wt(dtype::f32, shape{nn, k});
+    for (std::int64_t r = 0; r < nn; ++r)
+        std::memcpy(wt.span<float>().data() + r * k,
+                    full.span<const float>().data() + r * qt->dims[1],
+                    static_cast<std::size_t>(k) * sizeof(float));
+    auto c = compile_matmul_like(w, std::move(wt), k, nn, kernels::weight_layout::n_by_k,
+                                 std::move(bv), false, false);
+    c.path = fmt::format("MatMulNBits dequantized exactly at load (K = {} not a multiple of "
+                         "block_size {}): {}",
+                         k, block, c.path);
+    return c;
+}
+
 compiled executor::impl::compile_matmul(const work_node& w) {
     const auto& n = w.n;
     const auto b = cst(n, 1);
@@ -995,6 +1059,7 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "Gemm") return compile_gemm(w);
     if (op == "MatMul") return compile_matmul(w);
     if (op == "Conv") return compile_conv(w);
+    if (op == "MatMulNBits" && n.domain == "com.microsoft") return compile_matmul_nbits(w);
 
     using V = std::span<const optional_view>;
     if (op == "QuantizeLinear" || op == "DequantizeLinear") {
@@ -1025,6 +1090,38 @@ compiled executor::impl::compile(const work_node& w) {
                     return y;
                 }),
                 dq ? "kernels::dequantize_linear" : "kernels::quantize_linear"};
+    }
+    if (op == "DynamicQuantizeLinear")
+        return {[](V in, run_state&) { return ops::dynamic_quantize_linear(need(in, 0)); },
+                "ops::dynamic_quantize_linear"};
+    if (op == "MatMulInteger")
+        return {[](V in, run_state& st) {
+                    const auto a = need(in, 0);
+                    auto y =
+                        ops::matmul_integer(a, need(in, 1), in.size() > 2 ? in[2] : std::nullopt,
+                                            in.size() > 3 ? in[3] : std::nullopt);
+                    st.macs += static_cast<double>(y.numel()) *
+                               static_cast<double>(a.rank() ? a.dims()[a.rank() - 1] : 0);
+                    std::vector<tensor> out;
+                    out.push_back(std::move(y));
+                    return out;
+                },
+                "ops::matmul_integer (integer reference)"};
+    if (op == "ConvInteger") {
+        const ops::conv_params p{parse_spatial(n), n.get_int("group", 1)};
+        return {[p](V in, run_state& st) {
+                    const auto wt = need(in, 1);
+                    auto y =
+                        ops::conv_integer(need(in, 0), wt, in.size() > 2 ? in[2] : std::nullopt,
+                                          in.size() > 3 ? in[3] : std::nullopt, p);
+                    st.macs +=
+                        static_cast<double>(y.numel()) *
+                        static_cast<double>(wt.numel() / std::max<std::int64_t>(1, wt.dims()[0]));
+                    std::vector<tensor> out;
+                    out.push_back(std::move(y));
+                    return out;
+                },
+                "ops::conv_integer (integer reference)"};
     }
     if (op == "Relu") return {single([](V in) { return ops::relu(need(in, 0)); }), "ops::relu"};
     if (op == "LeakyRelu") {
@@ -1434,7 +1531,8 @@ void executor::impl::build(const model& mdl) {
 
     std::vector<std::string> unsupported;
     for (const auto& n : mdl.nodes)
-        if (!n.domain.empty() || !supported_ops().count(n.op_type))
+        if (n.domain == "com.microsoft" ? n.op_type != "MatMulNBits"
+                                        : (!n.domain.empty() || !supported_ops().count(n.op_type)))
             unsupported.push_back(n.domain.empty()
                                       ? n.label()
                                       : fmt::format("{} (domain '{}')", n.label(), n.domain));

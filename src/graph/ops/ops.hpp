@@ -362,4 +362,32 @@ HONE_EXPORT tensor expand(const_tensor_view x, std::span<const std::int64_t> dim
 HONE_EXPORT tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes = {},
                                bool keepdims = true, bool noop_with_empty_axes = false);
 
+// ---- integer operators (src/graph/ops/integer.cpp) ---------------------------------------------
+// Integer-exact: products and sums in 64-bit integers, results wrapped to i32 as ONNX Runtime's
+// i32 accumulators would be (no wrap occurs below K·255·255 < 2^31, i.e. K < 33 025).
+
+/// ONNX DynamicQuantizeLinear (opset 11): x f32 → {y u8 (x's shape), y_scale f32 scalar,
+/// y_zero_point u8 scalar}. Range [lo, hi] = [min(0, min x), max(0, max x)]; y_scale =
+/// (hi − lo)/255 (a zero-width range — x all 0 — gives 1); zp = round_half_even(clamp(−lo /
+/// y_scale, 0, 255)); y = clamp(round_half_even(x / y_scale) + zp, 0, 255). NaN in x:
+/// invalid_argument (the range is undefined).
+HONE_EXPORT std::vector<tensor> dynamic_quantize_linear(const_tensor_view x);
+
+/// ONNX MatMulInteger (opset 10): a [..., M, K] (or [K]) and b [K, N], each u8 or i8;
+/// a_zero_point scalar (or [1]) of a's type, b_zero_point scalar or [N] (per column) of b's
+/// type; absent = 0. y i32 [..., M, N] = Σ_k (a − a_zp)(b − b_zp). Limit: b of rank 2 (batched
+/// b is unsupported).
+HONE_EXPORT tensor matmul_integer(const_tensor_view a, const_tensor_view b,
+                                  optional_view a_zero_point = std::nullopt,
+                                  optional_view b_zero_point = std::nullopt);
+
+/// ONNX ConvInteger (opset 10): x [N, C, D1..Dk] (k = 1…3), w [M, C/group, K1..Kk], each u8 or
+/// i8; x_zero_point scalar, w_zero_point scalar or [M]; y i32 [N, M, O1..Ok] =
+/// Σ (x − x_zp)(w − w_zp) over the window, padding contributing 0 (x padded with x_zp).
+/// Attributes and output sizes as ops::conv (auto_pad, pads, strides, dilations, group).
+HONE_EXPORT tensor conv_integer(const_tensor_view x, const_tensor_view w,
+                                optional_view x_zero_point = std::nullopt,
+                                optional_view w_zero_point = std::nullopt,
+                                const conv_params& params = {});
+
 } // namespace hone::ops

@@ -1,0 +1,185 @@
+// ONNX's integer operators: DynamicQuantizeLinear, MatMulInteger, ConvInteger (ops.hpp).
+// Reference loops, exact in integers; OpenMP over output elements, one thread per element.
+#include "common.hpp"
+
+#include "hone/kernels/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace hone::ops {
+
+namespace {
+
+// Integer values of a u8 / i8 tensor (any strides), row-major.
+std::vector<std::int32_t> int8_values(const_tensor_view v, const char* op, const char* what) {
+    if (v.type() != dtype::u8 && v.type() != dtype::i8)
+        fail(status::dtype_mismatch,
+             fmt::format("{}: input '{}' is {}, expected u8 or i8", op, what, name_of(v.type())));
+    const auto c = tensor::copy_of(v);
+    std::vector<std::int32_t> out(static_cast<std::size_t>(c.numel()));
+    if (c.type() == dtype::u8)
+        std::copy(c.span<const std::uint8_t>().begin(), c.span<const std::uint8_t>().end(),
+                  out.begin());
+    else
+        std::copy(c.span<const std::int8_t>().begin(), c.span<const std::int8_t>().end(),
+                  out.begin());
+    return out;
+}
+
+// A zero point: absent → {0}; else of `type`, with 1 value or `count` values (rank ≤ 1, or
+// [1, count] when per column is allowed).
+std::vector<std::int32_t> zero_points(optional_view zp, dtype type, std::int64_t count,
+                                      const char* op, const char* what) {
+    if (!zp) return {0};
+    if (zp->type() != type)
+        fail(status::dtype_mismatch, fmt::format("{}: '{}' is {}, but its data is {}", op, what,
+                                                 name_of(zp->type()), name_of(type)));
+    const auto n = zp->numel();
+    if (!(n == 1 || (count > 1 && n == count && zp->rank() <= 2)) ||
+        (zp->rank() == 2 && zp->dims()[0] != 1) || zp->rank() > 2)
+        fail(status::shape_mismatch,
+             fmt::format("{}: '{}' has shape {}; expected a scalar{}", op, what,
+                         zp->dims().to_string(),
+                         count > 1 ? fmt::format(" or {} values", count) : std::string()));
+    return int8_values(*zp, op, what);
+}
+
+} // namespace
+
+std::vector<tensor> dynamic_quantize_linear(const_tensor_view x) {
+    const char* op = "ops::dynamic_quantize_linear";
+    detail::require_f32(x, op, "x");
+    const detail::contiguous_f32 xs(x);
+    const auto n = x.numel();
+    float lo = 0.0f, hi = 0.0f;
+    bool nan = false;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float v = xs.data[i];
+        nan |= std::isnan(v);
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+    }
+    if (nan) fail(status::invalid_argument, fmt::format("{}: x holds NaN", op));
+    float scale = (hi - lo) / 255.0f;
+    if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0f;
+    const float zpf = std::nearbyint(std::clamp(-lo / scale, 0.0f, 255.0f));
+    tensor s(dtype::f32, shape{}), z(dtype::u8, shape{}), y(dtype::u8, x.dims());
+    s.span<float>()[0] = scale;
+    z.span<std::uint8_t>()[0] = static_cast<std::uint8_t>(zpf);
+    kernels::quant_params p;
+    p.scale = s.view();
+    p.zero_point = const_tensor_view(z.view());
+    kernels::quantize_linear(x, p, y.view());
+    std::vector<tensor> out;
+    out.push_back(std::move(y));
+    out.push_back(std::move(s));
+    out.push_back(std::move(z));
+    return out;
+}
+
+tensor matmul_integer(const_tensor_view a, const_tensor_view b, optional_view a_zero_point,
+                      optional_view b_zero_point) {
+    const char* op = "ops::matmul_integer";
+    if (b.rank() != 2)
+        fail(status::unsupported, fmt::format("{}: B has shape {}; only a 2-D B is supported", op,
+                                              b.dims().to_string()));
+    if (a.rank() < 1) fail(status::shape_mismatch, fmt::format("{}: A is a scalar", op));
+    const auto k = a.dims()[a.rank() - 1], nn = b.dims()[1];
+    if (b.dims()[0] != k)
+        fail(status::shape_mismatch, fmt::format("{}: A {} and B {} disagree on K", op,
+                                                 a.dims().to_string(), b.dims().to_string()));
+    const auto av = int8_values(a, op, "A"), bv = int8_values(b, op, "B");
+    const auto az = zero_points(a_zero_point, a.type(), 1, op, "a_zero_point");
+    const auto bz = zero_points(b_zero_point, b.type(), nn, op, "b_zero_point");
+    std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
+    dims.back() = nn;
+    tensor y(dtype::i32, shape(std::span<const std::int64_t>(dims)));
+    const std::int64_t rows = k == 0 ? y.numel() / std::max<std::int64_t>(nn, 1)
+                                     : static_cast<std::int64_t>(av.size()) / k;
+    auto* yp = static_cast<std::int32_t*>(y.data());
+    const int threads = detail::threads_for(rows * nn * std::max<std::int64_t>(k, 1));
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t idx = 0; idx < rows * nn; ++idx) {
+        const auto r = idx / nn, c = idx % nn;
+        const std::int64_t zb = bz[bz.size() == 1 ? 0 : static_cast<std::size_t>(c)];
+        std::int64_t acc = 0;
+        for (std::int64_t i = 0; i < k; ++i)
+            acc += (av[static_cast<std::size_t>(r * k + i)] - az[0]) *
+                   (bv[static_cast<std::size_t>(i * nn + c)] - zb);
+        yp[idx] = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc));
+    }
+    return y;
+}
+
+tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_zero_point,
+                    optional_view w_zero_point, const conv_params& params) {
+    const char* op = "ops::conv_integer";
+    if (w.rank() < 3 || w.rank() > 5 || x.rank() != w.rank())
+        fail(status::shape_mismatch,
+             fmt::format("{}: X {} and W {} must both be [.., .., 1 to 3 spatial dims]", op,
+                         x.dims().to_string(), w.dims().to_string()));
+    const auto group = params.group;
+    if (group < 1)
+        fail(status::invalid_argument, fmt::format("{}: group {} must be ≥ 1", op, group));
+    const auto batch = x.dims()[0], c = x.dims()[1], m = w.dims()[0], cg = w.dims()[1];
+    if (c != cg * group || m % group != 0)
+        fail(status::shape_mismatch,
+             fmt::format("{}: X {} has {} channels; W {} with group {} expects {} (and M divisible "
+                         "by group)",
+                         op, x.dims().to_string(), c, w.dims().to_string(), group, cg * group));
+    const std::vector<std::int64_t> kernel(w.dims().dims().begin() + 2, w.dims().dims().end());
+    const auto r =
+        detail::resolve_spatial(x.dims().dims().subspan(2), kernel, params.spatial, false, op);
+    const auto xv = int8_values(x, op, "X"), wv = int8_values(w, op, "W");
+    const auto xz = zero_points(x_zero_point, x.type(), 1, op, "x_zero_point")[0];
+    const auto wz = zero_points(w_zero_point, w.type(), m, op, "w_zero_point");
+    std::vector<std::int64_t> out_dims{batch, m};
+    std::array<std::int64_t, 3> in{1, 1, 1}, ker{1, 1, 1}, st{1, 1, 1}, dil{1, 1, 1}, pb{0, 0, 0},
+        out{1, 1, 1};
+    for (std::size_t i = 0; i < r.k; ++i) {
+        out_dims.push_back(r.out[i]);
+        in[i] = r.in[i], ker[i] = r.kernel[i], st[i] = r.stride[i], dil[i] = r.dilation[i];
+        pb[i] = r.pad_begin[i], out[i] = r.out[i];
+    }
+    tensor y(dtype::i32, shape(std::span<const std::int64_t>(out_dims)));
+    auto* yp = static_cast<std::int32_t*>(y.data());
+    const auto in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
+    const auto ksize = ker[0] * ker[1] * ker[2];
+    const auto mg = m / group;
+    const auto total = y.numel();
+    const int threads = detail::threads_for(total * cg * ksize);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t idx = 0; idx < total; ++idx) {
+        const auto pos = idx % out_plane, oc = (idx / out_plane) % m, nb = idx / (out_plane * m);
+        const std::int64_t o0 = pos / (out[1] * out[2]), o1 = (pos / out[2]) % out[1],
+                           o2 = pos % out[2];
+        const auto g = oc / mg;
+        const std::int64_t zw = wz[wz.size() == 1 ? 0 : static_cast<std::size_t>(oc)];
+        std::int64_t acc = 0;
+        for (std::int64_t ci = 0; ci < cg; ++ci) {
+            const auto xbase = (nb * c + g * cg + ci) * in_plane;
+            const auto wbase = (oc * cg + ci) * ksize;
+            for (std::int64_t k0 = 0; k0 < ker[0]; ++k0) {
+                const auto i0 = o0 * st[0] - pb[0] + k0 * dil[0];
+                if (i0 < 0 || i0 >= in[0]) continue;
+                for (std::int64_t k1 = 0; k1 < ker[1]; ++k1) {
+                    const auto i1 = o1 * st[1] - pb[1] + k1 * dil[1];
+                    if (i1 < 0 || i1 >= in[1]) continue;
+                    for (std::int64_t k2 = 0; k2 < ker[2]; ++k2) {
+                        const auto i2 = o2 * st[2] - pb[2] + k2 * dil[2];
+                        if (i2 < 0 || i2 >= in[2]) continue;
+                        const auto xi = xbase + (i0 * in[1] + i1) * in[2] + i2;
+                        const auto wi = wbase + (k0 * ker[1] + k1) * ker[2] + k2;
+                        acc += (xv[static_cast<std::size_t>(xi)] - xz) *
+                               (wv[static_cast<std::size_t>(wi)] - zw);
+                    }
+                }
+            }
+        }
+        yp[idx] = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc));
+    }
+    return y;
+}
+
+} // namespace hone::ops
