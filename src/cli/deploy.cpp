@@ -3,6 +3,7 @@
 
 #include <hone/core/error.hpp>
 #include <hone/io/onnx.hpp>
+#include <hone/io/onnx_integer.hpp>
 #include <hone/io/qdq.hpp>
 #include <hone/io/safetensors.hpp>
 
@@ -238,17 +239,28 @@ deployable make_deployable(const deploy_input& in, artifact_format f, const std:
         fail(status::internal, "make_deployable: hone's packed format is written by the caller");
     const model& cand = *in.candidate;
     auto o = qdq_options_of(in);
-    if (in.execution == exec_precision::int8_static)
-        o.activations = qdq_activations_from_ranges(in.grids);
-    model file = to_qdq(cand, o);
+    model file;
+    if (in.execution == exec_precision::int8_dynamic) {
+        // DynamicQuantizeLinear + MatMulInteger / ConvInteger, as quantize_dynamic writes it.
+        dynamic_int8_options d;
+        d.weights = std::move(o.weights);
+        d.f32_nodes = in.f32_nodes;
+        file = to_dynamic_int8(cand, d);
+    } else {
+        if (in.execution == exec_precision::int8_static)
+            o.activations = qdq_activations_from_ranges(in.grids);
+        file = to_qdq(cand, o);
+        // 4-bit per-group MatMul/Gemm weights as com.microsoft.MatMulNBits.
+        if (f == artifact_format::matmulnbits) file = to_matmul_nbits(file);
+    }
     file.producer_name = "hone";
     // How the file runs, for hone validate and engines that embed hone: the Q/DQ pairs carry
     // the activation grids, so no ranges.
     file.doc =
         nlohmann::json{
             {"hone",
-             {{"format", "qdq"},
-              {"recipe", nlohmann::json::parse(in.recipe_json.empty() ? "null" : in.recipe_json)},
+             {{"recipe", nlohmann::json::parse(in.recipe_json.empty() ? "null" : in.recipe_json)},
+              {"format", name_of(f)},
               {"execution", execution_name(in.execution)},
               {"f32_nodes", in.f32_nodes}}}}
             .dump();

@@ -114,10 +114,13 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
         hone::save_npy(input, x);
         const auto base = fixtures / mc.file;
         const double base_bytes = double(fs::file_size(base));
-        for (const std::string preset :
-             {"int8", "int8-dynamic", "int4", "compact", "cluster16", "sparse50"}) {
-            CAPTURE(preset);
-            const auto out = t.path / (preset + "_" + mc.file);
+        for (const std::string run : {"int8", "int8-dynamic", "int4", "int4/matmulnbits", "compact",
+                                      "cluster16", "sparse50"}) {
+            const auto slash = run.find('/');
+            const std::string preset = run.substr(0, slash);
+            const std::string format = slash == std::string::npos ? "qdq" : run.substr(slash + 1);
+            CAPTURE(run);
+            const auto out = t.path / (preset + "_" + format + "_" + mc.file);
             const auto r = hone_cli({"-q",
                                      "--json",
                                      "optimize",
@@ -137,7 +140,9 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                                      "--latency-batch",
                                      "64",
                                      "--repeats",
-                                     "2"});
+                                     "2",
+                                     "--format",
+                                     format});
             REQUIRE_MESSAGE(r.code == 0, r.err);
             nlohmann::json ops;
             const auto ort = argmax_rows(ort_run(out, input, t.path, &ops));
@@ -148,7 +153,7 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                 same += ort[i] == own[i];
             const double agreement = double(same) / double(own.size());
             const double ratio = base_bytes / double(fs::file_size(out));
-            MESSAGE(mc.file << " " << preset << ": " << ratio << "x smaller, top-1 agreement with "
+            MESSAGE(mc.file << " " << run << ": " << ratio << "x smaller, top-1 agreement with "
                             << "hone " << agreement << ", ONNX Runtime ran " << ops.dump());
             CHECK(agreement >= 0.995);
             if (preset == "int8" || preset == "int8-dynamic" || preset == "compact")
@@ -157,8 +162,16 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
             // The size recorded is the file's.
             CHECK(nlohmann::json::parse(r.out)["candidate"]["model_bytes"].get<double>() ==
                   double(fs::file_size(out)));
-            if (preset == "int8" && std::string(mc.file) == "cnn.onnx")
+            // ONNX Runtime runs the integer kernels the forms are for.
+            const bool cnn = std::string(mc.file) == "cnn.onnx";
+            if (preset == "int8" && cnn)
                 CHECK_MESSAGE(ops.value("QLinearConv", 0) == 2, ops.dump());
+            if (preset == "int8-dynamic")
+                CHECK_MESSAGE(ops.value("DynamicQuantizeMatMul", 0) >= 1, ops.dump());
+            if (preset == "int8-dynamic" && cnn)
+                CHECK_MESSAGE(ops.value("ConvInteger", 0) == 2, ops.dump());
+            if (format == "matmulnbits")
+                CHECK_MESSAGE(ops.value("MatMulNBits", 0) >= 1, ops.dump());
         }
     }
 }
