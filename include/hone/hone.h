@@ -1489,6 +1489,15 @@ HONE_API hone_status hone_executor_runner_params(hone_executor* executor,
  * blocked DequantizeLinear, 3..4-bit as INT4/UINT4 - those raise the model to opset 21), and
  * the layer inputs given a grid go through QuantizeLinear -> DequantizeLinear. Save it with
  * hone_model_save_onnx. */
+/* The deployable ONNX form hone_model_to_qdq writes (docs/formats.md). */
+typedef enum hone_onnx_form {
+    HONE_ONNX_QDQ = 0,          /* QuantizeLinear / DequantizeLinear (static int8, weight-only) */
+    HONE_ONNX_DYNAMIC_INT8 = 1, /* DynamicQuantizeLinear + MatMulInteger / ConvInteger
+                                   (include/hone/io/onnx_integer.hpp); activation grids unused */
+    HONE_ONNX_MATMUL_NBITS = 2  /* QDQ, then 4-bit blocked MatMul/Gemm weights as
+                                   com.microsoft.MatMulNBits */
+} hone_onnx_form;
+
 typedef struct hone_qdq_params {
     size_t struct_size;          /* sizeof(hone_qdq_params), set by _init */
     int quantize_weights;        /* default 1: quantize weights not listed below (RTN) */
@@ -1517,6 +1526,7 @@ typedef struct hone_qdq_params {
     int quantize_bias;
     /* default 1: BatchNormalization after a Conv folded into it first */
     int fold_batch_norm;
+    hone_onnx_form form; /* default HONE_ONNX_QDQ */
 } hone_qdq_params;
 
 HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params);

@@ -4,6 +4,7 @@
 #include "hone/cluster/clusterer.hpp"
 #include "hone/graph/executor.hpp"
 #include "hone/io/onnx.hpp"
+#include "hone/io/onnx_integer.hpp"
 #include "hone/io/qdq.hpp"
 #include "hone/quantize/quantized_tensor.hpp"
 #include "tensor_handle.hpp"
@@ -407,6 +408,8 @@ HONE_API hone_status hone_qdq_params_init(hone_qdq_params* params) {
         params->propagate_grids = 1;
         params->quantize_bias = 1;
         params->fold_batch_norm = 1;
+        params->form = HONE_ONNX_QDQ;
+        params->form = HONE_ONNX_QDQ;
         const hone_status st = hone_quant_spec_init(&params->weight_spec);
         if (st != HONE_OK)
             hone::fail(static_cast<hone::status>(st), "hone_qdq_params_init: weight_spec");
@@ -492,8 +495,31 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
             const char* fn = "hone_model_to_qdq";
             require(model, fn, "model");
             require(out, fn, "out");
-            const auto o = qdq_options_from(params, fn);
-            auto m = std::make_unique<hone_model>(hone_model{hone::to_qdq(model->model, o), {}});
+            auto o = qdq_options_from(params, fn);
+            auto form = HONE_ONNX_QDQ;
+            if (params && params->struct_size >= offsetof(hone_qdq_params, form) + sizeof(form))
+                form = params->form;
+            hone::model made;
+            switch (hone::capi::raw_enum(form)) {
+            case HONE_ONNX_QDQ: made = hone::to_qdq(model->model, o); break;
+            case HONE_ONNX_MATMUL_NBITS:
+                made = hone::to_matmul_nbits(hone::to_qdq(model->model, o));
+                break;
+            case HONE_ONNX_DYNAMIC_INT8: {
+                hone::dynamic_int8_options d;
+                d.weights = std::move(o.weights);
+                d.quantize_weights = o.quantize_weights;
+                d.f32_nodes = o.f32_nodes;
+                d.fold_batch_norm = o.fold_batch_norm;
+                made = hone::to_dynamic_int8(model->model, d);
+                break;
+            }
+            default:
+                hone::fail(hone::status::invalid_argument,
+                           fmt::format("{}: params->form {} is not a hone_onnx_form", fn,
+                                       hone::capi::raw_enum(form)));
+            }
+            auto m = std::make_unique<hone_model>(hone_model{std::move(made), {}});
             m->names = m->model.weight_names();
             *out = m.release();
         });

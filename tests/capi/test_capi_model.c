@@ -172,6 +172,22 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     hone_model_destroy(qdq);
     qdq = NULL;
 
+    /* The other deployable forms: dynamic int8 (DynamicQuantizeLinear + MatMulInteger for the two
+       int8 layers: 5 nodes each instead of Gemm, fc3 untouched) — and a bad form value. */
+    qp.form = HONE_ONNX_DYNAMIC_INT8;
+    CHECK(hone_model_to_qdq(model, &qp, &qdq) == HONE_OK);
+    CHECK(hone_model_get_info(qdq, &info) == HONE_OK);
+    CHECK(info.node_count > 5 + 2 * 3);
+    CHECK(hone_model_get_weight(qdq, "fc1.weight_quantized", &w) == HONE_OK);
+    hone_tensor_destroy(w);
+    w = NULL;
+    hone_model_destroy(qdq);
+    qdq = NULL;
+    qp.form = (hone_onnx_form)7;
+    CHECK_FAILS(hone_model_to_qdq(model, &qp, &qdq), HONE_ERROR_INVALID_ARGUMENT, "form");
+    CHECK(qdq == NULL);
+    qp.form = HONE_ONNX_QDQ;
+
     /* int4 group-wise weights from the quantizer → opset-21 QDQ → save → load → int4 kernel,
      * equal to the executor given the same int4 weights directly. */
     CHECK(hone_quantizer_params_init(&qzp) == HONE_OK);
@@ -194,6 +210,19 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     CHECK(hone_model_to_qdq(model, &qp, &int4) == HONE_OK);
     CHECK(hone_model_get_info(int4, &info) == HONE_OK);
     CHECK(info.opset == 21);
+    {
+        /* The same weights as com.microsoft.MatMulNBits: no DequantizeLinear left. */
+        hone_model* nbits = NULL;
+        hone_tensor* packed = NULL;
+        qp.form = HONE_ONNX_MATMUL_NBITS;
+        CHECK(hone_model_to_qdq(model, &qp, &nbits) == HONE_OK);
+        CHECK(hone_model_get_info(nbits, &info) == HONE_OK);
+        CHECK(info.node_count == 5);
+        CHECK(hone_model_get_weight(nbits, "fc1.weight_quantized", &packed) != HONE_OK);
+        hone_model_destroy(nbits);
+        qp.form = HONE_ONNX_QDQ;
+        CHECK(hone_model_get_info(int4, &info) == HONE_OK);
+    }
     CHECK(hone_model_get_weight(int4, "fc1.weight_quantized", &w) == HONE_OK);
     {
         hone_dtype t = HONE_DTYPE_F32;

@@ -308,13 +308,15 @@ class Model:
         _check(_lib.hone_model_set_weight(self._handle, _str(name), t._handle))
 
     def to_qdq(self, ranges: Optional[dict] = None, f32_nodes: Iterable[str] = (),
-               quantize_weights: bool = True, bits: int = 8) -> "Model":
-        """A new model in ONNX's QDQ form (docs/formats.md), which other engines run compressed:
-        Gemm/MatMul/Conv weights signed symmetric `bits`-bit per output channel, and the tensors
-        named in `ranges` ({name: (lo, hi)}, calibrated) quantized to hone's u8 grid through
-        QuantizeLinear -> DequantizeLinear. Layers in f32_nodes stay as they are. save() writes
-        it."""
-        return _to_qdq(self, ranges, f32_nodes, quantize_weights, bits)
+               quantize_weights: bool = True, bits: int = 8, form: str = "qdq") -> "Model":
+        """A new model in a deployable ONNX form (docs/formats.md) that other engines run
+        compressed. form "qdq": Gemm/MatMul/Conv weights signed symmetric `bits`-bit per output
+        channel, and the tensors named in `ranges` ({name: (lo, hi)}, calibrated; see
+        qdq_activation_tensors()) quantized to hone's u8 grid through QuantizeLinear ->
+        DequantizeLinear; "dynamic_int8": DynamicQuantizeLinear + MatMulInteger / ConvInteger
+        (ranges unused); "matmulnbits": "qdq", then 4-bit weights as com.microsoft.MatMulNBits.
+        Layers in f32_nodes stay as they are. save() writes it."""
+        return _to_qdq(self, ranges, f32_nodes, quantize_weights, bits, form)
 
     def qdq_activation_tensors(self) -> list:
         """The tensors to calibrate so that to_qdq() writes the form ONNX Runtime fuses into its
@@ -348,7 +350,9 @@ class _QdqParams(C.Structure):
                 ("activation_types", C.POINTER(C.c_int)), ("activation_count", C.c_size_t),
                 ("f32_nodes", C.POINTER(C.c_char_p)), ("f32_node_count", C.c_size_t),
                 ("propagate_grids", C.c_int), ("quantize_bias", C.c_int),
-                ("fold_batch_norm", C.c_int)]
+                ("fold_batch_norm", C.c_int), ("form", C.c_int)]
+
+_ONNX_FORMS = {"qdq": 0, "dynamic_int8": 1, "matmulnbits": 2}
 
 
 _fn("hone_qdq_params_init", [C.c_void_p])
@@ -368,12 +372,15 @@ def qdq_grid(lo: float, hi: float, seven_bit: bool = False) -> tuple:
 
 
 def _to_qdq(model: "Model", ranges: Optional[dict], f32_nodes: Iterable[str],
-            quantize_weights: bool, bits: int) -> "Model":
+            quantize_weights: bool, bits: int, form: str) -> "Model":
+    if form not in _ONNX_FORMS:
+        raise ValueError(f"to_qdq: form '{form}' is not one of {sorted(_ONNX_FORMS)}")
     buffer = (C.c_ubyte * max(4096, C.sizeof(_QdqParams)))()
     _check(_lib.hone_qdq_params_init(buffer))
     p = _QdqParams.from_buffer(buffer)
     p.quantize_weights = int(quantize_weights)
     p.weight_spec.bits = bits
+    p.form = _ONNX_FORMS[form]
     grids = {}
     for name, (lo, hi) in dict(ranges or {}).items():
         try:

@@ -185,6 +185,14 @@ class Models(unittest.TestCase):
         with self.assertRaises(hone.HoneError) as e:
             self.model.to_qdq(ranges={"input": (1.0, float("nan"))})
         self.assertIn("input", str(e.exception))
+        # The dynamic int8 form: integer operators, the same top-1 within quantization noise.
+        dynamic = self.model.to_qdq(form="dynamic_int8")
+        (d,) = hone.Executor(dynamic).run(images)
+        agree = sum(a == b for a, b in zip(argmax_rows(f32.tolist(), 10),
+                                           argmax_rows(d.tolist(), 10))) / count
+        self.assertGreaterEqual(agree, 0.97)
+        with self.assertRaises(ValueError):
+            self.model.to_qdq(form="int3")
 
     def test_bad_input(self):
         with self.assertRaises(hone.HoneError) as e:
