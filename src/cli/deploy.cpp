@@ -202,8 +202,18 @@ qdq_options qdq_options_of(const deploy_input& in) {
     qdq_options o;
     o.quantize_weights = in.execution != exec_precision::f32;
     o.f32_nodes = in.f32_nodes;
-    for (const auto& l : in.layers)
-        if (l.quantized) o.weights.emplace(l.ref.weight, quantized_to_stored(l.ref, *l.quantized));
+    for (const auto& l : in.layers) {
+        if (l.quantized) {
+            o.weights.emplace(l.ref.weight, quantized_to_stored(l.ref, *l.quantized));
+        } else if (l.palettized && in.execution == exec_precision::f32) {
+            // Indices + codebook of the weight as it runs, in the stored layout (pruned and
+            // clustered weights: the zeros are one more entry).
+            const auto& w = in.candidate->weight(l.ref.weight);
+            const int k = distinct_values(w.view(), true);
+            if (k <= 256)
+                o.palettes.emplace(l.ref.weight, recluster_exact(w.view(), k, false, l.ref.name));
+        }
+    }
     return o;
 }
 

@@ -3,6 +3,7 @@
 #include "hone/io/qdq.hpp"
 
 #include "hone/core/error.hpp"
+#include "hone/core/half.hpp"
 #include "hone/model/transforms.hpp"
 #include "hone/quantize/quantizer.hpp"
 
@@ -166,7 +167,7 @@ layer_plan plan_layers(const model& src, const qdq_options& o) {
     for (const auto& n : p.m.nodes) {
         if (!is_layer_op(n) || n.inputs.size() < 2 || keep_f32.count(n.name)) continue;
         const auto& w = n.inputs[1];
-        if (!p.m.has_weight(w) || p.uses[w] != layer_uses[w]) continue;
+        if (!p.m.has_weight(w) || p.uses[w] != layer_uses[w] || o.palettes.count(w)) continue;
         if (o.weights.count(w) || o.quantize_weights) p.layers.insert(n.name);
     }
     return p;
@@ -291,6 +292,83 @@ void quantize_bias(model& m, node& n,
     out.push_back(std::move(dq));
 }
 
+/// A palettized weight as indices + codebook Gather (qdq_options::palettes), nodes into `out`.
+template <class Fresh>
+void emit_palette(model& m, const std::string& wname, const palettized_tensor& p, Fresh& fresh,
+                  std::vector<node>& out, bool& needs_opset21) {
+    if (!m.has_weight(wname))
+        fail(status::invalid_argument,
+             fmt::format("to_qdq: palette for '{}': the model has no such weight", wname));
+    const auto& w = m.weight(wname);
+    if (!(p.dims() == w.dims()))
+        fail(status::shape_mismatch,
+             fmt::format("to_qdq: palette for '{}' has shape {}, the weight {}", wname,
+                         p.dims().to_string(), w.dims().to_string()));
+    if (p.granularity() != cluster_granularity::per_tensor)
+        fail(status::unsupported,
+             fmt::format("to_qdq: palette for '{}': only one codebook per tensor can be stored "
+                         "as a Gather",
+                         wname));
+    const auto entries = std::int64_t(p.clusters_used(0));
+    tensor codebook(dtype::f32, shape{entries});
+    const auto book = tensor::copy_of(p.codebooks().view());
+    for (std::int64_t e = 0; e < entries; ++e)
+        codebook.span<float>()[std::size_t(e)] = book.type() == dtype::f32
+                                                     ? book.span<float>()[std::size_t(e)]
+                                                     : to_float(book.view().at<half>({0, e}));
+    const auto idx = p.indices(); // u8, the weight's memory order
+    const auto src = idx.span<std::uint8_t>();
+    const bool nibbles = entries <= 16;
+    tensor packed(nibbles ? dtype::u4 : dtype::u8, w.dims());
+    auto bytes =
+        std::span<std::uint8_t>(static_cast<std::uint8_t*>(packed.data()), packed.nbytes());
+    std::fill(bytes.begin(), bytes.end(), std::uint8_t(0));
+    for (std::size_t i = 0; i < src.size(); ++i) {
+        if (src[i] >= entries)
+            fail(status::internal, fmt::format("to_qdq: palette for '{}': index {} of {} entries",
+                                               wname, src[i], entries));
+        if (nibbles)
+            bytes[i / 2] |= std::uint8_t(src[i] << (4 * (i % 2)));
+        else
+            bytes[i] = src[i];
+    }
+    const auto iname = fresh(wname + "_indices"), cname = fresh(wname + "_codebook");
+    std::string indices = iname;
+    if (nibbles) {
+        // UINT4 has no Cast to integers before opset 21's DequantizeLinear gives them as floats.
+        needs_opset21 = true;
+        const auto sname = fresh(wname + "_indices_scale"), zname = fresh(wname + "_indices_zero");
+        m.set_weight(sname, scalar_f32(1.0f));
+        tensor z(dtype::u4, shape{});
+        static_cast<std::uint8_t*>(z.data())[0] = 0;
+        m.set_weight(zname, std::move(z));
+        node dq;
+        dq.name = fresh(wname + "_indices_DequantizeLinear");
+        dq.op_type = "DequantizeLinear";
+        dq.inputs = {iname, sname, zname};
+        dq.outputs = {fresh(wname + "_indices_f32")};
+        indices = dq.outputs[0];
+        out.push_back(std::move(dq));
+    }
+    node cast;
+    cast.name = fresh(wname + "_indices_Cast");
+    cast.op_type = "Cast";
+    cast.inputs = {indices};
+    cast.outputs = {fresh(wname + "_indices_i64")};
+    cast.attributes["to"] = attribute::of_int(7); // INT64
+    node gather;
+    gather.name = fresh(wname + "_Gather");
+    gather.op_type = "Gather";
+    gather.inputs = {cname, cast.outputs[0]};
+    gather.outputs = {wname};
+    gather.attributes["axis"] = attribute::of_int(0);
+    m.remove_weight(wname);
+    m.set_weight(iname, std::move(packed));
+    m.set_weight(cname, std::move(codebook));
+    out.push_back(std::move(cast));
+    out.push_back(std::move(gather));
+}
+
 } // namespace
 
 std::vector<std::string> qdq_activation_tensors(const model& src, const qdq_options& o) {
@@ -370,6 +448,8 @@ model to_qdq(const model& src, const qdq_options& o) {
     std::map<std::string, std::vector<float>> weight_scales;
     std::set<std::string> weights_done;
 
+    for (const auto& [wname, palette] : o.palettes)
+        emit_palette(m, wname, palette, fresh, out, needs_opset21);
     std::vector<node> nodes;
     for (const auto i : p.order)
         nodes.push_back(m.nodes[i]);

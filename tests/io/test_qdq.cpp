@@ -3,6 +3,7 @@
 // onnx::checker, read back and run by hone, against hone's internal int8 path.
 #include "../model/fixture_path.hpp"
 
+#include <hone/cluster/clusterer.hpp>
 #include <hone/core/error.hpp>
 #include <hone/data/dataset.hpp>
 #include <hone/graph/executor.hpp>
@@ -617,4 +618,46 @@ TEST_CASE("qdq: the form ONNX Runtime fuses — layer outputs gridded, grids car
     // An activation named after nothing in the graph is refused, naming it.
     qo.activations["no_such_tensor"] = {0.1f, 0, dtype::u8};
     CHECK_THROWS_WITH_AS((void)to_qdq(m, qo), doctest::Contains("no_such_tensor"), hone::error);
+}
+
+TEST_CASE("qdq: palettized weights as indices + codebook Gather (UINT4 ≤ 16 entries, else UINT8)") {
+    const auto m = load_onnx(test::fashion_fixture("mlp.onnx"));
+    for (const int k : {16, 40}) {
+        CAPTURE(k);
+        clusterer_config cc;
+        cc.clusters = k;
+        cc.method = kmeans_method::optimal;
+        qdq_options o;
+        o.quantize_weights = false;
+        auto p = clusterer(cc).cluster(m.weight("fc2.weight").view(), {}, "fc2.weight");
+        const auto want = p.dequantize();
+        const auto used = p.clusters_used(0);
+        o.palettes.emplace("fc2.weight", std::move(p));
+        const auto q = to_qdq(m, o);
+        CHECK(!q.has_weight("fc2.weight"));
+        const auto& idx = q.weight("fc2.weight_indices");
+        CHECK(idx.type() == (k <= 16 ? dtype::u4 : dtype::u8));
+        CHECK(idx.dims() == m.weight("fc2.weight").dims());
+        CHECK(q.weight("fc2.weight_codebook").numel() == used);
+        CHECK(q.opset == (k <= 16 ? 21 : 13));
+        // Read back and run: the Gather folds to exactly the palette's weights, so the outputs
+        // equal the f32 model's with those weights.
+        const auto loaded = parse_onnx(serialize_onnx(q), "palette");
+        auto d = m.clone();
+        d.weight("fc2.weight") = want.clone();
+        const auto x =
+            tensor::copy_of(dataset::fashion_mnist("test").inputs().view().slice(0, 0, 32));
+        const auto a = std::move(executor(loaded).run(x.view()).at(0));
+        const auto b = std::move(executor(d).run(x.view()).at(0));
+        const auto av = a.span<const float>(), bv = b.span<const float>();
+        CHECK(std::equal(av.begin(), av.end(), bv.begin(), bv.end()));
+        // ≤ 16 entries: half a byte per weight.
+        if (k <= 16) CHECK(idx.nbytes() == std::size_t(m.weight("fc2.weight").numel() / 2));
+    }
+    qdq_options bad;
+    clusterer_config per_channel;
+    per_channel.granularity = cluster_granularity::per_channel;
+    bad.palettes.emplace("fc2.weight",
+                         clusterer(per_channel).cluster(m.weight("fc2.weight").view(), {}, "w"));
+    CHECK_THROWS_AS((void)to_qdq(m, bad), hone::error);
 }

@@ -39,6 +39,7 @@
 // runs the int8 kernel on exactly that activation grid.
 #pragma once
 
+#include "hone/cluster/clusterer.hpp"
 #include "hone/core/export.hpp"
 #include "hone/graph/executor.hpp"
 #include "hone/model/model.hpp"
@@ -80,6 +81,14 @@ struct qdq_options {
     /// Already quantized weights (GPTQ, AWQ, clip search...), by weight name; dims must equal
     /// the weight's and the layout must follow the rule at the top.
     std::map<std::string, quantized_tensor, std::less<>> weights;
+    /// Palettized weights (k-means clustered, one codebook per tensor, dims equal to the
+    /// weight's), by weight name: stored as indices plus a codebook Gather — the smallest form
+    /// any ONNX runtime loads (docs/formats.md, "Palettes"): ≤ 16 entries as UINT4 indices
+    /// through DequantizeLinear (scale 1, zero point 0; opset 21) → Cast(INT64) → Gather(codebook);
+    /// more as UINT8 indices → Cast(INT64) → Gather. The layer computes in f32 (engines fold
+    /// the subgraph to the weight at load, or run it per call). Per-channel and per-group
+    /// codebooks are refused (unsupported).
+    std::map<std::string, palettized_tensor, std::less<>> palettes;
     /// Activation grids, by tensor name (a graph input or a node output): the tensor goes
     /// through QuantizeLinear → DequantizeLinear once, right after it is made, and every
     /// consumer reads the dequantized value. qdq_activation_tensors() says which tensors the
