@@ -1,14 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages of scripts/apt-packages.txt that are missing (quick and
-# idempotent when all are present), then configures and builds hone in $HONE_BUILD_DIR
-# (default: build; only the targets of $HONE_BUILD_TARGETS when set). Extra arguments go to
-# CMake's configure step. Run as root (or with sudo).
+# idempotent when all are present; a virtual package counts as present when an installed
+# package provides it, e.g. npm inside NodeSource's nodejs), installs ONNX Runtime for the
+# tests into tests/ort/node_modules (npm ci; skipped while its lock file is unchanged), then
+# configures and builds hone in $HONE_BUILD_DIR (default: build; only the targets of
+# $HONE_BUILD_TARGETS when set). Extra arguments go to CMake's configure step. Run as root (or
+# with sudo).
 set -eu
 cd "$(dirname "$0")/.."
 
 missing=""
+provided=$(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | sed -n 's/^ii  *//p' |
+    tr ',' '\n' | sed 's/(.*//; s/ //g; s/:.*//')
 for pkg in $(grep -v '^#' scripts/apt-packages.txt); do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" &&
+        ! echo "$provided" | grep -qx "$pkg"; then
         missing="$missing $pkg"
     fi
 done
@@ -18,6 +24,22 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# ONNX Runtime (npm package onnxruntime-node, CPU binaries inside the package) for the tests
+# that run hone's exports in it. --ignore-scripts: its install script only fetches GPU
+# libraries. A failure is a warning here; those tests then fail naming this step.
+ort=tests/ort
+stamp=$ort/node_modules/.hone-lock.sha256
+lock_sum=$(sha256sum $ort/package-lock.json | cut -d' ' -f1)
+if [ "$(cat $stamp 2>/dev/null)" != "$lock_sum" ]; then
+    echo "setup: installing ONNX Runtime into $ort/node_modules (npm ci)"
+    if (cd $ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+        echo "$lock_sum" >$stamp
+    else
+        echo "setup: WARNING: npm ci in $ort failed; the ONNX Runtime tests will fail until" \
+            "'cd $ort && npm ci --ignore-scripts' succeeds (needs nodejs, npm and the npm registry)" >&2
+    fi
 fi
 
 build="${HONE_BUILD_DIR:-build}"
