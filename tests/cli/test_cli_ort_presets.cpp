@@ -78,9 +78,9 @@ void check_presets(const char* fixture, const std::vector<std::int64_t>& sample)
         const auto p_ort = test::top1(test::ort_run(out, x.view()));
         const double agree = test::agreement(p_ort, p_hone);
         const double ratio = double(fs::file_size(input)) / double(fs::file_size(out));
-        MESSAGE(std::string(fixture) << " " << p.name << ": " << fs::file_size(out) << " bytes ("
+        MESSAGE(std::string(fixture) << " " << std::string(p.name) << ": " << fs::file_size(out) << " bytes ("
                         << ratio << "x smaller than " << fs::file_size(input)
-                        << "), ORT vs hone (" << (qdq ? "int8_static" : "f32")
+                        << "), ORT vs hone (" << std::string(qdq ? "int8_static" : "f32")
                         << ") top-1 agreement " << agree << " over " << count << " images");
         CHECK(agree >= 0.995);
         if (p.min_ratio > 0) CHECK(ratio >= p.min_ratio);

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -119,6 +120,12 @@ void check_qdq_in_ort(const char* name, const std::vector<std::int64_t>& sample)
     scratch_dir tmp;
     const auto file = tmp.path / (std::string("qdq_") + name);
     save_onnx(to_qdq(m, qo), file);
+    // HONE_ORT_SAVE_QDQ=DIR keeps a copy, e.g. for benchmarks/ort_exports.sh DIR/*.onnx.
+    if (const char* keep = std::getenv("HONE_ORT_SAVE_QDQ")) {
+        const auto stem = fs::path(name).stem().string();
+        fs::copy_file(file, fs::path(keep) / (stem + "_to_qdq.onnx"),
+                      fs::copy_options::overwrite_existing);
+    }
     const auto loaded = load_onnx(file);
 
     const auto data = dataset::fashion_mnist("test");
