@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Times ONNX Runtime (CPU, tests/ort's onnxruntime-node) on a float model and its exports:
 // Fashion-MNIST test images, each batch size, runs alternating between the models (so machine
-// load hits all alike), p50 per model; ratio = export p50 / f32 p50. Before timing, each
+// load hits all alike; the starting model rotates), p50 per model; ratio = export p50 / f32 p50. Before timing, each
 // export's top-1 on the first 1000 test images is compared with the f32 model's.
 //
 //   node benchmarks/ort_bench.js --sample 784|1x28x28 [--threads 2] [--iters 300]
@@ -66,7 +66,9 @@ function top1(t) {
     const times = sessions.map(() => []);
     for (let k = 0; k < sessions.length; ++k) for (let w = 0; w < 10; ++w) await sessions[k].run(feed(sessions[k], images, b));
     for (let it = 0; it < opt.iters; ++it) {
-      for (let k = 0; k < sessions.length; ++k) {
+      // The first model of a round runs after the others evicted its weights: rotate who starts.
+      for (let j = 0; j < sessions.length; ++j) {
+        const k = (it + j) % sessions.length;
         const f = feed(sessions[k], images, b);
         const t0 = process.hrtime.bigint();
         await sessions[k].run(f);

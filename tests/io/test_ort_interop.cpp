@@ -5,6 +5,7 @@
 #include "../model/fixture_path.hpp"
 #include "../ort/top1.hpp"
 #include "../ort_runner.hpp"
+#include "proto_writer.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/data/arrays.hpp>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -105,6 +107,43 @@ TEST_CASE("ort: executed ops, and what a failure reports") {
     } catch (const hone::error& e) {
         CHECK(std::string(e.what()).find("rank") != std::string::npos);
     }
+}
+
+TEST_CASE("ort: uint8 and int64 inputs reach the model with their values") {
+    scratch_dir tmp;
+    // Cast(to = FLOAT) of an input [N, 3] of ONNX element type `elem` (2 uint8, 7 int64).
+    auto cast_model = [&](int elem, const char* file) {
+        using namespace hone::test;
+        pb shape;
+        shape.msg(1, pb().bytes(2, "N")).msg(1, pb().varint(1, 3));
+        pb in_type;
+        in_type.varint(1, static_cast<std::uint64_t>(elem)).msg(2, shape);
+        pb graph;
+        graph.msg(1, onnx_node("cast", "Cast", {"x"}, {"y"}).msg(5, onnx_attr_int("to", 1)))
+            .bytes(2, "g")
+            .msg(11, pb().bytes(1, "x").msg(2, pb().msg(1, in_type)))
+            .msg(12, onnx_value("y", {-1, 3}));
+        const auto path = tmp.path / file;
+        std::ofstream(path, std::ios::binary) << onnx_model(graph);
+        return path;
+    };
+    tensor u(dtype::u8, {3, 3});
+    const std::uint8_t uv[] = {0, 1, 2, 127, 128, 200, 253, 254, 255};
+    std::memcpy(u.data(), uv, sizeof uv);
+    test::ort_options two;
+    two.batch = 2; // batches of 2, 1 rows
+    const auto yu = test::ort_run(cast_model(2, "cast_u8.onnx"), u.view(), two);
+    REQUIRE(yu.dims() == shape{3, 3});
+    for (int i = 0; i < 9; ++i)
+        CHECK(yu.span<const float>()[i] == float(uv[i]));
+
+    tensor l(dtype::i64, {2, 3});
+    const std::int64_t lv[] = {-5, 0, 7, 1 << 20, -(1 << 22), 42};
+    std::memcpy(l.data(), lv, sizeof lv);
+    const auto yl = test::ort_run(cast_model(7, "cast_i64.onnx"), l.view());
+    REQUIRE(yl.dims() == shape{2, 3});
+    for (int i = 0; i < 6; ++i)
+        CHECK(yl.span<const float>()[i] == float(lv[i]));
 }
 
 namespace {
