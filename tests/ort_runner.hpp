@@ -28,9 +28,9 @@ namespace hone::test {
 
 struct ort_options {
     int threads = 2;
-    std::int64_t batch = 256;            ///< rows of the input per run; 0 = all at once
-    std::string opt_level = "all";       ///< disabled | basic | extended | all
-    std::string output_name;             ///< empty: the model's first output
+    std::int64_t batch = 256;              ///< rows of the input per run; 0 = all at once
+    std::string opt_level = "all";         ///< disabled | basic | extended | all
+    std::string output_name;               ///< empty: the model's first output
     std::filesystem::path optimized_model; ///< when set, ORT writes the graph it ran there
 };
 
@@ -82,10 +82,9 @@ inline std::string run_node(const std::filesystem::path& model, const_tensor_vie
     const auto in = dir.path / "input.npy";
     save_npy(in, input);
     std::string cmd = "env -u LD_PRELOAD " + quoted(HONE_NODE_EXECUTABLE) + " " +
-                      quoted(script.string()) + " --model " + quoted(model.string()) +
-                      " --input " + quoted(in.string()) + " --threads " +
-                      std::to_string(o.threads) + " --batch " + std::to_string(o.batch) +
-                      " --opt-level " + quoted(o.opt_level);
+                      quoted(script.string()) + " --model " + quoted(model.string()) + " --input " +
+                      quoted(in.string()) + " --threads " + std::to_string(o.threads) +
+                      " --batch " + std::to_string(o.batch) + " --opt-level " + quoted(o.opt_level);
     if (!o.output_name.empty()) cmd += " --output-name " + quoted(o.output_name);
     if (!o.optimized_model.empty()) cmd += " --optimized-model " + quoted(o.optimized_model);
     for (const auto& a : extra)
@@ -141,12 +140,22 @@ inline std::set<std::string> ort_executed_ops(const std::filesystem::path& model
 
 /// The integer kernels ONNX Runtime fuses a QDQ graph into.
 inline const std::set<std::string>& ort_integer_ops() {
-    static const std::set<std::string> ops{
-        "QLinearConv",       "QLinearMatMul",          "QGemm",       "MatMulIntegerToFloat",
-        "DynamicQuantizeMatMul", "MatMulInteger",      "ConvInteger", "MatMulNBits",
-        "QLinearAdd",        "QLinearMul",             "QLinearGlobalAveragePool",
-        "QLinearAveragePool", "QLinearSigmoid",        "QLinearLeakyRelu", "QLinearConcat",
-        "QAttention"};
+    static const std::set<std::string> ops{"QLinearConv",
+                                           "QLinearMatMul",
+                                           "QGemm",
+                                           "MatMulIntegerToFloat",
+                                           "DynamicQuantizeMatMul",
+                                           "MatMulInteger",
+                                           "ConvInteger",
+                                           "MatMulNBits",
+                                           "QLinearAdd",
+                                           "QLinearMul",
+                                           "QLinearGlobalAveragePool",
+                                           "QLinearAveragePool",
+                                           "QLinearSigmoid",
+                                           "QLinearLeakyRelu",
+                                           "QLinearConcat",
+                                           "QAttention"};
     return ops;
 }
 

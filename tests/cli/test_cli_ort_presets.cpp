@@ -48,9 +48,10 @@ void check_presets(const char* fixture, const std::vector<std::int64_t>& sample)
     // Permissive bounds: every preset is approved and written; this test judges the file.
     cli_test::temp_dir dir(std::string("ort_presets_") + fixture);
     const auto policy = dir / "policy.json";
-    std::ofstream(policy) << R"({"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1,)"
-                             R"( "min_agreement": 0, "max_latency_regression": 100,)"
-                             R"( "min_slice_samples": 100000})";
+    std::ofstream(policy)
+        << R"({"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1,)"
+           R"( "min_agreement": 0, "max_latency_regression": 100,)"
+           R"( "min_slice_samples": 100000})";
     const auto input = test::fashion_fixture(fixture);
     const auto data = dataset::fashion_mnist("test");
     const auto count = data.size();
@@ -78,10 +79,11 @@ void check_presets(const char* fixture, const std::vector<std::int64_t>& sample)
         const auto p_ort = test::top1(test::ort_run(out, x.view()));
         const double agree = test::agreement(p_ort, p_hone);
         const double ratio = double(fs::file_size(input)) / double(fs::file_size(out));
-        MESSAGE(std::string(fixture) << " " << std::string(p.name) << ": " << fs::file_size(out) << " bytes ("
-                        << ratio << "x smaller than " << fs::file_size(input)
-                        << "), ORT vs hone (" << std::string(qdq ? "int8_static" : "f32")
-                        << ") top-1 agreement " << agree << " over " << count << " images");
+        MESSAGE(std::string(fixture)
+                << " " << std::string(p.name) << ": " << fs::file_size(out) << " bytes (" << ratio
+                << "x smaller than " << fs::file_size(input) << "), ORT vs hone ("
+                << std::string(qdq ? "int8_static" : "f32") << ") top-1 agreement " << agree
+                << " over " << count << " images");
         CHECK(agree >= 0.995);
         if (p.min_ratio > 0) CHECK(ratio >= p.min_ratio);
     }

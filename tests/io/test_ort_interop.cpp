@@ -53,7 +53,8 @@ void check_matches_hone(const char* name, const tensor& x) {
     const auto& want = outs.at(0);
     const auto got = test::ort_run(file, x.view());
     const auto err = relative_error(got, want);
-    MESSAGE(std::string(name) << ": ONNX Runtime vs hone, max abs error / max abs output = " << err);
+    MESSAGE(std::string(name) << ": ONNX Runtime vs hone, max abs error / max abs output = "
+                              << err);
     CHECK(err <= 1e-4);
 }
 
@@ -182,10 +183,11 @@ void check_qdq_in_ort(const char* name, const std::vector<std::int64_t>& sample)
     const double a_int8 = test::agreement(p_ort, p_int8), a_ref = test::agreement(p_ort, p_ref);
     const auto ops = test::ort_executed_ops(file, test::images(data, 0, 64, sample).view());
     MESSAGE(std::string(name) << " QDQ over " << count << " test images: ONNX Runtime top-1 agrees "
-                 << a_int8 << " with hone int8_static, " << a_ref
-                 << " with hone f32 (QDQ semantics), " << test::agreement(p_ort, p_f32)
-                 << " with the f32 model; ORT executed " << test::join(ops)
-                 << "; integer kernels: " << test::join(test::ort_integer_ops_in(ops)));
+                              << a_int8 << " with hone int8_static, " << a_ref
+                              << " with hone f32 (QDQ semantics), " << test::agreement(p_ort, p_f32)
+                              << " with the f32 model; ORT executed " << test::join(ops)
+                              << "; integer kernels: "
+                              << test::join(test::ort_integer_ops_in(ops)));
     CHECK(a_int8 >= 0.995);
     CHECK(a_ref >= 0.995);
 }

@@ -46,8 +46,7 @@ inline std::vector<std::int64_t> top1(const tensor& logits) {
 
 /// hone's top-1 on the first `count` images, run in batches of 500.
 inline std::vector<std::int64_t> top1(const executor& ex, const dataset& data,
-                                      const std::vector<std::int64_t>& sample,
-                                      std::int64_t count) {
+                                      const std::vector<std::int64_t>& sample, std::int64_t count) {
     std::vector<std::int64_t> out;
     for (std::int64_t b = 0; b < count; b += 500) {
         const auto x = images(data, b, std::min(count, b + 500), sample);
