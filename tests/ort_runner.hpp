@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -91,7 +92,8 @@ inline std::string run_node(const std::filesystem::path& model, const_tensor_vie
         cmd += " " + quoted(a);
     const auto out = dir.path / "stdout", err = dir.path / "stderr";
     cmd += " >" + quoted(out.string()) + " 2>" + quoted(err.string());
-    const int rc = std::system(cmd.c_str());
+    const int wait_status = std::system(cmd.c_str());
+    const int rc = wait_status != -1 && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
     if (rc != 0) {
         auto msg = slurp(err);
         while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r'))

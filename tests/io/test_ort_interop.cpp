@@ -100,6 +100,7 @@ TEST_CASE("ort: executed ops, and what a failure reports") {
         CAPTURE(what);
         CHECK(what.find(bad.string()) != std::string::npos);
         CHECK(what.find("ort_run: model") != std::string::npos); // node's one-line message
+        CHECK(what.find("(exit 1)") != std::string::npos);
     }
     // A wrong input rank: ORT's own message comes back.
     try {
