@@ -1,14 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages of scripts/apt-packages.txt that are missing (quick and
-# idempotent when all are present) and ONNX Runtime for the tests (tests/ort), then configures and builds hone in $HONE_BUILD_DIR
-# (default: build; only the targets of $HONE_BUILD_TARGETS when set). Extra arguments go to
-# CMake's configure step. Run as root (or with sudo).
+# idempotent when all are present; a virtual package counts as present when an installed
+# package provides it, e.g. npm inside NodeSource's nodejs), installs ONNX Runtime for the
+# tests into tests/ort/node_modules (npm ci; skipped while its lock file is unchanged), then
+# configures and builds hone in $HONE_BUILD_DIR (default: build; only the targets of
+# $HONE_BUILD_TARGETS when set). Extra arguments go to CMake's configure step. Run as root (or
+# with sudo).
 set -eu
 cd "$(dirname "$0")/.."
 
 missing=""
+provided=$(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | sed -n 's/^ii  *//p' |
+    tr ',' '\n' | sed 's/(.*//; s/ //g; s/:.*//')
 for pkg in $(grep -v '^#' scripts/apt-packages.txt); do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" &&
+        ! echo "$provided" | grep -qx "$pkg"; then
         missing="$missing $pkg"
     fi
 done
@@ -20,25 +26,19 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# ONNX Runtime (npm onnxruntime-node, pinned in tests/ort/package-lock.json): the tests and
-# benchmarks run hone's exported ONNX files in it. Its install script only fetches GPU providers
-# (not reachable here, not needed): --ignore-scripts. Without it the tests that need it fail and
-# say how to install it; set-up goes on.
-if ! command -v npm >/dev/null 2>&1; then
-    echo "setup: installing nodejs npm"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm ||
-        echo "setup: warning: nodejs/npm could not be installed (ONNX Runtime tests will fail)" >&2
-fi
-if command -v npm >/dev/null 2>&1 &&
-    ! cmp -s tests/ort/package-lock.json tests/ort/node_modules/.hone-installed-lock; then
-    echo "setup: installing ONNX Runtime for the tests (npm ci in tests/ort)"
-    if (cd tests/ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
-        cp tests/ort/package-lock.json tests/ort/node_modules/.hone-installed-lock
+# ONNX Runtime (npm package onnxruntime-node, CPU binaries inside the package) for the tests
+# that run hone's exports in it. --ignore-scripts: its install script only fetches GPU
+# libraries. A failure is a warning here; those tests then fail naming this step.
+ort=tests/ort
+stamp=$ort/node_modules/.hone-lock.sha256
+lock_sum=$(sha256sum $ort/package-lock.json | cut -d' ' -f1)
+if [ "$(cat $stamp 2>/dev/null)" != "$lock_sum" ]; then
+    echo "setup: installing ONNX Runtime into $ort/node_modules (npm ci)"
+    if (cd $ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+        echo "$lock_sum" >$stamp
     else
-        echo "setup: warning: npm ci in tests/ort failed (ONNX Runtime tests will fail)" >&2
+        echo "setup: WARNING: npm ci in $ort failed; the ONNX Runtime tests will fail until" \
+            "'cd $ort && npm ci --ignore-scripts' succeeds (needs nodejs, npm and the npm registry)" >&2
     fi
 fi
 

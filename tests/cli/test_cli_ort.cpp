@@ -2,10 +2,11 @@
 // every preset's export of the Fashion-MNIST MLP and CNN loads and runs there, agrees with hone's
 // own execution of the same file on the 10,000 test images (top-1 ≥ 99.5%), and is as small as
 // the format promises; the int8 CNN runs on ONNX Runtime's integer convolution (QLinearConv).
+#include "../model/fixture_path.hpp"
+#include "../ort_runner.hpp"
 #include "cli_run.hpp"
 #include "deploy.hpp"
 
-#include <hone/data/arrays.hpp>
 #include <hone/data/dataset.hpp>
 #include <hone/graph/executor.hpp>
 #include <hone/io/onnx.hpp>
@@ -24,38 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path fixtures = fs::path(HONE_SOURCE_DIR) / "tests/fixtures/fashion_mnist";
-
-/// Fails the test, naming the fix, when node or onnxruntime-node is missing.
-void require_onnx_runtime() {
-    const fs::path node = HONE_NODE;
-    REQUIRE_MESSAGE(fs::exists(node), "node not found (Debian package nodejs; scripts/setup.sh "
-                                      "installs it): ONNX Runtime cannot run");
-    REQUIRE_MESSAGE(fs::exists(fs::path(HONE_ORT_DIR) / "node_modules/onnxruntime-node"),
-                    "onnxruntime-node missing in tests/ort/node_modules: run scripts/setup.sh "
-                    "(npm ci --ignore-scripts in tests/ort)");
-}
-
-std::string read_text(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-/// ONNX Runtime's first output for `input` (an NPY file); ops: {op type: kernel runs}.
-hone::tensor ort_run(const fs::path& model, const fs::path& input, const fs::path& work,
-                     nlohmann::json* ops = nullptr) {
-    const auto out = work / "ort_out.npy", err = work / "ort_err.txt", ops_file = work / "ops.json";
-    std::string cmd = std::string("'") + HONE_NODE + "' '" + HONE_ORT_DIR + "/ort_run.js' '" +
-                      model.string() + "' '" + input.string() + "' '" + out.string() + "'";
-    if (ops) cmd += " --ops '" + ops_file.string() + "'";
-    cmd += " 2> '" + err.string() + "'";
-    const int code = std::system(cmd.c_str());
-    REQUIRE_MESSAGE(code == 0, "ONNX Runtime failed on " << model << ": " << read_text(err));
-    if (ops) *ops = nlohmann::json::parse(read_text(ops_file));
-    return hone::parse_npy(read_text(out), out.string());
-}
+const fs::path fixtures = hone::test::fashion_fixture("mlp.onnx").parent_path();
 
 std::vector<std::int64_t> argmax_rows(const hone::tensor& logits) {
     const auto classes = logits.dims()[logits.dims().rank() - 1];
@@ -97,21 +67,18 @@ struct model_case {
 } // namespace
 
 TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are small") {
-    require_onnx_runtime();
     temp_dir t("ort");
     std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
         "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
-    const auto test = hone::dataset::fashion_mnist("test");
-    for (const model_case mc :
+    const auto split = hone::dataset::fashion_mnist("test");
+    for (const model_case& mc :
          {model_case{"mlp.onnx", {784}}, model_case{"cnn.onnx", {1, 28, 28}}}) {
         CAPTURE(mc.file);
-        std::vector<std::int64_t> dims{test.size()};
+        std::vector<std::int64_t> dims{split.size()};
         dims.insert(dims.end(), mc.sample.begin(), mc.sample.end());
-        const auto& images = test.inputs();
+        const auto& images = split.inputs();
         const auto x = hone::make_view(images.data(), images.nbytes(), hone::dtype::f32,
                                        hone::shape(std::span<const std::int64_t>(dims)));
-        const auto input = t.path / "test_images.npy";
-        hone::save_npy(input, x);
         const auto base = fixtures / mc.file;
         const double base_bytes = double(fs::file_size(base));
         for (const std::string run : {"int8", "int8-dynamic", "int4", "int4/matmulnbits", "compact",
@@ -144,8 +111,8 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                                      "--format",
                                      format});
             REQUIRE_MESSAGE(r.code == 0, r.err);
-            nlohmann::json ops;
-            const auto ort = argmax_rows(ort_run(out, input, t.path, &ops));
+            const auto ort = argmax_rows(hone::test::ort_run(out, x));
+            const auto ops = hone::test::ort_executed_ops(out, x.slice(0, 0, 64));
             const auto own = argmax_rows(hone_run(out, x));
             REQUIRE(ort.size() == own.size());
             std::size_t same = 0;
@@ -154,25 +121,25 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
             const double agreement = double(same) / double(own.size());
             const double ratio = base_bytes / double(fs::file_size(out));
             MESSAGE(mc.file << " " << run << ": " << ratio << "x smaller, top-1 agreement with "
-                            << "hone " << agreement << ", ONNX Runtime ran " << ops.dump());
+                            << "hone " << agreement << ", ONNX Runtime ran "
+                            << hone::test::join(ops));
             CHECK(agreement >= 0.995);
             if (preset == "int8" || preset == "int8-dynamic" || preset == "compact")
                 CHECK(ratio >= 3.5);
             if (preset == "int4" || preset == "cluster16") CHECK(ratio >= 6.0);
-            if (preset == "cluster16") CHECK_MESSAGE(ops.value("Gather", 0) >= 1, ops.dump());
             // The size recorded is the file's.
             CHECK(nlohmann::json::parse(r.out)["candidate"]["model_bytes"].get<double>() ==
                   double(fs::file_size(out)));
             // ONNX Runtime runs the integer kernels the forms are for.
             const bool cnn = std::string(mc.file) == "cnn.onnx";
-            if (preset == "int8" && cnn)
-                CHECK_MESSAGE(ops.value("QLinearConv", 0) == 2, ops.dump());
+            const auto ran = [&](const char* op) { return ops.count(op) == 1; };
+            if (preset == "int8" && cnn) CHECK_MESSAGE(ran("QLinearConv"), hone::test::join(ops));
             if (preset == "int8-dynamic")
-                CHECK_MESSAGE(ops.value("DynamicQuantizeMatMul", 0) >= 1, ops.dump());
+                CHECK_MESSAGE(ran("DynamicQuantizeMatMul"), hone::test::join(ops));
             if (preset == "int8-dynamic" && cnn)
-                CHECK_MESSAGE(ops.value("ConvInteger", 0) == 2, ops.dump());
-            if (format == "matmulnbits")
-                CHECK_MESSAGE(ops.value("MatMulNBits", 0) >= 1, ops.dump());
+                CHECK_MESSAGE(ran("ConvInteger"), hone::test::join(ops));
+            if (format == "matmulnbits") CHECK_MESSAGE(ran("MatMulNBits"), hone::test::join(ops));
+            if (preset == "cluster16") CHECK_MESSAGE(ran("Gather"), hone::test::join(ops));
         }
     }
 }

@@ -1,137 +1,146 @@
-// Runs an ONNX model in ONNX Runtime (npm onnxruntime-node, its CPU engine) on an NPY input and
-// writes the first output as NPY float32. hone's tests and benchmarks use it to check that the
-// files hone exports run, and agree with hone, in another engine.
+#!/usr/bin/env node
+// Runs an ONNX model in ONNX Runtime (CPU) on an NPY input, in batches along axis 0, and writes
+// one output as NPY float32. hone's tests drive it (tests/ort_runner.hpp); see docs/onnxruntime.md.
 //
-//   node ort_run.js MODEL INPUT.npy OUTPUT.npy [--batch N] [--threads N] [--ops OPS.json]
-//
-// The input (float32, uint8 or int64; NPY v1–v3, C order) runs in batches of --batch rows
-// (default 256) along axis 0; outputs are concatenated. --threads sets ORT's intra-op threads
-// (default 2). --ops writes {op type: kernel runs} of one profiled batch: which kernels ORT
-// actually ran after its graph optimizations (QLinearConv, QGemm, MatMulIntegerToFloat, ...).
-// Errors: one line on stderr naming the model or file, exit 1.
+//   node ort_run.js --model M.onnx --input X.npy [--output Y.npy] [options]
+//     --input-name N      the model input fed (default: the first)
+//     --output-name N     the output written (default: the first)
+//     --threads T         intra-op threads (default 2)
+//     --batch B           rows of X per run (default 256; 0 = all at once)
+//     --opt-level L       disabled | basic | extended | all (default all)
+//     --optimized-model P write the graph ORT optimized and ran to P
+//     --ops               print a JSON array of the op types of the nodes ORT executed (from its
+//                         profiler: events of category "Node" name their op in args.op_name)
+// Inputs: NPY float32, float64, int64, int32, uint8 or int8, C order. Errors: exit 1, one line.
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-function fail(message) {
-  process.stderr.write(`ort_run: ${message}\n`);
-  process.exit(1);
+function usage(msg) {
+  process.stderr.write(`ort_run: ${msg}\n`);
+  process.exit(2);
 }
 
-let ort;
-try {
-  ort = require('onnxruntime-node');
-} catch (e) {
-  fail(`onnxruntime-node is not installed (scripts/setup.sh runs npm ci in tests/ort): ${e.message}`);
+function parseArgs(argv) {
+  const o = {threads: 2, batch: 256, optLevel: 'all', ops: false};
+  const value = (i) => (i + 1 < argv.length ? argv[i + 1] : usage(`${argv[i]} needs a value`));
+  for (let i = 0; i < argv.length; ++i) {
+    switch (argv[i]) {
+      case '--model': o.model = value(i++); break;
+      case '--input': o.input = value(i++); break;
+      case '--output': o.output = value(i++); break;
+      case '--input-name': o.inputName = value(i++); break;
+      case '--output-name': o.outputName = value(i++); break;
+      case '--threads': o.threads = Number(value(i++)); break;
+      case '--batch': o.batch = Number(value(i++)); break;
+      case '--opt-level': o.optLevel = value(i++); break;
+      case '--optimized-model': o.optimizedModel = value(i++); break;
+      case '--ops': o.ops = true; break;
+      default: usage(`unknown argument '${argv[i]}'`);
+    }
+  }
+  if (!o.model || !o.input) usage('--model and --input are required');
+  if (!(Number.isInteger(o.threads) && o.threads > 0)) usage('--threads must be a positive integer');
+  if (!(Number.isInteger(o.batch) && o.batch >= 0)) usage('--batch must be an integer >= 0');
+  if (!['disabled', 'basic', 'extended', 'all'].includes(o.optLevel)) usage(`bad --opt-level '${o.optLevel}'`);
+  return o;
 }
 
-const dtypes = {
-  '<f4': ['float32', Float32Array, 4],
-  '|u1': ['uint8', Uint8Array, 1],
-  '<i8': ['int64', BigInt64Array, 8],
+// NPY descr → [ORT tensor type, typed array constructor].
+const npyTypes = {
+  '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array],
+  '<i8': ['int64', BigInt64Array], '<i4': ['int32', Int32Array],
+  '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array],
 };
 
 function readNpy(file) {
-  const b = fs.readFileSync(file);
-  if (b.length < 10 || b.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not an NPY file`);
-  const major = b[6];
-  const headerLength = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = b.toString('latin1', start, start + headerLength);
+  const buf = fs.readFileSync(file);
+  if (buf.length < 10 || buf.readUInt8(0) !== 0x93 || buf.toString('latin1', 1, 6) !== 'NUMPY')
+    throw new Error('not an NPY file');
+  const major = buf.readUInt8(6);
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
   const descr = /'descr':\s*'([^']+)'/.exec(header);
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !shape || /'fortran_order':\s*True/.test(header)) fail(`${file}: unsupported NPY header ${header.trim()}`);
-  const type = dtypes[descr[1]];
-  if (!type) fail(`${file}: dtype ${descr[1]} (float32, uint8 or int64 expected)`);
-  const dims = shape[1].split(',').map(s => s.trim()).filter(s => s.length).map(Number);
-  const count = dims.reduce((a, c) => a * c, 1);
-  const offset = start + headerLength;
-  if (b.length - offset !== count * type[2]) fail(`${file}: ${b.length - offset} data bytes for shape [${dims}]`);
-  const data = new type[1](b.buffer.slice(b.byteOffset + offset, b.byteOffset + offset + count * type[2]));
-  return {type: type[0], dims, data};
+  if (!descr || !fortran || !shape) throw new Error(`bad NPY header ${header.trim()}`);
+  if (fortran[1] === 'True') throw new Error('Fortran-order NPY is not supported');
+  const type = npyTypes[descr[1].replace('=', '<')];
+  if (!type) throw new Error(`NPY dtype '${descr[1]}' is not supported`);
+  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
+  const count = dims.reduce((a, b) => a * b, 1);
+  const bytes = count * type[1].BYTES_PER_ELEMENT;
+  if (buf.length - start < bytes) throw new Error(`NPY data holds ${buf.length - start} bytes, shape needs ${bytes}`);
+  const data = new type[1](count);
+  new Uint8Array(data.buffer).set(buf.subarray(start, start + bytes));  // unaligned-safe copy
+  return {type: type[0], data, dims};
 }
 
-function writeNpy(file, dims, data) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'),
-                                        Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+function writeNpy(file, data, dims) {
+  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';  // data aligned to 64 bytes
+  const pre = Buffer.alloc(10);
+  pre.writeUInt8(0x93, 0);
+  pre.write('NUMPY', 1, 'latin1');
+  pre.writeUInt8(1, 6);
+  pre.writeUInt8(0, 7);
+  pre.writeUInt16LE(header.length, 8);
+  const f32 = Float32Array.from(data, Number);
+  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(f32.buffer)]));
 }
 
-async function main() {
-  const args = process.argv.slice(2);
-  const option = (name, fallback) => {
-    const i = args.indexOf(name);
-    if (i < 0) return fallback;
-    const v = args[i + 1];
-    args.splice(i, 2);
-    if (v === undefined) fail(`${name} needs a value`);
-    return v;
-  };
-  const batch = Number(option('--batch', '256'));
-  const threads = Number(option('--threads', '2'));
-  const opsFile = option('--ops', '');
-  if (args.length !== 3 || !(batch > 0) || !(threads > 0))
-    fail('usage: node ort_run.js MODEL INPUT.npy OUTPUT.npy [--batch N] [--threads N] [--ops OPS.json]');
-  const [model, inputFile, outputFile] = args;
-  const input = readNpy(inputFile);
-  const options = {intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
-                   extra: {session: {intra_op: {allow_spinning: '0'}}}};
-  let session;
-  try {
-    session = await ort.InferenceSession.create(model, options);
-  } catch (e) {
-    fail(`${model}: ONNX Runtime refused it: ${e.message}`);
-  }
-  const rows = input.dims[0];
-  const rowSize = input.dims.slice(1).reduce((a, c) => a * c, 1);
-  const pieces = [];
+async function main(o) {
+  const ort = require('onnxruntime-node');
+  const x = readNpy(o.input);
+  const profDir = o.ops ? fs.mkdtempSync(path.join(os.tmpdir(), 'ort_run_')) : null;
+  const session = await ort.InferenceSession.create(o.model, {
+    intraOpNumThreads: o.threads, interOpNumThreads: 1, graphOptimizationLevel: o.optLevel, logSeverityLevel: 3,
+    ...(o.optimizedModel ? {optimizedModelFilePath: o.optimizedModel} : {}),
+    ...(profDir ? {enableProfiling: true, profileFilePrefix: path.join(profDir, 'prof')} : {}),
+  });
+  const inputName = o.inputName || session.inputNames[0];
+  const outputName = o.outputName || session.outputNames[0];
+  if (!session.inputNames.includes(inputName)) throw new Error(`no input '${inputName}' (has ${session.inputNames})`);
+  if (!session.outputNames.includes(outputName)) throw new Error(`no output '${outputName}' (has ${session.outputNames})`);
+  const rows = x.dims.length ? x.dims[0] : 1;
+  const rowSize = x.dims.slice(1).reduce((a, b) => a * b, 1);
+  const step = o.batch === 0 ? Math.max(rows, 1) : o.batch;
+  const parts = [];
   let outDims = null;
-  for (let b = 0; b < rows; b += batch) {
-    const e = Math.min(rows, b + batch);
-    const x = new ort.Tensor(input.type, input.data.subarray(b * rowSize, e * rowSize),
-                             [e - b].concat(input.dims.slice(1)));
-    let result;
-    try {
-      result = await session.run({[session.inputNames[0]]: x});
-    } catch (err) {
-      fail(`${model}: run of rows ${b}..${e} failed: ${err.message}`);
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    const dims = x.dims.length ? [n, ...x.dims.slice(1)] : [];
+    const t = new ort.Tensor(x.type, x.data.subarray(r * rowSize, (r + n) * rowSize), dims);
+    const y = (await session.run({[inputName]: t}, [outputName]))[outputName];
+    parts.push(y.data);
+    outDims = outDims ? [outDims[0] + y.dims[0], ...y.dims.slice(1)] : [...y.dims];
+  }
+  await session.release();
+  if (o.output) {
+    if (!parts.length) throw new Error('the input has no rows');
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const all = new Float32Array(total);
+    let at = 0;
+    for (const p of parts) { all.set(Float32Array.from(p, Number), at); at += p.length; }
+    writeNpy(o.output, all, outDims);
+  }
+  if (profDir) {
+    const ops = new Set();
+    for (const f of fs.readdirSync(profDir)) {
+      for (const e of JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')))
+        if (e.cat === 'Node' && e.args && e.args.op_name) ops.add(e.args.op_name);
     }
-    const y = result[session.outputNames[0]];
-    if (y.type !== 'float32') fail(`${model}: output '${session.outputNames[0]}' is ${y.type}, float32 expected`);
-    outDims = y.dims.slice(1);
-    pieces.push(y.data);
-  }
-  const total = pieces.reduce((a, p) => a + p.length, 0);
-  const out = new Float32Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  writeNpy(outputFile, [rows].concat(outDims || []), out);
-  if (opsFile) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-profile-'));
-    const profiled = await ort.InferenceSession.create(model, Object.assign({}, options, {
-      enableProfiling: true, profileFilePrefix: path.join(dir, 'profile')}));
-    const e = Math.min(rows, batch);
-    await profiled.run({[profiled.inputNames[0]]: new ort.Tensor(
-        input.type, input.data.subarray(0, e * rowSize), [e].concat(input.dims.slice(1)))});
-    await profiled.release();
-    const file = fs.readdirSync(dir).map(n => path.join(dir, n))[0];
-    const ops = {};
-    for (const ev of JSON.parse(fs.readFileSync(file)))
-      if (ev.cat === 'Node' && ev.name.endsWith('_kernel_time')) ops[ev.args.op_name] = (ops[ev.args.op_name] || 0) + 1;
-    fs.rmSync(dir, {recursive: true, force: true});
-    fs.writeFileSync(opsFile, JSON.stringify(ops));
+    fs.rmSync(profDir, {recursive: true, force: true});
+    process.stdout.write(JSON.stringify([...ops].sort()) + '\n');
   }
 }
 
-main().catch(e => fail(e.message));
+const opts = parseArgs(process.argv.slice(2));
+main(opts).catch((e) => {
+  const msg = String(e && e.message ? e.message : e).replace(/\s+/g, ' ').trim();
+  process.stderr.write(`ort_run: model ${opts.model}, input ${opts.input}: ${msg}\n`);
+  process.exit(1);
+});
