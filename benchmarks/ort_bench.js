@@ -28,15 +28,24 @@ if (!opt.sample || opt.models.length < 1) {
   process.exit(2);
 }
 
-// Test images, pixels / 255 (hone's dataset::fashion_mnist), f32 [n, 784].
+const per = opt.sample.reduce((a, c) => a * c, 1);
+
+// Test images, pixels / 255 (hone's dataset::fashion_mnist), f32 [n, 784]; for another sample
+// shape (the wide CNN) fixed pseudo-random N(0,1)-like values (a sum of uniforms).
 function testImages(n) {
-  const raw = zlib.gunzipSync(fs.readFileSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'));
-  const x = new Float32Array(n * 784);
-  for (let i = 0; i < n * 784; ++i) x[i] = raw[16 + i] / 255;
+  const x = new Float32Array(n * per);
+  if (per === 784) {
+    const raw = zlib.gunzipSync(fs.readFileSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'));
+    for (let i = 0; i < n * 784; ++i) x[i] = raw[16 + i] / 255;
+    return x;
+  }
+  let state = 2026;
+  const uniform = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < x.length; ++i) x[i] = uniform() + uniform() + uniform() - 1.5;
   return x;
 }
 
-const feed = (s, x, n) => ({[s.inputNames[0]]: new ort.Tensor('float32', x.subarray(0, n * 784), [n, ...opt.sample])});
+const feed = (s, x, n) => ({[s.inputNames[0]]: new ort.Tensor('float32', x.subarray(0, n * per), [n, ...opt.sample])});
 
 function top1(t) {
   const classes = t.dims[1], out = [];

@@ -7,7 +7,8 @@
 #   benchmarks/ort_exports.sh [EXTRA.onnx ...]   extra files (e.g. a to_qdq export, see
 #                                                 docs/onnxruntime.md) join the table of the
 #                                                 model whose name they start with (mlp / cnn)
-# Environment: HONE (default build/src/cli/hone), PRESETS, ITERS (default 300), THREADS (2).
+# Environment: HONE (default build/src/cli/hone), PRESETS, ITERS (default 300), THREADS (2),
+# MAKE_WIDE_CNN (default build/benchmarks/make_wide_cnn).
 set -eu
 cd "$(dirname "$0")/.."
 hone="${HONE:-build/src/cli/hone}"
@@ -37,3 +38,13 @@ for m in mlp cnn; do
     node benchmarks/ort_bench.js --label "$m" --sample $sample --threads "${THREADS:-2}" \
         --iters "${ITERS:-300}" --batches 1,64 $models
 done
+# A CNN as wide as deployed ones (64/128 channels, 3x32x32; benchmarks/export/make_wide_cnn.cpp)
+# and its int8 QDQ export: the committed CNN's 8/16 channels are too narrow for int8 to pay off.
+wide="${MAKE_WIDE_CNN:-build/benchmarks/make_wide_cnn}"
+if [ -x "$wide" ]; then
+    "$wide" "$tmp" >/dev/null
+    node benchmarks/ort_bench.js --label wide_cnn --sample 3x32x32 --threads "${THREADS:-2}" \
+        --iters "${ITERS:-300}" --batches 1,64 "$tmp/wide_cnn.onnx" "$tmp/wide_cnn-int8.onnx"
+else
+    echo "ort_exports: $wide not built (cmake --build build --target make_wide_cnn): wide CNN skipped" >&2
+fi
