@@ -1094,19 +1094,29 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "DynamicQuantizeLinear")
         return {[](V in, run_state&) { return ops::dynamic_quantize_linear(need(in, 0)); },
                 "ops::dynamic_quantize_linear"};
-    if (op == "MatMulInteger")
-        return {[](V in, run_state& st) {
+    if (op == "MatMulInteger") {
+        // A constant B (the weights) is prepared once, at load.
+        std::shared_ptr<const ops::integer_matrix> prepared;
+        const auto bc = cst(n, 1);
+        const bool bz_ok = n.inputs.size() < 4 || n.inputs[3].empty() || cst(n, 3);
+        if (bc && bz_ok)
+            prepared = std::make_shared<const ops::integer_matrix>(ops::prepare_integer_matrix(
+                *bc, n.inputs.size() > 3 && !n.inputs[3].empty() ? cst(n, 3) : std::nullopt));
+        return {[prepared](V in, run_state& st) {
                     const auto a = need(in, 0);
-                    auto y =
-                        ops::matmul_integer(a, need(in, 1), in.size() > 2 ? in[2] : std::nullopt,
-                                            in.size() > 3 ? in[3] : std::nullopt);
+                    const auto az = in.size() > 2 ? in[2] : std::nullopt;
+                    auto y = prepared ? ops::matmul_integer(a, *prepared, az)
+                                      : ops::matmul_integer(a, need(in, 1), az,
+                                                            in.size() > 3 ? in[3] : std::nullopt);
                     st.macs += static_cast<double>(y.numel()) *
                                static_cast<double>(a.rank() ? a.dims()[a.rank() - 1] : 0);
                     std::vector<tensor> out;
                     out.push_back(std::move(y));
                     return out;
                 },
-                "ops::matmul_integer (integer reference)"};
+                prepared ? "ops::matmul_integer (integer reference, weights prepared at load)"
+                         : "ops::matmul_integer (integer reference)"};
+    }
     if (op == "ConvInteger") {
         const ops::conv_params p{parse_spatial(n), n.get_int("group", 1)};
         return {[p](V in, run_state& st) {

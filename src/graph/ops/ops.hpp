@@ -381,6 +381,18 @@ HONE_EXPORT tensor matmul_integer(const_tensor_view a, const_tensor_view b,
                                   optional_view a_zero_point = std::nullopt,
                                   optional_view b_zero_point = std::nullopt);
 
+/// MatMulInteger's B prepared once (a constant weight): [N, K] int16 values b − b_zp.
+struct integer_matrix {
+    std::int64_t k = 0, n = 0;
+    std::vector<std::int16_t> values; ///< row c holds column c of B minus its zero point
+};
+/// Prepares b (u8/i8 [K, N]) and b_zero_point as matmul_integer takes them (same errors).
+HONE_EXPORT integer_matrix prepare_integer_matrix(const_tensor_view b,
+                                                  optional_view b_zero_point = std::nullopt);
+/// matmul_integer with a prepared B: identical results.
+HONE_EXPORT tensor matmul_integer(const_tensor_view a, const integer_matrix& b,
+                                  optional_view a_zero_point = std::nullopt);
+
 /// ONNX ConvInteger (opset 10): x [N, C, D1..Dk] (k = 1…3), w [M, C/group, K1..Kk], each u8 or
 /// i8; x_zero_point scalar, w_zero_point scalar or [M]; y i32 [N, M, O1..Ok] =
 /// Σ (x − x_zp)(w − w_zp) over the window, padding contributing 0 (x padded with x_zp).
