@@ -1101,7 +1101,9 @@ int run_inspect(const inspect_options& o, console& c) {
                           {"n", l.n},
                           {"k", l.k},
                           {"bytes", m.weight(l.weight).nbytes()},
-                          {"int4_group", group_for(128, l.k)},
+                          // Conv weights hold no K groups: per-group recipes quantize them
+                          // 8-bit per channel.
+                          {"int4_group", l.is_conv() ? json(nullptr) : json(group_for(128, l.k))},
                           {"two_four", l.k % 4 == 0}});
     json run = {{"ok", true}};
     try {
@@ -1166,11 +1168,13 @@ int run_inspect(const inspect_options& o, console& c) {
                            format_bytes(w["bytes"].get<double>()));
     out << fmt::format("layers hone optimizes ({}):\n", layers.size());
     for (const auto& l : layers)
-        out << fmt::format(
-            "  {:<20} {:<6} [{}x{}] {:>10}  int4 group {}{}\n", l["name"].get<std::string>(),
-            l["op"].get<std::string>(), l["n"].get<std::int64_t>(), l["k"].get<std::int64_t>(),
-            format_bytes(l["bytes"].get<double>()), l["int4_group"].get<std::int64_t>(),
-            l["two_four"].get<bool>() ? ", 2:4 ok" : "");
+        out << fmt::format("  {:<20} {:<6} [{}x{}] {:>10}  {}{}\n", l["name"].get<std::string>(),
+                           l["op"].get<std::string>(), l["n"].get<std::int64_t>(),
+                           l["k"].get<std::int64_t>(), format_bytes(l["bytes"].get<double>()),
+                           l["int4_group"].is_null()
+                               ? std::string("int4 recipes: 8-bit per channel")
+                               : fmt::format("int4 group {}", l["int4_group"].get<std::int64_t>()),
+                           l["two_four"].get<bool>() ? ", 2:4 ok" : "");
     if (run["ok"].get<bool>()) {
         out << "executor: runs every node\n";
         for (const auto& p : run["paths"])
