@@ -124,7 +124,9 @@ void add_packed_weights(executor_options& o, const model& file, const nlohmann::
         fail(status::format_error, fmt::format("'{}': no \"layers\" metadata", st.source()));
     const auto layers = nlohmann::json::parse(layers_text->second, nullptr, false);
     const auto all = find_layers(file);
-    for (const auto& [w, kind] : packed.items()) {
+    for (const auto& item : packed.items()) {
+        const std::string w = item.key();
+        const auto kind = item.value();
         const auto l =
             std::find_if(all.begin(), all.end(), [&](const layer_ref& r) { return r.weight == w; });
         if (l == all.end())

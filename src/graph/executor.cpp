@@ -1079,7 +1079,7 @@ compiled executor::impl::compile(const work_node& w) {
                     p.axis = static_cast<int>(axis);
                     p.block_size = block;
                     if (dq && x.type() == dtype::i32)
-                        return ops::dequantize_int32(x, p.scale, axis);
+                        return ops::dequantize_int32(x, p.scale, p.zero_point, axis);
                     const auto out =
                         dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
                     tensor y(out, x.dims());

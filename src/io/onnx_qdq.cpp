@@ -422,7 +422,9 @@ model to_qdq(const model& src, const qdq_options& o) {
             const auto g = grids.find(n.inputs[0]);
             if (g != grids.end() && !grids.count(n.outputs[0])) grids[n.outputs[0]] = g->second;
         }
-    for (const auto& [name, a] : grids) {
+    for (const auto& grid : grids) {
+        const auto& name = grid.first;
+        const auto& a = grid.second;
         const bool produced = producer_of.count(name) ||
                               std::any_of(m.inputs.begin(), m.inputs.end(),
                                           [&](const value_info& v) { return v.name == name; });

@@ -73,11 +73,13 @@ HONE_EXPORT tensor from_int64_vector(std::span<const std::int64_t> values);
 
 // ---- quantization -------------------------------------------------------------------------------
 
-/// ONNX DequantizeLinear of INT32 values (a quantized bias): y = x · scale, the scale per tensor
-/// (one element) or per `axis` (1-D, x.dims[axis] long); no zero point (ONNX: 0 for int32).
-/// dtype_mismatch for x not i32 or scale not f32, shape_mismatch for a scale of another length.
+/// ONNX DequantizeLinear of INT32 values (a quantized bias): y = (x − zero_point) · scale, the
+/// scale (and the optional INT32 zero point, same shape) per tensor (one element) or per `axis`
+/// (1-D, x.dims[axis] long); the difference is taken in int64, then converted to f32.
+/// dtype_mismatch for x or the zero point not i32 or scale not f32, shape_mismatch for a scale or
+/// zero point of another length.
 HONE_EXPORT tensor dequantize_int32(const_tensor_view x, const_tensor_view scale,
-                                    std::int64_t axis);
+                                    optional_view zero_point, std::int64_t axis);
 
 // ---- elementwise binary (numpy broadcasting) ----------------------------------------------------
 

@@ -5,9 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace hone::ops {
 
-tensor dequantize_int32(const_tensor_view x, const_tensor_view scale, std::int64_t axis) {
+tensor dequantize_int32(const_tensor_view x, const_tensor_view scale, optional_view zero_point,
+                        std::int64_t axis) {
     if (x.type() != dtype::i32)
         fail(status::dtype_mismatch,
              fmt::format("ops::dequantize_int32: x is {}, i32 expected", name_of(x.type())));
@@ -17,12 +21,28 @@ tensor dequantize_int32(const_tensor_view x, const_tensor_view scale, std::int64
     const auto xs = tensor::copy_of(x);
     const auto ss = tensor::copy_of(scale);
     const auto sv = ss.span<float>();
+    std::vector<std::int32_t> zp(sv.size(), 0);
+    if (zero_point) {
+        if (zero_point->type() != dtype::i32)
+            fail(status::dtype_mismatch,
+                 fmt::format("ops::dequantize_int32: zero point is {}, i32 expected",
+                             name_of(zero_point->type())));
+        if (zero_point->numel() != scale.numel())
+            fail(status::shape_mismatch,
+                 fmt::format("ops::dequantize_int32: zero point of shape {} for scale {}",
+                             zero_point->dims().to_string(), scale.dims().to_string()));
+        const auto zs = tensor::copy_of(*zero_point);
+        std::copy(zs.span<std::int32_t>().begin(), zs.span<std::int32_t>().end(), zp.begin());
+    }
     tensor y(dtype::f32, x.dims());
     const auto q = xs.span<std::int32_t>();
     auto out = y.span<float>();
+    const auto value = [&](std::size_t i, std::size_t c) {
+        return float(std::int64_t(q[i]) - std::int64_t(zp[c])) * sv[c];
+    };
     if (sv.size() == 1 && scale.rank() <= 1) {
         for (std::size_t i = 0; i < q.size(); ++i)
-            out[i] = float(q[i]) * sv[0];
+            out[i] = value(i, 0);
         return y;
     }
     const auto a = normalize_axis(axis, x.rank(), "ops::dequantize_int32");
@@ -35,7 +55,7 @@ tensor dequantize_int32(const_tensor_view x, const_tensor_view scale, std::int64
     for (std::size_t d = std::size_t(a) + 1; d < x.rank(); ++d)
         inner *= x.dims()[d];
     for (std::size_t i = 0; i < q.size(); ++i)
-        out[i] = float(q[i]) * sv[std::size_t((std::int64_t(i) / inner) % len)];
+        out[i] = value(i, std::size_t((std::int64_t(i) / inner) % len));
     return y;
 }
 
