@@ -496,11 +496,12 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
             require(model, fn, "model");
             require(out, fn, "out");
             auto o = qdq_options_from(params, fn);
-            auto form = HONE_ONNX_QDQ;
-            if (params && params->struct_size >= offsetof(hone_qdq_params, form) + sizeof(form))
-                form = params->form;
+            long long form = HONE_ONNX_QDQ; // read raw: a C caller may pass any int
+            if (params &&
+                params->struct_size >= offsetof(hone_qdq_params, form) + sizeof(params->form))
+                form = hone::capi::raw_enum(params->form);
             hone::model made;
-            switch (hone::capi::raw_enum(form)) {
+            switch (form) {
             case HONE_ONNX_QDQ: made = hone::to_qdq(model->model, o); break;
             case HONE_ONNX_MATMUL_NBITS:
                 made = hone::to_matmul_nbits(hone::to_qdq(model->model, o));
@@ -516,8 +517,7 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
             }
             default:
                 hone::fail(hone::status::invalid_argument,
-                           fmt::format("{}: params->form {} is not a hone_onnx_form", fn,
-                                       hone::capi::raw_enum(form)));
+                           fmt::format("{}: params->form {} is not a hone_onnx_form", fn, form));
             }
             auto m = std::make_unique<hone_model>(hone_model{std::move(made), {}});
             m->names = m->model.weight_names();
