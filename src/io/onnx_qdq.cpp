@@ -102,8 +102,9 @@ bool value_preserving(const node& n) {
            (n.op_type != "MaxPool" || n.outputs.size() == 1 || n.outputs[1].empty());
 }
 
-// An activation whose single consumer ONNX Runtime drops in front of a QuantizeLinear whose
-// grid starts at 0 (Relu; Clip with a constant minimum >= 0 when its grid is narrower).
+// An activation that ONNX Runtime drops in front of a QuantizeLinear whose grid starts at 0
+// (its ReluQuantFusion), so the layer before it fuses with that QuantizeLinear. Clip is not
+// listed: it is dropped only when its bounds contain the grid's range.
 bool drops_into_grid(const node& n) { return n.domain.empty() && n.op_type == "Relu"; }
 
 // The reduction axis (K of a linear layer, input channels of a Conv): where blocks go.
