@@ -222,7 +222,11 @@ qdq_options qdq_options_of(const deploy_input& in) {
 } // namespace
 
 std::vector<std::string> deploy_grid_tensors(const deploy_input& in) {
-    return qdq_activation_tensors(*in.candidate, qdq_options_of(in));
+    // Grids are for int8 static, where every layer not in f32_nodes is quantized: which layers
+    // those are needs no weights (make_deployable moves them to the stored layout once).
+    qdq_options o;
+    o.f32_nodes = in.f32_nodes;
+    return qdq_activation_tensors(*in.candidate, o);
 }
 
 namespace {

@@ -702,16 +702,8 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
         }
     }
     // int4 / palettized layers run weight-only on their packed form where the executor can.
+    // (Each layer's path is added from the plan that runs the shipped model: layer_paths.)
     use_packed_paths(cb);
-    {
-        const executor plan(cb.m, cb.exec);
-        for (const auto& l : cb.layers)
-            for (const auto& nr : plan.report())
-                if (nr.node == l.ref.name) {
-                    if (!cb.packed.contains(l.ref.name)) cb.packed[l.ref.name] = json::object();
-                    cb.packed[l.ref.name]["path"] = nr.path;
-                }
-    }
     json packed_weights = json::object();
     for (const auto& [w, q] : cb.exec.int4_weights)
         packed_weights[w] = "int4";

@@ -2,6 +2,8 @@
 // and com.microsoft.MatMulNBits (hone/io/onnx_integer.hpp).
 #include "hone/io/onnx_integer.hpp"
 
+#include "unique_names.hpp"
+
 #include "hone/core/error.hpp"
 #include "hone/quantize/quantizer.hpp"
 
@@ -35,18 +37,7 @@ tensor f32_vector(std::span<const float> v, shape dims) {
     return t;
 }
 
-// Fresh value / node names within one model.
-struct namer {
-    const model& m;
-    std::set<std::string> used;
-    std::string operator()(const std::string& stem) {
-        std::string name = m.unique_name(stem);
-        for (int k = 1; used.count(name); ++k)
-            name = m.unique_name(fmt::format("{}_{}", stem, k));
-        used.insert(name);
-        return name;
-    }
-};
+using io_detail::namer;
 
 node make_node(std::string name, std::string op, std::vector<std::string> in,
                std::vector<std::string> out) {

@@ -2,6 +2,8 @@
 // through QuantizeLinear → DequantizeLinear pairs (hone/io/qdq.hpp).
 #include "hone/io/qdq.hpp"
 
+#include "unique_names.hpp"
+
 #include "hone/core/error.hpp"
 #include "hone/core/half.hpp"
 #include "hone/model/transforms.hpp"
@@ -438,14 +440,7 @@ model to_qdq(const model& src, const qdq_options& o) {
 
     std::vector<node> out;
     bool needs_opset21 = false;
-    std::set<std::string> used_names;
-    auto fresh = [&](const std::string& stem) {
-        std::string name = m.unique_name(stem);
-        for (int k = 1; used_names.count(name); ++k)
-            name = m.unique_name(fmt::format("{}_{}", stem, k));
-        used_names.insert(name);
-        return name;
-    };
+    io_detail::namer fresh{m, {}};
     // Per quantized weight: its per-output-channel scales (per tensor / per channel only), for
     // the int32 bias.
     std::map<std::string, std::vector<float>> weight_scales;

@@ -2,6 +2,7 @@
 // tensors to calibrate, grids carried through value-preserving ops, INT32 biases; hand-computed
 // on a tiny graph, and the fixtures within quantization error of their f32 models.
 #include "../model/fixture_path.hpp"
+#include "../ort/top1.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/data/dataset.hpp>
@@ -218,29 +219,14 @@ TEST_CASE("qdq static: INT32 DequantizeLinear in the executor (per axis, zero po
 
 namespace {
 
-// Min/max over n training images of every value in `names`.
+// Min/max over n training images of every value in `names` (tests/ort/top1.hpp's calibrate).
 std::map<std::string, tensor_range, std::less<>> calibrate(const model& m,
                                                            const std::vector<std::string>& names,
                                                            std::int64_t n, const shape& sample) {
-    executor ex(m);
-    const auto train = dataset::fashion_mnist("train").subset(n, 7);
-    auto x = tensor::copy_of(train.inputs().view());
-    std::vector<std::int64_t> dims{n};
-    dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
-    const auto v =
-        make_view(x.data(), x.nbytes(), dtype::f32, shape(std::span<const std::int64_t>(dims)));
-    std::map<std::string, tensor_range, std::less<>> r;
-    auto note = [&](const std::string& name, const_tensor_view t) {
-        if (std::find(names.begin(), names.end(), name) == names.end()) return;
-        const auto s = tensor::copy_of(t);
-        const auto p = s.span<float>();
-        auto [lo, hi] = std::minmax_element(p.begin(), p.end());
-        auto& e = r[name];
-        e.lo = std::min(e.lo, *lo);
-        e.hi = std::max(e.hi, *hi);
-    };
-    note(m.inputs[0].name, v);
-    (void)ex.run(v, note);
+    auto r = hone::test::calibrate(m, n, {sample.dims().begin(), sample.dims().end()});
+    std::erase_if(r, [&](const auto& e) {
+        return std::find(names.begin(), names.end(), e.first) == names.end();
+    });
     return r;
 }
 

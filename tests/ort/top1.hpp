@@ -1,5 +1,5 @@
-// Test helper for the ONNX Runtime comparisons (tests/io/test_ort_interop.cpp,
-// tests/cli/test_cli_ort_presets.cpp): Fashion-MNIST images shaped for a model, top-1 classes
+// Test helper for the ONNX Runtime comparisons (tests/io/test_ort_interop.cpp) and the QDQ
+// tests (tests/io/test_qdq_static.cpp): Fashion-MNIST images shaped for a model, top-1 classes
 // of logits and of hone's executor, agreement, and activation ranges calibrated on images.
 #pragma once
 
