@@ -25,7 +25,9 @@ foreach(recipe int4 sparse50)
                 --policy ${WORK_DIR}/policy.json --out ${dir}/model.onnx
                 --ledger ${dir}/ledger.jsonl -q
         RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-      if(NOT code STREQUAL "0")
+      # The verdict is not the point (one latency repeat on a loaded machine can reject):
+      # approved, needs sign-off and rejected all write the artifact; errors (1, 30) fail.
+      if(NOT code MATCHES "^(0|10|20)$")
         message(FATAL_ERROR "${recipe}, ${threads} threads, run ${run}: exit ${code}\n${out}\n${err}")
       endif()
       file(SHA256 ${dir}/model.onnx digest)
