@@ -257,8 +257,12 @@ TEST_CASE("qdq static: mlp and cnn fixtures, calibrated on qdq_activation_tensor
     // HONE_QDQ_DUMP=<dir>: also write the exports, the images and hone's top-1 there (for a
     // manual check in another engine).
     const char* dump = std::getenv("HONE_QDQ_DUMP");
-    for (const auto& [file, sample, layers] :
+    for (const auto& fixture :
          {std::tuple{"mlp.onnx", shape{784}, 3}, std::tuple{"cnn.onnx", shape{1, 28, 28}, 4}}) {
+        // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+        const char* file = std::get<0>(fixture);
+        const shape& sample = std::get<1>(fixture);
+        const int layers = std::get<2>(fixture);
         CAPTURE(std::string(file));
         const auto m = load_onnx(test::fashion_fixture(file));
         const auto names = qdq_activation_tensors(m);
