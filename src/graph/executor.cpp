@@ -5,6 +5,7 @@
 #include "hone/kernels/conv.hpp"
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/quantize.hpp"
+#include "op_table.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -62,6 +63,10 @@ bool is_unary(const std::string& op) {
         "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",  "Tanh", "Erf", "Sqrt",
         "Gelu", "Identity",  "Dropout", "Softmax",     "LogSoftmax", "Clip", "Cast"};
     return u.count(op) != 0;
+}
+
+bool is_table_op(const node& n) {
+    return n.domain.empty() && op_table::standard_ops().count(n.op_type) != 0;
 }
 
 const std::set<std::string>& supported_ops() {
@@ -255,6 +260,7 @@ struct executor::impl {
                                  bool rank2_only);
     void infer(const node& n);
     bool fold_partial(const node& n);
+    op_table::context table_context(const node& n) const;
     void build(const model& model);
 };
 
@@ -269,6 +275,14 @@ void executor::impl::infer(const node& n) {
         if (!n.outputs.empty() && !n.outputs[0].empty()) shapes[n.outputs[0]] = std::move(s);
     };
     const auto* x = in(0);
+    if (is_table_op(n)) {
+        const auto& e = op_table::standard_ops().at(op);
+        if (!e.infer) return;
+        const auto outs = e.infer(table_context(n));
+        for (std::size_t k = 0; k < outs.size() && k < n.outputs.size(); ++k)
+            if (!n.outputs[k].empty() && !outs[k].empty()) shapes[n.outputs[k]] = outs[k];
+        return;
+    }
     if (is_unary(op) || op == "BatchNormalization" || op == "LayerNormalization" ||
         op == "QuantizeLinear" || op == "DequantizeLinear") {
         if (x) set(*x);
@@ -475,6 +489,13 @@ void executor::impl::infer(const node& n) {
         end = std::clamp<std::int64_t>(end, 0, r);
         set({std::max<std::int64_t>(0, end - start)});
     }
+}
+
+op_table::context executor::impl::table_context(const node& n) const {
+    return {n, n.label(), [this, &n](std::size_t i) { return cst(n, i); },
+            [this, &n](std::size_t i) -> const op_table::partial_shape* {
+                return has_input(n, i) ? shape_of(n.inputs[i]) : nullptr;
+            }};
 }
 
 // Shape subgraphs with dynamic dims: track 1-D integer values element by element.
@@ -1421,6 +1442,11 @@ compiled executor::impl::compile(const work_node& w) {
                 }),
                 "constant of shape"};
     }
+    if (is_table_op(n)) {
+        const auto& e = op_table::standard_ops().at(op);
+        auto k = e.compile(table_context(n));
+        return {[k](V in, run_state& st) { return k(in, st.macs); }, e.path};
+    }
     fail(status::unsupported, fmt::format("{}: operator is not supported", label));
 }
 
@@ -1541,8 +1567,9 @@ void executor::impl::build(const model& mdl) {
 
     std::vector<std::string> unsupported;
     for (const auto& n : mdl.nodes)
-        if (n.domain == "com.microsoft" ? n.op_type != "MatMulNBits"
-                                        : (!n.domain.empty() || !supported_ops().count(n.op_type)))
+        if (n.domain == "com.microsoft"
+                ? n.op_type != "MatMulNBits"
+                : (!n.domain.empty() || (!supported_ops().count(n.op_type) && !is_table_op(n))))
             unsupported.push_back(n.domain.empty()
                                       ? n.label()
                                       : fmt::format("{} (domain '{}')", n.label(), n.domain));

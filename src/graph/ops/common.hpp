@@ -121,4 +121,51 @@ resolved_spatial resolve_spatial(std::span<const std::int64_t> in,
                                  std::span<const std::int64_t> kernel, const spatial_params& p,
                                  bool ceil_mode, const char* op);
 
+// dst[i] = f(x[i]) over an f32 tensor (OpenMP over elements).
+template <class F> tensor unary_apply(const_tensor_view x, const char* op, F f) {
+    require_f32(x, op, "X");
+    const contiguous_f32 src(x);
+    tensor out(dtype::f32, x.dims());
+    float* d = static_cast<float*>(out.data());
+    const float* s = src.data;
+    const std::int64_t n = x.numel();
+    const int threads = threads_for(n * 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t i = 0; i < n; ++i)
+        d[i] = f(s[i]);
+    return out;
+}
+
+// Runs dst[i] = f(a[i], b[i]) over the broadcast shape; A, B, D element types.
+template <class A, class B, class D, class F>
+tensor broadcast_apply(const_tensor_view a, const_tensor_view b, dtype out_type, const char* op,
+                       F f) {
+    const shape out_shape = broadcast_shapes(a.dims(), b.dims(), op);
+    tensor out(out_type, out_shape);
+    const auto va = broadcast_view(a, out_shape, op);
+    const auto vb = broadcast_view(b, out_shape, op);
+    const auto* pa = static_cast<const A*>(va.data());
+    const auto* pb = static_cast<const B*>(vb.data());
+    auto* pd = static_cast<D*>(out.data());
+    for_each_row<2>(out_shape, {va.strides(), vb.strides()},
+                    [&](std::int64_t row, const std::array<std::int64_t, 2>& off,
+                        const std::array<std::int64_t, 2>& st, std::int64_t inner) {
+                        D* d = pd + row * inner;
+                        const A* x = pa + off[0];
+                        const B* y = pb + off[1];
+                        if (st[0] == 1 && st[1] == 1) {
+                            for (std::int64_t i = 0; i < inner; ++i)
+                                d[i] = f(x[i], y[i]);
+                        } else if (st[0] == 1 && st[1] == 0) {
+                            const B yy = *y;
+                            for (std::int64_t i = 0; i < inner; ++i)
+                                d[i] = f(x[i], yy);
+                        } else {
+                            for (std::int64_t i = 0; i < inner; ++i)
+                                d[i] = f(x[i * st[0]], y[i * st[1]]);
+                        }
+                    });
+    return out;
+}
+
 } // namespace hone::ops::detail
