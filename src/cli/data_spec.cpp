@@ -146,6 +146,14 @@ std::vector<std::uint32_t> subset_indices(std::int64_t n, std::int64_t k, std::u
 
 std::string shape_text(std::span<const std::int64_t> dims) { return shape(dims).to_string(); }
 
+// [3, ?, ?]: −1 for a dynamic dimension.
+std::string pattern_text(std::span<const std::int64_t> dims) {
+    std::string s;
+    for (const auto d : dims)
+        s += (s.empty() ? "" : ", ") + (d < 0 ? std::string("?") : std::to_string(d));
+    return "[" + s + "]";
+}
+
 } // namespace
 
 data_source parse_data_spec(std::string_view spec) {
@@ -307,7 +315,20 @@ loaded_data load_data(std::string_view spec, const data_options& options) {
                 d = d.subset(*src.subset, options.seed);
             }
         }
-        if (!options.sample_shape.empty()) {
+        const bool dynamic = std::count(options.sample_shape.begin(), options.sample_shape.end(),
+                                        std::int64_t{-1}) > 0;
+        if (dynamic) {
+            const auto dims = d.inputs().dims().dims();
+            const auto own = dims.subspan(1);
+            bool fits = own.size() == options.sample_shape.size();
+            for (std::size_t k = 0; fits && k < own.size(); ++k)
+                fits = options.sample_shape[k] < 0 || options.sample_shape[k] == own[k];
+            if (!fits)
+                fail(status::shape_mismatch,
+                     fmt::format("a sample is {}, and the model input {} has dynamic dimensions "
+                                 "('?') the data cannot resolve: give --input-shape",
+                                 shape_text(own), pattern_text(options.sample_shape)));
+        } else if (!options.sample_shape.empty()) {
             const auto dims = d.inputs().dims().dims();
             const std::int64_t have =
                 std::accumulate(dims.begin() + 1, dims.end(), std::int64_t{1}, std::multiplies<>());

@@ -48,6 +48,9 @@ data_source parse_data_spec(std::string_view spec);
 
 struct data_options {
     /// Shape of one sample as the model wants it (e.g. {784} or {1, 28, 28}); empty = as read.
+    /// A −1 is a dimension the model leaves dynamic: the data's own sample shape is used when it
+    /// has the same rank and agrees on every fixed dimension (an NPY of [N, 3, 48, 192] for a
+    /// model input [N, 3, H, W]); otherwise load_data fails asking for --input-shape.
     std::vector<std::int64_t> sample_shape;
     std::optional<float> mean; ///< with std: x ← (x − mean) / std
     std::optional<float> std;

@@ -19,7 +19,24 @@ using json = nlohmann::json;
 
 data_options data_arguments::options(const std::vector<std::int64_t>& model_sample_shape) const {
     data_options o;
-    o.sample_shape = input_shape.empty() ? model_sample_shape : parse_sample_shape(input_shape);
+    o.sample_shape = model_sample_shape;
+    if (!input_shape.empty()) {
+        // --input-shape fixes the model's dynamic dimensions; its fixed ones must agree.
+        o.sample_shape = parse_sample_shape(input_shape);
+        const auto& want = model_sample_shape;
+        bool fits = want.empty() || want.size() == o.sample_shape.size();
+        for (std::size_t k = 0; fits && !want.empty() && k < want.size(); ++k)
+            fits = want[k] < 0 || want[k] == o.sample_shape[k];
+        if (!fits) {
+            std::string w;
+            for (const auto d : want)
+                w += (w.empty() ? "" : "x") + (d < 0 ? std::string("?") : std::to_string(d));
+            fail(status::shape_mismatch,
+                 fmt::format("--input-shape {} does not fit the model's input {} (one sample; "
+                             "'?' is dynamic)",
+                             input_shape, w));
+        }
+    }
     o.mean = mean;
     o.std = std;
     o.slices_file = slices;

@@ -52,14 +52,8 @@ std::vector<std::int64_t> model_sample_shape(const model& m) {
                                               m.source, m.inputs.size()));
     std::vector<std::int64_t> s;
     const auto& dims = m.inputs[0].dims;
-    for (std::size_t i = 1; i < dims.size(); ++i) {
-        if (!dims[i].is_static())
-            fail(status::unsupported,
-                 fmt::format("model '{}': input '{}' has a dynamic dimension {} (give "
-                             "--input-shape)",
-                             m.source, m.inputs[0].name, i));
-        s.push_back(dims[i].size);
-    }
+    for (std::size_t i = 1; i < dims.size(); ++i)
+        s.push_back(dims[i].is_static() ? dims[i].size : -1);
     return s;
 }
 

@@ -11,8 +11,9 @@
 
 namespace hone::cli {
 
-/// The shape of one sample of the model's single input (its dims after the batch); unsupported
-/// naming the model for several inputs or a dynamic dimension.
+/// The shape of one sample of the model's single input (its dims after the batch), −1 for a
+/// dynamic (symbolic) dimension: the data or --input-shape resolves it (load_data). Unsupported
+/// naming the model for several inputs.
 std::vector<std::int64_t> model_sample_shape(const model& m);
 
 /// Fails (io_error naming the path and `what`) unless `p` can be created: its nearest existing

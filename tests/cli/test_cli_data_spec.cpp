@@ -152,6 +152,20 @@ TEST_CASE("NPY pairs load, reshape, normalize and subset") {
     CHECK(d.data.inputs().dims() == hone::shape{10, 6});
     CHECK(d.data.inputs().span<float>()[7] == doctest::Approx((11.0 - 1.0) / 2.0));
 
+    // A model input with dynamic dims ([2, ?] per sample): the NPY's own shape resolves them
+    // when it fits; otherwise the error asks for --input-shape.
+    o = {};
+    o.sample_shape = {2, -1};
+    CHECK(load_data(spec, o).data.inputs().dims() == hone::shape{10, 2, 3});
+    o.sample_shape = {-1, 2};
+    CHECK_THROWS_WITH_AS(load_data(spec, o),
+                         doctest::Contains("a sample is [2, 3], and the model input [?, 2] has "
+                                           "dynamic dimensions ('?') the data cannot resolve: "
+                                           "give --input-shape"),
+                         hone::error);
+    o.sample_shape = {-1};
+    CHECK_THROWS_WITH_AS(load_data(spec, o), doctest::Contains("give --input-shape"), hone::error);
+
     // A subset: the same samples as dataset::subset with the seed, slices renumbered.
     const auto full = load_data(spec);
     const auto expected = full.data.subset(4, o.seed);

@@ -47,12 +47,20 @@ TEST_CASE("--policy: a tier or a file") {
 TEST_CASE("data and validation arguments") {
     data_arguments d;
     CHECK(d.options({784}).sample_shape == std::vector<std::int64_t>{784});
+    // A model input with dynamic dims keeps them (−1) for the data to resolve.
+    CHECK(d.options({3, -1, -1}).sample_shape == std::vector<std::int64_t>{3, -1, -1});
     d.input_shape = "1x28x28";
     d.mean = 0.5f;
     d.std = 0.25f;
-    const auto o = d.options({784});
+    const auto o = d.options({1, -1, -1});
     CHECK(o.sample_shape == std::vector<std::int64_t>{1, 28, 28});
     CHECK(*o.mean == 0.5f);
+    CHECK(d.options({}).sample_shape == std::vector<std::int64_t>{1, 28, 28});
+    // --input-shape must agree with the model's fixed dims.
+    CHECK_THROWS_WITH_AS(d.options({784}), doctest::Contains("does not fit the model's input 784"),
+                         hone::error);
+    CHECK_THROWS_WITH_AS(d.options({3, -1, -1}),
+                         doctest::Contains("does not fit the model's input 3x?x?"), hone::error);
     validation_arguments v;
     CHECK(v.options().latency_batch_sizes == std::vector<std::int64_t>{1, 64});
     v.confidence = 1.5;
