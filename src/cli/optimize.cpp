@@ -45,6 +45,12 @@ using json = nlohmann::json;
 
 namespace {} // namespace
 
+model load_model(const fs::path& path) {
+    model m = load_onnx(path);
+    (void)fold_weight_casts(m);
+    return m;
+}
+
 std::vector<std::int64_t> model_sample_shape(const model& m) {
     if (m.inputs.size() != 1)
         fail(status::unsupported, fmt::format("model '{}': hone optimizes models with one input, "
@@ -908,7 +914,7 @@ int run_optimize(const optimize_options& o, console& c) {
     check_writable_dir(o.ledger.parent_path().empty() ? fs::path(".") : o.ledger.parent_path(),
                        "--ledger");
     const auto opts = o.validation.options();
-    model base = load_onnx(o.model);
+    model base = load_model(o.model);
     const auto base_plan = std::make_unique<graph_runner>(base, executor_options{}, "baseline f32");
     {
         bool any = false;
@@ -1068,6 +1074,7 @@ int run_validate(const validate_options& o, console& c) {
 
 int run_inspect(const inspect_options& o, console& c) {
     model m = load_onnx(o.model);
+    const model as_optimized = load_model(o.model); // the layers hone optimize finds
     std::map<std::string, int> ops;
     for (const auto& nd : m.nodes)
         ops[(nd.domain.empty() ? "" : nd.domain + ".") + nd.op_type]++;
@@ -1080,13 +1087,13 @@ int run_inspect(const inspect_options& o, console& c) {
                            {"bytes", w.nbytes()}});
     }
     json layers = json::array();
-    for (const auto& l : find_layers(m))
+    for (const auto& l : find_layers(as_optimized))
         layers.push_back({{"name", l.name},
                           {"op", l.op},
                           {"weight", l.weight},
                           {"n", l.n},
                           {"k", l.k},
-                          {"bytes", m.weight(l.weight).nbytes()},
+                          {"bytes", as_optimized.weight(l.weight).nbytes()},
                           // Conv weights hold no K groups: per-group recipes quantize them
                           // 8-bit per channel.
                           {"int4_group", l.is_conv() ? json(nullptr) : json(group_for(128, l.k))},
@@ -1184,7 +1191,7 @@ int run_sweep(const sweep_options& o, console& c) {
     if (!o.report.empty()) check_writable_dir(o.report, "--report");
     if (!o.out_dir.empty()) check_writable_dir(o.out_dir, "--out-dir");
     const auto opts = o.validation.options();
-    model base = load_onnx(o.model);
+    model base = load_model(o.model);
     const auto data_opts = o.data.options(model_sample_shape(base));
     const auto calib = load_data(o.calib, data_opts);
     const auto eval = load_data(o.eval, data_opts);

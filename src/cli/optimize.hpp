@@ -11,6 +11,10 @@
 
 namespace hone::cli {
 
+/// The ONNX model at `path` as hone optimizes it: weights behind Cast (fp16/bf16 initializers)
+/// or Identity nodes become weights (hone::fold_weight_casts), so their layers are found.
+model load_model(const std::filesystem::path& path);
+
 /// The shape of one sample of the model's single input (its dims after the batch), −1 for a
 /// dynamic (symbolic) dimension: the data or --input-shape resolves it (load_data). Unsupported
 /// naming the model for several inputs.

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -163,24 +164,8 @@ float scalar_float(const_tensor_view v, const std::string& what) {
     return x;
 }
 
-ops::auto_pad parse_auto_pad(const node& n) {
-    const auto s = n.get_string("auto_pad", "NOTSET");
-    if (s == "NOTSET" || s.empty()) return ops::auto_pad::notset;
-    if (s == "SAME_UPPER") return ops::auto_pad::same_upper;
-    if (s == "SAME_LOWER") return ops::auto_pad::same_lower;
-    if (s == "VALID") return ops::auto_pad::valid;
-    fail(status::format_error, fmt::format("{}: auto_pad '{}' is not an ONNX value", n.label(), s));
-}
-
-ops::spatial_params parse_spatial(const node& n) {
-    ops::spatial_params p;
-    p.kernel_shape = n.get_ints("kernel_shape", {});
-    p.strides = n.get_ints("strides", {});
-    p.pads = n.get_ints("pads", {});
-    p.dilations = n.get_ints("dilations", {});
-    p.padding = parse_auto_pad(n);
-    return p;
-}
+using op_table::parse_auto_pad;
+using op_table::parse_spatial;
 
 std::string fused(const work_node& w, std::string path) {
     return w.relu ? path + " + fused ReLU" : path;
@@ -261,6 +246,7 @@ struct executor::impl {
     void infer(const node& n);
     bool fold_partial(const node& n);
     op_table::context table_context(const node& n) const;
+    void inline_if(const node& n, const std::function<void(const node&, std::size_t)>& visit);
     void build(const model& model);
 };
 
@@ -496,6 +482,55 @@ op_table::context executor::impl::table_context(const node& n) const {
             [this, &n](std::size_t i) -> const op_table::partial_shape* {
                 return has_input(n, i) ? shape_of(n.inputs[i]) : nullptr;
             }};
+}
+
+// An If whose condition is known at load: the taken branch's constants become constants, its
+// nodes are visited (as "<If>/<node>" in the report) and Identity nodes carry its outputs to the
+// If's. ONNX requires branch names not to shadow the enclosing graph's.
+void executor::impl::inline_if(const node& n,
+                               const std::function<void(const node&, std::size_t)>& visit) {
+    const auto cond = cst(n, 0);
+    if (!cond)
+        fail(status::unsupported,
+             fmt::format("condition '{}' is computed at run time; hone runs an If only when its "
+                         "condition is known at load (a constant, or shape arithmetic on fixed "
+                         "dimensions)",
+                         n.inputs.empty() ? std::string() : n.inputs[0]));
+    if (cond->type() != dtype::boolean || cond->numel() != 1)
+        fail(status::invalid_argument,
+             fmt::format("condition '{}' must be one bool, it is {} {}", n.inputs[0],
+                         name_of(cond->type()), cond->dims().to_string()));
+    const bool taken = tensor::copy_of(*cond).span<bool>()[0];
+    const char* which = taken ? "then_branch" : "else_branch";
+    const auto it = n.attributes.find(which);
+    if (it == n.attributes.end() || it->second.type != attribute::kind::g || !it->second.g)
+        fail(status::format_error, fmt::format("attribute '{}' must be a graph", which));
+    const model& body = *it->second.g;
+    if (body.outputs.size() != n.outputs.size())
+        fail(status::format_error, fmt::format("{} has {} outputs, the If {}", which,
+                                               body.outputs.size(), n.outputs.size()));
+    for (const auto& name : body.weight_names()) {
+        if (is_const(name) || shapes.count(name))
+            fail(status::format_error,
+                 fmt::format("{}: constant '{}' shadows a value of the enclosing graph", which,
+                             name));
+        set_const(name, body.weight(name).clone());
+    }
+    auto add = [&](const node& b) {
+        report.push_back({n.name + "/" + b.name, b.op_type, ""});
+        visit(b, report.size() - 1);
+    };
+    for (const auto& b : body.nodes)
+        add(b);
+    for (std::size_t k = 0; k < body.outputs.size(); ++k) {
+        if (n.outputs[k].empty()) continue;
+        node id;
+        id.name = fmt::format("{}_output_{}", which, k);
+        id.op_type = "Identity";
+        id.inputs = {body.outputs[k].name};
+        id.outputs = {n.outputs[k]};
+        add(id);
+    }
 }
 
 // Shape subgraphs with dynamic dims: track 1-D integer values element by element.
@@ -1566,13 +1601,21 @@ void executor::impl::build(const model& mdl) {
     const auto order = validate(mdl);
 
     std::vector<std::string> unsupported;
-    for (const auto& n : mdl.nodes)
-        if (n.domain == "com.microsoft"
-                ? n.op_type != "MatMulNBits"
-                : (!n.domain.empty() || (!supported_ops().count(n.op_type) && !is_table_op(n))))
-            unsupported.push_back(n.domain.empty()
-                                      ? n.label()
-                                      : fmt::format("{} (domain '{}')", n.label(), n.domain));
+    std::function<void(const model&, const std::string&)> check_ops = [&](const model& g,
+                                                                          const std::string& in) {
+        for (const auto& n : g.nodes) {
+            if (n.domain == "com.microsoft"
+                    ? n.op_type != "MatMulNBits"
+                    : (!n.domain.empty() ||
+                       (!supported_ops().count(n.op_type) && !is_table_op(n) && n.op_type != "If")))
+                unsupported.push_back(
+                    in + (n.domain.empty() ? n.label()
+                                           : fmt::format("{} (domain '{}')", n.label(), n.domain)));
+            for (const auto& [key, a] : n.attributes)
+                if (a.type == attribute::kind::g && a.g) check_ops(*a.g, in + n.name + "/");
+        }
+    };
+    check_ops(mdl, "");
     if (!unsupported.empty()) {
         std::string list;
         for (const auto& u : unsupported)
@@ -1608,10 +1651,20 @@ void executor::impl::build(const model& mdl) {
         }
     };
 
-    // Pass 1: constants, shape arithmetic, shape inference.
+    // Pass 1: constants, shape arithmetic, shape inference. An If whose condition is known
+    // here is replaced by the nodes of the branch it takes.
     std::vector<work_node> work;
-    for (const auto idx : order) {
-        const auto& n = mdl.nodes[idx];
+    std::function<void(const node&, std::size_t)> visit = [&](const node& n, std::size_t idx) {
+        if (n.op_type == "If" && n.domain.empty()) {
+            named(n, [&] {
+                inline_if(n, visit);
+                return 0;
+            });
+            report[idx].path = fmt::format(
+                "inlined at load ({} taken)",
+                tensor::copy_of(*cst(n, 0)).span<bool>()[0] ? "then_branch" : "else_branch");
+            return;
+        }
         if (n.op_type == "Constant") {
             if (n.outputs.size() != 1 || !n.has("value") ||
                 n.attributes.at("value").type != attribute::kind::t || !n.attributes.at("value").t)
@@ -1619,11 +1672,11 @@ void executor::impl::build(const model& mdl) {
                      fmt::format("{}: {}: only a tensor 'value' is supported", where, n.label()));
             set_const(n.outputs[0], n.attributes.at("value").t->clone());
             report[idx].path = "constant";
-            continue;
+            return;
         }
         if (options.fold_constants && named(n, [&] { return fold_partial(n); })) {
             report[idx].path = "folded at load (shape arithmetic)";
-            continue;
+            return;
         }
         const bool all_const =
             !n.inputs.empty() && std::all_of(n.inputs.begin(), n.inputs.end(),
@@ -1645,7 +1698,7 @@ void executor::impl::build(const model& mdl) {
                 return 0;
             });
             report[idx].path = "folded at load (constant inputs)";
-            continue;
+            return;
         }
         named(n, [&] {
             infer(n);
@@ -1678,7 +1731,9 @@ void executor::impl::build(const model& mdl) {
             }
         }
         work.push_back(std::move(w));
-    }
+    };
+    for (const auto idx : order)
+        visit(mdl.nodes[idx], idx);
 
     // Pass 2: Conv + BatchNormalization, Conv/Gemm/MatMul + Relu.
     std::set<std::string> pinned(options.keep.begin(), options.keep.end());

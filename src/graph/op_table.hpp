@@ -70,9 +70,15 @@ template <class F> kernel one_output(F f) {
 /// Input i, or an invalid_argument error naming it when it is absent.
 const_tensor_view required(std::span<const optional_view> in, std::size_t i, const char* op);
 
+/// ONNX's auto_pad attribute; format_error naming the node for a value ONNX does not have.
+ops::auto_pad parse_auto_pad(const node& n);
+/// kernel_shape, strides, pads, dilations and auto_pad of a Conv/pool-like node.
+ops::spatial_params parse_spatial(const node& n);
+
 // Each operator family registers its entries (one file each, src/graph/table_*.cpp).
 void add_math_ops(table& t);      // elementwise math, reductions, normalizations
 void add_indexing_ops(table& t);  // Pad, Split, Tile, Range, Trilu, TopK, ... (indexing)
 void add_recurrent_ops(table& t); // LSTM, GRU
+void add_integer_ops(table& t);   // QLinearConv, QLinearMatMul (already-quantized models)
 
 } // namespace hone::op_table

@@ -81,6 +81,8 @@ struct reader {
     std::string source; // the file, for messages
     fs::path base_dir;  // canonical model folder ("" = external data refused)
     onnx_load_options options;
+    // Reads a subgraph attribute (set by convert: it knows the model's opsets).
+    std::function<model(const onnx::GraphProto&, const std::string&)> subgraph;
 
     [[noreturn]] void bad(const std::string& what) const {
         fail(status::format_error, fmt::format("ONNX '{}': {}", source, what));
@@ -356,8 +358,8 @@ struct reader {
         case A::FLOATS: return attribute::of_floats({a.floats().begin(), a.floats().end()});
         case A::INTS: return attribute::of_ints({a.ints().begin(), a.ints().end()});
         case A::STRINGS: return attribute::of_strings({a.strings().begin(), a.strings().end()});
-        case A::GRAPH:
-        case A::GRAPHS: unsupported(field + ": subgraphs (If, Loop, Scan) are not supported");
+        case A::GRAPH: return attribute::of_graph(subgraph(a.g(), field));
+        case A::GRAPHS: unsupported(field + ": lists of subgraphs are not supported");
         case A::SPARSE_TENSOR:
         case A::SPARSE_TENSORS: unsupported(field + ": sparse tensors are not supported");
         case A::TYPE_PROTO:
@@ -609,31 +611,9 @@ void check_qdq_node(const model& m, const node& n, const reader& r) {
 }
 
 // Reads the ModelProto into a model.
-model convert(const onnx::ModelProto& mp, const reader& r) {
-    model m;
-    m.source = r.source;
-    m.ir_version = mp.ir_version();
-    m.producer_name = mp.producer_name();
-    m.producer_version = mp.producer_version();
-    m.doc = mp.doc_string();
-    std::int64_t opset = -1;
-    for (const auto& imp : mp.opset_import()) {
-        const auto& d = imp.domain();
-        if (d.empty() || d == "ai.onnx") {
-            if (opset != -1) r.bad("opset_import: the default domain is imported twice");
-            opset = imp.version();
-        } else if (!m.domain_opsets.emplace(d, imp.version()).second) {
-            r.bad(fmt::format("opset_import: domain '{}' is imported twice", d));
-        }
-    }
-    if (opset == -1) r.bad("opset_import: no opset for the default ONNX domain");
-    if (opset < min_opset || opset > max_opset)
-        r.unsupported(fmt::format("opset_import: default-domain opset {} is outside {}..{}", opset,
-                                  min_opset, max_opset));
-    m.source_opset = opset;
-    m.opset = std::max(opset, normalized_opset);
-    if (!mp.has_graph()) r.bad("no graph");
-    const auto& g = mp.graph();
+// The body of a graph (the model's or a subgraph's): constants, inputs, outputs, annotations,
+// nodes (Constant nodes become weights).
+void read_body(const onnx::GraphProto& g, model& m, const reader& r) {
     m.graph_name = g.name();
     if (g.sparse_initializer_size()) r.unsupported("graph: sparse initializers are not supported");
 
@@ -716,6 +696,46 @@ model convert(const onnx::ModelProto& mp, const reader& r) {
         }
         m.nodes.push_back(std::move(n));
     }
+}
+
+model convert(const onnx::ModelProto& mp, const reader& r) {
+    model m;
+    m.source = r.source;
+    m.ir_version = mp.ir_version();
+    m.producer_name = mp.producer_name();
+    m.producer_version = mp.producer_version();
+    m.doc = mp.doc_string();
+    std::int64_t opset = -1;
+    for (const auto& imp : mp.opset_import()) {
+        const auto& d = imp.domain();
+        if (d.empty() || d == "ai.onnx") {
+            if (opset != -1) r.bad("opset_import: the default domain is imported twice");
+            opset = imp.version();
+        } else if (!m.domain_opsets.emplace(d, imp.version()).second) {
+            r.bad(fmt::format("opset_import: domain '{}' is imported twice", d));
+        }
+    }
+    if (opset == -1) r.bad("opset_import: no opset for the default ONNX domain");
+    if (opset < min_opset || opset > max_opset)
+        r.unsupported(fmt::format("opset_import: default-domain opset {} is outside {}..{}", opset,
+                                  min_opset, max_opset));
+    m.source_opset = opset;
+    m.opset = std::max(opset, normalized_opset);
+    if (!mp.has_graph()) r.bad("no graph");
+    reader rr = r;
+    rr.subgraph = [&](const onnx::GraphProto& sg, const std::string& field) {
+        model b;
+        b.source = r.source;
+        b.opset = m.opset;
+        b.source_opset = m.source_opset;
+        b.domain_opsets = m.domain_opsets;
+        if (sg.input_size())
+            rr.unsupported(field + ": subgraphs with inputs (Loop, Scan bodies) are not supported");
+        read_body(sg, b, rr);
+        if (b.source_opset < normalized_opset) normalizer(b, b.source_opset).run();
+        return b;
+    };
+    read_body(mp.graph(), m, rr);
     if (m.source_opset < normalized_opset) normalizer(m, m.source_opset).run();
     validate(m);
     for (const auto& n : m.nodes)
@@ -749,6 +769,8 @@ void write_value_info(const value_info& v, onnx::ValueInfoProto& vp) {
     }
 }
 
+void write_body(const model& m, onnx::GraphProto& g);
+
 void write_attribute(const std::string& name, const attribute& a, onnx::AttributeProto& ap) {
     using A = onnx::AttributeProto;
     ap.set_name(name);
@@ -776,6 +798,11 @@ void write_attribute(const std::string& name, const attribute& a, onnx::Attribut
         for (const auto& v : a.strings)
             ap.add_strings(v);
         break;
+    case attribute::kind::g:
+        ap.set_type(A::GRAPH);
+        if (!a.g) fail(status::invalid_argument, "attribute '" + name + "': null graph");
+        write_body(*a.g, *ap.mutable_g());
+        break;
     }
 }
 
@@ -797,7 +824,12 @@ onnx::ModelProto to_proto(const model& m) {
         imp->set_domain(d);
         imp->set_version(v);
     }
-    auto* g = mp.mutable_graph();
+    write_body(m, *mp.mutable_graph());
+    return mp;
+}
+
+void write_body(const model& m, onnx::GraphProto& gp) {
+    auto* g = &gp;
     g->set_name(m.graph_name.empty() ? "hone" : m.graph_name);
     for (const auto& n : m.nodes) {
         auto* np = g->add_node();
@@ -819,7 +851,6 @@ onnx::ModelProto to_proto(const model& m) {
         write_value_info(v, *g->add_output());
     for (const auto& v : m.annotations)
         write_value_info(v, *g->add_value_info());
-    return mp;
 }
 
 // Checks mp with onnx::checker; false (nothing checked) when mp is newer than libonnx knows.

@@ -52,6 +52,13 @@ attribute attribute::of_tensor(tensor v) {
     return a;
 }
 
+attribute attribute::of_graph(model v) {
+    attribute a;
+    a.type = kind::g;
+    a.g = std::make_shared<const model>(std::move(v));
+    return a;
+}
+
 std::string_view name_of(attribute::kind k) noexcept {
     switch (k) {
     case attribute::kind::f: return "f";
@@ -61,6 +68,7 @@ std::string_view name_of(attribute::kind k) noexcept {
     case attribute::kind::floats: return "floats";
     case attribute::kind::ints: return "ints";
     case attribute::kind::strings: return "strings";
+    case attribute::kind::g: return "g";
     }
     return "unknown";
 }

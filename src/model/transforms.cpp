@@ -1,9 +1,12 @@
 // Graph rewrites (hone/model/transforms.hpp).
 #include "hone/model/transforms.hpp"
 
+#include "../graph/ops/ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +104,48 @@ std::size_t fold_batch_norm(model& m, std::span<const std::string> keep) {
     for (const auto& name : stats)
         if (!now.count(name)) m.remove_weight(name);
     (void)validate(m);
+    return folded;
+}
+
+std::size_t fold_weight_casts(model& m) {
+    auto used = [&](const std::string& name) {
+        for (const auto& n : m.nodes)
+            if (std::find(n.inputs.begin(), n.inputs.end(), name) != n.inputs.end()) return true;
+        return std::any_of(m.outputs.begin(), m.outputs.end(),
+                           [&](const value_info& o) { return o.name == name; });
+    };
+    auto is_output = [&](const std::string& name) {
+        return std::any_of(m.outputs.begin(), m.outputs.end(),
+                           [&](const value_info& o) { return o.name == name; });
+    };
+    std::size_t folded = 0;
+    for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+        const node& n = m.nodes[i];
+        const bool cast = n.op_type == "Cast";
+        if (!n.domain.empty() || (!cast && n.op_type != "Identity") || n.inputs.size() != 1 ||
+            n.outputs.size() != 1 || !m.has_weight(n.inputs[0]) || is_output(n.outputs[0]))
+            continue;
+        std::optional<dtype> to;
+        if (cast) {
+            // The ONNX type codes whose conversion the executor's Cast defines.
+            switch (n.get_int("to", -1)) {
+            case 1: to = dtype::f32; break;
+            case 10: to = dtype::f16; break;
+            case 16: to = dtype::bf16; break;
+            case 6: to = dtype::i32; break;
+            case 7: to = dtype::i64; break;
+            default: continue;
+            }
+        }
+        const std::string src = n.inputs[0], out = n.outputs[0];
+        tensor value = cast ? ops::cast(m.weight(src).view(), *to) : m.weight(src).clone();
+        const auto origin = m.origin(src);
+        m.nodes.erase(m.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        m.set_weight(out, std::move(value), origin);
+        if (!used(src)) m.remove_weight(src);
+        ++folded;
+        i = static_cast<std::size_t>(-1); // from the start: a chain (Identity → Cast) folds too
+    }
     return folded;
 }
 

@@ -47,9 +47,14 @@ struct value_info {
     bool has_shape = true;
 };
 
-/// An attribute value, as ONNX has them (graphs and sparse tensors are not supported).
+class model;
+
+/// An attribute value, as ONNX has them (sparse tensors and type protos are not supported).
+/// kind::g is a subgraph (If's then_branch/else_branch): a model holding the body's nodes, its
+/// outputs, its own constants as weights, and no inputs — its nodes may read values of the
+/// enclosing graph by name (ONNX's outer-scope references).
 struct HONE_EXPORT attribute {
-    enum class kind { f = 0, i = 1, s = 2, t = 3, floats = 4, ints = 5, strings = 6 };
+    enum class kind { f = 0, i = 1, s = 2, t = 3, floats = 4, ints = 5, strings = 6, g = 7 };
     kind type = kind::i;
     float f = 0;
     std::int64_t i = 0;
@@ -58,6 +63,7 @@ struct HONE_EXPORT attribute {
     std::vector<float> floats;
     std::vector<std::int64_t> ints;
     std::vector<std::string> strings;
+    std::shared_ptr<const model> g; ///< kind::g
 
     static attribute of_float(float v);
     static attribute of_int(std::int64_t v);
@@ -66,9 +72,10 @@ struct HONE_EXPORT attribute {
     static attribute of_ints(std::vector<std::int64_t> v);
     static attribute of_strings(std::vector<std::string> v);
     static attribute of_tensor(tensor v);
+    static attribute of_graph(model v);
 };
 
-/// "f", "i", "s", "t", "floats", "ints", "strings".
+/// "f", "i", "s", "t", "floats", "ints", "strings", "g".
 HONE_EXPORT std::string_view name_of(attribute::kind k) noexcept;
 
 /// One operation. An empty input name is an omitted optional input (ONNX convention).

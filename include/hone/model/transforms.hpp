@@ -9,6 +9,12 @@
 // Conv; quantizing the folded weights is what inference engines run (ONNX Runtime cannot fold a
 // BatchNormalization into a Conv whose weight comes from a DequantizeLinear). Returns the number
 // of BatchNormalization nodes folded; everything else is left as it is.
+//
+// fold_weight_casts: a Cast or Identity whose input is a weight becomes a weight itself (the
+// Cast's conversion done once, rounding as the executor's Cast does), so layers whose weights
+// sit behind such nodes — fp16/bf16 initializers cast to f32 by exporters that store half
+// precision, weights shared through Identity — are found and quantized like any other. The
+// source weight is dropped when nothing else uses it. Returns the number of nodes folded.
 #pragma once
 
 #include "hone/core/export.hpp"
@@ -22,5 +28,7 @@ namespace hone {
 
 /// `keep`: Conv weights (by name) whose Conv is left unfolded (e.g. weights already quantized).
 HONE_EXPORT std::size_t fold_batch_norm(model& m, std::span<const std::string> keep = {});
+
+HONE_EXPORT std::size_t fold_weight_casts(model& m);
 
 } // namespace hone
