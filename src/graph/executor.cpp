@@ -2019,6 +2019,15 @@ void executor::impl::build(const model& mdl) {
     m = nullptr;
 }
 
+std::vector<std::string> supported_operators() {
+    std::set<std::string> all(supported_ops().begin(), supported_ops().end());
+    for (const auto& [op, e] : op_table::standard_ops())
+        all.insert(op);
+    all.insert("If");
+    all.insert("com.microsoft.MatMulNBits");
+    return {all.begin(), all.end()};
+}
+
 executor::executor(const model& m, const executor_options& options)
     : impl_(std::make_unique<impl>()) {
     impl_->options = options;

@@ -110,6 +110,11 @@ struct node_report {
                          ///< "folded at load", "fused into Conv 'conv1'"
 };
 
+/// The operators the executor runs, as "<op_type>" for the default ONNX domain and
+/// "<domain>.<op_type>" for others (com.microsoft.MatMulNBits), sorted. If is listed: it runs
+/// when its condition is known at load (the taken branch is inlined).
+HONE_EXPORT std::vector<std::string> supported_operators();
+
 class HONE_EXPORT executor {
 public:
     /// Plans `m` (see the file comment). The executor copies what it needs: `m` may be
