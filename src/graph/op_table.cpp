@@ -11,6 +11,8 @@ const table& standard_ops() {
     static const table t = [] {
         table r;
         add_math_ops(r);
+        add_indexing_ops(r);
+        add_recurrent_ops(r);
         return r;
     }();
     return t;
