@@ -421,6 +421,10 @@ std::vector<tensor> topk(const_tensor_view x, std::int64_t k, std::int64_t axis,
                 }
                 return va > vb;
             };
+            // Copies for the comparator (clang 14 refuses a lambda in an OpenMP region that
+            // names the enclosing function's variables).
+            const bool big = largest;
+            const std::int64_t step = inner;
             const std::int64_t slices = outer * inner;
             const int threads = detail::threads_for(slices * dim);
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -428,16 +432,16 @@ std::vector<tensor> topk(const_tensor_view x, std::int64_t k, std::int64_t axis,
                 std::vector<std::int64_t> order(static_cast<std::size_t>(dim));
 #pragma omp for schedule(static)
                 for (std::int64_t sl = 0; sl < slices; ++sl) {
-                    const std::int64_t o = sl / inner, in = sl % inner;
-                    const T* base = px + o * dim * inner + in;
+                    const std::int64_t o = sl / step, in = sl % step;
+                    const T* base = px + o * dim * step + in;
                     for (std::int64_t j = 0; j < dim; ++j)
                         order[static_cast<std::size_t>(j)] = j;
                     std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                                      [&](std::int64_t i, std::int64_t j) {
-                                          const auto vi = arith(base[i * inner]);
-                                          const auto vj = arith(base[j * inner]);
-                                          if (largest ? above(vi, vj) : above(vj, vi)) return true;
-                                          if (largest ? above(vj, vi) : above(vi, vj)) return false;
+                                      [base, step, big, above](std::int64_t i, std::int64_t j) {
+                                          const auto vi = arith(base[i * step]);
+                                          const auto vj = arith(base[j * step]);
+                                          if (big ? above(vi, vj) : above(vj, vi)) return true;
+                                          if (big ? above(vj, vi) : above(vi, vj)) return false;
                                           return i < j;
                                       });
                     for (std::int64_t j = 0; j < k; ++j) {
