@@ -478,7 +478,7 @@ void executor::impl::infer(const node& n) {
 }
 
 op_table::context executor::impl::table_context(const node& n) const {
-    return {n, n.label(), [this, &n](std::size_t i) { return cst(n, i); },
+    return {n, n.op_type, [this, &n](std::size_t i) { return cst(n, i); },
             [this, &n](std::size_t i) -> const op_table::partial_shape* {
                 return has_input(n, i) ? shape_of(n.inputs[i]) : nullptr;
             }};

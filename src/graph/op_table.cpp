@@ -12,6 +12,8 @@ const table& standard_ops() {
         table r;
         add_math_ops(r);
         add_integer_ops(r);
+        add_indexing_ops(r);
+        add_recurrent_ops(r);
         return r;
     }();
     return t;

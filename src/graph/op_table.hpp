@@ -29,7 +29,8 @@ using partial_shape = std::vector<std::int64_t>;
 /// What a compile or shape function sees of one node.
 struct context {
     const node& n;
-    /// "<op> '<name>'", for messages.
+    /// The operator's name, to start messages with ("LSTM: attribute 'layout' is 2"); the
+    /// executor prefixes the model and the node's label to every error.
     std::string label;
     /// Input i when it is a constant (initializer or folded at load); std::nullopt when the
     /// input is absent or computed at run time.
