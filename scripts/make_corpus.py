@@ -35,6 +35,7 @@ What it writes, per model <name>:
 and, shared by the models with the same input shape (32 samples each, float32):
   <data>.calib.npy     calibration inputs (training images 0..31)
   <data>.eval.npy      evaluation inputs (test images 100..131)
+  eval.labels.npy      their Fashion-MNIST classes, int64 (`hone optimize --eval` needs labels)
   manifest.json        per model: file, opset, input/output names and shapes, op types and
                        counts, parameter count, bytes, sha256, the recipe, the trims, export
                        warnings, and ONNX Runtime's max error against PyTorch
@@ -114,6 +115,7 @@ class Images:
     def __init__(self, data_dir):
         self.train = read_idx_gz(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))
         self.test = read_idx_gz(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz"))
+        self.test_labels = read_idx_gz(os.path.join(data_dir, "t10k-labels-idx1-ubyte.gz"))
         px = self.train.astype(np.float64) / 255.0
         self.mean, self.std = float(px.mean()), float(px.std())
 
@@ -706,6 +708,15 @@ def make_data(imgs):
                 file=fname, shape=list(arr.shape), sha256=sha256(os.path.join(OUT, fname)),
                 images=f"{'train' if split == 'train' else 't10k'} images {lo}..{hi - 1}",
             )
+    # The evaluation images' Fashion-MNIST classes (the same images for every input kind):
+    # `hone optimize --eval` needs labels; a random model's accuracy on them is chance level.
+    lo, hi = EVAL_INDICES
+    np.save(os.path.join(OUT, "eval.labels.npy"), imgs.test_labels[lo:hi].astype(np.int64))
+    labels = dict(file="eval.labels.npy", shape=[hi - lo], dtype="int64",
+                  sha256=sha256(os.path.join(OUT, "eval.labels.npy")),
+                  what=f"Fashion-MNIST classes of t10k images {lo}..{hi - 1}")
+    for kind_name in files:
+        files[kind_name]["eval"]["labels"] = labels
     return files
 
 

@@ -55,7 +55,8 @@ TEST_CASE("corpus: hone runs every model and matches PyTorch within 1e-4 of the 
                 const auto m = load_onnx(corpus::file(e.at("file").get<std::string>()));
                 const executor ex(m);
                 const auto out = ex.run(input.view());
-                REQUIRE(out.size() == 1);
+                CHECK(out.size() == 1);
+                if (out.size() != 1) return;
                 const double rel = corpus::relative_max_error(out[0].view(), ref.view());
                 MESSAGE(name << ": max |hone − PyTorch| = " << rel << " × max |PyTorch|");
                 CHECK(rel <= 1e-4);
