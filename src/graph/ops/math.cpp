@@ -17,8 +17,9 @@ using detail::unary_apply;
 
 namespace {
 
-double softplus_of(double v) {
-    return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+// ln(1 + e^v) without overflow.
+float softplus_of(float v) {
+    return v > 0.0f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
 }
 
 // dst[i] = f(x[i]) for an f32 x and a bool result.
@@ -99,16 +100,19 @@ tensor celu(const_tensor_view x, float alpha) {
     });
 }
 tensor softplus(const_tensor_view x) {
-    return unary_apply(x, "ops::softplus",
-                       [](float v) { return static_cast<float>(softplus_of(v)); });
+    return unary_apply(x, "ops::softplus", [](float v) { return softplus_of(v); });
 }
 tensor softsign(const_tensor_view x) {
     return unary_apply(x, "ops::softsign", [](float v) { return v / (1.0f + std::fabs(v)); });
 }
 tensor mish(const_tensor_view x) {
+    // tanh(ln(1 + n)) with n = e^x is ((1 + n)² − 1) / ((1 + n)² + 1) = p / (p + 2), p = n(n + 2):
+    // one exp. Above x = 20 the factor is 1 in float (1 − 2e−17), and n² would overflow by 44.
     return unary_apply(x, "ops::mish", [](float v) {
-        const double d = v;
-        return static_cast<float>(d * std::tanh(softplus_of(d)));
+        if (v > 20.0f) return v;
+        const float n = std::exp(v);
+        const float p = n * (n + 2.0f);
+        return v * p / (p + 2.0f);
     });
 }
 tensor thresholded_relu(const_tensor_view x, float alpha) {

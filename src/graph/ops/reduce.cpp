@@ -4,6 +4,8 @@
 
 #include "common.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -336,16 +338,24 @@ tensor arg_min(const_tensor_view x, std::int64_t axis, bool keepdims, bool selec
 
 namespace {
 
-// x viewed as [outer, len, inner] around `axis`.
-struct lanes {
-    std::int64_t outer = 1, len = 1, inner = 1;
-    lanes(const shape& dims, std::size_t axis) {
+// x viewed as [outer, len, inner] around `axis`, cut into blocks: up to `width` neighbouring
+// lanes (positions along inner) of one outer index. A block streams its rows [len][width]
+// contiguously; each lane is still summed in axis order, so the cut changes no result.
+struct lane_blocks {
+    static constexpr std::int64_t width = 256;
+    std::int64_t outer = 1, len = 1, inner = 1, per_outer = 1;
+    lane_blocks(const shape& dims, std::size_t axis) {
         for (std::size_t d = 0; d < dims.rank(); ++d)
             (d < axis ? outer : d == axis ? len : inner) *= dims[d];
+        per_outer = (inner + width - 1) / width;
     }
-    std::int64_t count() const { return outer * inner; }
-    std::int64_t base(std::int64_t lane) const {
-        return (lane / inner) * len * inner + lane % inner;
+    std::int64_t count() const { return outer * per_outer; }
+    // Offset of block b's first element, and its number of lanes.
+    std::int64_t base(std::int64_t b) const {
+        return (b / per_outer) * len * inner + (b % per_outer) * width;
+    }
+    std::int64_t lanes(std::int64_t b) const {
+        return std::min(width, inner - (b % per_outer) * width);
     }
 };
 
@@ -355,19 +365,21 @@ tensor cum_sum_typed(const_tensor_view x, std::size_t axis, bool exclusive, bool
     const contiguous<T> src(x);
     tensor out(x.type(), x.dims());
     if (x.numel() == 0) return out;
-    const lanes l(x.dims(), axis);
+    const lane_blocks l(x.dims(), axis);
     auto* d = static_cast<T*>(out.data());
     const T* s = src.data;
     const int threads = detail::threads_for(x.numel());
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t lane = 0; lane < l.count(); ++lane) {
-        const std::int64_t base = l.base(lane);
-        Acc acc{};
+    for (std::int64_t b = 0; b < l.count(); ++b) {
+        const std::int64_t base = l.base(b), w = l.lanes(b);
+        std::array<Acc, lane_blocks::width> acc{};
         for (std::int64_t t = 0; t < l.len; ++t) {
-            const std::int64_t i = base + (reverse ? l.len - 1 - t : t) * l.inner;
-            if (exclusive) d[i] = static_cast<T>(acc);
-            acc = static_cast<Acc>(acc + static_cast<Acc>(s[i]));
-            if (!exclusive) d[i] = static_cast<T>(acc);
+            const std::int64_t row = base + (reverse ? l.len - 1 - t : t) * l.inner;
+            for (std::int64_t i = 0; i < w; ++i) {
+                if (exclusive) d[row + i] = static_cast<T>(acc[i]);
+                acc[i] = static_cast<Acc>(acc[i] + static_cast<Acc>(s[row + i]));
+                if (!exclusive) d[row + i] = static_cast<T>(acc[i]);
+            }
         }
     }
     return out;
@@ -494,23 +506,27 @@ tensor lp_normalization(const_tensor_view x, std::int64_t axis, std::int64_t p) 
     const detail::contiguous_f32 src(x);
     tensor out(dtype::f32, x.dims());
     if (x.numel() == 0) return out;
-    const lanes l(x.dims(), a);
+    const lane_blocks l(x.dims(), a);
     const float* s = src.data;
     float* d = static_cast<float*>(out.data());
     const int threads = detail::threads_for(x.numel() * 2);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t lane = 0; lane < l.count(); ++lane) {
-        const std::int64_t base = l.base(lane);
-        double acc = 0.0;
-        for (std::int64_t j = 0; j < l.len; ++j) {
-            const double v = s[base + j * l.inner];
-            acc += p == 1 ? std::fabs(v) : v * v;
-        }
-        const double norm = p == 1 ? acc : std::sqrt(acc);
-        for (std::int64_t j = 0; j < l.len; ++j) {
-            const std::int64_t i = base + j * l.inner;
-            d[i] = norm == 0.0 ? 0.0f : static_cast<float>(s[i] / norm);
-        }
+    for (std::int64_t b = 0; b < l.count(); ++b) {
+        const std::int64_t base = l.base(b), w = l.lanes(b);
+        std::array<double, lane_blocks::width> norm{};
+        for (std::int64_t j = 0; j < l.len; ++j)
+            for (std::int64_t i = 0; i < w; ++i) {
+                const double v = s[base + j * l.inner + i];
+                norm[i] += p == 1 ? std::fabs(v) : v * v;
+            }
+        if (p == 2)
+            for (std::int64_t i = 0; i < w; ++i)
+                norm[i] = std::sqrt(norm[i]);
+        for (std::int64_t j = 0; j < l.len; ++j)
+            for (std::int64_t i = 0; i < w; ++i) {
+                const std::int64_t at = base + j * l.inner + i;
+                d[at] = norm[i] == 0.0 ? 0.0f : static_cast<float>(s[at] / norm[i]);
+            }
     }
     return out;
 }
