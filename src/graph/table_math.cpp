@@ -77,8 +77,7 @@ partial_shape reduced_dims(const partial_shape& x, std::span<const std::int64_t>
     return out;
 }
 
-// ---- entry builders
-// ------------------------------------------------------------------------------
+// ---- entry builders ----------------------------------------------------------------------------
 
 // One input, same dims out. `make(c)` parses the attributes and returns the function of input 0.
 template <class Make> entry keep_shape(const char* path, Make make) {
@@ -147,8 +146,7 @@ float finite_float(const context& c, const char* name, float fallback) {
     return v;
 }
 
-// ---- reductions
-// ----------------------------------------------------------------------------------
+// ---- reductions --------------------------------------------------------------------------------
 
 // Axes of a Reduce* node: the attribute (opset < 18; ReduceSum < 13) or input 1 (opset 18;
 // ReduceSum 13). A constant input is read once; a computed one at each run (nullopt here).
@@ -244,8 +242,7 @@ entry cum_sum() {
     return e;
 }
 
-// ---- normalizations
-// ------------------------------------------------------------------------------
+// ---- normalizations ----------------------------------------------------------------------------
 
 entry instance_normalization() {
     const char* path = "ops::instance_normalization";

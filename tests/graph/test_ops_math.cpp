@@ -106,8 +106,7 @@ std::vector<tensor> run_node(const std::string& op, std::map<std::string, hone::
 
 } // namespace
 
-// ---- unary
-// ---------------------------------------------------------------------------------------
+// ---- unary -------------------------------------------------------------------------------------
 
 TEST_CASE("rounding, sign and reciprocal: known values") {
     check_values(ops::floor(f32({5}, {-1.5f, -0.5f, 0, 0.5f, 2.7f})), {5}, {-2, -1, 0, 0, 2});
@@ -180,8 +179,7 @@ TEST_CASE("predicates IsNaN, IsInf and Not") {
     error_of([&] { (void)ops::logical_not(x); }, status::dtype_mismatch);
 }
 
-// ---- binary
-// --------------------------------------------------------------------------------------
+// ---- binary ------------------------------------------------------------------------------------
 
 TEST_CASE("comparisons broadcast and return bool; integers compare exactly; NaN is false") {
     const auto a = f32({2, 3}, {1, 2, 3, 4, 5, 6});
@@ -260,8 +258,7 @@ TEST_CASE("PRelu: the slope broadcasts unidirectionally to X") {
         status::shape_mismatch);
 }
 
-// ---- variadic
-// ------------------------------------------------------------------------------------
+// ---- variadic ----------------------------------------------------------------------------------
 
 TEST_CASE("Min, Max, Sum, Mean over 1..N broadcast inputs") {
     const auto a = f32({2, 1}, {1, 5});
@@ -337,8 +334,7 @@ TEST_CASE("elementwise math is identical at any thread count") {
     }
 }
 
-// ---- through the executor
-// ------------------------------------------------------------------------
+// ---- through the executor ----------------------------------------------------------------------
 
 TEST_CASE("executor: elementwise entries read their attributes") {
     using hone::attribute;

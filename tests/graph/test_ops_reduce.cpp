@@ -141,8 +141,7 @@ hone::error load_error(const graph& g) {
 
 } // namespace
 
-// ---- reductions
-// ----------------------------------------------------------------------------------
+// ---- reductions --------------------------------------------------------------------------------
 
 TEST_CASE("reductions: known values, keepdims, negative axes") {
     const auto x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
@@ -301,8 +300,7 @@ TEST_CASE("reduction errors name the operator and the axis") {
     error_of([&] { (void)ops::reduce(reduce_op::sum, b); }, status::dtype_mismatch);
 }
 
-// ---- ArgMax / ArgMin
-// -----------------------------------------------------------------------------
+// ---- ArgMax / ArgMin ---------------------------------------------------------------------------
 
 TEST_CASE("ArgMax and ArgMin: first or last index, keepdims, NaN, integers") {
     const auto x = f32({2, 3}, {1, 3, 3, 7, 0, 7});
@@ -333,8 +331,7 @@ TEST_CASE("ArgMax and ArgMin: first or last index, keepdims, NaN, integers") {
     error_of([] { (void)ops::arg_max(tensor(dtype::boolean, shape{2})); }, status::dtype_mismatch);
 }
 
-// ---- CumSum
-// --------------------------------------------------------------------------------------
+// ---- CumSum ------------------------------------------------------------------------------------
 
 TEST_CASE("CumSum: exclusive, reverse, axes, integers, double accumulation") {
     const auto x = f32({4}, {1, 2, 3, 4});
@@ -357,8 +354,7 @@ TEST_CASE("CumSum: exclusive, reverse, axes, integers, double accumulation") {
              status::dtype_mismatch);
 }
 
-// ---- normalizations
-// ------------------------------------------------------------------------------
+// ---- normalizations ----------------------------------------------------------------------------
 
 namespace {
 
@@ -492,8 +488,7 @@ TEST_CASE("reductions, arg, cumsum and normalizations are identical at any threa
     }
 }
 
-// ---- through the executor
-// ------------------------------------------------------------------------
+// ---- through the executor ----------------------------------------------------------------------
 
 TEST_CASE("executor: Reduce* axes as attribute, constant input or run-time input") {
     using hone::attribute;

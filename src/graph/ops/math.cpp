@@ -143,8 +143,7 @@ tensor logical_not(const_tensor_view x) {
     return out;
 }
 
-// ---- comparisons, logic
-// --------------------------------------------------------------------------
+// ---- comparisons, logic ------------------------------------------------------------------------
 
 namespace {
 
@@ -235,8 +234,7 @@ tensor logical_xor(const_tensor_view a, const_tensor_view b) {
     return logical(logical_op::logical_xor, a, b);
 }
 
-// ---- Mod, PRelu
-// ----------------------------------------------------------------------------------
+// ---- Mod, PRelu --------------------------------------------------------------------------------
 
 namespace {
 
@@ -286,8 +284,7 @@ tensor prelu(const_tensor_view x, const_tensor_view slope) {
         x, s, dtype::f32, name, [](float v, float a) { return v < 0.0f ? a * v : v; });
 }
 
-// ---- variadic
-// ------------------------------------------------------------------------------------
+// ---- variadic ----------------------------------------------------------------------------------
 
 namespace {
 

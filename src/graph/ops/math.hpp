@@ -20,8 +20,7 @@
 
 namespace hone::ops {
 
-// ---- unary f32 → f32 (ONNX opset 13+; x of any shape)
-// --------------------------------------------
+// ---- unary f32 → f32 (ONNX opset 13+; x of any shape) ------------------------------------------
 
 HONE_EXPORT tensor reciprocal(const_tensor_view x); ///< 1 / x (±inf for ±0)
 HONE_EXPORT tensor floor(const_tensor_view x);
@@ -63,8 +62,7 @@ HONE_EXPORT tensor is_inf(const_tensor_view x, bool detect_negative = true,
 /// ONNX Not: x bool; any non-zero byte reads as true.
 HONE_EXPORT tensor logical_not(const_tensor_view x);
 
-// ---- binary (numpy broadcasting)
-// -----------------------------------------------------------------
+// ---- binary (numpy broadcasting) ---------------------------------------------------------------
 
 enum class compare_op { less, greater, less_or_equal, greater_or_equal };
 /// ONNX Less, Greater, LessOrEqual (opset 12+), GreaterOrEqual: bool tensor; a and b of the same
@@ -94,8 +92,7 @@ HONE_EXPORT tensor mod(const_tensor_view a, const_tensor_view b, bool fmod = fal
 /// (shape_mismatch otherwise), so the result has x's shape. f32.
 HONE_EXPORT tensor prelu(const_tensor_view x, const_tensor_view slope);
 
-// ---- variadic (1..N inputs, all broadcast numpy-style to one shape)
-// ------------------------------
+// ---- variadic (1..N inputs, all broadcast numpy-style to one shape) ----------------------------
 
 /// ONNX Min / Max (opset 13): elementwise over all inputs; f32, i32 or i64 (one dtype). NaN
 /// propagates. One input: a copy.

@@ -260,8 +260,7 @@ tensor reduce(reduce_op op, const_tensor_view x, std::span<const std::int64_t> a
     }
 }
 
-// ---- ArgMax / ArgMin
-// -----------------------------------------------------------------------------
+// ---- ArgMax / ArgMin ---------------------------------------------------------------------------
 
 namespace {
 
@@ -333,8 +332,7 @@ tensor arg_min(const_tensor_view x, std::int64_t axis, bool keepdims, bool selec
     return arg_impl(x, axis, keepdims, select_last_index, false);
 }
 
-// ---- CumSum
-// --------------------------------------------------------------------------------------
+// ---- CumSum ------------------------------------------------------------------------------------
 
 namespace {
 
@@ -402,8 +400,7 @@ tensor cum_sum(const_tensor_view x, std::int64_t axis, bool exclusive, bool reve
          fmt::format("{}: input 'x' is {}, expected f32, i32 or i64", name, name_of(x.type())));
 }
 
-// ---- normalizations
-// ------------------------------------------------------------------------------
+// ---- normalizations ----------------------------------------------------------------------------
 
 namespace {
 

@@ -61,8 +61,7 @@ HONE_EXPORT tensor arg_min(const_tensor_view x, std::int64_t axis = 0, bool keep
 HONE_EXPORT tensor cum_sum(const_tensor_view x, std::int64_t axis, bool exclusive = false,
                            bool reverse = false);
 
-// ---- normalizations (f32; statistics in double, population variance)
-// -----------------------------
+// ---- normalizations (f32; statistics in double, population variance) ---------------------------
 
 /// ONNX InstanceNormalization: x [N, C, D1, ...] (rank ≥ 2), scale and bias [C]; each (n, c)
 /// plane normalized over its spatial elements: y = (x − mean) / √(var + epsilon) · scale[c] +
