@@ -932,9 +932,12 @@ int run_optimize(const optimize_options& o, console& c) {
     std::optional<loaded_data> own_tune;
     const loaded_data* tune =
         rec.finetune ? &finetune_data(rec, calib, data_opts, own_tune) : nullptr;
-    if (eval.evaluation().labels.empty())
-        fail(status::invalid_argument,
-             fmt::format("--eval '{}': has no labels (top-1 accuracy needs them)", o.eval));
+    // Without labels the validator takes the baseline's top-1 answers as the labels: accuracy is
+    // then agreement with the baseline (docs/cli.md).
+    if (eval.evaluation().labels.empty() && !c.quiet && !c.json)
+        c.err << fmt::format("note: --eval '{}' has no labels: accuracy is top-1 agreement with "
+                             "the baseline\n",
+                             o.eval);
     // A first batch through the model: a shape that does not fit fails here, before any record.
     base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
     {

@@ -129,12 +129,18 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
         const auto batch = in.slice(0, begin, end);
         const tensor out_base = baseline.run(batch);
         const tensor out_cand = candidate.run(batch);
-        if (!(out_base.dims() == out_cand.dims()) || out_base.dims().rank() != 2 ||
+        if (!(out_base.dims() == out_cand.dims()) || out_base.dims().rank() < 1 ||
             out_base.dims()[0] != end - begin)
             fail(status::shape_mismatch,
                  fmt::format("validate: for a batch of {}, '{}' gave {} and '{}' gave {}",
                              end - begin, baseline.name(), out_base.dims().to_string(),
                              candidate.name(), out_cand.dims().to_string()));
+        if (out_base.dims().rank() != 2)
+            fail(status::unsupported,
+                 fmt::format("validate: '{}' gives {} for a batch of {}: the validator's top-1 "
+                             "metrics need [batch, classes] outputs (dense outputs such as "
+                             "segmentation maps are not supported yet)",
+                             baseline.name(), out_base.dims().to_string(), end - begin));
         if (data.labels.empty()) {
             metric_collector probe({1});
             probe.add(out_base);

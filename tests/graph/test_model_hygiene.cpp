@@ -9,7 +9,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 
 using namespace hone;
@@ -301,4 +305,30 @@ TEST_CASE("QLinearMatMul and QLinearConv: integer products requantized, as ONNX 
         make_node("q", "QLinearMatMul", {"a", "s", "z", "b", "bs", "z", "s", "z"}, {"y"}));
     CHECK_THROWS_WITH_AS(executor(bad).run(u8s(shape{1, 2}, {1, 2}).view()),
                          doctest::Contains("QLinearMatMul 'q'"), hone::error);
+}
+
+TEST_CASE("docs/models.md names every operator the executor runs") {
+    namespace fs = std::filesystem;
+    fs::path docs;
+    for (auto p = fs::read_symlink("/proc/self/exe").parent_path(); !p.empty();
+         p = p.parent_path()) {
+        if (fs::exists(p / "docs/models.md")) {
+            docs = p / "docs/models.md";
+            break;
+        }
+        if (p == p.parent_path()) break;
+    }
+    REQUIRE_MESSAGE(!docs.empty(), "docs/models.md not found above the test program");
+    std::ifstream f(docs);
+    const std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+    for (const auto& op : supported_operators()) {
+        CAPTURE(op);
+        // As a word: "Relu" inside "LeakyRelu" does not count.
+        bool found = false;
+        auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+        for (auto at = text.find(op); at != std::string::npos && !found; at = text.find(op, at + 1))
+            found = (at == 0 || !is_word(text[at - 1])) &&
+                    (at + op.size() >= text.size() || !is_word(text[at + op.size()]));
+        CHECK(found);
+    }
 }
