@@ -185,7 +185,7 @@ def estimate_bn_stats(model, x):
     return len(bns)
 
 
-def train_briefly(model, kind, imgs, gen):
+def train_briefly(model, kind, imgs, gen, lr=TRAIN_LR):
     """A short Adam run on Fashion-MNIST training images (TRAIN_STEPS batches): classifiers
     learn the 10 classes; dense outputs ([N,C,H,W]) learn the foreground mask (pixel > 0.2,
     resized to the output's size) — class 1 of C through cross-entropy, or the single
@@ -195,7 +195,7 @@ def train_briefly(model, kind, imgs, gen):
     loss."""
     lo, hi = TRAIN_INDICES
     labels = torch.from_numpy(imgs.train_labels[lo:hi].astype(np.int64))
-    opt = torch.optim.Adam(model.parameters(), lr=TRAIN_LR)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     losses = []
     for _ in range(TRAIN_STEPS):
@@ -428,6 +428,7 @@ MODELS = OrderedDict(
     squeezenet1_1=dict(
         build=lambda: squeezenet.squeezenet1_1(weights=None, num_classes=10),
         input="image64",
+        lr=2e-4,  # no BatchNorm: at 2e-3 every ReLU died (constant output, loss ln 10)
         opset=13,
         recipe="torchvision.models.squeezenet1_1(weights=None, num_classes=10)",
         trims=["10 classes", "64x64 input"],
@@ -645,7 +646,7 @@ def make_model(index, name, spec, imgs, data_files, check_ort):
     bn_data = kind["make"](imgs.raw("train", *BN_STAT_INDICES), imgs)
     n_bn, n_ln = randomise_norms(model, gen)
     post = spec["post_init"](model, gen) if "post_init" in spec else None
-    train_loss = train_briefly(model, kind, imgs, gen)
+    train_loss = train_briefly(model, kind, imgs, gen, spec.get("lr", TRAIN_LR))
     log(f"  trained {TRAIN_STEPS} steps: loss {train_loss:.3f}")
     n_bn_est = estimate_bn_stats(model, bn_data)
     model.eval()
@@ -700,7 +701,8 @@ def make_model(index, name, spec, imgs, data_files, check_ort):
         characteristic_ops=spec["keeps"],
         norms=dict(batchnorm=n_bn, batchnorm_stats_estimated=n_bn_est, layernorm=n_ln),
         post_init=post,
-        training=dict(steps=TRAIN_STEPS, batch=TRAIN_BATCH, optimizer="Adam", lr=TRAIN_LR,
+        training=dict(steps=TRAIN_STEPS, batch=TRAIN_BATCH, optimizer="Adam",
+                      lr=spec.get("lr", TRAIN_LR),
                       images=f"Fashion-MNIST train [{TRAIN_INDICES[0]}, {TRAIN_INDICES[1]})",
                       final_loss=round(train_loss, 4)),
         export=dict(
