@@ -154,10 +154,12 @@ public:
     /// bad record. Never throws for a bad ledger (only for an unreadable file: io_error).
     verify_report verify(const verify_options& options = {}) const;
 
-    /// Whether a file's exact bytes were approved: the ledger must verify; the newest
-    /// optimize/promote record listing the file's SHA-256 decides — approved, or needs_signoff
-    /// until enough distinct valid approvals (signed by trusted keys when trusted_keys is
-    /// given) reference it; any reject referencing it, or a rejected verdict, rejects it.
+    /// Whether a file's exact bytes were approved: the ledger must verify; the newest optimize
+    /// record listing the file's SHA-256 decides, its decision re-derived from its metrics and
+    /// policy (disagreement: unknown); strict mode and trust roles apply; any reject of it, or
+    /// a rejected verdict, rejects it; needs_signoff until enough approvals count (distinct
+    /// keys or holders, signed, not the optimizer's, approvers of the tier with a trust store).
+    /// docs/ledger.md has the rules.
     artifact_status check_artifact(const std::filesystem::path& file,
                                    const verify_options& options = {}) const;
     /// The same for the bytes an engine is about to load, as they are in memory.
