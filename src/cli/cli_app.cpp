@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "ledger_export.hpp"
 #include "main_job.hpp"
 #include "optimize.hpp"
 #include "train.hpp"
@@ -62,7 +63,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     // ledger …
     auto* l = app.add_subcommand(
-        "ledger", "Verify, show, approve, reject or promote records of a change ledger");
+        "ledger", "Verify, show, approve, reject, promote or export records of a change ledger");
     l->require_subcommand(1);
 
     ledger_verify_options verify;
@@ -106,6 +107,17 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         s->add_flag("--strict", o->strict, strict_help);
         s->callback([&, o] { action = [&, o](console& c) { return run_ledger_decide(*o, c); }; });
     }
+
+    ledger_export_options exp;
+    auto* le = l->add_subcommand(
+        "export", "Optimize records as in-toto Statements (SLSA Provenance v1) in DSSE envelopes "
+                  "signed with the record's key, one JSON line each");
+    le->add_option("LEDGER", exp.ledger, "Ledger file (JSONL)")->required();
+    le->add_option("--format", exp.format, "in-toto")->check(CLI::IsMember({"in-toto"}));
+    le->add_option("--seq", exp.seq, "Only optimize record N")->check(CLI::PositiveNumber);
+    le->add_option("--key", exp.key, "The Ed25519 key (PEM) that signed the record(s)")->required();
+    le->add_option("--out", exp.out, "File to write (default: stdout)");
+    le->callback([&] { action = [&](console& c) { return run_ledger_export(exp, c); }; });
 
     // check
     check_options check;

@@ -1,7 +1,8 @@
 // cli_fixture — what the CLI tests need made through the C++ API (the `hone` binary has no
 // optimize yet in this test's scope):
 //   cli_fixture ledger LEDGER ARTIFACT ACTOR KEY.pem VERDICT [APPROVALS [TIER]]
-//       writes ARTIFACT (some bytes) and appends a signed baseline and a signed optimize
+//       writes ARTIFACT (some bytes) and ARTIFACT.base (the base model), and appends a signed
+//       baseline record listing the base model and a signed optimize
 //       record listing it, with metrics and a policy (tier low by default) whose decision is
 //       VERDICT (approved | needs_signoff | rejected)
 //   cli_fixture report DIR KEY.pem
@@ -47,6 +48,9 @@ int make_ledger(int argc, char** argv) {
     base.actor = actor;
     base.metrics = R"({"accuracy":0.9,"model_bytes":4096})";
     base.note = "baseline made by cli_fixture";
+    const fs::path base_model = artifact.string() + ".base";
+    hone::write_file_atomic(base_model, bytes + "f32");
+    base.artifacts.push_back(hone::hash_file(base_model));
     ledger.append(base, &key);
     hone::change_record record = fixture::optimize(hone::hash_file(artifact), verdict,
                                                    static_cast<unsigned>(approvals), tier);
