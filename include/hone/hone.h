@@ -762,7 +762,9 @@ HONE_API hone_status hone_ledger_open(const char* path, hone_ledger** out);
 HONE_API void hone_ledger_destroy(hone_ledger* ledger);
 
 /* Appends a record (signed when `key` is not NULL); `seq` (may be NULL) receives its number.
- * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify. */
+ * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify,
+ * and with HONE_ERROR_INVALID_ARGUMENT when an approval rule of docs/ledger.md forbids the
+ * record (e.g. an approval by the key that signed the change, or a key approving twice). */
 HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_record* record,
                                         const hone_key* key, uint64_t* seq);
 
@@ -786,6 +788,14 @@ HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
                                              const char* public_key_hex, char* buffer,
                                              size_t capacity);
 HONE_API void hone_trust_store_destroy(hone_trust_store* store);
+
+/* hone_ledger_append with a trust store: an approve/reject/promote must then be signed by a key
+ * the store lists, and an approval only by an approver of the change's tier who did not sign
+ * the change (docs/ledger.md, "Approval rules"; the rules without a store apply either way). */
+HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
+                                                const hone_change_record* record,
+                                                const hone_key* key, const hone_trust_store* trust,
+                                                uint64_t* seq);
 
 typedef struct hone_verify_params {
     size_t struct_size;

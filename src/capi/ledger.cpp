@@ -145,6 +145,19 @@ HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_r
     });
 }
 
+HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
+                                                const hone_change_record* record,
+                                                const hone_key* key, const hone_trust_store* trust,
+                                                uint64_t* seq) {
+    return guarded([&] {
+        require(ledger, "hone_ledger_append_trusted", "ledger");
+        require(trust, "hone_ledger_append_trusted", "trust");
+        const auto r = record_from(require(record, "hone_ledger_append_trusted", "record"));
+        const auto entry = ledger->ledger.append(r, key ? &key->key : nullptr, &trust->store);
+        if (seq) *seq = entry.seq;
+    });
+}
+
 HONE_API hone_status hone_verify_params_init(hone_verify_params* params) {
     return guarded([&] {
         *require(params, "hone_verify_params_init", "params") = hone_verify_params{};

@@ -107,7 +107,7 @@ ledger_entry ledger::append(const change_record& record, const signing_key* key,
                          path_.string(), current.report.first_bad, current.report.problem));
     ledger_entry e;
     e.seq = current.entries.size() + 1;
-    if (needs_subject && *record.subject >= e.seq)
+    if (needs_subject && (*record.subject == 0 || *record.subject >= e.seq))
         fail(status::invalid_argument,
              fmt::format("ledger '{}': subject {} is not an existing record (there are {})",
                          path_.string(), *record.subject, e.seq - 1));

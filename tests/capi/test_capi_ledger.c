@@ -29,7 +29,7 @@ static void write_text(const char* path, const char* text) {
 /* Trust stores and the load-time check on bytes and on a file descriptor. */
 static void check_trust_and_load(const char* dir) {
     char path[256], text[512], holder[16], ci_hex[65], ann_hex[65];
-    hone_key *ci = NULL, *ann = NULL;
+    hone_key *ci = NULL, *ann = NULL, *mallory_key = NULL;
     hone_trust_store *trust = NULL, *bad = NULL;
     hone_ledger* ledger = NULL;
     hone_change_record r;
@@ -45,6 +45,7 @@ static void check_trust_and_load(const char* dir) {
     int fd;
 
     CHECK(hone_key_generate(&ci) == HONE_OK && hone_key_generate(&ann) == HONE_OK);
+    CHECK(hone_key_generate(&mallory_key) == HONE_OK);
     hone_key_public_hex(ci, ci_hex, sizeof ci_hex);
     hone_key_public_hex(ann, ann_hex, sizeof ann_hex);
     snprintf(text, sizeof text, "# who\nci optimizer %s\nann approver:low %s # reviewer\n", ci_hex,
@@ -81,8 +82,14 @@ static void check_trust_and_load(const char* dir) {
     r.subject = 1;
     CHECK(hone_ledger_append(ledger, &r, ci, &seq) == HONE_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(hone_last_error(), "separation of duties") != NULL);
+    r.actor = "mallory"; /* a key the trust store does not list */
+    CHECK(hone_ledger_append_trusted(ledger, &r, mallory_key, trust, &seq) ==
+          HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "is not in team.trust") != NULL);
+    CHECK(hone_ledger_append_trusted(ledger, &r, NULL, trust, &seq) ==
+          HONE_ERROR_INVALID_ARGUMENT); /* unsigned, with a trust store */
     r.actor = "ann";
-    CHECK(hone_ledger_append(ledger, &r, ann, &seq) == HONE_OK && seq == 2);
+    CHECK(hone_ledger_append_trusted(ledger, &r, ann, trust, &seq) == HONE_OK && seq == 2);
 
     /* verify params with a trust store and strict mode */
     CHECK(hone_verify_params_init(&vp) == HONE_OK);
@@ -154,6 +161,7 @@ static void check_trust_and_load(const char* dir) {
     hone_ledger_destroy(ledger);
     hone_key_destroy(ci);
     hone_key_destroy(ann);
+    hone_key_destroy(mallory_key);
 }
 
 int main(void) {

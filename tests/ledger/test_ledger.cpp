@@ -251,6 +251,8 @@ TEST_CASE("bad input is refused with clear errors; nothing is written") {
     CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("needs a subject"), hone::error);
     r.subject = 5;
     CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("subject 5"), hone::error);
+    r.subject = 0;
+    CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("subject 0"), hone::error);
     CHECK_FALSE(fs::exists(file));
     std::ofstream(file) << "{\"seq\":1}\n";
     try {

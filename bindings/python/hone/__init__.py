@@ -578,6 +578,8 @@ _fn("hone_ledger_open", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_ledger_destroy", [C.c_void_p], None)
 _fn("hone_ledger_append", [C.c_void_p, C.POINTER(_ChangeRecord), C.c_void_p,
                            C.POINTER(C.c_uint64)])
+_fn("hone_ledger_append_trusted", [C.c_void_p, C.POINTER(_ChangeRecord), C.c_void_p, C.c_void_p,
+                                   C.POINTER(C.c_uint64)])
 _fn("hone_verify_params_init", [C.POINTER(_VerifyParams)])
 _fn("hone_ledger_verify", [C.c_void_p, C.POINTER(_VerifyParams), C.POINTER(_VerifyResult)])
 _fn("hone_ledger_check_artifact", [C.c_void_p, C.c_char_p, C.POINTER(_VerifyParams),
@@ -602,8 +604,10 @@ class Ledger:
             self._handle = None
 
     def append(self, action: str, actor: str, key: Optional[Key] = None, subject: int = 0,
-               artifacts: Sequence[str] = (), note: str = "", **json_fields: str) -> int:
-        """Appends a record (signed with `key`); returns its sequence number."""
+               artifacts: Sequence[str] = (), note: str = "",
+               trust: Optional["TrustStore"] = None, **json_fields: str) -> int:
+        """Appends a record (signed with `key`; with `trust`, approvals must come from its
+        approvers); returns its sequence number. The approval rules of docs/ledger.md apply."""
         r = _ChangeRecord()
         _check(_lib.hone_change_record_init(C.byref(r)))
         if action not in self.actions:
@@ -620,8 +624,13 @@ class Ledger:
                 raise ValueError(f"Ledger.append: no record field '{field}'")
             setattr(r, field, _str(text))
         seq = C.c_uint64()
-        _check(_lib.hone_ledger_append(self._handle, C.byref(r),
-                                       key._handle if key else None, C.byref(seq)))
+        if trust is not None:
+            _check(_lib.hone_ledger_append_trusted(self._handle, C.byref(r),
+                                                   key._handle if key else None, trust._handle,
+                                                   C.byref(seq)))
+        else:
+            _check(_lib.hone_ledger_append(self._handle, C.byref(r),
+                                           key._handle if key else None, C.byref(seq)))
         return seq.value
 
     def _params(self, require_signatures: bool, trusted: Optional[dict],

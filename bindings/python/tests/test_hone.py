@@ -256,6 +256,9 @@ class Ledgers(unittest.TestCase):
                 self.assertEqual(hone.check_load(f.fileno(), path, trust=trust)["verdict"],
                                  "approved")
             no_bob = hone.TrustStore.parse(f"alice optimizer {key.public_hex}\n")
+            with self.assertRaises(hone.HoneError) as e:  # bob is not in no_bob
+                ledger.append("approve", "bob", bob, subject=2, trust=no_bob)
+            self.assertIn("is not in trust store", str(e.exception))
             self.assertEqual(hone.check_load(b"weights", path, trust=no_bob)["verdict"],
                              "needs_signoff")
             with self.assertRaises(hone.HoneError) as e:
