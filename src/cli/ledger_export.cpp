@@ -52,16 +52,18 @@ int run_ledger_export(const ledger_export_options& o, console& c) {
                              o.ledger.string(), o.key.string()));
     }
     std::string lines;
+    const std::string name = o.ledger.filename().string();
     for (const auto seq : chosen)
-        lines += dsse_envelope("application/vnd.in-toto+json",
-                               in_toto_statement(entries, seq, o.ledger.filename().string()), key) +
-                 "\n";
+        for (const auto& statement :
+             {in_toto_statement(entries, seq, name), validation_statement(entries, seq, name)})
+            lines += dsse_envelope("application/vnd.in-toto+json", statement, key) + "\n";
     if (o.out.empty()) {
         c.out << lines;
     } else {
         write_file_atomic(o.out, lines);
         if (!c.json)
-            c.err << fmt::format("wrote {} attestation(s) to {}\n", chosen.size(), o.out.string());
+            c.err << fmt::format("wrote {} attestation(s) of {} record(s) to {}\n",
+                                 2 * chosen.size(), chosen.size(), o.out.string());
     }
     return exit_ok;
 }

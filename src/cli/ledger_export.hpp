@@ -17,7 +17,8 @@ struct ledger_export_options {
     std::filesystem::path out;        ///< file to write; empty = stdout
 };
 
-/// Writes one DSSE envelope per optimize record (JSON Lines, the in-toto bundle form). The
+/// Writes two DSSE envelopes per optimize record (JSON Lines, the in-toto bundle form): SLSA
+/// provenance, then hone's validation predicate. The
 /// ledger must verify; --seq must name an optimize record signed by --key; without --seq every
 /// optimize record signed by --key is exported (none: invalid_argument).
 int run_ledger_export(const ledger_export_options& o, console& c);

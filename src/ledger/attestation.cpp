@@ -70,17 +70,46 @@ std::string base64_encode(std::string_view bytes) {
     return out;
 }
 
-std::string in_toto_statement(const std::vector<ledger_entry>& entries, std::uint64_t seq,
-                              std::string_view ledger_name) {
+namespace {
+
+const ledger_entry& optimize_record(const std::vector<ledger_entry>& entries, std::uint64_t seq) {
     if (seq < 1 || seq > entries.size() ||
         entries[seq - 1].record.action != ledger_action::optimize)
         fail(status::invalid_argument,
              fmt::format("in-toto export: record {} is not an optimize record", seq));
-    const ledger_entry& e = entries[seq - 1];
-    const change_record& r = e.record;
+    return entries[seq - 1];
+}
+
+json subjects_of(const change_record& r) {
     json subjects = json::array();
     for (const auto& a : r.artifacts)
         subjects.push_back({{"name", a.path}, {"digest", {{"sha256", a.sha256}}}});
+    return subjects;
+}
+
+} // namespace
+
+std::string validation_statement(const std::vector<ledger_entry>& entries, std::uint64_t seq,
+                                 std::string_view ledger_name) {
+    const ledger_entry& e = optimize_record(entries, seq);
+    const json statement = {
+        {"_type", "https://in-toto.io/Statement/v1"},
+        {"subject", subjects_of(e.record)},
+        {"predicateType", validation_predicate_type},
+        {"predicate",
+         {{"metrics", json::parse(e.record.metrics)},
+          {"policy", json::parse(e.record.policy)},
+          {"decision", json::parse(e.record.decision)},
+          {"ledger",
+           {{"name", ledger_name}, {"seq", e.seq}, {"record_sha256", sha256_hex(e.line)}}}}}};
+    return statement.dump();
+}
+
+std::string in_toto_statement(const std::vector<ledger_entry>& entries, std::uint64_t seq,
+                              std::string_view ledger_name) {
+    const ledger_entry& e = optimize_record(entries, seq);
+    const change_record& r = e.record;
+    json subjects = subjects_of(r);
     json dependencies = json::array();
     if (const ledger_entry* base = baseline_of(entries, e))
         for (const auto& a : base->record.artifacts)

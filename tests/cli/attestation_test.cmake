@@ -29,7 +29,7 @@ run(0 f ${FIXTURE} ledger ${W}/ledger.jsonl ${W}/model.bin ci ${W}/ci.pem needs_
 
 run(0 e1 ${HONE} ledger export ledger.jsonl --format in-toto --key ci.pem --out att.jsonl)
 run(0 py ${PYTHON} ${SOURCE_DIR}/tests/cli/verify_dsse.py ${W}/att.jsonl ${W}/model.bin ${ci_key})
-if(NOT py_out MATCHES "^ok 1")
+if(NOT py_out MATCHES "^ok 2")
   message(FATAL_ERROR "verify_dsse: ${py_out}")
 endif()
 run(0 e2 ${HONE} ledger export ledger.jsonl --seq 2 --key ci.pem)

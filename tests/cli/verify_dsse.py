@@ -1,8 +1,8 @@
 """Verifies `hone ledger export --format in-toto` output without hone's code: each line is a
 DSSE envelope whose Ed25519 signature (keyid = the public key in hex) must verify over
 PAE(payloadType, payload) with Python's `cryptography` (Debian python3-cryptography), and whose
-payload is an in-toto Statement v1 with an SLSA Provenance v1 predicate naming the artifact
-by its SHA-256.
+payload is an in-toto Statement v1 naming the artifact by its SHA-256, with an SLSA Provenance
+v1 predicate or hone's validation predicate (one of each per record).
 
 usage: verify_dsse.py ENVELOPES.jsonl ARTIFACT EXPECTED_PUBLIC_KEY_HEX
 Prints "ok N" (N envelopes) or exits 1 naming the problem."""
@@ -13,6 +13,9 @@ import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+VALIDATION = "https://github.com/hone/hone/docs/ledger.md#validation-v1"
 
 
 def pae(payload_type: bytes, body: bytes) -> bytes:
@@ -33,6 +36,7 @@ def main() -> None:
         lines = [line for line in f.read().splitlines() if line]
     if not lines:
         fail("no envelopes")
+    provenances = validations = 0
     for n, line in enumerate(lines, 1):
         env = json.loads(line)
         if env["payloadType"] != "application/vnd.in-toto+json":
@@ -58,8 +62,23 @@ def main() -> None:
         st = json.loads(body)
         if st["_type"] != "https://in-toto.io/Statement/v1":
             fail(f"envelope {n}: _type {st['_type']}")
+        digests = [s["digest"]["sha256"] for s in st["subject"]]
+        if artifact_sha256 not in digests:
+            fail(f"envelope {n}: no subject has the artifact's SHA-256 {artifact_sha256}")
+        if st["predicateType"] == VALIDATION:
+            p = st["predicate"]
+            lo, hi = p["metrics"]["accuracy"]["delta_interval"]
+            if not lo <= hi:
+                fail(f"envelope {n}: the accuracy delta interval [{lo}, {hi}] is not an interval")
+            if p["decision"]["verdict"] not in ("approved", "needs_signoff", "rejected"):
+                fail(f"envelope {n}: decision {p['decision']}")
+            if "tier" not in p["policy"] or len(p["ledger"]["record_sha256"]) != 64:
+                fail(f"envelope {n}: the policy or the ledger reference is missing")
+            validations += 1
+            continue
         if st["predicateType"] != "https://slsa.dev/provenance/v1":
             fail(f"envelope {n}: predicateType {st['predicateType']}")
+        provenances += 1
         digests = [s["digest"]["sha256"] for s in st["subject"]]
         if artifact_sha256 not in digests:
             fail(f"envelope {n}: no subject has the artifact's SHA-256 {artifact_sha256}")
@@ -77,6 +96,8 @@ def main() -> None:
                 fail(f"envelope {n}: dependency {d['name']} has no SHA-256")
         if "hone" not in run["builder"]["version"] or not run["builder"]["id"]:
             fail(f"envelope {n}: builder lacks id or hone's version")
+    if provenances != validations:
+        fail(f"{provenances} provenance and {validations} validation statements")
     print(f"ok {len(lines)}")
 
 

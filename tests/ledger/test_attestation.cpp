@@ -59,6 +59,18 @@ TEST_CASE("an optimize record as an in-toto Statement with SLSA provenance") {
     CHECK(deps[2]["annotations"]["role"] == "evaluation");
     CHECK(st["predicate"]["runDetails"]["metadata"]["invocationId"] == "l.jsonl#2");
     CHECK(st["predicate"]["runDetails"]["builder"]["version"].contains("hone"));
+    opt.record.metrics = R"({"accuracy":{"delta_interval":[-0.01,0.002]}})";
+    opt.record.decision = R"({"verdict":"approved"})";
+    opt.line = "the stored line";
+    const std::vector<hone::ledger_entry> with_metrics{base, opt};
+    const auto v = nlohmann::json::parse(hone::validation_statement(with_metrics, 2, "l.jsonl"));
+    CHECK(v["predicateType"] == hone::validation_predicate_type);
+    CHECK(v["subject"] == st["subject"]);
+    CHECK(v["predicate"]["metrics"]["accuracy"]["delta_interval"][0] == -0.01);
+    CHECK(v["predicate"]["policy"]["tier"] == "low");
+    CHECK(v["predicate"]["decision"]["verdict"] == "approved");
+    CHECK(v["predicate"]["ledger"]["seq"] == 2);
+    CHECK(v["predicate"]["ledger"]["record_sha256"] == hone::sha256_hex("the stored line"));
     CHECK_THROWS_WITH_AS(hone::in_toto_statement(entries, 1, "l.jsonl"),
                          doctest::Contains("record 1 is not an optimize record"), hone::error);
 }

@@ -35,6 +35,17 @@ HONE_EXPORT std::string base64_encode(std::string_view bytes);
 HONE_EXPORT std::string in_toto_statement(const std::vector<ledger_entry>& entries,
                                           std::uint64_t seq, std::string_view ledger_name);
 
+/// The predicate type of validation_statement(), documented in docs/ledger.md.
+inline constexpr std::string_view validation_predicate_type =
+    "https://github.com/hone/hone/docs/ledger.md#validation-v1";
+
+/// A second Statement for optimize record `seq`, same subjects, predicate
+/// {"metrics" (the recorded validation: accuracies, delta intervals, McNemar, slices with their
+/// intervals, latency with its paired-ratio interval), "policy", "decision", "ledger":
+/// {"name", "seq", "record_sha256"}}. Throws invalid_argument as in_toto_statement.
+HONE_EXPORT std::string validation_statement(const std::vector<ledger_entry>& entries,
+                                             std::uint64_t seq, std::string_view ledger_name);
+
 /// {"payloadType", "payload" (base64), "signatures": [{"keyid", "sig" (base64)}]} as compact
 /// JSON.
 HONE_EXPORT std::string dsse_envelope(std::string_view payload_type, std::string_view payload,
