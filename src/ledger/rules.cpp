@@ -79,9 +79,13 @@ std::vector<approval_note> tally_approvals(const std::vector<ledger_entry>& entr
     const auto tier = tier_of(subject);
     const trust_entry* optimizer = trust ? trust->find(subject.signer) : nullptr;
     std::vector<approval_note> notes;
-    auto counted_before = [&](auto&& same) -> const approval_note* {
-        for (const auto& n : notes)
-            if (n.counted && same(n)) return &n;
+    // The approval that already counted for this identity: the holder with a trust store,
+    // else the key.
+    auto counted_before = [&](const approval_note& n) -> const approval_note* {
+        for (const auto& o : notes)
+            if (o.counted &&
+                (n.holder.empty() ? o.public_key == n.public_key : o.holder == n.holder))
+                return &o;
         return nullptr;
     };
     for (const auto& e : entries) {
@@ -102,12 +106,7 @@ std::vector<approval_note> tally_approvals(const std::vector<ledger_entry>& entr
                                                 "approver") != holder->roles.end())) {
             n.why = fmt::format("'{}' is not an approver for tier '{}'", holder->holder,
                                 tier ? name_of(*tier) : "?");
-        } else if (const auto* twice = holder ? counted_before([&](const approval_note& o) {
-                       return o.holder == holder->holder;
-                   })
-                                              : counted_before([&](const approval_note& o) {
-                                                    return o.public_key == e.signer;
-                                                })) {
+        } else if (const approval_note* twice = counted_before(n)) {
             n.why = fmt::format("{} already approved in record {}",
                                 holder ? "'" + holder->holder + "'" : "this key", twice->seq);
         } else {
