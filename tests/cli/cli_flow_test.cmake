@@ -141,6 +141,33 @@ hone_run(1 r5 ledger approve ledger3.jsonl --seq 2 --actor bob --key bob.pem)
 fixture(ledger ${W}/ledger4.jsonl ${W}/model4.bin alice ${W}/alice.pem approved)
 hone_run(0 r6 check model4.bin --ledger ledger4.jsonl)
 
+# --- issue 19: identities are keys -----------------------------------------------------------
+# Tier low, 2 approvals: the optimizer's own key and one key under two names do not sign off.
+fixture(ledger ${W}/ledger5.jsonl ${W}/model5.bin optimizer ${W}/alice.pem needs_signoff 2)
+hone_run(1 i1 ledger approve ledger5.jsonl --seq 2 --actor reviewer --key alice.pem)
+expect_match("${i1_err}" "separation of duties" "the optimizer approving its own change")
+hone_run(0 i2 ledger approve ledger5.jsonl --seq 2 --actor bob --key bob.pem)
+hone_run(1 i3 ledger approve ledger5.jsonl --seq 2 --actor robert --key bob.pem)
+expect_match("${i3_err}" "one key approves once" "one key under two names")
+hone_run(10 i4 check model5.bin --ledger ledger5.jsonl)
+expect_match("${i4_out}" "needs 1 more" "check after refused approvals")
+# Two `hone ledger approve` processes at once (execute_process runs its commands concurrently):
+# both land, the chain stays intact.
+hone_run(0 i5 keygen --out carol.pem)
+hone_run(0 i6 keygen --out dave.pem)
+fixture(ledger ${W}/ledger6.jsonl ${W}/model6.bin optimizer ${W}/alice.pem needs_signoff 2)
+execute_process(
+  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor carol --key carol.pem
+  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor dave --key dave.pem
+  RESULTS_VARIABLE codes OUTPUT_QUIET ERROR_VARIABLE both_err WORKING_DIRECTORY ${W})
+if(NOT codes STREQUAL "0;0")
+  message(FATAL_ERROR "concurrent approvals: exit codes ${codes}\n${both_err}")
+endif()
+hone_run(0 i7 ledger verify ledger6.jsonl)
+expect_match("${i7_out}" "verifies: 4 records" "concurrent approvals: nothing lost")
+hone_run(0 i8 check model6.bin --ledger ledger6.jsonl)
+expect_match("${i8_out}" "signed off by 2 approver" "concurrent approvals count")
+
 # --- tampering: any edited byte makes verify fail, check refuse, approve refuse -------------------
 foreach(position 10 200 400)
   file(COPY_FILE ${W}/ledger.jsonl ${W}/saved.jsonl)
