@@ -762,9 +762,40 @@ HONE_API hone_status hone_ledger_open(const char* path, hone_ledger** out);
 HONE_API void hone_ledger_destroy(hone_ledger* ledger);
 
 /* Appends a record (signed when `key` is not NULL); `seq` (may be NULL) receives its number.
- * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify. */
+ * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify,
+ * and with HONE_ERROR_INVALID_ARGUMENT when an approval rule of docs/ledger.md forbids the
+ * record (e.g. an approval by the key that signed the change, or a key approving twice). */
 HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_record* record,
                                         const hone_key* key, uint64_t* seq);
+
+/* A trust store: who holds which Ed25519 key and its roles (docs/ledger.md, "Trust store"). One
+ * key per line, '#' starts a comment:
+ *     <holder> <roles> <public key>
+ * roles: a comma list of optimizer | approver | approver:<tier> (low, medium, high, critical);
+ * public key: 64 hex digits. Errors (HONE_ERROR_FORMAT) name the line and the field. */
+typedef struct hone_trust_store hone_trust_store;
+
+/* Reads a trust store file (HONE_ERROR_IO when unreadable). */
+HONE_API hone_status hone_trust_store_load(const char* path, hone_trust_store** out);
+/* Parses `size` bytes of text; `source` (may be NULL) names it in error messages. */
+HONE_API hone_status hone_trust_store_parse(const char* text, size_t size, const char* source,
+                                            hone_trust_store** out);
+/* Number of keys listed. */
+HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_t* count);
+/* The holder of `public_key_hex` into `buffer` (NUL-terminated); HONE_ERROR_NOT_FOUND when the
+ * key is not listed, HONE_ERROR_OUT_OF_RANGE when `capacity` is too small. */
+HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
+                                             const char* public_key_hex, char* buffer,
+                                             size_t capacity);
+HONE_API void hone_trust_store_destroy(hone_trust_store* store);
+
+/* hone_ledger_append with a trust store: an approve/reject/promote must then be signed by a key
+ * the store lists, and an approval only by an approver of the change's tier who did not sign
+ * the change (docs/ledger.md, "Approval rules"; the rules without a store apply either way). */
+HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
+                                                const hone_change_record* record,
+                                                const hone_key* key, const hone_trust_store* trust,
+                                                uint64_t* seq);
 
 typedef struct hone_verify_params {
     size_t struct_size;
@@ -772,6 +803,10 @@ typedef struct hone_verify_params {
     const char* const* trusted_actors; /* actor i must sign with trusted_keys[i] (hex) */
     const char* const* trusted_keys;
     size_t trusted_count;
+    /* Added in 0.2 (read only when struct_size covers them): */
+    const hone_trust_store* trust; /* NULL: none; approvals then count any distinct key */
+    int strict; /* 1: every record signed by a key of `trust`, whatever the tier (always on for
+                   a high or critical change); default 0 */
 } hone_verify_params;
 
 HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
@@ -807,6 +842,54 @@ typedef struct hone_artifact_status {
 HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char* path,
                                                 const hone_verify_params* params,
                                                 hone_artifact_status* out);
+
+/* The load-time check on the bytes an engine will actually load: hashes them (not a path that
+ * could change in between), verifies the ledger (with `trust` and strict mode), re-derives the
+ * matched record's decision and counts its approvals. The result says exactly what was
+ * verified; `json` holds all of it:
+ *   {"verdict", "reason", "artifact": {path, sha256, bytes}, "matched_record",
+ *    "chain": {"intact", "records_verified", "head_sha256"}, "tier", "strict", "trust_store",
+ *    "optimize_signer": {public_key, holder}, "decision_rederived",
+ *    "approvals": {"required", "counted", "missing", "records": [{seq, actor, public_key,
+ *    holder, counted, why_not}]}}
+ * Only HONE_ARTIFACT_APPROVED means "load it". */
+typedef struct hone_load_check hone_load_check; /* a result; owns its texts */
+
+typedef struct hone_load_check_params {
+    size_t struct_size;
+    const char* ledger_path;       /* required */
+    const hone_trust_store* trust; /* may be NULL */
+    int strict;                    /* as in hone_verify_params; default 0 */
+} hone_load_check_params;
+
+HONE_API hone_status hone_load_check_params_init(hone_load_check_params* params);
+
+/* `size` bytes at `data` (data may be NULL only when size is 0). */
+HONE_API hone_status hone_load_check_buffer(const void* data, size_t size,
+                                            const hone_load_check_params* params,
+                                            hone_load_check** out);
+/* An open file descriptor, read from offset 0 to its end with pread (its offset is unchanged). */
+HONE_API hone_status hone_load_check_fd(int fd, const hone_load_check_params* params,
+                                        hone_load_check** out);
+
+typedef struct hone_load_check_info {
+    hone_artifact_verdict verdict;
+    uint64_t matched_record; /* the optimize record the bytes matched, 0 if none */
+    uint64_t chain_records;  /* records verified (all, when chain_intact) */
+    int chain_intact;        /* 1: every record, signature and the head file verified */
+    int decision_rederived;  /* 1: the stored decision equals the re-derived one */
+    int strict;              /* 1: strict mode was applied */
+    uint64_t approvals_required;
+    uint64_t approvals_counted;
+    char sha256[65]; /* of the bytes checked */
+    uint64_t bytes;
+    const char* signer_holder; /* holder of the optimize record's key ("" if unknown) */
+    const char* reason;        /* valid while the result lives */
+    const char* json;          /* everything, as above; valid while the result lives */
+} hone_load_check_info;
+
+HONE_API hone_status hone_load_check_get(const hone_load_check* result, hone_load_check_info* out);
+HONE_API void hone_load_check_destroy(hone_load_check* result);
 
 /* ======================================================================================
  * quantizer (include/hone/quantize/)

@@ -1,6 +1,8 @@
 #include "hone/ledger/ledger.hpp"
 #include "guard.hpp"
+#include "trust_handle.hpp"
 
+#include <cstddef>
 #include <cstring>
 #include <fmt/format.h>
 #include <memory>
@@ -24,9 +26,13 @@ const char* or_null(const char* text) { return text ? text : "null"; }
 hone::verify_options options_from(const hone_verify_params* p) {
     hone::verify_options o;
     if (!p) return o;
-    hone::capi::check_struct_size(p->struct_size, sizeof(hone_verify_params), "hone_ledger_verify",
-                                  "hone_verify_params");
+    hone::capi::check_struct_size(p->struct_size, offsetof(hone_verify_params, trust),
+                                  "hone_ledger_verify", "hone_verify_params");
     o.require_signatures = p->require_signatures != 0;
+    if (p->struct_size >= sizeof(hone_verify_params)) { // fields added in 0.2
+        o.trust = p->trust ? &p->trust->store : nullptr;
+        o.strict = p->strict != 0;
+    }
     if (p->trusted_count > 0 && (!p->trusted_actors || !p->trusted_keys))
         hone::fail(hone::status::invalid_argument,
                    "hone_verify_params: trusted_actors and trusted_keys must not be NULL when "
@@ -139,6 +145,19 @@ HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_r
     });
 }
 
+HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
+                                                const hone_change_record* record,
+                                                const hone_key* key, const hone_trust_store* trust,
+                                                uint64_t* seq) {
+    return guarded([&] {
+        require(ledger, "hone_ledger_append_trusted", "ledger");
+        require(trust, "hone_ledger_append_trusted", "trust");
+        const auto r = record_from(require(record, "hone_ledger_append_trusted", "record"));
+        const auto entry = ledger->ledger.append(r, key ? &key->key : nullptr, &trust->store);
+        if (seq) *seq = entry.seq;
+    });
+}
+
 HONE_API hone_status hone_verify_params_init(hone_verify_params* params) {
     return guarded([&] {
         *require(params, "hone_verify_params_init", "params") = hone_verify_params{};
@@ -176,5 +195,52 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
         *out = result;
     });
 }
+
+HONE_API hone_status hone_trust_store_load(const char* path, hone_trust_store** out) {
+    return guarded([&] {
+        require(path, "hone_trust_store_load", "path");
+        require(out, "hone_trust_store_load", "out");
+        *out = new hone_trust_store{hone::trust_store::load(path)};
+    });
+}
+
+HONE_API hone_status hone_trust_store_parse(const char* text, size_t size, const char* source,
+                                            hone_trust_store** out) {
+    return guarded([&] {
+        if (size > 0) require(text, "hone_trust_store_parse", "text");
+        require(out, "hone_trust_store_parse", "out");
+        *out = new hone_trust_store{hone::trust_store::parse(
+            std::string_view(text ? text : "", size), source ? source : "trust store")};
+    });
+}
+
+HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_t* count) {
+    return guarded([&] {
+        *require(count, "hone_trust_store_count", "count") =
+            require(store, "hone_trust_store_count", "store")->store.entries().size();
+    });
+}
+
+HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
+                                             const char* public_key_hex, char* buffer,
+                                             size_t capacity) {
+    return guarded([&] {
+        require(store, "hone_trust_store_holder", "store");
+        require(public_key_hex, "hone_trust_store_holder", "public_key_hex");
+        require(buffer, "hone_trust_store_holder", "buffer");
+        const hone::trust_entry* e = store->store.find(public_key_hex);
+        if (!e)
+            hone::fail(hone::status::not_found,
+                       fmt::format("hone_trust_store_holder: key '{}' is not in {}", public_key_hex,
+                                   store->store.source()));
+        if (capacity < e->holder.size() + 1)
+            hone::fail(hone::status::out_of_range,
+                       fmt::format("hone_trust_store_holder: capacity {} < {}", capacity,
+                                   e->holder.size() + 1));
+        std::memcpy(buffer, e->holder.c_str(), e->holder.size() + 1);
+    });
+}
+
+HONE_API void hone_trust_store_destroy(hone_trust_store* store) { delete store; }
 
 } // extern "C"

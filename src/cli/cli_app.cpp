@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "ledger_export.hpp"
 #include "main_job.hpp"
 #include "optimize.hpp"
 #include "train.hpp"
@@ -24,8 +25,12 @@ const char* const description =
     "hash-chained change ledger that an inference engine checks before it loads a model.";
 
 const char* const trust_help =
-    "Trust ACTOR's Ed25519 public key (64 hex digits): records by ACTOR must be signed by it. "
-    "Repeatable.";
+    "Trust store: lines '<holder> <roles> <public key>' (roles: optimizer, approver, "
+    "approver:<tier>); approvals count only approver keys, the change must be signed by an "
+    "optimizer key (docs/ledger.md)";
+const char* const strict_help =
+    "Strict mode for every tier (always on for high and critical): every record signed by a key "
+    "of the trust store";
 
 } // namespace
 
@@ -53,12 +58,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     k->add_flag("--public", keygen.public_only,
                 "Print the public key (hex) of the existing key --out; write nothing");
     k->add_flag("--force", keygen.force, "Replace an existing key file");
-    k->footer("Prints the public key: give it to verifiers as --trust ACTOR=HEXKEY.");
+    k->footer("Prints the public key: list it in a trust store (--trust FILE).");
     k->callback([&] { action = [&](console& c) { return run_keygen(keygen, c); }; });
 
     // ledger …
-    auto* l =
-        app.add_subcommand("ledger", "Verify, show, approve or reject records of a change ledger");
+    auto* l = app.add_subcommand(
+        "ledger", "Verify, show, approve, reject, promote or export records of a change ledger");
     l->require_subcommand(1);
 
     ledger_verify_options verify;
@@ -66,7 +71,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                            "head file, signatures (exit 0 ok, 30 not verified)");
     lv->add_option("LEDGER", verify.ledger, "Ledger file (JSONL)")->required();
     lv->add_flag("--require-signatures", verify.require_signatures, "Every record must be signed");
-    lv->add_option("--trust", verify.trust, trust_help)->type_name("ACTOR=HEXKEY");
+    lv->add_option("--trust", verify.trust, trust_help)->type_name("FILE");
+    lv->add_flag("--strict", verify.strict, strict_help);
     lv->callback([&] { action = [&](console& c) { return run_ledger_verify(verify, c); }; });
 
     ledger_show_options show;
@@ -76,14 +82,17 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     ls->add_option("--seq", show.seq, "Show record N in full")->check(CLI::PositiveNumber);
     ls->callback([&] { action = [&](console& c) { return run_ledger_show(show, c); }; });
 
-    ledger_decide_options approve, reject;
-    reject.reject = true;
-    for (auto* o : {&approve, &reject}) {
-        auto* s = l->add_subcommand(
-            o->reject ? "reject" : "approve",
-            o->reject ? "Append a signed rejection of an optimize record (the artifact is then "
-                        "refused)"
-                      : "Append a signed approval of an optimize record that needs sign-off");
+    ledger_decide_options approve, reject, promote;
+    reject.action = ledger_action::reject;
+    promote.action = ledger_action::promote;
+    for (auto* o : {&approve, &reject, &promote}) {
+        const char* what =
+            o->action == ledger_action::reject
+                ? "Append a signed rejection of an optimize record (the artifact is then refused)"
+            : o->action == ledger_action::promote
+                ? "Record that an approved optimize record was released (refused unless approved)"
+                : "Append a signed approval of an optimize record that needs sign-off";
+        auto* s = l->add_subcommand(std::string(name_of(o->action)), what);
         s->add_option("LEDGER", o->ledger, "Ledger file (JSONL)")->required();
         s->add_option("--seq", o->seq, "The optimize record acted on")
             ->required()
@@ -94,9 +103,21 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         s->add_option("--reason", o->reason, "Why (stored as the record's note)");
         s->add_flag("--require-signatures", o->require_signatures,
                     "Refuse unless every existing record is signed");
-        s->add_option("--trust", o->trust, trust_help)->type_name("ACTOR=HEXKEY");
+        s->add_option("--trust", o->trust, trust_help)->type_name("FILE");
+        s->add_flag("--strict", o->strict, strict_help);
         s->callback([&, o] { action = [&, o](console& c) { return run_ledger_decide(*o, c); }; });
     }
+
+    ledger_export_options exp;
+    auto* le = l->add_subcommand(
+        "export", "Optimize records as in-toto Statements (SLSA Provenance v1) in DSSE envelopes "
+                  "signed with the record's key, one JSON line each");
+    le->add_option("LEDGER", exp.ledger, "Ledger file (JSONL)")->required();
+    le->add_option("--format", exp.format, "in-toto")->check(CLI::IsMember({"in-toto"}));
+    le->add_option("--seq", exp.seq, "Only optimize record N")->check(CLI::PositiveNumber);
+    le->add_option("--key", exp.key, "The Ed25519 key (PEM) that signed the record(s)")->required();
+    le->add_option("--out", exp.out, "File to write (default: stdout)");
+    le->callback([&] { action = [&](console& c) { return run_ledger_export(exp, c); }; });
 
     // check
     check_options check;
@@ -106,7 +127,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     ch->add_option("MODEL", check.model, "The file an engine is about to load")->required();
     ch->add_option("--ledger", check.ledger, "Ledger file (JSONL)")->required();
     ch->add_flag("--require-signatures", check.require_signatures, "Every record must be signed");
-    ch->add_option("--trust", check.trust, trust_help)->type_name("ACTOR=HEXKEY");
+    ch->add_option("--trust", check.trust, trust_help)->type_name("FILE");
+    ch->add_flag("--strict", check.strict, strict_help);
     ch->callback([&] { action = [&](console& c) { return run_check(check, c); }; });
 
     // report

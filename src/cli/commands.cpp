@@ -22,30 +22,12 @@ void print_json(std::ostream& out, const json& j) {
     out << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
 }
 
-verify_options trust_options(const std::vector<std::string>& trust, bool require_signatures) {
-    verify_options o;
-    o.require_signatures = require_signatures;
-    for (const auto& t : trust) {
-        const auto eq = t.rfind('=');
-        std::string key = eq == std::string::npos ? std::string() : t.substr(eq + 1);
-        std::transform(key.begin(), key.end(), key.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        const bool hex = key.size() == 64 && std::all_of(key.begin(), key.end(), [](char ch) {
-                             return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
-                         });
-        if (eq == std::string::npos || eq == 0 || !hex)
-            fail(status::invalid_argument,
-                 fmt::format("--trust '{}': expected ACTOR=HEXKEY with the actor's 64-digit hex "
-                             "Ed25519 public key (hone keygen --out KEY.pem --public prints it)",
-                             t));
-        const std::string actor = t.substr(0, eq);
-        if (const auto it = o.trusted_keys.find(actor);
-            it != o.trusted_keys.end() && it->second != key)
-            fail(status::invalid_argument,
-                 fmt::format("--trust: actor '{}' is given two different keys", actor));
-        o.trusted_keys[actor] = key;
-    }
-    return o;
+trust_context::trust_context(const std::filesystem::path& file, bool require_signatures,
+                             bool strict) {
+    if (!file.empty()) store = trust_store::load(file);
+    options.require_signatures = require_signatures;
+    options.strict = strict;
+    options.trust = store ? &*store : nullptr;
 }
 
 void require_ledger(const fs::path& ledger) {
@@ -87,7 +69,8 @@ int run_keygen(const keygen_options& o, console& c) {
 // ---------------------------------------------------------------------------------------------
 
 int run_ledger_verify(const ledger_verify_options& o, console& c) {
-    const verify_options options = trust_options(o.trust, o.require_signatures);
+    const trust_context trust(o.trust, o.require_signatures, o.strict);
+    const verify_options& options = trust.options;
     require_ledger(o.ledger);
     const verify_report r = ledger(o.ledger).verify(options);
     if (c.json) {
@@ -98,13 +81,16 @@ int run_ledger_verify(const ledger_verify_options& o, console& c) {
         }
         print_json(c.out, j);
     } else if (r.ok) {
-        c.out << fmt::format("ledger {} verifies: {} record{}{}\n", o.ledger.string(), r.records,
-                             r.records == 1 ? "" : "s",
-                             options.require_signatures ? ", all signed"
-                             : options.trusted_keys.empty()
-                                 ? ""
-                                 : fmt::format(", trusted keys of {} actor(s) checked",
-                                               options.trusted_keys.size()));
+        c.out << fmt::format(
+            "ledger {} verifies: {} record{}{}\n", o.ledger.string(), r.records,
+            r.records == 1 ? "" : "s",
+            options.trust && options.strict
+                ? fmt::format(", every record signed by a key of {}", options.trust->source())
+            : options.trust ? fmt::format(" ({} given; strict mode off unless a high or "
+                                          "critical change is recorded)",
+                                          options.trust->source())
+            : options.require_signatures ? ", all signed"
+                                         : "");
     } else {
         c.out << fmt::format("ledger {} does NOT verify: {}: {} ({} record{} verified before it)\n",
                              o.ledger.string(),
@@ -199,10 +185,11 @@ int run_ledger_show(const ledger_show_options& o, console& c) {
 // ---------------------------------------------------------------------------------------------
 
 int run_ledger_decide(const ledger_decide_options& o, console& c) {
-    const char* what = o.reject ? "reject" : "approve";
+    const std::string what(name_of(o.action));
     if (o.actor.empty())
         fail(status::invalid_argument, fmt::format("ledger {}: --actor is required", what));
-    const verify_options options = trust_options(o.trust, o.require_signatures);
+    const trust_context trust(o.trust, o.require_signatures, o.strict);
+    const verify_options& options = trust.options;
     require_ledger(o.ledger);
     // The key first: a bad key file must fail before anything else happens.
     std::optional<signing_key> key;
@@ -216,38 +203,16 @@ int run_ledger_decide(const ledger_decide_options& o, console& c) {
                  r.problem));
     const std::vector<ledger_entry> entries = l.read();
     const ledger_entry& subject = find_record(entries, o.seq, o.ledger);
-    if (subject.record.action != ledger_action::optimize)
-        fail(status::invalid_argument,
-             fmt::format(
-                 "record {} is a '{}' record; approve and reject refer to an optimize record",
-                 o.seq, name_of(subject.record.action)));
-    for (const auto& e : entries) {
-        if (!e.record.subject || *e.record.subject != o.seq) continue;
-        if (e.record.action == ledger_action::reject && !o.reject)
-            fail(status::invalid_argument,
-                 fmt::format(
-                     "record {} was rejected by '{}' in record {}; an approval cannot undo that",
-                     o.seq, e.record.actor, e.seq));
-        if (e.record.action == (o.reject ? ledger_action::reject : ledger_action::approve) &&
-            e.record.actor == o.actor)
-            fail(status::invalid_argument,
-                 fmt::format("'{}' already {}ed record {} (record {})", o.actor,
-                             o.reject ? "reject" : "approv", o.seq, e.seq));
-    }
-    if (!o.reject && verdict_of(subject) == "rejected")
-        fail(status::invalid_argument,
-             fmt::format("record {} was rejected by its policy; an approval cannot override it",
-                         o.seq));
-    if (!key && !o.reject)
+    // The rules (who may approve, reject or promote what) are the library's: append refuses.
+    if (!key && o.action == ledger_action::approve)
         c.err << "warning: unsigned approval: it is recorded but does not count toward sign-off "
                  "(give --key)\n";
-
     change_record r;
-    r.action = o.reject ? ledger_action::reject : ledger_action::approve;
+    r.action = o.action;
     r.actor = o.actor;
     r.subject = o.seq;
     r.note = o.reason;
-    const ledger_entry appended = l.append(r, key ? &*key : nullptr);
+    const ledger_entry appended = l.append(r, key ? &*key : nullptr, options.trust);
 
     // Where the subject's artifact stands now, when its file is at hand.
     json status_json = nullptr;
@@ -286,24 +251,29 @@ int run_ledger_decide(const ledger_decide_options& o, console& c) {
 // ---------------------------------------------------------------------------------------------
 
 int run_check(const check_options& o, console& c) {
-    const verify_options options = trust_options(o.trust, o.require_signatures);
+    const trust_context trust(o.trust, o.require_signatures, o.strict);
+    const verify_options& options = trust.options;
     std::error_code ec;
     if (!fs::is_regular_file(o.model, ec))
         fail(status::io_error,
              fmt::format("model '{}' does not exist or is not a file", o.model.string()));
     require_ledger(o.ledger);
     const artifact_status s = ledger(o.ledger).check_artifact(o.model, options);
-    if (c.json)
-        print_json(c.out, {{"file", o.model.string()},
-                           {"sha256", s.artifact.sha256},
-                           {"bytes", s.artifact.bytes},
-                           {"ledger", o.ledger.string()},
-                           {"verdict", std::string(name_of(s.verdict))},
-                           {"seq", s.seq},
-                           {"approvals_missing", s.approvals_missing},
-                           {"reason", s.reason}});
-    else
+    if (c.json) {
+        json j = json::parse(s.to_json());
+        j["file"] = o.model.string();
+        j["ledger"] = o.ledger.string();
+        j["seq"] = s.seq;
+        j["sha256"] = s.artifact.sha256;
+        j["approvals_missing"] = s.approvals_missing;
+        print_json(c.out, j);
+    } else {
         c.out << fmt::format("{}: {} ({})\n", o.model.string(), name_of(s.verdict), s.reason);
+        for (const auto& n : s.approvals)
+            c.out << fmt::format("  approval record {} by '{}'{}: {}\n", n.seq, n.actor,
+                                 n.holder.empty() ? std::string() : " (" + n.holder + ")",
+                                 n.counted ? "counted" : "not counted, " + n.why);
+    }
     return exit_code_for(s.verdict);
 }
 

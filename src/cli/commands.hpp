@@ -1,6 +1,6 @@
 // commands.hpp — the subcommands of `hone` that need no model: keygen, ledger verify / show /
-// approve / reject, check, report. Each takes its options and a console and returns the exit
-// code (exit_codes.hpp); bad input throws hone::error, which main() prints as one line.
+// approve / reject / promote, check, report. Each takes its options and a console and returns the
+// exit code (exit_codes.hpp); bad input throws hone::error, which main() prints as one line.
 //
 // The --json convention: with console::json, a command prints exactly one JSON object on
 // stdout (and nothing else there); human text goes to stdout otherwise. Warnings and progress
@@ -31,9 +31,15 @@ struct console {
 /// Prints one JSON object and a newline (invalid UTF-8 replaced, never thrown).
 void print_json(std::ostream& out, const nlohmann::json& j);
 
-/// --trust ACTOR=HEXKEY (64 hex digits) and --require-signatures as ledger verify options.
-/// Throws invalid_argument naming the malformed --trust value.
-verify_options trust_options(const std::vector<std::string>& trust, bool require_signatures);
+/// --trust FILE, --require-signatures and --strict as ledger verify options (the options point
+/// into the loaded store, so a trust_context is neither copied nor moved).
+struct trust_context {
+    trust_context(const std::filesystem::path& file, bool require_signatures, bool strict);
+    trust_context(const trust_context&) = delete;
+    trust_context& operator=(const trust_context&) = delete;
+    std::optional<trust_store> store;
+    verify_options options;
+};
 
 struct keygen_options {
     std::filesystem::path out;
@@ -44,8 +50,9 @@ int run_keygen(const keygen_options& o, console& c);
 
 struct ledger_verify_options {
     std::filesystem::path ledger;
-    std::vector<std::string> trust;
+    std::filesystem::path trust; ///< trust store file; empty = none
     bool require_signatures = false;
+    bool strict = false;
 };
 int run_ledger_verify(const ledger_verify_options& o, console& c);
 
@@ -57,21 +64,23 @@ int run_ledger_show(const ledger_show_options& o, console& c);
 
 struct ledger_decide_options {
     std::filesystem::path ledger;
-    bool reject = false; ///< approve (false) or reject (true)
+    ledger_action action = ledger_action::approve; ///< approve, reject or promote
     std::uint64_t seq = 0;
     std::string actor;
     std::filesystem::path key; ///< empty: unsigned (an unsigned approval does not count)
     std::string reason;
-    std::vector<std::string> trust;
+    std::filesystem::path trust;
     bool require_signatures = false;
+    bool strict = false;
 };
 int run_ledger_decide(const ledger_decide_options& o, console& c);
 
 struct check_options {
     std::filesystem::path model;
     std::filesystem::path ledger;
-    std::vector<std::string> trust;
+    std::filesystem::path trust;
     bool require_signatures = false;
+    bool strict = false;
 };
 int run_check(const check_options& o, console& c);
 

@@ -2,12 +2,19 @@
 #define _POSIX_C_SOURCE 200809L
 #include <hone/hone.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+
+/* Validator-shaped metrics: 1000 samples, 90% -> 89.7% top-1 (a 0.3-point drop), 99% agreement:
+ * within every bound of tier low, so its policy says needs_signoff with 1 approval. */
+#define METRICS                                                                                    \
+    "{\"accuracy\":{\"baseline\":0.9,\"candidate\":0.897,\"delta_interval\":[-0.012,0.002]},"      \
+    "\"baseline\":{\"samples\":1000},\"candidate\":{\"samples\":1000,\"agreement\":0.99}}"
 
 static void write_text(const char* path, const char* text) {
     FILE* f = fopen(path, "wb");
@@ -17,6 +24,144 @@ static void write_text(const char* path, const char* text) {
     }
     fputs(text, f);
     fclose(f);
+}
+
+/* Trust stores and the load-time check on bytes and on a file descriptor. */
+static void check_trust_and_load(const char* dir) {
+    char path[256], text[512], holder[16], ci_hex[65], ann_hex[65];
+    hone_key *ci = NULL, *ann = NULL, *mallory_key = NULL;
+    hone_trust_store *trust = NULL, *bad = NULL;
+    hone_ledger* ledger = NULL;
+    hone_change_record r;
+    hone_load_check_params lp;
+    hone_load_check* result = NULL;
+    hone_load_check_info info;
+    hone_verify_params vp;
+    hone_artifact_status as;
+    const char* artifacts[1];
+    const char model[] = "the bytes an engine loads";
+    size_t count = 0;
+    uint64_t seq = 0;
+    int fd;
+
+    CHECK(hone_key_generate(&ci) == HONE_OK && hone_key_generate(&ann) == HONE_OK);
+    CHECK(hone_key_generate(&mallory_key) == HONE_OK);
+    hone_key_public_hex(ci, ci_hex, sizeof ci_hex);
+    hone_key_public_hex(ann, ann_hex, sizeof ann_hex);
+    snprintf(text, sizeof text, "# who\nci optimizer %s\nann approver:low %s # reviewer\n", ci_hex,
+             ann_hex);
+    CHECK(hone_trust_store_parse(text, strlen(text), "team.trust", &trust) == HONE_OK);
+    CHECK(hone_trust_store_count(trust, &count) == HONE_OK && count == 2);
+    CHECK(hone_trust_store_holder(trust, ann_hex, holder, sizeof holder) == HONE_OK);
+    CHECK(strcmp(holder, "ann") == 0);
+    CHECK(hone_trust_store_holder(trust, ann_hex, holder, 3) == HONE_ERROR_OUT_OF_RANGE);
+    CHECK(hone_trust_store_holder(trust, "00", holder, sizeof holder) == HONE_ERROR_NOT_FOUND);
+    CHECK(hone_trust_store_parse("ci optimizer\n", 13, "team.trust", &bad) == HONE_ERROR_FORMAT);
+    CHECK(strstr(hone_last_error(), "team.trust line 1: expected 3 fields") != NULL);
+    CHECK(bad == NULL);
+    CHECK(hone_trust_store_load("/nonexistent/trust", &bad) == HONE_ERROR_IO);
+    hone_trust_store_destroy(NULL);
+
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    write_text(path, model);
+    snprintf(text, sizeof text, "%s/trusted.jsonl", dir);
+    CHECK(hone_ledger_open(text, &ledger) == HONE_OK);
+    hone_change_record_init(&r);
+    r.action = HONE_LEDGER_OPTIMIZE;
+    r.actor = "ci";
+    artifacts[0] = path;
+    r.artifact_paths = artifacts;
+    r.artifact_count = 1;
+    r.metrics = METRICS;
+    r.policy = "{\"tier\":\"low\",\"required_approvals\":1}";
+    r.decision = "{\"verdict\":\"needs_signoff\",\"approvals_required\":1}";
+    CHECK(hone_ledger_append(ledger, &r, ci, &seq) == HONE_OK && seq == 1);
+    hone_change_record_init(&r);
+    r.action = HONE_LEDGER_APPROVE;
+    r.actor = "ci";
+    r.subject = 1;
+    CHECK(hone_ledger_append(ledger, &r, ci, &seq) == HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "separation of duties") != NULL);
+    r.actor = "mallory"; /* a key the trust store does not list */
+    CHECK(hone_ledger_append_trusted(ledger, &r, mallory_key, trust, &seq) ==
+          HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "is not in team.trust") != NULL);
+    CHECK(hone_ledger_append_trusted(ledger, &r, NULL, trust, &seq) ==
+          HONE_ERROR_INVALID_ARGUMENT); /* unsigned, with a trust store */
+    r.actor = "ann";
+    CHECK(hone_ledger_append_trusted(ledger, &r, ann, trust, &seq) == HONE_OK && seq == 2);
+
+    /* verify params with a trust store and strict mode */
+    CHECK(hone_verify_params_init(&vp) == HONE_OK);
+    vp.trust = trust;
+    vp.strict = 1;
+    CHECK(hone_ledger_check_artifact(ledger, path, &vp, &as) == HONE_OK);
+    CHECK(as.verdict == HONE_ARTIFACT_APPROVED);
+
+    CHECK(hone_load_check_params_init(&lp) == HONE_OK);
+    lp.ledger_path = text;
+    lp.trust = trust;
+    lp.strict = 1;
+    CHECK(hone_load_check_buffer(model, strlen(model), &lp, &result) == HONE_OK);
+    CHECK(hone_load_check_get(result, &info) == HONE_OK);
+    CHECK(info.verdict == HONE_ARTIFACT_APPROVED);
+    CHECK(info.matched_record == 1 && info.chain_records == 2 && info.chain_intact == 1);
+    CHECK(info.decision_rederived == 1 && info.strict == 1);
+    CHECK(info.approvals_required == 1 && info.approvals_counted == 1);
+    CHECK(info.bytes == strlen(model) && strlen(info.sha256) == 64);
+    CHECK(strcmp(info.signer_holder, "ci") == 0);
+    CHECK(strstr(info.json, "\"holder\":\"ann\"") != NULL);
+    CHECK(strstr(info.json, "\"decision_rederived\":true") != NULL);
+    hone_load_check_destroy(result);
+    result = NULL;
+
+    /* one byte different: not recorded */
+    CHECK(hone_load_check_buffer("the bytes an engine loadz", strlen(model), &lp, &result) ==
+          HONE_OK);
+    CHECK(hone_load_check_get(result, &info) == HONE_OK);
+    CHECK(info.verdict == HONE_ARTIFACT_UNKNOWN && info.matched_record == 0);
+    hone_load_check_destroy(result);
+    result = NULL;
+
+    /* the open file descriptor, its offset left alone */
+    fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(lseek(fd, 5, SEEK_SET) == 5);
+    CHECK(hone_load_check_fd(fd, &lp, &result) == HONE_OK);
+    CHECK(hone_load_check_get(result, &info) == HONE_OK);
+    CHECK(info.verdict == HONE_ARTIFACT_APPROVED);
+    CHECK(lseek(fd, 0, SEEK_CUR) == 5);
+    hone_load_check_destroy(result);
+    close(fd);
+    CHECK(hone_load_check_fd(-1, &lp, &result) == HONE_ERROR_INVALID_ARGUMENT);
+
+    /* a trust store without ann's key: her approval does not count */
+    snprintf(path, sizeof path, "ci optimizer %s\n", ci_hex);
+    CHECK(hone_trust_store_parse(path, strlen(path), NULL, &bad) == HONE_OK);
+    lp.trust = bad;
+    lp.strict = 0;
+    CHECK(hone_load_check_buffer(model, strlen(model), &lp, &result) == HONE_OK);
+    CHECK(hone_load_check_get(result, &info) == HONE_OK);
+    CHECK(info.verdict == HONE_ARTIFACT_NEEDS_SIGNOFF && info.approvals_counted == 0);
+    CHECK(strstr(info.json, "not in the trust store") != NULL);
+    hone_load_check_destroy(result);
+    lp.strict = 1; /* strict: the unknown key fails the whole check */
+    CHECK(hone_load_check_buffer(model, strlen(model), &lp, &result) == HONE_OK);
+    CHECK(hone_load_check_get(result, &info) == HONE_OK);
+    CHECK(info.verdict == HONE_ARTIFACT_UNKNOWN && strstr(info.reason, "strict") != NULL);
+    hone_load_check_destroy(result);
+    lp.ledger_path = NULL;
+    CHECK(hone_load_check_buffer(model, strlen(model), &lp, &result) ==
+          HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "ledger_path") != NULL);
+    hone_load_check_destroy(NULL);
+
+    hone_trust_store_destroy(bad);
+    hone_trust_store_destroy(trust);
+    hone_ledger_destroy(ledger);
+    hone_key_destroy(ci);
+    hone_key_destroy(ann);
+    hone_key_destroy(mallory_key);
 }
 
 int main(void) {
@@ -67,7 +212,8 @@ int main(void) {
     artifacts[0] = model_path;
     r.artifact_paths = artifacts;
     r.artifact_count = 1;
-    r.metrics = "{\"accuracy\":0.89}";
+    r.metrics = METRICS;
+    r.policy = "{\"tier\":\"low\",\"required_approvals\":1}";
     r.decision = "{\"verdict\":\"needs_signoff\",\"approvals_required\":1}";
     CHECK(hone_ledger_append(ledger, &r, NULL, &seq) == HONE_OK && seq == 1);
     CHECK(hone_ledger_check_artifact(ledger, model_path, NULL, &as) == HONE_OK);
@@ -125,7 +271,7 @@ int main(void) {
     CHECK(hone_ledger_check_artifact(ledger, "/nonexistent/x", NULL, &as) == HONE_ERROR_IO);
 
     /* tampering: verify reports it, appends are refused */
-    snprintf(cmd, sizeof cmd, "sed -i 's/0.89/0.99/' %s", ledger_path);
+    snprintf(cmd, sizeof cmd, "sed -i 's/0.897/0.997/' %s", ledger_path);
     CHECK(system(cmd) == 0);
     CHECK(hone_ledger_verify(ledger, NULL, &vr) == HONE_OK && vr.ok == 0 && vr.first_bad == 2);
     r.artifact_count = 0;
@@ -134,6 +280,7 @@ int main(void) {
 
     hone_ledger_destroy(ledger);
     hone_ledger_destroy(NULL);
+    check_trust_and_load(dir);
     hone_key_destroy(alice);
     hone_key_destroy(mallory);
     hone_key_destroy(loaded);

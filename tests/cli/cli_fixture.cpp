@@ -1,8 +1,10 @@
 // cli_fixture — what the CLI tests need made through the C++ API (the `hone` binary has no
 // optimize yet in this test's scope):
-//   cli_fixture ledger LEDGER ARTIFACT ACTOR KEY.pem VERDICT [APPROVALS]
-//       writes ARTIFACT (some bytes) and appends a signed baseline and a signed optimize
-//       record listing it, with decision VERDICT (approved | needs_signoff | rejected)
+//   cli_fixture ledger LEDGER ARTIFACT ACTOR KEY.pem VERDICT [APPROVALS [TIER]]
+//       writes ARTIFACT (some bytes) and ARTIFACT.base (the base model), and appends a signed
+//       baseline record listing the base model and a signed optimize
+//       record listing it, with metrics and a policy (tier low by default) whose decision is
+//       VERDICT (approved | needs_signoff | rejected)
 //   cli_fixture report DIR KEY.pem
 //       validates the toy sample (sample_report.hpp) and writes DIR/report.json, .html
 //   cli_fixture png-stats FILE.png RRGGBB
@@ -10,6 +12,7 @@
 //       MATCHES = pixels of exactly colour RRGGBB
 //   cli_fixture flip SRC DST OFFSET
 //       writes DST: SRC with the byte at OFFSET xor 0x01 (a one-byte edit)
+#include "../ledger/optimize_fixture.hpp"
 #include "sample_report.hpp"
 
 #include <hone/core/atomic_file.hpp>
@@ -28,10 +31,12 @@ namespace fs = std::filesystem;
 namespace {
 
 int make_ledger(int argc, char** argv) {
-    if (argc < 7) throw std::runtime_error("usage: ledger LEDGER ARTIFACT ACTOR KEY VERDICT [N]");
+    if (argc < 7)
+        throw std::runtime_error("usage: ledger LEDGER ARTIFACT ACTOR KEY VERDICT [N [TIER]]");
     const fs::path ledger_path = argv[2], artifact = argv[3];
     const std::string actor = argv[4], verdict = argv[6];
     const int approvals = argc > 7 ? std::atoi(argv[7]) : 1;
+    const std::string tier = argc > 8 ? argv[8] : "low";
     const auto key = hone::signing_key::load_pem(argv[5]);
     std::string bytes;
     for (int i = 0; i < 4096; ++i)
@@ -43,17 +48,13 @@ int make_ledger(int argc, char** argv) {
     base.actor = actor;
     base.metrics = R"({"accuracy":0.9,"model_bytes":4096})";
     base.note = "baseline made by cli_fixture";
+    const fs::path base_model = artifact.string() + ".base";
+    hone::write_file_atomic(base_model, bytes + "f32");
+    base.artifacts.push_back(hone::hash_file(base_model));
     ledger.append(base, &key);
-    hone::change_record record;
-    record.action = hone::ledger_action::optimize;
+    hone::change_record record = fixture::optimize(hone::hash_file(artifact), verdict,
+                                                   static_cast<unsigned>(approvals), tier);
     record.actor = actor;
-    record.artifacts.push_back(hone::hash_file(artifact));
-    record.recipe = R"({"name":"int8"})";
-    record.decision =
-        "{\"verdict\":\"" + verdict + "\"" +
-        (verdict == "needs_signoff" ? ",\"approvals_required\":" + std::to_string(approvals)
-                                    : std::string()) +
-        ",\"reasons\":[]}";
     record.note = "candidate made by cli_fixture";
     const auto e = ledger.append(record, &key);
     std::printf("%llu\n", static_cast<unsigned long long>(e.seq));

@@ -67,9 +67,15 @@ endif()
 fixture(ledger ${W}/ledger.jsonl ${W}/model.bin alice ${W}/alice.pem needs_signoff 1)
 hone_run(0 v1 ledger verify ledger.jsonl)
 expect_match("${v1_out}" "verifies: 2 records" "verify")
-hone_run(0 v2 ledger verify ledger.jsonl --require-signatures --trust alice=${alice_key})
-hone_run(30 v3 ledger verify ledger.jsonl --trust alice=${bob_key}) # the wrong key
-hone_run(1 v4 ledger verify ledger.jsonl --trust alice=nothex)
+file(WRITE ${W}/trust "# holder roles key\nalice optimizer ${alice_key}\nbob approver:low,approver:high ${bob_key} # bob\n")
+file(WRITE ${W}/trust-bob "bob optimizer,approver ${bob_key}\n")
+file(WRITE ${W}/trust-bad "alice optimizer ${alice_key}\nbob approver nothex\n")
+hone_run(0 v2 ledger verify ledger.jsonl --require-signatures --trust trust --strict)
+expect_match("${v2_out}" "every record signed by a key of trust store" "verify --strict")
+hone_run(30 v3 ledger verify ledger.jsonl --trust trust-bob --strict) # alice's key unknown
+expect_match("${v3_out}" "line 1: record by 'alice' is signed by key [0-9a-f]+…, which trust store 'trust-bob' does not list" "verify --strict, unknown key")
+hone_run(1 v4 ledger verify ledger.jsonl --trust trust-bad)
+expect_match("${v4_err}" "trust store 'trust-bad' line 2, field 3 \\(public key\\): 'nothex'" "bad trust store")
 hone_run(0 s1 ledger show ledger.jsonl)
 expect_match("${s1_out}" "seq +time +actor +action +artifact +verdict" "show header")
 expect_match("${s1_out}" "2 +[0-9T:Z-]+ +alice +optimize +[^ ]*model.bin +needs_signoff +yes" "show row")
@@ -107,8 +113,7 @@ if(NOT a6_verdict STREQUAL "approved")
   message(FATAL_ERROR "approve: ${a6_out}")
 endif()
 hone_run(1 a7 ledger approve ledger.jsonl --seq 2 --actor bob --key bob.pem) # twice
-hone_run(0 c2 check model.bin --ledger ledger.jsonl --require-signatures
-         --trust alice=${alice_key} --trust bob=${bob_key})
+hone_run(0 c2 check model.bin --ledger ledger.jsonl --require-signatures --trust trust --strict)
 expect_match("${c2_out}" "approved" "check after approval")
 hone_run(0 c3 --json check model.bin --ledger ledger.jsonl)
 string(JSON c3_verdict GET "${c3_out}" verdict)
@@ -135,6 +140,33 @@ hone_run(20 r4 check model3.bin --ledger ledger3.jsonl)
 hone_run(1 r5 ledger approve ledger3.jsonl --seq 2 --actor bob --key bob.pem)
 fixture(ledger ${W}/ledger4.jsonl ${W}/model4.bin alice ${W}/alice.pem approved)
 hone_run(0 r6 check model4.bin --ledger ledger4.jsonl)
+
+# --- issue 19: identities are keys -----------------------------------------------------------
+# Tier low, 2 approvals: the optimizer's own key and one key under two names do not sign off.
+fixture(ledger ${W}/ledger5.jsonl ${W}/model5.bin optimizer ${W}/alice.pem needs_signoff 2)
+hone_run(1 i1 ledger approve ledger5.jsonl --seq 2 --actor reviewer --key alice.pem)
+expect_match("${i1_err}" "separation of duties" "the optimizer approving its own change")
+hone_run(0 i2 ledger approve ledger5.jsonl --seq 2 --actor bob --key bob.pem)
+hone_run(1 i3 ledger approve ledger5.jsonl --seq 2 --actor robert --key bob.pem)
+expect_match("${i3_err}" "one key approves once" "one key under two names")
+hone_run(10 i4 check model5.bin --ledger ledger5.jsonl)
+expect_match("${i4_out}" "needs 1 more" "check after refused approvals")
+# Two `hone ledger approve` processes at once (execute_process runs its commands concurrently):
+# both land, the chain stays intact.
+hone_run(0 i5 keygen --out carol.pem)
+hone_run(0 i6 keygen --out dave.pem)
+fixture(ledger ${W}/ledger6.jsonl ${W}/model6.bin optimizer ${W}/alice.pem needs_signoff 2)
+execute_process(
+  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor carol --key carol.pem
+  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor dave --key dave.pem
+  RESULTS_VARIABLE codes OUTPUT_QUIET ERROR_VARIABLE both_err WORKING_DIRECTORY ${W})
+if(NOT codes STREQUAL "0;0")
+  message(FATAL_ERROR "concurrent approvals: exit codes ${codes}\n${both_err}")
+endif()
+hone_run(0 i7 ledger verify ledger6.jsonl)
+expect_match("${i7_out}" "verifies: 4 records" "concurrent approvals: nothing lost")
+hone_run(0 i8 check model6.bin --ledger ledger6.jsonl)
+expect_match("${i8_out}" "signed off by 2 approver" "concurrent approvals count")
 
 # --- tampering: any edited byte makes verify fail, check refuse, approve refuse -------------------
 foreach(position 10 200 400)

@@ -1,4 +1,5 @@
 // Exit codes and the command line run in-process: usage errors, --json, one-line errors.
+#include "../ledger/optimize_fixture.hpp"
 #include "cli_app.hpp"
 #include "cli_run.hpp"
 #include "commands.hpp"
@@ -66,19 +67,21 @@ TEST_CASE("help and usage errors") {
     }
 }
 
-TEST_CASE("--trust values") {
-    const std::string key(64, 'a');
-    auto o = trust_options({"alice=" + key, "bob=" + std::string(64, 'B')}, true);
-    CHECK(o.require_signatures);
-    CHECK(o.trusted_keys.at("alice") == key);
-    CHECK(o.trusted_keys.at("bob") == std::string(64, 'b')); // lower-cased
-    CHECK(trust_options({"team=ops=" + key}, false).trusted_keys.count("team=ops") == 1);
-    for (const std::string& bad : std::vector<std::string>{
-             "alice", "=" + key, "alice=" + key.substr(1), "alice=" + std::string(63, 'a') + "g"})
-        CHECK_THROWS_WITH_AS(trust_options({bad}, false), doctest::Contains("--trust '"),
-                             hone::error);
-    CHECK_THROWS_WITH_AS(trust_options({"a=" + key, "a=" + std::string(64, 'c')}, false),
-                         doctest::Contains("two different keys"), hone::error);
+TEST_CASE("--trust FILE, --strict") {
+    temp_dir t("trust");
+    const fs::path file = t.path / "trust";
+    hone::write_file_atomic(file, "ops optimizer " + std::string(64, 'A') + " # the CI\n");
+    const trust_context trust(file, true, true);
+    REQUIRE(trust.options.trust != nullptr);
+    CHECK(trust.options.require_signatures);
+    CHECK(trust.options.strict);
+    CHECK(trust.options.trust->find(std::string(64, 'a'))->holder == "ops"); // lower-cased
+    CHECK(trust_context({}, false, false).options.trust == nullptr);
+    hone::write_file_atomic(file, "\nops optimizer,approver:urgent " + std::string(64, 'a'));
+    CHECK_THROWS_WITH_AS(
+        trust_context(file, false, false),
+        doctest::Contains("line 2, field 2 (roles): unknown role 'approver:urgent'"), hone::error);
+    CHECK_THROWS_AS(trust_context(t.path / "none", false, false), hone::error);
 }
 
 TEST_CASE("keygen, a record, show, verify and check in-process, with --json") {
@@ -94,13 +97,14 @@ TEST_CASE("keygen, a record, show, verify and check in-process, with --json") {
     const fs::path ledger_path = t.path / "l.jsonl", model = t.path / "m.bin";
     hone::write_file_atomic(model, "weights");
     hone::ledger l(ledger_path);
-    hone::change_record rec;
-    rec.action = hone::ledger_action::optimize;
+    hone::change_record rec = fixture::optimize(hone::hash_file(model), "approved");
     rec.actor = "svc <ci>";
-    rec.artifacts.push_back(hone::hash_file(model));
-    rec.decision = R"({"verdict":"approved","reasons":[]})";
     const auto signer = hone::signing_key::load_pem(pem);
     l.append(rec, &signer);
+    const std::string ann_pem = (t.path / "ann.pem").string();
+    REQUIRE(hone_cli({"keygen", "--out", ann_pem}).code == 0);
+    const fs::path trust = t.path / "trust";
+    hone::write_file_atomic(trust, "svc optimizer " + public_key + "\n");
 
     r = hone_cli({"ledger", "show", ledger_path.string()});
     CHECK(r.code == 0);
@@ -112,18 +116,23 @@ TEST_CASE("keygen, a record, show, verify and check in-process, with --json") {
     const auto shown = nlohmann::json::parse(r.out);
     CHECK(shown["records"].size() == 1);
     CHECK(shown["verifies"] == true);
-    r = hone_cli({"ledger", "verify", ledger_path.string(), "--trust", "svc <ci>=" + public_key,
-                  "--require-signatures"});
+    r = hone_cli({"ledger", "verify", ledger_path.string(), "--trust", trust.string(),
+                  "--require-signatures", "--strict"});
     CHECK(r.code == 0);
     r = hone_cli({"--json", "check", model.string(), "--ledger", ledger_path.string()});
     CHECK(r.code == 0);
     CHECK(nlohmann::json::parse(r.out)["verdict"] == "approved");
-    // Approving an approved-by-policy record is allowed; approving it twice is not.
+    // Approving an approved-by-policy record is allowed; approving it twice, or with the key
+    // that signed the change, is not.
     r = hone_cli(
         {"ledger", "approve", ledger_path.string(), "--seq", "1", "--actor", "ann", "--key", pem});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("separation of duties") != std::string::npos);
+    r = hone_cli({"ledger", "approve", ledger_path.string(), "--seq", "1", "--actor", "ann",
+                  "--key", ann_pem});
     CHECK(r.code == 0);
-    r = hone_cli(
-        {"ledger", "approve", ledger_path.string(), "--seq", "1", "--actor", "ann", "--key", pem});
+    r = hone_cli({"ledger", "approve", ledger_path.string(), "--seq", "1", "--actor", "ann2",
+                  "--key", ann_pem});
     CHECK(r.code == 1);
     CHECK(r.err.find("already approved record 1") != std::string::npos);
     // An unsigned approval is recorded with a warning.

@@ -2,6 +2,7 @@
 #include "hone/core/atomic_file.hpp"
 #include "hone/core/error.hpp"
 #include "hone/ledger/ledger.hpp"
+#include "optimize_fixture.hpp"
 
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -36,20 +37,6 @@ fs::path write_artifact(const fs::path& dir, const char* name, const std::string
     return p;
 }
 
-hone::change_record optimize_record(const hone::artifact_ref& artifact,
-                                    const std::string& decision) {
-    hone::change_record r;
-    r.action = hone::ledger_action::optimize;
-    r.actor = "ci@build-7";
-    r.artifacts = {artifact};
-    r.recipe = R"({"name":"int8","steps":[{"quantize":{"bits":8}}]})";
-    r.metrics = R"({"baseline":{"accuracy":0.8931},"candidate":{"accuracy":0.8925}})";
-    r.policy = R"({"tier":"high","max_accuracy_drop":0.005})";
-    r.decision = decision;
-    r.environment = R"({"hone":"0.1.0","isa":"avx2","threads":2})";
-    return r;
-}
-
 hone::change_record approval(std::uint64_t subject, const std::string& actor,
                              hone::ledger_action action = hone::ledger_action::approve) {
     hone::change_record r;
@@ -76,7 +63,7 @@ TEST_CASE("records chain, read back, and verify") {
     base.actor = "alice";
     base.metrics = R"({"accuracy": 0.8931, "latency_ms": {"p50": 1.25}})";
     const auto e1 = l.append(base);
-    const auto e2 = l.append(optimize_record(hone::hash_file(model), R"({"verdict":"approved"})"));
+    const auto e2 = l.append(fixture::optimize(hone::hash_file(model), "approved"));
     CHECK(e1.seq == 1);
     CHECK(e1.prev == std::string(64, '0'));
     CHECK(e2.prev == hone::sha256_hex(e1.line));
@@ -88,7 +75,7 @@ TEST_CASE("records chain, read back, and verify") {
     const auto entries = l.read();
     REQUIRE(entries.size() == 2);
     CHECK(entries[1].record.artifacts.at(0).sha256 == hone::sha256_hex("candidate bytes"));
-    CHECK(entries[1].record.decision == R"({"verdict":"approved"})");
+    CHECK(entries[1].record.decision.find(R"("verdict":"approved")") != std::string::npos);
     CHECK(entries[0].time == "2026-11-27T09:00:00Z");
     const auto report = l.verify();
     CHECK(report.ok);
@@ -102,8 +89,7 @@ TEST_CASE("every single-byte change, deletion, duplication and swap is detected"
     auto l = make_ledger(file);
     const auto key = hone::signing_key::generate();
     const auto model = write_artifact(dir.path, "m.bin", "weights");
-    l.append(optimize_record(hone::hash_file(model),
-                             R"({"verdict":"needs_signoff","approvals_required":1})"));
+    l.append(fixture::optimize(hone::hash_file(model), "needs_signoff", 1));
     l.append(approval(1, "bob"), &key);
     l.append(approval(1, "carol"));
     REQUIRE(l.verify().ok);
@@ -186,7 +172,8 @@ TEST_CASE("signatures: trusted keys, required signatures") {
     auto l = make_ledger(dir.path / "l.jsonl");
     const auto bob = hone::signing_key::generate();
     const auto mallory = hone::signing_key::generate();
-    l.append(approval(0, "ci", hone::ledger_action::baseline));
+    l.append(
+        fixture::optimize(hone::hash_file(write_artifact(dir.path, "m", "w")), "needs_signoff"));
     l.append(approval(1, "bob"), &bob);
     CHECK(l.verify().ok);
     CHECK(l.verify({{{"bob", bob.public_key_hex()}}, false}).ok);
@@ -197,8 +184,8 @@ TEST_CASE("signatures: trusted keys, required signatures") {
     const auto required = l.verify({{}, true});
     CHECK_FALSE(required.ok);
     CHECK(required.first_bad == 1);
-    l.append(approval(1, "bob"), &mallory); // mallory signs as bob
-    CHECK(l.verify().ok);                   // a valid signature by some key...
+    l.append(approval(1, "bob", hone::ledger_action::reject), &mallory); // mallory signs as bob
+    CHECK(l.verify().ok); // a valid signature by some key...
     CHECK(l.verify({{{"bob", bob.public_key_hex()}}, false}).first_bad == 3); // ...not bob's
 }
 
@@ -208,33 +195,44 @@ TEST_CASE("check_artifact: sign-off, rejection, unknown bytes") {
     const auto alice = hone::signing_key::generate();
     const auto bob = hone::signing_key::generate();
     const auto model = write_artifact(dir.path, "model.onnx", "int8 model");
-    l.append(optimize_record(hone::hash_file(model),
-                             R"({"verdict":"needs_signoff","approvals_required":2})"));
+    l.append(fixture::optimize(hone::hash_file(model), "needs_signoff", 2));
     auto s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::needs_signoff);
     CHECK(s.approvals_missing == 2);
+    CHECK(s.decision_rederived);
+    CHECK(s.tier == "low");
     l.append(approval(1, "alice"), &alice);
-    l.append(approval(1, "alice"), &alice); // the same approver twice counts once
-    l.append(approval(1, "carol"));         // unsigned: does not count
+    CHECK_THROWS_WITH_AS(l.append(approval(1, "alice"), &alice),
+                         doctest::Contains("one key approves once"), hone::error);
+    l.append(approval(1, "carol")); // unsigned: recorded, does not count
     s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::needs_signoff);
     CHECK(s.approvals_missing == 1);
+    REQUIRE(s.approvals.size() == 2);
+    CHECK(s.approvals[1].why == "unsigned");
     l.append(approval(1, "bob"), &bob);
     s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::approved);
     CHECK(s.seq == 1);
+    CHECK(s.approvals_counted == 2);
     const hone::verify_options trusted{
         {{"alice", alice.public_key_hex()}, {"bob", bob.public_key_hex()}}, false};
     CHECK(l.check_artifact(model, trusted).verdict == hone::artifact_verdict::approved);
     const auto other = write_artifact(dir.path, "other.onnx", "int8 model!");
     CHECK(l.check_artifact(other).verdict == hone::artifact_verdict::unknown);
+    // A reject after approvals wins; an approval after a reject is refused.
     l.append(approval(1, "bob", hone::ledger_action::reject), &bob);
     s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::rejected);
     CHECK(s.reason.find("bob") != std::string::npos);
+    const auto dave = hone::signing_key::generate();
+    CHECK_THROWS_WITH_AS(l.append(approval(1, "dave"), &dave), doctest::Contains("cannot undo"),
+                         hone::error);
     const auto rejected = write_artifact(dir.path, "bad.onnx", "pruned model");
-    l.append(optimize_record(hone::hash_file(rejected), R"({"verdict":"rejected"})"));
+    l.append(fixture::optimize(hone::hash_file(rejected), "rejected"));
     CHECK(l.check_artifact(rejected).verdict == hone::artifact_verdict::rejected);
+    CHECK_THROWS_WITH_AS(l.append(approval(6, "dave")), doctest::Contains("rejected by its policy"),
+                         hone::error);
 }
 
 TEST_CASE("bad input is refused with clear errors; nothing is written") {
@@ -253,6 +251,8 @@ TEST_CASE("bad input is refused with clear errors; nothing is written") {
     CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("needs a subject"), hone::error);
     r.subject = 5;
     CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("subject 5"), hone::error);
+    r.subject = 0;
+    CHECK_THROWS_WITH_AS(l.append(r), doctest::Contains("subject 0"), hone::error);
     CHECK_FALSE(fs::exists(file));
     std::ofstream(file) << "{\"seq\":1}\n";
     try {

@@ -17,6 +17,7 @@ each node took), Ed25519 identities, and the change ledger (append, verify, chec
 from __future__ import annotations
 
 import ctypes as C
+import json
 import os
 import struct
 from typing import Callable, Iterable, Optional, Sequence
@@ -558,7 +559,8 @@ class _ChangeRecord(C.Structure):
 class _VerifyParams(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("require_signatures", C.c_int),
                 ("trusted_actors", C.POINTER(C.c_char_p)),
-                ("trusted_keys", C.POINTER(C.c_char_p)), ("trusted_count", C.c_size_t)]
+                ("trusted_keys", C.POINTER(C.c_char_p)), ("trusted_count", C.c_size_t),
+                ("trust", C.c_void_p), ("strict", C.c_int)]
 
 
 class _VerifyResult(C.Structure):
@@ -576,6 +578,8 @@ _fn("hone_ledger_open", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_ledger_destroy", [C.c_void_p], None)
 _fn("hone_ledger_append", [C.c_void_p, C.POINTER(_ChangeRecord), C.c_void_p,
                            C.POINTER(C.c_uint64)])
+_fn("hone_ledger_append_trusted", [C.c_void_p, C.POINTER(_ChangeRecord), C.c_void_p, C.c_void_p,
+                                   C.POINTER(C.c_uint64)])
 _fn("hone_verify_params_init", [C.POINTER(_VerifyParams)])
 _fn("hone_ledger_verify", [C.c_void_p, C.POINTER(_VerifyParams), C.POINTER(_VerifyResult)])
 _fn("hone_ledger_check_artifact", [C.c_void_p, C.c_char_p, C.POINTER(_VerifyParams),
@@ -600,8 +604,10 @@ class Ledger:
             self._handle = None
 
     def append(self, action: str, actor: str, key: Optional[Key] = None, subject: int = 0,
-               artifacts: Sequence[str] = (), note: str = "", **json_fields: str) -> int:
-        """Appends a record (signed with `key`); returns its sequence number."""
+               artifacts: Sequence[str] = (), note: str = "",
+               trust: Optional["TrustStore"] = None, **json_fields: str) -> int:
+        """Appends a record (signed with `key`; with `trust`, approvals must come from its
+        approvers); returns its sequence number. The approval rules of docs/ledger.md apply."""
         r = _ChangeRecord()
         _check(_lib.hone_change_record_init(C.byref(r)))
         if action not in self.actions:
@@ -618,14 +624,22 @@ class Ledger:
                 raise ValueError(f"Ledger.append: no record field '{field}'")
             setattr(r, field, _str(text))
         seq = C.c_uint64()
-        _check(_lib.hone_ledger_append(self._handle, C.byref(r),
-                                       key._handle if key else None, C.byref(seq)))
+        if trust is not None:
+            _check(_lib.hone_ledger_append_trusted(self._handle, C.byref(r),
+                                                   key._handle if key else None, trust._handle,
+                                                   C.byref(seq)))
+        else:
+            _check(_lib.hone_ledger_append(self._handle, C.byref(r),
+                                           key._handle if key else None, C.byref(seq)))
         return seq.value
 
-    def _params(self, require_signatures: bool, trusted: Optional[dict]):
+    def _params(self, require_signatures: bool, trusted: Optional[dict],
+                trust: Optional["TrustStore"] = None, strict: bool = False):
         p = _VerifyParams()
         _check(_lib.hone_verify_params_init(C.byref(p)))
         p.require_signatures = int(require_signatures)
+        p.trust = trust._handle if trust else None
+        p.strict = int(strict)
         trusted = dict(trusted or {})
         actors, keys = _strings(list(trusted)), _strings(list(trusted.values()))
         if trusted:
@@ -635,26 +649,114 @@ class Ledger:
         p._keep = (actors, keys)
         return p
 
-    def verify(self, require_signatures: bool = False, trusted: Optional[dict] = None) -> dict:
-        """{"ok", "records", "first_bad", "problem"}; `trusted` maps actor → public key hex."""
+    def verify(self, require_signatures: bool = False, trusted: Optional[dict] = None,
+               trust: Optional["TrustStore"] = None, strict: bool = False) -> dict:
+        """{"ok", "records", "first_bad", "problem"}; `trusted` maps actor → public key hex;
+        `trust` is a TrustStore, `strict` its strict mode."""
         res = _VerifyResult()
         _check(_lib.hone_ledger_verify(self._handle,
-                                       C.byref(self._params(require_signatures, trusted)),
+                                       C.byref(self._params(require_signatures, trusted, trust,
+                                                            strict)),
                                        C.byref(res)))
         return {"ok": bool(res.ok), "records": res.records, "first_bad": res.first_bad,
                 "problem": (res.problem or b"").decode()}
 
     def check_artifact(self, path: str, require_signatures: bool = False,
-                       trusted: Optional[dict] = None) -> dict:
+                       trusted: Optional[dict] = None, trust: Optional["TrustStore"] = None,
+                       strict: bool = False) -> dict:
         """Whether these exact bytes were approved: {"verdict", "seq", "approvals_missing",
         "sha256", "reason"}."""
         st = _ArtifactStatus()
         _check(_lib.hone_ledger_check_artifact(
             self._handle, _str(os.fspath(path)),
-            C.byref(self._params(require_signatures, trusted)), C.byref(st)))
+            C.byref(self._params(require_signatures, trusted, trust, strict)), C.byref(st)))
         return {"verdict": self.verdicts[st.verdict], "seq": st.seq,
                 "approvals_missing": st.approvals_missing, "sha256": st.sha256.decode(),
                 "reason": (st.reason or b"").decode()}
+
+
+_fn("hone_trust_store_load", [C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_trust_store_parse", [C.c_char_p, C.c_size_t, C.c_char_p, C.POINTER(C.c_void_p)])
+_fn("hone_trust_store_count", [C.c_void_p, C.POINTER(C.c_size_t)])
+_fn("hone_trust_store_destroy", [C.c_void_p], None)
+
+
+class TrustStore:
+    """Who holds which Ed25519 key and its roles: lines '<holder> <roles> <public key>'
+    (docs/ledger.md). TrustStore.load(path) or TrustStore.parse(text)."""
+
+    def __init__(self, _handle: C.c_void_p):
+        self._handle = _handle
+
+    @classmethod
+    def load(cls, path: str) -> "TrustStore":
+        handle = C.c_void_p()
+        _check(_lib.hone_trust_store_load(_str(os.fspath(path)), C.byref(handle)))
+        return cls(handle)
+
+    @classmethod
+    def parse(cls, text: str, source: str = "trust store") -> "TrustStore":
+        data, handle = text.encode(), C.c_void_p()
+        _check(_lib.hone_trust_store_parse(data, len(data), _str(source), C.byref(handle)))
+        return cls(handle)
+
+    def __len__(self) -> int:
+        n = C.c_size_t()
+        _check(_lib.hone_trust_store_count(self._handle, C.byref(n)))
+        return n.value
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_trust_store_destroy(self._handle)
+            self._handle = None
+
+
+class _LoadCheckParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("ledger_path", C.c_char_p), ("trust", C.c_void_p),
+                ("strict", C.c_int)]
+
+
+class _LoadCheckInfo(C.Structure):
+    _fields_ = [("verdict", C.c_int), ("matched_record", C.c_uint64),
+                ("chain_records", C.c_uint64), ("chain_intact", C.c_int),
+                ("decision_rederived", C.c_int), ("strict", C.c_int),
+                ("approvals_required", C.c_uint64), ("approvals_counted", C.c_uint64),
+                ("sha256", C.c_char * 65), ("bytes", C.c_uint64), ("signer_holder", C.c_char_p),
+                ("reason", C.c_char_p), ("json", C.c_char_p)]
+
+
+_fn("hone_load_check_params_init", [C.POINTER(_LoadCheckParams)])
+_fn("hone_load_check_buffer", [C.c_void_p, C.c_size_t, C.POINTER(_LoadCheckParams),
+                               C.POINTER(C.c_void_p)])
+_fn("hone_load_check_fd", [C.c_int, C.POINTER(_LoadCheckParams), C.POINTER(C.c_void_p)])
+_fn("hone_load_check_get", [C.c_void_p, C.POINTER(_LoadCheckInfo)])
+_fn("hone_load_check_destroy", [C.c_void_p], None)
+
+
+def check_load(data, ledger: str, trust: Optional[TrustStore] = None,
+               strict: bool = False) -> dict:
+    """The load-time check on what an engine will load: `data` is the bytes (bytes-like) or an
+    open file descriptor (int, read from offset 0 with pread). Returns everything verified:
+    {"verdict", "reason", "artifact", "matched_record", "chain", "tier", "strict",
+    "trust_store", "optimize_signer", "decision_rederived", "approvals"}; only verdict
+    "approved" means load it."""
+    p = _LoadCheckParams()
+    _check(_lib.hone_load_check_params_init(C.byref(p)))
+    p.ledger_path = _str(os.fspath(ledger))
+    p.trust = trust._handle if trust else None
+    p.strict = int(strict)
+    result = C.c_void_p()
+    if isinstance(data, int):
+        _check(_lib.hone_load_check_fd(data, C.byref(p), C.byref(result)))
+    else:
+        buf = bytes(data)
+        _check(_lib.hone_load_check_buffer(buf, len(buf), C.byref(p), C.byref(result)))
+    try:
+        info = _LoadCheckInfo()
+        _check(_lib.hone_load_check_get(result, C.byref(info)))
+        return json.loads(info.json.decode())
+    finally:
+        _lib.hone_load_check_destroy(result)
 
 
 _lib.hone_dtype_name.argtypes, _lib.hone_dtype_name.restype = [C.c_int], C.c_char_p

@@ -21,12 +21,16 @@
 //
 // An optimize record's `decision` is an object with "verdict" ("approved" | "needs_signoff" |
 // "rejected") and, for needs_signoff, "approvals_required" (how many distinct approvers must
-// still sign). check_artifact() applies exactly these rules.
+// still sign). check_artifact() re-derives it from the record's `metrics` and `policy` with
+// hone::decide() and applies the approval rules of docs/ledger.md: identities are keys, the
+// optimizer's key never approves its own change, one key (one holder, with a trust store)
+// counts once, unsigned approvals never count, a reject wins.
 #pragma once
 
 #include "hone/core/export.hpp"
 #include "hone/ledger/digest.hpp"
 #include "hone/ledger/identity.hpp"
+#include "hone/ledger/trust_store.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -74,6 +78,13 @@ struct verify_options {
     std::map<std::string, std::string> trusted_keys;
     /// Every record must carry a valid signature.
     bool require_signatures = false;
+    /// Who holds which key and role (not owned; may be null). With it, approvals count only
+    /// approver keys of the tier, and an optimize record must be signed by an optimizer key.
+    const trust_store* trust = nullptr;
+    /// Strict mode: every record signed by a key of the trust store. Always on for a high or
+    /// critical tier record's check (and for verify() of a ledger holding one, given a trust
+    /// store); this flag turns it on for every tier.
+    bool strict = false;
 };
 
 struct verify_report {
@@ -85,12 +96,38 @@ struct verify_report {
 
 enum class artifact_verdict { approved, needs_signoff, rejected, unknown };
 
+/// One approve record of the matched optimize record, and whether it counted.
+struct approval_note {
+    std::uint64_t seq = 0;
+    std::string actor;
+    std::string public_key; ///< empty: unsigned
+    std::string holder;     ///< from the trust store; empty without one or for unknown keys
+    bool counted = false;
+    std::string why; ///< why it did not count ("" when it did)
+};
+
+/// What check_artifact() verified, step by step (to_json() gives all of it).
 struct artifact_status {
     artifact_verdict verdict = artifact_verdict::unknown;
-    std::uint64_t seq = 0; ///< the optimize/promote record the file matched
+    std::uint64_t seq = 0; ///< the optimize record the file matched
     std::uint64_t approvals_missing = 0;
-    std::string reason;    ///< why, in words
-    artifact_ref artifact; ///< the file as hashed now
+    std::string reason;              ///< why, in words
+    artifact_ref artifact;           ///< the bytes as hashed now
+    bool chain_ok = false;           ///< the whole ledger and its head verified
+    std::uint64_t chain_records = 0; ///< records verified (all of them when chain_ok)
+    std::string chain_head;          ///< SHA-256 of the last record's line (pin it externally)
+    std::string tier;                ///< the matched record's policy tier
+    bool strict = false;             ///< strict mode applied
+    bool trust_store = false;        ///< a trust store was given
+    std::string signer;              ///< public key that signed the optimize record
+    std::string signer_holder;       ///< its holder in the trust store
+    bool decision_rederived = false; ///< the stored decision equals the re-derived one
+    std::uint64_t approvals_required = 0;
+    std::uint64_t approvals_counted = 0;
+    std::vector<approval_note> approvals;
+
+    /// Everything above as one JSON object (the load-time check's report).
+    HONE_EXPORT std::string to_json() const;
 };
 
 class HONE_EXPORT ledger {
@@ -102,7 +139,12 @@ public:
     /// verification_failed when the existing ledger does not verify (nothing is written),
     /// invalid_argument for a bad record (empty actor, missing subject, malformed JSON text),
     /// io_error when the files cannot be written. The clock may be replaced for tests.
-    ledger_entry append(const change_record& record, const signing_key* key = nullptr);
+    /// approve / reject / promote records must obey the rules of docs/ledger.md (subject an
+    /// optimize record; no approval of a rejected change, by the optimizer's own key, or twice
+    /// by one key or holder; with `trust`, approvals only by approver keys of the tier; promote
+    /// only an approved change, once): invalid_argument says which rule, nothing is written.
+    ledger_entry append(const change_record& record, const signing_key* key = nullptr,
+                        const trust_store* trust = nullptr);
 
     /// Parses every record; throws format_error naming the file and line for a malformed one.
     /// (Parsing does not verify the chain: use verify().)
@@ -112,12 +154,19 @@ public:
     /// bad record. Never throws for a bad ledger (only for an unreadable file: io_error).
     verify_report verify(const verify_options& options = {}) const;
 
-    /// Whether a file's exact bytes were approved: the ledger must verify; the newest
-    /// optimize/promote record listing the file's SHA-256 decides — approved, or needs_signoff
-    /// until enough distinct valid approvals (signed by trusted keys when trusted_keys is
-    /// given) reference it; any reject referencing it, or a rejected verdict, rejects it.
+    /// Whether a file's exact bytes were approved: the ledger must verify; the newest optimize
+    /// record listing the file's SHA-256 decides, its decision re-derived from its metrics and
+    /// policy (disagreement: unknown); strict mode and trust roles apply; any reject of it, or
+    /// a rejected verdict, rejects it; needs_signoff until enough approvals count (distinct
+    /// keys or holders, signed, not the optimizer's, approvers of the tier with a trust store).
+    /// docs/ledger.md has the rules.
     artifact_status check_artifact(const std::filesystem::path& file,
                                    const verify_options& options = {}) const;
+    /// The same for the bytes an engine is about to load, as they are in memory.
+    artifact_status check_bytes(std::string_view bytes, const verify_options& options = {}) const;
+    /// The same for an open file descriptor: hashes it from offset 0 to its end with pread (the
+    /// descriptor's offset is unchanged). io_error when it cannot be read.
+    artifact_status check_fd(int fd, const verify_options& options = {}) const;
 
     const std::filesystem::path& path() const noexcept { return path_; }
 

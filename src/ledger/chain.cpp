@@ -1,0 +1,136 @@
+#include "chain.hpp"
+
+#include "hone/core/atomic_file.hpp"
+#include "hone/core/error.hpp"
+#include "record_json.hpp"
+#include "rules.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace hone::ledger_detail {
+
+const std::string genesis(64, '0');
+
+std::filesystem::path sidecar(const std::filesystem::path& p, const char* suffix) {
+    return p.string() + suffix;
+}
+
+std::string read_if_exists(const std::filesystem::path& p) {
+    std::error_code ec;
+    if (!std::filesystem::exists(p, ec)) return {};
+    return read_file(p);
+}
+
+verify_report bad(std::uint64_t line, std::uint64_t good, std::string problem) {
+    return {false, good, line, std::move(problem)};
+}
+
+parsed_ledger parse_and_verify(const std::filesystem::path& path, const verify_options& options) {
+    parsed_ledger out;
+    const std::string content = read_if_exists(path);
+    const std::string head_text = read_if_exists(sidecar(path, ".head"));
+    if (!content.empty() && content.back() != '\n') {
+        const auto lines =
+            static_cast<std::uint64_t>(std::count(content.begin(), content.end(), '\n'));
+        out.report = bad(lines + 1, 0, "the last line is incomplete (no newline)");
+        return out;
+    }
+    std::string prev_hash = genesis;
+    std::string last_line;
+    std::size_t start = 0;
+    std::uint64_t n = 0;
+    while (start < content.size()) {
+        const std::size_t end = content.find('\n', start);
+        const std::string line = content.substr(start, end - start);
+        start = end + 1;
+        ++n;
+        const std::string where = fmt::format("ledger '{}' line {}", path.string(), n);
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const json::exception&) {
+            out.report = bad(n, n - 1, "not valid JSON");
+            return out;
+        }
+        ledger_entry e;
+        try {
+            if (ledger_detail::canonical(j, where) != line) {
+                out.report = bad(n, n - 1, "not in canonical form");
+                return out;
+            }
+            e = ledger_detail::from_json(j, line, where);
+        } catch (const error& err) {
+            out.report = bad(n, n - 1, err.what());
+            return out;
+        }
+        if (e.seq != n) {
+            out.report = bad(n, n - 1, fmt::format("seq is {}, expected {}", e.seq, n));
+            return out;
+        }
+        if (e.prev != prev_hash) {
+            out.report = bad(n, n - 1, "prev does not match the SHA-256 of the previous record");
+            return out;
+        }
+        const bool needs_subject = e.record.action == ledger_action::approve ||
+                                   e.record.action == ledger_action::reject ||
+                                   e.record.action == ledger_action::promote;
+        if (needs_subject &&
+            !(e.record.subject && *e.record.subject >= 1 && *e.record.subject < n)) {
+            out.report = bad(n, n - 1, "subject does not name an earlier record");
+            return out;
+        }
+        if (!e.signer.empty()) {
+            const std::string value = j["signature"].value("value", std::string());
+            if (!verify_signature(e.signer, ledger_detail::signed_bytes(j), value)) {
+                out.report = bad(n, n - 1, "bad signature");
+                return out;
+            }
+        }
+        if (const auto it = options.trusted_keys.find(e.record.actor);
+            it != options.trusted_keys.end() && e.signer != it->second) {
+            out.report = bad(
+                n, n - 1,
+                e.signer.empty()
+                    ? fmt::format("unsigned record by '{}', whose key is trusted", e.record.actor)
+                    : fmt::format("record by '{}' is not signed by its trusted key",
+                                  e.record.actor));
+            return out;
+        }
+        if (options.require_signatures && e.signer.empty()) {
+            out.report = bad(n, n - 1, "unsigned record (signatures are required)");
+            return out;
+        }
+        prev_hash = sha256_hex(line);
+        last_line = line;
+        out.entries.push_back(std::move(e));
+    }
+    // The head file pins the number of records and the last one's hash.
+    if (n == 0 && head_text.empty()) {
+        out.report = {true, 0, 0, {}};
+        return out;
+    }
+    try {
+        const json head = json::parse(head_text);
+        const auto records = head.at("records").get<std::uint64_t>();
+        const auto hash = head.at("sha256").get<std::string>();
+        if (records != n || hash != (n == 0 ? genesis : sha256_hex(last_line))) {
+            out.report = bad(0, n,
+                             fmt::format("head file says {} records ending in {}…, the ledger has "
+                                         "{}: records were removed, added or changed at the end",
+                                         records, hash.substr(0, 12), n));
+            return out;
+        }
+    } catch (const json::exception&) {
+        out.report =
+            bad(0, n, head_text.empty() ? "head file is missing" : "head file is malformed");
+        return out;
+    }
+    out.report = {true, n, 0, {}};
+    if (options.strict || (options.trust && holds_strict_tier(out.entries)))
+        if (const auto v = strict_violation(out.entries, options.trust))
+            out.report = bad(v->first, v->first - 1, v->second);
+    return out;
+}
+
+} // namespace hone::ledger_detail
