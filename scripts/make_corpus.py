@@ -9,8 +9,8 @@ used, no pretrained weights are loaded):
     /usr/bin/python3 scripts/make_corpus.py --only resnet18,gru  # some (the manifest keeps the rest)
     /usr/bin/python3 scripts/make_corpus.py --no-ort           # skip the ONNX Runtime check
 
-Every model is a torchvision (or plain torch.nn) architecture built with random, seeded
-weights, trimmed in depth/width so that each ONNX file stays at most ~3 MB, and exported with
+Every model is a torchvision (or plain torch.nn) architecture built with seeded weights (random
+initialisation and a short training run, below), trimmed in depth/width so that each ONNX file stays at most ~3 MB, and exported with
 torch.onnx.export (dynamic batch axis, do_constant_folding=True). What each model keeps of its
 architecture (depthwise convs, squeeze-excite, channel shuffle, dense concat, LayerNorm, GELU,
 attention, LSTM/GRU, Resize, ConvTranspose) and what was trimmed is in manifest.json.
