@@ -768,7 +768,7 @@ def make_data(imgs):
                 images=f"{'train' if split == 'train' else 't10k'} images {lo}..{hi - 1}",
             )
     # The evaluation images' Fashion-MNIST classes (the same images for every input kind):
-    # `hone optimize --eval` needs labels; a random model's accuracy on them is chance level.
+    # the image classifiers' accuracy is scored on them.
     lo, hi = EVAL_INDICES
     np.save(os.path.join(OUT, "eval.labels.npy"), imgs.test_labels[lo:hi].astype(np.int64))
     labels = dict(file="eval.labels.npy", shape=[hi - lo], dtype="int64",
@@ -814,9 +814,10 @@ def main():
         "numpy": np.__version__,
         "onnxruntime": ort_version() if check_ort else None,
         "threads": 1,
-        "weights": "random (seeded), no pretrained weights; BatchNorm statistics estimated on "
-        f"training images {BN_STAT_INDICES[0]}..{BN_STAT_INDICES[1] - 1} then perturbed, "
-        "BatchNorm/LayerNorm affine parameters randomised (see the script's docstring)",
+        "weights": "seeded initialisation, no pretrained weights; BatchNorm/LayerNorm affine "
+        f"parameters randomised, {TRAIN_STEPS} Adam steps on Fashion-MNIST, then BatchNorm "
+        f"statistics estimated on training images {BN_STAT_INDICES[0]}..{BN_STAT_INDICES[1] - 1} "
+        "(see the script's docstring)",
         "inputs": {k: dict(shape=["N"] + v["shape"], what=v["what"], **data_files[k])
                    for k, v in INPUT_KINDS.items()},
         "tolerance": f"ONNX Runtime vs PyTorch: max |diff| <= {TOLERANCE} x max |output|",
