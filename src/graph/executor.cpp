@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -25,8 +26,54 @@ namespace {
 
 using ops::optional_view;
 
+// The buffers one run() reuses from the previous ones: kernels that overwrite their whole output
+// (oneDNN conv and linear) take it from here, and a value's tensor comes back here after its
+// last use, so a run at a shape already seen allocates nothing for them (no fresh pages to
+// fault in, no zero-fill). Each concurrent run() has its own (executor::impl::acquire).
+struct tensor_pool {
+    std::vector<tensor> free;
+    std::map<std::pair<dtype, std::vector<std::int64_t>>, int> taken; // this run, per shape
+    std::uint64_t misses = 0;                                         // this run
+
+    static std::vector<std::int64_t> key_dims(const shape& s) {
+        return {s.dims().begin(), s.dims().end()};
+    }
+    tensor take(dtype type, const shape& dims) {
+        ++taken[{type, key_dims(dims)}];
+        for (auto it = free.begin(); it != free.end(); ++it)
+            if (it->type() == type && it->dims() == dims) {
+                tensor t = std::move(*it);
+                free.erase(it);
+                return t;
+            }
+        ++misses;
+        return tensor(type, dims);
+    }
+    void give(tensor t) {
+        if (t.nbytes() != 0) free.push_back(std::move(t));
+    }
+    // End of a run: keep per shape at most as many tensors as this run took (values that only
+    // operators allocate are dropped, so the pool does not grow run after run).
+    void trim() {
+        std::map<std::pair<dtype, std::vector<std::int64_t>>, int> kept;
+        std::vector<tensor> keep;
+        for (auto& t : free) {
+            const auto k = std::make_pair(t.type(), key_dims(t.dims()));
+            const auto it = taken.find(k);
+            if (it != taken.end() && kept[k]++ < it->second) keep.push_back(std::move(t));
+        }
+        free = std::move(keep);
+        taken.clear();
+    }
+};
+
 struct run_state {
     double macs = 0;
+    tensor_pool* pool = nullptr; // set while a step whose output may come from the pool runs
+    // A tensor for a kernel that overwrites all of it (its contents are unspecified).
+    tensor output(dtype type, const shape& dims) {
+        return pool ? pool->take(type, dims) : tensor(type, dims);
+    }
 };
 
 using kernel_fn = std::function<std::vector<tensor>(std::span<const optional_view>, run_state&)>;
@@ -185,9 +232,14 @@ struct executor::impl {
         std::vector<int> in, out;
         kernel_fn fn;
         std::vector<int> release; // slots whose last use is this step
+        bool pooled = false;      // its output may come from the run's tensor_pool
     };
     std::vector<step> steps;
     mutable std::atomic<double> ops_per_sample{0};
+    // Idle tensor pools, one taken by each run() in progress and given back at its end.
+    mutable std::mutex pools_mutex;
+    mutable std::vector<std::unique_ptr<tensor_pool>> idle_pools;
+    mutable std::atomic<std::uint64_t> last_misses{0};
     bool int8 = false;
     std::uint64_t bytes = 0;
 
@@ -770,7 +822,7 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
             m *= a.dims()[d];
         std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
         dims.back() = nn;
-        tensor y(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        tensor y = st.output(dtype::f32, shape(std::span<const std::int64_t>(dims)));
         if (m > 0)
             lin->run(static_cast<const float*>(src.data()), static_cast<float*>(y.data()), m);
         st.macs += static_cast<double>(m) * static_cast<double>(kk) * static_cast<double>(nn);
@@ -1040,7 +1092,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
         kernel_fn fn = [conv, macs_per_out](std::span<const optional_view> in, run_state& st) {
             std::optional<tensor> keep;
             const auto x = contiguous(*in[0], keep);
-            tensor y(dtype::f32, conv->output_shape(x.dims()));
+            tensor y = st.output(dtype::f32, conv->output_shape(x.dims()));
             conv->run(x, y.view());
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
@@ -2009,6 +2061,8 @@ void executor::impl::build(const model& mdl) {
         for (const auto s : steps[k].in)
             if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
     std::set<int> keep_slots(output_slots.begin(), output_slots.end());
+    for (auto& st : steps) // a graph output leaves with the caller: it never returns to a pool
+        st.pooled = st.out.size() == 1 && st.out[0] >= 0 && !keep_slots.count(st.out[0]);
     for (std::size_t s = 0; s < last.size(); ++s)
         if (last[s] >= 0 && !constants[s] && !keep_slots.count(static_cast<int>(s)))
             steps[static_cast<std::size_t>(last[s])].release.push_back(static_cast<int>(s));
@@ -2043,6 +2097,7 @@ const std::vector<node_report>& executor::report() const noexcept { return impl_
 double executor::ops_per_sample() const noexcept { return impl_->ops_per_sample.load(); }
 bool executor::uses_int8() const noexcept { return impl_->int8; }
 std::uint64_t executor::plan_bytes() const noexcept { return impl_->bytes; }
+std::uint64_t executor::last_run_allocations() const noexcept { return impl_->last_misses.load(); }
 
 std::string executor::report_text() const {
     std::string s;
@@ -2099,6 +2154,27 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
         }
         view[static_cast<std::size_t>(p.input_slots[i])] = v;
     }
+    // This run's pool: an idle one (buffers of earlier runs), or a new one.
+    std::unique_ptr<tensor_pool> pool;
+    {
+        std::lock_guard lock(p.pools_mutex);
+        if (!p.idle_pools.empty()) {
+            pool = std::move(p.idle_pools.back());
+            p.idle_pools.pop_back();
+        }
+    }
+    if (!pool) pool = std::make_unique<tensor_pool>();
+    pool->misses = 0;
+    struct give_back {
+        const impl& p;
+        std::unique_ptr<tensor_pool>& pool;
+        ~give_back() {
+            pool->trim();
+            p.last_misses.store(pool->misses);
+            std::lock_guard lock(p.pools_mutex);
+            p.idle_pools.push_back(std::move(pool));
+        }
+    } returning{p, pool};
     run_state st;
     std::vector<optional_view> in;
     for (const auto& step : p.steps) {
@@ -2115,6 +2191,7 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             in.emplace_back(*view[static_cast<std::size_t>(s)]);
         }
         std::vector<tensor> outs;
+        st.pool = step.pooled ? pool.get() : nullptr;
         try {
             outs = step.fn(in, st);
         } catch (const hone::error& e) {
@@ -2132,6 +2209,7 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             if (observe) observe(p.slot_names[si], *view[si]);
         }
         for (const auto s : step.release) {
+            if (auto& v = vals[static_cast<std::size_t>(s)]) pool->give(std::move(*v));
             vals[static_cast<std::size_t>(s)].reset();
             view[static_cast<std::size_t>(s)].reset();
         }

@@ -159,6 +159,12 @@ public:
     bool uses_int8() const noexcept;
     /// Bytes of the constants the plan holds (weights as the kernels store them, approximate).
     std::uint64_t plan_bytes() const noexcept;
+    /// Intermediate buffers the last run() had to allocate for its oneDNN conv / linear layers
+    /// (the others are reused from earlier runs: each run() in progress has a pool of the
+    /// buffers values free after their last use). 0 when a run repeats a shape already seen;
+    /// graph outputs, which the caller keeps, are not counted. Operators of the library still
+    /// allocate their outputs.
+    std::uint64_t last_run_allocations() const noexcept;
 
     struct impl;
 

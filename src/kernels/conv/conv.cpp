@@ -1,5 +1,6 @@
 // hone::kernels::conv2d: weights reordered once, one oneDNN convolution per input shape, src and
-// dst reordered between NCHW and oneDNN's preferred layout per call.
+// dst reordered between NCHW and oneDNN's preferred layout per call (into per-thread buffers
+// reused call after call: no allocation per call).
 #include "hone/kernels/conv.hpp"
 
 #include "hone/kernels/quantize.hpp"
@@ -184,12 +185,12 @@ struct conv2d::impl {
             dnnl::memory user_dst(e->user_dst, engine(), dst);
             dnnl::memory src_mem = user_src, dst_mem = user_dst;
             if (e->to_src) {
-                src_mem = dnnl::memory(e->src, engine());
+                src_mem = buffer_for(e->src, 1);
                 e->to_src->execute(s, {{DNNL_ARG_FROM, user_src},
                                        {DNNL_ARG_TO, src_mem},
                                        {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_to_src)}});
             }
-            if (e->from_dst) dst_mem = dnnl::memory(e->dst, engine());
+            if (e->from_dst) dst_mem = buffer_for(e->dst, 2);
             std::unordered_map<int, dnnl::memory> args{
                 {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, dst_mem}};
             const auto& b = int8 ? bias_fused : bias;
@@ -390,9 +391,11 @@ void conv2d::run(const_tensor_view src, tensor_view dst) const {
         fail(status::invalid_argument, "conv2d::run: src or dst data is null");
     if (!d.int8 || src.type() == dtype::u8)
         return d.run(src.data(), src.dims(), static_cast<float*>(dst.data()));
-    std::vector<std::uint8_t> q(static_cast<std::size_t>(src.numel()));
-    quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point, std::span<std::uint8_t>(q));
-    d.run(q.data(), src.dims(), static_cast<float*>(dst.data()));
+    const auto count = static_cast<std::size_t>(src.numel());
+    auto* q = static_cast<std::uint8_t*>(thread_buffer(count, 3)); // reused call after call
+    quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point,
+             std::span<std::uint8_t>(q, count));
+    d.run(q, src.dims(), static_cast<float*>(dst.data()));
 }
 
 } // namespace hone::kernels
