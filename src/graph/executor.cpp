@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -97,6 +98,10 @@ struct work_node {
     node n;
     std::size_t model_index = 0;
     bool relu = false;
+    // Conv on the oneDNN kernel: activations fused as eltwise post-ops (after the ReLU), and
+    // their names for report().
+    std::vector<kernels::conv_post_op> post;
+    std::vector<std::string> post_names;
     bool removed = false;
     std::string bias; // MatMul: a constant [N] added after the product (fused Add)
     // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
@@ -289,6 +294,8 @@ struct executor::impl {
     compiled compile_gemm(const work_node& w);
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
+    bool conv_on_kernel(const node& n) const;
+    void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);
     std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
                                            std::vector<float> bias, bool rank2_only);
@@ -1001,6 +1008,20 @@ compiled executor::impl::compile_matmul(const work_node& w) {
             fused(w, "f32 ops::matmul")};
 }
 
+bool executor::impl::conv_on_kernel(const node& n) const {
+    const auto wv = cst(n, 1);
+    const bool bias_ok = !has_input(n, 2) || cst(n, 2);
+    const auto sp = parse_spatial(n);
+    return wv && wv->rank() == 4 && wv->type() == dtype::f32 && bias_ok &&
+           (sp.padding == ops::auto_pad::notset || sp.padding == ops::auto_pad::valid) &&
+           (sp.kernel_shape.empty() ||
+            (sp.kernel_shape.size() == 2 && sp.kernel_shape[0] == wv->dims()[2] &&
+             sp.kernel_shape[1] == wv->dims()[3])) &&
+           (sp.strides.empty() || sp.strides.size() == 2) &&
+           (sp.dilations.empty() || sp.dilations.size() == 2) &&
+           (sp.pads.empty() || sp.pads.size() == 4) && n.get_int("group", 1) >= 1;
+}
+
 compiled executor::impl::compile_conv(const work_node& w) {
     const auto& n = w.n;
     const auto wv = cst(n, 1);
@@ -1009,14 +1030,10 @@ compiled executor::impl::compile_conv(const work_node& w) {
     auto sp = parse_spatial(n);
     const auto group = n.get_int("group", 1);
     const bool bias_ok = !has_input(n, 2) || bv;
-    if (wv && wv->rank() == 4 && wv->type() == dtype::f32 && bias_ok &&
-        (sp.padding == ops::auto_pad::notset || sp.padding == ops::auto_pad::valid) &&
-        (sp.kernel_shape.empty() ||
-         (sp.kernel_shape.size() == 2 && sp.kernel_shape[0] == wv->dims()[2] &&
-          sp.kernel_shape[1] == wv->dims()[3])) &&
-        (sp.strides.empty() || sp.strides.size() == 2) &&
-        (sp.dilations.empty() || sp.dilations.size() == 2) &&
-        (sp.pads.empty() || sp.pads.size() == 4) && group >= 1) {
+    if (!w.post.empty() && !conv_on_kernel(n))
+        fail(status::internal, "activations were fused into a Conv that does not run on the "
+                               "oneDNN kernel");
+    if (conv_on_kernel(n)) {
         kernels::conv2d_params cp;
         cp.in_channels = wv->dims()[1] * group;
         cp.out_channels = wv->dims()[0];
@@ -1032,6 +1049,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
         }
         cp.groups = group;
         cp.relu = relu;
+        cp.post_ops = w.post;
         std::string path = "f32 conv2d (oneDNN)";
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
@@ -1087,6 +1105,8 @@ compiled executor::impl::compile_conv(const work_node& w) {
         }
         if (q && conv->splits_weights()) path += ", split weights";
         if (relu) path += " + fused ReLU";
+        for (const auto& name : w.post_names)
+            path += " + fused " + name;
         const double macs_per_out =
             static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
         kernel_fn fn = [conv, macs_per_out](std::span<const optional_view> in, run_state& st) {
@@ -1539,6 +1559,107 @@ compiled executor::impl::compile(const work_node& w) {
 
 // ---- planning -------------------------------------------------------------------------------
 
+// Activations after a Conv that runs on the oneDNN kernel become eltwise post-ops of it: Relu,
+// LeakyRelu, Clip (constant finite bounds), HardSigmoid (linear, then clip to [0, 1]),
+// HardSwish, Sigmoid, Tanh, Gelu, and the patterns x·Sigmoid(x) (SiLU → swish) and
+// x·HardSigmoid(x) with alpha 1/6, beta 1/2 (HardSwish). The fused nodes' values can no longer be
+// observed (listing them in `keep` prevents the fusion).
+void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
+                                           const std::set<std::string>& pinned) {
+    using kernels::conv_activation;
+    using kernels::conv_post_op;
+    std::map<std::string, int> uses;
+    std::map<std::string, work_node*> producer;
+    auto recount = [&] {
+        uses.clear();
+        producer.clear();
+        for (auto& w : work) {
+            if (w.removed) continue;
+            for (const auto& i : w.n.inputs)
+                ++uses[i];
+            if (!w.n.outputs.empty()) producer[w.n.outputs[0]] = &w;
+        }
+    };
+    recount();
+    auto constant_float = [&](const node& n, std::size_t i, float& v) {
+        const auto c = cst(n, i);
+        if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
+        v = tensor::copy_of(*c).span<float>()[0];
+        return true;
+    };
+    for (auto& a : work) {
+        if (a.removed || a.n.inputs.empty() || a.n.outputs.size() != 1 || a.n.outputs[0].empty())
+            continue;
+        const auto& op = a.n.op_type;
+        const auto x = a.n.inputs[0];
+        const auto pit = producer.find(x);
+        if (pit == producer.end()) continue;
+        auto* c = pit->second;
+        if (c->n.op_type != "Conv" || pinned.count(x) || !conv_on_kernel(c->n)) continue;
+        std::vector<conv_post_op> post;
+        std::string name = op;
+        work_node* mul = nullptr; // the Mul of x·act(x)
+        if (uses[x] == 2 && (op == "Sigmoid" || op == "HardSigmoid") &&
+            !pinned.count(a.n.outputs[0]) && uses[a.n.outputs[0]] == 1) {
+            const bool hs = op == "HardSigmoid";
+            if (hs && (a.n.get_float("alpha", 0.2f) != 1.0f / 6.0f ||
+                       a.n.get_float("beta", 0.5f) != 0.5f))
+                continue;
+            for (auto& m : work)
+                if (!m.removed && m.n.op_type == "Mul" && m.n.inputs.size() == 2 &&
+                    ((m.n.inputs[0] == x && m.n.inputs[1] == a.n.outputs[0]) ||
+                     (m.n.inputs[1] == x && m.n.inputs[0] == a.n.outputs[0])))
+                    mul = &m;
+            if (!mul) continue;
+            post.push_back({hs ? conv_activation::hardswish : conv_activation::swish, 1.0f, 0.0f});
+            name = hs ? "HardSwish (x·HardSigmoid(x))" : "SiLU (x·Sigmoid(x))";
+        } else if (uses[x] != 1) {
+            continue;
+        } else if (op == "Relu") {
+            post.push_back({conv_activation::relu, 0.0f, 0.0f});
+        } else if (op == "LeakyRelu") {
+            post.push_back({conv_activation::relu, a.n.get_float("alpha", 0.01f), 0.0f});
+        } else if (op == "Clip") {
+            float lo = a.n.get_float("min", -std::numeric_limits<float>::infinity());
+            float hi = a.n.get_float("max", std::numeric_limits<float>::infinity());
+            if ((has_input(a.n, 1) && !constant_float(a.n, 1, lo)) ||
+                (has_input(a.n, 2) && !constant_float(a.n, 2, hi)) || !std::isfinite(lo) ||
+                !std::isfinite(hi) || lo > hi)
+                continue;
+            post.push_back({conv_activation::clip, lo, hi});
+        } else if (op == "HardSigmoid") {
+            post.push_back({conv_activation::linear, a.n.get_float("alpha", 0.2f),
+                            a.n.get_float("beta", 0.5f)});
+            post.push_back({conv_activation::clip, 0.0f, 1.0f});
+        } else if (op == "HardSwish") {
+            post.push_back({conv_activation::hardswish, 0.0f, 0.0f});
+        } else if (op == "Sigmoid") {
+            post.push_back({conv_activation::logistic, 0.0f, 0.0f});
+        } else if (op == "Tanh") {
+            post.push_back({conv_activation::tanh, 0.0f, 0.0f});
+        } else if (op == "Gelu") {
+            const auto approx = a.n.get_string("approximate", "none");
+            if (approx != "none" && approx != "tanh") continue;
+            post.push_back(
+                {approx == "tanh" ? conv_activation::gelu_tanh : conv_activation::gelu_erf, 0, 0});
+        } else {
+            continue;
+        }
+        c->post.insert(c->post.end(), post.begin(), post.end());
+        c->post_names.push_back(name);
+        a.removed = true;
+        report[a.model_index].path = fmt::format("fused into {} (oneDNN post-op)", c->n.label());
+        c->n.outputs[0] = a.n.outputs[0];
+        if (mul) {
+            mul->removed = true;
+            report[mul->model_index].path =
+                fmt::format("fused into {} (oneDNN post-op)", c->n.label());
+            c->n.outputs[0] = mul->n.outputs[0];
+        }
+        recount();
+    }
+}
+
 namespace {
 std::int32_t nibble_at(const std::uint8_t* p, std::int64_t i, bool is_signed) {
     const std::uint8_t b = p[i / 2];
@@ -1814,8 +1935,8 @@ void executor::impl::build(const model& mdl) {
                 extra |= !bn.n.outputs[k].empty();
             const auto& x = bn.n.inputs[0];
             auto* conv = producer_of(x);
-            if (extra || !conv || conv->n.op_type != "Conv" || conv->relu || uses[x] != 1 ||
-                pinned.count(x))
+            if (extra || !conv || conv->n.op_type != "Conv" || conv->relu || !conv->post.empty() ||
+                uses[x] != 1 || pinned.count(x))
                 continue;
             const auto w = cst(conv->n, 1);
             const bool has_b = has_input(conv->n, 2);
@@ -1973,6 +2094,8 @@ void executor::impl::build(const model& mdl) {
             report[r.model_index].path = fmt::format("fused into {}", p->n.label());
         }
     }
+
+    if (options.fuse_conv_activations) fuse_conv_activations(work, pinned);
 
     // Pass 3: drop nodes nothing needs any more (e.g. a Shape whose users all folded).
     std::set<std::string> needed(pinned.begin(), pinned.end());

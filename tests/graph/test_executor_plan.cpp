@@ -3,15 +3,19 @@
 // the fusion disabled (the operator library's ONNX semantics) and by the path report() names.
 #include "../model/fixture_path.hpp"
 
+#include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
+#include <hone/data/arrays.hpp>
 #include <hone/graph/executor.hpp>
 #include <hone/io/onnx.hpp>
+#include <hone/kernels/conv.hpp>
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -79,4 +83,185 @@ TEST_CASE("executor: concurrent runs each use their own buffers") {
     tb.join();
     CHECK(ok_a);
     CHECK(ok_b);
+}
+
+namespace {
+
+node make_node(std::string name, std::string op, std::vector<std::string> in,
+               std::vector<std::string> out) {
+    node n;
+    n.name = std::move(name);
+    n.op_type = std::move(op);
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    return n;
+}
+
+tensor scalar(float v) {
+    tensor t(dtype::f32, shape{});
+    t.span<float>()[0] = v;
+    return t;
+}
+
+// x [N, 3, 8, 8] → Conv (4 filters 3×3, pad 1, bias) → `act` → y. `act` gets the conv output
+// "c" and writes "y"; helper nodes may use "a".
+model conv_then(const std::vector<node>& act) {
+    model m;
+    m.inputs.push_back({"x", dtype::f32, {{-1, "N"}, {3, ""}, {8, ""}, {8, ""}}, true});
+    m.outputs.push_back({"y", dtype::f32, {}, false});
+    m.set_weight("w", pseudo_random(shape{4, 3, 3, 3}, 7));
+    m.set_weight("b", pseudo_random(shape{4}, 8));
+    m.set_weight("lo", scalar(-0.5f));
+    m.set_weight("hi", scalar(1.5f));
+    auto conv = make_node("conv", "Conv", {"x", "w", "b"}, {"c"});
+    conv.attributes["pads"] = attribute::of_ints({1, 1, 1, 1});
+    m.nodes.push_back(conv);
+    for (const auto& n : act)
+        m.nodes.push_back(n);
+    return m;
+}
+
+// max |a − b| / max |b|.
+double relative_error(const tensor& got, const tensor& ref) {
+    REQUIRE(got.dims() == ref.dims());
+    const auto g = got.span<float>();
+    const auto r = ref.span<float>();
+    double scale = 0, err = 0;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        scale = std::max(scale, std::fabs(static_cast<double>(r[i])));
+        err = std::max(err, std::fabs(static_cast<double>(g[i]) - r[i]));
+    }
+    return err / std::max(scale, 1e-30);
+}
+
+std::string path_of(const executor& ex, const std::string& node_name) {
+    for (const auto& r : ex.report())
+        if (r.node == node_name) return r.path;
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("executor: activations after a Conv become oneDNN post-ops, with the same values") {
+    auto with = [](const char* op, std::vector<std::string> extra_in = {}) {
+        std::vector<std::string> in{"c"};
+        in.insert(in.end(), extra_in.begin(), extra_in.end());
+        return make_node("act", op, in, {"y"});
+    };
+    auto hard_sigmoid = make_node("act", "HardSigmoid", {"c"}, {"a"});
+    hard_sigmoid.attributes["alpha"] = attribute::of_float(1.0f / 6.0f);
+    hard_sigmoid.attributes["beta"] = attribute::of_float(0.5f);
+    auto leaky = with("LeakyRelu");
+    leaky.attributes["alpha"] = attribute::of_float(0.1f);
+    auto gelu_tanh = with("Gelu");
+    gelu_tanh.attributes["approximate"] = attribute::of_string("tanh");
+    struct fusion_case {
+        const char* name;
+        std::vector<node> nodes;
+        const char* fused; // what the Conv's path names
+    };
+    const std::vector<fusion_case> cases{
+        {"LeakyRelu", {leaky}, "+ fused LeakyRelu"},
+        {"Clip", {with("Clip", {"lo", "hi"})}, "+ fused Clip"},
+        {"HardSigmoid", {with("HardSigmoid")}, "+ fused HardSigmoid"},
+        {"HardSwish", {with("HardSwish")}, "+ fused HardSwish"},
+        {"Sigmoid", {with("Sigmoid")}, "+ fused Sigmoid"},
+        {"Tanh", {with("Tanh")}, "+ fused Tanh"},
+        {"Gelu", {with("Gelu")}, "+ fused Gelu"},
+        {"Gelu tanh", {gelu_tanh}, "+ fused Gelu"},
+        {"SiLU",
+         {make_node("sig", "Sigmoid", {"c"}, {"a"}), make_node("mul", "Mul", {"c", "a"}, {"y"})},
+         "+ fused SiLU (x·Sigmoid(x))"},
+        {"x·HardSigmoid(x)",
+         {hard_sigmoid, make_node("mul", "Mul", {"a", "c"}, {"y"})},
+         "+ fused HardSwish (x·HardSigmoid(x))"},
+    };
+    const auto x = pseudo_random(shape{2, 3, 8, 8}, 9);
+    for (const auto& fc : cases) {
+        CAPTURE(fc.name);
+        const auto m = conv_then(fc.nodes);
+        const executor fused(m);
+        const executor plain(m, {.fuse_conv_activations = false});
+        CHECK(path_of(fused, "conv").find(fc.fused) != std::string::npos);
+        CHECK(path_of(plain, "conv").find("fused") == std::string::npos);
+        for (const auto& n : fc.nodes)
+            CHECK(path_of(fused, n.name).find("fused into Conv 'conv' (oneDNN post-op)") == 0);
+        const auto got = std::move(fused.run(x.view()).at(0));
+        const auto ref = std::move(plain.run(x.view()).at(0));
+        CHECK(relative_error(got, ref) <= 1e-5);
+    }
+}
+
+TEST_CASE("executor: activations stay separate when their input is needed elsewhere") {
+    const auto x = pseudo_random(shape{1, 3, 8, 8}, 10);
+    // The conv output is kept: nothing fuses.
+    {
+        const auto m = conv_then({make_node("act", "Sigmoid", {"c"}, {"y"})});
+        const executor ex(m, {.keep = {"c"}});
+        CHECK(path_of(ex, "act") == "ops::sigmoid");
+        CHECK(ex.run_observed(std::span<const const_tensor_view>(std::vector{x.view()}),
+                              std::vector<std::string>{"c"})
+                  .count("c") == 1);
+    }
+    // x·Sigmoid(x) with another reader of the Sigmoid: not SiLU.
+    {
+        auto m = conv_then({make_node("sig", "Sigmoid", {"c"}, {"a"}),
+                            make_node("mul", "Mul", {"c", "a"}, {"p"}),
+                            make_node("add", "Add", {"p", "a"}, {"y"})});
+        const executor ex(m);
+        CHECK(path_of(ex, "mul") == "ops::binary");
+        const executor plain(m, {.fuse_conv_activations = false});
+        CHECK(relative_error(std::move(ex.run(x.view()).at(0)),
+                             std::move(plain.run(x.view()).at(0))) <= 1e-5);
+    }
+    // HardSigmoid with other coefficients times x: a HardSigmoid post-op is not HardSwish, and
+    // the Mul (which needs x) stays.
+    {
+        auto hs = make_node("hs", "HardSigmoid", {"c"}, {"a"});
+        hs.attributes["alpha"] = attribute::of_float(0.2f);
+        const auto m = conv_then({hs, make_node("mul", "Mul", {"c", "a"}, {"y"})});
+        const executor ex(m);
+        CHECK(path_of(ex, "mul") == "ops::binary");
+        CHECK(path_of(ex, "hs") == "ops::hard_sigmoid");
+    }
+    // Reversed Clip bounds: ONNX semantics (everything at max), not fused.
+    {
+        auto m = conv_then({make_node("act", "Clip", {"c", "hi", "lo"}, {"y"})});
+        const executor ex(m);
+        CHECK(path_of(ex, "act") == "ops::clip");
+    }
+}
+
+TEST_CASE("kernels::conv2d: post-op arguments are checked") {
+    kernels::conv2d_params p;
+    p.in_channels = 1;
+    p.out_channels = 1;
+    const std::vector<float> w{1.0f};
+    p.post_ops = {{kernels::conv_activation::clip, 2.0f, 1.0f}};
+    CHECK_THROWS_WITH_AS(kernels::conv2d(p, w), doctest::Contains("clip post-op bounds"),
+                         hone::error);
+    p.post_ops = {{kernels::conv_activation::linear, std::numeric_limits<float>::infinity(), 0.0f}};
+    CHECK_THROWS_WITH_AS(kernels::conv2d(p, w), doctest::Contains("must be finite"), hone::error);
+}
+
+TEST_CASE("executor: corpus CNNs give the same outputs with and without the post-op fusions") {
+    // mobilenet_v2 (Clip = ReLU6), mobilenet_v3_small (x·HardSigmoid(x), HardSigmoid),
+    // efficientnet_b0 (x·Sigmoid(x) = SiLU).
+    for (const char* name : {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"}) {
+        CAPTURE(name);
+        const auto dir = test::fixtures_dir() / "corpus";
+        const auto m = load_onnx(dir / (std::string(name) + ".onnx"));
+        const auto xp = dir / (std::string(name) + ".input.npy");
+        REQUIRE(std::filesystem::exists(xp));
+        const auto x = parse_npy(read_file(xp), xp.string());
+        const executor fused(m);
+        const executor plain(m, {.fuse_conv_activations = false});
+        int post_ops = 0;
+        for (const auto& r : fused.report())
+            post_ops += r.path.find("(oneDNN post-op)") != std::string::npos;
+        MESSAGE(std::string(name) << ": " << post_ops << " nodes fused as post-ops");
+        CHECK(post_ops > 0);
+        CHECK(relative_error(std::move(fused.run(x.view()).at(0)),
+                             std::move(plain.run(x.view()).at(0))) <= 1e-5);
+    }
 }

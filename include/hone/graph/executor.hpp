@@ -71,6 +71,10 @@ struct executor_options {
     bool fold_constants = true;  ///< run all-constant nodes (and shape subgraphs) at load
     bool fold_batch_norm = true; ///< Conv + BatchNormalization → Conv
     bool fuse_relu = true;       ///< Conv/Gemm/MatMul + Relu → one kernel with a ReLU post-op
+    /// Conv (on the oneDNN kernel) + its activation → one kernel with oneDNN eltwise post-ops:
+    /// LeakyRelu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x) (SiLU) and
+    /// x·HardSigmoid(x) (HardSwish as exporters write it); report(): "+ fused <activation>".
+    bool fuse_conv_activations = true;
     exec_precision precision = exec_precision::f32;
     /// int8_static: ranges of the inputs of Gemm/MatMul/Conv, by value name.
     std::map<std::string, tensor_range, std::less<>> activation_ranges;

@@ -21,6 +21,26 @@ namespace hone::kernels {
 
 using namespace onednn;
 
+namespace {
+dnnl::algorithm algorithm_of(conv_activation a) {
+    using alg = dnnl::algorithm;
+    switch (a) {
+    case conv_activation::relu: return alg::eltwise_relu;
+    case conv_activation::clip: return alg::eltwise_clip;
+    case conv_activation::linear: return alg::eltwise_linear;
+    case conv_activation::hardswish: return alg::eltwise_hardswish;
+    case conv_activation::logistic: return alg::eltwise_logistic;
+    case conv_activation::swish: return alg::eltwise_swish;
+    case conv_activation::tanh: return alg::eltwise_tanh;
+    case conv_activation::gelu_erf: return alg::eltwise_gelu_erf;
+    case conv_activation::gelu_tanh: return alg::eltwise_gelu_tanh;
+    }
+    fail(status::invalid_argument, fmt::format("conv2d: post-op kind {} is not one of "
+                                               "conv_activation's",
+                                               int(a)));
+}
+} // namespace
+
 struct conv2d::impl {
     struct entry {
         dnnl::convolution_forward prim;
@@ -83,8 +103,11 @@ struct conv2d::impl {
         dnnl::primitive_attr attr = base_attr();
         dnnl::post_ops ops;
         if (part == 1) ops.append_sum(1.0f);
-        if (p.relu && (!split || part == 1))
-            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
+        if (!split || part == 1) { // split: after the second half's sum
+            if (p.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
+            for (const auto& e : p.post_ops)
+                ops.append_eltwise(1.0f, algorithm_of(e.kind), e.alpha, e.beta);
+        }
         attr.set_post_ops(ops);
         if (int8) {
             attr.set_output_scales(1 << 1, part == 1 ? out_scales_hi : out_scales);
@@ -251,6 +274,15 @@ void check_params(const conv2d_params& p) {
         fail(status::invalid_argument,
              fmt::format("conv2d: params describe more than 2^40 weights ({} × {}/{} × {} × {})",
                          p.out_channels, p.in_channels, p.groups, p.kernel_h, p.kernel_w));
+    for (const auto& e : p.post_ops) {
+        algorithm_of(e.kind); // a valid kind
+        if (!std::isfinite(e.alpha) || !std::isfinite(e.beta))
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: post-op alpha {} / beta {} must be finite", e.alpha, e.beta));
+        if (e.kind == conv_activation::clip && e.alpha > e.beta)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: clip post-op bounds [{}, {}] are reversed", e.alpha, e.beta));
+    }
     if (p.type != gemm_type::f32 && p.type != gemm_type::int8)
         fail(status::unsupported,
              fmt::format("conv2d: params.type {} is not f32 or int8", int(p.type)));
