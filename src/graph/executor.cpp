@@ -6,6 +6,7 @@
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/quantize.hpp"
 #include "op_table.hpp"
+#include "ops/common.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -1199,24 +1200,28 @@ compiled executor::impl::compile(const work_node& w) {
         const auto block = n.get_int("block_size", 0);
         if (n.has("output_dtype")) bad_attr("attribute 'output_dtype' is not supported");
         only_first_output(op.c_str());
-        return {single([dq, axis, block](V in) {
+        // The output comes from the run's pool: both kernels write every element.
+        return {[dq, axis, block](V in, run_state& st) {
                     const auto x = need(in, 0);
                     kernels::quant_params p;
                     p.scale = need(in, 1);
                     if (in.size() > 2 && in[2]) p.zero_point = *in[2];
                     p.axis = static_cast<int>(axis);
                     p.block_size = block;
-                    if (dq && x.type() == dtype::i32)
-                        return ops::dequantize_int32(x, p.scale, p.zero_point, axis);
-                    const auto out =
+                    std::vector<tensor> out;
+                    if (dq && x.type() == dtype::i32) {
+                        out.push_back(ops::dequantize_int32(x, p.scale, p.zero_point, axis));
+                        return out;
+                    }
+                    const auto type =
                         dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
-                    tensor y(out, x.dims());
+                    out.push_back(st.output(type, x.dims()));
                     if (dq)
-                        kernels::dequantize_linear(x, p, y.view());
+                        kernels::dequantize_linear(x, p, out[0].view());
                     else
-                        kernels::quantize_linear(x, p, y.view());
-                    return y;
-                }),
+                        kernels::quantize_linear(x, p, out[0].view());
+                    return out;
+                },
                 dq ? "kernels::dequantize_linear" : "kernels::quantize_linear"};
     }
     if (op == "DynamicQuantizeLinear")
@@ -1294,15 +1299,34 @@ compiled executor::impl::compile(const work_node& w) {
                 log ? "ops::log_softmax" : "ops::softmax"};
     }
     if (op == "Clip") {
-        return {single([label](V in) {
+        return {[label](V in, run_state& st) {
                     const float lo = in.size() > 1 && in[1]
                                          ? scalar_float(*in[1], label + " min")
                                          : -std::numeric_limits<float>::infinity();
                     const float hi = in.size() > 2 && in[2]
                                          ? scalar_float(*in[2], label + " max")
                                          : std::numeric_limits<float>::infinity();
-                    return ops::clip(need(in, 0), lo, hi);
-                }),
+                    const auto x = need(in, 0);
+                    std::vector<tensor> out;
+                    if (x.type() != dtype::f32 || !x.is_contiguous() || std::isnan(lo) ||
+                        std::isnan(hi)) {
+                        out.push_back(ops::clip(x, lo, hi)); // and its errors
+                        return out;
+                    }
+                    // ops::clip's arithmetic, into a buffer of the run's pool (a Clip after a
+                    // DequantizeLinear in QDQ models: no fresh output per run).
+                    out.push_back(st.output(dtype::f32, x.dims()));
+                    const auto* s = static_cast<const float*>(x.data());
+                    auto* d = static_cast<float*>(out[0].data());
+                    const std::int64_t n = x.numel();
+                    const int threads = ops::detail::threads_for(n * 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+                    // A NaN passes both comparisons untouched (std::max(v, lo) is v < lo ?
+                    // lo : v), as ops::clip keeps it; without the branch the loop vectorizes.
+                    for (std::int64_t i = 0; i < n; ++i)
+                        d[i] = std::min(std::max(s[i], lo), hi);
+                    return out;
+                },
                 "ops::clip"};
     }
     if (op == "Cast") {

@@ -265,3 +265,28 @@ TEST_CASE("executor: corpus CNNs give the same outputs with and without the post
                              std::move(plain.run(x.view()).at(0))) <= 1e-5);
     }
 }
+
+TEST_CASE("executor: Clip in a buffer of the run's pool keeps ONNX semantics (NaN, ±inf, −0)") {
+    model m;
+    m.inputs.push_back({"x", dtype::f32, {{6, ""}}, true});
+    m.outputs.push_back({"y", dtype::f32, {}, false});
+    m.set_weight("lo", scalar(-1.0f));
+    m.set_weight("hi", scalar(2.0f));
+    m.nodes.push_back(make_node("clip", "Clip", {"x", "lo", "hi"}, {"c"}));
+    m.nodes.push_back(make_node("copy", "Identity", {"c"}, {"y"}));
+    const executor ex(m);
+    const float inf = std::numeric_limits<float>::infinity();
+    tensor x(dtype::f32, shape{6});
+    const float in[6] = {std::nanf(""), -inf, inf, -0.0f, 1.5f, -3.0f};
+    std::copy(in, in + 6, x.span<float>().begin());
+    for (int run = 0; run < 2; ++run) { // the second run reuses the first one's buffer
+        const auto y = std::move(ex.run(x.view()).at(0));
+        const auto v = y.span<const float>();
+        CHECK(std::isnan(v[0]));
+        CHECK(v[1] == -1.0f);
+        CHECK(v[2] == 2.0f);
+        CHECK((v[3] == 0.0f && std::signbit(v[3])));
+        CHECK(v[4] == 1.5f);
+        CHECK(v[5] == -1.0f);
+    }
+}
