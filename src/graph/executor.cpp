@@ -103,6 +103,7 @@ struct work_node {
     // their names for report().
     std::vector<kernels::conv_post_op> post;
     std::vector<std::string> post_names;
+    std::string residual; // Conv: a value added to its result before the post-ops (input 3)
     bool removed = false;
     std::string bias; // MatMul: a constant [N] added after the product (fused Add)
     // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
@@ -708,6 +709,13 @@ void range_to_grid(tensor_range r, std::int64_t q, float& scale, std::int32_t& z
 }
 } // namespace
 
+namespace {
+const_tensor_view need_input(std::span<const optional_view> in, std::size_t i) {
+    if (i >= in.size() || !in[i]) fail(status::internal, fmt::format("input {} is missing", i));
+    return *in[i];
+}
+} // namespace
+
 compiled executor::impl::compile_gemm(const work_node& w) {
     const auto& n = w.n;
     const float alpha = n.get_float("alpha", 1.0f), beta = n.get_float("beta", 1.0f);
@@ -1051,6 +1059,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
         cp.groups = group;
         cp.relu = relu;
         cp.post_ops = w.post;
+        cp.sum = !w.residual.empty();
         std::string path = "f32 conv2d (oneDNN)";
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
@@ -1106,15 +1115,29 @@ compiled executor::impl::compile_conv(const work_node& w) {
         }
         if (q && conv->splits_weights()) path += ", split weights";
         if (relu) path += " + fused ReLU";
+        if (cp.sum) path += " + fused residual Add";
         for (const auto& name : w.post_names)
             path += " + fused " + name;
         const double macs_per_out =
             static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
-        kernel_fn fn = [conv, macs_per_out](std::span<const optional_view> in, run_state& st) {
-            std::optional<tensor> keep;
+        const bool sum = cp.sum;
+        kernel_fn fn = [conv, macs_per_out, sum](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep, keep_addend;
             const auto x = contiguous(*in[0], keep);
             tensor y = st.output(dtype::f32, conv->output_shape(x.dims()));
-            conv->run(x, y.view());
+            if (sum) {
+                const auto r = contiguous(need_input(in, 3), keep_addend);
+                if (!(r.dims() == y.dims()) || r.type() != dtype::f32)
+                    fail(status::shape_mismatch,
+                         fmt::format("the residual Add fused into this Conv adds a {} {} to its "
+                                     "output {} (executor_options::fuse_conv_activations = false "
+                                     "runs it unfused, with broadcasting)",
+                                     name_of(r.type()), r.dims().to_string(),
+                                     y.dims().to_string()));
+                conv->run(x, y.view(), r);
+            } else {
+                conv->run(x, y.view());
+            }
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));
@@ -1605,6 +1628,52 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
         }
     };
     recount();
+    // Conv + Add(conv, r) → the Conv with r summed in (f32 layers only; r of the Conv output's
+    // inferred shape and computed before the Conv runs), so the activations below follow it.
+    if (options.precision == exec_precision::f32) {
+        std::map<std::string, std::size_t> position; // value → index of its producer in work
+        for (std::size_t k = 0; k < work.size(); ++k)
+            if (!work[k].removed)
+                for (const auto& o : work[k].n.outputs)
+                    position[o] = k;
+        for (auto& a : work) {
+            if (a.removed || a.n.op_type != "Add" || a.n.inputs.size() != 2 ||
+                a.n.outputs.size() != 1 || a.n.inputs[0] == a.n.inputs[1])
+                continue;
+            for (std::size_t side = 0; side < 2; ++side) {
+                const auto& x = a.n.inputs[side];
+                const auto& r = a.n.inputs[1 - side];
+                const auto pit = producer.find(x);
+                if (pit == producer.end()) continue;
+                auto* c = pit->second;
+                if (c->n.op_type != "Conv" || uses[x] != 1 || pinned.count(x) || c->relu ||
+                    !c->post.empty() || !c->residual.empty() || !conv_on_kernel(c->n))
+                    continue;
+                const auto* xs = shape_of(x);
+                const auto* rs = shape_of(r);
+                if (!xs || !rs || *xs != *rs || xs->size() != 4 ||
+                    std::count(xs->begin() + 1, xs->end(), -1) != 0 || is_const(r))
+                    continue;
+                const auto rp = position.find(r);
+                const auto cp = position.find(x);
+                const bool ready =
+                    rp == position.end() // a graph input
+                        ? std::any_of(inputs.begin(), inputs.end(),
+                                      [&](const value_info& v) { return v.name == r; })
+                        : rp->second < cp->second;
+                if (!ready) continue;
+                c->residual = r;
+                c->n.inputs.resize(3);
+                c->n.inputs.push_back(r);
+                c->n.outputs[0] = a.n.outputs[0];
+                a.removed = true;
+                report[a.model_index].path =
+                    fmt::format("fused into {} (oneDNN sum post-op)", c->n.label());
+                recount();
+                break;
+            }
+        }
+    }
     auto constant_float = [&](const node& n, std::size_t i, float& v) {
         const auto c = cst(n, i);
         if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
@@ -2169,7 +2238,8 @@ void executor::impl::build(const model& mdl) {
         step st{w.n.name, w.n.op_type, {}, {}, std::move(c.fn), {}};
         for (std::size_t i = 0; i < w.n.inputs.size(); ++i) {
             const auto& name = w.n.inputs[i];
-            if (name.empty() || (kernel_holds_weights && i > 0)) {
+            const bool addend = !w.residual.empty() && i == 3;
+            if (name.empty() || (kernel_holds_weights && i > 0 && !addend)) {
                 st.in.push_back(-1);
                 continue;
             }

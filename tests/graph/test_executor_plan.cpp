@@ -246,9 +246,8 @@ TEST_CASE("kernels::conv2d: post-op arguments are checked") {
 
 TEST_CASE("executor: corpus CNNs give the same outputs with and without the post-op fusions") {
     // mobilenet_v2 (Clip = ReLU6), mobilenet_v3_small (x·HardSigmoid(x), HardSigmoid),
-    // efficientnet_b0 (x·Sigmoid(x) = SiLU).
-    for (const char* name : {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"}) {
-        CAPTURE(name);
+    // efficientnet_b0 (x·Sigmoid(x) = SiLU), resnet18 (residual Add + Relu).
+    for (const char* name : {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "resnet18"}) {
         const auto dir = test::fixtures_dir() / "corpus";
         const auto m = load_onnx(dir / (std::string(name) + ".onnx"));
         const auto xp = dir / (std::string(name) + ".input.npy");
@@ -258,7 +257,8 @@ TEST_CASE("executor: corpus CNNs give the same outputs with and without the post
         const executor plain(m, {.fuse_conv_activations = false});
         int post_ops = 0;
         for (const auto& r : fused.report())
-            post_ops += r.path.find("(oneDNN post-op)") != std::string::npos;
+            post_ops += r.path.find("(oneDNN post-op)") != std::string::npos ||
+                        r.path.find("(oneDNN sum post-op)") != std::string::npos;
         MESSAGE(std::string(name) << ": " << post_ops << " nodes fused as post-ops");
         CHECK(post_ops > 0);
         CHECK(relative_error(std::move(fused.run(x.view()).at(0)),
@@ -289,4 +289,84 @@ TEST_CASE("executor: Clip in a buffer of the run's pool keeps ONNX semantics (Na
         CHECK(v[4] == 1.5f);
         CHECK(v[5] == -1.0f);
     }
+}
+
+namespace {
+// x [N, 4, 8, 8]; c = Conv(x) (4 → 4 channels, pad 1). kind 0: y = Relu(Add(x, c)); kind 1:
+// y = Add(Neg(x), c), the addend computed after the Conv; kind 2: as 0 with c also an output.
+model residual_model(int kind) {
+    model m;
+    m.inputs.push_back({"x", dtype::f32, {{-1, "N"}, {4, ""}, {8, ""}, {8, ""}}, true});
+    m.outputs.push_back({"y", dtype::f32, {}, false});
+    if (kind == 2) m.outputs.push_back({"c", dtype::f32, {}, false});
+    m.set_weight("w", pseudo_random(shape{4, 4, 3, 3}, 11));
+    m.set_weight("b", pseudo_random(shape{4}, 12));
+    auto conv = make_node("conv", "Conv", {"x", "w", "b"}, {"c"});
+    conv.attributes["pads"] = attribute::of_ints({1, 1, 1, 1});
+    m.nodes.push_back(conv);
+    if (kind == 1) {
+        m.nodes.push_back(make_node("neg", "Neg", {"x"}, {"n"}));
+        m.nodes.push_back(make_node("add", "Add", {"n", "c"}, {"y"}));
+        return m;
+    }
+    m.nodes.push_back(make_node("add", "Add", {"x", "c"}, {"s"}));
+    m.nodes.push_back(make_node("relu", "Relu", {"s"}, {"y"}));
+    return m;
+}
+} // namespace
+
+TEST_CASE("executor: Conv + residual Add (+ Relu) runs as one oneDNN convolution") {
+    const auto m = residual_model(0);
+    const auto x = pseudo_random(shape{3, 4, 8, 8}, 13);
+    const executor fused(m);
+    const executor plain(m, {.fuse_conv_activations = false});
+    CHECK(path_of(fused, "conv").find("+ fused residual Add + fused Relu") != std::string::npos);
+    CHECK(path_of(fused, "add") == "fused into Conv 'conv' (oneDNN sum post-op)");
+    CHECK(path_of(plain, "add") == "ops::binary");
+    for (int run = 0; run < 2; ++run)
+        CHECK(relative_error(std::move(fused.run(x.view()).at(0)),
+                             std::move(plain.run(x.view()).at(0))) <= 1e-5);
+    // The addend computed after the Conv: the Add stays (the Conv would run before it exists).
+    CHECK(path_of(executor(residual_model(1)), "add") == "ops::binary");
+    // The Conv's output also read elsewhere: not fused.
+    CHECK(path_of(executor(residual_model(2)), "add") == "ops::binary");
+}
+
+TEST_CASE("kernels::conv2d: the sum post-op adds the addend before the ReLU") {
+    kernels::conv2d_params p;
+    p.in_channels = 3;
+    p.out_channels = 5;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    const auto w = pseudo_random(shape{5, 3, 3, 3}, 14);
+    const auto bias = pseudo_random(shape{5}, 15);
+    const auto x = pseudo_random(shape{2, 3, 6, 6}, 16);
+    const auto r = pseudo_random(shape{2, 5, 6, 6}, 17);
+    const kernels::conv2d plain(p, w.span<const float>(), bias.span<const float>());
+    tensor ref(dtype::f32, shape{2, 5, 6, 6});
+    plain.run(x.view(), ref.view());
+    for (auto [v, a] = std::pair{ref.span<float>().begin(), r.span<const float>().begin()};
+         v != ref.span<float>().end(); ++v, ++a)
+        *v = std::max(*v + *a, 0.0f);
+    p.sum = true;
+    p.relu = true;
+    const kernels::conv2d summed(p, w.span<const float>(), bias.span<const float>());
+    tensor got(dtype::f32, shape{2, 5, 6, 6});
+    summed.run(x.view(), got.view(), r.view());
+    CHECK(relative_error(got, ref) <= 1e-6);
+    // In place: the addend is dst itself.
+    auto inplace = r.clone();
+    summed.run(x.view(), inplace.view(), inplace.view());
+    CHECK(relative_error(inplace, ref) <= 1e-6);
+    // Misuse.
+    CHECK_THROWS_WITH_AS(summed.run(x.view(), got.view()), doctest::Contains("pass the addend"),
+                         hone::error);
+    CHECK_THROWS_WITH_AS(plain.run(x.view(), got.view(), r.view()),
+                         doctest::Contains("needs params.sum"), hone::error);
+    const auto small = pseudo_random(shape{1, 5, 6, 6}, 18);
+    CHECK_THROWS_WITH_AS(summed.run(x.view(), got.view(), small.view()),
+                         doctest::Contains("the addend is f32 [1, 5, 6, 6]"), hone::error);
+    p.type = kernels::gemm_type::int8;
+    CHECK_THROWS_WITH_AS(kernels::conv2d(p, w.span<const float>()), doctest::Contains("f32 only"),
+                         hone::error);
 }

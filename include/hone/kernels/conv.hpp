@@ -69,6 +69,9 @@ struct conv2d_params {
     std::int64_t groups = 1;                     ///< divides in_channels and out_channels
     bool relu = false;
     std::vector<conv_post_op> post_ops; ///< applied in order after the ReLU
+    /// f32 only: an addend of dst's shape is summed into the result after the bias and before
+    /// `relu` and post_ops (a residual connection; oneDNN's sum post-op); run() takes it.
+    bool sum = false;
     // int8 only (static activations):
     float act_scale = 1.0f;          ///< > 0, finite
     std::int32_t act_zero_point = 0; ///< [0, 255]
@@ -92,6 +95,9 @@ public:
     /// dst = conv(src). src [N, C, H, W] f32 (int8: or u8 already quantized with act_scale and
     /// act_zero_point); dst [N, OC, OH, OW] f32; both contiguous.
     void run(const_tensor_view src, tensor_view dst) const;
+    /// params.sum: dst = post_ops(relu(conv(src) + addend)); addend f32 [N, OC, OH, OW],
+    /// contiguous (it may be dst itself).
+    void run(const_tensor_view src, tensor_view dst, const_tensor_view addend) const;
 
     /// [N, OC, OH, OW] for an input [N, C, H, W]; throws shape_mismatch when it is empty or C
     /// is wrong.
@@ -107,6 +113,7 @@ public:
     struct impl;
 
 private:
+    void run_checked(const_tensor_view src, tensor_view dst, const float* addend) const;
     std::unique_ptr<impl> impl_;
 };
 
