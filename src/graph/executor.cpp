@@ -1176,6 +1176,71 @@ compiled executor::impl::compile_conv(const work_node& w) {
 }
 
 namespace {
+// dst = f(a, b) for f32 operands of the same dims, or [N, C, spatial...] with [N, C, 1, ...]
+// (either side: a squeeze-excitation scale), into a buffer of the run's pool; the same float
+// operation per element as ops::binary. Anything else: nullopt (ops::binary runs).
+template <class F>
+std::optional<tensor> pooled_binary_with(const_tensor_view a, const_tensor_view b, run_state& st,
+                                         F f) {
+    if (a.type() != dtype::f32 || b.type() != dtype::f32 || !a.is_contiguous() ||
+        !b.is_contiguous() || a.rank() != b.rank())
+        return std::nullopt;
+    const auto& ad = a.dims();
+    const auto& bd = b.dims();
+    // per_a / per_b: elements of a / b per (n, c) pair (1 for the scale side).
+    std::int64_t planes = 1, per_a = 0, per_b = 0;
+    if (ad == bd) {
+        per_a = per_b = ad.numel(); // one "plane"
+    } else {
+        if (a.rank() < 3 || ad[0] != bd[0] || ad[1] != bd[1]) return std::nullopt;
+        bool a_ones = true, b_ones = true;
+        for (std::size_t k = 2; k < a.rank(); ++k)
+            a_ones &= ad[k] == 1, b_ones &= bd[k] == 1;
+        if (a_ones == b_ones) return std::nullopt;
+        planes = ad[0] * ad[1];
+        if (planes == 0) return std::nullopt; // ops::binary gives the empty broadcast shape
+        per_a = ad.numel() / planes;
+        per_b = bd.numel() / planes;
+    }
+    tensor y = st.output(dtype::f32, per_a >= per_b ? ad : bd);
+    const auto* pa = static_cast<const float*>(a.data());
+    const auto* pb = static_cast<const float*>(b.data());
+    auto* pd = static_cast<float*>(y.data());
+    const std::int64_t inner = std::max(per_a, per_b);
+    const int threads = ops::detail::threads_for(planes * inner);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        const float* x = pa + p * per_a;
+        const float* z = pb + p * per_b;
+        float* d = pd + p * inner;
+        if (per_a == per_b)
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[i], z[i]);
+        else if (per_b == 1)
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[i], z[0]);
+        else
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[0], z[i]);
+    }
+    return y;
+}
+
+std::optional<tensor> pooled_binary(ops::binary_op op, const_tensor_view a, const_tensor_view b,
+                                    run_state& st) {
+    switch (op) {
+    case ops::binary_op::add:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x + y; });
+    case ops::binary_op::sub:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x - y; });
+    case ops::binary_op::mul:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x * y; });
+    case ops::binary_op::div:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x / y; });
+    default: return std::nullopt;
+    }
+}
+
 template <class F> kernel_fn single(F f) {
     return [f](std::span<const optional_view> in, run_state&) {
         std::vector<tensor> out;
@@ -1372,7 +1437,14 @@ compiled executor::impl::compile(const work_node& w) {
                        : op == "Mul" ? ops::binary_op::mul
                        : op == "Div" ? ops::binary_op::div
                                      : ops::binary_op::pow;
-        return {single([b](V in) { return ops::binary(b, need(in, 0), need(in, 1)); }),
+        return {[b](V in, run_state& st) {
+                    std::vector<tensor> out;
+                    if (auto y = pooled_binary(b, need(in, 0), need(in, 1), st))
+                        out.push_back(std::move(*y));
+                    else
+                        out.push_back(ops::binary(b, need(in, 0), need(in, 1)));
+                    return out;
+                },
                 "ops::binary"};
     }
     if (op == "Equal")

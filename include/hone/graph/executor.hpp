@@ -11,8 +11,11 @@
 //   arithmetic at run time;
 // - optimizations: Conv + BatchNormalization folded into the Conv's weights and bias (inference
 //   mode), MatMul + Add of a constant [N] bias fused into one linear kernel, and a Relu after a
-//   Conv/Gemm/MatMul fused into it as a post-op. A value that an
-//   optimization removes can no longer be observed: list it in `keep` to prevent that;
+//   Conv/Gemm/MatMul fused into it as a post-op; a Conv on the oneDNN kernel also takes a
+//   residual Add (f32, oneDNN's sum post-op) and the activation after it (LeakyRelu, Clip,
+//   HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x), x·HardSigmoid(x)) as eltwise
+//   post-ops (fuse_conv_activations). A value that an optimization removes can no longer be
+//   observed: list it in `keep` to prevent that;
 // - kernels: Gemm/MatMul with constant weights run through hone::kernels::linear (oneDNN,
 //   weights reordered once); 2-D Conv with constant weights through hone::kernels::conv2d;
 //   everything else through hone's operator library (ONNX semantics).
@@ -34,6 +37,11 @@
 // without one they stay f32. `reduce_range` (default on CPUs whose int8 pairs saturate, see
 // hone/kernels/gemm.hpp) uses 7-bit activations for linear layers so the arithmetic is exact
 // without splitting. report() says, per node, which path it took.
+//
+// Buffers: each run() in progress has a pool of buffers kept from earlier runs; the oneDNN
+// conv / linear layers, QuantizeLinear, DequantizeLinear and Clip write into them and every
+// value's buffer returns there after its last use, so a run at a shape seen before allocates
+// none of those (last_run_allocations()); the other operators still allocate their outputs.
 //
 // Thread safety: run() is const and may be called concurrently.
 #pragma once
