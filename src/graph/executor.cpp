@@ -6,6 +6,7 @@
 #include "hone/kernels/gemm.hpp"
 #include "hone/kernels/quantize.hpp"
 #include "op_table.hpp"
+#include "ops/common.hpp"
 #include "ops/ops.hpp"
 
 #include <fmt/format.h>
@@ -15,6 +16,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -25,8 +28,54 @@ namespace {
 
 using ops::optional_view;
 
+// The buffers one run() reuses from the previous ones: kernels that overwrite their whole output
+// (oneDNN conv and linear) take it from here, and a value's tensor comes back here after its
+// last use, so a run at a shape already seen allocates nothing for them (no fresh pages to
+// fault in, no zero-fill). Each concurrent run() has its own (executor::impl::acquire).
+struct tensor_pool {
+    std::vector<tensor> free;
+    std::map<std::pair<dtype, std::vector<std::int64_t>>, int> taken; // this run, per shape
+    std::uint64_t misses = 0;                                         // this run
+
+    static std::vector<std::int64_t> key_dims(const shape& s) {
+        return {s.dims().begin(), s.dims().end()};
+    }
+    tensor take(dtype type, const shape& dims) {
+        ++taken[{type, key_dims(dims)}];
+        for (auto it = free.begin(); it != free.end(); ++it)
+            if (it->type() == type && it->dims() == dims) {
+                tensor t = std::move(*it);
+                free.erase(it);
+                return t;
+            }
+        ++misses;
+        return tensor(type, dims);
+    }
+    void give(tensor t) {
+        if (t.nbytes() != 0) free.push_back(std::move(t));
+    }
+    // End of a run: keep per shape at most as many tensors as this run took (values that only
+    // operators allocate are dropped, so the pool does not grow run after run).
+    void trim() {
+        std::map<std::pair<dtype, std::vector<std::int64_t>>, int> kept;
+        std::vector<tensor> keep;
+        for (auto& t : free) {
+            const auto k = std::make_pair(t.type(), key_dims(t.dims()));
+            const auto it = taken.find(k);
+            if (it != taken.end() && kept[k]++ < it->second) keep.push_back(std::move(t));
+        }
+        free = std::move(keep);
+        taken.clear();
+    }
+};
+
 struct run_state {
     double macs = 0;
+    tensor_pool* pool = nullptr; // set while a step whose output may come from the pool runs
+    // A tensor for a kernel that overwrites all of it (its contents are unspecified).
+    tensor output(dtype type, const shape& dims) {
+        return pool ? pool->take(type, dims) : tensor(type, dims);
+    }
 };
 
 using kernel_fn = std::function<std::vector<tensor>(std::span<const optional_view>, run_state&)>;
@@ -50,6 +99,11 @@ struct work_node {
     node n;
     std::size_t model_index = 0;
     bool relu = false;
+    // Conv on the oneDNN kernel: activations fused as eltwise post-ops (after the ReLU), and
+    // their names for report().
+    std::vector<kernels::conv_post_op> post;
+    std::vector<std::string> post_names;
+    std::string residual; // Conv: a value added to its result before the post-ops (input 3)
     bool removed = false;
     std::string bias; // MatMul: a constant [N] added after the product (fused Add)
     // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
@@ -185,9 +239,14 @@ struct executor::impl {
         std::vector<int> in, out;
         kernel_fn fn;
         std::vector<int> release; // slots whose last use is this step
+        bool pooled = false;      // its output may come from the run's tensor_pool
     };
     std::vector<step> steps;
     mutable std::atomic<double> ops_per_sample{0};
+    // Idle tensor pools, one taken by each run() in progress and given back at its end.
+    mutable std::mutex pools_mutex;
+    mutable std::vector<std::unique_ptr<tensor_pool>> idle_pools;
+    mutable std::atomic<std::uint64_t> last_misses{0};
     bool int8 = false;
     std::uint64_t bytes = 0;
 
@@ -237,6 +296,8 @@ struct executor::impl {
     compiled compile_gemm(const work_node& w);
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
+    bool conv_on_kernel(const node& n) const;
+    void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);
     std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
                                            std::vector<float> bias, bool rank2_only);
@@ -648,6 +709,13 @@ void range_to_grid(tensor_range r, std::int64_t q, float& scale, std::int32_t& z
 }
 } // namespace
 
+namespace {
+const_tensor_view need_input(std::span<const optional_view> in, std::size_t i) {
+    if (i >= in.size() || !in[i]) fail(status::internal, fmt::format("input {} is missing", i));
+    return *in[i];
+}
+} // namespace
+
 compiled executor::impl::compile_gemm(const work_node& w) {
     const auto& n = w.n;
     const float alpha = n.get_float("alpha", 1.0f), beta = n.get_float("beta", 1.0f);
@@ -770,7 +838,7 @@ compiled executor::impl::compile_matmul_like(const work_node& w, tensor wt, std:
             m *= a.dims()[d];
         std::vector<std::int64_t> dims(a.dims().dims().begin(), a.dims().dims().end());
         dims.back() = nn;
-        tensor y(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+        tensor y = st.output(dtype::f32, shape(std::span<const std::int64_t>(dims)));
         if (m > 0)
             lin->run(static_cast<const float*>(src.data()), static_cast<float*>(y.data()), m);
         st.macs += static_cast<double>(m) * static_cast<double>(kk) * static_cast<double>(nn);
@@ -949,6 +1017,20 @@ compiled executor::impl::compile_matmul(const work_node& w) {
             fused(w, "f32 ops::matmul")};
 }
 
+bool executor::impl::conv_on_kernel(const node& n) const {
+    const auto wv = cst(n, 1);
+    const bool bias_ok = !has_input(n, 2) || cst(n, 2);
+    const auto sp = parse_spatial(n);
+    return wv && wv->rank() == 4 && wv->type() == dtype::f32 && bias_ok &&
+           (sp.padding == ops::auto_pad::notset || sp.padding == ops::auto_pad::valid) &&
+           (sp.kernel_shape.empty() ||
+            (sp.kernel_shape.size() == 2 && sp.kernel_shape[0] == wv->dims()[2] &&
+             sp.kernel_shape[1] == wv->dims()[3])) &&
+           (sp.strides.empty() || sp.strides.size() == 2) &&
+           (sp.dilations.empty() || sp.dilations.size() == 2) &&
+           (sp.pads.empty() || sp.pads.size() == 4) && n.get_int("group", 1) >= 1;
+}
+
 compiled executor::impl::compile_conv(const work_node& w) {
     const auto& n = w.n;
     const auto wv = cst(n, 1);
@@ -957,14 +1039,10 @@ compiled executor::impl::compile_conv(const work_node& w) {
     auto sp = parse_spatial(n);
     const auto group = n.get_int("group", 1);
     const bool bias_ok = !has_input(n, 2) || bv;
-    if (wv && wv->rank() == 4 && wv->type() == dtype::f32 && bias_ok &&
-        (sp.padding == ops::auto_pad::notset || sp.padding == ops::auto_pad::valid) &&
-        (sp.kernel_shape.empty() ||
-         (sp.kernel_shape.size() == 2 && sp.kernel_shape[0] == wv->dims()[2] &&
-          sp.kernel_shape[1] == wv->dims()[3])) &&
-        (sp.strides.empty() || sp.strides.size() == 2) &&
-        (sp.dilations.empty() || sp.dilations.size() == 2) &&
-        (sp.pads.empty() || sp.pads.size() == 4) && group >= 1) {
+    if (!w.post.empty() && !conv_on_kernel(n))
+        fail(status::internal, "activations were fused into a Conv that does not run on the "
+                               "oneDNN kernel");
+    if (conv_on_kernel(n)) {
         kernels::conv2d_params cp;
         cp.in_channels = wv->dims()[1] * group;
         cp.out_channels = wv->dims()[0];
@@ -980,6 +1058,8 @@ compiled executor::impl::compile_conv(const work_node& w) {
         }
         cp.groups = group;
         cp.relu = relu;
+        cp.post_ops = w.post;
+        cp.sum = !w.residual.empty();
         std::string path = "f32 conv2d (oneDNN)";
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
@@ -1035,13 +1115,29 @@ compiled executor::impl::compile_conv(const work_node& w) {
         }
         if (q && conv->splits_weights()) path += ", split weights";
         if (relu) path += " + fused ReLU";
+        if (cp.sum) path += " + fused residual Add";
+        for (const auto& name : w.post_names)
+            path += " + fused " + name;
         const double macs_per_out =
             static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
-        kernel_fn fn = [conv, macs_per_out](std::span<const optional_view> in, run_state& st) {
-            std::optional<tensor> keep;
+        const bool sum = cp.sum;
+        kernel_fn fn = [conv, macs_per_out, sum](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep, keep_addend;
             const auto x = contiguous(*in[0], keep);
-            tensor y(dtype::f32, conv->output_shape(x.dims()));
-            conv->run(x, y.view());
+            tensor y = st.output(dtype::f32, conv->output_shape(x.dims()));
+            if (sum) {
+                const auto r = contiguous(need_input(in, 3), keep_addend);
+                if (!(r.dims() == y.dims()) || r.type() != dtype::f32)
+                    fail(status::shape_mismatch,
+                         fmt::format("the residual Add fused into this Conv adds a {} {} to its "
+                                     "output {} (executor_options::fuse_conv_activations = false "
+                                     "runs it unfused, with broadcasting)",
+                                     name_of(r.type()), r.dims().to_string(),
+                                     y.dims().to_string()));
+                conv->run(x, y.view(), r);
+            } else {
+                conv->run(x, y.view());
+            }
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));
@@ -1080,6 +1176,71 @@ compiled executor::impl::compile_conv(const work_node& w) {
 }
 
 namespace {
+// dst = f(a, b) for f32 operands of the same dims, or [N, C, spatial...] with [N, C, 1, ...]
+// (either side: a squeeze-excitation scale), into a buffer of the run's pool; the same float
+// operation per element as ops::binary. Anything else: nullopt (ops::binary runs).
+template <class F>
+std::optional<tensor> pooled_binary_with(const_tensor_view a, const_tensor_view b, run_state& st,
+                                         F f) {
+    if (a.type() != dtype::f32 || b.type() != dtype::f32 || !a.is_contiguous() ||
+        !b.is_contiguous() || a.rank() != b.rank())
+        return std::nullopt;
+    const auto& ad = a.dims();
+    const auto& bd = b.dims();
+    // per_a / per_b: elements of a / b per (n, c) pair (1 for the scale side).
+    std::int64_t planes = 1, per_a = 0, per_b = 0;
+    if (ad == bd) {
+        per_a = per_b = ad.numel(); // one "plane"
+    } else {
+        if (a.rank() < 3 || ad[0] != bd[0] || ad[1] != bd[1]) return std::nullopt;
+        bool a_ones = true, b_ones = true;
+        for (std::size_t k = 2; k < a.rank(); ++k)
+            a_ones &= ad[k] == 1, b_ones &= bd[k] == 1;
+        if (a_ones == b_ones) return std::nullopt;
+        planes = ad[0] * ad[1];
+        if (planes == 0) return std::nullopt; // ops::binary gives the empty broadcast shape
+        per_a = ad.numel() / planes;
+        per_b = bd.numel() / planes;
+    }
+    tensor y = st.output(dtype::f32, per_a >= per_b ? ad : bd);
+    const auto* pa = static_cast<const float*>(a.data());
+    const auto* pb = static_cast<const float*>(b.data());
+    auto* pd = static_cast<float*>(y.data());
+    const std::int64_t inner = std::max(per_a, per_b);
+    const int threads = ops::detail::threads_for(planes * inner);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        const float* x = pa + p * per_a;
+        const float* z = pb + p * per_b;
+        float* d = pd + p * inner;
+        if (per_a == per_b)
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[i], z[i]);
+        else if (per_b == 1)
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[i], z[0]);
+        else
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[i] = f(x[0], z[i]);
+    }
+    return y;
+}
+
+std::optional<tensor> pooled_binary(ops::binary_op op, const_tensor_view a, const_tensor_view b,
+                                    run_state& st) {
+    switch (op) {
+    case ops::binary_op::add:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x + y; });
+    case ops::binary_op::sub:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x - y; });
+    case ops::binary_op::mul:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x * y; });
+    case ops::binary_op::div:
+        return pooled_binary_with(a, b, st, [](float x, float y) { return x / y; });
+    default: return std::nullopt;
+    }
+}
+
 template <class F> kernel_fn single(F f) {
     return [f](std::span<const optional_view> in, run_state&) {
         std::vector<tensor> out;
@@ -1127,24 +1288,28 @@ compiled executor::impl::compile(const work_node& w) {
         const auto block = n.get_int("block_size", 0);
         if (n.has("output_dtype")) bad_attr("attribute 'output_dtype' is not supported");
         only_first_output(op.c_str());
-        return {single([dq, axis, block](V in) {
+        // The output comes from the run's pool: both kernels write every element.
+        return {[dq, axis, block](V in, run_state& st) {
                     const auto x = need(in, 0);
                     kernels::quant_params p;
                     p.scale = need(in, 1);
                     if (in.size() > 2 && in[2]) p.zero_point = *in[2];
                     p.axis = static_cast<int>(axis);
                     p.block_size = block;
-                    if (dq && x.type() == dtype::i32)
-                        return ops::dequantize_int32(x, p.scale, p.zero_point, axis);
-                    const auto out =
+                    std::vector<tensor> out;
+                    if (dq && x.type() == dtype::i32) {
+                        out.push_back(ops::dequantize_int32(x, p.scale, p.zero_point, axis));
+                        return out;
+                    }
+                    const auto type =
                         dq ? dtype::f32 : (p.zero_point ? p.zero_point->type() : dtype::u8);
-                    tensor y(out, x.dims());
+                    out.push_back(st.output(type, x.dims()));
                     if (dq)
-                        kernels::dequantize_linear(x, p, y.view());
+                        kernels::dequantize_linear(x, p, out[0].view());
                     else
-                        kernels::quantize_linear(x, p, y.view());
-                    return y;
-                }),
+                        kernels::quantize_linear(x, p, out[0].view());
+                    return out;
+                },
                 dq ? "kernels::dequantize_linear" : "kernels::quantize_linear"};
     }
     if (op == "DynamicQuantizeLinear")
@@ -1222,15 +1387,34 @@ compiled executor::impl::compile(const work_node& w) {
                 log ? "ops::log_softmax" : "ops::softmax"};
     }
     if (op == "Clip") {
-        return {single([label](V in) {
+        return {[label](V in, run_state& st) {
                     const float lo = in.size() > 1 && in[1]
                                          ? scalar_float(*in[1], label + " min")
                                          : -std::numeric_limits<float>::infinity();
                     const float hi = in.size() > 2 && in[2]
                                          ? scalar_float(*in[2], label + " max")
                                          : std::numeric_limits<float>::infinity();
-                    return ops::clip(need(in, 0), lo, hi);
-                }),
+                    const auto x = need(in, 0);
+                    std::vector<tensor> out;
+                    if (x.type() != dtype::f32 || !x.is_contiguous() || std::isnan(lo) ||
+                        std::isnan(hi)) {
+                        out.push_back(ops::clip(x, lo, hi)); // and its errors
+                        return out;
+                    }
+                    // ops::clip's arithmetic, into a buffer of the run's pool (a Clip after a
+                    // DequantizeLinear in QDQ models: no fresh output per run).
+                    out.push_back(st.output(dtype::f32, x.dims()));
+                    const auto* s = static_cast<const float*>(x.data());
+                    auto* d = static_cast<float*>(out[0].data());
+                    const std::int64_t n = x.numel();
+                    const int threads = ops::detail::threads_for(n * 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+                    // A NaN passes both comparisons untouched (std::max(v, lo) is v < lo ?
+                    // lo : v), as ops::clip keeps it; without the branch the loop vectorizes.
+                    for (std::int64_t i = 0; i < n; ++i)
+                        d[i] = std::min(std::max(s[i], lo), hi);
+                    return out;
+                },
                 "ops::clip"};
     }
     if (op == "Cast") {
@@ -1253,7 +1437,14 @@ compiled executor::impl::compile(const work_node& w) {
                        : op == "Mul" ? ops::binary_op::mul
                        : op == "Div" ? ops::binary_op::div
                                      : ops::binary_op::pow;
-        return {single([b](V in) { return ops::binary(b, need(in, 0), need(in, 1)); }),
+        return {[b](V in, run_state& st) {
+                    std::vector<tensor> out;
+                    if (auto y = pooled_binary(b, need(in, 0), need(in, 1), st))
+                        out.push_back(std::move(*y));
+                    else
+                        out.push_back(ops::binary(b, need(in, 0), need(in, 1)));
+                    return out;
+                },
                 "ops::binary"};
     }
     if (op == "Equal")
@@ -1486,6 +1677,153 @@ compiled executor::impl::compile(const work_node& w) {
 }
 
 // ---- planning -------------------------------------------------------------------------------
+
+// Activations after a Conv that runs on the oneDNN kernel become eltwise post-ops of it: Relu,
+// LeakyRelu, Clip (constant finite bounds), HardSigmoid (linear, then clip to [0, 1]),
+// HardSwish, Sigmoid, Tanh, Gelu, and the patterns x·Sigmoid(x) (SiLU → swish) and
+// x·HardSigmoid(x) with alpha 1/6, beta 1/2 (HardSwish). The fused nodes' values can no longer be
+// observed (listing them in `keep` prevents the fusion).
+void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
+                                           const std::set<std::string>& pinned) {
+    using kernels::conv_activation;
+    using kernels::conv_post_op;
+    std::map<std::string, int> uses;
+    std::map<std::string, work_node*> producer;
+    auto recount = [&] {
+        uses.clear();
+        producer.clear();
+        for (auto& w : work) {
+            if (w.removed) continue;
+            for (const auto& i : w.n.inputs)
+                ++uses[i];
+            if (!w.n.outputs.empty()) producer[w.n.outputs[0]] = &w;
+        }
+    };
+    recount();
+    // Conv + Add(conv, r) → the Conv with r summed in (f32 layers only; r of the Conv output's
+    // inferred shape and computed before the Conv runs), so the activations below follow it.
+    if (options.precision == exec_precision::f32) {
+        std::map<std::string, std::size_t> position; // value → index of its producer in work
+        for (std::size_t k = 0; k < work.size(); ++k)
+            if (!work[k].removed)
+                for (const auto& o : work[k].n.outputs)
+                    position[o] = k;
+        for (auto& a : work) {
+            if (a.removed || a.n.op_type != "Add" || a.n.inputs.size() != 2 ||
+                a.n.outputs.size() != 1 || a.n.inputs[0] == a.n.inputs[1])
+                continue;
+            for (std::size_t side = 0; side < 2; ++side) {
+                const auto& x = a.n.inputs[side];
+                const auto& r = a.n.inputs[1 - side];
+                const auto pit = producer.find(x);
+                if (pit == producer.end()) continue;
+                auto* c = pit->second;
+                if (c->n.op_type != "Conv" || uses[x] != 1 || pinned.count(x) || c->relu ||
+                    !c->post.empty() || !c->residual.empty() || !conv_on_kernel(c->n))
+                    continue;
+                const auto* xs = shape_of(x);
+                const auto* rs = shape_of(r);
+                if (!xs || !rs || *xs != *rs || xs->size() != 4 ||
+                    std::count(xs->begin() + 1, xs->end(), -1) != 0 || is_const(r))
+                    continue;
+                const auto rp = position.find(r);
+                const auto cp = position.find(x);
+                const bool ready =
+                    rp == position.end() // a graph input
+                        ? std::any_of(inputs.begin(), inputs.end(),
+                                      [&](const value_info& v) { return v.name == r; })
+                        : rp->second < cp->second;
+                if (!ready) continue;
+                c->residual = r;
+                c->n.inputs.resize(3);
+                c->n.inputs.push_back(r);
+                c->n.outputs[0] = a.n.outputs[0];
+                a.removed = true;
+                report[a.model_index].path =
+                    fmt::format("fused into {} (oneDNN sum post-op)", c->n.label());
+                recount();
+                break;
+            }
+        }
+    }
+    auto constant_float = [&](const node& n, std::size_t i, float& v) {
+        const auto c = cst(n, i);
+        if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
+        v = tensor::copy_of(*c).span<float>()[0];
+        return true;
+    };
+    for (auto& a : work) {
+        if (a.removed || a.n.inputs.empty() || a.n.outputs.size() != 1 || a.n.outputs[0].empty())
+            continue;
+        const auto& op = a.n.op_type;
+        const auto x = a.n.inputs[0];
+        const auto pit = producer.find(x);
+        if (pit == producer.end()) continue;
+        auto* c = pit->second;
+        if (c->n.op_type != "Conv" || pinned.count(x) || !conv_on_kernel(c->n)) continue;
+        std::vector<conv_post_op> post;
+        std::string name = op;
+        work_node* mul = nullptr; // the Mul of x·act(x)
+        if (uses[x] == 2 && (op == "Sigmoid" || op == "HardSigmoid") &&
+            !pinned.count(a.n.outputs[0]) && uses[a.n.outputs[0]] == 1) {
+            const bool hs = op == "HardSigmoid";
+            if (hs && (a.n.get_float("alpha", 0.2f) != 1.0f / 6.0f ||
+                       a.n.get_float("beta", 0.5f) != 0.5f))
+                continue;
+            for (auto& m : work)
+                if (!m.removed && m.n.op_type == "Mul" && m.n.inputs.size() == 2 &&
+                    ((m.n.inputs[0] == x && m.n.inputs[1] == a.n.outputs[0]) ||
+                     (m.n.inputs[1] == x && m.n.inputs[0] == a.n.outputs[0])))
+                    mul = &m;
+            if (!mul) continue;
+            post.push_back({hs ? conv_activation::hardswish : conv_activation::swish, 1.0f, 0.0f});
+            name = hs ? "HardSwish (x·HardSigmoid(x))" : "SiLU (x·Sigmoid(x))";
+        } else if (uses[x] != 1) {
+            continue;
+        } else if (op == "Relu") {
+            post.push_back({conv_activation::relu, 0.0f, 0.0f});
+        } else if (op == "LeakyRelu") {
+            post.push_back({conv_activation::relu, a.n.get_float("alpha", 0.01f), 0.0f});
+        } else if (op == "Clip") {
+            float lo = a.n.get_float("min", -std::numeric_limits<float>::infinity());
+            float hi = a.n.get_float("max", std::numeric_limits<float>::infinity());
+            if ((has_input(a.n, 1) && !constant_float(a.n, 1, lo)) ||
+                (has_input(a.n, 2) && !constant_float(a.n, 2, hi)) || !std::isfinite(lo) ||
+                !std::isfinite(hi) || lo > hi)
+                continue;
+            post.push_back({conv_activation::clip, lo, hi});
+        } else if (op == "HardSigmoid") {
+            post.push_back({conv_activation::linear, a.n.get_float("alpha", 0.2f),
+                            a.n.get_float("beta", 0.5f)});
+            post.push_back({conv_activation::clip, 0.0f, 1.0f});
+        } else if (op == "HardSwish") {
+            post.push_back({conv_activation::hardswish, 0.0f, 0.0f});
+        } else if (op == "Sigmoid") {
+            post.push_back({conv_activation::logistic, 0.0f, 0.0f});
+        } else if (op == "Tanh") {
+            post.push_back({conv_activation::tanh, 0.0f, 0.0f});
+        } else if (op == "Gelu") {
+            const auto approx = a.n.get_string("approximate", "none");
+            if (approx != "none" && approx != "tanh") continue;
+            post.push_back(
+                {approx == "tanh" ? conv_activation::gelu_tanh : conv_activation::gelu_erf, 0, 0});
+        } else {
+            continue;
+        }
+        c->post.insert(c->post.end(), post.begin(), post.end());
+        c->post_names.push_back(name);
+        a.removed = true;
+        report[a.model_index].path = fmt::format("fused into {} (oneDNN post-op)", c->n.label());
+        c->n.outputs[0] = a.n.outputs[0];
+        if (mul) {
+            mul->removed = true;
+            report[mul->model_index].path =
+                fmt::format("fused into {} (oneDNN post-op)", c->n.label());
+            c->n.outputs[0] = mul->n.outputs[0];
+        }
+        recount();
+    }
+}
 
 namespace {
 std::int32_t nibble_at(const std::uint8_t* p, std::int64_t i, bool is_signed) {
@@ -1762,8 +2100,8 @@ void executor::impl::build(const model& mdl) {
                 extra |= !bn.n.outputs[k].empty();
             const auto& x = bn.n.inputs[0];
             auto* conv = producer_of(x);
-            if (extra || !conv || conv->n.op_type != "Conv" || conv->relu || uses[x] != 1 ||
-                pinned.count(x))
+            if (extra || !conv || conv->n.op_type != "Conv" || conv->relu || !conv->post.empty() ||
+                uses[x] != 1 || pinned.count(x))
                 continue;
             const auto w = cst(conv->n, 1);
             const bool has_b = has_input(conv->n, 2);
@@ -1922,6 +2260,8 @@ void executor::impl::build(const model& mdl) {
         }
     }
 
+    if (options.fuse_conv_activations) fuse_conv_activations(work, pinned);
+
     // Pass 3: drop nodes nothing needs any more (e.g. a Shape whose users all folded).
     std::set<std::string> needed(pinned.begin(), pinned.end());
     for (auto it = work.rbegin(); it != work.rend(); ++it) {
@@ -1970,7 +2310,8 @@ void executor::impl::build(const model& mdl) {
         step st{w.n.name, w.n.op_type, {}, {}, std::move(c.fn), {}};
         for (std::size_t i = 0; i < w.n.inputs.size(); ++i) {
             const auto& name = w.n.inputs[i];
-            if (name.empty() || (kernel_holds_weights && i > 0)) {
+            const bool addend = !w.residual.empty() && i == 3;
+            if (name.empty() || (kernel_holds_weights && i > 0 && !addend)) {
                 st.in.push_back(-1);
                 continue;
             }
@@ -2009,6 +2350,8 @@ void executor::impl::build(const model& mdl) {
         for (const auto s : steps[k].in)
             if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
     std::set<int> keep_slots(output_slots.begin(), output_slots.end());
+    for (auto& st : steps) // a graph output leaves with the caller: it never returns to a pool
+        st.pooled = st.out.size() == 1 && st.out[0] >= 0 && !keep_slots.count(st.out[0]);
     for (std::size_t s = 0; s < last.size(); ++s)
         if (last[s] >= 0 && !constants[s] && !keep_slots.count(static_cast<int>(s)))
             steps[static_cast<std::size_t>(last[s])].release.push_back(static_cast<int>(s));
@@ -2043,6 +2386,7 @@ const std::vector<node_report>& executor::report() const noexcept { return impl_
 double executor::ops_per_sample() const noexcept { return impl_->ops_per_sample.load(); }
 bool executor::uses_int8() const noexcept { return impl_->int8; }
 std::uint64_t executor::plan_bytes() const noexcept { return impl_->bytes; }
+std::uint64_t executor::last_run_allocations() const noexcept { return impl_->last_misses.load(); }
 
 std::string executor::report_text() const {
     std::string s;
@@ -2099,6 +2443,27 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
         }
         view[static_cast<std::size_t>(p.input_slots[i])] = v;
     }
+    // This run's pool: an idle one (buffers of earlier runs), or a new one.
+    std::unique_ptr<tensor_pool> pool;
+    {
+        std::lock_guard lock(p.pools_mutex);
+        if (!p.idle_pools.empty()) {
+            pool = std::move(p.idle_pools.back());
+            p.idle_pools.pop_back();
+        }
+    }
+    if (!pool) pool = std::make_unique<tensor_pool>();
+    pool->misses = 0;
+    struct give_back {
+        const impl& p;
+        std::unique_ptr<tensor_pool>& pool;
+        ~give_back() {
+            pool->trim();
+            p.last_misses.store(pool->misses);
+            std::lock_guard lock(p.pools_mutex);
+            p.idle_pools.push_back(std::move(pool));
+        }
+    } returning{p, pool};
     run_state st;
     std::vector<optional_view> in;
     for (const auto& step : p.steps) {
@@ -2115,6 +2480,7 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             in.emplace_back(*view[static_cast<std::size_t>(s)]);
         }
         std::vector<tensor> outs;
+        st.pool = step.pooled ? pool.get() : nullptr;
         try {
             outs = step.fn(in, st);
         } catch (const hone::error& e) {
@@ -2132,6 +2498,7 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             if (observe) observe(p.slot_names[si], *view[si]);
         }
         for (const auto s : step.release) {
+            if (auto& v = vals[static_cast<std::size_t>(s)]) pool->give(std::move(*v));
             vals[static_cast<std::size_t>(s)].reset();
             view[static_cast<std::size_t>(s)].reset();
         }

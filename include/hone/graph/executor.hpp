@@ -11,8 +11,11 @@
 //   arithmetic at run time;
 // - optimizations: Conv + BatchNormalization folded into the Conv's weights and bias (inference
 //   mode), MatMul + Add of a constant [N] bias fused into one linear kernel, and a Relu after a
-//   Conv/Gemm/MatMul fused into it as a post-op. A value that an
-//   optimization removes can no longer be observed: list it in `keep` to prevent that;
+//   Conv/Gemm/MatMul fused into it as a post-op; a Conv on the oneDNN kernel also takes a
+//   residual Add (f32, oneDNN's sum post-op) and the activation after it (LeakyRelu, Clip,
+//   HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x), x·HardSigmoid(x)) as eltwise
+//   post-ops (fuse_conv_activations). A value that an optimization removes can no longer be
+//   observed: list it in `keep` to prevent that;
 // - kernels: Gemm/MatMul with constant weights run through hone::kernels::linear (oneDNN,
 //   weights reordered once); 2-D Conv with constant weights through hone::kernels::conv2d;
 //   everything else through hone's operator library (ONNX semantics).
@@ -34,6 +37,11 @@
 // without one they stay f32. `reduce_range` (default on CPUs whose int8 pairs saturate, see
 // hone/kernels/gemm.hpp) uses 7-bit activations for linear layers so the arithmetic is exact
 // without splitting. report() says, per node, which path it took.
+//
+// Buffers: each run() in progress has a pool of buffers kept from earlier runs; the oneDNN
+// conv / linear layers, QuantizeLinear, DequantizeLinear and Clip write into them and every
+// value's buffer returns there after its last use, so a run at a shape seen before allocates
+// none of those (last_run_allocations()); the other operators still allocate their outputs.
 //
 // Thread safety: run() is const and may be called concurrently.
 #pragma once
@@ -71,6 +79,10 @@ struct executor_options {
     bool fold_constants = true;  ///< run all-constant nodes (and shape subgraphs) at load
     bool fold_batch_norm = true; ///< Conv + BatchNormalization → Conv
     bool fuse_relu = true;       ///< Conv/Gemm/MatMul + Relu → one kernel with a ReLU post-op
+    /// Conv (on the oneDNN kernel) + its activation → one kernel with oneDNN eltwise post-ops:
+    /// LeakyRelu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x) (SiLU) and
+    /// x·HardSigmoid(x) (HardSwish as exporters write it); report(): "+ fused <activation>".
+    bool fuse_conv_activations = true;
     exec_precision precision = exec_precision::f32;
     /// int8_static: ranges of the inputs of Gemm/MatMul/Conv, by value name.
     std::map<std::string, tensor_range, std::less<>> activation_ranges;
@@ -159,6 +171,12 @@ public:
     bool uses_int8() const noexcept;
     /// Bytes of the constants the plan holds (weights as the kernels store them, approximate).
     std::uint64_t plan_bytes() const noexcept;
+    /// Intermediate buffers the last run() had to allocate for its oneDNN conv / linear layers
+    /// (the others are reused from earlier runs: each run() in progress has a pool of the
+    /// buffers values free after their last use). 0 when a run repeats a shape already seen;
+    /// graph outputs, which the caller keeps, are not counted. Operators of the library still
+    /// allocate their outputs.
+    std::uint64_t last_run_allocations() const noexcept;
 
     struct impl;
 

@@ -8,7 +8,7 @@
 //   OH = (H + pad_top + pad_bottom − dilation_h·(KH − 1) − 1) / stride_h + 1   (floor; ≥ 1)
 //   dst[n, oc, oh, ow] = bias[oc] + Σ_{c in oc's group, kh, kw} w[oc, c, kh, kw] ·
 //                        src[n, c, oh·stride_h − pad_top + kh·dilation_h, …]  (0 outside)
-//   then ReLU if asked. dilation 1 is a dense kernel (ONNX convention).
+//   then ReLU if asked, then post_ops in order. dilation 1 is a dense kernel (ONNX convention).
 //
 // int8 (static activations): q = saturate_u8(round_half_even(x / act_scale) + act_zero_point);
 // weights f32 are quantized symmetrically per output channel exactly as hone::kernels::linear
@@ -35,8 +35,28 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace hone::kernels {
+
+/// An activation applied to the convolution's result after the bias (and `relu`), as a oneDNN
+/// eltwise post-op (in int8: after the output scales).
+enum class conv_activation {
+    relu,      ///< x ≥ 0 ? x : alpha·x (leaky ReLU for alpha ≠ 0)
+    clip,      ///< x clamped to [alpha, beta] (alpha ≤ beta)
+    linear,    ///< alpha·x + beta
+    hardswish, ///< x·min(max(x + 3, 0), 6) / 6
+    logistic,  ///< 1 / (1 + e^−x)
+    swish,     ///< x·logistic(alpha·x)
+    tanh,
+    gelu_erf,  ///< 0.5·x·(1 + erf(x / √2))
+    gelu_tanh, ///< 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+};
+struct conv_post_op {
+    conv_activation kind = conv_activation::relu;
+    float alpha = 0.0f;
+    float beta = 0.0f;
+};
 
 struct conv2d_params {
     gemm_type type = gemm_type::f32; ///< f32 or int8
@@ -48,6 +68,10 @@ struct conv2d_params {
     std::int64_t dilation_h = 1, dilation_w = 1; ///< 1 = dense
     std::int64_t groups = 1;                     ///< divides in_channels and out_channels
     bool relu = false;
+    std::vector<conv_post_op> post_ops; ///< applied in order after the ReLU
+    /// f32 only: an addend of dst's shape is summed into the result after the bias and before
+    /// `relu` and post_ops (a residual connection; oneDNN's sum post-op); run() takes it.
+    bool sum = false;
     // int8 only (static activations):
     float act_scale = 1.0f;          ///< > 0, finite
     std::int32_t act_zero_point = 0; ///< [0, 255]
@@ -71,6 +95,9 @@ public:
     /// dst = conv(src). src [N, C, H, W] f32 (int8: or u8 already quantized with act_scale and
     /// act_zero_point); dst [N, OC, OH, OW] f32; both contiguous.
     void run(const_tensor_view src, tensor_view dst) const;
+    /// params.sum: dst = post_ops(relu(conv(src) + addend)); addend f32 [N, OC, OH, OW],
+    /// contiguous (it may be dst itself).
+    void run(const_tensor_view src, tensor_view dst, const_tensor_view addend) const;
 
     /// [N, OC, OH, OW] for an input [N, C, H, W]; throws shape_mismatch when it is empty or C
     /// is wrong.
@@ -86,6 +113,7 @@ public:
     struct impl;
 
 private:
+    void run_checked(const_tensor_view src, tensor_view dst, const float* addend) const;
     std::unique_ptr<impl> impl_;
 };
 

@@ -1,5 +1,6 @@
 // hone::kernels::conv2d: weights reordered once, one oneDNN convolution per input shape, src and
-// dst reordered between NCHW and oneDNN's preferred layout per call.
+// dst reordered between NCHW and oneDNN's preferred layout per call (into per-thread buffers
+// reused call after call: no allocation per call).
 #include "hone/kernels/conv.hpp"
 
 #include "hone/kernels/quantize.hpp"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fmt/format.h>
 #include <limits>
 #include <map>
@@ -20,6 +22,26 @@ namespace hone::kernels {
 
 using namespace onednn;
 
+namespace {
+dnnl::algorithm algorithm_of(conv_activation a) {
+    using alg = dnnl::algorithm;
+    switch (a) {
+    case conv_activation::relu: return alg::eltwise_relu;
+    case conv_activation::clip: return alg::eltwise_clip;
+    case conv_activation::linear: return alg::eltwise_linear;
+    case conv_activation::hardswish: return alg::eltwise_hardswish;
+    case conv_activation::logistic: return alg::eltwise_logistic;
+    case conv_activation::swish: return alg::eltwise_swish;
+    case conv_activation::tanh: return alg::eltwise_tanh;
+    case conv_activation::gelu_erf: return alg::eltwise_gelu_erf;
+    case conv_activation::gelu_tanh: return alg::eltwise_gelu_tanh;
+    }
+    fail(status::invalid_argument, fmt::format("conv2d: post-op kind {} is not one of "
+                                               "conv_activation's",
+                                               int(a)));
+}
+} // namespace
+
 struct conv2d::impl {
     struct entry {
         dnnl::convolution_forward prim;
@@ -29,6 +51,8 @@ struct conv2d::impl {
         std::optional<dnnl::convolution_forward> prim_hi; // split: the 64·w_hi part, summed
         dnnl::memory weights_hi;
         std::optional<dnnl::reorder> to_src, from_dst; // absent when NCHW is what it wants
+        std::optional<dnnl::reorder> to_dst;           // params.sum: the addend into dst's layout
+        dnnl::memory::desc scratch_to_dst;
         std::string name;
     };
     using key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t>; // threads, N, H, W
@@ -81,9 +105,12 @@ struct conv2d::impl {
         const auto wei = dnnl::memory::desc(weight_dims(), int8 ? dt::s8 : dt::f32, tag::any);
         dnnl::primitive_attr attr = base_attr();
         dnnl::post_ops ops;
-        if (part == 1) ops.append_sum(1.0f);
-        if (p.relu && (!split || part == 1))
-            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
+        if (part == 1 || p.sum) ops.append_sum(1.0f); // split int8 has no addend (checked)
+        if (!split || part == 1) {                    // split: after the second half's sum
+            if (p.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0, 0);
+            for (const auto& e : p.post_ops)
+                ops.append_eltwise(1.0f, algorithm_of(e.kind), e.alpha, e.beta);
+        }
         attr.set_post_ops(ops);
         if (int8) {
             attr.set_output_scales(1 << 1, part == 1 ? out_scales_hi : out_scales);
@@ -141,6 +168,12 @@ struct conv2d::impl {
                                                       base_attr());
                 e->from_dst = dnnl::reorder(r);
                 e->scratch_from_dst = r.scratchpad_desc();
+                if (p.sum) {
+                    const dnnl::reorder::primitive_desc back(engine(), e->user_dst, engine(),
+                                                             e->dst, base_attr());
+                    e->to_dst = dnnl::reorder(back);
+                    e->scratch_to_dst = back.scratchpad_desc();
+                }
             }
             e->name = pd.impl_info_str();
             std::optional<dnnl::convolution_forward::primitive_desc> hi;
@@ -175,7 +208,7 @@ struct conv2d::impl {
         });
     }
 
-    void run(const void* src, const shape& in, float* dst) const {
+    void run(const void* src, const shape& in, float* dst, const float* addend = nullptr) const {
         const auto e = get(sync_threads(), in);
         call("conv2d::run", [&] {
             sync_threads();
@@ -184,12 +217,22 @@ struct conv2d::impl {
             dnnl::memory user_dst(e->user_dst, engine(), dst);
             dnnl::memory src_mem = user_src, dst_mem = user_dst;
             if (e->to_src) {
-                src_mem = dnnl::memory(e->src, engine());
+                src_mem = buffer_for(e->src, 1);
                 e->to_src->execute(s, {{DNNL_ARG_FROM, user_src},
                                        {DNNL_ARG_TO, src_mem},
                                        {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_to_src)}});
             }
-            if (e->from_dst) dst_mem = dnnl::memory(e->dst, engine());
+            if (e->from_dst) dst_mem = buffer_for(e->dst, 2);
+            if (addend) { // the sum post-op adds what dst holds
+                dnnl::memory user_addend(e->user_dst, engine(), const_cast<float*>(addend));
+                if (e->to_dst)
+                    e->to_dst->execute(s,
+                                       {{DNNL_ARG_FROM, user_addend},
+                                        {DNNL_ARG_TO, dst_mem},
+                                        {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_to_dst)}});
+                else if (addend != dst)
+                    std::memcpy(dst, addend, e->user_dst.get_size());
+            }
             std::unordered_map<int, dnnl::memory> args{
                 {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, dst_mem}};
             const auto& b = int8 ? bias_fused : bias;
@@ -250,6 +293,17 @@ void check_params(const conv2d_params& p) {
         fail(status::invalid_argument,
              fmt::format("conv2d: params describe more than 2^40 weights ({} × {}/{} × {} × {})",
                          p.out_channels, p.in_channels, p.groups, p.kernel_h, p.kernel_w));
+    for (const auto& e : p.post_ops) {
+        algorithm_of(e.kind); // a valid kind
+        if (!std::isfinite(e.alpha) || !std::isfinite(e.beta))
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: post-op alpha {} / beta {} must be finite", e.alpha, e.beta));
+        if (e.kind == conv_activation::clip && e.alpha > e.beta)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: clip post-op bounds [{}, {}] are reversed", e.alpha, e.beta));
+    }
+    if (p.sum && p.type != gemm_type::f32)
+        fail(status::unsupported, "conv2d: params.sum (an addend) is supported for f32 only");
     if (p.type != gemm_type::f32 && p.type != gemm_type::int8)
         fail(status::unsupported,
              fmt::format("conv2d: params.type {} is not f32 or int8", int(p.type)));
@@ -370,6 +424,24 @@ std::string conv2d::implementation(const shape& src) const {
 }
 
 void conv2d::run(const_tensor_view src, tensor_view dst) const {
+    if (impl_->p.sum)
+        fail(status::invalid_argument, "conv2d::run: params.sum is set: pass the addend");
+    run_checked(src, dst, nullptr);
+}
+
+void conv2d::run(const_tensor_view src, tensor_view dst, const_tensor_view addend) const {
+    if (!impl_->p.sum) fail(status::invalid_argument, "conv2d::run: an addend needs params.sum");
+    if (addend.type() != dtype::f32 || !(addend.dims() == dst.dims()) || !addend.is_contiguous())
+        fail(status::shape_mismatch,
+             fmt::format("conv2d::run: the addend is {} {}; f32 {} contiguous expected",
+                         name_of(addend.type()), addend.dims().to_string(),
+                         dst.dims().to_string()));
+    if (addend.numel() > 0 && addend.data() == nullptr)
+        fail(status::invalid_argument, "conv2d::run: addend data is null");
+    run_checked(src, dst, static_cast<const float*>(addend.data()));
+}
+
+void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* addend) const {
     const auto& d = *impl_;
     const bool u8_ok = d.int8;
     if (src.type() != dtype::f32 && !(u8_ok && src.type() == dtype::u8))
@@ -389,10 +461,12 @@ void conv2d::run(const_tensor_view src, tensor_view dst) const {
     if (src.data() == nullptr || dst.data() == nullptr)
         fail(status::invalid_argument, "conv2d::run: src or dst data is null");
     if (!d.int8 || src.type() == dtype::u8)
-        return d.run(src.data(), src.dims(), static_cast<float*>(dst.data()));
-    std::vector<std::uint8_t> q(static_cast<std::size_t>(src.numel()));
-    quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point, std::span<std::uint8_t>(q));
-    d.run(q.data(), src.dims(), static_cast<float*>(dst.data()));
+        return d.run(src.data(), src.dims(), static_cast<float*>(dst.data()), addend);
+    const auto count = static_cast<std::size_t>(src.numel());
+    auto* q = static_cast<std::uint8_t*>(thread_buffer(count, 3)); // reused call after call
+    quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point,
+             std::span<std::uint8_t>(q, count));
+    d.run(q, src.dims(), static_cast<float*>(dst.data()));
 }
 
 } // namespace hone::kernels

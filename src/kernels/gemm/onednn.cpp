@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -69,21 +70,29 @@ dnnl::primitive_attr base_attr() {
     return attr;
 }
 
-dnnl::memory scratchpad_for(const dnnl::memory::desc& desc) {
-    // 64-byte aligned, grown to the largest scratchpad this thread has needed.
+void* thread_buffer(std::size_t bytes, int slot) {
+    // 64-byte aligned, grown to the largest size this thread has needed in that slot.
     struct buffer {
         std::unique_ptr<std::byte[]> data;
         std::size_t bytes = 0;
     };
-    thread_local buffer b;
-    const std::size_t need = desc.get_size() + 64;
-    if (need > b.bytes) {
-        b.data = std::make_unique<std::byte[]>(need);
-        b.bytes = need;
+    thread_local std::array<buffer, buffer_slots> b;
+    auto& s = b.at(static_cast<std::size_t>(slot));
+    const std::size_t need = bytes + 64;
+    if (need > s.bytes) {
+        s.data = std::make_unique<std::byte[]>(need);
+        s.bytes = need;
     }
-    const auto address = reinterpret_cast<std::uintptr_t>(b.data.get());
-    void* aligned = b.data.get() + ((64 - address % 64) % 64);
-    return dnnl::memory(desc, engine(), aligned);
+    const auto address = reinterpret_cast<std::uintptr_t>(s.data.get());
+    return s.data.get() + ((64 - address % 64) % 64);
+}
+
+dnnl::memory scratchpad_for(const dnnl::memory::desc& desc) {
+    return dnnl::memory(desc, engine(), thread_buffer(desc.get_size(), 0));
+}
+
+dnnl::memory buffer_for(const dnnl::memory::desc& desc, int slot) {
+    return dnnl::memory(desc, engine(), thread_buffer(desc.get_size(), slot));
 }
 
 void rethrow(const std::string& what, const dnnl::error& e) {

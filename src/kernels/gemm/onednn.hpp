@@ -53,6 +53,15 @@ dnnl::primitive_attr base_attr();
 /// buffer (grown as needed, reused call after call). Valid until the next call on this thread.
 dnnl::memory scratchpad_for(const dnnl::memory::desc& desc);
 
+/// Per-thread buffers reused call after call (no allocation, no fresh pages once warm): slot 0
+/// is the scratchpad's; kernels use the others for activations they reorder or quantize within
+/// one call. 64-byte aligned, `bytes` long, valid until the next call with that slot on this
+/// thread.
+constexpr int buffer_slots = 4;
+void* thread_buffer(std::size_t bytes, int slot);
+/// A memory of `desc` in thread_buffer(…, slot).
+dnnl::memory buffer_for(const dnnl::memory::desc& desc, int slot);
+
 /// Throws hone::error naming `what` for a dnnl::error (status unsupported when oneDNN has no
 /// implementation, internal otherwise).
 [[noreturn]] void rethrow(const std::string& what, const dnnl::error& e);
