@@ -2,6 +2,7 @@
 // comparisons, logic, Mod, PRelu, variadic Min/Max/Sum/Mean), directly and through
 // hone::executor (the op table's entries: attributes, constant folding, shape inference).
 #include "../../src/graph/ops/math.hpp"
+#include "graph_builder.hpp"
 #include "ops_test_util.hpp"
 
 #include "hone/core/threads.hpp"
@@ -39,54 +40,6 @@ std::vector<bool> bool_values(const tensor& t) {
     const auto* p = static_cast<const bool*>(t.data());
     return std::vector<bool>(p, p + t.numel());
 }
-
-// A graph over graph inputs and constants, run by hone::executor.
-struct graph {
-    hone::model m;
-    std::vector<tensor> feeds;
-    // A graph input holding `t`; the axes listed in `dynamic` are declared dynamic.
-    graph& input(const std::string& name, tensor t, std::vector<std::size_t> dynamic = {}) {
-        hone::value_info v{name, t.type(), {}, true};
-        for (std::size_t d = 0; d < t.dims().rank(); ++d) {
-            const bool dyn = std::find(dynamic.begin(), dynamic.end(), d) != dynamic.end();
-            v.dims.push_back({dyn ? -1 : t.dims()[d], dyn ? "N" : ""});
-        }
-        m.inputs.push_back(v);
-        feeds.push_back(std::move(t));
-        return *this;
-    }
-    graph& constant(const std::string& name, tensor t) {
-        m.set_weight(name, std::move(t));
-        return *this;
-    }
-    graph& node(const std::string& name, const std::string& op, std::vector<std::string> in,
-                std::vector<std::string> out, std::map<std::string, hone::attribute> attrs = {}) {
-        hone::node n;
-        n.name = name;
-        n.op_type = op;
-        n.inputs = std::move(in);
-        n.outputs = std::move(out);
-        n.attributes = std::move(attrs);
-        m.nodes.push_back(std::move(n));
-        return *this;
-    }
-    graph& output(const std::string& name) {
-        m.outputs.push_back({name, dtype::f32, {}, false});
-        return *this;
-    }
-    std::vector<tensor> run(const hone::executor& ex) const {
-        views v;
-        for (const auto& f : feeds)
-            v.push_back(f.view());
-        return ex.run(v);
-    }
-    std::map<std::string, std::string> paths(const hone::executor& ex) const {
-        std::map<std::string, std::string> r;
-        for (const auto& n : ex.report())
-            r[n.node] = n.path;
-        return r;
-    }
-};
 
 // x op a single-node graph: input "x" (and "y" when given), output "z".
 std::vector<tensor> run_node(const std::string& op, std::map<std::string, hone::attribute> attrs,

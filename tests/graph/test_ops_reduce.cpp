@@ -3,6 +3,7 @@
 // through hone::executor (axes as attribute, constant input or run-time input; shape inference;
 // folding; errors at load).
 #include "../../src/graph/ops/reduce.hpp"
+#include "graph_builder.hpp"
 #include "ops_test_util.hpp"
 
 #include "hone/core/threads.hpp"
@@ -75,52 +76,6 @@ double reference(reduce_op op, const std::vector<double>& s) {
     if (op == reduce_op::log_sum || op == reduce_op::log_sum_exp) return std::log(acc);
     return acc;
 }
-
-// A graph over graph inputs and constants, run by hone::executor.
-struct graph {
-    hone::model m;
-    std::vector<tensor> feeds;
-    graph& input(const std::string& name, tensor t, std::vector<std::size_t> dynamic = {}) {
-        hone::value_info v{name, t.type(), {}, true};
-        for (std::size_t d = 0; d < t.dims().rank(); ++d) {
-            const bool dyn = std::find(dynamic.begin(), dynamic.end(), d) != dynamic.end();
-            v.dims.push_back({dyn ? -1 : t.dims()[d], dyn ? "N" : ""});
-        }
-        m.inputs.push_back(v);
-        feeds.push_back(std::move(t));
-        return *this;
-    }
-    graph& constant(const std::string& name, tensor t) {
-        m.set_weight(name, std::move(t));
-        return *this;
-    }
-    graph& node(const std::string& name, const std::string& op, std::vector<std::string> in,
-                std::vector<std::string> out, std::map<std::string, hone::attribute> attrs = {}) {
-        hone::node n;
-        n.name = name;
-        n.op_type = op;
-        n.inputs = std::move(in);
-        n.outputs = std::move(out);
-        n.attributes = std::move(attrs);
-        m.nodes.push_back(std::move(n));
-        return *this;
-    }
-    graph& output(const std::string& name) {
-        m.outputs.push_back({name, dtype::f32, {}, false});
-        return *this;
-    }
-    std::vector<tensor> run(const hone::executor& ex) const {
-        std::vector<hone::const_tensor_view> v;
-        for (const auto& f : feeds)
-            v.push_back(f.view());
-        return ex.run(v);
-    }
-    std::string path(const hone::executor& ex, const std::string& node) const {
-        for (const auto& n : ex.report())
-            if (n.node == node) return n.path;
-        return "(no such node)";
-    }
-};
 
 tensor scalar_i64(std::int64_t v) {
     tensor t(dtype::i64, shape{});
