@@ -12,6 +12,17 @@
 
 namespace ops_test {
 
+/// A node without attributes.
+inline hone::node make_node(std::string name, std::string op, std::vector<std::string> in,
+                            std::vector<std::string> out) {
+    hone::node n;
+    n.name = std::move(name);
+    n.op_type = std::move(op);
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    return n;
+}
+
 struct graph {
     hone::model m;
     std::vector<hone::tensor> feeds;

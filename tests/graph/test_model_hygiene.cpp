@@ -1,6 +1,8 @@
 // Models as exporters write them: If with a condition known at load, weights behind Cast
 // (fp16) or Identity, nodes out of order, empty batches, already-quantized layers
 // (QLinearConv, QLinearMatMul) — executed, or refused with the node named.
+#include "graph_builder.hpp"
+
 #include <hone/core/error.hpp>
 #include <hone/core/half.hpp>
 #include <hone/graph/executor.hpp>
@@ -17,18 +19,9 @@
 #include <numeric>
 
 using namespace hone;
+using ops_test::make_node;
 
 namespace {
-
-node make_node(std::string name, std::string op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-    node n;
-    n.name = std::move(name);
-    n.op_type = std::move(op);
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    return n;
-}
 
 tensor f32s(shape s, float start = 0.0f, float step = 1.0f) {
     tensor t(dtype::f32, s);

@@ -1,6 +1,7 @@
 // What exporters write, run by hone and by ONNX Runtime on the same inputs: already-quantized
 // layers (QLinearConv, QLinearMatMul, per-channel weight scales) must give the same integers,
 // and an If hone inlines at load the same values as ORT's If.
+#include "../graph/graph_builder.hpp"
 #include "../ort_runner.hpp"
 
 #include <hone/core/atomic_file.hpp>
@@ -13,18 +14,9 @@
 #include <random>
 
 using namespace hone;
+using ops_test::make_node;
 
 namespace {
-
-node make_node(std::string name, std::string op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-    node n;
-    n.name = std::move(name);
-    n.op_type = std::move(op);
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    return n;
-}
 
 template <class T> tensor random_ints(dtype t, shape s, int lo, int hi, std::uint32_t seed) {
     std::mt19937 gen(seed);
