@@ -152,13 +152,15 @@ expect_match("${i3_err}" "one key approves once" "one key under two names")
 hone_run(10 i4 check model5.bin --ledger ledger5.jsonl)
 expect_match("${i4_out}" "needs 1 more" "check after refused approvals")
 # Two `hone ledger approve` processes at once (execute_process runs its commands concurrently):
-# both land, the chain stays intact.
+# both land, the chain stays intact. execute_process pipes each command's stdout into the next
+# one's stdin: each writes to its own file instead, or the first could die of SIGPIPE when the
+# second has already exited.
 hone_run(0 i5 keygen --out carol.pem)
 hone_run(0 i6 keygen --out dave.pem)
 fixture(ledger ${W}/ledger6.jsonl ${W}/model6.bin optimizer ${W}/alice.pem needs_signoff 2)
 execute_process(
-  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor carol --key carol.pem
-  COMMAND ${HONE} ledger approve ledger6.jsonl --seq 2 --actor dave --key dave.pem
+  COMMAND sh -c "exec \"$0\" ledger approve ledger6.jsonl --seq 2 --actor carol --key carol.pem >carol.out" ${HONE}
+  COMMAND sh -c "exec \"$0\" ledger approve ledger6.jsonl --seq 2 --actor dave --key dave.pem >dave.out" ${HONE}
   RESULTS_VARIABLE codes OUTPUT_QUIET ERROR_VARIABLE both_err WORKING_DIRECTORY ${W})
 if(NOT codes STREQUAL "0;0")
   message(FATAL_ERROR "concurrent approvals: exit codes ${codes}\n${both_err}")
