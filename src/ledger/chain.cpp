@@ -6,11 +6,35 @@
 #include "rules.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace hone::ledger_detail {
 
 const std::string genesis(64, '0');
+
+file_lock::file_lock(const std::filesystem::path& ledger_path, bool shared) {
+    const auto path = sidecar(ledger_path, ".lock");
+    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0 && shared) return;
+    if (fd_ < 0)
+        fail(status::io_error,
+             fmt::format("cannot open lock file '{}': {}", path.string(), std::strerror(errno)));
+    while (::flock(fd_, shared ? LOCK_SH : LOCK_EX) != 0) {
+        if (errno == EINTR) continue;
+        ::close(fd_);
+        fail(status::io_error,
+             fmt::format("cannot lock '{}': {}", path.string(), std::strerror(errno)));
+    }
+}
+
+file_lock::~file_lock() {
+    if (fd_ >= 0) ::close(fd_); // closing releases the lock
+}
 
 std::filesystem::path sidecar(const std::filesystem::path& p, const char* suffix) {
     return p.string() + suffix;

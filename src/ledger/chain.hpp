@@ -17,6 +17,21 @@ std::filesystem::path sidecar(const std::filesystem::path& p, const char* suffix
 /// The file's bytes, or "" when it does not exist.
 std::string read_if_exists(const std::filesystem::path& p);
 
+// Advisory lock on <ledger>.lock for the lifetime of the object: exclusive for an append
+// (which writes the ledger, then its head file), shared for readers, so a reader never sees a
+// ledger whose head file is not written yet. A reader that cannot create the lock file (a
+// read-only folder: nobody appends there) reads without it.
+class file_lock {
+public:
+    explicit file_lock(const std::filesystem::path& ledger_path, bool shared = false);
+    ~file_lock();
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 struct parsed_ledger {
     std::vector<ledger_entry> entries;
     verify_report report;

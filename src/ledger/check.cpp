@@ -89,7 +89,10 @@ artifact_status check_hashed(const std::filesystem::path& path, artifact_ref art
                              const verify_options& options) {
     artifact_status s;
     s.artifact = std::move(artifact);
-    const parsed_ledger parsed = parse_and_verify(path, options);
+    const parsed_ledger parsed = [&] {
+        const file_lock lock(path, true);
+        return parse_and_verify(path, options);
+    }();
     s.chain_records = parsed.report.records;
     s.trust_store = options.trust != nullptr;
     if (!parsed.report.ok) {

@@ -31,29 +31,6 @@ std::string utc_now() {
     return text;
 }
 
-// Exclusive advisory lock on <ledger>.lock for the lifetime of the object.
-class file_lock {
-public:
-    explicit file_lock(const std::filesystem::path& path) {
-        fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-        if (fd_ < 0)
-            fail(status::io_error, fmt::format("cannot open lock file '{}': {}", path.string(),
-                                               std::strerror(errno)));
-        while (::flock(fd_, LOCK_EX) != 0) {
-            if (errno == EINTR) continue;
-            ::close(fd_);
-            fail(status::io_error,
-                 fmt::format("cannot lock '{}': {}", path.string(), std::strerror(errno)));
-        }
-    }
-    ~file_lock() { ::close(fd_); } // closing releases the lock
-    file_lock(const file_lock&) = delete;
-    file_lock& operator=(const file_lock&) = delete;
-
-private:
-    int fd_ = -1;
-};
-
 } // namespace
 
 std::string_view name_of(ledger_action action) noexcept {
@@ -99,7 +76,7 @@ ledger_entry ledger::append(const change_record& record, const signing_key* key,
              fmt::format("ledger '{}': a {} record needs a subject (the seq it acts on)",
                          path_.string(), name_of(record.action)));
 
-    const file_lock lock(sidecar(path_, ".lock"));
+    const file_lock lock(path_);
     const parsed_ledger current = parse_and_verify(path_, {});
     if (!current.report.ok)
         fail(status::verification_failed,
@@ -135,7 +112,11 @@ ledger_entry ledger::append(const change_record& record, const signing_key* key,
 
 std::vector<ledger_entry> ledger::read() const {
     std::vector<ledger_entry> entries;
-    const std::string content = read_if_exists(path_);
+    std::string content;
+    {
+        const file_lock lock(path_, true);
+        content = read_if_exists(path_);
+    }
     std::size_t start = 0;
     std::uint64_t n = 0;
     while (start < content.size()) {
@@ -156,6 +137,7 @@ std::vector<ledger_entry> ledger::read() const {
 }
 
 verify_report ledger::verify(const verify_options& options) const {
+    const file_lock lock(path_, true);
     return parse_and_verify(path_, options).report;
 }
 
