@@ -682,7 +682,10 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             p.method = calib_method_of(rec.calibration_method);
             p.type = dtype::u8;
             p.scheme = kernels::quant_scheme::affine;
-            p.reduce_range = kernels::int8_pairs_saturate();
+            // 8-bit grids on every machine: the file is for other engines, and its bytes must
+            // not depend on the CPU that made it. (hone's executor runs a full 8-bit grid
+            // exactly where int8 pairs saturate: it splits the activations, kernels/gemm.)
+            p.reduce_range = false;
             p.name = name;
             calibrator cal(p);
             cal.observe(it->second.view());
