@@ -58,7 +58,8 @@ typedef enum hone_status {
     HONE_ERROR_UNSUPPORTED = 8,          /* valid but not implemented */
     HONE_ERROR_NOT_FOUND = 9,            /* a named object does not exist */
     HONE_ERROR_VERIFICATION_FAILED = 10, /* a hash, signature or ledger check failed */
-    HONE_ERROR_INTERNAL = 11             /* a bug in hone */
+    HONE_ERROR_INTERNAL = 11,            /* a bug in hone */
+    HONE_ERROR_CANCELLED = 12            /* the caller cancelled (a progress callback) */
 } hone_status;
 
 /* Static name of a status ("HONE_OK", "HONE_ERROR_SHAPE_MISMATCH", ...); never NULL. */
@@ -1760,6 +1761,96 @@ HONE_API hone_status hone_finetune_evaluate(hone_finetune* run, const hone_tenso
 /* Writes the trained model to `output_path` as ONNX (atomic). The run stays usable. */
 HONE_API hone_status hone_finetune_finish(hone_finetune* run, const char* output_path);
 HONE_API void hone_finetune_destroy(hone_finetune* run);
+
+/* ======================================================================================
+ * The optimize flow (include/hone/pipeline/optimize.hpp, docs/pipeline.md): baseline →
+ * calibration → recipe → candidate → deployable artifact → validation → decision → ledger
+ * record → report, in one call — what `hone optimize` runs.
+ * ====================================================================================== */
+
+/* Streams samples to hone: writes up to `capacity` samples, starting at sample `first`, into
+ * `inputs` (f32, capacity × the product of sample_shape values) and, when the source has labels,
+ * their classes into `labels` (NULL otherwise); sets `*count` to the samples written (0 = no
+ * more). Return HONE_OK or an error status (hone stops and reports it). hone reads the whole set
+ * once, in order, before it uses it. */
+typedef hone_status (*hone_sample_fn)(void* user, int64_t first, int64_t capacity, float* inputs,
+                                      int64_t* labels, int64_t* count);
+
+/* One data set: a data spec (docs/cli.md "Data": fashion-mnist:test:1000, X.npy,Y.npy, IDX
+ * files), or samples streamed by `read`. */
+typedef struct hone_data_source {
+    const char* spec;            /* a data spec, or NULL to use `read` */
+    hone_sample_fn read;         /* with spec NULL: required */
+    void* user;                  /* passed to read */
+    const int64_t* sample_shape; /* read: shape of one sample (e.g. {1, 28, 28}) */
+    size_t sample_rank;          /* read: its rank, 1..8 */
+    int has_labels;              /* read: 1 when read fills labels */
+} hone_data_source;
+
+/* Progress of the current stage (total 0 = unknown); return 0 to cancel the run, which then
+ * fails with HONE_ERROR_CANCELLED (a baseline record already appended stays; nothing else is
+ * written). */
+typedef int (*hone_progress_fn)(void* user, const char* stage, uint64_t done, uint64_t total);
+/* A note for people (e.g. the baseline's accuracy); `text` is valid during the call. */
+typedef void (*hone_note_fn)(void* user, const char* text);
+
+typedef struct hone_optimize_params {
+    size_t struct_size;      /* sizeof(hone_optimize_params), set by _init */
+    const char* model;       /* ONNX file (required) */
+    const char* recipe;      /* preset ("int8", "int4", ...), recipe JSON file or JSON text */
+    hone_data_source calib;  /* calibration data (required) */
+    hone_data_source eval;   /* evaluation data (required; without labels accuracy is
+                                top-1 agreement with the baseline) */
+    const char* policy;      /* tier name or policy JSON file; NULL = "medium" */
+    const char* out;         /* the artifact: a .onnx path or a folder (required) */
+    const char* format;      /* "qdq" (default), "matmulnbits", "hone" */
+    const char* ledger;      /* JSONL change ledger (required; created when missing) */
+    const char* report_dir;  /* report.json + report.html; NULL = none */
+    const char* actor;       /* NULL = "hone" */
+    const char* key_path;    /* Ed25519 PEM private key; NULL = unsigned records */
+    const char* input_shape; /* "1x28x28"; NULL = the model's input */
+    uint64_t seed;           /* 2026: seed of the `:N` subsets */
+    int64_t batch;           /* 256: evaluation batch */
+    const int64_t* latency_batches; /* NULL = {1, 64} */
+    size_t latency_batch_count;
+    double confidence;         /* 0.95 */
+    int repeats;               /* 20: timed runs per latency figure */
+    hone_progress_fn progress; /* may be NULL */
+    hone_note_fn note;         /* may be NULL */
+    void* user;                /* passed to progress and note */
+} hone_optimize_params;
+
+HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params);
+
+typedef struct hone_optimize_result hone_optimize_result;
+
+typedef struct hone_optimize_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_optimize_summary) */
+    hone_verdict verdict;
+    uint32_t approvals_missing; /* needs_signoff: distinct trusted approvals still needed */
+    uint64_t artifact_bytes;    /* the deployable file's size */
+    int64_t baseline_seq;       /* ledger record of the baseline; -1 none */
+    int64_t record_seq;         /* ledger record of this change; -1 none */
+    int record_signed;          /* 1 when that record is signed */
+} hone_optimize_summary;
+
+/* Runs the whole flow. On success `*out` holds what it concluded (the artifact is written, the
+ * records appended); the verdict is in the summary, not the status: a rejected candidate is a
+ * success of the call. */
+HONE_API hone_status hone_optimize(const hone_optimize_params* params, hone_optimize_result** out);
+HONE_API hone_status hone_optimize_result_summary(const hone_optimize_result* result,
+                                                  hone_optimize_summary* out);
+/* The evidence document (report JSON, docs/cli.md "Report") / the path of artifact `index`
+ * (0: the deployable file; *count gives how many): copied into `buffer` (NUL-terminated) when
+ * `capacity` suffices; `*needed` (may be NULL) receives the size including the NUL. A too small
+ * buffer gives HONE_ERROR_OUT_OF_RANGE with `*needed` set. */
+HONE_API hone_status hone_optimize_result_report_json(const hone_optimize_result* result,
+                                                      char* buffer, size_t capacity,
+                                                      size_t* needed);
+HONE_API hone_status hone_optimize_result_artifact(const hone_optimize_result* result, size_t index,
+                                                   char* buffer, size_t capacity, size_t* needed,
+                                                   size_t* count);
+HONE_API void hone_optimize_result_destroy(hone_optimize_result* result);
 
 #ifdef __cplusplus
 }

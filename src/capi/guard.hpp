@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace hone::capi {
@@ -66,6 +67,12 @@ template <class T> T* require(T* p, const char* function, const char* what) {
                    std::string(function) + ": argument '" + what + "' is NULL");
     return p;
 }
+
+/// The C ABI's one way to return a string: copied into `buffer` (NUL-terminated) when
+/// `capacity` suffices; `*needed` (may be NULL) receives the size including the NUL; a too small
+/// buffer throws out_of_range naming `function` (with *needed set).
+void copy_string(std::string_view text, char* buffer, std::size_t capacity, std::size_t* needed,
+                 const char* function);
 
 /// Validates a params struct's struct_size: at least the size of its first version.
 void check_struct_size(std::size_t struct_size, std::size_t minimum, const char* function,

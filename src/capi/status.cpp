@@ -1,5 +1,7 @@
 #include "guard.hpp"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace hone::capi {
@@ -26,9 +28,22 @@ void check_struct_size(std::size_t struct_size, std::size_t minimum, const char*
                          function, type_name, struct_size, minimum, type_name));
 }
 
+void copy_string(std::string_view text, char* buffer, std::size_t capacity, std::size_t* needed,
+                 const char* function) {
+    if (needed) *needed = text.size() + 1;
+    if (capacity < text.size() + 1)
+        fail(status::out_of_range, fmt::format("{}: the text needs {} bytes, capacity is {}",
+                                               function, text.size() + 1, capacity));
+    if (buffer == nullptr)
+        fail(status::invalid_argument, fmt::format("{}: argument 'buffer' is NULL", function));
+    std::memcpy(buffer, text.data(), text.size());
+    buffer[text.size()] = '\0';
+}
+
 } // namespace hone::capi
 
 static_assert(HONE_ERROR_INTERNAL == static_cast<int>(hone::status::internal));
+static_assert(HONE_ERROR_CANCELLED == static_cast<int>(hone::status::cancelled));
 static_assert(HONE_ERROR_VERIFICATION_FAILED ==
               static_cast<int>(hone::status::verification_failed));
 static_assert(HONE_ERROR_SHAPE_MISMATCH == static_cast<int>(hone::status::shape_mismatch));
@@ -49,6 +64,7 @@ HONE_API const char* hone_status_string(hone_status status) {
     case HONE_ERROR_NOT_FOUND: return "HONE_ERROR_NOT_FOUND";
     case HONE_ERROR_VERIFICATION_FAILED: return "HONE_ERROR_VERIFICATION_FAILED";
     case HONE_ERROR_INTERNAL: return "HONE_ERROR_INTERNAL";
+    case HONE_ERROR_CANCELLED: return "HONE_ERROR_CANCELLED";
     }
     return "HONE_ERROR_UNKNOWN";
 }

@@ -19,7 +19,13 @@
 #include <string>
 #include <vector>
 
+namespace hone::pipeline {}
+
 namespace hone::cli {
+
+// The flow lives in the library (src/pipeline, hone/pipeline/optimize.hpp); the CLI parses
+// arguments into its settings and prints what it concluded.
+using namespace hone::pipeline;
 
 struct console {
     std::ostream& out;

@@ -1,6 +1,7 @@
 #include "main_job.hpp"
 
 #include "exit_codes.hpp"
+#include "progress.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
@@ -16,70 +17,6 @@ namespace hone::cli {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-data_options data_arguments::options(const std::vector<std::int64_t>& model_sample_shape) const {
-    data_options o;
-    o.sample_shape = model_sample_shape;
-    if (!input_shape.empty()) {
-        // --input-shape fixes the model's dynamic dimensions; its fixed ones must agree.
-        o.sample_shape = parse_sample_shape(input_shape);
-        const auto& want = model_sample_shape;
-        bool fits = want.empty() || want.size() == o.sample_shape.size();
-        for (std::size_t k = 0; fits && !want.empty() && k < want.size(); ++k)
-            fits = want[k] < 0 || want[k] == o.sample_shape[k];
-        if (!fits) {
-            std::string w;
-            for (const auto d : want)
-                w += (w.empty() ? "" : "x") + (d < 0 ? std::string("?") : std::to_string(d));
-            fail(status::shape_mismatch,
-                 fmt::format("--input-shape {} does not fit the model's input {} (one sample; "
-                             "'?' is dynamic)",
-                             input_shape, w));
-        }
-    }
-    o.mean = mean;
-    o.std = std;
-    o.slices_file = slices;
-    o.seed = seed;
-    return o;
-}
-
-validator_options validation_arguments::options() const {
-    if (batch < 1)
-        fail(status::invalid_argument, fmt::format("--batch must be at least 1, got {}", batch));
-    for (const auto b : latency_batches)
-        if (b < 1)
-            fail(status::invalid_argument,
-                 fmt::format("--latency-batch sizes must be at least 1, got {}", b));
-    if (!(confidence > 0 && confidence < 1))
-        fail(status::invalid_argument,
-             fmt::format("--confidence must be between 0 and 1 (e.g. 0.95), got {}", confidence));
-    if (repeats < 1)
-        fail(status::invalid_argument,
-             fmt::format("--repeats must be at least 1, got {}", repeats));
-    validator_options o;
-    o.batch_size = batch;
-    o.latency_batch_sizes = latency_batches;
-    o.confidence = confidence;
-    o.repeats = repeats;
-    return o;
-}
-
-policy parse_policy_argument(const std::string& value) {
-    if (const auto tier = risk_tier_from_name(value)) return policy::for_tier(*tier);
-    std::error_code ec;
-    if (!fs::is_regular_file(value, ec))
-        fail(status::invalid_argument,
-             fmt::format("--policy '{}': neither a risk tier (low, medium, high, critical) nor a "
-                         "policy file",
-                         value));
-    return policy::from_json(read_file(value), value);
-}
-
-std::optional<signing_key> load_signing_key(const fs::path& key) {
-    if (key.empty()) return std::nullopt;
-    return signing_key::load_pem(key);
-}
 
 namespace {
 
@@ -190,81 +127,55 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
     }
 }
 
-std::string environment_json() {
-    return json{{"hone", std::string(version().text)},
-                {"onednn", kernels::onednn_version()},
-                {"isa", std::string(name_of(active_isa()))},
-                {"onednn_isa", kernels::onednn_isa()},
-                {"threads", num_threads()}}
-        .dump();
-}
-
-ledger_entry record_baseline(ledger& l, const std::string& actor, const signing_key* key,
-                             const fs::path& model, const std::string& metrics,
-                             const std::string& data) {
-    change_record r;
-    r.action = ledger_action::baseline;
-    r.actor = actor;
-    r.artifacts.push_back(hash_file(model));
-    r.metrics = metrics;
-    r.data = data;
-    r.environment = environment_json();
-    r.note = "baseline, measured before any change";
-    return l.append(r, key);
+void print_outcome(const optimize_outcome& o, const fs::path& ledger, const fs::path& report_dir,
+                   console& out) {
+    const auto report = json::parse(o.report_json);
+    if (out.json) {
+        print_json(out.out, report);
+        return;
+    }
+    print_summary(out.out, report);
+    if (o.record_seq)
+        out.out << fmt::format("ledger {}: record {} ({})\n", ledger.string(), *o.record_seq,
+                               o.record_signed ? "signed" : "unsigned");
+    if (!report_dir.empty())
+        out.out << fmt::format("report {}\n", (report_dir / "report.html").string());
 }
 
 int conclude(const conclusion& c, console& out, json* report_out) {
-    report_inputs in;
-    in.title = fmt::format("hone: {} → {}", c.model, c.recipe_name);
-    in.model = c.model;
-    in.recipe = c.recipe_name;
-    in.validation = c.validation;
-    in.policy = c.policy;
-    in.decision = c.decision;
-    in.layers = c.layers;
-    in.candidates = c.candidates;
-    in.confidence = c.policy.confidence;
-    // The report folder first: an unwritable --report must fail before the ledger changes.
-    if (!c.report_dir.empty()) {
-        std::error_code ec;
-        fs::create_directories(c.report_dir, ec);
-        if (ec || !fs::is_directory(c.report_dir))
-            fail(status::io_error,
-                 fmt::format("report folder '{}': cannot create it{}", c.report_dir.string(),
-                             ec ? " (" + ec.message() + ")" : std::string()));
-    }
-    if (!c.ledger.empty()) {
-        ledger l(c.ledger);
-        change_record r;
-        r.action = ledger_action::optimize;
-        r.actor = c.actor;
-        for (const auto& a : c.artifacts)
-            r.artifacts.push_back(hash_file(a));
-        r.recipe = c.recipe;
-        r.data = c.data;
-        r.metrics = c.validation.to_json();
-        r.policy = c.policy.to_json();
-        r.decision = c.decision.to_json();
-        r.environment = environment_json();
-        if (c.baseline_seq) r.note = fmt::format("baseline record {}", *c.baseline_seq);
-        in.record = l.append(r, c.key);
-        in.ledger_verification = l.verify();
-        in.ledger_path = c.ledger.string();
-    }
-    json report = report_json(in);
-    if (!c.report_dir.empty()) write_report(c.report_dir, report);
-    if (out.json) {
-        print_json(out.out, report);
-    } else {
-        print_summary(out.out, report);
-        if (in.record)
-            out.out << fmt::format("ledger {}: record {} ({})\n", c.ledger.string(), in.record->seq,
-                                   in.record->signer.empty() ? "unsigned" : "signed");
-        if (!c.report_dir.empty())
-            out.out << fmt::format("report {}\n", (c.report_dir / "report.html").string());
-    }
-    if (report_out) *report_out = std::move(report);
+    auto done = conclude_record(c);
+    print_outcome(outcome_of(c, done), c.ledger, c.report_dir, out);
+    if (report_out) *report_out = std::move(done.report);
     return exit_code_for(c.decision.verdict);
+}
+
+console_events::console_events(const console& c) : c_(c) {}
+console_events::~console_events() = default;
+
+pipeline_events console_events::events() {
+    pipeline_events e;
+    if (c_.quiet || c_.json) return e;
+    e.progress = [this](std::string_view stage, std::uint64_t done, std::uint64_t total) {
+        if (!bar_ || stage != label_) {
+            if (bar_) bar_->finish();
+            label_ = std::string(stage);
+            bar_ = std::make_unique<progress>(label_, total);
+        }
+        bar_->update(done, total);
+        if (total > 0 && done >= total) {
+            bar_->finish();
+            bar_.reset();
+        }
+        return true;
+    };
+    e.note = [this](std::string_view text) {
+        if (bar_) {
+            bar_->finish();
+            bar_.reset();
+        }
+        c_.err << text << '\n';
+    };
+    return e;
 }
 
 void print_summary(std::ostream& out, const json& r) {

@@ -20,6 +20,7 @@
 
 #include "commands.hpp"
 #include "data_spec.hpp"
+#include "flow.hpp"
 #include "report.hpp"
 
 #include <hone/ledger/identity.hpp>
@@ -31,6 +32,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -40,30 +42,17 @@ namespace hone::cli {
 
 /// The options every data-reading subcommand takes (--input-shape, --mean, --std, --slices,
 /// --seed), turned into data_options.
-struct data_arguments {
-    std::string input_shape; ///< "784" or "1x28x28"; empty = from the model
-    std::optional<float> mean, std;
-    std::filesystem::path slices;
-    std::uint64_t seed = 2026;
+struct data_arguments : data_settings {
     /// data_options for load_data(); `model_sample_shape` is used when --input-shape is empty.
-    data_options options(const std::vector<std::int64_t>& model_sample_shape = {}) const;
+    data_options options(const std::vector<std::int64_t>& model_sample_shape = {}) const {
+        return options_of(*this, model_sample_shape);
+    }
 };
 
 /// The options of the validation step (--batch, --latency-batch, --confidence, …).
-struct validation_arguments {
-    std::int64_t batch = 256;
-    std::vector<std::int64_t> latency_batches = {1, 64};
-    double confidence = 0.95;
-    int repeats = 20;
-    validator_options options() const;
+struct validation_arguments : validation_settings {
+    validator_options options() const { return options_of(*this); }
 };
-
-/// --policy TIER|FILE: a tier name (low, medium, high, critical) or a policy JSON file
-/// (docs/policy.md). Throws invalid_argument / io_error / format_error naming the value.
-policy parse_policy_argument(const std::string& value);
-
-/// Loads --key when given (before any work, so a bad key fails fast).
-std::optional<signing_key> load_signing_key(const std::filesystem::path& key);
 
 struct optimize_options {
     std::filesystem::path model;
@@ -129,38 +118,32 @@ struct main_job_storage {
 void add_main_job_commands(CLI::App& app, const main_job_handlers& handlers,
                            main_job_storage& storage, std::function<int(console&)>& action);
 
-/// {"hone", "onednn", "isa", "onednn_isa", "threads"}: the ledger's `environment`.
-std::string environment_json();
+/// Prints a concluded run: the report JSON with --json, else the baseline-vs-candidate table,
+/// the ledger record (when one was appended to `ledger`) and the report page (in `report_dir`).
+void print_outcome(const optimize_outcome& o, const std::filesystem::path& ledger,
+                   const std::filesystem::path& report_dir, console& out);
 
-/// Appends the baseline record (measured before anything changes): metrics is a JSON text
-/// (e.g. {"accuracy", "model_bytes"}), data the data_json() of the evaluation set.
-ledger_entry record_baseline(ledger& l, const std::string& actor, const signing_key* key,
-                             const std::filesystem::path& model, const std::string& metrics,
-                             const std::string& data);
-
-/// What an optimize / validate run concludes with.
-struct conclusion {
-    std::string model;           ///< the input model (report title)
-    std::string recipe_name;     ///< e.g. "int8"
-    std::string recipe = "null"; ///< the recipe as JSON text (ledger)
-    validation_report validation;
-    hone::policy policy;
-    hone::decision decision;
-    std::vector<std::filesystem::path> artifacts; ///< candidate files, already written
-    std::filesystem::path ledger;                 ///< empty = no record
-    std::string actor = "hone";
-    const signing_key* key = nullptr;
-    std::string data = "null"; ///< data_json() of the evaluation (and calibration) sets
-    std::optional<std::uint64_t> baseline_seq;
-    std::filesystem::path report_dir; ///< empty = no report
-    std::vector<layer_error> layers;
-    std::vector<candidate_point> candidates; ///< sweeps
-};
-
-/// Appends the optimize record (artifacts hashed now), writes the report, prints the
-/// baseline-vs-candidate table (or, with --json, the report JSON) and returns
-/// exit_code_for(decision.verdict). Returns the report JSON through `report` when given.
+/// conclude_record() (the optimize record, the report) and print_outcome(); returns
+/// exit_code_for(decision.verdict) and the report JSON through `report` when given.
 int conclude(const conclusion& c, console& out, nlohmann::json* report = nullptr);
+
+class progress;
+
+/// pipeline_events that draw progress bars on the console's stderr and print notes there
+/// (none with --quiet or --json). Valid while *this lives.
+class console_events {
+public:
+    explicit console_events(const console& c);
+    ~console_events();
+    console_events(const console_events&) = delete;
+    console_events& operator=(const console_events&) = delete;
+    pipeline_events events();
+
+private:
+    const console& c_;
+    std::string label_;
+    std::unique_ptr<progress> bar_;
+};
 
 /// The human baseline-vs-candidate table of a report document (optimize, validate).
 void print_summary(std::ostream& out, const nlohmann::json& report);

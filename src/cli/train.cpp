@@ -44,41 +44,6 @@ std::vector<std::int64_t> parse_widths(std::string_view text) {
     return w;
 }
 
-json fit_summary::to_json() const {
-    json e = json::array();
-    for (const auto& r : epochs)
-        e.push_back({{"epoch", r.epoch}, {"steps", r.steps}, {"mean_loss", r.mean_loss}});
-    return {{"epochs", e}, {"steps", steps}, {"final_loss", final_loss}, {"seconds", seconds}};
-}
-
-fit_summary fit_with_progress(trainer& t, const dataset& data, const std::string& label,
-                              const console& c) {
-    fit_summary s;
-    const auto start = std::chrono::steady_clock::now();
-    const std::int64_t total = t.plan(data.size());
-    const int epochs = t.config().epochs;
-    const bool talk = !c.quiet && !c.json;
-    for (int e = 0; e < epochs; ++e) {
-        progress bar(fmt::format("{} epoch {}/{}", label, e + 1, epochs), std::uint64_t(total),
-                     {.quiet = !talk});
-        bar.update(std::uint64_t(t.steps_done()), std::uint64_t(total));
-        const auto rep = t.train_epoch(data, [&](const train_progress& p) {
-            s.final_loss = p.loss;
-            bar.update(std::uint64_t(p.step), std::uint64_t(p.total_steps));
-            return true;
-        });
-        bar.finish();
-        s.epochs.push_back(rep);
-        if (talk)
-            c.err << fmt::format("{} epoch {}/{}: {} steps, mean loss {:.4f}\n", label, e + 1,
-                                 epochs, rep.steps, rep.mean_loss);
-        if (rep.stopped) break;
-    }
-    s.steps = t.steps_done();
-    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return s;
-}
-
 int run_train(const train_options& o, console& c) {
     // Everything that can be refused is refused before any training.
     if (o.model.empty() == o.mlp.empty())
@@ -134,7 +99,8 @@ int run_train(const train_options& o, console& c) {
     if (eval && o.mlp.empty()) before = evaluate_accuracy(m, eval->data);
     trainer t(std::move(graph), cfg);
     if (teacher) t.set_teacher(*teacher);
-    const auto fit = fit_with_progress(t, train.data, "train", c);
+    console_events ev(c);
+    const auto fit = fit_with_progress(t, train.data, "train", ev.events());
     t.write_back(m);
 
     json params = o.params.to_json();

@@ -1,7 +1,7 @@
 // train.hpp — `hone train`: trains a model without Python, from scratch (an MLP made by
 // hone::make_mlp) or by fine-tuning an ONNX model, on a data spec (data_spec.hpp), and writes
-// the ONNX atomically. Also the training loop `hone optimize` runs for a recipe's `finetune`
-// step (fit_with_progress).
+// the ONNX atomically, with the training loop the library's flow uses for a recipe's
+// `finetune` step (pipeline::fit_with_progress, src/pipeline/flow.hpp).
 //
 //   hone train --mlp 784,256,128,10 --seed 1 --data fashion-mnist:train --eval fashion-mnist:test
 //              --epochs 10 --optimizer adamw --lr 1e-3 --schedule cosine -o mlp.onnx
@@ -49,20 +49,6 @@ struct train_options {
 
 /// "784,256,128,10" → {784, 256, 128, 10}; invalid_argument naming the text.
 std::vector<std::int64_t> parse_widths(std::string_view text);
-
-/// What a training run did: per-epoch reports, the last step's loss, steps.
-struct fit_summary {
-    std::vector<epoch_report> epochs;
-    std::int64_t steps = 0;
-    double final_loss = 0; ///< loss of the last step
-    double seconds = 0;
-    nlohmann::json to_json() const;
-};
-
-/// trainer::fit with a progress bar ("<label> epoch e/E", steps) on stderr and one line per
-/// epoch (mean loss) unless quiet or json.
-fit_summary fit_with_progress(trainer& t, const dataset& data, const std::string& label,
-                              const console& c);
 
 int run_train(const train_options& o, console& c);
 

@@ -16,6 +16,7 @@ std::string_view status_name(status s) noexcept {
     case status::not_found: return "not_found";
     case status::verification_failed: return "verification_failed";
     case status::internal: return "internal";
+    case status::cancelled: return "cancelled";
     }
     return "unknown";
 }

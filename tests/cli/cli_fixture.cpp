@@ -67,7 +67,7 @@ int make_report(int argc, char** argv) {
     fs::create_directories(dir);
     const auto key = hone::signing_key::load_pem(argv[3]);
     const auto made = sample::make(dir / "ledger.jsonl", key);
-    hone::cli::write_report(dir, hone::cli::report_json(made.inputs));
+    hone::pipeline::write_report(dir, hone::pipeline::report_json(made.inputs));
     std::printf("%s\n", (dir / "report.html").c_str());
     return 0;
 }

@@ -59,7 +59,7 @@ inline hone::function_runner toy(std::string name, std::int64_t modulus, std::in
 }
 
 struct made {
-    hone::cli::report_inputs inputs;
+    hone::pipeline::report_inputs inputs;
     std::filesystem::path ledger;
 };
 
@@ -116,12 +116,12 @@ inline made make(const std::filesystem::path& ledger_path, const hone::signing_k
     // A sweep: the baseline, this candidate and three more, each validated the same way.
     const auto point = [&](hone::function_runner& r, const hone::validation_report& v, bool base) {
         const auto& c = v.comparison;
-        hone::cli::candidate_point p{r.name(),
-                                     base ? c.baseline_accuracy : c.candidate_accuracy,
-                                     r.model_bytes(),
-                                     std::nullopt,
-                                     "",
-                                     base};
+        hone::pipeline::candidate_point p{r.name(),
+                                          base ? c.baseline_accuracy : c.candidate_accuracy,
+                                          r.model_bytes(),
+                                          std::nullopt,
+                                          "",
+                                          base};
         for (const auto& l : v.latency)
             if (l.batch == 64) p.latency_ms = base ? l.baseline.p50_ms : l.candidate.p50_ms;
         if (!base) p.verdict = std::string(hone::name_of(hone::decide(in.policy, c).verdict));

@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 using namespace hone;
-using namespace hone::cli;
+using namespace hone::pipeline;
 using nlohmann::json;
 
 TEST_CASE("--format: the three names and nothing else") {

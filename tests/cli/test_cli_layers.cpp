@@ -13,7 +13,7 @@
 #include <numeric>
 
 using namespace hone;
-using namespace hone::cli;
+using namespace hone::pipeline;
 
 namespace {
 

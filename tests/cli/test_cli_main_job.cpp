@@ -31,17 +31,17 @@ struct temp_dir {
 } // namespace
 
 TEST_CASE("--policy: a tier or a file") {
-    CHECK(parse_policy_argument("high").tier == hone::risk_tier::high);
-    CHECK(parse_policy_argument("critical").required_approvals == 2);
+    CHECK(hone::parse_policy_argument("high").tier == hone::risk_tier::high);
+    CHECK(hone::parse_policy_argument("critical").required_approvals == 2);
     temp_dir t;
     hone::write_file_atomic(t.path / "p.json", R"({"tier": "low", "max_accuracy_drop": 0.001})");
-    const auto p = parse_policy_argument((t.path / "p.json").string());
+    const auto p = hone::parse_policy_argument((t.path / "p.json").string());
     CHECK(p.tier == hone::risk_tier::low);
     CHECK(p.max_accuracy_drop == doctest::Approx(0.001));
-    CHECK_THROWS_WITH_AS(parse_policy_argument("extreme"),
+    CHECK_THROWS_WITH_AS(hone::parse_policy_argument("extreme"),
                          doctest::Contains("--policy 'extreme': neither a risk tier"), hone::error);
     hone::write_file_atomic(t.path / "bad.json", R"({"tier": "low", "bogus": 1})");
-    CHECK_THROWS_AS(parse_policy_argument((t.path / "bad.json").string()), hone::error);
+    CHECK_THROWS_AS(hone::parse_policy_argument((t.path / "bad.json").string()), hone::error);
 }
 
 TEST_CASE("data and validation arguments") {

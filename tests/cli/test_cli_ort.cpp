@@ -41,7 +41,7 @@ std::vector<std::int64_t> argmax_rows(const hone::tensor& logits) {
 /// hone's own run of the file, as `hone validate` runs it.
 hone::tensor hone_run(const fs::path& model, const hone::const_tensor_view x) {
     const auto m = hone::load_onnx(model);
-    hone::executor ex(m, hone::cli::run_options_of(m, model));
+    hone::executor ex(m, hone::pipeline::run_options_of(m, model));
     std::vector<hone::tensor> parts;
     const auto n = x.dims()[0];
     hone::tensor out;

@@ -12,7 +12,7 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using hone::cli::candidate_point;
+using hone::pipeline::candidate_point;
 
 namespace {
 
@@ -68,12 +68,12 @@ std::vector<std::string> svgs(const std::string& html) {
 } // namespace
 
 TEST_CASE("html_escape and format_bytes") {
-    CHECK(hone::cli::html_escape("<a href=\"x\">Tom & Jerry's</a>") ==
+    CHECK(hone::pipeline::html_escape("<a href=\"x\">Tom & Jerry's</a>") ==
           "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
-    CHECK(hone::cli::html_escape("") == "");
-    CHECK(hone::cli::format_bytes(512) == "512 B");
-    CHECK(hone::cli::format_bytes(2048) == "2.0 KiB");
-    CHECK(hone::cli::format_bytes(3.5 * 1024 * 1024) == "3.50 MiB");
+    CHECK(hone::pipeline::html_escape("") == "");
+    CHECK(hone::pipeline::format_bytes(512) == "512 B");
+    CHECK(hone::pipeline::format_bytes(2048) == "2.0 KiB");
+    CHECK(hone::pipeline::format_bytes(3.5 * 1024 * 1024) == "3.50 MiB");
 }
 
 TEST_CASE("Pareto frontier over accuracy, size and latency") {
@@ -84,7 +84,7 @@ TEST_CASE("Pareto frontier over accuracy, size and latency") {
         {"worse", 0.87, 1200, 0.7, "rejected", false}, // dominated by int8 everywhere
         {"fast", 0.86, 900, 0.2, "rejected", false},   // only the latency frontier
     };
-    const auto f = hone::cli::pareto_frontier(p);
+    const auto f = hone::pipeline::pareto_frontier(p);
     CHECK(f[0].size);
     CHECK(f[1].size);
     CHECK(f[2].size);
@@ -98,7 +98,7 @@ TEST_CASE("Pareto frontier over accuracy, size and latency") {
     // Equal points do not dominate each other.
     std::vector<candidate_point> same = {{"a", 0.5, 10, std::nullopt, "", false},
                                          {"b", 0.5, 10, std::nullopt, "", false}};
-    const auto s = hone::cli::pareto_frontier(same);
+    const auto s = hone::pipeline::pareto_frontier(same);
     CHECK(s[0].size);
     CHECK(s[1].size);
     CHECK_FALSE(s[0].latency); // no latency: not on the latency frontier
@@ -109,7 +109,7 @@ TEST_CASE("the report: JSON values, escaped HTML, well-formed SVG") {
     const auto key = hone::signing_key::generate();
     const auto made = sample::make(t.path / "ledger.jsonl", key);
     const auto& in = made.inputs;
-    const json j = hone::cli::report_json(in);
+    const json j = hone::pipeline::report_json(in);
 
     // The members optimize --json promises.
     CHECK(j["decision"]["verdict"] == "approved");
@@ -143,18 +143,18 @@ TEST_CASE("the report: JSON values, escaped HTML, well-formed SVG") {
     CHECK(j["candidates"][0]["pareto_size"] == true);  // the baseline: most accurate
     CHECK(j["policy"]["tier"] == "low");
 
-    const std::string html = hone::cli::render_html(j);
+    const std::string html = hone::pipeline::render_html(j);
     // Values present.
     CHECK(html.find("APPROVED") != std::string::npos);
     CHECK(html.find("90.00%") != std::string::npos);
-    CHECK(html.find(hone::cli::format_bytes(4000)) != std::string::npos);
+    CHECK(html.find(hone::pipeline::format_bytes(4000)) != std::string::npos);
     CHECK(html.find(key.public_key_hex()) != std::string::npos);
     CHECK(html.find(hone::sha256_hex(in.record->line)) != std::string::npos);
     CHECK(html.find("latency p99, batch 64") != std::string::npos);
     CHECK(html.find("throughput, batch 64") != std::string::npos);
     CHECK(html.find("41.5 dB") != std::string::npos);
     for (const auto& r : in.decision.reasons)
-        CHECK(html.find(hone::cli::html_escape(r.text)) != std::string::npos);
+        CHECK(html.find(hone::pipeline::html_escape(r.text)) != std::string::npos);
     for (const char* id :
          {"summary", "reasons", "slices", "layers", "candidates", "ledger", "policy"})
         CHECK(html.find(std::string("id=\"") + id + "\"") != std::string::npos);
@@ -183,18 +183,18 @@ TEST_CASE("the report: JSON values, escaped HTML, well-formed SVG") {
     CHECK(tag_problem(body_of(html)) == "");
 
     // Saved: both files, and the HTML is a function of the JSON alone.
-    hone::cli::write_report(t.path / "out", j);
+    hone::pipeline::write_report(t.path / "out", j);
     const json reread = json::parse(hone::read_file(t.path / "out" / "report.json"));
-    CHECK(hone::cli::render_html(reread) == hone::read_file(t.path / "out" / "report.html"));
+    CHECK(hone::pipeline::render_html(reread) == hone::read_file(t.path / "out" / "report.html"));
 }
 
 TEST_CASE("rejected and needs-signoff verdicts render; junk input is tolerated or refused") {
     temp_dir t;
     const auto key = hone::signing_key::generate();
     auto made = sample::make(t.path / "ledger.jsonl", key, hone::risk_tier::critical);
-    const json j = hone::cli::report_json(made.inputs);
+    const json j = hone::pipeline::report_json(made.inputs);
     CHECK(j["decision"]["verdict"] != "approved");
-    const std::string html = hone::cli::render_html(j);
+    const std::string html = hone::pipeline::render_html(j);
     CHECK((html.find("REJECTED") != std::string::npos ||
            html.find("NEEDS SIGN-OFF") != std::string::npos));
     CHECK(html.find("class=\"failed\"") != std::string::npos);
@@ -204,11 +204,11 @@ TEST_CASE("rejected and needs-signoff verdicts render; junk input is tolerated o
                        {"baseline", "x"},
                        {"slices", {1, 2}},
                        {"candidates", {{{"accuracy", "hi"}}}}};
-    const std::string page = hone::cli::render_html(junk);
+    const std::string page = hone::pipeline::render_html(junk);
     CHECK(page.find("NO DECISION") != std::string::npos);
     CHECK(tag_problem(body_of(page)) == "");
-    CHECK_THROWS_AS(hone::cli::render_html(json::array()), hone::error);
+    CHECK_THROWS_AS(hone::pipeline::render_html(json::array()), hone::error);
     // An unwritable folder: io_error, nothing written.
     hone::write_file_atomic(t.path / "file", "x");
-    CHECK_THROWS_AS(hone::cli::write_report(t.path / "file" / "sub", j), hone::error);
+    CHECK_THROWS_AS(hone::pipeline::write_report(t.path / "file" / "sub", j), hone::error);
 }

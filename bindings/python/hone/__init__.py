@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 __all__ = [
     "HoneError", "Status", "version", "abi_version", "set_num_threads", "get_num_threads",
-    "DType", "Tensor", "Model", "Executor", "Key", "Ledger", "qdq_grid",
+    "DType", "Tensor", "Model", "Executor", "Key", "Ledger", "qdq_grid", "optimize",
 ]
 
 # ---- the library -------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ _lib = C.CDLL(os.environ.get("HONE_LIBRARY", "libhone.so.1"))
 class Status:
     """hone_status values."""
     OK, INVALID_ARGUMENT, OUT_OF_RANGE, SHAPE_MISMATCH, DTYPE_MISMATCH, OUT_OF_MEMORY = range(6)
-    IO, FORMAT, UNSUPPORTED, NOT_FOUND, VERIFICATION_FAILED, INTERNAL = range(6, 12)
+    IO, FORMAT, UNSUPPORTED, NOT_FOUND, VERIFICATION_FAILED, INTERNAL, CANCELLED = range(6, 13)
 
 
 class HoneError(Exception):
@@ -760,3 +760,120 @@ def check_load(data, ledger: str, trust: Optional[TrustStore] = None,
 
 
 _lib.hone_dtype_name.argtypes, _lib.hone_dtype_name.restype = [C.c_int], C.c_char_p
+
+
+# ---- the optimize flow -------------------------------------------------------------------------
+
+_SampleFn = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_int64, C.c_int64, C.POINTER(C.c_float),
+                        C.POINTER(C.c_int64), C.POINTER(C.c_int64))
+_ProgressFn = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p, C.c_uint64, C.c_uint64)
+_NoteFn = C.CFUNCTYPE(None, C.c_void_p, C.c_char_p)
+
+
+class _DataSource(C.Structure):
+    _fields_ = [("spec", C.c_char_p), ("read", _SampleFn), ("user", C.c_void_p),
+                ("sample_shape", C.POINTER(C.c_int64)), ("sample_rank", C.c_size_t),
+                ("has_labels", C.c_int)]
+
+
+class _OptimizeParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("model", C.c_char_p), ("recipe", C.c_char_p),
+                ("calib", _DataSource), ("eval", _DataSource), ("policy", C.c_char_p),
+                ("out", C.c_char_p), ("format", C.c_char_p), ("ledger", C.c_char_p),
+                ("report_dir", C.c_char_p), ("actor", C.c_char_p), ("key_path", C.c_char_p),
+                ("input_shape", C.c_char_p), ("seed", C.c_uint64), ("batch", C.c_int64),
+                ("latency_batches", C.POINTER(C.c_int64)), ("latency_batch_count", C.c_size_t),
+                ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
+                ("note", _NoteFn), ("user", C.c_void_p)]
+
+
+class _OptimizeSummary(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("verdict", C.c_int),
+                ("approvals_missing", C.c_uint32), ("artifact_bytes", C.c_uint64),
+                ("baseline_seq", C.c_int64), ("record_seq", C.c_int64),
+                ("record_signed", C.c_int)]
+
+
+_fn("hone_optimize_params_init", [C.POINTER(_OptimizeParams)])
+_fn("hone_optimize", [C.POINTER(_OptimizeParams), C.POINTER(C.c_void_p)])
+_fn("hone_optimize_result_summary", [C.c_void_p, C.POINTER(_OptimizeSummary)])
+_fn("hone_optimize_result_report_json", [C.c_void_p, C.c_char_p, C.c_size_t,
+                                         C.POINTER(C.c_size_t)])
+_fn("hone_optimize_result_artifact", [C.c_void_p, C.c_size_t, C.c_char_p, C.c_size_t,
+                                      C.POINTER(C.c_size_t), C.POINTER(C.c_size_t)])
+_fn("hone_optimize_result_destroy", [C.c_void_p], None)
+
+
+def _read_string(get) -> str:
+    """A string returned with the caller-buffer convention: get(buffer, capacity, needed)."""
+    needed = C.c_size_t()
+    status = get(None, 0, C.byref(needed))
+    if status not in (Status.OK, Status.OUT_OF_RANGE):
+        _check(status)
+    buf = C.create_string_buffer(needed.value)
+    _check(get(buf, needed.value, None))
+    return buf.value.decode(errors="replace")
+
+
+def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: str,
+             policy: str = "medium", format: str = "qdq", report_dir: Optional[str] = None,
+             actor: str = "hone", key: Optional[str] = None, input_shape: Optional[str] = None,
+             repeats: int = 20, latency_batches: Sequence[int] = (1, 64),
+             progress: Optional[Callable[[str, int, int], bool]] = None,
+             note: Optional[Callable[[str], None]] = None) -> dict:
+    """The whole controlled change (hone_optimize, docs/pipeline.md): baseline, recipe (a preset
+    such as "int8", a recipe file or JSON text), candidate, validation, decision, artifact, ledger
+    records and report. `calib` / `eval` are data specs (docs/cli.md). `progress(stage, done,
+    total)` may return False to cancel (HoneError with Status.CANCELLED). Returns {"verdict",
+    "approvals_missing", "artifacts", "artifact_bytes", "baseline_seq", "record_seq",
+    "record_signed", "report"} — the report being the evidence document as a dict."""
+    p = _OptimizeParams()
+    _check(_lib.hone_optimize_params_init(C.byref(p)))
+    p.model, p.recipe, p.out, p.ledger = _str(model), recipe.encode(), _str(out), _str(ledger)
+    p.calib.spec, p.eval.spec = calib.encode(), eval.encode()
+    p.policy, p.format, p.actor = policy.encode(), format.encode(), actor.encode()
+    p.report_dir = _str(report_dir)
+    p.key_path = _str(key)
+    p.input_shape = None if input_shape is None else input_shape.encode()
+    p.repeats = repeats
+    batches = (C.c_int64 * len(latency_batches))(*latency_batches)
+    p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
+    errors = []
+
+    def on_progress(_user, stage, done, total):
+        try:
+            return 1 if progress(stage.decode(), done, total) is not False else 0
+        except BaseException as e:  # stop the run; re-raised below
+            errors.append(e)
+            return 0
+
+    def on_note(_user, text):
+        note(text.decode(errors="replace"))
+
+    keep = (_ProgressFn(on_progress) if progress else _ProgressFn(),
+            _NoteFn(on_note) if note else _NoteFn())
+    p.progress, p.note = keep
+    result = C.c_void_p()
+    status = _lib.hone_optimize(C.byref(p), C.byref(result))
+    if errors:
+        raise errors[0]
+    _check(status)
+    try:
+        s = _OptimizeSummary()
+        s.struct_size = C.sizeof(s)
+        _check(_lib.hone_optimize_result_summary(result, C.byref(s)))
+        report = json.loads(_read_string(
+            lambda b, c, n: _lib.hone_optimize_result_report_json(result, b, c, n)))
+        count = C.c_size_t()
+        _lib.hone_optimize_result_artifact(result, 0, None, 0, None, C.byref(count))
+        artifacts = [_read_string(
+            lambda b, c, n, i=i: _lib.hone_optimize_result_artifact(result, i, b, c, n, None))
+            for i in range(count.value)]
+        return {"verdict": ("approved", "needs_signoff", "rejected")[s.verdict],
+                "approvals_missing": s.approvals_missing, "artifacts": artifacts,
+                "artifact_bytes": s.artifact_bytes,
+                "baseline_seq": None if s.baseline_seq < 0 else s.baseline_seq,
+                "record_seq": None if s.record_seq < 0 else s.record_seq,
+                "record_signed": bool(s.record_signed), "report": report}
+    finally:
+        _lib.hone_optimize_result_destroy(result)

@@ -280,5 +280,48 @@ class Ledgers(unittest.TestCase):
             self.assertFalse(wrong["ok"])
 
 
+
+class Optimize(unittest.TestCase):
+    """The whole flow through hone_optimize: the MLP fixture to int8 QDQ on Fashion-MNIST."""
+
+    def test_int8_run_records_and_reports(self):
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "mlp.int8.onnx"), os.path.join(d, "l.jsonl")
+            stages, notes = [], []
+            r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
+                              "fashion-mnist:train:128", "fashion-mnist:test:256", out, ledger,
+                              policy="low", repeats=2, latency_batches=[1],
+                              progress=lambda stage, done, total: stages.append(stage),
+                              note=notes.append)
+            self.assertIn(r["verdict"], ("approved", "rejected"))
+            self.assertEqual(r["artifacts"], [out])
+            self.assertEqual(r["artifact_bytes"], os.path.getsize(out))
+            # int8 weights: under a third of the f32 file.
+            self.assertLess(r["artifact_bytes"], os.path.getsize(os.path.join(FIXTURES,
+                                                                              "mlp.onnx")) / 3)
+            self.assertEqual((r["baseline_seq"], r["record_seq"]), (1, 2))  # a new ledger
+            self.assertEqual(r["report"]["decision"]["verdict"], r["verdict"])
+            self.assertGreater(r["report"]["baseline"]["accuracy"], 0.7)
+            self.assertIn("baseline accuracy", stages)
+            self.assertTrue(any(n.startswith("baseline: top-1") for n in notes))
+            self.assertTrue(hone.Ledger(ledger).verify()["ok"])
+
+    def test_cancel_and_errors(self):
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "c.onnx"), os.path.join(d, "l.jsonl")
+            with self.assertRaises(hone.HoneError) as e:
+                hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
+                              "fashion-mnist:train:64", "fashion-mnist:test:64", out, ledger,
+                              progress=lambda stage, done, total: stage != "applying int8")
+            self.assertEqual(e.exception.status, hone.Status.CANCELLED)
+            self.assertIn("applying int8", e.exception.message)
+            self.assertFalse(os.path.exists(out))
+            with self.assertRaises(hone.HoneError) as e:
+                hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "no-such-recipe",
+                              "fashion-mnist:train:64", "fashion-mnist:test:64", out, ledger)
+            self.assertEqual(e.exception.status, hone.Status.INVALID_ARGUMENT)
+            self.assertIn("no-such-recipe", e.exception.message)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -27,6 +27,7 @@ enum class status : int {
     not_found = 9,            ///< a named object (tensor, layer, key) does not exist
     verification_failed = 10, ///< a hash, signature or ledger check failed
     internal = 11,            ///< a bug in hone: please report it
+    cancelled = 12,           ///< the caller cancelled the operation (a progress callback)
 };
 
 /// Short stable name of a status, e.g. "invalid_argument". "unknown" for values not listed.

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <set>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 artifact_format parse_artifact_format(std::string_view text) {
     if (text == "qdq") return artifact_format::qdq;
@@ -288,4 +288,4 @@ deployable make_deployable(const deploy_input& in, artifact_format f, const std:
     return d;
 }
 
-} // namespace hone::cli
+} // namespace hone::pipeline

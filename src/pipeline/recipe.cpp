@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 using json = nlohmann::json;
 
@@ -475,4 +475,4 @@ json recipe::to_json() const {
             {"overrides", ov}};
 }
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -9,6 +9,8 @@
 // ("Recipes"); examples/recipes/ holds example files.
 #pragma once
 
+#include <hone/core/export.hpp>
+
 #include <hone/graph/executor.hpp>
 #include <hone/retrain/trainer.hpp>
 
@@ -20,9 +22,9 @@
 #include <string_view>
 #include <vector>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
-struct recipe_step {
+struct HONE_EXPORT recipe_step {
     enum class kind { prune, cluster, quantize };
     kind what = kind::quantize;
     /// The op types the step applies to (empty: every selected layer). A selected layer no step
@@ -43,7 +45,7 @@ struct recipe_step {
 };
 
 /// The parameters of a training run: a recipe's `finetune` step and `hone train`'s options.
-struct finetune_params {
+struct HONE_EXPORT finetune_params {
     int epochs = 3;
     std::int64_t batch = 128;
     std::string optimizer = "adamw"; ///< sgd (momentum 0.9), adamw
@@ -64,16 +66,16 @@ struct finetune_params {
 
 /// Reads the members of a `finetune` object into p (unknown members and bad values are errors
 /// naming `source` and `where`).
-void parse_finetune(finetune_params& p, const nlohmann::json& j, std::string_view source,
-                    std::string_view where);
+HONE_EXPORT void parse_finetune(finetune_params& p, const nlohmann::json& j,
+                                std::string_view source, std::string_view where);
 
-struct recipe_override {
+struct HONE_EXPORT recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
     nlohmann::json step_params = nlohmann::json::object(); ///< {"prune": {...}, ...}
 };
 
-struct recipe {
+struct HONE_EXPORT recipe {
     std::string name;
     exec_precision execution = exec_precision::f32;
     std::string calibration_method = "auto"; ///< activation ranges (int8 static)
@@ -99,13 +101,13 @@ struct recipe {
 };
 
 /// Preset names, in the order `hone optimize --help` lists them.
-const std::vector<std::string>& recipe_presets();
+HONE_EXPORT const std::vector<std::string>& recipe_presets();
 /// A preset by name, or a recipe JSON file. Throws invalid_argument (unknown preset, bad field),
 /// io_error (unreadable file), format_error (malformed JSON) naming the recipe and field.
-recipe load_recipe(std::string_view name_or_file);
+HONE_EXPORT recipe load_recipe(std::string_view name_or_file);
 /// Parses recipe JSON text; `source` names it in errors.
-recipe parse_recipe(std::string_view text, std::string_view source);
+HONE_EXPORT recipe parse_recipe(std::string_view text, std::string_view source);
 /// Shell-style glob: `*` any run, `?` one character.
-bool glob_match(std::string_view pattern, std::string_view text);
+HONE_EXPORT bool glob_match(std::string_view pattern, std::string_view text);
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -28,6 +28,8 @@
 // Absent inputs leave their member out (layers, ledger, candidates beyond the pair).
 #pragma once
 
+#include <hone/core/export.hpp>
+
 #include <hone/ledger/ledger.hpp>
 #include <hone/policy/policy.hpp>
 #include <hone/validate/validator.hpp>
@@ -42,10 +44,10 @@
 #include <string_view>
 #include <vector>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 /// How much one layer's change disturbed it (from the quantizer / pruner / clusterer).
-struct layer_error {
+struct HONE_EXPORT layer_error {
     std::string name;
     std::string op;                       ///< "Gemm", "Conv", "MatMul", …
     std::string scheme;                   ///< "int8 per-channel", "int4 g128 GPTQ", "2:4", …
@@ -55,7 +57,7 @@ struct layer_error {
 };
 
 /// One model in the accuracy-vs-size-vs-latency plot (a sweep gives several).
-struct candidate_point {
+struct HONE_EXPORT candidate_point {
     std::string name;
     double accuracy = 0;
     std::uint64_t model_bytes = 0;
@@ -64,7 +66,7 @@ struct candidate_point {
     bool baseline = false;
 };
 
-struct pareto_flags {
+struct HONE_EXPORT pareto_flags {
     bool size = false;    ///< not dominated in (accuracy ↑, bytes ↓)
     bool latency = false; ///< not dominated in (accuracy ↑, latency ↓); false without latency
     bool all = false;     ///< not dominated in (accuracy ↑, bytes ↓, latency ↓)
@@ -73,9 +75,9 @@ struct pareto_flags {
 /// Pareto flags per point. A point is dominated when another is at least as good in every
 /// objective and better in one. Points without latency take part only in the size frontier
 /// (and in `all` as if latency were equal).
-std::vector<pareto_flags> pareto_frontier(std::span<const candidate_point> points);
+HONE_EXPORT std::vector<pareto_flags> pareto_frontier(std::span<const candidate_point> points);
 
-struct report_inputs {
+struct HONE_EXPORT report_inputs {
     std::string title = "hone report";
     std::string model;  ///< the input model's path or name
     std::string recipe; ///< recipe name or file
@@ -93,19 +95,19 @@ struct report_inputs {
     double confidence = 0.95;
 };
 
-nlohmann::json report_json(const report_inputs& inputs);
+HONE_EXPORT nlohmann::json report_json(const report_inputs& inputs);
 
 /// The HTML page of a report document. Throws hone::error(format_error) when `report` is not a
 /// JSON object; members that are missing or of the wrong type are left out of the page.
-std::string render_html(const nlohmann::json& report);
+HONE_EXPORT std::string render_html(const nlohmann::json& report);
 
 /// Writes DIR/report.json and DIR/report.html (creating DIR), each atomically.
-void write_report(const std::filesystem::path& dir, const nlohmann::json& report);
+HONE_EXPORT void write_report(const std::filesystem::path& dir, const nlohmann::json& report);
 
 /// & < > " ' → entities.
-std::string html_escape(std::string_view text);
+HONE_EXPORT std::string html_escape(std::string_view text);
 
 /// "812.0 KiB", "3.1 MiB" (binary units; bytes below 1 KiB as "512 B").
-std::string format_bytes(double bytes);
+HONE_EXPORT std::string format_bytes(double bytes);
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -15,6 +15,8 @@
 //                  safetensors, for engines that embed hone's kernels.
 #pragma once
 
+#include <hone/core/export.hpp>
+
 #include "layers.hpp"
 
 #include <hone/cluster/clusterer.hpp>
@@ -30,25 +32,25 @@
 #include <string_view>
 #include <vector>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 enum class artifact_format { qdq, matmulnbits, hone };
 
 /// "qdq", "matmulnbits", "hone"; invalid_argument naming --format otherwise.
-artifact_format parse_artifact_format(std::string_view text);
-const char* name_of(artifact_format f);
+HONE_EXPORT artifact_format parse_artifact_format(std::string_view text);
+HONE_EXPORT const char* name_of(artifact_format f);
 
 /// "f32", "int8 static", "int8 dynamic" (as files' doc strings and reports say it).
-const char* execution_name(exec_precision p);
+HONE_EXPORT const char* execution_name(exec_precision p);
 
 /// What a changed layer stores.
-struct deploy_layer {
+struct HONE_EXPORT deploy_layer {
     layer_ref ref;
     std::shared_ptr<const quantized_tensor> quantized; ///< [N, K], or null
     bool palettized = false; ///< the candidate's weight holds a palette's values (≤ 256 distinct)
 };
 
-struct deploy_input {
+struct HONE_EXPORT deploy_input {
     const model* candidate = nullptr; ///< the candidate: weights as they run, stored layouts
     std::string recipe_json;          ///< recorded in the file's doc string
     std::vector<deploy_layer> layers;
@@ -59,7 +61,7 @@ struct deploy_input {
 };
 
 /// The ONNX file and how hone runs it.
-struct deployable {
+struct HONE_EXPORT deployable {
     model m;               ///< the file, as hone reads it back
     executor_options exec; ///< how hone runs it (what validation measures)
     std::string bytes;     ///< the file's bytes
@@ -79,26 +81,28 @@ struct deployable {
 /// palettized_weights, so they run on the packed kernels exactly as optimize validated them.
 /// Throws not_found naming both candidates when the side file is missing, format_error naming
 /// the file and weight when its entries do not match the model.
-executor_options run_options_of(const model& file, const std::filesystem::path& path = {});
+HONE_EXPORT executor_options run_options_of(const model& file,
+                                            const std::filesystem::path& path = {});
 
 /// The fields of a quant_spec as JSON (hone's packed safetensors records them per weight), and
 /// back (format_error naming `what` for a malformed object).
-nlohmann::json spec_json(const quant_spec& s);
-quant_spec spec_from_json(const nlohmann::json& j, std::string_view what);
+HONE_EXPORT nlohmann::json spec_json(const quant_spec& s);
+HONE_EXPORT quant_spec spec_from_json(const nlohmann::json& j, std::string_view what);
 
 /// The tensors whose activation grids an int8-static file needs, in graph order.
-std::vector<std::string> deploy_grid_tensors(const deploy_input& in);
+HONE_EXPORT std::vector<std::string> deploy_grid_tensors(const deploy_input& in);
 
 /// Makes the file (qdq or matmulnbits; hone's own format is written by the caller), serializes
 /// it and reads it back. `source` names it in errors.
-deployable make_deployable(const deploy_input& in, artifact_format f, const std::string& source);
+HONE_EXPORT deployable make_deployable(const deploy_input& in, artifact_format f,
+                                       const std::string& source);
 
 /// Clusters weights that already hold at most `k` distinct values (a codebook's dequantized
 /// form, possibly moved to another layout, or fine-tuned centroids): optimal 1-D k-means gives
 /// back exactly those values. Fails (internal) if it does not.
-palettized_tensor recluster_exact(const_tensor_view w, int k, bool preserve_sparsity,
-                                  const std::string& name);
+HONE_EXPORT palettized_tensor recluster_exact(const_tensor_view w, int k, bool preserve_sparsity,
+                                              const std::string& name);
 /// Distinct values of w (zeros included when `with_zero`).
-int distinct_values(const_tensor_view w, bool with_zero);
+HONE_EXPORT int distinct_values(const_tensor_view w, bool with_zero);
 
-} // namespace hone::cli
+} // namespace hone::pipeline

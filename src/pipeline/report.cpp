@@ -12,7 +12,7 @@
 #include <cmath>
 #include <ctime>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -811,4 +811,4 @@ void write_report(const fs::path& dir, const json& report) {
     write_file_atomic(dir / "report.html", html);
 }
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -19,6 +19,8 @@
 // subset keeps the members it drew, renumbered. Every error names the spec and what is wrong.
 #pragma once
 
+#include <hone/core/export.hpp>
+
 #include <hone/core/shape.hpp>
 #include <hone/data/dataset.hpp>
 #include <hone/ledger/digest.hpp>
@@ -31,10 +33,10 @@
 #include <string_view>
 #include <vector>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 /// A spec taken apart, before any file is read.
-struct data_source {
+struct HONE_EXPORT data_source {
     enum class kind { fashion_mnist, idx, npy };
     kind format = kind::fashion_mnist;
     std::string split;                  ///< fashion-mnist: "train" or "test"
@@ -44,9 +46,9 @@ struct data_source {
 };
 
 /// Parses a spec; throws hone::error(invalid_argument) naming the spec and what is wrong.
-data_source parse_data_spec(std::string_view spec);
+HONE_EXPORT data_source parse_data_spec(std::string_view spec);
 
-struct data_options {
+struct HONE_EXPORT data_options {
     /// Shape of one sample as the model wants it (e.g. {784} or {1, 28, 28}); empty = as read.
     /// A −1 is a dimension the model leaves dynamic: the data's own sample shape is used when it
     /// has the same rank and agrees on every fixed dimension (an NPY of [N, 3, 48, 192] for a
@@ -60,7 +62,7 @@ struct data_options {
 };
 
 /// A data set ready for calibration or validation.
-struct loaded_data {
+struct HONE_EXPORT loaded_data {
     std::string spec;
     dataset data;
     std::vector<named_slice> slices;      ///< from the slice file (class slices: the validator's)
@@ -76,13 +78,19 @@ struct loaded_data {
 /// hone::error naming the spec: invalid_argument (bad spec or options), io_error (unreadable
 /// file), format_error (malformed file or slice file), shape_mismatch (samples do not fit
 /// sample_shape; labels and inputs disagree).
-loaded_data load_data(std::string_view spec, const data_options& options = {});
+HONE_EXPORT loaded_data load_data(std::string_view spec, const data_options& options = {});
+
+/// In-memory samples given by a caller (an engine's own data, the C ABI's data callback), made
+/// ready as load_data does (reshaped, normalized, slice file); named "memory:<name>" in errors
+/// and in the ledger, whose `files` hold the SHA-256 of the inputs' and the labels' bytes.
+HONE_EXPORT loaded_data load_memory(const dataset& d, std::string_view name,
+                                    const data_options& options = {});
 
 /// {"spec": ..., "samples": n, "files": [{path, sha256, bytes}], "subset": n, "seed": s,
 ///  "normalize": {"mean", "std"}, "slices": {name: size}}: what the ledger's `data` records.
-std::string data_json(const loaded_data& data, const data_options& options);
+HONE_EXPORT std::string data_json(const loaded_data& data, const data_options& options);
 
 /// Parses "784" or "1x28x28" (also "1,28,28"); throws invalid_argument naming the text.
-std::vector<std::int64_t> parse_sample_shape(std::string_view text);
+HONE_EXPORT std::vector<std::int64_t> parse_sample_shape(std::string_view text);
 
-} // namespace hone::cli
+} // namespace hone::pipeline

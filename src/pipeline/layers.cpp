@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 const char* layout_name(weight_layout l) {
     switch (l) {
@@ -151,4 +151,4 @@ quantized_tensor quantized_to_stored(const layer_ref& l, const quantized_tensor&
     return quantized_tensor::from_values(stored_spec(l, spec), l.stored, q, scales, zps, l.weight);
 }
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -12,6 +12,8 @@
 // a stored Conv layout cannot express: Conv layers are quantized per channel).
 #pragma once
 
+#include <hone/core/export.hpp>
+
 #include <hone/model/model.hpp>
 #include <hone/quantize/quantized_tensor.hpp>
 
@@ -19,11 +21,11 @@
 #include <string>
 #include <vector>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 enum class weight_layout { nk, kn, conv, convt };
 
-struct layer_ref {
+struct HONE_EXPORT layer_ref {
     std::size_t node = 0;
     std::string name, op, weight, input, output;
     weight_layout layout = weight_layout::nk;
@@ -33,23 +35,23 @@ struct layer_ref {
 };
 
 /// "[N,K]", "[K,N]", "[N,C/g,k...]", "[C,N,k...]".
-const char* layout_name(weight_layout l);
+HONE_EXPORT const char* layout_name(weight_layout l);
 
 /// The layers of `m` in graph order (see the top).
-std::vector<layer_ref> find_layers(const model& m);
+HONE_EXPORT std::vector<layer_ref> find_layers(const model& m);
 
 /// The weight as [N, K] (a copy), from a tensor in the stored layout.
-tensor to_nk(const layer_ref& l, const_tensor_view stored);
+HONE_EXPORT tensor to_nk(const layer_ref& l, const_tensor_view stored);
 /// The stored layout of an [N, K] tensor.
-tensor to_stored(const layer_ref& l, const_tensor_view nk);
+HONE_EXPORT tensor to_stored(const layer_ref& l, const_tensor_view nk);
 /// The layer's weight in `m` as [N, K]; setting it back from [N, K].
-tensor weight_nk(const model& m, const layer_ref& l);
-void set_weight_nk(model& m, const layer_ref& l, const_tensor_view nk);
+HONE_EXPORT tensor weight_nk(const model& m, const layer_ref& l);
+HONE_EXPORT void set_weight_nk(model& m, const layer_ref& l, const_tensor_view nk);
 
 /// `nk_spec` (channel axis 0 / group axis 1 of [N, K]) for the stored layout.
-quant_spec stored_spec(const layer_ref& l, quant_spec nk_spec);
+HONE_EXPORT quant_spec stored_spec(const layer_ref& l, quant_spec nk_spec);
 /// A quantized [N, K] tensor in the stored layout: the same integers, scales and zero points
 /// moved with their weights. invalid_argument for per-group Conv weights.
-quantized_tensor quantized_to_stored(const layer_ref& l, const quantized_tensor& nk);
+HONE_EXPORT quantized_tensor quantized_to_stored(const layer_ref& l, const quantized_tensor& nk);
 
-} // namespace hone::cli
+} // namespace hone::pipeline

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <numeric>
 
-namespace hone::cli {
+namespace hone::pipeline {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -245,6 +245,37 @@ evaluation_set loaded_data::evaluation() const {
     return evaluation_set{data.name(), data.inputs(), data.labels(), slices, class_names};
 }
 
+/// d with each sample in the model's input shape (options.sample_shape; see data_options).
+static dataset fit_sample_shape(dataset d, const data_options& options) {
+    const bool dynamic =
+        std::count(options.sample_shape.begin(), options.sample_shape.end(), std::int64_t{-1}) > 0;
+    if (dynamic) {
+        const auto dims = d.inputs().dims().dims();
+        const auto own = dims.subspan(1);
+        bool fits = own.size() == options.sample_shape.size();
+        for (std::size_t k = 0; fits && k < own.size(); ++k)
+            fits = options.sample_shape[k] < 0 || options.sample_shape[k] == own[k];
+        if (!fits)
+            fail(status::shape_mismatch,
+                 fmt::format("a sample is {}, and the model input {} has dynamic dimensions "
+                             "('?') the data cannot resolve: give --input-shape",
+                             shape_text(own), pattern_text(options.sample_shape)));
+    } else if (!options.sample_shape.empty()) {
+        const auto dims = d.inputs().dims().dims();
+        const std::int64_t have =
+            std::accumulate(dims.begin() + 1, dims.end(), std::int64_t{1}, std::multiplies<>());
+        const std::int64_t want =
+            std::accumulate(options.sample_shape.begin(), options.sample_shape.end(),
+                            std::int64_t{1}, std::multiplies<>());
+        if (have != want)
+            fail(status::shape_mismatch,
+                 fmt::format("a sample has {} values ({}), but the model input {} needs {}", have,
+                             shape_text(dims.subspan(1)), shape_text(options.sample_shape), want));
+        d = d.reshaped(shape(std::span<const std::int64_t>(options.sample_shape)));
+    }
+    return d;
+}
+
 loaded_data load_data(std::string_view spec, const data_options& options) {
     const data_source src = parse_data_spec(spec);
     if (options.mean.has_value() != options.std.has_value())
@@ -315,38 +346,36 @@ loaded_data load_data(std::string_view spec, const data_options& options) {
                 d = d.subset(*src.subset, options.seed);
             }
         }
-        const bool dynamic = std::count(options.sample_shape.begin(), options.sample_shape.end(),
-                                        std::int64_t{-1}) > 0;
-        if (dynamic) {
-            const auto dims = d.inputs().dims().dims();
-            const auto own = dims.subspan(1);
-            bool fits = own.size() == options.sample_shape.size();
-            for (std::size_t k = 0; fits && k < own.size(); ++k)
-                fits = options.sample_shape[k] < 0 || options.sample_shape[k] == own[k];
-            if (!fits)
-                fail(status::shape_mismatch,
-                     fmt::format("a sample is {}, and the model input {} has dynamic dimensions "
-                                 "('?') the data cannot resolve: give --input-shape",
-                                 shape_text(own), pattern_text(options.sample_shape)));
-        } else if (!options.sample_shape.empty()) {
-            const auto dims = d.inputs().dims().dims();
-            const std::int64_t have =
-                std::accumulate(dims.begin() + 1, dims.end(), std::int64_t{1}, std::multiplies<>());
-            const std::int64_t want =
-                std::accumulate(options.sample_shape.begin(), options.sample_shape.end(),
-                                std::int64_t{1}, std::multiplies<>());
-            if (have != want)
-                fail(status::shape_mismatch,
-                     fmt::format("a sample has {} values ({}), but the model input {} needs {}",
-                                 have, shape_text(dims.subspan(1)),
-                                 shape_text(options.sample_shape), want));
-            d = d.reshaped(shape(std::span<const std::int64_t>(options.sample_shape)));
-        }
+        d = fit_sample_shape(std::move(d), options);
         if (options.mean) d.normalize(*options.mean, *options.std);
         loaded_data out{std::string(spec), std::move(d), std::move(slices), {}, std::move(files)};
         if (src.format == data_source::kind::fashion_mnist)
             out.class_names = dataset::fashion_mnist_classes();
         return out;
+    });
+}
+
+loaded_data load_memory(const dataset& given, std::string_view name, const data_options& options) {
+    const std::string spec = fmt::format("memory:{}", name);
+    return naming_spec(spec, [&] {
+        const auto l = given.labels();
+        dataset d(tensor::copy_of(given.inputs().view()), {l.begin(), l.end()}, spec);
+        if (d.size() == 0) fail(status::format_error, "the data has no samples");
+        // The ledger records what was given: the SHA-256 of the inputs' bytes and of the labels.
+        const auto& x = d.inputs();
+        const std::string_view in_bytes(static_cast<const char*>(x.data()), x.nbytes());
+        std::vector<artifact_ref> files{{spec + ":inputs", sha256_hex(in_bytes), x.nbytes()}};
+        if (d.has_labels()) {
+            const std::string_view l_bytes(reinterpret_cast<const char*>(l.data()),
+                                           l.size() * sizeof(std::int64_t));
+            files.push_back({spec + ":labels", sha256_hex(l_bytes), l_bytes.size()});
+        }
+        std::vector<named_slice> slices;
+        if (!options.slices_file.empty())
+            slices = read_slices(options.slices_file, d.size(), files);
+        d = fit_sample_shape(std::move(d), options);
+        if (options.mean) d.normalize(*options.mean, *options.std);
+        return loaded_data{spec, std::move(d), std::move(slices), {}, std::move(files)};
     });
 }
 
@@ -366,4 +395,4 @@ std::string data_json(const loaded_data& data, const data_options& options) {
     return j.dump();
 }
 
-} // namespace hone::cli
+} // namespace hone::pipeline

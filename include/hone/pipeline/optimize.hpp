@@ -1,0 +1,161 @@
+// optimize.hpp — the controlled change as one library call: baseline → calibration → recipe →
+// candidate → deployable artifact → validation → decision → ledger record → report.
+//
+// hone::optimize() is what `hone optimize` runs (the CLI only parses arguments and prints), and
+// hone_optimize() in the C ABI is a shell over it. In order it:
+//   1. refuses anything it can before the ledger changes: the recipe (a preset name, a recipe
+//      JSON file or JSON text), the artifact format, the policy, the data specs, the output
+//      folders, a ledger that does not verify, a model the data does not fit;
+//   2. measures the baseline (top-1 on the evaluation data, the model file's bytes) and
+//      appends a `baseline` record;
+//   3. calibrates and applies the recipe layer by layer, writes the deployable file (standard
+//      QDQ ONNX by default) in memory and reads it back: what is validated is what ships;
+//   4. validates baseline against candidate (hone/validate/validator.hpp), decides by the policy
+//      (hone/policy/policy.hpp);
+//   5. writes the artifact atomically, appends the `optimize` record (the artifact's SHA-256,
+//      recipe, data hashes, metrics, policy, decision, environment; signed when a key is
+//      given), and writes the report (report.json + report.html) when a folder is given.
+//
+// Data specs (docs/cli.md, "Data"): fashion-mnist:train|test[:N], IMAGES.idx[.gz][,LABELS.idx
+// [.gz]][:N], INPUTS.npy[,LABELS.npy][:N]. Evaluation data without labels: accuracy is top-1
+// agreement with the baseline.
+//
+// Progress and cancellation: `events.progress(stage, done, total)` is called as each stage
+// advances (total 0 = unknown); returning false cancels the run, which then throws
+// hone::error(status::cancelled) at the next check. A run cancelled after the baseline record
+// leaves that record (the baseline was measured) and nothing else: no artifact, no optimize
+// record. `events.note` receives human-readable notes (e.g. "no labels: accuracy is agreement").
+//
+// Errors: hone::error naming the argument, file, layer or field; nothing is written after a
+// failure except the baseline record of step 2 when the failure comes later.
+//
+// Thread safety: one call at a time per ledger file is not required (appends are locked), but
+// the calls share hone's thread settings (hone/core/threads.hpp).
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/data/dataset.hpp"
+#include "hone/policy/policy.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hone {
+
+/// Progress and notes of a pipeline run (both optional).
+struct pipeline_events {
+    /// Stage label ("baseline accuracy", "applying int8", …), units done, total (0 = unknown).
+    /// Return false to cancel.
+    std::function<bool(std::string_view stage, std::uint64_t done, std::uint64_t total)> progress;
+    /// A note for people ("baseline: top-1 91.2% on 1000 samples …").
+    std::function<void(std::string_view text)> note;
+};
+
+/// How data specs are read (the CLI's --input-shape, --mean, --std, --slices, --seed).
+struct data_settings {
+    std::string input_shape; ///< "784" or "1x28x28"; empty = from the model's input
+    std::optional<float> mean, std;
+    std::filesystem::path slices; ///< JSON {name: [indices] or "mask.npy"}; empty = none
+    std::uint64_t seed = 2026;    ///< seed of the `:N` subsets
+};
+
+/// How the validation runs (the CLI's --batch, --latency-batch, --confidence, --repeats).
+struct validation_settings {
+    std::int64_t batch = 256;
+    std::vector<std::int64_t> latency_batches = {1, 64};
+    double confidence = 0.95;
+    int repeats = 20;
+};
+
+struct optimize_request {
+    std::filesystem::path model; ///< ONNX file
+    std::string recipe;          ///< preset name (e.g. "int8"), recipe JSON file, or JSON text
+    std::string calib, eval;     ///< data specs (ignored where the in-memory set is given)
+    /// In-memory sets (an engine's own samples): used instead of the specs when set; each
+    /// sample is reshaped to the model's input, and the ledger records their bytes' SHA-256.
+    std::optional<dataset> calib_data, eval_data;
+    std::string policy = "medium"; ///< tier name or policy JSON file
+    std::filesystem::path out;     ///< the artifact (…/name.onnx)
+    std::string format = "qdq";    ///< qdq, matmulnbits, hone (docs/formats.md)
+    std::filesystem::path ledger;  ///< JSONL change ledger (created when missing)
+    std::filesystem::path report;  ///< folder for report.json/.html; empty = none
+    std::string actor = "hone";    ///< who acts (recorded)
+    std::filesystem::path key;     ///< Ed25519 PEM private key; empty = unsigned records
+    data_settings data;
+    validation_settings validation;
+};
+
+/// What a run concluded with.
+struct optimize_outcome {
+    hone::decision decision;
+    std::string report_json; ///< the evidence document (hone/pipeline/report.hpp's schema)
+    std::vector<std::filesystem::path> artifacts; ///< files written (the deployable first)
+    std::string artifact_form;                    ///< e.g. "ONNX opset 13, int8-static (…)"
+    std::uint64_t artifact_bytes = 0;             ///< the deployable file's size
+    std::optional<std::uint64_t> baseline_seq;    ///< ledger record of the baseline
+    std::optional<std::uint64_t> record_seq;      ///< ledger record of this change
+    bool record_signed = false;
+};
+
+/// Runs the whole flow (see the file comment).
+HONE_EXPORT optimize_outcome optimize(const optimize_request& request,
+                                      const pipeline_events& events = {});
+
+/// A candidate made elsewhere, validated against its baseline (`hone validate`).
+struct validate_request {
+    std::filesystem::path baseline, candidate; ///< ONNX files
+    std::string eval;                          ///< data spec
+    std::optional<dataset> eval_data;          ///< in-memory, instead of the spec
+    std::string policy = "medium";
+    std::filesystem::path ledger; ///< empty = no record
+    std::filesystem::path report;
+    std::string actor = "hone";
+    std::filesystem::path key;
+    data_settings data;
+    validation_settings validation;
+};
+
+HONE_EXPORT optimize_outcome validate_change(const validate_request& request,
+                                             const pipeline_events& events = {});
+
+/// Several recipes on one model (`hone sweep`): every candidate validated, the best (highest
+/// accuracy among those not rejected) concluded as one report with the Pareto frontier of
+/// accuracy vs size vs latency. No ledger record.
+struct sweep_request {
+    std::filesystem::path model;
+    std::vector<std::string> recipes;
+    std::string calib, eval;
+    std::string policy = "medium";
+    std::filesystem::path out_dir; ///< one candidate per recipe: OUT_DIR/<recipe>.<ext>
+    std::string format = "qdq";
+    std::filesystem::path report;
+    data_settings data;
+    validation_settings validation;
+};
+
+/// One row of a sweep.
+struct sweep_row {
+    std::string recipe;
+    double accuracy = 0;
+    std::uint64_t model_bytes = 0;
+    std::optional<double> latency_ms; ///< p50 at the largest latency batch
+    std::string verdict;              ///< "baseline" for the first row
+};
+
+struct sweep_outcome {
+    std::vector<sweep_row> rows; ///< the baseline first
+    optimize_outcome best;       ///< the concluded best candidate (its report has them all)
+};
+
+HONE_EXPORT sweep_outcome sweep(const sweep_request& request, const pipeline_events& events = {});
+
+/// --policy TIER|FILE: a tier name (low, medium, high, critical) or a policy JSON file
+/// (docs/policy.md). Throws invalid_argument / io_error / format_error naming the value.
+HONE_EXPORT policy parse_policy_argument(const std::string& value);
+
+} // namespace hone

@@ -1,0 +1,188 @@
+// The optimize flow through the C ABI (hone.h, "The optimize flow"): a shell over
+// hone::optimize (include/hone/pipeline/optimize.hpp).
+#include "guard.hpp"
+#include "hone/pipeline/optimize.hpp"
+
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+struct hone_optimize_result {
+    hone::optimize_outcome outcome;
+};
+
+namespace {
+
+using hone::capi::guarded;
+using hone::capi::require;
+
+constexpr const char* fn_optimize = "hone_optimize";
+
+/// The samples of a streaming source, read whole (hone reads every set before it uses it).
+hone::dataset read_source(const hone_data_source& src, const char* which) {
+    const auto where = [&](const std::string& what) {
+        return fmt::format("{}: {}: {}", fn_optimize, which, what);
+    };
+    if (src.read == nullptr)
+        hone::fail(hone::status::invalid_argument, where("neither 'spec' nor 'read' is set"));
+    if (src.sample_rank < 1 || src.sample_rank > 8 || src.sample_shape == nullptr)
+        hone::fail(hone::status::invalid_argument,
+                   where(fmt::format("sample_shape must have rank 1..8, got rank {}{}",
+                                     src.sample_rank, src.sample_shape ? "" : " (NULL)")));
+    std::int64_t sample = 1;
+    std::vector<std::int64_t> dims{0};
+    for (std::size_t i = 0; i < src.sample_rank; ++i) {
+        if (src.sample_shape[i] < 1 || src.sample_shape[i] > (std::int64_t{1} << 31))
+            hone::fail(hone::status::invalid_argument,
+                       where(fmt::format("sample_shape[{}] = {} is not a positive size", i,
+                                         src.sample_shape[i])));
+        sample *= src.sample_shape[i];
+        dims.push_back(src.sample_shape[i]);
+    }
+    const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / sample);
+    std::vector<float> inputs;
+    std::vector<std::int64_t> labels;
+    std::int64_t n = 0;
+    for (;;) {
+        inputs.resize(static_cast<std::size_t>((n + chunk) * sample));
+        if (src.has_labels) labels.resize(static_cast<std::size_t>(n + chunk));
+        std::int64_t count = 0;
+        const hone_status st = src.read(src.user, n, chunk, inputs.data() + n * sample,
+                                        src.has_labels ? labels.data() + n : nullptr, &count);
+        if (st != HONE_OK)
+            hone::fail(static_cast<hone::status>(st),
+                       where(fmt::format("the read callback failed at sample {}: {} ({})", n,
+                                         hone_status_string(st), hone_last_error())));
+        if (count < 0 || count > chunk)
+            hone::fail(hone::status::invalid_argument,
+                       where(fmt::format("the read callback wrote {} samples at sample {}; "
+                                         "capacity was {}",
+                                         count, n, chunk)));
+        if (count == 0) break;
+        n += count;
+    }
+    if (n == 0) hone::fail(hone::status::invalid_argument, where("the source gave no samples"));
+    dims[0] = n;
+    hone::tensor t(hone::dtype::f32, hone::shape(std::span<const std::int64_t>(dims)));
+    std::memcpy(t.data(), inputs.data(), static_cast<std::size_t>(n * sample) * sizeof(float));
+    labels.resize(src.has_labels ? static_cast<std::size_t>(n) : 0);
+    return hone::dataset(std::move(t), std::move(labels), fmt::format("{} (callback)", which));
+}
+
+std::string str(const char* s, const char* fallback = "") { return s ? s : fallback; }
+
+} // namespace
+
+HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params) {
+    return guarded([&] {
+        require(params, "hone_optimize_params_init", "params");
+        *params = hone_optimize_params{};
+        params->struct_size = sizeof(hone_optimize_params);
+        const hone::optimize_request defaults;
+        params->seed = defaults.data.seed;
+        params->batch = defaults.validation.batch;
+        params->confidence = defaults.validation.confidence;
+        params->repeats = defaults.validation.repeats;
+    });
+}
+
+HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_result** out) {
+    return guarded([&] {
+        require(p, fn_optimize, "params");
+        require(out, fn_optimize, "out");
+        hone::capi::check_struct_size(p->struct_size, sizeof(hone_optimize_params), fn_optimize,
+                                      "hone_optimize_params");
+        hone::optimize_request r;
+        r.model = require(p->model, fn_optimize, "params->model");
+        r.recipe = require(p->recipe, fn_optimize, "params->recipe");
+        if (p->calib.spec)
+            r.calib = p->calib.spec;
+        else
+            r.calib_data = read_source(p->calib, "calib");
+        if (p->eval.spec)
+            r.eval = p->eval.spec;
+        else
+            r.eval_data = read_source(p->eval, "eval");
+        r.policy = str(p->policy, "medium");
+        r.out = require(p->out, fn_optimize, "params->out");
+        r.format = str(p->format, "qdq");
+        r.ledger = require(p->ledger, fn_optimize, "params->ledger");
+        r.report = str(p->report_dir);
+        r.actor = str(p->actor, "hone");
+        r.key = str(p->key_path);
+        r.data.input_shape = str(p->input_shape);
+        r.data.seed = p->seed;
+        r.validation.batch = p->batch;
+        if (p->latency_batches)
+            r.validation.latency_batches.assign(p->latency_batches,
+                                                p->latency_batches + p->latency_batch_count);
+        else if (p->latency_batch_count != 0)
+            hone::fail(hone::status::invalid_argument,
+                       "hone_optimize: latency_batches is NULL but latency_batch_count is not 0");
+        r.validation.confidence = p->confidence;
+        r.validation.repeats = p->repeats;
+        hone::pipeline_events events;
+        if (p->progress)
+            events.progress = [p](std::string_view stage, std::uint64_t done, std::uint64_t total) {
+                const std::string s(stage);
+                return p->progress(p->user, s.c_str(), done, total) != 0;
+            };
+        if (p->note)
+            events.note = [p](std::string_view text) {
+                const std::string s(text);
+                p->note(p->user, s.c_str());
+            };
+        auto result = std::make_unique<hone_optimize_result>();
+        result->outcome = hone::optimize(r, events);
+        *out = result.release();
+    });
+}
+
+HONE_API hone_status hone_optimize_result_summary(const hone_optimize_result* result,
+                                                  hone_optimize_summary* out) {
+    return guarded([&] {
+        const char* fn = "hone_optimize_result_summary";
+        const auto& o = require(result, fn, "result")->outcome;
+        require(out, fn, "out");
+        hone::capi::check_struct_size(out->struct_size, sizeof(hone_optimize_summary), fn,
+                                      "hone_optimize_summary");
+        hone_optimize_summary s{};
+        s.struct_size = sizeof s;
+        s.verdict = static_cast<hone_verdict>(o.decision.verdict);
+        s.approvals_missing = o.decision.approvals_missing;
+        s.artifact_bytes = o.artifact_bytes;
+        s.baseline_seq = o.baseline_seq ? static_cast<std::int64_t>(*o.baseline_seq) : -1;
+        s.record_seq = o.record_seq ? static_cast<std::int64_t>(*o.record_seq) : -1;
+        s.record_signed = o.record_signed ? 1 : 0;
+        *out = s;
+    });
+}
+
+HONE_API hone_status hone_optimize_result_report_json(const hone_optimize_result* result,
+                                                      char* buffer, size_t capacity,
+                                                      size_t* needed) {
+    return guarded([&] {
+        const char* fn = "hone_optimize_result_report_json";
+        hone::capi::copy_string(require(result, fn, "result")->outcome.report_json, buffer,
+                                capacity, needed, fn);
+    });
+}
+
+HONE_API hone_status hone_optimize_result_artifact(const hone_optimize_result* result, size_t index,
+                                                   char* buffer, size_t capacity, size_t* needed,
+                                                   size_t* count) {
+    return guarded([&] {
+        const char* fn = "hone_optimize_result_artifact";
+        const auto& a = require(result, fn, "result")->outcome.artifacts;
+        if (count) *count = a.size();
+        if (index >= a.size())
+            hone::fail(hone::status::out_of_range,
+                       fmt::format("{}: index {} of {} artifacts", fn, index, a.size()));
+        hone::capi::copy_string(a[index].string(), buffer, capacity, needed, fn);
+    });
+}
+
+HONE_API void hone_optimize_result_destroy(hone_optimize_result* result) { delete result; }

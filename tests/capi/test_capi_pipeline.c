@@ -1,0 +1,232 @@
+/* The optimize flow through the C ABI: hone_optimize on the MLP fixture with the calibration
+ * set named by a data spec and the evaluation set streamed by a callback (no labels: accuracy
+ * is agreement with the baseline), progress and notes seen, the summary, report JSON and
+ * artifact path read back with the caller-buffer convention; a cancelled run writes no
+ * artifact; the error paths name what is wrong. */
+#define _POSIX_C_SOURCE 200809L
+#include <hone/hone.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char fixture[8192];
+
+/* <source>/tests/fixtures/fashion_mnist/mlp.onnx, found upwards from the executable. */
+static int find_fixture(void) {
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n <= 0) return 0;
+    dir[n] = '\0';
+    for (;;) {
+        char* slash = strrchr(dir, '/');
+        if (!slash) return 0;
+        *slash = '\0';
+        snprintf(fixture, sizeof fixture, "%s/tests/fixtures/fashion_mnist/mlp.onnx", dir);
+        if (access(fixture, R_OK) == 0) return 1;
+        if (dir[0] == '\0') return 0;
+    }
+}
+
+/* 96 pseudo-random 28×28 images in [0, 1], streamed in whatever chunks hone asks for. */
+enum { SAMPLES = 96, PIXELS = 784 };
+typedef struct stream {
+    int calls;
+    int64_t served;
+} stream;
+
+static float pixel(int64_t sample, int64_t k) {
+    uint32_t x = (uint32_t)(sample * 7919 + k * 104729 + 17);
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return (float)(x % 1000) / 1000.0f;
+}
+
+static hone_status read_samples(void* user, int64_t first, int64_t capacity, float* inputs,
+                                int64_t* labels, int64_t* count) {
+    stream* s = (stream*)user;
+    int64_t n = SAMPLES - first < capacity ? SAMPLES - first : capacity;
+    int64_t i, k;
+    ++s->calls;
+    if (labels != NULL) return HONE_ERROR_INVALID_ARGUMENT; /* has_labels is 0 */
+    for (i = 0; i < n; ++i)
+        for (k = 0; k < PIXELS; ++k)
+            inputs[i * PIXELS + k] = pixel(first + i, k);
+    s->served += n;
+    *count = n;
+    return HONE_OK;
+}
+
+typedef struct seen {
+    int progress_calls, notes;
+    int cancel_at; /* return 0 on this call (1-based); 0 = never */
+    char first_stage[128];
+} seen;
+
+static int on_progress(void* user, const char* stage, uint64_t done, uint64_t total) {
+    seen* s = (seen*)user;
+    (void)done;
+    (void)total;
+    if (s->progress_calls++ == 0) snprintf(s->first_stage, sizeof s->first_stage, "%s", stage);
+    return s->progress_calls == s->cancel_at ? 0 : 1;
+}
+
+static void on_note(void* user, const char* text) {
+    seen* s = (seen*)user;
+    CHECK(text != NULL && text[0] != '\0');
+    ++s->notes;
+}
+
+static const int64_t sample_shape[] = {PIXELS};
+
+static void params_for(hone_optimize_params* p, const char* dir, stream* st, seen* sn) {
+    static char out[8192], ledger[8192];
+    snprintf(out, sizeof out, "%s/mlp.int8.onnx", dir);
+    snprintf(ledger, sizeof ledger, "%s/ledger.jsonl", dir);
+    CHECK(hone_optimize_params_init(p) == HONE_OK);
+    p->model = fixture;
+    p->recipe = "int8";
+    p->calib.spec = "fashion-mnist:train:64";
+    p->eval.read = read_samples;
+    p->eval.user = st;
+    p->eval.sample_shape = sample_shape;
+    p->eval.sample_rank = 1;
+    p->policy = "low";
+    p->out = out;
+    p->ledger = ledger;
+    p->repeats = 2;
+    p->progress = on_progress;
+    p->note = on_note;
+    p->user = sn;
+}
+
+int main(void) {
+    char dir[] = "/tmp/hone_capi_pipeline_XXXXXX";
+    hone_optimize_params p;
+    hone_optimize_result* r = NULL;
+    hone_optimize_summary s;
+    stream st = {0, 0};
+    seen sn;
+    size_t needed = 0, count = 0;
+    char small[8];
+    struct stat info;
+    if (!find_fixture()) {
+        fprintf(stderr, "tests/fixtures/fashion_mnist/mlp.onnx not found\n");
+        return 1;
+    }
+    if (!mkdtemp(dir)) return 1;
+
+    /* A whole run. */
+    memset(&sn, 0, sizeof sn);
+    params_for(&p, dir, &st, &sn);
+    CHECK(hone_optimize(&p, &r) == HONE_OK);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        memset(&s, 0, sizeof s);
+        s.struct_size = sizeof s;
+        CHECK(hone_optimize_result_summary(r, &s) == HONE_OK);
+        /* The policy "low" approves or rejects; an int8 MLP keeps its answers on noise. */
+        CHECK(s.verdict == HONE_VERDICT_APPROVED || s.verdict == HONE_VERDICT_REJECTED);
+        /* A new ledger: the baseline is its first record (seq 1), the change the next. */
+        CHECK(s.baseline_seq == 1);
+        CHECK(s.record_seq == 2);
+        CHECK(s.record_signed == 0);
+        /* The artifact: the deployable file, its size as stated. */
+        CHECK_FAILS(hone_optimize_result_artifact(r, 0, small, sizeof small, &needed, &count),
+                    HONE_ERROR_OUT_OF_RANGE, "needs");
+        CHECK(count == 1);
+        CHECK(needed > sizeof small);
+        {
+            char* path = (char*)malloc(needed);
+            CHECK(hone_optimize_result_artifact(r, 0, path, needed, NULL, NULL) == HONE_OK);
+            CHECK(strstr(path, "mlp.int8.onnx") != NULL);
+            CHECK(stat(path, &info) == 0 && (uint64_t)info.st_size == s.artifact_bytes);
+            /* An int8 QDQ file is about a quarter of the f32 one. */
+            CHECK(s.artifact_bytes > 0 && s.artifact_bytes < 1000000);
+            free(path);
+        }
+        CHECK_FAILS(hone_optimize_result_artifact(r, 1, small, sizeof small, NULL, NULL),
+                    HONE_ERROR_OUT_OF_RANGE, "index 1 of 1");
+        /* The evidence document. */
+        CHECK(hone_optimize_result_report_json(r, NULL, 0, &needed) == HONE_ERROR_OUT_OF_RANGE);
+        {
+            char* json = (char*)malloc(needed);
+            CHECK(hone_optimize_result_report_json(r, json, needed, NULL) == HONE_OK);
+            CHECK(strstr(json, "\"decision\"") != NULL);
+            CHECK(strstr(json, "\"agreement\"") != NULL);
+            free(json);
+        }
+        hone_optimize_result_destroy(r);
+    }
+    {
+        /* The ledger records the streamed set by the SHA-256 of its bytes. */
+        static char text[1 << 20];
+        char path[8300];
+        FILE* f;
+        size_t n;
+        snprintf(path, sizeof path, "%s/ledger.jsonl", dir);
+        f = fopen(path, "rb");
+        CHECK(f != NULL);
+        if (f) {
+            n = fread(text, 1, sizeof text - 1, f);
+            text[n] = '\0';
+            fclose(f);
+            CHECK(strstr(text, "memory:eval:inputs") != NULL);
+            CHECK(strstr(text, "\"action\":\"optimize\"") != NULL);
+        }
+    }
+    CHECK(st.served == SAMPLES);
+    CHECK(st.calls >= 2); /* the samples, then the end */
+    CHECK(sn.progress_calls > 0);
+    CHECK(sn.notes >= 2); /* no labels; the baseline */
+    hone_optimize_result_destroy(NULL);
+
+    /* Cancelled at the first progress report after the baseline: no artifact, no optimize
+     * record, HONE_ERROR_CANCELLED naming the stage. */
+    {
+        char out[8192];
+        memset(&sn, 0, sizeof sn);
+        st.served = 0;
+        params_for(&p, dir, &st, &sn);
+        snprintf(out, sizeof out, "%s/cancelled.onnx", dir);
+        p.out = out;
+        sn.cancel_at = 1;
+        r = NULL;
+        CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_CANCELLED, "cancelled by the caller");
+        CHECK(r == NULL);
+        CHECK(stat(out, &info) != 0);
+    }
+
+    /* Errors name what is wrong. */
+    CHECK_FAILS(hone_optimize(NULL, &r), HONE_ERROR_INVALID_ARGUMENT, "params");
+    params_for(&p, dir, &st, &sn);
+    p.recipe = "no-such-preset";
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "no-such-preset");
+    params_for(&p, dir, &st, &sn);
+    p.eval.read = NULL;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "eval: neither 'spec'");
+    params_for(&p, dir, &st, &sn);
+    p.eval.sample_rank = 0;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "sample_shape");
+    params_for(&p, dir, &st, &sn);
+    p.struct_size = 8;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "struct_size");
+    params_for(&p, dir, &st, &sn);
+    p.model = "/nonexistent/model.onnx";
+    CHECK(hone_optimize(&p, &r) != HONE_OK);
+    CHECK(strstr(hone_last_error(), "/nonexistent/model.onnx") != NULL);
+
+    {
+        char cmd[8300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) ++failures;
+    }
+    printf("%d failures\n", failures);
+    return failures ? 1 : 0;
+}
