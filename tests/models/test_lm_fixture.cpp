@@ -89,7 +89,9 @@ tensor run_logits(const executor& ex, const_tensor_view tokens) {
 TEST_CASE("lm fixture: the manifest's files are there, with their bytes and SHA-256") {
     const auto m = read_json("manifest.json");
     std::uint64_t total = 0;
-    for (const auto& [name, entry] : m.at("files").items()) {
+    for (const auto& item : m.at("files").items()) {
+        const std::string name = item.key();
+        const auto& entry = item.value();
         CAPTURE(name);
         const auto h = hash_file(file(name));
         CHECK(h.sha256 == entry.at("sha256").get<std::string>());
@@ -158,7 +160,9 @@ TEST_CASE("lm fixture: the checkpoint's tensors are the ONNX initializers, confi
         want[p + "post_attention_layernorm.weight"] = shape{d};
     }
     CHECK(st.tensors().size() == want.size());
-    for (const auto& [name, dims] : want) {
+    for (const auto& named : want) {
+        const std::string& name = named.first;
+        const shape& dims = named.second;
         CAPTURE(name);
         REQUIRE(st.contains(name));
         CHECK(st.info(name).dims == dims);
@@ -168,7 +172,9 @@ TEST_CASE("lm fixture: the checkpoint's tensors are the ONNX initializers, confi
     // Each checkpoint tensor is one ONNX initializer, as is (Gather / Mul operands) or
     // transposed (MatMul's B = Wᵀ), bit for bit, and no initializer serves two tensors.
     std::set<std::string> used;
-    for (const auto& [name, dims] : want) {
+    for (const auto& named : want) {
+        const std::string& name = named.first;
+        const shape& dims = named.second;
         CAPTURE(name);
         const tensor w = st.read(name);
         const tensor wt = dims.rank() == 2 ? transpose2(w.view()) : tensor();
