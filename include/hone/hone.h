@@ -712,6 +712,68 @@ HONE_API hone_status hone_layer_errors_count(const hone_layer_errors* errors, si
 HONE_API hone_status hone_layer_errors_get(const hone_layer_errors* errors, size_t index,
                                            hone_layer_error_info* out);
 
+/* ---- language models: paired perplexity, KL and top-1 figures with bootstrap intervals ------ *
+ * Definitions in hone/validate/language_model.hpp: per position with a target y, NLL of each
+ * model, KL(baseline || candidate) of the softmaxed logits, top-1 agreement and correctness
+ * flips; pooled per slice and overall; intervals from a paired bootstrap over sequences. */
+
+typedef struct hone_lm_comparison hone_lm_comparison;
+
+HONE_API hone_status hone_lm_comparison_create(hone_lm_comparison** out);
+HONE_API void hone_lm_comparison_destroy(hone_lm_comparison* comparison);
+
+/* Targets for next-token prediction: tokens i64 [batch, seq] -> targets i64 [batch, seq]
+ * (the caller's contiguous tensor), target[t] = token[t + 1], the last position -1. */
+HONE_API hone_status hone_next_token_targets(const hone_tensor* tokens, hone_tensor* targets);
+
+/* One batch of sequences: each model's logits f32 [batch, seq, vocab] and the targets i64
+ * [batch, seq] (negative = no target). `slice_labels` names each sequence's slice (batch
+ * strings, e.g. the book) or is NULL with count 0; give labels on every batch or on none. */
+HONE_API hone_status hone_lm_comparison_add(hone_lm_comparison* comparison,
+                                            const hone_tensor* baseline_logits,
+                                            const hone_tensor* candidate_logits,
+                                            const hone_tensor* targets,
+                                            const char* const* slice_labels,
+                                            size_t slice_label_count);
+
+typedef struct hone_lm_params {
+    size_t struct_size;
+    double confidence; /* default 0.95 */
+    int resamples;     /* default 2000 */
+    uint64_t seed;     /* default 2026 */
+} hone_lm_params;
+
+HONE_API hone_status hone_lm_params_init(hone_lm_params* params);
+
+/* Bootstraps the figures of every sequence added so far (`params` may be NULL) and keeps them
+ * in the handle; `slice_count` (may be NULL) receives the number of labelled slices. */
+HONE_API hone_status hone_lm_comparison_summarize(hone_lm_comparison* comparison,
+                                                  const hone_lm_params* params,
+                                                  size_t* slice_count);
+
+typedef struct hone_estimate {
+    double value;     /* on all sequences of the set */
+    double low, high; /* bootstrap percentile interval */
+} hone_estimate;
+
+typedef struct hone_lm_slice_metrics {
+    const char* name; /* "overall" or the label; valid until the next summarize */
+    uint64_t sequences, tokens;
+    hone_estimate baseline_perplexity, candidate_perplexity;
+    hone_estimate perplexity_change; /* candidate / baseline - 1 */
+    hone_estimate mean_kl;           /* nats per token */
+    hone_estimate top1_agreement, flip_rate;
+    hone_estimate baseline_accuracy, candidate_accuracy;
+} hone_lm_slice_metrics;
+
+/* After summarize: index 0 is the overall set, 1 ... slice_count the slices in order of first
+ * appearance. HONE_ERROR_INVALID_ARGUMENT before summarize or for an index out of range. */
+HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparison, size_t index,
+                                              hone_lm_slice_metrics* out);
+/* The summary as JSON (valid until the next summarize or destroy). */
+HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison,
+                                             const char** json);
+
 /* ---- change ledger -------------------------------------------------------------------------- */
 
 /* A hash-chained JSONL file of change records with optional Ed25519 signatures; the format and

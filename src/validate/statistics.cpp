@@ -199,6 +199,22 @@ interval median_interval(std::span<const double> values, double confidence) {
     return {s[j - 1], s[n - j]};
 }
 
+interval percentile_interval(std::vector<double>& draws, double confidence) {
+    if (!(confidence > 0 && confidence < 1))
+        fail(status::invalid_argument,
+             fmt::format("percentile_interval: confidence {} is not in (0, 1)", confidence));
+    if (draws.empty()) fail(status::invalid_argument, "percentile_interval: no draws");
+    if (std::any_of(draws.begin(), draws.end(), [](double v) { return std::isnan(v); }))
+        fail(status::invalid_argument, "percentile_interval: the draws contain NaN");
+    std::sort(draws.begin(), draws.end());
+    const double tail = (1.0 - confidence) / 2.0;
+    auto at = [&](double q) {
+        const auto idx = static_cast<std::size_t>(q * double(draws.size() - 1) + 0.5);
+        return draws[std::min(idx, draws.size() - 1)];
+    };
+    return {at(tail), at(1.0 - tail)};
+}
+
 double population_stability_index(std::span<const double> expected, std::span<const double> actual,
                                   double floor) {
     if (expected.size() != actual.size())

@@ -70,13 +70,7 @@ interval weighted_bootstrap(const std::map<std::int64_t, std::vector<std::uint32
         }
         deltas.push_back(delta / wsum);
     }
-    std::sort(deltas.begin(), deltas.end());
-    const double tail = (1.0 - confidence) / 2.0;
-    auto at = [&](double q) {
-        const auto idx = static_cast<std::size_t>(q * double(deltas.size() - 1) + 0.5);
-        return deltas[std::min(idx, deltas.size() - 1)];
-    };
-    return {at(tail), at(1.0 - tail)};
+    return percentile_interval(deltas, confidence);
 }
 
 json summary_json(const classification_summary& s) {

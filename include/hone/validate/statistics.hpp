@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace hone {
 
@@ -57,6 +58,11 @@ HONE_EXPORT double median(std::span<const double> values);
 /// `confidence` for any continuous distribution. Samples too small for that (n < 6 at 95%)
 /// give [min, max]. Throws invalid_argument for an empty sample, NaN, or a bad confidence.
 HONE_EXPORT interval median_interval(std::span<const double> values, double confidence = 0.95);
+
+/// Percentile interval of bootstrap draws: sorts `draws` and returns the values at the
+/// (1 − confidence)/2 and (1 + confidence)/2 quantiles (nearest rank: index q·(n − 1) rounded).
+/// Throws invalid_argument for no draws, NaN, or a bad confidence.
+HONE_EXPORT interval percentile_interval(std::vector<double>& draws, double confidence = 0.95);
 
 /// Population stability index Σ (a − e)·ln(a / e) between two binned distributions given as
 /// fractions (each summing to 1); bins with a zero fraction are floored at `floor`.
