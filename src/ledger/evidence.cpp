@@ -17,15 +17,19 @@ const ledger_entry& optimize_record(const std::vector<ledger_entry>& entries, st
 }
 
 const ledger_entry* baseline_of(const std::vector<ledger_entry>& entries, const ledger_entry& e) {
+    // Positions, not the records' seq fields: entries read without verification may carry any
+    // seq. `e` is an element of `entries` (optimize_record gives it).
+    const auto before = static_cast<std::uint64_t>(&e - entries.data());
+    const auto baseline_at = [&](std::uint64_t seq) {
+        return seq >= 1 && seq <= before && entries[seq - 1].seq == seq &&
+               entries[seq - 1].record.action == ledger_action::baseline;
+    };
     std::smatch m;
     static const std::regex named("baseline record ([0-9]{1,18})");
-    if (std::regex_search(e.record.note, m, named)) {
-        const auto seq = std::stoull(m[1].str());
-        if (seq >= 1 && seq < e.seq && entries[seq - 1].record.action == ledger_action::baseline)
-            return &entries[seq - 1];
-    }
-    for (auto seq = e.seq - 1; seq >= 1; --seq)
-        if (entries[seq - 1].record.action == ledger_action::baseline) return &entries[seq - 1];
+    if (std::regex_search(e.record.note, m, named))
+        if (const auto seq = std::stoull(m[1].str()); baseline_at(seq)) return &entries[seq - 1];
+    for (auto seq = before; seq >= 1; --seq)
+        if (baseline_at(seq)) return &entries[seq - 1];
     return nullptr;
 }
 

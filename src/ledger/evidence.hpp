@@ -17,7 +17,8 @@ const ledger_entry& optimize_record(const std::vector<ledger_entry>& entries, st
                                     std::string_view what);
 
 /// The baseline record an optimize record names in its note ("baseline record N"), else the
-/// newest baseline record before it; null when there is none.
+/// newest baseline record before it; null when there is none. `e` must be an element of
+/// `entries`.
 const ledger_entry* baseline_of(const std::vector<ledger_entry>& entries, const ledger_entry& e);
 
 /// One data set of a record's `data`: its role (the member it sits under: "calibration",

@@ -14,8 +14,12 @@
 //   note         free text
 //   signature    optional {public_key, value}: Ed25519 over the canonical bytes of the record
 //                without its "signature" member
-// A sidecar file `<ledger>.head` holds {"records": n, "sha256": <hash of the last line>}, so
-// removing or editing the last records is detected too. Appends take an exclusive lock
+// A sidecar file `<ledger>.head` holds {"records": n, "sha256": <hash of the last line>} and,
+// when the last record is signed, that appender's signature over "hone-ledger-head-v1 n sha256",
+// so removing or editing the last records is detected too, even with the head rewritten, unless
+// the key of the new last record's signer is at hand (a rollback to an earlier genuine
+// ledger + head pair is not detectable from the files alone: docs/ledger.md, "Limits"). Appends
+// take an exclusive lock
 // (`<ledger>.lock`), verify the whole chain, and replace both files atomically, so concurrent
 // writers never lose a record and a crash never leaves a torn line.
 //
