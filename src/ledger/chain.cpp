@@ -194,6 +194,22 @@ parsed_ledger parse_and_verify(const std::filesystem::path& path, const verify_o
             bad(0, n, head_text.empty() ? "head file is missing" : "head file is malformed");
         return out;
     }
+    if (options.pinned_records > n) {
+        out.report = bad(0, n,
+                         fmt::format("the ledger has {} records, fewer than the {} of the pinned "
+                                     "head: records were removed at the end (rolled back)",
+                                     n, options.pinned_records));
+        return out;
+    }
+    if (options.pinned_records > 0 &&
+        sha256_hex(out.entries[options.pinned_records - 1].line) != options.pinned_head) {
+        const auto k = options.pinned_records;
+        out.report = bad(k, k - 1,
+                         fmt::format("record {} is not the pinned head {}…: the ledger was "
+                                     "rewritten",
+                                     k, options.pinned_head.substr(0, 12)));
+        return out;
+    }
     out.report = {true, n, 0, {}};
     if (options.strict || (options.trust && holds_strict_tier(out.entries)))
         if (const auto v = strict_violation(out.entries, options.trust))

@@ -328,6 +328,22 @@ TEST_CASE("a ledger truncated at its end") {
     CHECK(s.chain_records == 2);
     CHECK(s.chain_head != full.chain_head);
     CHECK(s.chain_head == hone::sha256_hex(lines.back()));
+    // With the head the engine accepted last pinned, the rollback is refused.
+    hone::verify_options pinned;
+    pinned.pinned_records = full.chain_records;
+    pinned.pinned_head = full.chain_head;
+    s = l.check_artifact(model, pinned);
+    CHECK(s.verdict == hone::artifact_verdict::unknown);
+    CHECK(s.reason.find("fewer than the 3 of the pinned head") != std::string::npos);
+    // A pin below the end is extended by the ledger; a pin the ledger does not hold is refused.
+    pinned.pinned_records = 1;
+    pinned.pinned_head = hone::sha256_hex(lines.front());
+    CHECK(l.verify(pinned).ok);
+    pinned.pinned_head = hone::sha256_hex(lines.back());
+    const auto report = l.verify(pinned);
+    CHECK_FALSE(report.ok);
+    CHECK(report.first_bad == 1);
+    CHECK(report.problem.find("record 1 is not the pinned head") != std::string::npos);
 }
 
 TEST_CASE("two approve processes at once: nothing lost, the chain intact") {

@@ -89,6 +89,12 @@ struct verify_options {
     /// critical tier record's check (and for verify() of a ledger holding one, given a trust
     /// store); this flag turns it on for every tier.
     bool strict = false;
+    /// A head an earlier check accepted (artifact_status::chain_records / chain_head): the
+    /// ledger must extend it — record `pinned_records` exists and its line's SHA-256 is
+    /// `pinned_head`. Detects a rollback to an earlier state, which the files alone cannot
+    /// show (docs/ledger.md, "Limits"). 0: no pin.
+    std::uint64_t pinned_records = 0;
+    std::string pinned_head;
 };
 
 struct verify_report {
