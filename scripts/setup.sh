@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages of scripts/apt-packages.txt that are missing (quick and
 # idempotent when all are present; a virtual package counts as present when an installed
-# package provides it, e.g. npm inside NodeSource's nodejs), installs ONNX Runtime for the
-# tests into tests/ort/node_modules (npm ci; skipped while its lock file is unchanged), then
+# package provides it, e.g. npm inside NodeSource's nodejs), installs the tests' npm packages
+# (ONNX Runtime into tests/ort, the CycloneDX schema and ajv into tests/cyclonedx: npm ci,
+# skipped while a lock file is unchanged), then
 # configures and builds hone in $HONE_BUILD_DIR (default: build; only the targets of
 # $HONE_BUILD_TARGETS when set). Extra arguments go to CMake's configure step. Run as root (or
 # with sudo).
@@ -26,21 +27,25 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# ONNX Runtime (npm package onnxruntime-node, CPU binaries inside the package) for the tests
-# that run hone's exports in it. --ignore-scripts: its install script only fetches GPU
-# libraries. A failure is a warning here; those tests then fail naming this step.
-ort=tests/ort
-stamp=$ort/node_modules/.hone-lock.sha256
-lock_sum=$(sha256sum $ort/package-lock.json | cut -d' ' -f1)
-if [ "$(cat $stamp 2>/dev/null)" != "$lock_sum" ]; then
-    echo "setup: installing ONNX Runtime into $ort/node_modules (npm ci)"
-    if (cd $ort && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
-        echo "$lock_sum" >$stamp
-    else
-        echo "setup: WARNING: npm ci in $ort failed; the ONNX Runtime tests will fail until" \
-            "'cd $ort && npm ci --ignore-scripts' succeeds (needs nodejs, npm and the npm registry)" >&2
+# npm packages for the tests, each folder installed with npm ci (skipped while its lock file is
+# unchanged): tests/ort holds ONNX Runtime (onnxruntime-node, CPU binaries inside the package)
+# for the tests that run hone's exports in it; tests/cyclonedx the published CycloneDX JSON
+# schemas (@cyclonedx/cyclonedx-library) and the ajv validator for the BOM test.
+# --ignore-scripts: onnxruntime-node's install script only fetches GPU libraries. A failure is
+# a warning here; those tests then fail naming this step.
+for dir in tests/ort tests/cyclonedx; do
+    stamp=$dir/node_modules/.hone-lock.sha256
+    lock_sum=$(sha256sum $dir/package-lock.json | cut -d' ' -f1)
+    if [ "$(cat $stamp 2>/dev/null)" != "$lock_sum" ]; then
+        echo "setup: installing the npm packages of $dir (npm ci)"
+        if (cd $dir && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+            echo "$lock_sum" >$stamp
+        else
+            echo "setup: WARNING: npm ci in $dir failed; its tests will fail until" \
+                "'cd $dir && npm ci --ignore-scripts' succeeds (needs nodejs, npm and the npm registry)" >&2
+        fi
     fi
-fi
+done
 
 build="${HONE_BUILD_DIR:-build}"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null

@@ -954,6 +954,28 @@ typedef struct hone_load_check_info {
 HONE_API hone_status hone_load_check_get(const hone_load_check* result, hone_load_check_info* out);
 HONE_API void hone_load_check_destroy(hone_load_check* result);
 
+/* A CycloneDX 1.6 ML-BOM of one optimize record (docs/ledger.md, "CycloneDX ML-BOM"): the
+ * candidate model with its SHA-256 and model card (performance metrics with value, slice and
+ * confidence interval; tier and verdict), the base model, the data sets with their files'
+ * SHA-256, the recipe. The same record gives the same bytes. */
+typedef struct hone_cyclonedx_params {
+    size_t struct_size;
+    uint64_t seq; /* the optimize record; 0 (default): the newest optimize record */
+} hone_cyclonedx_params;
+
+HONE_API hone_status hone_cyclonedx_params_init(hone_cyclonedx_params* params);
+
+/* Verifies the whole ledger (HONE_ERROR_VERIFICATION_FAILED when it does not verify or the
+ * record's stored decision is not the one its metrics and policy give), then writes the BOM
+ * (indented JSON, NUL-terminated) into `buffer` when `capacity` suffices; `*needed` (may be
+ * NULL) receives its size including the NUL. A too small buffer (NULL with capacity 0 asks for
+ * the size) gives HONE_ERROR_OUT_OF_RANGE with `*needed` set. HONE_ERROR_INVALID_ARGUMENT: `seq`
+ * is not an optimize record (or there is none); HONE_ERROR_FORMAT: its metrics, policy or
+ * decision are malformed (the message names the record and the field). `params` may be NULL. */
+HONE_API hone_status hone_ledger_export_cyclonedx(hone_ledger* ledger,
+                                                  const hone_cyclonedx_params* params, char* buffer,
+                                                  size_t capacity, size_t* needed);
+
 /* ======================================================================================
  * quantizer (include/hone/quantize/)
  * ==================================================================================== */

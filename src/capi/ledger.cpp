@@ -1,5 +1,6 @@
 #include "hone/ledger/ledger.hpp"
 #include "guard.hpp"
+#include "hone/ledger/cyclonedx.hpp"
 #include "trust_handle.hpp"
 
 #include <cstddef>
@@ -193,6 +194,49 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
         std::memcpy(result.sha256, s.artifact.sha256.c_str(), 65);
         result.reason = ledger->message.c_str();
         *out = result;
+    });
+}
+
+HONE_API hone_status hone_cyclonedx_params_init(hone_cyclonedx_params* params) {
+    return guarded([&] {
+        *require(params, "hone_cyclonedx_params_init", "params") = hone_cyclonedx_params{};
+        params->struct_size = sizeof(hone_cyclonedx_params);
+    });
+}
+
+HONE_API hone_status hone_ledger_export_cyclonedx(hone_ledger* ledger,
+                                                  const hone_cyclonedx_params* params, char* buffer,
+                                                  size_t capacity, size_t* needed) {
+    return guarded([&] {
+        const char* fn = "hone_ledger_export_cyclonedx";
+        require(ledger, fn, "ledger");
+        std::uint64_t seq = 0;
+        if (params) {
+            hone::capi::check_struct_size(params->struct_size, sizeof(hone_cyclonedx_params), fn,
+                                          "hone_cyclonedx_params");
+            seq = params->seq;
+        }
+        const hone::ledger& l = ledger->ledger;
+        if (const auto report = l.verify(); !report.ok)
+            hone::fail(hone::status::verification_failed,
+                       fmt::format("{}: ledger '{}' does not verify (line {}: {}); nothing "
+                                   "exported",
+                                   fn, l.path().string(), report.first_bad, report.problem));
+        const auto entries = l.read();
+        if (seq == 0)
+            for (const auto& e : entries)
+                if (e.record.action == hone::ledger_action::optimize) seq = e.seq;
+        if (seq == 0)
+            hone::fail(
+                hone::status::invalid_argument,
+                fmt::format("{}: ledger '{}' has no optimize record", fn, l.path().string()));
+        const std::string bom = hone::cyclonedx_bom(entries, seq, l.path().filename().string());
+        if (needed) *needed = bom.size() + 1;
+        if (capacity < bom.size() + 1)
+            hone::fail(hone::status::out_of_range,
+                       fmt::format("{}: the BOM needs {} bytes, capacity is {}", fn, bom.size() + 1,
+                                   capacity));
+        std::memcpy(require(buffer, fn, "buffer"), bom.c_str(), bom.size() + 1);
     });
 }
 

@@ -110,12 +110,17 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
 
     ledger_export_options exp;
     auto* le = l->add_subcommand(
-        "export", "Optimize records as in-toto Statements (SLSA Provenance v1) in DSSE envelopes "
-                  "signed with the record's key, one JSON line each");
+        "export", "Optimize records as standard evidence: in-toto Statements (SLSA Provenance v1 "
+                  "and hone's validation predicate) in DSSE envelopes signed with the record's "
+                  "key, one JSON line each; or a CycloneDX 1.6 ML-BOM (model card) of one record");
     le->add_option("LEDGER", exp.ledger, "Ledger file (JSONL)")->required();
-    le->add_option("--format", exp.format, "in-toto")->check(CLI::IsMember({"in-toto"}));
-    le->add_option("--seq", exp.seq, "Only optimize record N")->check(CLI::PositiveNumber);
-    le->add_option("--key", exp.key, "The Ed25519 key (PEM) that signed the record(s)")->required();
+    le->add_option("--format", exp.format, "in-toto (default) or cyclonedx")
+        ->check(CLI::IsMember({"in-toto", "cyclonedx"}));
+    le->add_option("--seq", exp.seq,
+                   "Only optimize record N (cyclonedx: default the newest optimize record)")
+        ->check(CLI::PositiveNumber);
+    le->add_option("--key", exp.key,
+                   "in-toto: the Ed25519 key (PEM) that signed the record(s) (required)");
     le->add_option("--out", exp.out, "File to write (default: stdout)");
     le->callback([&] { action = [&](console& c) { return run_ledger_export(exp, c); }; });
 

@@ -1,16 +1,16 @@
 #include "hone/ledger/attestation.hpp"
 
+#include "evidence.hpp"
 #include "hone/core/error.hpp"
 #include "hone/core/version.hpp"
-#include "record_json.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <regex>
 
 namespace hone {
 
 using ledger_detail::json;
+using ledger_detail::optimize_record;
 
 namespace {
 
@@ -19,39 +19,6 @@ std::vector<unsigned char> hex_bytes(const std::string& hex) {
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
         out.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
     return out;
-}
-
-// Every {path, sha256} object under `value`, named by where it sits ("calibration", ...).
-void collect_files(const json& value, const std::string& role, json& out) {
-    if (value.is_object()) {
-        if (value.contains("path") && value.contains("sha256") && value["path"].is_string() &&
-            value["sha256"].is_string()) {
-            out.push_back({{"name", value["path"]},
-                           {"digest", {{"sha256", value["sha256"]}}},
-                           {"annotations", {{"role", role.empty() ? "data" : role}}}});
-            return;
-        }
-        for (const auto& [key, item] : value.items())
-            collect_files(item, key == "files" || !role.empty() ? role : key, out);
-    } else if (value.is_array()) {
-        for (const auto& item : value)
-            collect_files(item, role, out);
-    }
-}
-
-// The baseline record an optimize record names in its note ("baseline record N"), else the
-// newest baseline record before it.
-const ledger_entry* baseline_of(const std::vector<ledger_entry>& entries, const ledger_entry& e) {
-    std::smatch m;
-    static const std::regex named("baseline record ([0-9]+)");
-    if (std::regex_search(e.record.note, m, named)) {
-        const auto seq = std::stoull(m[1].str());
-        if (seq >= 1 && seq < e.seq && entries[seq - 1].record.action == ledger_action::baseline)
-            return &entries[seq - 1];
-    }
-    for (auto seq = e.seq - 1; seq >= 1; --seq)
-        if (entries[seq - 1].record.action == ledger_action::baseline) return &entries[seq - 1];
-    return nullptr;
 }
 
 } // namespace
@@ -72,14 +39,6 @@ std::string base64_encode(std::string_view bytes) {
 
 namespace {
 
-const ledger_entry& optimize_record(const std::vector<ledger_entry>& entries, std::uint64_t seq) {
-    if (seq < 1 || seq > entries.size() ||
-        entries[seq - 1].record.action != ledger_action::optimize)
-        fail(status::invalid_argument,
-             fmt::format("in-toto export: record {} is not an optimize record", seq));
-    return entries[seq - 1];
-}
-
 json subjects_of(const change_record& r) {
     json subjects = json::array();
     for (const auto& a : r.artifacts)
@@ -91,7 +50,7 @@ json subjects_of(const change_record& r) {
 
 std::string validation_statement(const std::vector<ledger_entry>& entries, std::uint64_t seq,
                                  std::string_view ledger_name) {
-    const ledger_entry& e = optimize_record(entries, seq);
+    const ledger_entry& e = optimize_record(entries, seq, "in-toto export");
     const json statement = {
         {"_type", "https://in-toto.io/Statement/v1"},
         {"subject", subjects_of(e.record)},
@@ -107,16 +66,20 @@ std::string validation_statement(const std::vector<ledger_entry>& entries, std::
 
 std::string in_toto_statement(const std::vector<ledger_entry>& entries, std::uint64_t seq,
                               std::string_view ledger_name) {
-    const ledger_entry& e = optimize_record(entries, seq);
+    const ledger_entry& e = optimize_record(entries, seq, "in-toto export");
     const change_record& r = e.record;
     json subjects = subjects_of(r);
     json dependencies = json::array();
-    if (const ledger_entry* base = baseline_of(entries, e))
+    if (const ledger_entry* base = ledger_detail::baseline_of(entries, e))
         for (const auto& a : base->record.artifacts)
             dependencies.push_back({{"name", a.path},
                                     {"digest", {{"sha256", a.sha256}}},
                                     {"annotations", {{"role", "base model"}}}});
-    collect_files(json::parse(r.data), "", dependencies);
+    for (const auto& set : ledger_detail::data_sets_of(json::parse(r.data)))
+        for (const auto& f : set.files)
+            dependencies.push_back({{"name", f.path},
+                                    {"digest", {{"sha256", f.sha256}}},
+                                    {"annotations", {{"role", set.role}}}});
     const json statement = {
         {"_type", "https://in-toto.io/Statement/v1"},
         {"subject", std::move(subjects)},

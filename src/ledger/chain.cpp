@@ -36,6 +36,44 @@ file_lock::~file_lock() {
     if (fd_ >= 0) ::close(fd_); // closing releases the lock
 }
 
+std::string head_signed_bytes(std::uint64_t records, const std::string& sha256) {
+    return fmt::format("hone-ledger-head-v1 {} {}", records, sha256);
+}
+
+std::string head_text(std::uint64_t records, const std::string& sha256, const signing_key* key) {
+    json head = {{"records", records}, {"sha256", sha256}};
+    if (key)
+        head["signature"] = {{"public_key", key->public_key_hex()},
+                             {"value", key->sign(head_signed_bytes(records, sha256))}};
+    return head.dump() + "\n";
+}
+
+namespace {
+
+// Whether the head file's signature fits the ledger: required, and by the last record's key,
+// when the last record is signed (its appender signed the head); "" when it does.
+std::string head_signature_problem(const json& head, std::uint64_t records, const std::string& hash,
+                                   const std::string& last_signer) {
+    if (!head.contains("signature")) {
+        if (last_signer.empty()) return {};
+        return fmt::format("head file is not signed, but the last record ({}) is: the head was "
+                           "rewritten (records removed at the end?)",
+                           records);
+    }
+    const json& sig = head.at("signature");
+    const auto key = sig.at("public_key").get<std::string>();
+    if (!verify_signature(key, head_signed_bytes(records, hash),
+                          sig.at("value").get<std::string>()))
+        return "head file signature does not verify";
+    if (key != last_signer)
+        return fmt::format("head file is signed by key {}…, not by the key that signed the last "
+                           "record ({}): the head was rewritten (records removed at the end?)",
+                           key.substr(0, 12), records);
+    return {};
+}
+
+} // namespace
+
 std::filesystem::path sidecar(const std::filesystem::path& p, const char* suffix) {
     return p.string() + suffix;
 }
@@ -145,9 +183,31 @@ parsed_ledger parse_and_verify(const std::filesystem::path& path, const verify_o
                                          records, hash.substr(0, 12), n));
             return out;
         }
+        const std::string last_signer = n == 0 ? std::string() : out.entries.back().signer;
+        if (auto problem = head_signature_problem(head, records, hash, last_signer);
+            !problem.empty()) {
+            out.report = bad(0, n, std::move(problem));
+            return out;
+        }
     } catch (const json::exception&) {
         out.report =
             bad(0, n, head_text.empty() ? "head file is missing" : "head file is malformed");
+        return out;
+    }
+    if (options.pinned_records > n) {
+        out.report = bad(0, n,
+                         fmt::format("the ledger has {} records, fewer than the {} of the pinned "
+                                     "head: records were removed at the end (rolled back)",
+                                     n, options.pinned_records));
+        return out;
+    }
+    if (options.pinned_records > 0 &&
+        sha256_hex(out.entries[options.pinned_records - 1].line) != options.pinned_head) {
+        const auto k = options.pinned_records;
+        out.report = bad(k, k - 1,
+                         fmt::format("record {} is not the pinned head {}…: the ledger was "
+                                     "rewritten",
+                                     k, options.pinned_head.substr(0, 12)));
         return out;
     }
     out.report = {true, n, 0, {}};

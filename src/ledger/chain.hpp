@@ -11,6 +11,14 @@ namespace hone::ledger_detail {
 
 extern const std::string genesis; ///< `prev` of the first record: 64 zeros
 
+/// The bytes a head file's signature covers: "hone-ledger-head-v1 <records> <sha256>" (a text
+/// no record's canonical JSON can equal).
+std::string head_signed_bytes(std::uint64_t records, const std::string& sha256);
+
+/// The head file's text for a ledger of `records` records whose last line hashes to `sha256`,
+/// signed with `key` (the last appender's) when given.
+std::string head_text(std::uint64_t records, const std::string& sha256, const signing_key* key);
+
 /// `<ledger><suffix>`: the head and lock files.
 std::filesystem::path sidecar(const std::filesystem::path& p, const char* suffix);
 

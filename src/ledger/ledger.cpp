@@ -105,8 +105,7 @@ ledger_entry ledger::append(const change_record& record, const signing_key* key,
     content += e.line;
     content += '\n';
     write_file_atomic(path_, content);
-    const json head = {{"records", e.seq}, {"sha256", sha256_hex(e.line)}};
-    write_file_atomic(sidecar(path_, ".head"), head.dump() + "\n");
+    write_file_atomic(sidecar(path_, ".head"), head_text(e.seq, sha256_hex(e.line), key));
     return e;
 }
 

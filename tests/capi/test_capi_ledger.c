@@ -26,6 +26,43 @@ static void write_text(const char* path, const char* text) {
     fclose(f);
 }
 
+/* The CycloneDX BOM of optimize record 1 (METRICS): its size first, then its bytes. */
+static void check_cyclonedx(hone_ledger* ledger, const char* signer_hex) {
+    hone_cyclonedx_params cp;
+    size_t need = 0, again = 0;
+    char* bom;
+    char* second;
+    CHECK(hone_cyclonedx_params_init(&cp) == HONE_OK && cp.seq == 0);
+    CHECK(hone_ledger_export_cyclonedx(ledger, &cp, NULL, 0, &need) == HONE_ERROR_OUT_OF_RANGE);
+    CHECK(need > 1000);
+    bom = malloc(need);
+    second = malloc(need);
+    CHECK(bom && second);
+    CHECK(hone_ledger_export_cyclonedx(ledger, NULL, bom, need - 1, &again) ==
+          HONE_ERROR_OUT_OF_RANGE);
+    CHECK(again == need);
+    CHECK(hone_ledger_export_cyclonedx(ledger, NULL, bom, need, NULL) == HONE_OK);
+    CHECK(strlen(bom) + 1 == need);
+    cp.seq = 1;
+    CHECK(hone_ledger_export_cyclonedx(ledger, &cp, second, need, NULL) == HONE_OK);
+    CHECK(strcmp(bom, second) == 0); /* the newest optimize record is record 1; same bytes */
+    CHECK(strstr(bom, "\"specVersion\": \"1.6\"") != NULL);
+    CHECK(strstr(bom, "\"type\": \"machine-learning-model\"") != NULL);
+    CHECK(strstr(bom, "\"value\": \"0.897\"") != NULL); /* candidate top-1 accuracy */
+    CHECK(strstr(bom, "\"lowerBound\": \"-0.012\"") != NULL);
+    CHECK(strstr(bom, signer_hex) != NULL);
+    cp.seq = 2; /* the approval */
+    CHECK(hone_ledger_export_cyclonedx(ledger, &cp, bom, need, NULL) ==
+          HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(hone_last_error(), "record 2 is not an optimize record") != NULL);
+    cp.struct_size = 4;
+    CHECK(hone_ledger_export_cyclonedx(ledger, &cp, bom, need, NULL) ==
+          HONE_ERROR_INVALID_ARGUMENT);
+    CHECK(hone_ledger_export_cyclonedx(NULL, NULL, bom, need, NULL) == HONE_ERROR_INVALID_ARGUMENT);
+    free(bom);
+    free(second);
+}
+
 /* Trust stores and the load-time check on bytes and on a file descriptor. */
 static void check_trust_and_load(const char* dir) {
     char path[256], text[512], holder[16], ci_hex[65], ann_hex[65];
@@ -155,6 +192,8 @@ static void check_trust_and_load(const char* dir) {
           HONE_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(hone_last_error(), "ledger_path") != NULL);
     hone_load_check_destroy(NULL);
+
+    check_cyclonedx(ledger, ci_hex);
 
     hone_trust_store_destroy(bad);
     hone_trust_store_destroy(trust);

@@ -41,14 +41,20 @@ std::vector<std::string> lines_of(const fs::path& file) {
     return out;
 }
 
-void write_lines(const fs::path& file, const std::vector<std::string>& lines) {
+/// Writes the lines and a head file consistent with them, signed with `head_key` (the way
+/// docs/ledger.md describes: Ed25519 over "hone-ledger-head-v1 <records> <sha256>").
+void write_lines(const fs::path& file, const std::vector<std::string>& lines,
+                 const hone::signing_key* head_key = nullptr) {
     std::string text;
     for (const auto& l : lines)
         text += l + "\n";
     hone::write_file_atomic(file, text);
-    const json head = {
-        {"records", lines.size()},
-        {"sha256", lines.empty() ? std::string(64, '0') : hone::sha256_hex(lines.back())}};
+    const std::string last = lines.empty() ? std::string(64, '0') : hone::sha256_hex(lines.back());
+    json head = {{"records", lines.size()}, {"sha256", last}};
+    if (head_key)
+        head["signature"] = {{"public_key", head_key->public_key_hex()},
+                             {"value", head_key->sign("hone-ledger-head-v1 " +
+                                                      std::to_string(lines.size()) + " " + last)}};
     hone::write_file_atomic(file.string() + ".head", head.dump() + "\n");
 }
 
@@ -69,7 +75,7 @@ void forge_append(const fs::path& file, json record, const hone::signing_key* ke
     auto lines = lines_of(file);
     const std::string prev = lines.empty() ? std::string(64, '0') : hone::sha256_hex(lines.back());
     lines.push_back(seal(std::move(record), lines.size() + 1, prev, key));
-    write_lines(file, lines);
+    write_lines(file, lines, key);
 }
 
 json approval_json(std::uint64_t subject, const std::string& actor) {
@@ -279,7 +285,9 @@ TEST_CASE("a ledger truncated at its end") {
     const fs::path file = dir.path / "l.jsonl", model = dir.path / "m.bin";
     auto l = make(file, model, t, "needs_signoff", 1);
     l.append(approval(1, "bob"), &t.bob);
+    const std::string head_before_reject = hone::read_file(file.string() + ".head");
     l.append(approval(1, "alice", hone::ledger_action::reject), &t.alice);
+    const std::string full_head = hone::read_file(file.string() + ".head");
     const auto full = l.check_artifact(model);
     REQUIRE(full.verdict == hone::artifact_verdict::rejected);
     auto lines = lines_of(file);
@@ -293,14 +301,49 @@ TEST_CASE("a ledger truncated at its end") {
     CHECK_FALSE(s.chain_ok);
     CHECK(s.reason.find("head file") != std::string::npos);
     CHECK(s.reason.find("removed") != std::string::npos);
-    // The head rewritten too: the chain alone cannot tell, but the reported head moved, so an
-    // engine that pins the head it last saw notices (docs/ledger.md).
+    // The head rewritten too, consistent with the cut: bob signed the last remaining record, so
+    // the head must carry his signature. Unsigned, or signed by another key: detected.
     write_lines(file, lines);
+    s = l.check_artifact(model);
+    CHECK(s.verdict == hone::artifact_verdict::unknown);
+    CHECK_FALSE(s.chain_ok);
+    CHECK(s.reason.find("head file is not signed, but the last record (2) is") !=
+          std::string::npos);
+    write_lines(file, lines, &t.mallory);
+    s = l.check_artifact(model);
+    CHECK(s.verdict == hone::artifact_verdict::unknown);
+    CHECK(s.reason.find("not by the key that signed the last record (2)") != std::string::npos);
+    CHECK(l.verify().first_bad == 0);
+    // A head signature copied from the full ledger's head onto the shorter head: does not verify.
+    json head = json::parse(hone::read_file(file.string() + ".head"));
+    head["signature"] = json::parse(full_head)["signature"];
+    hone::write_file_atomic(file.string() + ".head", head.dump() + "\n");
+    CHECK(l.verify().problem == "head file signature does not verify");
+    // The limit (docs/ledger.md): bob's own head of the two-record ledger, saved before the
+    // reject and put back, is genuine — a rollback to an earlier state. The ledger alone cannot
+    // tell; the reported head moved, so an engine that pins the head it last saw notices.
+    hone::write_file_atomic(file.string() + ".head", head_before_reject);
     s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::approved);
     CHECK(s.chain_records == 2);
     CHECK(s.chain_head != full.chain_head);
     CHECK(s.chain_head == hone::sha256_hex(lines.back()));
+    // With the head the engine accepted last pinned, the rollback is refused.
+    hone::verify_options pinned;
+    pinned.pinned_records = full.chain_records;
+    pinned.pinned_head = full.chain_head;
+    s = l.check_artifact(model, pinned);
+    CHECK(s.verdict == hone::artifact_verdict::unknown);
+    CHECK(s.reason.find("fewer than the 3 of the pinned head") != std::string::npos);
+    // A pin below the end is extended by the ledger; a pin the ledger does not hold is refused.
+    pinned.pinned_records = 1;
+    pinned.pinned_head = hone::sha256_hex(lines.front());
+    CHECK(l.verify(pinned).ok);
+    pinned.pinned_head = hone::sha256_hex(lines.back());
+    const auto report = l.verify(pinned);
+    CHECK_FALSE(report.ok);
+    CHECK(report.first_bad == 1);
+    CHECK(report.problem.find("record 1 is not the pinned head") != std::string::npos);
 }
 
 TEST_CASE("two approve processes at once: nothing lost, the chain intact") {
@@ -364,7 +407,7 @@ TEST_CASE("a stored decision edited and re-signed with the same key is refused")
     CHECK(record["decision"]["verdict"] == "rejected");
     record["decision"]["verdict"] = "approved";
     lines[0] = seal(record, 1, std::string(64, '0'), &t.ci);
-    write_lines(file, lines);
+    write_lines(file, lines, &t.ci);
     REQUIRE(l.verify().ok); // chain, signature and head all fine: only re-derivation sees it
     auto s = l.check_artifact(model);
     CHECK(s.verdict == hone::artifact_verdict::unknown);
@@ -379,7 +422,7 @@ TEST_CASE("a stored decision edited and re-signed with the same key is refused")
     record = json::parse(lines.at(0));
     record["decision"]["approvals_required"] = 1;
     lines[0] = seal(record, 1, std::string(64, '0'), &t.ci);
-    write_lines(file2, lines);
+    write_lines(file2, lines, &t.ci);
     l2.append(approval(1, "bob"), &t.bob);
     s = l2.check_artifact(model2);
     CHECK(s.verdict == hone::artifact_verdict::unknown);

@@ -573,6 +573,10 @@ class _ArtifactStatus(C.Structure):
                 ("sha256", C.c_char * 65), ("reason", C.c_char_p)]
 
 
+class _CycloneDXParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("seq", C.c_uint64)]
+
+
 _fn("hone_change_record_init", [C.POINTER(_ChangeRecord)])
 _fn("hone_ledger_open", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_ledger_destroy", [C.c_void_p], None)
@@ -584,6 +588,9 @@ _fn("hone_verify_params_init", [C.POINTER(_VerifyParams)])
 _fn("hone_ledger_verify", [C.c_void_p, C.POINTER(_VerifyParams), C.POINTER(_VerifyResult)])
 _fn("hone_ledger_check_artifact", [C.c_void_p, C.c_char_p, C.POINTER(_VerifyParams),
                                    C.POINTER(_ArtifactStatus)])
+_fn("hone_cyclonedx_params_init", [C.POINTER(_CycloneDXParams)])
+_fn("hone_ledger_export_cyclonedx", [C.c_void_p, C.POINTER(_CycloneDXParams), C.c_char_p,
+                                     C.c_size_t, C.POINTER(C.c_size_t)])
 
 
 class Ledger:
@@ -674,6 +681,22 @@ class Ledger:
                 "approvals_missing": st.approvals_missing, "sha256": st.sha256.decode(),
                 "reason": (st.reason or b"").decode()}
 
+
+    def export_cyclonedx(self, seq: int = 0) -> str:
+        """The CycloneDX 1.6 ML-BOM (JSON text) of optimize record `seq` (0: the newest), after
+        the whole ledger verified (docs/ledger.md, "CycloneDX ML-BOM")."""
+        p = _CycloneDXParams()
+        _check(_lib.hone_cyclonedx_params_init(C.byref(p)))
+        p.seq = seq
+        needed = C.c_size_t()
+        status = _lib.hone_ledger_export_cyclonedx(self._handle, C.byref(p), None, 0,
+                                                   C.byref(needed))
+        if status != Status.OUT_OF_RANGE:
+            _check(status)
+        buf = C.create_string_buffer(needed.value)
+        _check(_lib.hone_ledger_export_cyclonedx(self._handle, C.byref(p), buf, needed.value,
+                                                 None))
+        return buf.value.decode()
 
 _fn("hone_trust_store_load", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_trust_store_parse", [C.c_char_p, C.c_size_t, C.c_char_p, C.POINTER(C.c_void_p)])

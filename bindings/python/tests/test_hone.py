@@ -8,6 +8,8 @@ hand: HONE_LIBRARY=build/src/libhone.so.1 PYTHONPATH=bindings/python \
 import array
 import ast
 import gzip
+import hashlib
+import json
 import os
 import struct
 import tempfile
@@ -279,6 +281,46 @@ class Ledgers(unittest.TestCase):
             wrong = hone.Ledger(path).verify(trusted={"alice": other.public_hex})
             self.assertFalse(wrong["ok"])
 
+    def test_cyclonedx_bom_carries_the_record(self):
+        with tempfile.TemporaryDirectory() as d:
+            key = hone.Key()
+            base, artifact = os.path.join(d, "base.onnx"), os.path.join(d, "model.onnx")
+            for p, data in ((base, b"f32 weights"), (artifact, b"int8 weights")):
+                with open(p, "wb") as f:
+                    f.write(data)
+            ledger = hone.Ledger(os.path.join(d, "ledger.jsonl"))
+            ledger.append("baseline", "ci", key, artifacts=[base])
+            ledger.append("optimize", "ci", key, artifacts=[artifact], metrics=METRICS,
+                          policy='{"tier":"low","required_approvals":1}',
+                          decision='{"verdict":"needs_signoff","approvals_required":1}',
+                          recipe='{"name":"int8"}', note="baseline record 1")
+            text = ledger.export_cyclonedx()
+            self.assertEqual(text, ledger.export_cyclonedx(2))  # same record, same bytes
+            bom = json.loads(text)
+            self.assertEqual((bom["bomFormat"], bom["specVersion"]), ("CycloneDX", "1.6"))
+            with open(os.path.join(d, "ledger.jsonl"), "rb") as f:
+                line = f.read().splitlines()[1]
+            digest = hashlib.sha256(line).hexdigest()
+            self.assertEqual(bom["serialNumber"][9:17], digest[:8])
+            model = bom["components"][0]
+            self.assertEqual(model["type"], "machine-learning-model")
+            self.assertEqual(model["hashes"][0]["content"],
+                             hashlib.sha256(b"int8 weights").hexdigest())
+            self.assertEqual(bom["components"][1]["hashes"][0]["content"],
+                             hashlib.sha256(b"f32 weights").hexdigest())
+            metrics = {(m["type"], m.get("slice")): m
+                       for m in model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]}
+            self.assertEqual(float(metrics[("top-1 accuracy", None)]["value"]), 0.897)
+            self.assertEqual(float(metrics[("top-1 agreement", None)]["value"]), 0.99)
+            ci = metrics[("top-1 accuracy change", None)]["confidenceInterval"]
+            self.assertEqual((float(ci["lowerBound"]), float(ci["upperBound"])), (-0.012, 0.002))
+            props = {p["name"]: p["value"] for p in model["modelCard"]["properties"]}
+            self.assertEqual((props["hone:policy.tier"], props["hone:decision.verdict"]),
+                             ("low", "needs_signoff"))
+            with self.assertRaises(hone.HoneError) as e:
+                ledger.export_cyclonedx(1)
+            self.assertEqual(e.exception.status, hone.Status.INVALID_ARGUMENT)
+            self.assertIn("record 1 is not an optimize record", str(e.exception))
 
 
 class Optimize(unittest.TestCase):

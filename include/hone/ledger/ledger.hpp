@@ -14,8 +14,12 @@
 //   note         free text
 //   signature    optional {public_key, value}: Ed25519 over the canonical bytes of the record
 //                without its "signature" member
-// A sidecar file `<ledger>.head` holds {"records": n, "sha256": <hash of the last line>}, so
-// removing or editing the last records is detected too. Appends take an exclusive lock
+// A sidecar file `<ledger>.head` holds {"records": n, "sha256": <hash of the last line>} and,
+// when the last record is signed, that appender's signature over "hone-ledger-head-v1 n sha256",
+// so removing or editing the last records is detected too, even with the head rewritten, unless
+// the key of the new last record's signer is at hand (a rollback to an earlier genuine
+// ledger + head pair is not detectable from the files alone: docs/ledger.md, "Limits"). Appends
+// take an exclusive lock
 // (`<ledger>.lock`), verify the whole chain, and replace both files atomically, so concurrent
 // writers never lose a record and a crash never leaves a torn line.
 //
@@ -85,6 +89,12 @@ struct verify_options {
     /// critical tier record's check (and for verify() of a ledger holding one, given a trust
     /// store); this flag turns it on for every tier.
     bool strict = false;
+    /// A head an earlier check accepted (artifact_status::chain_records / chain_head): the
+    /// ledger must extend it — record `pinned_records` exists and its line's SHA-256 is
+    /// `pinned_head`. Detects a rollback to an earlier state, which the files alone cannot
+    /// show (docs/ledger.md, "Limits"). 0: no pin.
+    std::uint64_t pinned_records = 0;
+    std::string pinned_head;
 };
 
 struct verify_report {
