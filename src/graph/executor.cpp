@@ -71,6 +71,7 @@ struct tensor_pool {
 
 struct run_state {
     double macs = 0;
+    std::uint64_t reorders = 0;  // layout reorders the conv layers did
     tensor_pool* pool = nullptr; // set while a step whose output may come from the pool runs
     // A tensor for a kernel that overwrites all of it (its contents are unspecified).
     tensor output(dtype type, const shape& dims) {
@@ -111,6 +112,9 @@ struct work_node {
     bool act_qdq = false;
     float act_scale = 1.0f;
     std::int32_t act_zero_point = 0;
+    // Conv on the oneDNN kernel: which of its tensors are NHWC (values passed only between
+    // such Convs; plan_conv_layouts).
+    kernels::conv_layouts layouts;
 };
 
 bool is_unary(const std::string& op) {
@@ -247,6 +251,8 @@ struct executor::impl {
     mutable std::mutex pools_mutex;
     mutable std::vector<std::unique_ptr<tensor_pool>> idle_pools;
     mutable std::atomic<std::uint64_t> last_misses{0};
+    mutable std::atomic<std::uint64_t> last_reorders{0};
+    std::vector<char> slot_nhwc; // per slot: the value is held NHWC ([N, H, W, C])
     bool int8 = false;
     std::uint64_t bytes = 0;
 
@@ -298,6 +304,8 @@ struct executor::impl {
     compiled compile_conv(const work_node& w);
     bool conv_on_kernel(const node& n) const;
     void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
+    std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
+                                            const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);
     std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
                                            std::vector<float> bias, bool rank2_only);
@@ -1121,23 +1129,39 @@ compiled executor::impl::compile_conv(const work_node& w) {
         const double macs_per_out =
             static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
         const bool sum = cp.sum;
-        kernel_fn fn = [conv, macs_per_out, sum](std::span<const optional_view> in, run_state& st) {
+        const auto layouts = w.layouts;
+        using kernels::conv_layout;
+        auto says = [](conv_layout l) { return l == conv_layout::nhwc ? "NHWC" : "NCHW"; };
+        if (layouts.src == conv_layout::nhwc || layouts.dst == conv_layout::nhwc ||
+            layouts.addend == conv_layout::nhwc)
+            path += fmt::format(", {} in, {} out", says(layouts.src), says(layouts.dst));
+        kernel_fn fn = [conv, macs_per_out, sum, layouts](std::span<const optional_view> in,
+                                                          run_state& st) {
             std::optional<tensor> keep, keep_addend;
             const auto x = contiguous(*in[0], keep);
-            tensor y = st.output(dtype::f32, conv->output_shape(x.dims()));
+            const auto nchw = [](const shape& s, conv_layout l) {
+                return l == conv_layout::nhwc && s.rank() == 4 ? shape{s[0], s[3], s[1], s[2]} : s;
+            };
+            const shape logical_in = nchw(x.dims(), layouts.src);
+            const shape logical_out = conv->output_shape(logical_in);
+            tensor y = st.output(dtype::f32, layouts.dst == conv_layout::nhwc
+                                                 ? shape{logical_out[0], logical_out[2],
+                                                         logical_out[3], logical_out[1]}
+                                                 : logical_out);
             if (sum) {
                 const auto r = contiguous(need_input(in, 3), keep_addend);
-                if (!(r.dims() == y.dims()) || r.type() != dtype::f32)
+                if (!(nchw(r.dims(), layouts.addend) == logical_out) || r.type() != dtype::f32)
                     fail(status::shape_mismatch,
                          fmt::format("the residual Add fused into this Conv adds a {} {} to its "
                                      "output {} (executor_options::fuse_conv_activations = false "
                                      "runs it unfused, with broadcasting)",
                                      name_of(r.type()), r.dims().to_string(),
-                                     y.dims().to_string()));
-                conv->run(x, y.view(), r);
+                                     logical_out.to_string()));
+                conv->run(x, y.view(), r, layouts);
             } else {
-                conv->run(x, y.view());
+                conv->run(x, y.view(), layouts);
             }
+            st.reorders += static_cast<std::uint64_t>(conv->reorders(logical_in, layouts));
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));
@@ -1825,6 +1849,40 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
     }
 }
 
+// Values that only oneDNN-kernel Convs read (as input 0 or as the fused residual addend), made
+// by such a Conv and not graph outputs or kept, are held NHWC: the layout oneDNN's convolutions
+// choose on AVX-512, so a chain of them (with their fused BatchNormalization, activations and
+// residual Adds) runs without reorders; everything else stays NCHW. Returns those values.
+std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& work,
+                                                        const std::set<std::string>& pinned) {
+    using kernels::conv_layout;
+    std::map<std::string, std::vector<std::pair<work_node*, std::size_t>>> readers;
+    for (auto& w : work)
+        if (!w.removed)
+            for (std::size_t i = 0; i < w.n.inputs.size(); ++i)
+                if (!w.n.inputs[i].empty()) readers[w.n.inputs[i]].push_back({&w, i});
+    auto on_kernel = [&](const work_node& w) {
+        return w.n.op_type == "Conv" && conv_on_kernel(w.n);
+    };
+    std::set<std::string> held;
+    for (auto& w : work) {
+        if (w.removed || !on_kernel(w) || w.n.outputs.size() != 1) continue;
+        const auto& v = w.n.outputs[0];
+        const auto it = readers.find(v);
+        if (v.empty() || pinned.count(v) || it == readers.end()) continue;
+        const bool ok = std::all_of(it->second.begin(), it->second.end(), [&](const auto& r) {
+            return on_kernel(*r.first) &&
+                   (r.second == 0 || (r.second == 3 && r.first->residual == v));
+        });
+        if (!ok) continue;
+        w.layouts.dst = conv_layout::nhwc;
+        for (const auto& r : it->second)
+            (r.second == 0 ? r.first->layouts.src : r.first->layouts.addend) = conv_layout::nhwc;
+        held.insert(v);
+    }
+    return held;
+}
+
 namespace {
 std::int32_t nibble_at(const std::uint8_t* p, std::int64_t i, bool is_signed) {
     const std::uint8_t b = p[i / 2];
@@ -2276,6 +2334,8 @@ void executor::impl::build(const model& mdl) {
         needed.insert(it->n.inputs.begin(), it->n.inputs.end());
     }
 
+    const auto nhwc = options.conv_nhwc ? plan_conv_layouts(work, pinned) : std::set<std::string>{};
+
     // Pass 4: slots and kernels.
     std::map<std::string, int> slot;
     auto slot_of = [&](const std::string& name) {
@@ -2345,6 +2405,9 @@ void executor::impl::build(const model& mdl) {
              fmt::format("{}: packed weight(s) {} are not the constant weight of any Gemm/MatMul "
                          "that runs on a kernel",
                          where, unused));
+    slot_nhwc.assign(slot_names.size(), 0);
+    for (std::size_t s = 0; s < slot_names.size(); ++s)
+        slot_nhwc[s] = nhwc.count(slot_names[s]) ? 1 : 0;
     std::vector<int> last(slot_names.size(), -1);
     for (std::size_t k = 0; k < steps.size(); ++k)
         for (const auto s : steps[k].in)
@@ -2387,6 +2450,7 @@ double executor::ops_per_sample() const noexcept { return impl_->ops_per_sample.
 bool executor::uses_int8() const noexcept { return impl_->int8; }
 std::uint64_t executor::plan_bytes() const noexcept { return impl_->bytes; }
 std::uint64_t executor::last_run_allocations() const noexcept { return impl_->last_misses.load(); }
+std::uint64_t executor::last_run_reorders() const noexcept { return impl_->last_reorders.load(); }
 
 std::string executor::report_text() const {
     std::string s;
@@ -2454,17 +2518,19 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
     }
     if (!pool) pool = std::make_unique<tensor_pool>();
     pool->misses = 0;
+    run_state st;
     struct give_back {
         const impl& p;
         std::unique_ptr<tensor_pool>& pool;
+        const std::uint64_t& reorders;
         ~give_back() {
             pool->trim();
             p.last_misses.store(pool->misses);
+            p.last_reorders.store(reorders);
             std::lock_guard lock(p.pools_mutex);
             p.idle_pools.push_back(std::move(pool));
         }
-    } returning{p, pool};
-    run_state st;
+    } returning{p, pool, st.reorders};
     std::vector<optional_view> in;
     for (const auto& step : p.steps) {
         in.clear();
@@ -2495,7 +2561,13 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             const auto si = static_cast<std::size_t>(s);
             vals[si] = std::move(outs[k]);
             view[si] = vals[si]->view();
-            if (observe) observe(p.slot_names[si], *view[si]);
+            if (observe && p.slot_nhwc[si]) { // observers see ONNX's NCHW
+                const std::int64_t to_nchw[] = {0, 3, 1, 2};
+                const auto v = ops::transpose(*view[si], to_nchw);
+                observe(p.slot_names[si], v.view());
+            } else if (observe) {
+                observe(p.slot_names[si], *view[si]);
+            }
         }
         for (const auto s : step.release) {
             if (auto& v = vals[static_cast<std::size_t>(s)]) pool->give(std::move(*v));
