@@ -115,7 +115,58 @@ struct work_node {
     // Conv on the oneDNN kernel: which of its tensors are NHWC (values passed only between
     // such Convs; plan_conv_layouts).
     kernels::conv_layouts layouts;
+    // int8 Conv (act_qdq) whose input was QuantizeLinear → DequantizeLinear (→ Clip) of the
+    // value it now reads: it requantizes that value onto its u8 grid in one pass (requantize()).
+    struct requant {
+        float scale = 1.0f;
+        std::int32_t zero_point = 0;
+        dtype type = dtype::u8;
+        bool clip = false;
+        float lo = 0, hi = 0;
+    };
+    std::optional<requant> pre;
 };
+
+// dst (u8) = QuantizeLinear(Clip(DequantizeLinear(QuantizeLinear(src, r)), r.lo, r.hi), the
+// conv's grid), element by element through the kernels those operators run on (hence the same
+// bytes as the four steps), a block at a time in cache. Layout-agnostic.
+void requantize(const float* src, std::int64_t n, const work_node::requant& r, float act_scale,
+                std::int32_t act_zero_point, std::uint8_t* dst) {
+    // Blocks big enough for the kernels to spread over the threads themselves, small enough to
+    // stay in L2; per-thread scratch kept from call to call.
+    constexpr std::int64_t block = 1 << 16;
+    thread_local std::vector<std::uint8_t> q;
+    thread_local std::vector<float> v;
+    q.resize(static_cast<std::size_t>(std::min(block, n)));
+    v.resize(q.size());
+    for (std::int64_t begin = 0; begin < n; begin += block) {
+        const auto m = static_cast<std::size_t>(std::min(block, n - begin));
+        const std::span<const float> in(src + begin, m);
+        const std::span<float> vs(v.data(), m);
+        if (r.type == dtype::i8) {
+            const std::span<std::int8_t> qs(reinterpret_cast<std::int8_t*>(q.data()), m);
+            kernels::quantize(in, r.scale, r.zero_point, qs);
+            kernels::dequantize(std::span<const std::int8_t>(qs), r.scale, r.zero_point, vs);
+        } else {
+            const std::span<std::uint8_t> qs(q.data(), m);
+            kernels::quantize(in, r.scale, r.zero_point, qs);
+            kernels::dequantize(std::span<const std::uint8_t>(qs), r.scale, r.zero_point, vs);
+        }
+        if (r.clip) { // as the executor's Clip (no NaN can come out of DequantizeLinear)
+            const float lo = r.lo, hi = r.hi;
+            const auto count = static_cast<std::int64_t>(m);
+            float* p = v.data();
+            const int threads = ops::detail::threads_for(count * 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+            for (std::int64_t i = 0; i < count; ++i) { // std::min(std::max(x, lo), hi)
+                const float x = p[i] < lo ? lo : p[i];
+                p[i] = hi < x ? hi : x;
+            }
+        }
+        kernels::quantize(std::span<const float>(vs), act_scale, act_zero_point,
+                          std::span<std::uint8_t>(dst + begin, m));
+    }
+}
 
 bool is_unary(const std::string& op) {
     static const std::set<std::string> u{
@@ -1135,10 +1186,27 @@ compiled executor::impl::compile_conv(const work_node& w) {
         if (layouts.src == conv_layout::nhwc || layouts.dst == conv_layout::nhwc ||
             layouts.addend == conv_layout::nhwc)
             path += fmt::format(", {} in, {} out", says(layouts.src), says(layouts.dst));
-        kernel_fn fn = [conv, macs_per_out, sum, layouts](std::span<const optional_view> in,
-                                                          run_state& st) {
-            std::optional<tensor> keep, keep_addend;
-            const auto x = contiguous(*in[0], keep);
+        const auto pre = w.pre;
+        if (pre)
+            path += fmt::format(", input requantized from the {} grid{} in one pass",
+                                pre->type == dtype::i8 ? "i8" : "u8", pre->clip ? " and Clip" : "");
+        const float act_scale = cp.act_scale;
+        const std::int32_t act_zp = cp.act_zero_point;
+        kernel_fn fn = [conv, macs_per_out, sum, layouts, pre, act_scale,
+                        act_zp](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep, keep_addend, requantized;
+            auto x = contiguous(*in[0], keep);
+            if (pre) {
+                if (x.type() != dtype::f32)
+                    fail(status::dtype_mismatch,
+                         fmt::format("QuantizeLinear (fused into this Conv) reads a {} value; "
+                                     "f32 expected",
+                                     name_of(x.type())));
+                requantized = st.output(dtype::u8, x.dims());
+                requantize(static_cast<const float*>(x.data()), x.numel(), *pre, act_scale, act_zp,
+                           static_cast<std::uint8_t*>(requantized->data()));
+                x = requantized->view();
+            }
             const auto nchw = [](const shape& s, conv_layout l) {
                 return l == conv_layout::nhwc && s.rank() == 4 ? shape{s[0], s[3], s[1], s[2]} : s;
             };
@@ -1162,6 +1230,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
                 conv->run(x, y.view(), layouts);
             }
             st.reorders += static_cast<std::uint64_t>(conv->reorders(logical_in, layouts));
+            if (requantized && st.pool) st.pool->give(std::move(*requantized));
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));
@@ -2269,6 +2338,65 @@ void executor::impl::build(const model& mdl) {
                         fmt::format("fused into {} (activation grid)", l.n.label());
                 }
             }
+            uses = uses_of();
+        }
+        // An int8 Conv reading Clip(DequantizeLinear(QuantizeLinear(y))) (or the pair without
+        // the Clip), each step read by nothing else: the three run inside the Conv's step as one
+        // pass from y to its u8 input (QDQ chains: Conv → Q → DQ → Clip → Q → DQ → Conv).
+        for (auto& l : work) {
+            if (l.removed || !l.act_qdq || l.n.op_type != "Conv" || !conv_on_kernel(l.n)) continue;
+            const auto& v = l.n.inputs[0];
+            auto* clip = producer_of(v);
+            if (!clip || uses[v] != 1 || pinned.count(v)) continue;
+            work_node::requant r;
+            work_node* d = clip;
+            if (clip->n.op_type == "Clip") {
+                r.clip = true;
+                r.lo = clip->n.get_float("min", -std::numeric_limits<float>::infinity());
+                r.hi = clip->n.get_float("max", std::numeric_limits<float>::infinity());
+                auto bound = [&](std::size_t i, float& b) {
+                    if (!has_input(clip->n, i)) return true;
+                    const auto c = cst(clip->n, i);
+                    if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
+                    b = tensor::copy_of(*c).span<float>()[0];
+                    return true;
+                };
+                if (clip->n.inputs.empty() || !bound(1, r.lo) || !bound(2, r.hi) ||
+                    std::isnan(r.lo) || std::isnan(r.hi))
+                    continue;
+                const auto& cin = clip->n.inputs[0];
+                d = producer_of(cin);
+                if (!d || uses[cin] != 1 || pinned.count(cin)) continue;
+            } else {
+                clip = nullptr;
+            }
+            if (d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0 ||
+                d->n.inputs.empty())
+                continue;
+            const auto& qv = d->n.inputs[0];
+            auto* qn = producer_of(qv);
+            if (!qn || qn->n.op_type != "QuantizeLinear" || uses[qv] != 1 || pinned.count(qv) ||
+                qn->n.has("output_dtype") || qn->n.get_int("block_size", 0) != 0 ||
+                qn->n.inputs.empty())
+                continue;
+            float s1 = 0, s2 = 0;
+            std::int32_t z1 = 0, z2 = 0;
+            dtype t1{}, t2{};
+            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
+                s1 != s2 || z1 != z2 || t1 != t2)
+                continue;
+            r.scale = s1;
+            r.zero_point = z1;
+            r.type = t1;
+            l.pre = r;
+            l.n.inputs[0] = qn->n.inputs[0];
+            const auto why =
+                fmt::format("fused into {} (requantized into its u8 input)", l.n.label());
+            for (auto* f : {clip, d, qn})
+                if (f) {
+                    f->removed = true;
+                    report[f->model_index].path = why;
+                }
             uses = uses_of();
         }
     }

@@ -227,3 +227,93 @@ TEST_CASE("kernels::conv2d: NHWC src, dst and addend give the NCHW results; misu
     CHECK_THROWS_WITH_AS(conv.run(x.view(), y.view(), xh.view(), {nchw, nchw, nhwc}),
                          doctest::Contains("the addend is f32 [2, 6, 7, 3]"), hone::error);
 }
+
+namespace {
+tensor scalar_f32(float v) {
+    tensor t(dtype::f32, shape{});
+    t.span<float>()[0] = v;
+    return t;
+}
+template <class T> tensor scalar_int(dtype type, T v) {
+    tensor t(type, shape{});
+    t.span<T>()[0] = v;
+    return t;
+}
+
+// A QDQ chain as `hone optimize --recipe int8` writes it: x → Q → DQ → conv1 → Q(g1) → DQ → Clip
+// [0, 6] → Q(g2) → DQ → conv2 → y; grids g1 / g2 u8, or i8 when `signed_grid`.
+ops_test::graph qdq_chain(bool signed_grid) {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{2, 3, 8, 8}, 21), {0});
+    g.constant("w1", pseudo_random(shape{16, 3, 3, 3}, 22));
+    g.constant("b1", pseudo_random(shape{16}, 23));
+    g.constant("w2", pseudo_random(shape{8, 16, 3, 3}, 24));
+    g.constant("s0", scalar_f32(4.0f / 255));
+    g.constant("z0", scalar_int<std::uint8_t>(dtype::u8, 128));
+    g.constant("s1", scalar_f32(0.11f));
+    g.constant("s2", scalar_f32(6.0f / 255));
+    g.constant("lo", scalar_f32(0.0f));
+    g.constant("hi", scalar_f32(6.0f));
+    if (signed_grid) {
+        g.constant("z1", scalar_int<std::int8_t>(dtype::i8, 3));
+        g.constant("z2", scalar_int<std::int8_t>(dtype::i8, -128));
+    } else {
+        g.constant("z1", scalar_int<std::uint8_t>(dtype::u8, 131));
+        g.constant("z2", scalar_int<std::uint8_t>(dtype::u8, 0));
+    }
+    const auto pads = attribute::of_ints({1, 1, 1, 1});
+    g.node("q0", "QuantizeLinear", {"x", "s0", "z0"}, {"xq"});
+    g.node("dq0", "DequantizeLinear", {"xq", "s0", "z0"}, {"xd"});
+    g.node("conv1", "Conv", {"xd", "w1", "b1"}, {"c1"}, {{"pads", pads}});
+    g.node("q1", "QuantizeLinear", {"c1", "s1", "z1"}, {"c1q"});
+    g.node("dq1", "DequantizeLinear", {"c1q", "s1", "z1"}, {"c1d"});
+    g.node("clip", "Clip", {"c1d", "lo", "hi"}, {"r"});
+    g.node("q2", "QuantizeLinear", {"r", "s2", "z2"}, {"rq"});
+    g.node("dq2", "DequantizeLinear", {"rq", "s2", "z2"}, {"rd"});
+    g.node("conv2", "Conv", {"rd", "w2"}, {"y"}, {{"pads", pads}});
+    g.output("y");
+    return g;
+}
+} // namespace
+
+TEST_CASE("executor: int8 QDQ chains requantize between convolutions in one pass, same bytes") {
+    for (const bool signed_grid : {false, true}) {
+        CAPTURE(signed_grid);
+        const auto g = qdq_chain(signed_grid);
+        executor_options o;
+        o.precision = exec_precision::int8_static;
+        const executor fused(g.m, o);
+        // Keeping the Clip's output runs Q, DQ and Clip as separate operators (ONNX semantics,
+        // then conv2 quantizes that f32 value itself).
+        auto apart = o;
+        apart.keep = {"r"};
+        apart.conv_nhwc = false;
+        const executor steps(g.m, apart);
+        for (const char* n : {"q1", "dq1", "clip"})
+            CHECK(g.path(fused, n) == "fused into Conv 'conv2' (requantized into its u8 input)");
+        CHECK(g.path(fused, "q2") == "fused into Conv 'conv2' (activation grid)");
+        CHECK(g.path(fused, "conv2")
+                  .find(std::string("input requantized from the ") + (signed_grid ? "i8" : "u8") +
+                        " grid and Clip") != std::string::npos);
+        CHECK(g.path(fused, "conv1").find("NCHW in, NHWC out") != std::string::npos);
+        CHECK(g.path(steps, "clip") == "ops::clip");
+        CHECK(g.path(steps, "conv2").find("requantized") == std::string::npos);
+        const int before = num_threads();
+        set_num_threads(1);
+        const auto one = std::move(g.run(fused).at(0));
+        set_num_threads(2);
+        const auto two = std::move(g.run(fused).at(0));
+        set_num_threads(before);
+        const auto ref = std::move(g.run(steps).at(0));
+        CHECK(same_bytes(one, ref));
+        CHECK(same_bytes(two, ref));
+        CHECK(fused.last_run_allocations() == 0);
+    }
+    // The Clip's output read elsewhere too: the chain stays apart.
+    auto g = qdq_chain(false);
+    g.node("extra", "Relu", {"r"}, {"e"});
+    g.output("e");
+    executor_options o;
+    o.precision = exec_precision::int8_static;
+    CHECK(g.path(executor(g.m, o), "clip") == "ops::clip");
+}

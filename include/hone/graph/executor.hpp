@@ -29,6 +29,12 @@
 // per-tensor QuantizeLinear → DequantizeLinear pair (u8/i8, constant scale and zero point)
 // feeding a Gemm/MatMul/Conv is fused into it, which then runs int8 with exactly that activation
 // grid ("int8 QDQ linear" / "int8 QDQ conv2d"), with or without activation_ranges.
+// Between two such Convs the exporters' chain Conv → QuantizeLinear → DequantizeLinear (→ Clip)
+// → QuantizeLinear → DequantizeLinear → Conv (each value read by nothing else) runs as: the first
+// Conv's f32 output, requantized in one cache-blocked pass (the same QuantizeLinear,
+// DequantizeLinear and Clip kernels, hence the same bytes) into the second Conv's u8 input, in
+// whatever layout the chain holds (NHWC between oneDNN convolutions); report(): "input
+// requantized from the u8 grid and Clip in one pass".
 //
 // int8 (precision ≠ f32): Gemm/MatMul with constant weights run as u8 activations × s8
 // per-output-channel weights (hone::kernels::linear), either with activation scales computed
