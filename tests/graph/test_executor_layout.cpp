@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstring>
 
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 using namespace hone;
 using kernels::conv_layout;
 
