@@ -71,6 +71,7 @@ struct tensor_pool {
 
 struct run_state {
     double macs = 0;
+    std::uint64_t reorders = 0;  // layout reorders the conv layers did
     tensor_pool* pool = nullptr; // set while a step whose output may come from the pool runs
     // A tensor for a kernel that overwrites all of it (its contents are unspecified).
     tensor output(dtype type, const shape& dims) {
@@ -111,7 +112,61 @@ struct work_node {
     bool act_qdq = false;
     float act_scale = 1.0f;
     std::int32_t act_zero_point = 0;
+    // Conv on the oneDNN kernel: which of its tensors are NHWC (values passed only between
+    // such Convs; plan_conv_layouts).
+    kernels::conv_layouts layouts;
+    // int8 Conv (act_qdq) whose input was QuantizeLinear → DequantizeLinear (→ Clip) of the
+    // value it now reads: it requantizes that value onto its u8 grid in one pass (requantize()).
+    struct requant {
+        float scale = 1.0f;
+        std::int32_t zero_point = 0;
+        dtype type = dtype::u8;
+        bool clip = false;
+        float lo = 0, hi = 0;
+    };
+    std::optional<requant> pre;
 };
+
+// dst (u8) = QuantizeLinear(Clip(DequantizeLinear(QuantizeLinear(src, r)), r.lo, r.hi), the
+// conv's grid), element by element through the kernels those operators run on (hence the same
+// bytes as the four steps), a block at a time in cache. Layout-agnostic.
+void requantize(const float* src, std::int64_t n, const work_node::requant& r, float act_scale,
+                std::int32_t act_zero_point, std::uint8_t* dst) {
+    // Blocks big enough for the kernels to spread over the threads themselves, small enough to
+    // stay in L2; per-thread scratch kept from call to call.
+    constexpr std::int64_t block = 1 << 16;
+    thread_local std::vector<std::uint8_t> q;
+    thread_local std::vector<float> v;
+    q.resize(static_cast<std::size_t>(std::min(block, n)));
+    v.resize(q.size());
+    for (std::int64_t begin = 0; begin < n; begin += block) {
+        const auto m = static_cast<std::size_t>(std::min(block, n - begin));
+        const std::span<const float> in(src + begin, m);
+        const std::span<float> vs(v.data(), m);
+        if (r.type == dtype::i8) {
+            const std::span<std::int8_t> qs(reinterpret_cast<std::int8_t*>(q.data()), m);
+            kernels::quantize(in, r.scale, r.zero_point, qs);
+            kernels::dequantize(std::span<const std::int8_t>(qs), r.scale, r.zero_point, vs);
+        } else {
+            const std::span<std::uint8_t> qs(q.data(), m);
+            kernels::quantize(in, r.scale, r.zero_point, qs);
+            kernels::dequantize(std::span<const std::uint8_t>(qs), r.scale, r.zero_point, vs);
+        }
+        if (r.clip) { // as the executor's Clip (no NaN can come out of DequantizeLinear)
+            const float lo = r.lo, hi = r.hi;
+            const auto count = static_cast<std::int64_t>(m);
+            float* p = v.data();
+            const int threads = ops::detail::threads_for(count * 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+            for (std::int64_t i = 0; i < count; ++i) { // std::min(std::max(x, lo), hi)
+                const float x = p[i] < lo ? lo : p[i];
+                p[i] = hi < x ? hi : x;
+            }
+        }
+        kernels::quantize(std::span<const float>(vs), act_scale, act_zero_point,
+                          std::span<std::uint8_t>(dst + begin, m));
+    }
+}
 
 bool is_unary(const std::string& op) {
     static const std::set<std::string> u{
@@ -247,6 +302,8 @@ struct executor::impl {
     mutable std::mutex pools_mutex;
     mutable std::vector<std::unique_ptr<tensor_pool>> idle_pools;
     mutable std::atomic<std::uint64_t> last_misses{0};
+    mutable std::atomic<std::uint64_t> last_reorders{0};
+    std::vector<char> slot_nhwc; // per slot: the value is held NHWC ([N, H, W, C])
     bool int8 = false;
     std::uint64_t bytes = 0;
 
@@ -298,6 +355,8 @@ struct executor::impl {
     compiled compile_conv(const work_node& w);
     bool conv_on_kernel(const node& n) const;
     void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
+    std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
+                                            const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);
     std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
                                            std::vector<float> bias, bool rank2_only);
@@ -1121,23 +1180,57 @@ compiled executor::impl::compile_conv(const work_node& w) {
         const double macs_per_out =
             static_cast<double>(wv->dims()[1]) * static_cast<double>(cp.kernel_h * cp.kernel_w);
         const bool sum = cp.sum;
-        kernel_fn fn = [conv, macs_per_out, sum](std::span<const optional_view> in, run_state& st) {
-            std::optional<tensor> keep, keep_addend;
-            const auto x = contiguous(*in[0], keep);
-            tensor y = st.output(dtype::f32, conv->output_shape(x.dims()));
+        const auto layouts = w.layouts;
+        using kernels::conv_layout;
+        auto says = [](conv_layout l) { return l == conv_layout::nhwc ? "NHWC" : "NCHW"; };
+        if (layouts.src == conv_layout::nhwc || layouts.dst == conv_layout::nhwc ||
+            layouts.addend == conv_layout::nhwc)
+            path += fmt::format(", {} in, {} out", says(layouts.src), says(layouts.dst));
+        const auto pre = w.pre;
+        if (pre)
+            path += fmt::format(", input requantized from the {} grid{} in one pass",
+                                pre->type == dtype::i8 ? "i8" : "u8", pre->clip ? " and Clip" : "");
+        const float act_scale = cp.act_scale;
+        const std::int32_t act_zp = cp.act_zero_point;
+        kernel_fn fn = [conv, macs_per_out, sum, layouts, pre, act_scale,
+                        act_zp](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep, keep_addend, requantized;
+            auto x = contiguous(*in[0], keep);
+            if (pre) {
+                if (x.type() != dtype::f32)
+                    fail(status::dtype_mismatch,
+                         fmt::format("QuantizeLinear (fused into this Conv) reads a {} value; "
+                                     "f32 expected",
+                                     name_of(x.type())));
+                requantized = st.output(dtype::u8, x.dims());
+                requantize(static_cast<const float*>(x.data()), x.numel(), *pre, act_scale, act_zp,
+                           static_cast<std::uint8_t*>(requantized->data()));
+                x = requantized->view();
+            }
+            const auto nchw = [](const shape& s, conv_layout l) {
+                return l == conv_layout::nhwc && s.rank() == 4 ? shape{s[0], s[3], s[1], s[2]} : s;
+            };
+            const shape logical_in = nchw(x.dims(), layouts.src);
+            const shape logical_out = conv->output_shape(logical_in);
+            tensor y = st.output(dtype::f32, layouts.dst == conv_layout::nhwc
+                                                 ? shape{logical_out[0], logical_out[2],
+                                                         logical_out[3], logical_out[1]}
+                                                 : logical_out);
             if (sum) {
                 const auto r = contiguous(need_input(in, 3), keep_addend);
-                if (!(r.dims() == y.dims()) || r.type() != dtype::f32)
+                if (!(nchw(r.dims(), layouts.addend) == logical_out) || r.type() != dtype::f32)
                     fail(status::shape_mismatch,
                          fmt::format("the residual Add fused into this Conv adds a {} {} to its "
                                      "output {} (executor_options::fuse_conv_activations = false "
                                      "runs it unfused, with broadcasting)",
                                      name_of(r.type()), r.dims().to_string(),
-                                     y.dims().to_string()));
-                conv->run(x, y.view(), r);
+                                     logical_out.to_string()));
+                conv->run(x, y.view(), r, layouts);
             } else {
-                conv->run(x, y.view());
+                conv->run(x, y.view(), layouts);
             }
+            st.reorders += static_cast<std::uint64_t>(conv->reorders(logical_in, layouts));
+            if (requantized && st.pool) st.pool->give(std::move(*requantized));
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));
@@ -1825,6 +1918,40 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
     }
 }
 
+// Values that only oneDNN-kernel Convs read (as input 0 or as the fused residual addend), made
+// by such a Conv and not graph outputs or kept, are held NHWC: the layout oneDNN's convolutions
+// choose on AVX-512, so a chain of them (with their fused BatchNormalization, activations and
+// residual Adds) runs without reorders; everything else stays NCHW. Returns those values.
+std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& work,
+                                                        const std::set<std::string>& pinned) {
+    using kernels::conv_layout;
+    std::map<std::string, std::vector<std::pair<work_node*, std::size_t>>> readers;
+    for (auto& w : work)
+        if (!w.removed)
+            for (std::size_t i = 0; i < w.n.inputs.size(); ++i)
+                if (!w.n.inputs[i].empty()) readers[w.n.inputs[i]].push_back({&w, i});
+    auto on_kernel = [&](const work_node& w) {
+        return w.n.op_type == "Conv" && conv_on_kernel(w.n);
+    };
+    std::set<std::string> held;
+    for (auto& w : work) {
+        if (w.removed || !on_kernel(w) || w.n.outputs.size() != 1) continue;
+        const auto& v = w.n.outputs[0];
+        const auto it = readers.find(v);
+        if (v.empty() || pinned.count(v) || it == readers.end()) continue;
+        const bool ok = std::all_of(it->second.begin(), it->second.end(), [&](const auto& r) {
+            return on_kernel(*r.first) &&
+                   (r.second == 0 || (r.second == 3 && r.first->residual == v));
+        });
+        if (!ok) continue;
+        w.layouts.dst = conv_layout::nhwc;
+        for (const auto& r : it->second)
+            (r.second == 0 ? r.first->layouts.src : r.first->layouts.addend) = conv_layout::nhwc;
+        held.insert(v);
+    }
+    return held;
+}
+
 namespace {
 std::int32_t nibble_at(const std::uint8_t* p, std::int64_t i, bool is_signed) {
     const std::uint8_t b = p[i / 2];
@@ -2213,6 +2340,65 @@ void executor::impl::build(const model& mdl) {
             }
             uses = uses_of();
         }
+        // An int8 Conv reading Clip(DequantizeLinear(QuantizeLinear(y))) (or the pair without
+        // the Clip), each step read by nothing else: the three run inside the Conv's step as one
+        // pass from y to its u8 input (QDQ chains: Conv → Q → DQ → Clip → Q → DQ → Conv).
+        for (auto& l : work) {
+            if (l.removed || !l.act_qdq || l.n.op_type != "Conv" || !conv_on_kernel(l.n)) continue;
+            const auto& v = l.n.inputs[0];
+            auto* clip = producer_of(v);
+            if (!clip || uses[v] != 1 || pinned.count(v)) continue;
+            work_node::requant r;
+            work_node* d = clip;
+            if (clip->n.op_type == "Clip") {
+                r.clip = true;
+                r.lo = clip->n.get_float("min", -std::numeric_limits<float>::infinity());
+                r.hi = clip->n.get_float("max", std::numeric_limits<float>::infinity());
+                auto bound = [&](std::size_t i, float& b) {
+                    if (!has_input(clip->n, i)) return true;
+                    const auto c = cst(clip->n, i);
+                    if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
+                    b = tensor::copy_of(*c).span<float>()[0];
+                    return true;
+                };
+                if (clip->n.inputs.empty() || !bound(1, r.lo) || !bound(2, r.hi) ||
+                    std::isnan(r.lo) || std::isnan(r.hi))
+                    continue;
+                const auto& cin = clip->n.inputs[0];
+                d = producer_of(cin);
+                if (!d || uses[cin] != 1 || pinned.count(cin)) continue;
+            } else {
+                clip = nullptr;
+            }
+            if (d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0 ||
+                d->n.inputs.empty())
+                continue;
+            const auto& qv = d->n.inputs[0];
+            auto* qn = producer_of(qv);
+            if (!qn || qn->n.op_type != "QuantizeLinear" || uses[qv] != 1 || pinned.count(qv) ||
+                qn->n.has("output_dtype") || qn->n.get_int("block_size", 0) != 0 ||
+                qn->n.inputs.empty())
+                continue;
+            float s1 = 0, s2 = 0;
+            std::int32_t z1 = 0, z2 = 0;
+            dtype t1{}, t2{};
+            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
+                s1 != s2 || z1 != z2 || t1 != t2)
+                continue;
+            r.scale = s1;
+            r.zero_point = z1;
+            r.type = t1;
+            l.pre = r;
+            l.n.inputs[0] = qn->n.inputs[0];
+            const auto why =
+                fmt::format("fused into {} (requantized into its u8 input)", l.n.label());
+            for (auto* f : {clip, d, qn})
+                if (f) {
+                    f->removed = true;
+                    report[f->model_index].path = why;
+                }
+            uses = uses_of();
+        }
     }
     if (options.fuse_relu) {
         // MatMul (constant weights [K, N]) + Add (a constant of N values) → linear with a bias.
@@ -2275,6 +2461,8 @@ void executor::impl::build(const model& mdl) {
         }
         needed.insert(it->n.inputs.begin(), it->n.inputs.end());
     }
+
+    const auto nhwc = options.conv_nhwc ? plan_conv_layouts(work, pinned) : std::set<std::string>{};
 
     // Pass 4: slots and kernels.
     std::map<std::string, int> slot;
@@ -2345,6 +2533,9 @@ void executor::impl::build(const model& mdl) {
              fmt::format("{}: packed weight(s) {} are not the constant weight of any Gemm/MatMul "
                          "that runs on a kernel",
                          where, unused));
+    slot_nhwc.assign(slot_names.size(), 0);
+    for (std::size_t s = 0; s < slot_names.size(); ++s)
+        slot_nhwc[s] = nhwc.count(slot_names[s]) ? 1 : 0;
     std::vector<int> last(slot_names.size(), -1);
     for (std::size_t k = 0; k < steps.size(); ++k)
         for (const auto s : steps[k].in)
@@ -2387,6 +2578,7 @@ double executor::ops_per_sample() const noexcept { return impl_->ops_per_sample.
 bool executor::uses_int8() const noexcept { return impl_->int8; }
 std::uint64_t executor::plan_bytes() const noexcept { return impl_->bytes; }
 std::uint64_t executor::last_run_allocations() const noexcept { return impl_->last_misses.load(); }
+std::uint64_t executor::last_run_reorders() const noexcept { return impl_->last_reorders.load(); }
 
 std::string executor::report_text() const {
     std::string s;
@@ -2454,17 +2646,19 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
     }
     if (!pool) pool = std::make_unique<tensor_pool>();
     pool->misses = 0;
+    run_state st;
     struct give_back {
         const impl& p;
         std::unique_ptr<tensor_pool>& pool;
+        const std::uint64_t& reorders;
         ~give_back() {
             pool->trim();
             p.last_misses.store(pool->misses);
+            p.last_reorders.store(reorders);
             std::lock_guard lock(p.pools_mutex);
             p.idle_pools.push_back(std::move(pool));
         }
-    } returning{p, pool};
-    run_state st;
+    } returning{p, pool, st.reorders};
     std::vector<optional_view> in;
     for (const auto& step : p.steps) {
         in.clear();
@@ -2495,7 +2689,13 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
             const auto si = static_cast<std::size_t>(s);
             vals[si] = std::move(outs[k]);
             view[si] = vals[si]->view();
-            if (observe) observe(p.slot_names[si], *view[si]);
+            if (observe && p.slot_nhwc[si]) { // observers see ONNX's NCHW
+                const std::int64_t to_nchw[] = {0, 3, 1, 2};
+                const auto v = ops::transpose(*view[si], to_nchw);
+                observe(p.slot_names[si], v.view());
+            } else if (observe) {
+                observe(p.slot_names[si], *view[si]);
+            }
         }
         for (const auto s : step.release) {
             if (auto& v = vals[static_cast<std::size_t>(s)]) pool->give(std::move(*v));

@@ -29,6 +29,12 @@
 // per-tensor QuantizeLinear → DequantizeLinear pair (u8/i8, constant scale and zero point)
 // feeding a Gemm/MatMul/Conv is fused into it, which then runs int8 with exactly that activation
 // grid ("int8 QDQ linear" / "int8 QDQ conv2d"), with or without activation_ranges.
+// Between two such Convs the exporters' chain Conv → QuantizeLinear → DequantizeLinear (→ Clip)
+// → QuantizeLinear → DequantizeLinear → Conv (each value read by nothing else) runs as: the first
+// Conv's f32 output, requantized in one cache-blocked pass (the same QuantizeLinear,
+// DequantizeLinear and Clip kernels, hence the same bytes) into the second Conv's u8 input, in
+// whatever layout the chain holds (NHWC between oneDNN convolutions); report(): "input
+// requantized from the u8 grid and Clip in one pass".
 //
 // int8 (precision ≠ f32): Gemm/MatMul with constant weights run as u8 activations × s8
 // per-output-channel weights (hone::kernels::linear), either with activation scales computed
@@ -37,6 +43,15 @@
 // without one they stay f32. `reduce_range` (default on CPUs whose int8 pairs saturate, see
 // hone/kernels/gemm.hpp) uses 7-bit activations for linear layers so the arithmetic is exact
 // without splitting. report() says, per node, which path it took.
+//
+// Layouts (conv_nhwc): a value that only oneDNN-kernel Convs read (as input or fused residual
+// addend), made by such a Conv and neither a graph output nor kept, is held NHWC — the layout
+// oneDNN 2.6's convolutions run on AVX-512 — so a chain of convolutions (with their folded
+// BatchNormalization, fused activations and residual Adds) reorders only at its edges: where it
+// starts from a graph input or another operator, and before an operator that needs NCHW (pooling,
+// Flatten, ...). report() says ", NHWC in, NHWC out" per Conv; last_run_reorders() counts the
+// layout reorders the conv layers did. Weights are reordered once, at load. Results are the same
+// bytes with or without it; observers still see NCHW values.
 //
 // Buffers: each run() in progress has a pool of buffers kept from earlier runs; the oneDNN
 // conv / linear layers, QuantizeLinear, DequantizeLinear and Clip write into them and every
@@ -83,6 +98,10 @@ struct executor_options {
     /// LeakyRelu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x) (SiLU) and
     /// x·HardSigmoid(x) (HardSwish as exporters write it); report(): "+ fused <activation>".
     bool fuse_conv_activations = true;
+    /// Values passed only between Convs on the oneDNN kernel (as input or residual addend) are
+    /// held NHWC, the layout oneDNN's convolutions use on AVX-512: no reorder between them.
+    /// Observers still see NCHW; results are the same either way (reorders only move values).
+    bool conv_nhwc = true;
     exec_precision precision = exec_precision::f32;
     /// int8_static: ranges of the inputs of Gemm/MatMul/Conv, by value name.
     std::map<std::string, tensor_range, std::less<>> activation_ranges;
@@ -177,6 +196,9 @@ public:
     /// graph outputs, which the caller keeps, are not counted. Operators of the library still
     /// allocate their outputs.
     std::uint64_t last_run_allocations() const noexcept;
+    /// Layout reorders (src, dst or residual addend between the layout a tensor is held in
+    /// and the one oneDNN's convolution chose) the conv layers did in the last run().
+    std::uint64_t last_run_reorders() const noexcept;
 
     struct impl;
 

@@ -1,9 +1,12 @@
 // hone/kernels/conv.hpp — 2-D convolution through oneDNN, f32 and int8, for the graph executor.
 //
-// Tensors are NCHW f32 (src [N, C, H, W], dst [N, OC, OH, OW]); weights are [OC, C/groups, KH,
-// KW] as ONNX Conv and PyTorch Conv2d store them. Inside, oneDNN runs on its preferred blocked
-// layouts: weights are reordered once at construction, src/dst are reordered per call, and one
-// primitive per input shape (N, H, W) is created on first use and cached in the object.
+// Tensors are NCHW f32 (src [N, C, H, W], dst [N, OC, OH, OW]) unless run() is told that one is
+// NHWC (conv_layouts; its view then has dims [N, H, W, C]); weights are [OC, C/groups, KH, KW] as
+// ONNX Conv and PyTorch Conv2d store them. Inside, oneDNN runs on its preferred layouts: weights
+// are reordered once at construction, src/dst/addend are reordered per call only when they are
+// not in the layout the primitive chose (on AVX-512 oneDNN 2.6 picks NHWC for f32 and int8, so
+// a chain of convolutions that passes NHWC tensors between them runs without any reorder), and
+// one primitive per input shape (N, H, W) and layouts is created on first use and cached.
 //
 //   OH = (H + pad_top + pad_bottom − dilation_h·(KH − 1) − 1) / stride_h + 1   (floor; ≥ 1)
 //   dst[n, oc, oh, ow] = bias[oc] + Σ_{c in oc's group, kh, kw} w[oc, c, kh, kw] ·
@@ -77,6 +80,17 @@ struct conv2d_params {
     std::int32_t act_zero_point = 0; ///< [0, 255]
 };
 
+/// How a tensor given to conv2d::run is laid out in memory.
+enum class conv_layout {
+    nchw, ///< [N, C, H, W] (ONNX's layout)
+    nhwc, ///< [N, H, W, C]: the view's dims are in that order too
+};
+struct conv_layouts {
+    conv_layout src = conv_layout::nchw;
+    conv_layout dst = conv_layout::nchw;
+    conv_layout addend = conv_layout::nchw; ///< params.sum only
+};
+
 class HONE_EXPORT conv2d {
 public:
     /// f32 weights [OC, C/groups, KH, KW] (quantized per output channel for int8); bias OC
@@ -98,6 +112,11 @@ public:
     /// params.sum: dst = post_ops(relu(conv(src) + addend)); addend f32 [N, OC, OH, OW],
     /// contiguous (it may be dst itself).
     void run(const_tensor_view src, tensor_view dst, const_tensor_view addend) const;
+    /// The same with tensors in the given layouts (an NHWC view has dims [N, H, W, C]). The
+    /// result does not depend on the layouts: reorders only move values.
+    void run(const_tensor_view src, tensor_view dst, const conv_layouts& layouts) const;
+    void run(const_tensor_view src, tensor_view dst, const_tensor_view addend,
+             const conv_layouts& layouts) const;
 
     /// [N, OC, OH, OW] for an input [N, C, H, W]; throws shape_mismatch when it is empty or C
     /// is wrong.
@@ -109,11 +128,15 @@ public:
     std::size_t cached_shapes() const;
     /// oneDNN's implementation name for an input shape, e.g. "jit:avx2".
     std::string implementation(const shape& src) const;
+    /// Reorders one run() with these layouts does for an input shape [N, C, H, W] (src, dst
+    /// and addend each count 1 when not in the layout the primitive chose).
+    int reorders(const shape& src, const conv_layouts& layouts = {}) const;
 
     struct impl;
 
 private:
-    void run_checked(const_tensor_view src, tensor_view dst, const float* addend) const;
+    void run_checked(const_tensor_view src, tensor_view dst, const float* addend,
+                     const conv_layouts& layouts) const;
     std::unique_ptr<impl> impl_;
 };
 

@@ -1,6 +1,7 @@
-// hone::kernels::conv2d: weights reordered once, one oneDNN convolution per input shape, src and
-// dst reordered between NCHW and oneDNN's preferred layout per call (into per-thread buffers
-// reused call after call: no allocation per call).
+// hone::kernels::conv2d: weights reordered once, one oneDNN convolution per input shape and
+// layouts, src / dst / addend reordered between the caller's layout (NCHW or NHWC) and oneDNN's
+// preferred one per call when they differ (into per-thread buffers reused call after call: no
+// allocation per call).
 #include "hone/kernels/conv.hpp"
 
 #include "hone/kernels/quantize.hpp"
@@ -45,8 +46,8 @@ dnnl::algorithm algorithm_of(conv_activation a) {
 struct conv2d::impl {
     struct entry {
         dnnl::convolution_forward prim;
-        dnnl::memory::desc user_src, user_dst, src, dst, scratch, scratch_hi, scratch_to_src,
-            scratch_from_dst;
+        dnnl::memory::desc user_src, user_dst, user_addend, src, dst, scratch, scratch_hi,
+            scratch_to_src, scratch_from_dst;
         dnnl::memory weights;
         std::optional<dnnl::convolution_forward> prim_hi; // split: the 64·w_hi part, summed
         dnnl::memory weights_hi;
@@ -55,7 +56,8 @@ struct conv2d::impl {
         dnnl::memory::desc scratch_to_dst;
         std::string name;
     };
-    using key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t>; // threads, N, H, W
+    // threads, N, H, W, layouts (src, dst, addend)
+    using key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, int>;
 
     conv2d_params p;
     bool int8 = false;
@@ -139,9 +141,14 @@ struct conv2d::impl {
         return copy;
     }
 
-    // The primitives for `in` at `threads` oneDNN threads (what sync_threads() returned).
-    std::shared_ptr<const entry> get(int threads, const shape& in) const {
-        const key k{threads, in[0], in[2], in[3]};
+    static tag tag_of(conv_layout l) { return l == conv_layout::nhwc ? tag::nhwc : tag::nchw; }
+
+    // The primitives for `in` ([N, C, H, W]) at `threads` oneDNN threads (what sync_threads()
+    // returned), for tensors in `layouts`.
+    std::shared_ptr<const entry> get(int threads, const shape& in,
+                                     const conv_layouts& layouts) const {
+        const int lk = int(layouts.src) | int(layouts.dst) << 1 | int(layouts.addend) << 2;
+        const key k{threads, in[0], in[2], in[3], lk};
         {
             std::lock_guard lock(mutex);
             if (auto it = cache.find(k); it != cache.end()) return it->second;
@@ -155,8 +162,11 @@ struct conv2d::impl {
             e->dst = pd.dst_desc();
             e->scratch = pd.scratchpad_desc();
             e->user_src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, int8 ? dt::u8 : dt::f32,
-                                             tag::nchw);
-            e->user_dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::nchw);
+                                             tag_of(layouts.src));
+            e->user_dst =
+                dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag_of(layouts.dst));
+            e->user_addend = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32,
+                                                tag_of(layouts.addend));
             if (e->src != e->user_src) {
                 const dnnl::reorder::primitive_desc r(engine(), e->user_src, engine(), e->src,
                                                       base_attr());
@@ -168,12 +178,12 @@ struct conv2d::impl {
                                                       base_attr());
                 e->from_dst = dnnl::reorder(r);
                 e->scratch_from_dst = r.scratchpad_desc();
-                if (p.sum) {
-                    const dnnl::reorder::primitive_desc back(engine(), e->user_dst, engine(),
-                                                             e->dst, base_attr());
-                    e->to_dst = dnnl::reorder(back);
-                    e->scratch_to_dst = back.scratchpad_desc();
-                }
+            }
+            if (p.sum && e->user_addend != e->dst) {
+                const dnnl::reorder::primitive_desc back(engine(), e->user_addend, engine(), e->dst,
+                                                         base_attr());
+                e->to_dst = dnnl::reorder(back);
+                e->scratch_to_dst = back.scratchpad_desc();
             }
             e->name = pd.impl_info_str();
             std::optional<dnnl::convolution_forward::primitive_desc> hi;
@@ -208,8 +218,9 @@ struct conv2d::impl {
         });
     }
 
-    void run(const void* src, const shape& in, float* dst, const float* addend = nullptr) const {
-        const auto e = get(sync_threads(), in);
+    void run(const void* src, const shape& in, float* dst, const float* addend,
+             const conv_layouts& layouts) const {
+        const auto e = get(sync_threads(), in, layouts);
         call("conv2d::run", [&] {
             sync_threads();
             auto& s = stream();
@@ -224,14 +235,14 @@ struct conv2d::impl {
             }
             if (e->from_dst) dst_mem = buffer_for(e->dst, 2);
             if (addend) { // the sum post-op adds what dst holds
-                dnnl::memory user_addend(e->user_dst, engine(), const_cast<float*>(addend));
+                dnnl::memory user_addend(e->user_addend, engine(), const_cast<float*>(addend));
                 if (e->to_dst)
                     e->to_dst->execute(s,
                                        {{DNNL_ARG_FROM, user_addend},
                                         {DNNL_ARG_TO, dst_mem},
                                         {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_to_dst)}});
-                else if (addend != dst)
-                    std::memcpy(dst, addend, e->user_dst.get_size());
+                else if (addend != dst_mem.get_data_handle())
+                    std::memcpy(dst_mem.get_data_handle(), addend, e->dst.get_size());
             }
             std::unordered_map<int, dnnl::memory> args{
                 {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, dst_mem}};
@@ -420,28 +431,59 @@ std::size_t conv2d::cached_shapes() const {
 
 std::string conv2d::implementation(const shape& src) const {
     impl_->out_shape(src);
-    return impl_->get(onednn::sync_threads(), src)->name;
+    return impl_->get(onednn::sync_threads(), src, {})->name;
 }
 
-void conv2d::run(const_tensor_view src, tensor_view dst) const {
+int conv2d::reorders(const shape& src, const conv_layouts& layouts) const {
+    impl_->out_shape(src);
+    const auto e = impl_->get(onednn::sync_threads(), src, layouts);
+    return int(bool(e->to_src)) + int(bool(e->from_dst)) + int(bool(e->to_dst));
+}
+
+void conv2d::run(const_tensor_view src, tensor_view dst) const { run(src, dst, conv_layouts{}); }
+
+void conv2d::run(const_tensor_view src, tensor_view dst, const conv_layouts& layouts) const {
     if (impl_->p.sum)
         fail(status::invalid_argument, "conv2d::run: params.sum is set: pass the addend");
-    run_checked(src, dst, nullptr);
+    run_checked(src, dst, nullptr, layouts);
 }
 
 void conv2d::run(const_tensor_view src, tensor_view dst, const_tensor_view addend) const {
+    run(src, dst, addend, conv_layouts{});
+}
+
+namespace {
+// [N, C, H, W] of an NHWC view's dims [N, H, W, C] (others as they are).
+shape logical(const shape& s, conv_layout l) {
+    if (l != conv_layout::nhwc || s.rank() != 4) return s;
+    return shape{s[0], s[3], s[1], s[2]};
+}
+shape physical(const shape& s, conv_layout l) {
+    if (l != conv_layout::nhwc || s.rank() != 4) return s;
+    return shape{s[0], s[2], s[3], s[1]};
+}
+} // namespace
+
+void conv2d::run(const_tensor_view src, tensor_view dst, const_tensor_view addend,
+                 const conv_layouts& layouts) const {
     if (!impl_->p.sum) fail(status::invalid_argument, "conv2d::run: an addend needs params.sum");
-    if (addend.type() != dtype::f32 || !(addend.dims() == dst.dims()) || !addend.is_contiguous())
+    if (addend.data() == dst.data() && layouts.addend != layouts.dst)
+        fail(status::invalid_argument, "conv2d::run: an addend that is dst itself must have "
+                                       "dst's layout");
+    if (addend.type() != dtype::f32 ||
+        !(logical(addend.dims(), layouts.addend) == logical(dst.dims(), layouts.dst)) ||
+        !addend.is_contiguous())
         fail(status::shape_mismatch,
              fmt::format("conv2d::run: the addend is {} {}; f32 {} contiguous expected",
                          name_of(addend.type()), addend.dims().to_string(),
                          dst.dims().to_string()));
     if (addend.numel() > 0 && addend.data() == nullptr)
         fail(status::invalid_argument, "conv2d::run: addend data is null");
-    run_checked(src, dst, static_cast<const float*>(addend.data()));
+    run_checked(src, dst, static_cast<const float*>(addend.data()), layouts);
 }
 
-void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* addend) const {
+void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* addend,
+                         const conv_layouts& layouts) const {
     const auto& d = *impl_;
     const bool u8_ok = d.int8;
     if (src.type() != dtype::f32 && !(u8_ok && src.type() == dtype::u8))
@@ -450,23 +492,25 @@ void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* ad
     if (dst.type() != dtype::f32)
         fail(status::dtype_mismatch,
              fmt::format("conv2d::run: dst is {}; expected f32", name_of(dst.type())));
-    const shape out = d.out_shape(src.dims());
+    const shape in = logical(src.dims(), layouts.src);
+    const shape out = physical(d.out_shape(in), layouts.dst);
     if (!(dst.dims() == out))
         fail(status::shape_mismatch,
-             fmt::format("conv2d::run: dst is {} but src {} gives {}", dst.dims().to_string(),
-                         src.dims().to_string(), out.to_string()));
+             fmt::format("conv2d::run: dst is {} but src {} gives {}{}", dst.dims().to_string(),
+                         src.dims().to_string(), out.to_string(),
+                         layouts.dst == conv_layout::nhwc ? " (NHWC)" : ""));
     if (!src.is_contiguous() || !dst.is_contiguous())
         fail(status::invalid_argument, "conv2d::run: src and dst must be contiguous");
     if (src.numel() == 0) return;
     if (src.data() == nullptr || dst.data() == nullptr)
         fail(status::invalid_argument, "conv2d::run: src or dst data is null");
     if (!d.int8 || src.type() == dtype::u8)
-        return d.run(src.data(), src.dims(), static_cast<float*>(dst.data()), addend);
+        return d.run(src.data(), in, static_cast<float*>(dst.data()), addend, layouts);
     const auto count = static_cast<std::size_t>(src.numel());
     auto* q = static_cast<std::uint8_t*>(thread_buffer(count, 3)); // reused call after call
     quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point,
              std::span<std::uint8_t>(q, count));
-    d.run(q, src.dims(), static_cast<float*>(dst.data()));
+    d.run(q, in, static_cast<float*>(dst.data()), nullptr, layouts);
 }
 
 } // namespace hone::kernels

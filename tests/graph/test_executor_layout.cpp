@@ -1,0 +1,321 @@
+// The executor's activation layouts: values passed only between Convs on the oneDNN kernel are
+// held NHWC (executor_options::conv_nhwc), so a conv chain reorders only at its edges. Checked
+// by the plan (report() paths, last_run_reorders() against what kernels::conv2d says each layer
+// needs, no allocation once warm) and by the values (the same bytes as the NCHW plan at 1 and 2
+// threads, observers still see NCHW, ONNX semantics of the unfused graph within 1e-5).
+#include "../../src/graph/ops/ops.hpp"
+#include "graph_builder.hpp"
+
+#include <hone/core/error.hpp>
+#include <hone/core/threads.hpp>
+#include <hone/graph/executor.hpp>
+#include <hone/kernels/conv.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+using namespace hone;
+using kernels::conv_layout;
+
+namespace {
+
+tensor pseudo_random(const shape& dims, std::uint32_t seed) {
+    tensor t(dtype::f32, dims);
+    std::uint32_t s = seed;
+    for (auto& v : t.span<float>()) {
+        s = s * 1664525u + 1013904223u;
+        v = static_cast<float>(s >> 8) / 16777216.0f * 4.0f - 2.0f; // [-2, 2)
+    }
+    return t;
+}
+
+bool same_bytes(const tensor& a, const tensor& b) {
+    return a.dims() == b.dims() && a.nbytes() == b.nbytes() &&
+           std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
+}
+
+// max |a − b| / max |b|.
+double relative_error(const tensor& got, const tensor& ref) {
+    REQUIRE(got.dims() == ref.dims());
+    const auto g = got.span<const float>();
+    const auto r = ref.span<const float>();
+    double scale = 0, err = 0;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        scale = std::max(scale, std::fabs(static_cast<double>(r[i])));
+        err = std::max(err, std::fabs(static_cast<double>(g[i]) - r[i]));
+    }
+    return err / std::max(scale, 1e-30);
+}
+
+// x [N, 3, 8, 8] → conv1 (16 filters 3×3, pad 1) → Relu → a; conv2 (16 → 16, 3×3, pad 1) → b;
+// c = Relu(b + a); conv3 (16 → 8, 1×1) → d; y = GlobalAveragePool(d).
+// a is read by conv2 and the residual Add (fused into conv2), c by conv3 only, d by the pool.
+ops_test::graph conv_chain() {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{4, 3, 8, 8}, 1), {0});
+    g.constant("w1", pseudo_random(shape{16, 3, 3, 3}, 2));
+    g.constant("b1", pseudo_random(shape{16}, 3));
+    g.constant("w2", pseudo_random(shape{16, 16, 3, 3}, 4));
+    g.constant("b2", pseudo_random(shape{16}, 5));
+    g.constant("w3", pseudo_random(shape{8, 16, 1, 1}, 6));
+    const auto pads = attribute::of_ints({1, 1, 1, 1});
+    g.node("conv1", "Conv", {"x", "w1", "b1"}, {"c1"}, {{"pads", pads}});
+    g.node("relu1", "Relu", {"c1"}, {"a"});
+    g.node("conv2", "Conv", {"a", "w2", "b2"}, {"b"}, {{"pads", pads}});
+    g.node("add", "Add", {"b", "a"}, {"s"});
+    g.node("relu2", "Relu", {"s"}, {"c"});
+    g.node("conv3", "Conv", {"c", "w3"}, {"d"});
+    g.node("pool", "GlobalAveragePool", {"d"}, {"y"});
+    g.output("y");
+    return g;
+}
+
+kernels::conv2d_params params(std::int64_t in, std::int64_t out, std::int64_t k) {
+    kernels::conv2d_params p;
+    p.in_channels = in;
+    p.out_channels = out;
+    p.kernel_h = p.kernel_w = k;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+    return p;
+}
+
+// The reorders kernels::conv2d does for one run of each conv of conv_chain() with the layouts
+// the plan should choose (batch n).
+int expected_reorders(std::int64_t n) {
+    auto p1 = params(3, 16, 3), p2 = params(16, 16, 3), p3 = params(16, 8, 1);
+    p1.relu = true;
+    p2.sum = p2.relu = true;
+    const auto w1 = pseudo_random(shape{16, 3, 3, 3}, 2),
+               w2 = pseudo_random(shape{16, 16, 3, 3}, 4),
+               w3 = pseudo_random(shape{8, 16, 1, 1}, 6);
+    const kernels::conv2d c1(p1, w1.span<const float>()), c2(p2, w2.span<const float>()),
+        c3(p3, w3.span<const float>());
+    const auto nhwc = conv_layout::nhwc, nchw = conv_layout::nchw;
+    return c1.reorders(shape{n, 3, 8, 8}, {nchw, nhwc, nchw}) +
+           c2.reorders(shape{n, 16, 8, 8}, {nhwc, nhwc, nhwc}) +
+           c3.reorders(shape{n, 16, 8, 8}, {nhwc, nchw, nchw});
+}
+
+} // namespace
+
+TEST_CASE("executor: values between oneDNN convolutions are held NHWC, reordered at the edges") {
+    const auto g = conv_chain();
+    const executor nhwc(g.m);
+    const executor nchw(g.m, {.conv_nhwc = false});
+    const executor onnx(g.m,
+                        {.fuse_relu = false, .fuse_conv_activations = false, .conv_nhwc = false});
+    CHECK(g.path(nhwc, "conv1").find(", NCHW in, NHWC out") != std::string::npos);
+    CHECK(g.path(nhwc, "conv2").find(", NHWC in, NHWC out") != std::string::npos);
+    CHECK(g.path(nhwc, "conv3").find(", NHWC in, NCHW out") != std::string::npos);
+    CHECK(g.path(nhwc, "add") == "fused into Conv 'conv2' (oneDNN sum post-op)");
+    for (const char* c : {"conv1", "conv2", "conv3"})
+        CHECK(g.path(nchw, c).find("NHWC") == std::string::npos);
+
+    const auto ref = std::move(g.run(onnx).at(0));
+    const auto plain = std::move(g.run(nchw).at(0));
+    const auto first = std::move(g.run(nhwc).at(0));
+    REQUIRE(first.dims() == shape({4, 8, 1, 1}));
+    CHECK(same_bytes(first, plain)); // reorders only move values
+    CHECK(relative_error(first, ref) <= 1e-5);
+    CHECK(nhwc.last_run_allocations() > 0);
+    CHECK(same_bytes(first, g.run(nhwc).at(0)));
+    CHECK(nhwc.last_run_allocations() == 0);
+
+    // The reorders are exactly those the kernel needs for the chosen layouts; where oneDNN's
+    // convolution runs NHWC itself (AVX-512), only the chain's two edges remain.
+    const int want = expected_reorders(4);
+    CHECK(nhwc.last_run_reorders() == static_cast<std::uint64_t>(want));
+    CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
+    auto p2 = params(16, 16, 3);
+    const auto w2 = pseudo_random(shape{16, 16, 3, 3}, 4);
+    const kernels::conv2d probe(p2, w2.span<const float>());
+    if (probe.reorders(shape{4, 16, 8, 8}, {conv_layout::nhwc, conv_layout::nhwc}) == 0) {
+        CHECK(want == 2);
+        CHECK(nchw.last_run_reorders() > 2);
+    }
+}
+
+TEST_CASE("executor: NHWC values reach observers as NCHW; kept values and outputs stay NCHW") {
+    const auto g = conv_chain();
+    const executor nhwc(g.m);
+    const executor nchw(g.m, {.conv_nhwc = false});
+    std::vector<const_tensor_view> in;
+    for (const auto& f : g.feeds)
+        in.push_back(f.view());
+    const std::vector<std::string> names{"a", "c", "d"};
+    auto got = nhwc.run_observed(in, names);
+    auto want = nchw.run_observed(in, names);
+    for (const auto& n : names) {
+        CAPTURE(n);
+        REQUIRE(got.count(n) == 1);
+        CHECK(got.at(n).dims() == want.at(n).dims());
+        CHECK(same_bytes(got.at(n), want.at(n)));
+    }
+    CHECK(got.at("c").dims() == shape({4, 16, 8, 8}));
+    // A kept value stays NCHW (its producer writes NCHW, its reader reads NCHW).
+    const executor kept(g.m, {.keep = {"c"}});
+    CHECK(g.path(kept, "conv2").find("NHWC in, NCHW out") != std::string::npos);
+    CHECK(g.path(kept, "conv3").find("NHWC") == std::string::npos);
+    CHECK(same_bytes(std::move(g.run(kept).at(0)), std::move(g.run(nchw).at(0))));
+    // A conv output that is a graph output is NCHW.
+    auto g2 = conv_chain();
+    g2.output("c");
+    const executor two(g2.m);
+    const auto outs = g2.run(two);
+    REQUIRE(outs.size() == 2);
+    CHECK(same_bytes(outs[1], want.at("c")));
+}
+
+TEST_CASE("executor: the NHWC plan gives the same bytes at 1 and 2 threads, f32 and int8") {
+    const auto g = conv_chain();
+    executor_options q;
+    q.precision = exec_precision::int8_static;
+    q.activation_ranges = {{"x", {-2.0f, 2.0f}}, {"a", {0.0f, 8.0f}}, {"c", {0.0f, 16.0f}}};
+    for (const auto& o : {executor_options{}, q}) {
+        auto off = o;
+        off.conv_nhwc = false;
+        const executor nhwc(g.m, o), nchw(g.m, off);
+        CHECK(nhwc.uses_int8() == (o.precision == exec_precision::int8_static));
+        const int before = num_threads();
+        set_num_threads(1);
+        const auto one = std::move(g.run(nhwc).at(0));
+        set_num_threads(2);
+        const auto two = std::move(g.run(nhwc).at(0));
+        set_num_threads(before);
+        CHECK(same_bytes(one, two));
+        CHECK(same_bytes(one, std::move(g.run(nchw).at(0))));
+    }
+}
+
+TEST_CASE("kernels::conv2d: NHWC src, dst and addend give the NCHW results; misuse is named") {
+    auto p = params(3, 5, 3);
+    p.sum = true;
+    const auto w = pseudo_random(shape{5, 3, 3, 3}, 7);
+    const auto bias = pseudo_random(shape{5}, 8);
+    const kernels::conv2d conv(p, w.span<const float>(), bias.span<const float>());
+    const auto x = pseudo_random(shape{2, 3, 6, 7}, 9);
+    const auto r = pseudo_random(shape{2, 5, 6, 7}, 10);
+    tensor ref(dtype::f32, shape{2, 5, 6, 7});
+    conv.run(x.view(), ref.view(), r.view());
+    const std::int64_t to_nhwc[] = {0, 2, 3, 1}, to_nchw[] = {0, 3, 1, 2};
+    const auto xh = ops::transpose(x.view(), to_nhwc);
+    const auto rh = ops::transpose(r.view(), to_nhwc);
+    const auto nhwc = conv_layout::nhwc, nchw = conv_layout::nchw;
+    tensor yh(dtype::f32, shape{2, 6, 7, 5});
+    conv.run(xh.view(), yh.view(), rh.view(), {nhwc, nhwc, nhwc});
+    CHECK(same_bytes(ops::transpose(yh.view(), to_nchw), ref));
+    tensor y(dtype::f32, shape{2, 5, 6, 7});
+    conv.run(xh.view(), y.view(), rh.view(), {nhwc, nchw, nhwc}); // mixed
+    CHECK(same_bytes(y, ref));
+    auto inplace = rh.clone(); // the addend is dst itself, both NHWC
+    conv.run(x.view(), inplace.view(), inplace.view(), {nchw, nhwc, nhwc});
+    CHECK(same_bytes(ops::transpose(inplace.view(), to_nchw), ref));
+
+    tensor wrong(dtype::f32, shape{2, 5, 6, 7}); // NCHW dims given as NHWC dst
+    CHECK_THROWS_WITH_AS(conv.run(xh.view(), wrong.view(), rh.view(), {nhwc, nhwc, nhwc}),
+                         doctest::Contains("the addend is f32 [2, 6, 7, 5]"), hone::error);
+    p.sum = false;
+    const kernels::conv2d no_sum(p, w.span<const float>(), bias.span<const float>());
+    CHECK_THROWS_WITH_AS(no_sum.run(xh.view(), wrong.view(), {nhwc, nhwc}),
+                         doctest::Contains("gives [2, 6, 7, 5] (NHWC)"), hone::error);
+    auto same = r.clone();
+    CHECK_THROWS_WITH_AS(conv.run(x.view(), same.view(), same.view(), {nchw, nchw, nhwc}),
+                         doctest::Contains("must have dst's layout"), hone::error);
+    CHECK_THROWS_WITH_AS(conv.run(x.view(), y.view(), xh.view(), {nchw, nchw, nhwc}),
+                         doctest::Contains("the addend is f32 [2, 6, 7, 3]"), hone::error);
+}
+
+namespace {
+tensor scalar_f32(float v) {
+    tensor t(dtype::f32, shape{});
+    t.span<float>()[0] = v;
+    return t;
+}
+template <class T> tensor scalar_int(dtype type, T v) {
+    tensor t(type, shape{});
+    t.span<T>()[0] = v;
+    return t;
+}
+
+// A QDQ chain as `hone optimize --recipe int8` writes it: x → Q → DQ → conv1 → Q(g1) → DQ → Clip
+// [0, 6] → Q(g2) → DQ → conv2 → y; grids g1 / g2 u8, or i8 when `signed_grid`.
+ops_test::graph qdq_chain(bool signed_grid) {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{2, 3, 8, 8}, 21), {0});
+    g.constant("w1", pseudo_random(shape{16, 3, 3, 3}, 22));
+    g.constant("b1", pseudo_random(shape{16}, 23));
+    g.constant("w2", pseudo_random(shape{8, 16, 3, 3}, 24));
+    g.constant("s0", scalar_f32(4.0f / 255));
+    g.constant("z0", scalar_int<std::uint8_t>(dtype::u8, 128));
+    g.constant("s1", scalar_f32(0.11f));
+    g.constant("s2", scalar_f32(6.0f / 255));
+    g.constant("lo", scalar_f32(0.0f));
+    g.constant("hi", scalar_f32(6.0f));
+    if (signed_grid) {
+        g.constant("z1", scalar_int<std::int8_t>(dtype::i8, 3));
+        g.constant("z2", scalar_int<std::int8_t>(dtype::i8, -128));
+    } else {
+        g.constant("z1", scalar_int<std::uint8_t>(dtype::u8, 131));
+        g.constant("z2", scalar_int<std::uint8_t>(dtype::u8, 0));
+    }
+    const auto pads = attribute::of_ints({1, 1, 1, 1});
+    g.node("q0", "QuantizeLinear", {"x", "s0", "z0"}, {"xq"});
+    g.node("dq0", "DequantizeLinear", {"xq", "s0", "z0"}, {"xd"});
+    g.node("conv1", "Conv", {"xd", "w1", "b1"}, {"c1"}, {{"pads", pads}});
+    g.node("q1", "QuantizeLinear", {"c1", "s1", "z1"}, {"c1q"});
+    g.node("dq1", "DequantizeLinear", {"c1q", "s1", "z1"}, {"c1d"});
+    g.node("clip", "Clip", {"c1d", "lo", "hi"}, {"r"});
+    g.node("q2", "QuantizeLinear", {"r", "s2", "z2"}, {"rq"});
+    g.node("dq2", "DequantizeLinear", {"rq", "s2", "z2"}, {"rd"});
+    g.node("conv2", "Conv", {"rd", "w2"}, {"y"}, {{"pads", pads}});
+    g.output("y");
+    return g;
+}
+} // namespace
+
+TEST_CASE("executor: int8 QDQ chains requantize between convolutions in one pass, same bytes") {
+    for (const bool signed_grid : {false, true}) {
+        CAPTURE(signed_grid);
+        const auto g = qdq_chain(signed_grid);
+        executor_options o;
+        o.precision = exec_precision::int8_static;
+        const executor fused(g.m, o);
+        // Keeping the Clip's output runs Q, DQ and Clip as separate operators (ONNX semantics,
+        // then conv2 quantizes that f32 value itself).
+        auto apart = o;
+        apart.keep = {"r"};
+        apart.conv_nhwc = false;
+        const executor steps(g.m, apart);
+        for (const char* n : {"q1", "dq1", "clip"})
+            CHECK(g.path(fused, n) == "fused into Conv 'conv2' (requantized into its u8 input)");
+        CHECK(g.path(fused, "q2") == "fused into Conv 'conv2' (activation grid)");
+        CHECK(g.path(fused, "conv2")
+                  .find(std::string("input requantized from the ") + (signed_grid ? "i8" : "u8") +
+                        " grid and Clip") != std::string::npos);
+        CHECK(g.path(fused, "conv1").find("NCHW in, NHWC out") != std::string::npos);
+        CHECK(g.path(steps, "clip") == "ops::clip");
+        CHECK(g.path(steps, "conv2").find("requantized") == std::string::npos);
+        const int before = num_threads();
+        set_num_threads(1);
+        const auto one = std::move(g.run(fused).at(0));
+        set_num_threads(2);
+        const auto two = std::move(g.run(fused).at(0));
+        set_num_threads(before);
+        const auto ref = std::move(g.run(steps).at(0));
+        CHECK(same_bytes(one, ref));
+        CHECK(same_bytes(two, ref));
+        CHECK(fused.last_run_allocations() == 0);
+    }
+    // The Clip's output read elsewhere too: the chain stays apart.
+    auto g = qdq_chain(false);
+    g.node("extra", "Relu", {"r"}, {"e"});
+    g.output("e");
+    executor_options o;
+    o.precision = exec_precision::int8_static;
+    CHECK(g.path(executor(g.m, o), "clip") == "ops::clip");
+}
