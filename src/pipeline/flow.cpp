@@ -943,9 +943,9 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     // Without labels the validator takes the baseline's top-1 answers as the labels: accuracy is
     // then agreement with the baseline (docs/cli.md).
     if (eval.evaluation().labels.empty())
-        note(c, fmt::format("note: --eval '{}' has no labels: accuracy is top-1 agreement with "
-                            "the baseline",
-                            o.eval));
+        note(c, fmt::format("note: the evaluation data '{}' has no labels: accuracy is top-1 "
+                            "agreement with the baseline",
+                            eval.spec));
     // A first batch through the model: a shape that does not fit fails here, before any record.
     base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
     {
@@ -973,9 +973,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         json{{"accuracy", base_acc}, {"model_bytes", base_bytes}, {"samples", eval.data.size()}}
             .dump(),
         json::parse(data_json(eval, data_opts)).dump());
-    note(c,
-         fmt::format("baseline: top-1 {:.2f}% on {} samples, {} (ledger record {})", 100 * base_acc,
-                     eval.data.size(), format_bytes(double(base_bytes)), base_entry.seq));
+    note(c, fmt::format("baseline: {} on {} samples, {} (ledger record {})",
+                        std::isnan(base_acc) ? std::string("no labels")
+                                             : fmt::format("top-1 {:.2f}%", 100 * base_acc),
+                        eval.data.size(), format_bytes(double(base_bytes)), base_entry.seq));
 
     // 2. Calibrate and apply the recipe layer by layer.
     auto cb = build_candidate(base, rec, calib, tune, data_opts, c);

@@ -17,7 +17,7 @@ void stage::update(std::uint64_t done, std::uint64_t total) {
 
 void stage::finish() {
     if (total_ > 0) done_ = total_;
-    report(true);
+    report(false); // once: not again when the last update already reached the end
 }
 
 std::function<void(std::uint64_t, std::uint64_t)> stage::callback() {
