@@ -29,8 +29,9 @@
 // Errors: hone::error naming the argument, file, layer or field; nothing is written after a
 // failure except the baseline record of step 2 when the failure comes later.
 //
-// Thread safety: one call at a time per ledger file is not required (appends are locked), but
-// the calls share hone's thread settings (hone/core/threads.hpp).
+// Ledger appends take the ledger's file lock, so runs that share a ledger do not corrupt it;
+// every run uses hone's thread settings (hone/core/threads.hpp). optimize_request holds the
+// in-memory sets, so it is movable, not copyable.
 #pragma once
 
 #include "hone/core/export.hpp"
