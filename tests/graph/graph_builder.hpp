@@ -6,11 +6,30 @@
 #include "hone/model/model.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace ops_test {
+
+/// A deterministic f32 tensor with values in [-2, 2) (a linear congruential sequence).
+inline hone::tensor pseudo_random(const hone::shape& dims, std::uint32_t seed) {
+    hone::tensor t(hone::dtype::f32, dims);
+    std::uint32_t s = seed;
+    for (auto& v : t.span<float>()) {
+        s = s * 1664525u + 1013904223u;
+        v = static_cast<float>(s >> 8) / 16777216.0f * 4.0f - 2.0f;
+    }
+    return t;
+}
+
+/// Same dims and the same bytes.
+inline bool same_bytes(const hone::tensor& a, const hone::tensor& b) {
+    return a.dims() == b.dims() && a.nbytes() == b.nbytes() &&
+           std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
+}
 
 /// A node without attributes.
 inline hone::node make_node(std::string name, std::string op, std::vector<std::string> in,

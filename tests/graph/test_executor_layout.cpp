@@ -21,23 +21,10 @@
 
 using namespace hone;
 using kernels::conv_layout;
+using ops_test::pseudo_random;
+using ops_test::same_bytes;
 
 namespace {
-
-tensor pseudo_random(const shape& dims, std::uint32_t seed) {
-    tensor t(dtype::f32, dims);
-    std::uint32_t s = seed;
-    for (auto& v : t.span<float>()) {
-        s = s * 1664525u + 1013904223u;
-        v = static_cast<float>(s >> 8) / 16777216.0f * 4.0f - 2.0f; // [-2, 2)
-    }
-    return t;
-}
-
-bool same_bytes(const tensor& a, const tensor& b) {
-    return a.dims() == b.dims() && a.nbytes() == b.nbytes() &&
-           std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
-}
 
 // max |a − b| / max |b|.
 double relative_error(const tensor& got, const tensor& ref) {

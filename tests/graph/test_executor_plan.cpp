@@ -2,6 +2,7 @@
 // concurrent runs) and the oneDNN post-op fusions, each checked against the same graph run with
 // the fusion disabled (the operator library's ONNX semantics) and by the path report() names.
 #include "../model/fixture_path.hpp"
+#include "graph_builder.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
@@ -22,25 +23,10 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 using namespace hone;
+using ops_test::pseudo_random;
+using ops_test::same_bytes;
 
-namespace {
-
-tensor pseudo_random(const shape& dims, std::uint32_t seed) {
-    tensor t(dtype::f32, dims);
-    std::uint32_t s = seed;
-    for (auto& v : t.span<float>()) {
-        s = s * 1664525u + 1013904223u;
-        v = static_cast<float>(s >> 8) / 16777216.0f * 4.0f - 2.0f; // [-2, 2)
-    }
-    return t;
-}
-
-bool same_bytes(const tensor& a, const tensor& b) {
-    return a.dims() == b.dims() && a.nbytes() == b.nbytes() &&
-           std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("executor: a second run at the same shape allocates no intermediate buffers") {
     const auto m = load_onnx(test::fashion_fixture("cnn.onnx"));
