@@ -2297,6 +2297,15 @@ void executor::impl::build(const model& mdl) {
             }
             return scale > 0 && std::isfinite(scale);
         };
+        // A QuantizeLinear / DequantizeLinear pair on one scalar grid: its scale, zero point, type.
+        auto same_grid = [&](const node& q, const node& dq, float& scale, std::int32_t& zp,
+                             dtype& t) {
+            float s2 = 0;
+            std::int32_t z2 = 0;
+            dtype t2{};
+            return scalar_qparams(q, scale, zp, t) && scalar_qparams(dq, s2, z2, t2) &&
+                   scale == s2 && zp == z2 && t == t2;
+        };
         for (auto& l : work) {
             if (l.removed || l.n.inputs.empty() || f32_nodes.count(l.n.name) ||
                 (l.n.op_type != "Gemm" && l.n.op_type != "MatMul" && l.n.op_type != "Conv"))
@@ -2314,12 +2323,10 @@ void executor::impl::build(const model& mdl) {
             if (!qn || qn->n.op_type != "QuantizeLinear" || qn->n.has("output_dtype") ||
                 qn->n.get_int("block_size", 0) != 0)
                 continue;
-            float s1 = 0, s2 = 0;
-            std::int32_t z1 = 0, z2 = 0;
-            dtype t1{}, t2{};
-            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
-                s1 != s2 || z1 != z2 || t1 != t2)
-                continue;
+            float s1 = 0;
+            std::int32_t z1 = 0;
+            dtype t1{};
+            if (!same_grid(qn->n, d->n, s1, z1, t1)) continue;
             l.act_qdq = true;
             l.act_scale = s1;
             // An i8 grid is the u8 grid shifted by 128: the same real values.
@@ -2379,12 +2386,10 @@ void executor::impl::build(const model& mdl) {
                 qn->n.has("output_dtype") || qn->n.get_int("block_size", 0) != 0 ||
                 qn->n.inputs.empty())
                 continue;
-            float s1 = 0, s2 = 0;
-            std::int32_t z1 = 0, z2 = 0;
-            dtype t1{}, t2{};
-            if (!scalar_qparams(qn->n, s1, z1, t1) || !scalar_qparams(d->n, s2, z2, t2) ||
-                s1 != s2 || z1 != z2 || t1 != t2)
-                continue;
+            float s1 = 0;
+            std::int32_t z1 = 0;
+            dtype t1{};
+            if (!same_grid(qn->n, d->n, s1, z1, t1)) continue;
             r.scale = s1;
             r.zero_point = z1;
             r.type = t1;
