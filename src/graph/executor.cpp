@@ -1445,7 +1445,7 @@ compiled executor::impl::compile(const work_node& w) {
                     out.push_back(std::move(y));
                     return out;
                 },
-                "ops::conv_integer (integer reference)"};
+                "ops::conv_integer (int16 windows, exact)"};
     }
     if (op == "Relu") return {single([](V in) { return ops::relu(need(in, 0)); }), "ops::relu"};
     if (op == "LeakyRelu") {

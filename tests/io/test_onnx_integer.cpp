@@ -163,6 +163,155 @@ TEST_CASE("ConvInteger: the ONNX spec's examples (no padding, padding)") {
 }
 
 namespace {
+// ConvInteger written out directly: one int64 sum per output over the window, positions outside
+// X skipped (X padded with its zero point). 1-D to 3-D; w_zp scalar or per output channel.
+struct conv_case {
+    std::vector<std::int64_t> x_dims, w_dims, strides, pads, dilations;
+    std::int64_t group = 1;
+    dtype x_type = dtype::u8, w_type = dtype::i8;
+    bool per_channel_wz = false;
+};
+
+std::vector<std::int64_t> direct_conv_integer(const conv_case& cc, const std::vector<int>& x,
+                                              const std::vector<int>& w, int xz,
+                                              const std::vector<int>& wz,
+                                              std::vector<std::int64_t>& out_dims) {
+    const auto k = cc.x_dims.size() - 2;
+    std::array<std::int64_t, 3> in{1, 1, 1}, ke{1, 1, 1}, st{1, 1, 1}, di{1, 1, 1}, pb{0, 0, 0},
+        out{1, 1, 1};
+    out_dims = {cc.x_dims[0], cc.w_dims[0]};
+    for (std::size_t i = 0; i < k; ++i) {
+        in[i] = cc.x_dims[2 + i], ke[i] = cc.w_dims[2 + i], st[i] = cc.strides[i];
+        di[i] = cc.dilations[i], pb[i] = cc.pads[i];
+        out[i] = (in[i] + cc.pads[i] + cc.pads[k + i] - di[i] * (ke[i] - 1) - 1) / st[i] + 1;
+        out_dims.push_back(out[i]);
+    }
+    const auto n = cc.x_dims[0], c = cc.x_dims[1], m = cc.w_dims[0], cg = cc.w_dims[1];
+    std::vector<std::int64_t> y;
+    for (std::int64_t b = 0; b < n; ++b)
+        for (std::int64_t oc = 0; oc < m; ++oc)
+            for (std::int64_t o0 = 0; o0 < out[0]; ++o0)
+                for (std::int64_t o1 = 0; o1 < out[1]; ++o1)
+                    for (std::int64_t o2 = 0; o2 < out[2]; ++o2) {
+                        const auto g = oc / (m / cc.group);
+                        std::int64_t acc = 0;
+                        for (std::int64_t ci = 0; ci < cg; ++ci)
+                            for (std::int64_t a = 0; a < ke[0]; ++a)
+                                for (std::int64_t bb = 0; bb < ke[1]; ++bb)
+                                    for (std::int64_t e = 0; e < ke[2]; ++e) {
+                                        const auto i0 = o0 * st[0] - pb[0] + a * di[0];
+                                        const auto i1 = o1 * st[1] - pb[1] + bb * di[1];
+                                        const auto i2 = o2 * st[2] - pb[2] + e * di[2];
+                                        if (i0 < 0 || i0 >= in[0] || i1 < 0 || i1 >= in[1] ||
+                                            i2 < 0 || i2 >= in[2])
+                                            continue;
+                                        const auto xi =
+                                            (((b * c + g * cg + ci) * in[0] + i0) * in[1] + i1) *
+                                                in[2] +
+                                            i2;
+                                        const auto wi =
+                                            (((oc * cg + ci) * ke[0] + a) * ke[1] + bb) * ke[2] + e;
+                                        acc += std::int64_t(x[std::size_t(xi)] - xz) *
+                                               (w[std::size_t(wi)] - wz[wz.size() == 1 ? 0 : oc]);
+                                    }
+                        y.push_back(acc);
+                    }
+    return y;
+}
+
+template <class T>
+tensor filled(dtype t, const std::vector<std::int64_t>& dims, const std::vector<int>& v) {
+    tensor x(t, shape(std::span<const std::int64_t>(dims)));
+    std::transform(v.begin(), v.end(), x.span<T>().begin(), [](int e) { return T(e); });
+    return x;
+}
+
+tensor int8_tensor(dtype t, const std::vector<std::int64_t>& dims, const std::vector<int>& v) {
+    return t == dtype::u8 ? filled<std::uint8_t>(t, dims, v) : filled<std::int8_t>(t, dims, v);
+}
+} // namespace
+
+TEST_CASE("ConvInteger: exact against the direct sum (1-D to 3-D, groups, strides, dilations, "
+          "pads, zero points, extreme values, reductions longer than 4096)") {
+    const std::vector<conv_case> cases{
+        {{2, 4, 9, 7}, {6, 2, 3, 3}, {2, 1}, {1, 0, 2, 1}, {1, 2}, 2, dtype::u8, dtype::i8, true},
+        {{1, 3, 20}, {5, 3, 4}, {3}, {2, 1}, {2}, 1, dtype::i8, dtype::u8, false},
+        {{1, 2, 4, 5, 3},
+         {4, 1, 2, 3, 2},
+         {1, 2, 1},
+         {1, 0, 1, 0, 1, 1},
+         {1, 1, 2},
+         2,
+         dtype::u8,
+         dtype::u8,
+         true},
+        {{3, 6, 8, 8}, {6, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 6, dtype::u8, dtype::i8, false},
+        {{1, 520, 3, 3},
+         {7, 520, 3, 3},
+         {1, 1},
+         {1, 1, 1, 1},
+         {1, 1},
+         1,
+         dtype::u8,
+         dtype::i8,
+         false}, // K = 4680 > 4096 at the extremes: one int32 partial sum would overflow
+    };
+    std::uint32_t seed = 7;
+    const auto next = [&seed](int lo, int hi) {
+        seed = seed * 1664525u + 1013904223u;
+        return lo + int((seed >> 8) % std::uint32_t(hi - lo + 1));
+    };
+    for (std::size_t ci = 0; ci < cases.size(); ++ci) {
+        CAPTURE(ci);
+        const auto& cc = cases[ci];
+        const bool last = ci + 1 == cases.size();
+        const auto range = [](dtype t) {
+            return t == dtype::u8 ? std::pair{0, 255} : std::pair{-128, 127};
+        };
+        const auto [xlo, xhi] = range(cc.x_type);
+        const auto [wlo, whi] = range(cc.w_type);
+        std::int64_t xn = 1, wn = 1;
+        for (auto d : cc.x_dims)
+            xn *= d;
+        for (auto d : cc.w_dims)
+            wn *= d;
+        std::vector<int> x, w, wz;
+        for (std::int64_t i = 0; i < xn; ++i)
+            x.push_back(last ? xhi : next(xlo, xhi));
+        for (std::int64_t i = 0; i < wn; ++i)
+            w.push_back(last ? wlo : next(wlo, whi));
+        const int xz = last ? xlo : next(xlo, xhi);
+        for (std::int64_t i = 0; i < (cc.per_channel_wz ? cc.w_dims[0] : 1); ++i)
+            wz.push_back(last ? whi : next(wlo, whi));
+        std::vector<std::int64_t> out_dims;
+        const auto want = direct_conv_integer(cc, x, w, xz, wz, out_dims);
+
+        auto n = make_node("ConvInteger", {"x", "w", "xz", "wz"}, {"y"});
+        n.attributes["strides"] = attribute::of_ints(cc.strides);
+        n.attributes["pads"] = attribute::of_ints(cc.pads);
+        n.attributes["dilations"] = attribute::of_ints(cc.dilations);
+        n.attributes["group"] = attribute::of_int(cc.group);
+        std::vector<dimension> xd;
+        for (auto d : cc.x_dims)
+            xd.push_back({d, ""});
+        auto m = one_node(n, {{"x", cc.x_type, xd}}, {"y"});
+        m.outputs[0].type = dtype::i32;
+        m.set_weight("w", int8_tensor(cc.w_type, cc.w_dims, w));
+        m.set_weight("xz", int8_tensor(cc.x_type, {}, {xz}));
+        m.set_weight("wz", int8_tensor(cc.w_type, {std::int64_t(wz.size())}, wz));
+        const auto xt = int8_tensor(cc.x_type, cc.x_dims, x);
+        const auto r = run1(m, {xt.view()});
+        REQUIRE(r[0].dims() == shape(std::span<const std::int64_t>(out_dims)));
+        const auto got = r[0].span<const std::int32_t>();
+        REQUIRE(got.size() == want.size());
+        std::size_t wrong = 0;
+        for (std::size_t i = 0; i < want.size(); ++i)
+            wrong += std::int64_t(got[i]) != want[i];
+        CHECK(wrong == 0);
+    }
+}
+
+namespace {
 // A [N, K] signed symmetric int4 per-group weight with q[n][k] = (3n + k) mod 16 − 8.
 quantized_tensor int4_weight(std::int64_t nn, std::int64_t kk, std::int64_t group, bool affine) {
     quant_spec spec;

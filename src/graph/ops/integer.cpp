@@ -1,5 +1,6 @@
 // ONNX's integer operators: DynamicQuantizeLinear, MatMulInteger, ConvInteger (ops.hpp).
-// Reference loops, exact in integers; OpenMP over output elements, one thread per element.
+// Exact in integers, in a fixed order per output (the same bytes at any thread count). ConvInteger
+// gathers windows into int16 tiles and takes four dot products per pass (vectorized int16 madds).
 #include "common.hpp"
 
 #include "hone/kernels/quantize.hpp"
@@ -43,6 +44,24 @@ std::vector<std::int32_t> zero_points(optional_view zp, dtype type, std::int64_t
                          zp->dims().to_string(),
                          count > 1 ? fmt::format(" or {} values", count) : std::string()));
     return int8_values(*zp, op, what);
+}
+
+// v − zero_point as int16 (v u8 or i8, any strides), row-major.
+std::vector<std::int16_t> centered_values(const_tensor_view v, std::int32_t zero_point,
+                                          const char* op, const char* what) {
+    if (v.type() != dtype::u8 && v.type() != dtype::i8)
+        fail(status::dtype_mismatch,
+             fmt::format("{}: input '{}' is {}, expected u8 or i8", op, what, name_of(v.type())));
+    const auto c = tensor::copy_of(v);
+    std::vector<std::int16_t> out(static_cast<std::size_t>(c.numel()));
+    const auto center = [zero_point](auto e) { return static_cast<std::int16_t>(e - zero_point); };
+    if (c.type() == dtype::u8)
+        std::transform(c.span<const std::uint8_t>().begin(), c.span<const std::uint8_t>().end(),
+                       out.begin(), center);
+    else
+        std::transform(c.span<const std::int8_t>().begin(), c.span<const std::int8_t>().end(),
+                       out.begin(), center);
+    return out;
 }
 
 } // namespace
@@ -144,6 +163,52 @@ tensor matmul_integer(const_tensor_view a, const_tensor_view b, optional_view a_
     return matmul_integer(a, prepare_integer_matrix(b, b_zero_point), a_zero_point);
 }
 
+namespace {
+
+// Σ_i a[i]·w_j[i] for four weight rows at once (a read once for four outputs), exact: int32
+// partial sums over ≤ 4096 products (|p| ≤ 65025), totals in int64, wrapped to int32 as ONNX's
+// int32 output does.
+void dot4(const std::int16_t* a, const std::int16_t* w, std::int64_t k, std::int64_t count,
+          std::int64_t w_stride, std::int32_t* out, std::int64_t out_stride) {
+    std::int64_t j = 0;
+    for (; j + 4 <= count; j += 4) {
+        const std::int16_t *w0 = w + j * w_stride, *w1 = w0 + w_stride, *w2 = w1 + w_stride,
+                           *w3 = w2 + w_stride;
+        std::int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        for (std::int64_t i0 = 0; i0 < k; i0 += 4096) {
+            const auto i1 = std::min(k, i0 + 4096);
+            std::int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+            for (std::int64_t i = i0; i < i1; ++i) {
+                const std::int32_t x = a[i];
+                s0 += x * w0[i];
+                s1 += x * w1[i];
+                s2 += x * w2[i];
+                s3 += x * w3[i];
+            }
+            t0 += s0, t1 += s1, t2 += s2, t3 += s3;
+        }
+        const std::int64_t t[4] = {t0, t1, t2, t3};
+        for (int q = 0; q < 4; ++q)
+            out[(j + q) * out_stride] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[q]));
+    }
+    for (; j < count; ++j) {
+        const std::int16_t* wj = w + j * w_stride;
+        std::int64_t t = 0;
+        for (std::int64_t i0 = 0; i0 < k; i0 += 4096) {
+            const auto i1 = std::min(k, i0 + 4096);
+            std::int32_t s = 0;
+#pragma omp simd reduction(+ : s)
+            for (std::int64_t i = i0; i < i1; ++i)
+                s += std::int32_t(a[i]) * wj[i];
+            t += s;
+        }
+        out[j * out_stride] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t));
+    }
+}
+
+} // namespace
+
 tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_zero_point,
                     optional_view w_zero_point, const conv_params& params) {
     const char* op = "ops::conv_integer";
@@ -163,9 +228,10 @@ tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_ze
     const std::vector<std::int64_t> kernel(w.dims().dims().begin() + 2, w.dims().dims().end());
     const auto r =
         detail::resolve_spatial(x.dims().dims().subspan(2), kernel, params.spatial, false, op);
-    const auto xv = int8_values(x, op, "X"), wv = int8_values(w, op, "W");
     const auto xz = zero_points(x_zero_point, x.type(), 1, op, "x_zero_point")[0];
     const auto wz = zero_points(w_zero_point, w.type(), m, op, "w_zero_point");
+    const auto xc = centered_values(x, xz, op, "X"); // x − x_zp
+    const auto wv = int8_values(w, op, "W");
     std::vector<std::int64_t> out_dims{batch, m};
     std::array<std::int64_t, 3> in{1, 1, 1}, ker{1, 1, 1}, st{1, 1, 1}, dil{1, 1, 1}, pb{0, 0, 0},
         out{1, 1, 1};
@@ -178,38 +244,59 @@ tensor conv_integer(const_tensor_view x, const_tensor_view w, optional_view x_ze
     auto* yp = static_cast<std::int32_t*>(y.data());
     const auto in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
     const auto ksize = ker[0] * ker[1] * ker[2];
+    const auto kk = cg * ksize; // reduction length of one output
     const auto mg = m / group;
-    const auto total = y.numel();
-    const int threads = detail::threads_for(total * cg * ksize);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t idx = 0; idx < total; ++idx) {
-        const auto pos = idx % out_plane, oc = (idx / out_plane) % m, nb = idx / (out_plane * m);
-        const std::int64_t o0 = pos / (out[1] * out[2]), o1 = (pos / out[2]) % out[1],
-                           o2 = pos % out[2];
-        const auto g = oc / mg;
-        const std::int64_t zw = wz[wz.size() == 1 ? 0 : static_cast<std::size_t>(oc)];
-        std::int64_t acc = 0;
-        for (std::int64_t ci = 0; ci < cg; ++ci) {
-            const auto xbase = (nb * c + g * cg + ci) * in_plane;
-            const auto wbase = (oc * cg + ci) * ksize;
-            for (std::int64_t k0 = 0; k0 < ker[0]; ++k0) {
-                const auto i0 = o0 * st[0] - pb[0] + k0 * dil[0];
-                if (i0 < 0 || i0 >= in[0]) continue;
-                for (std::int64_t k1 = 0; k1 < ker[1]; ++k1) {
-                    const auto i1 = o1 * st[1] - pb[1] + k1 * dil[1];
-                    if (i1 < 0 || i1 >= in[1]) continue;
-                    for (std::int64_t k2 = 0; k2 < ker[2]; ++k2) {
-                        const auto i2 = o2 * st[2] - pb[2] + k2 * dil[2];
-                        if (i2 < 0 || i2 >= in[2]) continue;
-                        const auto xi = xbase + (i0 * in[1] + i1) * in[2] + i2;
-                        const auto wi = wbase + (k0 * ker[1] + k1) * ker[2] + k2;
-                        acc += (xv[static_cast<std::size_t>(xi)] - xz) *
-                               (wv[static_cast<std::size_t>(wi)] - zw);
+    if (y.numel() == 0) return y;
+
+    // Weights w − w_zp as int16 rows [M, cg·ksize] (the layout of W itself).
+    std::vector<std::int16_t> wc(wv.size());
+    for (std::int64_t oc = 0; oc < m; ++oc)
+        for (std::int64_t i = 0; i < kk; ++i)
+            wc[static_cast<std::size_t>(oc * kk + i)] =
+                static_cast<std::int16_t>(wv[static_cast<std::size_t>(oc * kk + i)] -
+                                          wz[wz.size() == 1 ? 0 : static_cast<std::size_t>(oc)]);
+
+    // Work in tiles of up to 64 output positions of one image and group: each tile gathers its
+    // windows (x − x_zp, 0 for padding) into a [tile, cg·ksize] block, then takes dot products
+    // with the group's weight rows. Every output is one exact integer sum in a fixed order, so
+    // the result does not depend on the thread count.
+    constexpr std::int64_t tile = 64;
+    const auto tiles = (out_plane + tile - 1) / tile;
+    const auto tasks = batch * group * tiles;
+    const int threads = detail::threads_for(y.numel() * kk);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        std::vector<std::int16_t> cols(static_cast<std::size_t>(tile * kk));
+#pragma omp for schedule(static)
+        for (std::int64_t task = 0; task < tasks; ++task) {
+            const auto t = task % tiles, g = (task / tiles) % group, nb = task / (tiles * group);
+            const auto p0 = t * tile, p1 = std::min(out_plane, p0 + tile);
+            for (std::int64_t pos = p0; pos < p1; ++pos) {
+                const std::int64_t o0 = pos / (out[1] * out[2]), o1 = (pos / out[2]) % out[1],
+                                   o2 = pos % out[2];
+                std::int16_t* col = cols.data() + (pos - p0) * kk;
+                for (std::int64_t ci = 0; ci < cg; ++ci) {
+                    const auto xbase = (nb * c + g * cg + ci) * in_plane;
+                    for (std::int64_t k0 = 0; k0 < ker[0]; ++k0) {
+                        const auto i0 = o0 * st[0] - pb[0] + k0 * dil[0];
+                        for (std::int64_t k1 = 0; k1 < ker[1]; ++k1) {
+                            const auto i1 = o1 * st[1] - pb[1] + k1 * dil[1];
+                            for (std::int64_t k2 = 0; k2 < ker[2]; ++k2) {
+                                const auto i2 = o2 * st[2] - pb[2] + k2 * dil[2];
+                                const bool inside = i0 >= 0 && i0 < in[0] && i1 >= 0 &&
+                                                    i1 < in[1] && i2 >= 0 && i2 < in[2];
+                                *col++ = inside ? xc[static_cast<std::size_t>(
+                                                      xbase + (i0 * in[1] + i1) * in[2] + i2)]
+                                                : std::int16_t(0);
+                            }
+                        }
                     }
                 }
             }
+            for (std::int64_t pos = p0; pos < p1; ++pos)
+                dot4(cols.data() + (pos - p0) * kk, wc.data() + g * mg * kk, kk, mg, kk,
+                     yp + (nb * m + g * mg) * out_plane + pos, out_plane);
         }
-        yp[idx] = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc));
     }
     return y;
 }
