@@ -80,6 +80,12 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
         s->add_option("--report", o.report, "Folder for report.html and report.json");
         s->add_option("--actor", o.actor, "Identity recorded as acting")->capture_default_str();
         s->add_option("--key", o.key, "Ed25519 private key (PEM) to sign the records");
+        s->add_option("--tolerable-drop", o.tolerable_drop,
+                      "Accuracy-aware search: keep the layers that cost most accuracy in f32 "
+                      "until the drop on the calibration data is at most this fraction "
+                      "(0.003 = 0.3 points)");
+        s->add_flag("--relative-drop", o.relative_drop,
+                    "--tolerable-drop is relative to the baseline's accuracy");
         add_data_arguments(s, o.data);
         add_validation_arguments(s, o.validation);
         s->footer(data_help);

@@ -67,6 +67,8 @@ struct optimize_options {
     std::filesystem::path key;
     data_arguments data;
     validation_arguments validation;
+    std::optional<double> tolerable_drop; ///< --tolerable-drop
+    bool relative_drop = false;           ///< --relative-drop
     hone::policy policy_value() const { return parse_policy_argument(policy); }
 };
 

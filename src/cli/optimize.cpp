@@ -147,6 +147,8 @@ int run_optimize(const optimize_options& o, console& c) {
     r.key = o.key;
     r.data = o.data;
     r.validation = o.validation;
+    r.tolerable_drop = o.tolerable_drop;
+    r.relative_drop = o.relative_drop;
     console_events ev(c);
     const auto out = hone::optimize(r, ev.events());
     print_outcome(out, o.ledger, o.report, c);

@@ -123,6 +123,7 @@ concluded conclude_record(const conclusion& c) {
     in.decision = c.decision;
     in.layers = c.layers;
     in.candidates = c.candidates;
+    in.search = c.search;
     in.confidence = c.policy.confidence;
     // The report folder first: an unwritable folder must fail before the ledger changes.
     if (!c.report_dir.empty()) {

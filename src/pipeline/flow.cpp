@@ -5,6 +5,7 @@
 #include "deploy.hpp"
 #include "layers.hpp"
 #include "recipe.hpp"
+#include "search.hpp"
 #include "stage.hpp"
 
 #include <hone/cluster/clusterer.hpp>
@@ -887,6 +888,71 @@ std::string packed_safetensors(const candidate_build& cb) {
 
 } // namespace
 
+// ---- accuracy-aware search ---------------------------------------------------------------
+
+/// Top-1 of r's answers against `labels` over `inputs` (batches of 256).
+double top1_against(runner& r, const_tensor_view inputs, const std::vector<std::int64_t>& labels) {
+    const auto n = inputs.dims()[0];
+    std::int64_t correct = 0;
+    for (std::int64_t b = 0; b < n; b += 256) {
+        const auto e = std::min(n, b + 256);
+        const auto out = r.run(inputs.slice(0, b, e));
+        const auto classes = out.dims()[out.dims().rank() - 1];
+        const auto s = out.span<float>();
+        for (std::int64_t i = 0; i < e - b; ++i) {
+            const float* row = s.data() + i * classes;
+            correct += std::max_element(row, row + classes) - row == labels[std::size_t(b + i)];
+        }
+    }
+    return n ? double(correct) / double(n) : 0.0;
+}
+
+/// The recipe's accuracy_search on the first ranking_samples calibration samples: each trial is
+/// the deployable file of the recipe with some layers excluded, as it will ship.
+search_result run_search(const model& base, const recipe& rec, const loaded_data& calib,
+                         const data_options& data_opts, artifact_format format,
+                         const std::string& source, const pipeline_events& c) {
+    const auto& params = *rec.search; // (optimize() refused a search with a finetune step)
+    const auto ev = calib.evaluation();
+    const auto n = std::min(ev.inputs.dims()[0], params.ranking_samples);
+    const auto inputs = ev.inputs.slice(0, 0, n);
+    graph_runner baseline(base, {}, "baseline f32");
+    std::vector<std::int64_t> labels;
+    if (!ev.labels.empty()) {
+        labels.assign(ev.labels.begin(), ev.labels.begin() + n);
+    } else {
+        // No labels: the baseline's answers, so accuracy is agreement with the baseline.
+        const auto out = baseline.run(inputs);
+        const auto classes = out.dims()[out.dims().rank() - 1];
+        const auto s = out.span<float>();
+        for (std::int64_t i = 0; i < n; ++i)
+            labels.push_back(
+                std::max_element(s.data() + i * classes, s.data() + (i + 1) * classes) -
+                (s.data() + i * classes));
+    }
+    model folded = base.clone();
+    (void)fold_batch_norm(folded);
+    const auto layers = find_layers(folded);
+    const auto steps = selected_steps(rec, layers);
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < layers.size(); ++i)
+        if (steps[i]) names.push_back(layers[i].name);
+    recipe plain = rec;
+    plain.search.reset();
+    const auto measure = [&](const std::vector<std::string>& kept) {
+        recipe r = plain;
+        r.exclude.insert(r.exclude.end(), kept.begin(), kept.end());
+        const auto cb = build_candidate(base, r, calib, nullptr, data_opts, c);
+        const auto sh = ship(cb, format, source);
+        sized_runner run(*sh.m, *sh.exec, "trial", sh.bytes);
+        return top1_against(run, inputs, labels);
+    };
+    note(c, fmt::format("accuracy search: {} layer(s), ranking on {} calibration samples{}",
+                        names.size(), n,
+                        ev.labels.empty() ? " (agreement with the baseline: no labels)" : ""));
+    return search_layers(params, names, top1_against(baseline, inputs, labels), measure, c);
+}
+
 // ---- optimize ----------------------------------------------------------------------------
 
 std::int64_t group_for(std::int64_t wanted, std::int64_t k) {
@@ -911,7 +977,24 @@ using namespace hone::pipeline;
 
 optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     // Everything that can be refused is refused before the ledger changes.
-    const auto rec = load_recipe(o.recipe);
+    auto rec = load_recipe(o.recipe);
+    if (o.tolerable_drop) {
+        if (!(*o.tolerable_drop >= 0 && *o.tolerable_drop < 1))
+            fail(status::invalid_argument,
+                 fmt::format("--tolerable-drop {} must lie in [0, 1) (a fraction: 0.003 is 0.3 "
+                             "points)",
+                             *o.tolerable_drop));
+        if (!rec.search) rec.search.emplace();
+        rec.search->tolerable_drop = *o.tolerable_drop;
+        rec.search->relative = o.relative_drop;
+    } else if (o.relative_drop) {
+        fail(status::invalid_argument, "--relative-drop needs --tolerable-drop");
+    }
+    if (rec.search && rec.finetune)
+        fail(status::unsupported,
+             fmt::format("recipe '{}': an accuracy search with a finetune step is not supported "
+                         "(every trial would retrain the model)",
+                         rec.name));
     const auto format = parse_artifact_format(o.format);
     const auto pol = parse_policy_argument(o.policy);
     const auto key = load_signing_key(o.key);
@@ -978,8 +1061,24 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                                              : fmt::format("top-1 {:.2f}%", 100 * base_acc),
                         eval.data.size(), format_bytes(double(base_bytes)), base_entry.seq));
 
-    // 2. Calibrate and apply the recipe layer by layer.
-    auto cb = build_candidate(base, rec, calib, tune, data_opts, c);
+    // 2. Calibrate and apply the recipe layer by layer; with an accuracy search, the layers it
+    // keeps in f32 are excluded from the recipe (so the recorded recipe reproduces the result).
+    auto chosen = rec;
+    json search_j = nullptr;
+    if (rec.search) {
+        const auto found = run_search(base, rec, calib, data_opts, format, paths.onnx.string(), c);
+        chosen.exclude.insert(chosen.exclude.end(), found.kept.begin(), found.kept.end());
+        search_j = found.to_json();
+        std::string kept;
+        for (const auto& k : found.kept)
+            kept += (kept.empty() ? "" : ", ") + k;
+        note(c, fmt::format("accuracy search: {} trials; {} layer(s) kept in f32{}; the bound {} "
+                            "on the ranking data",
+                            found.trials.size(), found.kept.size(),
+                            kept.empty() ? "" : " (" + kept + ")",
+                            found.met ? "holds" : "was not met"));
+    }
+    auto cb = build_candidate(base, chosen, calib, tune, data_opts, c);
 
     // 3. The deployable file, read back: what is validated is what ships.
     const auto shipped = ship(cb, format, paths.onnx.string());
@@ -1014,7 +1113,8 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     conclusion cl;
     cl.model = o.model.string();
     cl.recipe_name = rec.name;
-    json recipe_j = rec.to_json();
+    json recipe_j = chosen.to_json();
+    if (rec.search) recipe_j["search_result"] = search_j;
     recipe_j["activation_ranges"] =
         ranges_json(shipped.file ? cb.grids : cb.exec.activation_ranges);
     recipe_j["execution_paths"] = json::array();
@@ -1036,6 +1136,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     cl.baseline_seq = base_entry.seq;
     cl.report_dir = o.report;
     cl.layers = errors;
+    cl.search = search_j;
     auto out = outcome_of(cl, conclude_record(cl));
     out.artifact_form = shipped.form;
     out.artifact_bytes = shipped.bytes;

@@ -73,6 +73,7 @@ struct HONE_EXPORT conclusion {
     std::filesystem::path report_dir; ///< empty = no report
     std::vector<layer_error> layers;
     std::vector<candidate_point> candidates; ///< sweeps
+    nlohmann::json search = nullptr;         ///< the accuracy search's trials (search.hpp)
 };
 
 struct HONE_EXPORT concluded {

@@ -285,7 +285,38 @@ const char* preset_json(std::string_view name) {
     return nullptr;
 }
 
+accuracy_search parse_search(const json& j, std::string_view source) {
+    if (!j.is_object()) bad(source, "search must be an object");
+    static const std::vector<std::string> known = {"tolerable_drop", "relative", "ranking_samples",
+                                                   "max_trials"};
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("search: unknown field '{}'", k));
+    accuracy_search s;
+    s.tolerable_drop = get<double>(j, "tolerable_drop", s.tolerable_drop, source, "search");
+    s.relative = get<bool>(j, "relative", s.relative, source, "search");
+    s.ranking_samples =
+        get<std::int64_t>(j, "ranking_samples", s.ranking_samples, source, "search");
+    s.max_trials = get<int>(j, "max_trials", s.max_trials, source, "search");
+    if (!(s.tolerable_drop >= 0 && s.tolerable_drop < 1))
+        bad(source, fmt::format("search.tolerable_drop {} must lie in [0, 1) (a fraction: 0.003 "
+                                "is 0.3 points)",
+                                s.tolerable_drop));
+    if (s.ranking_samples < 1)
+        bad(source, fmt::format("search.ranking_samples {} must be at least 1", s.ranking_samples));
+    if (s.max_trials < 1)
+        bad(source, fmt::format("search.max_trials {} must be at least 1", s.max_trials));
+    return s;
+}
+
 } // namespace
+
+json accuracy_search::to_json() const {
+    return {{"tolerable_drop", tolerable_drop},
+            {"relative", relative},
+            {"ranking_samples", ranking_samples},
+            {"max_trials", max_trials}};
+}
 
 const std::vector<std::string>& recipe_presets() {
     static const std::vector<std::string> names = {
@@ -303,7 +334,7 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
     }
     if (!j.is_object()) bad(source, "must be a JSON object");
     static const std::vector<std::string> known = {"name",  "execution", "calibration", "layers",
-                                                   "steps", "overrides", "comment"};
+                                                   "steps", "overrides", "search",      "comment"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("unknown field '{}'", k));
@@ -382,6 +413,7 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
             r.overrides.push_back(std::move(ov));
         }
     }
+    if (j.contains("search")) r.search = parse_search(j["search"], source);
     return r;
 }
 
@@ -467,12 +499,14 @@ json recipe::to_json() const {
     const char* exec = execution == exec_precision::int8_static    ? "int8-static"
                        : execution == exec_precision::int8_dynamic ? "int8-dynamic"
                                                                    : "f32";
-    return {{"name", name},
-            {"execution", exec},
-            {"calibration", calibration_method},
-            {"layers", {{"include", include}, {"op_types", op_types}, {"exclude", exclude}}},
-            {"steps", steps_j},
-            {"overrides", ov}};
+    json j{{"name", name},
+           {"execution", exec},
+           {"calibration", calibration_method},
+           {"layers", {{"include", include}, {"op_types", op_types}, {"exclude", exclude}}},
+           {"steps", steps_j},
+           {"overrides", ov}};
+    if (search) j["search"] = search->to_json();
+    return j;
 }
 
 } // namespace hone::pipeline

@@ -69,6 +69,24 @@ struct HONE_EXPORT finetune_params {
 HONE_EXPORT void parse_finetune(finetune_params& p, const nlohmann::json& j,
                                 std::string_view source, std::string_view where);
 
+/// Accuracy-aware search (Intel Neural Compressor's and NNCF's lead strategy): when the candidate
+/// loses more than `tolerable_drop` on the ranking data, each selected layer's contribution to the
+/// loss is measured (the candidate with only that layer kept in f32), and the layers are kept in
+/// f32 one by one, largest contribution first, until the bound holds. The ranking data are the
+/// first `ranking_samples` calibration samples (their labels; without labels, the baseline's
+/// top-1 answers): the evaluation data stay a held-out check of the result. Every trial is
+/// recorded (the ledger's recipe, the report). The found layers end up in the recipe's
+/// `layers.exclude`, so the recipe recorded reproduces the candidate without searching.
+/// Cost: one candidate per selected layer plus one per layer kept, each built and run on the
+/// ranking data.
+struct HONE_EXPORT accuracy_search {
+    double tolerable_drop = 0.01;        ///< accuracy points as a fraction (0.003 = 0.3 points)
+    bool relative = false;               ///< drop relative to the baseline's accuracy
+    std::int64_t ranking_samples = 1000; ///< ≥ 1
+    int max_trials = 64;                 ///< candidates built at most (the first included)
+    nlohmann::json to_json() const;
+};
+
 struct HONE_EXPORT recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
@@ -86,6 +104,8 @@ struct HONE_EXPORT recipe {
     std::vector<recipe_override> overrides;
     /// A last `finetune` step: the whole candidate is retrained after the one-shot steps.
     std::optional<finetune_params> finetune;
+    /// Keep the layers that cost most accuracy in f32 until a bound holds (accuracy_search).
+    std::optional<accuracy_search> search;
 
     /// Whether a step needs the layers' calibration inputs (GPTQ, SparseGPT, Wanda).
     bool needs_layer_inputs() const;

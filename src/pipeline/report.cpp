@@ -272,6 +272,7 @@ json report_json(const report_inputs& in) {
                               {"pareto_latency", flags[i].latency}});
     }
     j["candidates"] = std::move(candidates);
+    if (!in.search.is_null()) j["search"] = in.search;
     return j;
 }
 
@@ -732,6 +733,33 @@ std::string render_html(const json& r) {
                              e ? fmt::format("{:.3g}", *e) : dash,
                              format_bytes(num(l, "bytes_before").value_or(0)),
                              format_bytes(num(l, "bytes_after").value_or(0)));
+        }
+        h += "</table>\n";
+    }
+
+    // Accuracy-aware search.
+    const json& search = member(r, "search");
+    if (search.is_object() && search.contains("trials") && search["trials"].is_array()) {
+        h += "<h2>Accuracy-aware search</h2>\n";
+        h += fmt::format("<p>Bound: a drop of at most {:.2f} points from the baseline's {:.2f}% on "
+                         "the ranking data (calibration samples); {}.</p>\n",
+                         100 * num(search, "bound").value_or(0),
+                         100 * num(search, "baseline").value_or(0),
+                         search.value("met", false) ? "met" : "not met");
+        h += "<table id=\"search\"><tr><th>trial</th><th>layers kept in f32</th><th>accuracy</th>"
+             "<th>drop</th><th>within</th></tr>\n";
+        for (const auto& t : search["trials"]) {
+            std::string kept;
+            if (t.contains("kept") && t["kept"].is_array())
+                for (const auto& k : t["kept"])
+                    kept += (kept.empty() ? "" : ", ") +
+                            html_escape(k.is_string() ? k.get<std::string>() : k.dump());
+            const auto a = num(t, "accuracy"), d = num(t, "drop");
+            h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                             html_escape(str(t, "role")), kept.empty() ? dash : kept,
+                             a ? fmt::format("{:.2f}%", 100 * *a) : dash,
+                             d ? fmt::format("{:+.2f} points", 100 * *d) : dash,
+                             t.value("within", false) ? "yes" : "no");
         }
         h += "</table>\n";
     }

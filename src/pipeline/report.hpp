@@ -91,6 +91,8 @@ struct HONE_EXPORT report_inputs {
     /// For sweeps: every candidate and the baseline. Empty = the baseline and the candidate of
     /// `validation`.
     std::vector<candidate_point> candidates;
+    /// The accuracy-aware search's trials (search_result::to_json(), search.hpp); null = none.
+    nlohmann::json search = nullptr;
     std::string generated; ///< UTC time text; empty = now
     double confidence = 0.95;
 };

@@ -89,6 +89,12 @@ struct optimize_request {
     std::filesystem::path key;     ///< Ed25519 PEM private key; empty = unsigned records
     data_settings data;
     validation_settings validation;
+    /// Accuracy-aware search (the recipe's `search`, docs/pipeline.md): when set, the layers
+    /// that cost most accuracy are kept in f32 until the candidate's drop on the first
+    /// calibration samples is at most this (a fraction: 0.003 = 0.3 points; relative to the
+    /// baseline's accuracy with relative_drop). Overrides the recipe's own tolerable_drop.
+    std::optional<double> tolerable_drop;
+    bool relative_drop = false;
 };
 
 /// What a run concluded with.
