@@ -1902,6 +1902,12 @@ typedef struct hone_optimize_params {
     hone_progress_fn progress; /* may be NULL */
     hone_note_fn note;         /* may be NULL */
     void* user;                /* passed to progress and note */
+    /* Accuracy-aware search (docs/pipeline.md): < 0 (the default) = as the recipe says; else the
+     * layers that cost most accuracy are kept in f32 until the drop on the first calibration
+     * samples is at most this fraction (0.003 = 0.3 points), relative to the baseline's accuracy
+     * when relative_drop is 1. The trials are in the report JSON ("search") and the record. */
+    double tolerable_drop;
+    int relative_drop;
 } hone_optimize_params;
 
 HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params);

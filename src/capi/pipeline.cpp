@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -86,6 +87,7 @@ HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params) {
         params->batch = defaults.validation.batch;
         params->confidence = defaults.validation.confidence;
         params->repeats = defaults.validation.repeats;
+        params->tolerable_drop = -1;
     });
 }
 
@@ -124,6 +126,9 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
                        "hone_optimize: latency_batches is NULL but latency_batch_count is not 0");
         r.validation.confidence = p->confidence;
         r.validation.repeats = p->repeats;
+        if (p->tolerable_drop >= 0 || std::isnan(p->tolerable_drop))
+            r.tolerable_drop = p->tolerable_drop;
+        r.relative_drop = p->relative_drop != 0;
         hone::pipeline_events events;
         if (p->progress)
             events.progress = [p](std::string_view stage, std::uint64_t done, std::uint64_t total) {

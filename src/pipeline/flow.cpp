@@ -981,14 +981,15 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     if (o.tolerable_drop) {
         if (!(*o.tolerable_drop >= 0 && *o.tolerable_drop < 1))
             fail(status::invalid_argument,
-                 fmt::format("--tolerable-drop {} must lie in [0, 1) (a fraction: 0.003 is 0.3 "
-                             "points)",
+                 fmt::format("tolerable_drop (--tolerable-drop) {} must lie in [0, 1) (a "
+                             "fraction: 0.003 is 0.3 points)",
                              *o.tolerable_drop));
         if (!rec.search) rec.search.emplace();
         rec.search->tolerable_drop = *o.tolerable_drop;
         rec.search->relative = o.relative_drop;
     } else if (o.relative_drop) {
-        fail(status::invalid_argument, "--relative-drop needs --tolerable-drop");
+        fail(status::invalid_argument,
+             "relative_drop (--relative-drop) needs tolerable_drop (--tolerable-drop)");
     }
     if (rec.search && rec.finetune)
         fail(status::unsupported,

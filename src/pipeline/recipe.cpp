@@ -419,6 +419,10 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
 
 recipe load_recipe(std::string_view name_or_file) {
     if (const char* preset = preset_json(name_or_file)) return parse_recipe(preset, name_or_file);
+    // JSON text (the C ABI and the bindings pass recipes without a file).
+    const auto first = name_or_file.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && name_or_file[first] == '{')
+        return parse_recipe(name_or_file, "recipe text");
     std::error_code ec;
     const std::filesystem::path p{std::string(name_or_file)};
     if (p.extension() != ".json" || !std::filesystem::exists(p, ec)) {

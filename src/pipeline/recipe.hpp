@@ -122,7 +122,7 @@ struct HONE_EXPORT recipe {
 
 /// Preset names, in the order `hone optimize --help` lists them.
 HONE_EXPORT const std::vector<std::string>& recipe_presets();
-/// A preset by name, or a recipe JSON file. Throws invalid_argument (unknown preset, bad field),
+/// A preset by name, a recipe JSON file, or recipe JSON text (starting with '{'). Throws invalid_argument (unknown preset, bad field),
 /// io_error (unreadable file), format_error (malformed JSON) naming the recipe and field.
 HONE_EXPORT recipe load_recipe(std::string_view name_or_file);
 /// Parses recipe JSON text; `source` names it in errors.

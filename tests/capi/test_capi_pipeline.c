@@ -160,6 +160,7 @@ int main(void) {
             CHECK(hone_optimize_result_report_json(r, json, needed, NULL) == HONE_OK);
             CHECK(strstr(json, "\"decision\"") != NULL);
             CHECK(strstr(json, "\"agreement\"") != NULL);
+            CHECK(strstr(json, "\"search\"") == NULL); /* no accuracy search asked */
             free(json);
         }
         hone_optimize_result_destroy(r);
@@ -214,6 +215,9 @@ int main(void) {
     params_for(&p, dir, &st, &sn);
     p.eval.sample_rank = 0;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "sample_shape");
+    params_for(&p, dir, &st, &sn);
+    p.tolerable_drop = 1.5;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "tolerable_drop");
     params_for(&p, dir, &st, &sn);
     p.struct_size = 8;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "struct_size");

@@ -131,6 +131,14 @@ TEST_CASE("recipe search: parsed, written back, bad fields named") {
     REQUIRE(again.search);
     CHECK(again.search->to_json() == r.search->to_json());
     CHECK_FALSE(parse_recipe(R"({"steps": [{"kind": "quantize"}]})", "none").search);
+    // load_recipe takes JSON text too (the C ABI and bindings pass recipes as text).
+    const auto text = load_recipe(R"(  {"name": "t", "steps": [{"kind": "quantize"}],
+                                        "search": {"tolerable_drop": 0.02}})");
+    CHECK(text.name == "t");
+    REQUIRE(text.search);
+    CHECK(text.search->tolerable_drop == 0.02);
+    CHECK_THROWS_WITH_AS(load_recipe("{not json"), doctest::Contains("recipe 'recipe text'"),
+                         hone::error);
     const auto throws = [](const char* text, const char* what) {
         CHECK_THROWS_WITH_AS(parse_recipe(text, "bad.json"), doctest::Contains(what), hone::error);
     };
@@ -247,10 +255,10 @@ TEST_CASE("hone optimize --tolerable-drop: the CNN's layers kept in f32, trials 
     SUBCASE("bad arguments are refused before the ledger changes") {
         auto r = run("int4", "x.onnx", {"--tolerable-drop", "2"});
         CHECK(r.code == 1);
-        CHECK(r.err.find("--tolerable-drop 2") != std::string::npos);
+        CHECK(r.err.find("tolerable_drop (--tolerable-drop) 2 must") != std::string::npos);
         r = run("int4", "x.onnx", {"--relative-drop"});
         CHECK(r.code == 1);
-        CHECK(r.err.find("--relative-drop needs --tolerable-drop") != std::string::npos);
+        CHECK(r.err.find("(--relative-drop) needs tolerable_drop") != std::string::npos);
         r = run("sparse90-ft", "x.onnx", {"--tolerable-drop", "0.01"});
         CHECK(r.code == 1);
         CHECK(r.err.find("finetune") != std::string::npos);

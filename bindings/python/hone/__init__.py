@@ -807,7 +807,8 @@ class _OptimizeParams(C.Structure):
                 ("input_shape", C.c_char_p), ("seed", C.c_uint64), ("batch", C.c_int64),
                 ("latency_batches", C.POINTER(C.c_int64)), ("latency_batch_count", C.c_size_t),
                 ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
-                ("note", _NoteFn), ("user", C.c_void_p)]
+                ("note", _NoteFn), ("user", C.c_void_p), ("tolerable_drop", C.c_double),
+                ("relative_drop", C.c_int)]
 
 
 class _OptimizeSummary(C.Structure):
@@ -843,11 +844,15 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
              actor: str = "hone", key: Optional[str] = None, input_shape: Optional[str] = None,
              repeats: int = 20, latency_batches: Sequence[int] = (1, 64),
              progress: Optional[Callable[[str, int, int], bool]] = None,
-             note: Optional[Callable[[str], None]] = None) -> dict:
+             note: Optional[Callable[[str], None]] = None,
+             tolerable_drop: Optional[float] = None, relative_drop: bool = False) -> dict:
     """The whole controlled change (hone_optimize, docs/pipeline.md): baseline, recipe (a preset
     such as "int8", a recipe file or JSON text), candidate, validation, decision, artifact, ledger
     records and report. `calib` / `eval` are data specs (docs/cli.md). `progress(stage, done,
-    total)` may return False to cancel (HoneError with Status.CANCELLED). Returns {"verdict",
+    total)` may return False to cancel (HoneError with Status.CANCELLED). `tolerable_drop` (a
+    fraction; relative to the baseline with `relative_drop`) runs the accuracy-aware search: the
+    layers that cost most accuracy stay in f32 until the drop on calibration samples is within
+    it; its trials are in report["search"]. Returns {"verdict",
     "approvals_missing", "artifacts", "artifact_bytes", "baseline_seq", "record_seq",
     "record_signed", "report"} — the report being the evidence document as a dict."""
     p = _OptimizeParams()
@@ -859,6 +864,9 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     p.key_path = _str(key)
     p.input_shape = None if input_shape is None else input_shape.encode()
     p.repeats = repeats
+    if tolerable_drop is not None:
+        p.tolerable_drop = tolerable_drop
+    p.relative_drop = 1 if relative_drop else 0
     batches = (C.c_int64 * len(latency_batches))(*latency_batches)
     p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
     errors = []

@@ -348,6 +348,32 @@ class Optimize(unittest.TestCase):
             self.assertTrue(any(n.startswith("baseline: top-1") for n in notes))
             self.assertTrue(hone.Ledger(ledger).verify()["ok"])
 
+    def test_accuracy_search(self):
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "mlp.int3.onnx"), os.path.join(d, "l.jsonl")
+            recipe = ('{"name": "int3", "steps": [{"kind": "quantize", "bits": 3, '
+                      '"granularity": "per_channel"}]}')
+            stages = []
+            r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), recipe,
+                              "fashion-mnist:train:512", "fashion-mnist:test:256", out, ledger,
+                              policy="low", repeats=2, latency_batches=[1],
+                              progress=lambda stage, done, total: stages.append(stage),
+                              tolerable_drop=0.005)
+            s = r["report"]["search"]
+            self.assertIn("accuracy search", stages)
+            self.assertAlmostEqual(s["bound"], 0.005)
+            self.assertEqual(s["trials"][0]["role"], "full")
+            self.assertEqual(s["trials"][0]["kept"], [])
+            self.assertLess(len(s["kept"]), 3)  # the MLP has three layers; one stays quantized
+            if s["met"]:
+                self.assertLessEqual(s["baseline"] - s["accuracy"], 0.005 + 1e-12)
+            with self.assertRaises(hone.HoneError) as e:
+                hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
+                              "fashion-mnist:train:64", "fashion-mnist:test:64", out, ledger,
+                              tolerable_drop=1.5)
+            self.assertEqual(e.exception.status, hone.Status.INVALID_ARGUMENT)
+            self.assertIn("tolerable_drop", e.exception.message)
+
     def test_cancel_and_errors(self):
         with tempfile.TemporaryDirectory() as d:
             out, ledger = os.path.join(d, "c.onnx"), os.path.join(d, "l.jsonl")
