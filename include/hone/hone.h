@@ -1908,6 +1908,11 @@ typedef struct hone_optimize_params {
      * when relative_drop is 1. The trials are in the report JSON ("search") and the record. */
     double tolerable_drop;
     int relative_drop;
+    /* Mixed precision under a budget (docs/pipeline.md): <= 0 (the default) = as the recipe
+     * says; else each layer 8-bit, 4-bit or f32 so the selected layers' weights average at most
+     * this many bits, with the least measured output noise. Not with tolerable_drop. The
+     * allocation is in the report JSON ("budget") and the record. */
+    double target_bits_per_weight;
 } hone_optimize_params;
 
 HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params);

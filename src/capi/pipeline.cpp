@@ -129,6 +129,8 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
         if (p->tolerable_drop >= 0 || std::isnan(p->tolerable_drop))
             r.tolerable_drop = p->tolerable_drop;
         r.relative_drop = p->relative_drop != 0;
+        if (p->target_bits_per_weight > 0 || std::isnan(p->target_bits_per_weight))
+            r.target_bits_per_weight = p->target_bits_per_weight;
         hone::pipeline_events events;
         if (p->progress)
             events.progress = [p](std::string_view stage, std::uint64_t done, std::uint64_t total) {

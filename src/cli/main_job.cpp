@@ -86,6 +86,9 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
                       "(0.003 = 0.3 points)");
         s->add_flag("--relative-drop", o.relative_drop,
                     "--tolerable-drop is relative to the baseline's accuracy");
+        s->add_option("--target-bpw", o.target_bpw,
+                      "Mixed precision under a budget: each layer 8-bit, 4-bit or f32 so its "
+                      "weights average at most this many bits, with the least measured noise");
         add_data_arguments(s, o.data);
         add_validation_arguments(s, o.validation);
         s->footer(data_help);

@@ -69,6 +69,7 @@ struct optimize_options {
     validation_arguments validation;
     std::optional<double> tolerable_drop; ///< --tolerable-drop
     bool relative_drop = false;           ///< --relative-drop
+    std::optional<double> target_bpw;     ///< --target-bpw
     hone::policy policy_value() const { return parse_policy_argument(policy); }
 };
 

@@ -124,6 +124,7 @@ concluded conclude_record(const conclusion& c) {
     in.layers = c.layers;
     in.candidates = c.candidates;
     in.search = c.search;
+    in.budget = c.budget;
     in.confidence = c.policy.confidence;
     // The report folder first: an unwritable folder must fail before the ledger changes.
     if (!c.report_dir.empty()) {

@@ -2,6 +2,7 @@
 // quantize, prune, cluster, validate, policy and ledger layers (hone/pipeline/optimize.hpp).
 #include "flow.hpp"
 
+#include "budget.hpp"
 #include "deploy.hpp"
 #include "layers.hpp"
 #include "recipe.hpp"
@@ -35,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <unistd.h>
 
 namespace hone::pipeline {
@@ -907,36 +909,58 @@ double top1_against(runner& r, const_tensor_view inputs, const std::vector<std::
     return n ? double(correct) / double(n) : 0.0;
 }
 
+/// The first `samples` calibration inputs and what the baseline answers on them.
+struct ranking_data {
+    tensor inputs;
+    std::vector<std::int64_t> labels; ///< the data's, or the baseline's top-1 when unlabeled
+    tensor baseline_outputs;
+    bool labeled = false;
+};
+
+ranking_data ranking_data_of(const model& base, const loaded_data& calib, std::int64_t samples) {
+    const auto ev = calib.evaluation();
+    const auto n = std::min(ev.inputs.dims()[0], samples);
+    ranking_data d;
+    d.inputs = tensor::copy_of(ev.inputs.slice(0, 0, n));
+    graph_runner baseline(base, {}, "baseline f32");
+    d.baseline_outputs = baseline.run(d.inputs.view());
+    d.labeled = !ev.labels.empty();
+    if (d.labeled) {
+        d.labels.assign(ev.labels.begin(), ev.labels.begin() + n);
+    } else {
+        const auto& out = d.baseline_outputs;
+        const auto classes = out.dims()[out.dims().rank() - 1];
+        const auto s = out.span<const float>();
+        for (std::int64_t i = 0; i < n; ++i)
+            d.labels.push_back(
+                std::max_element(s.data() + i * classes, s.data() + (i + 1) * classes) -
+                (s.data() + i * classes));
+    }
+    return d;
+}
+
+/// The selected layers of `rec` on the model as candidates are built (BatchNormalization folded).
+std::vector<layer_ref> selected_layers(const model& base, const recipe& rec) {
+    model folded = base.clone();
+    (void)fold_batch_norm(folded);
+    const auto layers = find_layers(folded);
+    const auto steps = selected_steps(rec, layers);
+    std::vector<layer_ref> out;
+    for (std::size_t i = 0; i < layers.size(); ++i)
+        if (steps[i]) out.push_back(layers[i]);
+    return out;
+}
+
 /// The recipe's accuracy_search on the first ranking_samples calibration samples: each trial is
 /// the deployable file of the recipe with some layers excluded, as it will ship.
 search_result run_search(const model& base, const recipe& rec, const loaded_data& calib,
                          const data_options& data_opts, artifact_format format,
                          const std::string& source, const pipeline_events& c) {
     const auto& params = *rec.search; // (optimize() refused a search with a finetune step)
-    const auto ev = calib.evaluation();
-    const auto n = std::min(ev.inputs.dims()[0], params.ranking_samples);
-    const auto inputs = ev.inputs.slice(0, 0, n);
-    graph_runner baseline(base, {}, "baseline f32");
-    std::vector<std::int64_t> labels;
-    if (!ev.labels.empty()) {
-        labels.assign(ev.labels.begin(), ev.labels.begin() + n);
-    } else {
-        // No labels: the baseline's answers, so accuracy is agreement with the baseline.
-        const auto out = baseline.run(inputs);
-        const auto classes = out.dims()[out.dims().rank() - 1];
-        const auto s = out.span<float>();
-        for (std::int64_t i = 0; i < n; ++i)
-            labels.push_back(
-                std::max_element(s.data() + i * classes, s.data() + (i + 1) * classes) -
-                (s.data() + i * classes));
-    }
-    model folded = base.clone();
-    (void)fold_batch_norm(folded);
-    const auto layers = find_layers(folded);
-    const auto steps = selected_steps(rec, layers);
+    const auto data = ranking_data_of(base, calib, params.ranking_samples);
     std::vector<std::string> names;
-    for (std::size_t i = 0; i < layers.size(); ++i)
-        if (steps[i]) names.push_back(layers[i].name);
+    for (const auto& l : selected_layers(base, rec))
+        names.push_back(l.name);
     recipe plain = rec;
     plain.search.reset();
     const auto measure = [&](const std::vector<std::string>& kept) {
@@ -945,12 +969,89 @@ search_result run_search(const model& base, const recipe& rec, const loaded_data
         const auto cb = build_candidate(base, r, calib, nullptr, data_opts, c);
         const auto sh = ship(cb, format, source);
         sized_runner run(*sh.m, *sh.exec, "trial", sh.bytes);
-        return top1_against(run, inputs, labels);
+        return top1_against(run, data.inputs.view(), data.labels);
     };
     note(c, fmt::format("accuracy search: {} layer(s), ranking on {} calibration samples{}",
-                        names.size(), n,
-                        ev.labels.empty() ? " (agreement with the baseline: no labels)" : ""));
-    return search_layers(params, names, top1_against(baseline, inputs, labels), measure, c);
+                        names.size(), data.labels.size(),
+                        data.labeled ? "" : " (agreement with the baseline: no labels)"));
+    graph_runner baseline(base, {}, "baseline f32");
+    return search_layers(params, names, top1_against(baseline, data.inputs.view(), data.labels),
+                         measure, c);
+}
+
+/// Σ(y − y₀)² / Σ y₀² over two output tensors of one shape.
+double relative_noise(const tensor& y, const tensor& y0) {
+    const auto a = y.span<const float>(), b = y0.span<const float>();
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        const double d = double(a[i]) - double(b[i]);
+        num += d * d;
+        den += double(b[i]) * double(b[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+/// The recipe's precision_budget: every selected layer measured alone under each choice, then
+/// allocate_precision. Returns the recipe with the choices as per-layer overrides, and the
+/// allocation's JSON.
+std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const loaded_data& calib,
+                                   const data_options& data_opts, artifact_format format,
+                                   const std::string& source, const pipeline_events& c) {
+    const auto& params = *rec.budget;
+    const auto data = ranking_data_of(base, calib, params.ranking_samples);
+    const auto layers = selected_layers(base, rec);
+    recipe plain = rec;
+    plain.budget.reset();
+    std::vector<layer_options> options;
+    std::uint64_t weights = 0;
+    note(c, fmt::format("precision budget: {} layer(s) × {} choice(s) + f32, {:.2f} bits per "
+                        "weight, noise measured on {} calibration samples",
+                        layers.size(), params.choices.size(), params.bits_per_weight,
+                        data.labels.size()));
+    stage bar(c, "precision budget", layers.size() * params.choices.size());
+    for (const auto& l : layers) {
+        const auto numel = l.n * l.k;
+        weights += std::uint64_t(numel);
+        layer_options lo{l.name, {precision_option{32, 0.0, std::uint64_t(numel) * 4}}};
+        for (const int bits : params.choices) {
+            recipe r = plain;
+            r.include = {l.name};
+            recipe_override ov;
+            ov.pattern = l.name;
+            ov.step_params = json{{"quantize", {{"bits", bits}}}};
+            r.overrides.push_back(ov);
+            const auto cb = build_candidate(base, r, calib, nullptr, data_opts, c);
+            const auto sh = ship(cb, format, source);
+            sized_runner run(*sh.m, *sh.exec, "budget trial", sh.bytes);
+            const auto y = run.run(data.inputs.view());
+            lo.options.push_back(precision_option{bits, relative_noise(y, data.baseline_outputs),
+                                                  cb.layers.at(0).bytes_after});
+            bar.advance();
+        }
+        options.push_back(std::move(lo));
+    }
+    bar.finish();
+    const auto budget_bytes = std::uint64_t(params.bits_per_weight * double(weights) / 8.0);
+    const auto a = allocate_precision(options, budget_bytes);
+    recipe chosen = plain;
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        const auto& o = options[i].options[a.choice[i]];
+        recipe_override ov;
+        ov.pattern = options[i].layer;
+        if (o.bits == 32)
+            ov.exclude = true;
+        else
+            ov.step_params = json{{"quantize", {{"bits", o.bits}}}};
+        chosen.overrides.push_back(ov);
+    }
+    chosen.budget = rec.budget;
+    auto j = allocation_json(options, a, budget_bytes);
+    j["bits_per_weight"] = double(a.bytes) * 8.0 / double(std::max<std::uint64_t>(weights, 1));
+    note(c, fmt::format("precision budget: {:.2f} bits per weight chosen ({} of {} bytes), "
+                        "summed noise {:.3g}{}",
+                        j["bits_per_weight"].get<double>(), a.bytes, budget_bytes, a.noise,
+                        a.feasible ? "" : "; the budget cannot be met: smallest choices taken"));
+    return {chosen, j};
 }
 
 // ---- optimize ----------------------------------------------------------------------------
@@ -987,14 +1088,35 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         if (!rec.search) rec.search.emplace();
         rec.search->tolerable_drop = *o.tolerable_drop;
         rec.search->relative = o.relative_drop;
-    } else if (o.relative_drop) {
+    }
+    if (o.target_bits_per_weight) {
+        if (!(*o.target_bits_per_weight > 0 && *o.target_bits_per_weight <= 32))
+            fail(status::invalid_argument,
+                 fmt::format("target_bits_per_weight (--target-bpw) {} must lie in (0, 32]",
+                             *o.target_bits_per_weight));
+        if (std::none_of(rec.steps.begin(), rec.steps.end(), [](const recipe_step& s) {
+                return s.what == recipe_step::kind::quantize;
+            }))
+            fail(status::invalid_argument,
+                 fmt::format("target_bits_per_weight (--target-bpw): recipe '{}' has no quantize "
+                             "step, whose bits the budget chooses",
+                             rec.name));
+        if (!rec.budget) rec.budget.emplace();
+        rec.budget->bits_per_weight = *o.target_bits_per_weight;
+    }
+    if (!o.tolerable_drop && o.relative_drop) {
         fail(status::invalid_argument,
              "relative_drop (--relative-drop) needs tolerable_drop (--tolerable-drop)");
     }
-    if (rec.search && rec.finetune)
+    if ((rec.search || rec.budget) && rec.finetune)
         fail(status::unsupported,
-             fmt::format("recipe '{}': an accuracy search with a finetune step is not supported "
-                         "(every trial would retrain the model)",
+             fmt::format("recipe '{}': an accuracy search or precision budget with a finetune "
+                         "step is not supported (every trial would retrain the model)",
+                         rec.name));
+    if (rec.search && rec.budget)
+        fail(status::invalid_argument,
+             fmt::format("recipe '{}': a precision budget and an accuracy search "
+                         "(--tolerable-drop) are alternatives: give one",
                          rec.name));
     const auto format = parse_artifact_format(o.format);
     const auto pol = parse_policy_argument(o.policy);
@@ -1065,7 +1187,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     // 2. Calibrate and apply the recipe layer by layer; with an accuracy search, the layers it
     // keeps in f32 are excluded from the recipe (so the recorded recipe reproduces the result).
     auto chosen = rec;
-    json search_j = nullptr;
+    json search_j = nullptr, budget_j = nullptr;
+    if (rec.budget)
+        std::tie(chosen, budget_j) =
+            run_budget(base, rec, calib, data_opts, format, paths.onnx.string(), c);
     if (rec.search) {
         const auto found = run_search(base, rec, calib, data_opts, format, paths.onnx.string(), c);
         chosen.exclude.insert(chosen.exclude.end(), found.kept.begin(), found.kept.end());
@@ -1116,6 +1241,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     cl.recipe_name = rec.name;
     json recipe_j = chosen.to_json();
     if (rec.search) recipe_j["search_result"] = search_j;
+    if (rec.budget) recipe_j["budget_result"] = budget_j;
     recipe_j["activation_ranges"] =
         ranges_json(shipped.file ? cb.grids : cb.exec.activation_ranges);
     recipe_j["execution_paths"] = json::array();
@@ -1138,6 +1264,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     cl.report_dir = o.report;
     cl.layers = errors;
     cl.search = search_j;
+    cl.budget = budget_j;
     auto out = outcome_of(cl, conclude_record(cl));
     out.artifact_form = shipped.form;
     out.artifact_bytes = shipped.bytes;

@@ -74,6 +74,7 @@ struct HONE_EXPORT conclusion {
     std::vector<layer_error> layers;
     std::vector<candidate_point> candidates; ///< sweeps
     nlohmann::json search = nullptr;         ///< the accuracy search's trials (search.hpp)
+    nlohmann::json budget = nullptr;         ///< the precision budget's allocation (budget.hpp)
 };
 
 struct HONE_EXPORT concluded {

@@ -309,7 +309,40 @@ accuracy_search parse_search(const json& j, std::string_view source) {
     return s;
 }
 
+precision_budget parse_budget(const json& j, std::string_view source) {
+    if (!j.is_object()) bad(source, "budget must be an object");
+    static const std::vector<std::string> known = {"bits_per_weight", "choices", "ranking_samples"};
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("budget: unknown field '{}'", k));
+    precision_budget b;
+    b.bits_per_weight = get<double>(j, "bits_per_weight", b.bits_per_weight, source, "budget");
+    b.choices = get<std::vector<int>>(j, "choices", b.choices, source, "budget");
+    b.ranking_samples =
+        get<std::int64_t>(j, "ranking_samples", b.ranking_samples, source, "budget");
+    if (!(b.bits_per_weight > 0 && b.bits_per_weight <= 32))
+        bad(source,
+            fmt::format("budget.bits_per_weight {} must lie in (0, 32]", b.bits_per_weight));
+    if (b.choices.empty()) bad(source, "budget.choices must name at least one bit width");
+    for (const int c : b.choices)
+        if (c < 2 || c > 8)
+            bad(source, fmt::format("budget.choices: {} bits is not in 2…8 (f32 is always a "
+                                    "choice)",
+                                    c));
+    if (b.ranking_samples < 1)
+        bad(source, fmt::format("budget.ranking_samples {} must be at least 1", b.ranking_samples));
+    std::sort(b.choices.begin(), b.choices.end(), std::greater<>());
+    b.choices.erase(std::unique(b.choices.begin(), b.choices.end()), b.choices.end());
+    return b;
+}
+
 } // namespace
+
+json precision_budget::to_json() const {
+    return {{"bits_per_weight", bits_per_weight},
+            {"choices", choices},
+            {"ranking_samples", ranking_samples}};
+}
 
 json accuracy_search::to_json() const {
     return {{"tolerable_drop", tolerable_drop},
@@ -333,8 +366,9 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
              fmt::format("recipe '{}': not valid JSON ({})", source, e.what()));
     }
     if (!j.is_object()) bad(source, "must be a JSON object");
-    static const std::vector<std::string> known = {"name",  "execution", "calibration", "layers",
-                                                   "steps", "overrides", "search",      "comment"};
+    static const std::vector<std::string> known = {"name",   "execution", "calibration",
+                                                   "layers", "steps",     "overrides",
+                                                   "search", "budget",    "comment"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("unknown field '{}'", k));
@@ -414,6 +448,14 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
         }
     }
     if (j.contains("search")) r.search = parse_search(j["search"], source);
+    if (j.contains("budget")) r.budget = parse_budget(j["budget"], source);
+    if (r.search && r.budget)
+        bad(source, "search and budget are alternatives: give one (a budget chooses every "
+                    "layer's precision; a search keeps layers in f32 to meet a drop)");
+    if (r.budget && std::none_of(r.steps.begin(), r.steps.end(), [](const recipe_step& s) {
+            return s.what == recipe_step::kind::quantize;
+        }))
+        bad(source, "budget: needs a quantize step (its bits are what the budget chooses)");
     return r;
 }
 
@@ -510,6 +552,7 @@ json recipe::to_json() const {
            {"steps", steps_j},
            {"overrides", ov}};
     if (search) j["search"] = search->to_json();
+    if (budget) j["budget"] = budget->to_json();
     return j;
 }
 

@@ -87,6 +87,22 @@ struct HONE_EXPORT accuracy_search {
     nlohmann::json to_json() const;
 };
 
+/// Mixed precision under a budget (like llama.cpp's target bits per weight, but driven by data):
+/// each selected layer gets one of `choices` (bits of the recipe's quantize step, or f32) so that
+/// the selected layers' weights take at most `bits_per_weight` on average (hone's packed size:
+/// values, scales and zero points; f32 counts 32) and the summed output noise is smallest.
+/// A layer's noise under a choice is measured: the candidate with only that layer changed, run
+/// on the first `ranking_samples` calibration samples, Σ(y − y₀)² / Σ y₀² of the model's output
+/// against the baseline's (noise from separate layers adds, to first order). The choices are
+/// written into the recipe as per-layer overrides (f32: excluded), so the recorded recipe
+/// rebuilds the candidate. Cost: one candidate per layer and choice. Needs a quantize step.
+struct HONE_EXPORT precision_budget {
+    double bits_per_weight = 4.5;        ///< > 0
+    std::vector<int> choices = {8, 4};   ///< quantize bits (2…8) besides f32, which is implied
+    std::int64_t ranking_samples = 1000; ///< ≥ 1
+    nlohmann::json to_json() const;
+};
+
 struct HONE_EXPORT recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
@@ -106,6 +122,8 @@ struct HONE_EXPORT recipe {
     std::optional<finetune_params> finetune;
     /// Keep the layers that cost most accuracy in f32 until a bound holds (accuracy_search).
     std::optional<accuracy_search> search;
+    /// Choose each layer's precision under a size budget (precision_budget).
+    std::optional<precision_budget> budget;
 
     /// Whether a step needs the layers' calibration inputs (GPTQ, SparseGPT, Wanda).
     bool needs_layer_inputs() const;
@@ -122,8 +140,9 @@ struct HONE_EXPORT recipe {
 
 /// Preset names, in the order `hone optimize --help` lists them.
 HONE_EXPORT const std::vector<std::string>& recipe_presets();
-/// A preset by name, a recipe JSON file, or recipe JSON text (starting with '{'). Throws invalid_argument (unknown preset, bad field),
-/// io_error (unreadable file), format_error (malformed JSON) naming the recipe and field.
+/// A preset by name, a recipe JSON file, or recipe JSON text (starting with '{'). Throws
+/// invalid_argument (unknown preset, bad field), io_error (unreadable file), format_error
+/// (malformed JSON) naming the recipe and field.
 HONE_EXPORT recipe load_recipe(std::string_view name_or_file);
 /// Parses recipe JSON text; `source` names it in errors.
 HONE_EXPORT recipe parse_recipe(std::string_view text, std::string_view source);

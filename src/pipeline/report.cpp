@@ -273,6 +273,7 @@ json report_json(const report_inputs& in) {
     }
     j["candidates"] = std::move(candidates);
     if (!in.search.is_null()) j["search"] = in.search;
+    if (!in.budget.is_null()) j["budget"] = in.budget;
     return j;
 }
 
@@ -760,6 +761,37 @@ std::string render_html(const json& r) {
                              a ? fmt::format("{:.2f}%", 100 * *a) : dash,
                              d ? fmt::format("{:+.2f} points", 100 * *d) : dash,
                              t.value("within", false) ? "yes" : "no");
+        }
+        h += "</table>\n";
+    }
+
+    // Precision budget.
+    const json& budget = member(r, "budget");
+    if (budget.is_object() && budget.contains("layers") && budget["layers"].is_array()) {
+        h += "<h2>Precision under a budget</h2>\n";
+        h += fmt::format("<p>{:.2f} bits per weight chosen: {} of a budget of {}; summed output "
+                         "noise {:.3g}{}.</p>\n",
+                         num(budget, "bits_per_weight").value_or(0),
+                         format_bytes(num(budget, "bytes").value_or(0)),
+                         format_bytes(num(budget, "budget_bytes").value_or(0)),
+                         num(budget, "noise").value_or(0),
+                         budget.value("feasible", true) ? "" : " (the budget cannot be met)");
+        h += "<table id=\"budget\"><tr><th>layer</th><th>chosen</th><th>options: bits, "
+             "noise, bytes</th></tr>\n";
+        const auto bits_name = [](int b) {
+            return b == 32 ? std::string("f32") : fmt::format("{}-bit", b);
+        };
+        for (const auto& l : budget["layers"]) {
+            std::string opts;
+            if (l.contains("options") && l["options"].is_array())
+                for (const auto& o : l["options"])
+                    opts += fmt::format("{}{}: {:.3g}, {}", opts.empty() ? "" : "; ",
+                                        bits_name(int(num(o, "bits").value_or(0))),
+                                        num(o, "noise").value_or(0),
+                                        format_bytes(num(o, "bytes").value_or(0)));
+            h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                             html_escape(str(l, "layer")),
+                             bits_name(int(num(l, "bits").value_or(0))), html_escape(opts));
         }
         h += "</table>\n";
     }

@@ -93,6 +93,8 @@ struct HONE_EXPORT report_inputs {
     std::vector<candidate_point> candidates;
     /// The accuracy-aware search's trials (search_result::to_json(), search.hpp); null = none.
     nlohmann::json search = nullptr;
+    /// The precision budget's allocation (allocation_json(), budget.hpp); null = none.
+    nlohmann::json budget = nullptr;
     std::string generated; ///< UTC time text; empty = now
     double confidence = 0.95;
 };

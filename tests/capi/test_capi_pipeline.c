@@ -219,6 +219,9 @@ int main(void) {
     p.tolerable_drop = 1.5;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "tolerable_drop");
     params_for(&p, dir, &st, &sn);
+    p.target_bits_per_weight = 40;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "target_bits_per_weight");
+    params_for(&p, dir, &st, &sn);
     p.struct_size = 8;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "struct_size");
     params_for(&p, dir, &st, &sn);

@@ -808,7 +808,7 @@ class _OptimizeParams(C.Structure):
                 ("latency_batches", C.POINTER(C.c_int64)), ("latency_batch_count", C.c_size_t),
                 ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
                 ("note", _NoteFn), ("user", C.c_void_p), ("tolerable_drop", C.c_double),
-                ("relative_drop", C.c_int)]
+                ("relative_drop", C.c_int), ("target_bits_per_weight", C.c_double)]
 
 
 class _OptimizeSummary(C.Structure):
@@ -845,14 +845,17 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
              repeats: int = 20, latency_batches: Sequence[int] = (1, 64),
              progress: Optional[Callable[[str, int, int], bool]] = None,
              note: Optional[Callable[[str], None]] = None,
-             tolerable_drop: Optional[float] = None, relative_drop: bool = False) -> dict:
+             tolerable_drop: Optional[float] = None, relative_drop: bool = False,
+             target_bpw: Optional[float] = None) -> dict:
     """The whole controlled change (hone_optimize, docs/pipeline.md): baseline, recipe (a preset
     such as "int8", a recipe file or JSON text), candidate, validation, decision, artifact, ledger
     records and report. `calib` / `eval` are data specs (docs/cli.md). `progress(stage, done,
     total)` may return False to cancel (HoneError with Status.CANCELLED). `tolerable_drop` (a
     fraction; relative to the baseline with `relative_drop`) runs the accuracy-aware search: the
     layers that cost most accuracy stay in f32 until the drop on calibration samples is within
-    it; its trials are in report["search"]. Returns {"verdict",
+    it; its trials are in report["search"]. `target_bpw` chooses each layer's precision (8 or 4
+    bits, or f32) under that many bits per weight with the least measured output noise; the
+    allocation is in report["budget"]. Returns {"verdict",
     "approvals_missing", "artifacts", "artifact_bytes", "baseline_seq", "record_seq",
     "record_signed", "report"} — the report being the evidence document as a dict."""
     p = _OptimizeParams()
@@ -867,6 +870,8 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     if tolerable_drop is not None:
         p.tolerable_drop = tolerable_drop
     p.relative_drop = 1 if relative_drop else 0
+    if target_bpw is not None:
+        p.target_bits_per_weight = target_bpw
     batches = (C.c_int64 * len(latency_batches))(*latency_batches)
     p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
     errors = []

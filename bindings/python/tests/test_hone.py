@@ -374,6 +374,19 @@ class Optimize(unittest.TestCase):
             self.assertEqual(e.exception.status, hone.Status.INVALID_ARGUMENT)
             self.assertIn("tolerable_drop", e.exception.message)
 
+    def test_precision_budget(self):
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "mlp.mixed.onnx"), os.path.join(d, "l.jsonl")
+            r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int4",
+                              "fashion-mnist:train:256", "fashion-mnist:test:256", out, ledger,
+                              policy="low", repeats=2, latency_batches=[1], target_bpw=6)
+            b = r["report"]["budget"]
+            self.assertTrue(b["feasible"])
+            self.assertLessEqual(b["bits_per_weight"], 6)
+            self.assertEqual([len(l["options"]) for l in b["layers"]], [3, 3, 3])  # f32, 8, 4
+            self.assertEqual(sorted(l["layer"] for l in b["layers"]),
+                             sorted(set(l["layer"] for l in b["layers"])))
+
     def test_cancel_and_errors(self):
         with tempfile.TemporaryDirectory() as d:
             out, ledger = os.path.join(d, "c.onnx"), os.path.join(d, "l.jsonl")

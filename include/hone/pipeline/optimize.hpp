@@ -95,6 +95,11 @@ struct optimize_request {
     /// baseline's accuracy with relative_drop). Overrides the recipe's own tolerable_drop.
     std::optional<double> tolerable_drop;
     bool relative_drop = false;
+    /// Mixed precision under a budget (the recipe's `budget`, docs/pipeline.md): each selected
+    /// layer quantized to 8 or 4 bits or kept f32 (the recipe's budget choices when it has one)
+    /// so that its weights average at most this many bits and the measured output noise is
+    /// smallest. Overrides the recipe's bits_per_weight. Not with tolerable_drop.
+    std::optional<double> target_bits_per_weight;
 };
 
 /// What a run concluded with.
