@@ -1878,6 +1878,15 @@ typedef int (*hone_progress_fn)(void* user, const char* stage, uint64_t done, ui
 /* A note for people (e.g. the baseline's accuracy); `text` is valid during the call. */
 typedef void (*hone_note_fn)(void* user, const char* text);
 
+/* An engine's own executor for the validation inside hone_optimize: called with role "baseline"
+ * and the baseline's ONNX bytes (as hone loaded it: external data inlined), then with role
+ * "candidate" and the deployable file's bytes (exactly what is written to `out`); the bytes are
+ * valid during the call. Creates *out with hone_runner_create; hone destroys it. Return HONE_OK,
+ * or an error status (the run then fails with it: nothing is written after the baseline record).
+ * The validation's accuracy, agreement, latency and the decision are then the engine's. */
+typedef hone_status (*hone_runner_factory_fn)(void* user, const char* role, const void* model,
+                                              size_t size, hone_runner** out);
+
 typedef struct hone_optimize_params {
     size_t struct_size;      /* sizeof(hone_optimize_params), set by _init */
     const char* model;       /* ONNX file (required) */
@@ -1913,6 +1922,10 @@ typedef struct hone_optimize_params {
      * this many bits, with the least measured output noise. Not with tolerable_drop. The
      * allocation is in the report JSON ("budget") and the record. */
     double target_bits_per_weight;
+    /* The engine's runners for the validation (NULL = hone's executor); the format must be qdq
+     * or matmulnbits. */
+    hone_runner_factory_fn runner_factory;
+    void* runner_user; /* passed to runner_factory */
 } hone_optimize_params;
 
 HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params);

@@ -2,6 +2,7 @@
 // hone::optimize (include/hone/pipeline/optimize.hpp).
 #include "guard.hpp"
 #include "hone/pipeline/optimize.hpp"
+#include "runner_handle.hpp"
 
 #include <fmt/format.h>
 
@@ -75,6 +76,44 @@ hone::dataset read_source(const hone_data_source& src, const char* which) {
 
 std::string str(const char* s, const char* fallback = "") { return s ? s : fallback; }
 
+// A runner the engine made (hone_runner_create) and hone owns.
+class engine_runner final : public hone::runner {
+public:
+    explicit engine_runner(hone_runner* r) : r_(r) {}
+    ~engine_runner() override { hone_runner_destroy(r_); }
+    engine_runner(const engine_runner&) = delete;
+    engine_runner& operator=(const engine_runner&) = delete;
+    std::string name() const override { return r_->runner.name(); }
+    hone::tensor run(hone::const_tensor_view inputs) override { return r_->runner.run(inputs); }
+    std::uint64_t model_bytes() const override { return r_->runner.model_bytes(); }
+    work work_per_sample() const override { return r_->runner.work_per_sample(); }
+
+private:
+    hone_runner* r_;
+};
+
+// params.runner_factory as optimize_request::engine.
+hone::runner_factory engine_factory(const hone_optimize_params& p) {
+    return [fn = p.runner_factory, user = p.runner_user](std::string_view role,
+                                                         std::span<const std::uint8_t> onnx) {
+        const std::string r(role);
+        hone_runner* out = nullptr;
+        const hone_status st = fn(user, r.c_str(), onnx.data(), onnx.size(), &out);
+        if (st != HONE_OK) {
+            if (out) hone_runner_destroy(out);
+            hone::fail(static_cast<hone::status>(st),
+                       fmt::format("hone_optimize: runner_factory failed for the {}: {} ({})", r,
+                                   hone_status_string(st), hone_last_error()));
+        }
+        if (!out)
+            hone::fail(hone::status::invalid_argument,
+                       fmt::format("hone_optimize: runner_factory returned HONE_OK but no runner "
+                                   "for the {}",
+                                   r));
+        return std::unique_ptr<hone::runner>(std::make_unique<engine_runner>(out));
+    };
+}
+
 } // namespace
 
 HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params) {
@@ -131,6 +170,7 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
         r.relative_drop = p->relative_drop != 0;
         if (p->target_bits_per_weight > 0 || std::isnan(p->target_bits_per_weight))
             r.target_bits_per_weight = p->target_bits_per_weight;
+        if (p->runner_factory) r.engine = engine_factory(*p);
         hone::pipeline_events events;
         if (p->progress)
             events.progress = [p](std::string_view stage, std::uint64_t done, std::uint64_t total) {

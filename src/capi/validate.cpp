@@ -1,6 +1,7 @@
 #include "guard.hpp"
 #include "hone/policy/policy.hpp"
 #include "hone/validate/validator.hpp"
+#include "runner_handle.hpp"
 #include "tensor_handle.hpp"
 
 #include <cstring>
@@ -12,41 +13,8 @@ namespace {
 using hone::capi::guarded;
 using hone::capi::require;
 
-// A runner that calls the C callback.
-class callback_runner final : public hone::runner {
-public:
-    explicit callback_runner(const hone_runner_params& p)
-        : name_(p.name ? p.name : "runner"), params_(p) {}
-    std::string name() const override { return name_; }
-    std::uint64_t model_bytes() const override { return params_.model_bytes; }
-    work work_per_sample() const override { return {params_.ops_per_sample, params_.int8 != 0}; }
-
-    hone::tensor run(hone::const_tensor_view inputs) override {
-        hone_tensor in = hone::capi::borrowed_handle(inputs);
-        hone_tensor* out = nullptr;
-        const hone_status st = params_.run(params_.user, &in, &out);
-        std::unique_ptr<hone_tensor> owned(out);
-        if (st != HONE_OK)
-            hone::fail(static_cast<hone::status>(st),
-                       fmt::format("runner '{}' failed: {} ({})", name_, hone_status_string(st),
-                                   hone_last_error()));
-        if (!owned)
-            hone::fail(hone::status::invalid_argument,
-                       fmt::format("runner '{}' returned HONE_OK but no outputs", name_));
-        if (owned->owned) return std::move(*owned->owned);
-        return hone::tensor::copy_of(owned->view); // the callback wrapped its own memory
-    }
-
-private:
-    std::string name_;
-    hone_runner_params params_;
-};
-
 } // namespace
 
-struct hone_runner {
-    callback_runner runner;
-};
 struct hone_policy {
     hone::policy policy;
 };
@@ -80,7 +48,7 @@ HONE_API hone_status hone_runner_create(const hone_runner_params* params, hone_r
         if (!(params->ops_per_sample >= 0))
             hone::fail(hone::status::invalid_argument,
                        "hone_runner_create: params->ops_per_sample is negative or NaN");
-        *out = new hone_runner{callback_runner(*params)};
+        *out = new hone_runner{hone::capi::callback_runner(*params)};
     });
 }
 

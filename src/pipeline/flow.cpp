@@ -890,6 +890,43 @@ std::string packed_safetensors(const candidate_build& cb) {
 
 } // namespace
 
+// ---- the engine's runners ------------------------------------------------------------------
+
+/// An engine's runner with the file's size (and hone's count of the arithmetic when the engine
+/// gives none): the size and utilisation figures stay comparable with hone's own runs.
+class engine_runner final : public runner {
+public:
+    engine_runner(std::unique_ptr<runner> inner, std::uint64_t bytes, work w)
+        : inner_(std::move(inner)), bytes_(bytes), work_(w) {}
+    std::string name() const override { return inner_->name(); }
+    tensor run(const_tensor_view inputs) override { return inner_->run(inputs); }
+    std::uint64_t model_bytes() const override {
+        const auto b = inner_->model_bytes();
+        return b ? b : bytes_;
+    }
+    work work_per_sample() const override {
+        const auto w = inner_->work_per_sample();
+        return w.ops_per_sample > 0 ? w : work_;
+    }
+
+private:
+    std::unique_ptr<runner> inner_;
+    std::uint64_t bytes_;
+    work work_;
+};
+
+/// factory(role, bytes), refused clearly when it gives nothing.
+std::unique_ptr<runner> engine_runner_for(const runner_factory& factory, const char* role,
+                                          std::string_view bytes, std::uint64_t size,
+                                          runner::work w) {
+    auto r = factory(role, std::span<const std::uint8_t>(
+                               reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    if (!r)
+        fail(status::invalid_argument,
+             fmt::format("the engine's runner factory gave no runner for the {}", role));
+    return std::make_unique<engine_runner>(std::move(r), size, w);
+}
+
 // ---- accuracy-aware search ---------------------------------------------------------------
 
 /// Top-1 of r's answers against `labels` over `inputs` (batches of 256).
@@ -1119,6 +1156,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                          "(--tolerable-drop) are alternatives: give one",
                          rec.name));
     const auto format = parse_artifact_format(o.format);
+    if (o.engine && format == artifact_format::hone)
+        fail(status::invalid_argument,
+             "format 'hone' cannot be validated by the engine's runners (its packed weights are "
+             "hone's own): give format qdq or matmulnbits");
     const auto pol = parse_policy_argument(o.policy);
     const auto key = load_signing_key(o.key);
     const auto paths = artifact_paths_for(o.out);
@@ -1166,9 +1207,14 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                              o.ledger.string(), v.first_bad, v.problem));
     }
 
-    // 1. The baseline, measured and recorded first.
+    // 1. The baseline, measured and recorded first (by the engine when it gives its runners).
     const auto base_bytes = onnx_file_bytes(base);
-    sized_runner baseline(base, {}, "baseline f32", base_bytes);
+    sized_runner own_baseline(base, {}, "baseline f32", base_bytes);
+    std::unique_ptr<runner> engine_baseline;
+    if (o.engine)
+        engine_baseline = engine_runner_for(o.engine, "baseline", serialize_onnx(base, false),
+                                            base_bytes, own_baseline.work_per_sample());
+    runner& baseline = engine_baseline ? *engine_baseline : own_baseline;
     const double base_acc = top1(baseline, eval, "baseline accuracy", c);
     const auto data_text = json{{"calibration", json::parse(data_json(calib, data_opts))},
                                 {"evaluation", json::parse(data_json(eval, data_opts))}}
@@ -1208,10 +1254,15 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
 
     // 3. The deployable file, read back: what is validated is what ships.
     const auto shipped = ship(cb, format, paths.onnx.string());
-    sized_runner cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
-    cb.packed = layer_paths(cb, cand.plan());
+    sized_runner own_cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
+    cb.packed = layer_paths(cb, own_cand.plan());
     const auto errors =
         layer_errors(base, cb, *shipped.m, *shipped.exec, calib.evaluation().inputs, c);
+    std::unique_ptr<runner> engine_cand;
+    if (o.engine)
+        engine_cand = engine_runner_for(o.engine, "candidate", shipped.file->bytes, shipped.bytes,
+                                        own_cand.work_per_sample());
+    runner& cand = engine_cand ? *engine_cand : own_cand;
 
     // 4. Validate baseline vs candidate.
     const auto ev = eval.evaluation();
@@ -1245,7 +1296,9 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     recipe_j["activation_ranges"] =
         ranges_json(shipped.file ? cb.grids : cb.exec.activation_ranges);
     recipe_j["execution_paths"] = json::array();
-    for (const auto& nr : cand.plan().report())
+    if (o.engine)
+        recipe_j["validated_by"] = {{"baseline", baseline.name()}, {"candidate", cand.name()}};
+    for (const auto& nr : own_cand.plan().report())
         recipe_j["execution_paths"].push_back({{"node", nr.node}, {"path", nr.path}});
     recipe_j["layer_paths"] = cb.packed;
     recipe_j["format"] = name_of(format);

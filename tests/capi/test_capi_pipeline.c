@@ -85,6 +85,85 @@ static void on_note(void* user, const char* text) {
 
 static const int64_t sample_shape[] = {PIXELS};
 
+/* An engine with its own runners: the baseline on hone's executor loaded from the bytes given,
+ * the candidate answering class 3 for every sample (so the validation visibly is the engine's). */
+typedef struct engine {
+    const char* dir;
+    int calls;
+    char roles[2][16];
+    unsigned char* candidate; /* the candidate's bytes as given */
+    size_t candidate_size;
+    hone_model* model;
+    hone_executor* executor;
+    int fail_candidate;
+} engine;
+
+static hone_status class_three(void* user, const hone_tensor* inputs, hone_tensor** outputs) {
+    int64_t dims[2];
+    int64_t shape[2];
+    hone_tensor_params tp;
+    hone_status st;
+    void* data = NULL;
+    float* y;
+    int64_t i;
+    (void)user;
+    st = hone_tensor_shape(inputs, dims, 2);
+    if (st != HONE_OK) return st;
+    shape[0] = dims[0];
+    shape[1] = 10;
+    tp = tensor_params(HONE_DTYPE_F32, 2, shape);
+    st = hone_tensor_create(&tp, outputs);
+    if (st != HONE_OK) return st;
+    st = hone_tensor_data(*outputs, &data);
+    if (st != HONE_OK) return st;
+    y = (float*)data;
+    for (i = 0; i < shape[0] * 10; ++i)
+        y[i] = i % 10 == 3 ? 1.0f : 0.0f;
+    return HONE_OK;
+}
+
+static hone_status engine_factory(void* user, const char* role, const void* model, size_t size,
+                                  hone_runner** out) {
+    engine* e = (engine*)user;
+    hone_runner_params rp;
+    hone_status st;
+    if (e->calls < 2) snprintf(e->roles[e->calls], sizeof e->roles[0], "%s", role);
+    ++e->calls;
+    hone_runner_params_init(&rp);
+    if (strcmp(role, "baseline") == 0) {
+        char path[8300];
+        FILE* f;
+        hone_executor_params ep;
+        snprintf(path, sizeof path, "%s/engine_baseline.onnx", e->dir);
+        f = fopen(path, "wb");
+        if (!f || fwrite(model, 1, size, f) != size) return HONE_ERROR_IO;
+        fclose(f);
+        if ((st = hone_model_load_onnx(path, &e->model)) != HONE_OK) return st;
+        hone_executor_params_init(&ep);
+        if ((st = hone_executor_create(e->model, &ep, &e->executor)) != HONE_OK) return st;
+        if ((st = hone_executor_runner_params(e->executor, &rp)) != HONE_OK) return st;
+        rp.name = "engine baseline";
+        return hone_runner_create(&rp, out);
+    }
+    if (e->fail_candidate) return HONE_ERROR_UNSUPPORTED;
+    e->candidate = (unsigned char*)malloc(size);
+    if (!e->candidate) return HONE_ERROR_OUT_OF_MEMORY;
+    memcpy(e->candidate, model, size);
+    e->candidate_size = size;
+    rp.name = "engine candidate";
+    rp.run = class_three;
+    return hone_runner_create(&rp, out);
+}
+
+static void engine_release(engine* e) {
+    hone_executor_destroy(e->executor);
+    hone_model_destroy(e->model);
+    free(e->candidate);
+    e->executor = NULL;
+    e->model = NULL;
+    e->candidate = NULL;
+}
+
 static void params_for(hone_optimize_params* p, const char* dir, stream* st, seen* sn) {
     static char out[8192], ledger[8192];
     snprintf(out, sizeof out, "%s/mlp.int8.onnx", dir);
@@ -202,6 +281,67 @@ int main(void) {
         CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_CANCELLED, "cancelled by the caller");
         CHECK(r == NULL);
         CHECK(stat(out, &info) != 0);
+    }
+
+    /* The engine's runners validate: it gets the baseline's and the artifact's exact bytes. */
+    {
+        engine e;
+        char out[8192];
+        memset(&e, 0, sizeof e);
+        e.dir = dir;
+        memset(&sn, 0, sizeof sn);
+        st.served = 0;
+        params_for(&p, dir, &st, &sn);
+        snprintf(out, sizeof out, "%s/engine.onnx", dir);
+        p.out = out;
+        p.runner_factory = engine_factory;
+        p.runner_user = &e;
+        r = NULL;
+        CHECK(hone_optimize(&p, &r) == HONE_OK);
+        CHECK(e.calls == 2);
+        CHECK(strcmp(e.roles[0], "baseline") == 0);
+        CHECK(strcmp(e.roles[1], "candidate") == 0);
+        if (r != NULL) {
+            FILE* f = fopen(out, "rb");
+            static unsigned char written[1 << 22];
+            size_t n = f ? fread(written, 1, sizeof written, f) : 0;
+            if (f) fclose(f);
+            CHECK(n > 0 && n == e.candidate_size);
+            CHECK(e.candidate != NULL && memcmp(written, e.candidate, n) == 0);
+            memset(&s, 0, sizeof s);
+            s.struct_size = sizeof s;
+            CHECK(hone_optimize_result_summary(r, &s) == HONE_OK);
+            /* Class 3 for everything agrees with the baseline on about a tenth: rejected. */
+            CHECK(s.verdict == HONE_VERDICT_REJECTED);
+            CHECK(s.artifact_bytes == n);
+            {
+                /* The evidence names the engine's runners. */
+                char* json;
+                CHECK(hone_optimize_result_report_json(r, NULL, 0, &needed) ==
+                      HONE_ERROR_OUT_OF_RANGE);
+                json = (char*)malloc(needed);
+                CHECK(json && hone_optimize_result_report_json(r, json, needed, NULL) == HONE_OK);
+                CHECK(json && strstr(json, "\"engine candidate\"") != NULL);
+                CHECK(json && strstr(json, "\"engine baseline\"") != NULL);
+                free(json);
+            }
+            hone_optimize_result_destroy(r);
+        }
+        engine_release(&e);
+        /* A factory that fails stops the run with its status; no artifact is written. */
+        memset(&e, 0, sizeof e);
+        e.dir = dir;
+        e.fail_candidate = 1;
+        snprintf(out, sizeof out, "%s/engine_failed.onnx", dir);
+        r = NULL;
+        CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_UNSUPPORTED,
+                    "runner_factory failed for the candidate");
+        CHECK(r == NULL);
+        CHECK(stat(out, &info) != 0);
+        engine_release(&e);
+        /* Format hone cannot be run by an engine. */
+        p.format = "hone";
+        CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "engine's runners");
     }
 
     /* Errors name what is wrong. */

@@ -808,7 +808,8 @@ class _OptimizeParams(C.Structure):
                 ("latency_batches", C.POINTER(C.c_int64)), ("latency_batch_count", C.c_size_t),
                 ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
                 ("note", _NoteFn), ("user", C.c_void_p), ("tolerable_drop", C.c_double),
-                ("relative_drop", C.c_int), ("target_bits_per_weight", C.c_double)]
+                ("relative_drop", C.c_int), ("target_bits_per_weight", C.c_double),
+                ("runner_factory", C.c_void_p), ("runner_user", C.c_void_p)]  # not exposed yet
 
 
 class _OptimizeSummary(C.Structure):

@@ -37,11 +37,14 @@
 #include "hone/core/export.hpp"
 #include "hone/data/dataset.hpp"
 #include "hone/policy/policy.hpp"
+#include "hone/validate/runner.hpp"
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +59,16 @@ struct pipeline_events {
     /// A note for people ("baseline: top-1 91.2% on 1000 samples …").
     std::function<void(std::string_view text)> note;
 };
+
+/// An engine's own executor for the validation: called once with role "baseline" and the
+/// baseline's ONNX bytes (the model as hone loaded it: external data inlined, fp16 weights behind
+/// Cast made f32), and once with role "candidate" and the deployable file's bytes (exactly what
+/// is written to `out`). The runners' answers and timings are then the validation's: accuracy,
+/// agreement, slices, latency and the decision are the engine's. hone's executor still runs the
+/// calibration, the per-layer error table and the search/budget trials. Needs an ONNX artifact
+/// (format qdq or matmulnbits); the runner's model_bytes() may be 0 (hone uses the file sizes).
+using runner_factory = std::function<std::unique_ptr<runner>(std::string_view role,
+                                                             std::span<const std::uint8_t> onnx)>;
 
 /// How data specs are read (the CLI's --input-shape, --mean, --std, --slices, --seed).
 struct data_settings {
@@ -100,6 +113,8 @@ struct optimize_request {
     /// so that its weights average at most this many bits and the measured output noise is
     /// smallest. Overrides the recipe's bits_per_weight. Not with tolerable_drop.
     std::optional<double> target_bits_per_weight;
+    /// The engine's runners for the validation (runner_factory); unset = hone's executor.
+    runner_factory engine;
 };
 
 /// What a run concluded with.
