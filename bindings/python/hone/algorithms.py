@@ -844,6 +844,8 @@ class Runner:
         _check(_lib.hone_runner_create(C.byref(p), C.byref(self._handle)))
 
     def _trampoline(self, fn: Callable):
+        raised = self.raised  # not self: no reference cycle through the callback
+
         def run(_user, inputs, outputs):
             try:
                 borrowed = Tensor._adopt(C.c_void_p(inputs))
@@ -855,7 +857,7 @@ class Runner:
                 out._handle = None
                 return Status.OK
             except BaseException as e:  # noqa: BLE001 — raised again by validate()
-                self.raised.append(e)
+                raised.append(e)
                 return Status.INVALID_ARGUMENT
         return run
 
