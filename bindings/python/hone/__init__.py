@@ -11,7 +11,8 @@ The shared library is found from $HONE_LIBRARY, else as "libhone.so.1" on the lo
 
 Covered: versions, threads, tensors, ONNX models (load, save, inputs/outputs/weights, get/set
 weights, the deployable QDQ form), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
-each node took), Ed25519 identities, and the change ledger (append, verify, check an artifact).
+each node took), Ed25519 identities, the change ledger (append, verify, check an artifact), and
+(hone.algorithms) the weight quantizer, calibrator, pruning, clustering, policies and validation.
 """
 
 from __future__ import annotations
@@ -914,3 +915,11 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
                 "record_signed": bool(s.record_signed), "report": report}
     finally:
         _lib.hone_optimize_result_destroy(result)
+
+
+# ---- algorithms (quantizer, calibrator, pruning, clustering, policy, validation) ---------------
+
+from . import algorithms  # noqa: E402 — needs everything above
+from .algorithms import *  # noqa: E402,F401,F403
+
+__all__ += algorithms.__all__
