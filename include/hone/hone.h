@@ -10,6 +10,10 @@
  *  - Params structs start with `size_t struct_size`; fill them with hone_X_params_init(), which
  *    sets struct_size and the defaults, then change the fields you need. Structs only grow at
  *    the end, so a program built against an older header keeps working.
+ *  - Output structs that a function fills (e.g. hone_model_info, hone_validation_summary) start
+ *    with `size_t struct_size` too: set it to sizeof the struct before the call; hone refuses a
+ *    size below the struct's first version and writes at most struct_size bytes (setting it to
+ *    what it wrote). Structs hone passes to callbacks (hone_train_progress) carry their size.
  *  - Enum values are fixed forever; new values are appended.
  *  - Sizes and dimensions are int64_t (a dimension is ≥ 0); strides are in elements.
  *
@@ -627,6 +631,7 @@ HONE_API hone_status hone_validate(hone_runner* baseline, hone_runner* candidate
                                    hone_validation** out);
 
 typedef struct hone_validation_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_validation_summary) */
     uint64_t samples;
     double baseline_accuracy, candidate_accuracy;
     double delta_low, delta_high; /* interval of candidate − baseline accuracy */
@@ -675,6 +680,7 @@ HONE_API hone_status hone_metric_collector_add(hone_metric_collector* collector,
                                                size_t label_count, const hone_tensor* reference);
 
 typedef struct hone_classification_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_classification_summary) */
     uint64_t samples;
     int has_labels;
     double accuracy;       /* top-1 */
@@ -700,7 +706,8 @@ HONE_API hone_status hone_layer_errors_add(hone_layer_errors* errors, const char
                                            const hone_tensor* candidate);
 
 typedef struct hone_layer_error_info {
-    const char* name; /* valid while the handle lives and no tensor is added */
+    size_t struct_size; /* set by the caller: sizeof(hone_layer_error_info) */
+    const char* name;   /* valid while the handle lives and no tensor is added */
     uint64_t elements;
     double sqnr_db; /* 10·log10(Σ ref² / Σ err²); +inf (HUGE_VAL) when the error is 0 */
     double mse;
@@ -757,7 +764,8 @@ typedef struct hone_estimate {
 } hone_estimate;
 
 typedef struct hone_lm_slice_metrics {
-    const char* name; /* "overall" or the label; valid until the next summarize */
+    size_t struct_size; /* set by the caller: sizeof(hone_lm_slice_metrics) */
+    const char* name;   /* "overall" or the label; valid until the next summarize */
     uint64_t sequences, tokens;
     hone_estimate baseline_perplexity, candidate_perplexity;
     hone_estimate perplexity_change; /* candidate / baseline - 1 */
@@ -875,6 +883,7 @@ typedef struct hone_verify_params {
 HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
 
 typedef struct hone_verify_result {
+    size_t struct_size;  /* set by the caller: sizeof(hone_verify_result) */
     int ok;              /* 1 when the whole ledger verifies */
     uint64_t records;    /* records verified before the first problem */
     uint64_t first_bad;  /* line of the first problem; 0 = the head file */
@@ -894,6 +903,7 @@ typedef enum hone_artifact_verdict {
 } hone_artifact_verdict;
 
 typedef struct hone_artifact_status {
+    size_t struct_size; /* set by the caller: sizeof(hone_artifact_status) */
     hone_artifact_verdict verdict;
     uint64_t seq;               /* the optimize record that matched, 0 if none */
     uint64_t approvals_missing; /* for HONE_ARTIFACT_NEEDS_SIGNOFF */
@@ -936,6 +946,7 @@ HONE_API hone_status hone_load_check_fd(int fd, const hone_load_check_params* pa
                                         hone_load_check** out);
 
 typedef struct hone_load_check_info {
+    size_t struct_size; /* set by the caller: sizeof(hone_load_check_info) */
     hone_artifact_verdict verdict;
     uint64_t matched_record; /* the optimize record the bytes matched, 0 if none */
     uint64_t chain_records;  /* records verified (all, when chain_intact) */
@@ -1547,6 +1558,7 @@ HONE_API hone_status hone_model_save_onnx(const hone_model* model, const char* p
 HONE_API void hone_model_destroy(hone_model* model);
 
 typedef struct hone_model_info {
+    size_t struct_size; /* set by the caller: sizeof(hone_model_info) */
     size_t node_count;
     size_t input_count, output_count, weight_count;
     uint64_t weight_bytes;
@@ -1788,6 +1800,7 @@ typedef enum hone_train_loss {
 } hone_train_loss;
 
 typedef struct hone_train_progress {
+    size_t struct_size;  /* sizeof(hone_train_progress), set by hone */
     int epoch;           /* 0-based */
     int64_t step;        /* global steps done */
     int64_t total_steps; /* planned */

@@ -78,4 +78,17 @@ void copy_string(std::string_view text, char* buffer, std::size_t capacity, std:
 void check_struct_size(std::size_t struct_size, std::size_t minimum, const char* function,
                        const char* type_name);
 
+/// Writes an output struct versioned by struct_size: the caller sets out->struct_size to the
+/// sizeof of its header's struct. It must hold at least `first_version` bytes (each struct's
+/// first layout, which is the current one until the struct grows); only out->struct_size bytes
+/// are written, so a program built against an older, shorter struct keeps working.
+template <class T>
+void write_versioned(T* out, T value, const char* function, const char* type_name,
+                     std::size_t first_version = sizeof(T)) {
+    check_struct_size(out->struct_size, first_version, function, type_name);
+    const std::size_t n = out->struct_size < sizeof(T) ? out->struct_size : sizeof(T);
+    value.struct_size = n;
+    std::memcpy(static_cast<void*>(out), &value, n);
+}
+
 } // namespace hone::capi

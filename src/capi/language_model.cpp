@@ -22,17 +22,12 @@ namespace {
 hone_estimate estimate_of(const hone::estimate& e) { return {e.value, e.ci.low, e.ci.high}; }
 
 hone_lm_slice_metrics slice_of(const hone::lm_slice_metrics& m) {
-    return {m.name.c_str(),
-            static_cast<std::uint64_t>(m.sequences),
-            static_cast<std::uint64_t>(m.tokens),
-            estimate_of(m.baseline_perplexity),
-            estimate_of(m.candidate_perplexity),
-            estimate_of(m.perplexity_change),
-            estimate_of(m.mean_kl),
-            estimate_of(m.top1_agreement),
-            estimate_of(m.flip_rate),
-            estimate_of(m.baseline_accuracy),
-            estimate_of(m.candidate_accuracy)};
+    return {sizeof(hone_lm_slice_metrics),           m.name.c_str(),
+            static_cast<std::uint64_t>(m.sequences), static_cast<std::uint64_t>(m.tokens),
+            estimate_of(m.baseline_perplexity),      estimate_of(m.candidate_perplexity),
+            estimate_of(m.perplexity_change),        estimate_of(m.mean_kl),
+            estimate_of(m.top1_agreement),           estimate_of(m.flip_rate),
+            estimate_of(m.baseline_accuracy),        estimate_of(m.candidate_accuracy)};
 }
 
 } // namespace
@@ -144,7 +139,8 @@ HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparis
             hone::fail(hone::status::invalid_argument,
                        fmt::format("{}: index {} (0 = overall, 1…{} = slices)", fn, index,
                                    s.slices.size()));
-        *out = slice_of(index == 0 ? s.overall : s.slices[index - 1]);
+        hone::capi::write_versioned(out, slice_of(index == 0 ? s.overall : s.slices[index - 1]), fn,
+                                    "hone_lm_slice_metrics");
     });
 }
 

@@ -171,10 +171,14 @@ HONE_API hone_status hone_ledger_verify(hone_ledger* ledger, const hone_verify_p
     return guarded([&] {
         require(ledger, "hone_ledger_verify", "ledger");
         require(out, "hone_ledger_verify", "out");
+        hone::capi::check_struct_size(out->struct_size, sizeof(hone_verify_result),
+                                      "hone_ledger_verify", "hone_verify_result");
         const auto report = ledger->ledger.verify(options_from(params));
         ledger->message = report.problem;
-        *out = hone_verify_result{report.ok ? 1 : 0, report.records, report.first_bad,
-                                  ledger->message.c_str()};
+        hone::capi::write_versioned(out,
+                                    hone_verify_result{0, report.ok ? 1 : 0, report.records,
+                                                       report.first_bad, ledger->message.c_str()},
+                                    "hone_ledger_verify", "hone_verify_result");
     });
 }
 
@@ -185,6 +189,8 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
         require(ledger, "hone_ledger_check_artifact", "ledger");
         require(path, "hone_ledger_check_artifact", "path");
         require(out, "hone_ledger_check_artifact", "out");
+        hone::capi::check_struct_size(out->struct_size, sizeof(hone_artifact_status),
+                                      "hone_ledger_check_artifact", "hone_artifact_status");
         const auto s = ledger->ledger.check_artifact(path, options_from(params));
         ledger->message = s.reason;
         hone_artifact_status result{};
@@ -193,7 +199,8 @@ HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char*
         result.approvals_missing = s.approvals_missing;
         std::memcpy(result.sha256, s.artifact.sha256.c_str(), 65);
         result.reason = ledger->message.c_str();
-        *out = result;
+        hone::capi::write_versioned(out, result, "hone_ledger_check_artifact",
+                                    "hone_artifact_status");
     });
 }
 

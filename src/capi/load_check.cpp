@@ -87,7 +87,7 @@ HONE_API hone_status hone_load_check_get(const hone_load_check* result, hone_loa
         info.signer_holder = s.signer_holder.c_str();
         info.reason = s.reason.c_str();
         info.json = result->json.c_str();
-        *out = info;
+        hone::capi::write_versioned(out, info, "hone_load_check_get", "hone_load_check_info");
     });
 }
 

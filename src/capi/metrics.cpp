@@ -70,14 +70,19 @@ HONE_API hone_status hone_metric_collector_summary(const hone_metric_collector* 
     return guarded([&] {
         require(collector, fn, "collector");
         require(out, fn, "out");
+        hone::capi::check_struct_size(out->struct_size, sizeof(hone_classification_summary), fn,
+                                      "hone_classification_summary");
         if (sample_count > 0) require(samples, fn, "samples");
         hone::classification_summary s;
         hone::capi::named(fn, [&] {
             s = sample_count ? collector->collector.summary({samples, sample_count})
                              : collector->collector.summary();
         });
-        *out = {s.samples,       s.has_labels, s.accuracy, s.top_k_accuracy,
-                s.has_reference, s.agreement,  s.mean_kl,  s.mean_cosine};
+        hone::capi::write_versioned(
+            out,
+            hone_classification_summary{0, s.samples, s.has_labels, s.accuracy, s.top_k_accuracy,
+                                        s.has_reference, s.agreement, s.mean_kl, s.mean_cosine},
+            fn, "hone_classification_summary");
     });
 }
 
@@ -119,7 +124,11 @@ HONE_API hone_status hone_layer_errors_get(const hone_layer_errors* errors, size
             hone::fail(hone::status::out_of_range,
                        fmt::format("{}: index {} but {} layers", fn, index, layers.size()));
         const auto& l = layers[index];
-        *out = {l.name.c_str(), l.sums.count, l.sqnr_db(), l.mse(), l.sums.max_abs_error};
+        hone::capi::write_versioned(out,
+                                    hone_layer_error_info{0, l.name.c_str(), l.sums.count,
+                                                          l.sqnr_db(), l.mse(),
+                                                          l.sums.max_abs_error},
+                                    fn, "hone_layer_error_info");
     });
 }
 

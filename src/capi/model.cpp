@@ -148,7 +148,7 @@ HONE_API hone_status hone_model_get_info(const hone_model* model, hone_model_inf
         info.source_opset = m.source_opset;
         info.producer_name = m.producer_name.c_str();
         info.producer_version = m.producer_version.c_str();
-        *out = info;
+        hone::capi::write_versioned(out, info, "hone_model_get_info", "hone_model_info");
     });
 }
 

@@ -210,7 +210,11 @@ hone_status hone_finetune_step(hone_finetune* run, int* done) {
                 return;
             }
             if (run->progress) {
-                const hone_train_progress cp{p->epoch, p->step, p->total_steps, p->loss,
+                const hone_train_progress cp{sizeof(hone_train_progress),
+                                             p->epoch,
+                                             p->step,
+                                             p->total_steps,
+                                             p->loss,
                                              p->learning_rate};
                 if (run->progress(run->user, &cp) == 0) run->done = true;
             }

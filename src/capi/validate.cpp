@@ -164,15 +164,13 @@ HONE_API hone_status hone_validation_summary_get(const hone_validation* validati
         const auto& r = require(validation, "hone_validation_summary_get", "validation")->report;
         require(out, "hone_validation_summary_get", "out");
         const auto& c = r.comparison;
-        *out = hone_validation_summary{c.samples,
-                                       c.baseline_accuracy,
-                                       c.candidate_accuracy,
-                                       c.accuracy_delta.low,
-                                       c.accuracy_delta.high,
-                                       c.mcnemar_p,
-                                       c.agreement.value_or(0.0),
-                                       r.paired.only_baseline_correct,
-                                       r.paired.only_candidate_correct};
+        hone::capi::write_versioned(
+            out,
+            hone_validation_summary{0, c.samples, c.baseline_accuracy, c.candidate_accuracy,
+                                    c.accuracy_delta.low, c.accuracy_delta.high, c.mcnemar_p,
+                                    c.agreement.value_or(0.0), r.paired.only_baseline_correct,
+                                    r.paired.only_candidate_correct},
+            "hone_validation_summary_get", "hone_validation_summary");
     });
 }
 

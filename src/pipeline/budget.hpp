@@ -44,7 +44,8 @@ HONE_EXPORT precision_allocation allocate_precision(const std::vector<layer_opti
                                                     std::size_t max_front = 4096);
 
 /// {"budget_bytes", "bytes", "noise", "feasible", "exact", "layers": [{"layer", "bits",
-/// "options": [{"bits", "noise", "bytes"}]}]}: the ledger's and the report's form.
+/// "options": [{"bits", "noise", "bytes"}]}]}: the ledger's and the report's form (the flow adds
+/// "bits_per_weight" chosen and the budget's "params").
 HONE_EXPORT nlohmann::json allocation_json(const std::vector<layer_options>& layers,
                                            const precision_allocation& a,
                                            std::uint64_t budget_bytes);

@@ -1081,8 +1081,8 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
             ov.step_params = json{{"quantize", {{"bits", o.bits}}}};
         chosen.overrides.push_back(ov);
     }
-    chosen.budget = rec.budget;
     auto j = allocation_json(options, a, budget_bytes);
+    j["params"] = params.to_json();
     j["bits_per_weight"] = double(a.bytes) * 8.0 / double(std::max<std::uint64_t>(weights, 1));
     note(c, fmt::format("precision budget: {:.2f} bits per weight chosen ({} of {} bytes), "
                         "summed noise {:.3g}{}",
@@ -1232,7 +1232,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
 
     // 2. Calibrate and apply the recipe layer by layer; with an accuracy search, the layers it
     // keeps in f32 are excluded from the recipe (so the recorded recipe reproduces the result).
+    // The recipe recorded is the one built (its search or budget settled, the parameters with
+    // the result), so it rebuilds this candidate as it is.
     auto chosen = rec;
+    chosen.search.reset();
     json search_j = nullptr, budget_j = nullptr;
     if (rec.budget)
         std::tie(chosen, budget_j) =
@@ -1241,6 +1244,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         const auto found = run_search(base, rec, calib, data_opts, format, paths.onnx.string(), c);
         chosen.exclude.insert(chosen.exclude.end(), found.kept.begin(), found.kept.end());
         search_j = found.to_json();
+        search_j["params"] = rec.search->to_json();
         std::string kept;
         for (const auto& k : found.kept)
             kept += (kept.empty() ? "" : ", ") + k;

@@ -42,7 +42,7 @@ struct HONE_EXPORT search_result {
     double accuracy = 0;           ///< the chosen candidate's accuracy on the ranking data
     std::vector<search_trial> trials;
     /// {"baseline", "bound", "met", "kept", "accuracy", "trials": [...]}: recorded in the ledger's
-    /// recipe and shown in the report.
+    /// recipe (with the search's "params") and shown in the report.
     nlohmann::json to_json() const;
 };
 

@@ -46,6 +46,7 @@ typedef struct record {
 
 static int on_progress(void* user, const hone_train_progress* p) {
     record* r = (record*)user;
+    CHECK(p->struct_size == sizeof(hone_train_progress));
     ++r->calls;
     if (r->calls == 1) r->first_loss = p->loss;
     r->last_loss = p->loss;

@@ -54,7 +54,7 @@ int main(void) {
     model good = {0, 0}, worse = {10, 0}, failing = {0, 1};
     hone_validate_params vp;
     hone_validation* v = NULL;
-    hone_validation_summary s;
+    hone_validation_summary s = {sizeof(hone_validation_summary)};
     hone_policy *medium = NULL, *custom = NULL;
     hone_verdict verdict = HONE_VERDICT_APPROVED;
     uint32_t missing = 99;
@@ -98,6 +98,11 @@ int main(void) {
     vp.slice_sizes = slice_sizes;
     vp.slice_count = 1;
     CHECK(hone_validate(baseline, candidate, inputs, labels, N, &vp, &v) == HONE_OK);
+    {
+        hone_validation_summary short_s = {4};
+        CHECK_FAILS(hone_validation_summary_get(v, &short_s), HONE_ERROR_INVALID_ARGUMENT,
+                    "struct_size");
+    }
     CHECK(hone_validation_summary_get(v, &s) == HONE_OK);
     CHECK(s.samples == N);
     CHECK(s.baseline_accuracy == 1.0);

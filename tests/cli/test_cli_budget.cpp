@@ -188,7 +188,8 @@ TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the l
         const auto rec = last_record(t / "l.jsonl")["recipe"];
         const auto& b = rec["budget_result"];
         MESSAGE("budget 5 bpw: " << b.dump());
-        CHECK(rec["budget"]["bits_per_weight"] == 5.0);
+        CHECK(b["params"]["bits_per_weight"] == 5.0);
+        CHECK_FALSE(rec.contains("budget")); // settled into the overrides
         CHECK(b["feasible"].get<bool>());
         CHECK(b["bits_per_weight"].get<double>() <= 5.0);
         CHECK(b["bytes"].get<std::uint64_t>() <= b["budget_bytes"].get<std::uint64_t>());
@@ -220,6 +221,16 @@ TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the l
         CHECK(json::parse(rj)["budget"] == b);
         const std::string html((std::istreambuf_iterator<char>(rh)), {});
         CHECK(html.find("<h2>Precision under a budget</h2>") != std::string::npos);
+        // The recorded recipe rebuilds the same file without measuring again.
+        json recipe_only;
+        for (const char* k : {"name", "execution", "calibration", "layers", "steps", "overrides"})
+            recipe_only[k] = rec[k];
+        std::ofstream(t / "again.json") << recipe_only.dump();
+        const auto again = run(t / "again.json", "again.onnx", {});
+        REQUIRE_MESSAGE(again.code == 0, again.err);
+        CHECK_FALSE(last_record(t / "l.jsonl")["recipe"].contains("budget_result"));
+        CHECK(std::filesystem::file_size(t.path / "again.onnx") ==
+              std::filesystem::file_size(t.path / "b5.onnx"));
     }
     SUBCASE("a budget below the smallest choices takes them and says so") {
         const auto r = run(t / "q.json", "b1.onnx", {"--target-bpw", "1"});

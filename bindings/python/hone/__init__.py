@@ -232,7 +232,7 @@ def _as_tensor(x, shape=None) -> Tensor:
 # ---- models ------------------------------------------------------------------------------------
 
 class _ModelInfo(C.Structure):
-    _fields_ = [("node_count", C.c_size_t), ("input_count", C.c_size_t),
+    _fields_ = [("struct_size", C.c_size_t), ("node_count", C.c_size_t), ("input_count", C.c_size_t),
                 ("output_count", C.c_size_t), ("weight_count", C.c_size_t),
                 ("weight_bytes", C.c_uint64), ("opset", C.c_int64), ("source_opset", C.c_int64),
                 ("producer_name", C.c_char_p), ("producer_version", C.c_char_p)]
@@ -267,7 +267,7 @@ class Model:
 
     @property
     def info(self) -> dict:
-        i = _ModelInfo()
+        i = _ModelInfo(struct_size=C.sizeof(_ModelInfo))
         _check(_lib.hone_model_get_info(self._handle, C.byref(i)))
         return {"nodes": i.node_count, "inputs": i.input_count, "outputs": i.output_count,
                 "weights": i.weight_count, "weight_bytes": i.weight_bytes, "opset": i.opset,
@@ -565,12 +565,13 @@ class _VerifyParams(C.Structure):
 
 
 class _VerifyResult(C.Structure):
-    _fields_ = [("ok", C.c_int), ("records", C.c_uint64), ("first_bad", C.c_uint64),
+    _fields_ = [("struct_size", C.c_size_t), ("ok", C.c_int), ("records", C.c_uint64), ("first_bad", C.c_uint64),
                 ("problem", C.c_char_p)]
 
 
 class _ArtifactStatus(C.Structure):
-    _fields_ = [("verdict", C.c_int), ("seq", C.c_uint64), ("approvals_missing", C.c_uint64),
+    _fields_ = [("struct_size", C.c_size_t), ("verdict", C.c_int), ("seq", C.c_uint64),
+                ("approvals_missing", C.c_uint64),
                 ("sha256", C.c_char * 65), ("reason", C.c_char_p)]
 
 
@@ -661,7 +662,7 @@ class Ledger:
                trust: Optional["TrustStore"] = None, strict: bool = False) -> dict:
         """{"ok", "records", "first_bad", "problem"}; `trusted` maps actor → public key hex;
         `trust` is a TrustStore, `strict` its strict mode."""
-        res = _VerifyResult()
+        res = _VerifyResult(struct_size=C.sizeof(_VerifyResult))
         _check(_lib.hone_ledger_verify(self._handle,
                                        C.byref(self._params(require_signatures, trusted, trust,
                                                             strict)),
@@ -674,7 +675,7 @@ class Ledger:
                        strict: bool = False) -> dict:
         """Whether these exact bytes were approved: {"verdict", "seq", "approvals_missing",
         "sha256", "reason"}."""
-        st = _ArtifactStatus()
+        st = _ArtifactStatus(struct_size=C.sizeof(_ArtifactStatus))
         _check(_lib.hone_ledger_check_artifact(
             self._handle, _str(os.fspath(path)),
             C.byref(self._params(require_signatures, trusted, trust, strict)), C.byref(st)))
@@ -741,7 +742,7 @@ class _LoadCheckParams(C.Structure):
 
 
 class _LoadCheckInfo(C.Structure):
-    _fields_ = [("verdict", C.c_int), ("matched_record", C.c_uint64),
+    _fields_ = [("struct_size", C.c_size_t), ("verdict", C.c_int), ("matched_record", C.c_uint64),
                 ("chain_records", C.c_uint64), ("chain_intact", C.c_int),
                 ("decision_rederived", C.c_int), ("strict", C.c_int),
                 ("approvals_required", C.c_uint64), ("approvals_counted", C.c_uint64),
@@ -776,7 +777,7 @@ def check_load(data, ledger: str, trust: Optional[TrustStore] = None,
         buf = bytes(data)
         _check(_lib.hone_load_check_buffer(buf, len(buf), C.byref(p), C.byref(result)))
     try:
-        info = _LoadCheckInfo()
+        info = _LoadCheckInfo(struct_size=C.sizeof(_LoadCheckInfo))
         _check(_lib.hone_load_check_get(result, C.byref(info)))
         return json.loads(info.json.decode())
     finally:

@@ -880,7 +880,7 @@ class _ValidateParams(C.Structure):
 
 
 class _ValidationSummary(C.Structure):
-    _fields_ = [("samples", C.c_uint64), ("baseline_accuracy", C.c_double),
+    _fields_ = [("struct_size", C.c_size_t), ("samples", C.c_uint64), ("baseline_accuracy", C.c_double),
                 ("candidate_accuracy", C.c_double), ("delta_low", C.c_double),
                 ("delta_high", C.c_double), ("mcnemar_p", C.c_double),
                 ("agreement", C.c_double), ("regressions", C.c_uint64),
@@ -915,9 +915,9 @@ class Validation:
         """{"samples", "baseline_accuracy", "candidate_accuracy", "delta_low", "delta_high"
         (interval of candidate − baseline accuracy), "mcnemar_p", "agreement", "regressions",
         "improvements"}."""
-        s = _ValidationSummary()
+        s = _ValidationSummary(struct_size=C.sizeof(_ValidationSummary))
         _check(_lib.hone_validation_summary_get(self._handle, C.byref(s)))
-        return {name: getattr(s, name) for name, _ in _ValidationSummary._fields_}
+        return {name: getattr(s, name) for name, _ in _ValidationSummary._fields_[1:]}
 
     def json(self) -> str:
         """The whole report as JSON text."""
