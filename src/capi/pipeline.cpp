@@ -138,7 +138,7 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
                                       "hone_optimize_params");
         hone::optimize_request r;
         r.model = require(p->model, fn_optimize, "params->model");
-        r.recipe = require(p->recipe, fn_optimize, "params->recipe");
+        r.recipe = std::string(require(p->recipe, fn_optimize, "params->recipe"));
         if (p->calib.spec)
             r.calib = p->calib.spec;
         else

@@ -16,7 +16,7 @@
 
 #include "commands.hpp"
 #include "main_job.hpp"
-#include "recipe.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include <hone/data/dataset.hpp>
 #include <hone/retrain/trainer.hpp>

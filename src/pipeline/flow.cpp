@@ -5,9 +5,9 @@
 #include "budget.hpp"
 #include "deploy.hpp"
 #include "layers.hpp"
-#include "recipe.hpp"
 #include "search.hpp"
 #include "stage.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/atomic_file.hpp>
@@ -161,21 +161,19 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
         switch (s.what) {
         case recipe_step::kind::prune: {
             pruner_config cfg;
-            cfg.method = s.prune_method == "sparsegpt" ? prune_method::sparsegpt
-                         : s.prune_method == "wanda"   ? prune_method::wanda
-                                                       : prune_method::magnitude;
+            cfg.method = s.pruning;
             cfg.sparsity = s.sparsity;
             cfg.n = s.n;
             cfg.m = s.m;
             std::optional<layer_statistics> stats;
-            std::string method = s.prune_method;
+            std::string method(name_of(s.pruning));
             if (cfg.method != prune_method::magnitude && ref.is_conv()) {
                 // Conv inputs are not collected as [rows, K] patches: no Hessian, no norms.
                 cfg.method = prune_method::magnitude;
-                method = fmt::format("magnitude ({} needs Gemm/MatMul inputs)", s.prune_method);
+                method = fmt::format("magnitude ({} needs Gemm/MatMul inputs)", name_of(s.pruning));
             }
             if (cfg.method != prune_method::magnitude) {
-                need_x(s.prune_method.c_str());
+                need_x(std::string(name_of(s.pruning)).c_str());
                 stats.emplace(ref.k, cfg.method == prune_method::sparsegpt);
                 stats->add(x->view());
             }
@@ -193,9 +191,7 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
         case recipe_step::kind::cluster: {
             clusterer_config cfg;
             cfg.clusters = s.clusters;
-            cfg.method = s.cluster_method == "optimal" ? kmeans_method::optimal
-                         : s.cluster_method == "lloyd" ? kmeans_method::lloyd
-                                                       : kmeans_method::automatic;
+            cfg.method = s.clustering;
             clusterer cl(cfg);
             r.quantized.reset();
             if (pruned) {
@@ -228,23 +224,19 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
         case recipe_step::kind::quantize: {
             quantizer_config cfg;
             cfg.spec.bits = s.bits;
-            std::string granularity = s.granularity, method = s.quant_method;
-            if (s.granularity == "per_group" && ref.is_conv()) {
+            std::string granularity(name_of(s.granularity)), method(name_of(s.quantizing));
+            cfg.spec.granularity = s.granularity;
+            if (s.granularity == quant_granularity::per_group && ref.is_conv()) {
                 // A stored Conv weight cannot hold groups along K (layers.hpp), and a whole
                 // output channel of a small kernel on one 4-bit grid costs accuracy (1.6 points
                 // on the CNN fixture): Conv layers of a per-group recipe get 8 bits per channel.
                 cfg.spec.granularity = quant_granularity::per_channel;
                 cfg.spec.bits = std::max(s.bits, 8);
                 granularity = "per_channel (per_group needs Gemm/MatMul)";
-            } else if (s.granularity == "per_group") {
-                cfg.spec.granularity = quant_granularity::per_group;
+            } else if (s.granularity == quant_granularity::per_group) {
                 cfg.spec.group_size = group_for(s.group_size, ref.k);
-            } else if (s.granularity == "per_tensor") {
-                cfg.spec.granularity = quant_granularity::per_tensor;
             }
-            cfg.method = s.quant_method == "gptq"          ? weight_method::gptq
-                         : s.quant_method == "clip_search" ? weight_method::clip_search
-                                                           : weight_method::rtn;
+            cfg.method = s.quantizing;
             if (cfg.method == weight_method::gptq && ref.is_conv()) {
                 // Conv inputs are not collected as [rows, K] patches: no Hessian.
                 cfg.method = weight_method::rtn;
@@ -592,14 +584,6 @@ json ranges_json(const std::map<std::string, tensor_range, std::less<>>& ranges)
     return r;
 }
 
-calib_method calib_method_of(const std::string& s) {
-    if (s == "min_max") return calib_method::min_max;
-    if (s == "percentile") return calib_method::percentile;
-    if (s == "entropy") return calib_method::entropy;
-    if (s == "mse") return calib_method::mse;
-    return calib_method::auto_select;
-}
-
 candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
                                 const loaded_data* tune_data, const data_options& data_opts,
                                 const pipeline_events& c) {
@@ -672,7 +656,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             if (it == acts.end())
                 fail(status::internal, fmt::format("activation '{}' was not observed", name));
             calibrator_params p;
-            p.method = calib_method_of(rec.calibration_method);
+            p.method = rec.calibration;
             p.type = dtype::u8;
             p.scheme = kernels::quant_scheme::affine;
             // 8-bit grids on every machine: the file is for other engines, and its bytes must
@@ -1115,7 +1099,11 @@ using namespace hone::pipeline;
 
 optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     // Everything that can be refused is refused before the ledger changes.
-    auto rec = load_recipe(o.recipe);
+    // A typed recipe goes through its JSON form: the same checks as a file, naming the field.
+    auto rec = std::holds_alternative<recipe>(o.recipe)
+                   ? parse_recipe(std::get<recipe>(o.recipe).to_json().dump(),
+                                  std::get<recipe>(o.recipe).name)
+                   : load_recipe(std::get<std::string>(o.recipe));
     if (o.tolerable_drop) {
         if (!(*o.tolerable_drop >= 0 && *o.tolerable_drop < 1))
             fail(status::invalid_argument,

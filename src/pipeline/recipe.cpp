@@ -1,4 +1,4 @@
-#include "recipe.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
@@ -35,10 +35,63 @@ bool glob_match(std::string_view p, std::string_view t) {
     return pi == p.size();
 }
 
+namespace {
+
+// A method's JSON name and value.
+template <class E> struct named {
+    const char* name;
+    E value;
+};
+constexpr named<prune_method> prune_names[] = {{"sparsegpt", prune_method::sparsegpt},
+                                               {"wanda", prune_method::wanda},
+                                               {"magnitude", prune_method::magnitude}};
+constexpr named<kmeans_method> kmeans_names[] = {{"optimal", kmeans_method::optimal},
+                                                 {"lloyd", kmeans_method::lloyd},
+                                                 {"auto", kmeans_method::automatic}};
+constexpr named<quant_granularity> granularity_names[] = {
+    {"per_channel", quant_granularity::per_channel},
+    {"per_group", quant_granularity::per_group},
+    {"per_tensor", quant_granularity::per_tensor}};
+constexpr named<weight_method> weight_names[] = {{"rtn", weight_method::rtn},
+                                                 {"clip_search", weight_method::clip_search},
+                                                 {"gptq", weight_method::gptq}};
+constexpr named<calib_method> calib_names[] = {{"auto", calib_method::auto_select},
+                                               {"min_max", calib_method::min_max},
+                                               {"percentile", calib_method::percentile},
+                                               {"entropy", calib_method::entropy},
+                                               {"mse", calib_method::mse}};
+
+template <class E, std::size_t N> std::string_view name_in(const named<E> (&table)[N], E v) {
+    for (const auto& n : table)
+        if (n.value == v) return n.name;
+    return "unknown";
+}
+
+// The value named `name`, or nullopt; `expected` lists the names ("a, b or c").
+template <class E, std::size_t N>
+std::optional<E> value_in(const named<E> (&table)[N], std::string_view name,
+                          std::string& expected) {
+    expected.clear();
+    for (std::size_t i = 0; i < N; ++i)
+        expected += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(table[i].name);
+    for (const auto& n : table)
+        if (name == n.name) return n.value;
+    return std::nullopt;
+}
+
+} // namespace
+
+std::string_view name_of(prune_method m) { return name_in(prune_names, m); }
+std::string_view name_of(kmeans_method m) { return name_in(kmeans_names, m); }
+std::string_view name_of(quant_granularity g) { return name_in(granularity_names, g); }
+std::string_view name_of(weight_method m) { return name_in(weight_names, m); }
+std::string_view name_of(calib_method m) { return name_in(calib_names, m); }
+
 bool recipe::needs_layer_inputs() const {
     for (const auto& s : steps) {
-        if (s.what == recipe_step::kind::prune && s.prune_method != "magnitude") return true;
-        if (s.what == recipe_step::kind::quantize && s.quant_method == "gptq") return true;
+        if (s.what == recipe_step::kind::prune && s.pruning != prune_method::magnitude) return true;
+        if (s.what == recipe_step::kind::quantize && s.quantizing == weight_method::gptq)
+            return true;
     }
     for (const auto& o : overrides)
         if (o.step_params.dump().find("gptq") != std::string::npos ||
@@ -64,6 +117,18 @@ T get(const json& j, const char* key, T fallback, std::string_view source, std::
     }
 }
 
+// Reads j[key] as one of `table`'s names into `out` (unchanged when absent).
+template <class E, std::size_t N>
+void get_named(const json& j, const char* key, const named<E> (&table)[N], E& out,
+               std::string_view source, std::string_view where) {
+    if (!j.contains(key)) return;
+    const auto name = get<std::string>(j, key, std::string(), source, where);
+    std::string expected;
+    const auto v = value_in(table, name, expected);
+    if (!v) bad(source, fmt::format("{}.{} '{}': expected {}", where, key, name, expected));
+    out = *v;
+}
+
 bool is_layer_op(const std::string& op) {
     return op == "Gemm" || op == "MatMul" || op == "Conv" || op == "ConvTranspose";
 }
@@ -85,44 +150,28 @@ void apply_params(recipe_step& s, const json& j, std::string_view source, std::s
                                     where, op));
     switch (s.what) {
     case recipe_step::kind::prune:
-        s.prune_method = get<std::string>(j, "method", s.prune_method, source, where);
+        get_named(j, "method", prune_names, s.pruning, source, where);
         s.sparsity = get<double>(j, "sparsity", s.sparsity, source, where);
         s.n = get<int>(j, "n", s.n, source, where);
         s.m = get<int>(j, "m", s.m, source, where);
-        if (s.prune_method != "sparsegpt" && s.prune_method != "wanda" &&
-            s.prune_method != "magnitude")
-            bad(source, fmt::format("{}.method '{}': expected sparsegpt, wanda or magnitude", where,
-                                    s.prune_method));
         if (s.n > 0 ? !(s.n < s.m && s.m <= 32) : !(s.sparsity >= 0 && s.sparsity < 1))
             bad(source,
                 fmt::format("{}: sparsity must be in [0, 1) and N:M 1 <= N < M <= 32", where));
         break;
     case recipe_step::kind::cluster:
         s.clusters = get<int>(j, "clusters", s.clusters, source, where);
-        s.cluster_method = get<std::string>(j, "method", s.cluster_method, source, where);
+        get_named(j, "method", kmeans_names, s.clustering, source, where);
         if (s.clusters < 2 || s.clusters > 256)
             bad(source, fmt::format("{}.clusters must be 2…256, got {}", where, s.clusters));
-        if (s.cluster_method != "optimal" && s.cluster_method != "lloyd" &&
-            s.cluster_method != "auto")
-            bad(source, fmt::format("{}.method '{}': expected optimal, lloyd or auto", where,
-                                    s.cluster_method));
         break;
     case recipe_step::kind::quantize:
         s.bits = get<int>(j, "bits", s.bits, source, where);
-        s.granularity = get<std::string>(j, "granularity", s.granularity, source, where);
+        get_named(j, "granularity", granularity_names, s.granularity, source, where);
         s.group_size = get<std::int64_t>(j, "group_size", s.group_size, source, where);
-        s.quant_method = get<std::string>(j, "method", s.quant_method, source, where);
+        get_named(j, "method", weight_names, s.quantizing, source, where);
         if (s.bits < 2 || s.bits > 8)
             bad(source, fmt::format("{}.bits must be 2…8, got {}", where, s.bits));
-        if (s.granularity != "per_channel" && s.granularity != "per_group" &&
-            s.granularity != "per_tensor")
-            bad(source, fmt::format("{}.granularity '{}': expected per_channel, per_group or "
-                                    "per_tensor",
-                                    where, s.granularity));
         if (s.group_size < 1) bad(source, fmt::format("{}.group_size must be >= 1", where));
-        if (s.quant_method != "rtn" && s.quant_method != "clip_search" && s.quant_method != "gptq")
-            bad(source, fmt::format("{}.method '{}': expected rtn, clip_search or gptq", where,
-                                    s.quant_method));
         break;
     }
 }
@@ -383,13 +432,7 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
         r.execution = exec_precision::int8_static;
     else
         bad(source, fmt::format("execution '{}': expected f32, int8-dynamic or int8-static", exec));
-    r.calibration_method = get<std::string>(j, "calibration", "auto", source, "recipe");
-    if (r.calibration_method != "auto" && r.calibration_method != "min_max" &&
-        r.calibration_method != "percentile" && r.calibration_method != "entropy" &&
-        r.calibration_method != "mse")
-        bad(source, fmt::format("calibration '{}': expected auto, min_max, percentile, entropy "
-                                "or mse",
-                                r.calibration_method));
+    get_named(j, "calibration", calib_names, r.calibration, source, "recipe");
     if (j.contains("layers")) {
         const auto& l = j["layers"];
         if (!l.is_object()) bad(source, "layers must be an object");
@@ -514,7 +557,7 @@ json recipe::to_json() const {
         if (!s.op_types.empty()) j["op_types"] = s.op_types;
         switch (s.what) {
         case recipe_step::kind::prune:
-            j["method"] = s.prune_method;
+            j["method"] = name_of(s.pruning);
             if (s.n > 0) {
                 j["n"] = s.n;
                 j["m"] = s.m;
@@ -524,13 +567,13 @@ json recipe::to_json() const {
             break;
         case recipe_step::kind::cluster:
             j["clusters"] = s.clusters;
-            j["method"] = s.cluster_method;
+            j["method"] = name_of(s.clustering);
             break;
         case recipe_step::kind::quantize:
             j["bits"] = s.bits;
-            j["granularity"] = s.granularity;
-            if (s.granularity == "per_group") j["group_size"] = s.group_size;
-            j["method"] = s.quant_method;
+            j["granularity"] = name_of(s.granularity);
+            if (s.granularity == quant_granularity::per_group) j["group_size"] = s.group_size;
+            j["method"] = name_of(s.quantizing);
             break;
         }
         steps_j.push_back(j);
@@ -547,7 +590,7 @@ json recipe::to_json() const {
                                                                    : "f32";
     json j{{"name", name},
            {"execution", exec},
-           {"calibration", calibration_method},
+           {"calibration", name_of(calibration)},
            {"layers", {{"include", include}, {"op_types", op_types}, {"exclude", exclude}}},
            {"steps", steps_j},
            {"overrides", ov}};

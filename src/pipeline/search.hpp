@@ -13,7 +13,7 @@
 // then judges it on the evaluation data like any other candidate.
 #pragma once
 
-#include "recipe.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include <hone/core/export.hpp>
 #include <hone/pipeline/optimize.hpp>

@@ -3,7 +3,7 @@
 // CNN with its allocation in the ledger and the report.
 #include "budget.hpp"
 #include "cli_run.hpp"
-#include "recipe.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include "../model/fixture_path.hpp"
 

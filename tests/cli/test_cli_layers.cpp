@@ -2,7 +2,7 @@
 // of Gemm, MatMul, Conv and ConvTranspose weights, and quantized tensors moved to the stored
 // layout with their scales.
 #include "layers.hpp"
-#include "recipe.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include <hone/core/error.hpp>
 #include <hone/quantize/quantizer.hpp>

@@ -2,8 +2,8 @@
 // known accuracies, the recipe field's parsing, and `hone optimize --tolerable-drop` on the
 // Fashion-MNIST CNN with its trials in the ledger.
 #include "cli_run.hpp"
-#include "recipe.hpp"
 #include "search.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include "../model/fixture_path.hpp"
 

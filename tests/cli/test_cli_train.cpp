@@ -2,8 +2,8 @@
 // run in-process on the Fashion-MNIST fixtures with small subsets.
 #include "cli_app.hpp"
 #include "cli_run.hpp"
-#include "recipe.hpp"
 #include "train.hpp"
+#include <hone/pipeline/recipe.hpp>
 
 #include "../fixture_layer.hpp"
 

@@ -36,6 +36,7 @@
 
 #include "hone/core/export.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/pipeline/recipe.hpp"
 #include "hone/policy/policy.hpp"
 #include "hone/validate/runner.hpp"
 
@@ -47,6 +48,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace hone {
@@ -88,8 +90,10 @@ struct validation_settings {
 
 struct optimize_request {
     std::filesystem::path model; ///< ONNX file
-    std::string recipe;          ///< preset name (e.g. "int8"), recipe JSON file, or JSON text
-    std::string calib, eval;     ///< data specs (ignored where the in-memory set is given)
+    /// A preset name (e.g. "int8"), a recipe JSON file or JSON text — or the typed recipe itself
+    /// (hone/pipeline/recipe.hpp).
+    std::variant<std::string, pipeline::recipe> recipe;
+    std::string calib, eval; ///< data specs (ignored where the in-memory set is given)
     /// In-memory sets (an engine's own samples): used instead of the specs when set; each
     /// sample is reshaped to the model's input, and the ledger records their bytes' SHA-256.
     std::optional<dataset> calib_data, eval_data;

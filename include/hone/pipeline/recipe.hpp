@@ -1,4 +1,6 @@
-// recipe.hpp — what `hone optimize` does to a model: built-in presets and recipe JSON files.
+// hone/pipeline/recipe.hpp — what `hone optimize` does to a model, as a typed object: built-in
+// presets, recipe JSON in and out (parse_recipe / recipe::to_json round-trip), and the methods
+// as the library's own enums (their JSON names: name_of / the parse functions below).
 //
 // A recipe selects layers (Gemm, MatMul, Conv, ConvTranspose with constant weights; by name
 // glob and/or op type, minus exclusions), applies its steps to each selected layer in order (prune,
@@ -11,7 +13,12 @@
 
 #include <hone/core/export.hpp>
 
+#include <hone/cluster/clusterer.hpp>
 #include <hone/graph/executor.hpp>
+#include <hone/prune/pruner.hpp>
+#include <hone/quantize/calibrator.hpp>
+#include <hone/quantize/quant_spec.hpp>
+#include <hone/quantize/quantizer.hpp>
 #include <hone/retrain/trainer.hpp>
 
 #include <nlohmann/json.hpp>
@@ -31,18 +38,27 @@ struct HONE_EXPORT recipe_step {
     /// applies to keeps its weights and runs in the recipe's execution precision.
     std::vector<std::string> op_types;
     // prune
-    std::string prune_method = "sparsegpt"; ///< sparsegpt, wanda, magnitude
+    prune_method pruning = prune_method::sparsegpt; ///< "sparsegpt", "wanda", "magnitude"
     double sparsity = 0.5;
     int n = 0, m = 0; ///< N:M when n > 0
     // cluster
     int clusters = 16;
-    std::string cluster_method = "optimal"; ///< optimal, lloyd, auto
+    kmeans_method clustering = kmeans_method::optimal; ///< "optimal", "lloyd", "auto"
     // quantize
     int bits = 8;
-    std::string granularity = "per_channel"; ///< per_channel, per_group, per_tensor
-    std::int64_t group_size = 128;           ///< per_group (a divisor of K is chosen if needed)
-    std::string quant_method = "rtn";        ///< rtn, clip_search, gptq
+    /// "per_channel", "per_group", "per_tensor"
+    quant_granularity granularity = quant_granularity::per_channel;
+    std::int64_t group_size = 128; ///< per_group (a divisor of K is chosen if needed)
+    weight_method quantizing = weight_method::rtn; ///< "rtn", "clip_search", "gptq" (no awq yet)
 };
+
+/// The JSON names of the methods a recipe takes (as in the table above).
+HONE_EXPORT std::string_view name_of(prune_method m);
+HONE_EXPORT std::string_view name_of(kmeans_method m);
+HONE_EXPORT std::string_view name_of(quant_granularity g);
+HONE_EXPORT std::string_view name_of(weight_method m);
+/// "auto", "min_max", "percentile", "entropy", "mse" (the calibrations a recipe takes).
+HONE_EXPORT std::string_view name_of(calib_method m);
 
 /// The parameters of a training run: a recipe's `finetune` step and `hone train`'s options.
 struct HONE_EXPORT finetune_params {
@@ -112,8 +128,8 @@ struct HONE_EXPORT recipe_override {
 struct HONE_EXPORT recipe {
     std::string name;
     exec_precision execution = exec_precision::f32;
-    std::string calibration_method = "auto"; ///< activation ranges (int8 static)
-    std::vector<std::string> include;        ///< name globs; empty = every layer
+    calib_method calibration = calib_method::auto_select; ///< activation ranges (int8 static)
+    std::vector<std::string> include;                     ///< name globs; empty = every layer
     std::vector<std::string> op_types = {"Gemm", "MatMul", "Conv", "ConvTranspose"};
     std::vector<std::string> exclude; ///< name globs
     std::vector<recipe_step> steps;

@@ -1,0 +1,133 @@
+// Recipes as typed objects (hone/pipeline/recipe.hpp): the presets, the methods' enums and their
+// JSON names, JSON in and out, errors naming the field, and a typed recipe run by hone::optimize.
+#include "cli_run.hpp"
+
+#include "../model/fixture_path.hpp"
+
+#include <hone/core/error.hpp>
+#include <hone/pipeline/optimize.hpp>
+#include <hone/pipeline/recipe.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace hone;
+using namespace hone::pipeline;
+using json = nlohmann::json;
+
+TEST_CASE("every preset parses and round-trips through its JSON") {
+    for (const auto& name : recipe_presets()) {
+        CAPTURE(name);
+        const auto r = load_recipe(name);
+        CHECK(r.name == name);
+        CHECK((!r.steps.empty() || r.finetune.has_value()));
+        const auto again = parse_recipe(r.to_json().dump(), "again");
+        CHECK(again.to_json() == r.to_json());
+    }
+    // What the presets are made of, as enums.
+    const auto int4 = load_recipe("int4");
+    REQUIRE(int4.steps.size() == 1);
+    CHECK(int4.steps[0].what == recipe_step::kind::quantize);
+    CHECK(int4.steps[0].bits == 4);
+    CHECK(int4.steps[0].granularity == quant_granularity::per_group);
+    CHECK(load_recipe("sparse50").steps[0].pruning == prune_method::sparsegpt);
+    CHECK(load_recipe("cluster16").steps[0].clusters == 16);
+    CHECK(load_recipe("int8").execution == exec_precision::int8_static);
+}
+
+TEST_CASE("the methods' JSON names map to the library's enums and back") {
+    const auto r = parse_recipe(R"({"calibration": "entropy", "steps": [
+        {"kind": "prune", "method": "wanda", "sparsity": 0.25},
+        {"kind": "cluster", "clusters": 8, "method": "lloyd"},
+        {"kind": "quantize", "bits": 4, "granularity": "per_group", "group_size": 32,
+         "method": "gptq"}]})",
+                                "r.json");
+    CHECK(r.calibration == calib_method::entropy);
+    REQUIRE(r.steps.size() == 3);
+    CHECK(r.steps[0].pruning == prune_method::wanda);
+    CHECK(r.steps[0].sparsity == 0.25);
+    CHECK(r.steps[1].clustering == kmeans_method::lloyd);
+    CHECK(r.steps[2].granularity == quant_granularity::per_group);
+    CHECK(r.steps[2].group_size == 32);
+    CHECK(r.steps[2].quantizing == weight_method::gptq);
+    CHECK(r.needs_layer_inputs()); // wanda and gptq read the layers' inputs
+    const auto j = r.to_json();
+    CHECK(j["calibration"] == "entropy");
+    CHECK(j["steps"][0]["method"] == "wanda");
+    CHECK(j["steps"][1]["method"] == "lloyd");
+    CHECK(j["steps"][2]["granularity"] == "per_group");
+    CHECK(j["steps"][2]["method"] == "gptq");
+    CHECK(name_of(prune_method::magnitude) == "magnitude");
+    CHECK(name_of(kmeans_method::automatic) == "auto");
+    CHECK(name_of(quant_granularity::per_tensor) == "per_tensor");
+    CHECK(name_of(weight_method::clip_search) == "clip_search");
+    CHECK(name_of(calib_method::auto_select) == "auto");
+    CHECK(name_of(calib_method::moving_average) == "unknown"); // not a recipe calibration
+    // Defaults: magnitude pruning reads no inputs.
+    CHECK_FALSE(parse_recipe(R"({"steps": [{"kind": "prune", "method": "magnitude"}]})", "m")
+                    .needs_layer_inputs());
+}
+
+TEST_CASE("bad names are refused, naming the field and the choices") {
+    const auto throws = [](const char* text, const char* what) {
+        CHECK_THROWS_WITH_AS(parse_recipe(text, "bad.json"), doctest::Contains(what), hone::error);
+    };
+    throws(R"({"steps": [{"kind": "prune", "method": "random"}]})",
+           "steps[0].method 'random': expected sparsegpt, wanda or magnitude");
+    throws(R"({"steps": [{"kind": "cluster", "method": "kmeans++"}]})",
+           "expected optimal, lloyd or auto");
+    throws(R"({"steps": [{"kind": "quantize", "granularity": "per_row"}]})",
+           "granularity 'per_row': expected per_channel, per_group or per_tensor");
+    throws(R"({"steps": [{"kind": "quantize", "method": "awq"}]})",
+           "'awq': expected rtn, clip_search or gptq");
+    throws(R"({"calibration": "kl", "steps": [{"kind": "quantize"}]})",
+           "calibration 'kl': expected auto, min_max, percentile, entropy or mse");
+    throws(R"({"steps": [{"kind": "quantize", "method": 3}]})", "wrong type");
+}
+
+TEST_CASE("a recipe built in C++ is what its JSON says, and hone::optimize runs it") {
+    recipe r;
+    r.name = "typed-int4";
+    recipe_step q;
+    q.what = recipe_step::kind::quantize;
+    q.bits = 4;
+    q.granularity = quant_granularity::per_group;
+    q.group_size = 64;
+    q.quantizing = weight_method::clip_search;
+    r.steps.push_back(q);
+    r.exclude = {"@last"};
+    const auto j = r.to_json();
+    CHECK(j["steps"][0] == json::parse(R"({"kind": "quantize", "bits": 4, "granularity":
+        "per_group", "group_size": 64, "method": "clip_search"})"));
+    CHECK(parse_recipe(j.dump(), "again").to_json() == j);
+
+    cli_test::temp_dir t("recipe");
+    optimize_request o;
+    o.model = hone::test::fashion_fixture("mlp.onnx");
+    o.recipe = r;
+    o.calib = "fashion-mnist:train:256";
+    o.eval = "fashion-mnist:test:256";
+    o.policy = "low";
+    o.out = t.path / "typed.onnx";
+    o.ledger = t.path / "l.jsonl";
+    o.validation.latency_batches = {1};
+    o.validation.repeats = 2;
+    const auto out = hone::optimize(o);
+    std::ifstream in(o.ledger);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    const auto rec = json::parse(last)["recipe"];
+    CHECK(rec["name"] == "typed-int4");
+    CHECK(rec["steps"] == j["steps"]);
+    CHECK(rec["layers"]["exclude"] == json::array({"@last"}));
+    CHECK(out.artifact_bytes == std::filesystem::file_size(o.out));
+    // A typed recipe gets the file's checks.
+    r.steps[0].bits = 12;
+    o.recipe = r;
+    CHECK_THROWS_WITH_AS(hone::optimize(o), doctest::Contains("recipe 'typed-int4'"), hone::error);
+    CHECK_THROWS_WITH_AS(hone::optimize(o), doctest::Contains("bits must be 2…8, got 12"),
+                         hone::error);
+}
