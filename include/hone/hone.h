@@ -6,7 +6,16 @@
  *    are left untouched and hone_last_error() gives a message for this thread that names what
  *    was wrong and where. Nothing is ever thrown or aborted across this boundary.
  *  - Objects are opaque handles made by hone_X_create(const hone_X_params*, hone_X** out) and
- *    freed by hone_X_destroy(hone_X*), which accepts NULL.
+ *    freed by hone_X_destroy(hone_X*), which accepts NULL. The exceptions are named for where
+ *    the object comes from, and are destroyed the same way:
+ *      read:     hone_model_load_onnx, hone_safetensors_open(_memory), hone_ledger_open,
+ *                hone_key_load_pem, hone_trust_store_load / _parse, hone_tensor_wrap
+ *      made:     hone_key_generate, hone_model_to_qdq, hone_model_get_weight,
+ *                hone_safetensors_get, hone_executor_run (its output tensors)
+ *      results:  hone_quantizer_run (hone_quantized_tensor), hone_cluster (hone_clustered),
+ *                hone_sparse_encode, hone_prune_channels, hone_validate (hone_validation),
+ *                hone_load_check_buffer / _fd (hone_load_check), hone_optimize
+ *                (hone_optimize_result), hone_finetune_start (hone_finetune)
  *  - Params structs start with `size_t struct_size`; fill them with hone_X_params_init(), which
  *    sets struct_size and the defaults, then change the fields you need. Structs only grow at
  *    the end, so a program built against an older header keeps working.
@@ -1796,7 +1805,7 @@ typedef enum hone_lr_schedule {
 } hone_lr_schedule;
 typedef enum hone_train_loss {
     HONE_LOSS_CROSS_ENTROPY = 0, /* labels required */
-    HONE_LOSS_DISTILLATION = 1   /* teacher_path required; labels when distill_alpha < 1 */
+    HONE_LOSS_DISTILLATION = 1   /* teacher (or the model itself); labels when distill_alpha < 1 */
 } hone_train_loss;
 
 typedef struct hone_train_progress {
@@ -1813,7 +1822,7 @@ typedef int (*hone_train_progress_fn)(void* user, const hone_train_progress* pro
 
 typedef struct hone_finetune_params {
     size_t struct_size;        /* sizeof(hone_finetune_params), set by _init */
-    const char* model_path;    /* ONNX model to train (required) */
+    const char* model_path;    /* ONNX model to train (or `model` below) */
     const char* teacher_path;  /* ONNX teacher for distillation (NULL: the model as loaded) */
     int epochs;                /* 1 */
     int64_t batch_size;        /* 64 */
@@ -1838,6 +1847,10 @@ typedef struct hone_finetune_params {
     /* Appended (struct_size tells whether a caller has it; older callers get 0): */
     int learned_scales; /* 0: RTN fake quant; 1: LSQ, the weight_bits scales train (needs
                            weight_bits) */
+    /* The model to train as a handle (hone_model_load_onnx, or one the caller changed with
+     * hone_model_set_weight), copied at start: give this or model_path, not both. */
+    const hone_model* model;
+    const hone_model* teacher; /* the teacher as a handle (instead of teacher_path) */
 } hone_finetune_params;
 
 typedef struct hone_finetune hone_finetune;

@@ -1,12 +1,17 @@
 // The C ABI handles more than one section reads (one definition each: the quantized tensor and
 // the clustered tensor are made by the quantizer / clusterer sections and consumed by the model
-// section's packed executor weights and QDQ export), and the quant-spec conversion they share.
+// section's packed executor weights and QDQ export; models are made by the model section and
+// trained by the fine-tuning one), and the quant-spec conversion they share.
 #pragma once
 
 #include "hone/cluster/clusterer.hpp"
 #include "hone/hone.h"
+#include "hone/model/model.hpp"
 #include "hone/quantize/quant_spec.hpp"
 #include "hone/quantize/quantized_tensor.hpp"
+
+#include <string>
+#include <vector>
 
 struct hone_quantized_tensor {
     hone::quantized_tensor t;
@@ -14,6 +19,11 @@ struct hone_quantized_tensor {
 
 struct hone_clustered {
     hone::palettized_tensor p;
+};
+
+struct hone_model {
+    hone::model model;
+    std::vector<std::string> names; // weight names, for stable const char* (refreshed on change)
 };
 
 namespace hone::capi {

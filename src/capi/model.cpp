@@ -19,10 +19,6 @@
 #include <string>
 #include <vector>
 
-struct hone_model {
-    hone::model model;
-    std::vector<std::string> names; // weight names, for stable const char* (refreshed on change)
-};
 struct hone_executor {
     hone::executor exec;
     std::vector<std::string> output_names;

@@ -1,10 +1,13 @@
 // C ABI: fine-tuning runs (hone.h, "retraining").
 #include "guard.hpp"
+#include "handles.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
 #include "hone/retrain/trainer.hpp"
 #include "tensor_handle.hpp"
+
+#include <fmt/format.h>
 
 #include <cstddef>
 #include <memory>
@@ -108,7 +111,29 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
                 params->struct_size >= offsetof(hone_finetune_params, learned_scales) +
                                            sizeof params->learned_scales &&
                 params->learned_scales != 0;
-            require(params->model_path, fn, "params->model_path");
+            // Appended handles (read only when the caller's struct has them).
+            const auto has = [&](std::size_t offset, std::size_t size) {
+                return params->struct_size >= offset + size;
+            };
+            const hone_model* model_handle =
+                has(offsetof(hone_finetune_params, model), sizeof params->model) ? params->model
+                                                                                 : nullptr;
+            const hone_model* teacher_handle =
+                has(offsetof(hone_finetune_params, teacher), sizeof params->teacher)
+                    ? params->teacher
+                    : nullptr;
+            if (model_handle && params->model_path)
+                hone::fail(
+                    hone::status::invalid_argument,
+                    fmt::format("{}: give params->model or params->model_path, not both", fn));
+            if (!model_handle && !params->model_path)
+                hone::fail(
+                    hone::status::invalid_argument,
+                    fmt::format("{}: params->model and params->model_path are both NULL", fn));
+            if (teacher_handle && params->teacher_path)
+                hone::fail(
+                    hone::status::invalid_argument,
+                    fmt::format("{}: give params->teacher or params->teacher_path, not both", fn));
             const long long opt = raw_enum(params->optimizer), sch = raw_enum(params->schedule),
                             loss = raw_enum(params->loss);
             if (opt < 0 || opt > 1)
@@ -150,12 +175,15 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
             c.activation_bits = params->activation_bits;
             c.learned_scales = learned_scales;
             auto r = std::make_unique<hone_finetune>();
-            r->model = hone::load_onnx(params->model_path);
+            r->model =
+                model_handle ? model_handle->model.clone() : hone::load_onnx(params->model_path);
             r->data = std::make_unique<hone::dataset>(
                 make_dataset(r->model, inputs, labels, label_count, fn));
             r->run = std::make_unique<hone::trainer>(hone::trainable_graph(r->model), c);
             if (c.loss == hone::loss_kind::distillation) {
-                if (params->teacher_path) {
+                if (teacher_handle) {
+                    r->run->set_teacher(teacher_handle->model);
+                } else if (params->teacher_path) {
                     r->run->set_teacher(hone::load_onnx(params->teacher_path));
                 } else {
                     r->run->set_teacher(r->model);

@@ -234,6 +234,29 @@ int main(void) {
     hone_finetune_destroy(run);
     run = NULL;
 
+    /* the model (and teacher) as handles instead of paths: the handle is copied at start */
+    {
+        hone_model* handle = NULL;
+        int done = 0;
+        CHECK(hone_model_load_onnx(fixture, &handle) == HONE_OK);
+        hone_finetune_params_init(&p);
+        p.model = handle;
+        p.teacher = handle;
+        p.loss = HONE_LOSS_DISTILLATION;
+        CHECK(hone_finetune_start(&p, x, NULL, 0, &run) == HONE_OK);
+        hone_model_destroy(handle); /* the run holds its own copy */
+        CHECK(run != NULL && hone_finetune_step(run, &done) == HONE_OK && done == 0);
+        hone_finetune_destroy(run);
+        run = NULL;
+        CHECK(hone_model_load_onnx(fixture, &handle) == HONE_OK);
+        hone_finetune_params_init(&p);
+        p.model = handle;
+        p.model_path = fixture;
+        CHECK_FAILS(hone_finetune_start(&p, x, labels, N, &run), HONE_ERROR_INVALID_ARGUMENT,
+                    "not both");
+        hone_model_destroy(handle);
+    }
+
     /* errors */
     hone_finetune_destroy(NULL);
     CHECK_FAILS(hone_finetune_params_init(NULL), HONE_ERROR_INVALID_ARGUMENT, "params");
