@@ -304,6 +304,25 @@ private:
     std::uint64_t bytes_;
 };
 
+/// The top-1 class of each row of logits [rows, ..., classes].
+std::vector<std::int64_t> argmax_rows(const tensor& logits) {
+    const auto classes = logits.dims()[logits.dims().rank() - 1];
+    const auto s = logits.span<const float>();
+    std::vector<std::int64_t> out;
+    for (std::size_t i = 0; classes > 0 && i < s.size(); i += std::size_t(classes))
+        out.push_back(std::max_element(s.data() + i, s.data() + i + classes) - (s.data() + i));
+    return out;
+}
+
+/// How many of `predicted` equal labels[first + i].
+std::int64_t count_correct(const std::vector<std::int64_t>& predicted,
+                           std::span<const std::int64_t> labels, std::int64_t first) {
+    std::int64_t correct = 0;
+    for (std::size_t i = 0; i < predicted.size(); ++i)
+        correct += predicted[i] == labels[std::size_t(first) + i];
+    return correct;
+}
+
 double top1(runner& r, const loaded_data& d, const std::string& label, const pipeline_events& c) {
     const auto ev = d.evaluation();
     if (ev.labels.empty()) return std::nan("");
@@ -312,14 +331,7 @@ double top1(runner& r, const loaded_data& d, const std::string& label, const pip
     stage bar(c, label, std::uint64_t(n));
     for (std::int64_t b = 0; b < n; b += 256) {
         const auto e = std::min(n, b + 256);
-        const auto out = r.run(ev.inputs.slice(0, b, e));
-        const auto classes = out.dims()[out.dims().rank() - 1];
-        const auto s = out.span<float>();
-        for (std::int64_t i = 0; i < e - b; ++i) {
-            const float* row = s.data() + i * classes;
-            const auto best = std::max_element(row, row + classes) - row;
-            correct += best == ev.labels[std::size_t(b + i)];
-        }
+        correct += count_correct(argmax_rows(r.run(ev.inputs.slice(0, b, e))), ev.labels, b);
         bar.update(std::uint64_t(e), std::uint64_t(n));
     }
     bar.finish();
@@ -917,16 +929,9 @@ std::unique_ptr<runner> engine_runner_for(const runner_factory& factory, const c
 double top1_against(runner& r, const_tensor_view inputs, const std::vector<std::int64_t>& labels) {
     const auto n = inputs.dims()[0];
     std::int64_t correct = 0;
-    for (std::int64_t b = 0; b < n; b += 256) {
-        const auto e = std::min(n, b + 256);
-        const auto out = r.run(inputs.slice(0, b, e));
-        const auto classes = out.dims()[out.dims().rank() - 1];
-        const auto s = out.span<float>();
-        for (std::int64_t i = 0; i < e - b; ++i) {
-            const float* row = s.data() + i * classes;
-            correct += std::max_element(row, row + classes) - row == labels[std::size_t(b + i)];
-        }
-    }
+    for (std::int64_t b = 0; b < n; b += 256)
+        correct +=
+            count_correct(argmax_rows(r.run(inputs.slice(0, b, std::min(n, b + 256)))), labels, b);
     return n ? double(correct) / double(n) : 0.0;
 }
 
@@ -935,6 +940,7 @@ struct ranking_data {
     tensor inputs;
     std::vector<std::int64_t> labels; ///< the data's, or the baseline's top-1 when unlabeled
     tensor baseline_outputs;
+    double baseline_accuracy = 0; ///< of baseline_outputs against labels
     bool labeled = false;
 };
 
@@ -946,17 +952,12 @@ ranking_data ranking_data_of(const model& base, const loaded_data& calib, std::i
     graph_runner baseline(base, {}, "baseline f32");
     d.baseline_outputs = baseline.run(d.inputs.view());
     d.labeled = !ev.labels.empty();
-    if (d.labeled) {
+    const auto predicted = argmax_rows(d.baseline_outputs);
+    if (d.labeled)
         d.labels.assign(ev.labels.begin(), ev.labels.begin() + n);
-    } else {
-        const auto& out = d.baseline_outputs;
-        const auto classes = out.dims()[out.dims().rank() - 1];
-        const auto s = out.span<const float>();
-        for (std::int64_t i = 0; i < n; ++i)
-            d.labels.push_back(
-                std::max_element(s.data() + i * classes, s.data() + (i + 1) * classes) -
-                (s.data() + i * classes));
-    }
+    else
+        d.labels = predicted; // accuracy is then agreement with the baseline
+    d.baseline_accuracy = n ? double(count_correct(predicted, d.labels, 0)) / double(n) : 0.0;
     return d;
 }
 
@@ -995,9 +996,7 @@ search_result run_search(const model& base, const recipe& rec, const loaded_data
     note(c, fmt::format("accuracy search: {} layer(s), ranking on {} calibration samples{}",
                         names.size(), data.labels.size(),
                         data.labeled ? "" : " (agreement with the baseline: no labels)"));
-    graph_runner baseline(base, {}, "baseline f32");
-    return search_layers(params, names, top1_against(baseline, data.inputs.view(), data.labels),
-                         measure, c);
+    return search_layers(params, names, data.baseline_accuracy, measure, c);
 }
 
 /// Σ(y − y₀)² / Σ y₀² over two output tensors of one shape.

@@ -4,8 +4,11 @@
 
 #include "cli_app.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -28,6 +31,20 @@ inline result hone_cli(std::vector<std::string> args) {
     const int code = hone::cli::run(static_cast<int>(argv.size()), argv.data(), out, err);
     return {code, out.str(), err.str()};
 }
+
+/// The last record of a JSONL ledger, parsed.
+inline nlohmann::json last_record(const std::filesystem::path& ledger) {
+    std::ifstream in(ledger);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    return nlohmann::json::parse(last);
+}
+
+/// A low-tier policy whose bounds every candidate meets (tests of what a run records, not of
+/// its verdict).
+inline constexpr const char* permissive_policy = R"({"tier": "low", "max_accuracy_drop": 1,
+    "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
 
 inline int lines(const std::string& s) {
     return static_cast<int>(std::count(s.begin(), s.end(), '\n'));

@@ -19,6 +19,7 @@
 using namespace hone;
 using namespace hone::pipeline;
 using cli_test::hone_cli;
+using cli_test::last_record;
 using cli_test::temp_dir;
 using json = nlohmann::json;
 
@@ -139,22 +140,9 @@ TEST_CASE("recipe budget: parsed, normalised, written back, bad fields named") {
            "search and budget are alternatives");
 }
 
-namespace {
-
-json last_record(const std::string& ledger) {
-    std::ifstream in(ledger);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return json::parse(last);
-}
-
-} // namespace
-
 TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the ledger and report") {
     temp_dir t("budget");
-    std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
-        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
+    std::ofstream(t / "p.json") << cli_test::permissive_policy;
     std::ofstream(t / "q.json") << R"({"name": "q",
         "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_channel"}]})";
     const auto cnn = hone::test::fashion_fixture("cnn.onnx").string();

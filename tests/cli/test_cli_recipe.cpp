@@ -115,11 +115,7 @@ TEST_CASE("a recipe built in C++ is what its JSON says, and hone::optimize runs 
     o.validation.latency_batches = {1};
     o.validation.repeats = 2;
     const auto out = hone::optimize(o);
-    std::ifstream in(o.ledger);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    const auto rec = json::parse(last)["recipe"];
+    const auto rec = cli_test::last_record(o.ledger)["recipe"];
     CHECK(rec["name"] == "typed-int4");
     CHECK(rec["steps"] == j["steps"]);
     CHECK(rec["layers"]["exclude"] == json::array({"@last"}));

@@ -19,6 +19,7 @@
 using namespace hone;
 using namespace hone::pipeline;
 using cli_test::hone_cli;
+using cli_test::last_record;
 using cli_test::temp_dir;
 using json = nlohmann::json;
 
@@ -154,22 +155,9 @@ TEST_CASE("recipe search: parsed, written back, bad fields named") {
     throws(with(R"({"relative": "yes"})").c_str(), "search.relative");
 }
 
-namespace {
-
-json last_record(const std::string& ledger) {
-    std::ifstream in(ledger);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return json::parse(last);
-}
-
-} // namespace
-
 TEST_CASE("hone optimize --tolerable-drop: the CNN's layers kept in f32, trials in the ledger") {
     temp_dir t("search");
-    std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
-        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
+    std::ofstream(t / "p.json") << cli_test::permissive_policy;
     // 3-bit per-channel weights cost the CNN several points: the search must keep layers.
     std::ofstream(t / "int3.json") << R"({"name": "int3",
         "steps": [{"kind": "quantize", "bits": 3, "granularity": "per_channel"}]})";
