@@ -101,6 +101,7 @@ struct conv2d::impl {
     // part 0: the whole product (or w_lo when split); part 1: 64·w_hi, summed into dst.
     dnnl::convolution_forward::primitive_desc make_pd(const shape& in, const shape& out,
                                                       int part = 0) const {
+        const auto creating = creation_lock();
         const dt src_type = int8 ? dt::u8 : dt::f32;
         const auto src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, src_type, tag::any);
         const auto dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::any);
@@ -152,6 +153,11 @@ struct conv2d::impl {
         {
             std::lock_guard lock(mutex);
             if (auto it = cache.find(k); it != cache.end()) return it->second;
+        }
+        const auto creating = creation_lock();
+        {
+            std::lock_guard lock(mutex);
+            if (auto it = cache.find(k); it != cache.end()) return it->second; // made meanwhile
         }
         const shape out = out_shape(in);
         auto e = std::make_shared<entry>();

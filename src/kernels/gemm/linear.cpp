@@ -103,6 +103,7 @@ struct linear::impl {
     }
 
     dnnl::matmul::primitive_desc make_pd(std::int64_t m) const {
+        const auto creating = creation_lock();
         const auto src = plain({m, p.k}, src_type);
         const auto wei = dnnl::memory::desc({p.k, p.n}, wei_type, tag::any);
         const auto dst = plain({m, p.n}, dst_type);
@@ -137,6 +138,11 @@ struct linear::impl {
         {
             std::lock_guard lock(mutex);
             if (auto it = cache.find(key); it != cache.end()) return it->second;
+        }
+        const auto creating = creation_lock();
+        {
+            std::lock_guard lock(mutex);
+            if (auto it = cache.find(key); it != cache.end()) return it->second; // made meanwhile
         }
         auto made = std::make_shared<entry>();
         const auto pd = call("linear: creating the oneDNN matmul", [&] { return make_pd(m); });

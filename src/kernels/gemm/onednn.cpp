@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -43,6 +44,11 @@ const dnnl::engine& engine() {
         return dnnl::engine(dnnl::engine::kind::cpu, 0);
     }();
     return e;
+}
+
+std::unique_lock<std::recursive_mutex> creation_lock() {
+    static std::recursive_mutex m;
+    return std::unique_lock(m);
 }
 
 dnnl::stream& stream() {
@@ -111,6 +117,7 @@ dnnl::memory::desc plain(const dims& d, dt type) {
 bool native_bf16() {
     static const bool native = [] {
         try {
+            const auto creating = creation_lock();
             const auto d = dnnl::matmul::desc(plain({64, 64}, dt::bf16), plain({64, 64}, dt::bf16),
                                               plain({64, 64}, dt::f32));
             const std::string impl = dnnl::matmul::primitive_desc(d, engine()).impl_info_str();
@@ -124,11 +131,13 @@ bool native_bf16() {
 
 void reorder_now(dnnl::memory& src, dnnl::memory& dst) {
     sync_threads();
+    auto creating = creation_lock();
     const dnnl::reorder::primitive_desc pd(src, dst, base_attr());
-    dnnl::reorder(pd).execute(stream(),
-                              {{DNNL_ARG_FROM, src},
-                               {DNNL_ARG_TO, dst},
-                               {DNNL_ARG_SCRATCHPAD, scratchpad_for(pd.scratchpad_desc())}});
+    const dnnl::reorder prim(pd);
+    creating.unlock();
+    prim.execute(stream(), {{DNNL_ARG_FROM, src},
+                            {DNNL_ARG_TO, dst},
+                            {DNNL_ARG_SCRATCHPAD, scratchpad_for(pd.scratchpad_desc())}});
     stream().wait();
 }
 

@@ -15,6 +15,13 @@
 // oneDNN will run it with. Inside an OpenMP parallel region (or a single_thread_scope) each
 // call runs on its thread alone, with primitives made for one thread, so its bytes depend only
 // on the shapes and the ISA, not on hone::num_threads().
+//
+// Why primitives are made one at a time (creation_lock): oneDNN's own primitive cache is
+// process-wide, and ThreadSanitizer reported a race inside it (a key compared under oneDNN's
+// read lock against a descriptor another thread had just allocated) when the threads of one
+// OpenMP loop all missed hone's cache for the same shape and made the same primitive at once.
+// Made under one lock, each primitive is made once (the others find it on their second look),
+// and oneDNN's cache is never entered from two hone threads together. Executions never take it.
 #pragma once
 
 #include "hone/core/error.hpp"
@@ -45,6 +52,10 @@ dnnl::stream& stream();
 /// 1 inside an active OpenMP parallel region or a single_thread_scope, else hone::num_threads().
 /// Call it before looking a primitive up (the count is part of its key) and before executing.
 int sync_threads();
+
+/// Held while making any oneDNN primitive or primitive descriptor (see above). Recursive: a
+/// maker may make others. Take it after releasing any lock of a cache of ours, never before.
+std::unique_lock<std::recursive_mutex> creation_lock();
 
 /// Attributes every hone primitive starts from: scratchpad_mode::user (see above).
 dnnl::primitive_attr base_attr();
@@ -99,7 +110,12 @@ public:
             std::lock_guard lock(mutex_);
             if (auto it = map_.find(full); it != map_.end()) return it->second;
         }
-        auto made = std::make_shared<const Value>(make(key)); // outside the lock: may be slow
+        const auto creating = creation_lock(); // not under mutex_: lookups go on meanwhile
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = map_.find(full); it != map_.end()) return it->second; // made meanwhile
+        }
+        auto made = std::make_shared<const Value>(make(key));
         std::lock_guard lock(mutex_);
         if (map_.size() >= capacity_) map_.clear();
         return map_.emplace(full, std::move(made)).first->second;
