@@ -58,7 +58,7 @@
 // data, assurance
 #include "hone/data/arrays.hpp"
 #include "hone/data/dataset.hpp"
-#include "hone/ledger/digest.hpp"
+#include "hone/io/digest.hpp"
 #include "hone/ledger/identity.hpp"
 #include "hone/ledger/ledger.hpp"
 #include "hone/metrics/layer_error.hpp"

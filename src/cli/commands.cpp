@@ -5,7 +5,7 @@
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
-#include <hone/ledger/digest.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/ledger/identity.hpp>
 
 #include <fmt/format.h>

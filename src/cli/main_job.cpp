@@ -7,9 +7,9 @@
 #include <hone/core/error.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/core/version.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/kernels/gemm.hpp>
 #include <hone/kernels/isa.hpp>
-#include <hone/ledger/digest.hpp>
 
 #include <fmt/format.h>
 
@@ -196,42 +196,47 @@ void print_summary(std::ostream& out, const json& r) {
         return x ? fmt::format("{:.2f}%", 100 * *x) : std::string("-");
     };
     const json empty = json::object();
-    const json& b = r.contains("baseline") ? r["baseline"] : empty;
-    const json& k = r.contains("candidate") ? r["candidate"] : empty;
+    const auto object = [&](const json& j, const char* key) -> const json& {
+        return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : empty;
+    };
+    const json& m = object(r, "metrics"); // validation_report::to_json()
+    const json& b = object(m, "baseline");
+    const json& k = object(m, "candidate");
+    const json& acc = object(m, "accuracy");
     out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "", "baseline", "candidate", "change");
     {
+        const auto ba = num(acc, "baseline"), ka = num(acc, "candidate");
         std::string change;
-        if (num(b, "accuracy") && num(k, "accuracy"))
-            change =
-                fmt::format("{:+.2f} points", 100 * (*num(k, "accuracy") - *num(b, "accuracy")));
-        if (r.contains("accuracy") && r["accuracy"].contains("delta_interval")) {
-            const auto& ci = r["accuracy"]["delta_interval"];
+        if (ba && ka) change = fmt::format("{:+.2f} points", 100 * (*ka - *ba));
+        if (acc.contains("delta_interval")) {
+            const auto& ci = acc["delta_interval"];
             if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number())
                 change += fmt::format(" [{:+.2f}, {:+.2f}]", 100 * ci[0].get<double>(),
                                       100 * ci[1].get<double>());
         }
-        out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "top-1 accuracy", pct(num(b, "accuracy")),
-                           pct(num(k, "accuracy")), change);
+        out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "top-1 accuracy", pct(ba), pct(ka),
+                           change);
     }
     if (const auto bb = num(b, "model_bytes"), kb = num(k, "model_bytes"); bb && kb)
         out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "model size", format_bytes(*bb),
                            format_bytes(*kb),
                            *kb > 0 ? fmt::format("{:.2f}x smaller", *bb / *kb) : "");
-    if (r.contains("latency") && r["latency"].is_array())
-        for (const auto& l : r["latency"]) {
-            const auto bp = num(l.value("baseline", empty), "p50");
-            const auto kp = num(l.value("candidate", empty), "p50");
+    if (m.contains("latency") && m["latency"].is_array())
+        for (const auto& l : m["latency"]) {
+            const auto bp = num(object(l, "baseline_ms"), "p50");
+            const auto kp = num(object(l, "candidate_ms"), "p50");
             if (!bp || !kp) continue;
             out << fmt::format("{:<26} {:>13.3f} ms {:>13.3f} ms  {}\n",
                                fmt::format("latency p50, batch {}", l.value("batch", 0)), *bp, *kp,
                                *kp > 0 ? fmt::format("{:.2f}x faster", *bp / *kp) : "");
         }
-    if (r.contains("slices") && r["slices"].is_array())
-        for (const auto& s : r["slices"])
-            out << fmt::format(
-                "  {:<24} {:>16} {:>16}  {}\n", s.value("name", ""),
-                pct(num(s, "baseline_accuracy")), pct(num(s, "candidate_accuracy")),
-                num(s, "delta") ? fmt::format("{:+.2f} points", 100 * *num(s, "delta")) : "");
+    if (m.contains("slices") && m["slices"].is_array())
+        for (const auto& s : m["slices"]) {
+            const auto sb = num(s, "baseline_accuracy"), sk = num(s, "candidate_accuracy");
+            out << fmt::format("  {:<24} {:>16} {:>16}  {}\n", s.value("name", ""), pct(sb),
+                               pct(sk),
+                               sb && sk ? fmt::format("{:+.2f} points", 100 * (*sk - *sb)) : "");
+        }
     const json& d = r.contains("decision") ? r["decision"] : empty;
     out << fmt::format("\ndecision: {}", d.value("verdict", std::string("none")));
     if (r.contains("policy") && r["policy"].is_object())

@@ -19,8 +19,8 @@
 #pragma once
 
 #include "commands.hpp"
-#include "data_spec.hpp"
 #include "flow.hpp"
+#include "hone/data/data_spec.hpp"
 #include "report.hpp"
 
 #include <hone/ledger/identity.hpp>

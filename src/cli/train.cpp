@@ -1,15 +1,15 @@
 #include "train.hpp"
 
-#include "data_spec.hpp"
 #include "exit_codes.hpp"
+#include "hone/data/data_spec.hpp"
 #include "optimize.hpp"
 #include "progress.hpp"
 #include "report.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/io/onnx.hpp>
-#include <hone/ledger/digest.hpp>
 
 #include <fmt/format.h>
 

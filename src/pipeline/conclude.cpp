@@ -6,9 +6,9 @@
 #include <hone/core/error.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/core/version.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/kernels/gemm.hpp>
 #include <hone/kernels/isa.hpp>
-#include <hone/ledger/digest.hpp>
 
 #include "stage.hpp"
 

@@ -13,10 +13,10 @@
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/graph/executor.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/io/safetensors.hpp>
 #include <hone/kernels/gemm.hpp>
-#include <hone/ledger/digest.hpp>
 #include <hone/metrics/layer_error.hpp>
 #include <hone/model/model.hpp>
 #include <hone/model/transforms.hpp>
@@ -324,7 +324,7 @@ std::int64_t count_correct(const std::vector<std::int64_t>& predicted,
 }
 
 double top1(runner& r, const loaded_data& d, const std::string& label, const pipeline_events& c) {
-    const auto ev = d.evaluation();
+    const auto ev = evaluation_of(d);
     if (ev.labels.empty()) return std::nan("");
     const auto n = ev.inputs.dims()[0];
     std::int64_t correct = 0;
@@ -619,7 +619,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
              fmt::format("recipe '{}': selects no layer of '{}' (layers hone optimizes: Gemm, "
                          "MatMul, Conv and ConvTranspose with constant weights; see hone inspect)",
                          rec.name, base.source));
-    const auto calib_inputs = calib.evaluation().inputs;
+    const auto calib_inputs = evaluation_of(calib).inputs;
     // Calibration activations of every selected layer's input, observed by name on the
     // baseline (Hessians for GPTQ/SparseGPT, norms for Wanda).
     std::map<std::string, tensor> xs;
@@ -945,7 +945,7 @@ struct ranking_data {
 };
 
 ranking_data ranking_data_of(const model& base, const loaded_data& calib, std::int64_t samples) {
-    const auto ev = calib.evaluation();
+    const auto ev = evaluation_of(calib);
     const auto n = std::min(ev.inputs.dims()[0], samples);
     ranking_data d;
     d.inputs = tensor::copy_of(ev.inputs.slice(0, 0, n));
@@ -1176,12 +1176,12 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         rec.finetune ? &finetune_data(rec, calib, data_opts, own_tune) : nullptr;
     // Without labels the validator takes the baseline's top-1 answers as the labels: accuracy is
     // then agreement with the baseline (docs/cli.md).
-    if (eval.evaluation().labels.empty())
+    if (evaluation_of(eval).labels.empty())
         note(c, fmt::format("note: the evaluation data '{}' has no labels: accuracy is top-1 "
                             "agreement with the baseline",
                             eval.spec));
     // A first batch through the model: a shape that does not fit fails here, before any record.
-    base_plan->run(eval.evaluation().inputs.slice(0, 0, 1));
+    base_plan->run(evaluation_of(eval).inputs.slice(0, 0, 1));
     {
         // Every input is good: the ledger's folder may be made now.
         std::error_code ec;
@@ -1248,7 +1248,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     sized_runner own_cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
     cb.packed = layer_paths(cb, own_cand.plan());
     const auto errors =
-        layer_errors(base, cb, *shipped.m, *shipped.exec, calib.evaluation().inputs, c);
+        layer_errors(base, cb, *shipped.m, *shipped.exec, evaluation_of(calib).inputs, c);
     std::unique_ptr<runner> engine_cand;
     if (o.engine)
         engine_cand = engine_runner_for(o.engine, "candidate", shipped.file->bytes, shipped.bytes,
@@ -1256,7 +1256,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     runner& cand = engine_cand ? *engine_cand : own_cand;
 
     // 4. Validate baseline vs candidate.
-    const auto ev = eval.evaluation();
+    const auto ev = evaluation_of(eval);
     auto vopts = opts;
     auto report = validate(baseline, cand, ev, vopts);
     const auto dec = decide(pol, report.comparison);
@@ -1337,7 +1337,7 @@ optimize_outcome validate_change(const validate_request& o, const pipeline_event
     }
     sized_runner br(b, run_options_of(b, o.baseline), "baseline", fs::file_size(o.baseline));
     sized_runner kr(k, run_options_of(k, o.candidate), "candidate", fs::file_size(o.candidate));
-    auto report = validate(br, kr, eval.evaluation(), opts);
+    auto report = validate(br, kr, evaluation_of(eval), opts);
     conclusion cl;
     cl.model = o.baseline.string();
     cl.recipe_name = o.candidate.filename().string();
@@ -1387,7 +1387,7 @@ sweep_outcome sweep(const sweep_request& o, const pipeline_events& c) {
         const auto shipped = ship(cb, format, rec.name);
         sized_runner cand(*shipped.m, *shipped.exec, "candidate " + rec.name, shipped.bytes);
         cb.packed = layer_paths(cb, cand.plan());
-        auto report = validate(baseline, cand, eval.evaluation(), opts);
+        auto report = validate(baseline, cand, evaluation_of(eval), opts);
         const auto dec = decide(pol, report.comparison);
         if (points.empty()) {
             candidate_point b;
@@ -1431,7 +1431,7 @@ sweep_outcome sweep(const sweep_request& o, const pipeline_events& c) {
             best->policy = pol;
             best->decision = dec;
             best->layers =
-                layer_errors(base, cb, *shipped.m, *shipped.exec, calib.evaluation().inputs, c);
+                layer_errors(base, cb, *shipped.m, *shipped.exec, evaluation_of(calib).inputs, c);
         }
     }
     best->candidates = points;

@@ -3,7 +3,7 @@
 // run and its conclusion (record + report). hone/pipeline/optimize.hpp is the public entry.
 #pragma once
 
-#include "data_spec.hpp"
+#include "hone/data/data_spec.hpp"
 #include "report.hpp"
 
 #include <hone/core/export.hpp>

@@ -3,7 +3,7 @@
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/core/version.hpp>
-#include <hone/ledger/digest.hpp>
+#include <hone/io/digest.hpp>
 
 #include <fmt/format.h>
 
@@ -53,14 +53,6 @@ std::string utc_now() {
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buffer;
-}
-
-json latency_json(const latency_stats& s) {
-    return {{"p50", s.p50_ms}, {"p90", s.p90_ms}, {"p99", s.p99_ms}, {"mean", s.mean_ms}};
-}
-
-double throughput(std::int64_t batch, double p50_ms) {
-    return p50_ms > 0 ? static_cast<double>(batch) * 1000.0 / p50_ms : 0.0;
 }
 
 json parse_or_null(const std::string& text) {
@@ -119,83 +111,14 @@ json report_json(const report_inputs& in) {
     j["generated"] = in.generated.empty() ? utc_now() : in.generated;
     j["model"] = in.model;
     j["recipe"] = in.recipe;
-    j["data"] = v.data_name;
-    j["samples"] = c.samples;
-    j["weighted"] = v.weighted;
     j["confidence"] = in.confidence;
+    // The figures, in the one schema the ledger's optimize record stores as `metrics`.
+    j["metrics"] = parse_or_null(v.to_json());
 
-    // The largest batch is what the policy judges and the headline shows.
+    // The largest batch is what the policy judges and the candidates plot shows.
     const latency_point* headline = nullptr;
     for (const auto& l : v.latency)
         if (!headline || l.batch > headline->batch) headline = &l;
-
-    const auto side = [&](bool candidate) {
-        const classification_summary& s = candidate ? v.candidate : v.baseline;
-        json o;
-        o["name"] = candidate ? v.candidate_name : v.baseline_name;
-        o["accuracy"] = candidate ? c.candidate_accuracy : c.baseline_accuracy;
-        if (s.has_labels) o["top_k_accuracy"] = s.top_k_accuracy;
-        const auto bytes = candidate ? c.candidate_bytes : c.baseline_bytes;
-        if (bytes) o["model_bytes"] = *bytes;
-        if (headline) {
-            const latency_stats& l = candidate ? headline->candidate : headline->baseline;
-            o["latency_ms"] = {{"batch", headline->batch},
-                               {"p50", l.p50_ms},
-                               {"p90", l.p90_ms},
-                               {"p99", l.p99_ms}};
-            o["throughput_per_s"] = throughput(headline->batch, l.p50_ms);
-            o["gops"] = candidate ? headline->candidate_gops : headline->baseline_gops;
-            o["utilisation"] =
-                candidate ? headline->candidate_utilisation : headline->baseline_utilisation;
-        }
-        json slices = json::object();
-        for (const auto& s2 : v.slices)
-            slices[s2.figures.name] =
-                candidate ? s2.figures.candidate_accuracy : s2.figures.baseline_accuracy;
-        o["slices"] = std::move(slices);
-        if (candidate && s.has_reference) {
-            o["agreement"] = s.agreement;
-            o["mean_kl"] = s.mean_kl;
-            o["mean_cosine"] = s.mean_cosine;
-        }
-        return o;
-    };
-    j["baseline"] = side(false);
-    j["candidate"] = side(true);
-
-    json latency = json::array();
-    for (const auto& l : v.latency)
-        latency.push_back({{"batch", l.batch},
-                           {"baseline", latency_json(l.baseline)},
-                           {"candidate", latency_json(l.candidate)},
-                           {"baseline_throughput_per_s", throughput(l.batch, l.baseline.p50_ms)},
-                           {"candidate_throughput_per_s", throughput(l.batch, l.candidate.p50_ms)},
-                           {"baseline_gops", l.baseline_gops},
-                           {"candidate_gops", l.candidate_gops},
-                           {"baseline_utilisation", l.baseline_utilisation},
-                           {"candidate_utilisation", l.candidate_utilisation}});
-    j["latency"] = std::move(latency);
-
-    j["accuracy"] = {{"baseline", c.baseline_accuracy},
-                     {"candidate", c.candidate_accuracy},
-                     {"delta", c.candidate_accuracy - c.baseline_accuracy},
-                     {"delta_interval", {c.accuracy_delta.low, c.accuracy_delta.high}},
-                     {"regressions", v.paired.only_baseline_correct},
-                     {"improvements", v.paired.only_candidate_correct},
-                     {"mcnemar_p", c.mcnemar_p}};
-
-    json slices = json::array();
-    for (const auto& s : v.slices)
-        slices.push_back({{"name", s.figures.name},
-                          {"samples", s.figures.samples},
-                          {"baseline_accuracy", s.figures.baseline_accuracy},
-                          {"candidate_accuracy", s.figures.candidate_accuracy},
-                          {"delta", s.figures.candidate_accuracy - s.figures.baseline_accuracy},
-                          {"delta_interval", {s.figures.delta.low, s.figures.delta.high}},
-                          {"regressions", s.paired.only_baseline_correct},
-                          {"improvements", s.paired.only_candidate_correct},
-                          {"mcnemar_p", s.mcnemar_p}});
-    j["slices"] = std::move(slices);
 
     json decision = parse_or_null(in.decision.to_json());
     decision["approvals_required"] = in.decision.approvals_missing;
@@ -363,6 +286,12 @@ std::string verdict_label(const std::string& verdict) {
 }
 
 // SVG numbers: finite, short.
+// A slice's change of accuracy, candidate − baseline.
+std::optional<double> delta_of(const json& slice) {
+    const auto b = num(slice, "baseline_accuracy"), c = num(slice, "candidate_accuracy");
+    return b && c ? std::optional(*c - *b) : std::nullopt;
+}
+
 std::string n(double x) { return fmt::format("{:.1f}", std::isfinite(x) ? x : 0.0); }
 
 // The accuracy delta of each slice as a forest plot: a dot at the delta, a line over the
@@ -404,7 +333,7 @@ std::string forest_svg(const json& slices, std::optional<double> bound,
     double y = top + row / 2;
     for (const auto& s : slices) {
         const auto ci = pair_of(s, "delta_interval");
-        const auto d = num(s, "delta");
+        const auto d = delta_of(s);
         svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"end\">{}</text>",
                            n(left - 8), n(y + 4), html_escape(str(s, "name")));
         if (ci)
@@ -576,8 +505,10 @@ code{font:12px "DejaVu Sans Mono",monospace;word-break:break-all}
 std::string render_html(const json& r) {
     if (!r.is_object())
         fail(status::format_error, "report: expected a JSON object (a report written by hone)");
-    const json& base = member(r, "baseline");
-    const json& cand = member(r, "candidate");
+    const json& metrics = member(r, "metrics"); // validation_report::to_json()
+    const json& base = member(metrics, "baseline");
+    const json& cand = member(metrics, "candidate");
+    const json& acc = member(metrics, "accuracy");
     const json& decision = member(r, "decision");
     const json& policy = member(r, "policy");
     const std::string verdict = str(decision, "verdict");
@@ -599,12 +530,12 @@ std::string render_html(const json& r) {
                                                         {"hone", "hone"}};
     bool first = true;
     for (const auto& [key, label] : meta) {
-        const std::string value = str(r, key);
+        const std::string value = str(std::string_view(key) == "data" ? metrics : r, key);
         if (value.empty()) continue;
         h += fmt::format("{}{}: <b>{}</b>", first ? "" : " &#183; ", label, html_escape(value));
         first = false;
     }
-    if (auto s = num(r, "samples")) h += fmt::format(" &#183; {:.0f} samples", *s);
+    if (auto s = num(cand, "samples")) h += fmt::format(" &#183; {:.0f} samples", *s);
     h += "</p>\n";
     h += fmt::format("<p><span class=\"badge {}\" id=\"verdict\">{}</span>", verdict_class(verdict),
                      verdict_label(verdict));
@@ -617,9 +548,11 @@ std::string render_html(const json& r) {
 
     // Baseline vs candidate.
     h += "<h2>Baseline vs candidate</h2>\n<table id=\"summary\"><tr><th>metric</th><th>";
-    h += html_escape(str(base, "name").empty() ? "baseline" : str(base, "name"));
+    const std::string base_name = str(metrics, "baseline_name"),
+                      cand_name = str(metrics, "candidate_name");
+    h += html_escape(base_name.empty() ? "baseline" : base_name);
     h += "</th><th>";
-    h += html_escape(str(cand, "name").empty() ? "candidate" : str(cand, "name"));
+    h += html_escape(cand_name.empty() ? "candidate" : cand_name);
     h += "</th><th>change</th></tr>\n";
     const auto row = [&](const std::string& label, const std::string& b, const std::string& c,
                          const std::string& change) {
@@ -627,8 +560,8 @@ std::string render_html(const json& r) {
                          change);
     };
     {
-        const auto ba = num(base, "accuracy"), ca = num(cand, "accuracy");
-        const json& acc = member(r, "accuracy");
+        // The paired figures (weighted by the production mix when `weighted`).
+        const auto ba = num(acc, "baseline"), ca = num(acc, "candidate");
         std::string change = ba && ca ? signed_pct(*ca - *ba) : dash;
         if (auto ci = pair_of(acc, "delta_interval"))
             change += fmt::format(" <span class=\"muted\">[{}, {}]</span>", signed_pct(ci->first),
@@ -641,17 +574,19 @@ std::string render_html(const json& r) {
         const auto bb = num(base, "model_bytes"), cb = num(cand, "model_bytes");
         row("model size", bytes_cell(bb), bytes_cell(cb), ratio_text(bb, cb, "smaller"));
     }
-    const json& latency = member(r, "latency");
+    const json& latency = member(metrics, "latency");
     if (latency.is_array())
         for (const auto& l : latency) {
             const auto batch = num(l, "batch").value_or(0);
-            const json& bl = member(l, "baseline");
-            const json& cl = member(l, "candidate");
+            const json& bl = member(l, "baseline_ms");
+            const json& cl = member(l, "candidate_ms");
             for (const char* p : {"p50", "p90", "p99"})
                 row(fmt::format("latency {}, batch {:.0f}", p, batch), ms(num(bl, p)),
                     ms(num(cl, p)), ratio_text(num(bl, p), num(cl, p), "faster"));
-            const auto bt = num(l, "baseline_throughput_per_s"),
-                       ct = num(l, "candidate_throughput_per_s");
+            const auto per_second = [batch](std::optional<double> p50) {
+                return p50 && *p50 > 0 ? std::optional(batch * 1000.0 / *p50) : std::nullopt;
+            };
+            const auto bt = per_second(num(bl, "p50")), ct = per_second(num(cl, "p50"));
             row(fmt::format("throughput, batch {:.0f}", batch),
                 bt ? fmt::format("{:.0f}/s", *bt) : dash, ct ? fmt::format("{:.0f}/s", *ct) : dash,
                 ratio_text(ct, bt, ""));
@@ -662,7 +597,7 @@ std::string render_html(const json& r) {
                                 num(l, "candidate_gops").value_or(0)));
         }
     h += "</table>\n";
-    if (const json& acc = member(r, "accuracy"); acc.is_object())
+    if (acc.is_object())
         h += fmt::format(
             "<p class=\"muted\">Paired on the same samples: {:.0f} regressions, {:.0f} "
             "improvements, exact McNemar p = {:.3g}. Intervals: {:.0f}% "
@@ -693,7 +628,7 @@ std::string render_html(const json& r) {
     }
 
     // Slices.
-    const json& slices = member(r, "slices");
+    const json& slices = member(metrics, "slices");
     if (slices.is_array() && !slices.empty()) {
         h += "<h2>Per-slice accuracy change</h2>\n";
         h += forest_svg(slices, num(policy, "max_slice_accuracy_drop"),
@@ -710,7 +645,7 @@ std::string render_html(const json& r) {
                 "<td>{:.0f}</td><td>{:.0f}</td><td>{:.3g}</td></tr>\n",
                 html_escape(str(s, "name")), num(s, "samples").value_or(0),
                 pct(num(s, "baseline_accuracy")), pct(num(s, "candidate_accuracy")),
-                signed_pct(num(s, "delta")),
+                signed_pct(delta_of(s)),
                 ci ? fmt::format("[{}, {}]", signed_pct(ci->first), signed_pct(ci->second)) : dash,
                 num(s, "regressions").value_or(0), num(s, "improvements").value_or(0),
                 num(s, "mcnemar_p").value_or(1));

@@ -7,24 +7,19 @@
 // never disagree, and `hone report REPORT.json --html OUT.html` re-renders a saved report.
 //
 // The JSON (also what `hone optimize --json` prints):
-//   hone, title, generated, model, recipe, data, samples, weighted, confidence
-//   baseline, candidate: {name, accuracy, top_k_accuracy, model_bytes,
-//                         latency_ms {batch, p50, p90, p99}, throughput_per_s, gops, utilisation,
-//                         slices {name: accuracy}}   (candidate also: agreement, mean_kl,
-//                                                     mean_cosine)
-//   latency:   [{batch, baseline {p50, p90, p99, mean}, candidate {…}, baseline_throughput_per_s,
-//                candidate_throughput_per_s, baseline_gops, candidate_gops,
-//                baseline_utilisation, candidate_utilisation}]
-//   accuracy:  {baseline, candidate, delta, delta_interval [low, high], regressions,
-//               improvements, mcnemar_p}
-//   slices:    [{name, samples, baseline_accuracy, candidate_accuracy, delta,
-//                delta_interval, regressions, improvements, mcnemar_p}]
+//   hone, title, generated, model, recipe, confidence
+//   metrics:   the validation report, validation_report::to_json() (docs/validation.md): the
+//              same text, member for member, that the ledger's optimize record stores as
+//              `metrics` — one schema for the evidence, read by `check`, the attestations and
+//              this page alike (data, baseline, candidate, baseline_name, candidate_name,
+//              weighted, accuracy, slices, latency, peak_resident_bytes)
 //   decision:  {verdict, approvals_required, reasons [{metric, slice, value, bound, passed, text}]}
 //   policy:    the policy's JSON (docs/policy.md)
 //   ledger:    {path, seq, sha256, prev, time, actor, action, signed, signer, verified, problem}
 //   layers:    [{name, op, scheme, sqnr_db, relative_error, bytes_before, bytes_after}]
 //   candidates:[{name, accuracy, model_bytes, latency_ms, verdict, baseline, pareto,
 //                pareto_size, pareto_latency}]
+//   search, budget: the accuracy-aware search's trials, the precision budget's allocation
 // Absent inputs leave their member out (layers, ledger, candidates beyond the pair).
 #pragma once
 

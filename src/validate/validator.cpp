@@ -13,6 +13,11 @@
 
 namespace hone {
 
+evaluation_set evaluation_of(const loaded_data& data) {
+    return evaluation_set{data.data.name(), data.data.inputs(), data.data.labels(), data.slices,
+                          data.class_names};
+}
+
 namespace {
 
 using json = nlohmann::json;

@@ -16,7 +16,7 @@
 #include "sample_report.hpp"
 
 #include <hone/core/atomic_file.hpp>
-#include <hone/ledger/digest.hpp>
+#include <hone/io/digest.hpp>
 
 #include <zlib.h>
 

@@ -96,7 +96,7 @@ void optimize_and_compare(const std::string& name, const temp_dir& t) {
                  << int8_bytes << " bytes");
     CHECK(sqnr >= floor_db(name));
     // The size the record states is the file's.
-    CHECK(nlohmann::json::parse(r.out)["candidate"]["model_bytes"].get<double>() ==
+    CHECK(nlohmann::json::parse(r.out)["metrics"]["candidate"]["model_bytes"].get<double>() ==
           double(int8_bytes));
 }
 

@@ -168,8 +168,10 @@ TEST_CASE("conclude: baseline and optimize records, report, table or JSON, exit 
     CHECK(conclude(c, as_json) == 0);
     const json j = json::parse(jout.str());
     CHECK(j["decision"]["verdict"] == "approved");
-    CHECK(j["baseline"]["latency_ms"]["p50"].is_number());
-    CHECK(j["candidate"]["slices"].size() == c.validation.slices.size());
+    CHECK(j["metrics"]["latency"][0]["baseline_ms"]["p50"].is_number());
+    CHECK(j["metrics"]["slices"].size() == c.validation.slices.size());
+    // One evidence schema: the report's figures are the ledger record's metrics, member for member.
+    CHECK(j["metrics"] == json::parse(hone::ledger(l.path()).read().back().record.metrics));
     CHECK(j["ledger"]["seq"] == 3);
     CHECK(hone::ledger(l.path()).verify().ok);
 

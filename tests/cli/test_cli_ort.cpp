@@ -128,8 +128,9 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                 CHECK(ratio >= 3.5);
             if (preset == "int4" || preset == "cluster16") CHECK(ratio >= 6.0);
             // The size recorded is the file's.
-            CHECK(nlohmann::json::parse(r.out)["candidate"]["model_bytes"].get<double>() ==
-                  double(fs::file_size(out)));
+            CHECK(
+                nlohmann::json::parse(r.out)["metrics"]["candidate"]["model_bytes"].get<double>() ==
+                double(fs::file_size(out)));
             // ONNX Runtime runs the integer kernels the forms are for.
             const bool cnn = std::string(mc.file) == "cnn.onnx";
             const auto ran = [&](const char* op) { return ops.count(op) == 1; };

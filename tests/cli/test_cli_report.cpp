@@ -115,23 +115,25 @@ TEST_CASE("the report: JSON values, escaped HTML, well-formed SVG") {
     CHECK(j["decision"]["verdict"] == "approved");
     CHECK(j["decision"]["reasons"].is_array());
     CHECK(j["decision"]["reasons"].size() == in.decision.reasons.size());
+    // The figures: the validation report in the schema the ledger's record stores.
+    const json& m = j["metrics"];
+    CHECK(m == json::parse(in.validation.to_json()));
     for (const char* side : {"baseline", "candidate"}) {
-        CHECK(j[side]["accuracy"].is_number());
-        CHECK(j[side]["model_bytes"].is_number());
-        CHECK(j[side]["latency_ms"]["p50"].is_number());
-        CHECK(j[side]["latency_ms"]["batch"] == 64);
-        CHECK(j[side]["slices"].size() == in.validation.slices.size());
+        CHECK(m[side]["accuracy"].is_number());
+        CHECK(m[side]["model_bytes"].is_number());
     }
-    CHECK(j["baseline"]["accuracy"].get<double>() == doctest::Approx(0.9));
-    CHECK(j["baseline"]["model_bytes"] == 4000);
-    CHECK(j["candidate"]["model_bytes"] == 1000);
-    CHECK(j["candidate"]["accuracy"].get<double>() ==
+    CHECK(m["accuracy"]["baseline"].get<double>() == doctest::Approx(0.9));
+    CHECK(m["baseline"]["model_bytes"] == 4000);
+    CHECK(m["candidate"]["model_bytes"] == 1000);
+    CHECK(m["accuracy"]["candidate"].get<double>() ==
           doctest::Approx(in.validation.comparison.candidate_accuracy));
-    CHECK(j["candidate"]["accuracy"].get<double>() < 0.9);
-    CHECK(j["baseline"]["slices"]["class 0 (T-shirt <top>)"].get<double>() ==
+    CHECK(m["accuracy"]["candidate"].get<double>() < 0.9);
+    CHECK(m["latency"].size() == 2);
+    CHECK(m["latency"][1]["batch"] == 64);
+    CHECK(m["slices"].size() == 6); // 4 classes + 2 named
+    CHECK(m["slices"][0]["name"] == "class 0 (T-shirt <top>)");
+    CHECK(m["slices"][0]["baseline_accuracy"].get<double>() ==
           doctest::Approx(0.8)); // wrong on i % 20 == 0: 50 of 250
-    CHECK(j["latency"].size() == 2);
-    CHECK(j["slices"].size() == 6); // 4 classes + 2 named
     CHECK(j["ledger"]["seq"] == 1);
     CHECK(j["ledger"]["signed"] == true);
     CHECK(j["ledger"]["signer"] == key.public_key_hex());
@@ -201,8 +203,7 @@ TEST_CASE("rejected and needs-signoff verdicts render; junk input is tolerated o
 
     // Wrong types leave members out; a non-object is an error.
     const json junk = {{"title", 5},
-                       {"baseline", "x"},
-                       {"slices", {1, 2}},
+                       {"metrics", {{"baseline", "x"}, {"slices", {1, 2}}, {"latency", 3}}},
                        {"candidates", {{{"accuracy", "hi"}}}}};
     const std::string page = hone::pipeline::render_html(junk);
     CHECK(page.find("NO DECISION") != std::string::npos);

@@ -235,14 +235,14 @@ TEST_CASE("optimize: a finetune step keeps the masks, recovers accuracy and is r
     auto r =
         hone_cli(optimize_args(t, mlp_fixture(), t / "oneshot.json", t / "a.onnx", calib, eval));
     REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
-    const double oneshot = json::parse(r.out)["candidate"]["accuracy"];
+    const double oneshot = json::parse(r.out)["metrics"]["candidate"]["accuracy"];
     r = hone_cli(optimize_args(t, mlp_fixture(), t / "ft.json", t / "b.onnx", calib, eval));
     REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
     const auto rep = json::parse(r.out);
-    const double tuned = rep["candidate"]["accuracy"];
+    const double tuned = rep["metrics"]["candidate"]["accuracy"];
     MESSAGE("SparseGPT 90%: one-shot " << oneshot << ", after 2 epochs of fine-tuning on 1,024 "
                                        << "images " << tuned << ", baseline "
-                                       << rep["baseline"]["accuracy"].get<double>());
+                                       << rep["metrics"]["baseline"]["accuracy"].get<double>());
     CHECK(tuned > oneshot + 0.05);
     // Masks kept: every weight pruned one-shot is still exactly zero after fine-tuning.
     const auto a = hone::load_onnx(t / "a.onnx");
@@ -305,7 +305,7 @@ TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks"
     CHECK(recipe["finetune"]["data"]["spec"] == "fashion-mnist:train:512");
     CHECK(recipe["finetune"]["constraints"]["/fc2/Gemm"].get<std::string>().find("clustered") == 0);
     CHECK(recipe["layer_paths"]["/fc2/Gemm"]["path"].get<std::string>().find("palettized") == 0);
-    CHECK(rep["candidate"]["accuracy"].get<double>() > 0.8);
+    CHECK(rep["metrics"]["candidate"]["accuracy"].get<double>() > 0.8);
 }
 
 TEST_CASE("optimize: a finetune step on a model with an op without a backward pass writes "
@@ -358,7 +358,7 @@ TEST_CASE("optimize --format hone: int4 and palettized layers run packed, as acc
             CHECK(recipe["layer_paths"][layer]["path"].get<std::string>().find(path) == 0);
         // The packed run against the f32 run of the dequantized weights in the artifact: the same
         // top-1 within 2 of 1,000 samples (only accumulation order differs).
-        const double packed = rep["candidate"]["accuracy"];
+        const double packed = rep["metrics"]["candidate"]["accuracy"];
         const double f32 = hone::evaluate_accuracy(hone::load_onnx(out), test);
         MESSAGE(preset << ": packed " << packed << ", dequantized f32 " << f32);
         CHECK(std::abs(packed - f32) <= 0.002);
@@ -381,7 +381,7 @@ TEST_CASE("optimize --format hone: int4 and palettized layers run packed, as acc
                                                         "2"};
         const auto v = hone_cli(validate_args);
         REQUIRE_MESSAGE((v.code == 0 || v.code == 20), v.err);
-        CHECK(json::parse(v.out)["candidate"]["accuracy"].get<double>() == packed);
+        CHECK(json::parse(v.out)["metrics"]["candidate"]["accuracy"].get<double>() == packed);
         // Without its packed weights the file is refused, naming what is missing.
         auto side = fs::path(out);
         side.replace_extension(".safetensors");

@@ -1,5 +1,5 @@
 #include "hone/core/error.hpp"
-#include "hone/ledger/digest.hpp"
+#include "hone/io/digest.hpp"
 #include "hone/ledger/identity.hpp"
 
 #include <doctest/doctest.h>

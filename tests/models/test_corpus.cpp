@@ -7,8 +7,8 @@
 #include "corpus.hpp"
 
 #include <hone/graph/executor.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/io/onnx.hpp>
-#include <hone/ledger/digest.hpp>
 
 #include <doctest/doctest.h>
 

@@ -11,9 +11,9 @@
 #include <hone/core/threads.hpp>
 #include <hone/data/arrays.hpp>
 #include <hone/graph/executor.hpp>
+#include <hone/io/digest.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/io/safetensors.hpp>
-#include <hone/ledger/digest.hpp>
 #include <hone/quantize/quantizer.hpp>
 #include <hone/validate/language_model.hpp>
 

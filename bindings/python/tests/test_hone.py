@@ -343,7 +343,7 @@ class Optimize(unittest.TestCase):
                                                                               "mlp.onnx")) / 3)
             self.assertEqual((r["baseline_seq"], r["record_seq"]), (1, 2))  # a new ledger
             self.assertEqual(r["report"]["decision"]["verdict"], r["verdict"])
-            self.assertGreater(r["report"]["baseline"]["accuracy"], 0.7)
+            self.assertGreater(r["report"]["metrics"]["baseline"]["accuracy"], 0.7)
             self.assertIn("baseline accuracy", stages)
             self.assertTrue(any(n.startswith("baseline: top-1") for n in notes))
             self.assertTrue(hone.Ledger(ledger).verify()["ok"])

@@ -17,6 +17,12 @@
 
 namespace hone {
 
+/// A named subset of the samples (edge cases, a customer segment, a class).
+struct named_slice {
+    std::string name;
+    std::vector<std::uint32_t> samples; ///< indices into the data set
+};
+
 class HONE_EXPORT dataset {
 public:
     /// Takes inputs f32 [N, ...] and N labels (or none). Throws invalid_argument otherwise.

@@ -32,7 +32,7 @@
 #pragma once
 
 #include "hone/core/export.hpp"
-#include "hone/ledger/digest.hpp"
+#include "hone/io/digest.hpp"
 #include "hone/ledger/identity.hpp"
 #include "hone/ledger/trust_store.hpp"
 

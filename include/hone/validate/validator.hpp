@@ -10,6 +10,8 @@
 #pragma once
 
 #include "hone/core/export.hpp"
+#include "hone/data/data_spec.hpp"
+#include "hone/data/dataset.hpp"
 #include "hone/metrics/metric_collector.hpp"
 #include "hone/metrics/performance.hpp"
 #include "hone/policy/policy.hpp"
@@ -23,12 +25,6 @@
 
 namespace hone {
 
-/// A named subset of the evaluation samples (edge cases, a customer segment, a class).
-struct named_slice {
-    std::string name;
-    std::vector<std::uint32_t> samples; ///< indices into the evaluation set
-};
-
 struct evaluation_set {
     std::string name;
     const_tensor_view inputs;             ///< f32 [N, ...]
@@ -36,6 +32,9 @@ struct evaluation_set {
     std::vector<named_slice> slices;
     std::vector<std::string> class_names; ///< optional names for the per-class slices
 };
+
+/// An evaluation set viewing `data` (load_data's result; valid while `data` lives).
+HONE_EXPORT evaluation_set evaluation_of(const loaded_data& data);
 
 struct validator_options {
     std::int64_t batch_size = 256;

@@ -1,4 +1,4 @@
-// hone/ledger/digest.hpp — SHA-256 of bytes and files, as lower-case hex.
+// hone/io/digest.hpp — SHA-256 of bytes and files, as lower-case hex.
 #pragma once
 
 #include "hone/core/export.hpp"

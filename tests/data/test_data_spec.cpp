@@ -1,9 +1,10 @@
-// Data specs on the command line: parsing, loading, subsets, shapes, normalization, slices.
-#include "data_spec.hpp"
+// Data specs (hone/data/data_spec.hpp): parsing, loading, subsets, shapes, normalization, slices.
+#include "hone/data/data_spec.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/data/arrays.hpp>
+#include <hone/validate/validator.hpp>
 
 #include <doctest/doctest.h>
 
@@ -12,9 +13,9 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-using hone::pipeline::data_source;
-using hone::pipeline::load_data;
-using hone::pipeline::parse_data_spec;
+using hone::data_source;
+using hone::load_data;
+using hone::parse_data_spec;
 
 namespace {
 
@@ -125,12 +126,11 @@ TEST_CASE("bad specs name the spec and what is wrong") {
 }
 
 TEST_CASE("sample shapes parse") {
-    CHECK(hone::pipeline::parse_sample_shape("784") == std::vector<std::int64_t>{784});
-    CHECK(hone::pipeline::parse_sample_shape("1x28x28") == std::vector<std::int64_t>{1, 28, 28});
-    CHECK(hone::pipeline::parse_sample_shape("1,28,28") == std::vector<std::int64_t>{1, 28, 28});
+    CHECK(hone::parse_sample_shape("784") == std::vector<std::int64_t>{784});
+    CHECK(hone::parse_sample_shape("1x28x28") == std::vector<std::int64_t>{1, 28, 28});
+    CHECK(hone::parse_sample_shape("1,28,28") == std::vector<std::int64_t>{1, 28, 28});
     for (const char* bad : {"", "0", "28x", "x28", "-1", "2xa"})
-        CHECK(error_of([&] { hone::pipeline::parse_sample_shape(bad); },
-                       hone::status::invalid_argument)
+        CHECK(error_of([&] { hone::parse_sample_shape(bad); }, hone::status::invalid_argument)
                   .find("input shape") != std::string::npos);
 }
 
@@ -145,7 +145,7 @@ TEST_CASE("NPY pairs load, reshape, normalize and subset") {
     CHECK(d.files.size() == 2);
     CHECK(d.class_names.empty());
 
-    hone::pipeline::data_options o;
+    hone::data_options o;
     o.sample_shape = {6};
     o.mean = 1.0f;
     o.std = 2.0f;
@@ -180,7 +180,7 @@ TEST_CASE("NPY pairs load, reshape, normalize and subset") {
 TEST_CASE("IDX pairs: bytes become [0, 1]") {
     temp_dir t;
     write_idx_pair(t.path);
-    hone::pipeline::data_options o;
+    hone::data_options o;
     o.sample_shape = {1, 2, 2};
     const auto d =
         load_data((t.path / "images.idx").string() + "," + (t.path / "labels.idx").string(), o);
@@ -199,7 +199,7 @@ TEST_CASE("loading errors name the spec and the problem") {
     CHECK(msg.find("data spec '") == 0);
     CHECK(msg.find("nope.npy' does not exist") != std::string::npos);
 
-    hone::pipeline::data_options o;
+    hone::data_options o;
     o.sample_shape = {784};
     msg = error_of([&] { load_data(x + "," + y, o); }, hone::status::shape_mismatch);
     CHECK(msg.find("a sample has 6 values ([2, 3]), but the model input [784] needs 784") !=
@@ -237,7 +237,7 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
     write_bool_npy(t.path / "even.npy", {1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
     hone::write_file_atomic(t.path / "slices.json",
                             R"({"tail": [9, 8, 8, 7], "even": "even.npy"})");
-    hone::pipeline::data_options o;
+    hone::data_options o;
     o.slices_file = t.path / "slices.json";
     auto d = load_data(spec, o);
     REQUIRE(d.slices.size() == 2);
@@ -246,7 +246,7 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
     CHECK(even.samples == std::vector<std::uint32_t>{0, 2, 4, 6, 8});
     CHECK(tail.samples == std::vector<std::uint32_t>{7, 8, 9}); // sorted, duplicates merged
     CHECK(d.files.size() == 4);                                 // inputs, labels, json, mask
-    const auto eval = d.evaluation();
+    const auto eval = hone::evaluation_of(d);                   // the validator's view of it
     CHECK(eval.slices.size() == 2);
     CHECK(eval.inputs.dims()[0] == 10);
 
@@ -265,7 +265,7 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
 
     const auto slice_error = [&](const std::string& text, hone::status code) {
         hone::write_file_atomic(t.path / "bad.json", text);
-        hone::pipeline::data_options b;
+        hone::data_options b;
         b.slices_file = t.path / "bad.json";
         return error_of([&] { load_data(spec, b); }, code);
     };
@@ -289,7 +289,7 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
     static_cast<std::uint8_t*>(u8_mask.data())[3] = 7; // nonzero = member
     hone::save_npy(t.path / "u8.npy", u8_mask);
     hone::write_file_atomic(t.path / "u8.json", R"({"third": "u8.npy"})");
-    hone::pipeline::data_options u;
+    hone::data_options u;
     u.slices_file = t.path / "u8.json";
     CHECK(load_data(spec, u).slices.at(0).samples == std::vector<std::uint32_t>{3});
     hone::tensor f_mask(hone::dtype::f32, {10});
@@ -307,7 +307,7 @@ TEST_CASE("Fashion-MNIST specs") {
                                               << " missing: install the Debian package "
                                                  "dataset-fashion-mnist (scripts/setup.sh does)");
     }
-    hone::pipeline::data_options o;
+    hone::data_options o;
     o.sample_shape = {1, 28, 28};
     const auto d = load_data("fashion-mnist:test:100", o);
     CHECK(d.data.size() == 100);
@@ -316,10 +316,10 @@ TEST_CASE("Fashion-MNIST specs") {
     CHECK(d.files.size() == 2);
     const auto again = load_data("fashion-mnist:test:100", o);
     CHECK(std::equal(d.data.labels().begin(), d.data.labels().end(), again.data.labels().begin()));
-    const auto json = hone::pipeline::data_json(d, o);
+    const auto json = hone::data_json(d, o);
     CHECK(json.find("\"spec\":\"fashion-mnist:test:100\"") != std::string::npos);
     CHECK(json.find(d.files[0].sha256) != std::string::npos);
-    hone::pipeline::data_options missing;
+    hone::data_options missing;
     missing.fashion_mnist_root = "/nonexistent/fashion";
     CHECK(error_of([&] { load_data("fashion-mnist:train", missing); }, hone::status::io_error)
               .find("install the Debian package dataset-fashion-mnist") != std::string::npos);

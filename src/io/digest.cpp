@@ -1,4 +1,4 @@
-#include "hone/ledger/digest.hpp"
+#include "hone/io/digest.hpp"
 
 #include "hone/core/error.hpp"
 

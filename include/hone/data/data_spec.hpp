@@ -1,4 +1,5 @@
-// data_spec.hpp — data sets named on the command line (--calib, --eval, validate, sweep).
+// hone/data/data_spec.hpp — data sets named by a spec string: the CLI's --calib, --eval, validate
+// and sweep, the C ABI's hone_data_source.spec, and any engine that names its data the same way.
 //
 // A spec is one of
 //   fashion-mnist:train | fashion-mnist:test       the Debian dataset-fashion-mnist files
@@ -19,12 +20,10 @@
 // subset keeps the members it drew, renumbered. Every error names the spec and what is wrong.
 #pragma once
 
-#include <hone/core/export.hpp>
-
-#include <hone/core/shape.hpp>
-#include <hone/data/dataset.hpp>
-#include <hone/ledger/digest.hpp>
-#include <hone/validate/validator.hpp>
+#include "hone/core/export.hpp"
+#include "hone/core/shape.hpp"
+#include "hone/data/dataset.hpp"
+#include "hone/io/digest.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -33,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-namespace hone::pipeline {
+namespace hone {
 
 /// A spec taken apart, before any file is read.
 struct HONE_EXPORT data_source {
@@ -69,9 +68,6 @@ struct HONE_EXPORT loaded_data {
     std::vector<std::string> class_names; ///< Fashion-MNIST's; empty for files
     /// The files read, hashed: the ledger's `data` member (see data_json).
     std::vector<artifact_ref> files;
-
-    /// An evaluation set viewing this data (valid while *this lives).
-    evaluation_set evaluation() const;
 };
 
 /// Reads the spec's files, subsets, reshapes, normalizes and reads the slice file. Throws
@@ -93,4 +89,4 @@ HONE_EXPORT std::string data_json(const loaded_data& data, const data_options& o
 /// Parses "784" or "1x28x28" (also "1,28,28"); throws invalid_argument naming the text.
 HONE_EXPORT std::vector<std::int64_t> parse_sample_shape(std::string_view text);
 
-} // namespace hone::pipeline
+} // namespace hone

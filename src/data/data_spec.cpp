@@ -1,9 +1,9 @@
-#include "data_spec.hpp"
+#include "hone/data/data_spec.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/data/arrays.hpp>
-#include <hone/ledger/digest.hpp>
+#include <hone/io/digest.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <numeric>
 
-namespace hone::pipeline {
+namespace hone {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -241,10 +241,6 @@ std::vector<std::int64_t> parse_sample_shape(std::string_view text) {
     return dims;
 }
 
-evaluation_set loaded_data::evaluation() const {
-    return evaluation_set{data.name(), data.inputs(), data.labels(), slices, class_names};
-}
-
 /// d with each sample in the model's input shape (options.sample_shape; see data_options).
 static dataset fit_sample_shape(dataset d, const data_options& options) {
     const bool dynamic =
@@ -395,4 +391,4 @@ std::string data_json(const loaded_data& data, const data_options& options) {
     return j.dump();
 }
 
-} // namespace hone::pipeline
+} // namespace hone
