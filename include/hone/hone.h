@@ -3,8 +3,9 @@
  *
  * Conventions
  *  - Every function returns a hone_status; HONE_OK (0) is success. On failure, out-parameters
- *    are left untouched and hone_last_error() gives a message for this thread that names what
- *    was wrong and where. Nothing is ever thrown or aborted across this boundary.
+ *    are left untouched (except `*needed`, see Strings) and hone_last_error() gives a message
+ *    for this thread that names what was wrong and where. Nothing is ever thrown or aborted
+ *    across this boundary.
  *  - Objects are opaque handles made by hone_X_create(const hone_X_params*, hone_X** out) and
  *    freed by hone_X_destroy(hone_X*), which accepts NULL. The exceptions are named for where
  *    the object comes from, and are destroyed the same way:
@@ -25,6 +26,22 @@
  *    what it wrote). Structs hone passes to callbacks (hone_train_progress) carry their size.
  *  - Enum values are fixed forever; new values are appended.
  *  - Sizes and dimensions are int64_t (a dimension is ≥ 0); strides are in elements.
+ *  - Strings. Every string a function gives back, except the constants below, is copied into
+ *    the caller's memory through three arguments `char* buffer, size_t capacity, size_t* needed`:
+ *      - when `capacity` holds the text and its NUL, the text is copied into `buffer`,
+ *        NUL-terminated, and the call succeeds;
+ *      - else it fails with HONE_ERROR_OUT_OF_RANGE and writes nothing into `buffer`;
+ *      - in both cases `*needed` (may be NULL) receives the size of text + NUL, at least 1;
+ *      - `buffer` may be NULL only with capacity 0: that call asks for the size (it fails with
+ *        HONE_ERROR_OUT_OF_RANGE); call again with a buffer of `*needed` bytes.
+ *    hone_validation_decide, whose text is optional, takes NULL / 0 as "not wanted" and succeeds.
+ *    The only strings hone hands out as `const char*` are static constants, valid for the life of
+ *    the process: hone_status_string, hone_dtype_name, hone_isa_name (names of enum values),
+ *    hone_version and hone_onednn_info; and hone_last_error(), this thread's message, valid until
+ *    the next hone call on this thread. Outside this rule: the `const char*` fields of output
+ *    structs (hone_model_info, hone_layer_error_info, hone_lm_slice_metrics, hone_verify_result,
+ *    hone_artifact_status, hone_load_check_info) point into a handle for the lifetime each field
+ *    states, and a string hone passes to a callback is valid during that call.
  *
  * Versions: HONE_VERSION_* are those of the header you compile against, hone_version() that of
  * the library you run with. HONE_ABI_VERSION is the shared library's SOVERSION; a program
@@ -39,7 +56,7 @@
 #define HONE_VERSION_MAJOR 0
 #define HONE_VERSION_MINOR 1
 #define HONE_VERSION_PATCH 0
-#define HONE_ABI_VERSION 1
+#define HONE_ABI_VERSION 2
 /* Bumped whenever a packed layout of docs/formats.md changes. */
 #define HONE_PACKED_FORMAT_VERSION 1
 
@@ -651,8 +668,9 @@ typedef struct hone_validation_summary {
 
 HONE_API hone_status hone_validation_summary_get(const hone_validation* validation,
                                                  hone_validation_summary* out);
-/* The whole report as JSON (valid while the handle lives). */
-HONE_API hone_status hone_validation_json(const hone_validation* validation, const char** json);
+/* The whole report as JSON, copied into `buffer` (see Strings at the top). */
+HONE_API hone_status hone_validation_json(const hone_validation* validation, char* buffer,
+                                          size_t capacity, size_t* needed);
 
 typedef enum hone_verdict {
     HONE_VERDICT_APPROVED = 0,
@@ -660,11 +678,16 @@ typedef enum hone_verdict {
     HONE_VERDICT_REJECTED = 2
 } hone_verdict;
 
-/* Applies a policy. `decision_json` (may be NULL) receives the decision with its reasons —
- * the text a ledger optimize record stores — valid until the next call on `validation`. */
-HONE_API hone_status hone_validation_decide(hone_validation* validation, const hone_policy* policy,
-                                            hone_verdict* verdict, uint32_t* approvals_missing,
-                                            const char** decision_json);
+/* Applies a policy: `*verdict` gets the verdict, `*approvals_missing` (may be NULL) the
+ * approvals still needed. The decision with its reasons as JSON — the text a ledger optimize
+ * record stores — is copied into `decision_json` as Strings at the top says, except that
+ * decision_json NULL with capacity 0 means "not wanted": the call then succeeds and `*needed`
+ * (may be NULL) still receives the text's size, so that call is also the size query. A too small
+ * buffer fails with HONE_ERROR_OUT_OF_RANGE, `*verdict` and `*approvals_missing` untouched. */
+HONE_API hone_status hone_validation_decide(const hone_validation* validation,
+                                            const hone_policy* policy, hone_verdict* verdict,
+                                            uint32_t* approvals_missing, char* decision_json,
+                                            size_t capacity, size_t* needed);
 HONE_API void hone_validation_destroy(hone_validation* validation);
 
 /* ---- metrics: classification figures and per-layer error, fed batch by batch ---------------- */
@@ -787,9 +810,9 @@ typedef struct hone_lm_slice_metrics {
  * appearance. HONE_ERROR_INVALID_ARGUMENT before summarize or for an index out of range. */
 HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparison, size_t index,
                                               hone_lm_slice_metrics* out);
-/* The summary as JSON (valid until the next summarize or destroy). */
-HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison,
-                                             const char** json);
+/* The summary of the last summarize as JSON, copied into `buffer` (see Strings at the top). */
+HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison, char* buffer,
+                                             size_t capacity, size_t* needed);
 
 /* ---- change ledger -------------------------------------------------------------------------- */
 
@@ -805,8 +828,10 @@ HONE_API hone_status hone_key_generate(hone_key** out);
 HONE_API hone_status hone_key_load_pem(const char* path, hone_key** out);
 /* Writes the key as PEM, atomically, mode 0600. */
 HONE_API hone_status hone_key_save_pem(const hone_key* key, const char* path);
-/* The public key as 64 hex digits plus NUL into `buffer` (capacity >= 65). */
-HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity);
+/* The public key as 64 lowercase hex digits, copied into `buffer` (see Strings at the top: a
+ * capacity of 65 always suffices). */
+HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity,
+                                         size_t* needed);
 HONE_API void hone_key_destroy(hone_key* key);
 
 typedef enum hone_ledger_action {
@@ -862,11 +887,11 @@ HONE_API hone_status hone_trust_store_parse(const char* text, size_t size, const
                                             hone_trust_store** out);
 /* Number of keys listed. */
 HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_t* count);
-/* The holder of `public_key_hex` into `buffer` (NUL-terminated); HONE_ERROR_NOT_FOUND when the
- * key is not listed, HONE_ERROR_OUT_OF_RANGE when `capacity` is too small. */
+/* The holder of `public_key_hex`, copied into `buffer` (see Strings at the top);
+ * HONE_ERROR_NOT_FOUND (`*needed` untouched) when the key is not listed. */
 HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
                                              const char* public_key_hex, char* buffer,
-                                             size_t capacity);
+                                             size_t capacity, size_t* needed);
 HONE_API void hone_trust_store_destroy(hone_trust_store* store);
 
 /* hone_ledger_append with a trust store: an approve/reject/promote must then be signed by a key
@@ -1584,14 +1609,20 @@ typedef enum hone_value_kind {
     HONE_VALUE_WEIGHT = 2 /* in ascending name order */
 } hone_value_kind;
 
-/* Name, element type and shape of input/output/weight `index`. `*name` stays valid while the
- * model lives and its weights are not changed (hone_model_set_weight). dims receives up to
+/* Element type and shape of input/output/weight `index` (weights in ascending name order,
+ * which hone_model_set_weight of a new name changes). `*dtype` may be NULL. dims receives up to
  * `capacity` dimensions (may be NULL with capacity 0); a dynamic dimension is -1; `*rank` (may be
  * NULL) is set to the rank, or to (size_t)-1 when the file gives no shape. Out of range:
  * HONE_ERROR_OUT_OF_RANGE. */
 HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind kind, size_t index,
-                                      const char** name, hone_dtype* dtype, size_t* rank,
-                                      int64_t* dims, size_t capacity);
+                                      hone_dtype* dtype, size_t* rank, int64_t* dims,
+                                      size_t capacity);
+/* The name of input/output/weight `index` (as hone_model_value), copied into `buffer` (see
+ * Strings at the top). An index out of range is HONE_ERROR_OUT_OF_RANGE too; the message says
+ * which. */
+HONE_API hone_status hone_model_value_name(const hone_model* model, hone_value_kind kind,
+                                           size_t index, char* buffer, size_t capacity,
+                                           size_t* needed);
 /* A copy of the weight `name` (HONE_ERROR_NOT_FOUND when there is none); destroy it. */
 HONE_API hone_status hone_model_get_weight(const hone_model* model, const char* name,
                                            hone_tensor** out);
@@ -1659,13 +1690,17 @@ HONE_API hone_status hone_executor_run(const hone_executor* executor,
                                        const hone_tensor* const* inputs, size_t input_count,
                                        hone_tensor** outputs, size_t output_count,
                                        hone_observe_fn observe, void* user);
-/* Per model node: its name, operator and the path it took ("f32 linear (oneDNN)",
- * "int8 dynamic linear ...", "folded into Conv 'c1'", ...). Strings live as long as the
- * executor. `*count` gets the number of nodes. */
+/* Per model node `index` (0 ≤ index < `*count` of hone_executor_node_count, in model order):
+ * its name, its operator, and the path it took ("f32 linear (oneDNN)", "int8 dynamic linear
+ * ...", "folded into Conv 'c1'", ...), each copied into `buffer` (see Strings at the top). An
+ * index out of range is HONE_ERROR_OUT_OF_RANGE too; the message says which. */
 HONE_API hone_status hone_executor_node_count(const hone_executor* executor, size_t* count);
+HONE_API hone_status hone_executor_node_name(const hone_executor* executor, size_t index,
+                                             char* buffer, size_t capacity, size_t* needed);
+HONE_API hone_status hone_executor_node_op_type(const hone_executor* executor, size_t index,
+                                                char* buffer, size_t capacity, size_t* needed);
 HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
-                                             const char** node, const char** op_type,
-                                             const char** path);
+                                             char* buffer, size_t capacity, size_t* needed);
 /* Fills `params` (after hone_runner_params_init) so that hone_runner_create gives a validation
  * runner over this executor (one input, one output; [N, features] inputs are reshaped to the
  * model's input shape). The executor must outlive the runner. */
@@ -1732,12 +1767,14 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
 /* The tensors whose grids make the QDQ form the one ONNX Runtime fuses into its integer kernels
  * (include/hone/io/qdq.hpp, qdq_activation_tensors): each quantized layer's input unless carried
  * from a listed tensor, and its output (after a Relu consumer). Calibrate them on `model` and
- * pass the grids to hone_model_to_qdq. Fills names[0 .. min(capacity, *count)) with strings owned
- * by `model` (valid until it changes) and sets *count to the total; names may be NULL when
- * capacity is 0 (ask for the count first). `params` may be NULL. */
+ * pass the grids to hone_model_to_qdq. The names (never empty) are copied into `buffer` one after
+ * another, each with its NUL, and one more NUL ends the list ("a\0b\0\0"; none: "\0"), as
+ * Strings at the top says for one text (`*needed` counts every NUL); `*count` (may be NULL)
+ * receives the number of names once the list is computed, so also with a too small buffer.
+ * `params` may be NULL. */
 HONE_API hone_status hone_model_qdq_activation_tensors(const hone_model* model,
-                                                       const hone_qdq_params* params,
-                                                       const char** names, size_t capacity,
+                                                       const hone_qdq_params* params, char* buffer,
+                                                       size_t capacity, size_t* needed,
                                                        size_t* count);
 
 /* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
@@ -1757,23 +1794,25 @@ HONE_API hone_status hone_safetensors_open_memory(const void* data, size_t size,
                                                   hone_safetensors** out);
 HONE_API void hone_safetensors_destroy(hone_safetensors* file);
 
-/* Number of tensors; their names by index (0 ≤ index < count, in file order). Names stay valid
- * as long as the handle. */
+/* Number of tensors; the name of tensor `index` (0 ≤ index < count, in file order) copied into
+ * `buffer` (see Strings at the top; an index out of range is HONE_ERROR_OUT_OF_RANGE too, the
+ * message says which). */
 HONE_API hone_status hone_safetensors_count(const hone_safetensors* file, size_t* out);
-HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index,
-                                           const char** out);
+HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index, char* buffer,
+                                           size_t capacity, size_t* needed);
 /* A new owning tensor holding a copy of the named tensor (HONE_ERROR_NOT_FOUND if absent).
  * Free it with hone_tensor_destroy. */
 HONE_API hone_status hone_safetensors_get(const hone_safetensors* file, const char* name,
                                           hone_tensor** out);
 
-/* The "__metadata__" string map: count, keys by index (sorted), value by key
- * (HONE_ERROR_NOT_FOUND if absent). Strings stay valid as long as the handle. */
+/* The "__metadata__" string map: count, key `index` (sorted), value of `key`
+ * (HONE_ERROR_NOT_FOUND if absent); keys and values are copied into `buffer` (see Strings at
+ * the top). */
 HONE_API hone_status hone_safetensors_metadata_count(const hone_safetensors* file, size_t* out);
 HONE_API hone_status hone_safetensors_metadata_key(const hone_safetensors* file, size_t index,
-                                                   const char** out);
+                                                   char* buffer, size_t capacity, size_t* needed);
 HONE_API hone_status hone_safetensors_metadata_get(const hone_safetensors* file, const char* key,
-                                                   const char** out);
+                                                   char* buffer, size_t capacity, size_t* needed);
 
 /* Writes `count` tensors named `names[i]` (distinct, non-empty, not "__metadata__"; dtypes F32,
  * F16, BF16, I8, U8, I32, I64, BOOL) and `metadata_count` string pairs to `path`, atomically. */
