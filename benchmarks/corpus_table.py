@@ -115,7 +115,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--json", help="also write the measurements as JSON here")
     args = ap.parse_args()
-    lib = os.path.join(args.build, "src", "libhone.so.1")
+    lib = os.path.join(args.build, "src", "libhone.so.2")
     hone_cli = os.path.join(args.build, "src", "cli", "hone")
     for f, what in ((lib, "libhone"), (hone_cli, "the hone CLI")):
         if not os.path.exists(f):

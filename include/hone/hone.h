@@ -1,10 +1,23 @@
 /*
  * hone.h — the C ABI of hone. Pure C99; this header is the specification.
  *
+ * Contents, in the order of hone's layers (a section uses only what comes before it); each
+ * section opens with a banner comment "---- <name> ----", so search for "---- <name>":
+ *   1 core        status and errors; versions; threads; element types; tensors
+ *   2 kernels     SIMD tier; kernels: quantize and reductions; kernels: sparsity, clustering,
+ *                 norms; kernels: GEMM and convolution; kernels: weight-only low-bit GEMV/GEMM
+ *   3 algorithms  quantizer: weights; calibration: activations; pruning; clustering
+ *   4 models      models; graph executor; runner; QDQ export; safetensors files; data sources
+ *   3 algorithms  fine-tuning (it trains a hone_model, so it follows the models)
+ *   5 assurance   validation; policy; metrics; language models; change ledger; trust store;
+ *                 ledger verification and artifact checks; load-time check; CycloneDX ML-BOM
+ *   5b flow       optimize flow
+ *
  * Conventions
  *  - Every function returns a hone_status; HONE_OK (0) is success. On failure, out-parameters
- *    are left untouched and hone_last_error() gives a message for this thread that names what
- *    was wrong and where. Nothing is ever thrown or aborted across this boundary.
+ *    are left untouched (except `*needed`, see Strings) and hone_last_error() gives a message
+ *    for this thread that names what was wrong and where. Nothing is ever thrown or aborted
+ *    across this boundary.
  *  - Objects are opaque handles made by hone_X_create(const hone_X_params*, hone_X** out) and
  *    freed by hone_X_destroy(hone_X*), which accepts NULL. The exceptions are named for where
  *    the object comes from, and are destroyed the same way:
@@ -25,6 +38,22 @@
  *    what it wrote). Structs hone passes to callbacks (hone_train_progress) carry their size.
  *  - Enum values are fixed forever; new values are appended.
  *  - Sizes and dimensions are int64_t (a dimension is ≥ 0); strides are in elements.
+ *  - Strings. Every string a function gives back, except the constants below, is copied into
+ *    the caller's memory through three arguments `char* buffer, size_t capacity, size_t* needed`:
+ *      - when `capacity` holds the text and its NUL, the text is copied into `buffer`,
+ *        NUL-terminated, and the call succeeds;
+ *      - else it fails with HONE_ERROR_OUT_OF_RANGE and writes nothing into `buffer`;
+ *      - in both cases `*needed` (may be NULL) receives the size of text + NUL, at least 1;
+ *      - `buffer` may be NULL only with capacity 0: that call asks for the size (it fails with
+ *        HONE_ERROR_OUT_OF_RANGE); call again with a buffer of `*needed` bytes.
+ *    hone_validation_decide, whose text is optional, takes NULL / 0 as "not wanted" and succeeds.
+ *    The only strings hone hands out as `const char*` are static constants, valid for the life of
+ *    the process: hone_status_string, hone_dtype_name, hone_isa_name (names of enum values),
+ *    hone_version and hone_onednn_info; and hone_last_error(), this thread's message, valid until
+ *    the next hone call on this thread. Outside this rule: the `const char*` fields of output
+ *    structs (hone_model_info, hone_layer_error_info, hone_lm_slice_metrics, hone_verify_result,
+ *    hone_artifact_status, hone_load_check_info) point into a handle for the lifetime each field
+ *    states, and a string hone passes to a callback is valid during that call.
  *
  * Versions: HONE_VERSION_* are those of the header you compile against, hone_version() that of
  * the library you run with. HONE_ABI_VERSION is the shared library's SOVERSION; a program
@@ -39,7 +68,7 @@
 #define HONE_VERSION_MAJOR 0
 #define HONE_VERSION_MINOR 1
 #define HONE_VERSION_PATCH 0
-#define HONE_ABI_VERSION 1
+#define HONE_ABI_VERSION 2
 /* Bumped whenever a packed layout of docs/formats.md changes. */
 #define HONE_PACKED_FORMAT_VERSION 1
 
@@ -185,8 +214,7 @@ HONE_API hone_status hone_get_isa(hone_isa* active, hone_isa* best);
 /* "scalar", "avx2", "avx512"; NULL for an invalid value. */
 HONE_API const char* hone_isa_name(hone_isa isa);
 
-/* ---- kernels: quantize and reductions ----------------------------------------------------------
- */
+/* ---- kernels: quantize and reductions -------------------------------------------------------- */
 
 /* Min/max and abs-max reductions of F32 tensors, and linear quantization exactly as ONNX
  * QuantizeLinear / DequantizeLinear (opset 21); C++: hone/kernels/reduce.hpp, quantize.hpp.
@@ -293,8 +321,7 @@ HONE_API hone_status hone_choose_qparams_tensor(const hone_tensor* min, const ho
                                                 hone_dtype dtype, hone_quant_scheme scheme,
                                                 hone_tensor* scale, hone_tensor* zero_point);
 
-/* ---- kernels: sparsity, clustering, norms ------------------------------------------------------
- */
+/* ---- kernels: sparsity, clustering, norms ---------------------------------------------------- */
 
 /* How selections rank scores: by |x| (magnitude pruning) or by x itself (an importance such as
  * Wanda's |W|·‖X‖). -0 equals +0; a NaN score is HONE_ERROR_INVALID_ARGUMENT naming its
@@ -567,440 +594,7 @@ HONE_API hone_status hone_int4_weights_dequantize(const hone_int4_weights* weigh
 HONE_API hone_status hone_int4_matmul(const hone_int4_weights* weights, const hone_tensor* x,
                                       const hone_tensor* bias, hone_tensor* y);
 
-/* ---- validation and policy ------------------------------------------------------------------ */
-
-/* Runs one batch for hone: `inputs` is f32 [batch, ...] (borrowed, valid during the call);
- * the callback creates `*outputs` (f32 [batch, classes], e.g. with hone_tensor_create) and hone
- * takes ownership. Return HONE_OK, or an error status (hone then stops and reports it). */
-typedef hone_status (*hone_run_fn)(void* user, const hone_tensor* inputs, hone_tensor** outputs);
-
-typedef struct hone_runner hone_runner; /* an engine's executor, seen by hone's validator */
-
-typedef struct hone_runner_params {
-    size_t struct_size;
-    const char* name;      /* for reports; default "runner" */
-    hone_run_fn run;       /* required */
-    void* user;            /* passed to run */
-    uint64_t model_bytes;  /* model size for the size figures; 0 = unknown */
-    double ops_per_sample; /* GEMM/conv arithmetic per sample (2 per MAC) for utilisation */
-    int int8;              /* 1 when that arithmetic runs in int8 */
-} hone_runner_params;
-
-HONE_API hone_status hone_runner_params_init(hone_runner_params* params);
-HONE_API hone_status hone_runner_create(const hone_runner_params* params, hone_runner** out);
-HONE_API void hone_runner_destroy(hone_runner* runner);
-
-typedef enum hone_risk_tier {
-    HONE_TIER_LOW = 0,
-    HONE_TIER_MEDIUM = 1,
-    HONE_TIER_HIGH = 2,
-    HONE_TIER_CRITICAL = 3
-} hone_risk_tier;
-
-typedef struct hone_policy hone_policy; /* bounds per risk tier: docs/policy.md */
-
-HONE_API hone_status hone_policy_create_for_tier(hone_risk_tier tier, hone_policy** out);
-/* Parses policy JSON; errors name `source` (e.g. the file name; may be NULL) and the field. */
-HONE_API hone_status hone_policy_create_from_json(const char* json, const char* source,
-                                                  hone_policy** out);
-/* The policy's JSON: copied into `buffer` (NUL-terminated) when `capacity` suffices;
- * `*needed` (may be NULL) receives the size including the NUL. A too small buffer gives
- * HONE_ERROR_OUT_OF_RANGE with `*needed` set. */
-HONE_API hone_status hone_policy_to_json(const hone_policy* policy, char* buffer, size_t capacity,
-                                         size_t* needed);
-HONE_API void hone_policy_destroy(hone_policy* policy);
-
-typedef struct hone_validate_params {
-    size_t struct_size;
-    int64_t batch_size;          /* default 256 */
-    double confidence;           /* default 0.95 */
-    int per_class_slices;        /* default 1 */
-    const double* class_weights; /* production mix by label; NULL = the data's own */
-    size_t class_weight_count;
-    const int64_t* latency_batch_sizes; /* default {1, 64}; set count 0 for no latency */
-    size_t latency_batch_count;
-    int warmup;  /* default 3 */
-    int repeats; /* default 30 (paired runs; the latency gate judges their median ratio) */
-    /* named slices: slice i is slice_samples[i][0 .. slice_sizes[i]) */
-    const char* const* slice_names;
-    const uint32_t* const* slice_samples;
-    const size_t* slice_sizes;
-    size_t slice_count;
-} hone_validate_params;
-
-HONE_API hone_status hone_validate_params_init(hone_validate_params* params);
-
-typedef struct hone_validation hone_validation; /* a baseline-vs-candidate report */
-
-/* Runs both models on the same inputs (f32 [N, ...]) and compares them. `labels` (N values)
- * may be NULL: the baseline's answers then serve as labels. `params` may be NULL. */
-HONE_API hone_status hone_validate(hone_runner* baseline, hone_runner* candidate,
-                                   const hone_tensor* inputs, const int64_t* labels,
-                                   size_t label_count, const hone_validate_params* params,
-                                   hone_validation** out);
-
-typedef struct hone_validation_summary {
-    size_t struct_size; /* set by the caller: sizeof(hone_validation_summary) */
-    uint64_t samples;
-    double baseline_accuracy, candidate_accuracy;
-    double delta_low, delta_high; /* interval of candidate − baseline accuracy */
-    double mcnemar_p;
-    double agreement;
-    uint64_t regressions, improvements; /* paired disagreements */
-} hone_validation_summary;
-
-HONE_API hone_status hone_validation_summary_get(const hone_validation* validation,
-                                                 hone_validation_summary* out);
-/* The whole report as JSON (valid while the handle lives). */
-HONE_API hone_status hone_validation_json(const hone_validation* validation, const char** json);
-
-typedef enum hone_verdict {
-    HONE_VERDICT_APPROVED = 0,
-    HONE_VERDICT_NEEDS_SIGNOFF = 1,
-    HONE_VERDICT_REJECTED = 2
-} hone_verdict;
-
-/* Applies a policy. `decision_json` (may be NULL) receives the decision with its reasons —
- * the text a ledger optimize record stores — valid until the next call on `validation`. */
-HONE_API hone_status hone_validation_decide(hone_validation* validation, const hone_policy* policy,
-                                            hone_verdict* verdict, uint32_t* approvals_missing,
-                                            const char** decision_json);
-HONE_API void hone_validation_destroy(hone_validation* validation);
-
-/* ---- metrics: classification figures and per-layer error, fed batch by batch ---------------- */
-
-typedef struct hone_metric_collector hone_metric_collector;
-
-typedef struct hone_metric_collector_params {
-    size_t struct_size;
-    int top_k; /* default 5 */
-} hone_metric_collector_params;
-
-HONE_API hone_status hone_metric_collector_params_init(hone_metric_collector_params* params);
-/* `params` may be NULL (defaults). */
-HONE_API hone_status hone_metric_collector_create(const hone_metric_collector_params* params,
-                                                  hone_metric_collector** out);
-HONE_API void hone_metric_collector_destroy(hone_metric_collector* collector);
-
-/* One batch: outputs f32 [batch, classes]; labels (batch values) may be NULL with count 0;
- * reference (the baseline's outputs, same shape) may be NULL. */
-HONE_API hone_status hone_metric_collector_add(hone_metric_collector* collector,
-                                               const hone_tensor* outputs, const int64_t* labels,
-                                               size_t label_count, const hone_tensor* reference);
-
-typedef struct hone_classification_summary {
-    size_t struct_size; /* set by the caller: sizeof(hone_classification_summary) */
-    uint64_t samples;
-    int has_labels;
-    double accuracy;       /* top-1 */
-    double top_k_accuracy; /* top-k of the params */
-    int has_reference;
-    double agreement;   /* same top-1 as the reference */
-    double mean_kl;     /* mean KL(reference || outputs) of the softmaxed logits, nats */
-    double mean_cosine; /* mean cosine similarity to the reference */
-} hone_classification_summary;
-
-/* Figures over all samples added (samples NULL, count 0) or over the given sample indices. */
-HONE_API hone_status hone_metric_collector_summary(const hone_metric_collector* collector,
-                                                   const uint32_t* samples, size_t sample_count,
-                                                   hone_classification_summary* out);
-
-typedef struct hone_layer_errors hone_layer_errors; /* per-layer SQNR of a candidate */
-
-HONE_API hone_status hone_layer_errors_create(hone_layer_errors** out);
-HONE_API void hone_layer_errors_destroy(hone_layer_errors* errors);
-/* One batch of the activations at tensor `name` (f32, same shape in both models). */
-HONE_API hone_status hone_layer_errors_add(hone_layer_errors* errors, const char* name,
-                                           const hone_tensor* baseline,
-                                           const hone_tensor* candidate);
-
-typedef struct hone_layer_error_info {
-    size_t struct_size; /* set by the caller: sizeof(hone_layer_error_info) */
-    const char* name;   /* valid while the handle lives and no tensor is added */
-    uint64_t elements;
-    double sqnr_db; /* 10·log10(Σ ref² / Σ err²); +inf (HUGE_VAL) when the error is 0 */
-    double mse;
-    double max_abs_error;
-} hone_layer_error_info;
-
-HONE_API hone_status hone_layer_errors_count(const hone_layer_errors* errors, size_t* count);
-/* Layer `index` in the order first added; HONE_ERROR_OUT_OF_RANGE past the end. */
-HONE_API hone_status hone_layer_errors_get(const hone_layer_errors* errors, size_t index,
-                                           hone_layer_error_info* out);
-
-/* ---- language models: paired perplexity, KL and top-1 figures with bootstrap intervals ------ *
- * Definitions in hone/validate/language_model.hpp: per position with a target y, NLL of each
- * model, KL(baseline || candidate) of the softmaxed logits, top-1 agreement and correctness
- * flips; pooled per slice and overall; intervals from a paired bootstrap over sequences. */
-
-typedef struct hone_lm_comparison hone_lm_comparison;
-
-HONE_API hone_status hone_lm_comparison_create(hone_lm_comparison** out);
-HONE_API void hone_lm_comparison_destroy(hone_lm_comparison* comparison);
-
-/* Targets for next-token prediction: tokens i64 [batch, seq] -> targets i64 [batch, seq]
- * (the caller's contiguous tensor), target[t] = token[t + 1], the last position -1. */
-HONE_API hone_status hone_next_token_targets(const hone_tensor* tokens, hone_tensor* targets);
-
-/* One batch of sequences: each model's logits f32 [batch, seq, vocab] and the targets i64
- * [batch, seq] (negative = no target). `slice_labels` names each sequence's slice (batch
- * strings, e.g. the book) or is NULL with count 0; give labels on every batch or on none. */
-HONE_API hone_status hone_lm_comparison_add(hone_lm_comparison* comparison,
-                                            const hone_tensor* baseline_logits,
-                                            const hone_tensor* candidate_logits,
-                                            const hone_tensor* targets,
-                                            const char* const* slice_labels,
-                                            size_t slice_label_count);
-
-typedef struct hone_lm_params {
-    size_t struct_size;
-    double confidence; /* default 0.95 */
-    int resamples;     /* default 2000 */
-    uint64_t seed;     /* default 2026 */
-} hone_lm_params;
-
-HONE_API hone_status hone_lm_params_init(hone_lm_params* params);
-
-/* Bootstraps the figures of every sequence added so far (`params` may be NULL) and keeps them
- * in the handle; `slice_count` (may be NULL) receives the number of labelled slices. */
-HONE_API hone_status hone_lm_comparison_summarize(hone_lm_comparison* comparison,
-                                                  const hone_lm_params* params,
-                                                  size_t* slice_count);
-
-typedef struct hone_estimate {
-    double value;     /* on all sequences of the set */
-    double low, high; /* bootstrap percentile interval */
-} hone_estimate;
-
-typedef struct hone_lm_slice_metrics {
-    size_t struct_size; /* set by the caller: sizeof(hone_lm_slice_metrics) */
-    const char* name;   /* "overall" or the label; valid until the next summarize */
-    uint64_t sequences, tokens;
-    hone_estimate baseline_perplexity, candidate_perplexity;
-    hone_estimate perplexity_change; /* candidate / baseline - 1 */
-    hone_estimate mean_kl;           /* nats per token */
-    hone_estimate top1_agreement, flip_rate;
-    hone_estimate baseline_accuracy, candidate_accuracy;
-} hone_lm_slice_metrics;
-
-/* After summarize: index 0 is the overall set, 1 ... slice_count the slices in order of first
- * appearance. HONE_ERROR_INVALID_ARGUMENT before summarize or for an index out of range. */
-HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparison, size_t index,
-                                              hone_lm_slice_metrics* out);
-/* The summary as JSON (valid until the next summarize or destroy). */
-HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison,
-                                             const char** json);
-
-/* ---- change ledger -------------------------------------------------------------------------- */
-
-/* A hash-chained JSONL file of change records with optional Ed25519 signatures; the format and
- * the approval rules are in docs/ledger.md. An engine calls hone_ledger_check_artifact before it
- * loads a model and refuses anything but HONE_ARTIFACT_APPROVED. */
-
-typedef struct hone_key hone_key;       /* an Ed25519 private key (an identity) */
-typedef struct hone_ledger hone_ledger; /* a ledger file */
-
-HONE_API hone_status hone_key_generate(hone_key** out);
-/* Reads a PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm ed25519`). */
-HONE_API hone_status hone_key_load_pem(const char* path, hone_key** out);
-/* Writes the key as PEM, atomically, mode 0600. */
-HONE_API hone_status hone_key_save_pem(const hone_key* key, const char* path);
-/* The public key as 64 hex digits plus NUL into `buffer` (capacity >= 65). */
-HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity);
-HONE_API void hone_key_destroy(hone_key* key);
-
-typedef enum hone_ledger_action {
-    HONE_LEDGER_BASELINE = 0,
-    HONE_LEDGER_OPTIMIZE = 1,
-    HONE_LEDGER_APPROVE = 2,
-    HONE_LEDGER_REJECT = 3,
-    HONE_LEDGER_PROMOTE = 4
-} hone_ledger_action;
-
-typedef struct hone_change_record {
-    size_t struct_size;
-    hone_ledger_action action;         /* default HONE_LEDGER_BASELINE */
-    const char* actor;                 /* required: the identity that acts */
-    uint64_t subject;                  /* approve/reject/promote: seq acted on; 0 = none */
-    const char* const* artifact_paths; /* files hone hashes into the record (may be NULL) */
-    size_t artifact_count;
-    /* JSON texts; NULL stores JSON null. */
-    const char* recipe;
-    const char* data;
-    const char* metrics;
-    const char* policy;
-    const char* decision; /* optimize: {"verdict": "approved"|"needs_signoff"|"rejected",
-                             "approvals_required": n} */
-    const char* environment;
-    const char* note; /* free text; NULL = "" */
-} hone_change_record;
-
-HONE_API hone_status hone_change_record_init(hone_change_record* record);
-
-/* Opens (does not create) the ledger at `path`; the file appears with the first append. */
-HONE_API hone_status hone_ledger_open(const char* path, hone_ledger** out);
-HONE_API void hone_ledger_destroy(hone_ledger* ledger);
-
-/* Appends a record (signed when `key` is not NULL); `seq` (may be NULL) receives its number.
- * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify,
- * and with HONE_ERROR_INVALID_ARGUMENT when an approval rule of docs/ledger.md forbids the
- * record (e.g. an approval by the key that signed the change, or a key approving twice). */
-HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_record* record,
-                                        const hone_key* key, uint64_t* seq);
-
-/* A trust store: who holds which Ed25519 key and its roles (docs/ledger.md, "Trust store"). One
- * key per line, '#' starts a comment:
- *     <holder> <roles> <public key>
- * roles: a comma list of optimizer | approver | approver:<tier> (low, medium, high, critical);
- * public key: 64 hex digits. Errors (HONE_ERROR_FORMAT) name the line and the field. */
-typedef struct hone_trust_store hone_trust_store;
-
-/* Reads a trust store file (HONE_ERROR_IO when unreadable). */
-HONE_API hone_status hone_trust_store_load(const char* path, hone_trust_store** out);
-/* Parses `size` bytes of text; `source` (may be NULL) names it in error messages. */
-HONE_API hone_status hone_trust_store_parse(const char* text, size_t size, const char* source,
-                                            hone_trust_store** out);
-/* Number of keys listed. */
-HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_t* count);
-/* The holder of `public_key_hex` into `buffer` (NUL-terminated); HONE_ERROR_NOT_FOUND when the
- * key is not listed, HONE_ERROR_OUT_OF_RANGE when `capacity` is too small. */
-HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
-                                             const char* public_key_hex, char* buffer,
-                                             size_t capacity);
-HONE_API void hone_trust_store_destroy(hone_trust_store* store);
-
-/* hone_ledger_append with a trust store: an approve/reject/promote must then be signed by a key
- * the store lists, and an approval only by an approver of the change's tier who did not sign
- * the change (docs/ledger.md, "Approval rules"; the rules without a store apply either way). */
-HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
-                                                const hone_change_record* record,
-                                                const hone_key* key, const hone_trust_store* trust,
-                                                uint64_t* seq);
-
-typedef struct hone_verify_params {
-    size_t struct_size;
-    int require_signatures;            /* every record must be signed; default 0 */
-    const char* const* trusted_actors; /* actor i must sign with trusted_keys[i] (hex) */
-    const char* const* trusted_keys;
-    size_t trusted_count;
-    /* Added in 0.2 (read only when struct_size covers them): */
-    const hone_trust_store* trust; /* NULL: none; approvals then count any distinct key */
-    int strict; /* 1: every record signed by a key of `trust`, whatever the tier (always on for
-                   a high or critical change); default 0 */
-} hone_verify_params;
-
-HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
-
-typedef struct hone_verify_result {
-    size_t struct_size;  /* set by the caller: sizeof(hone_verify_result) */
-    int ok;              /* 1 when the whole ledger verifies */
-    uint64_t records;    /* records verified before the first problem */
-    uint64_t first_bad;  /* line of the first problem; 0 = the head file */
-    const char* problem; /* "" when ok; valid until the next call on this ledger handle */
-} hone_verify_result;
-
-/* Checks the whole ledger. A bad ledger is a result (ok = 0), not an error; errors are for
- * unreadable files. `params` may be NULL (defaults). */
-HONE_API hone_status hone_ledger_verify(hone_ledger* ledger, const hone_verify_params* params,
-                                        hone_verify_result* out);
-
-typedef enum hone_artifact_verdict {
-    HONE_ARTIFACT_APPROVED = 0,
-    HONE_ARTIFACT_NEEDS_SIGNOFF = 1,
-    HONE_ARTIFACT_REJECTED = 2,
-    HONE_ARTIFACT_UNKNOWN = 3 /* not in the ledger, or the ledger does not verify */
-} hone_artifact_verdict;
-
-typedef struct hone_artifact_status {
-    size_t struct_size; /* set by the caller: sizeof(hone_artifact_status) */
-    hone_artifact_verdict verdict;
-    uint64_t seq;               /* the optimize record that matched, 0 if none */
-    uint64_t approvals_missing; /* for HONE_ARTIFACT_NEEDS_SIGNOFF */
-    char sha256[65];            /* the file's SHA-256 as hashed now */
-    const char* reason;         /* valid until the next call on this ledger handle */
-} hone_artifact_status;
-
-/* Whether the exact bytes of `path` were approved (see docs/ledger.md for the rules). */
-HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char* path,
-                                                const hone_verify_params* params,
-                                                hone_artifact_status* out);
-
-/* The load-time check on the bytes an engine will actually load: hashes them (not a path that
- * could change in between), verifies the ledger (with `trust` and strict mode), re-derives the
- * matched record's decision and counts its approvals. The result says exactly what was
- * verified; `json` holds all of it:
- *   {"verdict", "reason", "artifact": {path, sha256, bytes}, "matched_record",
- *    "chain": {"intact", "records_verified", "head_sha256"}, "tier", "strict", "trust_store",
- *    "optimize_signer": {public_key, holder}, "decision_rederived",
- *    "approvals": {"required", "counted", "missing", "records": [{seq, actor, public_key,
- *    holder, counted, why_not}]}}
- * Only HONE_ARTIFACT_APPROVED means "load it". */
-typedef struct hone_load_check hone_load_check; /* a result; owns its texts */
-
-typedef struct hone_load_check_params {
-    size_t struct_size;
-    const char* ledger_path;       /* required */
-    const hone_trust_store* trust; /* may be NULL */
-    int strict;                    /* as in hone_verify_params; default 0 */
-} hone_load_check_params;
-
-HONE_API hone_status hone_load_check_params_init(hone_load_check_params* params);
-
-/* `size` bytes at `data` (data may be NULL only when size is 0). */
-HONE_API hone_status hone_load_check_buffer(const void* data, size_t size,
-                                            const hone_load_check_params* params,
-                                            hone_load_check** out);
-/* An open file descriptor, read from offset 0 to its end with pread (its offset is unchanged). */
-HONE_API hone_status hone_load_check_fd(int fd, const hone_load_check_params* params,
-                                        hone_load_check** out);
-
-typedef struct hone_load_check_info {
-    size_t struct_size; /* set by the caller: sizeof(hone_load_check_info) */
-    hone_artifact_verdict verdict;
-    uint64_t matched_record; /* the optimize record the bytes matched, 0 if none */
-    uint64_t chain_records;  /* records verified (all, when chain_intact) */
-    int chain_intact;        /* 1: every record, signature and the head file verified */
-    int decision_rederived;  /* 1: the stored decision equals the re-derived one */
-    int strict;              /* 1: strict mode was applied */
-    uint64_t approvals_required;
-    uint64_t approvals_counted;
-    char sha256[65]; /* of the bytes checked */
-    uint64_t bytes;
-    const char* signer_holder; /* holder of the optimize record's key ("" if unknown) */
-    const char* reason;        /* valid while the result lives */
-    const char* json;          /* everything, as above; valid while the result lives */
-} hone_load_check_info;
-
-HONE_API hone_status hone_load_check_get(const hone_load_check* result, hone_load_check_info* out);
-HONE_API void hone_load_check_destroy(hone_load_check* result);
-
-/* A CycloneDX 1.6 ML-BOM of one optimize record (docs/ledger.md, "CycloneDX ML-BOM"): the
- * candidate model with its SHA-256 and model card (performance metrics with value, slice and
- * confidence interval; tier and verdict), the base model, the data sets with their files'
- * SHA-256, the recipe. The same record gives the same bytes. */
-typedef struct hone_cyclonedx_params {
-    size_t struct_size;
-    uint64_t seq; /* the optimize record; 0 (default): the newest optimize record */
-} hone_cyclonedx_params;
-
-HONE_API hone_status hone_cyclonedx_params_init(hone_cyclonedx_params* params);
-
-/* Verifies the whole ledger (HONE_ERROR_VERIFICATION_FAILED when it does not verify or the
- * record's stored decision is not the one its metrics and policy give), then writes the BOM
- * (indented JSON, NUL-terminated) into `buffer` when `capacity` suffices; `*needed` (may be
- * NULL) receives its size including the NUL. A too small buffer (NULL with capacity 0 asks for
- * the size) gives HONE_ERROR_OUT_OF_RANGE with `*needed` set. HONE_ERROR_INVALID_ARGUMENT: `seq`
- * is not an optimize record (or there is none); HONE_ERROR_FORMAT: its metrics, policy or
- * decision are malformed (the message names the record and the field). `params` may be NULL. */
-HONE_API hone_status hone_ledger_export_cyclonedx(hone_ledger* ledger,
-                                                  const hone_cyclonedx_params* params, char* buffer,
-                                                  size_t capacity, size_t* needed);
-
-/* ======================================================================================
- * quantizer (include/hone/quantize/)
- * ==================================================================================== */
-
-/* weights ----------------------------------------------------------------------------------
+/* ---- quantizer: weights (include/hone/quantize/) -----------------------------------------------
  * Weight quantization (hone/quantize/quantizer.hpp, docs/quantizer.md): RTN, clipping search,
  * GPTQ (with a Hessian, or calibration inputs), AWQ; packed tensors as handles with exact
  * dequantization and per-tensor error reports. Layouts: docs/quantizer.md. */
@@ -1117,7 +711,7 @@ HONE_API hone_status hone_quantized_tensor_measure_error(
     const hone_quantized_tensor* tensor, const hone_tensor* original, const char* name,
     const hone_tensor* inputs, const hone_tensor* input_scales, hone_quant_report* out);
 
-/* activations */
+/* ---- calibration: activations (include/hone/quantize/) --------------------------------------- */
 
 /* Static activation calibration, SmoothQuant and bias correction; C++:
  * hone/quantize/calibrator.hpp, smooth_quant.hpp, bias_correction.hpp; docs/calibration.md.
@@ -1237,9 +831,7 @@ HONE_API hone_status hone_bias_correction(const hone_tensor* weights, const hone
                                           const hone_tensor* bias, const hone_tensor* mean_x,
                                           const hone_tensor* mean_xq, hone_tensor* bias_out);
 
-/* ======================================================================================
- * pruner (include/hone/prune/)
- * ==================================================================================== */
+/* ---- pruning (include/hone/prune/) ----------------------------------------------------------- */
 
 /* Pruning (C++: hone/prune/pruner.hpp, schedule.hpp, sparse_storage.hpp; guide: docs/pruner.md).
  * A weight tensor (F32, contiguous) is read as a matrix [rows, K]: rows = dims[0] (output
@@ -1428,9 +1020,7 @@ HONE_API hone_status hone_sparse_to_dense(const hone_sparse* sparse, hone_tensor
 HONE_API hone_status hone_sparse_get_buffer(const hone_sparse* sparse, hone_sparse_buffer which,
                                             const void** data, size_t* bytes);
 
-/* ======================================================================================
- * clusterer (include/hone/cluster/)
- * ==================================================================================== */
+/* ---- clustering (include/hone/cluster/) ------------------------------------------------------ */
 
 /* Weight clustering (k-means palettization): every weight becomes one of k shared values, per
  * tensor, per channel or per group of channels. C++: hone/cluster/kmeans1d.hpp and
@@ -1547,9 +1137,7 @@ HONE_API hone_status hone_clustered_apply_gradient(hone_clustered* clustered, fl
  * gradient sums. */
 HONE_API hone_status hone_clustered_reassign(hone_clustered* clustered, const hone_tensor* weights);
 
-/* ======================================================================================
- * models and the graph executor (include/hone/model/, io/, graph/)
- * ==================================================================================== */
+/* ---- models (include/hone/model/, io/onnx.hpp) ----------------------------------------------- */
 
 /* A model: graph + named weights (include/hone/model/model.hpp). ONNX opsets 9 to 21 are read
  * with every size, offset and name checked (docs/models.md), INT4 / UINT4 tensors included;
@@ -1584,20 +1172,28 @@ typedef enum hone_value_kind {
     HONE_VALUE_WEIGHT = 2 /* in ascending name order */
 } hone_value_kind;
 
-/* Name, element type and shape of input/output/weight `index`. `*name` stays valid while the
- * model lives and its weights are not changed (hone_model_set_weight). dims receives up to
+/* Element type and shape of input/output/weight `index` (weights in ascending name order,
+ * which hone_model_set_weight of a new name changes). `*dtype` may be NULL. dims receives up to
  * `capacity` dimensions (may be NULL with capacity 0); a dynamic dimension is -1; `*rank` (may be
  * NULL) is set to the rank, or to (size_t)-1 when the file gives no shape. Out of range:
  * HONE_ERROR_OUT_OF_RANGE. */
 HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind kind, size_t index,
-                                      const char** name, hone_dtype* dtype, size_t* rank,
-                                      int64_t* dims, size_t capacity);
+                                      hone_dtype* dtype, size_t* rank, int64_t* dims,
+                                      size_t capacity);
+/* The name of input/output/weight `index` (as hone_model_value), copied into `buffer` (see
+ * Strings at the top). An index out of range is HONE_ERROR_OUT_OF_RANGE too; the message says
+ * which. */
+HONE_API hone_status hone_model_value_name(const hone_model* model, hone_value_kind kind,
+                                           size_t index, char* buffer, size_t capacity,
+                                           size_t* needed);
 /* A copy of the weight `name` (HONE_ERROR_NOT_FOUND when there is none); destroy it. */
 HONE_API hone_status hone_model_get_weight(const hone_model* model, const char* name,
                                            hone_tensor** out);
 /* Replaces (or adds) the weight `name` with a copy of `value`. */
 HONE_API hone_status hone_model_set_weight(hone_model* model, const char* name,
                                            const hone_tensor* value);
+
+/* ---- graph executor (include/hone/graph/) ---------------------------------------------------- */
 
 /* The graph executor (include/hone/graph/executor.hpp): planned once at creation (an operator
  * it cannot run is an error here, naming the node), run many times, concurrently if wished. */
@@ -1659,13 +1255,41 @@ HONE_API hone_status hone_executor_run(const hone_executor* executor,
                                        const hone_tensor* const* inputs, size_t input_count,
                                        hone_tensor** outputs, size_t output_count,
                                        hone_observe_fn observe, void* user);
-/* Per model node: its name, operator and the path it took ("f32 linear (oneDNN)",
- * "int8 dynamic linear ...", "folded into Conv 'c1'", ...). Strings live as long as the
- * executor. `*count` gets the number of nodes. */
+/* Per model node `index` (0 ≤ index < `*count` of hone_executor_node_count, in model order):
+ * its name, its operator, and the path it took ("f32 linear (oneDNN)", "int8 dynamic linear
+ * ...", "folded into Conv 'c1'", ...), each copied into `buffer` (see Strings at the top). An
+ * index out of range is HONE_ERROR_OUT_OF_RANGE too; the message says which. */
 HONE_API hone_status hone_executor_node_count(const hone_executor* executor, size_t* count);
+HONE_API hone_status hone_executor_node_name(const hone_executor* executor, size_t index,
+                                             char* buffer, size_t capacity, size_t* needed);
+HONE_API hone_status hone_executor_node_op_type(const hone_executor* executor, size_t index,
+                                                char* buffer, size_t capacity, size_t* needed);
 HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
-                                             const char** node, const char** op_type,
-                                             const char** path);
+                                             char* buffer, size_t capacity, size_t* needed);
+
+/* ---- runner: an engine's executor as hone's validator runs it -------------------------------- */
+
+/* Runs one batch for hone: `inputs` is f32 [batch, ...] (borrowed, valid during the call);
+ * the callback creates `*outputs` (f32 [batch, classes], e.g. with hone_tensor_create) and hone
+ * takes ownership. Return HONE_OK, or an error status (hone then stops and reports it). */
+typedef hone_status (*hone_run_fn)(void* user, const hone_tensor* inputs, hone_tensor** outputs);
+
+typedef struct hone_runner hone_runner; /* an engine's executor, seen by hone's validator */
+
+typedef struct hone_runner_params {
+    size_t struct_size;
+    const char* name;      /* for reports; default "runner" */
+    hone_run_fn run;       /* required */
+    void* user;            /* passed to run */
+    uint64_t model_bytes;  /* model size for the size figures; 0 = unknown */
+    double ops_per_sample; /* GEMM/conv arithmetic per sample (2 per MAC) for utilisation */
+    int int8;              /* 1 when that arithmetic runs in int8 */
+} hone_runner_params;
+
+HONE_API hone_status hone_runner_params_init(hone_runner_params* params);
+HONE_API hone_status hone_runner_create(const hone_runner_params* params, hone_runner** out);
+HONE_API void hone_runner_destroy(hone_runner* runner);
+
 /* Fills `params` (after hone_runner_params_init) so that hone_runner_create gives a validation
  * runner over this executor (one input, one output; [N, features] inputs are reshaped to the
  * model's input shape). The executor must outlive the runner. */
@@ -1732,12 +1356,14 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
 /* The tensors whose grids make the QDQ form the one ONNX Runtime fuses into its integer kernels
  * (include/hone/io/qdq.hpp, qdq_activation_tensors): each quantized layer's input unless carried
  * from a listed tensor, and its output (after a Relu consumer). Calibrate them on `model` and
- * pass the grids to hone_model_to_qdq. Fills names[0 .. min(capacity, *count)) with strings owned
- * by `model` (valid until it changes) and sets *count to the total; names may be NULL when
- * capacity is 0 (ask for the count first). `params` may be NULL. */
+ * pass the grids to hone_model_to_qdq. The names (never empty) are copied into `buffer` one after
+ * another, each with its NUL, and one more NUL ends the list ("a\0b\0\0"; none: "\0"), as
+ * Strings at the top says for one text (`*needed` counts every NUL); `*count` (may be NULL)
+ * receives the number of names once the list is computed, so also with a too small buffer.
+ * `params` may be NULL. */
 HONE_API hone_status hone_model_qdq_activation_tensors(const hone_model* model,
-                                                       const hone_qdq_params* params,
-                                                       const char** names, size_t capacity,
+                                                       const hone_qdq_params* params, char* buffer,
+                                                       size_t capacity, size_t* needed,
                                                        size_t* count);
 
 /* ---- safetensors files (include/hone/io/safetensors.hpp, docs/formats.md) ------------------
@@ -1757,23 +1383,25 @@ HONE_API hone_status hone_safetensors_open_memory(const void* data, size_t size,
                                                   hone_safetensors** out);
 HONE_API void hone_safetensors_destroy(hone_safetensors* file);
 
-/* Number of tensors; their names by index (0 ≤ index < count, in file order). Names stay valid
- * as long as the handle. */
+/* Number of tensors; the name of tensor `index` (0 ≤ index < count, in file order) copied into
+ * `buffer` (see Strings at the top; an index out of range is HONE_ERROR_OUT_OF_RANGE too, the
+ * message says which). */
 HONE_API hone_status hone_safetensors_count(const hone_safetensors* file, size_t* out);
-HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index,
-                                           const char** out);
+HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index, char* buffer,
+                                           size_t capacity, size_t* needed);
 /* A new owning tensor holding a copy of the named tensor (HONE_ERROR_NOT_FOUND if absent).
  * Free it with hone_tensor_destroy. */
 HONE_API hone_status hone_safetensors_get(const hone_safetensors* file, const char* name,
                                           hone_tensor** out);
 
-/* The "__metadata__" string map: count, keys by index (sorted), value by key
- * (HONE_ERROR_NOT_FOUND if absent). Strings stay valid as long as the handle. */
+/* The "__metadata__" string map: count, key `index` (sorted), value of `key`
+ * (HONE_ERROR_NOT_FOUND if absent); keys and values are copied into `buffer` (see Strings at
+ * the top). */
 HONE_API hone_status hone_safetensors_metadata_count(const hone_safetensors* file, size_t* out);
 HONE_API hone_status hone_safetensors_metadata_key(const hone_safetensors* file, size_t index,
-                                                   const char** out);
+                                                   char* buffer, size_t capacity, size_t* needed);
 HONE_API hone_status hone_safetensors_metadata_get(const hone_safetensors* file, const char* key,
-                                                   const char** out);
+                                                   char* buffer, size_t capacity, size_t* needed);
 
 /* Writes `count` tensors named `names[i]` (distinct, non-empty, not "__metadata__"; dtypes F32,
  * F16, BF16, I8, U8, I32, I64, BOOL) and `metadata_count` string pairs to `path`, atomically. */
@@ -1782,9 +1410,28 @@ HONE_API hone_status hone_safetensors_save(const char* path, size_t count, const
                                            const char* const* metadata_keys,
                                            const char* const* metadata_values);
 
-/* ======================================================================================
- * retraining (include/hone/retrain/)
- * ==================================================================================== */
+/* ---- data sources ---------------------------------------------------------------------------- */
+
+/* Streams samples to hone: writes up to `capacity` samples, starting at sample `first`, into
+ * `inputs` (f32, capacity × the product of sample_shape values) and, when the source has labels,
+ * their classes into `labels` (NULL otherwise); sets `*count` to the samples written (0 = no
+ * more). Return HONE_OK or an error status (hone stops and reports it). hone reads the whole set
+ * once, in order, before it uses it. */
+typedef hone_status (*hone_sample_fn)(void* user, int64_t first, int64_t capacity, float* inputs,
+                                      int64_t* labels, int64_t* count);
+
+/* One data set: a data spec (docs/cli.md "Data": fashion-mnist:test:1000, X.npy,Y.npy, IDX
+ * files), or samples streamed by `read`. */
+typedef struct hone_data_source {
+    const char* spec;            /* a data spec, or NULL to use `read` */
+    hone_sample_fn read;         /* with spec NULL: required */
+    void* user;                  /* passed to read */
+    const int64_t* sample_shape; /* read: shape of one sample (e.g. {1, 28, 28}) */
+    size_t sample_rank;          /* read: its rank, 1..8 */
+    int has_labels;              /* read: 1 when read fills labels */
+} hone_data_source;
+
+/* ---- fine-tuning (include/hone/retrain/; after the models: it trains a hone_model) ----------- */
 
 /* Fine-tuning (and training from scratch) of an ONNX model with hone's own backward passes
  * (docs/retraining.md): start a run on labelled data, step it one mini-batch at a time (a
@@ -1872,30 +1519,436 @@ HONE_API hone_status hone_finetune_evaluate(hone_finetune* run, const hone_tenso
 HONE_API hone_status hone_finetune_finish(hone_finetune* run, const char* output_path);
 HONE_API void hone_finetune_destroy(hone_finetune* run);
 
-/* ======================================================================================
+/* ---- validation ------------------------------------------------------------------------------ */
+
+typedef struct hone_validate_params {
+    size_t struct_size;
+    int64_t batch_size;          /* default 256 */
+    double confidence;           /* default 0.95 */
+    int per_class_slices;        /* default 1 */
+    const double* class_weights; /* production mix by label; NULL = the data's own */
+    size_t class_weight_count;
+    const int64_t* latency_batch_sizes; /* default {1, 64}; set count 0 for no latency */
+    size_t latency_batch_count;
+    int warmup;  /* default 3 */
+    int repeats; /* default 30 (paired runs; the latency gate judges their median ratio) */
+    /* named slices: slice i is slice_samples[i][0 .. slice_sizes[i]) */
+    const char* const* slice_names;
+    const uint32_t* const* slice_samples;
+    const size_t* slice_sizes;
+    size_t slice_count;
+} hone_validate_params;
+
+HONE_API hone_status hone_validate_params_init(hone_validate_params* params);
+
+typedef struct hone_validation hone_validation; /* a baseline-vs-candidate report */
+
+/* Runs both models on the same inputs (f32 [N, ...]) and compares them. `labels` (N values)
+ * may be NULL: the baseline's answers then serve as labels. `params` may be NULL. */
+HONE_API hone_status hone_validate(hone_runner* baseline, hone_runner* candidate,
+                                   const hone_tensor* inputs, const int64_t* labels,
+                                   size_t label_count, const hone_validate_params* params,
+                                   hone_validation** out);
+
+typedef struct hone_validation_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_validation_summary) */
+    uint64_t samples;
+    double baseline_accuracy, candidate_accuracy;
+    double delta_low, delta_high; /* interval of candidate − baseline accuracy */
+    double mcnemar_p;
+    double agreement;
+    uint64_t regressions, improvements; /* paired disagreements */
+} hone_validation_summary;
+
+HONE_API hone_status hone_validation_summary_get(const hone_validation* validation,
+                                                 hone_validation_summary* out);
+/* The whole report as JSON, copied into `buffer` (see Strings at the top). */
+HONE_API hone_status hone_validation_json(const hone_validation* validation, char* buffer,
+                                          size_t capacity, size_t* needed);
+HONE_API void hone_validation_destroy(hone_validation* validation);
+
+/* ---- policy ---------------------------------------------------------------------------------- */
+
+typedef enum hone_risk_tier {
+    HONE_TIER_LOW = 0,
+    HONE_TIER_MEDIUM = 1,
+    HONE_TIER_HIGH = 2,
+    HONE_TIER_CRITICAL = 3
+} hone_risk_tier;
+
+typedef struct hone_policy hone_policy; /* bounds per risk tier: docs/policy.md */
+
+HONE_API hone_status hone_policy_create_for_tier(hone_risk_tier tier, hone_policy** out);
+/* Parses policy JSON; errors name `source` (e.g. the file name; may be NULL) and the field. */
+HONE_API hone_status hone_policy_create_from_json(const char* json, const char* source,
+                                                  hone_policy** out);
+/* The policy's JSON: copied into `buffer` (NUL-terminated) when `capacity` suffices;
+ * `*needed` (may be NULL) receives the size including the NUL. A too small buffer gives
+ * HONE_ERROR_OUT_OF_RANGE with `*needed` set. */
+HONE_API hone_status hone_policy_to_json(const hone_policy* policy, char* buffer, size_t capacity,
+                                         size_t* needed);
+HONE_API void hone_policy_destroy(hone_policy* policy);
+
+typedef enum hone_verdict {
+    HONE_VERDICT_APPROVED = 0,
+    HONE_VERDICT_NEEDS_SIGNOFF = 1,
+    HONE_VERDICT_REJECTED = 2
+} hone_verdict;
+
+/* Applies a policy: `*verdict` gets the verdict, `*approvals_missing` (may be NULL) the
+ * approvals still needed. The decision with its reasons as JSON — the text a ledger optimize
+ * record stores — is copied into `decision_json` as Strings at the top says, except that
+ * decision_json NULL with capacity 0 means "not wanted": the call then succeeds and `*needed`
+ * (may be NULL) still receives the text's size, so that call is also the size query. A too small
+ * buffer fails with HONE_ERROR_OUT_OF_RANGE, `*verdict` and `*approvals_missing` untouched. */
+HONE_API hone_status hone_validation_decide(const hone_validation* validation,
+                                            const hone_policy* policy, hone_verdict* verdict,
+                                            uint32_t* approvals_missing, char* decision_json,
+                                            size_t capacity, size_t* needed);
+
+/* ---- metrics: classification figures and per-layer error, fed batch by batch ---------------- */
+
+typedef struct hone_metric_collector hone_metric_collector;
+
+typedef struct hone_metric_collector_params {
+    size_t struct_size;
+    int top_k; /* default 5 */
+} hone_metric_collector_params;
+
+HONE_API hone_status hone_metric_collector_params_init(hone_metric_collector_params* params);
+/* `params` may be NULL (defaults). */
+HONE_API hone_status hone_metric_collector_create(const hone_metric_collector_params* params,
+                                                  hone_metric_collector** out);
+HONE_API void hone_metric_collector_destroy(hone_metric_collector* collector);
+
+/* One batch: outputs f32 [batch, classes]; labels (batch values) may be NULL with count 0;
+ * reference (the baseline's outputs, same shape) may be NULL. */
+HONE_API hone_status hone_metric_collector_add(hone_metric_collector* collector,
+                                               const hone_tensor* outputs, const int64_t* labels,
+                                               size_t label_count, const hone_tensor* reference);
+
+typedef struct hone_classification_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_classification_summary) */
+    uint64_t samples;
+    int has_labels;
+    double accuracy;       /* top-1 */
+    double top_k_accuracy; /* top-k of the params */
+    int has_reference;
+    double agreement;   /* same top-1 as the reference */
+    double mean_kl;     /* mean KL(reference || outputs) of the softmaxed logits, nats */
+    double mean_cosine; /* mean cosine similarity to the reference */
+} hone_classification_summary;
+
+/* Figures over all samples added (samples NULL, count 0) or over the given sample indices. */
+HONE_API hone_status hone_metric_collector_summary(const hone_metric_collector* collector,
+                                                   const uint32_t* samples, size_t sample_count,
+                                                   hone_classification_summary* out);
+
+typedef struct hone_layer_errors hone_layer_errors; /* per-layer SQNR of a candidate */
+
+HONE_API hone_status hone_layer_errors_create(hone_layer_errors** out);
+HONE_API void hone_layer_errors_destroy(hone_layer_errors* errors);
+/* One batch of the activations at tensor `name` (f32, same shape in both models). */
+HONE_API hone_status hone_layer_errors_add(hone_layer_errors* errors, const char* name,
+                                           const hone_tensor* baseline,
+                                           const hone_tensor* candidate);
+
+typedef struct hone_layer_error_info {
+    size_t struct_size; /* set by the caller: sizeof(hone_layer_error_info) */
+    const char* name;   /* valid while the handle lives and no tensor is added */
+    uint64_t elements;
+    double sqnr_db; /* 10·log10(Σ ref² / Σ err²); +inf (HUGE_VAL) when the error is 0 */
+    double mse;
+    double max_abs_error;
+} hone_layer_error_info;
+
+HONE_API hone_status hone_layer_errors_count(const hone_layer_errors* errors, size_t* count);
+/* Layer `index` in the order first added; HONE_ERROR_OUT_OF_RANGE past the end. */
+HONE_API hone_status hone_layer_errors_get(const hone_layer_errors* errors, size_t index,
+                                           hone_layer_error_info* out);
+
+/* ---- language models: paired perplexity, KL and top-1 figures with bootstrap intervals ------ *
+ * Definitions in hone/validate/language_model.hpp: per position with a target y, NLL of each
+ * model, KL(baseline || candidate) of the softmaxed logits, top-1 agreement and correctness
+ * flips; pooled per slice and overall; intervals from a paired bootstrap over sequences. */
+
+typedef struct hone_lm_comparison hone_lm_comparison;
+
+HONE_API hone_status hone_lm_comparison_create(hone_lm_comparison** out);
+HONE_API void hone_lm_comparison_destroy(hone_lm_comparison* comparison);
+
+/* Targets for next-token prediction: tokens i64 [batch, seq] -> targets i64 [batch, seq]
+ * (the caller's contiguous tensor), target[t] = token[t + 1], the last position -1. */
+HONE_API hone_status hone_next_token_targets(const hone_tensor* tokens, hone_tensor* targets);
+
+/* One batch of sequences: each model's logits f32 [batch, seq, vocab] and the targets i64
+ * [batch, seq] (negative = no target). `slice_labels` names each sequence's slice (batch
+ * strings, e.g. the book) or is NULL with count 0; give labels on every batch or on none. */
+HONE_API hone_status hone_lm_comparison_add(hone_lm_comparison* comparison,
+                                            const hone_tensor* baseline_logits,
+                                            const hone_tensor* candidate_logits,
+                                            const hone_tensor* targets,
+                                            const char* const* slice_labels,
+                                            size_t slice_label_count);
+
+typedef struct hone_lm_params {
+    size_t struct_size;
+    double confidence; /* default 0.95 */
+    int resamples;     /* default 2000 */
+    uint64_t seed;     /* default 2026 */
+} hone_lm_params;
+
+HONE_API hone_status hone_lm_params_init(hone_lm_params* params);
+
+/* Bootstraps the figures of every sequence added so far (`params` may be NULL) and keeps them
+ * in the handle; `slice_count` (may be NULL) receives the number of labelled slices. */
+HONE_API hone_status hone_lm_comparison_summarize(hone_lm_comparison* comparison,
+                                                  const hone_lm_params* params,
+                                                  size_t* slice_count);
+
+typedef struct hone_estimate {
+    double value;     /* on all sequences of the set */
+    double low, high; /* bootstrap percentile interval */
+} hone_estimate;
+
+typedef struct hone_lm_slice_metrics {
+    size_t struct_size; /* set by the caller: sizeof(hone_lm_slice_metrics) */
+    const char* name;   /* "overall" or the label; valid until the next summarize */
+    uint64_t sequences, tokens;
+    hone_estimate baseline_perplexity, candidate_perplexity;
+    hone_estimate perplexity_change; /* candidate / baseline - 1 */
+    hone_estimate mean_kl;           /* nats per token */
+    hone_estimate top1_agreement, flip_rate;
+    hone_estimate baseline_accuracy, candidate_accuracy;
+} hone_lm_slice_metrics;
+
+/* After summarize: index 0 is the overall set, 1 ... slice_count the slices in order of first
+ * appearance. HONE_ERROR_INVALID_ARGUMENT before summarize or for an index out of range. */
+HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparison, size_t index,
+                                              hone_lm_slice_metrics* out);
+/* The summary of the last summarize as JSON, copied into `buffer` (see Strings at the top). */
+HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison, char* buffer,
+                                             size_t capacity, size_t* needed);
+
+/* ---- change ledger -------------------------------------------------------------------------- */
+
+/* A hash-chained JSONL file of change records with optional Ed25519 signatures; the format and
+ * the approval rules are in docs/ledger.md. An engine calls hone_ledger_check_artifact before it
+ * loads a model and refuses anything but HONE_ARTIFACT_APPROVED. */
+
+typedef struct hone_key hone_key;       /* an Ed25519 private key (an identity) */
+typedef struct hone_ledger hone_ledger; /* a ledger file */
+
+HONE_API hone_status hone_key_generate(hone_key** out);
+/* Reads a PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm ed25519`). */
+HONE_API hone_status hone_key_load_pem(const char* path, hone_key** out);
+/* Writes the key as PEM, atomically, mode 0600. */
+HONE_API hone_status hone_key_save_pem(const hone_key* key, const char* path);
+/* The public key as 64 lowercase hex digits, copied into `buffer` (see Strings at the top: a
+ * capacity of 65 always suffices). */
+HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity,
+                                         size_t* needed);
+HONE_API void hone_key_destroy(hone_key* key);
+
+typedef enum hone_ledger_action {
+    HONE_LEDGER_BASELINE = 0,
+    HONE_LEDGER_OPTIMIZE = 1,
+    HONE_LEDGER_APPROVE = 2,
+    HONE_LEDGER_REJECT = 3,
+    HONE_LEDGER_PROMOTE = 4
+} hone_ledger_action;
+
+typedef struct hone_change_record {
+    size_t struct_size;
+    hone_ledger_action action;         /* default HONE_LEDGER_BASELINE */
+    const char* actor;                 /* required: the identity that acts */
+    uint64_t subject;                  /* approve/reject/promote: seq acted on; 0 = none */
+    const char* const* artifact_paths; /* files hone hashes into the record (may be NULL) */
+    size_t artifact_count;
+    /* JSON texts; NULL stores JSON null. */
+    const char* recipe;
+    const char* data;
+    const char* metrics;
+    const char* policy;
+    const char* decision; /* optimize: {"verdict": "approved"|"needs_signoff"|"rejected",
+                             "approvals_required": n} */
+    const char* environment;
+    const char* note; /* free text; NULL = "" */
+} hone_change_record;
+
+HONE_API hone_status hone_change_record_init(hone_change_record* record);
+
+/* Opens (does not create) the ledger at `path`; the file appears with the first append. */
+HONE_API hone_status hone_ledger_open(const char* path, hone_ledger** out);
+HONE_API void hone_ledger_destroy(hone_ledger* ledger);
+
+/* Appends a record (signed when `key` is not NULL); `seq` (may be NULL) receives its number.
+ * Fails with HONE_ERROR_VERIFICATION_FAILED, writing nothing, when the ledger does not verify,
+ * and with HONE_ERROR_INVALID_ARGUMENT when an approval rule of docs/ledger.md forbids the
+ * record (e.g. an approval by the key that signed the change, or a key approving twice). */
+HONE_API hone_status hone_ledger_append(hone_ledger* ledger, const hone_change_record* record,
+                                        const hone_key* key, uint64_t* seq);
+
+/* ---- trust store ----------------------------------------------------------------------------- */
+
+/* A trust store: who holds which Ed25519 key and its roles (docs/ledger.md, "Trust store"). One
+ * key per line, '#' starts a comment:
+ *     <holder> <roles> <public key>
+ * roles: a comma list of optimizer | approver | approver:<tier> (low, medium, high, critical);
+ * public key: 64 hex digits. Errors (HONE_ERROR_FORMAT) name the line and the field. */
+typedef struct hone_trust_store hone_trust_store;
+
+/* Reads a trust store file (HONE_ERROR_IO when unreadable). */
+HONE_API hone_status hone_trust_store_load(const char* path, hone_trust_store** out);
+/* Parses `size` bytes of text; `source` (may be NULL) names it in error messages. */
+HONE_API hone_status hone_trust_store_parse(const char* text, size_t size, const char* source,
+                                            hone_trust_store** out);
+/* Number of keys listed. */
+HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_t* count);
+/* The holder of `public_key_hex`, copied into `buffer` (see Strings at the top);
+ * HONE_ERROR_NOT_FOUND (`*needed` untouched) when the key is not listed. */
+HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
+                                             const char* public_key_hex, char* buffer,
+                                             size_t capacity, size_t* needed);
+HONE_API void hone_trust_store_destroy(hone_trust_store* store);
+
+/* hone_ledger_append with a trust store: an approve/reject/promote must then be signed by a key
+ * the store lists, and an approval only by an approver of the change's tier who did not sign
+ * the change (docs/ledger.md, "Approval rules"; the rules without a store apply either way). */
+HONE_API hone_status hone_ledger_append_trusted(hone_ledger* ledger,
+                                                const hone_change_record* record,
+                                                const hone_key* key, const hone_trust_store* trust,
+                                                uint64_t* seq);
+
+/* ---- ledger verification and artifact checks ------------------------------------------------- */
+
+typedef struct hone_verify_params {
+    size_t struct_size;
+    int require_signatures;            /* every record must be signed; default 0 */
+    const char* const* trusted_actors; /* actor i must sign with trusted_keys[i] (hex) */
+    const char* const* trusted_keys;
+    size_t trusted_count;
+    /* Added in 0.2 (read only when struct_size covers them): */
+    const hone_trust_store* trust; /* NULL: none; approvals then count any distinct key */
+    int strict; /* 1: every record signed by a key of `trust`, whatever the tier (always on for
+                   a high or critical change); default 0 */
+} hone_verify_params;
+
+HONE_API hone_status hone_verify_params_init(hone_verify_params* params);
+
+typedef struct hone_verify_result {
+    size_t struct_size;  /* set by the caller: sizeof(hone_verify_result) */
+    int ok;              /* 1 when the whole ledger verifies */
+    uint64_t records;    /* records verified before the first problem */
+    uint64_t first_bad;  /* line of the first problem; 0 = the head file */
+    const char* problem; /* "" when ok; valid until the next call on this ledger handle */
+} hone_verify_result;
+
+/* Checks the whole ledger. A bad ledger is a result (ok = 0), not an error; errors are for
+ * unreadable files. `params` may be NULL (defaults). */
+HONE_API hone_status hone_ledger_verify(hone_ledger* ledger, const hone_verify_params* params,
+                                        hone_verify_result* out);
+
+typedef enum hone_artifact_verdict {
+    HONE_ARTIFACT_APPROVED = 0,
+    HONE_ARTIFACT_NEEDS_SIGNOFF = 1,
+    HONE_ARTIFACT_REJECTED = 2,
+    HONE_ARTIFACT_UNKNOWN = 3 /* not in the ledger, or the ledger does not verify */
+} hone_artifact_verdict;
+
+typedef struct hone_artifact_status {
+    size_t struct_size; /* set by the caller: sizeof(hone_artifact_status) */
+    hone_artifact_verdict verdict;
+    uint64_t seq;               /* the optimize record that matched, 0 if none */
+    uint64_t approvals_missing; /* for HONE_ARTIFACT_NEEDS_SIGNOFF */
+    char sha256[65];            /* the file's SHA-256 as hashed now */
+    const char* reason;         /* valid until the next call on this ledger handle */
+} hone_artifact_status;
+
+/* Whether the exact bytes of `path` were approved (see docs/ledger.md for the rules). */
+HONE_API hone_status hone_ledger_check_artifact(hone_ledger* ledger, const char* path,
+                                                const hone_verify_params* params,
+                                                hone_artifact_status* out);
+
+/* ---- load-time check ------------------------------------------------------------------------- */
+
+/* The load-time check on the bytes an engine will actually load: hashes them (not a path that
+ * could change in between), verifies the ledger (with `trust` and strict mode), re-derives the
+ * matched record's decision and counts its approvals. The result says exactly what was
+ * verified; `json` holds all of it:
+ *   {"verdict", "reason", "artifact": {path, sha256, bytes}, "matched_record",
+ *    "chain": {"intact", "records_verified", "head_sha256"}, "tier", "strict", "trust_store",
+ *    "optimize_signer": {public_key, holder}, "decision_rederived",
+ *    "approvals": {"required", "counted", "missing", "records": [{seq, actor, public_key,
+ *    holder, counted, why_not}]}}
+ * Only HONE_ARTIFACT_APPROVED means "load it". */
+typedef struct hone_load_check hone_load_check; /* a result; owns its texts */
+
+typedef struct hone_load_check_params {
+    size_t struct_size;
+    const char* ledger_path;       /* required */
+    const hone_trust_store* trust; /* may be NULL */
+    int strict;                    /* as in hone_verify_params; default 0 */
+} hone_load_check_params;
+
+HONE_API hone_status hone_load_check_params_init(hone_load_check_params* params);
+
+/* `size` bytes at `data` (data may be NULL only when size is 0). */
+HONE_API hone_status hone_load_check_buffer(const void* data, size_t size,
+                                            const hone_load_check_params* params,
+                                            hone_load_check** out);
+/* An open file descriptor, read from offset 0 to its end with pread (its offset is unchanged). */
+HONE_API hone_status hone_load_check_fd(int fd, const hone_load_check_params* params,
+                                        hone_load_check** out);
+
+typedef struct hone_load_check_info {
+    size_t struct_size; /* set by the caller: sizeof(hone_load_check_info) */
+    hone_artifact_verdict verdict;
+    uint64_t matched_record; /* the optimize record the bytes matched, 0 if none */
+    uint64_t chain_records;  /* records verified (all, when chain_intact) */
+    int chain_intact;        /* 1: every record, signature and the head file verified */
+    int decision_rederived;  /* 1: the stored decision equals the re-derived one */
+    int strict;              /* 1: strict mode was applied */
+    uint64_t approvals_required;
+    uint64_t approvals_counted;
+    char sha256[65]; /* of the bytes checked */
+    uint64_t bytes;
+    const char* signer_holder; /* holder of the optimize record's key ("" if unknown) */
+    const char* reason;        /* valid while the result lives */
+    const char* json;          /* everything, as above; valid while the result lives */
+} hone_load_check_info;
+
+HONE_API hone_status hone_load_check_get(const hone_load_check* result, hone_load_check_info* out);
+HONE_API void hone_load_check_destroy(hone_load_check* result);
+
+/* ---- CycloneDX ML-BOM ------------------------------------------------------------------------ */
+
+/* A CycloneDX 1.6 ML-BOM of one optimize record (docs/ledger.md, "CycloneDX ML-BOM"): the
+ * candidate model with its SHA-256 and model card (performance metrics with value, slice and
+ * confidence interval; tier and verdict), the base model, the data sets with their files'
+ * SHA-256, the recipe. The same record gives the same bytes. */
+typedef struct hone_cyclonedx_params {
+    size_t struct_size;
+    uint64_t seq; /* the optimize record; 0 (default): the newest optimize record */
+} hone_cyclonedx_params;
+
+HONE_API hone_status hone_cyclonedx_params_init(hone_cyclonedx_params* params);
+
+/* Verifies the whole ledger (HONE_ERROR_VERIFICATION_FAILED when it does not verify or the
+ * record's stored decision is not the one its metrics and policy give), then writes the BOM
+ * (indented JSON, NUL-terminated) into `buffer` when `capacity` suffices; `*needed` (may be
+ * NULL) receives its size including the NUL. A too small buffer (NULL with capacity 0 asks for
+ * the size) gives HONE_ERROR_OUT_OF_RANGE with `*needed` set. HONE_ERROR_INVALID_ARGUMENT: `seq`
+ * is not an optimize record (or there is none); HONE_ERROR_FORMAT: its metrics, policy or
+ * decision are malformed (the message names the record and the field). `params` may be NULL. */
+HONE_API hone_status hone_ledger_export_cyclonedx(hone_ledger* ledger,
+                                                  const hone_cyclonedx_params* params, char* buffer,
+                                                  size_t capacity, size_t* needed);
+
+/* ---- optimize flow -----------------------------------------------------------------------------
  * The optimize flow (include/hone/pipeline/optimize.hpp, docs/pipeline.md): baseline →
  * calibration → recipe → candidate → deployable artifact → validation → decision → ledger
- * record → report, in one call — what `hone optimize` runs.
- * ====================================================================================== */
-
-/* Streams samples to hone: writes up to `capacity` samples, starting at sample `first`, into
- * `inputs` (f32, capacity × the product of sample_shape values) and, when the source has labels,
- * their classes into `labels` (NULL otherwise); sets `*count` to the samples written (0 = no
- * more). Return HONE_OK or an error status (hone stops and reports it). hone reads the whole set
- * once, in order, before it uses it. */
-typedef hone_status (*hone_sample_fn)(void* user, int64_t first, int64_t capacity, float* inputs,
-                                      int64_t* labels, int64_t* count);
-
-/* One data set: a data spec (docs/cli.md "Data": fashion-mnist:test:1000, X.npy,Y.npy, IDX
- * files), or samples streamed by `read`. */
-typedef struct hone_data_source {
-    const char* spec;            /* a data spec, or NULL to use `read` */
-    hone_sample_fn read;         /* with spec NULL: required */
-    void* user;                  /* passed to read */
-    const int64_t* sample_shape; /* read: shape of one sample (e.g. {1, 28, 28}) */
-    size_t sample_rank;          /* read: its rank, 1..8 */
-    int has_labels;              /* read: 1 when read fills labels */
-} hone_data_source;
+ * record → report, in one call — what `hone optimize` runs. */
 
 /* Progress of the current stage (total 0 = unknown); return 0 to cancel the run, which then
  * fails with HONE_ERROR_CANCELLED (a baseline record already appended stays; nothing else is

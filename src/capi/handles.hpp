@@ -23,7 +23,7 @@ struct hone_clustered {
 
 struct hone_model {
     hone::model model;
-    std::vector<std::string> names; // weight names, for stable const char* (refreshed on change)
+    std::vector<std::string> names; // weight names by index (refreshed on change)
 };
 
 namespace hone::capi {

@@ -144,16 +144,15 @@ HONE_API hone_status hone_lm_comparison_slice(const hone_lm_comparison* comparis
     });
 }
 
-HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison,
-                                             const char** json) {
+HONE_API hone_status hone_lm_comparison_json(const hone_lm_comparison* comparison, char* buffer,
+                                             size_t capacity, size_t* needed) {
     constexpr const char* fn = "hone_lm_comparison_json";
     return guarded([&] {
         require(comparison, fn, "comparison");
-        require(json, fn, "json");
         if (!comparison->summary)
             hone::fail(hone::status::invalid_argument,
                        fmt::format("{}: call hone_lm_comparison_summarize first", fn));
-        *json = comparison->json.c_str();
+        hone::capi::copy_string(comparison->json, buffer, capacity, needed, fn);
     });
 }
 

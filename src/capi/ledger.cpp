@@ -103,15 +103,11 @@ HONE_API hone_status hone_key_save_pem(const hone_key* key, const char* path) {
     });
 }
 
-HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity) {
+HONE_API hone_status hone_key_public_hex(const hone_key* key, char* buffer, size_t capacity,
+                                         size_t* needed) {
     return guarded([&] {
         const std::string hex = require(key, "hone_key_public_hex", "key")->key.public_key_hex();
-        require(buffer, "hone_key_public_hex", "buffer");
-        if (capacity < hex.size() + 1)
-            hone::fail(
-                hone::status::out_of_range,
-                fmt::format("hone_key_public_hex: capacity {} < {}", capacity, hex.size() + 1));
-        std::memcpy(buffer, hex.c_str(), hex.size() + 1);
+        hone::capi::copy_string(hex, buffer, capacity, needed, "hone_key_public_hex");
     });
 }
 
@@ -238,12 +234,7 @@ HONE_API hone_status hone_ledger_export_cyclonedx(hone_ledger* ledger,
                 hone::status::invalid_argument,
                 fmt::format("{}: ledger '{}' has no optimize record", fn, l.path().string()));
         const std::string bom = hone::cyclonedx_bom(entries, seq, l.path().filename().string());
-        if (needed) *needed = bom.size() + 1;
-        if (capacity < bom.size() + 1)
-            hone::fail(hone::status::out_of_range,
-                       fmt::format("{}: the BOM needs {} bytes, capacity is {}", fn, bom.size() + 1,
-                                   capacity));
-        std::memcpy(require(buffer, fn, "buffer"), bom.c_str(), bom.size() + 1);
+        hone::capi::copy_string(bom, buffer, capacity, needed, fn);
     });
 }
 
@@ -274,21 +265,16 @@ HONE_API hone_status hone_trust_store_count(const hone_trust_store* store, size_
 
 HONE_API hone_status hone_trust_store_holder(const hone_trust_store* store,
                                              const char* public_key_hex, char* buffer,
-                                             size_t capacity) {
+                                             size_t capacity, size_t* needed) {
     return guarded([&] {
         require(store, "hone_trust_store_holder", "store");
         require(public_key_hex, "hone_trust_store_holder", "public_key_hex");
-        require(buffer, "hone_trust_store_holder", "buffer");
         const hone::trust_entry* e = store->store.find(public_key_hex);
         if (!e)
             hone::fail(hone::status::not_found,
                        fmt::format("hone_trust_store_holder: key '{}' is not in {}", public_key_hex,
                                    store->store.source()));
-        if (capacity < e->holder.size() + 1)
-            hone::fail(hone::status::out_of_range,
-                       fmt::format("hone_trust_store_holder: capacity {} < {}", capacity,
-                                   e->holder.size() + 1));
-        std::memcpy(buffer, e->holder.c_str(), e->holder.size() + 1);
+        hone::capi::copy_string(e->holder, buffer, capacity, needed, "hone_trust_store_holder");
     });
 }
 

@@ -42,6 +42,32 @@ const hone::value_info* value_at(const hone::model& m, long long kind, std::size
     return &list[index];
 }
 
+// The kind as an integer, checked (a C caller may pass any int).
+long long value_kind(hone_value_kind kind, const char* fn) {
+    const auto k = hone::capi::raw_enum(kind);
+    if (k < 0 || k > 2)
+        hone::fail(hone::status::invalid_argument,
+                   fmt::format("{}: kind {} is not a hone_value_kind", fn, k));
+    return k;
+}
+
+const std::string& weight_name_at(const hone_model& model, std::size_t index, const char* fn) {
+    if (index >= model.names.size())
+        hone::fail(hone::status::out_of_range,
+                   fmt::format("{}: index {} but the model has {} weights", fn, index,
+                               model.names.size()));
+    return model.names[index];
+}
+
+// Node `index` of the executor's report, checked.
+const hone::node_report& node_at(const hone_executor* executor, std::size_t index, const char* fn) {
+    const auto& r = require(executor, fn, "executor")->exec.report();
+    if (index >= r.size())
+        hone::fail(hone::status::out_of_range,
+                   fmt::format("{}: index {} but the model has {} nodes", fn, index, r.size()));
+    return r[index];
+}
+
 hone::quantized_tensor copy_of(const hone::quantized_tensor& q) {
     return hone::quantized_tensor{q.spec, q.dims, q.data.clone(), q.scales.clone(),
                                   q.zero_points.clone()};
@@ -149,33 +175,23 @@ HONE_API hone_status hone_model_get_info(const hone_model* model, hone_model_inf
 }
 
 HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind kind, size_t index,
-                                      const char** name, hone_dtype* dtype, size_t* rank,
-                                      int64_t* dims, size_t capacity) {
+                                      hone_dtype* dtype, size_t* rank, int64_t* dims,
+                                      size_t capacity) {
     return guarded([&] {
         const char* fn = "hone_model_value";
         require(model, fn, "model");
         if (capacity > 0) require(dims, fn, "dims");
-        const auto k = hone::capi::raw_enum(kind);
-        if (k < 0 || k > 2)
-            hone::fail(hone::status::invalid_argument,
-                       fmt::format("{}: kind {} is not a hone_value_kind", fn, k));
+        const auto k = value_kind(kind, fn);
         const auto& m = model->model;
-        const char* nm = nullptr;
         hone::dtype t{};
         std::vector<std::int64_t> d;
         bool has_shape = true;
         if (k == HONE_VALUE_WEIGHT) {
-            if (index >= model->names.size())
-                hone::fail(hone::status::out_of_range,
-                           fmt::format("{}: index {} but the model has {} weights", fn, index,
-                                       model->names.size()));
-            const auto& w = m.weight(model->names[index]);
-            nm = model->names[index].c_str();
+            const auto& w = m.weight(weight_name_at(*model, index, fn));
             t = w.type();
             d.assign(w.dims().dims().begin(), w.dims().dims().end());
         } else {
             const auto* v = value_at(m, k, index, fn);
-            nm = v->name.c_str();
             t = v->type;
             has_shape = v->has_shape;
             for (const auto& x : v->dims)
@@ -184,11 +200,24 @@ HONE_API hone_status hone_model_value(const hone_model* model, hone_value_kind k
         if (has_shape && d.size() > capacity && dims)
             hone::fail(hone::status::out_of_range,
                        fmt::format("{}: rank {} but capacity {}", fn, d.size(), capacity));
-        if (name) *name = nm;
         if (dtype) *dtype = static_cast<hone_dtype>(t);
         if (rank) *rank = has_shape ? d.size() : static_cast<size_t>(-1);
         for (std::size_t i = 0; has_shape && i < d.size() && i < capacity; ++i)
             dims[i] = d[i];
+    });
+}
+
+HONE_API hone_status hone_model_value_name(const hone_model* model, hone_value_kind kind,
+                                           size_t index, char* buffer, size_t capacity,
+                                           size_t* needed) {
+    return guarded([&] {
+        const char* fn = "hone_model_value_name";
+        require(model, fn, "model");
+        const auto k = value_kind(kind, fn);
+        const std::string& name = k == HONE_VALUE_WEIGHT
+                                      ? weight_name_at(*model, index, fn)
+                                      : value_at(model->model, k, index, fn)->name;
+        hone::capi::copy_string(name, buffer, capacity, needed, fn);
     });
 }
 
@@ -343,19 +372,27 @@ HONE_API hone_status hone_executor_node_count(const hone_executor* executor, siz
     });
 }
 
-HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
-                                             const char** node, const char** op_type,
-                                             const char** path) {
+HONE_API hone_status hone_executor_node_name(const hone_executor* executor, size_t index,
+                                             char* buffer, size_t capacity, size_t* needed) {
     return guarded([&] {
-        require(executor, "hone_executor_node_path", "executor");
-        const auto& r = executor->exec.report();
-        if (index >= r.size())
-            hone::fail(hone::status::out_of_range,
-                       fmt::format("hone_executor_node_path: index {} but the model has {} nodes",
-                                   index, r.size()));
-        if (node) *node = r[index].node.c_str();
-        if (op_type) *op_type = r[index].op_type.c_str();
-        if (path) *path = r[index].path.c_str();
+        const char* fn = "hone_executor_node_name";
+        hone::capi::copy_string(node_at(executor, index, fn).node, buffer, capacity, needed, fn);
+    });
+}
+
+HONE_API hone_status hone_executor_node_op_type(const hone_executor* executor, size_t index,
+                                                char* buffer, size_t capacity, size_t* needed) {
+    return guarded([&] {
+        const char* fn = "hone_executor_node_op_type";
+        hone::capi::copy_string(node_at(executor, index, fn).op_type, buffer, capacity, needed, fn);
+    });
+}
+
+HONE_API hone_status hone_executor_node_path(const hone_executor* executor, size_t index,
+                                             char* buffer, size_t capacity, size_t* needed) {
+    return guarded([&] {
+        const char* fn = "hone_executor_node_path";
+        hone::capi::copy_string(node_at(executor, index, fn).path, buffer, capacity, needed, fn);
     });
 }
 
@@ -527,30 +564,25 @@ HONE_API hone_status hone_model_to_qdq(const hone_model* model, const hone_qdq_p
 extern "C" {
 
 HONE_API hone_status hone_model_qdq_activation_tensors(const hone_model* model,
-                                                       const hone_qdq_params* params,
-                                                       const char** names, size_t capacity,
+                                                       const hone_qdq_params* params, char* buffer,
+                                                       size_t capacity, size_t* needed,
                                                        size_t* count) {
     return guarded([&] {
         named("hone_model_qdq_activation_tensors", [&] {
             const char* fn = "hone_model_qdq_activation_tensors";
             require(model, fn, "model");
-            require(count, fn, "count");
-            if (capacity) require(names, fn, "names");
             const auto list =
                 hone::qdq_activation_tensors(model->model, qdq_options_from(params, fn));
-            // Pointers to the model's own copies of the names (inputs and node outputs).
-            const auto own = [&](const std::string& v) -> const char* {
-                for (const auto& in : model->model.inputs)
-                    if (in.name == v) return in.name.c_str();
-                for (const auto& n : model->model.nodes)
-                    for (const auto& o : n.outputs)
-                        if (o == v) return o.c_str();
-                hone::fail(hone::status::internal,
-                           fmt::format("{}: '{}' is not a tensor of the model", fn, v));
-            };
-            for (std::size_t i = 0; i < list.size() && i < capacity; ++i)
-                names[i] = own(list[i]);
-            *count = list.size();
+            // "a\0b\0" + the list's own NUL, which copy_string adds: "a\0b\0\0".
+            std::string packed;
+            for (const auto& name : list) {
+                if (name.empty())
+                    hone::fail(hone::status::internal,
+                               fmt::format("{}: an empty tensor name in the list", fn));
+                packed.append(name).push_back('\0');
+            }
+            if (count) *count = list.size();
+            hone::capi::copy_string(packed, buffer, capacity, needed, fn);
         });
     });
 }

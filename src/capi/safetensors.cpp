@@ -68,16 +68,15 @@ HONE_API hone_status hone_safetensors_count(const hone_safetensors* file, size_t
     });
 }
 
-HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index,
-                                           const char** out) {
+HONE_API hone_status hone_safetensors_name(const hone_safetensors* file, size_t index, char* buffer,
+                                           size_t capacity, size_t* needed) {
     return guarded([&] {
         const auto& h = handle(file, "hone_safetensors_name");
-        require(out, "hone_safetensors_name", "out");
         if (index >= h.names.size())
             hone::fail(hone::status::out_of_range,
                        fmt::format("hone_safetensors_name: index {} but '{}' has {} tensors", index,
                                    h.file.source(), h.names.size()));
-        *out = h.names[index].c_str();
+        hone::capi::copy_string(h.names[index], buffer, capacity, needed, "hone_safetensors_name");
     });
 }
 
@@ -101,32 +100,32 @@ HONE_API hone_status hone_safetensors_metadata_count(const hone_safetensors* fil
 }
 
 HONE_API hone_status hone_safetensors_metadata_key(const hone_safetensors* file, size_t index,
-                                                   const char** out) {
+                                                   char* buffer, size_t capacity, size_t* needed) {
     return guarded([&] {
         const auto& h = handle(file, "hone_safetensors_metadata_key");
-        require(out, "hone_safetensors_metadata_key", "out");
         if (index >= h.metadata_keys.size())
             hone::fail(hone::status::out_of_range,
                        fmt::format("hone_safetensors_metadata_key: index {} but '{}' has {} "
                                    "metadata entries",
                                    index, h.file.source(), h.metadata_keys.size()));
-        *out = h.metadata_keys[index]->c_str();
+        hone::capi::copy_string(*h.metadata_keys[index], buffer, capacity, needed,
+                                "hone_safetensors_metadata_key");
     });
 }
 
 HONE_API hone_status hone_safetensors_metadata_get(const hone_safetensors* file, const char* key,
-                                                   const char** out) {
+                                                   char* buffer, size_t capacity, size_t* needed) {
     return guarded([&] {
         const auto& h = handle(file, "hone_safetensors_metadata_get");
         require(key, "hone_safetensors_metadata_get", "key");
-        require(out, "hone_safetensors_metadata_get", "out");
         const auto& m = h.file.metadata();
         const auto it = m.find(std::string_view(key));
         if (it == m.end())
             hone::fail(hone::status::not_found,
                        fmt::format("hone_safetensors_metadata_get: '{}' has no metadata key '{}'",
                                    h.file.source(), key));
-        *out = it->second.c_str();
+        hone::capi::copy_string(it->second, buffer, capacity, needed,
+                                "hone_safetensors_metadata_get");
     });
 }
 

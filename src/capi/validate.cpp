@@ -21,7 +21,6 @@ struct hone_policy {
 struct hone_validation {
     hone::validation_report report;
     std::string json;
-    std::string decision_json;
 };
 
 static_assert(HONE_TIER_CRITICAL == static_cast<int>(hone::risk_tier::critical));
@@ -78,13 +77,7 @@ HONE_API hone_status hone_policy_to_json(const hone_policy* policy, char* buffer
                                          size_t* needed) {
     return guarded([&] {
         const std::string text = require(policy, "hone_policy_to_json", "policy")->policy.to_json();
-        if (needed) *needed = text.size() + 1;
-        if (capacity < text.size() + 1)
-            hone::fail(hone::status::out_of_range,
-                       fmt::format("hone_policy_to_json: the JSON needs {} bytes, capacity is {}",
-                                   text.size() + 1, capacity));
-        std::memcpy(require(buffer, "hone_policy_to_json", "buffer"), text.c_str(),
-                    text.size() + 1);
+        hone::capi::copy_string(text, buffer, capacity, needed, "hone_policy_to_json");
     });
 }
 
@@ -174,26 +167,33 @@ HONE_API hone_status hone_validation_summary_get(const hone_validation* validati
     });
 }
 
-HONE_API hone_status hone_validation_json(const hone_validation* validation, const char** json) {
+HONE_API hone_status hone_validation_json(const hone_validation* validation, char* buffer,
+                                          size_t capacity, size_t* needed) {
     return guarded([&] {
         const auto* v = require(validation, "hone_validation_json", "validation");
-        *require(json, "hone_validation_json", "json") = v->json.c_str();
+        hone::capi::copy_string(v->json, buffer, capacity, needed, "hone_validation_json");
     });
 }
 
-HONE_API hone_status hone_validation_decide(hone_validation* validation, const hone_policy* policy,
-                                            hone_verdict* verdict, uint32_t* approvals_missing,
-                                            const char** decision_json) {
+HONE_API hone_status hone_validation_decide(const hone_validation* validation,
+                                            const hone_policy* policy, hone_verdict* verdict,
+                                            uint32_t* approvals_missing, char* decision_json,
+                                            size_t capacity, size_t* needed) {
     return guarded([&] {
         constexpr const char* fn = "hone_validation_decide";
         require(validation, fn, "validation");
         require(policy, fn, "policy");
         require(verdict, fn, "verdict");
         const auto d = hone::decide(policy->policy, validation->report.comparison);
-        validation->decision_json = d.to_json();
+        const std::string text = d.to_json();
+        // NULL / 0: the text is not wanted (only its size); anything else is the string rule.
+        if (decision_json == nullptr && capacity == 0) {
+            if (needed) *needed = text.size() + 1;
+        } else {
+            hone::capi::copy_string(text, decision_json, capacity, needed, fn);
+        }
         *verdict = static_cast<hone_verdict>(d.verdict);
         if (approvals_missing) *approvals_missing = d.approvals_missing;
-        if (decision_json) *decision_json = validation->decision_json.c_str();
     });
 }
 

@@ -27,6 +27,33 @@ static int failures = 0;
         CHECK(strstr(hone_last_error(), (needle)) != NULL);                                        \
     } while (0)
 
+/* Gets a string through hone's one string rule (hone.h, Conventions, "Strings") and checks the
+ * rule on the way: `call(args..., buffer, capacity, needed)` with
+ *  - buffer NULL, capacity 0: HONE_ERROR_OUT_OF_RANGE, *needed = the size with the NUL (>= 1);
+ *  - a buffer one byte too small: HONE_ERROR_OUT_OF_RANGE naming the function, *needed set
+ *    again, not a byte of the buffer written;
+ *  - a buffer of exactly *needed bytes (needed NULL): HONE_OK, the text with its NUL at
+ *    *needed - 1 and nothing written after it.
+ * `out` is a char array (larger than the text) that receives the text. */
+#define CHECK_STRING(out, call, ...)                                                               \
+    do {                                                                                           \
+        size_t need_ = 0, again_ = 0, i_;                                                          \
+        int untouched_ = 1;                                                                        \
+        CHECK(call(__VA_ARGS__, NULL, 0, &need_) == HONE_ERROR_OUT_OF_RANGE);                      \
+        CHECK(need_ >= 1 && need_ < sizeof(out));                                                  \
+        if (need_ >= 1 && need_ < sizeof(out)) {                                                   \
+            memset((out), '#', sizeof(out));                                                       \
+            CHECK(call(__VA_ARGS__, (out), need_ - 1, &again_) == HONE_ERROR_OUT_OF_RANGE);        \
+            CHECK(strstr(hone_last_error(), #call) != NULL);                                       \
+            CHECK(again_ == need_);                                                                \
+            for (i_ = 0; i_ < sizeof(out); ++i_)                                                   \
+                untouched_ &= (out)[i_] == '#';                                                    \
+            CHECK(untouched_);                                                                     \
+            CHECK(call(__VA_ARGS__, (out), need_, NULL) == HONE_OK);                               \
+            CHECK((out)[need_ - 1] == '\0' && strlen(out) == need_ - 1 && (out)[need_] == '#');    \
+        }                                                                                          \
+    } while (0)
+
 /* hone_tensor_params for a contiguous tensor of `dims`. */
 static inline hone_tensor_params tensor_params(hone_dtype dtype, size_t rank, const int64_t* dims) {
     hone_tensor_params p;

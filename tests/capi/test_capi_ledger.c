@@ -83,16 +83,22 @@ static void check_trust_and_load(const char* dir) {
 
     CHECK(hone_key_generate(&ci) == HONE_OK && hone_key_generate(&ann) == HONE_OK);
     CHECK(hone_key_generate(&mallory_key) == HONE_OK);
-    hone_key_public_hex(ci, ci_hex, sizeof ci_hex);
-    hone_key_public_hex(ann, ann_hex, sizeof ann_hex);
+    CHECK(hone_key_public_hex(ci, ci_hex, sizeof ci_hex, NULL) == HONE_OK);
+    CHECK(hone_key_public_hex(ann, ann_hex, sizeof ann_hex, NULL) == HONE_OK);
     snprintf(text, sizeof text, "# who\nci optimizer %s\nann approver:low %s # reviewer\n", ci_hex,
              ann_hex);
     CHECK(hone_trust_store_parse(text, strlen(text), "team.trust", &trust) == HONE_OK);
     CHECK(hone_trust_store_count(trust, &count) == HONE_OK && count == 2);
-    CHECK(hone_trust_store_holder(trust, ann_hex, holder, sizeof holder) == HONE_OK);
+    CHECK_STRING(holder, hone_trust_store_holder, trust, ann_hex);
     CHECK(strcmp(holder, "ann") == 0);
-    CHECK(hone_trust_store_holder(trust, ann_hex, holder, 3) == HONE_ERROR_OUT_OF_RANGE);
-    CHECK(hone_trust_store_holder(trust, "00", holder, sizeof holder) == HONE_ERROR_NOT_FOUND);
+    CHECK_STRING(holder, hone_trust_store_holder, trust, ci_hex);
+    CHECK(strcmp(holder, "ci") == 0);
+    {
+        size_t needed = 99;
+        CHECK(hone_trust_store_holder(trust, "00", holder, sizeof holder, &needed) ==
+              HONE_ERROR_NOT_FOUND);
+        CHECK(needed == 99);
+    }
     CHECK(hone_trust_store_parse("ci optimizer\n", 13, "team.trust", &bad) == HONE_ERROR_FORMAT);
     CHECK(strstr(hone_last_error(), "team.trust line 1: expected 3 fields") != NULL);
     CHECK(bad == NULL);
@@ -227,13 +233,25 @@ int main(void) {
     /* keys */
     CHECK(hone_key_generate(&alice) == HONE_OK);
     CHECK(hone_key_generate(&mallory) == HONE_OK);
-    CHECK(hone_key_public_hex(alice, alice_hex, sizeof alice_hex) == HONE_OK);
+    CHECK(hone_key_public_hex(alice, alice_hex, sizeof alice_hex, NULL) == HONE_OK);
     CHECK(strlen(alice_hex) == 64);
-    CHECK(hone_key_public_hex(alice, alice_hex, 10) == HONE_ERROR_OUT_OF_RANGE);
     CHECK(hone_key_save_pem(alice, key_path) == HONE_OK);
     CHECK(hone_key_load_pem(key_path, &loaded) == HONE_OK);
-    CHECK(hone_key_public_hex(loaded, loaded_hex, sizeof loaded_hex) == HONE_OK);
+    CHECK(hone_key_public_hex(loaded, loaded_hex, sizeof loaded_hex, NULL) == HONE_OK);
     CHECK(strcmp(alice_hex, loaded_hex) == 0);
+    hone_key_destroy(loaded);
+    loaded = NULL;
+    {
+        /* RFC 8032 section 7.1, TEST 1: this secret key (PKCS#8) has public key d75a98…511a. */
+        char hex[80];
+        snprintf(key_path, sizeof key_path, "%s/rfc8032.pem", dir);
+        write_text(key_path, "-----BEGIN PRIVATE KEY-----\n"
+                             "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                             "-----END PRIVATE KEY-----\n");
+        CHECK(hone_key_load_pem(key_path, &loaded) == HONE_OK);
+        CHECK_STRING(hex, hone_key_public_hex, loaded);
+        CHECK(strcmp(hex, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a") == 0);
+    }
     {
         hone_key* none = NULL;
         CHECK(hone_key_load_pem("/nonexistent/key.pem", &none) == HONE_ERROR_IO);
@@ -279,7 +297,7 @@ int main(void) {
     CHECK(hone_ledger_verify(ledger, &vp, &vr) == HONE_OK && vr.ok == 1);
     {
         char mallory_hex[65];
-        hone_key_public_hex(mallory, mallory_hex, sizeof mallory_hex);
+        CHECK(hone_key_public_hex(mallory, mallory_hex, sizeof mallory_hex, NULL) == HONE_OK);
         keys[0] = mallory_hex;
         CHECK(hone_ledger_verify(ledger, &vp, &vr) == HONE_OK && vr.ok == 0 && vr.first_bad == 2);
         CHECK(strstr(vr.problem, "trusted key") != NULL);

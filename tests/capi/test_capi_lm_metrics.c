@@ -27,7 +27,7 @@ int main(void) {
     hone_lm_params params;
     hone_lm_slice_metrics m = {sizeof(hone_lm_slice_metrics)};
     size_t slices = 99;
-    const char* json = NULL;
+    char json[16384];
     int t;
 
     CHECK(hone_next_token_targets(tok, tgt) == HONE_OK);
@@ -38,6 +38,8 @@ int main(void) {
 
     CHECK(hone_lm_comparison_create(&cmp) == HONE_OK);
     CHECK_FAILS(hone_lm_comparison_slice(cmp, 0, &m), HONE_ERROR_INVALID_ARGUMENT, "summarize");
+    CHECK_FAILS(hone_lm_comparison_json(cmp, json, sizeof json, NULL), HONE_ERROR_INVALID_ARGUMENT,
+                "summarize");
     CHECK(hone_lm_comparison_add(cmp, b, c, tgt, labels, 2) == HONE_OK);
     CHECK(hone_lm_params_init(&params) == HONE_OK);
     CHECK(params.resamples == 2000 && params.confidence == 0.95);
@@ -68,8 +70,8 @@ int main(void) {
     CHECK(near(m.candidate_accuracy.value, 0.5) && near(m.baseline_accuracy.value, 0.0));
     CHECK_FAILS(hone_lm_comparison_slice(cmp, 3, &m), HONE_ERROR_INVALID_ARGUMENT, "index 3");
 
-    CHECK(hone_lm_comparison_json(cmp, &json) == HONE_OK);
-    CHECK(json != NULL && strstr(json, "\"Jonah\"") != NULL);
+    CHECK_STRING(json, hone_lm_comparison_json, cmp);
+    CHECK(json[0] == '{' && strstr(json, "\"Jonah\"") != NULL);
 
     /* errors name the function and the argument */
     CHECK_FAILS(hone_lm_comparison_add(cmp, b, c, tgt, NULL, 0), HONE_ERROR_INVALID_ARGUMENT,

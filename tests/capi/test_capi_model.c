@@ -53,11 +53,11 @@ static hone_status observe(void* user, const char* name, const hone_tensor* valu
 static int find_path(const hone_executor* ex, const char* prefix, int* hits) {
     size_t n = 0, i;
     int first = -1;
-    const char* path = NULL;
+    char path[256];
     *hits = 0;
     CHECK(hone_executor_node_count(ex, &n) == HONE_OK);
     for (i = 0; i < n; ++i) {
-        CHECK(hone_executor_node_path(ex, i, NULL, NULL, &path) == HONE_OK);
+        CHECK(hone_executor_node_path(ex, i, path, sizeof path, NULL) == HONE_OK);
         if (strncmp(path, prefix, strlen(prefix)) == 0) {
             if (first < 0) first = (int)i;
             ++*hits;
@@ -129,14 +129,33 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     {
         /* The tensors the ONNX Runtime-fusable form grids: the input and each layer's output
            (after its Relu): input, /Relu_output_0, /Relu_1_output_0, logits. */
-        const char* grid_names[8];
-        size_t grid_count = 0;
-        CHECK(hone_model_qdq_activation_tensors(model, NULL, NULL, 0, &grid_count) == HONE_OK);
-        CHECK(grid_count == 4);
-        CHECK(hone_model_qdq_activation_tensors(model, &qp, grid_names, 8, &grid_count) == HONE_OK);
-        CHECK(grid_count == 4 && strcmp(grid_names[3], "logits") == 0);
-        CHECK_FAILS(hone_model_qdq_activation_tensors(model, NULL, NULL, 2, &grid_count),
-                    HONE_ERROR_INVALID_ARGUMENT, "names");
+        static const char expected[] = "input\0/Relu_output_0\0/Relu_1_output_0\0logits\0";
+        char list[128];
+        const char* name;
+        size_t grid_count = 0, needed = 0, again = 0, k;
+        int untouched = 1;
+        /* The size query: the names, each with its NUL, + the list's NUL (sizeof counts it). */
+        CHECK(hone_model_qdq_activation_tensors(model, NULL, NULL, 0, &needed, &grid_count) ==
+              HONE_ERROR_OUT_OF_RANGE);
+        CHECK(needed == sizeof expected && grid_count == 4);
+        grid_count = 0;
+        memset(list, '#', sizeof list);
+        CHECK_FAILS(
+            hone_model_qdq_activation_tensors(model, &qp, list, needed - 1, &again, &grid_count),
+            HONE_ERROR_OUT_OF_RANGE, "hone_model_qdq_activation_tensors");
+        CHECK(again == needed && grid_count == 4);
+        for (k = 0; k < sizeof list; ++k)
+            untouched &= list[k] == '#';
+        CHECK(untouched);
+        CHECK(hone_model_qdq_activation_tensors(model, &qp, list, needed, NULL, NULL) == HONE_OK);
+        CHECK(memcmp(list, expected, sizeof expected) == 0 && list[needed] == '#');
+        /* Walking the list as a caller does: up to the empty name. */
+        grid_count = 0;
+        for (name = list; *name; name += strlen(name) + 1)
+            ++grid_count;
+        CHECK(grid_count == 4 && name == list + needed - 1);
+        CHECK_FAILS(hone_model_qdq_activation_tensors(model, NULL, NULL, 1000, NULL, NULL),
+                    HONE_ERROR_INVALID_ARGUMENT, "buffer");
     }
     CHECK(hone_qdq_activation_from_range(0.0f, 1.0f, 0, &act_scale[0], &act_zp[0]) == HONE_OK);
     qp.activation_names = act_names;
@@ -377,7 +396,7 @@ int main(void) {
     hone_model* model = NULL;
     hone_model* again = NULL;
     hone_model_info info = {sizeof(hone_model_info)};
-    const char* name = NULL;
+    char name[64];
     hone_dtype dtype = HONE_DTYPE_I8;
     size_t rank = 0, count = 0, i;
     int64_t dims[4];
@@ -392,7 +411,7 @@ int main(void) {
     hone_executor_params ep;
     hone_runner_params rp;
     hone_runner* runner = NULL;
-    const char *node = NULL, *op = NULL, *path = NULL;
+    char node[64], op[64], path[256];
     seen s;
     void* data = NULL;
     void* data2 = NULL;
@@ -420,26 +439,37 @@ int main(void) {
     CHECK(info.weight_bytes == 235146u * 4u);
     CHECK(strcmp(info.producer_name, "pytorch") == 0);
 
-    CHECK(hone_model_value(model, HONE_VALUE_INPUT, 0, &name, &dtype, &rank, dims, 4) == HONE_OK);
-    CHECK(strcmp(name, "input") == 0 && dtype == HONE_DTYPE_F32 && rank == 2);
+    CHECK(hone_model_value(model, HONE_VALUE_INPUT, 0, &dtype, &rank, dims, 4) == HONE_OK);
+    CHECK(dtype == HONE_DTYPE_F32 && rank == 2);
     CHECK(dims[0] == -1 && dims[1] == 784);
-    CHECK(hone_model_value(model, HONE_VALUE_OUTPUT, 0, &name, NULL, &rank, dims, 4) == HONE_OK);
-    CHECK(strcmp(name, "logits") == 0 && dims[1] == 10);
-    count = 0;
-    for (i = 0; i < info.weight_count; ++i) {
-        CHECK(hone_model_value(model, HONE_VALUE_WEIGHT, i, &name, &dtype, &rank, dims, 4) ==
-              HONE_OK);
-        if (strcmp(name, "fc1.weight") == 0) {
-            CHECK(rank == 2 && dims[0] == 256 && dims[1] == 784);
-            ++count;
+    CHECK_STRING(name, hone_model_value_name, model, HONE_VALUE_INPUT, 0);
+    CHECK(strcmp(name, "input") == 0);
+    CHECK(hone_model_value(model, HONE_VALUE_OUTPUT, 0, NULL, &rank, dims, 4) == HONE_OK);
+    CHECK(rank == 2 && dims[1] == 10);
+    CHECK_STRING(name, hone_model_value_name, model, HONE_VALUE_OUTPUT, 0);
+    CHECK(strcmp(name, "logits") == 0);
+    {
+        /* Weights in ascending name order. */
+        static const char* const weights[6] = {"fc1.bias",   "fc1.weight", "fc2.bias",
+                                               "fc2.weight", "fc3.bias",   "fc3.weight"};
+        for (i = 0; i < info.weight_count && i < 6; ++i) {
+            CHECK_STRING(name, hone_model_value_name, model, HONE_VALUE_WEIGHT, i);
+            CHECK(strcmp(name, weights[i]) == 0);
         }
     }
-    CHECK(count == 1);
-    CHECK_FAILS(hone_model_value(model, HONE_VALUE_WEIGHT, 6, &name, NULL, NULL, NULL, 0),
+    CHECK(hone_model_value(model, HONE_VALUE_WEIGHT, 1, &dtype, &rank, dims, 4) == HONE_OK);
+    CHECK(dtype == HONE_DTYPE_F32 && rank == 2 && dims[0] == 256 && dims[1] == 784);
+    CHECK_FAILS(hone_model_value(model, HONE_VALUE_WEIGHT, 6, NULL, NULL, NULL, 0),
                 HONE_ERROR_OUT_OF_RANGE, "6");
-    CHECK_FAILS(hone_model_value(model, (hone_value_kind)9, 0, &name, NULL, NULL, NULL, 0),
+    CHECK_FAILS(hone_model_value_name(model, HONE_VALUE_WEIGHT, 6, name, sizeof name, NULL),
+                HONE_ERROR_OUT_OF_RANGE, "index 6");
+    CHECK_FAILS(hone_model_value_name(model, HONE_VALUE_OUTPUT, 1, name, sizeof name, NULL),
+                HONE_ERROR_OUT_OF_RANGE, "index 1");
+    CHECK_FAILS(hone_model_value(model, (hone_value_kind)9, 0, NULL, NULL, NULL, 0),
                 HONE_ERROR_INVALID_ARGUMENT, "kind");
-    CHECK_FAILS(hone_model_value(model, HONE_VALUE_INPUT, 0, &name, NULL, NULL, dims, 1),
+    CHECK_FAILS(hone_model_value_name(model, (hone_value_kind)9, 0, name, sizeof name, NULL),
+                HONE_ERROR_INVALID_ARGUMENT, "kind");
+    CHECK_FAILS(hone_model_value(model, HONE_VALUE_INPUT, 0, NULL, NULL, dims, 1),
                 HONE_ERROR_OUT_OF_RANGE, "capacity");
 
     /* Weights by name; replace one; save → load gives it back bit-exactly. */
@@ -488,11 +518,22 @@ int main(void) {
 
     CHECK(hone_executor_node_count(ex, &count) == HONE_OK);
     CHECK(count == 5);
-    CHECK(hone_executor_node_path(ex, 0, &node, &op, &path) == HONE_OK);
-    CHECK(strcmp(op, "Gemm") == 0 && strncmp(path, "f32 linear", 10) == 0);
-    CHECK(hone_executor_node_path(ex, 1, &node, &op, &path) == HONE_OK);
-    CHECK(strcmp(op, "Relu") == 0 && strncmp(path, "fused into Gemm", 15) == 0);
-    CHECK_FAILS(hone_executor_node_path(ex, 5, &node, &op, &path), HONE_ERROR_OUT_OF_RANGE, "5");
+    CHECK_STRING(node, hone_executor_node_name, ex, 0);
+    CHECK_STRING(op, hone_executor_node_op_type, ex, 0);
+    CHECK_STRING(path, hone_executor_node_path, ex, 0);
+    CHECK(strcmp(node, "/fc1/Gemm") == 0 && strcmp(op, "Gemm") == 0);
+    CHECK(strncmp(path, "f32 linear (oneDNN)", 19) == 0);
+    CHECK_STRING(node, hone_executor_node_name, ex, 1);
+    CHECK_STRING(op, hone_executor_node_op_type, ex, 1);
+    CHECK_STRING(path, hone_executor_node_path, ex, 1);
+    CHECK(strcmp(node, "/Relu") == 0 && strcmp(op, "Relu") == 0);
+    CHECK(strncmp(path, "fused into Gemm", 15) == 0);
+    CHECK_FAILS(hone_executor_node_name(ex, 5, node, sizeof node, NULL), HONE_ERROR_OUT_OF_RANGE,
+                "index 5");
+    CHECK_FAILS(hone_executor_node_op_type(ex, 5, op, sizeof op, NULL), HONE_ERROR_OUT_OF_RANGE,
+                "index 5");
+    CHECK_FAILS(hone_executor_node_path(ex, 5, path, sizeof path, NULL), HONE_ERROR_OUT_OF_RANGE,
+                "index 5");
 
     /* int8 dynamic; keep a fused-away value observable. */
     CHECK(hone_executor_params_init(&ep) == HONE_OK);
@@ -500,7 +541,7 @@ int main(void) {
     ep.precision = HONE_PRECISION_INT8_DYNAMIC;
     ep.fuse_relu = 0;
     CHECK(hone_executor_create(model, &ep, &q) == HONE_OK);
-    CHECK(hone_executor_node_path(q, 0, &node, &op, &path) == HONE_OK);
+    CHECK(hone_executor_node_path(q, 0, path, sizeof path, NULL) == HONE_OK);
     CHECK(strncmp(path, "int8 dynamic linear", 19) == 0);
     memset(&s, 0, sizeof s);
     CHECK(hone_executor_run(q, (const hone_tensor* const*)&input, 1, &output, 1, observe, &s) ==

@@ -36,7 +36,7 @@ int main(void) {
     const char* vals[2] = {"pt", "{\"bits\":8}"};
     hone_safetensors* file = NULL;
     hone_tensor* got = NULL;
-    const char* text = NULL;
+    char text[64];
     size_t n = 0, i;
     float* wp = NULL;
     int64_t* bp = NULL;
@@ -60,9 +60,12 @@ int main(void) {
     CHECK(hone_safetensors_open(path, &file) == HONE_OK);
     CHECK(hone_safetensors_count(file, &n) == HONE_OK && n == 2);
     /* Both 8-byte-aligned tensors come first by element size: i64 (8) then f32 (4). */
-    CHECK(hone_safetensors_name(file, 0, &text) == HONE_OK && strcmp(text, "fc.bias") == 0);
-    CHECK(hone_safetensors_name(file, 1, &text) == HONE_OK && strcmp(text, "fc.weight") == 0);
-    CHECK_FAILS(hone_safetensors_name(file, 2, &text), HONE_ERROR_OUT_OF_RANGE, "index 2");
+    CHECK_STRING(text, hone_safetensors_name, file, 0);
+    CHECK(strcmp(text, "fc.bias") == 0);
+    CHECK_STRING(text, hone_safetensors_name, file, 1);
+    CHECK(strcmp(text, "fc.weight") == 0);
+    CHECK_FAILS(hone_safetensors_name(file, 2, text, sizeof text, NULL), HONE_ERROR_OUT_OF_RANGE,
+                "index 2");
 
     CHECK(hone_safetensors_get(file, "fc.weight", &got) == HONE_OK);
     CHECK(hone_tensor_dtype(got, &dtype) == HONE_OK && dtype == HONE_DTYPE_F32);
@@ -78,13 +81,22 @@ int main(void) {
     CHECK(got == NULL);
 
     CHECK(hone_safetensors_metadata_count(file, &n) == HONE_OK && n == 2);
-    CHECK(hone_safetensors_metadata_key(file, 1, &text) == HONE_OK &&
-          strcmp(text, "hone.layout") == 0);
-    CHECK(hone_safetensors_metadata_get(file, "hone.layout", &text) == HONE_OK &&
-          strcmp(text, "{\"bits\":8}") == 0);
-    CHECK_FAILS(hone_safetensors_metadata_get(file, "absent", &text), HONE_ERROR_NOT_FOUND,
-                "absent");
-    CHECK_FAILS(hone_safetensors_metadata_key(file, 5, &text), HONE_ERROR_OUT_OF_RANGE, "index 5");
+    CHECK_STRING(text, hone_safetensors_metadata_key, file, 0);
+    CHECK(strcmp(text, "format") == 0);
+    CHECK_STRING(text, hone_safetensors_metadata_key, file, 1);
+    CHECK(strcmp(text, "hone.layout") == 0);
+    CHECK_STRING(text, hone_safetensors_metadata_get, file, "hone.layout");
+    CHECK(strcmp(text, "{\"bits\":8}") == 0);
+    CHECK_STRING(text, hone_safetensors_metadata_get, file, "format");
+    CHECK(strcmp(text, "pt") == 0);
+    {
+        size_t needed = 99;
+        CHECK_FAILS(hone_safetensors_metadata_get(file, "absent", text, sizeof text, &needed),
+                    HONE_ERROR_NOT_FOUND, "absent");
+        CHECK(needed == 99); /* only a too small buffer sets it on failure */
+    }
+    CHECK_FAILS(hone_safetensors_metadata_key(file, 5, text, sizeof text, NULL),
+                HONE_ERROR_OUT_OF_RANGE, "index 5");
     hone_safetensors_destroy(file);
     file = NULL;
 

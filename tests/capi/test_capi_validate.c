@@ -58,7 +58,7 @@ int main(void) {
     hone_policy *medium = NULL, *custom = NULL;
     hone_verdict verdict = HONE_VERDICT_APPROVED;
     uint32_t missing = 99;
-    const char* text = NULL;
+    static char text[1 << 16];
     char buffer[1024];
     size_t needed = 0;
     const char* slice_names[1] = {"first twenty"};
@@ -110,24 +110,42 @@ int main(void) {
     CHECK(s.regressions == 20 && s.improvements == 0);
     CHECK(s.delta_low < -0.1 && s.delta_high > -0.1 && s.delta_high < 0.0);
     CHECK(s.agreement == 0.9);
-    CHECK(hone_validation_json(v, &text) == HONE_OK);
-    CHECK(strstr(text, "\"first twenty\"") != NULL);
+    CHECK_STRING(text, hone_validation_json, v);
+    CHECK(text[0] == '{' && strstr(text, "\"first twenty\"") != NULL);
 
     /* policies and decisions */
     CHECK(hone_policy_create_for_tier(HONE_TIER_MEDIUM, &medium) == HONE_OK);
-    CHECK(hone_validation_decide(v, medium, &verdict, &missing, &text) == HONE_OK);
-    CHECK(verdict == HONE_VERDICT_REJECTED);
+    /* The decision text: NULL / 0 is "not wanted" (success, with its size); a too small buffer
+       fails and leaves the verdict, the count and the buffer as they were. */
+    needed = 0;
+    CHECK(hone_validation_decide(v, medium, &verdict, &missing, NULL, 0, &needed) == HONE_OK);
+    CHECK(verdict == HONE_VERDICT_REJECTED && needed > 1 && needed < sizeof text);
+    verdict = HONE_VERDICT_APPROVED;
+    missing = 77;
+    memset(text, '#', sizeof text);
+    {
+        size_t again = 0, i;
+        int untouched = 1;
+        CHECK_FAILS(hone_validation_decide(v, medium, &verdict, &missing, text, needed - 1, &again),
+                    HONE_ERROR_OUT_OF_RANGE, "hone_validation_decide");
+        CHECK(again == needed && verdict == HONE_VERDICT_APPROVED && missing == 77);
+        for (i = 0; i < sizeof text; ++i)
+            untouched &= text[i] == '#';
+        CHECK(untouched);
+    }
+    CHECK(hone_validation_decide(v, medium, &verdict, &missing, text, needed, NULL) == HONE_OK);
+    CHECK(verdict == HONE_VERDICT_REJECTED && strlen(text) == needed - 1 && text[needed] == '#');
     CHECK(strstr(text, "\"metric\":\"accuracy_drop\"") != NULL);
+    CHECK_FAILS(hone_validation_decide(v, medium, &verdict, &missing, NULL, 1 << 20, NULL),
+                HONE_ERROR_INVALID_ARGUMENT, "'buffer'");
     CHECK(hone_policy_create_from_json("{\"tier\":\"low\",\"max_accuracy_drop\":0.2,"
                                        "\"max_slice_accuracy_drop\":0.5,\"min_agreement\":0.5,"
                                        "\"required_approvals\":2}",
                                        "team.json", &custom) == HONE_OK);
-    CHECK(hone_validation_decide(v, custom, &verdict, &missing, NULL) == HONE_OK);
+    CHECK(hone_validation_decide(v, custom, &verdict, &missing, NULL, 0, NULL) == HONE_OK);
     CHECK(verdict == HONE_VERDICT_NEEDS_SIGNOFF && missing == 2);
-    CHECK(hone_policy_to_json(custom, buffer, sizeof buffer, &needed) == HONE_OK);
-    CHECK(strstr(buffer, "\"required_approvals\":2") != NULL && needed == strlen(buffer) + 1);
-    CHECK(hone_policy_to_json(custom, buffer, 8, &needed) == HONE_ERROR_OUT_OF_RANGE);
-    CHECK(needed > 8);
+    CHECK_STRING(buffer, hone_policy_to_json, custom);
+    CHECK(strstr(buffer, "\"required_approvals\":2") != NULL);
 
     /* errors */
     {
@@ -157,7 +175,8 @@ int main(void) {
             CHECK(hone_runner_create(&rp, &no_run) == HONE_ERROR_INVALID_ARGUMENT);
             CHECK(no_run == NULL);
         }
-        CHECK(hone_validation_decide(v, NULL, &verdict, NULL, NULL) == HONE_ERROR_INVALID_ARGUMENT);
+        CHECK(hone_validation_decide(v, NULL, &verdict, NULL, NULL, 0, NULL) ==
+              HONE_ERROR_INVALID_ARGUMENT);
     }
 
     hone_validation_destroy(v);

@@ -7,7 +7,7 @@ _params_init function before fields are set, so a library with newer (longer) st
 works. No third-party package is needed; NumPy arrays are accepted and returned when NumPy is
 installed (anything with the buffer protocol works: array.array, bytes, memoryview).
 
-The shared library is found from $HONE_LIBRARY, else as "libhone.so.1" on the loader's path.
+The shared library is found from $HONE_LIBRARY, else as "libhone.so.2" on the loader's path.
 
 Covered: versions, threads, tensors, ONNX models (load, save, inputs/outputs/weights, get/set
 weights, the deployable QDQ form), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
@@ -30,7 +30,7 @@ __all__ = [
 
 # ---- the library -------------------------------------------------------------------------------
 
-_lib = C.CDLL(os.environ.get("HONE_LIBRARY", "libhone.so.1"))
+_lib = C.CDLL(os.environ.get("HONE_LIBRARY", "libhone.so.2"))
 
 
 class Status:
@@ -62,6 +62,24 @@ _last_error = _fn("hone_last_error", [], C.c_char_p)
 def _check(status: int) -> None:
     if status != Status.OK:
         raise HoneError(status, (_last_error() or b"").decode(errors="replace"))
+
+
+def _read_bytes(get) -> bytes:
+    """The bytes before the final NUL of a string returned by the C ABI's one string rule
+    (hone.h, Conventions, "Strings"): get(buffer, capacity, needed) is called with NULL, 0 to
+    learn the size, then with a buffer of that size."""
+    needed = C.c_size_t()
+    status = get(None, 0, C.byref(needed))
+    if status != Status.OUT_OF_RANGE:  # OK only where NULL, 0 means "not wanted"
+        _check(status)
+    buf = C.create_string_buffer(needed.value)
+    _check(get(buf, needed.value, None))
+    return buf.raw[: needed.value - 1]
+
+
+def _read_string(get) -> str:
+    """A string returned by the C ABI's one string rule (see _read_bytes)."""
+    return _read_bytes(get).decode(errors="replace")
 
 
 def _str(s: Optional[str]) -> Optional[bytes]:
@@ -242,9 +260,10 @@ _fn("hone_model_load_onnx", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_model_save_onnx", [C.c_void_p, C.c_char_p, C.c_uint64])
 _fn("hone_model_destroy", [C.c_void_p], None)
 _fn("hone_model_get_info", [C.c_void_p, C.POINTER(_ModelInfo)])
-_fn("hone_model_value", [C.c_void_p, C.c_int, C.c_size_t, C.POINTER(C.c_char_p),
-                         C.POINTER(C.c_int), C.POINTER(C.c_size_t), C.POINTER(C.c_int64),
-                         C.c_size_t])
+_fn("hone_model_value", [C.c_void_p, C.c_int, C.c_size_t, C.POINTER(C.c_int),
+                         C.POINTER(C.c_size_t), C.POINTER(C.c_int64), C.c_size_t])
+_fn("hone_model_value_name", [C.c_void_p, C.c_int, C.c_size_t, C.c_char_p, C.c_size_t,
+                              C.POINTER(C.c_size_t)])
 _fn("hone_model_get_weight", [C.c_void_p, C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_model_set_weight", [C.c_void_p, C.c_char_p, C.c_void_p])
 
@@ -278,12 +297,14 @@ class Model:
     def _values(self, kind: int, count: int) -> list:
         out = []
         for index in range(count):
-            name, dtype, rank = C.c_char_p(), C.c_int(), C.c_size_t()
+            dtype, rank = C.c_int(), C.c_size_t()
             dims = (C.c_int64 * MAX_RANK)()
-            _check(_lib.hone_model_value(self._handle, kind, index, C.byref(name),
-                                         C.byref(dtype), C.byref(rank), dims, MAX_RANK))
+            _check(_lib.hone_model_value(self._handle, kind, index, C.byref(dtype),
+                                         C.byref(rank), dims, MAX_RANK))
+            name = _read_string(lambda b, c, n, index=index: _lib.hone_model_value_name(
+                self._handle, kind, index, b, c, n))
             shape = None if rank.value == C.c_size_t(-1).value else tuple(dims[: rank.value])
-            out.append((name.value.decode(), dtype.value, shape))
+            out.append((name, dtype.value, shape))
         return out
 
     @property
@@ -324,13 +345,10 @@ class Model:
         """The tensors to calibrate so that to_qdq() writes the form ONNX Runtime fuses into its
         integer kernels: each layer's input (unless carried through MaxPool/Reshape/...) and
         its output (after a Relu)."""
-        count = C.c_size_t()
-        _check(_lib.hone_model_qdq_activation_tensors(self._handle, None, None, 0,
-                                                      C.byref(count)))
-        names = (C.c_char_p * max(count.value, 1))()
-        _check(_lib.hone_model_qdq_activation_tensors(self._handle, None, names, count.value,
-                                                      C.byref(count)))
-        return [names[i].decode() for i in range(count.value)]
+        # "a\0b\0" before the list's final NUL
+        packed = _read_bytes(lambda b, c, n: _lib.hone_model_qdq_activation_tensors(
+            self._handle, None, b, c, n, None))
+        return [name.decode(errors="replace") for name in packed.split(b"\0")[:-1]]
 
 
 # ---- deployable ONNX (QDQ) ---------------------------------------------------------------------
@@ -361,8 +379,8 @@ _fn("hone_qdq_params_init", [C.c_void_p])
 _fn("hone_qdq_activation_from_range", [C.c_float, C.c_float, C.c_int, C.POINTER(C.c_float),
                                        C.POINTER(C.c_int32)])
 _fn("hone_model_to_qdq", [C.c_void_p, C.c_void_p, C.POINTER(C.c_void_p)])
-_fn("hone_model_qdq_activation_tensors", [C.c_void_p, C.c_void_p, C.POINTER(C.c_char_p),
-                                          C.c_size_t, C.POINTER(C.c_size_t)])
+_fn("hone_model_qdq_activation_tensors", [C.c_void_p, C.c_void_p, C.c_char_p, C.c_size_t,
+                                          C.POINTER(C.c_size_t), C.POINTER(C.c_size_t)])
 
 
 def qdq_grid(lo: float, hi: float, seven_bit: bool = False) -> tuple:
@@ -426,8 +444,8 @@ _fn("hone_executor_destroy", [C.c_void_p], None)
 _fn("hone_executor_run", [C.c_void_p, C.POINTER(C.c_void_p), C.c_size_t,
                           C.POINTER(C.c_void_p), C.c_size_t, _OBSERVE, C.c_void_p])
 _fn("hone_executor_node_count", [C.c_void_p, C.POINTER(C.c_size_t)])
-_fn("hone_executor_node_path", [C.c_void_p, C.c_size_t, C.POINTER(C.c_char_p),
-                                C.POINTER(C.c_char_p), C.POINTER(C.c_char_p)])
+for _name in ("hone_executor_node_name", "hone_executor_node_op_type", "hone_executor_node_path"):
+    _fn(_name, [C.c_void_p, C.c_size_t, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)])
 
 
 class Executor:
@@ -503,10 +521,10 @@ class Executor:
         _check(_lib.hone_executor_node_count(self._handle, C.byref(count)))
         out = []
         for i in range(count.value):
-            node, op, path = C.c_char_p(), C.c_char_p(), C.c_char_p()
-            _check(_lib.hone_executor_node_path(self._handle, i, C.byref(node), C.byref(op),
-                                                C.byref(path)))
-            out.append((node.value.decode(), op.value.decode(), path.value.decode()))
+            out.append(tuple(_read_string(lambda b, c, n, f=f, i=i: f(self._handle, i, b, c, n))
+                             for f in (_lib.hone_executor_node_name,
+                                       _lib.hone_executor_node_op_type,
+                                       _lib.hone_executor_node_path)))
         return out
 
 
@@ -515,7 +533,7 @@ class Executor:
 _fn("hone_key_generate", [C.POINTER(C.c_void_p)])
 _fn("hone_key_load_pem", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_key_save_pem", [C.c_void_p, C.c_char_p])
-_fn("hone_key_public_hex", [C.c_void_p, C.c_char_p, C.c_size_t])
+_fn("hone_key_public_hex", [C.c_void_p, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)])
 _fn("hone_key_destroy", [C.c_void_p], None)
 
 
@@ -539,9 +557,7 @@ class Key:
 
     @property
     def public_hex(self) -> str:
-        buf = C.create_string_buffer(65)
-        _check(_lib.hone_key_public_hex(self._handle, buf, 65))
-        return buf.value.decode()
+        return _read_string(lambda b, c, n: _lib.hone_key_public_hex(self._handle, b, c, n))
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -690,19 +706,15 @@ class Ledger:
         p = _CycloneDXParams()
         _check(_lib.hone_cyclonedx_params_init(C.byref(p)))
         p.seq = seq
-        needed = C.c_size_t()
-        status = _lib.hone_ledger_export_cyclonedx(self._handle, C.byref(p), None, 0,
-                                                   C.byref(needed))
-        if status != Status.OUT_OF_RANGE:
-            _check(status)
-        buf = C.create_string_buffer(needed.value)
-        _check(_lib.hone_ledger_export_cyclonedx(self._handle, C.byref(p), buf, needed.value,
-                                                 None))
-        return buf.value.decode()
+        return _read_string(lambda b, c, n: _lib.hone_ledger_export_cyclonedx(
+            self._handle, C.byref(p), b, c, n))
+
 
 _fn("hone_trust_store_load", [C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_trust_store_parse", [C.c_char_p, C.c_size_t, C.c_char_p, C.POINTER(C.c_void_p)])
 _fn("hone_trust_store_count", [C.c_void_p, C.POINTER(C.c_size_t)])
+_fn("hone_trust_store_holder", [C.c_void_p, C.c_char_p, C.c_char_p, C.c_size_t,
+                                C.POINTER(C.c_size_t)])
 _fn("hone_trust_store_destroy", [C.c_void_p], None)
 
 
@@ -729,6 +741,11 @@ class TrustStore:
         n = C.c_size_t()
         _check(_lib.hone_trust_store_count(self._handle, C.byref(n)))
         return n.value
+
+    def holder(self, public_hex: str) -> str:
+        """Who holds the key `public_hex` (HoneError NOT_FOUND when it is not listed)."""
+        key = _str(public_hex)
+        return _read_string(lambda b, c, n: _lib.hone_trust_store_holder(self._handle, key, b, c, n))
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -829,17 +846,6 @@ _fn("hone_optimize_result_report_json", [C.c_void_p, C.c_char_p, C.c_size_t,
 _fn("hone_optimize_result_artifact", [C.c_void_p, C.c_size_t, C.c_char_p, C.c_size_t,
                                       C.POINTER(C.c_size_t), C.POINTER(C.c_size_t)])
 _fn("hone_optimize_result_destroy", [C.c_void_p], None)
-
-
-def _read_string(get) -> str:
-    """A string returned with the caller-buffer convention: get(buffer, capacity, needed)."""
-    needed = C.c_size_t()
-    status = get(None, 0, C.byref(needed))
-    if status not in (Status.OK, Status.OUT_OF_RANGE):
-        _check(status)
-    buf = C.create_string_buffer(needed.value)
-    _check(get(buf, needed.value, None))
-    return buf.value.decode(errors="replace")
 
 
 def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: str,

@@ -890,8 +890,9 @@ class _ValidationSummary(C.Structure):
 _fn("hone_validate_params_init", [_P(_ValidateParams)])
 _fn("hone_validate", [_VP, _VP, _VP, _P(C.c_int64), C.c_size_t, _P(_ValidateParams), _P(_VP)])
 _fn("hone_validation_summary_get", [_VP, _P(_ValidationSummary)])
-_fn("hone_validation_json", [_VP, _P(C.c_char_p)])
-_fn("hone_validation_decide", [_VP, _VP, _P(C.c_int), _P(C.c_uint32), _P(C.c_char_p)])
+_fn("hone_validation_json", [_VP, C.c_char_p, C.c_size_t, _P(C.c_size_t)])
+_fn("hone_validation_decide", [_VP, _VP, _P(C.c_int), _P(C.c_uint32), C.c_char_p, C.c_size_t,
+                               _P(C.c_size_t)])
 _fn("hone_validation_destroy", [_VP], None)
 
 
@@ -921,9 +922,7 @@ class Validation:
 
     def json(self) -> str:
         """The whole report as JSON text."""
-        out = C.c_char_p()
-        _check(_lib.hone_validation_json(self._handle, C.byref(out)))
-        return out.value.decode()
+        return _read_string(lambda b, c, n: _lib.hone_validation_json(self._handle, b, c, n))
 
     def report(self) -> dict:
         return json.loads(self.json())
@@ -931,11 +930,12 @@ class Validation:
     def decide(self, policy: Policy) -> dict:
         """{"verdict" ("approved", "needs_signoff", "rejected"), "approvals_missing",
         "decision" (the decision with its reasons, as the ledger stores it)}."""
-        verdict, missing, text = C.c_int(), C.c_uint32(), C.c_char_p()
-        _check(_lib.hone_validation_decide(self._handle, policy._handle, C.byref(verdict),
-                                           C.byref(missing), C.byref(text)))
+        verdict, missing = C.c_int(), C.c_uint32()
+        # Both calls (size, then text) set the verdict and the count.
+        text = _read_string(lambda b, c, n: _lib.hone_validation_decide(
+            self._handle, policy._handle, C.byref(verdict), C.byref(missing), b, c, n))
         return {"verdict": self.verdicts[verdict.value], "approvals_missing": missing.value,
-                "decision": json.loads(text.value.decode())}
+                "decision": json.loads(text)}
 
 
 def validate(baseline, candidate, inputs, labels: Optional[Sequence[int]] = None,

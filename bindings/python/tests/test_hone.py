@@ -1,12 +1,13 @@
 """The Python binding against the real library and the committed Fashion-MNIST fixtures.
 
 Run by CTest (test_python_binding) with HONE_LIBRARY, PYTHONPATH and HONE_FIXTURES_DIR set; by
-hand: HONE_LIBRARY=build/src/libhone.so.1 PYTHONPATH=bindings/python \
+hand: HONE_LIBRARY=build/src/libhone.so.2 PYTHONPATH=bindings/python \
       python3 -m unittest discover -s bindings/python/tests -v
 """
 
 import array
 import ast
+import ctypes
 import gzip
 import hashlib
 import json
@@ -57,11 +58,46 @@ def argmax_rows(values, cols):
 class Versions(unittest.TestCase):
     def test_version_and_threads(self):
         self.assertRegex(hone.version(), r"^\d+\.\d+\.\d+$")
-        self.assertGreaterEqual(hone.abi_version(), 1)
+        self.assertEqual(hone.abi_version(), 2)
         hone.set_num_threads(1)
         self.assertEqual(hone.get_num_threads(), 1)
         hone.set_num_threads(0)
         self.assertGreaterEqual(hone.get_num_threads(), 1)
+
+
+class Strings(unittest.TestCase):
+    """The binding's one reader of hone's string rule: size first, then a buffer of that size."""
+
+    def test_two_calls_size_then_buffer(self):
+        calls = []
+
+        def get(buffer, capacity, needed):  # a C function returning "a\0b" + NUL
+            calls.append((buffer is None, capacity))
+            if needed is not None:
+                ctypes.cast(needed, ctypes.POINTER(ctypes.c_size_t))[0] = 4
+            if capacity < 4:
+                return hone.Status.OUT_OF_RANGE
+            ctypes.memmove(buffer, b"a\0b\0", 4)
+            return hone.Status.OK
+
+        self.assertEqual(hone._read_bytes(get), b"a\0b")  # all before the final NUL
+        self.assertEqual(calls, [(True, 0), (False, 4)])
+
+    def test_text_is_utf8(self):
+        def get(buffer, capacity, needed):  # "hé" + NUL
+            if needed is not None:
+                ctypes.cast(needed, ctypes.POINTER(ctypes.c_size_t))[0] = 4
+            if capacity < 4:
+                return hone.Status.OUT_OF_RANGE
+            ctypes.memmove(buffer, "hé".encode() + b"\0", 4)
+            return hone.Status.OK
+
+        self.assertEqual(hone._read_string(get), "hé")
+
+    def test_other_failures_raise(self):
+        with self.assertRaises(hone.HoneError) as e:
+            hone._read_string(lambda b, c, n: hone.Status.NOT_FOUND)
+        self.assertEqual(e.exception.status, hone.Status.NOT_FOUND)
 
 
 class Tensors(unittest.TestCase):
@@ -99,6 +135,9 @@ class Models(unittest.TestCase):
         name, dtype, shape = self.model.inputs[0]
         self.assertEqual((name, dtype, shape), ("input", hone.DType.F32, (-1, 784)))
         self.assertEqual(self.model.outputs[0][0], "logits")
+        self.assertEqual([n for n, _, _ in self.model.weights],
+                         ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias",
+                          "fc3.weight"])
         weights = {n: s for n, _, s in self.model.weights}
         self.assertIn((256, 784), weights.values())
         self.assertEqual(sum(1 for s in weights.values() if len(s) == 2), 3)
@@ -112,7 +151,12 @@ class Models(unittest.TestCase):
         got = logits.tolist()
         scale = max(abs(v) for v in reference)
         self.assertLessEqual(max(abs(a - b) for a, b in zip(got, reference)), 1e-4 * scale)
-        self.assertTrue(all(p for p in run.node_paths()))
+        paths = run.node_paths()
+        self.assertEqual([(n, op) for n, op, _ in paths],
+                         [("/fc1/Gemm", "Gemm"), ("/Relu", "Relu"), ("/fc2/Gemm", "Gemm"),
+                          ("/Relu_1", "Relu"), ("/fc3/Gemm", "Gemm")])
+        self.assertTrue(paths[0][2].startswith("f32 linear (oneDNN)"))
+        self.assertTrue(paths[1][2].startswith("fused into Gemm"))
 
     def test_int8_agrees_and_observes(self):
         count = 512
@@ -221,6 +265,13 @@ class Ledgers(unittest.TestCase):
             key = hone.Key()
             key.save(os.path.join(d, "me.pem"))
             self.assertEqual(hone.Key.load(os.path.join(d, "me.pem")).public_hex, key.public_hex)
+            # RFC 8032 section 7.1, TEST 1: this secret key (PKCS#8) has public key d75a98…511a
+            with open(os.path.join(d, "rfc8032.pem"), "w") as f:
+                f.write("-----BEGIN PRIVATE KEY-----\n"
+                        "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+                        "-----END PRIVATE KEY-----\n")
+            self.assertEqual(hone.Key.load(os.path.join(d, "rfc8032.pem")).public_hex,
+                             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
             artifact = os.path.join(d, "model.bin")
             with open(artifact, "wb") as f:
                 f.write(b"weights")
@@ -245,6 +296,11 @@ class Ledgers(unittest.TestCase):
             trust = hone.TrustStore.parse(f"alice optimizer {key.public_hex}\n"
                                           f"bob approver:low {bob.public_hex}  # reviewer\n")
             self.assertEqual(len(trust), 2)
+            self.assertEqual((trust.holder(key.public_hex), trust.holder(bob.public_hex)),
+                             ("alice", "bob"))
+            with self.assertRaises(hone.HoneError) as e:
+                trust.holder("00")
+            self.assertEqual(e.exception.status, hone.Status.NOT_FOUND)
             with open(artifact, "rb") as f:
                 report = hone.check_load(f.read(), path, trust=trust, strict=True)
             self.assertEqual(report["verdict"], "approved")
