@@ -57,6 +57,7 @@
 
 // data, assurance
 #include "hone/data/arrays.hpp"
+#include "hone/data/data_spec.hpp"
 #include "hone/data/dataset.hpp"
 #include "hone/io/digest.hpp"
 #include "hone/ledger/identity.hpp"
