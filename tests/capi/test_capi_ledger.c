@@ -72,9 +72,9 @@ static void check_trust_and_load(const char* dir) {
     hone_change_record r;
     hone_load_check_params lp;
     hone_load_check* result = NULL;
-    hone_load_check_info info = {sizeof(hone_load_check_info)};
+    hone_load_check_info info = {.struct_size = sizeof(hone_load_check_info)};
     hone_verify_params vp;
-    hone_artifact_status as = {sizeof(hone_artifact_status)};
+    hone_artifact_status as = {.struct_size = sizeof(hone_artifact_status)};
     const char* artifacts[1];
     const char model[] = "the bytes an engine loads";
     size_t count = 0;
@@ -216,8 +216,8 @@ int main(void) {
     hone_ledger* ledger = NULL;
     hone_change_record r;
     hone_verify_params vp;
-    hone_verify_result vr = {sizeof(hone_verify_result)};
-    hone_artifact_status as = {sizeof(hone_artifact_status)};
+    hone_verify_result vr = {.struct_size = sizeof(hone_verify_result)};
+    hone_artifact_status as = {.struct_size = sizeof(hone_artifact_status)};
     char alice_hex[65], loaded_hex[65];
     uint64_t seq = 0;
     const char* artifacts[1];

@@ -25,7 +25,7 @@ int main(void) {
                 *wrong = wrap_tensor(HONE_DTYPE_F32, 2, tok_dims, base, 6 * sizeof(float));
     hone_lm_comparison* cmp = NULL;
     hone_lm_params params;
-    hone_lm_slice_metrics m = {sizeof(hone_lm_slice_metrics)};
+    hone_lm_slice_metrics m = {.struct_size = sizeof(hone_lm_slice_metrics)};
     size_t slices = 99;
     char json[16384];
     int t;

@@ -26,10 +26,10 @@ int main(void) {
     const uint32_t second_half[2] = {2, 3};
     hone_metric_collector_params mp;
     hone_metric_collector* mc = NULL;
-    hone_classification_summary s = {sizeof(hone_classification_summary)};
+    hone_classification_summary s = {.struct_size = sizeof(hone_classification_summary)};
     hone_tensor *out = wrap(logits, 4, 3), *ref = wrap(base, 4, 3), *short_ref = wrap(base, 2, 3);
     hone_layer_errors* le = NULL;
-    hone_layer_error_info info = {sizeof(hone_layer_error_info)};
+    hone_layer_error_info info = {.struct_size = sizeof(hone_layer_error_info)};
     size_t count = 0;
     float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 5}, nan_data[4] = {1, 2, 3, 0};
     hone_tensor *ta = wrap(a, 2, 2), *tb = wrap(b, 2, 2), *tn = NULL;

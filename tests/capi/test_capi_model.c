@@ -89,7 +89,7 @@ static int same_tensor(const hone_tensor* a, const hone_tensor* b) {
 static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
     static const char* const layers[3] = {"fc1.weight", "fc2.weight", "fc3.weight"};
     hone_qdq_params qp;
-    hone_model_info info = {sizeof(hone_model_info)};
+    hone_model_info info = {.struct_size = sizeof(hone_model_info)};
     hone_model *qdq = NULL, *int4 = NULL, *loaded = NULL;
     hone_executor *ex = NULL, *internal = NULL, *folded = NULL;
     hone_executor_params ep;
@@ -395,7 +395,7 @@ static void qdq_and_packed(hone_model* model, const hone_tensor* input) {
 int main(void) {
     hone_model* model = NULL;
     hone_model* again = NULL;
-    hone_model_info info = {sizeof(hone_model_info)};
+    hone_model_info info = {.struct_size = sizeof(hone_model_info)};
     char name[64];
     hone_dtype dtype = HONE_DTYPE_I8;
     size_t rank = 0, count = 0, i;
@@ -426,7 +426,7 @@ int main(void) {
     CHECK(hone_model_load_onnx(fixture, &model) == HONE_OK);
     {
         /* Output structs are versioned: a short struct_size is refused, nothing written. */
-        hone_model_info short_info = {8};
+        hone_model_info short_info = {.struct_size = 8};
         CHECK_FAILS(hone_model_get_info(model, &short_info), HONE_ERROR_INVALID_ARGUMENT,
                     "hone_model_info.struct_size is 8");
         CHECK(short_info.node_count == 0);

@@ -54,7 +54,7 @@ int main(void) {
     model good = {0, 0}, worse = {10, 0}, failing = {0, 1};
     hone_validate_params vp;
     hone_validation* v = NULL;
-    hone_validation_summary s = {sizeof(hone_validation_summary)};
+    hone_validation_summary s = {.struct_size = sizeof(hone_validation_summary)};
     hone_policy *medium = NULL, *custom = NULL;
     hone_verdict verdict = HONE_VERDICT_APPROVED;
     uint32_t missing = 99;
@@ -99,7 +99,7 @@ int main(void) {
     vp.slice_count = 1;
     CHECK(hone_validate(baseline, candidate, inputs, labels, N, &vp, &v) == HONE_OK);
     {
-        hone_validation_summary short_s = {4};
+        hone_validation_summary short_s = {.struct_size = 4};
         CHECK_FAILS(hone_validation_summary_get(v, &short_s), HONE_ERROR_INVALID_ARGUMENT,
                     "struct_size");
     }
