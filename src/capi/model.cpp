@@ -43,7 +43,7 @@ const hone::value_info* value_at(const hone::model& m, long long kind, std::size
 }
 
 // The kind as an integer, checked (a C caller may pass any int).
-long long value_kind(hone_value_kind kind, const char* fn) {
+long long value_kind(const hone_value_kind& kind, const char* fn) { // by reference: no load
     const auto k = hone::capi::raw_enum(kind);
     if (k < 0 || k > 2)
         hone::fail(hone::status::invalid_argument,
