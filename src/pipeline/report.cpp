@@ -285,13 +285,13 @@ std::string verdict_label(const std::string& verdict) {
     return verdict.empty() ? "NO DECISION" : html_escape(verdict);
 }
 
-// SVG numbers: finite, short.
 // A slice's change of accuracy, candidate − baseline.
 std::optional<double> delta_of(const json& slice) {
     const auto b = num(slice, "baseline_accuracy"), c = num(slice, "candidate_accuracy");
     return b && c ? std::optional(*c - *b) : std::nullopt;
 }
 
+// SVG numbers: finite, short.
 std::string n(double x) { return fmt::format("{:.1f}", std::isfinite(x) ? x : 0.0); }
 
 // The accuracy delta of each slice as a forest plot: a dot at the delta, a line over the
