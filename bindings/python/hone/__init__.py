@@ -810,6 +810,8 @@ _SampleFn = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_int64, C.c_int64, C.POINTER(C.c
                         C.POINTER(C.c_int64), C.POINTER(C.c_int64))
 _ProgressFn = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p, C.c_uint64, C.c_uint64)
 _NoteFn = C.CFUNCTYPE(None, C.c_void_p, C.c_char_p)
+_RunnerFactoryFn = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p, C.c_void_p, C.c_size_t,
+                               C.POINTER(C.c_void_p))
 
 
 class _DataSource(C.Structure):
@@ -828,7 +830,7 @@ class _OptimizeParams(C.Structure):
                 ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
                 ("note", _NoteFn), ("user", C.c_void_p), ("tolerable_drop", C.c_double),
                 ("relative_drop", C.c_int), ("target_bits_per_weight", C.c_double),
-                ("runner_factory", C.c_void_p), ("runner_user", C.c_void_p)]  # not exposed yet
+                ("runner_factory", _RunnerFactoryFn), ("runner_user", C.c_void_p)]
 
 
 class _OptimizeSummary(C.Structure):
@@ -855,7 +857,8 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
              progress: Optional[Callable[[str, int, int], bool]] = None,
              note: Optional[Callable[[str], None]] = None,
              tolerable_drop: Optional[float] = None, relative_drop: bool = False,
-             target_bpw: Optional[float] = None) -> dict:
+             target_bpw: Optional[float] = None,
+             engine: Optional[Callable[[str, bytes], object]] = None) -> dict:
     """The whole controlled change (hone_optimize, docs/pipeline.md): baseline, recipe (a preset
     such as "int8", a recipe file or JSON text), candidate, validation, decision, artifact, ledger
     records and report. `calib` / `eval` are data specs (docs/cli.md). `progress(stage, done,
@@ -864,7 +867,11 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     layers that cost most accuracy stay in f32 until the drop on calibration samples is within
     it; its trials are in report["search"]. `target_bpw` chooses each layer's precision (8 or 4
     bits, or f32) under that many bits per weight with the least measured output noise; the
-    allocation is in report["budget"]. Returns {"verdict",
+    allocation is in report["budget"]. `engine(role, onnx_bytes)` validates on the engine's own
+    runners: hone calls it with "baseline" and the baseline's ONNX bytes, then "candidate" and
+    the deployable file's exact bytes; it returns a Runner, or what Runner() takes (an Executor,
+    or a function from an input batch to logits). The format must be "qdq" or "matmulnbits";
+    an exception in it (or in its runner) stops the run and is raised again. Returns {"verdict",
     "approvals_missing", "artifacts", "artifact_bytes", "baseline_seq", "record_seq",
     "record_signed", "report"} — the report being the evidence document as a dict."""
     p = _OptimizeParams()
@@ -895,12 +902,31 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     def on_note(_user, text):
         note(text.decode(errors="replace"))
 
+    runners = []  # alive until hone_optimize returns: hone runs them through their callbacks
+
+    def on_runner(_user, role, data, size, out):
+        try:
+            from .algorithms import Runner
+            made = engine(role.decode(), C.string_at(data, size))
+            runner = made if isinstance(made, Runner) else Runner(made, name=f"engine {role.decode()}")
+            runners.append(runner)
+            out[0] = runner._handle.value
+            runner._handle = None  # hone destroys the hone_runner
+            return Status.OK
+        except BaseException as e:  # stop the run; re-raised below
+            errors.append(e)
+            return Status.INVALID_ARGUMENT
+
     keep = (_ProgressFn(on_progress) if progress else _ProgressFn(),
-            _NoteFn(on_note) if note else _NoteFn())
-    p.progress, p.note = keep
+            _NoteFn(on_note) if note else _NoteFn(),
+            _RunnerFactoryFn(on_runner) if engine else _RunnerFactoryFn())
+    p.progress, p.note, p.runner_factory = keep
     result = C.c_void_p()
     status = _lib.hone_optimize(C.byref(p), C.byref(result))
+    errors += [e for r in runners for e in r.raised]
     if errors:
+        if status == Status.OK:
+            _lib.hone_optimize_result_destroy(result)
         raise errors[0]
     _check(status)
     try:

@@ -443,6 +443,50 @@ class Optimize(unittest.TestCase):
             self.assertEqual(sorted(l["layer"] for l in b["layers"]),
                              sorted(set(l["layer"] for l in b["layers"])))
 
+    def test_engine_runners(self):
+        """The engine's runners validate: hone's executor on the bytes for the baseline, a
+        function always answering class 0 for the candidate — rejected, on the engine's say."""
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "mlp.int8.onnx"), os.path.join(d, "l.jsonl")
+            seen = {}
+
+            def engine(role, data):
+                seen[role] = data
+                if role == "baseline":
+                    path = os.path.join(d, "engine_baseline.onnx")
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    return hone.Executor(hone.Model(path))
+                def class_0(batch):
+                    n = batch.shape[0]
+                    logits = array.array("f", [1.0 if i % 10 == 0 else 0.0 for i in range(n * 10)])
+                    return hone.Tensor.from_buffer(logits, shape=(n, 10))
+                return hone.Runner(class_0, name="always class 0")
+
+            r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
+                              "fashion-mnist:train:128", "fashion-mnist:test:256", out, ledger,
+                              policy="low", repeats=2, latency_batches=[1], engine=engine)
+            self.assertEqual(list(seen), ["baseline", "candidate"])
+            with open(out, "rb") as f:
+                self.assertEqual(seen["candidate"], f.read())  # the deployable file's bytes
+            self.assertEqual(r["verdict"], "rejected")
+            m = r["report"]["metrics"]
+            self.assertEqual(m["baseline_name"], "engine baseline")
+            self.assertEqual(m["candidate_name"], "always class 0")
+            self.assertGreater(m["accuracy"]["baseline"], 0.7)
+            self.assertLess(m["accuracy"]["candidate"], 0.2)
+
+            def broken(role, data):
+                raise RuntimeError(f"engine cannot load the {role}")
+
+            out2 = os.path.join(d, "never.onnx")
+            with self.assertRaises(RuntimeError) as e:
+                hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
+                              "fashion-mnist:train:64", "fashion-mnist:test:64", out2, ledger,
+                              policy="low", repeats=2, latency_batches=[1], engine=broken)
+            self.assertIn("engine cannot load the baseline", str(e.exception))
+            self.assertFalse(os.path.exists(out2))
+
     def test_cancel_and_errors(self):
         with tempfile.TemporaryDirectory() as d:
             out, ledger = os.path.join(d, "c.onnx"), os.path.join(d, "l.jsonl")
