@@ -1335,9 +1335,28 @@ optimize_outcome validate_change(const validate_request& o, const pipeline_event
                  fmt::format("ledger '{}' does not verify (line {}: {}); nothing was written",
                              o.ledger.string(), v.first_bad, v.problem));
     }
-    sized_runner br(b, run_options_of(b, o.baseline), "baseline", fs::file_size(o.baseline));
-    sized_runner kr(k, run_options_of(k, o.candidate), "candidate", fs::file_size(o.candidate));
-    auto report = validate(br, kr, evaluation_of(eval), opts);
+    const auto bo = run_options_of(b, o.baseline), ko = run_options_of(k, o.candidate);
+    sized_runner br(b, bo, "baseline", fs::file_size(o.baseline));
+    sized_runner kr(k, ko, "candidate", fs::file_size(o.candidate));
+    std::unique_ptr<runner> engine_b, engine_k;
+    if (o.engine) {
+        for (const auto* f : {&o.baseline, &o.candidate}) {
+            const auto& fo = f == &o.baseline ? bo : ko;
+            if (!fo.int4_weights.empty() || !fo.palettized_weights.empty())
+                fail(status::invalid_argument,
+                     fmt::format("'{}' runs on hone's packed weights (--format hone): an engine's "
+                                 "runner would run its f32 graph instead; give a qdq or "
+                                 "matmulnbits file",
+                                 f->string()));
+        }
+        engine_b = engine_runner_for(o.engine, "baseline", read_file(o.baseline),
+                                     fs::file_size(o.baseline), br.work_per_sample());
+        engine_k = engine_runner_for(o.engine, "candidate", read_file(o.candidate),
+                                     fs::file_size(o.candidate), kr.work_per_sample());
+    }
+    auto report =
+        validate(engine_b ? *engine_b : static_cast<runner&>(br),
+                 engine_k ? *engine_k : static_cast<runner&>(kr), evaluation_of(eval), opts);
     conclusion cl;
     cl.model = o.baseline.string();
     cl.recipe_name = o.candidate.filename().string();

@@ -149,6 +149,9 @@ struct validate_request {
     std::filesystem::path key;
     data_settings data;
     validation_settings validation;
+    /// The engine's runners (runner_factory), given each file's exact bytes; unset = hone's
+    /// executor. A file with hone's packed weights (--format hone) is refused with it.
+    runner_factory engine;
 };
 
 HONE_EXPORT optimize_outcome validate_change(const validate_request& request,
