@@ -133,11 +133,11 @@ TEST_CASE("recipe search: parsed, written back, bad fields named") {
     CHECK(again.search->to_json() == r.search->to_json());
     CHECK_FALSE(parse_recipe(R"({"steps": [{"kind": "quantize"}]})", "none").search);
     // load_recipe takes JSON text too (the C ABI and bindings pass recipes as text).
-    const auto text = load_recipe(R"(  {"name": "t", "steps": [{"kind": "quantize"}],
+    const auto from_text = load_recipe(R"(  {"name": "t", "steps": [{"kind": "quantize"}],
                                         "search": {"tolerable_drop": 0.02}})");
-    CHECK(text.name == "t");
-    REQUIRE(text.search);
-    CHECK(text.search->tolerable_drop == 0.02);
+    CHECK(from_text.name == "t");
+    REQUIRE(from_text.search);
+    CHECK(from_text.search->tolerable_drop == 0.02);
     CHECK_THROWS_WITH_AS(load_recipe("{not json"), doctest::Contains("recipe 'recipe text'"),
                          hone::error);
     const auto throws = [](const char* text, const char* what) {
