@@ -110,7 +110,14 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                                      "2",
                                      "--format",
                                      format});
-            REQUIRE_MESSAGE(r.code == 0, r.err);
+            // hone writes the file whatever the verdict. Only the latency gate may reject here:
+            // it times hone's executor on a shared machine, not the file in ONNX Runtime.
+            REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
+            const auto report = nlohmann::json::parse(r.out);
+            for (const auto& reason : report["decision"]["reasons"])
+                CHECK_MESSAGE(
+                    (reason["passed"] == true || reason["metric"] == "latency_regression"),
+                    reason.dump());
             const auto ort = argmax_rows(hone::test::ort_run(out, x));
             const auto ops = hone::test::ort_executed_ops(out, x.slice(0, 0, 64));
             const auto own = argmax_rows(hone_run(out, x));
@@ -128,9 +135,8 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                 CHECK(ratio >= 3.5);
             if (preset == "int4" || preset == "cluster16") CHECK(ratio >= 6.0);
             // The size recorded is the file's.
-            CHECK(
-                nlohmann::json::parse(r.out)["metrics"]["candidate"]["model_bytes"].get<double>() ==
-                double(fs::file_size(out)));
+            CHECK(report["metrics"]["candidate"]["model_bytes"].get<double>() ==
+                  double(fs::file_size(out)));
             // ONNX Runtime runs the integer kernels the forms are for.
             const bool cnn = std::string(mc.file) == "cnn.onnx";
             const auto ran = [&](const char* op) { return ops.count(op) == 1; };
