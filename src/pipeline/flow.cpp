@@ -973,8 +973,23 @@ std::vector<layer_ref> selected_layers(const model& base, const recipe& rec) {
     return out;
 }
 
+/// `r` with the layers `kept` at the search's higher precision: excluded (f32), or quantized at
+/// `keep_bits` by a per-layer override of the quantize step.
+void keep_layers(recipe& r, const std::vector<std::string>& kept, int keep_bits) {
+    if (keep_bits == 32) {
+        r.exclude.insert(r.exclude.end(), kept.begin(), kept.end());
+        return;
+    }
+    for (const auto& name : kept) {
+        recipe_override ov;
+        ov.pattern = name;
+        ov.step_params = json{{"quantize", {{"bits", keep_bits}}}};
+        r.overrides.push_back(std::move(ov));
+    }
+}
+
 /// The recipe's accuracy_search on the first ranking_samples calibration samples: each trial is
-/// the deployable file of the recipe with some layers excluded, as it will ship.
+/// the deployable file of the recipe with some layers kept (keep_layers), as it will ship.
 search_result run_search(const model& base, const recipe& rec, const loaded_data& calib,
                          const data_options& data_opts, artifact_format format,
                          const std::string& source, const pipeline_events& c) {
@@ -987,7 +1002,7 @@ search_result run_search(const model& base, const recipe& rec, const loaded_data
     plain.search.reset();
     const auto measure = [&](const std::vector<std::string>& kept) {
         recipe r = plain;
-        r.exclude.insert(r.exclude.end(), kept.begin(), kept.end());
+        keep_layers(r, kept, params.keep_bits);
         const auto cb = build_candidate(base, r, calib, nullptr, data_opts, c);
         const auto sh = ship(cb, format, source);
         sized_runner run(*sh.m, *sh.exec, "trial", sh.bytes);
@@ -1218,7 +1233,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                         eval.data.size(), format_bytes(double(base_bytes)), base_entry.seq));
 
     // 2. Calibrate and apply the recipe layer by layer; with an accuracy search, the layers it
-    // keeps in f32 are excluded from the recipe (so the recorded recipe reproduces the result).
+    // keeps are excluded or overridden in the recipe (so the recorded recipe reproduces it).
     // The recipe recorded is the one built (its search or budget settled, the parameters with
     // the result), so it rebuilds this candidate as it is.
     auto chosen = rec;
@@ -1229,17 +1244,17 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
             run_budget(base, rec, calib, data_opts, format, paths.onnx.string(), c);
     if (rec.search) {
         const auto found = run_search(base, rec, calib, data_opts, format, paths.onnx.string(), c);
-        chosen.exclude.insert(chosen.exclude.end(), found.kept.begin(), found.kept.end());
+        keep_layers(chosen, found.kept, rec.search->keep_bits);
         search_j = found.to_json();
         search_j["params"] = rec.search->to_json();
         std::string kept;
         for (const auto& k : found.kept)
             kept += (kept.empty() ? "" : ", ") + k;
-        note(c, fmt::format("accuracy search: {} trials; {} layer(s) kept in f32{}; the bound {} "
-                            "on the ranking data",
-                            found.trials.size(), found.kept.size(),
-                            kept.empty() ? "" : " (" + kept + ")",
-                            found.met ? "holds" : "was not met"));
+        note(c, fmt::format(
+                    "accuracy search: {} trials; {} layer(s) kept {}{}; the bound {} "
+                    "on the ranking data",
+                    found.trials.size(), found.kept.size(), kept_precision(rec.search->keep_bits),
+                    kept.empty() ? "" : " (" + kept + ")", found.met ? "holds" : "was not met"));
     }
     auto cb = build_candidate(base, chosen, calib, tune, data_opts, c);
 

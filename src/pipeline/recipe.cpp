@@ -337,7 +337,7 @@ const char* preset_json(std::string_view name) {
 accuracy_search parse_search(const json& j, std::string_view source) {
     if (!j.is_object()) bad(source, "search must be an object");
     static const std::vector<std::string> known = {"tolerable_drop", "relative", "ranking_samples",
-                                                   "max_trials"};
+                                                   "max_trials", "keep_bits"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("search: unknown field '{}'", k));
@@ -347,6 +347,7 @@ accuracy_search parse_search(const json& j, std::string_view source) {
     s.ranking_samples =
         get<std::int64_t>(j, "ranking_samples", s.ranking_samples, source, "search");
     s.max_trials = get<int>(j, "max_trials", s.max_trials, source, "search");
+    s.keep_bits = get<int>(j, "keep_bits", s.keep_bits, source, "search");
     if (!(s.tolerable_drop >= 0 && s.tolerable_drop < 1))
         bad(source, fmt::format("search.tolerable_drop {} must lie in [0, 1) (a fraction: 0.003 "
                                 "is 0.3 points)",
@@ -355,6 +356,8 @@ accuracy_search parse_search(const json& j, std::string_view source) {
         bad(source, fmt::format("search.ranking_samples {} must be at least 1", s.ranking_samples));
     if (s.max_trials < 1)
         bad(source, fmt::format("search.max_trials {} must be at least 1", s.max_trials));
+    if (s.keep_bits != 32 && (s.keep_bits < 2 || s.keep_bits > 8))
+        bad(source, fmt::format("search.keep_bits {} must be 32 (f32) or 2…8", s.keep_bits));
     return s;
 }
 
@@ -397,7 +400,8 @@ json accuracy_search::to_json() const {
     return {{"tolerable_drop", tolerable_drop},
             {"relative", relative},
             {"ranking_samples", ranking_samples},
-            {"max_trials", max_trials}};
+            {"max_trials", max_trials},
+            {"keep_bits", keep_bits}};
 }
 
 const std::vector<std::string>& recipe_presets() {
@@ -499,6 +503,16 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
             return s.what == recipe_step::kind::quantize;
         }))
         bad(source, "budget: needs a quantize step (its bits are what the budget chooses)");
+    if (r.search && r.search->keep_bits != 32) {
+        // Kept layers are quantized at keep_bits: there must be fewer bits to keep them from.
+        const auto fewer = [&](const recipe_step& s) {
+            return s.what == recipe_step::kind::quantize && s.bits < r.search->keep_bits;
+        };
+        if (std::none_of(r.steps.begin(), r.steps.end(), fewer))
+            bad(source, fmt::format("search.keep_bits {}: needs a quantize step of fewer bits "
+                                    "(keep_bits is the precision a kept layer gets instead)",
+                                    r.search->keep_bits));
+    }
     return r;
 }
 

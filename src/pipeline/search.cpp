@@ -25,6 +25,10 @@ json search_result::to_json() const {
             {"kept", kept},         {"accuracy", accuracy}, {"trials", t}};
 }
 
+std::string kept_precision(int keep_bits) {
+    return keep_bits == 32 ? "in f32" : fmt::format("at {} bits", keep_bits);
+}
+
 search_result search_layers(const accuracy_search& params, const std::vector<std::string>& layers,
                             double baseline_accuracy,
                             const std::function<double(const std::vector<std::string>&)>& measure,
@@ -45,9 +49,9 @@ search_result search_layers(const accuracy_search& params, const std::vector<std
         t.within = t.drop <= r.bound;
         r.trials.push_back(t);
         bar.advance();
-        note(events, fmt::format("accuracy search: {} {} layer(s) in f32{}: accuracy {:.2f}% "
+        note(events, fmt::format("accuracy search: {} {} layer(s) {}{}: accuracy {:.2f}% "
                                  "(drop {:+.2f} points, bound {:.2f})",
-                                 t.role, t.kept.size(),
+                                 t.role, t.kept.size(), kept_precision(params.keep_bits),
                                  t.kept.size() == 1 ? " (" + t.kept[0] + ")" : std::string(),
                                  100 * t.accuracy, 100 * t.drop, 100 * r.bound));
         return t;

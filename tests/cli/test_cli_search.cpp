@@ -153,6 +153,17 @@ TEST_CASE("recipe search: parsed, written back, bad fields named") {
     throws(with(R"({"bound": 0.1})").c_str(), "search: unknown field 'bound'");
     throws(with("0.1").c_str(), "search must be an object");
     throws(with(R"({"relative": "yes"})").c_str(), "search.relative");
+    throws(with(R"({"keep_bits": 16})").c_str(), "search.keep_bits 16 must be 32 (f32) or 2…8");
+    throws(with(R"({"keep_bits": 1})").c_str(), "search.keep_bits 1");
+    // The quantize step has 8 bits (the default): keeping a layer at 8 bits changes nothing.
+    throws(with(R"({"keep_bits": 8})").c_str(), "needs a quantize step of fewer bits");
+    CHECK(r.search->keep_bits == 32);
+    const auto kept8 = parse_recipe(R"({"steps": [{"kind": "quantize", "bits": 4}],
+        "search": {"keep_bits": 8}})",
+                                    "k.json");
+    REQUIRE(kept8.search);
+    CHECK(kept8.search->keep_bits == 8);
+    CHECK(parse_recipe(kept8.to_json().dump(), "again").search->keep_bits == 8);
 }
 
 TEST_CASE("hone optimize --tolerable-drop: the CNN's layers kept in f32, trials in the ledger") {
@@ -231,6 +242,34 @@ TEST_CASE("hone optimize --tolerable-drop: the CNN's layers kept in f32, trials 
         CHECK_FALSE(rec2.contains("search_result"));
         CHECK(std::filesystem::file_size(t.path / "again.onnx") ==
               std::filesystem::file_size(t.path / "int3.onnx"));
+    }
+    SUBCASE("int3 keeping layers at 8 bits: quantize overrides instead of f32, a smaller file") {
+        std::ofstream(t / "int3k8.json") << R"({"name": "int3k8",
+            "steps": [{"kind": "quantize", "bits": 3, "granularity": "per_channel"}],
+            "search": {"tolerable_drop": 0.01, "keep_bits": 8}})";
+        const auto r = run(t / "int3k8.json", "int3k8.onnx", {});
+        REQUIRE_MESSAGE(r.code == 0, r.err);
+        const auto rec = last_record(t / "l.jsonl")["recipe"];
+        const auto& s = rec["search_result"];
+        MESSAGE("int3 search, keeping at 8 bits: " << s.dump());
+        CHECK(s["params"]["keep_bits"] == 8);
+        CHECK(s["met"].get<bool>());
+        const auto kept = s["kept"].get<std::vector<std::string>>();
+        REQUIRE_FALSE(kept.empty());
+        // Nothing excluded: each kept layer has an 8-bit quantize override.
+        CHECK(rec["layers"]["exclude"].empty());
+        std::set<std::string> at8;
+        for (const auto& [pattern, ov] : rec["overrides"].items())
+            if (ov.contains("quantize") && ov["quantize"]["bits"] == 8) at8.insert(pattern);
+        CHECK(at8 == std::set<std::string>(kept.begin(), kept.end()));
+        // The same search keeping layers in f32 ships a larger file.
+        const auto f32 = run(t / "int3.json", "int3f32.onnx", {"--tolerable-drop", "0.01"});
+        REQUIRE_MESSAGE(f32.code == 0, f32.err);
+        const auto f32_kept = last_record(t / "l.jsonl")["recipe"]["search_result"]["kept"];
+        MESSAGE("kept at 8 bits: " << s["kept"].dump() << ", in f32: " << f32_kept.dump());
+        if (f32_kept == s["kept"])
+            CHECK(std::filesystem::file_size(t.path / "int3k8.onnx") <
+                  std::filesystem::file_size(t.path / "int3f32.onnx"));
     }
     SUBCASE("int4 meets 0.3 points with nothing kept") {
         const auto r = run("int4", "int4.onnx", {"--tolerable-drop", "0.003"});

@@ -87,12 +87,15 @@ HONE_EXPORT void parse_finetune(finetune_params& p, const nlohmann::json& j,
 
 /// Accuracy-aware search (Intel Neural Compressor's and NNCF's lead strategy): when the candidate
 /// loses more than `tolerable_drop` on the ranking data, each selected layer's contribution to the
-/// loss is measured (the candidate with only that layer kept in f32), and the layers are kept in
-/// f32 one by one, largest contribution first, until the bound holds. The ranking data are the
-/// first `ranking_samples` calibration samples (their labels; without labels, the baseline's
-/// top-1 answers): the evaluation data stay a held-out check of the result. Every trial is
-/// recorded (the ledger's recipe, the report). The found layers end up in the recipe's
-/// `layers.exclude`, so the recipe recorded reproduces the candidate without searching.
+/// loss is measured (the candidate with only that layer kept at higher precision), and the layers
+/// are kept one by one, largest contribution first, until the bound holds. "Kept" is f32 by
+/// default (`keep_bits` 32), or `keep_bits`-bit weights (2…8, more than every quantize step's
+/// bits: an int4 recipe can keep its sensitive layers at 8 bits instead of f32). The ranking data
+/// are the first `ranking_samples` calibration samples (their labels; without labels, the
+/// baseline's top-1 answers): the evaluation data stay a held-out check of the result. Every
+/// trial is recorded (the ledger's recipe, the report). The found layers end up in the recipe's
+/// `layers.exclude` (f32) or as per-layer quantize overrides with `keep_bits`, so the recipe
+/// recorded reproduces the candidate without searching.
 /// Cost: one candidate per selected layer plus one per layer kept, each built and run on the
 /// ranking data.
 struct HONE_EXPORT accuracy_search {
@@ -100,6 +103,7 @@ struct HONE_EXPORT accuracy_search {
     bool relative = false;               ///< drop relative to the baseline's accuracy
     std::int64_t ranking_samples = 1000; ///< ≥ 1
     int max_trials = 64;                 ///< candidates built at most (the first included)
+    int keep_bits = 32;                  ///< precision of a kept layer: 32 = f32, else 2…8 bits
     nlohmann::json to_json() const;
 };
 
