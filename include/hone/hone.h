@@ -2005,6 +2005,11 @@ typedef struct hone_optimize_params {
      * or matmulnbits. */
     hone_runner_factory_fn runner_factory;
     void* runner_user; /* passed to runner_factory */
+    /* The same budget with the deployable file as the target: 0 (the default) = as the recipe
+     * says; else the file written is at most this many bytes when the choices allow it (the
+     * report's "budget" says whether it is). Not with target_bits_per_weight. Added after
+     * runner_user: a struct_size that ends before it reads as 0. */
+    uint64_t target_file_bytes;
 } hone_optimize_params;
 
 HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params);

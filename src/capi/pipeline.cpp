@@ -134,8 +134,10 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
     return guarded([&] {
         require(p, fn_optimize, "params");
         require(out, fn_optimize, "out");
-        hone::capi::check_struct_size(p->struct_size, sizeof(hone_optimize_params), fn_optimize,
-                                      "hone_optimize_params");
+        // The struct's first layout ends at runner_user; later fields are read when present.
+        hone::capi::check_struct_size(p->struct_size,
+                                      offsetof(hone_optimize_params, target_file_bytes),
+                                      fn_optimize, "hone_optimize_params");
         hone::optimize_request r;
         r.model = require(p->model, fn_optimize, "params->model");
         r.recipe = std::string(require(p->recipe, fn_optimize, "params->recipe"));
@@ -170,6 +172,10 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
         r.relative_drop = p->relative_drop != 0;
         if (p->target_bits_per_weight > 0 || std::isnan(p->target_bits_per_weight))
             r.target_bits_per_weight = p->target_bits_per_weight;
+        if (p->struct_size >=
+                offsetof(hone_optimize_params, target_file_bytes) + sizeof(p->target_file_bytes) &&
+            p->target_file_bytes > 0)
+            r.target_file_bytes = p->target_file_bytes;
         if (p->runner_factory) r.engine = engine_factory(*p);
         hone::pipeline_events events;
         if (p->progress)

@@ -89,6 +89,9 @@ void add_main_job_commands(CLI::App& app, const main_job_handlers& h, main_job_s
         s->add_option("--target-bpw", o.target_bpw,
                       "Mixed precision under a budget: each layer 8-bit, 4-bit or f32 so its "
                       "weights average at most this many bits, with the least measured noise");
+        s->add_option("--target-bytes", o.target_bytes,
+                      "Mixed precision under a budget whose target is the deployable file: at "
+                      "most this many bytes, with the least measured noise");
         add_data_arguments(s, o.data);
         add_validation_arguments(s, o.validation);
         s->footer(data_help);

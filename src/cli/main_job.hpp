@@ -67,9 +67,10 @@ struct optimize_options {
     std::filesystem::path key;
     data_arguments data;
     validation_arguments validation;
-    std::optional<double> tolerable_drop; ///< --tolerable-drop
-    bool relative_drop = false;           ///< --relative-drop
-    std::optional<double> target_bpw;     ///< --target-bpw
+    std::optional<double> tolerable_drop;      ///< --tolerable-drop
+    bool relative_drop = false;                ///< --relative-drop
+    std::optional<double> target_bpw;          ///< --target-bpw
+    std::optional<std::uint64_t> target_bytes; ///< --target-bytes
     hone::policy policy_value() const { return parse_policy_argument(policy); }
 };
 

@@ -150,6 +150,7 @@ int run_optimize(const optimize_options& o, console& c) {
     r.tolerable_drop = o.tolerable_drop;
     r.relative_drop = o.relative_drop;
     r.target_bits_per_weight = o.target_bpw;
+    r.target_file_bytes = o.target_bytes;
     console_events ev(c);
     const auto out = hone::optimize(r, ev.events());
     print_outcome(out, o.ledger, o.report, c);

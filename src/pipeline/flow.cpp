@@ -1027,8 +1027,8 @@ double relative_noise(const tensor& y, const tensor& y0) {
 }
 
 /// The recipe's precision_budget: every selected layer measured alone under each choice, then
-/// allocate_precision. Returns the recipe with the choices as per-layer overrides, and the
-/// allocation's JSON.
+/// allocate_precision (for a file target, checked on the chosen file: precision_budget). Returns
+/// the recipe with the choices as per-layer overrides, and the allocation's JSON.
 std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const loaded_data& calib,
                                    const data_options& data_opts, artifact_format format,
                                    const std::string& source, const pipeline_events& c) {
@@ -1037,17 +1037,28 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
     const auto layers = selected_layers(base, rec);
     recipe plain = rec;
     plain.budget.reset();
+    // A file target prices each choice by what it adds to the file: a trial's file bytes less
+    // the f32 model's as candidates are built (BatchNormalization folded), plus the layer's f32.
+    std::int64_t reference = 0;
+    if (params.file_bytes) {
+        model folded = base.clone();
+        (void)fold_batch_norm(folded);
+        reference = std::int64_t(onnx_file_bytes(folded));
+    }
     std::vector<layer_options> options;
     std::uint64_t weights = 0;
-    note(c, fmt::format("precision budget: {} layer(s) × {} choice(s) + f32, {:.2f} bits per "
-                        "weight, noise measured on {} calibration samples",
-                        layers.size(), params.choices.size(), params.bits_per_weight,
+    note(c, fmt::format("precision budget: {} layer(s) × {} choice(s) + f32, {}, noise measured on "
+                        "{} calibration samples",
+                        layers.size(), params.choices.size(),
+                        params.file_bytes
+                            ? fmt::format("a file of at most {} bytes", *params.file_bytes)
+                            : fmt::format("{:.2f} bits per weight", params.bits_per_weight),
                         data.labels.size()));
     stage bar(c, "precision budget", layers.size() * params.choices.size());
     for (const auto& l : layers) {
-        const auto numel = l.n * l.k;
-        weights += std::uint64_t(numel);
-        layer_options lo{l.name, {precision_option{32, 0.0, std::uint64_t(numel) * 4}}};
+        const auto f32_bytes = std::uint64_t(l.n * l.k) * 4;
+        weights += std::uint64_t(l.n * l.k);
+        layer_options lo{l.name, {precision_option{32, 0.0, f32_bytes}}};
         for (const int bits : params.choices) {
             recipe r = plain;
             r.include = {l.name};
@@ -1059,34 +1070,72 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
             const auto sh = ship(cb, format, source);
             sized_runner run(*sh.m, *sh.exec, "budget trial", sh.bytes);
             const auto y = run.run(data.inputs.view());
-            lo.options.push_back(precision_option{bits, relative_noise(y, data.baseline_outputs),
-                                                  cb.layers.at(0).bytes_after});
+            const auto cost =
+                params.file_bytes
+                    ? std::uint64_t(std::max<std::int64_t>(0, std::int64_t(sh.bytes) - reference +
+                                                                  std::int64_t(f32_bytes)))
+                    : cb.layers.at(0).bytes_after;
+            lo.options.push_back(
+                precision_option{bits, relative_noise(y, data.baseline_outputs), cost});
             bar.advance();
         }
         options.push_back(std::move(lo));
     }
     bar.finish();
-    const auto budget_bytes = std::uint64_t(params.bits_per_weight * double(weights) / 8.0);
-    const auto a = allocate_precision(options, budget_bytes);
-    recipe chosen = plain;
-    for (std::size_t i = 0; i < options.size(); ++i) {
-        const auto& o = options[i].options[a.choice[i]];
-        recipe_override ov;
-        ov.pattern = options[i].layer;
-        if (o.bits == 32)
-            ov.exclude = true;
-        else
-            ov.step_params = json{{"quantize", {{"bits", o.bits}}}};
-        chosen.overrides.push_back(ov);
+    const auto recipe_of = [&](const precision_allocation& a) {
+        recipe chosen = plain;
+        for (std::size_t i = 0; i < options.size(); ++i) {
+            const auto& o = options[i].options[a.choice[i]];
+            recipe_override ov;
+            ov.pattern = options[i].layer;
+            if (o.bits == 32)
+                ov.exclude = true;
+            else
+                ov.step_params = json{{"quantize", {{"bits", o.bits}}}};
+            chosen.overrides.push_back(ov);
+        }
+        return chosen;
+    };
+    std::uint64_t budget_bytes = 0;
+    if (params.file_bytes) {
+        // What the selected layers may take: the target less the file's other bytes.
+        const auto others = reference - std::int64_t(weights * 4);
+        budget_bytes = std::uint64_t(std::max<std::int64_t>(
+            0, std::int64_t(*params.file_bytes) - std::max<std::int64_t>(others, 0)));
+    } else {
+        budget_bytes = std::uint64_t(params.bits_per_weight * double(weights) / 8.0);
+    }
+    auto a = allocate_precision(options, budget_bytes);
+    std::optional<std::uint64_t> file_bytes;
+    for (int round = 0; params.file_bytes && round < 5; ++round) {
+        const auto cb = build_candidate(base, recipe_of(a), calib, nullptr, data_opts, c);
+        file_bytes = ship(cb, format, source).bytes;
+        if (*file_bytes <= *params.file_bytes || !a.feasible || round == 4) break;
+        const auto excess = *file_bytes - *params.file_bytes;
+        budget_bytes = budget_bytes > excess ? budget_bytes - excess : 0;
+        note(c, fmt::format("precision budget: the file has {} bytes, {} over the target: "
+                            "allocating again within {} bytes",
+                            *file_bytes, excess, budget_bytes));
+        a = allocate_precision(options, budget_bytes);
     }
     auto j = allocation_json(options, a, budget_bytes);
     j["params"] = params.to_json();
     j["bits_per_weight"] = double(a.bytes) * 8.0 / double(std::max<std::uint64_t>(weights, 1));
-    note(c, fmt::format("precision budget: {:.2f} bits per weight chosen ({} of {} bytes), "
-                        "summed noise {:.3g}{}",
-                        j["bits_per_weight"].get<double>(), a.bytes, budget_bytes, a.noise,
-                        a.feasible ? "" : "; the budget cannot be met: smallest choices taken"));
-    return {chosen, j};
+    if (file_bytes) {
+        j["file_bytes"] = *file_bytes;
+        j["feasible"] = a.feasible && *file_bytes <= *params.file_bytes;
+    }
+    note(c,
+         fmt::format("precision budget: {:.2f} bits per weight chosen ({} of {} bytes){}, summed "
+                     "noise {:.3g}{}",
+                     j["bits_per_weight"].get<double>(), a.bytes, budget_bytes,
+                     file_bytes ? fmt::format(", a file of {} bytes", *file_bytes) : std::string(),
+                     a.noise,
+                     !a.feasible ? "; the budget cannot be met: smallest choices taken"
+                     : !j["feasible"].get<bool>()
+                         ? "; the file is still over the target after 5 allocations"
+                         : ""));
+    return {recipe_of(a), j};
 }
 
 // ---- optimize ----------------------------------------------------------------------------
@@ -1142,6 +1191,24 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                              rec.name));
         if (!rec.budget) rec.budget.emplace();
         rec.budget->bits_per_weight = *o.target_bits_per_weight;
+        rec.budget->file_bytes.reset();
+    }
+    if (o.target_file_bytes) {
+        if (o.target_bits_per_weight)
+            fail(status::invalid_argument,
+                 "target_bits_per_weight (--target-bpw) and target_file_bytes (--target-bytes) "
+                 "are alternatives: give one");
+        if (*o.target_file_bytes == 0)
+            fail(status::invalid_argument, "target_file_bytes (--target-bytes) must be at least 1");
+        if (std::none_of(rec.steps.begin(), rec.steps.end(), [](const recipe_step& s) {
+                return s.what == recipe_step::kind::quantize;
+            }))
+            fail(status::invalid_argument,
+                 fmt::format("target_file_bytes (--target-bytes): recipe '{}' has no quantize "
+                             "step, whose bits the budget chooses",
+                             rec.name));
+        if (!rec.budget) rec.budget.emplace();
+        rec.budget->file_bytes = *o.target_file_bytes;
     }
     if (!o.tolerable_drop && o.relative_drop) {
         fail(status::invalid_argument,

@@ -363,12 +363,20 @@ accuracy_search parse_search(const json& j, std::string_view source) {
 
 precision_budget parse_budget(const json& j, std::string_view source) {
     if (!j.is_object()) bad(source, "budget must be an object");
-    static const std::vector<std::string> known = {"bits_per_weight", "choices", "ranking_samples"};
+    static const std::vector<std::string> known = {"bits_per_weight", "file_bytes", "choices",
+                                                   "ranking_samples"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("budget: unknown field '{}'", k));
     precision_budget b;
     b.bits_per_weight = get<double>(j, "bits_per_weight", b.bits_per_weight, source, "budget");
+    if (j.contains("file_bytes")) {
+        if (j.contains("bits_per_weight"))
+            bad(source, "budget: bits_per_weight and file_bytes are alternatives: give one");
+        const auto bytes = get<std::int64_t>(j, "file_bytes", 0, source, "budget");
+        if (bytes < 1) bad(source, fmt::format("budget.file_bytes {} must be at least 1", bytes));
+        b.file_bytes = std::uint64_t(bytes);
+    }
     b.choices = get<std::vector<int>>(j, "choices", b.choices, source, "budget");
     b.ranking_samples =
         get<std::int64_t>(j, "ranking_samples", b.ranking_samples, source, "budget");
@@ -391,9 +399,12 @@ precision_budget parse_budget(const json& j, std::string_view source) {
 } // namespace
 
 json precision_budget::to_json() const {
-    return {{"bits_per_weight", bits_per_weight},
-            {"choices", choices},
-            {"ranking_samples", ranking_samples}};
+    json j = {{"choices", choices}, {"ranking_samples", ranking_samples}};
+    if (file_bytes)
+        j["file_bytes"] = *file_bytes;
+    else
+        j["bits_per_weight"] = bits_per_weight;
+    return j;
 }
 
 json accuracy_search::to_json() const {

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <hone/hone.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,16 @@ int main(void) {
     params_for(&p, dir, &st, &sn);
     p.target_bits_per_weight = 40;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "target_bits_per_weight");
+    params_for(&p, dir, &st, &sn);
+    p.target_bits_per_weight = 4;
+    p.target_file_bytes = 1000;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "alternatives");
+    /* A caller built before target_file_bytes existed: its struct ends at runner_user, and the
+     * bytes after it are not read (else this would fail as above, on 'alternatives', before
+     * the check that follows it: relative_drop without tolerable_drop). */
+    p.struct_size = offsetof(hone_optimize_params, target_file_bytes);
+    p.relative_drop = 1;
+    CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "needs tolerable_drop");
     params_for(&p, dir, &st, &sn);
     p.struct_size = 8;
     CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "struct_size");

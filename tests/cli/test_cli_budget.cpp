@@ -134,6 +134,13 @@ TEST_CASE("recipe budget: parsed, normalised, written back, bad fields named") {
     throws(with(R"({"choices": [16]})"), "budget.choices: 16 bits");
     throws(with(R"({"ranking_samples": 0})"), "budget.ranking_samples");
     throws(with(R"({"target": 4})"), "budget: unknown field 'target'");
+    throws(with(R"({"file_bytes": 0})"), "budget.file_bytes 0");
+    throws(with(R"({"file_bytes": 1000, "bits_per_weight": 4})"), "are alternatives");
+    const auto by_file = parse_recipe(with(R"({"file_bytes": 50000})"), "f.json");
+    REQUIRE(by_file.budget);
+    CHECK(by_file.budget->file_bytes == 50000u);
+    CHECK_FALSE(by_file.budget->to_json().contains("bits_per_weight"));
+    CHECK(parse_recipe(by_file.to_json().dump(), "again").budget->file_bytes == 50000u);
     throws(with("4"), "budget must be an object");
     throws(R"({"steps": [{"kind": "prune"}], "budget": {}})", "needs a quantize step");
     throws(R"({"steps": [{"kind": "quantize"}], "budget": {}, "search": {}})",
@@ -220,6 +227,38 @@ TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the l
         CHECK(std::filesystem::file_size(t.path / "again.onnx") ==
               std::filesystem::file_size(t.path / "b5.onnx"));
     }
+    SUBCASE("a file target: the file written is within it, the choices priced as shipped") {
+        // The f32 CNN is 210,938 bytes; all-4-bit about 30 KB, all-8-bit about 56 KB.
+        const auto r = run(t / "q.json", "f40.onnx", {"--target-bytes", "40000"});
+        REQUIRE_MESSAGE(r.code == 0, r.err);
+        const auto b = last_record(t / "l.jsonl")["recipe"]["budget_result"];
+        MESSAGE("budget 40,000 bytes: " << b.dump());
+        CHECK(b["params"]["file_bytes"] == 40000);
+        CHECK_FALSE(b["params"].contains("bits_per_weight"));
+        CHECK(b["feasible"].get<bool>());
+        const auto size = std::filesystem::file_size(t.path / "f40.onnx");
+        CHECK(b["file_bytes"].get<std::uint64_t>() == size);
+        CHECK(size <= 40000);
+        std::set<int> bits;
+        for (const auto& l : b["layers"])
+            bits.insert(l["bits"].get<int>());
+        CHECK(bits.size() > 1); // between all-4-bit and all-8-bit: mixed
+        // A target below the smallest choices takes them and says so. In the file, the smallest
+        // choice of a tiny layer can be f32: conv1's 72 weights take 288 bytes in f32, more
+        // once quantized (scales, a DequantizeLinear node and its names).
+        const auto small = run(t / "q.json", "f1.onnx", {"--target-bytes", "1000"});
+        REQUIRE_MESSAGE(small.code == 0, small.err);
+        const auto bs = last_record(t / "l.jsonl")["recipe"]["budget_result"];
+        CHECK_FALSE(bs["feasible"].get<bool>());
+        for (const auto& l : bs["layers"]) {
+            std::uint64_t least = std::numeric_limits<std::uint64_t>::max(), chosen = 0;
+            for (const auto& o : l["options"]) {
+                least = std::min(least, o["bytes"].get<std::uint64_t>());
+                if (o["bits"] == l["bits"]) chosen = o["bytes"].get<std::uint64_t>();
+            }
+            CHECK(chosen == least);
+        }
+    }
     SUBCASE("a budget below the smallest choices takes them and says so") {
         const auto r = run(t / "q.json", "b1.onnx", {"--target-bpw", "1"});
         REQUIRE_MESSAGE(r.code == 0, r.err);
@@ -235,6 +274,12 @@ TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the l
         r = run("int4", "x.onnx", {"--target-bpw", "4", "--tolerable-drop", "0.01"});
         CHECK(r.code == 1);
         CHECK(r.err.find("alternatives") != std::string::npos);
+        r = run("int4", "x.onnx", {"--target-bpw", "4", "--target-bytes", "30000"});
+        CHECK(r.code == 1);
+        CHECK(r.err.find("alternatives") != std::string::npos);
+        r = run("int4", "x.onnx", {"--target-bytes", "0"});
+        CHECK(r.code == 1);
+        CHECK(r.err.find("(--target-bytes) must be at least 1") != std::string::npos);
         r = run("sparse50", "x.onnx", {"--target-bpw", "4"});
         CHECK(r.code == 1);
         CHECK(r.err.find("no quantize step") != std::string::npos);

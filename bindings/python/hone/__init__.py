@@ -830,7 +830,8 @@ class _OptimizeParams(C.Structure):
                 ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
                 ("note", _NoteFn), ("user", C.c_void_p), ("tolerable_drop", C.c_double),
                 ("relative_drop", C.c_int), ("target_bits_per_weight", C.c_double),
-                ("runner_factory", _RunnerFactoryFn), ("runner_user", C.c_void_p)]
+                ("runner_factory", _RunnerFactoryFn), ("runner_user", C.c_void_p),
+                ("target_file_bytes", C.c_uint64)]
 
 
 class _OptimizeSummary(C.Structure):
@@ -857,7 +858,7 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
              progress: Optional[Callable[[str, int, int], bool]] = None,
              note: Optional[Callable[[str], None]] = None,
              tolerable_drop: Optional[float] = None, relative_drop: bool = False,
-             target_bpw: Optional[float] = None,
+             target_bpw: Optional[float] = None, target_bytes: Optional[int] = None,
              engine: Optional[Callable[[str, bytes], object]] = None) -> dict:
     """The whole controlled change (hone_optimize, docs/pipeline.md): baseline, recipe (a preset
     such as "int8", a recipe file or JSON text), candidate, validation, decision, artifact, ledger
@@ -867,7 +868,8 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     layers that cost most accuracy stay in f32 until the drop on calibration samples is within
     it; its trials are in report["search"]. `target_bpw` chooses each layer's precision (8 or 4
     bits, or f32) under that many bits per weight with the least measured output noise; the
-    allocation is in report["budget"]. `engine(role, onnx_bytes)` validates on the engine's own
+    allocation is in report["budget"]; `target_bytes` does the same with the deployable file's
+    size as the target (report["budget"]["file_bytes"] is the file's). `engine(role, onnx_bytes)` validates on the engine's own
     runners: hone calls it with "baseline" and the baseline's ONNX bytes, then "candidate" and
     the deployable file's exact bytes; it returns a Runner, or what Runner() takes (an Executor,
     or a function from an input batch to logits). The format must be "qdq" or "matmulnbits";
@@ -888,6 +890,10 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     p.relative_drop = 1 if relative_drop else 0
     if target_bpw is not None:
         p.target_bits_per_weight = target_bpw
+    if target_bytes is not None:
+        if target_bytes < 1:
+            raise ValueError(f"target_bytes {target_bytes} must be at least 1")
+        p.target_file_bytes = target_bytes
     batches = (C.c_int64 * len(latency_batches))(*latency_batches)
     p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
     errors = []

@@ -442,6 +442,21 @@ class Optimize(unittest.TestCase):
             self.assertEqual([len(l["options"]) for l in b["layers"]], [3, 3, 3])  # f32, 8, 4
             self.assertEqual(sorted(l["layer"] for l in b["layers"]),
                              sorted(set(l["layer"] for l in b["layers"])))
+            # The file as the target: 300,000 bytes of the 941,279-byte f32 MLP.
+            out2 = os.path.join(d, "mlp.300k.onnx")
+            r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int4",
+                              "fashion-mnist:train:256", "fashion-mnist:test:256", out2, ledger,
+                              policy="low", repeats=2, latency_batches=[1], target_bytes=300000)
+            b = r["report"]["budget"]
+            self.assertTrue(b["feasible"])
+            self.assertEqual(b["params"]["file_bytes"], 300000)
+            self.assertEqual(b["file_bytes"], os.path.getsize(out2))
+            self.assertLessEqual(os.path.getsize(out2), 300000)
+            with self.assertRaises(hone.HoneError) as e:
+                hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int4",
+                              "fashion-mnist:train:64", "fashion-mnist:test:64", out2, ledger,
+                              target_bpw=4, target_bytes=1000)
+            self.assertIn("alternatives", e.exception.message)
 
     def test_engine_runners(self):
         """The engine's runners validate: hone's executor on the bytes for the baseline, a

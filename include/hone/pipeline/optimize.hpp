@@ -117,6 +117,10 @@ struct optimize_request {
     /// so that its weights average at most this many bits and the measured output noise is
     /// smallest. Overrides the recipe's bits_per_weight. Not with tolerable_drop.
     std::optional<double> target_bits_per_weight;
+    /// The same budget with the deployable file's size as the target (precision_budget's
+    /// file_bytes): the file written is at most this many bytes when the choices allow it.
+    /// Not with target_bits_per_weight or tolerable_drop.
+    std::optional<std::uint64_t> target_file_bytes;
     /// The engine's runners for the validation (runner_factory); unset = hone's executor.
     runner_factory engine;
 };

@@ -116,8 +116,14 @@ struct HONE_EXPORT accuracy_search {
 /// against the baseline's (noise from separate layers adds, to first order). The choices are
 /// written into the recipe as per-layer overrides (f32: excluded), so the recorded recipe
 /// rebuilds the candidate. Cost: one candidate per layer and choice. Needs a quantize step.
+/// With `file_bytes`, the target is the deployable file instead: a choice costs what it adds to
+/// the file as shipped (each trial's file bytes, less those of the f32 model with
+/// BatchNormalization folded, plus the layer's f32 bytes); the chosen candidate's file is then
+/// built and, while it is larger than the target (per-file overheads the estimate splits across
+/// layers), the budget shrinks by the excess and the allocation is redone, four times at most.
 struct HONE_EXPORT precision_budget {
-    double bits_per_weight = 4.5;        ///< > 0
+    double bits_per_weight = 4.5;            ///< > 0; not used when file_bytes is set
+    std::optional<std::uint64_t> file_bytes; ///< the deployable file's size at most, > 0
     std::vector<int> choices = {8, 4};   ///< quantize bits (2…8) besides f32, which is implied
     std::int64_t ranking_samples = 1000; ///< ≥ 1
     nlohmann::json to_json() const;
