@@ -97,11 +97,13 @@ nlohmann::json allocation_json(const std::vector<layer_options>& layers,
     nlohmann::json ls = nlohmann::json::array();
     for (std::size_t i = 0; i < layers.size(); ++i) {
         nlohmann::json opts = nlohmann::json::array();
-        for (const auto& o : layers[i].options)
+        for (const auto& o : layers[i].options) {
             opts.push_back({{"bits", o.bits}, {"noise", o.noise}, {"bytes", o.bytes}});
-        ls.push_back({{"layer", layers[i].layer},
-                      {"bits", layers[i].options[a.choice.at(i)].bits},
-                      {"options", opts}});
+            if (o.clusters > 0) opts.back()["clusters"] = o.clusters;
+        }
+        const auto& chosen = layers[i].options[a.choice.at(i)];
+        ls.push_back({{"layer", layers[i].layer}, {"bits", chosen.bits}, {"options", opts}});
+        if (chosen.clusters > 0) ls.back()["clusters"] = chosen.clusters;
     }
     return {{"budget_bytes", budget_bytes}, {"bytes", a.bytes}, {"noise", a.noise},
             {"feasible", a.feasible},       {"exact", a.exact}, {"layers", ls}};

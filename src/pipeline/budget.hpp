@@ -19,9 +19,10 @@
 namespace hone::pipeline {
 
 struct HONE_EXPORT precision_option {
-    int bits = 32;           ///< 32 = f32 (the layer is not changed)
+    int bits = 32;           ///< 32 = f32 (the layer is not changed); a palette's index bits
     double noise = 0;        ///< measured output noise with this layer alone changed
     std::uint64_t bytes = 0; ///< the layer's weights stored this way
+    int clusters = 0;        ///< > 0: a palette of this many entries instead of quantized bits
 };
 
 struct HONE_EXPORT layer_options {
@@ -44,7 +45,8 @@ HONE_EXPORT precision_allocation allocate_precision(const std::vector<layer_opti
                                                     std::size_t max_front = 4096);
 
 /// {"budget_bytes", "bytes", "noise", "feasible", "exact", "layers": [{"layer", "bits",
-/// "options": [{"bits", "noise", "bytes"}]}]}: the ledger's and the report's form (the flow adds
+/// ["clusters",] "options": [{"bits", ["clusters",] "noise", "bytes"}]}]} ("clusters" only for a
+/// palette): the ledger's and the report's form (the flow adds
 /// "bits_per_weight" chosen and the budget's "params").
 HONE_EXPORT nlohmann::json allocation_json(const std::vector<layer_options>& layers,
                                            const precision_allocation& a,

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -1026,6 +1027,24 @@ double relative_noise(const tensor& y, const tensor& y0) {
     return den > 0 ? num / den : num;
 }
 
+/// How a budget choice is written into the recipe: f32 = excluded, a palette = the layer's steps
+/// replaced by one cluster step, else the quantize step's bits.
+recipe_override override_for(const std::string& layer, int bits, int clusters) {
+    recipe_override ov;
+    ov.pattern = layer;
+    if (clusters > 0) {
+        recipe_step palette;
+        palette.what = recipe_step::kind::cluster;
+        palette.clusters = clusters;
+        ov.steps.push_back(palette);
+    } else if (bits == 32) {
+        ov.exclude = true;
+    } else {
+        ov.step_params = json{{"quantize", {{"bits", bits}}}};
+    }
+    return ov;
+}
+
 /// The recipe's precision_budget: every selected layer measured alone under each choice, then
 /// allocate_precision (for a file target, checked on the chosen file: precision_budget). Returns
 /// the recipe with the choices as per-layer overrides, and the allocation's JSON.
@@ -1045,27 +1064,31 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
         (void)fold_batch_norm(folded);
         reference = std::int64_t(onnx_file_bytes(folded));
     }
+    // The choices tried per layer: (bits, 0) quantized, (index bits, clusters) a palette.
+    std::vector<std::pair<int, int>> tried;
+    for (const int bits : params.choices)
+        tried.emplace_back(bits, 0);
+    for (const int k : params.palettes)
+        tried.emplace_back(int(std::bit_width(unsigned(k - 1))), k);
     std::vector<layer_options> options;
     std::uint64_t weights = 0;
     note(c, fmt::format("precision budget: {} layer(s) × {} choice(s) + f32, {}, noise measured on "
                         "{} calibration samples",
-                        layers.size(), params.choices.size(),
+                        layers.size(), tried.size(),
                         params.file_bytes
                             ? fmt::format("a file of at most {} bytes", *params.file_bytes)
                             : fmt::format("{:.2f} bits per weight", params.bits_per_weight),
                         data.labels.size()));
-    stage bar(c, "precision budget", layers.size() * params.choices.size());
+    stage bar(c, "precision budget", layers.size() * tried.size());
     for (const auto& l : layers) {
         const auto f32_bytes = std::uint64_t(l.n * l.k) * 4;
         weights += std::uint64_t(l.n * l.k);
         layer_options lo{l.name, {precision_option{32, 0.0, f32_bytes}}};
-        for (const int bits : params.choices) {
+        for (std::size_t i = 0; i < tried.size(); ++i) {
+            const auto& [bits, clusters] = tried[i];
             recipe r = plain;
             r.include = {l.name};
-            recipe_override ov;
-            ov.pattern = l.name;
-            ov.step_params = json{{"quantize", {{"bits", bits}}}};
-            r.overrides.push_back(ov);
+            r.overrides.push_back(override_for(l.name, bits, clusters));
             const auto cb = build_candidate(base, r, calib, nullptr, data_opts, c);
             const auto sh = ship(cb, format, source);
             sized_runner run(*sh.m, *sh.exec, "budget trial", sh.bytes);
@@ -1076,7 +1099,7 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
                                                                   std::int64_t(f32_bytes)))
                     : cb.layers.at(0).bytes_after;
             lo.options.push_back(
-                precision_option{bits, relative_noise(y, data.baseline_outputs), cost});
+                precision_option{bits, relative_noise(y, data.baseline_outputs), cost, clusters});
             bar.advance();
         }
         options.push_back(std::move(lo));
@@ -1086,13 +1109,7 @@ std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const l
         recipe chosen = plain;
         for (std::size_t i = 0; i < options.size(); ++i) {
             const auto& o = options[i].options[a.choice[i]];
-            recipe_override ov;
-            ov.pattern = options[i].layer;
-            if (o.bits == 32)
-                ov.exclude = true;
-            else
-                ov.step_params = json{{"quantize", {{"bits", o.bits}}}};
-            chosen.overrides.push_back(ov);
+            chosen.overrides.push_back(override_for(options[i].layer, o.bits, o.clusters));
         }
         return chosen;
     };

@@ -88,16 +88,17 @@ std::string_view name_of(weight_method m) { return name_in(weight_names, m); }
 std::string_view name_of(calib_method m) { return name_in(calib_names, m); }
 
 bool recipe::needs_layer_inputs() const {
-    for (const auto& s : steps) {
-        if (s.what == recipe_step::kind::prune && s.pruning != prune_method::magnitude) return true;
-        if (s.what == recipe_step::kind::quantize && s.quantizing == weight_method::gptq)
-            return true;
+    const auto needs = [](const recipe_step& s) {
+        return (s.what == recipe_step::kind::prune && s.pruning != prune_method::magnitude) ||
+               (s.what == recipe_step::kind::quantize && s.quantizing == weight_method::gptq);
+    };
+    if (std::any_of(steps.begin(), steps.end(), needs)) return true;
+    for (const auto& o : overrides) {
+        if (std::any_of(o.steps.begin(), o.steps.end(), needs)) return true;
+        const auto params = o.step_params.dump();
+        for (const char* method : {"gptq", "sparsegpt", "wanda"})
+            if (params.find(method) != std::string::npos) return true;
     }
-    for (const auto& o : overrides)
-        if (o.step_params.dump().find("gptq") != std::string::npos ||
-            o.step_params.dump().find("sparsegpt") != std::string::npos ||
-            o.step_params.dump().find("wanda") != std::string::npos)
-            return true;
     return false;
 }
 
@@ -364,7 +365,7 @@ accuracy_search parse_search(const json& j, std::string_view source) {
 precision_budget parse_budget(const json& j, std::string_view source) {
     if (!j.is_object()) bad(source, "budget must be an object");
     static const std::vector<std::string> known = {"bits_per_weight", "file_bytes", "choices",
-                                                   "ranking_samples"};
+                                                   "palettes", "ranking_samples"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("budget: unknown field '{}'", k));
@@ -378,6 +379,12 @@ precision_budget parse_budget(const json& j, std::string_view source) {
         b.file_bytes = std::uint64_t(bytes);
     }
     b.choices = get<std::vector<int>>(j, "choices", b.choices, source, "budget");
+    b.palettes = get<std::vector<int>>(j, "palettes", b.palettes, source, "budget");
+    for (const int k : b.palettes)
+        if (k < 2 || k > 256)
+            bad(source, fmt::format("budget.palettes: {} entries is not in 2…256", k));
+    std::sort(b.palettes.begin(), b.palettes.end(), std::greater<>());
+    b.palettes.erase(std::unique(b.palettes.begin(), b.palettes.end()), b.palettes.end());
     b.ranking_samples =
         get<std::int64_t>(j, "ranking_samples", b.ranking_samples, source, "budget");
     if (!(b.bits_per_weight > 0 && b.bits_per_weight <= 32))
@@ -400,6 +407,7 @@ precision_budget parse_budget(const json& j, std::string_view source) {
 
 json precision_budget::to_json() const {
     json j = {{"choices", choices}, {"ranking_samples", ranking_samples}};
+    if (!palettes.empty()) j["palettes"] = palettes;
     if (file_bytes)
         j["file_bytes"] = *file_bytes;
     else
@@ -495,6 +503,23 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
             for (const auto& [k, p] : v.items()) {
                 if (k == "exclude") {
                     ov.exclude = get<bool>(v, "exclude", false, source, where);
+                } else if (k == "steps") {
+                    if (!p.is_array() || p.empty())
+                        bad(source, fmt::format("{}.steps must be a non-empty array", where));
+                    for (std::size_t i = 0; i < p.size(); ++i) {
+                        const auto at = fmt::format("{}.steps[{}]", where, i);
+                        if (!p[i].is_object() || !p[i].contains("kind") ||
+                            !p[i]["kind"].is_string())
+                            bad(source, fmt::format("{} must be an object with a \"kind\"", at));
+                        if (p[i]["kind"] == "finetune")
+                            bad(source, fmt::format("{}: finetune retrains the whole model: a "
+                                                    "recipe step, not a layer's",
+                                                    at));
+                        recipe_step step;
+                        step.what = kind_of(p[i]["kind"].get<std::string>(), source, at);
+                        apply_params(step, p[i], source, at);
+                        ov.steps.push_back(step);
+                    }
                 } else {
                     recipe_step probe;
                     probe.what = kind_of(k, source, where);
@@ -568,6 +593,7 @@ std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view layer
     for (const auto& o : overrides) {
         if (!matches(o.pattern)) continue;
         if (o.exclude) return std::nullopt;
+        if (!o.steps.empty()) out = o.steps;
         for (auto& s : out)
             if (o.step_params.contains(kind_name(s.what)))
                 apply_params(s, o.step_params[kind_name(s.what)], name, o.pattern);
@@ -575,39 +601,51 @@ std::optional<std::vector<recipe_step>> recipe::steps_for(std::string_view layer
     return out;
 }
 
+namespace {
+
+json step_json(const recipe_step& s) {
+    json j{{"kind", kind_name(s.what)}};
+    if (!s.op_types.empty()) j["op_types"] = s.op_types;
+    switch (s.what) {
+    case recipe_step::kind::prune:
+        j["method"] = name_of(s.pruning);
+        if (s.n > 0) {
+            j["n"] = s.n;
+            j["m"] = s.m;
+        } else {
+            j["sparsity"] = s.sparsity;
+        }
+        break;
+    case recipe_step::kind::cluster:
+        j["clusters"] = s.clusters;
+        j["method"] = name_of(s.clustering);
+        break;
+    case recipe_step::kind::quantize:
+        j["bits"] = s.bits;
+        j["granularity"] = name_of(s.granularity);
+        if (s.granularity == quant_granularity::per_group) j["group_size"] = s.group_size;
+        j["method"] = name_of(s.quantizing);
+        break;
+    }
+    return j;
+}
+
+} // namespace
+
 json recipe::to_json() const {
     json steps_j = json::array();
-    for (const auto& s : steps) {
-        json j{{"kind", kind_name(s.what)}};
-        if (!s.op_types.empty()) j["op_types"] = s.op_types;
-        switch (s.what) {
-        case recipe_step::kind::prune:
-            j["method"] = name_of(s.pruning);
-            if (s.n > 0) {
-                j["n"] = s.n;
-                j["m"] = s.m;
-            } else {
-                j["sparsity"] = s.sparsity;
-            }
-            break;
-        case recipe_step::kind::cluster:
-            j["clusters"] = s.clusters;
-            j["method"] = name_of(s.clustering);
-            break;
-        case recipe_step::kind::quantize:
-            j["bits"] = s.bits;
-            j["granularity"] = name_of(s.granularity);
-            if (s.granularity == quant_granularity::per_group) j["group_size"] = s.group_size;
-            j["method"] = name_of(s.quantizing);
-            break;
-        }
-        steps_j.push_back(j);
-    }
+    for (const auto& s : steps)
+        steps_j.push_back(step_json(s));
     if (finetune) steps_j.push_back(finetune->to_json());
     json ov = json::object();
     for (const auto& o : overrides) {
         json v = o.step_params;
         if (o.exclude) v["exclude"] = true;
+        if (!o.steps.empty()) {
+            v["steps"] = json::array();
+            for (const auto& st : o.steps)
+                v["steps"].push_back(step_json(st));
+        }
         ov[o.pattern] = v;
     }
     const char* exec = execution == exec_precision::int8_static    ? "int8-static"

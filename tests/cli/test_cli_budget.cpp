@@ -135,6 +135,10 @@ TEST_CASE("recipe budget: parsed, normalised, written back, bad fields named") {
     throws(with(R"({"ranking_samples": 0})"), "budget.ranking_samples");
     throws(with(R"({"target": 4})"), "budget: unknown field 'target'");
     throws(with(R"({"file_bytes": 0})"), "budget.file_bytes 0");
+    throws(with(R"({"palettes": [1]})"), "budget.palettes: 1 entries");
+    throws(with(R"({"palettes": [512]})"), "budget.palettes: 512 entries");
+    CHECK(parse_recipe(with(R"({"palettes": [16, 256, 16]})"), "p.json").budget->palettes ==
+          std::vector<int>{256, 16});
     throws(with(R"({"file_bytes": 1000, "bits_per_weight": 4})"), "are alternatives");
     const auto by_file = parse_recipe(with(R"({"file_bytes": 50000})"), "f.json");
     REQUIRE(by_file.budget);
@@ -226,6 +230,45 @@ TEST_CASE("hone optimize --target-bpw: the CNN's layers under a budget, in the l
         CHECK_FALSE(last_record(t / "l.jsonl")["recipe"].contains("budget_result"));
         CHECK(std::filesystem::file_size(t.path / "again.onnx") ==
               std::filesystem::file_size(t.path / "b5.onnx"));
+    }
+    SUBCASE("palettes among the choices: fc1 can only fit 5 bits per weight as a palette") {
+        // Choices: 8-bit, a 16-entry palette (4-bit indices + codebook), f32. fc1 holds 97% of
+        // the weights, so at 5 bits per weight it must take the palette.
+        std::ofstream(t / "pal.json") << R"({"name": "pal",
+            "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}],
+            "budget": {"bits_per_weight": 5, "choices": [8], "palettes": [16]}})";
+        const auto r = run(t / "pal.json", "pal.onnx", {});
+        REQUIRE_MESSAGE(r.code == 0, r.err);
+        const auto rec = last_record(t / "l.jsonl")["recipe"];
+        const auto& b = rec["budget_result"];
+        MESSAGE("budget with palettes: " << b.dump());
+        CHECK(b["feasible"].get<bool>());
+        CHECK(b["params"]["palettes"] == json::array({16}));
+        for (const auto& l : b["layers"]) {
+            REQUIRE(l["options"].size() == 3); // f32, 8-bit, palette
+            CHECK(l["options"][2]["clusters"] == 16);
+            CHECK(l["options"][2]["bits"] == 4); // index bits
+            const auto& ov = rec["overrides"][l["layer"].get<std::string>()];
+            if (l.contains("clusters")) {
+                // The layer's steps replaced by one cluster step.
+                REQUIRE(ov["steps"].size() == 1);
+                CHECK(ov["steps"][0]["kind"] == "cluster");
+                CHECK(ov["steps"][0]["clusters"] == 16);
+            }
+        }
+        const auto fc1 = std::find_if(b["layers"].begin(), b["layers"].end(),
+                                      [](const json& l) { return l["layer"] == "/fc1/Gemm"; });
+        REQUIRE(fc1 != b["layers"].end());
+        CHECK((*fc1)["clusters"] == 16);
+        // The recorded recipe rebuilds the same file.
+        json recipe_only;
+        for (const char* k : {"name", "execution", "calibration", "layers", "steps", "overrides"})
+            recipe_only[k] = rec[k];
+        std::ofstream(t / "pal_again.json") << recipe_only.dump();
+        const auto again = run(t / "pal_again.json", "pal_again.onnx", {});
+        REQUIRE_MESSAGE(again.code == 0, again.err);
+        CHECK(std::filesystem::file_size(t.path / "pal_again.onnx") ==
+              std::filesystem::file_size(t.path / "pal.onnx"));
     }
     SUBCASE("a file target: the file written is within it, the choices priced as shipped") {
         // The f32 CNN is 210,938 bytes; all-4-bit about 30 KB, all-8-bit about 56 KB.

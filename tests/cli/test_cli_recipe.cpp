@@ -87,6 +87,48 @@ TEST_CASE("bad names are refused, naming the field and the choices") {
     throws(R"({"steps": [{"kind": "quantize", "method": 3}]})", "wrong type");
 }
 
+TEST_CASE("an override's steps replace a layer's steps; step_params then apply") {
+    const auto r = parse_recipe(R"({"steps": [{"kind": "quantize", "bits": 4}],
+        "overrides": {"fc1*": {"steps": [{"kind": "cluster", "clusters": 16}],
+                               "cluster": {"method": "lloyd"}},
+                      "fc2*": {"steps": [{"kind": "prune", "method": "wanda"},
+                                         {"kind": "quantize", "bits": 8}]}}})",
+                                "o.json");
+    REQUIRE(r.overrides.size() == 2);
+    const auto fc1 = r.steps_for("fc1.w", "Gemm", "", "");
+    REQUIRE(fc1);
+    REQUIRE(fc1->size() == 1);
+    CHECK((*fc1)[0].what == recipe_step::kind::cluster);
+    CHECK((*fc1)[0].clusters == 16);
+    CHECK((*fc1)[0].clustering == kmeans_method::lloyd); // the override's step_params
+    const auto fc2 = r.steps_for("fc2.w", "Gemm", "", "");
+    REQUIRE(fc2);
+    REQUIRE(fc2->size() == 2);
+    CHECK((*fc2)[0].pruning == prune_method::wanda);
+    CHECK((*fc2)[1].bits == 8);
+    const auto other = r.steps_for("conv", "Conv", "", "");
+    REQUIRE(other);
+    REQUIRE(other->size() == 1);
+    CHECK((*other)[0].bits == 4);  // the recipe's own steps
+    CHECK(r.needs_layer_inputs()); // wanda, in an override's steps
+    const auto j = r.to_json();
+    CHECK(j["overrides"]["fc1*"]["steps"][0]["kind"] == "cluster");
+    CHECK(parse_recipe(j.dump(), "again").to_json() == j);
+    const auto throws = [](const char* text, const char* what) {
+        CHECK_THROWS_WITH_AS(parse_recipe(text, "bad.json"), doctest::Contains(what), hone::error);
+    };
+    throws(R"({"steps": [{"kind": "quantize"}], "overrides": {"a": {"steps": []}}})",
+           "overrides['a'].steps must be a non-empty array");
+    throws(R"({"steps": [{"kind": "quantize"}], "overrides": {"a": {"steps": [3]}}})",
+           "overrides['a'].steps[0] must be an object with a \"kind\"");
+    throws(R"({"steps": [{"kind": "quantize"}],
+               "overrides": {"a": {"steps": [{"kind": "finetune"}]}}})",
+           "a recipe step, not a layer's");
+    throws(R"({"steps": [{"kind": "quantize"}],
+               "overrides": {"a": {"steps": [{"kind": "cluster", "clusters": 1}]}}})",
+           "overrides['a'].steps[0]");
+}
+
 TEST_CASE("a recipe built in C++ is what its JSON says, and hone::optimize runs it") {
     recipe r;
     r.name = "typed-int4";

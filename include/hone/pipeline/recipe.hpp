@@ -108,7 +108,8 @@ struct HONE_EXPORT accuracy_search {
 };
 
 /// Mixed precision under a budget (like llama.cpp's target bits per weight, but driven by data):
-/// each selected layer gets one of `choices` (bits of the recipe's quantize step, or f32) so that
+/// each selected layer gets one of `choices` (bits of the recipe's quantize step, a palette of
+/// `palettes` entries, or f32) so that
 /// the selected layers' weights take at most `bits_per_weight` on average (hone's packed size:
 /// values, scales and zero points; f32 counts 32) and the summed output noise is smallest.
 /// A layer's noise under a choice is measured: the candidate with only that layer changed, run
@@ -124,7 +125,10 @@ struct HONE_EXPORT accuracy_search {
 struct HONE_EXPORT precision_budget {
     double bits_per_weight = 4.5;            ///< > 0; not used when file_bytes is set
     std::optional<std::uint64_t> file_bytes; ///< the deployable file's size at most, > 0
-    std::vector<int> choices = {8, 4};   ///< quantize bits (2…8) besides f32, which is implied
+    std::vector<int> choices = {8, 4}; ///< quantize bits (2…8) besides f32, which is implied
+    /// Palettes offered too: cluster counts (2…256); a layer given one gets the recipe's steps
+    /// replaced by a cluster step of that many entries (an override's `steps`).
+    std::vector<int> palettes;
     std::int64_t ranking_samples = 1000; ///< ≥ 1
     nlohmann::json to_json() const;
 };
@@ -133,6 +137,9 @@ struct HONE_EXPORT recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
     nlohmann::json step_params = nlohmann::json::object(); ///< {"prune": {...}, ...}
+    /// When not empty, replaces the steps a matching layer gets from the recipe (before
+    /// step_params apply): e.g. a palette for one layer of a quantizing recipe. JSON "steps".
+    std::vector<recipe_step> steps;
 };
 
 struct HONE_EXPORT recipe {
