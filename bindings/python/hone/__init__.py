@@ -960,5 +960,7 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
 
 from . import algorithms  # noqa: E402 — needs everything above
 from .algorithms import *  # noqa: E402,F401,F403
+from . import training  # noqa: E402 — fine-tuning
+from .training import *  # noqa: E402,F401,F403
 
-__all__ += algorithms.__all__
+__all__ += algorithms.__all__ + training.__all__

@@ -1,5 +1,6 @@
 """hone's algorithms for Python, through the C ABI (include/hone/hone.h): the weight quantizer,
-the activation calibrator, pruning, clustering, policies and validation.
+the activation calibrator, SmoothQuant and bias correction, pruning (unstructured, N:M, blocks,
+Wanda, SparseGPT, whole channels), sparse storage, clustering, policies and validation.
 
 Conventions are those of the package (hone/__init__.py): params structs are filled by their
 _params_init before fields are set; every failing call raises HoneError with the C status and
@@ -23,7 +24,8 @@ __all__ = [
     "QuantizedTensor", "Quantizer", "quantize", "Calibrator", "PruneResult", "pruned_count",
     "prune_magnitude", "prune_global", "prune_n_m", "prune_blocks", "prune_wanda",
     "prune_sparsegpt", "LayerStats", "mask_of", "sparsity_of", "Clustered", "cluster",
-    "kmeans1d", "Policy", "Runner", "Validation", "validate",
+    "kmeans1d", "Policy", "Runner", "Validation", "validate", "SmoothQuant", "smooth_quant",
+    "bias_correction", "ChannelPruneResult", "prune_channels", "SparseTensor", "sparse_encode",
 ]
 
 
@@ -379,6 +381,119 @@ class Calibrator:
         return scale.value, zero_point.value
 
 
+# ---- SmoothQuant and bias correction -----------------------------------------------------------
+
+class _SmoothQuantParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("alphas", _P(C.c_float)),
+                ("alpha_count", C.c_size_t), ("act_dtype", C.c_int), ("act_scheme", C.c_int),
+                ("reduce_range", C.c_int), ("name", C.c_char_p)]
+
+
+_fn("hone_smooth_quant_params_init", [_P(_SmoothQuantParams)])
+_fn("hone_smooth_quant_create", [_VP, _P(_SmoothQuantParams), _P(_VP)])
+_fn("hone_smooth_quant_destroy", [_VP], None)
+_fn("hone_smooth_quant_observe", [_VP, _VP])
+_fn("hone_smooth_quant_score", [_VP, _VP])
+_fn("hone_smooth_quant_result", [_VP, _P(C.c_float), _VP, _VP, _P(C.c_double), _P(C.c_double)])
+_fn("hone_bias_correction", [_VP, _VP, _VP, _VP, _VP, _VP])
+
+
+class SmoothQuant:
+    """SmoothQuant (hone_smooth_quant; Xiao et al. 2022) for a linear layer y = x·Wᵀ, W F32
+    [N, K]: s_j = max|X_j|^α / max|W_j|^(1−α) per input channel j, the layer then computed as
+    (x / s)·(W·s)ᵀ. Dead channels get s_j = 1; factors are clamped to [1e-5, 1e5].
+
+    Two passes over the same calibration batches (F32 [M, K]): observe() on each, then score()
+    on each; result() gives the α of the grid with the least W8A8 output error (weights per
+    output channel symmetric int8 RTN, activations x / s per tensor static min/max).
+
+    alphas: the grid, each in [0, 1] (default None = 0, 0.05, …, 1); act_dtype "u8" (default)
+    or "i8" and act_scheme "affine" (default) or "symmetric": the activation quantization the
+    search assumes; reduce_range: 7-bit activations (default False); name: the layer in errors
+    (default "layer"). The weights are copied."""
+
+    def __init__(self, weights, alphas: Optional[Sequence[float]] = None, act_dtype: str = "u8",
+                 act_scheme: str = "affine", reduce_range: bool = False,
+                 name: Optional[str] = None):
+        p = _SmoothQuantParams()
+        _check(_lib.hone_smooth_quant_params_init(C.byref(p)))
+        if alphas is not None:
+            alphas = [float(a) for a in alphas]
+            grid = (C.c_float * max(len(alphas), 1))(*alphas)  # alive with p (and copied)
+            p.alphas, p.alpha_count = grid, len(alphas)
+        p.act_dtype = _option(Calibrator._dtypes, act_dtype, "SmoothQuant: act_dtype")
+        p.act_scheme = _option(Calibrator._schemes, act_scheme, "SmoothQuant: act_scheme")
+        p.reduce_range = int(reduce_range)
+        p.name = _str(name)  # copied by the library, as the alphas
+        w = _f32(weights)
+        self.shape = w.shape  # [N, K]
+        self._handle = C.c_void_p()
+        _check(_lib.hone_smooth_quant_create(w._handle, C.byref(p), C.byref(self._handle)))
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_smooth_quant_destroy(self._handle)
+            self._handle = None
+
+    close = __del__
+
+    def __enter__(self) -> "SmoothQuant":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def observe(self, x) -> None:
+        """Pass one: per-input-channel ranges of a batch x F32 [M, K]."""
+        b = _f32(x)
+        _check(_lib.hone_smooth_quant_observe(self._handle, b._handle))
+
+    def score(self, x) -> None:
+        """Pass two: each α's output error on a batch (the batches of pass one, again)."""
+        b = _f32(x)
+        _check(_lib.hone_smooth_quant_score(self._handle, b._handle))
+
+    def result(self) -> dict:
+        """{"alpha": the best α of the grid (ties: the first), "scales": s, F32 [K] (feed x / s
+        to the layer), "weights": W·s, F32 [N, K], "error_before": the summed squared W8A8
+        output error without smoothing, "error_after": the same at the best α}. Keeping the
+        layer unsmoothed when error_before is lower is the caller's choice."""
+        n, k = self.shape
+        scales, weights = Tensor(DType.F32, [k]), Tensor(DType.F32, [n, k])
+        alpha, before, after = C.c_float(), C.c_double(), C.c_double()
+        _check(_lib.hone_smooth_quant_result(self._handle, C.byref(alpha), scales._handle,
+                                             weights._handle, C.byref(before), C.byref(after)))
+        return {"alpha": alpha.value, "scales": scales, "weights": weights,
+                "error_before": before.value, "error_after": after.value}
+
+
+def smooth_quant(weights, batches: Sequence, **options) -> dict:
+    """Both SmoothQuant passes over `batches` (each F32 [M, K]) and the result: SmoothQuant(
+    weights, **options) (alphas, act_dtype, act_scheme, reduce_range, name), observe() then
+    score() on every batch, result()."""
+    batches = [_f32(b) for b in batches]
+    with SmoothQuant(weights, **options) as sq:
+        for b in batches:
+            sq.observe(b)
+        for b in batches:
+            sq.score(b)
+        return sq.result()
+
+
+def bias_correction(weights, deployed, mean_x, bias=None, mean_xq=None) -> Tensor:
+    """Bias correction (hone_bias_correction; Nagel et al. 2019): the bias that cancels the
+    expected output shift of quantized weights, bias + W·E[x] − Wq·E[xq], as a new F32 [N].
+    weights W and deployed Wq (e.g. QuantizedTensor.dequantize()): F32 [N, K]; mean_x: the
+    calibration inputs' mean, F32 [K]; bias: F32 [N] (default None = zeros); mean_xq: the mean of
+    the quantized inputs, F32 [K] (default None = mean_x, weight-only quantization)."""
+    w, d, mx = _f32(weights), _f32(deployed), _f32(mean_x)
+    b, mq = _tensor_or_none(bias), _tensor_or_none(mean_xq)
+    out = Tensor(DType.F32, [w.shape[0] if w.shape else 0])
+    _check(_lib.hone_bias_correction(w._handle, d._handle, _ptr(b), mx._handle, _ptr(mq),
+                                     out._handle))
+    return out
+
+
 # ---- pruning -----------------------------------------------------------------------------------
 
 class _PruneResult(C.Structure):
@@ -508,6 +623,64 @@ def prune_blocks(weights, block_rows: int, block_cols: int, sparsity: float,
     return _result(w, mask, r)
 
 
+class _ChannelPruneParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("sparsity", C.c_double), ("importance", C.c_int),
+                ("activation_norms", _P(C.c_float)), ("activation_norms_count", C.c_size_t),
+                ("consumer_group", C.c_int64)]
+
+
+_fn("hone_channel_prune_params_init", [_P(_ChannelPruneParams)])
+_fn("hone_prune_channels", [_P(_ChannelPruneParams), _VP, _VP, _VP, _P(_VP), _P(_VP), _P(_VP),
+                            _P(_VP)])
+
+_CHANNEL_IMPORTANCES = dict(_IMPORTANCES, activation_weighted=2)
+
+
+@dataclass
+class ChannelPruneResult:
+    """What prune_channels kept: the smaller weights [kept, ...], bias [kept] (None when none
+    was given), the consumer without the removed channels' input columns (None when none was
+    given) and the kept channel indices, ascending."""
+    weights: Tensor
+    bias: Optional[Tensor]
+    consumer: Optional[Tensor]
+    kept: list
+
+
+def prune_channels(weights, sparsity: float = 0.5, importance: str = "l2", bias=None,
+                   consumer=None, activation_norms=None,
+                   consumer_group: int = 1) -> ChannelPruneResult:
+    """Structured pruning (hone_prune_channels): removes the round(sparsity·rows) output
+    channels (rows of a linear weight [out, in], filters of a conv [out, in, kh, kw]) of least
+    importance and returns new, smaller tensors; kept channels stay bit-identical and in order,
+    ties remove the higher channel. The inputs are not changed.
+
+    sparsity: the fraction of channels removed, in [0, 1) (default 0.5); importance "l1" (sum
+    |w|), "l2" (the norm of the row; default) or "activation_weighted" (sum_k |w_k|·||X_k||_2,
+    needs activation_norms: K values, or one per input channel of a conv); bias: F32 [out] or
+    None; consumer: the next layer's weights [out2, out·consumer_group, ...] (its input axis 1)
+    or None; consumer_group: the consumer's input columns per channel (default 1; H·W when a
+    conv is flattened into a linear layer)."""
+    p = _ChannelPruneParams()
+    _check(_lib.hone_channel_prune_params_init(C.byref(p)))
+    p.sparsity = sparsity
+    p.importance = _option(_CHANNEL_IMPORTANCES, importance, "prune_channels: importance")
+    if activation_norms is not None:
+        norms = _f32(activation_norms)
+        count = norms.nbytes // 4
+        values = (C.c_float * max(count, 1)).from_buffer_copy(norms.tobytes() or b"\0" * 4)
+        p.activation_norms, p.activation_norms_count = values, count  # alive with p
+    p.consumer_group = consumer_group
+    w, b, c = _f32(weights), _tensor_or_none(bias), _tensor_or_none(consumer)
+    out_w, out_b, out_c, out_k = C.c_void_p(), C.c_void_p(), C.c_void_p(), C.c_void_p()
+    _check(_lib.hone_prune_channels(C.byref(p), w._handle, _ptr(b), _ptr(c), C.byref(out_w),
+                                    C.byref(out_b), C.byref(out_c), C.byref(out_k)))
+    kept = Tensor._adopt(out_k)
+    return ChannelPruneResult(Tensor._adopt(out_w),
+                              Tensor._adopt(out_b) if out_b.value else None,
+                              Tensor._adopt(out_c) if out_c.value else None, kept.tolist())
+
+
 class LayerStats:
     """Streaming statistics of a layer's inputs X [tokens, K]: the Hessian H = sum XᵀX
     (SparseGPT, GPTQ; only with with_hessian) and the column norms ||X_k||_2 (Wanda)."""
@@ -592,6 +765,109 @@ def sparsity_of(weights) -> float:
     w = _f32(weights)
     _check(_lib.hone_sparsity_of(w._handle, C.byref(out)))
     return out.value
+
+
+# ---- sparse storage ----------------------------------------------------------------------------
+
+_fn("hone_sparse_encode", [_VP, C.c_int, C.c_int, C.c_int, _P(_VP)])
+_fn("hone_sparse_destroy", [_VP], None)
+_fn("hone_sparse_bytes", [_VP, _P(C.c_size_t), _P(C.c_size_t)])
+_fn("hone_sparse_to_dense", [_VP, _VP])
+_fn("hone_sparse_get_buffer", [_VP, C.c_int, _P(C.c_void_p), _P(C.c_size_t)])
+
+
+class SparseTensor:
+    """Compressed storage of a sparse F32 tensor (hone_sparse; layouts in docs/pruner.md,
+    "Sparse storage"), from sparse_encode(). The tensor is read as [rows, K] (rows = dims[0]);
+    exact zeros are not stored. Formats: "bitmask" (1 bit per element, LSB first, then the
+    non-zero values), "n_m" (N values per group of M along K and their ⌈log2 M⌉-bit in-group
+    positions) and "csr" (row_ptr, column indices, values)."""
+
+    formats = {"bitmask": 0, "n_m": 1, "csr": 2}
+    _buffers = {"values": 0, "index": 1, "row_ptr": 2, "col_indices": 3}
+
+    def __init__(self, _handle: C.c_void_p, shape: tuple, format: str, n: int, m: int):
+        self._handle, self.shape, self.format = _handle, shape, format
+        self.n, self.m = (n, m) if format == "n_m" else (0, 0)
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            _lib.hone_sparse_destroy(self._handle)
+            self._handle = None
+
+    close = __del__
+
+    def __enter__(self) -> "SparseTensor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _sizes(self) -> tuple:
+        stored, dense = C.c_size_t(), C.c_size_t()
+        _check(_lib.hone_sparse_bytes(self._handle, C.byref(stored), C.byref(dense)))
+        return stored.value, dense.value
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of the stored buffers (values + indices), headers excluded."""
+        return self._sizes()[0]
+
+    @property
+    def dense_bytes(self) -> int:
+        """Bytes of the dense F32 tensor."""
+        return self._sizes()[1]
+
+    def to_dense(self) -> Tensor:
+        """The dense F32 tensor of the source's shape: stored values bit-identical, every other
+        entry +0.0."""
+        out = Tensor(DType.F32, self.shape)
+        _check(_lib.hone_sparse_to_dense(self._handle, out._handle))
+        return out
+
+    def buffer(self, which: str) -> bytes:
+        """A stored buffer, copied: "values" (F32), "index" (bitmask: the bits; n_m: the packed
+        positions; csr: empty), "row_ptr" and "col_indices" (csr: I32; empty otherwise)."""
+        data, size = C.c_void_p(), C.c_size_t()
+        _check(_lib.hone_sparse_get_buffer(
+            self._handle, _option(self._buffers, which, "SparseTensor.buffer"), C.byref(data),
+            C.byref(size)))
+        return C.string_at(data.value, size.value) if size.value else b""
+
+    def _array(self, which: str, dtype: int) -> Tensor:
+        raw = self.buffer(which)
+        if not raw:
+            return Tensor(dtype, [0])
+        return Tensor.from_buffer(raw, [len(raw) // 4], dtype)
+
+    def values(self) -> Tensor:
+        """The stored values, F32 [stored] (n_m: explicit zeros included)."""
+        return self._array("values", DType.F32)
+
+    def index(self) -> bytes:
+        """The bitmask's bits or the n_m packed positions (b"" for csr)."""
+        return self.buffer("index")
+
+    def row_ptr(self) -> Tensor:
+        """csr: I32 [rows + 1]."""
+        return self._array("row_ptr", DType.I32)
+
+    def col_indices(self) -> Tensor:
+        """csr: I32 [nnz]."""
+        return self._array("col_indices", DType.I32)
+
+
+def sparse_encode(dense, format: str = "bitmask", n: int = 2, m: int = 4) -> SparseTensor:
+    """Encodes an F32 tensor (rank >= 1) as a SparseTensor in `format` "bitmask" (default),
+    "n_m" or "csr". n, m (default 2:4) are used by "n_m" only: 1 <= n < m <= 32, m dividing K,
+    and at most n non-zeros in every group of m (else HoneError naming row and group; prune
+    with prune_n_m first)."""
+    d = _f32(dense)
+    handle = C.c_void_p()
+    _check(_lib.hone_sparse_encode(d._handle,
+                                   _option(SparseTensor.formats, format, "sparse_encode: format"),
+                                   n, m, C.byref(handle)))
+    return SparseTensor(handle, d.shape, format, n, m)
 
 
 # ---- clustering --------------------------------------------------------------------------------
