@@ -12,7 +12,9 @@ The shared library is found from $HONE_LIBRARY, else as "libhone.so.2" on the lo
 Covered: versions, threads, tensors, ONNX models (load, save, inputs/outputs/weights, get/set
 weights, the deployable QDQ form), the graph executor (f32 / int8 dynamic / int8 static, observed activations, the path
 each node took), Ed25519 identities, the change ledger (append, verify, check an artifact), and
-(hone.algorithms) the weight quantizer, calibrator, pruning, clustering, policies and validation.
+(hone.algorithms) the weight quantizer, calibrator, SmoothQuant, bias correction, pruning
+(unstructured, N:M, blocks, channels, Wanda, SparseGPT), sparse storage, clustering, policies and
+validation, (hone.training) fine-tuning, and the whole optimize flow (hone.optimize).
 """
 
 from __future__ import annotations
