@@ -15,10 +15,23 @@
 
 #include <charconv>
 #include <chrono>
+#include <map>
 
 namespace hone::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// An option taking a recipe enum by its JSON name (name_of); the help shows the type name.
+template <class E> CLI::Validator named(std::initializer_list<E> values) {
+    std::map<std::string, E> names;
+    for (const E v : values)
+        names.emplace(std::string(name_of(v)), v);
+    return CLI::CheckedTransformer(names).description("");
+}
+
+} // namespace
 using json = nlohmann::json;
 
 std::vector<std::int64_t> parse_widths(std::string_view text) {
@@ -60,7 +73,7 @@ int run_train(const train_options& o, console& c) {
     model m = o.mlp.empty() ? load_onnx(o.model) : make_mlp(parse_widths(o.mlp), o.init_seed);
     const std::string from = o.mlp.empty() ? o.model.string() : "mlp " + o.mlp;
     std::optional<model> teacher;
-    if (o.params.loss == "distill") {
+    if (o.params.loss == loss_kind::distillation) {
         if (!o.teacher.empty())
             teacher = load_onnx(o.teacher);
         else if (o.mlp.empty())
@@ -86,7 +99,8 @@ int run_train(const train_options& o, console& c) {
         fail(status::invalid_argument,
              fmt::format("--data '{}': has no labels, but the {} loss needs them (labels, or "
                          "--loss distill --alpha 1 with a teacher)",
-                         o.data, o.params.loss == "ce" ? "ce" : "distill (alpha < 1)"));
+                         o.data,
+                         o.params.loss == loss_kind::cross_entropy ? "ce" : "distill (alpha < 1)"));
     std::optional<loaded_data> eval;
     if (!o.eval.empty()) {
         eval.emplace(load_data(o.eval, data_opts));
@@ -107,7 +121,7 @@ int run_train(const train_options& o, console& c) {
     params.erase("kind");
     params["data"] = o.data;
     params["seed"] = o.init_seed;
-    if (o.params.loss == "distill")
+    if (o.params.loss == loss_kind::distillation)
         params["teacher"] = o.teacher.empty() ? from : o.teacher.string();
     json record{{"from", from},
                 {"params", params},
@@ -163,12 +177,21 @@ void add_train_command(CLI::App& app, train_options& o, std::function<int(consol
     auto& p = o.params;
     s->add_option("--epochs", p.epochs, "Epochs")->capture_default_str();
     s->add_option("--batch", p.batch, "Mini-batch size")->capture_default_str();
-    s->add_option("--optimizer", p.optimizer, "sgd (momentum 0.9) or adamw")->capture_default_str();
+    s->add_option("--optimizer", p.optimizer, "sgd (momentum 0.9) or adamw")
+        ->transform(named({optimizer_kind::sgd, optimizer_kind::adamw}))
+        ->type_name("sgd|adamw")
+        ->default_str(std::string(name_of(p.optimizer)));
     s->add_option("--lr", p.lr, "Initial learning rate")->capture_default_str();
-    s->add_option("--schedule", p.schedule, "constant, cosine or step")->capture_default_str();
+    s->add_option("--schedule", p.schedule, "constant, cosine or step")
+        ->transform(named({lr_schedule::constant, lr_schedule::cosine, lr_schedule::step}))
+        ->type_name("constant|cosine|step")
+        ->default_str(std::string(name_of(p.schedule)));
     s->add_option("--weight-decay", p.weight_decay, "Decoupled (adamw) or L2 (sgd)")
         ->capture_default_str();
-    s->add_option("--loss", p.loss, "ce (labels) or distill (teacher)")->capture_default_str();
+    s->add_option("--loss", p.loss, "ce (labels) or distill (teacher)")
+        ->transform(named({loss_kind::cross_entropy, loss_kind::distillation}))
+        ->type_name("ce|distill")
+        ->default_str(std::string(name_of(p.loss)));
     s->add_option("--teacher", o.teacher, "Distillation teacher (default: the input MODEL)");
     s->add_option("--temperature", p.temperature, "Distillation temperature")
         ->capture_default_str();

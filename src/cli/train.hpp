@@ -41,7 +41,7 @@ struct train_options {
     finetune_params params = [] {
         finetune_params p;
         p.epochs = 10;
-        p.loss = "ce";
+        p.loss = loss_kind::cross_entropy;
         return p;
     }();
     data_arguments data_args;

@@ -436,7 +436,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
         }
     }();
     trainer t(std::move(graph), ft.config(where + "."));
-    if (ft.loss == "distill") t.set_teacher(base);
+    if (ft.loss == loss_kind::distillation) t.set_teacher(base);
     json constraints = json::object();
     for (auto& l : cb.layers) {
         const auto& name = l.ref.weight;
@@ -500,7 +500,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
     }
     json params = ft.to_json();
     params.erase("kind");
-    params["teacher"] = ft.loss == "distill" ? json("baseline") : json();
+    params["teacher"] = ft.loss == loss_kind::distillation ? json("baseline") : json();
     cb.finetune = {{"params", params},
                    {"data", json::parse(data_json(data, data_opts))},
                    {"constraints", constraints},
@@ -520,7 +520,8 @@ const loaded_data& finetune_data(const recipe& rec, const loaded_data& calib,
         fail(status::invalid_argument,
              fmt::format("recipe '{}': finetune data '{}' has no labels, but loss '{}'{} needs "
                          "them",
-                         rec.name, d.spec, ft.loss, ft.loss == "distill" ? " with alpha < 1" : ""));
+                         rec.name, d.spec, name_of(ft.loss),
+                         ft.loss == loss_kind::distillation ? " with alpha < 1" : ""));
     return d;
 }
 

@@ -55,6 +55,13 @@ constexpr named<quant_granularity> granularity_names[] = {
 constexpr named<weight_method> weight_names[] = {{"rtn", weight_method::rtn},
                                                  {"clip_search", weight_method::clip_search},
                                                  {"gptq", weight_method::gptq}};
+constexpr named<optimizer_kind> optimizer_names[] = {{"sgd", optimizer_kind::sgd},
+                                                     {"adamw", optimizer_kind::adamw}};
+constexpr named<lr_schedule> schedule_names[] = {{"constant", lr_schedule::constant},
+                                                 {"cosine", lr_schedule::cosine},
+                                                 {"step", lr_schedule::step}};
+constexpr named<loss_kind> loss_names[] = {{"ce", loss_kind::cross_entropy},
+                                           {"distill", loss_kind::distillation}};
 constexpr named<calib_method> calib_names[] = {{"auto", calib_method::auto_select},
                                                {"min_max", calib_method::min_max},
                                                {"percentile", calib_method::percentile},
@@ -86,6 +93,9 @@ std::string_view name_of(kmeans_method m) { return name_in(kmeans_names, m); }
 std::string_view name_of(quant_granularity g) { return name_in(granularity_names, g); }
 std::string_view name_of(weight_method m) { return name_in(weight_names, m); }
 std::string_view name_of(calib_method m) { return name_in(calib_names, m); }
+std::string_view name_of(optimizer_kind k) { return name_in(optimizer_names, k); }
+std::string_view name_of(lr_schedule s) { return name_in(schedule_names, s); }
+std::string_view name_of(loss_kind k) { return name_in(loss_names, k); }
 
 bool recipe::needs_layer_inputs() const {
     const auto needs = [](const recipe_step& s) {
@@ -189,32 +199,22 @@ trainer_config finetune_params::config(std::string_view where) const {
     c.epochs = epochs;
     if (batch < 1) bad_field("batch", fmt::format("must be at least 1, got {}", batch));
     c.batch_size = batch;
-    if (optimizer == "sgd")
-        c.optimizer = optimizer_kind::sgd;
-    else if (optimizer == "adamw")
-        c.optimizer = optimizer_kind::adamw;
-    else
-        bad_field("optimizer", fmt::format("'{}': expected sgd or adamw", optimizer));
+    // Enums cast from integers (the C ABI, bindings) may hold anything: named ones only.
+    if (name_of(optimizer) == "unknown")
+        bad_field("optimizer", fmt::format("{} is not sgd or adamw", int(optimizer)));
+    c.optimizer = optimizer;
     if (!(std::isfinite(lr) && lr > 0))
         bad_field("lr", fmt::format("must be a positive number, got {}", lr));
     c.learning_rate = float(lr);
-    if (schedule == "constant")
-        c.schedule = lr_schedule::constant;
-    else if (schedule == "cosine")
-        c.schedule = lr_schedule::cosine;
-    else if (schedule == "step")
-        c.schedule = lr_schedule::step;
-    else
-        bad_field("schedule", fmt::format("'{}': expected constant, cosine or step", schedule));
+    if (name_of(schedule) == "unknown")
+        bad_field("schedule", fmt::format("{} is not constant, cosine or step", int(schedule)));
+    c.schedule = schedule;
     if (!(std::isfinite(weight_decay) && weight_decay >= 0))
         bad_field("weight_decay", fmt::format("must be >= 0, got {}", weight_decay));
     c.weight_decay = float(weight_decay);
-    if (loss == "ce")
-        c.loss = loss_kind::cross_entropy;
-    else if (loss == "distill")
-        c.loss = loss_kind::distillation;
-    else
-        bad_field("loss", fmt::format("'{}': expected ce or distill", loss));
+    if (name_of(loss) == "unknown")
+        bad_field("loss", fmt::format("{} is not ce or distill", int(loss)));
+    c.loss = loss;
     if (!(std::isfinite(temperature) && temperature > 0))
         bad_field("temperature", fmt::format("must be positive, got {}", temperature));
     c.temperature = float(temperature);
@@ -232,15 +232,15 @@ json finetune_params::to_json() const {
     json j{{"kind", "finetune"},
            {"epochs", epochs},
            {"batch", batch},
-           {"optimizer", optimizer},
+           {"optimizer", name_of(optimizer)},
            {"lr", lr},
-           {"schedule", schedule},
+           {"schedule", name_of(schedule)},
            {"weight_decay", weight_decay},
-           {"loss", loss},
+           {"loss", name_of(loss)},
            {"seed", seed},
            {"cluster_lr_scale", cluster_lr_scale},
            {"data", data.empty() ? json("calibration") : json(data)}};
-    if (loss == "distill") {
+    if (loss == loss_kind::distillation) {
         j["temperature"] = temperature;
         j["alpha"] = alpha;
     }
@@ -259,11 +259,11 @@ void parse_finetune(finetune_params& p, const json& j, std::string_view source,
             bad(source, fmt::format("{}: unknown field '{}'", where, k));
     p.epochs = get<int>(j, "epochs", p.epochs, source, where);
     p.batch = get<std::int64_t>(j, "batch", p.batch, source, where);
-    p.optimizer = get<std::string>(j, "optimizer", p.optimizer, source, where);
+    get_named(j, "optimizer", optimizer_names, p.optimizer, source, where);
     p.lr = get<double>(j, "lr", p.lr, source, where);
-    p.schedule = get<std::string>(j, "schedule", p.schedule, source, where);
+    get_named(j, "schedule", schedule_names, p.schedule, source, where);
     p.weight_decay = get<double>(j, "weight_decay", p.weight_decay, source, where);
-    p.loss = get<std::string>(j, "loss", p.loss, source, where);
+    get_named(j, "loss", loss_names, p.loss, source, where);
     p.temperature = get<double>(j, "temperature", p.temperature, source, where);
     p.alpha = get<double>(j, "alpha", p.alpha, source, where);
     p.seed = get<std::uint64_t>(j, "seed", p.seed, source, where);

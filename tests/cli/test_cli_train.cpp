@@ -112,7 +112,18 @@ TEST_CASE("recipes: the finetune step parses, must be last, and its fields are c
     const auto d = parse_recipe(R"({"steps": [{"kind": "finetune"}]})", "d");
     REQUIRE(d.finetune);
     CHECK(d.steps.empty());
-    CHECK(d.finetune->loss == "distill");
+    CHECK(d.finetune->loss == hone::loss_kind::distillation);
+    CHECK(d.finetune->optimizer == hone::optimizer_kind::adamw);
+    CHECK(d.finetune->schedule == hone::lr_schedule::cosine);
+    CHECK(d.finetune->to_json()["loss"] == "distill");
+    CHECK(hone::pipeline::name_of(hone::lr_schedule::step) == "step");
+    CHECK(hone::pipeline::name_of(hone::loss_kind::cross_entropy) == "ce");
+    CHECK(hone::pipeline::name_of(static_cast<hone::optimizer_kind>(7)) == "unknown");
+    // A typed value out of range (from an integer) is refused when the step is used.
+    auto odd = *d.finetune;
+    odd.optimizer = static_cast<hone::optimizer_kind>(7);
+    CHECK_THROWS_WITH_AS((void)odd.config(), doctest::Contains("optimizer: 7 is not sgd or adamw"),
+                         hone::error);
     CHECK(d.finetune->data.empty());
     CHECK_FALSE(d.finetune->needs_labels());
     CHECK(load_recipe("sparse90-ft").finetune->epochs == 3);
@@ -133,7 +144,7 @@ TEST_CASE("recipes: the finetune step parses, must be last, and its fields are c
     refuses(R"({"steps": [{"kind": "finetune", "optimiser": "sgd"}]})",
             "unknown field 'optimiser'");
     refuses(R"({"steps": [{"kind": "finetune", "optimizer": "lbfgs"}]})",
-            "steps[0].optimizer: 'lbfgs'");
+            "steps[0].optimizer 'lbfgs': expected sgd or adamw");
     refuses(R"({"steps": [{"kind": "finetune", "lr": -1}]})", "steps[0].lr");
     refuses(R"({"steps": [{"kind": "finetune", "alpha": 2}]})", "steps[0].alpha");
     refuses(R"({"steps": [{"kind": "finetune", "schedule": "linear"}]})", "schedule");

@@ -59,22 +59,28 @@ HONE_EXPORT std::string_view name_of(quant_granularity g);
 HONE_EXPORT std::string_view name_of(weight_method m);
 /// "auto", "min_max", "percentile", "entropy", "mse" (the calibrations a recipe takes).
 HONE_EXPORT std::string_view name_of(calib_method m);
+/// A finetune step's JSON names: "sgd" / "adamw", "constant" / "cosine" / "step", "ce" /
+/// "distill".
+HONE_EXPORT std::string_view name_of(optimizer_kind k);
+HONE_EXPORT std::string_view name_of(lr_schedule s);
+HONE_EXPORT std::string_view name_of(loss_kind k);
 
 /// The parameters of a training run: a recipe's `finetune` step and `hone train`'s options.
 struct HONE_EXPORT finetune_params {
     int epochs = 3;
     std::int64_t batch = 128;
-    std::string optimizer = "adamw"; ///< sgd (momentum 0.9), adamw
-    double lr = 1e-3;                ///< initial learning rate
-    std::string schedule = "cosine"; ///< constant, cosine, step (×0.1 every 1,000 steps)
-    double weight_decay = 0.0;       ///< decoupled (AdamW) / L2 (SGD)
-    std::string loss = "distill";    ///< ce (labels), distill (teacher; labels when alpha < 1)
-    double temperature = 4.0;        ///< distill
-    double alpha = 1.0;              ///< distill: weight of the KL term; 1 − alpha on labels
-    std::uint64_t seed = 0;          ///< data order
-    double cluster_lr_scale = 1.0;   ///< clustered weights: centroid step = lr·scale·Σ grads
-    std::string data;                ///< a data spec; empty = the calibration data
-    bool needs_labels() const { return loss == "ce" || alpha < 1.0; }
+    optimizer_kind optimizer = optimizer_kind::adamw; ///< "sgd" (momentum 0.9), "adamw"
+    double lr = 1e-3;                                 ///< initial learning rate
+    lr_schedule schedule = lr_schedule::cosine; ///< "constant", "cosine", "step" (×0.1 / 1,000)
+    double weight_decay = 0.0;                  ///< decoupled (AdamW) / L2 (SGD)
+    /// "ce" (labels), "distill" (the baseline as teacher; labels too when alpha < 1)
+    loss_kind loss = loss_kind::distillation;
+    double temperature = 4.0;      ///< distill
+    double alpha = 1.0;            ///< distill: weight of the KL term; 1 − alpha on labels
+    std::uint64_t seed = 0;        ///< data order
+    double cluster_lr_scale = 1.0; ///< clustered weights: centroid step = lr·scale·Σ grads
+    std::string data;              ///< a data spec; empty = the calibration data
+    bool needs_labels() const { return loss == loss_kind::cross_entropy || alpha < 1.0; }
     /// Validates every field (invalid_argument naming `where` and the field) and maps it.
     trainer_config config(std::string_view where = "finetune.") const;
     nlohmann::json to_json() const;
