@@ -2044,6 +2044,45 @@ HONE_API hone_status hone_optimize_result_artifact(const hone_optimize_result* r
                                                    size_t* count);
 HONE_API void hone_optimize_result_destroy(hone_optimize_result* result);
 
+/* A candidate made elsewhere against its baseline (`hone validate`; hone::validate_change): both
+ * ONNX files run as their doc strings say (a file hone wrote in the precision optimize validated,
+ * a `--format hone` file with its packed weights read from the safetensors beside it, any other
+ * in f32), on the evaluation data; sizes are the files' bytes; the decision is the policy's, and
+ * a record goes into `ledger` when one is given. The members shared with hone_optimize_params
+ * mean the same. */
+typedef struct hone_validate_change_params {
+    size_t struct_size;             /* sizeof(hone_validate_change_params), set by _init */
+    const char* baseline;           /* ONNX file (required) */
+    const char* candidate;          /* ONNX file (required) */
+    hone_data_source eval;          /* evaluation data (required) */
+    const char* policy;             /* tier name or policy JSON file; NULL = "medium" */
+    const char* ledger;             /* NULL = no record */
+    const char* report_dir;         /* report.json + report.html; NULL = none */
+    const char* actor;              /* NULL = "hone" */
+    const char* key_path;           /* Ed25519 PEM private key; NULL = unsigned record */
+    const char* input_shape;        /* NULL = the model's input */
+    uint64_t seed;                  /* 2026: seed of the `:N` subsets */
+    int64_t batch;                  /* 256 */
+    const int64_t* latency_batches; /* NULL = {1, 64} */
+    size_t latency_batch_count;
+    double confidence;         /* 0.95 */
+    int repeats;               /* 20 */
+    hone_progress_fn progress; /* may be NULL */
+    hone_note_fn note;         /* may be NULL */
+    void* user;                /* passed to progress and note */
+    /* The engine's runners, given each file's exact bytes (NULL = hone's executor); a file with
+     * hone's packed weights is refused with it. */
+    hone_runner_factory_fn runner_factory;
+    void* runner_user;
+} hone_validate_change_params;
+
+HONE_API hone_status hone_validate_change_params_init(hone_validate_change_params* params);
+/* On success `*out` holds the conclusion, read with the hone_optimize_result_ functions (nothing
+ * is written but the record and report: artifact 0 is the candidate file, artifact_bytes its
+ * size). */
+HONE_API hone_status hone_validate_change(const hone_validate_change_params* params,
+                                          hone_optimize_result** out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 // The optimize flow through the C ABI (hone.h, "The optimize flow"): a shell over
-// hone::optimize (include/hone/pipeline/optimize.hpp).
+// hone::optimize and hone::validate_change (include/hone/pipeline/optimize.hpp).
 #include "guard.hpp"
 #include "hone/pipeline/optimize.hpp"
 #include "runner_handle.hpp"
@@ -24,9 +24,9 @@ using hone::capi::require;
 constexpr const char* fn_optimize = "hone_optimize";
 
 /// The samples of a streaming source, read whole (hone reads every set before it uses it).
-hone::dataset read_source(const hone_data_source& src, const char* which) {
+hone::dataset read_source(const hone_data_source& src, const char* which, const char* fn) {
     const auto where = [&](const std::string& what) {
-        return fmt::format("{}: {}: {}", fn_optimize, which, what);
+        return fmt::format("{}: {}: {}", fn, which, what);
     };
     if (src.read == nullptr)
         hone::fail(hone::status::invalid_argument, where("neither 'spec' nor 'read' is set"));
@@ -92,26 +92,61 @@ private:
     hone_runner* r_;
 };
 
-// params.runner_factory as optimize_request::engine.
-hone::runner_factory engine_factory(const hone_optimize_params& p) {
-    return [fn = p.runner_factory, user = p.runner_user](std::string_view role,
-                                                         std::span<const std::uint8_t> onnx) {
+// params.runner_factory as the request's engine; `caller` names the C function in errors.
+template <class Params> hone::runner_factory engine_factory(const Params& p, const char* caller) {
+    return [fn = p.runner_factory, user = p.runner_user,
+            caller](std::string_view role, std::span<const std::uint8_t> onnx) {
         const std::string r(role);
         hone_runner* out = nullptr;
         const hone_status st = fn(user, r.c_str(), onnx.data(), onnx.size(), &out);
         if (st != HONE_OK) {
             if (out) hone_runner_destroy(out);
             hone::fail(static_cast<hone::status>(st),
-                       fmt::format("hone_optimize: runner_factory failed for the {}: {} ({})", r,
+                       fmt::format("{}: runner_factory failed for the {}: {} ({})", caller, r,
                                    hone_status_string(st), hone_last_error()));
         }
         if (!out)
             hone::fail(hone::status::invalid_argument,
-                       fmt::format("hone_optimize: runner_factory returned HONE_OK but no runner "
-                                   "for the {}",
-                                   r));
+                       fmt::format("{}: runner_factory returned HONE_OK but no runner for the {}",
+                                   caller, r));
         return std::unique_ptr<hone::runner>(std::make_unique<engine_runner>(out));
     };
+}
+
+// The members hone_optimize_params and hone_validate_change_params share, into a request.
+template <class Params, class Request>
+void read_common(const Params& p, Request& r, const char* fn) {
+    r.policy = str(p.policy, "medium");
+    r.report = str(p.report_dir);
+    r.actor = str(p.actor, "hone");
+    r.key = str(p.key_path);
+    r.data.input_shape = str(p.input_shape);
+    r.data.seed = p.seed;
+    r.validation.batch = p.batch;
+    if (p.latency_batches)
+        r.validation.latency_batches.assign(p.latency_batches,
+                                            p.latency_batches + p.latency_batch_count);
+    else if (p.latency_batch_count != 0)
+        hone::fail(hone::status::invalid_argument,
+                   fmt::format("{}: latency_batches is NULL but latency_batch_count is not 0", fn));
+    r.validation.confidence = p.confidence;
+    r.validation.repeats = p.repeats;
+}
+
+// The progress and note callbacks of a params struct.
+template <class Params> hone::pipeline_events events_of(const Params& p) {
+    hone::pipeline_events events;
+    if (p.progress)
+        events.progress = [&p](std::string_view stage, std::uint64_t done, std::uint64_t total) {
+            const std::string s(stage);
+            return p.progress(p.user, s.c_str(), done, total) != 0;
+        };
+    if (p.note)
+        events.note = [&p](std::string_view text) {
+            const std::string s(text);
+            p.note(p.user, s.c_str());
+        };
+    return events;
 }
 
 } // namespace
@@ -144,29 +179,15 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
         if (p->calib.spec)
             r.calib = p->calib.spec;
         else
-            r.calib_data = read_source(p->calib, "calib");
+            r.calib_data = read_source(p->calib, "calib", fn_optimize);
         if (p->eval.spec)
             r.eval = p->eval.spec;
         else
-            r.eval_data = read_source(p->eval, "eval");
-        r.policy = str(p->policy, "medium");
+            r.eval_data = read_source(p->eval, "eval", fn_optimize);
         r.out = require(p->out, fn_optimize, "params->out");
         r.format = str(p->format, "qdq");
         r.ledger = require(p->ledger, fn_optimize, "params->ledger");
-        r.report = str(p->report_dir);
-        r.actor = str(p->actor, "hone");
-        r.key = str(p->key_path);
-        r.data.input_shape = str(p->input_shape);
-        r.data.seed = p->seed;
-        r.validation.batch = p->batch;
-        if (p->latency_batches)
-            r.validation.latency_batches.assign(p->latency_batches,
-                                                p->latency_batches + p->latency_batch_count);
-        else if (p->latency_batch_count != 0)
-            hone::fail(hone::status::invalid_argument,
-                       "hone_optimize: latency_batches is NULL but latency_batch_count is not 0");
-        r.validation.confidence = p->confidence;
-        r.validation.repeats = p->repeats;
+        read_common(*p, r, fn_optimize);
         if (p->tolerable_drop >= 0 || std::isnan(p->tolerable_drop))
             r.tolerable_drop = p->tolerable_drop;
         r.relative_drop = p->relative_drop != 0;
@@ -176,20 +197,46 @@ HONE_API hone_status hone_optimize(const hone_optimize_params* p, hone_optimize_
                 offsetof(hone_optimize_params, target_file_bytes) + sizeof(p->target_file_bytes) &&
             p->target_file_bytes > 0)
             r.target_file_bytes = p->target_file_bytes;
-        if (p->runner_factory) r.engine = engine_factory(*p);
-        hone::pipeline_events events;
-        if (p->progress)
-            events.progress = [p](std::string_view stage, std::uint64_t done, std::uint64_t total) {
-                const std::string s(stage);
-                return p->progress(p->user, s.c_str(), done, total) != 0;
-            };
-        if (p->note)
-            events.note = [p](std::string_view text) {
-                const std::string s(text);
-                p->note(p->user, s.c_str());
-            };
+        if (p->runner_factory) r.engine = engine_factory(*p, fn_optimize);
         auto result = std::make_unique<hone_optimize_result>();
-        result->outcome = hone::optimize(r, events);
+        result->outcome = hone::optimize(r, events_of(*p));
+        *out = result.release();
+    });
+}
+
+HONE_API hone_status hone_validate_change_params_init(hone_validate_change_params* params) {
+    return guarded([&] {
+        require(params, "hone_validate_change_params_init", "params");
+        *params = hone_validate_change_params{};
+        params->struct_size = sizeof(hone_validate_change_params);
+        const hone::validate_request defaults;
+        params->seed = defaults.data.seed;
+        params->batch = defaults.validation.batch;
+        params->confidence = defaults.validation.confidence;
+        params->repeats = defaults.validation.repeats;
+    });
+}
+
+HONE_API hone_status hone_validate_change(const hone_validate_change_params* p,
+                                          hone_optimize_result** out) {
+    return guarded([&] {
+        const char* fn = "hone_validate_change";
+        require(p, fn, "params");
+        require(out, fn, "out");
+        hone::capi::check_struct_size(p->struct_size, sizeof(hone_validate_change_params), fn,
+                                      "hone_validate_change_params");
+        hone::validate_request r;
+        r.baseline = require(p->baseline, fn, "params->baseline");
+        r.candidate = require(p->candidate, fn, "params->candidate");
+        if (p->eval.spec)
+            r.eval = p->eval.spec;
+        else
+            r.eval_data = read_source(p->eval, "eval", fn);
+        r.ledger = str(p->ledger);
+        read_common(*p, r, fn);
+        if (p->runner_factory) r.engine = engine_factory(*p, fn);
+        auto result = std::make_unique<hone_optimize_result>();
+        result->outcome = hone::validate_change(r, events_of(*p));
         *out = result.release();
     });
 }

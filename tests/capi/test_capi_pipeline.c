@@ -268,6 +268,70 @@ int main(void) {
     CHECK(sn.notes >= 2); /* no labels; the baseline */
     hone_optimize_result_destroy(NULL);
 
+    /* The file just written, validated again as a change made elsewhere (hone validate): the
+     * streamed evaluation set, a record in the same ledger, then the engine's runners. */
+    {
+        hone_validate_change_params v;
+        char candidate[8300], ledger[8300];
+        snprintf(candidate, sizeof candidate, "%s/mlp.int8.onnx", dir);
+        snprintf(ledger, sizeof ledger, "%s/ledger.jsonl", dir);
+        CHECK(hone_validate_change_params_init(&v) == HONE_OK);
+        CHECK(v.repeats == 20 && v.batch == 256 && v.seed == 2026);
+        v.baseline = fixture;
+        v.candidate = candidate;
+        st.served = 0;
+        v.eval.read = read_samples;
+        v.eval.user = &st;
+        v.eval.sample_shape = sample_shape;
+        v.eval.sample_rank = 1;
+        v.policy = "low";
+        v.ledger = ledger;
+        v.repeats = 2;
+        r = NULL;
+        CHECK(hone_validate_change(&v, &r) == HONE_OK);
+        CHECK(st.served == SAMPLES);
+        if (r != NULL) {
+            memset(&s, 0, sizeof s);
+            s.struct_size = sizeof s;
+            CHECK(hone_optimize_result_summary(r, &s) == HONE_OK);
+            CHECK(s.verdict == HONE_VERDICT_APPROVED || s.verdict == HONE_VERDICT_REJECTED);
+            CHECK(s.record_seq == 3); /* after optimize's baseline and change records */
+            CHECK(stat(candidate, &info) == 0 && (uint64_t)info.st_size == s.artifact_bytes);
+            CHECK(hone_optimize_result_artifact(r, 0, NULL, 0, &needed, &count) ==
+                  HONE_ERROR_OUT_OF_RANGE);
+            CHECK(count == 1);
+            hone_optimize_result_destroy(r);
+        }
+        /* With the engine's runners: class 3 for everything is rejected on its answers. */
+        {
+            engine e;
+            memset(&e, 0, sizeof e);
+            e.dir = dir;
+            st.served = 0;
+            v.runner_factory = engine_factory;
+            v.runner_user = &e;
+            v.ledger = NULL;
+            r = NULL;
+            CHECK(hone_validate_change(&v, &r) == HONE_OK);
+            CHECK(e.calls == 2);
+            if (r != NULL) {
+                memset(&s, 0, sizeof s);
+                s.struct_size = sizeof s;
+                CHECK(hone_optimize_result_summary(r, &s) == HONE_OK);
+                CHECK(s.verdict == HONE_VERDICT_REJECTED);
+                CHECK(s.record_seq == -1); /* no ledger given */
+                hone_optimize_result_destroy(r);
+            }
+            engine_release(&e);
+        }
+        v.runner_factory = NULL;
+        v.candidate = NULL;
+        CHECK_FAILS(hone_validate_change(&v, &r), HONE_ERROR_INVALID_ARGUMENT, "params->candidate");
+        v.candidate = candidate;
+        v.struct_size = 8;
+        CHECK_FAILS(hone_validate_change(&v, &r), HONE_ERROR_INVALID_ARGUMENT, "struct_size");
+    }
+
     /* Cancelled at the first progress report after the baseline: no artifact, no optimize
      * record, HONE_ERROR_CANCELLED naming the stage. */
     {

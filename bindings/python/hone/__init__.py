@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 __all__ = [
     "HoneError", "Status", "version", "abi_version", "set_num_threads", "get_num_threads",
-    "DType", "Tensor", "Model", "Executor", "Key", "Ledger", "qdq_grid", "optimize",
+    "DType", "Tensor", "Model", "Executor", "Key", "Ledger", "qdq_grid", "optimize", "validate_change",
 ]
 
 # ---- the library -------------------------------------------------------------------------------
@@ -853,6 +853,21 @@ _fn("hone_optimize_result_artifact", [C.c_void_p, C.c_size_t, C.c_char_p, C.c_si
 _fn("hone_optimize_result_destroy", [C.c_void_p], None)
 
 
+class _ValidateChangeParams(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("baseline", C.c_char_p), ("candidate", C.c_char_p),
+                ("eval", _DataSource), ("policy", C.c_char_p), ("ledger", C.c_char_p),
+                ("report_dir", C.c_char_p), ("actor", C.c_char_p), ("key_path", C.c_char_p),
+                ("input_shape", C.c_char_p), ("seed", C.c_uint64), ("batch", C.c_int64),
+                ("latency_batches", C.POINTER(C.c_int64)), ("latency_batch_count", C.c_size_t),
+                ("confidence", C.c_double), ("repeats", C.c_int), ("progress", _ProgressFn),
+                ("note", _NoteFn), ("user", C.c_void_p), ("runner_factory", _RunnerFactoryFn),
+                ("runner_user", C.c_void_p)]
+
+
+_fn("hone_validate_change_params_init", [C.POINTER(_ValidateChangeParams)])
+_fn("hone_validate_change", [C.POINTER(_ValidateChangeParams), C.POINTER(C.c_void_p)])
+
+
 def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: str,
              policy: str = "medium", format: str = "qdq", report_dir: Optional[str] = None,
              actor: str = "hone", key: Optional[str] = None, input_shape: Optional[str] = None,
@@ -898,6 +913,12 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
         p.target_file_bytes = target_bytes
     batches = (C.c_int64 * len(latency_batches))(*latency_batches)
     p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
+    return _run_flow(_lib.hone_optimize, p, progress, note, engine)
+
+
+def _run_flow(call, p, progress, note, engine) -> dict:
+    """Runs hone_optimize or hone_validate_change with the callbacks wired, and reads the
+    conclusion (see optimize)."""
     errors = []
 
     def on_progress(_user, stage, done, total):
@@ -910,7 +931,7 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     def on_note(_user, text):
         note(text.decode(errors="replace"))
 
-    runners = []  # alive until hone_optimize returns: hone runs them through their callbacks
+    runners = []  # alive until the call returns: hone runs them through their callbacks
 
     def on_runner(_user, role, data, size, out):
         try:
@@ -930,7 +951,7 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
             _RunnerFactoryFn(on_runner) if engine else _RunnerFactoryFn())
     p.progress, p.note, p.runner_factory = keep
     result = C.c_void_p()
-    status = _lib.hone_optimize(C.byref(p), C.byref(result))
+    status = call(C.byref(p), C.byref(result))
     errors += [e for r in runners for e in r.raised]
     if errors:
         if status == Status.OK:
@@ -957,6 +978,30 @@ def optimize(model: str, recipe: str, calib: str, eval: str, out: str, ledger: s
     finally:
         _lib.hone_optimize_result_destroy(result)
 
+
+def validate_change(baseline: str, candidate: str, eval: str, policy: str = "medium",
+                    ledger: Optional[str] = None, report_dir: Optional[str] = None,
+                    actor: str = "hone", key: Optional[str] = None,
+                    input_shape: Optional[str] = None, repeats: int = 20,
+                    latency_batches: Sequence[int] = (1, 64),
+                    progress: Optional[Callable[[str, int, int], bool]] = None,
+                    note: Optional[Callable[[str], None]] = None,
+                    engine: Optional[Callable[[str, bytes], object]] = None) -> dict:
+    """A candidate made elsewhere against its baseline (hone_validate_change, `hone validate`):
+    both ONNX files run as their doc strings say, on the `eval` data spec; the policy decides;
+    a record goes into `ledger` when given. The other arguments are optimize's. Returns
+    optimize's dict; "artifacts" is [candidate], "artifact_bytes" its size."""
+    p = _ValidateChangeParams()
+    _check(_lib.hone_validate_change_params_init(C.byref(p)))
+    p.baseline, p.candidate = _str(baseline), _str(candidate)
+    p.eval.spec = eval.encode()
+    p.policy, p.actor = policy.encode(), actor.encode()
+    p.ledger, p.report_dir, p.key_path = _str(ledger), _str(report_dir), _str(key)
+    p.input_shape = None if input_shape is None else input_shape.encode()
+    p.repeats = repeats
+    batches = (C.c_int64 * len(latency_batches))(*latency_batches)
+    p.latency_batches, p.latency_batch_count = batches, len(latency_batches)
+    return _run_flow(_lib.hone_validate_change, p, progress, note, engine)
 
 # ---- algorithms (quantizer, calibrator, pruning, clustering, policy, validation) ---------------
 

@@ -458,6 +458,42 @@ class Optimize(unittest.TestCase):
                               target_bpw=4, target_bytes=1000)
             self.assertIn("alternatives", e.exception.message)
 
+    def test_validate_change(self):
+        """A file made by optimize, validated again as a change made elsewhere: a record in the
+        ledger; with an engine answering class 0, rejected on its answers."""
+        with tempfile.TemporaryDirectory() as d:
+            out, ledger = os.path.join(d, "mlp.int8.onnx"), os.path.join(d, "l.jsonl")
+            mlp = os.path.join(FIXTURES, "mlp.onnx")
+            hone.optimize(mlp, "int8", "fashion-mnist:train:128", "fashion-mnist:test:128", out,
+                          ledger, policy="low", repeats=2, latency_batches=[1])
+            r = hone.validate_change(mlp, out, "fashion-mnist:test:256", policy="low",
+                                     ledger=ledger, repeats=2, latency_batches=[1])
+            self.assertIn(r["verdict"], ("approved", "rejected"))
+            self.assertEqual(r["record_seq"], 3)
+            self.assertEqual(r["artifacts"], [out])
+            self.assertEqual(r["artifact_bytes"], os.path.getsize(out))
+
+            def engine(role, data):
+                if role == "baseline":  # hone's executor on the bytes given
+                    path = os.path.join(d, "engine_baseline.onnx")
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    return hone.Executor(hone.Model(path))
+
+                def class_0(batch):
+                    n = batch.shape[0]
+                    logits = array.array("f", [1.0 if i % 10 == 0 else 0.0 for i in range(n * 10)])
+                    return hone.Tensor.from_buffer(logits, shape=(n, 10))
+                return hone.Runner(class_0, name="always class 0")
+
+            r = hone.validate_change(mlp, out, "fashion-mnist:test:256", policy="low",
+                                     repeats=2, latency_batches=[1], engine=engine)
+            self.assertEqual(r["verdict"], "rejected")
+            self.assertIsNone(r["record_seq"])
+            with self.assertRaises(hone.HoneError) as e:
+                hone.validate_change(mlp, os.path.join(d, "missing.onnx"), "fashion-mnist:test:8")
+            self.assertIn("missing.onnx", e.exception.message)
+
     def test_engine_runners(self):
         """The engine's runners validate: hone's executor on the bytes for the baseline, a
         function always answering class 0 for the candidate — rejected, on the engine's say."""
