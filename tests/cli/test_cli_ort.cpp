@@ -60,7 +60,7 @@ hone::tensor hone_run(const fs::path& model, const hone::const_tensor_view x) {
 }
 
 struct model_case {
-    const char* file;
+    std::string file;
     std::vector<std::int64_t> sample;
 };
 
@@ -138,7 +138,7 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
             CHECK(report["metrics"]["candidate"]["model_bytes"].get<double>() ==
                   double(fs::file_size(out)));
             // ONNX Runtime runs the integer kernels the forms are for.
-            const bool cnn = std::string(mc.file) == "cnn.onnx";
+            const bool cnn = mc.file == "cnn.onnx";
             const auto ran = [&](const char* op) { return ops.count(op) == 1; };
             if (preset == "int8" && cnn) CHECK_MESSAGE(ran("QLinearConv"), hone::test::join(ops));
             if (preset == "int8-dynamic")
