@@ -27,7 +27,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 qdq="${QDQ_DIR:-$tmp}"
 mkdir -p "$qdq"
-echo '{"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100, "min_slice_samples": 100000}' >"$tmp/policy.json"
+echo '{"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": null, "min_slice_samples": 100000}' >"$tmp/policy.json"
 corpus=tests/fixtures/corpus
 
 p50() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

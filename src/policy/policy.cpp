@@ -2,9 +2,12 @@
 
 #include "hone/core/error.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace hone {
 
@@ -121,8 +124,12 @@ policy policy::from_json(std::string_view text, std::string_view source) {
     p.max_slice_accuracy_drop =
         fraction_field(j, "max_slice_accuracy_drop", p.max_slice_accuracy_drop, source);
     p.min_agreement = fraction_field(j, "min_agreement", p.min_agreement, source);
-    p.max_latency_regression =
-        fraction_field(j, "max_latency_regression", p.max_latency_regression, source, 100.0);
+    // null: latency is reported, not gated (e.g. the model will be served by another engine).
+    if (j.contains("max_latency_regression") && j.at("max_latency_regression").is_null())
+        p.max_latency_regression = std::numeric_limits<double>::infinity();
+    else
+        p.max_latency_regression =
+            fraction_field(j, "max_latency_regression", p.max_latency_regression, source, 100.0);
     p.min_size_reduction = fraction_field(j, "min_size_reduction", p.min_size_reduction, source);
     p.required_approvals = static_cast<std::uint32_t>(std::min<std::uint64_t>(
         count_field(j, "required_approvals", p.required_approvals, source), 1000));
@@ -146,7 +153,9 @@ std::string policy::to_json() const {
                     {"max_accuracy_drop", max_accuracy_drop},
                     {"max_slice_accuracy_drop", max_slice_accuracy_drop},
                     {"min_agreement", min_agreement},
-                    {"max_latency_regression", max_latency_regression},
+                    {"max_latency_regression", std::isinf(max_latency_regression)
+                                                   ? json(nullptr)
+                                                   : json(max_latency_regression)},
                     {"min_size_reduction", min_size_reduction},
                     {"required_approvals", required_approvals},
                     {"judge_by_confidence_bound", judge_by_confidence_bound},
@@ -183,6 +192,11 @@ double judged_drop(const policy& p, double baseline, double candidate, const int
 constexpr double slack = 1e-9;
 
 std::string percent(double x) { return fmt::format("{:.2f}%", 100.0 * x); }
+
+std::string latency_verdict(bool ok, double bound) {
+    if (std::isinf(bound)) return "(not gated: the policy's max_latency_regression is null)";
+    return fmt::format("{} the allowed {:+.1f}%", ok ? "within" : "exceeds", 100 * bound);
+}
 
 } // namespace
 
@@ -233,20 +247,20 @@ decision decide(const policy& p, const comparison& c) {
         const double regression = ratio - 1.0;
         const bool ok = regression <= p.max_latency_regression + slack;
         check("latency_regression", "", regression, p.max_latency_regression, ok,
-              fmt::format(
-                  "latency candidate/baseline {:.3f} (paired median, interval [{:.3f}, "
-                  "{:.3f}]{}; p50 {:.3f} ms → {:.3f} ms): {:+.1f}% {} the allowed {:+.1f}%",
-                  *c.latency_ratio, c.latency_ratio_interval->low, c.latency_ratio_interval->high,
-                  p.judge_by_confidence_bound ? ", judged at its slow end" : "",
-                  c.baseline_latency_ms.value_or(0), c.candidate_latency_ms.value_or(0),
-                  100 * regression, ok ? "within" : "exceeds", 100 * p.max_latency_regression));
+              fmt::format("latency candidate/baseline {:.3f} (paired median, interval [{:.3f}, "
+                          "{:.3f}]{}; p50 {:.3f} ms → {:.3f} ms): {:+.1f}% {}",
+                          *c.latency_ratio, c.latency_ratio_interval->low,
+                          c.latency_ratio_interval->high,
+                          p.judge_by_confidence_bound ? ", judged at its slow end" : "",
+                          c.baseline_latency_ms.value_or(0), c.candidate_latency_ms.value_or(0),
+                          100 * regression, latency_verdict(ok, p.max_latency_regression)));
     } else if (c.baseline_latency_ms && c.candidate_latency_ms && *c.baseline_latency_ms > 0) {
         const double regression = *c.candidate_latency_ms / *c.baseline_latency_ms - 1.0;
         const bool ok = regression <= p.max_latency_regression + slack;
         check("latency_regression", "", regression, p.max_latency_regression, ok,
-              fmt::format("p50 latency {:.3f} ms → {:.3f} ms ({:+.1f}%) {} the allowed {:+.1f}%",
-                          *c.baseline_latency_ms, *c.candidate_latency_ms, 100 * regression,
-                          ok ? "within" : "exceeds", 100 * p.max_latency_regression));
+              fmt::format("p50 latency {:.3f} ms → {:.3f} ms ({:+.1f}%) {}", *c.baseline_latency_ms,
+                          *c.candidate_latency_ms, 100 * regression,
+                          latency_verdict(ok, p.max_latency_regression)));
     }
     if (p.min_size_reduction > 0) {
         if (c.baseline_bytes && c.candidate_bytes && *c.baseline_bytes > 0) {

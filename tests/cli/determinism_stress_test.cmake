@@ -11,7 +11,7 @@ if(NOT DEFINED RUNS)
 endif()
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
-file(WRITE ${WORK_DIR}/policy.json [[{"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100}]])
+file(WRITE ${WORK_DIR}/policy.json [[{"tier": "low", "max_accuracy_drop": 1, "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": null}]])
 
 foreach(recipe int4 sparse50)
   set(first "")

@@ -39,8 +39,8 @@ set(DATA --calib fashion-mnist:train:256 --eval fashion-mnist:test:400 --latency
     --repeats 3 -q)
 # Deterministic verdicts whatever the machine load: generous bounds (approve), the same with a
 # required approval (needs sign-off), and a size reduction sparse50 cannot reach (reject).
-file(WRITE ${W}/approve.json [[{"tier": "low", "max_accuracy_drop": 0.05, "max_slice_accuracy_drop": 0.5, "min_agreement": 0.8, "max_latency_regression": 100, "min_slice_samples": 1000}]])
-file(WRITE ${W}/signoff.json [[{"tier": "low", "max_accuracy_drop": 0.05, "max_slice_accuracy_drop": 0.5, "min_agreement": 0.8, "max_latency_regression": 100, "min_slice_samples": 1000, "required_approvals": 1}]])
+file(WRITE ${W}/approve.json [[{"tier": "low", "max_accuracy_drop": 0.05, "max_slice_accuracy_drop": 0.5, "min_agreement": 0.8, "max_latency_regression": null, "min_slice_samples": 1000}]])
+file(WRITE ${W}/signoff.json [[{"tier": "low", "max_accuracy_drop": 0.05, "max_slice_accuracy_drop": 0.5, "min_agreement": 0.8, "max_latency_regression": null, "min_slice_samples": 1000, "required_approvals": 1}]])
 file(WRITE ${W}/reject.json [[{"tier": "low", "max_latency_regression": 100, "min_size_reduction": 0.9}]])
 
 # --- inspect ------------------------------------------------------------------------------

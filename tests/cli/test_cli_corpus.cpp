@@ -114,7 +114,7 @@ TEST_CASE("corpus: hone optimize int8 per model; the QDQ file in ONNX Runtime ke
     // Permissive: the corpus's models are briefly trained, not accurate; what is measured here
     // is the int8 file's fidelity to the f32 model.
     std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
-        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
+        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": null})";
     for (const auto& name : corpus::models()) {
         SUBCASE(name.c_str()) {
             try {

@@ -69,7 +69,7 @@ struct model_case {
 TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are small") {
     temp_dir t("ort");
     std::ofstream(t / "p.json") << R"({"tier": "low", "max_accuracy_drop": 1,
-        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": 100})";
+        "max_slice_accuracy_drop": 1, "min_agreement": 0, "max_latency_regression": null})";
     const auto split = hone::dataset::fashion_mnist("test");
     for (const model_case& mc :
          {model_case{"mlp.onnx", {784}}, model_case{"cnn.onnx", {1, 28, 28}}}) {
@@ -110,14 +110,10 @@ TEST_CASE("hone optimize's files run in ONNX Runtime, agree with hone, and are s
                                      "2",
                                      "--format",
                                      format});
-            // hone writes the file whatever the verdict. Only the latency gate may reject here:
-            // it times hone's executor on a shared machine, not the file in ONNX Runtime.
-            REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
+            // The policy gates nothing that depends on this machine's load (its latency bound is
+            // null: hone's executor's timing says nothing about the file in ONNX Runtime).
+            REQUIRE_MESSAGE(r.code == 0, r.err);
             const auto report = nlohmann::json::parse(r.out);
-            for (const auto& reason : report["decision"]["reasons"])
-                CHECK_MESSAGE(
-                    (reason["passed"] == true || reason["metric"] == "latency_regression"),
-                    reason.dump());
             const auto ort = argmax_rows(hone::test::ort_run(out, x));
             const auto ops = hone::test::ort_executed_ops(out, x.slice(0, 0, 64));
             const auto own = argmax_rows(hone_run(out, x));

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 using hone::risk_tier;
 using hone::verdict;
 
@@ -133,6 +135,35 @@ TEST_CASE("latency is judged on the paired ratio; a judge-by-bound tier takes it
     CHECK_FALSE(judged.passed);
     CHECK(judged.value == doctest::Approx(0.12));
     CHECK(judged.text.find("slow end") != std::string::npos);
+}
+
+TEST_CASE("a null latency bound reports latency without gating it") {
+    hone::comparison c = with_drop(0.0, 0.0);
+    c.baseline_latency_ms = 1.0;
+    c.candidate_latency_ms = 500.0;
+    c.latency_ratio = 500.0;
+    c.latency_ratio_interval = hone::interval{400.0, 600.0};
+    const auto p = hone::policy::from_json(
+        R"({"tier": "low", "max_latency_regression": null, "judge_by_confidence_bound": true})");
+    CHECK(std::isinf(p.max_latency_regression));
+    const auto d = hone::decide(p, c);
+    CHECK(d.verdict == verdict::approved);
+    bool seen = false;
+    for (const auto& r : d.reasons)
+        if (r.metric == "latency_regression") {
+            seen = true;
+            CHECK(r.passed);
+            CHECK(r.value == doctest::Approx(599.0)); // the slow end, still reported
+            CHECK(r.text.find("not gated") != std::string::npos);
+        }
+    CHECK(seen);
+    // JSON keeps it null, and reads it back the same.
+    const auto j = nlohmann::json::parse(p.to_json());
+    CHECK(j["max_latency_regression"].is_null());
+    CHECK(std::isinf(hone::policy::from_json(p.to_json()).max_latency_regression));
+    CHECK(nlohmann::json::parse(d.to_json()).dump().find("not gated") != std::string::npos);
+    // Without null, the same figures are rejected by the tier's bound.
+    CHECK(hone::decide(hone::policy::for_tier(risk_tier::low), c).verdict == verdict::rejected);
 }
 
 TEST_CASE("policy JSON: round trip, overrides and clear errors") {
