@@ -1,6 +1,7 @@
 // src/graph/executor_impl.hpp — the executor's plan (executor::impl) and the types its files
-// share (internal, not installed). Its member functions are defined in
-// executor.cpp.
+// share (internal, not installed). Its member functions are defined by job: plan/ (shape
+// inference and folding, fusion and layout passes, build), compile/ (nodes into kernels) and
+// executor.cpp (the public API and the run loop).
 #pragma once
 
 #include "hone/graph/executor.hpp"
