@@ -1,0 +1,306 @@
+// src/graph/executor_impl.hpp — the executor's plan (executor::impl) and the types its files
+// share (internal, not installed). Its member functions are defined by job: plan/ (shape
+// inference and folding, fusion and layout passes, build), compile/ (nodes into kernels) and
+// executor.cpp (the public API and the run loop).
+#pragma once
+
+#include "hone/graph/executor.hpp"
+#include "hone/kernels/conv.hpp"
+#include "hone/kernels/gemm.hpp"
+#include "op_table.hpp"
+#include "ops/ops.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hone {
+
+// Named rather than anonymous: executor::impl holds these types, and its files share them.
+namespace executor_detail {
+
+using ops::optional_view;
+
+// The buffers one run() reuses from the previous ones: kernels that overwrite their whole output
+// (oneDNN conv and linear) take it from here, and a value's tensor comes back here after its
+// last use, so a run at a shape already seen allocates nothing for them (no fresh pages to
+// fault in, no zero-fill). Each concurrent run() has its own (executor::impl::acquire).
+struct tensor_pool {
+    std::vector<tensor> free;
+    std::map<std::pair<dtype, std::vector<std::int64_t>>, int> taken; // this run, per shape
+    std::uint64_t misses = 0;                                         // this run
+
+    static std::vector<std::int64_t> key_dims(const shape& s) {
+        return {s.dims().begin(), s.dims().end()};
+    }
+    tensor take(dtype type, const shape& dims) {
+        ++taken[{type, key_dims(dims)}];
+        for (auto it = free.begin(); it != free.end(); ++it)
+            if (it->type() == type && it->dims() == dims) {
+                tensor t = std::move(*it);
+                free.erase(it);
+                return t;
+            }
+        ++misses;
+        return tensor(type, dims);
+    }
+    void give(tensor t) {
+        if (t.nbytes() != 0) free.push_back(std::move(t));
+    }
+    // End of a run: keep per shape at most as many tensors as this run took (values that only
+    // operators allocate are dropped, so the pool does not grow run after run).
+    void trim() {
+        std::map<std::pair<dtype, std::vector<std::int64_t>>, int> kept;
+        std::vector<tensor> keep;
+        for (auto& t : free) {
+            const auto k = std::make_pair(t.type(), key_dims(t.dims()));
+            const auto it = taken.find(k);
+            if (it != taken.end() && kept[k]++ < it->second) keep.push_back(std::move(t));
+        }
+        free = std::move(keep);
+        taken.clear();
+    }
+};
+
+struct run_state {
+    double macs = 0;
+    std::uint64_t reorders = 0;  // layout reorders the conv layers did
+    tensor_pool* pool = nullptr; // set while a step whose output may come from the pool runs
+    // A tensor for a kernel that overwrites all of it (its contents are unspecified).
+    tensor output(dtype type, const shape& dims) {
+        return pool ? pool->take(type, dims) : tensor(type, dims);
+    }
+};
+
+using kernel_fn = std::function<std::vector<tensor>(std::span<const optional_view>, run_state&)>;
+
+struct compiled {
+    kernel_fn fn;
+    std::string path;
+    bool int8 = false;
+    std::uint64_t bytes = 0; // constants held by the kernel
+};
+
+// One element of a partially known 1-D shape tensor: a number, or dim `dim` of value `of`.
+struct pdim {
+    bool known = false;
+    std::int64_t value = 0;
+    std::string of;
+    std::int64_t dim = -1;
+};
+
+struct work_node {
+    node n;
+    std::size_t model_index = 0;
+    bool relu = false;
+    // Conv on the oneDNN kernel: activations fused as eltwise post-ops (after the ReLU), and
+    // their names for report().
+    std::vector<kernels::conv_post_op> post;
+    std::vector<std::string> post_names;
+    std::string residual; // Conv: a value added to its result before the post-ops (input 3)
+    bool removed = false;
+    std::string bias; // MatMul: a constant [N] added after the product (fused Add)
+    // Input 0 came through QuantizeLinear → DequantizeLinear (u8 grid) that was fused away:
+    // the int8 kernel quantizes with exactly this scale and zero point.
+    bool act_qdq = false;
+    float act_scale = 1.0f;
+    std::int32_t act_zero_point = 0;
+    // Conv on the oneDNN kernel: which of its tensors are NHWC (values passed only between
+    // such Convs; plan_conv_layouts).
+    kernels::conv_layouts layouts;
+    // int8 Conv (act_qdq) whose input was QuantizeLinear → DequantizeLinear (→ Clip) of the
+    // value it now reads: it requantizes that value onto its u8 grid in one pass (requantize()).
+    struct requant {
+        float scale = 1.0f;
+        std::int32_t zero_point = 0;
+        dtype type = dtype::u8;
+        bool clip = false;
+        float lo = 0, hi = 0;
+    };
+    std::optional<requant> pre;
+};
+
+inline bool is_table_op(const node& n) {
+    return n.domain.empty() && op_table::standard_ops().count(n.op_type) != 0;
+}
+
+inline const std::set<std::string>& supported_ops() {
+    static const std::set<std::string> s{"Gemm",
+                                         "MatMul",
+                                         "Add",
+                                         "Sub",
+                                         "Mul",
+                                         "Div",
+                                         "Pow",
+                                         "Sqrt",
+                                         "Relu",
+                                         "LeakyRelu",
+                                         "Sigmoid",
+                                         "HardSigmoid",
+                                         "HardSwish",
+                                         "Tanh",
+                                         "Erf",
+                                         "Gelu",
+                                         "Softmax",
+                                         "LogSoftmax",
+                                         "Clip",
+                                         "Conv",
+                                         "ConvTranspose",
+                                         "BatchNormalization",
+                                         "MaxPool",
+                                         "AveragePool",
+                                         "GlobalAveragePool",
+                                         "GlobalMaxPool",
+                                         "Resize",
+                                         "Flatten",
+                                         "Reshape",
+                                         "Transpose",
+                                         "Concat",
+                                         "Slice",
+                                         "Squeeze",
+                                         "Unsqueeze",
+                                         "Gather",
+                                         "Shape",
+                                         "Cast",
+                                         "Constant",
+                                         "Identity",
+                                         "Dropout",
+                                         "ReduceMean",
+                                         "LayerNormalization",
+                                         "Equal",
+                                         "Where",
+                                         "Expand",
+                                         "ConstantOfShape",
+                                         "QuantizeLinear",
+                                         "DequantizeLinear",
+                                         "DynamicQuantizeLinear",
+                                         "MatMulInteger",
+                                         "ConvInteger"};
+    return s;
+}
+
+// A contiguous view of v, copying into `keep` when it is strided.
+inline const_tensor_view contiguous(const_tensor_view v, std::optional<tensor>& keep) {
+    if (v.is_contiguous()) return v;
+    keep = tensor::copy_of(v);
+    return keep->view();
+}
+
+inline std::string fused(const work_node& w, std::string path) {
+    return w.relu ? path + " + fused ReLU" : path;
+}
+
+inline void range_to_grid(tensor_range r, std::int64_t q, float& scale, std::int32_t& zp) {
+    const float lo = std::min(r.lo, 0.0f), hi = std::max(r.hi, 0.0f);
+    scale = (hi - lo) / static_cast<float>(q);
+    if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0f;
+    zp = static_cast<std::int32_t>(
+        std::clamp<float>(std::nearbyint(-lo / scale), 0.0f, static_cast<float>(q)));
+}
+
+} // namespace executor_detail
+
+using namespace executor_detail;
+
+struct executor::impl {
+    executor_options options;
+    std::vector<value_info> inputs, outputs;
+    std::vector<node_report> report;
+    std::vector<std::string> slot_names;
+    std::vector<std::optional<tensor>> constants; // per slot: the value, if constant
+    std::vector<int> input_slots, output_slots;
+    struct step {
+        std::string name, op_type;
+        std::vector<int> in, out;
+        kernel_fn fn;
+        std::vector<int> release; // slots whose last use is this step
+        bool pooled = false;      // its output may come from the run's tensor_pool
+    };
+    std::vector<step> steps;
+    mutable std::atomic<double> ops_per_sample{0};
+    // Idle tensor pools, one taken by each run() in progress and given back at its end.
+    mutable std::mutex pools_mutex;
+    mutable std::vector<std::unique_ptr<tensor_pool>> idle_pools;
+    mutable std::atomic<std::uint64_t> last_misses{0};
+    mutable std::atomic<std::uint64_t> last_reorders{0};
+    std::vector<char> slot_nhwc; // per slot: the value is held NHWC ([N, H, W, C])
+    bool int8 = false;
+    std::uint64_t bytes = 0;
+
+    // ---- build state (cleared after construction) ----
+    const model* m = nullptr;
+    std::map<std::string, const_tensor_view> constv;
+    std::map<std::string, tensor> owned;
+    std::map<std::string, std::vector<std::int64_t>> shapes; // −1: unknown dim
+    std::map<std::string, std::vector<pdim>> partial;
+    int reduce_range = 0;
+    std::set<std::string> f32_nodes;
+    std::set<std::string> packed_used;
+    // int4 weights found in the model (DequantizeLinear of INT4/UINT4 blocked constants), by
+    // the DequantizeLinear's output: the model index of that node.
+    std::map<std::string, std::size_t> qdq_int4;
+
+    void map_qdq_int4(const model& mdl);
+
+    bool is_const(const std::string& name) const { return name.empty() || constv.count(name); }
+    optional_view cst(const node& n, std::size_t i) const {
+        if (i >= n.inputs.size() || n.inputs[i].empty()) return std::nullopt;
+        const auto it = constv.find(n.inputs[i]);
+        if (it == constv.end()) return std::nullopt;
+        return it->second;
+    }
+    bool has_input(const node& n, std::size_t i) const {
+        return i < n.inputs.size() && !n.inputs[i].empty();
+    }
+    const std::vector<std::int64_t>* shape_of(const std::string& name) const {
+        const auto it = shapes.find(name);
+        return it == shapes.end() ? nullptr : &it->second;
+    }
+    void set_const(const std::string& name, tensor t) {
+        shapes[name] = {t.dims().dims().begin(), t.dims().dims().end()};
+        auto& slot = owned[name];
+        slot = std::move(t);
+        constv[name] = slot.view();
+    }
+    std::string unique(const std::string& stem) {
+        std::string name = stem;
+        for (int k = 1; constv.count(name) || owned.count(name) || shapes.count(name); ++k)
+            name = fmt::format("{}_{}", stem, k);
+        return name;
+    }
+
+    compiled compile(const work_node& w);
+    compiled compile_gemm(const work_node& w);
+    compiled compile_matmul(const work_node& w);
+    compiled compile_conv(const work_node& w);
+    bool conv_on_kernel(const node& n) const;
+    void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
+    std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
+                                            const std::set<std::string>& pinned);
+    compiled compile_matmul_nbits(const work_node& w);
+    std::optional<compiled> compile_packed(const work_node& w, std::int64_t kk, std::int64_t nn,
+                                           std::vector<float> bias, bool rank2_only);
+    compiled compile_matmul_like(const work_node& w, tensor weights, std::int64_t k, std::int64_t n,
+                                 kernels::weight_layout layout, std::vector<float> bias, bool relu,
+                                 bool rank2_only);
+    void infer(const node& n);
+    bool fold_partial(const node& n);
+    op_table::context table_context(const node& n) const;
+    void inline_if(const node& n, const std::function<void(const node&, std::size_t)>& visit);
+    void build(const model& model);
+};
+
+} // namespace hone
