@@ -7,8 +7,8 @@
 #pragma once
 
 #include <hone/data/dataset.hpp>
+#include <hone/graph/runner.hpp>
 #include <hone/kernels/gemm.hpp>
-#include <hone/validate/runner.hpp>
 
 #include <cstdint>
 #include <filesystem>

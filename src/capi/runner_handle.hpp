@@ -6,8 +6,8 @@
 #include "guard.hpp"
 #include "tensor_handle.hpp"
 
+#include "hone/graph/runner.hpp"
 #include "hone/hone.h"
-#include "hone/validate/runner.hpp"
 
 #include <fmt/format.h>
 

@@ -64,9 +64,9 @@
 #include "hone/cluster/clusterer.hpp"
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
+#include "hone/graph/runner.hpp"
 #include "hone/model/model.hpp"
 #include "hone/quantize/quantized_tensor.hpp"
-#include "hone/validate/runner.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -206,7 +206,7 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// hone's executor as a validation runner (hone/validate/runner.hpp): one graph input, one
+/// hone's executor as a validation runner (hone/graph/runner.hpp): one graph input, one
 /// graph output. Inputs f32 [batch, ...] whose per-sample element count matches the model's
 /// input are reshaped to it (e.g. [N, 784] → [N, 1, 28, 28]).
 class HONE_EXPORT graph_runner final : public runner {

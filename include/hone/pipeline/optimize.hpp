@@ -36,9 +36,9 @@
 
 #include "hone/core/export.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/graph/runner.hpp"
 #include "hone/pipeline/recipe.hpp"
 #include "hone/policy/policy.hpp"
-#include "hone/validate/runner.hpp"
 
 #include <cstdint>
 #include <filesystem>

@@ -12,10 +12,10 @@
 #include "hone/core/export.hpp"
 #include "hone/data/data_spec.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/graph/runner.hpp"
 #include "hone/metrics/metric_collector.hpp"
 #include "hone/metrics/performance.hpp"
 #include "hone/policy/policy.hpp"
-#include "hone/validate/runner.hpp"
 #include "hone/validate/statistics.hpp"
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "hone/validate/runner.hpp"
+#include "hone/graph/runner.hpp"
 
 namespace hone {
 

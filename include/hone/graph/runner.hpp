@@ -1,4 +1,4 @@
-// hone/validate/runner.hpp — anything that can run a model on a batch.
+// hone/graph/runner.hpp — anything that can run a model on a batch.
 //
 // Validation never requires hone's own executor: an inference engine implements runner (or,
 // through the C ABI, passes a callback) and hone measures it exactly as it measures its own.
