@@ -946,12 +946,11 @@ struct ranking_data {
     bool labeled = false;
 };
 
-ranking_data ranking_data_of(const model& base, const loaded_data& calib, std::int64_t samples) {
+ranking_data ranking_data_of(runner& baseline, const loaded_data& calib, std::int64_t samples) {
     const auto ev = evaluation_of(calib);
     const auto n = std::min(ev.inputs.dims()[0], samples);
     ranking_data d;
     d.inputs = tensor::copy_of(ev.inputs.slice(0, 0, n));
-    graph_runner baseline(base, {}, "baseline f32");
     d.baseline_outputs = baseline.run(d.inputs.view());
     d.labeled = !ev.labels.empty();
     const auto predicted = argmax_rows(d.baseline_outputs);
@@ -992,11 +991,12 @@ void keep_layers(recipe& r, const std::vector<std::string>& kept, int keep_bits)
 
 /// The recipe's accuracy_search on the first ranking_samples calibration samples: each trial is
 /// the deployable file of the recipe with some layers kept (keep_layers), as it will ship.
-search_result run_search(const model& base, const recipe& rec, const loaded_data& calib,
-                         const data_options& data_opts, artifact_format format,
-                         const std::string& source, const pipeline_events& c) {
+search_result run_search(const model& base, runner& baseline_plan, const recipe& rec,
+                         const loaded_data& calib, const data_options& data_opts,
+                         artifact_format format, const std::string& source,
+                         const pipeline_events& c) {
     const auto& params = *rec.search; // (optimize() refused a search with a finetune step)
-    const auto data = ranking_data_of(base, calib, params.ranking_samples);
+    const auto data = ranking_data_of(baseline_plan, calib, params.ranking_samples);
     std::vector<std::string> names;
     for (const auto& l : selected_layers(base, rec))
         names.push_back(l.name);
@@ -1049,11 +1049,12 @@ recipe_override override_for(const std::string& layer, int bits, int clusters) {
 /// The recipe's precision_budget: every selected layer measured alone under each choice, then
 /// allocate_precision (for a file target, checked on the chosen file: precision_budget). Returns
 /// the recipe with the choices as per-layer overrides, and the allocation's JSON.
-std::pair<recipe, json> run_budget(const model& base, const recipe& rec, const loaded_data& calib,
-                                   const data_options& data_opts, artifact_format format,
-                                   const std::string& source, const pipeline_events& c) {
+std::pair<recipe, json> run_budget(const model& base, runner& baseline_plan, const recipe& rec,
+                                   const loaded_data& calib, const data_options& data_opts,
+                                   artifact_format format, const std::string& source,
+                                   const pipeline_events& c) {
     const auto& params = *rec.budget;
-    const auto data = ranking_data_of(base, calib, params.ranking_samples);
+    const auto data = ranking_data_of(baseline_plan, calib, params.ranking_samples);
     const auto layers = selected_layers(base, rec);
     recipe plain = rec;
     plain.budget.reset();
@@ -1255,7 +1256,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                        "--ledger");
     const auto opts = options_of(o.validation);
     model base = load_model(o.model);
-    const auto base_plan = std::make_unique<graph_runner>(base, executor_options{}, "baseline f32");
+    // The baseline compiled once, here (an operator hone cannot run is refused before any data
+    // is read); the same plan serves the shape check, the validation and the search's ranking.
+    const auto base_bytes = onnx_file_bytes(base);
+    sized_runner own_baseline(base, {}, "baseline f32", base_bytes);
     {
         bool any = false;
         for (const auto& s : selected_steps(rec, find_layers(base)))
@@ -1281,7 +1285,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                             "agreement with the baseline",
                             eval.spec));
     // A first batch through the model: a shape that does not fit fails here, before any record.
-    base_plan->run(evaluation_of(eval).inputs.slice(0, 0, 1));
+    own_baseline.run(evaluation_of(eval).inputs.slice(0, 0, 1));
     {
         // Every input is good: the ledger's folder may be made now.
         std::error_code ec;
@@ -1295,8 +1299,6 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     }
 
     // 1. The baseline, measured and recorded first (by the engine when it gives its runners).
-    const auto base_bytes = onnx_file_bytes(base);
-    sized_runner own_baseline(base, {}, "baseline f32", base_bytes);
     std::unique_ptr<runner> engine_baseline;
     if (o.engine)
         engine_baseline = engine_runner_for(o.engine, "baseline", serialize_onnx(base, false),
@@ -1326,9 +1328,10 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     json search_j = nullptr, budget_j = nullptr;
     if (rec.budget)
         std::tie(chosen, budget_j) =
-            run_budget(base, rec, calib, data_opts, format, paths.onnx.string(), c);
+            run_budget(base, own_baseline, rec, calib, data_opts, format, paths.onnx.string(), c);
     if (rec.search) {
-        const auto found = run_search(base, rec, calib, data_opts, format, paths.onnx.string(), c);
+        const auto found =
+            run_search(base, own_baseline, rec, calib, data_opts, format, paths.onnx.string(), c);
         keep_layers(chosen, found.kept, rec.search->keep_bits);
         search_j = found.to_json();
         search_j["params"] = rec.search->to_json();
