@@ -1086,8 +1086,7 @@ std::pair<recipe, json> run_budget(const model& base, runner& baseline_plan, con
         const auto f32_bytes = std::uint64_t(l.n * l.k) * 4;
         weights += std::uint64_t(l.n * l.k);
         layer_options lo{l.name, {precision_option{32, 0.0, f32_bytes}}};
-        for (std::size_t i = 0; i < tried.size(); ++i) {
-            const auto& [bits, clusters] = tried[i];
+        for (const auto& [bits, clusters] : tried) {
             recipe r = plain;
             r.include = {l.name};
             r.overrides.push_back(override_for(l.name, bits, clusters));
@@ -1196,18 +1195,21 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         rec.search->tolerable_drop = *o.tolerable_drop;
         rec.search->relative = o.relative_drop;
     }
+    // A budget chooses the bits of the recipe's quantize step: there must be one.
+    const auto needs_quantize_step = [&rec](const char* what) {
+        if (std::none_of(rec.steps.begin(), rec.steps.end(), [](const recipe_step& s) {
+                return s.what == recipe_step::kind::quantize;
+            }))
+            fail(status::invalid_argument,
+                 fmt::format("{}: recipe '{}' has no quantize step, whose bits the budget chooses",
+                             what, rec.name));
+    };
     if (o.target_bits_per_weight) {
         if (!(*o.target_bits_per_weight > 0 && *o.target_bits_per_weight <= 32))
             fail(status::invalid_argument,
                  fmt::format("target_bits_per_weight (--target-bpw) {} must lie in (0, 32]",
                              *o.target_bits_per_weight));
-        if (std::none_of(rec.steps.begin(), rec.steps.end(), [](const recipe_step& s) {
-                return s.what == recipe_step::kind::quantize;
-            }))
-            fail(status::invalid_argument,
-                 fmt::format("target_bits_per_weight (--target-bpw): recipe '{}' has no quantize "
-                             "step, whose bits the budget chooses",
-                             rec.name));
+        needs_quantize_step("target_bits_per_weight (--target-bpw)");
         if (!rec.budget) rec.budget.emplace();
         rec.budget->bits_per_weight = *o.target_bits_per_weight;
         rec.budget->file_bytes.reset();
@@ -1219,13 +1221,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                  "are alternatives: give one");
         if (*o.target_file_bytes == 0)
             fail(status::invalid_argument, "target_file_bytes (--target-bytes) must be at least 1");
-        if (std::none_of(rec.steps.begin(), rec.steps.end(), [](const recipe_step& s) {
-                return s.what == recipe_step::kind::quantize;
-            }))
-            fail(status::invalid_argument,
-                 fmt::format("target_file_bytes (--target-bytes): recipe '{}' has no quantize "
-                             "step, whose bits the budget chooses",
-                             rec.name));
+        needs_quantize_step("target_file_bytes (--target-bytes)");
         if (!rec.budget) rec.budget.emplace();
         rec.budget->file_bytes = *o.target_file_bytes;
     }
