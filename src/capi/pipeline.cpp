@@ -133,6 +133,14 @@ void read_common(const Params& p, Request& r, const char* fn) {
     r.validation.repeats = p.repeats;
 }
 
+// The defaults of the members read_common reads, from the C++ request's own defaults.
+template <class Params, class Request> void init_common(Params& p, const Request& defaults) {
+    p.seed = defaults.data.seed;
+    p.batch = defaults.validation.batch;
+    p.confidence = defaults.validation.confidence;
+    p.repeats = defaults.validation.repeats;
+}
+
 // The progress and note callbacks of a params struct.
 template <class Params> hone::pipeline_events events_of(const Params& p) {
     hone::pipeline_events events;
@@ -156,11 +164,7 @@ HONE_API hone_status hone_optimize_params_init(hone_optimize_params* params) {
         require(params, "hone_optimize_params_init", "params");
         *params = hone_optimize_params{};
         params->struct_size = sizeof(hone_optimize_params);
-        const hone::optimize_request defaults;
-        params->seed = defaults.data.seed;
-        params->batch = defaults.validation.batch;
-        params->confidence = defaults.validation.confidence;
-        params->repeats = defaults.validation.repeats;
+        init_common(*params, hone::optimize_request{});
         params->tolerable_drop = -1;
     });
 }
@@ -209,11 +213,7 @@ HONE_API hone_status hone_validate_change_params_init(hone_validate_change_param
         require(params, "hone_validate_change_params_init", "params");
         *params = hone_validate_change_params{};
         params->struct_size = sizeof(hone_validate_change_params);
-        const hone::validate_request defaults;
-        params->seed = defaults.data.seed;
-        params->batch = defaults.validation.batch;
-        params->confidence = defaults.validation.confidence;
-        params->repeats = defaults.validation.repeats;
+        init_common(*params, hone::validate_request{});
     });
 }
 

@@ -379,6 +379,24 @@ class Ledgers(unittest.TestCase):
             self.assertIn("record 1 is not an optimize record", str(e.exception))
 
 
+
+def _own_baseline_class_0_candidate(folder):
+    """An engine's runner factory for the tests: hone's executor on the baseline's bytes (written
+    into `folder`), and a candidate that answers class 0 for every sample."""
+    def engine(role, data):
+        if role == "baseline":
+            path = os.path.join(folder, "engine_baseline.onnx")
+            with open(path, "wb") as f:
+                f.write(data)
+            return hone.Executor(hone.Model(path))
+
+        def class_0(batch):
+            n = batch.shape[0]
+            logits = array.array("f", [1.0 if i % 10 == 0 else 0.0 for i in range(n * 10)])
+            return hone.Tensor.from_buffer(logits, shape=(n, 10))
+        return hone.Runner(class_0, name="always class 0")
+    return engine
+
 class Optimize(unittest.TestCase):
     """The whole flow through hone_optimize: the MLP fixture to int8 QDQ on Fashion-MNIST."""
 
@@ -473,21 +491,9 @@ class Optimize(unittest.TestCase):
             self.assertEqual(r["artifacts"], [out])
             self.assertEqual(r["artifact_bytes"], os.path.getsize(out))
 
-            def engine(role, data):
-                if role == "baseline":  # hone's executor on the bytes given
-                    path = os.path.join(d, "engine_baseline.onnx")
-                    with open(path, "wb") as f:
-                        f.write(data)
-                    return hone.Executor(hone.Model(path))
-
-                def class_0(batch):
-                    n = batch.shape[0]
-                    logits = array.array("f", [1.0 if i % 10 == 0 else 0.0 for i in range(n * 10)])
-                    return hone.Tensor.from_buffer(logits, shape=(n, 10))
-                return hone.Runner(class_0, name="always class 0")
-
             r = hone.validate_change(mlp, out, "fashion-mnist:test:256", policy="low",
-                                     repeats=2, latency_batches=[1], engine=engine)
+                                     repeats=2, latency_batches=[1],
+                                     engine=_own_baseline_class_0_candidate(d))
             self.assertEqual(r["verdict"], "rejected")
             self.assertIsNone(r["record_seq"])
             with self.assertRaises(hone.HoneError) as e:
@@ -501,18 +507,11 @@ class Optimize(unittest.TestCase):
             out, ledger = os.path.join(d, "mlp.int8.onnx"), os.path.join(d, "l.jsonl")
             seen = {}
 
+            own = _own_baseline_class_0_candidate(d)
+
             def engine(role, data):
                 seen[role] = data
-                if role == "baseline":
-                    path = os.path.join(d, "engine_baseline.onnx")
-                    with open(path, "wb") as f:
-                        f.write(data)
-                    return hone.Executor(hone.Model(path))
-                def class_0(batch):
-                    n = batch.shape[0]
-                    logits = array.array("f", [1.0 if i % 10 == 0 else 0.0 for i in range(n * 10)])
-                    return hone.Tensor.from_buffer(logits, shape=(n, 10))
-                return hone.Runner(class_0, name="always class 0")
+                return own(role, data)
 
             r = hone.optimize(os.path.join(FIXTURES, "mlp.onnx"), "int8",
                               "fashion-mnist:train:128", "fashion-mnist:test:256", out, ledger,
