@@ -131,6 +131,7 @@ std::vector<tensor> executor::run(std::span<const const_tensor_view> given,
         std::vector<tensor> outs;
         st.pool = step.pooled ? pool.get() : nullptr;
         try {
+            const ops::result_scope results(st.pool);
             outs = step.fn(in, st);
         } catch (const hone::error& e) {
             fail(e.code(), fmt::format("{} '{}': {}", step.op_type, step.name, e.what()));

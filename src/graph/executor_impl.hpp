@@ -37,8 +37,10 @@ using ops::optional_view;
 // The buffers one run() reuses from the previous ones: kernels that overwrite their whole output
 // (oneDNN conv and linear) take it from here, and a value's tensor comes back here after its
 // last use, so a run at a shape already seen allocates nothing for them (no fresh pages to
-// fault in, no zero-fill). Each concurrent run() has its own (executor::impl::acquire).
-struct tensor_pool {
+// fault in, no zero-fill). Each concurrent run() has its own (it takes an idle one). It is also
+// the result source of the operators a step runs (ops::result_scope): their results reuse
+// buffers too.
+struct tensor_pool final : ops::result_source {
     std::vector<tensor> free;
     std::map<std::pair<dtype, std::vector<std::int64_t>>, int> taken; // this run, per shape
     std::uint64_t misses = 0;                                         // this run
@@ -46,7 +48,7 @@ struct tensor_pool {
     static std::vector<std::int64_t> key_dims(const shape& s) {
         return {s.dims().begin(), s.dims().end()};
     }
-    tensor take(dtype type, const shape& dims) {
+    tensor take(dtype type, const shape& dims) override {
         ++taken[{type, key_dims(dims)}];
         for (auto it = free.begin(); it != free.end(); ++it)
             if (it->type() == type && it->dims() == dims) {

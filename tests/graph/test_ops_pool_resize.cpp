@@ -94,18 +94,30 @@ TEST_CASE("pools: errors and 3-D") {
 }
 
 namespace {
-// Bitwise comparison of the fast row-wise pools against the direct reference loops.
+std::size_t differing_bits(const hone::tensor& got, const hone::tensor& want) {
+    REQUIRE(got.dims() == want.dims());
+    const auto a = got.span<const float>(), b = want.span<const float>();
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        differ += std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]);
+    return differ;
+}
+
+const std::int64_t to_nhwc[] = {0, 2, 3, 1};
+const std::int64_t to_nchw[] = {0, 3, 1, 2};
+
+// Bitwise comparison of the fast row-wise pools, and for 2-D pools of the NHWC ones (on x
+// transposed, the result transposed back), against the direct reference loops.
 void check_same_as_reference(const hone::tensor& x, const ops::pool_params& p) {
     for (const bool max : {true, false}) {
         const auto fast = max ? ops::max_pool(x, p) : ops::average_pool(x, p);
         const auto ref = ops::detail::pool_reference(x, p, max);
-        REQUIRE(fast.dims() == ref.dims());
-        const auto a = fast.span<float>(), b = ref.span<float>();
-        std::size_t differ = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            differ += std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]);
         INFO("max=", max, " x ", x.dims().to_string(), " y ", fast.dims().to_string());
-        CHECK(differ == 0);
+        CHECK(differing_bits(fast, ref) == 0);
+        if (x.dims().rank() != 4) continue;
+        const auto xt = ops::transpose(x, to_nhwc);
+        const auto nhwc = max ? ops::max_pool_nhwc(xt, p) : ops::average_pool_nhwc(xt, p);
+        CHECK(differing_bits(ops::transpose(nhwc, to_nchw), ref) == 0);
     }
 }
 } // namespace
@@ -197,6 +209,22 @@ TEST_CASE("global pools") {
     REQUIRE(g.dims() == shape{2, 3, 1, 1});
     check_values(g, {2, 3, 1, 1}, {2.5f, 6.5f, 10.5f, 14.5f, 18.5f, 22.5f});
     check_values(ops::global_max_pool(x), {2, 3, 1, 1}, {4, 8, 12, 16, 20, 24});
+    // NHWC: the same bytes, NaN included, as [N, C, 1, 1].
+    auto y = iota_f32({3, 5, 4, 6}, -40);
+    y.span<float>()[7] = NAN;
+    y.span<float>()[50] = -0.0f;
+    const auto yt = ops::transpose(y, to_nhwc);
+    CHECK(differing_bits(ops::global_average_pool_nhwc(yt), ops::global_average_pool(y)) == 0);
+    CHECK(differing_bits(ops::global_max_pool_nhwc(yt), ops::global_max_pool(y)) == 0);
+    CHECK(std::isnan(ops::global_max_pool_nhwc(yt).span<float>()[0]));
+    error_of(
+        [&] {
+            (void)ops::global_average_pool_nhwc(iota_f32({3, 5, 24}));
+        },
+        status::shape_mismatch);
+    ops::pool_params one_axis;
+    one_axis.spatial.kernel_shape = {2};
+    error_of([&] { (void)ops::max_pool_nhwc(yt, one_axis); }, status::invalid_argument);
     error_of(
         [&] {
             (void)ops::global_average_pool(f32({2, 2}, {1, 2, 3, 4}));

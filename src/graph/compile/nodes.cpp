@@ -363,17 +363,44 @@ compiled executor::impl::compile(const work_node& w) {
         if (op == "MaxPool" && n.get_int("storage_order", 0) != 0)
             bad_attr("storage_order 1 is not supported");
         const bool mx = op == "MaxPool";
+        if (w.layouts.src == kernels::conv_layout::nhwc) {
+            // The input is held NHWC (plan_conv_layouts); so is the result, unless a reader
+            // needs NCHW: then the result is transposed (one reorder, after the pooling shrank it).
+            const bool to_nchw = w.layouts.dst != kernels::conv_layout::nhwc;
+            return {[p, mx, to_nchw](V in, run_state& st) {
+                        std::vector<tensor> out;
+                        out.push_back(mx ? ops::max_pool_nhwc(need(in, 0), p)
+                                         : ops::average_pool_nhwc(need(in, 0), p));
+                        if (to_nchw) {
+                            const std::int64_t nchw[] = {0, 3, 1, 2};
+                            tensor nhwc =
+                                std::exchange(out[0], ops::transpose(out[0].view(), nchw));
+                            if (st.pool) st.pool->give(std::move(nhwc));
+                            ++st.reorders;
+                        }
+                        return out;
+                    },
+                    mx ? "ops::max_pool (NHWC)" : "ops::average_pool (NHWC)"};
+        }
         return {single([p, mx](V in) {
                     return mx ? ops::max_pool(need(in, 0), p) : ops::average_pool(need(in, 0), p);
                 }),
                 mx ? "ops::max_pool" : "ops::average_pool"};
     }
-    if (op == "GlobalAveragePool")
-        return {single([](V in) { return ops::global_average_pool(need(in, 0)); }),
-                "ops::global_average_pool"};
-    if (op == "GlobalMaxPool")
-        return {single([](V in) { return ops::global_max_pool(need(in, 0)); }),
-                "ops::global_max_pool"};
+    if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+        const bool mx = op == "GlobalMaxPool";
+        if (w.layouts.src == kernels::conv_layout::nhwc) // the result: NCHW [N, C, 1, 1]
+            return {single([mx](V in) {
+                        return mx ? ops::global_max_pool_nhwc(need(in, 0))
+                                  : ops::global_average_pool_nhwc(need(in, 0));
+                    }),
+                    mx ? "ops::global_max_pool (NHWC)" : "ops::global_average_pool (NHWC)"};
+        return {single([mx](V in) {
+                    return mx ? ops::global_max_pool(need(in, 0))
+                              : ops::global_average_pool(need(in, 0));
+                }),
+                mx ? "ops::global_max_pool" : "ops::global_average_pool"};
+    }
     if (op == "Resize") {
         // Opset 18/19 additions beyond what ops::resize does.
         if (n.get_int("antialias", 0) != 0) bad_attr("antialias is not supported");

@@ -101,7 +101,7 @@ template <class F> decltype(auto) visit_dtype(dtype t, F&& f) {
 /// Copies x (any strides) into a new contiguous tensor of shape `dims` (same element count),
 /// in one pass.
 inline tensor copy_as(const_tensor_view x, const shape& dims) {
-    tensor out(x.type(), dims);
+    tensor out = new_result(x.type(), dims);
     if (out.numel() > 0)
         hone::copy(x, tensor_view(out.data(), x.type(), x.dims(), x.dims().contiguous_strides()));
     return out;
@@ -125,7 +125,7 @@ resolved_spatial resolve_spatial(std::span<const std::int64_t> in,
 template <class F> tensor unary_apply(const_tensor_view x, const char* op, F f) {
     require_f32(x, op, "X");
     const contiguous_f32 src(x);
-    tensor out(dtype::f32, x.dims());
+    tensor out = new_result(dtype::f32, x.dims());
     float* d = static_cast<float*>(out.data());
     const float* s = src.data;
     const std::int64_t n = x.numel();
@@ -141,7 +141,7 @@ template <class A, class B, class D, class F>
 tensor broadcast_apply(const_tensor_view a, const_tensor_view b, dtype out_type, const char* op,
                        F f) {
     const shape out_shape = broadcast_shapes(a.dims(), b.dims(), op);
-    tensor out(out_type, out_shape);
+    tensor out = new_result(out_type, out_shape);
     const auto va = broadcast_view(a, out_shape, op);
     const auto vb = broadcast_view(b, out_shape, op);
     const auto* pa = static_cast<const A*>(va.data());

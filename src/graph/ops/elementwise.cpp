@@ -262,7 +262,7 @@ tensor where(const_tensor_view cond, const_tensor_view x, const_tensor_view y) {
     detail::require_byte_addressable(x, op, "X");
     const shape out_shape =
         broadcast_shapes(broadcast_shapes(cond.dims(), x.dims(), op), y.dims(), op);
-    tensor out(x.type(), out_shape);
+    tensor out = new_result(x.type(), out_shape);
     const auto vc = broadcast_view(cond, out_shape, op);
     const auto vx = broadcast_view(x, out_shape, op);
     const auto vy = broadcast_view(y, out_shape, op);
@@ -419,7 +419,7 @@ tensor cast(const_tensor_view x, dtype to) {
              fmt::format("ops::cast: target dtype {} is not supported", name_of(to)));
     const tensor src = tensor::copy_of(x);
     if (to == x.type()) return src.clone();
-    tensor out(to, x.dims());
+    tensor out = new_result(to, x.dims());
     const std::int64_t n = x.numel();
     detail::visit_dtype(x.type(), [&]<class S>() {
         detail::visit_dtype(to, [&]<class D>() {

@@ -70,7 +70,7 @@ void unravel(std::int64_t flat, const shape& dims, std::int64_t* index) {
 // nullptr = zero bytes) where a map holds −1. Rows of the last axis in parallel.
 tensor remap(const_tensor_view x, const shape& out_dims,
              const std::vector<std::vector<std::int64_t>>& maps, const void* fill) {
-    tensor out(x.type(), out_dims);
+    tensor out = new_result(x.type(), out_dims);
     if (out.numel() == 0) return out;
     const std::size_t r = out_dims.rank();
     if (r == 0) {

@@ -29,7 +29,7 @@ tensor softmax_impl(const_tensor_view x, std::int64_t axis, bool coerce_2d, bool
             inner *= dim;
     }
     const detail::contiguous_f32 src(x);
-    tensor out(dtype::f32, x.dims());
+    tensor out = new_result(dtype::f32, x.dims());
     if (out.numel() == 0) return out;
     const float* s = src.data;
     float* d = static_cast<float*>(out.data());
@@ -101,7 +101,7 @@ tensor batch_normalization(const_tensor_view x, const_tensor_view scale, const_t
         add[i] = static_cast<float>(bi[i] - mu[i] * sc[i] * inv);
     }
     const detail::contiguous_f32 src(x);
-    tensor out(dtype::f32, x.dims());
+    tensor out = new_result(dtype::f32, x.dims());
     const std::int64_t n = x.dims()[0];
     const std::int64_t inner = c == 0 || n == 0 ? 0 : x.numel() / (n * c);
     const float* s = src.data;
@@ -133,7 +133,7 @@ tensor layer_normalization(const_tensor_view x, const_tensor_view scale, optiona
     const std::int64_t len = norm_shape.numel();
     const std::int64_t rows = len == 0 ? 0 : x.numel() / len;
     const detail::contiguous_f32 src(x);
-    tensor out(dtype::f32, x.dims());
+    tensor out = new_result(dtype::f32, x.dims());
     const float* s = src.data;
     float* d = static_cast<float*>(out.data());
     const float* g = static_cast<const float*>(sc.data());
@@ -184,7 +184,7 @@ tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes, bool
             kept_dims.push_back(x.dims()[d]);
         }
     }
-    tensor out(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
+    tensor out = new_result(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
     const std::int64_t outputs = out.numel();
     if (outputs == 0) return out;
     // Fast path: a contiguous input reduced over its trailing axes (LayerNorm decompositions).

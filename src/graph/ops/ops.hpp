@@ -46,6 +46,35 @@ namespace hone::ops {
 /// An optional input (ONNX's empty-name input): std::nullopt = absent.
 using optional_view = std::optional<const_tensor_view>;
 
+// ---- result buffers -----------------------------------------------------------------------------
+
+/// Where the result tensors of operators come from. By default each is a new zero-filled
+/// tensor. The executor installs its run's buffer pool on the calling thread (result_scope), so
+/// that an operator's result reuses a buffer of an earlier run of the same shape (no fresh pages
+/// to fault in and zero): `take` may then return a tensor whose contents are unspecified, which
+/// is why only operators that write every element of their result call new_result().
+class result_source {
+public:
+    virtual ~result_source() = default;
+    virtual tensor take(dtype type, const shape& dims) = 0;
+};
+
+/// Installs `source` for new_result() on this thread until destroyed (then the previous one).
+class HONE_EXPORT result_scope {
+public:
+    explicit result_scope(result_source* source) noexcept;
+    ~result_scope();
+    result_scope(const result_scope&) = delete;
+    result_scope& operator=(const result_scope&) = delete;
+
+private:
+    result_source* saved_;
+};
+
+/// A tensor the caller overwrites entirely: from this thread's result_source when one is
+/// installed (contents unspecified), else new and zero-filled.
+HONE_EXPORT tensor new_result(dtype type, const shape& dims);
+
 // ---- helpers ------------------------------------------------------------------------------------
 
 /// Normalizes `axis` ∈ [-rank, rank − 1] for a tensor of rank `rank` into [0, rank); with
@@ -272,6 +301,14 @@ HONE_EXPORT tensor average_pool(const_tensor_view x, const pool_params& params);
 /// ONNX GlobalAveragePool / GlobalMaxPool: x [N, C, D...] → [N, C, 1, ...].
 HONE_EXPORT tensor global_average_pool(const_tensor_view x);
 HONE_EXPORT tensor global_max_pool(const_tensor_view x);
+/// The same pools over x held NHWC ([N, H, W, C]; MaxPool/AveragePool 2-D only): the result is
+/// NHWC [N, OH, OW, C], for the global pools [N, C, 1, 1] (the bytes of NHWC [N, 1, 1, C]).
+/// Values are bitwise those of the functions above, transposed (each channel sees its window
+/// in their order, with their update). Errors as above; shape_mismatch for a rank other than 4.
+HONE_EXPORT tensor max_pool_nhwc(const_tensor_view x, const pool_params& params);
+HONE_EXPORT tensor average_pool_nhwc(const_tensor_view x, const pool_params& params);
+HONE_EXPORT tensor global_average_pool_nhwc(const_tensor_view x);
+HONE_EXPORT tensor global_max_pool_nhwc(const_tensor_view x);
 
 // ---- resize -------------------------------------------------------------------------------------
 

@@ -281,7 +281,7 @@ tensor pool(const_tensor_view x, const pool_params& p, pool_kind kind, const cha
     std::vector<std::int64_t> out_dims{x.dims()[0], x.dims()[1]};
     for (std::size_t i = 0; i < resolved.k; ++i)
         out_dims.push_back(resolved.out[i]);
-    tensor y(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
+    tensor y = new_result(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
     if (y.numel() == 0) return y;
     // Right-align the k spatial axes so axis 2 is always the contiguous one (leading axes of
     // 1-D/2-D pools are trivial: size 1, kernel 1).
@@ -336,7 +336,7 @@ tensor global_pool(const_tensor_view x, pool_kind kind, const char* op) {
         plane_size *= out_dims[i];
         out_dims[i] = 1;
     }
-    tensor y(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
+    tensor y = new_result(dtype::f32, shape(std::span<const std::int64_t>(out_dims)));
     const std::int64_t planes = y.numel();
     if (planes == 0) return y;
     const detail::contiguous_f32 src(x);

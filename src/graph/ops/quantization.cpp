@@ -34,7 +34,7 @@ tensor dequantize_int32(const_tensor_view x, const_tensor_view scale, optional_v
         const auto zs = tensor::copy_of(*zero_point);
         std::copy(zs.span<std::int32_t>().begin(), zs.span<std::int32_t>().end(), zp.begin());
     }
-    tensor y(dtype::f32, x.dims());
+    tensor y = new_result(dtype::f32, x.dims());
     const auto q = xs.span<std::int32_t>();
     auto out = y.span<float>();
     const auto value = [&](std::size_t i, std::size_t c) {

@@ -65,7 +65,7 @@ tensor requantize(const_tensor_view acc, const_tensor_view a_scale, const_tensor
     const float hi = out_type == dtype::u8 ? 255.0f : 127.0f;
     const auto a = tensor::copy_of(acc);
     const auto* src = a.span<std::int32_t>().data();
-    tensor y(out_type, acc.dims());
+    tensor y = new_result(out_type, acc.dims());
     std::int64_t inner = 1;
     for (auto d = static_cast<std::size_t>(axis) + 1; d < acc.rank(); ++d)
         inner *= acc.dims()[d];

@@ -13,11 +13,23 @@ using detail::require_byte_addressable;
 
 namespace {
 
+// d[i] = the element at s + i·step bytes, i < inner (a size known at compile time is one move).
+template <std::size_t E>
+void gather_row(std::byte* d, const std::byte* s, std::int64_t step, std::int64_t inner) {
+    for (std::int64_t i = 0; i < inner; ++i)
+        std::memcpy(d + static_cast<std::size_t>(i) * E, s + i * step, E);
+}
+void gather_row(std::byte* d, const std::byte* s, std::int64_t step, std::int64_t inner,
+                std::size_t es) {
+    for (std::int64_t i = 0; i < inner; ++i)
+        std::memcpy(d + static_cast<std::size_t>(i) * es, s + i * step, es);
+}
+
 // Copies the elements reached by (base, strides in elements, may be negative) over `dims`
 // into a new contiguous tensor.
 tensor strided_copy(const std::byte* base, dtype type, const shape& dims,
                     const strides_array& strides) {
-    tensor out(type, dims);
+    tensor out = new_result(type, dims);
     const std::size_t es = size_of(type);
     auto* pd = static_cast<std::byte*>(out.data());
     detail::for_each_row<1>(dims, {strides},
@@ -30,9 +42,13 @@ tensor strided_copy(const std::byte* base, dtype type, const shape& dims,
                                     return;
                                 }
                                 const std::int64_t step = st[0] * static_cast<std::int64_t>(es);
-                                for (std::int64_t i = 0; i < inner; ++i)
-                                    std::memcpy(d + static_cast<std::size_t>(i) * es, s + i * step,
-                                                es);
+                                switch (es) {
+                                case 1: gather_row<1>(d, s, step, inner); break;
+                                case 2: gather_row<2>(d, s, step, inner); break;
+                                case 4: gather_row<4>(d, s, step, inner); break;
+                                case 8: gather_row<8>(d, s, step, inner); break;
+                                default: gather_row(d, s, step, inner, es);
+                                }
                             });
     return out;
 }
@@ -166,7 +182,7 @@ tensor concat(std::span<const const_tensor_view> inputs, std::int64_t axis) {
                                  op, i, in.dims().to_string(), first.dims().to_string(), a));
         dims[a] += in.dims()[a];
     }
-    tensor out(first.type(), make_shape(dims, op));
+    tensor out = new_result(first.type(), make_shape(dims, op));
     const std::size_t es = size_of(first.type());
     std::int64_t outer = 1, after = 1;
     for (std::size_t d = 0; d < a; ++d)
@@ -326,7 +342,7 @@ tensor gather(const_tensor_view data, const_tensor_view indices, std::int64_t ax
         dims.push_back(d);
     for (std::size_t d = a + 1; d < data.rank(); ++d)
         dims.push_back(data.dims()[d]);
-    tensor out(data.type(), make_shape(dims, op));
+    tensor out = new_result(data.type(), make_shape(dims, op));
     if (out.numel() == 0) return out;
     const tensor src = tensor::copy_of(data);
     std::int64_t outer = 1, inner = 1;

@@ -156,10 +156,13 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
     }
 }
 
-// Values that only oneDNN-kernel Convs read (as input 0 or as the fused residual addend), made
-// by such a Conv and not graph outputs or kept, are held NHWC: the layout oneDNN's convolutions
-// choose on AVX-512, so a chain of them (with their fused BatchNormalization, activations and
-// residual Adds) runs without reorders; everything else stays NCHW. Returns those values.
+// Values that only oneDNN-kernel Convs (as input 0 or as the fused residual addend) and 2-D
+// pools (input 0) read, made by such a Conv or by a pool that reads NHWC, and not graph outputs
+// or kept, are held NHWC: the layout oneDNN's convolutions choose on AVX-512, so a chain of them
+// (with their fused BatchNormalization, activations and residual Adds, and the pooling between
+// them) runs without reorders; everything else stays NCHW. A pool reading NHWC whose result goes
+// elsewhere transposes its (smaller) result; a global pool's [N, C, 1, 1] is the same bytes in
+// both layouts. Returns the values held NHWC.
 std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& work,
                                                         const std::set<std::string>& pinned) {
     using kernels::conv_layout;
@@ -171,13 +174,30 @@ std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& 
     auto on_kernel = [&](const work_node& w) {
         return w.n.op_type == "Conv" && conv_on_kernel(w.n);
     };
+    auto is_global = [](const work_node& w) {
+        return w.n.op_type == "GlobalAveragePool" || w.n.op_type == "GlobalMaxPool";
+    };
+    auto is_pool = [&](const work_node& w) {
+        if (!w.n.domain.empty() || w.n.inputs.empty()) return false;
+        const auto* in = shape_of(w.n.inputs[0]);
+        if (!in || in->size() != 4) return false;
+        if (is_global(w)) return true;
+        const bool windowed = w.n.op_type == "MaxPool" || w.n.op_type == "AveragePool";
+        return windowed && w.n.get_ints("kernel_shape", {}).size() == 2 &&
+               w.n.get_int("storage_order", 0) == 0 &&
+               (w.n.outputs.size() == 1 || w.n.outputs[1].empty());
+    };
     std::set<std::string> held;
-    for (auto& w : work) {
-        if (w.removed || !on_kernel(w) || w.n.outputs.size() != 1) continue;
+    for (auto& w : work) { // in execution order: a pool's input is decided before the pool
+        if (w.removed || w.n.outputs.size() < 1) continue;
+        const bool producer =
+            on_kernel(w) || (is_pool(w) && !is_global(w) && w.layouts.src == conv_layout::nhwc);
+        if (!producer) continue;
         const auto& v = w.n.outputs[0];
         const auto it = readers.find(v);
         if (v.empty() || pinned.count(v) || it == readers.end()) continue;
         const bool ok = std::all_of(it->second.begin(), it->second.end(), [&](const auto& r) {
+            if (is_pool(*r.first)) return r.second == 0;
             return on_kernel(*r.first) &&
                    (r.second == 0 || (r.second == 3 && r.first->residual == v));
         });
