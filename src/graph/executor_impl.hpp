@@ -289,6 +289,7 @@ struct executor::impl {
     compiled compile_matmul(const work_node& w);
     compiled compile_conv(const work_node& w);
     bool conv_on_kernel(const node& n) const;
+    int per_channel_operand(const node& n) const;
     void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
     std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
                                             const std::set<std::string>& pinned);

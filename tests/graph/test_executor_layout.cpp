@@ -219,6 +219,56 @@ TEST_CASE("executor: MaxPool and AveragePool between convolutions run NHWC") {
     CHECK(same_bytes(std::move(g.run(kept).at(0)), plain));
 }
 
+// Squeeze-excitation: x [N, 4, 9, 10] → conv1 (8 filters 3×3, pad 1) → a; GlobalAveragePool(a)
+// → conv2 (1×1, 8 → 8) → HardSigmoid → s [N, 8, 1, 1]; m = s·a (scale first) or a − s;
+// conv3 (1×1) reads m, and y = Relu(m) reads it too when `elsewhere`.
+ops_test::graph excitation(bool scale_first, const char* op, bool elsewhere) {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{2, 4, 9, 10}, 21), {0});
+    g.constant("w1", pseudo_random(shape{8, 4, 3, 3}, 22));
+    g.constant("w2", pseudo_random(shape{8, 8, 1, 1}, 23));
+    g.constant("w3", pseudo_random(shape{6, 8, 1, 1}, 24));
+    g.node("conv1", "Conv", {"x", "w1"}, {"a"}, {{"pads", attribute::of_ints({1, 1, 1, 1})}});
+    g.node("gap", "GlobalAveragePool", {"a"}, {"g"});
+    g.node("conv2", "Conv", {"g", "w2"}, {"e"});
+    g.node("gate", "HardSigmoid", {"e"}, {"s"});
+    g.node("scale", op,
+           scale_first ? std::vector<std::string>{"s", "a"} : std::vector<std::string>{"a", "s"},
+           {"m"});
+    g.node("conv3", "Conv", {"m", "w3"}, {"y"});
+    g.output("y");
+    if (elsewhere) {
+        g.node("relu", "Relu", {"m"}, {"r"});
+        g.output("r");
+    }
+    return g;
+}
+
+TEST_CASE("executor: a per-channel Mul/Sub (squeeze-excitation) between convolutions runs NHWC") {
+    for (const bool scale_first : {true, false})
+        for (const char* op : {"Mul", "Sub"})
+            for (const bool elsewhere : {false, true}) {
+                CAPTURE(scale_first);
+                CAPTURE(op);
+                CAPTURE(elsewhere);
+                const auto g = excitation(scale_first, op, elsewhere);
+                const executor nhwc(g.m);
+                const executor nchw(g.m, {.conv_nhwc = false});
+                CHECK(g.path(nhwc, "scale") == "per-channel ops::binary (NHWC)");
+                CHECK(g.path(nhwc, "gap") == "ops::global_average_pool (NHWC)");
+                // m read by the Relu too: the Mul transposes its result to NCHW for both.
+                CHECK((g.path(nhwc, "conv3").find("NHWC in") != std::string::npos) == !elsewhere);
+                const auto want = g.run(nchw);
+                const auto got = g.run(nhwc);
+                REQUIRE(got.size() == want.size());
+                for (std::size_t i = 0; i < got.size(); ++i)
+                    CHECK(same_bytes(got[i], want[i]));
+                (void)g.run(nhwc);
+                CHECK(nhwc.last_run_allocations() == 0);
+                CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
+            }
+}
+
 TEST_CASE("executor: the NHWC plan gives the same bytes at 1 and 2 threads, f32 and int8") {
     const auto g = conv_chain();
     executor_options q;

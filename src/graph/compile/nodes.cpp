@@ -110,6 +110,60 @@ std::optional<tensor> pooled_binary(ops::binary_op op, const_tensor_view a, cons
     }
 }
 
+// x held NHWC [N, H, W, C] and a per-(n, c) operand c [N, C, 1, 1] (plan_conv_layouts): dst
+// NHWC [n, h, w, ch] = f(x, c[n, ch]) in the node's operand order (x_first), the same float
+// operation per element as ops::binary. Other shapes (the plan's inferred ones did not hold):
+// through NCHW and ops::binary, transposed back.
+template <class F>
+tensor nhwc_per_channel_with(const_tensor_view x, const_tensor_view c, bool x_first,
+                             ops::binary_op op, run_state& st, F f) {
+    const bool fits = x.type() == dtype::f32 && c.type() == dtype::f32 && x.rank() == 4 &&
+                      c.rank() == 4 && x.is_contiguous() && c.is_contiguous() &&
+                      c.dims() == shape{x.dims()[0], x.dims()[3], 1, 1};
+    if (!fits) {
+        const std::int64_t to_nchw[] = {0, 3, 1, 2}, to_nhwc[] = {0, 2, 3, 1};
+        const auto xn = ops::transpose(x, to_nchw);
+        const auto y = x_first ? ops::binary(op, xn.view(), c) : ops::binary(op, c, xn.view());
+        st.reorders += 2;
+        return ops::transpose(y.view(), to_nhwc);
+    }
+    tensor y = st.output(dtype::f32, x.dims());
+    const std::int64_t batch = x.dims()[0], channels = x.dims()[3];
+    const std::int64_t pixels = x.dims()[1] * x.dims()[2];
+    const auto* px = static_cast<const float*>(x.data());
+    const auto* pc = static_cast<const float*>(c.data());
+    auto* pd = static_cast<float*>(y.data());
+    const int threads = ops::detail::threads_for(x.numel());
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (std::int64_t row = 0; row < batch * pixels; ++row) {
+        const float* s = px + row * channels;
+        const float* k = pc + (row / pixels) * channels;
+        float* d = pd + row * channels;
+        if (x_first)
+            for (std::int64_t i = 0; i < channels; ++i)
+                d[i] = f(s[i], k[i]);
+        else
+            for (std::int64_t i = 0; i < channels; ++i)
+                d[i] = f(k[i], s[i]);
+    }
+    return y;
+}
+
+tensor nhwc_per_channel(ops::binary_op op, const_tensor_view x, const_tensor_view c, bool x_first,
+                        run_state& st) {
+    switch (op) {
+    case ops::binary_op::add:
+        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a + b; });
+    case ops::binary_op::sub:
+        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a - b; });
+    case ops::binary_op::mul:
+        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a * b; });
+    case ops::binary_op::div:
+        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a / b; });
+    default: fail(status::internal, "nhwc_per_channel: not Add, Sub, Mul or Div");
+    }
+}
+
 template <class F> kernel_fn single(F f) {
     return [f](std::span<const optional_view> in, run_state&) {
         std::vector<tensor> out;
@@ -306,6 +360,28 @@ compiled executor::impl::compile(const work_node& w) {
                        : op == "Mul" ? ops::binary_op::mul
                        : op == "Div" ? ops::binary_op::div
                                      : ops::binary_op::pow;
+        if (w.layouts.src == kernels::conv_layout::nhwc) {
+            // The [N, C, H, W] operand is held NHWC (plan_conv_layouts); so is the result unless
+            // a reader needs NCHW.
+            const int xi = per_channel_operand(n);
+            if (xi < 0) fail(status::internal, fmt::format("{}: NHWC operand not found", label));
+            const bool to_nchw = w.layouts.dst != kernels::conv_layout::nhwc;
+            return {[b, xi, to_nchw](V in, run_state& st) {
+                        const auto x = need(in, static_cast<std::size_t>(xi));
+                        const auto c = need(in, static_cast<std::size_t>(1 - xi));
+                        std::vector<tensor> out;
+                        out.push_back(nhwc_per_channel(b, x, c, xi == 0, st));
+                        if (to_nchw) {
+                            const std::int64_t nchw[] = {0, 3, 1, 2};
+                            tensor nhwc =
+                                std::exchange(out[0], ops::transpose(out[0].view(), nchw));
+                            if (st.pool) st.pool->give(std::move(nhwc));
+                            ++st.reorders;
+                        }
+                        return out;
+                    },
+                    "per-channel ops::binary (NHWC)"};
+        }
         return {[b](V in, run_state& st) {
                     std::vector<tensor> out;
                     if (auto y = pooled_binary(b, need(in, 0), need(in, 1), st))

@@ -156,13 +156,15 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
     }
 }
 
-// Values that only oneDNN-kernel Convs (as input 0 or as the fused residual addend) and 2-D
-// pools (input 0) read, made by such a Conv or by a pool that reads NHWC, and not graph outputs
-// or kept, are held NHWC: the layout oneDNN's convolutions choose on AVX-512, so a chain of them
-// (with their fused BatchNormalization, activations and residual Adds, and the pooling between
-// them) runs without reorders; everything else stays NCHW. A pool reading NHWC whose result goes
-// elsewhere transposes its (smaller) result; a global pool's [N, C, 1, 1] is the same bytes in
-// both layouts. Returns the values held NHWC.
+// Values that only oneDNN-kernel Convs (as input 0 or as the fused residual addend), 2-D pools
+// (input 0) and per-channel Add/Sub/Mul/Div (the [N, C, H, W] operand; the other is [N, C, 1, 1],
+// as in squeeze-excitation) read, made by such a Conv or by a pool or per-channel op that reads
+// NHWC, and not graph outputs or kept, are held NHWC: the layout oneDNN's convolutions choose on
+// AVX-512, so a chain of them (with their fused BatchNormalization, activations and residual
+// Adds, and the pooling and excitation between them) runs without reorders; everything else
+// stays NCHW. A pool or per-channel op reading NHWC whose result goes elsewhere transposes its
+// result; a global pool's [N, C, 1, 1] is the same bytes in both layouts. Returns the values
+// held NHWC.
 std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& work,
                                                         const std::set<std::string>& pinned) {
     using kernels::conv_layout;
@@ -187,27 +189,53 @@ std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& 
                w.n.get_int("storage_order", 0) == 0 &&
                (w.n.outputs.size() == 1 || w.n.outputs[1].empty());
     };
+    auto scale_operand = [&](const work_node& w) { return per_channel_operand(w.n); };
     std::set<std::string> held;
-    for (auto& w : work) { // in execution order: a pool's input is decided before the pool
+    for (auto& w : work) { // in execution order: a reader's input is decided before the reader
         if (w.removed || w.n.outputs.size() < 1) continue;
         const bool producer =
-            on_kernel(w) || (is_pool(w) && !is_global(w) && w.layouts.src == conv_layout::nhwc);
+            on_kernel(w) || ((scale_operand(w) >= 0 || (is_pool(w) && !is_global(w))) &&
+                             w.layouts.src == conv_layout::nhwc);
         if (!producer) continue;
         const auto& v = w.n.outputs[0];
         const auto it = readers.find(v);
         if (v.empty() || pinned.count(v) || it == readers.end()) continue;
         const bool ok = std::all_of(it->second.begin(), it->second.end(), [&](const auto& r) {
             if (is_pool(*r.first)) return r.second == 0;
+            if (scale_operand(*r.first) >= 0)
+                return r.second == static_cast<std::size_t>(scale_operand(*r.first));
             return on_kernel(*r.first) &&
                    (r.second == 0 || (r.second == 3 && r.first->residual == v));
         });
         if (!ok) continue;
         w.layouts.dst = conv_layout::nhwc;
-        for (const auto& r : it->second)
-            (r.second == 0 ? r.first->layouts.src : r.first->layouts.addend) = conv_layout::nhwc;
+        for (const auto& r : it->second) {
+            const bool addend = on_kernel(*r.first) && r.second == 3;
+            (addend ? r.first->layouts.addend : r.first->layouts.src) = conv_layout::nhwc;
+        }
         held.insert(v);
     }
     return held;
+}
+
+// Add/Sub/Mul/Div of a value x [N, C, H, W] (H·W > 1) and a per-(n, c) operand [N, C, 1, 1]
+// (squeeze-excitation's scale), shapes as inferred: the position of x, or −1.
+int executor::impl::per_channel_operand(const node& n) const {
+    const auto& op = n.op_type;
+    if (!n.domain.empty() || n.inputs.size() != 2 || n.outputs.size() != 1 ||
+        (op != "Add" && op != "Sub" && op != "Mul" && op != "Div"))
+        return -1;
+    const auto* a = shape_of(n.inputs[0]);
+    const auto* b = shape_of(n.inputs[1]);
+    if (!a || !b || a->size() != 4 || b->size() != 4) return -1;
+    for (int xi = 0; xi < 2; ++xi) {
+        const auto& x = xi ? *b : *a;
+        const auto& c = xi ? *a : *b;
+        if (c[2] == 1 && c[3] == 1 && c[1] == x[1] && x[1] > 0 && c[0] == x[0] &&
+            !(x[2] == 1 && x[3] == 1))
+            return xi;
+    }
+    return -1;
 }
 
 namespace {
