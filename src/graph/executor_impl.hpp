@@ -42,14 +42,18 @@ using ops::optional_view;
 // buffers too.
 struct tensor_pool final : ops::result_source {
     std::vector<tensor> free;
-    std::map<std::pair<dtype, std::vector<std::int64_t>>, int> taken; // this run, per shape
-    std::uint64_t misses = 0;                                         // this run
+    // This run's takes per (dtype, shape): a flat list, as a plan has few distinct shapes (no
+    // allocation once warm).
+    std::vector<std::pair<std::pair<dtype, shape>, int>> taken;
+    std::uint64_t misses = 0; // this run
 
-    static std::vector<std::int64_t> key_dims(const shape& s) {
-        return {s.dims().begin(), s.dims().end()};
+    int& taken_count(dtype type, const shape& dims) {
+        for (auto& [key, count] : taken)
+            if (key.first == type && key.second == dims) return count;
+        return taken.emplace_back(std::make_pair(type, dims), 0).second;
     }
     tensor take(dtype type, const shape& dims) override {
-        ++taken[{type, key_dims(dims)}];
+        ++taken_count(type, dims);
         for (auto it = free.begin(); it != free.end(); ++it)
             if (it->type() == type && it->dims() == dims) {
                 tensor t = std::move(*it);
@@ -65,15 +69,16 @@ struct tensor_pool final : ops::result_source {
     // End of a run: keep per shape at most as many tensors as this run took (values that only
     // operators allocate are dropped, so the pool does not grow run after run).
     void trim() {
-        std::map<std::pair<dtype, std::vector<std::int64_t>>, int> kept;
-        std::vector<tensor> keep;
+        std::size_t kept = 0;
         for (auto& t : free) {
-            const auto k = std::make_pair(t.type(), key_dims(t.dims()));
-            const auto it = taken.find(k);
-            if (it != taken.end() && kept[k]++ < it->second) keep.push_back(std::move(t));
+            int& left = taken_count(t.type(), t.dims());
+            if (left-- > 0) {
+                if (&free[kept] != &t) free[kept] = std::move(t);
+                ++kept;
+            }
         }
-        free = std::move(keep);
-        taken.clear();
+        free.resize(kept);
+        taken.clear(); // keeps its capacity
     }
 };
 
