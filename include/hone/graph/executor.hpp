@@ -44,19 +44,25 @@
 // hone/kernels/gemm.hpp) uses 7-bit activations for linear layers so the arithmetic is exact
 // without splitting. report() says, per node, which path it took.
 //
-// Layouts (conv_nhwc): a value that only oneDNN-kernel Convs read (as input or fused residual
-// addend), made by such a Conv and neither a graph output nor kept, is held NHWC — the layout
-// oneDNN 2.6's convolutions run on AVX-512 — so a chain of convolutions (with their folded
-// BatchNormalization, fused activations and residual Adds) reorders only at its edges: where it
-// starts from a graph input or another operator, and before an operator that needs NCHW (pooling,
-// Flatten, ...). report() says ", NHWC in, NHWC out" per Conv; last_run_reorders() counts the
-// layout reorders the conv layers did. Weights are reordered once, at load. Results are the same
-// bytes with or without it; observers still see NCHW values.
+// Layouts (conv_nhwc): a value that only oneDNN-kernel Convs (as input or fused residual
+// addend), 2-D MaxPool/AveragePool, GlobalAveragePool/GlobalMaxPool and per-channel
+// Add/Sub/Mul/Div (x [N, C, H, W] with an [N, C, 1, 1] operand: squeeze-excitation) read, made by
+// such a Conv, pool or per-channel op and neither a graph output nor kept, is held NHWC — the
+// layout oneDNN 2.6's convolutions run on AVX-512 — so a chain of convolutions (with their folded
+// BatchNormalization, fused activations and residual Adds, and the pooling and excitation
+// between them) reorders only at its edges: where it starts from a graph input or another
+// operator, and before an operator that needs NCHW (Flatten, Concat, ...; a pool or per-channel
+// op transposes its own result then, a global pool's [N, C, 1, 1] is the same bytes either way).
+// report() says ", NHWC in, NHWC out" per Conv and "(NHWC)" per pool or per-channel op;
+// last_run_reorders() counts the layout reorders of the run. Weights are reordered once, at load.
+// Results are the same bytes with or without it; observers still see NCHW values.
 //
 // Buffers: each run() in progress has a pool of buffers kept from earlier runs; the oneDNN
-// conv / linear layers, QuantizeLinear, DequantizeLinear and Clip write into them and every
-// value's buffer returns there after its last use, so a run at a shape seen before allocates
-// none of those (last_run_allocations()); the other operators still allocate their outputs.
+// conv / linear layers and most operators (elementwise, pooling, Softmax and the
+// normalizations, data movement, quantization) write their results into them, and every value's
+// buffer returns there after its last use, so a run at a shape seen before allocates nothing for
+// those (last_run_allocations()). The reference kernels (ConvTranspose, MatMulInteger,
+// ConvInteger, the reductions, Resize, some indexing operators) still allocate their results.
 //
 // Thread safety: run() is const and may be called concurrently.
 #pragma once
@@ -98,8 +104,9 @@ struct executor_options {
     /// LeakyRelu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Gelu, x·Sigmoid(x) (SiLU) and
     /// x·HardSigmoid(x) (HardSwish as exporters write it); report(): "+ fused <activation>".
     bool fuse_conv_activations = true;
-    /// Values passed only between Convs on the oneDNN kernel (as input or residual addend) are
-    /// held NHWC, the layout oneDNN's convolutions use on AVX-512: no reorder between them.
+    /// Values passed only between Convs on the oneDNN kernel (as input or residual addend),
+    /// pools and per-channel elementwise ops are held NHWC, the layout oneDNN's convolutions use
+    /// on AVX-512: no reorder between them.
     /// Observers still see NCHW; results are the same either way (reorders only move values).
     bool conv_nhwc = true;
     exec_precision precision = exec_precision::f32;
@@ -190,14 +197,15 @@ public:
     bool uses_int8() const noexcept;
     /// Bytes of the constants the plan holds (weights as the kernels store them, approximate).
     std::uint64_t plan_bytes() const noexcept;
-    /// Intermediate buffers the last run() had to allocate for its oneDNN conv / linear layers
-    /// (the others are reused from earlier runs: each run() in progress has a pool of the
-    /// buffers values free after their last use). 0 when a run repeats a shape already seen;
-    /// graph outputs, which the caller keeps, are not counted. Operators of the library still
-    /// allocate their outputs.
+    /// Buffers the last run() had to allocate for the values it computed (the others are
+    /// reused from earlier runs: each run() in progress has a pool of the buffers values free
+    /// after their last use). 0 when a run repeats a shape already seen; graph outputs, which
+    /// the caller keeps, are not counted, nor are the results of the reference kernels that
+    /// allocate their own (see "Buffers" above).
     std::uint64_t last_run_allocations() const noexcept;
-    /// Layout reorders (src, dst or residual addend between the layout a tensor is held in
-    /// and the one oneDNN's convolution chose) the conv layers did in the last run().
+    /// Layout reorders in the last run(): src, dst or residual addend between the layout a
+    /// tensor is held in and the one oneDNN's convolution chose, and the transposes of pools
+    /// and per-channel ops whose NHWC result a reader needs in NCHW.
     std::uint64_t last_run_reorders() const noexcept;
 
     struct impl;
