@@ -138,6 +138,8 @@ struct work_node {
         float lo = 0, hi = 0;
     };
     std::optional<requant> pre;
+    // Reads NHWC (layouts.src) but its result must be NCHW: the step transposes it.
+    bool transpose_result = false;
 };
 
 inline bool is_table_op(const node& n) {
@@ -295,6 +297,18 @@ struct executor::impl {
     compiled compile_conv(const work_node& w);
     bool conv_on_kernel(const node& n) const;
     int per_channel_operand(const node& n) const;
+    enum class nhwc_role {
+        none,
+        conv,        // oneDNN-kernel Conv
+        pool,        // 2-D MaxPool / AveragePool
+        global_pool, // GlobalAveragePool / GlobalMaxPool
+        unary,       // elementwise activation
+        batch_norm,  // BatchNormalization, inference
+        per_channel, // Add/Sub/Mul/Div with an [N, C, 1, 1] operand
+        elementwise, // Add/Sub/Mul/Div of equal 4-D shapes
+        concat,      // Concat on the channel axis
+    };
+    nhwc_role role_of(const work_node& w) const;
     void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
     std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
                                             const std::set<std::string>& pinned);

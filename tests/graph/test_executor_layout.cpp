@@ -195,7 +195,7 @@ TEST_CASE("executor: MaxPool and AveragePool between convolutions run NHWC") {
     const executor nhwc(g.m);
     const executor nchw(g.m, {.conv_nhwc = false});
     CHECK(g.path(nhwc, "maxpool") == "ops::max_pool (NHWC)");
-    CHECK(g.path(nhwc, "avgpool") == "ops::average_pool (NHWC)");
+    CHECK(g.path(nhwc, "avgpool") == "ops::average_pool (NHWC), result transposed to NCHW");
     CHECK(g.path(nhwc, "conv1").find(", NCHW in, NHWC out") != std::string::npos);
     CHECK(g.path(nhwc, "conv2").find(", NHWC in, NHWC out") != std::string::npos);
     CHECK(g.path(nchw, "maxpool") == "ops::max_pool");
@@ -214,7 +214,7 @@ TEST_CASE("executor: MaxPool and AveragePool between convolutions run NHWC") {
     CHECK(same_bytes(nhwc.run_observed(in, names).at("p"), nchw.run_observed(in, names).at("p")));
     // A pool whose value is kept reads NHWC and writes NCHW.
     const executor kept(g.m, {.keep = {"p"}});
-    CHECK(g.path(kept, "maxpool") == "ops::max_pool (NHWC)");
+    CHECK(g.path(kept, "maxpool") == "ops::max_pool (NHWC), result transposed to NCHW");
     CHECK(g.path(kept, "conv2").find("NCHW in") != std::string::npos);
     CHECK(same_bytes(std::move(g.run(kept).at(0)), plain));
 }
@@ -256,8 +256,10 @@ TEST_CASE("executor: a per-channel Mul/Sub (squeeze-excitation) between convolut
                 const executor nchw(g.m, {.conv_nhwc = false});
                 CHECK(g.path(nhwc, "scale") == "per-channel ops::binary (NHWC)");
                 CHECK(g.path(nhwc, "gap") == "ops::global_average_pool (NHWC)");
-                // m read by the Relu too: the Mul transposes its result to NCHW for both.
-                CHECK((g.path(nhwc, "conv3").find("NHWC in") != std::string::npos) == !elsewhere);
+                // m read by the Relu too: it reads NHWC and transposes its result (an output).
+                CHECK(g.path(nhwc, "conv3").find("NHWC in") != std::string::npos);
+                if (elsewhere)
+                    CHECK(g.path(nhwc, "relu") == "ops::relu (NHWC), result transposed to NCHW");
                 const auto want = g.run(nchw);
                 const auto got = g.run(nhwc);
                 REQUIRE(got.size() == want.size());
@@ -267,6 +269,86 @@ TEST_CASE("executor: a per-channel Mul/Sub (squeeze-excitation) between convolut
                 CHECK(nhwc.last_run_allocations() == 0);
                 CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
             }
+}
+
+// A dense block as DenseNet exports it: x → conv0 → a; conv1(a) → b; c = Concat(a, b) on the
+// channel axis → BatchNormalization → Relu → Pad (all zeros) → AveragePool 2×2 → conv2 → d;
+// conv3(d) → Relu → e; y = Add(d, e) (equal shapes; not fused into conv3, which has its Relu);
+// Concat on another axis and a non-zero Pad would not qualify (checked on variants).
+ops_test::graph dense_block(std::int64_t concat_axis, std::int64_t pad) {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{2, 3, 8, 8}, 31), {0});
+    g.constant("w0", pseudo_random(shape{4, 3, 3, 3}, 32));
+    g.constant("w1", pseudo_random(shape{4, 4, 3, 3}, 33));
+    const std::int64_t channels = concat_axis == 1 ? 8 : 4;
+    g.constant("w2", pseudo_random(shape{6, channels, 1, 1}, 34));
+    g.constant("w3", pseudo_random(shape{6, 6, 3, 3}, 35));
+    for (const char* k : {"scale", "bias", "mean"})
+        g.constant(k, pseudo_random(shape{channels}, 36));
+    auto var = pseudo_random(shape{channels}, 37);
+    for (auto& v : var.span<float>())
+        v = std::fabs(v) + 0.5f;
+    g.constant("var", std::move(var));
+    tensor pads(dtype::i64, shape{8});
+    pads.span<std::int64_t>()[3] = pad; // before W
+    g.constant("pads", std::move(pads));
+    const auto same = attribute::of_ints({1, 1, 1, 1});
+    g.node("conv0", "Conv", {"x", "w0"}, {"a"}, {{"pads", same}});
+    g.node("conv1", "Conv", {"a", "w1"}, {"b"}, {{"pads", same}});
+    g.node("concat", "Concat", {"a", "b"}, {"c"}, {{"axis", attribute::of_int(concat_axis)}});
+    g.node("bn", "BatchNormalization", {"c", "scale", "bias", "mean", "var"}, {"n"});
+    g.node("relu", "Relu", {"n"}, {"r"});
+    g.node("pad", "Pad", {"r", "pads"}, {"p"});
+    g.node("pool", "AveragePool", {"p"}, {"q"},
+           {{"kernel_shape", attribute::of_ints({2, 2})}, {"strides", attribute::of_ints({2, 2})}});
+    g.node("conv2", "Conv", {"q", "w2"}, {"d"});
+    g.node("conv3", "Conv", {"d", "w3"}, {"e3"}, {{"pads", same}});
+    g.node("relu3", "Relu", {"e3"}, {"e"});
+    g.node("add", "Add", {"d", "e"}, {"y"});
+    g.output("y");
+    return g;
+}
+
+TEST_CASE("executor: Concat, BatchNormalization, activations, zero Pad and equal-shape Add run "
+          "NHWC between convolutions") {
+    const auto g = dense_block(1, 0);
+    const executor nhwc(g.m);
+    const executor nchw(g.m, {.conv_nhwc = false});
+    for (const char* n : {"concat", "bn", "relu", "pad", "pool"}) {
+        CAPTURE(n);
+        CHECK(g.path(nhwc, n).find("(NHWC)") != std::string::npos);
+        CHECK(g.path(nhwc, n).find("transposed") == std::string::npos);
+        CHECK(g.path(nchw, n).find("NHWC") == std::string::npos);
+    }
+    CHECK(g.path(nhwc, "add").find("(NHWC), result transposed to NCHW") != std::string::npos);
+    CHECK(g.path(nhwc, "conv1").find("NHWC in, NHWC out") != std::string::npos);
+    CHECK(g.path(nhwc, "conv2").find("NHWC in, NHWC out") != std::string::npos);
+    const auto want = std::move(g.run(nchw).at(0));
+    CHECK(same_bytes(g.run(nhwc).at(0), want));
+    CHECK(same_bytes(g.run(nhwc).at(0), want));
+    CHECK(nhwc.last_run_allocations() == 0);
+    CHECK(nhwc.last_run_reorders() < nchw.last_run_reorders());
+    // Concat on another axis, or a Pad that pads, keeps NCHW there (still the same bytes).
+    for (const auto& [axis, pad] : {std::pair<std::int64_t, std::int64_t>{2, 0}, {1, 1}}) {
+        const auto v = dense_block(axis, pad);
+        const executor a(v.m), b(v.m, {.conv_nhwc = false});
+        CHECK(v.path(a, pad ? "pad" : "concat").find("NHWC") == std::string::npos);
+        CHECK(same_bytes(v.run(a).at(0), v.run(b).at(0)));
+    }
+}
+
+TEST_CASE("ops::batch_normalization channels_last: the NCHW values, transposed") {
+    const auto x = pseudo_random(shape{2, 5, 3, 4}, 41);
+    const auto sc = pseudo_random(shape{5}, 42), bi = pseudo_random(shape{5}, 43),
+               mu = pseudo_random(shape{5}, 44);
+    auto va = pseudo_random(shape{5}, 45);
+    for (auto& v : va.span<float>())
+        v = std::fabs(v);
+    const std::int64_t to_nhwc[] = {0, 2, 3, 1}, to_nchw[] = {0, 3, 1, 2};
+    const auto want = ops::batch_normalization(x, sc, bi, mu, va, 1e-3f);
+    const auto got =
+        ops::batch_normalization(ops::transpose(x, to_nhwc), sc, bi, mu, va, 1e-3f, true);
+    CHECK(same_bytes(ops::transpose(got, to_nchw), want));
 }
 
 TEST_CASE("executor: the NHWC plan gives the same bytes at 1 and 2 threads, f32 and int8") {

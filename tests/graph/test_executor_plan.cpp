@@ -195,7 +195,7 @@ TEST_CASE("executor: activations stay separate when their input is needed elsewh
                             make_node("mul", "Mul", {"c", "a"}, {"p"}),
                             make_node("add", "Add", {"p", "a"}, {"y"})});
         const executor ex(m);
-        CHECK(path_of(ex, "mul") == "ops::binary");
+        CHECK(path_of(ex, "mul") == "ops::binary (NHWC)"); // c and a held NHWC (conv_nhwc)
         const executor plain(m, {.fuse_conv_activations = false});
         CHECK(relative_error(std::move(ex.run(x.view()).at(0)),
                              std::move(plain.run(x.view()).at(0))) <= 1e-5);
@@ -207,14 +207,14 @@ TEST_CASE("executor: activations stay separate when their input is needed elsewh
         hs.attributes["alpha"] = attribute::of_float(0.2f);
         const auto m = conv_then({hs, make_node("mul", "Mul", {"c", "a"}, {"y"})});
         const executor ex(m);
-        CHECK(path_of(ex, "mul") == "ops::binary");
-        CHECK(path_of(ex, "hs") == "ops::hard_sigmoid");
+        CHECK(path_of(ex, "mul") == "ops::binary (NHWC), result transposed to NCHW");
+        CHECK(path_of(ex, "hs") == "ops::hard_sigmoid (NHWC)");
     }
     // Reversed Clip bounds: ONNX semantics (everything at max), not fused.
     {
         auto m = conv_then({make_node("act", "Clip", {"c", "hi", "lo"}, {"y"})});
         const executor ex(m);
-        CHECK(path_of(ex, "act") == "ops::clip");
+        CHECK(path_of(ex, "act") == "ops::clip (NHWC), result transposed to NCHW");
     }
 }
 

@@ -360,24 +360,15 @@ compiled executor::impl::compile(const work_node& w) {
                        : op == "Mul" ? ops::binary_op::mul
                        : op == "Div" ? ops::binary_op::div
                                      : ops::binary_op::pow;
-        if (w.layouts.src == kernels::conv_layout::nhwc) {
-            // The [N, C, H, W] operand is held NHWC (plan_conv_layouts); so is the result unless
-            // a reader needs NCHW.
-            const int xi = per_channel_operand(n);
-            if (xi < 0) fail(status::internal, fmt::format("{}: NHWC operand not found", label));
-            const bool to_nchw = w.layouts.dst != kernels::conv_layout::nhwc;
-            return {[b, xi, to_nchw](V in, run_state& st) {
+        const int xi = per_channel_operand(n);
+        if (w.layouts.src == kernels::conv_layout::nhwc && xi >= 0) {
+            // The [N, C, H, W] operand is held NHWC (plan_conv_layouts). (Equal shapes held
+            // NHWC need nothing special: the operation is per element.)
+            return {[b, xi](V in, run_state& st) {
                         const auto x = need(in, static_cast<std::size_t>(xi));
                         const auto c = need(in, static_cast<std::size_t>(1 - xi));
                         std::vector<tensor> out;
                         out.push_back(nhwc_per_channel(b, x, c, xi == 0, st));
-                        if (to_nchw) {
-                            const std::int64_t nchw[] = {0, 3, 1, 2};
-                            tensor nhwc =
-                                std::exchange(out[0], ops::transpose(out[0].view(), nchw));
-                            if (st.pool) st.pool->give(std::move(nhwc));
-                            ++st.reorders;
-                        }
                         return out;
                     },
                     "per-channel ops::binary (NHWC)"};
@@ -413,9 +404,10 @@ compiled executor::impl::compile(const work_node& w) {
         only_first_output("training statistics");
         if (n.get_int("training_mode", 0) != 0) bad_attr("training_mode is not supported");
         const float eps = n.get_float("epsilon", 1e-5f);
-        return {single([eps](V in) {
+        const bool last = w.layouts.src == kernels::conv_layout::nhwc;
+        return {single([eps, last](V in) {
                     return ops::batch_normalization(need(in, 0), need(in, 1), need(in, 2),
-                                                    need(in, 3), need(in, 4), eps);
+                                                    need(in, 3), need(in, 4), eps, last);
                 }),
                 "ops::batch_normalization"};
     }
@@ -439,25 +431,12 @@ compiled executor::impl::compile(const work_node& w) {
         if (op == "MaxPool" && n.get_int("storage_order", 0) != 0)
             bad_attr("storage_order 1 is not supported");
         const bool mx = op == "MaxPool";
-        if (w.layouts.src == kernels::conv_layout::nhwc) {
-            // The input is held NHWC (plan_conv_layouts); so is the result, unless a reader
-            // needs NCHW: then the result is transposed (one reorder, after the pooling shrank it).
-            const bool to_nchw = w.layouts.dst != kernels::conv_layout::nhwc;
-            return {[p, mx, to_nchw](V in, run_state& st) {
-                        std::vector<tensor> out;
-                        out.push_back(mx ? ops::max_pool_nhwc(need(in, 0), p)
-                                         : ops::average_pool_nhwc(need(in, 0), p));
-                        if (to_nchw) {
-                            const std::int64_t nchw[] = {0, 3, 1, 2};
-                            tensor nhwc =
-                                std::exchange(out[0], ops::transpose(out[0].view(), nchw));
-                            if (st.pool) st.pool->give(std::move(nhwc));
-                            ++st.reorders;
-                        }
-                        return out;
-                    },
+        if (w.layouts.src == kernels::conv_layout::nhwc) // held NHWC (plan_conv_layouts)
+            return {single([p, mx](V in) {
+                        return mx ? ops::max_pool_nhwc(need(in, 0), p)
+                                  : ops::average_pool_nhwc(need(in, 0), p);
+                    }),
                     mx ? "ops::max_pool (NHWC)" : "ops::average_pool (NHWC)"};
-        }
         return {single([p, mx](V in) {
                     return mx ? ops::max_pool(need(in, 0), p) : ops::average_pool(need(in, 0), p);
                 }),
@@ -553,7 +532,8 @@ compiled executor::impl::compile(const work_node& w) {
     }
     if (op == "Concat") {
         if (!n.has("axis")) bad_attr("attribute 'axis' is required");
-        const auto axis = n.get_int("axis", 0);
+        // Inputs held NHWC: the channel axis is the last one.
+        const auto axis = w.layouts.src == kernels::conv_layout::nhwc ? 3 : n.get_int("axis", 0);
         return {single([axis](V in) {
                     std::vector<const_tensor_view> v;
                     for (std::size_t i = 0; i < in.size(); ++i)
@@ -584,7 +564,8 @@ compiled executor::impl::compile(const work_node& w) {
                 }),
                 "ops::unsqueeze"};
     if (op == "Gather") {
-        const auto axis = n.get_int("axis", 0);
+        // Inputs held NHWC: the channel axis is the last one.
+        const auto axis = w.layouts.src == kernels::conv_layout::nhwc ? 3 : n.get_int("axis", 0);
         return {single([axis](V in) { return ops::gather(need(in, 0), need(in, 1), axis); }),
                 "ops::gather"};
     }

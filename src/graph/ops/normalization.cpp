@@ -83,13 +83,14 @@ tensor log_softmax(const_tensor_view x, std::int64_t axis, bool coerce_2d) {
 }
 
 tensor batch_normalization(const_tensor_view x, const_tensor_view scale, const_tensor_view bias,
-                           const_tensor_view mean, const_tensor_view var, float epsilon) {
+                           const_tensor_view mean, const_tensor_view var, float epsilon,
+                           bool channels_last) {
     const char* op = "ops::batch_normalization";
     require_f32(x, op, "X");
     if (x.rank() < 2)
         fail(status::shape_mismatch,
              fmt::format("{}: X has shape {}, expected [N, C, ...]", op, x.dims().to_string()));
-    const std::int64_t c = x.dims()[1];
+    const std::int64_t c = x.dims()[channels_last ? x.rank() - 1 : 1];
     const auto sc = channel_values(scale, c, op, "scale");
     const auto bi = channel_values(bias, c, op, "B");
     const auto mu = channel_values(mean, c, op, "input_mean");
@@ -107,6 +108,13 @@ tensor batch_normalization(const_tensor_view x, const_tensor_view scale, const_t
     const float* s = src.data;
     float* d = static_cast<float*>(out.data());
     const int threads = detail::threads_for(x.numel());
+    if (channels_last) { // the same operation per element, channel = the innermost index
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        for (std::int64_t pixel = 0; pixel < n * inner; ++pixel)
+            for (std::int64_t ch = 0; ch < c; ++ch)
+                d[pixel * c + ch] = s[pixel * c + ch] * mul[std::size_t(ch)] + add[std::size_t(ch)];
+        return out;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (std::int64_t plane = 0; plane < n * c; ++plane) {
         const auto ch = static_cast<std::size_t>(plane % c);

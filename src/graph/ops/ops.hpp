@@ -270,10 +270,12 @@ HONE_EXPORT tensor conv_transpose(const_tensor_view x, const_tensor_view w,
 // ---- normalization ------------------------------------------------------------------------------
 
 /// ONNX BatchNormalization, inference mode: x [N, C, ...]; scale, bias, mean, var [C];
-/// y = (x − mean) / sqrt(var + epsilon) · scale + bias. f32.
+/// y = (x − mean) / sqrt(var + epsilon) · scale + bias. f32. channels_last: x (and y) are held
+/// [N, ..., C] (NHWC); each element gets the same operation as in [N, C, ...].
 HONE_EXPORT tensor batch_normalization(const_tensor_view x, const_tensor_view scale,
                                        const_tensor_view bias, const_tensor_view mean,
-                                       const_tensor_view var, float epsilon = 1e-5f);
+                                       const_tensor_view var, float epsilon = 1e-5f,
+                                       bool channels_last = false);
 
 /// ONNX LayerNormalization (opset 17): normalize over dims [axis, r) (axis in [-r, r-1]):
 /// y = (x − mean) / sqrt(var + epsilon) · scale + bias (population variance); scale and bias

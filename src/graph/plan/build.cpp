@@ -6,6 +6,21 @@
 
 namespace hone {
 
+namespace {
+// A step that reads NHWC whose result a reader needs NCHW: its output 0 transposed, the NHWC
+// buffer given back to the run's pool.
+kernel_fn transposed_to_nchw(kernel_fn fn) {
+    return [fn = std::move(fn)](std::span<const optional_view> in, run_state& st) {
+        auto out = fn(in, st);
+        const std::int64_t nchw[] = {0, 3, 1, 2};
+        tensor nhwc = std::exchange(out.at(0), ops::transpose(out.at(0).view(), nchw));
+        if (st.pool) st.pool->give(std::move(nhwc));
+        ++st.reorders;
+        return out;
+    };
+}
+} // namespace
+
 void executor::impl::build(const model& mdl) {
     m = &mdl;
     inputs = mdl.inputs;
@@ -445,6 +460,13 @@ void executor::impl::build(const model& mdl) {
     for (const auto& w : work) {
         if (w.removed) continue;
         auto c = named(w.n, [&] { return compile(w); });
+        if (w.layouts.src == kernels::conv_layout::nhwc && w.n.op_type != "Conv" &&
+            c.path.find("NHWC") == std::string::npos)
+            c.path += " (NHWC)";
+        if (w.transpose_result) {
+            c.fn = transposed_to_nchw(std::move(c.fn));
+            c.path += ", result transposed to NCHW";
+        }
         report[w.model_index].path = c.path;
         int8 |= c.int8;
         const bool kernel_holds_weights = c.path.find("linear (") != std::string::npos ||

@@ -156,65 +156,158 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
     }
 }
 
-// Values that only oneDNN-kernel Convs (as input 0 or as the fused residual addend), 2-D pools
-// (input 0) and per-channel Add/Sub/Mul/Div (the [N, C, H, W] operand; the other is [N, C, 1, 1],
-// as in squeeze-excitation) read, made by such a Conv or by a pool or per-channel op that reads
-// NHWC, and not graph outputs or kept, are held NHWC: the layout oneDNN's convolutions choose on
-// AVX-512, so a chain of them (with their fused BatchNormalization, activations and residual
-// Adds, and the pooling and excitation between them) runs without reorders; everything else
-// stays NCHW. A pool or per-channel op reading NHWC whose result goes elsewhere transposes its
-// result; a global pool's [N, C, 1, 1] is the same bytes in both layouts. Returns the values
-// held NHWC.
+// How a node takes part in NHWC chains (plan_conv_layouts).
+executor::impl::nhwc_role executor::impl::role_of(const work_node& w) const {
+    const auto& n = w.n;
+    if (w.removed || !n.domain.empty() || n.inputs.empty() || n.outputs.empty() ||
+        n.outputs[0].empty())
+        return nhwc_role::none;
+    const auto& op = n.op_type;
+    if (op == "Conv") return conv_on_kernel(n) ? nhwc_role::conv : nhwc_role::none;
+    const auto* in = shape_of(n.inputs[0]);
+    if (!in || in->size() != 4) return nhwc_role::none;
+    if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return nhwc_role::global_pool;
+    if (op == "MaxPool" || op == "AveragePool")
+        return n.get_ints("kernel_shape", {}).size() == 2 && n.get_int("storage_order", 0) == 0 &&
+                       (n.outputs.size() == 1 || n.outputs[1].empty())
+                   ? nhwc_role::pool
+                   : nhwc_role::none;
+    static const std::set<std::string> unary{"Relu",      "LeakyRelu", "Sigmoid", "HardSigmoid",
+                                             "HardSwish", "Tanh",      "Erf",     "Gelu",
+                                             "Sqrt",      "Clip",      "Identity"};
+    if (unary.count(op) && n.outputs.size() == 1) return nhwc_role::unary;
+    if (op == "Pad" && n.outputs.size() == 1 && n.inputs.size() <= 3 && !n.has("pads") &&
+        n.get_string("mode", "constant") == "constant") { // all-zero pads (exporters write them
+        const auto pads = cst(n, 1);                      // before AveragePool): a copy
+        if (!pads || pads->type() != dtype::i64) return nhwc_role::none;
+        const auto p = tensor::copy_of(*pads);
+        const auto v = p.span<const std::int64_t>();
+        return std::all_of(v.begin(), v.end(), [](std::int64_t e) { return e == 0; })
+                   ? nhwc_role::unary
+                   : nhwc_role::none;
+    }
+    if (op == "BatchNormalization")
+        return n.outputs.size() == 1 && n.get_int("training_mode", 0) == 0 &&
+                       n.inputs.size() == 5 && is_const(n.inputs[1]) && is_const(n.inputs[2]) &&
+                       is_const(n.inputs[3]) && is_const(n.inputs[4])
+                   ? nhwc_role::batch_norm
+                   : nhwc_role::none;
+    if (per_channel_operand(n) >= 0) return nhwc_role::per_channel;
+    auto all_4d_values = [&] {
+        return std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& v) {
+            const auto* d = shape_of(v);
+            return !v.empty() && !is_const(v) && d && *d == *in;
+        });
+    };
+    if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && n.inputs.size() == 2)
+        return all_4d_values() ? nhwc_role::elementwise : nhwc_role::none;
+    if (op == "Concat" && n.has("axis")) {
+        const auto axis = n.get_int("axis", 0);
+        const bool on_channels = axis == 1 || axis == -3;
+        const bool ranks = std::all_of(n.inputs.begin(), n.inputs.end(), [&](const auto& v) {
+            const auto* d = shape_of(v);
+            return !v.empty() && !is_const(v) && d && d->size() == 4;
+        });
+        return on_channels && ranks ? nhwc_role::concat : nhwc_role::none;
+    }
+    return nhwc_role::none;
+}
+
+// Values held NHWC ([N, H, W, C], the layout oneDNN 2.6's convolutions choose on AVX-512), so
+// that chains of convolutions — with their folded BatchNormalization, fused activations and
+// residual Adds, and the pooling, activations, normalization, excitation and concatenation
+// between them — run without reorders. A value is held NHWC when it is neither a graph output
+// nor kept, its producer can write NHWC and every reader can read it so:
+//  - a oneDNN-kernel Conv writes NHWC and reads it as input 0 or as the fused residual addend;
+//  - 2-D pools, unary activations, BatchNormalization and per-channel Add/Sub/Mul/Div (an
+//    [N, C, 1, 1] operand: squeeze-excitation) read their [N, C, H, W] operand NHWC, and write
+//    NHWC when they read it so;
+//  - Concat on the channel axis and Add/Sub/Mul/Div of equal shapes need all their inputs NHWC
+//    (then they write NHWC);
+//  - global pools read NHWC (their [N, C, 1, 1] is the same bytes in both layouts).
+// Found as the largest such set: start from every candidate and drop values until each one's
+// producer and readers agree (a fixpoint). A node that reads NHWC but whose result must be NCHW
+// transposes its result (work_node::transpose_result). Returns the values held NHWC.
 std::set<std::string> executor::impl::plan_conv_layouts(std::vector<work_node>& work,
                                                         const std::set<std::string>& pinned) {
     using kernels::conv_layout;
     std::map<std::string, std::vector<std::pair<work_node*, std::size_t>>> readers;
-    for (auto& w : work)
-        if (!w.removed)
-            for (std::size_t i = 0; i < w.n.inputs.size(); ++i)
-                if (!w.n.inputs[i].empty()) readers[w.n.inputs[i]].push_back({&w, i});
-    auto on_kernel = [&](const work_node& w) {
-        return w.n.op_type == "Conv" && conv_on_kernel(w.n);
-    };
-    auto is_global = [](const work_node& w) {
-        return w.n.op_type == "GlobalAveragePool" || w.n.op_type == "GlobalMaxPool";
-    };
-    auto is_pool = [&](const work_node& w) {
-        if (!w.n.domain.empty() || w.n.inputs.empty()) return false;
-        const auto* in = shape_of(w.n.inputs[0]);
-        if (!in || in->size() != 4) return false;
-        if (is_global(w)) return true;
-        const bool windowed = w.n.op_type == "MaxPool" || w.n.op_type == "AveragePool";
-        return windowed && w.n.get_ints("kernel_shape", {}).size() == 2 &&
-               w.n.get_int("storage_order", 0) == 0 &&
-               (w.n.outputs.size() == 1 || w.n.outputs[1].empty());
-    };
-    auto scale_operand = [&](const work_node& w) { return per_channel_operand(w.n); };
-    std::set<std::string> held;
-    for (auto& w : work) { // in execution order: a reader's input is decided before the reader
-        if (w.removed || w.n.outputs.size() < 1) continue;
-        const bool producer =
-            on_kernel(w) || ((scale_operand(w) >= 0 || (is_pool(w) && !is_global(w))) &&
-                             w.layouts.src == conv_layout::nhwc);
-        if (!producer) continue;
-        const auto& v = w.n.outputs[0];
-        const auto it = readers.find(v);
-        if (v.empty() || pinned.count(v) || it == readers.end()) continue;
-        const bool ok = std::all_of(it->second.begin(), it->second.end(), [&](const auto& r) {
-            if (is_pool(*r.first)) return r.second == 0;
-            if (scale_operand(*r.first) >= 0)
-                return r.second == static_cast<std::size_t>(scale_operand(*r.first));
-            return on_kernel(*r.first) &&
-                   (r.second == 0 || (r.second == 3 && r.first->residual == v));
-        });
-        if (!ok) continue;
-        w.layouts.dst = conv_layout::nhwc;
-        for (const auto& r : it->second) {
-            const bool addend = on_kernel(*r.first) && r.second == 3;
-            (addend ? r.first->layouts.addend : r.first->layouts.src) = conv_layout::nhwc;
-        }
-        held.insert(v);
+    std::map<std::string, work_node*> producer;
+    std::map<const work_node*, nhwc_role> role;
+    for (auto& w : work) {
+        if (w.removed) continue;
+        role[&w] = role_of(w);
+        for (std::size_t i = 0; i < w.n.inputs.size(); ++i)
+            if (!w.n.inputs[i].empty()) readers[w.n.inputs[i]].push_back({&w, i});
+        if (!w.n.outputs.empty() && !w.n.outputs[0].empty()) producer[w.n.outputs[0]] = &w;
     }
+    std::set<std::string> held;
+    for (const auto& [v, p] : producer) {
+        const auto r = role.at(p);
+        if (r != nhwc_role::none && r != nhwc_role::global_pool && !pinned.count(v) &&
+            readers.count(v))
+            held.insert(v);
+    }
+    auto all_held = [&](const work_node& w) {
+        return std::all_of(w.n.inputs.begin(), w.n.inputs.end(),
+                           [&](const std::string& v) { return held.count(v) != 0; });
+    };
+    // The input a node reads NHWC when it reads one (its [N, C, H, W] operand).
+    auto main_input = [&](const work_node& w) -> std::size_t {
+        return role.at(&w) == nhwc_role::per_channel
+                   ? static_cast<std::size_t>(per_channel_operand(w.n))
+                   : 0;
+    };
+    auto writes_nhwc = [&](const work_node& w) {
+        switch (role.at(&w)) {
+        case nhwc_role::conv: return true;
+        case nhwc_role::concat:
+        case nhwc_role::elementwise: return all_held(w);
+        case nhwc_role::none:
+        case nhwc_role::global_pool: return false;
+        default: return held.count(w.n.inputs[main_input(w)]) != 0;
+        }
+    };
+    auto reads_nhwc = [&](const work_node& w, std::size_t i, const std::string& v) {
+        switch (role.at(&w)) {
+        case nhwc_role::conv: return i == 0 || (i == 3 && w.residual == v);
+        case nhwc_role::concat:
+        case nhwc_role::elementwise: return all_held(w);
+        case nhwc_role::none: return false;
+        default: return i == main_input(w);
+        }
+    };
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (auto it = held.begin(); it != held.end();) {
+            const auto& v = *it;
+            const auto& rs = readers.at(v);
+            const bool ok = writes_nhwc(*producer.at(v)) &&
+                            std::all_of(rs.begin(), rs.end(), [&](const auto& r) {
+                                return reads_nhwc(*r.first, r.second, v);
+                            });
+            if (ok) {
+                ++it;
+            } else {
+                it = held.erase(it);
+                changed = true;
+            }
+        }
+    }
+    for (const auto& v : held) {
+        producer.at(v)->layouts.dst = conv_layout::nhwc;
+        for (const auto& [r, i] : readers.at(v)) {
+            const bool addend = role.at(r) == nhwc_role::conv && i == 3;
+            (addend ? r->layouts.addend : r->layouts.src) = conv_layout::nhwc;
+        }
+    }
+    for (auto& w : work)
+        if (!w.removed) {
+            const auto r = role.at(&w);
+            w.transpose_result = r != nhwc_role::conv && r != nhwc_role::global_pool &&
+                                 w.layouts.src == conv_layout::nhwc &&
+                                 w.layouts.dst != conv_layout::nhwc;
+        }
     return held;
 }
 
