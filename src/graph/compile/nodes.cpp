@@ -82,15 +82,20 @@ std::optional<tensor> pooled_binary_with(const_tensor_view a, const_tensor_view 
         const float* x = pa + p * per_a;
         const float* z = pb + p * per_b;
         float* d = pd + p * inner;
-        if (per_a == per_b)
+        // simd: d may be x or z itself, element for element.
+        if (per_a == per_b) {
+#pragma omp simd
             for (std::int64_t i = 0; i < inner; ++i)
                 d[i] = f(x[i], z[i]);
-        else if (per_b == 1)
+        } else if (per_b == 1) {
+#pragma omp simd
             for (std::int64_t i = 0; i < inner; ++i)
                 d[i] = f(x[i], z[0]);
-        else
+        } else {
+#pragma omp simd
             for (std::int64_t i = 0; i < inner; ++i)
                 d[i] = f(x[0], z[i]);
+        }
     }
     return y;
 }
@@ -139,12 +144,15 @@ tensor nhwc_per_channel_with(const_tensor_view x, const_tensor_view c, bool x_fi
         const float* s = px + row * channels;
         const float* k = pc + (row / pixels) * channels;
         float* d = pd + row * channels;
-        if (x_first)
+        if (x_first) {
+#pragma omp simd
             for (std::int64_t i = 0; i < channels; ++i)
                 d[i] = f(s[i], k[i]);
-        else
+        } else {
+#pragma omp simd
             for (std::int64_t i = 0; i < channels; ++i)
                 d[i] = f(k[i], s[i]);
+        }
     }
     return y;
 }

@@ -130,7 +130,9 @@ template <class F> tensor unary_apply(const_tensor_view x, const char* op, F f) 
     const float* s = src.data;
     const std::int64_t n = x.numel();
     const int threads = threads_for(n * 8);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    // simd: vectorized where f allows it (d may be s itself, element for element); the if
+    // clause names `parallel`, or it would turn the simd off too.
+#pragma omp parallel for simd schedule(static) num_threads(threads) if (parallel : threads > 1)
     for (std::int64_t i = 0; i < n; ++i)
         d[i] = f(s[i]);
     return out;

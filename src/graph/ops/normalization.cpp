@@ -111,6 +111,7 @@ tensor batch_normalization(const_tensor_view x, const_tensor_view scale, const_t
     if (channels_last) { // the same operation per element, channel = the innermost index
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
         for (std::int64_t pixel = 0; pixel < n * inner; ++pixel)
+#pragma omp simd
             for (std::int64_t ch = 0; ch < c; ++ch)
                 d[pixel * c + ch] = s[pixel * c + ch] * mul[std::size_t(ch)] + add[std::size_t(ch)];
         return out;

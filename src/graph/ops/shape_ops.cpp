@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fmt/ranges.h>
+#include <optional>
 
 namespace hone::ops {
 
@@ -195,8 +196,9 @@ tensor concat(std::span<const const_tensor_view> inputs, std::int64_t axis) {
     for (const auto& in : inputs) {
         const std::int64_t chunk = in.dims()[a] * after;
         if (chunk > 0 && outer > 0) {
-            const tensor src = tensor::copy_of(in);
-            const auto* ps = static_cast<const std::byte*>(src.data());
+            std::optional<tensor> copy; // only for a strided input
+            if (!in.is_contiguous()) copy = tensor::copy_of(in);
+            const auto* ps = static_cast<const std::byte*>(copy ? copy->data() : in.data());
             for (std::int64_t o = 0; o < outer; ++o)
                 std::memcpy(pd + static_cast<std::size_t>(o * out_row + column) * es,
                             ps + static_cast<std::size_t>(o * chunk) * es,
