@@ -24,6 +24,8 @@
 // primitives on the same input, the second (output scale ×64) summed into the first's result
 // before the ReLU. Exact integers either way; the split costs about twice the time.
 //
+// Threads: as hone::kernels::linear, except that a call of fewer than 2^20 multiply-adds runs on
+// the calling thread alone (for it, waking oneDNN's other threads costs more than they save).
 // Thread safety as hone::kernels::linear: run() may be called concurrently on one object.
 // Errors (hone::error): invalid_argument (non-positive sizes, strides, dilations or groups,
 // negative pads, channels not divisible by groups, bad act_scale / zero point), shape_mismatch
