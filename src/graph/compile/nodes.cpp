@@ -77,26 +77,28 @@ std::optional<tensor> pooled_binary_with(const_tensor_view a, const_tensor_view 
     auto* pd = static_cast<float*>(y.data());
     const std::int64_t inner = std::max(per_a, per_b);
     const int threads = ops::detail::threads_for(planes * inner);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t p = 0; p < planes; ++p) {
-        const float* x = pa + p * per_a;
-        const float* z = pb + p * per_b;
-        float* d = pd + p * inner;
-        // simd: d may be x or z itself, element for element.
-        if (per_a == per_b) {
+    ops::detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t p = 0; p < planes; ++p) {
+            const float* x = pa + p * per_a;
+            const float* z = pb + p * per_b;
+            float* d = pd + p * inner;
+            // simd: d may be x or z itself, element for element.
+            if (per_a == per_b) {
 #pragma omp simd
-            for (std::int64_t i = 0; i < inner; ++i)
-                d[i] = f(x[i], z[i]);
-        } else if (per_b == 1) {
+                for (std::int64_t i = 0; i < inner; ++i)
+                    d[i] = f(x[i], z[i]);
+            } else if (per_b == 1) {
 #pragma omp simd
-            for (std::int64_t i = 0; i < inner; ++i)
-                d[i] = f(x[i], z[0]);
-        } else {
+                for (std::int64_t i = 0; i < inner; ++i)
+                    d[i] = f(x[i], z[0]);
+            } else {
 #pragma omp simd
-            for (std::int64_t i = 0; i < inner; ++i)
-                d[i] = f(x[0], z[i]);
+                for (std::int64_t i = 0; i < inner; ++i)
+                    d[i] = f(x[0], z[i]);
+            }
         }
-    }
+    });
     return y;
 }
 
@@ -139,21 +141,23 @@ tensor nhwc_per_channel_with(const_tensor_view x, const_tensor_view c, bool x_fi
     const auto* pc = static_cast<const float*>(c.data());
     auto* pd = static_cast<float*>(y.data());
     const int threads = ops::detail::threads_for(x.numel());
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t row = 0; row < batch * pixels; ++row) {
-        const float* s = px + row * channels;
-        const float* k = pc + (row / pixels) * channels;
-        float* d = pd + row * channels;
-        if (x_first) {
+    ops::detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t row = 0; row < batch * pixels; ++row) {
+            const float* s = px + row * channels;
+            const float* k = pc + (row / pixels) * channels;
+            float* d = pd + row * channels;
+            if (x_first) {
 #pragma omp simd
-            for (std::int64_t i = 0; i < channels; ++i)
-                d[i] = f(s[i], k[i]);
-        } else {
+                for (std::int64_t i = 0; i < channels; ++i)
+                    d[i] = f(s[i], k[i]);
+            } else {
 #pragma omp simd
-            for (std::int64_t i = 0; i < channels; ++i)
-                d[i] = f(k[i], s[i]);
+                for (std::int64_t i = 0; i < channels; ++i)
+                    d[i] = f(k[i], s[i]);
+            }
         }
-    }
+    });
     return y;
 }
 
@@ -339,11 +343,13 @@ compiled executor::impl::compile(const work_node& w) {
                     auto* d = static_cast<float*>(out[0].data());
                     const std::int64_t n = x.numel();
                     const int threads = ops::detail::threads_for(n * 8);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
                     // A NaN passes both comparisons untouched (std::max(v, lo) is v < lo ?
                     // lo : v), as ops::clip keeps it; without the branch the loop vectorizes.
-                    for (std::int64_t i = 0; i < n; ++i)
-                        d[i] = std::min(std::max(s[i], lo), hi);
+                    ops::detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+                        for (std::int64_t i = 0; i < n; ++i)
+                            d[i] = std::min(std::max(s[i], lo), hi);
+                    });
                     return out;
                 },
                 "ops::clip"};

@@ -14,6 +14,10 @@
 #include <span>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace hone::ops::detail {
 
 /// Throws dtype_mismatch unless x is f32.
@@ -55,6 +59,27 @@ struct contiguous_f32 {
 /// Number of threads for a loop of `work` elementary operations (1 for small work).
 inline int threads_for(std::int64_t work) { return work < 32768 ? 1 : hone::num_threads(); }
 
+/// Runs fn() on a team of `threads` OpenMP threads, or directly on the calling thread when
+/// threads ≤ 1 and no OpenMP region is active. fn's loops use orphaned `#pragma omp for` (each
+/// index by one thread, as in a `parallel for`; run by the calling thread alone outside a team;
+/// inside an active region fn gets a team of its own, so the loops never bind to the caller's
+/// team). Why not `#pragma omp parallel if (threads > 1)`: once a larger team has run, libgomp
+/// makes a futex call for every region, even a one-thread one — a system call per small
+/// operator per run.
+template <class F> void in_team(int threads, F&& fn) {
+#ifdef _OPENMP
+    const bool nested = omp_in_parallel() != 0;
+#else
+    const bool nested = false;
+#endif
+    if (threads <= 1 && !nested) {
+        fn();
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    fn();
+}
+
 /// Calls fn(row, offsets, inner_strides, inner) for each row of `dims` (all axes but the
 /// last), where offsets[i] is the element offset of the row's first element in operand i
 /// (strides[i]) and inner the last dim. Rows run in parallel (each row by one thread).
@@ -68,18 +93,20 @@ void for_each_row(const shape& dims, const std::array<strides_array, N>& strides
     for (std::size_t i = 0; i < N; ++i)
         inner_strides[i] = rank == 0 ? 0 : strides[i][rank - 1];
     const int threads = threads_for(dims.numel());
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t row = 0; row < rows; ++row) {
-        std::array<std::int64_t, N> offsets{};
-        std::int64_t rest = row;
-        for (std::size_t axis = rank - (rank > 0 ? 1 : 0); axis-- > 0;) {
-            const std::int64_t idx = rest % dims[axis];
-            rest /= dims[axis];
-            for (std::size_t i = 0; i < N; ++i)
-                offsets[i] += idx * strides[i][axis];
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t row = 0; row < rows; ++row) {
+            std::array<std::int64_t, N> offsets{};
+            std::int64_t rest = row;
+            for (std::size_t axis = rank - (rank > 0 ? 1 : 0); axis-- > 0;) {
+                const std::int64_t idx = rest % dims[axis];
+                rest /= dims[axis];
+                for (std::size_t i = 0; i < N; ++i)
+                    offsets[i] += idx * strides[i][axis];
+            }
+            fn(row, offsets, inner_strides, inner);
         }
-        fn(row, offsets, inner_strides, inner);
-    }
+    });
 }
 
 /// Calls f.template operator()<T>() with T the C++ type of `t` (byte-addressable dtypes).
@@ -130,11 +157,12 @@ template <class F> tensor unary_apply(const_tensor_view x, const char* op, F f) 
     const float* s = src.data;
     const std::int64_t n = x.numel();
     const int threads = threads_for(n * 8);
-    // simd: vectorized where f allows it (d may be s itself, element for element); the if
-    // clause names `parallel`, or it would turn the simd off too.
-#pragma omp parallel for simd schedule(static) num_threads(threads) if (parallel : threads > 1)
-    for (std::int64_t i = 0; i < n; ++i)
-        d[i] = f(s[i]);
+    // simd: vectorized where f allows it (d may be s itself, element for element).
+    detail::in_team(threads, [&] {
+#pragma omp for simd schedule(static)
+        for (std::int64_t i = 0; i < n; ++i)
+            d[i] = f(s[i]);
+    });
     return out;
 }
 

@@ -35,30 +35,32 @@ tensor softmax_impl(const_tensor_view x, std::int64_t axis, bool coerce_2d, bool
     float* d = static_cast<float*>(out.data());
     const std::int64_t lanes = outer * inner;
     const int threads = detail::threads_for(x.numel() * 4);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t lane = 0; lane < lanes; ++lane) {
-        const std::int64_t o = lane / inner, i = lane % inner;
-        const float* p = s + o * len * inner + i;
-        float* q = d + o * len * inner + i;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j < len; ++j)
-            mx = std::max(mx, p[j * inner]);
-        double sum = 0.0;
-        for (std::int64_t j = 0; j < len; ++j) {
-            const float e = std::exp(p[j * inner] - mx);
-            if (!log) q[j * inner] = e;
-            sum += e;
-        }
-        if (log) {
-            const auto lse = static_cast<float>(std::log(sum));
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t lane = 0; lane < lanes; ++lane) {
+            const std::int64_t o = lane / inner, i = lane % inner;
+            const float* p = s + o * len * inner + i;
+            float* q = d + o * len * inner + i;
+            float mx = -std::numeric_limits<float>::infinity();
             for (std::int64_t j = 0; j < len; ++j)
-                q[j * inner] = p[j * inner] - mx - lse;
-        } else {
-            const double inv = 1.0 / sum;
-            for (std::int64_t j = 0; j < len; ++j)
-                q[j * inner] = static_cast<float>(q[j * inner] * inv);
+                mx = std::max(mx, p[j * inner]);
+            double sum = 0.0;
+            for (std::int64_t j = 0; j < len; ++j) {
+                const float e = std::exp(p[j * inner] - mx);
+                if (!log) q[j * inner] = e;
+                sum += e;
+            }
+            if (log) {
+                const auto lse = static_cast<float>(std::log(sum));
+                for (std::int64_t j = 0; j < len; ++j)
+                    q[j * inner] = p[j * inner] - mx - lse;
+            } else {
+                const double inv = 1.0 / sum;
+                for (std::int64_t j = 0; j < len; ++j)
+                    q[j * inner] = static_cast<float>(q[j * inner] * inv);
+            }
         }
-    }
+    });
     return out;
 }
 
@@ -109,19 +111,24 @@ tensor batch_normalization(const_tensor_view x, const_tensor_view scale, const_t
     float* d = static_cast<float*>(out.data());
     const int threads = detail::threads_for(x.numel());
     if (channels_last) { // the same operation per element, channel = the innermost index
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-        for (std::int64_t pixel = 0; pixel < n * inner; ++pixel)
+        detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+            for (std::int64_t pixel = 0; pixel < n * inner; ++pixel)
 #pragma omp simd
-            for (std::int64_t ch = 0; ch < c; ++ch)
-                d[pixel * c + ch] = s[pixel * c + ch] * mul[std::size_t(ch)] + add[std::size_t(ch)];
+                for (std::int64_t ch = 0; ch < c; ++ch)
+                    d[pixel * c + ch] =
+                        s[pixel * c + ch] * mul[std::size_t(ch)] + add[std::size_t(ch)];
+        });
         return out;
     }
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t plane = 0; plane < n * c; ++plane) {
-        const auto ch = static_cast<std::size_t>(plane % c);
-        for (std::int64_t i = 0; i < inner; ++i)
-            d[plane * inner + i] = s[plane * inner + i] * mul[ch] + add[ch];
-    }
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t plane = 0; plane < n * c; ++plane) {
+            const auto ch = static_cast<std::size_t>(plane % c);
+            for (std::int64_t i = 0; i < inner; ++i)
+                d[plane * inner + i] = s[plane * inner + i] * mul[ch] + add[ch];
+        }
+    });
     return out;
 }
 
@@ -148,23 +155,25 @@ tensor layer_normalization(const_tensor_view x, const_tensor_view scale, optiona
     const float* g = static_cast<const float*>(sc.data());
     const float* b = bias ? static_cast<const float*>(bi.data()) : nullptr;
     const int threads = detail::threads_for(x.numel() * 4);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t r = 0; r < rows; ++r) {
-        const float* p = s + r * len;
-        float* q = d + r * len;
-        double sum = 0.0;
-        for (std::int64_t i = 0; i < len; ++i)
-            sum += p[i];
-        const double mean = sum / static_cast<double>(len);
-        double sq = 0.0;
-        for (std::int64_t i = 0; i < len; ++i)
-            sq += (p[i] - mean) * (p[i] - mean);
-        const double inv = 1.0 / std::sqrt(sq / static_cast<double>(len) + epsilon);
-        for (std::int64_t i = 0; i < len; ++i) {
-            const double v = (p[i] - mean) * inv * g[i];
-            q[i] = static_cast<float>(b ? v + b[i] : v);
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const float* p = s + r * len;
+            float* q = d + r * len;
+            double sum = 0.0;
+            for (std::int64_t i = 0; i < len; ++i)
+                sum += p[i];
+            const double mean = sum / static_cast<double>(len);
+            double sq = 0.0;
+            for (std::int64_t i = 0; i < len; ++i)
+                sq += (p[i] - mean) * (p[i] - mean);
+            const double inv = 1.0 / std::sqrt(sq / static_cast<double>(len) + epsilon);
+            for (std::int64_t i = 0; i < len; ++i) {
+                const double v = (p[i] - mean) * inv * g[i];
+                q[i] = static_cast<float>(b ? v + b[i] : v);
+            }
         }
-    }
+    });
     return out;
 }
 
@@ -207,14 +216,16 @@ tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes, bool
         const auto* s = static_cast<const float*>(x.data());
         float* dst = static_cast<float*>(out.data());
         const int threads = detail::threads_for(x.numel());
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-        for (std::int64_t o = 0; o < outputs; ++o) {
-            double sum = 0.0;
-            for (std::int64_t e = 0; e < count; ++e)
-                sum += s[o * count + e];
-            dst[o] = count == 0 ? std::numeric_limits<float>::quiet_NaN()
-                                : static_cast<float>(sum / static_cast<double>(count));
-        }
+        detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+            for (std::int64_t o = 0; o < outputs; ++o) {
+                double sum = 0.0;
+                for (std::int64_t e = 0; e < count; ++e)
+                    sum += s[o * count + e];
+                dst[o] = count == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                    : static_cast<float>(sum / static_cast<double>(count));
+            }
+        });
         return out;
     }
     // Iterate the reduced axes through a view: the kept axes become the outer index.
@@ -235,27 +246,29 @@ tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes, bool
     const auto* s = static_cast<const float*>(x.data());
     float* dst = static_cast<float*>(out.data());
     const int threads = detail::threads_for(x.numel());
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t o = 0; o < outputs; ++o) {
-        std::int64_t rest = o, base = 0;
-        for (std::size_t d = r; d-- > 0;) {
-            const std::int64_t idx = rest % kept[d];
-            rest /= kept[d];
-            base += idx * kept_strides[d];
-        }
-        double sum = 0.0;
-        for (std::int64_t e = 0; e < count; ++e) {
-            std::int64_t re = e, off = base;
-            for (std::size_t d = red.rank(); d-- > 0;) {
-                const std::int64_t idx = re % red[d];
-                re /= red[d];
-                off += idx * red_strides[d];
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t o = 0; o < outputs; ++o) {
+            std::int64_t rest = o, base = 0;
+            for (std::size_t d = r; d-- > 0;) {
+                const std::int64_t idx = rest % kept[d];
+                rest /= kept[d];
+                base += idx * kept_strides[d];
             }
-            sum += s[off];
+            double sum = 0.0;
+            for (std::int64_t e = 0; e < count; ++e) {
+                std::int64_t re = e, off = base;
+                for (std::size_t d = red.rank(); d-- > 0;) {
+                    const std::int64_t idx = re % red[d];
+                    re /= red[d];
+                    off += idx * red_strides[d];
+                }
+                sum += s[off];
+            }
+            dst[o] = count == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                : static_cast<float>(sum / static_cast<double>(count));
         }
-        dst[o] = count == 0 ? std::numeric_limits<float>::quiet_NaN()
-                            : static_cast<float>(sum / static_cast<double>(count));
-    }
+    });
     return out;
 }
 

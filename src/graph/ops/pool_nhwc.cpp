@@ -97,37 +97,40 @@ tensor pool_nhwc(const_tensor_view x, const pool_params& p, bool max, const char
     };
     const axis_window wh = window(0), ww = window(1);
     const int threads = detail::threads_for(y.numel() * r.kernel[0] * r.kernel[1]);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        // The window's taps inside the input, in kernel order (row-major), as pixel pointers.
-        std::vector<const float*> taps(static_cast<std::size_t>(r.kernel[0] * r.kernel[1]));
-        std::vector<double> sum(max ? 0 : static_cast<std::size_t>(c));
-        std::vector<float> nan(max ? static_cast<std::size_t>(c) : 0);
+    detail::in_team(threads, [&] {
+        {
+            // The window's taps inside the input, in kernel order (row-major), as pixel pointers.
+            std::vector<const float*> taps(static_cast<std::size_t>(r.kernel[0] * r.kernel[1]));
+            std::vector<double> sum(max ? 0 : static_cast<std::size_t>(c));
+            std::vector<float> nan(max ? static_cast<std::size_t>(c) : 0);
 #pragma omp for schedule(static)
-        for (std::int64_t row = 0; row < n_ * oh_; ++row) {
-            const std::int64_t n = row / oh_, oh = row % oh_;
-            for (std::int64_t ow = 0; ow < ow_; ++ow) {
-                std::size_t t = 0;
-                for (std::int64_t kh = 0; kh < r.kernel[0]; ++kh) {
-                    const std::int64_t ih = wh.first[std::size_t(oh)] + kh * r.dilation[0];
-                    if (ih < 0 || ih >= h) continue;
-                    for (std::int64_t kw = 0; kw < r.kernel[1]; ++kw) {
-                        const std::int64_t iw = ww.first[std::size_t(ow)] + kw * r.dilation[1];
-                        if (iw >= 0 && iw < w) taps[t++] = src.data + ((n * h + ih) * w + iw) * c;
+            for (std::int64_t row = 0; row < n_ * oh_; ++row) {
+                const std::int64_t n = row / oh_, oh = row % oh_;
+                for (std::int64_t ow = 0; ow < ow_; ++ow) {
+                    std::size_t t = 0;
+                    for (std::int64_t kh = 0; kh < r.kernel[0]; ++kh) {
+                        const std::int64_t ih = wh.first[std::size_t(oh)] + kh * r.dilation[0];
+                        if (ih < 0 || ih >= h) continue;
+                        for (std::int64_t kw = 0; kw < r.kernel[1]; ++kw) {
+                            const std::int64_t iw = ww.first[std::size_t(ow)] + kw * r.dilation[1];
+                            if (iw >= 0 && iw < w)
+                                taps[t++] = src.data + ((n * h + ih) * w + iw) * c;
+                        }
                     }
+                    float* d = py + ((n * oh_ + oh) * ow_ + ow) * c;
+                    if (max) {
+                        max_window(d, c, taps.data(), t, nan.data());
+                        continue;
+                    }
+                    const auto i_h = std::size_t(oh), i_w = std::size_t(ow);
+                    const std::int64_t divisor = p.count_include_pad
+                                                     ? wh.padded[i_h] * ww.padded[i_w]
+                                                     : wh.valid[i_h] * ww.valid[i_w];
+                    average_window(d, c, taps.data(), t, divisor, sum.data());
                 }
-                float* d = py + ((n * oh_ + oh) * ow_ + ow) * c;
-                if (max) {
-                    max_window(d, c, taps.data(), t, nan.data());
-                    continue;
-                }
-                const auto i_h = std::size_t(oh), i_w = std::size_t(ow);
-                const std::int64_t divisor = p.count_include_pad ? wh.padded[i_h] * ww.padded[i_w]
-                                                                 : wh.valid[i_h] * ww.valid[i_w];
-                average_window(d, c, taps.data(), t, divisor, sum.data());
             }
         }
-    }
+    });
     return y;
 }
 
@@ -139,38 +142,39 @@ tensor global_pool_nhwc(const_tensor_view x, bool max, const char* op) {
     const detail::contiguous_f32 src(x);
     float* py = static_cast<float*>(y.data());
     const int threads = detail::threads_for(x.numel());
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        std::vector<double> sum(static_cast<std::size_t>(c));
-        std::vector<char> nan(static_cast<std::size_t>(c));
+    detail::in_team(threads, [&] {
+        {
+            std::vector<double> sum(static_cast<std::size_t>(c));
+            std::vector<char> nan(static_cast<std::size_t>(c));
 #pragma omp for schedule(static)
-        for (std::int64_t n = 0; n < n_; ++n) {
-            float* d = py + n * c;
-            const float* s = src.data + n * plane * c;
-            if (max) {
-                std::fill(d, d + c, -std::numeric_limits<float>::infinity());
-                std::fill(nan.begin(), nan.end(), 0);
-                for (std::int64_t i = 0; i < plane; ++i, s += c)
-                    for (std::int64_t k = 0; k < c; ++k) {
-                        nan[std::size_t(k)] |= s[k] != s[k];
-                        d[k] = d[k] < s[k] ? s[k] : d[k]; // std::max(d, s)
-                    }
-                for (std::int64_t k = 0; k < c; ++k)
-                    if (nan[std::size_t(k)]) d[k] = std::numeric_limits<float>::quiet_NaN();
-                continue;
-            }
-            std::fill(sum.begin(), sum.end(), 0.0);
-            double* acc = sum.data();
-            for (std::int64_t i = 0; i < plane; ++i, s += c) {
+            for (std::int64_t n = 0; n < n_; ++n) {
+                float* d = py + n * c;
+                const float* s = src.data + n * plane * c;
+                if (max) {
+                    std::fill(d, d + c, -std::numeric_limits<float>::infinity());
+                    std::fill(nan.begin(), nan.end(), 0);
+                    for (std::int64_t i = 0; i < plane; ++i, s += c)
+                        for (std::int64_t k = 0; k < c; ++k) {
+                            nan[std::size_t(k)] |= s[k] != s[k];
+                            d[k] = d[k] < s[k] ? s[k] : d[k]; // std::max(d, s)
+                        }
+                    for (std::int64_t k = 0; k < c; ++k)
+                        if (nan[std::size_t(k)]) d[k] = std::numeric_limits<float>::quiet_NaN();
+                    continue;
+                }
+                std::fill(sum.begin(), sum.end(), 0.0);
+                double* acc = sum.data();
+                for (std::int64_t i = 0; i < plane; ++i, s += c) {
 #pragma omp simd
+                    for (std::int64_t k = 0; k < c; ++k)
+                        acc[k] += s[k];
+                }
                 for (std::int64_t k = 0; k < c; ++k)
-                    acc[k] += s[k];
+                    d[k] = plane == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                      : static_cast<float>(acc[k] / static_cast<double>(plane));
             }
-            for (std::int64_t k = 0; k < c; ++k)
-                d[k] = plane == 0 ? std::numeric_limits<float>::quiet_NaN()
-                                  : static_cast<float>(acc[k] / static_cast<double>(plane));
         }
-    }
+    });
     return y;
 }
 

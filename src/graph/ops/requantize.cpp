@@ -73,18 +73,21 @@ tensor requantize(const_tensor_view acc, const_tensor_view a_scale, const_tensor
     auto* u8 = out_type == dtype::u8 ? static_cast<std::uint8_t*>(y.data()) : nullptr;
     auto* s8 = out_type == dtype::i8 ? static_cast<std::int8_t*>(y.data()) : nullptr;
     const int threads = detail::threads_for(n * 4);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (std::int64_t i = 0; i < n; ++i) {
-        const auto c = static_cast<std::size_t>((i / std::max<std::int64_t>(inner, 1)) % channels);
-        const float v =
-            std::nearbyint(static_cast<float>(std::int64_t{src[i]} + add[c]) * mult[c]) +
-            static_cast<float>(zp);
-        const float q = std::fmin(std::fmax(v, lo), hi);
-        if (u8)
-            u8[i] = static_cast<std::uint8_t>(q);
-        else
-            s8[i] = static_cast<std::int8_t>(q);
-    }
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto c =
+                static_cast<std::size_t>((i / std::max<std::int64_t>(inner, 1)) % channels);
+            const float v =
+                std::nearbyint(static_cast<float>(std::int64_t{src[i]} + add[c]) * mult[c]) +
+                static_cast<float>(zp);
+            const float q = std::fmin(std::fmax(v, lo), hi);
+            if (u8)
+                u8[i] = static_cast<std::uint8_t>(q);
+            else
+                s8[i] = static_cast<std::int8_t>(q);
+        }
+    });
     return y;
 }
 
