@@ -90,6 +90,15 @@ int expected_reorders(std::int64_t n) {
            c3.reorders(shape{n, 16, 8, 8}, {nhwc, nhwc, nchw});
 }
 
+// Whether oneDNN's f32 convolution runs NHWC itself on this CPU (AVX-512; on AVX2 it prefers a
+// blocked layout, so holding values NHWC saves no reorder there and the counts differ).
+bool onednn_convs_run_nhwc() {
+    const auto p = params(16, 16, 3);
+    const auto w = pseudo_random(shape{16, 16, 3, 3}, 4);
+    const kernels::conv2d probe(p, w.span<const float>());
+    return probe.reorders(shape{4, 16, 8, 8}, {conv_layout::nhwc, conv_layout::nhwc}) == 0;
+}
+
 } // namespace
 
 TEST_CASE("executor: values between oneDNN convolutions are held NHWC, reordered at the edges") {
@@ -123,10 +132,7 @@ TEST_CASE("executor: values between oneDNN convolutions are held NHWC, reordered
     const int want = expected_reorders(4);
     CHECK(nhwc.last_run_reorders() == static_cast<std::uint64_t>(want));
     CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
-    auto p2 = params(16, 16, 3);
-    const auto w2 = pseudo_random(shape{16, 16, 3, 3}, 4);
-    const kernels::conv2d probe(p2, w2.span<const float>());
-    if (probe.reorders(shape{4, 16, 8, 8}, {conv_layout::nhwc, conv_layout::nhwc}) == 0) {
+    if (onednn_convs_run_nhwc()) {
         CHECK(want == 1);
         CHECK(nchw.last_run_reorders() > 1);
     }
@@ -205,7 +211,7 @@ TEST_CASE("executor: MaxPool and AveragePool between convolutions run NHWC") {
     CHECK(same_bytes(first, plain));
     CHECK(same_bytes(first, g.run(nhwc).at(0))); // warm: nothing allocated, the same bytes
     CHECK(nhwc.last_run_allocations() == 0);
-    CHECK(nchw.last_run_reorders() > nhwc.last_run_reorders());
+    if (onednn_convs_run_nhwc()) CHECK(nchw.last_run_reorders() > nhwc.last_run_reorders());
     // Observers see the pooled value in NCHW.
     std::vector<const_tensor_view> in;
     for (const auto& f : g.feeds)
@@ -267,7 +273,8 @@ TEST_CASE("executor: a per-channel Mul/Sub (squeeze-excitation) between convolut
                     CHECK(same_bytes(got[i], want[i]));
                 (void)g.run(nhwc);
                 CHECK(nhwc.last_run_allocations() == 0);
-                CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
+                if (onednn_convs_run_nhwc())
+                    CHECK(nhwc.last_run_reorders() <= nchw.last_run_reorders());
             }
 }
 
@@ -327,7 +334,7 @@ TEST_CASE("executor: Concat, BatchNormalization, activations, zero Pad and equal
     CHECK(same_bytes(g.run(nhwc).at(0), want));
     CHECK(same_bytes(g.run(nhwc).at(0), want));
     CHECK(nhwc.last_run_allocations() == 0);
-    CHECK(nhwc.last_run_reorders() < nchw.last_run_reorders());
+    if (onednn_convs_run_nhwc()) CHECK(nhwc.last_run_reorders() < nchw.last_run_reorders());
     // Concat on another axis, or a Pad that pads, keeps NCHW there (still the same bytes).
     for (const auto& [axis, pad] : {std::pair<std::int64_t, std::int64_t>{2, 0}, {1, 1}}) {
         const auto v = dense_block(axis, pad);
