@@ -198,17 +198,24 @@ void BM_pool_memcpy(benchmark::State& state) {
     state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(x.nbytes()));
 }
 
-// kind: 0 max_pool (fast), 1 max reference, 2 average_pool (fast), 3 average reference.
+// kind: 0 max_pool (fast), 1 max reference, 2 average_pool (fast), 3 average reference,
+// 4 max_pool_nhwc, 5 average_pool_nhwc (on the input held NHWC, as the executor holds it
+// between convolutions; memcpy of the same bytes is the reference either way).
 void BM_pool(benchmark::State& state) {
     const auto& x = pool_input(state.range(0));
     const int kind = int(state.range(1));
-    const bool max = kind < 2, reference = kind % 2 == 1;
+    const bool reference = kind == 1 || kind == 3, nhwc = kind >= 4;
+    const bool is_max = kind == 0 || kind == 1 || kind == 4;
+    const std::int64_t to_nhwc[] = {0, 2, 3, 1}, to_nchw[] = {0, 3, 1, 2};
+    const auto xt = ops::transpose(x, to_nhwc);
     const auto p = pool_2x2();
     const auto run = [&] {
-        return reference ? ops::detail::pool_reference(x, p, max)
-                         : (max ? ops::max_pool(x, p) : ops::average_pool(x, p));
+        if (nhwc) return is_max ? ops::max_pool_nhwc(xt, p) : ops::average_pool_nhwc(xt, p);
+        return reference ? ops::detail::pool_reference(x, p, is_max)
+                         : (is_max ? ops::max_pool(x, p) : ops::average_pool(x, p));
     };
-    const auto y = run(), ref = ops::detail::pool_reference(x, p, max);
+    const auto ref = ops::detail::pool_reference(x, p, is_max);
+    const auto y = nhwc ? ops::transpose(run(), to_nchw) : run();
     if (std::memcmp(y.data(), ref.data(), ref.nbytes()) != 0)
         throw std::runtime_error("bench_ops: pool result differs from the reference loops");
     const double s = time_loop(state, [&] {
@@ -226,9 +233,10 @@ BENCHMARK(BM_matmul_same_flops)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 BENCHMARK(BM_conv_op_run)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 BENCHMARK(BM_conv_pure)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 // Pools: the memcpy reference of each input first (registration order), then per input
-// {0: [64,8,28,28], 1: [64,16,14,14]} × {0 max fast, 1 max reference, 2 avg fast, 3 avg ref}.
+// {0: [64,8,28,28], 1: [64,16,14,14]} × {0 max fast, 1 max reference, 2 avg fast, 3 avg ref,
+// 4 max NHWC, 5 avg NHWC}.
 BENCHMARK(BM_pool_memcpy)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->MinTime(0.2);
 BENCHMARK(BM_pool)
-    ->ArgsProduct({{0, 1}, {0, 1, 2, 3}})
+    ->ArgsProduct({{0, 1}, {0, 1, 2, 3, 4, 5}})
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.2);
