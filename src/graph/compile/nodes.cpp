@@ -102,19 +102,23 @@ std::optional<tensor> pooled_binary_with(const_tensor_view a, const_tensor_view 
     return y;
 }
 
+// visit(f) with the float function of Add/Sub/Mul/Div (the operation ops::binary does per
+// element); nullopt for any other operator.
+template <class Visit> auto with_arithmetic(ops::binary_op op, Visit&& visit) {
+    using result = std::optional<decltype(visit([](float x, float) { return x; }))>;
+    switch (op) {
+    case ops::binary_op::add: return result(visit([](float x, float y) { return x + y; }));
+    case ops::binary_op::sub: return result(visit([](float x, float y) { return x - y; }));
+    case ops::binary_op::mul: return result(visit([](float x, float y) { return x * y; }));
+    case ops::binary_op::div: return result(visit([](float x, float y) { return x / y; }));
+    default: return result();
+    }
+}
+
 std::optional<tensor> pooled_binary(ops::binary_op op, const_tensor_view a, const_tensor_view b,
                                     run_state& st) {
-    switch (op) {
-    case ops::binary_op::add:
-        return pooled_binary_with(a, b, st, [](float x, float y) { return x + y; });
-    case ops::binary_op::sub:
-        return pooled_binary_with(a, b, st, [](float x, float y) { return x - y; });
-    case ops::binary_op::mul:
-        return pooled_binary_with(a, b, st, [](float x, float y) { return x * y; });
-    case ops::binary_op::div:
-        return pooled_binary_with(a, b, st, [](float x, float y) { return x / y; });
-    default: return std::nullopt;
-    }
+    auto y = with_arithmetic(op, [&](auto f) { return pooled_binary_with(a, b, st, f); });
+    return y ? std::move(*y) : std::nullopt;
 }
 
 // x held NHWC [N, H, W, C] and a per-(n, c) operand c [N, C, 1, 1] (plan_conv_layouts): dst
@@ -163,17 +167,10 @@ tensor nhwc_per_channel_with(const_tensor_view x, const_tensor_view c, bool x_fi
 
 tensor nhwc_per_channel(ops::binary_op op, const_tensor_view x, const_tensor_view c, bool x_first,
                         run_state& st) {
-    switch (op) {
-    case ops::binary_op::add:
-        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a + b; });
-    case ops::binary_op::sub:
-        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a - b; });
-    case ops::binary_op::mul:
-        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a * b; });
-    case ops::binary_op::div:
-        return nhwc_per_channel_with(x, c, x_first, op, st, [](float a, float b) { return a / b; });
-    default: fail(status::internal, "nhwc_per_channel: not Add, Sub, Mul or Div");
-    }
+    auto y = with_arithmetic(
+        op, [&](auto f) { return nhwc_per_channel_with(x, c, x_first, op, st, f); });
+    if (!y) fail(status::internal, "nhwc_per_channel: not Add, Sub, Mul or Div");
+    return std::move(*y);
 }
 
 template <class F> kernel_fn single(F f) {
