@@ -1,6 +1,7 @@
 // conv2d through oneDNN against a naive NCHW reference (double for f32; exact integers for int8).
 #include "../status_of.hpp"
 #include "hone/kernels/conv.hpp"
+#include "hone/kernels/quantize.hpp"
 
 #include <doctest/doctest.h>
 
@@ -196,6 +197,91 @@ TEST_CASE("conv2d int8: static u8 activations, per-channel s8 weights, exact int
                             1e-6 * (scale * mag[i] + std::fabs(bias[oc])) + 1e-7);
                 }
             }
+}
+
+TEST_CASE("conv2d int8 with a quantized result: QuantizeLinear of the f32 result, u8 and i8") {
+    // The same convolution twice: f32 out, then quantized by the reference rule; and u8 / i8 out
+    // from the primitive. They agree except where result / dst_scale is within float rounding of
+    // a half step (one multiply by a combined scale against a division): there, one step apart.
+    using hone::kernels::conv_layout;
+    for (const auto& c : configs)
+        for (const auto type : {hone::dtype::u8, hone::dtype::i8})
+            for (bool relu : {false, true})
+                for (const auto layout : {conv_layout::nchw, conv_layout::nhwc}) {
+                    CAPTURE(c.c);
+                    CAPTURE(c.groups);
+                    CAPTURE(name_of(type));
+                    CAPTURE(relu);
+                    auto p = params_of(c, gemm_type::int8, relu);
+                    p.act_scale = 0.02f;
+                    p.act_zero_point = 120;
+                    const std::int64_t per = (c.c / c.groups) * c.kh * c.kw;
+                    const auto w = randn(std::size_t(c.oc * per), 11);
+                    const auto b = randn(std::size_t(c.oc), 12);
+                    const conv2d f32_out(p, w, b);
+                    p.dst_type = type;
+                    p.dst_scale = 0.013f;
+                    p.dst_zero_point = type == hone::dtype::u8 ? 7 : -5;
+                    const conv2d quantized(p, w, b);
+                    CHECK(quantized.splits_weights() == f32_out.splits_weights());
+                    hone::tensor src(hone::dtype::f32, {c.n, c.c, c.h, c.w});
+                    const auto x = randn(std::size_t(src.numel()), 13);
+                    std::copy(x.begin(), x.end(), src.span<float>().begin());
+                    auto out = f32_out.output_shape(src.dims());
+                    if (layout == conv_layout::nhwc) out = {out[0], out[2], out[3], out[1]};
+                    const hone::kernels::conv_layouts layouts{conv_layout::nchw, layout};
+                    hone::tensor y(hone::dtype::f32, out), q(type, out);
+                    f32_out.run(src, y, layouts);
+                    quantized.run(src, q, layouts);
+                    hone::tensor want(type, out);
+                    if (type == hone::dtype::u8)
+                        hone::kernels::quantize(y.span<const float>(), p.dst_scale,
+                                                p.dst_zero_point, want.span<std::uint8_t>());
+                    else
+                        hone::kernels::quantize(y.span<const float>(), p.dst_scale,
+                                                p.dst_zero_point, want.span<std::int8_t>());
+                    std::size_t off_by_one = 0;
+                    for (std::int64_t i = 0; i < q.numel(); ++i) {
+                        const auto at = [&](const hone::tensor& t) {
+                            return type == hone::dtype::u8
+                                       ? int(t.span<const std::uint8_t>()[std::size_t(i)])
+                                       : int(t.span<const std::int8_t>()[std::size_t(i)]);
+                        };
+                        const int d = std::abs(at(q) - at(want));
+                        CAPTURE(i);
+                        REQUIRE(d <= 1);
+                        off_by_one += d;
+                    }
+                    // Ties are rare: far below 1% of the elements.
+                    CHECK(double(off_by_one) <= 0.01 * double(q.numel()) + 1);
+                }
+}
+
+TEST_CASE("conv2d int8 with a quantized result: bad settings are refused") {
+    const config c = configs[0];
+    auto p = params_of(c, gemm_type::int8, false);
+    p.act_scale = 0.02f;
+    const auto w = randn(std::size_t(c.oc * c.c * c.kh * c.kw), 14);
+    p.dst_type = hone::dtype::u8;
+    p.dst_scale = 0.0f;
+    CHECK(status_of([&] { conv2d(p, w); }) == hone::status::invalid_argument);
+    p.dst_scale = 0.1f;
+    p.dst_zero_point = 256;
+    CHECK(status_of([&] { conv2d(p, w); }) == hone::status::invalid_argument);
+    p.dst_type = hone::dtype::i8;
+    p.dst_zero_point = 128;
+    CHECK(status_of([&] { conv2d(p, w); }) == hone::status::invalid_argument);
+    p.dst_zero_point = 0;
+    p.post_ops.push_back({hone::kernels::conv_activation::tanh});
+    CHECK(status_of([&] { conv2d(p, w); }) == hone::status::unsupported);
+    p.post_ops.clear();
+    auto f = p;
+    f.type = gemm_type::f32;
+    CHECK(status_of([&] { conv2d(f, w); }) == hone::status::unsupported);
+    const conv2d ok(p, w);
+    hone::tensor src(hone::dtype::f32, {c.n, c.c, c.h, c.w}),
+        wrong(hone::dtype::f32, ok.output_shape(src.dims()));
+    CHECK(status_of([&] { ok.run(src, wrong); }) == hone::status::dtype_mismatch);
 }
 
 TEST_CASE("conv2d int8 from f32 weights: per-channel scales; close to f32 convolution") {

@@ -24,6 +24,15 @@
 // primitives on the same input, the second (output scale ×64) summed into the first's result
 // before the ReLU. Exact integers either way; the split costs about twice the time.
 //
+// int8 with a quantized result (dst_type u8 or i8, as a QDQ model's Conv → QuantizeLinear):
+// dst = saturate(round_half_even(result / dst_scale) + dst_zero_point), written by the same
+// primitive (output scales act_scale · s_w[oc] / dst_scale, oneDNN's destination zero point), so
+// no f32 result is written or read. Only ReLU may be fused (it commutes with a positive scale).
+// The one multiply by the combined scale can round differently from the division of the f32
+// result where result / dst_scale lies within float rounding of a half step: such an element may
+// then land one step away. (With split weights the halves are summed in f32 and that f32 result
+// is quantized, exactly as QuantizeLinear.)
+//
 // Threads: as hone::kernels::linear, except that a call of fewer than 2^20 multiply-adds runs on
 // the calling thread alone (for it, waking oneDNN's other threads costs more than they save).
 // Thread safety as hone::kernels::linear: run() may be called concurrently on one object.
@@ -80,6 +89,11 @@ struct conv2d_params {
     // int8 only (static activations):
     float act_scale = 1.0f;          ///< > 0, finite
     std::int32_t act_zero_point = 0; ///< [0, 255]
+    /// int8 only: f32 (the result itself), or u8 / i8 for the result quantized on the grid
+    /// below (see above); sum and post_ops must then be off (relu may be on).
+    dtype dst_type = dtype::f32;
+    float dst_scale = 1.0f;          ///< > 0, finite
+    std::int32_t dst_zero_point = 0; ///< in dst_type's range
 };
 
 /// How a tensor given to conv2d::run is laid out in memory.
@@ -109,7 +123,7 @@ public:
     conv2d& operator=(const conv2d&) = delete;
 
     /// dst = conv(src). src [N, C, H, W] f32 (int8: or u8 already quantized with act_scale and
-    /// act_zero_point); dst [N, OC, OH, OW] f32; both contiguous.
+    /// act_zero_point); dst [N, OC, OH, OW] of params.dst_type; both contiguous.
     void run(const_tensor_view src, tensor_view dst) const;
     /// params.sum: dst = post_ops(relu(conv(src) + addend)); addend f32 [N, OC, OH, OW],
     /// contiguous (it may be dst itself).

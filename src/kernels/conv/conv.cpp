@@ -62,6 +62,9 @@ struct conv2d::impl {
     conv2d_params p;
     bool int8 = false;
     bool split = false; // int8 weights split as w = 64·w_hi + w_lo (no 16-bit saturation)
+    // dst quantized (params.dst_type u8/i8) by the primitive itself; with split weights the
+    // halves are summed in f32 and quantized after them instead.
+    bool quantized_dst = false;
     std::vector<float> w_scales, bias, bias_fused, out_scales, out_scales_hi;
     mutable std::mutex mutex;
     mutable std::vector<dnnl::memory> weights, weights_hi; // reordered copies, one per layout
@@ -104,7 +107,8 @@ struct conv2d::impl {
         const auto creating = creation_lock();
         const dt src_type = int8 ? dt::u8 : dt::f32;
         const auto src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, src_type, tag::any);
-        const auto dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::any);
+        const auto dst =
+            dnnl::memory::desc({out[0], out[1], out[2], out[3]}, primitive_dst_type(), tag::any);
         const auto wei = dnnl::memory::desc(weight_dims(), int8 ? dt::s8 : dt::f32, tag::any);
         dnnl::primitive_attr attr = base_attr();
         dnnl::post_ops ops;
@@ -118,6 +122,8 @@ struct conv2d::impl {
         if (int8) {
             attr.set_output_scales(1 << 1, part == 1 ? out_scales_hi : out_scales);
             if (p.act_zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {p.act_zero_point});
+            if (quantized_dst && !split && p.dst_zero_point != 0)
+                attr.set_zero_points(DNNL_ARG_DST, 0, {p.dst_zero_point});
         }
         const dims strides{p.stride_h, p.stride_w}, dil{p.dilation_h - 1, p.dilation_w - 1},
             lo{p.pad_top, p.pad_left}, hi{p.pad_bottom, p.pad_right};
@@ -144,6 +150,12 @@ struct conv2d::impl {
 
     static tag tag_of(conv_layout l) { return l == conv_layout::nhwc ? tag::nhwc : tag::nchw; }
 
+    // What the primitive writes: the quantized type, or f32 (then quantized after it when split).
+    dt primitive_dst_type() const {
+        if (!quantized_dst || split) return dt::f32;
+        return p.dst_type == dtype::u8 ? dt::u8 : dt::s8;
+    }
+
     // The primitives for `in` ([N, C, H, W]) at `threads` oneDNN threads (what sync_threads()
     // returned), for tensors in `layouts`.
     std::shared_ptr<const entry> get(int threads, const shape& in,
@@ -169,8 +181,8 @@ struct conv2d::impl {
             e->scratch = pd.scratchpad_desc();
             e->user_src = dnnl::memory::desc({in[0], in[1], in[2], in[3]}, int8 ? dt::u8 : dt::f32,
                                              tag_of(layouts.src));
-            e->user_dst =
-                dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag_of(layouts.dst));
+            e->user_dst = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, primitive_dst_type(),
+                                             tag_of(layouts.dst));
             e->user_addend = dnnl::memory::desc({out[0], out[1], out[2], out[3]}, dt::f32,
                                                 tag_of(layouts.addend));
             if (e->src != e->user_src) {
@@ -224,7 +236,7 @@ struct conv2d::impl {
         });
     }
 
-    void run(const void* src, const shape& in, float* dst, const float* addend,
+    void run(const void* src, const shape& in, void* dst, const float* addend,
              const conv_layouts& layouts) const {
         // A small convolution runs on the calling thread alone: below this many multiply-adds,
         // waking and joining oneDNN's other threads costs more than they save.
@@ -239,6 +251,8 @@ struct conv2d::impl {
         std::optional<single_thread_scope> one_thread;
         if (macs < one_thread_below) one_thread.emplace();
         const auto e = get(sync_threads(), in, layouts);
+        void* const result = dst; // split + quantized: the f32 sum first, quantized below
+        if (quantized_dst && split) dst = thread_buffer(e->user_dst.get_size(), 4);
         call("conv2d::run", [&] {
             sync_threads();
             auto& s = stream();
@@ -283,6 +297,16 @@ struct conv2d::impl {
                                       {DNNL_ARG_SCRATCHPAD, scratchpad_for(e->scratch_from_dst)}});
             s.wait();
         });
+        if (quantized_dst && split) {
+            const std::span<const float> f(static_cast<const float*>(dst),
+                                           e->user_dst.get_size() / sizeof(float));
+            if (p.dst_type == dtype::u8)
+                quantize(f, p.dst_scale, p.dst_zero_point,
+                         std::span<std::uint8_t>(static_cast<std::uint8_t*>(result), f.size()));
+            else
+                quantize(f, p.dst_scale, p.dst_zero_point,
+                         std::span<std::int8_t>(static_cast<std::int8_t*>(result), f.size()));
+        }
     }
 };
 
@@ -333,6 +357,22 @@ void check_params(const conv2d_params& p) {
     }
     if (p.sum && p.type != gemm_type::f32)
         fail(status::unsupported, "conv2d: params.sum (an addend) is supported for f32 only");
+    if (p.dst_type != dtype::f32) {
+        if (p.type != gemm_type::int8 || (p.dst_type != dtype::u8 && p.dst_type != dtype::i8))
+            fail(status::unsupported,
+                 fmt::format("conv2d: params.dst_type {} needs an int8 convolution and u8 or i8",
+                             name_of(p.dst_type)));
+        if (!p.post_ops.empty())
+            fail(status::unsupported, "conv2d: a quantized dst_type takes no post_ops (only relu)");
+        if (!(p.dst_scale > 0.0f) || !std::isfinite(p.dst_scale))
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.dst_scale = {} must be finite and > 0", p.dst_scale));
+        const auto lo = p.dst_type == dtype::u8 ? 0 : -128, hi = lo + 255;
+        if (p.dst_zero_point < lo || p.dst_zero_point > hi)
+            fail(status::invalid_argument,
+                 fmt::format("conv2d: params.dst_zero_point = {} is outside [{}, {}] ({})",
+                             p.dst_zero_point, lo, hi, name_of(p.dst_type)));
+    }
     if (p.type != gemm_type::f32 && p.type != gemm_type::int8)
         fail(status::unsupported,
              fmt::format("conv2d: params.type {} is not f32 or int8", int(p.type)));
@@ -387,6 +427,10 @@ void setup_int8(conv2d::impl& d, const std::int8_t* q, std::size_t count) {
         d.bias_fused[j] = d.bias[j] / d.out_scales[j]; // oneDNN 2.x adds the bias before scaling
     d.split = int8_pairs_saturate() &&
               std::any_of(q, q + count, [](std::int8_t v) { return v > 64 || v < -64; });
+    d.quantized_dst = d.p.dst_type != dtype::f32;
+    if (d.quantized_dst && !d.split) // (acc + bias_fused) · out_scale / dst_scale, one multiply
+        for (auto& s : d.out_scales)
+            s /= d.p.dst_scale;
     if (!d.split) return d.load_weights(q, dt::s8);
     // w = 64·hi + lo with lo = w & 63 in [0, 63] and hi = w >> 6 in [-2, 1].
     std::vector<std::int8_t> lo(count), hi(count);
@@ -507,9 +551,9 @@ void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* ad
     if (src.type() != dtype::f32 && !(u8_ok && src.type() == dtype::u8))
         fail(status::dtype_mismatch, fmt::format("conv2d::run: src is {}; expected f32{}",
                                                  name_of(src.type()), u8_ok ? " or u8" : ""));
-    if (dst.type() != dtype::f32)
-        fail(status::dtype_mismatch,
-             fmt::format("conv2d::run: dst is {}; expected f32", name_of(dst.type())));
+    if (dst.type() != d.p.dst_type)
+        fail(status::dtype_mismatch, fmt::format("conv2d::run: dst is {}; expected {}",
+                                                 name_of(dst.type()), name_of(d.p.dst_type)));
     const shape in = logical(src.dims(), layouts.src);
     const shape out = physical(d.out_shape(in), layouts.dst);
     if (!(dst.dims() == out))
@@ -523,12 +567,12 @@ void conv2d::run_checked(const_tensor_view src, tensor_view dst, const float* ad
     if (src.data() == nullptr || dst.data() == nullptr)
         fail(status::invalid_argument, "conv2d::run: src or dst data is null");
     if (!d.int8 || src.type() == dtype::u8)
-        return d.run(src.data(), in, static_cast<float*>(dst.data()), addend, layouts);
+        return d.run(src.data(), in, dst.data(), addend, layouts);
     const auto count = static_cast<std::size_t>(src.numel());
     auto* q = static_cast<std::uint8_t*>(thread_buffer(count, 3)); // reused call after call
     quantize(src.span<float>(), d.p.act_scale, d.p.act_zero_point,
              std::span<std::uint8_t>(q, count));
-    d.run(q, in, static_cast<float*>(dst.data()), nullptr, layouts);
+    d.run(q, in, dst.data(), nullptr, layouts);
 }
 
 } // namespace hone::kernels

@@ -68,7 +68,7 @@ dnnl::memory scratchpad_for(const dnnl::memory::desc& desc);
 /// is the scratchpad's; kernels use the others for activations they reorder or quantize within
 /// one call. 64-byte aligned, `bytes` long, valid until the next call with that slot on this
 /// thread.
-constexpr int buffer_slots = 4;
+constexpr int buffer_slots = 5;
 void* thread_buffer(std::size_t bytes, int slot);
 /// A memory of `desc` in thread_buffer(…, slot).
 dnnl::memory buffer_for(const dnnl::memory::desc& desc, int slot);
