@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -128,16 +129,26 @@ struct work_node {
     // Conv on the oneDNN kernel: which of its tensors are NHWC (values passed only between
     // such Convs; plan_conv_layouts).
     kernels::conv_layouts layouts;
-    // int8 Conv (act_qdq) whose input was QuantizeLinear → DequantizeLinear (→ Clip) of the
-    // value it now reads: it requantizes that value onto its u8 grid in one pass (requantize()).
-    struct requant {
-        float scale = 1.0f;
-        std::int32_t zero_point = 0;
-        dtype type = dtype::u8;
+    // One scalar quantization grid (a per-tensor QuantizeLinear / DequantizeLinear).
+    using grid = ops::quant_grid;
+    // int8 Conv (act_qdq) reading a quantized value (u8 or i8): input 0 goes through this table
+    // first (indexed by its byte), onto the Conv's u8 grid. The model's DequantizeLinear →
+    // elementwise activations → QuantizeLinear between two quantized values, computed once at
+    // load for all 256 inputs by the very kernels those nodes would run (hence the same bytes),
+    // or an i8 grid shifted onto u8. Absent: input 0 is already on the u8 grid.
+    std::optional<std::array<std::uint8_t, 256>> input_table;
+    std::string input_table_of; // the fused nodes' op types, for report()
+    // int8 Conv whose QuantizeLinear was fused: it writes its result on this grid.
+    std::optional<grid> output_grid;
+    // Add(DequantizeLinear(a), DequantizeLinear(b)) (→ Relu or Clip) → QuantizeLinear, fused:
+    // this Add reads a and b as they are and writes the quantized sum (ONNX Runtime's
+    // QLinearAdd), element by element through the kernels of the nodes it replaces.
+    struct quantized_add {
+        grid a, b, y;
         bool clip = false;
         float lo = 0, hi = 0;
     };
-    std::optional<requant> pre;
+    std::optional<quantized_add> qadd;
     // Reads NHWC (layouts.src) but its result must be NCHW: the step transposes it.
     bool transpose_result = false;
 };
@@ -310,6 +321,10 @@ struct executor::impl {
     };
     nhwc_role role_of(const work_node& w) const;
     void fuse_conv_activations(std::vector<work_node>& work, const std::set<std::string>& pinned);
+    void fuse_int8_chains(std::vector<work_node>& work, const std::set<std::string>& pinned);
+    bool scalar_grid(const node& q_or_dq, work_node::grid& g) const;
+    compiled compile_quantized_add(const work_node& w);
+    std::optional<tensor> run_alone(const work_node& w, const_tensor_view x);
     std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
                                             const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);

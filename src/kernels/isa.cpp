@@ -47,6 +47,7 @@ cpu_features probe() noexcept {
     f.avx512_bf16 = avx512 && bit(a71, 5);
     f.avx_vnni = avx2 && bit(a71, 4);
     f.amx = tile_state && bit(d7, 25);
+    f.avx512_vbmi = avx512 && bit(c7, 1);
 #endif
     return f;
 }

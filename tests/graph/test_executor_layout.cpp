@@ -5,12 +5,15 @@
 // needs, no allocation once warm) and by the values (the same bytes as the NCHW plan at 1 and 2
 // threads, observers still see NCHW, ONNX semantics of the unfused graph within 1e-5).
 #include "../../src/graph/ops/ops.hpp"
+#include "../status_of.hpp"
 #include "graph_builder.hpp"
 
 #include <hone/core/error.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/graph/executor.hpp>
 #include <hone/kernels/conv.hpp>
+#include <hone/kernels/isa.hpp>
+#include <hone/kernels/quantize.hpp>
 
 #include <doctest/doctest.h>
 
@@ -465,28 +468,36 @@ ops_test::graph qdq_chain(bool signed_grid) {
 }
 } // namespace
 
-TEST_CASE("executor: int8 QDQ chains requantize between convolutions in one pass, same bytes") {
+TEST_CASE("executor: int8 QDQ chains stay quantized between convolutions, same bytes") {
     for (const bool signed_grid : {false, true}) {
         CAPTURE(signed_grid);
         const auto g = qdq_chain(signed_grid);
         executor_options o;
         o.precision = exec_precision::int8_static;
         const executor fused(g.m, o);
-        // Keeping the Clip's output runs Q, DQ and Clip as separate operators (ONNX semantics,
-        // then conv2 quantizes that f32 value itself).
+        // Keeping conv1's quantized output and the Clip's output runs DQ, Clip and Q as
+        // separate operators (ONNX semantics; conv2 then reads the Q's output).
         auto apart = o;
-        apart.keep = {"r"};
+        apart.keep = {"r", "c1q"};
         apart.conv_nhwc = false;
         const executor steps(g.m, apart);
-        for (const char* n : {"q1", "dq1", "clip"})
-            CHECK(g.path(fused, n) == "fused into Conv 'conv2' (requantized into its u8 input)");
-        CHECK(g.path(fused, "q2") == "fused into Conv 'conv2' (activation grid)");
+        // conv1 writes its result on q1's grid; DQ → Clip → Q becomes a table in front of conv2.
+        CHECK(g.path(fused, "q1") == "fused into Conv 'conv1' (it writes its result on this grid)");
+        for (const char* n : {"dq1", "clip", "q2"})
+            CHECK(g.path(fused, n) ==
+                  "fused into Conv 'conv2' (a 256-entry table on its quantized input)");
+        CHECK(g.path(fused, "dq2") == "fused into Conv 'conv2' (activation grid)");
         CHECK(g.path(fused, "conv2")
-                  .find(std::string("input requantized from the ") + (signed_grid ? "i8" : "u8") +
-                        " grid and Clip") != std::string::npos);
+                  .find("table (DequantizeLinear → Clip → QuantizeLinear) on "
+                        "its input") != std::string::npos);
+        CHECK(g.path(fused, "conv1")
+                  .find(std::string("result written ") + (signed_grid ? "i8" : "u8")) !=
+              std::string::npos);
         CHECK(g.path(fused, "conv1").find("NCHW in, NHWC out") != std::string::npos);
+        CHECK(g.path(fused, "q0") == "kernels::quantize_linear");
         CHECK(g.path(steps, "clip") == "ops::clip");
-        CHECK(g.path(steps, "conv2").find("requantized") == std::string::npos);
+        CHECK(g.path(steps, "conv2").find("table (DequantizeLinear") == std::string::npos);
+        CHECK(g.path(steps, "conv1").find("result written") != std::string::npos);
         const int before = num_threads();
         set_num_threads(1);
         const auto one = std::move(g.run(fused).at(0));
@@ -504,5 +515,126 @@ TEST_CASE("executor: int8 QDQ chains requantize between convolutions in one pass
     g.output("e");
     executor_options o;
     o.precision = exec_precision::int8_static;
-    CHECK(g.path(executor(g.m, o), "clip") == "ops::clip");
+    CHECK(g.path(executor(g.m, o), "clip").rfind("ops::clip", 0) == 0);
+}
+
+// A residual block as a QDQ file has it: x → Q → [DQ → conv1 → Q(g1) → DQ] + DQ(xq) → Relu →
+// Q(g2) → DQ → conv2 → y.
+TEST_CASE("executor: the int8 Add of a QDQ residual block reads and writes quantized values, "
+          "same bytes") {
+    for (const bool signed_sum : {false, true}) {
+        CAPTURE(signed_sum);
+        ops_test::graph g;
+        g.input("x", pseudo_random(shape{2, 8, 6, 6}, 31), {0});
+        g.constant("w1", pseudo_random(shape{8, 8, 3, 3}, 32));
+        g.constant("b1", pseudo_random(shape{8}, 33));
+        g.constant("w2", pseudo_random(shape{4, 8, 1, 1}, 34));
+        g.constant("s0", scalar_f32(4.0f / 255));
+        g.constant("z0", scalar_int<std::uint8_t>(dtype::u8, 128));
+        g.constant("s1", scalar_f32(0.09f));
+        g.constant("z1", scalar_int<std::uint8_t>(dtype::u8, 120));
+        g.constant("s2", scalar_f32(0.05f));
+        if (signed_sum)
+            g.constant("z2", scalar_int<std::int8_t>(dtype::i8, -128));
+        else
+            g.constant("z2", scalar_int<std::uint8_t>(dtype::u8, 0));
+        const auto pads = attribute::of_ints({1, 1, 1, 1});
+        g.node("q0", "QuantizeLinear", {"x", "s0", "z0"}, {"xq"});
+        g.node("dq0", "DequantizeLinear", {"xq", "s0", "z0"}, {"xd"});
+        g.node("conv1", "Conv", {"xd", "w1", "b1"}, {"c1"}, {{"pads", pads}});
+        g.node("q1", "QuantizeLinear", {"c1", "s1", "z1"}, {"c1q"});
+        g.node("dq1", "DequantizeLinear", {"c1q", "s1", "z1"}, {"a"});
+        g.node("dqx", "DequantizeLinear", {"xq", "s0", "z0"}, {"b"});
+        g.node("add", "Add", {"a", "b"}, {"s"});
+        g.node("relu", "Relu", {"s"}, {"r"});
+        g.node("q2", "QuantizeLinear", {"r", "s2", "z2"}, {"rq"});
+        g.node("dq2", "DequantizeLinear", {"rq", "s2", "z2"}, {"rd"});
+        g.node("conv2", "Conv", {"rd", "w2"}, {"y"});
+        g.output("y");
+        executor_options o;
+        o.precision = exec_precision::int8_static;
+        const executor fused(g.m, o);
+        auto apart = o;
+        apart.keep = {"s"}; // the f32 sum kept: DQ, Add, Relu and Q run as operators
+        const executor steps(g.m, apart);
+        for (const char* n : {"dq1", "dqx", "relu", "q2"})
+            CHECK(g.path(fused, n) == "fused into Add 'add' (int8 Add)");
+        CHECK(g.path(fused, "add")
+                  .rfind(std::string("int8 Add (u8 + u8 → ") + (signed_sum ? "i8" : "u8") +
+                             ", clipped to [0, inf]",
+                         0) == 0);
+        CHECK(g.path(fused, "q1") == "fused into Conv 'conv1' (it writes its result on this grid)");
+        CHECK(g.path(fused, "q0") == "kernels::quantize_linear"); // xq read by conv1 and the Add
+        // conv2 reads the sum's grid: u8 as it is, i8 through the shift onto u8.
+        CHECK((g.path(fused, "conv2").find("table (i8 grid)") != std::string::npos) == signed_sum);
+        CHECK(g.path(steps, "add") == "ops::binary");
+        g.run(fused);
+        const auto got = std::move(g.run(fused).at(0)); // a second run: nothing allocated
+        CHECK(fused.last_run_allocations() == 0);
+        const auto want = std::move(g.run(steps).at(0));
+        CHECK(same_bytes(got, want));
+    }
+}
+
+TEST_CASE("ops::quantized_add and kernels::byte_table: the bytes of the operators they replace") {
+    const auto a = pseudo_random(shape{3, 5, 7, 11}, 41), b = pseudo_random(shape{3, 5, 7, 11}, 42);
+    for (const auto ta : {dtype::u8, dtype::i8})
+        for (const bool clip : {false, true}) {
+            CAPTURE(name_of(ta));
+            CAPTURE(clip);
+            const ops::quant_grid ga{0.02f, ta == dtype::u8 ? 130 : 3, ta}, gb{0.03f, 0, dtype::u8},
+                gy{0.045f, ta == dtype::u8 ? 10 : -20, ta};
+            // QuantizeLinear / DequantizeLinear on grid g, through the kernels the operators run.
+            auto params = [](const ops::quant_grid& g, tensor& scale, tensor& zero) {
+                scale = scalar_f32(g.scale);
+                zero = g.type == dtype::u8
+                           ? scalar_int<std::uint8_t>(dtype::u8, std::uint8_t(g.zero_point))
+                           : scalar_int<std::int8_t>(dtype::i8, std::int8_t(g.zero_point));
+                kernels::quant_params p;
+                p.scale = scale.view();
+                p.zero_point = zero.view();
+                return p;
+            };
+            auto quantize = [&](const tensor& x, const ops::quant_grid& g) {
+                tensor scale, zero, q(g.type, x.dims());
+                kernels::quantize_linear(x, params(g, scale, zero), q.view());
+                return q;
+            };
+            auto dequantize = [&](const tensor& q, const ops::quant_grid& g) {
+                tensor scale, zero, x(dtype::f32, q.dims());
+                kernels::dequantize_linear(q, params(g, scale, zero), x.view());
+                return x;
+            };
+            const auto qa = quantize(a, ga), qb = quantize(b, gb);
+            const auto got = ops::quantized_add(qa, ga, qb, gb, gy, clip, -0.5f, 0.7f);
+            auto sum = ops::add(dequantize(qa, ga), dequantize(qb, gb));
+            if (clip) sum = ops::clip(sum, -0.5f, 0.7f);
+            CHECK(same_bytes(got, quantize(sum, gy)));
+        }
+    // Every byte through a table on each ISA tier, lengths around the 64-byte steps.
+    std::array<std::uint8_t, 256> table;
+    for (std::size_t i = 0; i < 256; ++i)
+        table[i] = std::uint8_t(i * 37 + 11);
+    std::vector<std::uint8_t> src(64 * 9 + 13), dst(src.size());
+    for (std::size_t i = 0; i < src.size(); ++i)
+        src[i] = std::uint8_t(i * 101 + i / 256);
+    const auto before = active_isa();
+    for (const auto tier : {isa::scalar, isa::avx2, isa::avx512}) {
+        set_max_isa(tier);
+        for (const std::size_t n : {std::size_t(0), std::size_t(63), std::size_t(64), src.size()}) {
+            std::fill(dst.begin(), dst.end(), std::uint8_t(0));
+            kernels::byte_table(std::span<const std::uint8_t>(src.data(), n), table,
+                                std::span<std::uint8_t>(dst.data(), n));
+            bool ok = true;
+            for (std::size_t i = 0; i < n; ++i)
+                ok &= dst[i] == table[src[i]];
+            CAPTURE(n);
+            CHECK(ok);
+        }
+    }
+    set_max_isa(before);
+    CHECK(status_of([&] {
+              kernels::byte_table(std::span<const std::uint8_t>(src.data(), 3), table,
+                                  std::span<std::uint8_t>(dst.data(), 2));
+          }) == status::shape_mismatch);
 }

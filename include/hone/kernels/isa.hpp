@@ -27,6 +27,7 @@ struct cpu_features {
     bool avx_vnni = false;    ///< the same on 256-bit registers (AVX-VNNI)
     bool avx512_bf16 = false; ///< bf16 dot products
     bool amx = false;         ///< AMX tiles (int8/bf16)
+    bool avx512_vbmi = false; ///< byte permutes (VPERMI2B): 256-entry byte tables (byte_table)
 };
 
 HONE_EXPORT const cpu_features& detected_cpu() noexcept;

@@ -36,6 +36,7 @@
 #include "hone/core/tensor.hpp"
 #include "hone/kernels/reduce.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -69,6 +70,14 @@ HONE_EXPORT void dequantize(std::span<const std::int8_t> src, float scale, std::
                             std::span<float> dst);
 HONE_EXPORT void dequantize(std::span<const std::uint8_t> src, float scale, std::int32_t zero_point,
                             std::span<float> dst);
+
+/// dst[i] = table[src[i]]: a 256-entry byte table (requantizing one 8-bit grid onto another
+/// through any elementwise function). Sizes must match; src and dst may be the same span. Runs
+/// at memory speed with AVX-512 VBMI (VPERMI2B, when the active tier is avx512), else a byte
+/// at a time; the same bytes on every tier.
+HONE_EXPORT void byte_table(std::span<const std::uint8_t> src,
+                            const std::array<std::uint8_t, 256>& table,
+                            std::span<std::uint8_t> dst);
 
 // ---- choosing scale and zero point -------------------------------------------------------------
 

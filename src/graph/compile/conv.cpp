@@ -11,47 +11,6 @@ namespace hone {
 
 namespace {
 
-// dst (u8) = QuantizeLinear(Clip(DequantizeLinear(QuantizeLinear(src, r)), r.lo, r.hi), the
-// conv's grid), element by element through the kernels those operators run on (hence the same
-// bytes as the four steps), a block at a time in cache. Layout-agnostic.
-void requantize(const float* src, std::int64_t n, const work_node::requant& r, float act_scale,
-                std::int32_t act_zero_point, std::uint8_t* dst) {
-    // Blocks big enough for the kernels to spread over the threads themselves, small enough to
-    // stay in L2; per-thread scratch kept from call to call.
-    constexpr std::int64_t block = 1 << 16;
-    thread_local std::vector<std::uint8_t> q;
-    thread_local std::vector<float> v;
-    q.resize(static_cast<std::size_t>(std::min(block, n)));
-    v.resize(q.size());
-    for (std::int64_t begin = 0; begin < n; begin += block) {
-        const auto m = static_cast<std::size_t>(std::min(block, n - begin));
-        const std::span<const float> in(src + begin, m);
-        const std::span<float> vs(v.data(), m);
-        if (r.type == dtype::i8) {
-            const std::span<std::int8_t> qs(reinterpret_cast<std::int8_t*>(q.data()), m);
-            kernels::quantize(in, r.scale, r.zero_point, qs);
-            kernels::dequantize(std::span<const std::int8_t>(qs), r.scale, r.zero_point, vs);
-        } else {
-            const std::span<std::uint8_t> qs(q.data(), m);
-            kernels::quantize(in, r.scale, r.zero_point, qs);
-            kernels::dequantize(std::span<const std::uint8_t>(qs), r.scale, r.zero_point, vs);
-        }
-        if (r.clip) { // as the executor's Clip (no NaN can come out of DequantizeLinear)
-            const float lo = r.lo, hi = r.hi;
-            const auto count = static_cast<std::int64_t>(m);
-            float* p = v.data();
-            const int threads = ops::detail::threads_for(count * 8);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-            for (std::int64_t i = 0; i < count; ++i) { // std::min(std::max(x, lo), hi)
-                const float x = p[i] < lo ? lo : p[i];
-                p[i] = hi < x ? hi : x;
-            }
-        }
-        kernels::quantize(std::span<const float>(vs), act_scale, act_zero_point,
-                          std::span<std::uint8_t>(dst + begin, m));
-    }
-}
-
 using op_table::parse_spatial;
 
 const_tensor_view need_input(std::span<const optional_view> in, std::size_t i) {
@@ -104,6 +63,11 @@ compiled executor::impl::compile_conv(const work_node& w) {
         cp.relu = relu;
         cp.post_ops = w.post;
         cp.sum = !w.residual.empty();
+        if (w.output_grid) {
+            cp.dst_type = w.output_grid->type;
+            cp.dst_scale = w.output_grid->scale;
+            cp.dst_zero_point = w.output_grid->zero_point;
+        }
         std::string path = "f32 conv2d (oneDNN)";
         bool q = false;
         if (options.precision != exec_precision::f32 && !f32_nodes.count(n.name)) {
@@ -171,36 +135,50 @@ compiled executor::impl::compile_conv(const work_node& w) {
         if (layouts.src == conv_layout::nhwc || layouts.dst == conv_layout::nhwc ||
             layouts.addend == conv_layout::nhwc)
             path += fmt::format(", {} in, {} out", says(layouts.src), says(layouts.dst));
-        const auto pre = w.pre;
-        if (pre)
-            path += fmt::format(", input requantized from the {} grid{} in one pass",
-                                pre->type == dtype::i8 ? "i8" : "u8", pre->clip ? " and Clip" : "");
-        const float act_scale = cp.act_scale;
-        const std::int32_t act_zp = cp.act_zero_point;
-        kernel_fn fn = [conv, macs_per_out, sum, layouts, pre, act_scale,
-                        act_zp](std::span<const optional_view> in, run_state& st) {
-            std::optional<tensor> keep, keep_addend, requantized;
+        // The table on the input, unless it maps every byte to itself.
+        std::shared_ptr<const std::array<std::uint8_t, 256>> table;
+        if (w.input_table) {
+            bool identity = true;
+            for (std::size_t b = 0; b < 256; ++b)
+                identity &= (*w.input_table)[b] == b;
+            if (!identity)
+                table = std::make_shared<const std::array<std::uint8_t, 256>>(*w.input_table);
+            path += fmt::format(", {} ({}) on its input", identity ? "no-op table" : "table",
+                                w.input_table_of);
+        }
+        if (w.output_grid)
+            path += fmt::format(", result written {} (scale {}, zero point {})",
+                                name_of(w.output_grid->type), w.output_grid->scale,
+                                w.output_grid->zero_point);
+        const bool quantized_input = q && w.act_qdq;
+        kernel_fn fn = [conv, macs_per_out, sum, layouts, table,
+                        quantized_input](std::span<const optional_view> in, run_state& st) {
+            std::optional<tensor> keep, keep_addend, mapped;
             auto x = contiguous(*in[0], keep);
-            if (pre) {
-                if (x.type() != dtype::f32)
+            if (quantized_input && !table && x.type() != dtype::u8)
+                fail(status::dtype_mismatch,
+                     fmt::format("the int8 Conv reads a {} value; u8 expected", name_of(x.type())));
+            if (table) {
+                if (x.type() != dtype::u8 && x.type() != dtype::i8)
                     fail(status::dtype_mismatch,
-                         fmt::format("QuantizeLinear (fused into this Conv) reads a {} value; "
-                                     "f32 expected",
+                         fmt::format("the int8 Conv's input table reads a {} value; u8 or i8 "
+                                     "expected",
                                      name_of(x.type())));
-                requantized = st.output(dtype::u8, x.dims());
-                requantize(static_cast<const float*>(x.data()), x.numel(), *pre, act_scale, act_zp,
-                           static_cast<std::uint8_t*>(requantized->data()));
-                x = requantized->view();
+                mapped = st.output(dtype::u8, x.dims());
+                ops::byte_table(static_cast<const std::uint8_t*>(x.data()), x.numel(), *table,
+                                static_cast<std::uint8_t*>(mapped->data()));
+                x = mapped->view();
             }
             const auto nchw = [](const shape& s, conv_layout l) {
                 return l == conv_layout::nhwc && s.rank() == 4 ? shape{s[0], s[3], s[1], s[2]} : s;
             };
             const shape logical_in = nchw(x.dims(), layouts.src);
             const shape logical_out = conv->output_shape(logical_in);
-            tensor y = st.output(dtype::f32, layouts.dst == conv_layout::nhwc
-                                                 ? shape{logical_out[0], logical_out[2],
-                                                         logical_out[3], logical_out[1]}
-                                                 : logical_out);
+            tensor y =
+                st.output(conv->params().dst_type, layouts.dst == conv_layout::nhwc
+                                                       ? shape{logical_out[0], logical_out[2],
+                                                               logical_out[3], logical_out[1]}
+                                                       : logical_out);
             if (sum) {
                 const auto r = contiguous(need_input(in, 3), keep_addend);
                 if (!(nchw(r.dims(), layouts.addend) == logical_out) || r.type() != dtype::f32)
@@ -215,7 +193,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
                 conv->run(x, y.view(), layouts);
             }
             st.reorders += static_cast<std::uint64_t>(conv->reorders(logical_in, layouts));
-            if (requantized && st.pool) st.pool->give(std::move(*requantized));
+            if (mapped && st.pool) st.pool->give(std::move(*mapped));
             st.macs += static_cast<double>(y.numel()) * macs_per_out;
             std::vector<tensor> out;
             out.push_back(std::move(y));

@@ -192,6 +192,24 @@ std::vector<std::int64_t> opt_ints(std::span<const optional_view> in, std::size_
 }
 } // namespace
 
+compiled executor::impl::compile_quantized_add(const work_node& w) {
+    const auto q = *w.qadd;
+    auto grid_text = [](const work_node::grid& g) { return std::string(name_of(g.type)); };
+    std::string path =
+        fmt::format("int8 Add ({} + {} → {}", grid_text(q.a), grid_text(q.b), grid_text(q.y));
+    if (q.clip) path += fmt::format(", clipped to [{}, {}]", q.lo, q.hi);
+    path += "; ops::quantized_add)";
+    return {[q](std::span<const optional_view> in, run_state&) {
+                std::optional<tensor> ka, kb;
+                const auto a = contiguous(need(in, 0), ka);
+                const auto b = contiguous(need(in, 1), kb);
+                std::vector<tensor> out;
+                out.push_back(ops::quantized_add(a, q.a, b, q.b, q.y, q.clip, q.lo, q.hi));
+                return out;
+            },
+            path, true};
+}
+
 compiled executor::impl::compile(const work_node& w) {
     const auto& n = w.n;
     const auto& op = n.op_type;
@@ -209,6 +227,7 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "MatMul") return compile_matmul(w);
     if (op == "Conv") return compile_conv(w);
     if (op == "MatMulNBits" && n.domain == "com.microsoft") return compile_matmul_nbits(w);
+    if (w.qadd) return compile_quantized_add(w);
 
     using V = std::span<const optional_view>;
     if (op == "QuantizeLinear" || op == "DequantizeLinear") {

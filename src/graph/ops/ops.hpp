@@ -34,6 +34,7 @@
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -402,6 +403,31 @@ HONE_EXPORT tensor expand(const_tensor_view x, std::span<const std::int64_t> dim
 /// returns a copy); keepdims keeps them as 1. The mean of an empty set is NaN. f32.
 HONE_EXPORT tensor reduce_mean(const_tensor_view x, std::span<const std::int64_t> axes = {},
                                bool keepdims = true, bool noop_with_empty_axes = false);
+
+// ---- quantized chains (src/graph/ops/int8_chain.cpp) -------------------------------------------
+// What the executor runs between int8 layers of a QDQ model, in place of DequantizeLinear →
+// f32 operators → QuantizeLinear.
+
+/// One per-tensor quantization grid: real = scale · (q − zero_point), q of `type` (u8 or i8).
+struct quant_grid {
+    float scale = 1.0f;
+    std::int32_t zero_point = 0;
+    dtype type = dtype::u8;
+};
+
+/// dst[i] = table[src[i]] for n bytes (threads for large n).
+HONE_EXPORT void byte_table(const std::uint8_t* src, std::int64_t n,
+                            const std::array<std::uint8_t, 256>& table, std::uint8_t* dst);
+
+/// QuantizeLinear(Clip(DequantizeLinear(a) + DequantizeLinear(b), lo, hi), y) (the Clip when
+/// `clip`; Relu is lo = 0, hi = +inf) for a and b of equal shapes on grids ga and gb: every step
+/// through the kernels ONNX's operators run on (kernels::dequantize, an f32 add, the executor's
+/// Clip rule, kernels::quantize), so the bytes are those of the four operators. a and b
+/// contiguous, of their grids' types; the result has gy.type. Errors: shape_mismatch,
+/// dtype_mismatch.
+HONE_EXPORT tensor quantized_add(const_tensor_view a, const quant_grid& ga, const_tensor_view b,
+                                 const quant_grid& gb, const quant_grid& gy, bool clip = false,
+                                 float lo = 0.0f, float hi = 0.0f);
 
 // ---- integer operators (src/graph/ops/integer.cpp) ---------------------------------------------
 // Integer-exact: products and sums in 64-bit integers, results wrapped to i32 as ONNX Runtime's

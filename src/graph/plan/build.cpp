@@ -242,35 +242,15 @@ void executor::impl::build(const model& mdl) {
     }
     if (options.precision != exec_precision::f32) {
         // QuantizeLinear → DequantizeLinear (per tensor, constant scale and zero point, u8 or
-        // i8) feeding input 0 of a Gemm/MatMul/Conv: the layer runs int8 on that grid and the
-        // pair disappears (kept when something else reads its values).
+        // i8) feeding input 0 of a Gemm/MatMul/Conv: the layer runs int8 on that grid. A Conv
+        // on the oneDNN kernel reads the quantized value itself (an i8 grid through a table onto
+        // u8); a Gemm/MatMul reads the f32 value and quantizes it. The pair disappears when
+        // nothing else reads its values.
         auto uses = uses_of();
-        auto scalar_qparams = [&](const node& qn, float& scale, std::int32_t& zp, dtype& t) {
-            const auto sv = cst(qn, 1);
-            if (!sv || sv->type() != dtype::f32 || sv->numel() != 1 || sv->rank() > 1) return false;
-            scale = tensor::copy_of(*sv).span<float>()[0];
-            t = dtype::u8;
-            zp = 0;
-            if (has_input(qn, 2)) {
-                const auto zv = cst(qn, 2);
-                if (!zv || zv->numel() != 1 || zv->rank() > 1 ||
-                    (zv->type() != dtype::u8 && zv->type() != dtype::i8))
-                    return false;
-                t = zv->type();
-                const auto zc = tensor::copy_of(*zv);
-                zp = t == dtype::u8 ? static_cast<std::int32_t>(zc.span<std::uint8_t>()[0])
-                                    : static_cast<std::int32_t>(zc.span<std::int8_t>()[0]);
-            }
-            return scale > 0 && std::isfinite(scale);
-        };
-        // A QuantizeLinear / DequantizeLinear pair on one scalar grid: its scale, zero point, type.
-        auto same_grid = [&](const node& q, const node& dq, float& scale, std::int32_t& zp,
-                             dtype& t) {
-            float s2 = 0;
-            std::int32_t z2 = 0;
-            dtype t2{};
-            return scalar_qparams(q, scale, zp, t) && scalar_qparams(dq, s2, z2, t2) &&
-                   scale == s2 && zp == z2 && t == t2;
+        auto same_grid = [&](const node& q, const node& dq, work_node::grid& g) {
+            work_node::grid g2;
+            return scalar_grid(q, g) && scalar_grid(dq, g2) && g.scale == g2.scale &&
+                   g.zero_point == g2.zero_point && g.type == g2.type;
         };
         for (auto& l : work) {
             if (l.removed || l.n.inputs.empty() || f32_nodes.count(l.n.name) ||
@@ -279,6 +259,8 @@ void executor::impl::build(const model& mdl) {
             const auto wv = cst(l.n, 1);
             if (!wv || wv->type() != dtype::f32) continue;
             if (l.n.op_type == "Gemm" && l.n.get_int("transA", 0) != 0) continue;
+            const bool conv = l.n.op_type == "Conv";
+            if (conv && !conv_on_kernel(l.n)) continue; // the reference Conv reads f32
             if (options.int4_weights.count(l.n.inputs[1]) ||
                 options.palettized_weights.count(l.n.inputs[1]))
                 continue; // weight-only layers keep their f32 activations
@@ -289,16 +271,25 @@ void executor::impl::build(const model& mdl) {
             if (!qn || qn->n.op_type != "QuantizeLinear" || qn->n.has("output_dtype") ||
                 qn->n.get_int("block_size", 0) != 0)
                 continue;
-            float s1 = 0;
-            std::int32_t z1 = 0;
-            dtype t1{};
-            if (!same_grid(qn->n, d->n, s1, z1, t1)) continue;
+            work_node::grid g;
+            if (!same_grid(qn->n, d->n, g)) continue;
             l.act_qdq = true;
-            l.act_scale = s1;
+            l.act_scale = g.scale;
             // An i8 grid is the u8 grid shifted by 128: the same real values.
-            l.act_zero_point = t1 == dtype::i8 ? z1 + 128 : z1;
+            l.act_zero_point = g.type == dtype::i8 ? g.zero_point + 128 : g.zero_point;
             const auto dq_out = d->n.outputs[0], q_out = qn->n.outputs[0];
-            l.n.inputs[0] = qn->n.inputs[0];
+            if (conv) {
+                l.n.inputs[0] = q_out;
+                if (g.type == dtype::i8) {
+                    l.input_table.emplace();
+                    for (int b = 0; b < 256; ++b) // byte b holds the i8 value (int8_t)b
+                        (*l.input_table)[static_cast<std::size_t>(b)] =
+                            static_cast<std::uint8_t>(b ^ 0x80);
+                    l.input_table_of = "i8 grid";
+                }
+            } else {
+                l.n.inputs[0] = qn->n.inputs[0];
+            }
             uses = uses_of();
             if (uses[dq_out] == 0 && !pinned.count(dq_out)) {
                 d->removed = true;
@@ -311,63 +302,6 @@ void executor::impl::build(const model& mdl) {
                         fmt::format("fused into {} (activation grid)", l.n.label());
                 }
             }
-            uses = uses_of();
-        }
-        // An int8 Conv reading Clip(DequantizeLinear(QuantizeLinear(y))) (or the pair without
-        // the Clip), each step read by nothing else: the three run inside the Conv's step as one
-        // pass from y to its u8 input (QDQ chains: Conv → Q → DQ → Clip → Q → DQ → Conv).
-        for (auto& l : work) {
-            if (l.removed || !l.act_qdq || l.n.op_type != "Conv" || !conv_on_kernel(l.n)) continue;
-            const auto& v = l.n.inputs[0];
-            auto* clip = producer_of(v);
-            if (!clip || uses[v] != 1 || pinned.count(v)) continue;
-            work_node::requant r;
-            work_node* d = clip;
-            if (clip->n.op_type == "Clip") {
-                r.clip = true;
-                r.lo = clip->n.get_float("min", -std::numeric_limits<float>::infinity());
-                r.hi = clip->n.get_float("max", std::numeric_limits<float>::infinity());
-                auto bound = [&](std::size_t i, float& b) {
-                    if (!has_input(clip->n, i)) return true;
-                    const auto c = cst(clip->n, i);
-                    if (!c || c->type() != dtype::f32 || c->numel() != 1) return false;
-                    b = tensor::copy_of(*c).span<float>()[0];
-                    return true;
-                };
-                if (clip->n.inputs.empty() || !bound(1, r.lo) || !bound(2, r.hi) ||
-                    std::isnan(r.lo) || std::isnan(r.hi))
-                    continue;
-                const auto& cin = clip->n.inputs[0];
-                d = producer_of(cin);
-                if (!d || uses[cin] != 1 || pinned.count(cin)) continue;
-            } else {
-                clip = nullptr;
-            }
-            if (d->n.op_type != "DequantizeLinear" || d->n.get_int("block_size", 0) != 0 ||
-                d->n.inputs.empty())
-                continue;
-            const auto& qv = d->n.inputs[0];
-            auto* qn = producer_of(qv);
-            if (!qn || qn->n.op_type != "QuantizeLinear" || uses[qv] != 1 || pinned.count(qv) ||
-                qn->n.has("output_dtype") || qn->n.get_int("block_size", 0) != 0 ||
-                qn->n.inputs.empty())
-                continue;
-            float s1 = 0;
-            std::int32_t z1 = 0;
-            dtype t1{};
-            if (!same_grid(qn->n, d->n, s1, z1, t1)) continue;
-            r.scale = s1;
-            r.zero_point = z1;
-            r.type = t1;
-            l.pre = r;
-            l.n.inputs[0] = qn->n.inputs[0];
-            const auto why =
-                fmt::format("fused into {} (requantized into its u8 input)", l.n.label());
-            for (auto* f : {clip, d, qn})
-                if (f) {
-                    f->removed = true;
-                    report[f->model_index].path = why;
-                }
             uses = uses_of();
         }
     }
@@ -418,6 +352,7 @@ void executor::impl::build(const model& mdl) {
     }
 
     if (options.fuse_conv_activations) fuse_conv_activations(work, pinned);
+    if (options.precision != exec_precision::f32) fuse_int8_chains(work, pinned);
 
     // Pass 3: drop nodes nothing needs any more (e.g. a Shape whose users all folded).
     std::set<std::string> needed(pinned.begin(), pinned.end());
@@ -460,6 +395,9 @@ void executor::impl::build(const model& mdl) {
     for (const auto& w : work) {
         if (w.removed) continue;
         auto c = named(w.n, [&] { return compile(w); });
+        const bool kernel_holds_weights = c.path.find("linear (") != std::string::npos ||
+                                          c.path.find("conv2d") != std::string::npos ||
+                                          c.path.find("conv_op") != std::string::npos;
         if (w.layouts.src == kernels::conv_layout::nhwc && w.n.op_type != "Conv" &&
             c.path.find("NHWC") == std::string::npos)
             c.path += " (NHWC)";
@@ -469,9 +407,6 @@ void executor::impl::build(const model& mdl) {
         }
         report[w.model_index].path = c.path;
         int8 |= c.int8;
-        const bool kernel_holds_weights = c.path.find("linear (") != std::string::npos ||
-                                          c.path.find("conv2d") != std::string::npos ||
-                                          c.path.find("conv_op") != std::string::npos;
         bytes += c.bytes;
         step st{w.n.name, w.n.op_type, {}, {}, std::move(c.fn), {}};
         for (std::size_t i = 0; i < w.n.inputs.size(); ++i) {

@@ -176,6 +176,10 @@ executor::impl::nhwc_role executor::impl::role_of(const work_node& w) const {
                                              "HardSwish", "Tanh",      "Erf",     "Gelu",
                                              "Sqrt",      "Clip",      "Identity"};
     if (unary.count(op) && n.outputs.size() == 1) return nhwc_role::unary;
+    work_node::grid g; // per-tensor quantization: elementwise too
+    if ((op == "QuantizeLinear" || op == "DequantizeLinear") && n.outputs.size() == 1 &&
+        scalar_grid(n, g))
+        return nhwc_role::unary;
     if (op == "Pad" && n.outputs.size() == 1 && n.inputs.size() <= 3 && !n.has("pads") &&
         n.get_string("mode", "constant") == "constant") { // all-zero pads (exporters write them
         const auto pads = cst(n, 1);                      // before AveragePool): a copy

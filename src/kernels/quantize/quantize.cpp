@@ -182,8 +182,7 @@ void check_same_shape(const_tensor_view x, const_tensor_view y, const char* wher
                                                  x.dims().to_string(), y.dims().to_string()));
 }
 
-params scalar_params(std::size_t n, float scale, std::int32_t zero_point, dtype type,
-                     const char* where) {
+void check_scalar(float scale, std::int32_t zero_point, dtype type, const char* where) {
     if (!(scale > 0.0f) || !std::isfinite(scale))
         fail(status::invalid_argument,
              fmt::format("{}: scale {} must be finite and > 0", where, scale));
@@ -192,12 +191,40 @@ params scalar_params(std::size_t n, float scale, std::int32_t zero_point, dtype 
         fail(status::invalid_argument,
              fmt::format("{}: zero point {} is outside the {} range [{}, {}]", where, zero_point,
                          name_of(type), r.min, r.max));
+}
+
+params scalar_params(std::size_t n, float scale, std::int32_t zero_point, dtype type,
+                     const char* where) {
+    check_scalar(scale, zero_point, type, where);
     params p;
     p.layout.numel = static_cast<std::int64_t>(n);
     p.layout.inner = p.layout.numel;
     p.scale = {scale};
     p.zero_point = {static_cast<float>(zero_point)};
     return p;
+}
+
+// The span forms below parallel_threshold: the per-tensor kernel called directly (what
+// run_quantize / run_dequantize would call for one segment), without building a params or
+// entering an OpenMP region — callers quantize small blocks in their own loops.
+void quantize_span(const float* x, std::size_t n, float scale, std::int32_t zero_point, dtype type,
+                   std::uint8_t* y) {
+    if (static_cast<std::int64_t>(n) >= parallel_threshold)
+        return run_quantize(x, scalar_params(n, scale, zero_point, type, "quantize"), type, y);
+    check_scalar(scale, zero_point, type, "quantize");
+    const quant_range r = quant_range_of(type);
+    quantize_kernels().pick().quantize(x, n, scale, static_cast<float>(zero_point),
+                                       static_cast<float>(r.min), static_cast<float>(r.max), y);
+}
+
+void dequantize_span(const std::uint8_t* x, std::size_t n, float scale, std::int32_t zero_point,
+                     dtype type, float* y) {
+    if (static_cast<std::int64_t>(n) >= parallel_threshold)
+        return run_dequantize(x, scalar_params(n, scale, zero_point, type, "dequantize"), type, y);
+    check_scalar(scale, zero_point, type, "dequantize");
+    const auto& k = quantize_kernels().pick();
+    (type == dtype::i8 ? k.dequantize_s8 : k.dequantize_u8)(x, n, scale,
+                                                            static_cast<float>(zero_point), y);
 }
 
 void check_sizes(std::size_t src, std::size_t dst, const char* where) {
@@ -273,31 +300,27 @@ void dequantize_linear(const_tensor_view x, const quant_params& p, tensor_view y
 void quantize(std::span<const float> src, float scale, std::int32_t zero_point,
               std::span<std::int8_t> dst) {
     check_sizes(src.size(), dst.size(), "quantize");
-    run_quantize(src.data(), scalar_params(src.size(), scale, zero_point, dtype::i8, "quantize"),
-                 dtype::i8, reinterpret_cast<std::uint8_t*>(dst.data()));
+    quantize_span(src.data(), src.size(), scale, zero_point, dtype::i8,
+                  reinterpret_cast<std::uint8_t*>(dst.data()));
 }
 
 void quantize(std::span<const float> src, float scale, std::int32_t zero_point,
               std::span<std::uint8_t> dst) {
     check_sizes(src.size(), dst.size(), "quantize");
-    run_quantize(src.data(), scalar_params(src.size(), scale, zero_point, dtype::u8, "quantize"),
-                 dtype::u8, dst.data());
+    quantize_span(src.data(), src.size(), scale, zero_point, dtype::u8, dst.data());
 }
 
 void dequantize(std::span<const std::int8_t> src, float scale, std::int32_t zero_point,
                 std::span<float> dst) {
     check_sizes(src.size(), dst.size(), "dequantize");
-    run_dequantize(reinterpret_cast<const std::uint8_t*>(src.data()),
-                   scalar_params(src.size(), scale, zero_point, dtype::i8, "dequantize"), dtype::i8,
-                   dst.data());
+    dequantize_span(reinterpret_cast<const std::uint8_t*>(src.data()), src.size(), scale,
+                    zero_point, dtype::i8, dst.data());
 }
 
 void dequantize(std::span<const std::uint8_t> src, float scale, std::int32_t zero_point,
                 std::span<float> dst) {
     check_sizes(src.size(), dst.size(), "dequantize");
-    run_dequantize(src.data(),
-                   scalar_params(src.size(), scale, zero_point, dtype::u8, "dequantize"), dtype::u8,
-                   dst.data());
+    dequantize_span(src.data(), src.size(), scale, zero_point, dtype::u8, dst.data());
 }
 
 } // namespace hone::kernels
