@@ -131,14 +131,21 @@ struct work_node {
     kernels::conv_layouts layouts;
     // One scalar quantization grid (a per-tensor QuantizeLinear / DequantizeLinear).
     using grid = ops::quant_grid;
-    // int8 Conv (act_qdq) reading a quantized value (u8 or i8): input 0 goes through this table
-    // first (indexed by its byte), onto the Conv's u8 grid. The model's DequantizeLinear →
-    // elementwise activations → QuantizeLinear between two quantized values, computed once at
-    // load for all 256 inputs by the very kernels those nodes would run (hence the same bytes),
-    // or an i8 grid shifted onto u8. Absent: input 0 is already on the u8 grid.
-    std::optional<std::array<std::uint8_t, 256>> input_table;
-    std::string input_table_of; // the fused nodes' op types, for report()
+    // A 256-entry byte table (indexed by a quantized value's byte): the model's
+    // DequantizeLinear → elementwise operators → QuantizeLinear between two quantized values,
+    // computed once at load for all 256 inputs by the very kernels those nodes would run (hence
+    // the same bytes), or an i8 grid shifted onto u8.
+    //  - int8 Conv (act_qdq): applied to input 0 (then on the Conv's u8 grid). Absent: input 0
+    //    is on that grid already.
+    //  - QuantizeLinear: the node is this table, reading the quantized value the fused
+    //    DequantizeLinear read; its result has the node's grid.
+    std::optional<std::array<std::uint8_t, 256>> table;
+    // Elementwise node of a DequantizeLinear's value (fused with it and the elementwise nodes
+    // between): the node is this table of its f32 results, reading the quantized value.
+    std::optional<std::array<float, 256>> float_table;
+    std::string table_of; // the fused nodes' op types, for report()
     // int8 Conv whose QuantizeLinear was fused: it writes its result on this grid.
+    // QuantizeLinear made a table: its result's grid.
     std::optional<grid> output_grid;
     // Add(DequantizeLinear(a), DequantizeLinear(b)) (→ Relu or Clip) → QuantizeLinear, fused:
     // this Add reads a and b as they are and writes the quantized sum (ONNX Runtime's
@@ -324,7 +331,8 @@ struct executor::impl {
     void fuse_int8_chains(std::vector<work_node>& work, const std::set<std::string>& pinned);
     bool scalar_grid(const node& q_or_dq, work_node::grid& g) const;
     compiled compile_quantized_add(const work_node& w);
-    std::optional<tensor> run_alone(const work_node& w, const_tensor_view x);
+    std::optional<tensor> run_alone(const work_node& w,
+                                    const std::map<std::string, tensor>& values);
     std::set<std::string> plan_conv_layouts(std::vector<work_node>& work,
                                             const std::set<std::string>& pinned);
     compiled compile_matmul_nbits(const work_node& w);

@@ -475,10 +475,10 @@ TEST_CASE("executor: int8 QDQ chains stay quantized between convolutions, same b
         executor_options o;
         o.precision = exec_precision::int8_static;
         const executor fused(g.m, o);
-        // Keeping conv1's quantized output and the Clip's output runs DQ, Clip and Q as
+        // Keeping conv1's quantized output and the values after it runs DQ, Clip and Q as
         // separate operators (ONNX semantics; conv2 then reads the Q's output).
         auto apart = o;
-        apart.keep = {"r", "c1q"};
+        apart.keep = {"r", "c1q", "c1d"};
         apart.conv_nhwc = false;
         const executor steps(g.m, apart);
         // conv1 writes its result on q1's grid; DQ → Clip → Q becomes a table in front of conv2.
@@ -515,7 +515,9 @@ TEST_CASE("executor: int8 QDQ chains stay quantized between convolutions, same b
     g.output("e");
     executor_options o;
     o.precision = exec_precision::int8_static;
-    CHECK(g.path(executor(g.m, o), "clip").rfind("ops::clip", 0) == 0);
+    const executor ex(g.m, o); // the Clip's f32 result: a table of floats
+    CHECK(g.path(ex, "clip").rfind("table of 256 floats (DequantizeLinear → Clip;", 0) == 0);
+    CHECK(g.path(ex, "q2") == "kernels::quantize_linear (NHWC)");
 }
 
 // A residual block as a QDQ file has it: x → Q → [DQ → conv1 → Q(g1) → DQ] + DQ(xq) → Relu →
@@ -637,4 +639,80 @@ TEST_CASE("ops::quantized_add and kernels::byte_table: the bytes of the operator
               kernels::byte_table(std::span<const std::uint8_t>(src.data(), 3), table,
                                   std::span<std::uint8_t>(dst.data(), 2));
           }) == status::shape_mismatch);
+}
+
+// x → Q → DQ → conv1 → Q(g1) → DQ → HardSigmoid, Mul (x·HardSigmoid(x), as torchvision exports
+// HardSwish) → h; with_pool: h → GlobalAveragePool → p (an f32 output); h → Q(g2, i8) →
+// [DQ → conv2 → y2, DQ → conv3 → y3] (the quantized h read by two convolutions).
+ops_test::graph hardswish_graph(bool with_pool) {
+    ops_test::graph g;
+    g.input("x", pseudo_random(shape{2, 4, 6, 6}, 51), {0});
+    g.constant("w1", pseudo_random(shape{8, 4, 3, 3}, 52));
+    g.constant("w2", pseudo_random(shape{4, 8, 1, 1}, 53));
+    g.constant("w3", pseudo_random(shape{3, 8, 3, 3}, 54));
+    g.constant("s0", scalar_f32(4.0f / 255));
+    g.constant("z0", scalar_int<std::uint8_t>(dtype::u8, 128));
+    g.constant("s1", scalar_f32(0.07f));
+    g.constant("z1", scalar_int<std::uint8_t>(dtype::u8, 140));
+    g.constant("s2", scalar_f32(0.03f));
+    g.constant("z2", scalar_int<std::int8_t>(dtype::i8, -90));
+    const auto pads = attribute::of_ints({1, 1, 1, 1});
+    g.node("q0", "QuantizeLinear", {"x", "s0", "z0"}, {"xq"});
+    g.node("dq0", "DequantizeLinear", {"xq", "s0", "z0"}, {"xd"});
+    g.node("conv1", "Conv", {"xd", "w1"}, {"c1"}, {{"pads", pads}});
+    g.node("q1", "QuantizeLinear", {"c1", "s1", "z1"}, {"c1q"});
+    g.node("dq1", "DequantizeLinear", {"c1q", "s1", "z1"}, {"a"});
+    g.node("hs", "HardSigmoid", {"a"}, {"hsa"},
+           {{"alpha", attribute::of_float(1.0f / 6)}, {"beta", attribute::of_float(0.5f)}});
+    g.node("mul", "Mul", {"a", "hsa"}, {"h"});
+    if (with_pool) g.node("gap", "GlobalAveragePool", {"h"}, {"p"});
+    g.node("q2", "QuantizeLinear", {"h", "s2", "z2"}, {"hq"});
+    g.node("dq2", "DequantizeLinear", {"hq", "s2", "z2"}, {"hd"});
+    g.node("dq3", "DequantizeLinear", {"hq", "s2", "z2"}, {"hd3"});
+    g.node("conv2", "Conv", {"hd", "w2"}, {"y2"});
+    g.node("conv3", "Conv", {"hd3", "w3"}, {"y3"}, {{"pads", pads}});
+    if (with_pool) g.output("p");
+    g.output("y2");
+    g.output("y3");
+    return g;
+}
+
+TEST_CASE("executor: activations between quantized values become byte or float tables, same "
+          "bytes") {
+    executor_options o;
+    o.precision = exec_precision::int8_static;
+    auto apart = o;
+    apart.keep = {"hsa"}; // HardSigmoid's result kept: DQ, HardSigmoid and Mul run as operators
+    // h read by the pool too: DQ, HardSigmoid and Mul become a table of floats.
+    const auto g = hardswish_graph(true);
+    const executor fused(g.m, o);
+    const executor steps(g.m, apart);
+    CHECK(g.path(fused, "mul") ==
+          "table of 256 floats (DequantizeLinear → HardSigmoid → Mul; ops::float_table) (NHWC)");
+    for (const char* n : {"dq1", "hs"})
+        CHECK(g.path(fused, n) == "fused into Mul 'mul' (a 256-entry table)");
+    CHECK(g.path(fused, "q2") == "kernels::quantize_linear (NHWC)");
+    CHECK(g.path(steps, "mul").rfind("ops::binary", 0) == 0);
+    g.run(fused);
+    const auto got = g.run(fused);
+    CHECK(fused.last_run_allocations() == 0);
+    const auto want = g.run(steps);
+    REQUIRE(got.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(same_bytes(got[i], want[i]));
+
+    // Without the pool the quantized h is one table (the two convolutions read it): DQ,
+    // HardSigmoid, Mul and Q fold into it.
+    const auto g2 = hardswish_graph(false);
+    const executor tabled(g2.m, o);
+    const executor apart2(g2.m, apart);
+    CHECK(g2.path(tabled, "q2") ==
+          "int8 table (DequantizeLinear → HardSigmoid → Mul → QuantizeLinear; ops::byte_table) "
+          "(NHWC)");
+    CHECK(g2.path(tabled, "conv2").find("table (i8 grid) on its input") != std::string::npos);
+    const auto got2 = g2.run(tabled);
+    const auto want2 = g2.run(apart2);
+    REQUIRE(got2.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i)
+        CHECK(same_bytes(got2[i], want2[i]));
 }

@@ -137,14 +137,13 @@ compiled executor::impl::compile_conv(const work_node& w) {
             path += fmt::format(", {} in, {} out", says(layouts.src), says(layouts.dst));
         // The table on the input, unless it maps every byte to itself.
         std::shared_ptr<const std::array<std::uint8_t, 256>> table;
-        if (w.input_table) {
+        if (w.table) {
             bool identity = true;
             for (std::size_t b = 0; b < 256; ++b)
-                identity &= (*w.input_table)[b] == b;
-            if (!identity)
-                table = std::make_shared<const std::array<std::uint8_t, 256>>(*w.input_table);
+                identity &= (*w.table)[b] == b;
+            if (!identity) table = std::make_shared<const std::array<std::uint8_t, 256>>(*w.table);
             path += fmt::format(", {} ({}) on its input", identity ? "no-op table" : "table",
-                                w.input_table_of);
+                                w.table_of);
         }
         if (w.output_grid)
             path += fmt::format(", result written {} (scale {}, zero point {})",

@@ -230,6 +230,41 @@ compiled executor::impl::compile(const work_node& w) {
     if (w.qadd) return compile_quantized_add(w);
 
     using V = std::span<const optional_view>;
+    if (w.float_table) { // DQ → elementwise, fused (plan/int8.cpp)
+        const auto table = *w.float_table;
+        return {[table](V in, run_state& st) {
+                    std::optional<tensor> keep;
+                    const auto x = contiguous(need(in, 0), keep);
+                    if (x.type() != dtype::u8 && x.type() != dtype::i8)
+                        fail(status::dtype_mismatch,
+                             fmt::format("the table reads a {} value; u8 or i8 expected",
+                                         name_of(x.type())));
+                    std::vector<tensor> out;
+                    out.push_back(st.output(dtype::f32, x.dims()));
+                    ops::float_table(static_cast<const std::uint8_t*>(x.data()), x.numel(), table,
+                                     static_cast<float*>(out[0].data()));
+                    return out;
+                },
+                fmt::format("table of 256 floats ({}; ops::float_table)", w.table_of), true};
+    }
+    if (op == "QuantizeLinear" && w.table) { // DQ → elementwise → Q, fused (plan/int8.cpp)
+        const auto table = *w.table;
+        const auto type = w.output_grid ? w.output_grid->type : dtype::u8;
+        return {[table, type](V in, run_state& st) {
+                    std::optional<tensor> keep;
+                    const auto x = contiguous(need(in, 0), keep);
+                    if (x.type() != dtype::u8 && x.type() != dtype::i8)
+                        fail(status::dtype_mismatch,
+                             fmt::format("the table reads a {} value; u8 or i8 expected",
+                                         name_of(x.type())));
+                    std::vector<tensor> out;
+                    out.push_back(st.output(type, x.dims()));
+                    ops::byte_table(static_cast<const std::uint8_t*>(x.data()), x.numel(), table,
+                                    static_cast<std::uint8_t*>(out[0].data()));
+                    return out;
+                },
+                fmt::format("int8 table ({}; ops::byte_table)", w.table_of), true};
+    }
     if (op == "QuantizeLinear" || op == "DequantizeLinear") {
         // Reference semantics (ONNX opset 13, plus opset 21's block_size): per tensor, per axis
         // or blocked, through the kernel layer. QuantizeLinear's output type is its zero

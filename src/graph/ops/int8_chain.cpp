@@ -1,4 +1,4 @@
-// Quantized chains between int8 layers (ops.hpp): byte tables and the int8 Add.
+// Quantized chains between int8 layers (ops.hpp): byte and float tables, the int8 Add.
 #include "common.hpp"
 #include "ops.hpp"
 
@@ -23,6 +23,16 @@ void byte_table(const std::uint8_t* src, std::int64_t n, const std::array<std::u
             kernels::byte_table(std::span<const std::uint8_t>(src + k * chunk, m), table,
                                 std::span<std::uint8_t>(dst + k * chunk, m));
         }
+    });
+}
+
+void float_table(const std::uint8_t* src, std::int64_t n, const std::array<float, 256>& table,
+                 float* dst) {
+    const int threads = detail::threads_for(n / 4);
+    detail::in_team(threads, [&] {
+#pragma omp for schedule(static)
+        for (std::int64_t i = 0; i < n; ++i)
+            dst[i] = table[src[i]];
     });
 }
 

@@ -419,6 +419,10 @@ struct quant_grid {
 HONE_EXPORT void byte_table(const std::uint8_t* src, std::int64_t n,
                             const std::array<std::uint8_t, 256>& table, std::uint8_t* dst);
 
+/// dst[i] = table[src[i]] for n bytes into floats (threads for large n).
+HONE_EXPORT void float_table(const std::uint8_t* src, std::int64_t n,
+                             const std::array<float, 256>& table, float* dst);
+
 /// QuantizeLinear(Clip(DequantizeLinear(a) + DequantizeLinear(b), lo, hi), y) (the Clip when
 /// `clip`; Relu is lo = 0, hi = +inf) for a and b of equal shapes on grids ga and gb: every step
 /// through the kernels ONNX's operators run on (kernels::dequantize, an f32 add, the executor's

@@ -281,11 +281,11 @@ void executor::impl::build(const model& mdl) {
             if (conv) {
                 l.n.inputs[0] = q_out;
                 if (g.type == dtype::i8) {
-                    l.input_table.emplace();
+                    l.table.emplace();
                     for (int b = 0; b < 256; ++b) // byte b holds the i8 value (int8_t)b
-                        (*l.input_table)[static_cast<std::size_t>(b)] =
+                        (*l.table)[static_cast<std::size_t>(b)] =
                             static_cast<std::uint8_t>(b ^ 0x80);
-                    l.input_table_of = "i8 grid";
+                    l.table_of = "i8 grid";
                 }
             } else {
                 l.n.inputs[0] = qn->n.inputs[0];

@@ -35,8 +35,9 @@ bool executor::impl::scalar_grid(const node& qn, work_node::grid& g) const {
 
 namespace {
 
-// Elementwise operators whose result depends on the element alone (their other inputs, if
-// any, constant): a quantized value through them is a table of 256 entries.
+// Elementwise operators: with scalar constants besides the one quantized value they read, the
+// result depends on the element alone, so a quantized value through them is a table of 256
+// entries.
 bool elementwise_unary(const std::string& op) {
     static const std::set<std::string> ops{
         "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
@@ -45,14 +46,23 @@ bool elementwise_unary(const std::string& op) {
     return ops.count(op) != 0;
 }
 
+bool elementwise_binary(const std::string& op) {
+    return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+}
+
 } // namespace
 
 // Three rewrites, in this order, each only where the values in between are read by nothing
 // else and are not kept:
-//  1. An int8 Conv reading QuantizeLinear(act(… DequantizeLinear(q))) (act: elementwise
-//     operators, possibly none) reads q through a 256-entry table instead, computed at load by
-//     running those very nodes on all 256 values of q's type (the same bytes as running them).
-//     Conv → Q → DQ → Clip → Q → DQ → Conv thus becomes Conv → table → Conv.
+//  1. QuantizeLinear(f(DequantizeLinear(q))), f elementwise operators of that one value and
+//     scalar constants (none, Clip, HardSigmoid, x·HardSigmoid(x), …), becomes a 256-entry
+//     table on q, computed at load by running those very nodes on all 256 values of q's type
+//     (the same bytes as running them); when one int8 Conv alone reads the result, the table
+//     moves into the Conv. Conv → Q → DQ → Clip → Q → DQ → Conv thus becomes
+//     Conv → table → Conv. Elementwise operators on a DequantizeLinear's value whose result
+//     stays f32 become a table of 256 floats the same way. (Same bytes: each element goes
+//     through the same arithmetic; only a transcendental activation whose kernel computes a
+//     vector body and a scalar tail differently could differ in the last bit.)
 //  2. QuantizeLinear(act?(Add(DequantizeLinear(a), DequantizeLinear(b)))) with act Relu or Clip
 //     and a, b of equal shapes: one int8 Add reading a and b, writing the quantized sum.
 //  3. QuantizeLinear(y) where y is an int8 Conv's result (no sum, no post-op but ReLU): the Conv
@@ -88,53 +98,136 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
     };
     recount();
 
-    // 1. Tables in front of int8 Convs.
-    for (auto& l : work) {
-        if (l.removed || !l.act_qdq || l.n.op_type != "Conv") continue;
-        const auto q = l.n.inputs[0];
-        auto* qc = made_by(q);
-        work_node::grid conv_grid;
-        if (!qc || !private_value(q) || qc->n.op_type != "QuantizeLinear" ||
-            !scalar_grid(qc->n, conv_grid))
-            continue;
-        std::vector<work_node*> chain{qc}; // from the Conv's QuantizeLinear up
-        work_node* dq = nullptr;
-        for (auto v = qc->n.inputs[0]; !dq;) {
+    // 1. Tables: QuantizeLinear nodes of f(DequantizeLinear(q)), then into int8 Convs.
+    std::map<std::string, std::vector<const work_node*>> readers;
+    auto find_readers = [&] {
+        readers.clear();
+        for (const auto& w : work)
+            if (!w.removed)
+                for (const auto& i : w.n.inputs)
+                    readers[i].push_back(&w);
+    };
+    find_readers();
+    // The elementwise nodes from one DequantizeLinear up to `last` (inclusive): scalar constants
+    // besides, nothing read from outside but the DequantizeLinear's value, nothing in between
+    // read from outside. Empty when there is no such set.
+    auto elementwise_from_dq = [&](work_node& last, work_node*& dq) {
+        std::set<const work_node*> members{&last};
+        dq = nullptr;
+        bool ok = true;
+        std::vector<std::string> todo{last.n.inputs[0]};
+        if (last.n.op_type != "QuantizeLinear")
+            for (std::size_t i = 1; ok && i < last.n.inputs.size(); ++i)
+                if (has_input(last.n, i) && !cst(last.n, i)) todo.push_back(last.n.inputs[i]);
+        std::set<std::string> seen;
+        while (ok && !todo.empty()) {
+            const auto v = todo.back();
+            todo.pop_back();
+            if (!seen.insert(v).second) continue;
             auto* p = made_by(v);
             work_node::grid g;
-            if (!p || !private_value(v)) break;
+            ok = p && !pinned.count(v) && p->n.outputs.size() == 1 && members.size() < 16;
+            if (!ok) break;
+            members.insert(p);
             if (p->n.op_type == "DequantizeLinear" && scalar_grid(p->n, g)) {
+                ok = !dq || dq == p;
                 dq = p;
-            } else if (!elementwise_unary(p->n.op_type) || !constants_after_first(p->n) ||
-                       p->n.inputs.empty()) {
-                break;
+                continue;
             }
-            chain.push_back(p);
-            v = p->n.inputs[0];
+            ok = elementwise_unary(p->n.op_type) || elementwise_binary(p->n.op_type);
+            for (std::size_t i = 0; ok && i < p->n.inputs.size(); ++i) {
+                if (!has_input(p->n, i)) continue;
+                if (const auto c = cst(p->n, i))
+                    ok = c->numel() == 1; // the same for every element
+                else
+                    todo.push_back(p->n.inputs[i]);
+            }
         }
-        if (!dq) continue;
+        for (const auto* member : members) // nothing outside reads a value in between
+            if (ok && member != &last)
+                for (const auto* r : readers[member->n.outputs[0]])
+                    ok &= members.count(r) != 0;
+        if (!ok || !dq) members.clear();
+        return members;
+    };
+    // The members run in plan order as their own steps would run, on all 256 values of the
+    // DequantizeLinear's input type: `last`'s 256 results (nothing when one cannot run so).
+    auto on_all_bytes = [&](const std::set<const work_node*>& members, const work_node& dq,
+                            const work_node& last, std::string& names) -> std::optional<tensor> {
         work_node::grid from;
-        scalar_grid(dq->n, from);
-        // The chain's nodes, run as their own steps would run them, on all 256 values.
-        std::optional<tensor> t(std::in_place, from.type, shape{256});
+        scalar_grid(dq.n, from);
+        std::map<std::string, tensor> values;
+        auto& in = values.emplace(dq.n.inputs[0], tensor(from.type, shape{256})).first->second;
         for (int b = 0; b < 256; ++b)
-            static_cast<std::uint8_t*>(t->data())[b] = static_cast<std::uint8_t>(b);
-        std::string names;
-        for (auto it = chain.rbegin(); it != chain.rend() && t; ++it) {
-            t = run_alone(**it, t->view());
-            names += (names.empty() ? "" : " → ") + (*it)->n.op_type;
+            static_cast<std::uint8_t*>(in.data())[b] = static_cast<std::uint8_t>(b);
+        for (const auto& w : work) {
+            if (!members.count(&w)) continue;
+            auto t = run_alone(w, values);
+            if (!t) return std::nullopt;
+            values.insert_or_assign(w.n.outputs[0], std::move(*t));
+            names += (names.empty() ? "" : " → ") + w.n.op_type;
         }
-        if (!t || t->type() != conv_grid.type || t->numel() != 256) continue;
-        auto& table = l.input_table.emplace();
-        const auto* bytes = static_cast<const std::uint8_t*>(t->data());
-        for (std::size_t b = 0; b < 256; ++b) // an i8 grid is the u8 grid shifted by 128
-            table[b] = conv_grid.type == dtype::i8 ? bytes[b] ^ 0x80 : bytes[b];
-        l.input_table_of = names;
-        l.n.inputs[0] = dq->n.inputs[0];
-        for (auto* f : chain)
-            remove(f, fmt::format("fused into {} (a 256-entry table on its quantized input)",
-                                  l.n.label()));
+        auto out = values.find(last.n.outputs[0]);
+        if (out == values.end() || out->second.numel() != 256) return std::nullopt;
+        return std::move(out->second);
+    };
+    for (auto& qc : work) {
+        work_node::grid to;
+        if (qc.removed || qc.n.op_type != "QuantizeLinear" || !scalar_grid(qc.n, to)) continue;
+        work_node* dq = nullptr;
+        const auto members = elementwise_from_dq(qc, dq);
+        std::string names;
+        const auto out = members.empty() ? std::nullopt : on_all_bytes(members, *dq, qc, names);
+        if (!out || out->type() != to.type) continue;
+        std::array<std::uint8_t, 256> table;
+        std::copy_n(static_cast<const std::uint8_t*>(out->data()), 256, table.begin());
+        // Read by one int8 Conv alone: the table moves into it (onto its u8 grid).
+        const auto& q = qc.n.outputs[0];
+        const auto& rs = readers[q];
+        auto* conv = rs.size() == 1 && private_value(q) ? const_cast<work_node*>(rs[0]) : nullptr;
+        if (conv && conv->act_qdq && conv->n.op_type == "Conv" && conv->n.inputs[0] == q) {
+            for (auto& b : table) // an i8 grid is the u8 grid shifted by 128
+                b = to.type == dtype::i8 ? b ^ 0x80 : b;
+            conv->table = table;
+            conv->table_of = names;
+            conv->n.inputs[0] = dq->n.inputs[0];
+            const auto why = fmt::format("fused into {} (a 256-entry table on its quantized input)",
+                                         conv->n.label());
+            for (auto& w : work)
+                if (members.count(&w)) remove(&w, why);
+        } else { // this QuantizeLinear becomes the table
+            qc.table = table;
+            qc.table_of = names;
+            qc.output_grid = to;
+            qc.n.inputs = {dq->n.inputs[0]};
+            const auto why = fmt::format("fused into {} (a 256-entry table)", qc.n.label());
+            for (auto& w : work)
+                if (&w != &qc && members.count(&w)) remove(&w, why);
+        }
         recount();
+        find_readers();
+    }
+    // Elementwise operators on a DequantizeLinear's value whose f32 result stays f32 (read by
+    // pools, per-channel products, …): one table of 256 floats, the last node from the end.
+    for (auto it = work.rbegin(); it != work.rend(); ++it) {
+        auto& last = *it;
+        if (last.removed || last.n.inputs.empty() || last.n.outputs.size() != 1 ||
+            (!elementwise_unary(last.n.op_type) && !elementwise_binary(last.n.op_type)))
+            continue;
+        work_node* dq = nullptr;
+        const auto members = elementwise_from_dq(last, dq);
+        std::string names;
+        const auto out = members.empty() ? std::nullopt : on_all_bytes(members, *dq, last, names);
+        if (!out || out->type() != dtype::f32) continue;
+        auto& table = last.float_table.emplace();
+        std::copy_n(static_cast<const float*>(out->data()), 256, table.begin());
+        last.table_of = names;
+        last.n.inputs = {dq->n.inputs[0]};
+        const auto why = fmt::format("fused into {} (a 256-entry table)", last.n.label());
+        for (auto& w : work)
+            if (&w != &last && members.count(&w)) remove(&w, why);
+        recount();
+        find_readers();
     }
 
     // 2. int8 Adds.
@@ -206,14 +299,23 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
     }
 }
 
-// Node w compiled as its own step would be, run on x as input 0 with its constant inputs; its
-// first output, or nothing when it cannot run so (the fusion asking is then not made).
-std::optional<tensor> executor::impl::run_alone(const work_node& w, const_tensor_view x) {
+// Node w compiled as its own step would be and run on `values` (by name) and its constant
+// inputs: its first output, or nothing when it cannot run so (the fusion asking is then not
+// made).
+std::optional<tensor> executor::impl::run_alone(const work_node& w,
+                                                const std::map<std::string, tensor>& values) {
     try {
         auto c = compile(w);
-        std::vector<optional_view> in{x};
-        for (std::size_t i = 1; i < w.n.inputs.size(); ++i)
-            in.push_back(has_input(w.n, i) ? cst(w.n, i) : std::nullopt);
+        std::vector<optional_view> in;
+        for (std::size_t i = 0; i < w.n.inputs.size(); ++i) {
+            const auto v = values.find(w.n.inputs[i]);
+            if (v != values.end())
+                in.emplace_back(v->second.view());
+            else if (has_input(w.n, i) && !cst(w.n, i))
+                return std::nullopt; // a value from outside
+            else
+                in.push_back(has_input(w.n, i) ? cst(w.n, i) : std::nullopt);
+        }
         run_state st;
         const ops::result_scope results(nullptr);
         auto out = c.fn(in, st);

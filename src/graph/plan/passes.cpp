@@ -166,6 +166,7 @@ executor::impl::nhwc_role executor::impl::role_of(const work_node& w) const {
     if (op == "Conv") return conv_on_kernel(n) ? nhwc_role::conv : nhwc_role::none;
     const auto* in = shape_of(n.inputs[0]);
     if (!in || in->size() != 4) return nhwc_role::none;
+    if (w.float_table || w.table) return nhwc_role::unary; // byte tables (plan/int8.cpp)
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return nhwc_role::global_pool;
     if (op == "MaxPool" || op == "AveragePool")
         return n.get_ints("kernel_shape", {}).size() == 2 && n.get_int("storage_order", 0) == 0 &&
@@ -176,7 +177,7 @@ executor::impl::nhwc_role executor::impl::role_of(const work_node& w) const {
                                              "HardSwish", "Tanh",      "Erf",     "Gelu",
                                              "Sqrt",      "Clip",      "Identity"};
     if (unary.count(op) && n.outputs.size() == 1) return nhwc_role::unary;
-    work_node::grid g; // per-tensor quantization: elementwise too
+    work_node::grid g; // per-tensor quantization and tables: elementwise too
     if ((op == "QuantizeLinear" || op == "DequantizeLinear") && n.outputs.size() == 1 &&
         scalar_grid(n, g))
         return nhwc_role::unary;
