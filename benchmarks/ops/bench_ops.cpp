@@ -16,10 +16,14 @@
 // measured in the same run (`vs_memcpy` = pool time / memcpy time), for ops::max_pool (the
 // row-wise path) and ops::detail::pool_reference (the direct per-output loops it replaced).
 // The fast result is checked bitwise against the reference before timing.
+//
+// Quantized-chain rows (BM_quantized_chain): the byte and float tables and the int8 Add of the
+// executor's QDQ chains against a memcpy of the same bytes; see the function.
 #include "../../src/graph/ops/ops.hpp"
 #include "../../src/graph/ops/pool_reference.hpp"
 
 #include <hone/kernels/gemm.hpp>
+#include <hone/kernels/quantize.hpp>
 
 #include <algorithm>
 #include <array>
@@ -227,6 +231,90 @@ void BM_pool(benchmark::State& state) {
         state.counters["vs_memcpy"] = s / memcpy_seconds[state.range(0)];
 }
 
+// Quantized chains (docs/performance.md): on 4 MiB of u8 (a mobilenet_v2 expansion at b64),
+// kind 0 memcpy of the bytes (the reference), 1 ops::byte_table, 2 ops::float_table (u8 → f32),
+// 3 ops::quantized_add (two u8 operands → u8), 4 the steps it replaces (dequantize both, add,
+// quantize: kernels::dequantize_linear / quantize_linear and an f32 add, into buffers made
+// once). Rows 1–4
+// report vs_memcpy; rows 3 and 4 are checked for the same bytes before timing.
+double chain_memcpy_seconds = 0;
+void BM_quantized_chain(benchmark::State& state) {
+    constexpr std::int64_t n = 4 << 20;
+    static const auto [a, b] = [] {
+        std::pair<hone::tensor, hone::tensor> t{hone::tensor(hone::dtype::u8, hone::shape{n}),
+                                                hone::tensor(hone::dtype::u8, hone::shape{n})};
+        std::mt19937 rng(5);
+        for (auto& v : t.first.span<std::uint8_t>())
+            v = std::uint8_t(rng());
+        for (auto& v : t.second.span<std::uint8_t>())
+            v = std::uint8_t(rng());
+        return t;
+    }();
+    std::array<std::uint8_t, 256> bytes;
+    std::array<float, 256> floats;
+    for (std::size_t i = 0; i < 256; ++i) {
+        bytes[i] = std::uint8_t(std::min<std::size_t>(i, 200));
+        floats[i] = 0.05f * float(int(i) - 128);
+    }
+    const ops::quant_grid ga{0.05f, 128, hone::dtype::u8}, gb{0.03f, 100, hone::dtype::u8},
+        gy{0.06f, 120, hone::dtype::u8};
+    const auto scalar = [](float v) {
+        hone::tensor t(hone::dtype::f32, hone::shape{});
+        t.span<float>()[0] = v;
+        return t;
+    };
+    const auto zero = [](std::uint8_t v) {
+        hone::tensor t(hone::dtype::u8, hone::shape{});
+        t.span<std::uint8_t>()[0] = v;
+        return t;
+    };
+    const hone::tensor sa = scalar(ga.scale), sb = scalar(gb.scale), sy = scalar(gy.scale),
+                       za = zero(128), zb = zero(100), zy = zero(120);
+    // The steps apart, into buffers made once (as the executor's pool gives them).
+    hone::tensor fa(hone::dtype::f32, a.dims()), fb(hone::dtype::f32, a.dims()),
+        q(hone::dtype::u8, a.dims());
+    const auto operators = [&] {
+        hone::kernels::quant_params pa, pb, py;
+        pa.scale = sa.view(), pa.zero_point = za.view();
+        pb.scale = sb.view(), pb.zero_point = zb.view();
+        py.scale = sy.view(), py.zero_point = zy.view();
+        hone::kernels::dequantize_linear(a, pa, fa.view());
+        hone::kernels::dequantize_linear(b, pb, fb.view());
+        auto x = fa.span<float>();
+        const auto y = fb.span<const float>();
+        for (std::size_t i = 0; i < x.size(); ++i) // ops::add's arithmetic
+            x[i] += y[i];
+        hone::kernels::quantize_linear(fa, py, q.view());
+        return q.view();
+    };
+    const int kind = int(state.range(0));
+    if (kind == 3 || kind == 4) {
+        const auto fused = ops::quantized_add(a, ga, b, gb, gy);
+        const auto apart = operators();
+        if (std::memcmp(fused.data(), apart.data(), std::size_t(n)) != 0)
+            throw std::runtime_error("bench_ops: quantized_add differs from its operators");
+    }
+    std::vector<std::uint8_t> dst(static_cast<std::size_t>(n));
+    std::vector<float> fdst(static_cast<std::size_t>(n));
+    const auto* src = static_cast<const std::uint8_t*>(a.data());
+    const double s = time_loop(state, [&] {
+        switch (kind) {
+        case 0: std::memcpy(dst.data(), src, std::size_t(n)); break;
+        case 1: ops::byte_table(src, n, bytes, dst.data()); break;
+        case 2: ops::float_table(src, n, floats, fdst.data()); break;
+        case 3: benchmark::DoNotOptimize(ops::quantized_add(a, ga, b, gb, gy).data()); break;
+        default: benchmark::DoNotOptimize(operators().data()); break;
+        }
+        benchmark::DoNotOptimize(dst.data());
+        benchmark::DoNotOptimize(fdst.data());
+    });
+    if (kind == 0)
+        chain_memcpy_seconds = s;
+    else if (chain_memcpy_seconds > 0)
+        state.counters["vs_memcpy"] = s / chain_memcpy_seconds;
+    state.SetBytesProcessed(std::int64_t(state.iterations()) * n);
+}
+
 } // namespace
 
 BENCHMARK(BM_matmul_same_flops)->Unit(benchmark::kMillisecond)->MinTime(0.5);
@@ -240,3 +328,6 @@ BENCHMARK(BM_pool)
     ->ArgsProduct({{0, 1}, {0, 1, 2, 3, 4, 5}})
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.2);
+// Quantized chains: memcpy first (registration order), then byte table, float table, int8 Add
+// and the operators it replaces.
+BENCHMARK(BM_quantized_chain)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond)->MinTime(0.2);

@@ -29,12 +29,19 @@
 // per-tensor QuantizeLinear → DequantizeLinear pair (u8/i8, constant scale and zero point)
 // feeding a Gemm/MatMul/Conv is fused into it, which then runs int8 with exactly that activation
 // grid ("int8 QDQ linear" / "int8 QDQ conv2d"), with or without activation_ranges.
-// Between two such Convs the exporters' chain Conv → QuantizeLinear → DequantizeLinear (→ Clip)
-// → QuantizeLinear → DequantizeLinear → Conv (each value read by nothing else) runs as: the first
-// Conv's f32 output, requantized in one cache-blocked pass (the same QuantizeLinear,
-// DequantizeLinear and Clip kernels, hence the same bytes) into the second Conv's u8 input, in
-// whatever layout the chain holds (NHWC between oneDNN convolutions); report(): "input
-// requantized from the u8 grid and Clip in one pass".
+// A Conv on the oneDNN kernel so fused reads the quantized value itself. Beyond that, with
+// precision ≠ f32 the values between int8 layers stay quantized (each rewrite only where the
+// values in between are read by nothing else and not kept; report() names each):
+//  - Conv → QuantizeLinear: the Conv writes its result on that grid ("result written u8"; the
+//    one rewrite that may differ from the operators: by one step, where result / scale lies
+//    within float rounding of a half step — see hone/kernels/conv.hpp);
+//  - DequantizeLinear → elementwise operators of that value with scalar constants (Clip, Relu,
+//    x·HardSigmoid(x), …) → QuantizeLinear: a 256-entry byte table computed at load by those
+//    nodes' own kernels (same bytes), in front of the one Conv reading it or as a step ("int8
+//    table"); without the QuantizeLinear, a table of 256 floats;
+//  - Add(DequantizeLinear(a), DequantizeLinear(b)) (→ Relu/Clip) → QuantizeLinear, equal
+//    shapes: one int8 Add on a and b ("int8 Add", same bytes).
+// Values are held in whatever layout the chain holds (NHWC between oneDNN convolutions).
 //
 // int8 (precision ≠ f32): Gemm/MatMul with constant weights run as u8 activations × s8
 // per-output-channel weights (hone::kernels::linear), either with activation scales computed
