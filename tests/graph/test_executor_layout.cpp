@@ -716,3 +716,64 @@ TEST_CASE("executor: activations between quantized values become byte or float t
     for (std::size_t i = 0; i < 2; ++i)
         CHECK(same_bytes(got2[i], want2[i]));
 }
+
+// conv1 → Q(g1) → DQ → MaxPool (3×3 stride 2, pads 1) → Q(g2) → DQ → conv2: the pool runs on
+// the quantized values (the max commutes with DequantizeLinear), then the table g1 → g2.
+TEST_CASE("executor: MaxPool between DequantizeLinear and QuantizeLinear runs on the bytes, "
+          "same bytes") {
+    for (const bool same_grid : {false, true})
+        for (const bool signed_grid : {false, true}) {
+            CAPTURE(same_grid);
+            CAPTURE(signed_grid);
+            ops_test::graph g;
+            g.input("x", pseudo_random(shape{2, 3, 9, 9}, 61), {0});
+            g.constant("w1", pseudo_random(shape{6, 3, 3, 3}, 62));
+            g.constant("w2", pseudo_random(shape{4, 6, 1, 1}, 63));
+            g.constant("s0", scalar_f32(4.0f / 255));
+            g.constant("z0", scalar_int<std::uint8_t>(dtype::u8, 128));
+            g.constant("s1", scalar_f32(0.06f));
+            g.constant("s2", scalar_f32(same_grid ? 0.06f : 0.045f));
+            if (signed_grid) {
+                g.constant("z1", scalar_int<std::int8_t>(dtype::i8, -7));
+                g.constant("z2", scalar_int<std::int8_t>(dtype::i8, same_grid ? -7 : 5));
+            } else {
+                g.constant("z1", scalar_int<std::uint8_t>(dtype::u8, 121));
+                g.constant("z2", scalar_int<std::uint8_t>(dtype::u8, same_grid ? 121 : 133));
+            }
+            const auto pads = attribute::of_ints({1, 1, 1, 1});
+            g.node("q0", "QuantizeLinear", {"x", "s0", "z0"}, {"xq"});
+            g.node("dq0", "DequantizeLinear", {"xq", "s0", "z0"}, {"xd"});
+            g.node("conv1", "Conv", {"xd", "w1"}, {"c1"}, {{"pads", pads}});
+            g.node("q1", "QuantizeLinear", {"c1", "s1", "z1"}, {"c1q"});
+            g.node("dq1", "DequantizeLinear", {"c1q", "s1", "z1"}, {"a"});
+            g.node("pool", "MaxPool", {"a"}, {"m"},
+                   {{"kernel_shape", attribute::of_ints({3, 3})},
+                    {"strides", attribute::of_ints({2, 2})},
+                    {"pads", pads}});
+            g.node("q2", "QuantizeLinear", {"m", "s2", "z2"}, {"mq"});
+            g.node("dq2", "DequantizeLinear", {"mq", "s2", "z2"}, {"md"});
+            g.node("conv2", "Conv", {"md", "w2"}, {"y"});
+            g.output("y");
+            executor_options o;
+            o.precision = exec_precision::int8_static;
+            for (const bool nhwc : {true, false}) {
+                CAPTURE(nhwc);
+                o.conv_nhwc = nhwc;
+                const executor fused(g.m, o);
+                auto apart = o;
+                apart.keep = {"a"}; // the dequantized input kept: the pool runs on f32
+                const executor steps(g.m, apart);
+                CHECK(g.path(fused, "pool")
+                          .rfind(std::string("MaxPool on quantized values (ops::max_pool_nhwc on "
+                                             "bytes, ") +
+                                     (same_grid ? "equal grids" : "then a table"),
+                                 0) == 0);
+                CHECK(g.path(fused, "dq1") ==
+                      "fused into MaxPool 'pool' (pooled on quantized values)");
+                CHECK(g.path(steps, "pool").rfind("ops::max_pool", 0) == 0);
+                const auto got = std::move(g.run(fused).at(0));
+                const auto want = std::move(g.run(steps).at(0));
+                CHECK(same_bytes(got, want));
+            }
+        }
+}

@@ -496,6 +496,45 @@ compiled executor::impl::compile(const work_node& w) {
         if (op == "MaxPool" && n.get_int("storage_order", 0) != 0)
             bad_attr("storage_order 1 is not supported");
         const bool mx = op == "MaxPool";
+        if (mx && w.output_grid) { // DQ → MaxPool → Q, fused (plan/int8.cpp): bytes in and out
+            const bool nhwc = w.layouts.src == kernels::conv_layout::nhwc;
+            std::optional<std::array<std::uint8_t, 256>> table;
+            if (w.table)
+                for (std::size_t b = 0; b < 256 && !table; ++b)
+                    if ((*w.table)[b] != b) table = w.table;
+            return {[p, nhwc, table](V in, run_state&) {
+                        std::optional<tensor> keep;
+                        const auto x = contiguous(need(in, 0), keep);
+                        if (x.rank() != 4)
+                            fail(status::shape_mismatch,
+                                 fmt::format("MaxPool on quantized values reads {}; 4-D expected",
+                                             x.dims().to_string()));
+                        const auto& d = x.dims();
+                        // NCHW: the N·C planes as NHWC images of one channel.
+                        const shape as_nhwc = nhwc ? d : shape{d[0] * d[1], d[2], d[3], 1};
+                        tensor y =
+                            ops::max_pool_nhwc(const_tensor_view(x.data(), x.type(), as_nhwc,
+                                                                 as_nhwc.contiguous_strides()),
+                                               p);
+                        if (!nhwc) {
+                            const auto& o = y.dims();
+                            y = tensor::copy_of(const_tensor_view(
+                                y.data(), y.type(), shape{d[0], d[1], o[1], o[2]},
+                                shape{d[0], d[1], o[1], o[2]}.contiguous_strides()));
+                        }
+                        if (table) {
+                            auto* b = static_cast<std::uint8_t*>(y.data());
+                            ops::byte_table(b, y.numel(), *table, b);
+                        }
+                        std::vector<tensor> out;
+                        out.push_back(std::move(y));
+                        return out;
+                    },
+                    fmt::format("MaxPool on quantized values (ops::max_pool_nhwc on bytes, {}){}",
+                                table ? "then a table onto the output grid" : "equal grids",
+                                nhwc ? " (NHWC)" : ""),
+                    true};
+        }
         if (w.layouts.src == kernels::conv_layout::nhwc) // held NHWC (plan_conv_layouts)
             return {single([p, mx](V in) {
                         return mx ? ops::max_pool_nhwc(need(in, 0), p)

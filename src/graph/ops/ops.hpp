@@ -308,6 +308,9 @@ HONE_EXPORT tensor global_max_pool(const_tensor_view x);
 /// NHWC [N, OH, OW, C], for the global pools [N, C, 1, 1] (the bytes of NHWC [N, 1, 1, C]).
 /// Values are bitwise those of the functions above, transposed (each channel sees its window
 /// in their order, with their update). Errors as above; shape_mismatch for a rank other than 4.
+/// max_pool_nhwc also takes u8 / i8 (quantized values: the max of dequantized values is the
+/// dequantized max, scale > 0), giving x's type; a window with no tap inside the input (pads as
+/// large as the kernel) then gives the type's lowest value instead of −inf.
 HONE_EXPORT tensor max_pool_nhwc(const_tensor_view x, const pool_params& params);
 HONE_EXPORT tensor average_pool_nhwc(const_tensor_view x, const pool_params& params);
 HONE_EXPORT tensor global_average_pool_nhwc(const_tensor_view x);

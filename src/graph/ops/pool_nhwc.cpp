@@ -9,14 +9,18 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace hone::ops {
 
 namespace {
 
-void require_nhwc(const_tensor_view x, const char* op) {
-    detail::require_f32(x, op, "X");
+// X of rank 4, f32 (or, bytes_ok, u8 / i8).
+void require_nhwc(const_tensor_view x, const char* op, bool bytes_ok = false) {
+    if (!bytes_ok || (x.type() != dtype::u8 && x.type() != dtype::i8))
+        detail::require_f32(x, op, "X");
     if (x.rank() != 4)
         fail(status::shape_mismatch, fmt::format("{}: X has shape {}, expected NHWC [N, H, W, C]",
                                                  op, x.dims().to_string()));
@@ -45,6 +49,20 @@ void max_window(float* d, std::int64_t c, const float* const* taps, std::size_t 
         d[k] = nan[k] != 0.0f ? std::numeric_limits<float>::quiet_NaN() : d[k];
 }
 
+// The same for quantized values (u8/i8): no NaN; an empty window (only reachable with pads as
+// large as the kernel) gives the type's lowest value.
+template <class T> void max_window(T* d, std::int64_t c, const T* const* taps, std::size_t count) {
+#pragma omp simd
+    for (std::int64_t k = 0; k < c; ++k)
+        d[k] = std::numeric_limits<T>::lowest();
+    for (std::size_t j = 0; j < count; ++j) {
+        const T* s = taps[j];
+#pragma omp simd
+        for (std::int64_t k = 0; k < c; ++k)
+            d[k] = s[k] > d[k] ? s[k] : d[k];
+    }
+}
+
 void average_window(float* d, std::int64_t c, const float* const* taps, std::size_t count,
                     std::int64_t divisor, double* sum) {
 #pragma omp simd
@@ -62,8 +80,10 @@ void average_window(float* d, std::int64_t c, const float* const* taps, std::siz
         d[k] = divisor == 0 ? 0.0f : static_cast<float>(sum[k] / div);
 }
 
+// T: float (max or average) or a quantized byte type (max only).
+template <class T>
 tensor pool_nhwc(const_tensor_view x, const pool_params& p, bool max, const char* op) {
-    require_nhwc(x, op);
+    require_nhwc(x, op, !std::is_same_v<T, float>);
     if (p.spatial.kernel_shape.size() != 2)
         fail(status::invalid_argument,
              fmt::format("{}: kernel_shape has {} axes; NHWC pooling is 2-D", op,
@@ -72,10 +92,12 @@ tensor pool_nhwc(const_tensor_view x, const pool_params& p, bool max, const char
     const std::array<std::int64_t, 2> hw{h, w};
     const auto r = detail::resolve_spatial(hw, p.spatial.kernel_shape, p.spatial, p.ceil_mode, op);
     const std::int64_t oh_ = r.out[0], ow_ = r.out[1];
-    tensor y = new_result(dtype::f32, shape{n_, oh_, ow_, c});
+    tensor y = new_result(x.type(), shape{n_, oh_, ow_, c});
     if (y.numel() == 0) return y;
-    const detail::contiguous_f32 src(x);
-    float* py = static_cast<float*>(y.data());
+    std::optional<tensor> copy;
+    if (!x.is_contiguous()) copy = tensor::copy_of(x);
+    const T* src = static_cast<const T*>(copy ? copy->data() : x.data());
+    T* py = static_cast<T*>(y.data());
     // Per axis and output index: the first tap, and the taps inside the input / padded input.
     struct axis_window {
         std::vector<std::int64_t> first, valid, padded;
@@ -100,7 +122,7 @@ tensor pool_nhwc(const_tensor_view x, const pool_params& p, bool max, const char
     detail::in_team(threads, [&] {
         {
             // The window's taps inside the input, in kernel order (row-major), as pixel pointers.
-            std::vector<const float*> taps(static_cast<std::size_t>(r.kernel[0] * r.kernel[1]));
+            std::vector<const T*> taps(static_cast<std::size_t>(r.kernel[0] * r.kernel[1]));
             std::vector<double> sum(max ? 0 : static_cast<std::size_t>(c));
             std::vector<float> nan(max ? static_cast<std::size_t>(c) : 0);
 #pragma omp for schedule(static)
@@ -113,20 +135,23 @@ tensor pool_nhwc(const_tensor_view x, const pool_params& p, bool max, const char
                         if (ih < 0 || ih >= h) continue;
                         for (std::int64_t kw = 0; kw < r.kernel[1]; ++kw) {
                             const std::int64_t iw = ww.first[std::size_t(ow)] + kw * r.dilation[1];
-                            if (iw >= 0 && iw < w)
-                                taps[t++] = src.data + ((n * h + ih) * w + iw) * c;
+                            if (iw >= 0 && iw < w) taps[t++] = src + ((n * h + ih) * w + iw) * c;
                         }
                     }
-                    float* d = py + ((n * oh_ + oh) * ow_ + ow) * c;
-                    if (max) {
-                        max_window(d, c, taps.data(), t, nan.data());
-                        continue;
+                    T* d = py + ((n * oh_ + oh) * ow_ + ow) * c;
+                    if constexpr (std::is_same_v<T, float>) {
+                        if (max) {
+                            max_window(d, c, taps.data(), t, nan.data());
+                            continue;
+                        }
+                        const auto i_h = std::size_t(oh), i_w = std::size_t(ow);
+                        const std::int64_t divisor = p.count_include_pad
+                                                         ? wh.padded[i_h] * ww.padded[i_w]
+                                                         : wh.valid[i_h] * ww.valid[i_w];
+                        average_window(d, c, taps.data(), t, divisor, sum.data());
+                    } else {
+                        max_window(d, c, taps.data(), t);
                     }
-                    const auto i_h = std::size_t(oh), i_w = std::size_t(ow);
-                    const std::int64_t divisor = p.count_include_pad
-                                                     ? wh.padded[i_h] * ww.padded[i_w]
-                                                     : wh.valid[i_h] * ww.valid[i_w];
-                    average_window(d, c, taps.data(), t, divisor, sum.data());
                 }
             }
         }
@@ -181,10 +206,14 @@ tensor global_pool_nhwc(const_tensor_view x, bool max, const char* op) {
 } // namespace
 
 tensor max_pool_nhwc(const_tensor_view x, const pool_params& params) {
-    return pool_nhwc(x, params, true, "ops::max_pool (NHWC)");
+    const char* op = "ops::max_pool (NHWC)";
+    if (x.type() == dtype::u8) return pool_nhwc<std::uint8_t>(x, params, true, op);
+    if (x.type() == dtype::i8) return pool_nhwc<std::int8_t>(x, params, true, op);
+    return pool_nhwc<float>(x, params, true, op);
 }
 tensor average_pool_nhwc(const_tensor_view x, const pool_params& params) {
-    return pool_nhwc(x, params, false, "ops::average_pool (NHWC)");
+    detail::require_f32(x, "ops::average_pool (NHWC)", "X");
+    return pool_nhwc<float>(x, params, false, "ops::average_pool (NHWC)");
 }
 tensor global_average_pool_nhwc(const_tensor_view x) {
     return global_pool_nhwc(x, false, "ops::global_average_pool (NHWC)");

@@ -65,6 +65,8 @@ bool elementwise_binary(const std::string& op) {
 //     vector body and a scalar tail differently could differ in the last bit.)
 //  2. QuantizeLinear(act?(Add(DequantizeLinear(a), DequantizeLinear(b)))) with act Relu or Clip
 //     and a, b of equal shapes: one int8 Add reading a and b, writing the quantized sum.
+//  MaxPool between a DequantizeLinear and a QuantizeLinear runs on the bytes (then a table onto
+//     the output grid).
 //  3. QuantizeLinear(y) where y is an int8 Conv's result (no sum, no post-op but ReLU): the Conv
 //     writes its result on that grid (kernels::conv2d's quantized dst).
 void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
@@ -226,6 +228,54 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         const auto why = fmt::format("fused into {} (a 256-entry table)", last.n.label());
         for (auto& w : work)
             if (&w != &last && members.count(&w)) remove(&w, why);
+        recount();
+        find_readers();
+    }
+
+    // MaxPool between DequantizeLinear and QuantizeLinear: on the bytes (the max commutes with
+    // DequantizeLinear, scale > 0), then the table DQ → Q from the input grid to the output's.
+    // Only where every window holds an input position (pads below the kernel, no ceil_mode,
+    // dilation 1), so no −inf can reach the QuantizeLinear.
+    for (auto& pool : work) {
+        const auto& pn = pool.n;
+        if (pool.removed || pn.op_type != "MaxPool" || pn.inputs.empty() ||
+            pn.get_int("storage_order", 0) != 0 || pn.get_int("ceil_mode", 0) != 0 ||
+            (pn.outputs.size() > 1 && !pn.outputs[1].empty()) ||
+            pn.get_string("auto_pad", "NOTSET") != "NOTSET")
+            continue;
+        const auto k = pn.get_ints("kernel_shape", {});
+        const auto pads = pn.get_ints("pads", std::vector<std::int64_t>(4, 0));
+        const auto dil = pn.get_ints("dilations", {1, 1});
+        bool ok =
+            k.size() == 2 && pads.size() == 4 && dil.size() == 2 && dil[0] == 1 && dil[1] == 1;
+        for (std::size_t i = 0; ok && i < 4; ++i)
+            ok = pads[i] >= 0 && pads[i] < k[i % 2];
+        auto* dq = ok ? made_by(pn.inputs[0]) : nullptr;
+        work_node::grid from, to;
+        if (!dq || dq->n.op_type != "DequantizeLinear" || !scalar_grid(dq->n, from) ||
+            !private_value(pn.inputs[0]) || !private_value(pn.outputs[0]))
+            continue;
+        const auto& rs = readers[pn.outputs[0]];
+        auto* q = rs.size() == 1 ? const_cast<work_node*>(rs[0]) : nullptr;
+        if (!q || q->n.op_type != "QuantizeLinear" || !scalar_grid(q->n, to)) continue;
+        std::map<std::string, tensor> values;
+        auto& in = values.emplace(dq->n.inputs[0], tensor(from.type, shape{256})).first->second;
+        for (int b = 0; b < 256; ++b)
+            static_cast<std::uint8_t*>(in.data())[b] = static_cast<std::uint8_t>(b);
+        auto real = run_alone(*dq, values); // the 256 values, then onto the output grid
+        if (!real) continue;
+        values.insert_or_assign(pn.outputs[0], std::move(*real));
+        const auto out = run_alone(*q, values);
+        if (!out || out->type() != to.type || out->numel() != 256) continue;
+        if (from.type != to.type) continue; // the bytes pooled are the input's type
+        auto& table = pool.table.emplace();
+        std::copy_n(static_cast<const std::uint8_t*>(out->data()), 256, table.begin());
+        pool.output_grid = to;
+        pool.n.inputs[0] = dq->n.inputs[0];
+        pool.n.outputs[0] = q->n.outputs[0];
+        const auto why = fmt::format("fused into {} (pooled on quantized values)", pool.n.label());
+        remove(dq, why);
+        remove(q, why);
         recount();
         find_readers();
     }
