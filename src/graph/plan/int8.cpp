@@ -52,7 +52,7 @@ bool elementwise_binary(const std::string& op) {
 
 } // namespace
 
-// Three rewrites, in this order, each only where the values in between are read by nothing
+// Four rewrites, in this order, each only where the values in between are read by nothing
 // else and are not kept:
 //  1. QuantizeLinear(f(DequantizeLinear(q))), f elementwise operators of that one value and
 //     scalar constants (none, Clip, HardSigmoid, x·HardSigmoid(x), …), becomes a 256-entry
@@ -63,11 +63,11 @@ bool elementwise_binary(const std::string& op) {
 //     stays f32 become a table of 256 floats the same way. (Same bytes: each element goes
 //     through the same arithmetic; only a transcendental activation whose kernel computes a
 //     vector body and a scalar tail differently could differ in the last bit.)
-//  2. QuantizeLinear(act?(Add(DequantizeLinear(a), DequantizeLinear(b)))) with act Relu or Clip
+//  2. MaxPool between a DequantizeLinear and a QuantizeLinear runs on the bytes (then a table
+//     onto the output grid).
+//  3. QuantizeLinear(act?(Add(DequantizeLinear(a), DequantizeLinear(b)))) with act Relu or Clip
 //     and a, b of equal shapes: one int8 Add reading a and b, writing the quantized sum.
-//  MaxPool between a DequantizeLinear and a QuantizeLinear runs on the bytes (then a table onto
-//     the output grid).
-//  3. QuantizeLinear(y) where y is an int8 Conv's result (no sum, no post-op but ReLU): the Conv
+//  4. QuantizeLinear(y) where y is an int8 Conv's result (no sum, no post-op but ReLU): the Conv
 //     writes its result on that grid (kernels::conv2d's quantized dst).
 void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
                                       const std::set<std::string>& pinned) {
@@ -89,11 +89,6 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
     };
     // Read once, by one node, and not kept: a value a fusion may make disappear.
     auto private_value = [&](const std::string& v) { return uses[v] == 1 && !pinned.count(v); };
-    auto constants_after_first = [&](const node& n) {
-        for (std::size_t i = 1; i < n.inputs.size(); ++i)
-            if (has_input(n, i) && !cst(n, i)) return false;
-        return n.outputs.size() == 1;
-    };
     auto remove = [&](work_node* f, const std::string& why) {
         f->removed = true;
         report[f->model_index].path = why;
@@ -232,7 +227,7 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         find_readers();
     }
 
-    // MaxPool between DequantizeLinear and QuantizeLinear: on the bytes (the max commutes with
+    // 2. MaxPool between DequantizeLinear and QuantizeLinear: on the bytes (the max commutes with
     // DequantizeLinear, scale > 0), then the table DQ → Q from the input grid to the output's.
     // Only where every window holds an input position (pads below the kernel, no ceil_mode,
     // dilation 1), so no −inf can reach the QuantizeLinear.
@@ -257,7 +252,9 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
             continue;
         const auto& rs = readers[pn.outputs[0]];
         auto* q = rs.size() == 1 ? const_cast<work_node*>(rs[0]) : nullptr;
-        if (!q || q->n.op_type != "QuantizeLinear" || !scalar_grid(q->n, to)) continue;
+        if (!q || q->n.op_type != "QuantizeLinear" || !scalar_grid(q->n, to) ||
+            from.type != to.type) // the pooled bytes keep the input's type
+            continue;
         std::map<std::string, tensor> values;
         auto& in = values.emplace(dq->n.inputs[0], tensor(from.type, shape{256})).first->second;
         for (int b = 0; b < 256; ++b)
@@ -267,7 +264,6 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         values.insert_or_assign(pn.outputs[0], std::move(*real));
         const auto out = run_alone(*q, values);
         if (!out || out->type() != to.type || out->numel() != 256) continue;
-        if (from.type != to.type) continue; // the bytes pooled are the input's type
         auto& table = pool.table.emplace();
         std::copy_n(static_cast<const std::uint8_t*>(out->data()), 256, table.begin());
         pool.output_grid = to;
@@ -280,7 +276,7 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         find_readers();
     }
 
-    // 2. int8 Adds.
+    // 3. int8 Adds.
     for (auto& qn : work) {
         work_node::quantized_add qa;
         if (qn.removed || qn.n.op_type != "QuantizeLinear" || !scalar_grid(qn.n, qa.y)) continue;
@@ -333,7 +329,7 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         recount();
     }
 
-    // 3. Convs writing their QuantizeLinear's grid.
+    // 4. Convs writing their QuantizeLinear's grid.
     for (auto& qn : work) {
         work_node::grid g;
         if (qn.removed || qn.n.op_type != "QuantizeLinear" || !scalar_grid(qn.n, g)) continue;
