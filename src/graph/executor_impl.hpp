@@ -226,6 +226,31 @@ inline const_tensor_view contiguous(const_tensor_view v, std::optional<tensor>& 
     return keep->view();
 }
 
+// Who produces and who reads each value of a work list (removed nodes left out); recount()
+// after every rewrite of the list.
+struct value_index {
+    std::map<std::string, int> uses;
+    std::map<std::string, work_node*> producer;
+    std::map<std::string, std::vector<const work_node*>> readers;
+    void recount(std::vector<work_node>& work) {
+        uses.clear();
+        producer.clear();
+        readers.clear();
+        for (auto& w : work) {
+            if (w.removed) continue;
+            for (const auto& i : w.n.inputs) {
+                ++uses[i];
+                readers[i].push_back(&w);
+            }
+            if (!w.n.outputs.empty()) producer[w.n.outputs[0]] = &w;
+        }
+    }
+    work_node* made_by(const std::string& v) const {
+        const auto it = producer.find(v);
+        return it == producer.end() ? nullptr : it->second;
+    }
+};
+
 inline std::string fused(const work_node& w, std::string path) {
     return w.relu ? path + " + fused ReLU" : path;
 }

@@ -230,27 +230,10 @@ compiled executor::impl::compile(const work_node& w) {
     if (w.qadd) return compile_quantized_add(w);
 
     using V = std::span<const optional_view>;
-    if (w.float_table) { // DQ → elementwise, fused (plan/int8.cpp)
-        const auto table = *w.float_table;
-        return {[table](V in, run_state& st) {
-                    std::optional<tensor> keep;
-                    const auto x = contiguous(need(in, 0), keep);
-                    if (x.type() != dtype::u8 && x.type() != dtype::i8)
-                        fail(status::dtype_mismatch,
-                             fmt::format("the table reads a {} value; u8 or i8 expected",
-                                         name_of(x.type())));
-                    std::vector<tensor> out;
-                    out.push_back(st.output(dtype::f32, x.dims()));
-                    ops::float_table(static_cast<const std::uint8_t*>(x.data()), x.numel(), table,
-                                     static_cast<float*>(out[0].data()));
-                    return out;
-                },
-                fmt::format("table of 256 floats ({}; ops::float_table)", w.table_of), true};
-    }
-    if (op == "QuantizeLinear" && w.table) { // DQ → elementwise → Q, fused (plan/int8.cpp)
-        const auto table = *w.table;
-        const auto type = w.output_grid ? w.output_grid->type : dtype::u8;
-        return {[table, type](V in, run_state& st) {
+    // DQ → elementwise (→ Q), fused into a table (plan/int8.cpp): a step reading a u8/i8 value
+    // and writing `type` through lookup(bytes, n, destination).
+    auto table_step = [&](dtype type, auto lookup, const char* what) -> compiled {
+        return {[type, lookup](V in, run_state& st) {
                     std::optional<tensor> keep;
                     const auto x = contiguous(need(in, 0), keep);
                     if (x.type() != dtype::u8 && x.type() != dtype::i8)
@@ -259,12 +242,27 @@ compiled executor::impl::compile(const work_node& w) {
                                          name_of(x.type())));
                     std::vector<tensor> out;
                     out.push_back(st.output(type, x.dims()));
-                    ops::byte_table(static_cast<const std::uint8_t*>(x.data()), x.numel(), table,
-                                    static_cast<std::uint8_t*>(out[0].data()));
+                    lookup(static_cast<const std::uint8_t*>(x.data()), x.numel(), out[0].data());
                     return out;
                 },
-                fmt::format("int8 table ({}; ops::byte_table)", w.table_of), true};
-    }
+                fmt::format("{} ({}; ops::{})", what, w.table_of,
+                            type == dtype::f32 ? "float_table" : "byte_table"),
+                true};
+    };
+    if (w.float_table)
+        return table_step(
+            dtype::f32,
+            [table = *w.float_table](const std::uint8_t* x, std::int64_t count, void* y) {
+                ops::float_table(x, count, table, static_cast<float*>(y));
+            },
+            "table of 256 floats");
+    if (op == "QuantizeLinear" && w.table)
+        return table_step(
+            w.output_grid ? w.output_grid->type : dtype::u8,
+            [table = *w.table](const std::uint8_t* x, std::int64_t count, void* y) {
+                ops::byte_table(x, count, table, static_cast<std::uint8_t*>(y));
+            },
+            "int8 table");
     if (op == "QuantizeLinear" || op == "DequantizeLinear") {
         // Reference semantics (ONNX opset 13, plus opset 21's block_size): per tensor, per axis
         // or blocked, through the kernel layer. QuantizeLinear's output type is its zero

@@ -71,24 +71,14 @@ bool elementwise_binary(const std::string& op) {
 //     writes its result on that grid (kernels::conv2d's quantized dst).
 void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
                                       const std::set<std::string>& pinned) {
-    std::map<std::string, int> uses;
-    std::map<std::string, work_node*> producer;
-    auto recount = [&] {
-        uses.clear();
-        producer.clear();
-        for (auto& w : work) {
-            if (w.removed) continue;
-            for (const auto& i : w.n.inputs)
-                ++uses[i];
-            if (!w.n.outputs.empty()) producer[w.n.outputs[0]] = &w;
-        }
-    };
-    auto made_by = [&](const std::string& v) -> work_node* {
-        const auto it = producer.find(v);
-        return it == producer.end() ? nullptr : it->second;
-    };
+    value_index index;
+    auto& readers = index.readers;
+    auto recount = [&] { index.recount(work); };
+    auto made_by = [&](const std::string& v) { return index.made_by(v); };
     // Read once, by one node, and not kept: a value a fusion may make disappear.
-    auto private_value = [&](const std::string& v) { return uses[v] == 1 && !pinned.count(v); };
+    auto private_value = [&](const std::string& v) {
+        return index.uses[v] == 1 && !pinned.count(v);
+    };
     auto remove = [&](work_node* f, const std::string& why) {
         f->removed = true;
         report[f->model_index].path = why;
@@ -96,15 +86,6 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
     recount();
 
     // 1. Tables: QuantizeLinear nodes of f(DequantizeLinear(q)), then into int8 Convs.
-    std::map<std::string, std::vector<const work_node*>> readers;
-    auto find_readers = [&] {
-        readers.clear();
-        for (const auto& w : work)
-            if (!w.removed)
-                for (const auto& i : w.n.inputs)
-                    readers[i].push_back(&w);
-    };
-    find_readers();
     // The elementwise nodes from one DequantizeLinear up to `last` (inclusive): scalar constants
     // besides, nothing read from outside but the DequantizeLinear's value, nothing in between
     // read from outside. Empty when there is no such set.
@@ -168,6 +149,16 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         if (out == values.end() || out->second.numel() != 256) return std::nullopt;
         return std::move(out->second);
     };
+    // `last` becomes the table of `members`: it reads what their DequantizeLinear read.
+    auto become_table = [&](work_node& last, const std::set<const work_node*>& members,
+                            const work_node& dq, const std::string& names) {
+        last.table_of = names;
+        last.n.inputs = {dq.n.inputs[0]};
+        const auto why = fmt::format("fused into {} (a 256-entry table)", last.n.label());
+        for (auto& w : work)
+            if (&w != &last && members.count(&w)) remove(&w, why);
+        recount();
+    };
     for (auto& qc : work) {
         work_node::grid to;
         if (qc.removed || qc.n.op_type != "QuantizeLinear" || !scalar_grid(qc.n, to)) continue;
@@ -192,17 +183,12 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
                                          conv->n.label());
             for (auto& w : work)
                 if (members.count(&w)) remove(&w, why);
+            recount();
         } else { // this QuantizeLinear becomes the table
             qc.table = table;
-            qc.table_of = names;
             qc.output_grid = to;
-            qc.n.inputs = {dq->n.inputs[0]};
-            const auto why = fmt::format("fused into {} (a 256-entry table)", qc.n.label());
-            for (auto& w : work)
-                if (&w != &qc && members.count(&w)) remove(&w, why);
+            become_table(qc, members, *dq, names);
         }
-        recount();
-        find_readers();
     }
     // Elementwise operators on a DequantizeLinear's value whose f32 result stays f32 (read by
     // pools, per-channel products, …): one table of 256 floats, the last node from the end.
@@ -218,13 +204,7 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         if (!out || out->type() != dtype::f32) continue;
         auto& table = last.float_table.emplace();
         std::copy_n(static_cast<const float*>(out->data()), 256, table.begin());
-        last.table_of = names;
-        last.n.inputs = {dq->n.inputs[0]};
-        const auto why = fmt::format("fused into {} (a 256-entry table)", last.n.label());
-        for (auto& w : work)
-            if (&w != &last && members.count(&w)) remove(&w, why);
-        recount();
-        find_readers();
+        become_table(last, members, *dq, names);
     }
 
     // 2. MaxPool between DequantizeLinear and QuantizeLinear: on the bytes (the max commutes with
@@ -273,7 +253,6 @@ void executor::impl::fuse_int8_chains(std::vector<work_node>& work,
         remove(dq, why);
         remove(q, why);
         recount();
-        find_readers();
     }
 
     // 3. int8 Adds.

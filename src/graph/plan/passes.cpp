@@ -18,18 +18,10 @@ void executor::impl::fuse_conv_activations(std::vector<work_node>& work,
                                            const std::set<std::string>& pinned) {
     using kernels::conv_activation;
     using kernels::conv_post_op;
-    std::map<std::string, int> uses;
-    std::map<std::string, work_node*> producer;
-    auto recount = [&] {
-        uses.clear();
-        producer.clear();
-        for (auto& w : work) {
-            if (w.removed) continue;
-            for (const auto& i : w.n.inputs)
-                ++uses[i];
-            if (!w.n.outputs.empty()) producer[w.n.outputs[0]] = &w;
-        }
-    };
+    value_index index;
+    auto& uses = index.uses;
+    auto& producer = index.producer;
+    auto recount = [&] { index.recount(work); };
     recount();
     // Conv + Add(conv, r) → the Conv with r summed in (f32 layers only; r of the Conv output's
     // inferred shape and computed before the Conv runs), so the activations below follow it.
@@ -166,7 +158,8 @@ executor::impl::nhwc_role executor::impl::role_of(const work_node& w) const {
     if (op == "Conv") return conv_on_kernel(n) ? nhwc_role::conv : nhwc_role::none;
     const auto* in = shape_of(n.inputs[0]);
     if (!in || in->size() != 4) return nhwc_role::none;
-    if (w.float_table || w.table) return nhwc_role::unary; // byte tables (plan/int8.cpp)
+    if (w.float_table || (op == "QuantizeLinear" && w.table)) // tables (plan/int8.cpp)
+        return nhwc_role::unary;
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return nhwc_role::global_pool;
     if (op == "MaxPool" || op == "AveragePool")
         return n.get_ints("kernel_shape", {}).size() == 2 && n.get_int("storage_order", 0) == 0 &&
