@@ -4,7 +4,6 @@
 
 #include "byte_table.hpp"
 
-#include <cstring>
 #include <fmt/format.h>
 
 namespace hone::kernels {
