@@ -217,8 +217,25 @@ void print_summary(std::ostream& out, const json& r) {
                 change += fmt::format(" [{:+.2f}, {:+.2f}]", 100 * ci[0].get<double>(),
                                       100 * ci[1].get<double>());
         }
-        out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "top-1 accuracy", pct(ba), pct(ka),
+        const json& lm = object(m, "language_model");
+        out << fmt::format("{:<26} {:>16} {:>16}  {}\n",
+                           lm.empty() ? "top-1 accuracy" : "next-token accuracy", pct(ba), pct(ka),
                            change);
+        if (!lm.empty()) {
+            // Perplexity with its interval, KL and agreement (hone/validate/language_model.hpp).
+            const json& o = object(lm, "overall");
+            const auto v = [&](const char* key) { return num(object(o, key), "value"); };
+            const json& d = object(o, "perplexity_change");
+            const auto pb = v("baseline_perplexity"), pk = v("candidate_perplexity");
+            const auto dv = num(d, "value"), lo = num(d, "low"), hi = num(d, "high");
+            if (pb && pk && dv && lo && hi)
+                out << fmt::format("{:<26} {:>16.4f} {:>16.4f}  {:+.3f}% [{:+.3f}, {:+.3f}]\n",
+                                   "perplexity", *pb, *pk, 100 * *dv, 100 * *lo, 100 * *hi);
+            if (const auto kl = v("mean_kl"))
+                out << fmt::format("{:<26} {:>16} {:>16.4g}\n", "mean KL (nats/token)", "", *kl);
+            out << fmt::format("{:<26} {:>16} {:>16}  flip rate {}\n", "top-1 agreement", "",
+                               pct(v("top1_agreement")), pct(v("flip_rate")));
+        }
     }
     if (const auto bb = num(b, "model_bytes"), kb = num(k, "model_bytes"); bb && kb)
         out << fmt::format("{:<26} {:>16} {:>16}  {}\n", "model size", format_bytes(*bb),

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 namespace hone {
@@ -88,12 +89,34 @@ std::vector<named_slice> read_slices(const fs::path& file, std::int64_t n,
         fail(status::format_error,
              fmt::format("slice file '{}': not valid JSON ({})", file.string(), e.what()));
     }
+    std::vector<named_slice> slices;
+    if (j.is_array()) {
+        // One label per sample (e.g. the book each token sequence comes from): a slice per
+        // label, in order of first appearance.
+        if (static_cast<std::int64_t>(j.size()) != n)
+            fail(status::format_error,
+                 fmt::format("slice file '{}': {} labels for the data's {} samples (a label "
+                             "array names one slice per sample)",
+                             file.string(), j.size(), n));
+        std::map<std::string, std::size_t> position;
+        for (std::size_t i = 0; i < j.size(); ++i) {
+            if (!j[i].is_string() || j[i].get<std::string>().empty())
+                fail(status::format_error,
+                     fmt::format("slice file '{}': label {} of sample {} is not a non-empty "
+                                 "string",
+                                 file.string(), j[i].dump(), i));
+            const auto label = j[i].get<std::string>();
+            const auto [it, fresh] = position.try_emplace(label, slices.size());
+            if (fresh) slices.push_back({label, {}});
+            slices[it->second].samples.push_back(static_cast<std::uint32_t>(i));
+        }
+        return slices;
+    }
     if (!j.is_object())
         fail(status::format_error,
              fmt::format("slice file '{}': expected an object {{\"slice name\": [indices] or "
-                         "\"mask.npy\"}}",
+                         "\"mask.npy\"}} or an array of one label per sample",
                          file.string()));
-    std::vector<named_slice> slices;
     for (const auto& [name, value] : j.items()) {
         const std::string where = fmt::format("slice file '{}', slice '{}'", file.string(), name);
         if (name.empty())

@@ -13,13 +13,20 @@ namespace hone {
 
 namespace {
 
-// u8 images → f32 in [0, 1]; f32 stays; anything else is refused, naming the file.
+// u8 images → f32 in [0, 1]; f32 and i64 (token ids) stay; i32 token ids become i64; anything
+// else is refused, naming the file.
 tensor to_float_inputs(tensor raw, const std::string& source) {
-    if (raw.type() == dtype::f32) return raw;
+    if (raw.type() == dtype::f32 || raw.type() == dtype::i64) return raw;
+    if (raw.type() == dtype::i32) {
+        tensor ids(dtype::i64, raw.dims());
+        std::copy_n(static_cast<const std::int32_t*>(raw.data()), raw.numel(),
+                    ids.span<std::int64_t>().data());
+        return ids;
+    }
     if (raw.type() != dtype::u8)
         fail(status::dtype_mismatch,
-             fmt::format("'{}': inputs of type {} (expected u8 images or f32)", source,
-                         name_of(raw.type())));
+             fmt::format("'{}': inputs of type {} (expected u8 images, f32, or i32/i64 token ids)",
+                         source, name_of(raw.type())));
     tensor out(dtype::f32, raw.dims());
     const auto* src = static_cast<const std::uint8_t*>(raw.data());
     auto dst = out.span<float>();
@@ -55,9 +62,9 @@ std::vector<std::int64_t> to_labels(const tensor& raw, const std::string& source
 
 dataset::dataset(tensor inputs, std::vector<std::int64_t> labels, std::string name)
     : inputs_(std::move(inputs)), labels_(std::move(labels)), name_(std::move(name)) {
-    if (inputs_.type() != dtype::f32 || inputs_.dims().rank() < 1)
+    if ((inputs_.type() != dtype::f32 && inputs_.type() != dtype::i64) || inputs_.dims().rank() < 1)
         fail(status::invalid_argument,
-             fmt::format("dataset '{}': inputs must be f32 [N, ...], got {} {}", name_,
+             fmt::format("dataset '{}': inputs must be f32 or i64 [N, ...], got {} {}", name_,
                          name_of(inputs_.type()), inputs_.dims().to_string()));
     if (!labels_.empty() && static_cast<std::int64_t>(labels_.size()) != size())
         fail(status::shape_mismatch,
@@ -121,7 +128,7 @@ dataset dataset::reshaped(const shape& sample_shape) const {
         fail(status::shape_mismatch,
              fmt::format("dataset '{}': samples of {} elements cannot become {}", name_,
                          size() == 0 ? 0 : inputs_.numel() / size(), sample_shape.to_string()));
-    tensor t(dtype::f32, target);
+    tensor t(inputs_.type(), target);
     std::memcpy(t.data(), inputs_.data(), inputs_.nbytes());
     return dataset(std::move(t), labels_, name_);
 }
@@ -141,7 +148,7 @@ dataset dataset::subset(std::int64_t n, std::uint64_t seed) const {
     }
     std::vector<std::int64_t> dims(inputs_.dims().dims().begin(), inputs_.dims().dims().end());
     dims[0] = static_cast<std::int64_t>(order.size());
-    tensor t(dtype::f32, shape(std::span<const std::int64_t>(dims)));
+    tensor t(inputs_.type(), shape(std::span<const std::int64_t>(dims)));
     const std::size_t row = size() == 0 ? 0 : inputs_.nbytes() / static_cast<std::size_t>(size());
     std::vector<std::int64_t> y;
     for (std::size_t k = 0; k < order.size(); ++k) {
@@ -155,6 +162,10 @@ dataset dataset::subset(std::int64_t n, std::uint64_t seed) const {
 void dataset::normalize(float mean, float std) {
     if (!(std > 0))
         fail(status::invalid_argument, fmt::format("dataset '{}': std {} must be > 0", name_, std));
+    if (inputs_.type() != dtype::f32)
+        fail(status::invalid_argument,
+             fmt::format("dataset '{}': token ids ({}) cannot be normalized (--mean/--std)", name_,
+                         name_of(inputs_.type())));
     for (float& x : inputs_.span<float>())
         x = (x - mean) / std;
 }

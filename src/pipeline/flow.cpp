@@ -25,6 +25,7 @@
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quantizer.hpp>
 #include <hone/retrain/trainer.hpp>
+#include <hone/validate/language_model.hpp>
 
 #include <fmt/format.h>
 
@@ -49,6 +50,22 @@ model load_model(const fs::path& path) {
     model m = load_onnx(path);
     (void)fold_weight_casts(m);
     return m;
+}
+
+bool takes_tokens(const model& m) { return m.inputs.size() == 1 && m.inputs[0].type == dtype::i64; }
+
+void check_data_kind(const model& m, const loaded_data& d) {
+    const bool tokens = d.data.inputs().type() == dtype::i64;
+    if (takes_tokens(m) && !tokens)
+        fail(status::dtype_mismatch,
+             fmt::format("data '{}' holds {} samples, but model '{}' takes token ids (input '{}' "
+                         "is {}): give an NPY of integer token ids [sequences, tokens]",
+                         d.spec, name_of(d.data.inputs().type()), m.source, m.inputs[0].name,
+                         name_of(m.inputs[0].type)));
+    if (!takes_tokens(m) && tokens)
+        fail(status::dtype_mismatch,
+             fmt::format("data '{}' holds token ids (i64), but model '{}' takes {} (input '{}')",
+                         d.spec, m.source, name_of(m.inputs.at(0).type), m.inputs.at(0).name));
 }
 
 std::vector<std::int64_t> model_sample_shape(const model& m) {
@@ -337,6 +354,40 @@ double top1(runner& r, const loaded_data& d, const std::string& label, const pip
     }
     bar.finish();
     return double(correct) / double(n);
+}
+
+/// A language model's baseline figures on the evaluation sequences.
+struct next_token_figures {
+    double perplexity = 0, accuracy = 0;
+    std::int64_t tokens = 0;
+};
+
+next_token_figures next_token_baseline(runner& r, const loaded_data& d, const std::string& label,
+                                       const pipeline_events& c) {
+    const auto ev = evaluation_of(d);
+    const auto n = ev.inputs.dims()[0];
+    double nll = 0;
+    std::int64_t correct = 0, tokens = 0;
+    stage bar(c, label, std::uint64_t(n));
+    for (std::int64_t b = 0; b < n; b += 256) {
+        const auto e = std::min(n, b + 256);
+        const auto batch = ev.inputs.slice(0, b, e);
+        const tensor logits = r.run(batch);
+        const tensor targets = next_token_targets(batch);
+        for (const auto& s : lm_sequence_statistics(logits.view(), logits.view(), targets.view())) {
+            nll += s.baseline_nll;
+            correct += s.baseline_correct;
+            tokens += s.tokens;
+        }
+        bar.update(std::uint64_t(e), std::uint64_t(n));
+    }
+    bar.finish();
+    if (tokens == 0)
+        fail(status::invalid_argument,
+             fmt::format("evaluation data '{}': no position has a next token (sequences of one "
+                         "token?)",
+                         d.spec));
+    return {std::exp(nll / double(tokens)), double(correct) / double(tokens), tokens};
 }
 
 // ---- output paths ------------------------------------------------------------------------
@@ -1266,17 +1317,28 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                              o.model.string()));
     }
     const auto data_opts = options_of(o.data, model_sample_shape(base));
-    const auto calib = o.calib_data ? load_memory(*o.calib_data, "calib", data_opts)
-                                    : load_data(o.calib, data_opts);
+    // The slice file names evaluation samples: the calibration data is read without it.
+    auto calib_opts = data_opts;
+    calib_opts.slices_file.clear();
+    const auto calib = o.calib_data ? load_memory(*o.calib_data, "calib", calib_opts)
+                                    : load_data(o.calib, calib_opts);
     const auto eval =
         o.eval_data ? load_memory(*o.eval_data, "eval", data_opts) : load_data(o.eval, data_opts);
+    const bool language_model = takes_tokens(base);
+    check_data_kind(base, calib);
+    check_data_kind(base, eval);
+    if (language_model && (rec.search || rec.budget))
+        fail(status::unsupported,
+             fmt::format("recipe '{}': an accuracy search or precision budget on a language "
+                         "model is not supported yet (their trials rank by top-1 class)",
+                         rec.name));
     check_trainable(rec, base);
     std::optional<loaded_data> own_tune;
     const loaded_data* tune =
         rec.finetune ? &finetune_data(rec, calib, data_opts, own_tune) : nullptr;
     // Without labels the validator takes the baseline's top-1 answers as the labels: accuracy is
     // then agreement with the baseline (docs/cli.md).
-    if (evaluation_of(eval).labels.empty())
+    if (!language_model && evaluation_of(eval).labels.empty())
         note(c, fmt::format("note: the evaluation data '{}' has no labels: accuracy is top-1 "
                             "agreement with the baseline",
                             eval.spec));
@@ -1300,20 +1362,36 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
         engine_baseline = engine_runner_for(o.engine, "baseline", serialize_onnx(base, false),
                                             base_bytes, own_baseline.work_per_sample());
     runner& baseline = engine_baseline ? *engine_baseline : own_baseline;
-    const double base_acc = top1(baseline, eval, "baseline accuracy", c);
-    const auto data_text = json{{"calibration", json::parse(data_json(calib, data_opts))},
+    json base_metrics;
+    std::string base_text;
+    if (language_model) {
+        const auto f = next_token_baseline(baseline, eval, "baseline perplexity", c);
+        base_metrics = {{"perplexity", f.perplexity},
+                        {"next_token_accuracy", f.accuracy},
+                        {"model_bytes", base_bytes},
+                        {"sequences", eval.data.size()},
+                        {"tokens", f.tokens}};
+        base_text = fmt::format("perplexity {:.4f}, next-token accuracy {:.2f}% on {} sequences "
+                                "({} tokens)",
+                                f.perplexity, 100 * f.accuracy, eval.data.size(), f.tokens);
+    } else {
+        const double base_acc = top1(baseline, eval, "baseline accuracy", c);
+        base_metrics = {
+            {"accuracy", base_acc}, {"model_bytes", base_bytes}, {"samples", eval.data.size()}};
+        base_text = fmt::format("{} on {} samples",
+                                std::isnan(base_acc) ? std::string("no labels")
+                                                     : fmt::format("top-1 {:.2f}%", 100 * base_acc),
+                                eval.data.size());
+    }
+    const auto data_text = json{{"calibration", json::parse(data_json(calib, calib_opts))},
                                 {"evaluation", json::parse(data_json(eval, data_opts))}}
                                .dump();
     ledger l(o.ledger);
-    const auto base_entry = record_baseline(
-        l, o.actor, key ? &*key : nullptr, o.model,
-        json{{"accuracy", base_acc}, {"model_bytes", base_bytes}, {"samples", eval.data.size()}}
-            .dump(),
-        json::parse(data_json(eval, data_opts)).dump());
-    note(c, fmt::format("baseline: {} on {} samples, {} (ledger record {})",
-                        std::isnan(base_acc) ? std::string("no labels")
-                                             : fmt::format("top-1 {:.2f}%", 100 * base_acc),
-                        eval.data.size(), format_bytes(double(base_bytes)), base_entry.seq));
+    const auto base_entry =
+        record_baseline(l, o.actor, key ? &*key : nullptr, o.model, base_metrics.dump(),
+                        json::parse(data_json(eval, data_opts)).dump());
+    note(c, fmt::format("baseline: {}, {} (ledger record {})", base_text,
+                        format_bytes(double(base_bytes)), base_entry.seq));
 
     // 2. Calibrate and apply the recipe layer by layer; with an accuracy search, the layers it
     // keeps are excluded or overridden in the recipe (so the recorded recipe reproduces it).
@@ -1484,7 +1562,9 @@ sweep_outcome sweep(const sweep_request& o, const pipeline_events& c) {
     const auto opts = options_of(o.validation);
     model base = load_model(o.model);
     const auto data_opts = options_of(o.data, model_sample_shape(base));
-    const auto calib = load_data(o.calib, data_opts);
+    auto calib_opts = data_opts; // the slice file names evaluation samples
+    calib_opts.slices_file.clear();
+    const auto calib = load_data(o.calib, calib_opts);
     const auto eval = load_data(o.eval, data_opts);
     const auto base_bytes = onnx_file_bytes(base);
     sized_runner baseline(base, {}, "baseline f32", base_bytes);

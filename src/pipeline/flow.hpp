@@ -28,6 +28,14 @@ namespace hone::pipeline {
 /// or Identity nodes become weights (hone::fold_weight_casts), so their layers are found.
 HONE_EXPORT model load_model(const std::filesystem::path& path);
 
+/// Whether the model's single input takes token ids (i64): a language model, validated
+/// on next-token predictions (hone/validate/validator.hpp).
+HONE_EXPORT bool takes_tokens(const model& m);
+
+/// Fails (dtype_mismatch naming the data and the model's input) when the data's kind does not
+/// fit the model: token ids for a model of f32 inputs, or the reverse.
+HONE_EXPORT void check_data_kind(const model& m, const loaded_data& d);
+
 /// The shape of one sample of the model's single input (its dims after the batch), −1 for a
 /// dynamic (symbolic) dimension: the data or input_shape resolves it. Unsupported naming the
 /// model for several inputs.

@@ -296,6 +296,34 @@ std::string n(double x) { return fmt::format("{:.1f}", std::isfinite(x) ? x : 0.
 
 // The accuracy delta of each slice as a forest plot: a dot at the delta, a line over the
 // interval, the zero line, and the policy's slice bound when known.
+// A language model's figures per slice (validation_report::language_model's JSON).
+std::string language_model_table(const json& lm) {
+    std::string h = "<h2>Language model: perplexity, KL and agreement per slice</h2>\n"
+                    "<table id=\"language_model\"><tr><th>set</th><th>sequences</th>"
+                    "<th>tokens</th><th>perplexity</th><th>change</th><th>interval</th>"
+                    "<th>mean KL</th><th>top-1 agreement</th><th>flip rate</th></tr>\n";
+    const auto add = [&](const json& s) {
+        const auto v = [&](const char* key) { return num(member(s, key), "value"); };
+        const json& change = member(s, "perplexity_change");
+        const auto lo = num(change, "low"), hi = num(change, "high");
+        const auto b = v("baseline_perplexity"), c = v("candidate_perplexity");
+        h += fmt::format(
+            "<tr><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{} &#8594; {}</td><td>{}</td>"
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            html_escape(str(s, "name")), num(s, "sequences").value_or(0),
+            num(s, "tokens").value_or(0), b ? fmt::format("{:.4f}", *b) : dash,
+            c ? fmt::format("{:.4f}", *c) : dash, signed_pct(v("perplexity_change"), 3),
+            lo && hi ? fmt::format("[{}, {}]", signed_pct(lo, 3), signed_pct(hi, 3)) : dash,
+            v("mean_kl") ? fmt::format("{:.3g}", *v("mean_kl")) : dash, pct(v("top1_agreement")),
+            pct(v("flip_rate")));
+    };
+    add(member(lm, "overall"));
+    if (const json& slices = member(lm, "slices"); slices.is_array())
+        for (const auto& s : slices)
+            add(s);
+    return h + "</table>\n";
+}
+
 std::string forest_svg(const json& slices, std::optional<double> bound,
                        std::optional<double> min_samples) {
     if (!slices.is_array() || slices.empty()) return {};
@@ -554,6 +582,7 @@ std::string render_html(const json& r) {
     h += "</th><th>";
     h += html_escape(cand_name.empty() ? "candidate" : cand_name);
     h += "</th><th>change</th></tr>\n";
+    const json& lm = member(metrics, "language_model");
     const auto row = [&](const std::string& label, const std::string& b, const std::string& c,
                          const std::string& change) {
         h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", label, b, c,
@@ -566,11 +595,35 @@ std::string render_html(const json& r) {
         if (auto ci = pair_of(acc, "delta_interval"))
             change += fmt::format(" <span class=\"muted\">[{}, {}]</span>", signed_pct(ci->first),
                                   signed_pct(ci->second));
-        row("top-1 accuracy", pct(ba), pct(ca), change);
+        row(lm.is_object() ? "next-token accuracy" : "top-1 accuracy", pct(ba), pct(ca), change);
+        if (lm.is_object()) {
+            const json& o = member(lm, "overall");
+            const auto value = [&](const char* key) { return num(member(o, key), "value"); };
+            const auto ci = [&](const char* key, auto text) {
+                const json& e = member(o, key);
+                const auto lo = num(e, "low"), hi = num(e, "high");
+                return lo && hi ? fmt::format(" <span class=\"muted\">[{}, {}]</span>", text(*lo),
+                                              text(*hi))
+                                : std::string();
+            };
+            const auto fixed = [](double x) { return fmt::format("{:.4f}", x); };
+            const auto ppl_b = value("baseline_perplexity"), ppl_c = value("candidate_perplexity");
+            const auto change_ppl = value("perplexity_change");
+            row("perplexity", ppl_b ? fixed(*ppl_b) : dash, ppl_c ? fixed(*ppl_c) : dash,
+                (change_ppl ? signed_pct(*change_ppl) : dash) +
+                    ci("perplexity_change", [](double x) { return signed_pct(x); }));
+            const auto kl = value("mean_kl");
+            row("mean KL to baseline (nats/token)", dash, kl ? fmt::format("{:.3g}", *kl) : dash,
+                ci("mean_kl", [](double x) { return fmt::format("{:.3g}", x); }));
+            row("flip rate (right ↔ wrong)", dash, pct(value("flip_rate")), "");
+        }
         if (num(base, "top_k_accuracy") || num(cand, "top_k_accuracy"))
             row("top-k accuracy", pct(num(base, "top_k_accuracy")),
                 pct(num(cand, "top_k_accuracy")), "");
-        if (auto a = num(cand, "agreement")) row("top-1 agreement with baseline", dash, pct(a), "");
+        if (auto a = num(cand, "agreement"))
+            row(lm.is_object() ? "next-token top-1 agreement with baseline"
+                               : "top-1 agreement with baseline",
+                dash, pct(a), "");
         const auto bb = num(base, "model_bytes"), cb = num(cand, "model_bytes");
         row("model size", bytes_cell(bb), bytes_cell(cb), ratio_text(bb, cb, "smaller"));
     }
@@ -597,7 +650,14 @@ std::string render_html(const json& r) {
                                 num(l, "candidate_gops").value_or(0)));
         }
     h += "</table>\n";
-    if (acc.is_object())
+    if (lm.is_object()) {
+        h += fmt::format("<p class=\"muted\">Paired on the same token sequences: next-token "
+                         "predictions of both models at every position. Intervals: {:.0f}% "
+                         "(paired block bootstrap over sequences, {:.0f} resamples).</p>\n",
+                         100 * num(lm, "confidence").value_or(0.95),
+                         num(lm, "resamples").value_or(0));
+        h += language_model_table(lm);
+    } else if (acc.is_object())
         h += fmt::format(
             "<p class=\"muted\">Paired on the same samples: {:.0f} regressions, {:.0f} "
             "improvements, exact McNemar p = {:.3g}. Intervals: {:.0f}% "

@@ -45,19 +45,27 @@ policy policy::for_tier(risk_tier tier) {
     case risk_tier::low:
         p.max_accuracy_drop = 0.02, p.max_slice_accuracy_drop = 0.05;
         p.min_agreement = 0.95, p.max_latency_regression = 0.25;
+        p.max_perplexity_increase = 0.05, p.max_slice_perplexity_increase = 0.10;
+        p.max_mean_kl = 0.05, p.min_token_agreement = 0.90;
         break;
     case risk_tier::medium:
         p.max_accuracy_drop = 0.01, p.max_slice_accuracy_drop = 0.03;
         p.min_agreement = 0.97, p.max_latency_regression = 0.10;
+        p.max_perplexity_increase = 0.02, p.max_slice_perplexity_increase = 0.05;
+        p.max_mean_kl = 0.02, p.min_token_agreement = 0.95;
         break;
     case risk_tier::high:
         p.max_accuracy_drop = 0.005, p.max_slice_accuracy_drop = 0.015;
         p.min_agreement = 0.985, p.max_latency_regression = 0.05, p.required_approvals = 1;
+        p.max_perplexity_increase = 0.01, p.max_slice_perplexity_increase = 0.03;
+        p.max_mean_kl = 0.01, p.min_token_agreement = 0.97;
         break;
     case risk_tier::critical:
         p.max_accuracy_drop = 0.002, p.max_slice_accuracy_drop = 0.01;
         p.min_agreement = 0.995, p.max_latency_regression = 0.0, p.required_approvals = 2;
         p.judge_by_confidence_bound = true;
+        p.max_perplexity_increase = 0.005, p.max_slice_perplexity_increase = 0.02;
+        p.max_mean_kl = 0.005, p.min_token_agreement = 0.98;
         break;
     }
     return p;
@@ -108,7 +116,11 @@ policy policy::from_json(std::string_view text, std::string_view source) {
                                                    "required_approvals",
                                                    "judge_by_confidence_bound",
                                                    "confidence",
-                                                   "min_slice_samples"};
+                                                   "min_slice_samples",
+                                                   "max_perplexity_increase",
+                                                   "max_slice_perplexity_increase",
+                                                   "max_mean_kl",
+                                                   "min_token_agreement"};
     for (const auto& [key, value] : j.items())
         if (std::find(known.begin(), known.end(), key) == known.end())
             fail(status::format_error, fmt::format("{}: unknown field '{}'", source, key));
@@ -145,6 +157,12 @@ policy policy::from_json(std::string_view text, std::string_view source) {
         fail(status::format_error,
              fmt::format("{}: field 'confidence' must be strictly between 0 and 1", source));
     p.min_slice_samples = count_field(j, "min_slice_samples", p.min_slice_samples, source);
+    p.max_perplexity_increase =
+        fraction_field(j, "max_perplexity_increase", p.max_perplexity_increase, source, 100.0);
+    p.max_slice_perplexity_increase = fraction_field(
+        j, "max_slice_perplexity_increase", p.max_slice_perplexity_increase, source, 100.0);
+    p.max_mean_kl = fraction_field(j, "max_mean_kl", p.max_mean_kl, source, 100.0);
+    p.min_token_agreement = fraction_field(j, "min_token_agreement", p.min_token_agreement, source);
     return p;
 }
 
@@ -160,7 +178,11 @@ std::string policy::to_json() const {
                     {"required_approvals", required_approvals},
                     {"judge_by_confidence_bound", judge_by_confidence_bound},
                     {"confidence", confidence},
-                    {"min_slice_samples", min_slice_samples}};
+                    {"min_slice_samples", min_slice_samples},
+                    {"max_perplexity_increase", max_perplexity_increase},
+                    {"max_slice_perplexity_increase", max_slice_perplexity_increase},
+                    {"max_mean_kl", max_mean_kl},
+                    {"min_token_agreement", min_token_agreement}};
     return j.dump();
 }
 
@@ -211,8 +233,9 @@ decision decide(const policy& p, const comparison& c) {
     };
     const char* basis = p.judge_by_confidence_bound ? " (pessimistic end of the interval)" : "";
     const double drop = judged_drop(p, c.baseline_accuracy, c.candidate_accuracy, c.accuracy_delta);
+    const auto& lm = c.language_model;
     check("accuracy_drop", "", drop, p.max_accuracy_drop, drop <= p.max_accuracy_drop + slack,
-          fmt::format("top-1 accuracy {} → {}: drop {}{} {} the bound {}",
+          fmt::format("{} accuracy {} → {}: drop {}{} {} the bound {}", lm ? "next-token" : "top-1",
                       percent(c.baseline_accuracy), percent(c.candidate_accuracy), percent(drop),
                       basis, drop <= p.max_accuracy_drop + slack ? "within" : "exceeds",
                       percent(p.max_accuracy_drop)));
@@ -232,7 +255,52 @@ decision decide(const policy& p, const comparison& c) {
                           percent(s.candidate_accuracy), percent(sd), basis,
                           ok ? "within" : "exceeds", percent(p.max_slice_accuracy_drop)));
     }
-    if (c.agreement) {
+    if (lm) {
+        // The pessimistic end of an interval, or the point value.
+        const auto judged = [&](double value, const interval& ci) {
+            return p.judge_by_confidence_bound ? ci.high : value;
+        };
+        const double inc = judged(lm->perplexity_change, lm->perplexity_change_ci);
+        const bool ok = inc <= p.max_perplexity_increase + slack;
+        check("perplexity_increase", "", inc, p.max_perplexity_increase, ok,
+              fmt::format("perplexity {:+.3f}% [{:+.3f}%, {:+.3f}%]{}: {} the bound {:+.2f}%",
+                          100 * lm->perplexity_change, 100 * lm->perplexity_change_ci.low,
+                          100 * lm->perplexity_change_ci.high, basis, ok ? "within" : "exceeds",
+                          100 * p.max_perplexity_increase));
+        for (const auto& s : lm->slices) {
+            if (s.sequences < p.min_slice_samples) {
+                check("slice_perplexity_increase", s.name, s.perplexity_change,
+                      p.max_slice_perplexity_increase, true,
+                      fmt::format("slice '{}': {} sequences, fewer than {}: reported, not gated",
+                                  s.name, s.sequences, p.min_slice_samples));
+                continue;
+            }
+            const double si = judged(s.perplexity_change, s.perplexity_change_ci);
+            const bool sok = si <= p.max_slice_perplexity_increase + slack;
+            check("slice_perplexity_increase", s.name, si, p.max_slice_perplexity_increase, sok,
+                  fmt::format("slice '{}' ({} sequences): perplexity {:+.3f}% [{:+.3f}%, "
+                              "{:+.3f}%]{}: {} the bound {:+.2f}%",
+                              s.name, s.sequences, 100 * s.perplexity_change,
+                              100 * s.perplexity_change_ci.low, 100 * s.perplexity_change_ci.high,
+                              basis, sok ? "within" : "exceeds",
+                              100 * p.max_slice_perplexity_increase));
+        }
+        const double kl = judged(lm->mean_kl, lm->mean_kl_ci);
+        const bool kok = kl <= p.max_mean_kl + slack;
+        check("mean_kl", "", kl, p.max_mean_kl, kok,
+              fmt::format("mean KL(baseline ‖ candidate) {:.3g} nats per token [{:.3g}, {:.3g}]{}: "
+                          "{} the bound {:.3g}",
+                          lm->mean_kl, lm->mean_kl_ci.low, lm->mean_kl_ci.high, basis,
+                          kok ? "within" : "exceeds", p.max_mean_kl));
+        if (c.agreement) {
+            const bool aok = *c.agreement >= p.min_token_agreement - slack;
+            check("token_agreement", "", *c.agreement, p.min_token_agreement, aok,
+                  fmt::format("next-token top-1 agreement with the baseline {} {} the minimum {} "
+                              "(flip rate {})",
+                              percent(*c.agreement), aok ? "meets" : "is below",
+                              percent(p.min_token_agreement), percent(lm->flip_rate)));
+        }
+    } else if (c.agreement) {
         const bool ok = *c.agreement >= p.min_agreement - slack;
         check("agreement", "", *c.agreement, p.min_agreement, ok,
               fmt::format("top-1 agreement with the baseline {} {} the minimum {}",

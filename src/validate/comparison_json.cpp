@@ -86,6 +86,40 @@ comparison comparison_from_metrics_json(std::string_view metrics, std::string_vi
             c.slices.push_back(std::move(s));
         }
     }
+    if (j.contains("language_model")) {
+        const json& lm = j.at("language_model");
+        const json& overall = r.at(lm, "overall", "language_model.");
+        const auto estimate = [&](const json& from, const char* key, const std::string& path,
+                                  double& value, interval* ci) {
+            const json& e = r.at(from, key, path);
+            const std::string at = path + key + ".";
+            value = r.number(e, "value", at);
+            if (ci) *ci = {r.number(e, "low", at), r.number(e, "high", at)};
+        };
+        language_model_comparison g;
+        const std::string path = "language_model.overall.";
+        estimate(overall, "perplexity_change", path, g.perplexity_change, &g.perplexity_change_ci);
+        estimate(overall, "mean_kl", path, g.mean_kl, &g.mean_kl_ci);
+        estimate(overall, "flip_rate", path, g.flip_rate, nullptr);
+        const json& slices = r.at(lm, "slices", "language_model.");
+        if (!slices.is_array())
+            fail(status::format_error,
+                 fmt::format("{}: field 'language_model.slices' is not an array", source));
+        for (std::size_t i = 0; i < slices.size(); ++i) {
+            const std::string sp = fmt::format("language_model.slices[{}].", i);
+            lm_slice_change s;
+            const json& name = r.at(slices[i], "name", sp);
+            if (!name.is_string())
+                fail(status::format_error,
+                     fmt::format("{}: field '{}name' is not a string", source, sp));
+            s.name = name.get<std::string>();
+            s.sequences = r.count(slices[i], "sequences", sp);
+            estimate(slices[i], "perplexity_change", sp, s.perplexity_change,
+                     &s.perplexity_change_ci);
+            g.slices.push_back(std::move(s));
+        }
+        c.language_model = std::move(g);
+    }
     // The validator judges latency at its last (largest) batch size.
     if (j.contains("latency") && j.at("latency").is_array() && !j.at("latency").empty()) {
         const json& last = j.at("latency").back();

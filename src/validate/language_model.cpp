@@ -44,8 +44,9 @@ bool all_finite(const float* x, std::int64_t n) {
 
 // The figures of one set of (resampled) sequences.
 struct figures {
-    double ppl_b, ppl_c, change, kl, agree, flip, acc_b, acc_c;
+    double ppl_b, ppl_c, change, kl, agree, flip, acc_b, acc_c, acc_change;
 };
+constexpr int figure_count = 9;
 
 figures figures_of(const lm_sequence_stats& s) {
     const double n = double(s.tokens);
@@ -57,7 +58,8 @@ figures figures_of(const lm_sequence_stats& s) {
             double(s.agreements) / n,
             double(s.flips) / n,
             double(s.baseline_correct) / n,
-            double(s.candidate_correct) / n};
+            double(s.candidate_correct) / n,
+            double(s.candidate_correct - s.baseline_correct) / n};
 }
 
 void accumulate(lm_sequence_stats& into, const lm_sequence_stats& s) {
@@ -99,7 +101,7 @@ lm_slice_metrics bootstrap(std::string name, std::span<const lm_sequence_stats> 
     // implicitly by skipping it; with at least one token in the slice that is rare.
     std::mt19937_64 rng(mix(o.seed ^ mix(stream)));
     const auto n = static_cast<u128>(members.size());
-    std::vector<std::vector<double>> draws(8);
+    std::vector<std::vector<double>> draws(figure_count);
     for (auto& d : draws)
         d.reserve(static_cast<std::size_t>(o.resamples));
     for (int r = 0; r < o.resamples;) {
@@ -111,18 +113,21 @@ lm_slice_metrics bootstrap(std::string name, std::span<const lm_sequence_stats> 
         }
         if (s.tokens == 0) continue;
         const figures f = figures_of(s);
-        const double v[8] = {f.ppl_b, f.ppl_c, f.change, f.kl, f.agree, f.flip, f.acc_b, f.acc_c};
-        for (int j = 0; j < 8; ++j)
+        const double v[figure_count] = {f.ppl_b, f.ppl_c, f.change, f.kl,        f.agree,
+                                        f.flip,  f.acc_b, f.acc_c,  f.acc_change};
+        for (int j = 0; j < figure_count; ++j)
             draws[j].push_back(v[j]);
         ++r;
     }
-    estimate* out[8] = {&m.baseline_perplexity, &m.candidate_perplexity,
-                        &m.perplexity_change,   &m.mean_kl,
-                        &m.top1_agreement,      &m.flip_rate,
-                        &m.baseline_accuracy,   &m.candidate_accuracy};
-    const double val[8] = {point.ppl_b, point.ppl_c, point.change, point.kl,
-                           point.agree, point.flip,  point.acc_b,  point.acc_c};
-    for (int j = 0; j < 8; ++j)
+    estimate* out[figure_count] = {&m.baseline_perplexity, &m.candidate_perplexity,
+                                   &m.perplexity_change,   &m.mean_kl,
+                                   &m.top1_agreement,      &m.flip_rate,
+                                   &m.baseline_accuracy,   &m.candidate_accuracy,
+                                   &m.accuracy_change};
+    const double val[figure_count] = {point.ppl_b, point.ppl_c, point.change,
+                                      point.kl,    point.agree, point.flip,
+                                      point.acc_b, point.acc_c, point.acc_change};
+    for (int j = 0; j < figure_count; ++j)
         *out[j] = {val[j], percentile_interval(draws[j], o.confidence)};
     return m;
 }
@@ -142,7 +147,8 @@ nlohmann::json slice_json(const lm_slice_metrics& m) {
             {"top1_agreement", estimate_json(m.top1_agreement)},
             {"flip_rate", estimate_json(m.flip_rate)},
             {"baseline_accuracy", estimate_json(m.baseline_accuracy)},
-            {"candidate_accuracy", estimate_json(m.candidate_accuracy)}};
+            {"candidate_accuracy", estimate_json(m.candidate_accuracy)},
+            {"accuracy_change", estimate_json(m.accuracy_change)}};
 }
 
 } // namespace
@@ -260,6 +266,27 @@ lm_comparison compare_language_models(std::span<const lm_sequence_stats> sequenc
     }
     for (std::size_t k = 0; k < order.size(); ++k)
         c.slices.push_back(bootstrap(order[k], sequences, members[order[k]], k + 1, o));
+    return c;
+}
+
+lm_comparison compare_language_model_slices(std::span<const lm_sequence_stats> sequences,
+                                            std::span<const named_slice> slices,
+                                            const lm_metrics_options& o) {
+    lm_comparison c = compare_language_models(sequences, {}, o);
+    for (std::size_t k = 0; k < slices.size(); ++k) {
+        std::vector<std::size_t> members;
+        for (const std::uint32_t i : slices[k].samples) {
+            if (i >= sequences.size())
+                fail(status::invalid_argument,
+                     fmt::format("{}: slice '{}' names sequence {}, but there are {}", fn,
+                                 slices[k].name, i, sequences.size()));
+            members.push_back(i);
+        }
+        if (members.empty())
+            fail(status::invalid_argument,
+                 fmt::format("{}: slice '{}' has no sequences", fn, slices[k].name));
+        c.slices.push_back(bootstrap(slices[k].name, sequences, members, k + 1, o));
+    }
     return c;
 }
 

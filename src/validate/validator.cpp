@@ -2,6 +2,7 @@
 
 #include "hone/core/error.hpp"
 #include "hone/kernels/peak.hpp"
+#include "hone/validate/language_model.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -97,28 +98,11 @@ json latency_json(const latency_stats& s) {
             {"p90", s.p90_ms}, {"p99", s.p99_ms},   {"max", s.max_ms}};
 }
 
-} // namespace
-
-validation_report validate(runner& baseline, runner& candidate, const evaluation_set& data,
-                           const validator_options& o) {
+// Classification: top-1 against the labels (or the baseline's answers), paired per sample.
+validation_report compare_classes(runner& baseline, runner& candidate, const evaluation_set& data,
+                                  const validator_options& o) {
     const auto& in = data.inputs;
-    if (in.rank() < 1 || in.dims()[0] == 0)
-        fail(status::invalid_argument,
-             fmt::format("validate: evaluation set '{}' has no samples", data.name));
     const std::int64_t n = in.dims()[0];
-    if (!data.labels.empty() && static_cast<std::int64_t>(data.labels.size()) != n)
-        fail(status::invalid_argument,
-             fmt::format("validate: evaluation set '{}' has {} samples but {} labels", data.name, n,
-                         data.labels.size()));
-    if (o.batch_size < 1)
-        fail(status::invalid_argument, fmt::format("validate: batch size {}", o.batch_size));
-    for (const auto& s : data.slices)
-        for (std::uint32_t i : s.samples)
-            if (i >= n)
-                fail(status::invalid_argument,
-                     fmt::format("validate: slice '{}' names sample {}, but '{}' has {}", s.name, i,
-                                 data.name, n));
-
     // Without labels, the baseline's own top-1 answers are the labels: accuracy then means
     // agreement with the baseline.
     metric_collector base_metrics({o.top_k}), cand_metrics({o.top_k});
@@ -152,9 +136,6 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
     }
 
     validation_report r;
-    r.data_name = data.name;
-    r.baseline_name = baseline.name();
-    r.candidate_name = candidate.name();
     r.baseline = base_metrics.summary();
     r.candidate = cand_metrics.summary();
     const auto base_ok = base_metrics.correct(), cand_ok = cand_metrics.correct();
@@ -222,6 +203,111 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
     }
     for (const auto& s : r.slices)
         c.slices.push_back(s.figures);
+    return r;
+}
+
+// Language models: next-token predictions on token sequences [N, seq] (i64), paired per
+// sequence (hone/validate/language_model.hpp); the comparison's accuracy is next-token accuracy.
+validation_report compare_next_tokens(runner& baseline, runner& candidate,
+                                      const evaluation_set& data, const validator_options& o) {
+    const auto& in = data.inputs;
+    const std::int64_t n = in.dims()[0];
+    if (in.rank() != 2)
+        fail(status::shape_mismatch,
+             fmt::format("validate: token sequences of '{}' are {}; a language model's "
+                         "evaluation set is [sequences, tokens] of i64",
+                         data.name, in.dims().to_string()));
+    std::vector<lm_sequence_stats> sums;
+    for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
+        const std::int64_t end = std::min(n, begin + o.batch_size);
+        const auto batch = in.slice(0, begin, end);
+        const tensor out_base = baseline.run(batch);
+        const tensor out_cand = candidate.run(batch);
+        if (!(out_base.dims() == out_cand.dims()) || out_base.dims().rank() != 3 ||
+            out_base.dims()[0] != end - begin || out_base.dims()[1] != in.dims()[1])
+            fail(status::shape_mismatch,
+                 fmt::format("validate: for token sequences {} '{}' gave {} and '{}' gave {} "
+                             "(a language model gives logits [batch, seq, vocab])",
+                             batch.dims().to_string(), baseline.name(), out_base.dims().to_string(),
+                             candidate.name(), out_cand.dims().to_string()));
+        const tensor targets = next_token_targets(batch);
+        const auto part = lm_sequence_statistics(out_base.view(), out_cand.view(), targets.view());
+        sums.insert(sums.end(), part.begin(), part.end());
+    }
+    lm_metrics_options lo;
+    lo.confidence = o.confidence;
+    lo.resamples = o.bootstrap_resamples;
+    lo.seed = o.seed;
+    const lm_comparison lm = compare_language_model_slices(sums, data.slices, lo);
+
+    validation_report r;
+    r.baseline.samples = r.candidate.samples = static_cast<std::uint64_t>(n);
+    r.baseline.has_labels = r.candidate.has_labels = true;
+    r.baseline.accuracy = lm.overall.baseline_accuracy.value;
+    r.candidate.accuracy = lm.overall.candidate_accuracy.value;
+    r.candidate.has_reference = true;
+    r.candidate.agreement = lm.overall.top1_agreement.value;
+    r.candidate.mean_kl = lm.overall.mean_kl.value;
+    comparison& c = r.comparison;
+    c.samples = static_cast<std::uint64_t>(n);
+    c.baseline_accuracy = r.baseline.accuracy;
+    c.candidate_accuracy = r.candidate.accuracy;
+    c.accuracy_delta = lm.overall.accuracy_change.ci;
+    c.agreement = r.candidate.agreement;
+    language_model_comparison g;
+    g.perplexity_change = lm.overall.perplexity_change.value;
+    g.perplexity_change_ci = lm.overall.perplexity_change.ci;
+    g.mean_kl = lm.overall.mean_kl.value;
+    g.mean_kl_ci = lm.overall.mean_kl.ci;
+    g.flip_rate = lm.overall.flip_rate.value;
+    for (const auto& s : lm.slices) {
+        const auto seqs = static_cast<std::uint64_t>(s.sequences);
+        g.slices.push_back({s.name, seqs, s.perplexity_change.value, s.perplexity_change.ci});
+        c.slices.push_back({s.name, seqs, s.baseline_accuracy.value, s.candidate_accuracy.value,
+                            s.accuracy_change.ci});
+        slice_report sr;
+        sr.figures = c.slices.back();
+        r.slices.push_back(std::move(sr));
+    }
+    c.language_model = std::move(g);
+    r.language_model = lm;
+    return r;
+}
+
+} // namespace
+
+validation_report validate(runner& baseline, runner& candidate, const evaluation_set& data,
+                           const validator_options& o) {
+    const auto& in = data.inputs;
+    if (in.rank() < 1 || in.dims()[0] == 0)
+        fail(status::invalid_argument,
+             fmt::format("validate: evaluation set '{}' has no samples", data.name));
+    const std::int64_t n = in.dims()[0];
+    if (!data.labels.empty() && static_cast<std::int64_t>(data.labels.size()) != n)
+        fail(status::invalid_argument,
+             fmt::format("validate: evaluation set '{}' has {} samples but {} labels", data.name, n,
+                         data.labels.size()));
+    if (o.batch_size < 1)
+        fail(status::invalid_argument, fmt::format("validate: batch size {}", o.batch_size));
+    for (const auto& s : data.slices)
+        for (std::uint32_t i : s.samples)
+            if (i >= n)
+                fail(status::invalid_argument,
+                     fmt::format("validate: slice '{}' names sample {}, but '{}' has {}", s.name, i,
+                                 data.name, n));
+
+    const bool tokens = in.type() == dtype::i64;
+    if (tokens && !data.labels.empty())
+        fail(status::invalid_argument,
+             fmt::format("validate: '{}' holds token sequences; a language model's targets are "
+                         "the next tokens, labels are not used",
+                         data.name));
+    validation_report r = tokens ? compare_next_tokens(baseline, candidate, data, o)
+                                 : compare_classes(baseline, candidate, data, o);
+    r.data_name = data.name;
+    r.baseline_name = baseline.name();
+    r.candidate_name = candidate.name();
+    comparison& c = r.comparison;
     if (baseline.model_bytes() > 0) c.baseline_bytes = baseline.model_bytes();
     if (candidate.model_bytes() > 0) c.candidate_bytes = candidate.model_bytes();
 
@@ -315,6 +401,7 @@ std::string validation_report::to_json() const {
               {"slices", std::move(slices_json)},
               {"latency", std::move(latency_json_list)},
               {"peak_resident_bytes", peak_resident_bytes}};
+    if (language_model) j["language_model"] = json::parse(language_model->to_json());
     if (comparison.baseline_bytes) j["baseline"]["model_bytes"] = *comparison.baseline_bytes;
     if (comparison.candidate_bytes) j["candidate"]["model_bytes"] = *comparison.candidate_bytes;
     return j.dump();

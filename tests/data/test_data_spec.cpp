@@ -269,8 +269,27 @@ TEST_CASE("slice files: index lists and NPY masks, renumbered through a subset")
         b.slices_file = t.path / "bad.json";
         return error_of([&] { load_data(spec, b); }, code);
     };
-    CHECK(slice_error("[1,2]", hone::status::format_error).find("expected an object") !=
+    CHECK(slice_error("[1,2]", hone::status::format_error)
+              .find("2 labels for the data's 10 samples") != std::string::npos);
+    CHECK(slice_error("[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",3]",
+                      hone::status::format_error)
+              .find("label 3 of sample 9 is not a non-empty string") != std::string::npos);
+    CHECK(slice_error("7", hone::status::format_error).find("expected an object") !=
           std::string::npos);
+    // A label array: a slice per label in order of first appearance, renumbered by a subset.
+    hone::write_file_atomic(
+        t.path / "labels.json",
+        R"(["Ruth", "Jonah", "Ruth", "Jonah", "Ruth", "James", "Ruth", "Jonah", "Ruth", "Ruth"])");
+    hone::data_options lo;
+    lo.slices_file = t.path / "labels.json";
+    const auto books = load_data(spec, lo).slices;
+    REQUIRE(books.size() == 3);
+    CHECK(books[0].name == "Ruth");
+    CHECK(books[0].samples == std::vector<std::uint32_t>{0, 2, 4, 6, 8, 9});
+    CHECK(books[1].name == "Jonah");
+    CHECK(books[1].samples == std::vector<std::uint32_t>{1, 3, 7});
+    CHECK(books[2].name == "James");
+    CHECK(books[2].samples == std::vector<std::uint32_t>{5});
     CHECK(slice_error("{\"a\": [10]}", hone::status::format_error)
               .find("slice 'a': index 10 is outside the data's 10 samples") != std::string::npos);
     CHECK(slice_error("{\"a\": [1.5]}", hone::status::format_error)

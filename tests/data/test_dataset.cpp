@@ -74,3 +74,32 @@ TEST_CASE("NPY pairs and mismatches") {
                          doctest::Contains("label -1 of sample 1"), hone::error);
     fs::remove_all(dir);
 }
+
+TEST_CASE("token ids: i64 kept, i32 widened, subsets and reshapes keep the type, no normalizing") {
+    const fs::path dir = fs::temp_directory_path() / ("hone-tokens-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    hone::tensor ids(hone::dtype::i32, {4, 3});
+    auto v = ids.span<std::int32_t>();
+    for (std::size_t i = 0; i < v.size(); ++i)
+        v[i] = static_cast<std::int32_t>(100 * (i / 3) + i % 3); // row r holds 100r, 100r+1, …
+    hone::save_npy(dir / "ids.npy", ids);
+    auto d = hone::dataset::from_npy(dir / "ids.npy", {});
+    REQUIRE(d.inputs().type() == hone::dtype::i64);
+    CHECK(d.inputs().span<std::int64_t>()[4] == 101);
+    const auto sub = d.subset(2, 7);
+    REQUIRE(sub.inputs().type() == hone::dtype::i64);
+    for (std::int64_t r = 0; r < 2; ++r) {
+        const auto row = sub.inputs().span<std::int64_t>().subspan(std::size_t(3 * r), 3);
+        CHECK(row[1] == row[0] + 1); // whole rows were copied
+        CHECK(row[0] % 100 == 0);
+    }
+    const auto flat = d.reshaped(hone::shape{3});
+    CHECK(flat.inputs().type() == hone::dtype::i64);
+    CHECK_THROWS_WITH_AS(d.normalize(0.5f, 2.0f), doctest::Contains("cannot be normalized"),
+                         hone::error);
+    hone::tensor bytes(hone::dtype::i8, {2, 2});
+    hone::save_npy(dir / "i8.npy", bytes);
+    CHECK_THROWS_WITH_AS(hone::dataset::from_npy(dir / "i8.npy", {}),
+                         doctest::Contains("i32/i64 token ids"), hone::error);
+    fs::remove_all(dir);
+}

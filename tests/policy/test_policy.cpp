@@ -202,3 +202,95 @@ TEST_CASE("the decision's JSON is what the ledger's approval rules read") {
     CHECK(j.at("approvals_required") == 2);
     CHECK(j.at("reasons").at(0).at("metric") == "accuracy_drop");
 }
+
+TEST_CASE("language models: perplexity, slice perplexity, KL and token agreement gates") {
+    // A comparison of next-token predictions; every figure within the medium tier's bounds.
+    const auto lm_comparison = [] {
+        hone::comparison c;
+        c.samples = 128;
+        c.baseline_accuracy = 0.52;
+        c.candidate_accuracy = 0.519;
+        c.accuracy_delta = {-0.004, 0.002};
+        c.agreement = 0.96; // below the classification min_agreement 0.97: not what is gated
+        hone::language_model_comparison g;
+        g.perplexity_change = 0.015;
+        g.perplexity_change_ci = {0.012, 0.021};
+        g.mean_kl = 0.01;
+        g.mean_kl_ci = {0.009, 0.011};
+        g.flip_rate = 0.02;
+        g.slices = {{"Ruth", 32, 0.02, {0.01, 0.03}}, {"tiny", 5, 0.5, {0.2, 0.9}}};
+        c.language_model = g;
+        return c;
+    };
+    const auto medium = hone::policy::for_tier(risk_tier::medium);
+    CHECK(medium.max_perplexity_increase == 0.02);
+    CHECK(medium.max_slice_perplexity_increase == 0.05);
+    CHECK(medium.max_mean_kl == 0.02);
+    CHECK(medium.min_token_agreement == 0.95);
+    auto d = hone::decide(medium, lm_comparison());
+    CHECK(d.verdict == verdict::approved);
+    const auto find = [&](const char* metric, const char* slice = "") {
+        for (const auto& r : d.reasons)
+            if (r.metric == metric && r.slice == slice) return r;
+        FAIL("no reason ", metric, " ", slice);
+        return hone::decision_reason{};
+    };
+    CHECK(find("accuracy_drop").text.find("next-token accuracy") == 0);
+    CHECK(find("perplexity_increase").value == 0.015);
+    CHECK(find("slice_perplexity_increase", "Ruth").value == 0.02);
+    CHECK(find("slice_perplexity_increase", "tiny").passed); // 5 sequences < 30: not gated
+    CHECK(find("mean_kl").value == 0.01);
+    CHECK(find("token_agreement").value == 0.96);
+    for (const auto& r : d.reasons)
+        CHECK(r.metric != "agreement"); // the classification agreement gate is not applied
+
+    auto c = lm_comparison();
+    c.language_model->perplexity_change = 0.0201;
+    d = hone::decide(medium, c);
+    CHECK(d.verdict == verdict::rejected);
+    CHECK_FALSE(find("perplexity_increase").passed);
+    CHECK(find("perplexity_increase").text.find("exceeds the bound +2.00%") != std::string::npos);
+
+    c = lm_comparison();
+    c.language_model->slices[0].perplexity_change = 0.051;
+    d = hone::decide(medium, c);
+    CHECK(d.verdict == verdict::rejected);
+    CHECK_FALSE(find("slice_perplexity_increase", "Ruth").passed);
+
+    c = lm_comparison();
+    c.language_model->mean_kl = 0.0201;
+    d = hone::decide(medium, c);
+    CHECK_FALSE(find("mean_kl").passed);
+
+    c = lm_comparison();
+    c.agreement = 0.9499;
+    d = hone::decide(medium, c);
+    CHECK_FALSE(find("token_agreement").passed);
+
+    // Judged by the bound: the pessimistic ends of the intervals.
+    auto bound = medium;
+    bound.judge_by_confidence_bound = true;
+    d = hone::decide(bound, lm_comparison());
+    CHECK(find("perplexity_increase").value == 0.021);
+    CHECK_FALSE(find("perplexity_increase").passed);
+    CHECK(find("mean_kl").value == 0.011);
+    CHECK(find("slice_perplexity_increase", "Ruth").value == 0.03);
+
+    // The tiers tighten in order; JSON carries the fields.
+    const auto low = hone::policy::for_tier(risk_tier::low);
+    const auto crit = hone::policy::for_tier(risk_tier::critical);
+    CHECK(low.max_perplexity_increase > medium.max_perplexity_increase);
+    CHECK(crit.max_perplexity_increase <
+          hone::policy::for_tier(risk_tier::high).max_perplexity_increase);
+    const auto custom = hone::policy::from_json(
+        R"({"tier":"medium","max_perplexity_increase":0.03,"max_mean_kl":0.1,"min_token_agreement":0.9,"max_slice_perplexity_increase":0.2})");
+    CHECK(custom.max_perplexity_increase == 0.03);
+    CHECK(custom.max_mean_kl == 0.1);
+    CHECK(custom.min_token_agreement == 0.9);
+    CHECK(custom.max_slice_perplexity_increase == 0.2);
+    CHECK(hone::policy::from_json(custom.to_json()).to_json() == custom.to_json());
+    std::string msg;
+    CHECK(status_of([] { hone::policy::from_json(R"({"tier":"low","min_token_agreement":2})"); },
+                    &msg) == hone::status::format_error);
+    CHECK(msg.find("'min_token_agreement' is 2, outside [0, 1]") != std::string::npos);
+}

@@ -170,6 +170,9 @@ TEST_CASE("lm metrics: overall and per-slice figures match an independent refere
         CHECK(m.flip_rate.value == doctest::Approx(r.flip));
         CHECK(m.baseline_accuracy.value == doctest::Approx(r.acc_b));
         CHECK(m.candidate_accuracy.value == doctest::Approx(r.acc_c));
+        CHECK(m.accuracy_change.value == doctest::Approx(r.acc_c - r.acc_b));
+        CHECK(m.accuracy_change.ci.low <= m.accuracy_change.value);
+        CHECK(m.accuracy_change.value <= m.accuracy_change.ci.high);
         for (const estimate* e :
              {&m.baseline_perplexity, &m.candidate_perplexity, &m.perplexity_change, &m.mean_kl,
               &m.top1_agreement, &m.flip_rate}) {
@@ -187,8 +190,31 @@ TEST_CASE("lm metrics: overall and per-slice figures match an independent refere
     check(c.slices[1], {1, 4, 7, 10});
     check(c.slices[2], {2, 5, 8, 11});
 
+    // Named slices (index lists, as load_data gives them; they may overlap) give the same
+    // figures as labels at the same positions, and the overall set is unchanged.
+    const std::vector<hone::named_slice> named = {
+        {"Ruth", {0, 3, 6, 9}}, {"Jonah", {1, 4, 7, 10}}, {"James", {2, 5, 8, 11}}};
+    const auto stats = lm_sequence_statistics(base.view(), cand.view(), tgt.view());
+    const auto by_name = compare_language_model_slices(stats, named);
+    CHECK(by_name.to_json() == c.to_json());
+    const std::vector<hone::named_slice> overlapping = {{"all but one", {1, 2, 3, 4, 5, 6, 7, 8}},
+                                                        {"first", {0, 1}}};
+    const auto o2 = compare_language_model_slices(stats, overlapping);
+    REQUIRE(o2.slices.size() == 2);
+    check(o2.slices[0], {1, 2, 3, 4, 5, 6, 7, 8});
+    check(o2.slices[1], {0, 1});
+    const std::vector<hone::named_slice> bad = {{"past", {12}}};
+    CHECK_THROWS_WITH_AS(compare_language_model_slices(stats, bad),
+                         doctest::Contains("slice 'past' names sequence 12, but there are 12"),
+                         hone::error);
+    const std::vector<hone::named_slice> empty = {{"none", {}}};
+    CHECK_THROWS_WITH_AS(compare_language_model_slices(stats, empty),
+                         doctest::Contains("slice 'none' has no sequences"), hone::error);
+
     const auto j = nlohmann::json::parse(c.to_json());
     CHECK(j.at("overall").at("mean_kl").at("value").get<double>() == c.overall.mean_kl.value);
+    CHECK(j.at("overall").at("accuracy_change").at("value").get<double>() ==
+          c.overall.accuracy_change.value);
     CHECK(j.at("slices").size() == 3);
     CHECK(j.at("slices")[1].at("name") == "Jonah");
 }

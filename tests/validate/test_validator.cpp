@@ -1,8 +1,11 @@
 // The validator on synthetic models whose disagreements are known exactly.
 #include "hone/core/error.hpp"
 #include "hone/kernels/peak.hpp"
+#include "hone/validate/comparison_json.hpp"
 #include "hone/validate/validator.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -179,4 +182,116 @@ TEST_CASE("utilisation: achieved GOP/s at p50 over the measured peak") {
     CHECK(l.baseline_gops == Approx(2.0e6 * 16 / (l.baseline.p50_ms * 1e-3) / 1e9));
     CHECK(l.baseline_utilisation == Approx(l.baseline_gops / peak.f32_gflops));
     CHECK(l.candidate_utilisation == Approx(l.candidate_gops / peak.int8_gops));
+}
+
+TEST_CASE("language models: next-token figures from token sequences, round trip to the policy") {
+    // 40 sequences of 6 tokens over a vocabulary of 4. The baseline scores the true next token
+    // 3 (it peeks at the input), every other token 0; the candidate does the same except on
+    // sequences 0..9, where its logits are flat.
+    constexpr std::int64_t n = 40, seq = 6, vocab = 4;
+    hone::tensor tokens(hone::dtype::i64, {n, seq});
+    auto t = tokens.span<std::int64_t>();
+    for (std::int64_t s = 0; s < n; ++s) // distinct rows: the first three tokens spell s in base 4
+        for (std::int64_t p = 0; p < seq; ++p)
+            t[std::size_t(s * seq + p)] = p < 3 ? (s >> (2 * p)) & 3 : (s * 3 + p) % vocab;
+    // The sequence's index is recovered from its tokens: a map from row content to index.
+    const auto model = [&](std::string name, bool flat_first_ten) {
+        return hone::function_runner(std::move(name), [=](hone::const_tensor_view in) {
+            const hone::tensor x = hone::tensor::copy_of(in);
+            const auto ids = x.span<std::int64_t>();
+            const std::int64_t b = in.dims()[0];
+            hone::tensor out(hone::dtype::f32, {b, seq, vocab});
+            auto y = out.span<float>();
+            for (std::int64_t r = 0; r < b; ++r) {
+                // row r of the batch is sequence (ids[0] + …) — find it among the 40
+                std::int64_t which = -1;
+                for (std::int64_t s = 0; s < n && which < 0; ++s)
+                    if (std::equal(ids.begin() + r * seq, ids.begin() + (r + 1) * seq,
+                                   t.begin() + s * seq))
+                        which = s;
+                for (std::int64_t p = 0; p + 1 < seq; ++p)
+                    if (!(flat_first_ten && which < 10))
+                        y[std::size_t((r * seq + p) * vocab + ids[std::size_t(r * seq + p + 1)])] =
+                            3.0f;
+            }
+            return out;
+        });
+    };
+    // The rows must be distinct for the lookup above.
+    for (std::int64_t a = 0; a < n; ++a)
+        for (std::int64_t b = a + 1; b < n; ++b)
+            REQUIRE_FALSE(
+                std::equal(t.begin() + a * seq, t.begin() + (a + 1) * seq, t.begin() + b * seq));
+    auto base = model("f32", false), cand = model("int4", true);
+    hone::evaluation_set data;
+    data.name = "tokens";
+    data.inputs = tokens.view();
+    std::vector<std::uint32_t> first, rest;
+    for (std::uint32_t i = 0; i < n; ++i)
+        (i < 10 ? first : rest).push_back(i);
+    data.slices = {{"first ten", first}, {"rest", rest}};
+    hone::validator_options o;
+    o.batch_size = 16;
+    o.latency_batch_sizes = {3};
+    o.repeats = 2;
+    o.warmup = 0;
+    o.bootstrap_resamples = 500;
+    const auto r = hone::validate(base, cand, data, o);
+    REQUIRE(r.language_model.has_value());
+    const auto& lm = *r.language_model;
+    const double nll_b = std::log(std::exp(3.0) + 3.0) - 3.0, nll_flat = std::log(4.0);
+    const double tokens_all = double(n * (seq - 1)), tokens_flat = double(10 * (seq - 1));
+    const double ppl_b = std::exp(nll_b);
+    const double ppl_c =
+        std::exp((nll_b * (tokens_all - tokens_flat) + nll_flat * tokens_flat) / tokens_all);
+    CHECK(lm.overall.tokens == n * (seq - 1));
+    CHECK(lm.overall.baseline_perplexity.value == Approx(ppl_b).epsilon(1e-6));
+    CHECK(lm.overall.candidate_perplexity.value == Approx(ppl_c).epsilon(1e-6));
+    CHECK(lm.overall.baseline_accuracy.value == 1.0);
+    // flat logits: argmax is token 0, right where the next token is 0
+    std::int64_t zeros = 0;
+    for (std::int64_t s = 0; s < 10; ++s)
+        for (std::int64_t p = 1; p < seq; ++p)
+            zeros += t[std::size_t(s * seq + p)] == 0;
+    const double acc_c = (tokens_all - tokens_flat + double(zeros)) / tokens_all;
+    CHECK(lm.overall.candidate_accuracy.value == Approx(acc_c));
+    CHECK(lm.overall.top1_agreement.value == Approx(acc_c));
+    CHECK(lm.overall.flip_rate.value == Approx(1.0 - acc_c));
+    REQUIRE(lm.slices.size() == 2);
+    CHECK(lm.slices[0].name == "first ten");
+    CHECK(lm.slices[0].candidate_perplexity.value == Approx(4.0).epsilon(1e-6));
+    CHECK(lm.slices[1].perplexity_change.value == Approx(0.0).epsilon(1e-12));
+    // the comparison the policy judges
+    const auto& c = r.comparison;
+    CHECK(c.samples == std::uint64_t(n));
+    CHECK(c.baseline_accuracy == 1.0);
+    CHECK(c.candidate_accuracy == Approx(acc_c));
+    REQUIRE(c.language_model.has_value());
+    CHECK(c.language_model->perplexity_change == Approx(ppl_c / ppl_b - 1).epsilon(1e-6));
+    REQUIRE(c.slices.size() == 2);
+    CHECK(c.slices[0].samples == 10);
+    CHECK(r.latency.size() == 1);
+    // The recorded metrics give back the same comparison, so the decision re-derives.
+    const auto back = hone::comparison_from_metrics_json(r.to_json());
+    REQUIRE(back.language_model.has_value());
+    CHECK(back.language_model->perplexity_change == c.language_model->perplexity_change);
+    CHECK(back.language_model->mean_kl_ci.high == c.language_model->mean_kl_ci.high);
+    CHECK(back.language_model->slices.size() == 2);
+    CHECK(back.language_model->slices[0].sequences == 10);
+    const auto policy = hone::policy::for_tier(hone::risk_tier::low);
+    CHECK(hone::decide(policy, back).to_json() == hone::decide(policy, c).to_json());
+    CHECK(hone::decide(policy, c).verdict == hone::verdict::rejected); // ppl +40%: far past
+
+    // Token data with labels, and models that do not give [batch, seq, vocab], are refused.
+    std::vector<std::int64_t> labels(n, 0);
+    auto labelled = data;
+    labelled.labels = labels;
+    CHECK_THROWS_WITH_AS(hone::validate(base, cand, labelled, o),
+                         doctest::Contains("labels are not used"), hone::error);
+    hone::function_runner classifier("cls", [](hone::const_tensor_view in) {
+        return hone::tensor(hone::dtype::f32, {in.dims()[0], vocab});
+    });
+    CHECK_THROWS_WITH_AS(hone::validate(classifier, classifier, data, o),
+                         doctest::Contains("a language model gives logits [batch, seq, vocab]"),
+                         hone::error);
 }

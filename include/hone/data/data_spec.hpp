@@ -4,7 +4,9 @@
 // A spec is one of
 //   fashion-mnist:train | fashion-mnist:test       the Debian dataset-fashion-mnist files
 //   IMAGES,LABELS                                  IDX files (raw or .gz); LABELS optional
-//   INPUTS.npy[,LABELS.npy]                        NPY: f32 (or u8) inputs, batch first; int labels
+//   INPUTS.npy[,LABELS.npy]                        NPY: f32 (or u8) inputs, batch first; int
+//   labels;
+//                                                  or i64/i32 token ids [N, seq] (language models)
 // each optionally followed by `:N`: a fixed-seed subset of N samples (dataset::subset), kept in
 // file order. A file is NPY when its name ends in ".npy", IDX when it ends in ".idx",
 // ".idx.gz", "-ubyte" or "-ubyte.gz" (or its name contains "idx"). Image bytes become f32 in
@@ -16,6 +18,8 @@
 //   an array of sample indices     {"dark": [3, 17, 256]}
 //   a path to an NPY bool mask     {"edge": "edge_mask.npy"}   (relative to the JSON file;
 //                                   one b1/u1/integer value per sample, nonzero = member)
+// or a JSON array of one label per sample (["Ruth", "Ruth", "Jonah", …]): a slice per label,
+// in order of first appearance (the language-model fixture's tokens.eval.slices.json).
 // Indices and masks refer to the samples of the file as stored, before any `:N` subset; the
 // subset keeps the members it drew, renumbered. Every error names the spec and what is wrong.
 #pragma once

@@ -13,10 +13,21 @@
 // high      0.005     0.015           0.985          0.05               1          point
 // critical  0.002     0.01            0.995          0.00               2          95% bound
 //
-// "Judged on the confidence bound" means the pessimistic end of the accuracy-delta interval
-// must be within the bound, so a change passes only when the data show it is safe.
-// Slices with fewer than min_slice_samples samples are reported but not gated (their
-// intervals are too wide to judge). JSON form: docs/policy.md.
+// Language models (the validator compares next-token predictions on token sequences): the
+// accuracy bounds judge next-token accuracy (slices and min_slice_samples count sequences), and
+// these bounds replace min_agreement:
+//
+// tier      max perplexity increase  max slice increase  max mean KL (nats)  min token agreement
+// low       0.05                     0.10                0.05                0.90
+// medium    0.02                     0.05                0.02                0.95
+// high      0.01                     0.03                0.01                0.97
+// critical  0.005                    0.02                0.005               0.98
+//
+// "Judged on the confidence bound" means the pessimistic end of the accuracy-delta interval (and,
+// for language models, of the perplexity-change and KL intervals) must be within the bound, so a
+// change passes only when the data show it is safe. Slices with fewer than min_slice_samples
+// samples are reported but not gated (their intervals are too wide to judge). JSON form:
+// docs/policy.md.
 #pragma once
 
 #include "hone/core/export.hpp"
@@ -44,6 +55,24 @@ struct slice_comparison {
     interval delta; ///< interval of candidate − baseline accuracy
 };
 
+/// One slice's perplexity change (language models).
+struct lm_slice_change {
+    std::string name;
+    std::uint64_t sequences = 0;
+    double perplexity_change = 0; ///< ppl_candidate / ppl_baseline − 1
+    interval perplexity_change_ci;
+};
+
+/// The language-model figures decide() judges (point values and bootstrap intervals).
+struct language_model_comparison {
+    double perplexity_change = 0; ///< ppl_candidate / ppl_baseline − 1 (0.01 = 1% worse)
+    interval perplexity_change_ci;
+    double mean_kl = 0; ///< mean KL(baseline ‖ candidate) per token, nats
+    interval mean_kl_ci;
+    double flip_rate = 0; ///< reported, not gated
+    std::vector<lm_slice_change> slices;
+};
+
 /// What the validator measured; the input of decide(). Optional figures are judged only when
 /// present.
 struct comparison {
@@ -62,6 +91,10 @@ struct comparison {
     std::optional<interval> latency_ratio_interval;
     std::optional<std::uint64_t> baseline_bytes;
     std::optional<std::uint64_t> candidate_bytes;
+    /// Language models only (hone/validate/language_model.hpp): the accuracy fields above then
+    /// hold next-token accuracy, `agreement` the token top-1 agreement, `slices` count
+    /// sequences.
+    std::optional<language_model_comparison> language_model;
 };
 
 struct policy {
@@ -76,6 +109,11 @@ struct policy {
     bool judge_by_confidence_bound = false;
     double confidence = 0.95;
     std::uint64_t min_slice_samples = 30;
+    // Language models (see the second table above).
+    double max_perplexity_increase = 0.02;
+    double max_slice_perplexity_increase = 0.05;
+    double max_mean_kl = 0.02; ///< nats per token
+    double min_token_agreement = 0.95;
 
     /// The documented defaults of a tier.
     HONE_EXPORT static policy for_tier(risk_tier tier);
@@ -92,8 +130,11 @@ HONE_EXPORT std::string_view name_of(verdict v) noexcept;
 
 /// One check: what was measured against which bound.
 struct decision_reason {
-    std::string metric; ///< "accuracy_drop", "slice_accuracy_drop", "agreement", ...
-    std::string slice;  ///< empty for whole-set metrics
+    /// "accuracy_drop", "slice_accuracy_drop", "agreement", "latency_regression",
+    /// "size_reduction", "approvals"; language models: "perplexity_increase",
+    /// "slice_perplexity_increase", "mean_kl", "token_agreement"
+    std::string metric;
+    std::string slice; ///< empty for whole-set metrics
     double value = 0;
     double bound = 0;
     bool passed = true;

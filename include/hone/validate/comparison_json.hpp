@@ -15,8 +15,10 @@ namespace hone {
 
 /// Reads accuracy.{baseline, candidate, delta_interval, mcnemar_p}, baseline.samples,
 /// candidate.{agreement, model_bytes}, baseline.model_bytes, slices[] and the last latency
-/// point (p50s, paired_ratio, paired_ratio_interval). Throws format_error naming `source` and
-/// the field when a required figure is missing or has the wrong type.
+/// point (p50s, paired_ratio, paired_ratio_interval), and for language models
+/// language_model.overall.{perplexity_change, mean_kl, flip_rate} and
+/// language_model.slices[].{name, sequences, perplexity_change}. Throws format_error naming
+/// `source` and the field when a required figure is missing or has the wrong type.
 HONE_EXPORT comparison comparison_from_metrics_json(std::string_view metrics,
                                                     std::string_view source = "metrics");
 

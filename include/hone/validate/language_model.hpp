@@ -25,6 +25,7 @@
 
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
+#include "hone/data/dataset.hpp"
 #include "hone/validate/statistics.hpp"
 
 #include <cstdint>
@@ -66,6 +67,7 @@ struct lm_slice_metrics {
     estimate top1_agreement;
     estimate flip_rate;
     estimate baseline_accuracy, candidate_accuracy; ///< top-1 = target
+    estimate accuracy_change;                       ///< candidate − baseline accuracy, paired
 };
 
 struct lm_metrics_options {
@@ -90,6 +92,13 @@ struct lm_comparison {
 HONE_EXPORT lm_comparison compare_language_models(std::span<const lm_sequence_stats> sequences,
                                                   std::span<const std::string> slice_labels = {},
                                                   const lm_metrics_options& options = {});
+
+/// The same with named slices (sample index lists, which may overlap: load_data's slices);
+/// slice k draws from the stream a label-defined slice at position k would. Throws
+/// invalid_argument for an empty slice or an index past the sequences.
+HONE_EXPORT lm_comparison compare_language_model_slices(
+    std::span<const lm_sequence_stats> sequences, std::span<const named_slice> slices,
+    const lm_metrics_options& options = {});
 
 /// Both steps at once for logits held in memory.
 HONE_EXPORT lm_comparison compare_language_models(const_tensor_view baseline_logits,

@@ -7,6 +7,12 @@
 // cosine to the baseline, model sizes, and latency at the requested batch sizes measured
 // alternately for the two models so that machine noise hits both alike. Its `comparison` is
 // the input of hone::decide().
+//
+// Language models: when the evaluation inputs are token ids (i64 [sequences, tokens]), both
+// models must give logits [batch, seq, vocab]; the validator compares next-token predictions
+// (hone/validate/language_model.hpp: perplexity, mean KL, top-1 agreement, flip rate, next-token
+// accuracy, per slice, with a paired block bootstrap over sequences of bootstrap_resamples
+// draws) and fills `language_model` and the comparison's language-model figures.
 #pragma once
 
 #include "hone/core/export.hpp"
@@ -16,9 +22,11 @@
 #include "hone/metrics/metric_collector.hpp"
 #include "hone/metrics/performance.hpp"
 #include "hone/policy/policy.hpp"
+#include "hone/validate/language_model.hpp"
 #include "hone/validate/statistics.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,7 +35,7 @@ namespace hone {
 
 struct evaluation_set {
     std::string name;
-    const_tensor_view inputs;             ///< f32 [N, ...]
+    const_tensor_view inputs;             ///< f32 [N, ...], or i64 token ids [N, seq]
     std::span<const std::int64_t> labels; ///< N labels, or empty (agreement-only validation)
     std::vector<named_slice> slices;
     std::vector<std::string> class_names; ///< optional names for the per-class slices
@@ -79,7 +87,10 @@ struct validation_report {
     paired_counts paired;
     std::vector<slice_report> slices;
     std::vector<latency_point> latency;
-    bool weighted = false;       ///< accuracy figures use options.class_weights
+    bool weighted = false; ///< accuracy figures use options.class_weights
+    /// Language models (token inputs): perplexity, KL, top-1 agreement and flips per slice with
+    /// intervals; `slices` then hold next-token accuracy per slice (no per-class slices).
+    std::optional<lm_comparison> language_model;
     hone::comparison comparison; ///< what the policy judges (latency: the largest batch size)
     /// Peak resident memory of this process after the runs (VmHWM), bytes; 0 if unknown.
     std::uint64_t peak_resident_bytes = 0;
