@@ -1421,7 +1421,8 @@ typedef hone_status (*hone_sample_fn)(void* user, int64_t first, int64_t capacit
                                       int64_t* labels, int64_t* count);
 
 /* One data set: a data spec (docs/cli.md "Data": fashion-mnist:test:1000, X.npy,Y.npy, IDX
- * files), or samples streamed by `read`. */
+ * files, TOKENS.npy of int64 token ids for a language model), or samples streamed by `read`
+ * (f32 samples only). */
 typedef struct hone_data_source {
     const char* spec;            /* a data spec, or NULL to use `read` */
     hone_sample_fn read;         /* with spec NULL: required */
@@ -1720,6 +1721,7 @@ typedef struct hone_lm_slice_metrics {
     hone_estimate mean_kl;           /* nats per token */
     hone_estimate top1_agreement, flip_rate;
     hone_estimate baseline_accuracy, candidate_accuracy;
+    hone_estimate accuracy_change; /* candidate - baseline accuracy, paired */
 } hone_lm_slice_metrics;
 
 /* After summarize: index 0 is the overall set, 1 ... slice_count the slices in order of first

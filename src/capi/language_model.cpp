@@ -27,7 +27,8 @@ hone_lm_slice_metrics slice_of(const hone::lm_slice_metrics& m) {
             estimate_of(m.baseline_perplexity),      estimate_of(m.candidate_perplexity),
             estimate_of(m.perplexity_change),        estimate_of(m.mean_kl),
             estimate_of(m.top1_agreement),           estimate_of(m.flip_rate),
-            estimate_of(m.baseline_accuracy),        estimate_of(m.candidate_accuracy)};
+            estimate_of(m.baseline_accuracy),        estimate_of(m.candidate_accuracy),
+            estimate_of(m.accuracy_change)};
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include "deploy.hpp"
 #include "layers.hpp"
 #include "search.hpp"
+#include "smoothing.hpp"
 #include "stage.hpp"
 #include <hone/pipeline/recipe.hpp>
 
@@ -452,6 +453,7 @@ struct candidate_build {
     json packed = json::object(); ///< weight-only packed path per layer (or why not)
     /// int8 static: calibrated activation ranges of the tensors the deployable file quantizes.
     std::map<std::string, tensor_range, std::less<>> grids;
+    json smoothing = nullptr; ///< what SmoothQuant did per group (smoothing.hpp)
 };
 
 /// What the deployable file is made from.
@@ -657,7 +659,25 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     // Conv). Conv outputs then carry the BatchNormalization's names, which the baseline has.
     model src = base.clone();
     (void)fold_batch_norm(src);
-    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}};
+    const auto calib_inputs = evaluation_of(calib).inputs;
+    // SmoothQuant: the scales folded into the model first, so every step and the activation
+    // ranges see the smoothed weights and activations.
+    json smoothed = nullptr;
+    if (rec.smooth_quant) {
+        std::vector<layer_ref> selected;
+        const auto all = find_layers(src);
+        const auto chosen = selected_steps(rec, all);
+        for (std::size_t i = 0; i < all.size(); ++i)
+            if (chosen[i]) selected.push_back(all[i]);
+        stage bar(c, "smoothing (SmoothQuant)", 0);
+        smoothed = smooth_and_fold(src, selected, *rec.smooth_quant,
+                                   [&](const model& m, const std::set<std::string>& names) {
+                                       return observe(m, {}, calib_inputs, names, 4096,
+                                                      "calibration (smoothing)", {});
+                                   });
+        bar.finish();
+    }
+    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}, smoothed};
     const auto layers = find_layers(src);
     struct chosen {
         layer_ref ref;
@@ -672,11 +692,14 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
              fmt::format("recipe '{}': selects no layer of '{}' (layers hone optimizes: Gemm, "
                          "MatMul, Conv and ConvTranspose with constant weights; see hone inspect)",
                          rec.name, base.source));
-    const auto calib_inputs = evaluation_of(calib).inputs;
-    // Calibration activations of every selected layer's input, observed by name on the
-    // baseline (Hessians for GPTQ/SparseGPT, norms for Wanda).
+    // Calibration activations of the selected layers' inputs (Hessians for GPTQ/SparseGPT,
+    // norms for Wanda). Sequential (the recipe's default, as GPTQ does it): the layers in graph
+    // order, those that read one input (q, k and v; gate and up) together, each group's input
+    // observed on the candidate as changed so far, so a layer corrects the error of the layers
+    // before it; one group's inputs are held at a time. Otherwise all at once, on the baseline.
     std::map<std::string, tensor> xs;
-    if (rec.needs_layer_inputs()) {
+    const bool needs_inputs = rec.needs_layer_inputs();
+    if (needs_inputs && !rec.sequential) {
         std::set<std::string> names;
         for (const auto& t : todo)
             if (!t.ref.is_conv()) names.insert(t.ref.input);
@@ -684,7 +707,13 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     }
     {
         stage bar(c, "applying " + rec.name, todo.size());
+        const pipeline_events quiet; // a group's observation: the layer bar stands for it
         for (const auto& t : todo) {
+            if (needs_inputs && rec.sequential && !t.ref.is_conv() && !xs.count(t.ref.input)) {
+                xs.clear(); // the previous group's inputs are done with
+                xs = observe(cb.m, {}, calib_inputs, {t.ref.input}, 4096,
+                             "calibration (layer inputs)", quiet);
+            }
             const auto it = xs.find(t.ref.input);
             auto r = apply_steps(t.ref, weight_nk(src, t.ref), t.steps,
                                  it == xs.end() ? nullptr : &it->second);
@@ -1472,6 +1501,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     recipe_j["format"] = name_of(format);
     recipe_j["artifact"] = shipped.form;
     if (rec.finetune) recipe_j["finetune"] = cb.finetune;
+    if (rec.smooth_quant) recipe_j["smooth_quant_result"] = cb.smoothing;
     cl.recipe = recipe_j.dump();
     cl.validation = std::move(report);
     cl.policy = pol;

@@ -97,6 +97,10 @@ std::string_view name_of(optimizer_kind k) { return name_in(optimizer_names, k);
 std::string_view name_of(lr_schedule s) { return name_in(schedule_names, s); }
 std::string_view name_of(loss_kind k) { return name_in(loss_names, k); }
 
+nlohmann::json smoothing::to_json() const {
+    return {{"alpha", alpha ? json(*alpha) : json("search")}};
+}
+
 bool recipe::needs_layer_inputs() const {
     const auto needs = [](const recipe_step& s) {
         return (s.what == recipe_step::kind::prune && s.pruning != prune_method::magnitude) ||
@@ -300,6 +304,10 @@ const char* preset_json(std::string_view name) {
     if (name == "int8")
         return R"({"name": "int8", "execution": "int8-static", "calibration": "auto",
                    "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
+    if (name == "int8-sq")
+        return R"({"name": "int8-sq", "execution": "int8-static", "calibration": "auto",
+                   "smooth_quant": {"alpha": "search"},
+                   "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
     if (name == "int8-dynamic")
         return R"({"name": "int8-dynamic", "execution": "int8-dynamic",
                    "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})";
@@ -424,8 +432,9 @@ json accuracy_search::to_json() const {
 }
 
 const std::vector<std::string>& recipe_presets() {
-    static const std::vector<std::string> names = {
-        "int8", "int8-dynamic", "int4", "sparse50", "2:4", "cluster16", "compact", "sparse90-ft"};
+    static const std::vector<std::string> names = {"int8",      "int8-sq",  "int8-dynamic",
+                                                   "int4",      "sparse50", "2:4",
+                                                   "cluster16", "compact",  "sparse90-ft"};
     return names;
 }
 
@@ -438,9 +447,9 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
              fmt::format("recipe '{}': not valid JSON ({})", source, e.what()));
     }
     if (!j.is_object()) bad(source, "must be a JSON object");
-    static const std::vector<std::string> known = {"name",   "execution", "calibration",
-                                                   "layers", "steps",     "overrides",
-                                                   "search", "budget",    "comment"};
+    static const std::vector<std::string> known = {
+        "name",   "execution", "calibration", "layers",       "steps",  "overrides",
+        "search", "budget",    "sequential",  "smooth_quant", "comment"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("unknown field '{}'", k));
@@ -456,6 +465,7 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
     else
         bad(source, fmt::format("execution '{}': expected f32, int8-dynamic or int8-static", exec));
     get_named(j, "calibration", calib_names, r.calibration, source, "recipe");
+    r.sequential = get<bool>(j, "sequential", true, source, "recipe");
     if (j.contains("layers")) {
         const auto& l = j["layers"];
         if (!l.is_object()) bad(source, "layers must be an object");
@@ -529,6 +539,25 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
             }
             r.overrides.push_back(std::move(ov));
         }
+    }
+    if (j.contains("smooth_quant")) {
+        const auto& sq = j["smooth_quant"];
+        if (!sq.is_object()) bad(source, "smooth_quant must be an object {\"alpha\": 0.5}");
+        for (const auto& [k, v] : sq.items())
+            if (k != "alpha") bad(source, fmt::format("smooth_quant: unknown field '{}'", k));
+        smoothing sm;
+        if (sq.contains("alpha") && !(sq["alpha"].is_string() && sq["alpha"] == "search")) {
+            const auto a = get<double>(sq, "alpha", 0.5, source, "smooth_quant");
+            if (!(a >= 0 && a <= 1))
+                bad(source, fmt::format("smooth_quant.alpha {} must lie in [0, 1] (or be "
+                                        "\"search\")",
+                                        a));
+            sm.alpha = float(a);
+        }
+        if (r.execution != exec_precision::int8_static)
+            bad(source, "smooth_quant moves activation outliers into the weights for W8A8: it "
+                        "needs execution int8-static");
+        r.smooth_quant = sm;
     }
     if (j.contains("search")) r.search = parse_search(j["search"], source);
     if (j.contains("budget")) r.budget = parse_budget(j["budget"], source);
@@ -657,6 +686,8 @@ json recipe::to_json() const {
            {"layers", {{"include", include}, {"op_types", op_types}, {"exclude", exclude}}},
            {"steps", steps_j},
            {"overrides", ov}};
+    if (needs_layer_inputs()) j["sequential"] = sequential; // how the layer inputs were seen
+    if (smooth_quant) j["smooth_quant"] = smooth_quant->to_json();
     if (search) j["search"] = search->to_json();
     if (budget) j["budget"] = budget->to_json();
     return j;

@@ -409,6 +409,63 @@ int main(void) {
         CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_INVALID_ARGUMENT, "engine's runners");
     }
 
+    /* A language model, its data given as token-id NPY specs: validated on next-token
+     * predictions (perplexity, KL, agreement), decided by the policy's language-model gates. */
+    {
+        static char lm_model[8300], lm_calib[8300], lm_eval[8300], lm_out[8300], lm_ledger[8300],
+            lm_policy[8300];
+        char* at = strstr(fixture, "fashion_mnist/mlp.onnx");
+        CHECK(at != NULL);
+        if (at != NULL) {
+            const int root = (int)(at - fixture);
+            snprintf(lm_model, sizeof lm_model, "%.*slm/model.onnx", root, fixture);
+            snprintf(lm_calib, sizeof lm_calib, "%.*slm/tokens.calib.npy", root, fixture);
+            snprintf(lm_eval, sizeof lm_eval, "%.*slm/tokens.eval.npy:32", root, fixture);
+            snprintf(lm_out, sizeof lm_out, "%s/lm.int8.onnx", dir);
+            snprintf(lm_ledger, sizeof lm_ledger, "%s/lm.jsonl", dir);
+            CHECK(hone_optimize_params_init(&p) == HONE_OK);
+            p.model = lm_model;
+            p.recipe = "int8";
+            p.calib.spec = lm_calib;
+            p.eval.spec = lm_eval;
+            /* the low tier without its latency gate: timings are machine noise here */
+            snprintf(lm_policy, sizeof lm_policy, "%s/lm_policy.json", dir);
+            {
+                FILE* f = fopen(lm_policy, "w");
+                CHECK(f != NULL);
+                if (f) {
+                    fputs("{\"tier\": \"low\", \"max_latency_regression\": null}", f);
+                    fclose(f);
+                }
+            }
+            p.policy = lm_policy;
+            p.out = lm_out;
+            p.ledger = lm_ledger;
+            p.repeats = 2;
+            CHECK(hone_optimize(&p, &r) == HONE_OK);
+            if (r != NULL) {
+                memset(&s, 0, sizeof s);
+                s.struct_size = sizeof s;
+                CHECK(hone_optimize_result_summary(r, &s) == HONE_OK);
+                CHECK(s.verdict == HONE_VERDICT_APPROVED); /* int8: +0.15% perplexity */
+                CHECK(hone_optimize_result_report_json(r, NULL, 0, &needed) ==
+                      HONE_ERROR_OUT_OF_RANGE);
+                {
+                    char* json = (char*)malloc(needed);
+                    CHECK(hone_optimize_result_report_json(r, json, needed, NULL) == HONE_OK);
+                    CHECK(strstr(json, "\"language_model\"") != NULL);
+                    CHECK(strstr(json, "\"perplexity_increase\"") != NULL);
+                    free(json);
+                }
+                hone_optimize_result_destroy(r);
+                r = NULL;
+            }
+            /* f32 images for a model of token ids: refused, naming both. */
+            p.eval.spec = "fashion-mnist:test:8";
+            CHECK_FAILS(hone_optimize(&p, &r), HONE_ERROR_DTYPE_MISMATCH, "takes token ids");
+        }
+    }
+
     /* Errors name what is wrong. */
     CHECK_FAILS(hone_optimize(NULL, &r), HONE_ERROR_INVALID_ARGUMENT, "params");
     params_for(&p, dir, &st, &sn);

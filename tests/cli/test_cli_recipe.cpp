@@ -53,7 +53,18 @@ TEST_CASE("the methods' JSON names map to the library's enums and back") {
     CHECK(r.steps[2].group_size == 32);
     CHECK(r.steps[2].quantizing == weight_method::gptq);
     CHECK(r.needs_layer_inputs()); // wanda and gptq read the layers' inputs
+    CHECK(r.sequential);           // calibrated layer after layer unless told otherwise
     const auto j = r.to_json();
+    CHECK(j["sequential"] == true); // recorded: it decides what the layers saw
+    const auto at_once = parse_recipe(R"({"sequential": false, "steps": [
+        {"kind": "quantize", "bits": 4, "method": "gptq"}]})",
+                                      "s.json");
+    CHECK_FALSE(at_once.sequential);
+    CHECK(parse_recipe(at_once.to_json().dump(), "again").to_json() == at_once.to_json());
+    CHECK_FALSE(load_recipe("int8").to_json().contains("sequential")); // RTN reads no inputs
+    CHECK_THROWS_WITH_AS(
+        parse_recipe(R"({"sequential": 1, "steps": [{"kind": "quantize"}]})", "s.json"),
+        doctest::Contains("sequential"), hone::error);
     CHECK(j["calibration"] == "entropy");
     CHECK(j["steps"][0]["method"] == "wanda");
     CHECK(j["steps"][1]["method"] == "lloyd");

@@ -139,6 +139,22 @@ struct HONE_EXPORT precision_budget {
     nlohmann::json to_json() const;
 };
 
+/// SmoothQuant with its scales folded into the model (Xiao et al. 2022), before W8A8: for the
+/// selected Gemm/MatMul layers that read one activation X (q, k and v; gate and up) produced by
+/// a normalization's scale — a Mul by a constant vector (RMSNorm as exported) or a
+/// LayerNormalization's scale and bias — and read by nothing else, per input channel j
+///   s_j = max|X_j|^α / max|W_j|^(1−α)   (W: the group's weights side by side)
+/// the normalization's scale (and bias) is divided by s and every weight column j multiplied by
+/// s_j, so the f32 model computes the same function while X loses its outlier channels. α is
+/// given, or searched on the grid 0, 0.05, …, 1 by the group's W8A8 output error on the
+/// calibration data (hone/quantize/smooth_quant.hpp); a group is left as it is when smoothing
+/// does not lower that error. Needs execution int8-static. What each group got is recorded
+/// (the ledger's recipe `smooth_quant_result`, the report).
+struct HONE_EXPORT smoothing {
+    std::optional<float> alpha; ///< in [0, 1]; nullopt = search ("alpha": "search" or absent)
+    nlohmann::json to_json() const;
+};
+
 struct HONE_EXPORT recipe_override {
     std::string pattern; ///< layer name glob
     bool exclude = false;
@@ -157,6 +173,13 @@ struct HONE_EXPORT recipe {
     std::vector<std::string> exclude; ///< name globs
     std::vector<recipe_step> steps;
     std::vector<recipe_override> overrides;
+    /// Sequential calibration (JSON "sequential", default true): GPTQ, SparseGPT and Wanda see
+    /// each layer's inputs as the candidate computes them with the layers before it already
+    /// changed (layers reading one input are calibrated together); false: every layer's inputs
+    /// observed once on the baseline.
+    bool sequential = true;
+    /// SmoothQuant with folding before the steps (JSON "smooth_quant"; see smoothing).
+    std::optional<smoothing> smooth_quant;
     /// A last `finetune` step: the whole candidate is retrained after the one-shot steps.
     std::optional<finetune_params> finetune;
     /// Keep the layers that cost most accuracy in f32 until a bound holds (accuracy_search).
