@@ -256,6 +256,14 @@ layer_result apply_steps(const layer_ref& ref, tensor w, const std::vector<recip
                 cfg.spec.group_size = group_for(s.group_size, ref.k);
             }
             cfg.method = s.quantizing;
+            if (cfg.method == weight_method::awq) {
+                // The scales were searched per group and folded before the steps
+                // (smoothing.hpp; the recipe's awq_result says which groups took them).
+                cfg.method = weight_method::rtn;
+                method = "awq (scales folded), rtn";
+            }
+            cfg.gptq.act_order = s.act_order;
+            if (s.act_order) method += " act-order";
             if (cfg.method == weight_method::gptq && ref.is_conv()) {
                 // Conv inputs are not collected as [rows, K] patches: no Hessian.
                 cfg.method = weight_method::rtn;
@@ -454,6 +462,7 @@ struct candidate_build {
     /// int8 static: calibrated activation ranges of the tensors the deployable file quantizes.
     std::map<std::string, tensor_range, std::less<>> grids;
     json smoothing = nullptr; ///< what SmoothQuant did per group (smoothing.hpp)
+    json awq = nullptr;       ///< what AWQ did per group
 };
 
 /// What the deployable file is made from.
@@ -662,22 +671,46 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
     const auto calib_inputs = evaluation_of(calib).inputs;
     // SmoothQuant: the scales folded into the model first, so every step and the activation
     // ranges see the smoothed weights and activations.
-    json smoothed = nullptr;
-    if (rec.smooth_quant) {
-        std::vector<layer_ref> selected;
+    // AWQ likewise: its scales are searched per group of layers that share an input and folded
+    // into what produces it; the quantize step then rounds the scaled weights.
+    json smoothed = nullptr, awq = nullptr;
+    {
         const auto all = find_layers(src);
         const auto chosen = selected_steps(rec, all);
-        for (std::size_t i = 0; i < all.size(); ++i)
-            if (chosen[i]) selected.push_back(all[i]);
-        stage bar(c, "smoothing (SmoothQuant)", 0);
-        smoothed = smooth_and_fold(src, selected, *rec.smooth_quant,
-                                   [&](const model& m, const std::set<std::string>& names) {
-                                       return observe(m, {}, calib_inputs, names, 4096,
-                                                      "calibration (smoothing)", {});
-                                   });
-        bar.finish();
+        std::vector<layer_ref> selected, awq_layers;
+        std::optional<recipe_step> awq_step;
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (!chosen[i]) continue;
+            selected.push_back(all[i]);
+            for (const auto& st : *chosen[i])
+                if (st.what == recipe_step::kind::quantize && st.quantizing == weight_method::awq &&
+                    !all[i].is_conv()) {
+                    awq_layers.push_back(all[i]);
+                    if (!awq_step) awq_step = st;
+                }
+        }
+        const auto observe_calib = [&](const model& m, const std::set<std::string>& names) {
+            return observe(m, {}, calib_inputs, names, 4096, "calibration (scales)", {});
+        };
+        if (rec.smooth_quant) {
+            stage bar(c, "smoothing (SmoothQuant)", 0);
+            scale_search sq;
+            sq.alpha = rec.smooth_quant->alpha;
+            smoothed = smooth_and_fold(src, selected, sq, observe_calib);
+            bar.finish();
+        }
+        if (awq_step) {
+            stage bar(c, "AWQ scales", 0);
+            scale_search aw;
+            aw.what = scale_search::kind::awq;
+            aw.spec.bits = awq_step->bits;
+            aw.spec.granularity = awq_step->granularity;
+            aw.spec.group_size = awq_step->group_size; // group_for(…, K) of each group
+            awq = smooth_and_fold(src, awq_layers, aw, observe_calib);
+            bar.finish();
+        }
     }
-    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}, smoothed};
+    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}, smoothed, awq};
     const auto layers = find_layers(src);
     struct chosen {
         layer_ref ref;
@@ -1502,6 +1535,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     recipe_j["artifact"] = shipped.form;
     if (rec.finetune) recipe_j["finetune"] = cb.finetune;
     if (rec.smooth_quant) recipe_j["smooth_quant_result"] = cb.smoothing;
+    if (!cb.awq.is_null()) recipe_j["awq_result"] = cb.awq;
     cl.recipe = recipe_j.dump();
     cl.validation = std::move(report);
     cl.policy = pol;

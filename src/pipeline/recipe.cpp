@@ -54,7 +54,8 @@ constexpr named<quant_granularity> granularity_names[] = {
     {"per_tensor", quant_granularity::per_tensor}};
 constexpr named<weight_method> weight_names[] = {{"rtn", weight_method::rtn},
                                                  {"clip_search", weight_method::clip_search},
-                                                 {"gptq", weight_method::gptq}};
+                                                 {"gptq", weight_method::gptq},
+                                                 {"awq", weight_method::awq}};
 constexpr named<optimizer_kind> optimizer_names[] = {{"sgd", optimizer_kind::sgd},
                                                      {"adamw", optimizer_kind::adamw}};
 constexpr named<lr_schedule> schedule_names[] = {{"constant", lr_schedule::constant},
@@ -151,8 +152,8 @@ bool is_layer_op(const std::string& op) {
 void apply_params(recipe_step& s, const json& j, std::string_view source, std::string_view where) {
     if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
     static const std::vector<std::string> known = {
-        "kind",     "method", "sparsity",    "n",          "m",
-        "clusters", "bits",   "granularity", "group_size", "op_types",
+        "kind", "method",      "sparsity",   "n",        "m",         "clusters",
+        "bits", "granularity", "group_size", "op_types", "act_order",
     };
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
@@ -184,6 +185,10 @@ void apply_params(recipe_step& s, const json& j, std::string_view source, std::s
         get_named(j, "granularity", granularity_names, s.granularity, source, where);
         s.group_size = get<std::int64_t>(j, "group_size", s.group_size, source, where);
         get_named(j, "method", weight_names, s.quantizing, source, where);
+        s.act_order = get<bool>(j, "act_order", s.act_order, source, where);
+        if (s.act_order && s.quantizing != weight_method::gptq)
+            bad(source,
+                fmt::format("{}.act_order orders GPTQ's columns: it needs method gptq", where));
         if (s.bits < 2 || s.bits > 8)
             bad(source, fmt::format("{}.bits must be 2…8, got {}", where, s.bits));
         if (s.group_size < 1) bad(source, fmt::format("{}.group_size must be >= 1", where));
@@ -654,6 +659,7 @@ json step_json(const recipe_step& s) {
         j["granularity"] = name_of(s.granularity);
         if (s.granularity == quant_granularity::per_group) j["group_size"] = s.group_size;
         j["method"] = name_of(s.quantizing);
+        if (s.act_order) j["act_order"] = true;
         break;
     }
     return j;

@@ -1,13 +1,18 @@
-// SmoothQuant with folding: group the layers by input, find the normalization that scales the
-// input, search α on the group's W8A8 error, fold 1/s into the scale and s into the weights.
+// Scales folded into the model: group the layers by input, find what produces the input, search
+// the factors (SmoothQuant on the W8A8 error, AWQ on the weight-only error), fold 1/s into the
+// producer and s into the weights.
 #include "smoothing.hpp"
 
+#include "flow.hpp"
+
 #include <hone/core/error.hpp>
+#include <hone/quantize/quantizer.hpp>
 #include <hone/quantize/smooth_quant.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <optional>
 
@@ -114,7 +119,56 @@ fold_target find_fold_target(const model& m, const std::vector<layer_ref>& all_l
 
 } // namespace
 
-json smooth_and_fold(model& m, const std::vector<layer_ref>& layers, const smoothing& params,
+namespace {
+
+/// What one group's search found: the factors and the figures to record.
+struct group_scales {
+    std::vector<float> scales; ///< s, K values (empty: leave the group alone)
+    json figures;
+};
+
+group_scales search_smooth_quant(const tensor& weights, const_tensor_view x,
+                                 const scale_search& search, const std::string& input) {
+    smooth_quant_params sp;
+    if (search.alpha) sp.alphas = {*search.alpha};
+    sp.name = fmt::format("smooth_quant (input '{}')", input);
+    const auto r = smooth_quant_search(weights.view(), {&x, 1}, sp);
+    group_scales g;
+    g.figures = {{"alpha", r.alpha},
+                 {"error_before", r.error_before},
+                 {"error_after", r.error_after},
+                 {"sqnr_db_before", 10.0 * std::log10(r.reference_energy / r.error_before)},
+                 {"sqnr_db_after", 10.0 * std::log10(r.reference_energy / r.error_after)},
+                 {"smoothed", r.error_after < r.error_before}};
+    if (r.error_after < r.error_before) g.scales = r.scales;
+    return g;
+}
+
+// AWQ's search (hone::quantizer, method awq) on the group's weights side by side: the grid of
+// each row is its own, so one search serves every layer of the group. α = 0 is s = 1 (RTN).
+group_scales search_awq(const tensor& weights, const_tensor_view x, const scale_search& search,
+                        const std::string& input) {
+    quantizer_config cfg;
+    cfg.spec = search.spec;
+    if (cfg.spec.granularity == quant_granularity::per_group) // as the quantize step will
+        cfg.spec.group_size = group_for(search.spec.group_size, weights.dims()[1]);
+    cfg.method = weight_method::rtn;
+    const auto rtn = quantizer(cfg).run(weights.view(), {.inputs = x}, input);
+    cfg.method = weight_method::awq;
+    const auto awq = quantizer(cfg).run(weights.view(), {.inputs = x}, input);
+    group_scales g;
+    const bool better = awq.awq_alpha > 0 && awq.report.output_sqnr_db > rtn.report.output_sqnr_db;
+    g.figures = {{"alpha", awq.awq_alpha},
+                 {"sqnr_db_before", rtn.report.output_sqnr_db},
+                 {"sqnr_db_after", awq.report.output_sqnr_db},
+                 {"smoothed", better}};
+    if (better) g.scales = awq.input_scales;
+    return g;
+}
+
+} // namespace
+
+json smooth_and_fold(model& m, const std::vector<layer_ref>& layers, const scale_search& search,
                      const value_observer& observe) {
     // Groups: the Gemm/MatMul layers that read one input, in graph order of first reader.
     std::vector<std::string> order;
@@ -163,22 +217,21 @@ json smooth_and_fold(model& m, const std::vector<layer_ref>& layers, const smoot
             std::memcpy(all.span<float>().data() + at, w.span<const float>().data(), w.nbytes());
             at += std::size_t(w.numel());
         }
-        smooth_quant_params sp;
-        if (params.alpha) sp.alphas = {*params.alpha};
-        sp.name = fmt::format("smooth_quant (input '{}')", input);
-        const const_tensor_view batch = x->second.view();
-        const auto r = smooth_quant_search(all.view(), {&batch, 1}, sp);
         g["fold_into"] = target.producer_layer ? target.producer_layer->name : target.node;
-        g["alpha"] = r.alpha;
-        g["error_before"] = r.error_before;
-        g["error_after"] = r.error_after;
-        g["sqnr_db_before"] = 10.0 * std::log10(r.reference_energy / r.error_before);
-        g["sqnr_db_after"] = 10.0 * std::log10(r.reference_energy / r.error_after);
-        g["smoothed"] = r.error_after < r.error_before;
-        if (r.error_after < r.error_before) {
+        auto found = search.what == scale_search::kind::awq
+                         ? search_awq(all, x->second.view(), search, input)
+                         : search_smooth_quant(all, x->second.view(), search, input);
+        g.update(found.figures);
+        const auto& scales = found.scales;
+        if (!scales.empty()) {
+            // Column j of every weight × s_j (the searches return W·s only for SmoothQuant).
+            auto cols = all.span<float>();
+            for (std::int64_t row = 0; row < rows; ++row)
+                for (std::int64_t j = 0; j < k; ++j)
+                    cols[std::size_t(row * k + j)] *= scales[std::size_t(j)];
             for (const auto& name : target.weights)
                 for (std::int64_t j = 0; auto& v : m.weight(name).span<float>())
-                    v /= r.scales[std::size_t(j++)];
+                    v /= scales[std::size_t(j++)];
             if (const auto& up = target.producer_layer) {
                 // Output channel j of the producing layer is input channel j of the group (its
                 // weights as they are now: a group before may have smoothed its columns).
@@ -186,14 +239,14 @@ json smooth_and_fold(model& m, const std::vector<layer_ref>& layers, const smoot
                 auto v = w.span<float>();
                 for (std::int64_t j = 0; j < up->n; ++j)
                     for (std::int64_t i = 0; i < up->k; ++i)
-                        v[std::size_t(j * up->k + i)] /= r.scales[std::size_t(j)];
+                        v[std::size_t(j * up->k + i)] /= scales[std::size_t(j)];
                 set_weight_nk(m, *up, w.view());
             }
             at = 0;
             for (std::size_t i = 0; i < group.size(); ++i) {
                 const auto n = group[i]->n;
                 tensor w(dtype::f32, shape{n, k});
-                std::memcpy(w.data(), r.weights.span<const float>().data() + at,
+                std::memcpy(w.data(), all.span<const float>().data() + at,
                             std::size_t(n * k) * sizeof(float));
                 at += std::size_t(n * k);
                 set_weight_nk(m, *group[i], w.view());

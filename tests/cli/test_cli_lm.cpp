@@ -154,6 +154,34 @@ TEST_CASE("language model: int4 group GPTQ beats RTN within 3% perplexity; 2:4 i
     CHECK(ppl_change(gptq) < ppl_change(at_once)); // each block corrects the ones before it
     CHECK(overall(gptq)["mean_kl"]["value"].get<double>() <
           overall(rtn)["mean_kl"]["value"].get<double>());
+    // GPTQ with act-order: measured mean KL 0.00033 against 0.00063 without.
+    auto act_req = lm_request(t.path, R"({"name": "int4-act-order", "execution": "f32",
+        "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_group", "group_size": 128,
+                   "method": "gptq", "act_order": true}]})");
+    act_req.out = t.path / "act.onnx";
+    const auto act = hone::optimize(act_req);
+    MESSAGE("act-order: Δppl " << ppl_change(act) << ", mean KL "
+                               << overall(act)["mean_kl"]["value"].get<double>());
+    CHECK(overall(act)["mean_kl"]["value"].get<double>() <
+          overall(gptq)["mean_kl"]["value"].get<double>());
+    // AWQ, its scales folded into the norms and up projections (measured +0.38% vs RTN +0.48%).
+    auto awq_req = lm_request(t.path, R"({"name": "int4-awq", "execution": "f32",
+        "steps": [{"kind": "quantize", "bits": 4, "granularity": "per_group", "group_size": 128,
+                   "method": "awq"}]})");
+    awq_req.out = t.path / "awq.onnx";
+    const auto awq = hone::optimize(awq_req);
+    MESSAGE("AWQ: Δppl " << ppl_change(awq) << ", mean KL "
+                         << overall(awq)["mean_kl"]["value"].get<double>());
+    CHECK(ppl_change(awq) < ppl_change(rtn));
+    CHECK(overall(awq)["mean_kl"]["value"].get<double>() <
+          overall(rtn)["mean_kl"]["value"].get<double>());
+    const auto awq_recipe = json::parse(hone::ledger(awq_req.ledger).read().back().record.recipe);
+    REQUIRE(awq_recipe["awq_result"].size() == 17);
+    int folded = 0;
+    for (const auto& g : awq_recipe["awq_result"])
+        folded += g.value("smoothed", false);
+    CHECK(folded >= 8);
+
     auto sparse_req = lm_request(t.path, "2:4");
     sparse_req.out = t.path / "sparse.onnx";
     const auto sparse = hone::optimize(sparse_req);

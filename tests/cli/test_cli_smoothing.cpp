@@ -56,7 +56,7 @@ TEST_CASE("SmoothQuant folds into RMSNorm scales and up projections; the f32 mod
     model m = base.clone();
     const auto layers = find_layers(m);
     REQUIRE(layers.size() == 29);
-    smoothing params; // α searched
+    scale_search params; // SmoothQuant, α searched
     const auto groups =
         smooth_and_fold(m, layers, params, [&](const model& at, const std::set<std::string>& n) {
             return observe_values(at, first_rows(calib, 16), n);
@@ -109,7 +109,7 @@ TEST_CASE("SmoothQuant folds into RMSNorm scales and up projections; the f32 mod
 
     // A given α is used as it is.
     model fixed = base.clone();
-    smoothing half;
+    scale_search half;
     half.alpha = 0.5f;
     const auto g2 = smooth_and_fold(fixed, find_layers(fixed), half,
                                     [&](const model& at, const std::set<std::string>& n) {
@@ -117,6 +117,50 @@ TEST_CASE("SmoothQuant folds into RMSNorm scales and up projections; the f32 mod
                                     });
     for (const auto& g : g2)
         if (g.contains("alpha")) CHECK(g["alpha"].get<double>() == 0.5);
+
+    // AWQ's search on the int4 grid of the recipe: the same groups, folded where it gains.
+    model awq = base.clone();
+    scale_search aw;
+    aw.what = scale_search::kind::awq;
+    aw.spec.bits = 4;
+    aw.spec.granularity = quant_granularity::per_group;
+    aw.spec.group_size = 128; // 64 for the down projections' K = 320 (group_for)
+    const auto g3 = smooth_and_fold(awq, find_layers(awq), aw,
+                                    [&](const model& at, const std::set<std::string>& n) {
+                                        return observe_values(at, first_rows(calib, 16), n);
+                                    });
+    REQUIRE(g3.size() == 17);
+    int gained = 0;
+    for (const auto& g : g3) {
+        if (g.contains("skipped")) continue;
+        const bool took = g["smoothed"].get<bool>();
+        CHECK(took == (g["sqnr_db_after"].get<double>() > g["sqnr_db_before"].get<double>()));
+        gained += took;
+    }
+    CHECK(gained >= 8);
+    executor with_awq(awq);
+    const tensor y2 = std::move(with_awq.run(x)[0]);
+    double err2 = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        err2 = std::max(err2, double(std::fabs(a[i] - y2.span<const float>()[i])));
+    CHECK(err2 < 1e-4 * ref);
+}
+
+TEST_CASE("the recipe's awq method and GPTQ act_order") {
+    const auto r = parse_recipe(R"({"steps": [{"kind": "quantize", "bits": 4,
+        "granularity": "per_group", "group_size": 64, "method": "awq"},
+        {"kind": "quantize", "bits": 4, "method": "gptq", "act_order": true}]})",
+                                "q.json");
+    CHECK(r.steps[0].quantizing == weight_method::awq);
+    CHECK(r.steps[1].act_order);
+    CHECK(r.to_json()["steps"][0]["method"] == "awq");
+    CHECK(r.to_json()["steps"][1]["act_order"] == true);
+    CHECK_FALSE(r.to_json()["steps"][0].contains("act_order"));
+    CHECK(parse_recipe(r.to_json().dump(), "again").to_json() == r.to_json());
+    CHECK_THROWS_WITH_AS(
+        parse_recipe(R"({"steps": [{"kind": "quantize", "method": "rtn", "act_order": true}]})",
+                     "q.json"),
+        doctest::Contains("act_order orders GPTQ's columns: it needs method gptq"), hone::error);
 }
 
 TEST_CASE("the recipe's smooth_quant: α or search, int8-static only, recorded") {

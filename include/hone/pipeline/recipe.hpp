@@ -49,7 +49,13 @@ struct HONE_EXPORT recipe_step {
     /// "per_channel", "per_group", "per_tensor"
     quant_granularity granularity = quant_granularity::per_channel;
     std::int64_t group_size = 128; ///< per_group (a divisor of K is chosen if needed)
-    weight_method quantizing = weight_method::rtn; ///< "rtn", "clip_search", "gptq" (no awq yet)
+    /// "rtn", "clip_search", "gptq", "awq" (AWQ's scales searched per group of Gemm/MatMul
+    /// layers that share an input and folded into its producer as `smoothing` folds, then RTN;
+    /// a group whose input cannot take them is plain RTN; the ledger's recipe `awq_result`)
+    weight_method quantizing = weight_method::rtn;
+    /// GPTQ: columns in order of decreasing Hessian diagonal, group scales fixed from the
+    /// weights first (JSON "act_order", default false).
+    bool act_order = false;
 };
 
 /// The JSON names of the methods a recipe takes (as in the table above).
