@@ -35,6 +35,30 @@ bool all_digits(std::string_view s) {
 }
 
 bool is_npy(std::string_view file) { return ends_with(file, ".npy"); }
+bool is_text(std::string_view file) { return ends_with(file, ".txt"); }
+
+// A text file as byte-level token ids (the language-model fixture's tokenizer: id = byte),
+// cut into sequences of `seq` tokens; the tail that does not fill one is left out.
+dataset text_tokens(const fs::path& file, const std::vector<std::int64_t>& sample_shape,
+                    const std::string& name) {
+    if (sample_shape.size() != 1 || sample_shape[0] < 1)
+        fail(status::invalid_argument,
+             fmt::format("text '{}' becomes sequences of byte tokens: give their length with "
+                         "--input-shape (e.g. 64), the model's sequence dimension is not fixed",
+                         file.string()));
+    const std::string bytes = read_file(file);
+    const std::int64_t seq = sample_shape[0];
+    const std::int64_t n = std::int64_t(bytes.size()) / seq;
+    if (n == 0)
+        fail(status::format_error,
+             fmt::format("text '{}' has {} bytes, fewer than one sequence of {}", file.string(),
+                         bytes.size(), seq));
+    tensor ids(dtype::i64, shape{n, seq});
+    auto v = ids.span<std::int64_t>();
+    for (std::size_t i = 0; i < v.size(); ++i)
+        v[i] = static_cast<unsigned char>(bytes[i]);
+    return dataset(std::move(ids), {}, name);
+}
 
 bool is_idx(std::string_view file) {
     const std::string name = fs::path(std::string(file)).filename().string();
@@ -223,14 +247,18 @@ data_source parse_data_spec(std::string_view spec) {
     const std::string_view inputs = parts[0];
     if (is_npy(inputs))
         src.format = data_source::kind::npy;
+    else if (is_text(inputs))
+        src.format = data_source::kind::text;
     else if (is_idx(inputs))
         src.format = data_source::kind::idx;
     else
         bad_spec(spec, fmt::format("cannot tell the format of '{}' (NPY files end in .npy, IDX "
-                                   "files in .idx, .idx.gz, -ubyte or -ubyte.gz; or use "
-                                   "fashion-mnist:train|test)",
+                                   "files in .idx, .idx.gz, -ubyte or -ubyte.gz, text in .txt; "
+                                   "or use fashion-mnist:train|test)",
                                    inputs));
     src.inputs = std::string(inputs);
+    if (parts.size() == 2 && src.format == data_source::kind::text)
+        bad_spec(spec, "text has no labels: a language model's targets are its next tokens");
     if (parts.size() == 2) {
         const std::string_view labels = parts[1];
         const bool same = src.format == data_source::kind::npy ? is_npy(labels) : is_idx(labels);
@@ -331,6 +359,9 @@ loaded_data load_data(std::string_view spec, const data_options& options) {
                 files.push_back(hash_file(src.inputs));
                 if (!src.labels.empty()) files.push_back(hash_file(src.labels));
                 return dataset::from_npy(src.inputs, src.labels, std::string(spec));
+            case data_source::kind::text:
+                files.push_back(hash_file(src.inputs));
+                return text_tokens(src.inputs, options.sample_shape, std::string(spec));
             }
             fail(status::internal, "unknown data format");
         }();

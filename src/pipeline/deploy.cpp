@@ -263,7 +263,8 @@ deployable make_deployable(const deploy_input& in, artifact_format f, const std:
         d.f32_nodes = in.f32_nodes;
         file = to_dynamic_int8(cand, d);
     } else {
-        if (in.execution == exec_precision::int8_static)
+        // int8 static: every layer's grids; otherwise only an int8 KV cache's (if any).
+        if (in.execution == exec_precision::int8_static || !in.grids.empty())
             o.activations = qdq_activations_from_ranges(in.grids);
         file = to_qdq(cand, o);
         // 4-bit per-group MatMul/Gemm weights as com.microsoft.MatMulNBits.

@@ -463,6 +463,10 @@ struct candidate_build {
     std::map<std::string, tensor_range, std::less<>> grids;
     json smoothing = nullptr; ///< what SmoothQuant did per group (smoothing.hpp)
     json awq = nullptr;       ///< what AWQ did per group
+    /// Language models: the f32 model the steps started from (scales folded), for each layer's
+    /// KL alone (layer_errors).
+    model reference;
+    json kv_cache = nullptr; ///< the int8 KV cache's tensors and ranges
 };
 
 /// What the deployable file is made from.
@@ -710,7 +714,17 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             bar.finish();
         }
     }
-    candidate_build cb{rec, src.clone(), {}, {}, 0, nullptr, json::object(), {}, smoothed, awq};
+    candidate_build cb{rec,
+                       src.clone(),
+                       {},
+                       {},
+                       0,
+                       nullptr,
+                       json::object(),
+                       {},
+                       smoothed,
+                       awq,
+                       takes_tokens(src) ? src.clone() : model{}};
     const auto layers = find_layers(src);
     struct chosen {
         layer_ref ref;
@@ -808,6 +822,41 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
                 if (l.ref.input == name) cb.exec.activation_ranges[name] = range;
         }
     }
+    if (rec.kv_cache_int8) {
+        // The int8 KV cache: the keys and values the attention products read (input B of every
+        // MatMul of two activations: Kᵀ of the scores, V of the context) go through an 8-bit
+        // grid, the precision a KV cache of int8 stores them in (static per-tensor ranges,
+        // MinMax on the calibration data; the deployable file carries them as Q/DQ pairs).
+        std::set<std::string> kv;
+        for (const auto& nd : cb.m.nodes)
+            if (nd.op_type == "MatMul" && nd.inputs.size() == 2 && !cb.m.has_weight(nd.inputs[0]) &&
+                !cb.m.has_weight(nd.inputs[1]) && cb.m.producer(nd.inputs[1]))
+                kv.insert(nd.inputs[1]);
+        if (kv.empty())
+            fail(status::invalid_argument,
+                 fmt::format("recipe '{}': kv_cache int8, but '{}' has no attention product (a "
+                             "MatMul of two activations) whose keys and values to quantize",
+                             rec.name, base.source));
+        const auto acts = observe(cb.m, {}, calib_inputs, kv, 4096, "calibration (KV cache)", c);
+        cb.kv_cache = json::array();
+        for (const auto& name : kv) {
+            const auto it = acts.find(name);
+            if (it == acts.end())
+                fail(status::internal, fmt::format("KV tensor '{}' was not observed", name));
+            calibrator_params p;
+            p.method = calib_method::min_max;
+            p.type = dtype::u8;
+            p.scheme = kernels::quant_scheme::affine;
+            p.reduce_range = false;
+            p.name = name;
+            calibrator cal(p);
+            cal.observe(it->second.view());
+            const auto res = cal.result();
+            const tensor_range range{std::min(0.0f, res.min.at(0)), std::max(0.0f, res.max.at(0))};
+            cb.grids[name] = range;
+            cb.kv_cache.push_back({{"tensor", name}, {"range", {range.lo, range.hi}}});
+        }
+    }
     // int4 / palettized layers run weight-only on their packed form where the executor can.
     // (Each layer's path is added from the plan that runs the shipped model: layer_paths.)
     use_packed_paths(cb);
@@ -876,6 +925,42 @@ std::vector<layer_error> layer_errors(const model& base, const candidate_build& 
             }
             errors.push_back(std::move(e));
         }
+    }
+    if (takes_tokens(base)) {
+        // Each layer alone: the reference model (the candidate's f32 starting point, scales
+        // folded) with only this layer as the candidate runs it, against the reference's
+        // next-token distribution on the first calibration sequences.
+        const auto tokens =
+            calib_inputs.slice(0, 0, std::min<std::int64_t>(16, calib_inputs.dims()[0]));
+        const tensor targets = next_token_targets(tokens);
+        const tensor ref_logits = std::move(executor(cb.reference).run(tokens)[0]);
+        stage bar(c, "layer KL (each layer alone)", cb.layers.size());
+        for (std::size_t i = 0; i < cb.layers.size(); ++i) {
+            const auto& l = cb.layers[i];
+            model alone = cb.reference.clone();
+            set_weight_nk(alone, l.ref, l.weights);
+            executor_options o = cb.exec;
+            o.int4_weights.clear();
+            o.palettized_weights.clear();
+            if (auto it = cb.exec.int4_weights.find(l.ref.weight); it != cb.exec.int4_weights.end())
+                o.int4_weights.insert(*it);
+            if (auto it = cb.exec.palettized_weights.find(l.ref.weight);
+                it != cb.exec.palettized_weights.end())
+                o.palettized_weights.insert(*it);
+            for (const auto& other : cb.layers)
+                if (other.ref.name != l.ref.name) o.f32_nodes.push_back(other.ref.name);
+            const tensor logits = std::move(executor(alone, o).run(tokens)[0]);
+            double kl = 0;
+            std::int64_t n = 0;
+            for (const auto& s :
+                 lm_sequence_statistics(ref_logits.view(), logits.view(), targets.view())) {
+                kl += s.kl;
+                n += s.tokens;
+            }
+            if (n > 0) errors[i].kl = kl / double(n);
+            bar.advance();
+        }
+        bar.finish();
     }
     return errors;
 }
@@ -1353,6 +1438,11 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
                          "(--tolerable-drop) are alternatives: give one",
                          rec.name));
     const auto format = parse_artifact_format(o.format);
+    if (rec.kv_cache_int8 && format == artifact_format::hone)
+        fail(status::invalid_argument,
+             fmt::format("recipe '{}': the int8 KV cache is carried by Q/DQ pairs in an ONNX "
+                         "artifact: give format qdq or matmulnbits, not hone",
+                         rec.name));
     if (o.engine && format == artifact_format::hone)
         fail(status::invalid_argument,
              "format 'hone' cannot be validated by the engine's runners (its packed weights are "
@@ -1536,6 +1626,7 @@ optimize_outcome optimize(const optimize_request& o, const pipeline_events& c) {
     if (rec.finetune) recipe_j["finetune"] = cb.finetune;
     if (rec.smooth_quant) recipe_j["smooth_quant_result"] = cb.smoothing;
     if (!cb.awq.is_null()) recipe_j["awq_result"] = cb.awq;
+    if (!cb.kv_cache.is_null()) recipe_j["kv_cache_result"] = cb.kv_cache;
     cl.recipe = recipe_j.dump();
     cl.validation = std::move(report);
     cl.policy = pol;

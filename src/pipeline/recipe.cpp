@@ -453,8 +453,8 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
     }
     if (!j.is_object()) bad(source, "must be a JSON object");
     static const std::vector<std::string> known = {
-        "name",   "execution", "calibration", "layers",       "steps",  "overrides",
-        "search", "budget",    "sequential",  "smooth_quant", "comment"};
+        "name",   "execution", "calibration", "layers",       "steps",    "overrides",
+        "search", "budget",    "sequential",  "smooth_quant", "kv_cache", "comment"};
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
             bad(source, fmt::format("unknown field '{}'", k));
@@ -564,6 +564,10 @@ recipe parse_recipe(std::string_view text, std::string_view source) {
                         "needs execution int8-static");
         r.smooth_quant = sm;
     }
+    const auto kv = get<std::string>(j, "kv_cache", "f32", source, "recipe");
+    if (kv != "f32" && kv != "int8")
+        bad(source, fmt::format("kv_cache '{}': expected f32 or int8", kv));
+    r.kv_cache_int8 = kv == "int8";
     if (j.contains("search")) r.search = parse_search(j["search"], source);
     if (j.contains("budget")) r.budget = parse_budget(j["budget"], source);
     if (r.search && r.budget)
@@ -694,6 +698,7 @@ json recipe::to_json() const {
            {"overrides", ov}};
     if (needs_layer_inputs()) j["sequential"] = sequential; // how the layer inputs were seen
     if (smooth_quant) j["smooth_quant"] = smooth_quant->to_json();
+    if (kv_cache_int8) j["kv_cache"] = "int8";
     if (search) j["search"] = search->to_json();
     if (budget) j["budget"] = budget->to_json();
     return j;

@@ -155,6 +155,7 @@ json report_json(const report_inputs& in) {
                       {"bytes_after", l.bytes_after}};
             o["sqnr_db"] = l.sqnr_db ? json(*l.sqnr_db) : json(nullptr);
             o["relative_error"] = l.relative_error ? json(*l.relative_error) : json(nullptr);
+            if (l.kl) o["kl"] = *l.kl;
             layers.push_back(std::move(o));
         }
         j["layers"] = std::move(layers);
@@ -718,17 +719,24 @@ std::string render_html(const json& r) {
     if (layers.is_array() && !layers.empty()) {
         h += "<h2>Per-layer error</h2>\n";
         h += sqnr_svg(layers);
+        const bool with_kl = std::any_of(layers.begin(), layers.end(),
+                                         [](const json& l) { return num(l, "kl").has_value(); });
         h += "<table id=\"layers\"><tr><th>layer</th><th>op</th><th>scheme</th><th>SQNR</th>"
-             "<th>relative error</th><th>bytes before</th><th>bytes after</th></tr>\n";
+             "<th>relative error</th>";
+        if (with_kl) h += "<th>KL alone (nats/token)</th>";
+        h += "<th>bytes before</th><th>bytes after</th></tr>\n";
         for (const auto& l : layers) {
-            const auto s = num(l, "sqnr_db"), e = num(l, "relative_error");
-            h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}"
-                             "</td><td>{}</td></tr>\n",
-                             html_escape(str(l, "name")), html_escape(str(l, "op")),
-                             html_escape(str(l, "scheme")), s ? fmt::format("{:.1f} dB", *s) : dash,
-                             e ? fmt::format("{:.3g}", *e) : dash,
-                             format_bytes(num(l, "bytes_before").value_or(0)),
-                             format_bytes(num(l, "bytes_after").value_or(0)));
+            const auto s = num(l, "sqnr_db"), e = num(l, "relative_error"), kl = num(l, "kl");
+            h += fmt::format(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}<td>{}"
+                "</td><td>{}</td></tr>\n",
+                html_escape(str(l, "name")), html_escape(str(l, "op")),
+                html_escape(str(l, "scheme")), s ? fmt::format("{:.1f} dB", *s) : dash,
+                e ? fmt::format("{:.3g}", *e) : dash,
+                with_kl ? fmt::format("<td>{}</td>", kl ? fmt::format("{:.3g}", *kl) : dash)
+                        : std::string(),
+                format_bytes(num(l, "bytes_before").value_or(0)),
+                format_bytes(num(l, "bytes_after").value_or(0)));
         }
         h += "</table>\n";
     }

@@ -16,7 +16,8 @@
 //   decision:  {verdict, approvals_required, reasons [{metric, slice, value, bound, passed, text}]}
 //   policy:    the policy's JSON (docs/policy.md)
 //   ledger:    {path, seq, sha256, prev, time, actor, action, signed, signer, verified, problem}
-//   layers:    [{name, op, scheme, sqnr_db, relative_error, bytes_before, bytes_after}]
+//   layers:    [{name, op, scheme, sqnr_db, relative_error, bytes_before, bytes_after}, kl for
+//              language models]
 //   candidates:[{name, accuracy, model_bytes, latency_ms, verdict, baseline, pareto,
 //                pareto_size, pareto_latency}]
 //   search, budget: the accuracy-aware search's trials, the precision budget's allocation
@@ -48,6 +49,9 @@ struct HONE_EXPORT layer_error {
     std::string scheme;                   ///< "int8 per-channel", "int4 g128 GPTQ", "2:4", …
     std::optional<double> sqnr_db;        ///< signal-to-noise ratio of the layer's output, dB
     std::optional<double> relative_error; ///< ‖y − ŷ‖ / ‖y‖ on calibration data
+    /// Language models: mean KL(baseline ‖ model with only this layer changed) of the
+    /// next-token distribution, nats per token, on calibration sequences.
+    std::optional<double> kl;
     std::uint64_t bytes_before = 0, bytes_after = 0;
 };
 

@@ -8,12 +8,14 @@
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
+#include <hone/io/onnx.hpp>
 #include <hone/ledger/ledger.hpp>
 #include <hone/pipeline/optimize.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -99,10 +101,25 @@ TEST_CASE("language model: int8 W8A8 end to end, gated on perplexity, KL and agr
     CHECK(base["perplexity"].get<double>() ==
           doctest::Approx(all["baseline_perplexity"]["value"].get<double>()));
     CHECK(base["tokens"] == 128 * 63);
+    // Each layer's KL alone, next to its SQNR: all 29, the LM head (fed by the final norm)
+    // among those that cost most.
+    const auto& layers = report["layers"];
+    REQUIRE(layers.size() == 29);
+    double most = 0, sum = 0;
+    for (const auto& l : layers) {
+        CHECK(l["kl"].get<double>() >= 0);
+        most = std::max(most, l["kl"].get<double>());
+        sum += l["kl"].get<double>();
+    }
+    CHECK(most > 0);
+    // Noise from separate layers roughly adds: the sum is of the order of the whole model's KL.
+    CHECK(sum > 0.2 * all["mean_kl"]["value"].get<double>());
+    CHECK(sum < 5 * all["mean_kl"]["value"].get<double>());
     // The HTML page shows the language-model table.
     const auto html = read_file(o.report / "report.html");
     CHECK(html.find("id=\"language_model\"") != std::string::npos);
     CHECK(html.find("next-token accuracy") != std::string::npos);
+    CHECK(html.find("KL alone") != std::string::npos);
 
     // SmoothQuant folded into the norms and up projections: W8A8 closer to the baseline
     // (measured: mean KL 0.0016 → 0.0009, Δppl +0.15% → +0.12%).
@@ -116,6 +133,39 @@ TEST_CASE("language model: int8 W8A8 end to end, gated on perplexity, KL and agr
     CHECK(overall(sq)["mean_kl"]["value"].get<double>() < all["mean_kl"]["value"].get<double>());
     const auto sq_recipe = json::parse(hone::ledger(sq_req.ledger).read().back().record.recipe);
     CHECK(sq_recipe["smooth_quant_result"].size() == 17);
+
+    // W8A8 with an int8 KV cache: the keys and values of the 4 layers' attention products get
+    // 8-bit grids, carried by Q/DQ pairs in the file.
+    auto kv_req = lm_request(t.path, R"({"name": "w8a8-kv8", "execution": "int8-static",
+        "kv_cache": "int8", "smooth_quant": {"alpha": "search"},
+        "steps": [{"kind": "quantize", "bits": 8, "granularity": "per_channel"}]})");
+    kv_req.out = t.path / "kv.onnx";
+    const auto kv = hone::optimize(kv_req);
+    MESSAGE("W8A8 + int8 KV cache: Δppl " << ppl_change(kv) << ", mean KL "
+                                          << overall(kv)["mean_kl"]["value"].get<double>());
+    const auto kv_recipe = json::parse(hone::ledger(kv_req.ledger).read().back().record.recipe);
+    REQUIRE(kv_recipe["kv_cache_result"].size() == 8); // K and V of 4 layers
+    for (const auto& k : kv_recipe["kv_cache_result"])
+        CHECK(k["range"][0].get<double>() < k["range"][1].get<double>());
+    CHECK(overall(kv)["perplexity_change"]["high"].get<double>() < 0.01);
+    // more quantized tensors than W8A8 alone: the distribution moves a little more
+    CHECK(overall(kv)["mean_kl"]["value"].get<double>() >
+          overall(sq)["mean_kl"]["value"].get<double>());
+    {
+        // The file quantizes them: each KV tensor is the input of a QuantizeLinear.
+        const model file = load_onnx(kv_req.out);
+        for (const auto& k : kv_recipe["kv_cache_result"]) {
+            bool quantized = false;
+            for (const auto& nd : file.nodes)
+                quantized |= nd.op_type == "QuantizeLinear" &&
+                             nd.inputs[0] == k["tensor"].get<std::string>();
+            CHECK(quantized);
+        }
+    }
+    auto packed = lm_request(t.path, R"({"name": "kv-hone", "execution": "int8-static",
+        "kv_cache": "int8", "steps": [{"kind": "quantize"}]})");
+    packed.format = "hone";
+    CHECK_THROWS_WITH_AS(hone::optimize(packed), doctest::Contains("give format qdq"), hone::error);
 
     // A policy tight enough to fail on the measured perplexity change rejects it, naming it.
     auto strict = lm_request(t.path, "int8");

@@ -91,8 +91,8 @@ TEST_CASE("bad names are refused, naming the field and the choices") {
            "expected optimal, lloyd or auto");
     throws(R"({"steps": [{"kind": "quantize", "granularity": "per_row"}]})",
            "granularity 'per_row': expected per_channel, per_group or per_tensor");
-    throws(R"({"steps": [{"kind": "quantize", "method": "awq"}]})",
-           "'awq': expected rtn, clip_search or gptq");
+    throws(R"({"steps": [{"kind": "quantize", "method": "hqq"}]})",
+           "'hqq': expected rtn, clip_search, gptq or awq");
     throws(R"({"calibration": "kl", "steps": [{"kind": "quantize"}]})",
            "calibration 'kl': expected auto, min_max, percentile, entropy or mse");
     throws(R"({"steps": [{"kind": "quantize", "method": 3}]})", "wrong type");

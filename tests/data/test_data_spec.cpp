@@ -343,3 +343,34 @@ TEST_CASE("Fashion-MNIST specs") {
     CHECK(error_of([&] { load_data("fashion-mnist:train", missing); }, hone::status::io_error)
               .find("install the Debian package dataset-fashion-mnist") != std::string::npos);
 }
+
+TEST_CASE("text as byte-level token ids, cut into sequences of the sample shape's length") {
+    temp_dir t;
+    const auto file = t.path / "psalm.txt";
+    hone::write_file_atomic(file, std::string("The LORD is my shepherd\xC3\xA9", 25));
+    hone::data_options o;
+    o.sample_shape = {8};
+    const auto d = load_data(file.string(), o);
+    REQUIRE(d.data.inputs().type() == hone::dtype::i64);
+    CHECK(d.data.inputs().dims() == hone::shape{3, 8}); // 25 bytes: 3 sequences, 1 byte left
+    const auto ids = d.data.inputs().span<std::int64_t>();
+    CHECK(ids[0] == 'T');
+    CHECK(ids[8] == ' '); // "The LORD" | " is my s" | "hepherd\xC3"
+    CHECK(ids[12] == 'm');
+    CHECK(ids[23] == 0xC3); // bytes, not characters: ids 0…255
+    CHECK_FALSE(d.data.has_labels());
+    CHECK(d.files.size() == 1);
+    CHECK(parse_data_spec(file.string() + ":2").format == data_source::kind::text);
+    CHECK(load_data(file.string() + ":2", o).data.size() == 2);
+    // The length must be known, the text long enough, and there are no labels.
+    hone::data_options dynamic;
+    dynamic.sample_shape = {-1};
+    CHECK(error_of([&] { load_data(file.string(), dynamic); }, hone::status::invalid_argument)
+              .find("give their length with --input-shape") != std::string::npos);
+    hone::data_options long_seq;
+    long_seq.sample_shape = {100};
+    CHECK(error_of([&] { load_data(file.string(), long_seq); }, hone::status::format_error)
+              .find("fewer than one sequence of 100") != std::string::npos);
+    CHECK(error_of([&] { parse_data_spec("a.txt,b.txt"); }, hone::status::invalid_argument)
+              .find("text has no labels") != std::string::npos);
+}

@@ -7,6 +7,10 @@
 //   INPUTS.npy[,LABELS.npy]                        NPY: f32 (or u8) inputs, batch first; int
 //   labels;
 //                                                  or i64/i32 token ids [N, seq] (language models)
+//   TEXT.txt                                       text as byte-level token ids (id = byte, the
+//                                                  language-model fixture's tokenizer), cut into
+//                                                  sequences of the sample shape's length
+//                                                  (--input-shape 64); the short tail dropped
 // each optionally followed by `:N`: a fixed-seed subset of N samples (dataset::subset), kept in
 // file order. A file is NPY when its name ends in ".npy", IDX when it ends in ".idx",
 // ".idx.gz", "-ubyte" or "-ubyte.gz" (or its name contains "idx"). Image bytes become f32 in
@@ -40,7 +44,7 @@ namespace hone {
 
 /// A spec taken apart, before any file is read.
 struct HONE_EXPORT data_source {
-    enum class kind { fashion_mnist, idx, npy };
+    enum class kind { fashion_mnist, idx, npy, text };
     kind format = kind::fashion_mnist;
     std::string split;                  ///< fashion-mnist: "train" or "test"
     std::filesystem::path inputs;       ///< idx / npy

@@ -186,6 +186,12 @@ struct HONE_EXPORT recipe {
     bool sequential = true;
     /// SmoothQuant with folding before the steps (JSON "smooth_quant"; see smoothing).
     std::optional<smoothing> smooth_quant;
+    /// An int8 KV cache (JSON "kv_cache": "int8"; default "f32"): the keys and values the
+    /// attention products read (input B of every MatMul of two activations) go through a
+    /// static per-tensor 8-bit grid (MinMax on the calibration data), as an int8 KV cache
+    /// stores them; the deployable ONNX carries them as QuantizeLinear/DequantizeLinear pairs,
+    /// so hone's validation and other engines see that precision. Needs an ONNX artifact.
+    bool kv_cache_int8 = false;
     /// A last `finetune` step: the whole candidate is retrained after the one-shot steps.
     std::optional<finetune_params> finetune;
     /// Keep the layers that cost most accuracy in f32 until a bound holds (accuracy_search).
