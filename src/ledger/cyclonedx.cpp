@@ -112,6 +112,21 @@ json performance_metrics(const json& m, const fields& f) {
             }
         }
     }
+    if (m.contains("language_model")) {
+        // Checked by comparison_from_metrics_json: the overall perplexity change, mean KL and
+        // flip rate ({value, low, high}) and each slice's name and perplexity change.
+        const json& lm = m["language_model"];
+        const auto estimate = [&](const char* type, const json& e, const std::string& slice) {
+            const json bounds = {e["low"], e["high"]};
+            out.push_back(metric(type, e["value"], slice, &bounds));
+        };
+        const json& all = lm["overall"];
+        estimate("perplexity change", all["perplexity_change"], {});
+        estimate("mean KL to baseline (nats/token)", all["mean_kl"], {});
+        out.push_back(metric("flip rate", all["flip_rate"]["value"]));
+        for (const auto& s : lm["slices"])
+            estimate("perplexity change", s["perplexity_change"], s["name"].get<std::string>());
+    }
     if (m.contains("slices"))
         for (const auto& s : m["slices"]) { // checked by comparison_from_metrics_json
             const std::string name = s["name"].get<std::string>();

@@ -1659,6 +1659,7 @@ optimize_outcome validate_change(const validate_request& o, const pipeline_event
     const auto data_opts = options_of(o.data, model_sample_shape(b));
     const auto eval =
         o.eval_data ? load_memory(*o.eval_data, "eval", data_opts) : load_data(o.eval, data_opts);
+    check_data_kind(b, eval);
     if (!o.ledger.empty()) {
         ledger l(o.ledger);
         const auto v = l.verify();

@@ -701,15 +701,18 @@ std::string render_html(const json& r) {
              "<th>McNemar p</th></tr>\n";
         for (const auto& s : slices) {
             const auto ci = pair_of(s, "delta_interval");
+            const auto count_cell = [](std::optional<double> x) {
+                return x ? fmt::format("{:.0f}", *x) : dash;
+            };
             h += fmt::format(
                 "<tr><td>{}</td><td>{:.0f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                "<td>{:.0f}</td><td>{:.0f}</td><td>{:.3g}</td></tr>\n",
+                "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 html_escape(str(s, "name")), num(s, "samples").value_or(0),
                 pct(num(s, "baseline_accuracy")), pct(num(s, "candidate_accuracy")),
                 signed_pct(delta_of(s)),
                 ci ? fmt::format("[{}, {}]", signed_pct(ci->first), signed_pct(ci->second)) : dash,
-                num(s, "regressions").value_or(0), num(s, "improvements").value_or(0),
-                num(s, "mcnemar_p").value_or(1));
+                count_cell(num(s, "regressions")), count_cell(num(s, "improvements")),
+                num(s, "mcnemar_p") ? fmt::format("{:.3g}", *num(s, "mcnemar_p")) : dash);
         }
         h += "</table>\n";
     }

@@ -224,7 +224,7 @@ json smooth_and_fold(model& m, const std::vector<layer_ref>& layers, const scale
         g.update(found.figures);
         const auto& scales = found.scales;
         if (!scales.empty()) {
-            // Column j of every weight × s_j (the searches return W·s only for SmoothQuant).
+            // Every weight of the group times diag(s); the producer takes 1/s.
             auto cols = all.span<float>();
             for (std::int64_t row = 0; row < rows; ++row)
                 for (std::int64_t j = 0; j < k; ++j)

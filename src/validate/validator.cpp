@@ -364,15 +364,19 @@ validation_report validate(runner& baseline, runner& candidate, const evaluation
 
 std::string validation_report::to_json() const {
     json slices_json = json::array();
-    for (const auto& s : slices)
-        slices_json.push_back({{"name", s.figures.name},
-                               {"samples", s.figures.samples},
-                               {"baseline_accuracy", s.figures.baseline_accuracy},
-                               {"candidate_accuracy", s.figures.candidate_accuracy},
-                               {"delta_interval", {s.figures.delta.low, s.figures.delta.high}},
-                               {"regressions", s.paired.only_baseline_correct},
-                               {"improvements", s.paired.only_candidate_correct},
-                               {"mcnemar_p", s.mcnemar_p}});
+    for (const auto& s : slices) {
+        json item = {{"name", s.figures.name},
+                     {"samples", s.figures.samples},
+                     {"baseline_accuracy", s.figures.baseline_accuracy},
+                     {"candidate_accuracy", s.figures.candidate_accuracy},
+                     {"delta_interval", {s.figures.delta.low, s.figures.delta.high}}};
+        if (!language_model) { // per-sample pairs: a language model's are tokens in sequences
+            item["regressions"] = s.paired.only_baseline_correct;
+            item["improvements"] = s.paired.only_candidate_correct;
+            item["mcnemar_p"] = s.mcnemar_p;
+        }
+        slices_json.push_back(std::move(item));
+    }
     json latency_json_list = json::array();
     for (const auto& l : latency)
         latency_json_list.push_back(
@@ -401,7 +405,11 @@ std::string validation_report::to_json() const {
               {"slices", std::move(slices_json)},
               {"latency", std::move(latency_json_list)},
               {"peak_resident_bytes", peak_resident_bytes}};
-    if (language_model) j["language_model"] = json::parse(language_model->to_json());
+    if (language_model) {
+        j["language_model"] = json::parse(language_model->to_json());
+        for (const char* k : {"regressions", "improvements", "mcnemar_p"}) // per-sample pairs
+            j["accuracy"].erase(k);
+    }
     if (comparison.baseline_bytes) j["baseline"]["model_bytes"] = *comparison.baseline_bytes;
     if (comparison.candidate_bytes) j["candidate"]["model_bytes"] = *comparison.candidate_bytes;
     return j.dump();

@@ -9,6 +9,7 @@
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/io/onnx.hpp>
+#include <hone/ledger/cyclonedx.hpp>
 #include <hone/ledger/ledger.hpp>
 #include <hone/pipeline/optimize.hpp>
 
@@ -97,6 +98,10 @@ TEST_CASE("language model: int8 W8A8 end to end, gated on perplexity, KL and agr
     CHECK(v.ok);
     const auto entries = l.read();
     REQUIRE(entries.size() == 2);
+    // The CycloneDX model card of the change carries the language-model figures.
+    const auto bom = json::parse(cyclonedx_bom(entries, entries[1].seq, "ledger.jsonl"));
+    CHECK(bom.dump().find("perplexity change") != std::string::npos);
+    CHECK(bom.dump().find("mean KL to baseline") != std::string::npos);
     const auto base = json::parse(entries[0].record.metrics);
     CHECK(base["perplexity"].get<double>() ==
           doctest::Approx(all["baseline_perplexity"]["value"].get<double>()));
