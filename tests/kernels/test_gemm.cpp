@@ -881,3 +881,50 @@ TEST_CASE("linear: bad configuration and bad inputs give clear errors") {
     MESSAGE("int8 implementation at M=1: ", dyn.implementation(1),
             "; f32: ", lin.implementation(1));
 }
+
+TEST_CASE("linear int8 static: new row counts and thread counts after the first run") {
+    // Each (threads, M) may want its own blocked weight layout. oneDNN cannot reorder one
+    // blocked int8 layout (with zero-point compensation) into another, so later layouts come
+    // from the plain weights: before, M = 4096 at 4 threads after M = 1 failed to reorder.
+    const std::int64_t k = 128, n = 128;
+    std::vector<std::int8_t> q_nk(std::size_t(k * n));
+    for (std::size_t i = 0; i < q_nk.size(); ++i)
+        q_nk[i] = std::int8_t(int(i * 37 % 255) - 127);
+    std::vector<float> scales(static_cast<std::size_t>(n), 0.0f);
+    for (std::size_t j = 0; j < scales.size(); ++j)
+        scales[j] = 0.01f * float(1 + j % 7);
+    linear_params p;
+    p.type = gemm_type::int8;
+    p.k = k;
+    p.n = n;
+    p.activations = act_quant::static_per_tensor;
+    p.act_scale = 0.05f;
+    p.act_zero_point = 37;
+    const linear lin(p, q_nk, scales);
+    const int saved = hone::num_threads();
+    std::vector<std::pair<int, std::int64_t>> runs;
+    for (int threads : {1, 4, 2})
+        for (std::int64_t m : {1, 64, 1024, 4096, 16384, 3})
+            runs.emplace_back(threads, m);
+    for (const auto& [threads, m] : runs) {
+        CAPTURE(threads);
+        CAPTURE(m);
+        hone::set_num_threads(threads);
+        hone::tensor src(hone::dtype::u8, {m, k}), dst(hone::dtype::f32, {m, n});
+        auto s = src.span<std::uint8_t>();
+        for (std::size_t i = 0; i < s.size(); ++i)
+            s[i] = std::uint8_t(i * 101 % 256);
+        REQUIRE_NOTHROW(lin.run(src, dst));
+        for (std::int64_t i : {std::int64_t(0), m - 1})
+            for (std::int64_t j : {std::int64_t(0), n / 2, n - 1}) {
+                std::int64_t acc = 0;
+                for (std::int64_t kk = 0; kk < k; ++kk)
+                    acc += (std::int64_t(s[std::size_t(i * k + kk)]) - 37) *
+                           q_nk[std::size_t(j * k + kk)];
+                const float want = 0.05f * scales[std::size_t(j)] * float(acc);
+                CHECK(dst.span<float>()[std::size_t(i * n + j)] ==
+                      doctest::Approx(want).epsilon(1e-5));
+            }
+    }
+    hone::set_num_threads(saved);
+}

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -91,6 +92,10 @@ struct linear::impl {
     std::vector<float> out_scales; // static int8: s_a·s_w
 
     mutable std::mutex mutex;
+    // int8: the weights as given, in their plain layout. oneDNN cannot reorder between two
+    // blocked int8 layouts (those with zero-point compensation), so another layout (another M or
+    // thread count) is made from this copy; f32 and bf16 reorder from the first packed copy.
+    dnnl::memory plain_weights;
     mutable std::vector<dnnl::memory> weights; // reordered copies, one per layout wanted
     // (oneDNN thread count, M) → primitive
     mutable std::map<std::pair<int, std::int64_t>, std::shared_ptr<const entry>> cache;
@@ -122,12 +127,14 @@ struct linear::impl {
         return dnnl::matmul::primitive_desc(d, attr, engine());
     }
 
-    // The weights in `want`, reordering from the first copy (under the mutex).
+    // The weights in `want`, reordered from the plain int8 copy or the first one (under the
+    // mutex).
     dnnl::memory weights_for(const dnnl::memory::desc& want) const {
         for (const auto& w : weights)
             if (w.get_desc() == want) return w;
         dnnl::memory copy(want, engine());
-        reorder_now(weights.front(), copy);
+        dnnl::memory from = plain_weights ? plain_weights : weights.front(); // a handle
+        reorder_now(from, copy);
         weights.push_back(copy);
         return copy;
     }
@@ -163,6 +170,10 @@ struct linear::impl {
         wei_type = type;
         auto pd = call("linear: creating the oneDNN matmul", [&] { return make_pd(1); });
         dnnl::memory user(user_weights_desc(type), engine(), const_cast<void*>(plain_data));
+        if (type == dt::s8) {
+            plain_weights = dnnl::memory(user.get_desc(), engine());
+            std::memcpy(plain_weights.get_data_handle(), plain_data, user.get_desc().get_size());
+        }
         dnnl::memory packed(pd.weights_desc(), engine());
         call("linear: reordering weights", [&] { reorder_now(user, packed); });
         weights.push_back(packed);
