@@ -664,6 +664,30 @@ json ranges_json(const std::map<std::string, tensor_range, std::less<>>& ranges)
     return r;
 }
 
+/// The 8-bit grid the deployable file gives tensor `name` (observed `values`): u8 affine, its
+/// range holding 0. `consumer` (the weights of the Gemm/MatMul reading it) lets the auto method
+/// score candidate ranges by that layer's output error.
+tensor_range file_grid(const std::string& name, const tensor& values, calib_method method,
+                       const tensor* consumer) {
+    calibrator_params p;
+    p.method = method;
+    p.type = dtype::u8;
+    p.scheme = kernels::quant_scheme::affine;
+    // 8-bit grids on every machine: the file is for other engines, and its bytes must not
+    // depend on the CPU that made it. (hone's executor runs a full 8-bit grid exactly where
+    // int8 pairs saturate: it splits the activations, kernels/gemm.)
+    p.reduce_range = false;
+    p.name = name;
+    calibrator cal(p);
+    cal.observe(values.view());
+    if (method == calib_method::auto_select) {
+        if (consumer) cal.set_consumer(consumer->view());
+        cal.score(values.view());
+    }
+    const auto res = cal.result();
+    return {std::min(0.0f, res.min.at(0)), std::max(0.0f, res.max.at(0))};
+}
+
 candidate_build build_candidate(const model& base, const recipe& rec, const loaded_data& calib,
                                 const loaded_data* tune_data, const data_options& data_opts,
                                 const pipeline_events& c) {
@@ -796,27 +820,13 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             const auto it = acts.find(name);
             if (it == acts.end())
                 fail(status::internal, fmt::format("activation '{}' was not observed", name));
-            calibrator_params p;
-            p.method = rec.calibration;
-            p.type = dtype::u8;
-            p.scheme = kernels::quant_scheme::affine;
-            // 8-bit grids on every machine: the file is for other engines, and its bytes must
-            // not depend on the CPU that made it. (hone's executor runs a full 8-bit grid
-            // exactly where int8 pairs saturate: it splits the activations, kernels/gemm.)
-            p.reduce_range = false;
-            p.name = name;
-            calibrator cal(p);
-            cal.observe(it->second.view());
-            if (p.method == calib_method::auto_select) {
-                const auto consumer =
-                    std::find_if(cb.layers.begin(), cb.layers.end(), [&](const layer_result& l) {
-                        return l.ref.input == name && !l.ref.is_conv();
-                    });
-                if (consumer != cb.layers.end()) cal.set_consumer(consumer->weights.view());
-                cal.score(it->second.view());
-            }
-            const auto res = cal.result();
-            const tensor_range range{std::min(0.0f, res.min.at(0)), std::max(0.0f, res.max.at(0))};
+            const auto consumer =
+                std::find_if(cb.layers.begin(), cb.layers.end(), [&](const layer_result& l) {
+                    return l.ref.input == name && !l.ref.is_conv();
+                });
+            const auto range =
+                file_grid(name, it->second, rec.calibration,
+                          consumer != cb.layers.end() ? &consumer->weights : nullptr);
             cb.grids[name] = range;
             for (const auto& l : cb.layers)
                 if (l.ref.input == name) cb.exec.activation_ranges[name] = range;
@@ -843,16 +853,7 @@ candidate_build build_candidate(const model& base, const recipe& rec, const load
             const auto it = acts.find(name);
             if (it == acts.end())
                 fail(status::internal, fmt::format("KV tensor '{}' was not observed", name));
-            calibrator_params p;
-            p.method = calib_method::min_max;
-            p.type = dtype::u8;
-            p.scheme = kernels::quant_scheme::affine;
-            p.reduce_range = false;
-            p.name = name;
-            calibrator cal(p);
-            cal.observe(it->second.view());
-            const auto res = cal.result();
-            const tensor_range range{std::min(0.0f, res.min.at(0)), std::max(0.0f, res.max.at(0))};
+            const auto range = file_grid(name, it->second, calib_method::min_max, nullptr);
             cb.grids[name] = range;
             cb.kv_cache.push_back({{"tensor", name}, {"range", {range.lo, range.hi}}});
         }

@@ -41,6 +41,20 @@ struct reader {
                  fmt::format("{}: field '{}{}' is not a [low, high] pair", source, path, key));
         return {v[0].get<double>(), v[1].get<double>()};
     }
+    std::string text(const json& j, const char* key, const std::string& path) const {
+        const json& v = at(j, key, path);
+        if (!v.is_string())
+            fail(status::format_error,
+                 fmt::format("{}: field '{}{}' is not a string", source, path, key));
+        return v.get<std::string>();
+    }
+    const json& array(const json& j, const char* key, const std::string& path) const {
+        const json& v = at(j, key, path);
+        if (!v.is_array())
+            fail(status::format_error,
+                 fmt::format("{}: field '{}{}' is not an array", source, path, key));
+        return v;
+    }
 };
 
 } // namespace
@@ -68,17 +82,11 @@ comparison comparison_from_metrics_json(std::string_view metrics, std::string_vi
     if (cand.contains("model_bytes"))
         c.candidate_bytes = r.count(cand, "model_bytes", "candidate.");
     if (j.contains("slices")) {
-        const json& slices = j.at("slices");
-        if (!slices.is_array())
-            fail(status::format_error, fmt::format("{}: field 'slices' is not an array", source));
+        const json& slices = r.array(j, "slices", "");
         for (std::size_t i = 0; i < slices.size(); ++i) {
             const std::string path = fmt::format("slices[{}].", i);
             slice_comparison s;
-            const json& name = r.at(slices[i], "name", path);
-            if (!name.is_string())
-                fail(status::format_error,
-                     fmt::format("{}: field '{}name' is not a string", source, path));
-            s.name = name.get<std::string>();
+            s.name = r.text(slices[i], "name", path);
             s.samples = r.count(slices[i], "samples", path);
             s.baseline_accuracy = r.number(slices[i], "baseline_accuracy", path);
             s.candidate_accuracy = r.number(slices[i], "candidate_accuracy", path);
@@ -101,18 +109,11 @@ comparison comparison_from_metrics_json(std::string_view metrics, std::string_vi
         estimate(overall, "perplexity_change", path, g.perplexity_change, &g.perplexity_change_ci);
         estimate(overall, "mean_kl", path, g.mean_kl, &g.mean_kl_ci);
         estimate(overall, "flip_rate", path, g.flip_rate, nullptr);
-        const json& slices = r.at(lm, "slices", "language_model.");
-        if (!slices.is_array())
-            fail(status::format_error,
-                 fmt::format("{}: field 'language_model.slices' is not an array", source));
+        const json& slices = r.array(lm, "slices", "language_model.");
         for (std::size_t i = 0; i < slices.size(); ++i) {
             const std::string sp = fmt::format("language_model.slices[{}].", i);
             lm_slice_change s;
-            const json& name = r.at(slices[i], "name", sp);
-            if (!name.is_string())
-                fail(status::format_error,
-                     fmt::format("{}: field '{}name' is not a string", source, sp));
-            s.name = name.get<std::string>();
+            s.name = r.text(slices[i], "name", sp);
             s.sequences = r.count(slices[i], "sequences", sp);
             estimate(slices[i], "perplexity_change", sp, s.perplexity_change,
                      &s.perplexity_change_ci);
