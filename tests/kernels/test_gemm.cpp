@@ -906,7 +906,9 @@ TEST_CASE("linear int8 static: new row counts and thread counts after the first 
     for (int threads : {1, 4, 2})
         for (std::int64_t m : {1, 64, 1024, 4096, 16384, 3})
             runs.emplace_back(threads, m);
-    for (const auto& [threads, m] : runs) {
+    for (const auto& run : runs) {
+        const int threads = run.first;
+        const std::int64_t m = run.second;
         CAPTURE(threads);
         CAPTURE(m);
         hone::set_num_threads(threads);
