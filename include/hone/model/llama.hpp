@@ -1,0 +1,97 @@
+// hone/model/llama.hpp — LLaMA-family decoders as hone graphs, one block at a time.
+//
+// A checkpoint (hone/io/checkpoint.hpp) is weights by name, not a graph. These functions build
+// the graph of one decoder block, or of the final norm and LM head, as a hone::model with the
+// block's weights, so that hone's executor runs it (and its observers see every linear
+// layer's input). Running block after block over hidden states keeps one block's weights in
+// memory at a time: that is how hone calibrates and evaluates checkpoints larger than memory.
+//
+// The math is Hugging Face's LlamaForCausalLM (model_type "llama"):
+//   h   = x + o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1))),  n1 = rms(x)·w1
+//   out = h + down_proj(silu(gate_proj(n2)) · up_proj(n2)),                   n2 = rms(h)·w2
+//   rms(x) = x / sqrt(mean(x²) + eps); rope rotates halves (HF's rotate_half), frequencies
+//   theta^(−2i/head_dim); attention is causal, grouped-query (KV head g serves query heads
+//   g·rep … g·rep + rep − 1, rep = heads / kv_heads), scaled by 1/sqrt(head_dim).
+// Tensor names are Hugging Face's ("model.layers.3.self_attn.q_proj.weight"); linear weights
+// are [out, in] there and become MatMul weights [in, out] in the graph, named as in the
+// checkpoint.
+//
+// Block graph: inputs "hidden" f32 [batch, seq, hidden], "cos" and "sin" f32 [seq, head_dim],
+// "mask" f32 [rep·seq, seq] (0 on and below the diagonal, −inf above, repeated rep times:
+// llama_position_inputs makes all three); output "hidden_out" [batch, seq, hidden]. The values
+// the linear layers read are named by llama_linear_input(). Head graph: input "hidden", output
+// "logits" [batch, seq, vocab].
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/model/model.hpp"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace hone {
+
+/// The fields of a LLaMA config.json hone uses.
+struct llama_config {
+    std::int64_t vocab_size = 0;
+    std::int64_t hidden_size = 0;
+    std::int64_t intermediate_size = 0;
+    std::int64_t num_hidden_layers = 0;
+    std::int64_t num_attention_heads = 0;
+    std::int64_t num_key_value_heads = 0; ///< = num_attention_heads when the file omits it
+    std::int64_t head_dim = 0;            ///< hidden_size / num_attention_heads when omitted
+    double rms_norm_eps = 1e-6;
+    double rope_theta = 10000.0;
+    std::int64_t max_position_embeddings = 2048;
+    bool tie_word_embeddings = false;
+
+    /// Parses config.json text; `source` names it in errors. Throws format_error naming the
+    /// field (missing, wrong type, non-positive, heads not dividing the sizes), unsupported for
+    /// a model_type other than "llama"/"mistral" or a rope_scaling it does not implement.
+    HONE_EXPORT static llama_config parse(std::string_view json_text, std::string_view source);
+};
+
+/// The seven linear layers of a block, in graph order.
+enum class llama_linear { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj };
+inline constexpr std::array<llama_linear, 7> llama_linears = {
+    llama_linear::q_proj,    llama_linear::k_proj,  llama_linear::v_proj,   llama_linear::o_proj,
+    llama_linear::gate_proj, llama_linear::up_proj, llama_linear::down_proj};
+
+/// "model.layers.<layer>.self_attn.q_proj.weight" and so on.
+HONE_EXPORT std::string llama_weight_name(std::int64_t layer, llama_linear which);
+/// "model.layers.<layer>.input_layernorm.weight" (attention) or ".post_attention_layernorm".
+HONE_EXPORT std::string llama_norm_name(std::int64_t layer, bool attention);
+/// The block graph's value a linear layer reads (q/k/v share one, gate/up share one).
+HONE_EXPORT std::string llama_linear_input(llama_linear which);
+
+/// Supplies a weight by its Hugging Face name as f32 in the checkpoint's layout.
+using llama_weights = std::function<tensor(const std::string& name)>;
+
+/// The graph of decoder block `layer` with its weights (see the top). Throws shape_mismatch
+/// naming a weight whose shape disagrees with the config.
+HONE_EXPORT model llama_block_graph(const llama_config& config, std::int64_t layer,
+                                    const llama_weights& weights);
+/// Final RMSNorm and LM head ("lm_head.weight", or the embedding when tied).
+HONE_EXPORT model llama_head_graph(const llama_config& config, const llama_weights& weights);
+
+/// The block graph's "cos", "sin" and "mask" inputs for sequences of `seq` tokens.
+struct llama_positions {
+    tensor cos, sin, mask;
+};
+HONE_EXPORT llama_positions llama_position_inputs(const llama_config& config, std::int64_t seq);
+
+/// Embedding lookup: tokens i64 [batch, seq] → f32 [batch, seq, hidden] from the embedding
+/// [vocab, hidden]. Throws invalid_argument naming the position of a token outside the vocab.
+HONE_EXPORT tensor llama_embed(const_tensor_view embedding, const_tensor_view tokens);
+
+/// Logits f32 [batch, seq, vocab] of token rows i64 [batch, seq]: embedding, then each block's
+/// graph built, run by hone's executor over the whole batch and dropped, then the head — one
+/// block's weights in memory at a time. Throws as the functions above.
+HONE_EXPORT tensor llama_forward(const llama_config& config, const llama_weights& weights,
+                                 const_tensor_view tokens);
+
+} // namespace hone
