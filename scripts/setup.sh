@@ -30,19 +30,25 @@ fi
 # npm packages for the tests, each folder installed with npm ci (skipped while its lock file is
 # unchanged): tests/ort holds ONNX Runtime (onnxruntime-node, CPU binaries inside the package)
 # for the tests that run hone's exports in it; tests/cyclonedx the published CycloneDX JSON
-# schemas (@cyclonedx/cyclonedx-library) and the ajv validator for the BOM test.
-# --ignore-scripts: onnxruntime-node's install script only fetches GPU libraries. A failure is
-# a warning here; those tests then fail naming this step.
-for dir in tests/ort tests/cyclonedx; do
+# schemas (@cyclonedx/cyclonedx-library) and the ajv validator for the BOM test; tests/llama
+# real llama.cpp (node-llama-cpp 3.21.1 with its prebuilt CPU binaries, @node-llama-cpp/linux-x64)
+# for the tests that load hone's GGUF files.
+# --ignore-scripts: onnxruntime-node's install script only fetches GPU libraries, and
+# node-llama-cpp's would build llama.cpp from source; --omit=optional (tests/llama only) leaves
+# out node-llama-cpp's GPU builds (CUDA, Vulkan: 650 MB). A failure is a warning here; those tests
+# then fail naming this step.
+for dir in tests/ort tests/cyclonedx tests/llama; do
     stamp=$dir/node_modules/.hone-lock.sha256
+    omit=""
+    [ $dir = tests/llama ] && omit="--omit=optional"
     lock_sum=$(sha256sum $dir/package-lock.json | cut -d' ' -f1)
     if [ "$(cat $stamp 2>/dev/null)" != "$lock_sum" ]; then
         echo "setup: installing the npm packages of $dir (npm ci)"
-        if (cd $dir && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+        if (cd $dir && npm ci --ignore-scripts $omit --no-audit --no-fund --loglevel=error); then
             echo "$lock_sum" >$stamp
         else
             echo "setup: WARNING: npm ci in $dir failed; its tests will fail until" \
-                "'cd $dir && npm ci --ignore-scripts' succeeds (needs nodejs, npm and the npm registry)" >&2
+                "'cd $dir && npm ci --ignore-scripts $omit' succeeds (needs nodejs, npm and the npm registry)" >&2
         fi
     fi
 done

@@ -8,6 +8,8 @@
 #include <hone/core/tensor.hpp>
 #include <hone/data/arrays.hpp>
 
+#include "node_runner.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -37,36 +39,6 @@ struct ort_options {
 
 namespace detail {
 
-inline std::string quoted(const std::string& s) {
-    std::string q = "'";
-    for (char c : s)
-        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-inline std::string slurp(const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-/// A fresh scratch folder, removed on destruction.
-struct scratch {
-    std::filesystem::path path;
-    scratch() {
-        static std::atomic<int> counter{0};
-        path = std::filesystem::temp_directory_path() /
-               ("hone_ort_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~scratch() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    scratch(const scratch&) = delete;
-    scratch& operator=(const scratch&) = delete;
-};
-
 /// Runs ort_run.js on `input` with `extra` arguments; returns its stdout. Throws hone::error
 /// naming the model and carrying node's stderr when it fails.
 inline std::string run_node(const std::filesystem::path& model, const_tensor_view input,
@@ -90,18 +62,7 @@ inline std::string run_node(const std::filesystem::path& model, const_tensor_vie
     if (!o.optimized_model.empty()) cmd += " --optimized-model " + quoted(o.optimized_model);
     for (const auto& a : extra)
         cmd += " " + quoted(a);
-    const auto out = dir.path / "stdout", err = dir.path / "stderr";
-    cmd += " >" + quoted(out.string()) + " 2>" + quoted(err.string());
-    const int wait_status = std::system(cmd.c_str());
-    const int rc = wait_status != -1 && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-    if (rc != 0) {
-        auto msg = slurp(err);
-        while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r'))
-            msg.pop_back();
-        throw error(status::io_error, "ONNX Runtime failed on " + model.string() + " (exit " +
-                                          std::to_string(rc) + "): " + msg);
-    }
-    return slurp(out);
+    return run_shell(cmd, dir, "ONNX Runtime failed on " + model.string());
 }
 
 } // namespace detail

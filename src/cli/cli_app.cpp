@@ -1,5 +1,6 @@
 #include "cli_app.hpp"
 
+#include "checkpoint.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "ledger_export.hpp"
@@ -152,6 +153,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     // train
     train_options train;
     add_train_command(app, train, action);
+
+    // checkpoint quantize
+    checkpoint_cli_options checkpoint;
+    add_checkpoint_command(app, checkpoint, action);
 
     // Usage errors: one line on stderr and, with --json anywhere, the error object on stdout.
     const auto usage_error = [&](const std::string& message) {

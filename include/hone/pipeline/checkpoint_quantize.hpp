@@ -1,0 +1,146 @@
+// hone/pipeline/checkpoint_quantize.hpp — a LLaMA checkpoint folder quantized to GGUF for
+// llama.cpp, block by block, in bounded memory, resumable after a kill.
+//
+// quantize_checkpoint reads a Hugging Face checkpoint folder (hone/io/checkpoint.hpp) and
+// writes one GGUF v3 file (hone/io/gguf.hpp, names and metadata as hone/io/gguf_llama.hpp) in
+// pieces: piece 0 is the token embedding, pieces 1…L the decoder blocks, piece L+1 the final
+// norm and the LM head. Each piece:
+//  1. reads its weights from the mapped shards (nothing else of the checkpoint is in memory);
+//  2. with calibration tokens, runs its graph (hone/model/llama.hpp) on the calibration hidden
+//     states and gathers each linear layer's importance: the mean square of every input
+//     column over all calibration tokens (what llama.cpp's imatrix holds);
+//  3. quantizes each weight matrix row by row (hone/kernels/gguf_blocks.hpp), weighting the
+//     rounding by that importance; RMSNorm weights stay F32;
+//  4. runs the piece again with the weights as quantized (sequential calibration, the
+//     default: the next block is calibrated on what the quantized model computes — GPTQ's
+//     order) or passes the f32 output on (sequential = false);
+//  5. commits its bytes and the hidden states after it to the work folder, each file atomic.
+// The GGUF is then assembled from the committed pieces, tensor by tensor, and the work folder
+// removed. Peak memory: one piece's f32 weights and quantized bytes, the calibration hidden
+// states twice (in and out) and one piece's activations — never the model.
+//
+// Types: `type` is the type of every weight matrix (Q8_0, Q4_0 or Q4_K). A matrix whose row
+// length is not a multiple of the type's block (256 for Q4_K, 32 for the others) falls back to
+// Q4_0, then Q8_0, then F16 — as llama.cpp's quantize falls back — and the result names the
+// type each tensor got. The LM head is Q8_0 in 4-bit files (llama.cpp keeps it at 6 bits or
+// more for the same reason: it decides every token).
+//
+// Resuming: the work folder (default: `out` + ".work") holds state.json (the checkpoint's shard
+// hashes, the calibration tokens' hash, the type and the sequential flag), piece-NNNN.safetensors
+// per committed piece, and hidden-NNNN.safetensors (the calibration hidden states after piece
+// NNNN; older ones are deleted once the next piece is committed). A run that finds a work
+// folder made from the same inputs continues after its last committed piece; pieces are
+// deterministic (same bytes at any thread count), so the GGUF is byte-identical to an
+// uninterrupted run's. A work folder from other inputs is refused (invalid_argument, naming
+// what differs): delete it to start over.
+#pragma once
+
+#include "hone/core/export.hpp"
+#include "hone/core/tensor.hpp"
+#include "hone/io/digest.hpp"
+#include "hone/io/gguf.hpp"
+#include "hone/ledger/ledger.hpp"
+#include "hone/policy/policy.hpp"
+#include "hone/validate/validator.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hone {
+
+/// Where a run is: piece `piece` of `pieces` was just committed (or found committed).
+struct checkpoint_progress {
+    std::int64_t piece = 0;
+    std::int64_t pieces = 0;
+    bool resumed = false; ///< found in the work folder, not computed by this run
+};
+
+struct checkpoint_quantize_options {
+    std::filesystem::path checkpoint;         ///< the Hugging Face checkpoint folder
+    std::filesystem::path out;                ///< the GGUF file to write
+    io::gguf_type type = io::gguf_type::q4_k; ///< Q8_0, Q4_0 or Q4_K
+    /// Calibration token ids, i64 [rows, seq]; empty (no elements): plain rounding.
+    tensor calibration;
+    bool sequential = true;
+    std::filesystem::path work_dir; ///< empty: out + ".work"
+    /// Called after each piece; returning false stops the run (status cancelled), leaving the
+    /// work folder for a later run to resume.
+    std::function<bool(const checkpoint_progress&)> progress;
+};
+
+/// One tensor of the GGUF file.
+struct checkpoint_tensor_report {
+    std::string name;   ///< GGUF name ("blk.0.attn_q.weight")
+    std::string source; ///< checkpoint name
+    io::gguf_type type = io::gguf_type::f32;
+    std::vector<std::uint64_t> dims; ///< GGUF order
+    std::uint64_t bytes = 0;
+    /// ‖W − Ŵ‖ / ‖W‖, and the same with each column weighted by its importance (equal to the
+    /// plain figure without calibration).
+    double relative_rmse = 0;
+    double weighted_relative_rmse = 0;
+};
+
+struct checkpoint_quantize_result {
+    artifact_ref gguf;                ///< the file written
+    std::vector<artifact_ref> shards; ///< the checkpoint's safetensors files
+    std::string calibration_sha256;   ///< of the token ids' bytes ("" without calibration)
+    std::vector<checkpoint_tensor_report> tensors; ///< in file order
+    std::int64_t pieces = 0;
+    std::int64_t pieces_resumed = 0;
+    std::uint64_t checkpoint_bytes = 0; ///< the shards' total size
+    /// {"gguf": {...}, "shards": [...], "type", "sequential", "pieces", "pieces_resumed",
+    ///  "tensors": [{"name", "source", "type", "dims", "bytes", "relative_rmse",
+    ///  "weighted_relative_rmse"}]}
+    HONE_EXPORT std::string to_json() const;
+};
+
+/// See the top. Throws as the checkpoint, GGUF and kernel layers do (errors name the folder,
+/// file and tensor), invalid_argument for a bad type, calibration shape or foreign work
+/// folder, cancelled when `progress` says stop.
+HONE_EXPORT checkpoint_quantize_result
+quantize_checkpoint(const checkpoint_quantize_options& options);
+
+// ---- the governed change: quantize, validate, decide, record ---------------------------------
+//
+// optimize_checkpoint is quantize_checkpoint treated as a production change, as hone optimize
+// treats an ONNX model: the evaluation tokens (held out from calibration) run through the f32
+// checkpoint and through hone's execution of the GGUF's own bytes (dequantized, block by
+// block); validate() compares them on next-token predictions (perplexity, mean KL, top-1
+// agreement, flip rate, per slice, paired bootstrap intervals over sequences); the policy's
+// language-model gates decide; the ledger gets an optimize record whose artifacts are the GGUF
+// and every checkpoint shard (SHA-256 each), so `hone check model.gguf --ledger L` judges the
+// file an engine is about to load; the report folder gets report.json and report.html. No
+// latency is measured (hone runs the dequantized weights in f32: not the engine's speed).
+
+struct checkpoint_optimize_options {
+    checkpoint_quantize_options quantize; ///< its calibration may stay empty: see below
+    std::string evaluation;       ///< data spec of held-out token ids (hone/data/data_spec.hpp)
+    std::string calibration;      ///< data spec of calibration token ids; "" = quantize.calibration
+    std::filesystem::path slices; ///< slice file of the evaluation set ("" = none)
+    std::int64_t sequence = 0;    ///< tokens per sequence for TEXT specs (0: NPY as stored)
+    std::int64_t batch = 16;      ///< sequences per run
+    hone::policy policy;
+    std::filesystem::path ledger;     ///< "" = no record
+    std::filesystem::path report_dir; ///< "" = no report
+    std::string actor = "hone";
+    std::filesystem::path key; ///< Ed25519 signing key (PEM); "" = unsigned
+};
+
+struct checkpoint_optimize_outcome {
+    checkpoint_quantize_result quantized;
+    validation_report validation;
+    hone::decision decision;
+    std::optional<ledger_entry> record;
+};
+
+/// See above. Throws as quantize_checkpoint, load_data and the ledger do; dtype_mismatch naming
+/// a data spec that does not hold token ids. The GGUF is written before validation; with a
+/// ledger, its record says whether it may ship.
+HONE_EXPORT checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& options);
+
+} // namespace hone

@@ -1,0 +1,541 @@
+// A LLaMA checkpoint folder → GGUF, piece by piece, resumable (hone/pipeline/
+// checkpoint_quantize.hpp).
+#include "hone/pipeline/checkpoint_quantize.hpp"
+
+#include "flow.hpp"
+#include "hone/core/atomic_file.hpp"
+#include "hone/core/error.hpp"
+#include "hone/graph/executor.hpp"
+#include "hone/io/checkpoint.hpp"
+#include "hone/io/gguf_llama.hpp"
+#include "hone/io/safetensors.hpp"
+#include "hone/kernels/convert.hpp"
+#include "hone/kernels/gguf_blocks.hpp"
+#include "hone/model/llama.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <utility>
+
+namespace hone {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// ---- one weight ---------------------------------------------------------------------------
+
+struct quantized_weight {
+    checkpoint_tensor_report report;
+    std::string bytes;  // as stored in the GGUF
+    tensor dequantized; // the checkpoint's layout: what llama.cpp computes with
+};
+
+// The requested type, or the first fallback whose block divides the row (llama.cpp's habit).
+io::gguf_type pick_type(io::gguf_type wanted, std::int64_t cols) {
+    std::vector<io::gguf_type> chain{wanted};
+    if (wanted == io::gguf_type::q4_k) chain.push_back(io::gguf_type::q4_0);
+    if (wanted != io::gguf_type::q8_0) chain.push_back(io::gguf_type::q8_0);
+    for (const io::gguf_type t : chain)
+        if (cols % std::int64_t(io::gguf_block_size(t)) == 0) return t;
+    return io::gguf_type::f16;
+}
+
+quantized_weight quantize_weight(const llama_config& config, const std::string& source,
+                                 const tensor& w, io::gguf_type wanted,
+                                 std::span<const float> importance) {
+    quantized_weight q;
+    q.report.source = source;
+    q.report.name = io::gguf_llama_name(source);
+    for (std::size_t a = w.dims().rank(); a-- > 0;)
+        q.report.dims.push_back(std::uint64_t(w.dims()[a]));
+    if (w.dims().rank() == 1) { // RMSNorm weights stay f32
+        q.report.type = io::gguf_type::f32;
+        q.bytes.assign(static_cast<const char*>(w.data()), w.nbytes());
+        q.report.bytes = q.bytes.size();
+        q.dequantized = tensor::copy_of(w.view());
+        return q;
+    }
+    const std::int64_t rows = w.dims()[0], cols = w.dims()[1];
+    const std::int64_t heads = io::gguf_llama_permuted_heads(config, source);
+    const tensor stored =
+        heads ? io::gguf_llama_permute_rows(w.view(), heads, false) : tensor::copy_of(w.view());
+    q.report.type = pick_type(wanted, cols);
+    q.bytes.assign(io::gguf_tensor_bytes(q.report.type, q.report.dims), '\0');
+    q.report.bytes = q.bytes.size();
+    const std::span<std::byte> dst(reinterpret_cast<std::byte*>(q.bytes.data()), q.bytes.size());
+    tensor back(dtype::f32, w.dims());
+    if (q.report.type == io::gguf_type::f16) {
+        tensor half_bits(dtype::f16, w.dims());
+        kernels::convert(stored.view(), half_bits.view());
+        std::memcpy(dst.data(), half_bits.data(), dst.size());
+        kernels::convert(half_bits.view(), back.view());
+    } else {
+        const auto block = kernels::gguf_block_type(q.report.type);
+        kernels::quantize_gguf_rows(block, stored.view(), importance, dst);
+        kernels::dequantize_gguf_rows(block, dst, back.view());
+    }
+    q.dequantized = heads ? io::gguf_llama_permute_rows(back.view(), heads, true) : std::move(back);
+    // Error in the checkpoint's layout (the row order does not change the sums).
+    const auto a = w.span<float>();
+    const auto b = std::as_const(q.dequantized).span<float>();
+    double err = 0, norm = 0, werr = 0, wnorm = 0;
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t k = 0; k < cols; ++k) {
+            const std::size_t i = std::size_t(r * cols + k);
+            const double d = double(a[i]) - double(b[i]), x2 = double(a[i]) * double(a[i]);
+            const double imp = importance.empty() ? 1.0 : double(importance[std::size_t(k)]);
+            err += d * d;
+            norm += x2;
+            werr += imp * d * d;
+            wnorm += imp * x2;
+        }
+    q.report.relative_rmse = norm > 0 ? std::sqrt(err / norm) : 0.0;
+    q.report.weighted_relative_rmse = wnorm > 0 ? std::sqrt(werr / wnorm) : 0.0;
+    return q;
+}
+
+// ---- calibration importance -----------------------------------------------------------------
+
+// Σ x² per input column of the observed values, over every token.
+struct importance_sums {
+    std::map<std::string, std::vector<double>, std::less<>> sums;
+    std::map<std::string, std::int64_t, std::less<>> tokens;
+
+    explicit importance_sums(const std::set<std::string>& names) {
+        for (const auto& n : names)
+            sums[n], tokens[n] = 0;
+    }
+    void observe(const std::string& name, const_tensor_view value) {
+        const auto it = sums.find(name);
+        if (it == sums.end()) return;
+        const tensor v = tensor::copy_of(value);
+        const std::int64_t cols = v.dims()[v.dims().rank() - 1];
+        const auto x = v.span<float>();
+        auto& s = it->second;
+        s.resize(std::size_t(cols), 0.0);
+        const std::int64_t rows = std::int64_t(x.size()) / cols;
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t k = 0; k < cols; ++k) {
+                const double e = x[std::size_t(r * cols + k)];
+                s[std::size_t(k)] += e * e;
+            }
+        tokens[name] += rows;
+    }
+    std::vector<float> mean(const std::string& name) const {
+        const auto& s = sums.at(name);
+        std::vector<float> m(s.size());
+        const double n = double(std::max<std::int64_t>(tokens.at(name), 1));
+        for (std::size_t k = 0; k < s.size(); ++k)
+            m[k] = float(s[k] / n);
+        return m;
+    }
+};
+
+// ---- pieces -----------------------------------------------------------------------------------
+
+struct piece_result {
+    std::vector<quantized_weight> weights;
+    tensor hidden; // calibration hidden states after the piece (empty without calibration)
+};
+
+// Calibration tokens and hidden states are optional: an empty tensor is none.
+bool present(const tensor& t) { return t.dims().numel() > 0; }
+
+bool four_bit(io::gguf_type t) { return t == io::gguf_type::q4_0 || t == io::gguf_type::q4_k; }
+
+piece_result embedding_piece(const io::checkpoint& ckpt, const llama_config& c,
+                             const checkpoint_quantize_options& o) {
+    piece_result p;
+    const tensor w = ckpt.read_f32("model.embed_tokens.weight");
+    p.weights.push_back(quantize_weight(c, "model.embed_tokens.weight", w, o.type, {}));
+    if (present(o.calibration))
+        p.hidden = llama_embed(o.sequential ? p.weights[0].dequantized.view() : w.view(),
+                               o.calibration.view());
+    return p;
+}
+
+std::vector<tensor> run_graph(const model& m, const std::vector<const_tensor_view>& inputs,
+                              importance_sums* sums) {
+    executor_options opt;
+    if (sums)
+        for (const auto& entry : sums->sums)
+            opt.keep.push_back(entry.first);
+    const executor ex(m, opt);
+    if (!sums) return ex.run(inputs);
+    return ex.run(inputs,
+                  [&](const std::string& name, const_tensor_view v) { sums->observe(name, v); });
+}
+
+piece_result block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64_t layer,
+                         const checkpoint_quantize_options& o, const tensor& hidden_in) {
+    std::map<std::string, tensor, std::less<>> f32;
+    const llama_weights read = [&](const std::string& name) {
+        auto it = f32.find(name);
+        if (it == f32.end()) it = f32.emplace(name, ckpt.read_f32(name)).first;
+        return tensor::copy_of(it->second.view());
+    };
+    const bool calibrated = present(hidden_in);
+    std::set<std::string> observed;
+    for (const llama_linear l : llama_linears)
+        observed.insert(llama_linear_input(l));
+    importance_sums sums(observed);
+    tensor hidden_f32;
+    llama_positions pos;
+    std::vector<const_tensor_view> inputs;
+    if (calibrated) {
+        pos = llama_position_inputs(c, hidden_in.dims()[1]);
+        inputs = {hidden_in.view(), pos.cos.view(), pos.sin.view(), pos.mask.view()};
+        hidden_f32 = std::move(run_graph(llama_block_graph(c, layer, read), inputs, &sums).at(0));
+    }
+    piece_result p;
+    std::map<std::string, tensor, std::less<>> dequantized;
+    const std::string norms[] = {llama_norm_name(layer, true), llama_norm_name(layer, false)};
+    auto add = [&](const std::string& name, std::span<const float> importance) {
+        p.weights.push_back(quantize_weight(c, name, read(name), o.type, importance));
+        dequantized.emplace(name, tensor::copy_of(p.weights.back().dequantized.view()));
+    };
+    add(norms[0], {});
+    for (const llama_linear l : llama_linears) {
+        if (l == llama_linear::gate_proj) add(norms[1], {});
+        const std::vector<float> imp =
+            calibrated ? sums.mean(llama_linear_input(l)) : std::vector<float>{};
+        add(llama_weight_name(layer, l), imp);
+    }
+    if (calibrated) {
+        if (!o.sequential) {
+            p.hidden = std::move(hidden_f32);
+        } else {
+            const llama_weights as_quantized = [&](const std::string& name) {
+                return tensor::copy_of(dequantized.at(name).view());
+            };
+            p.hidden = std::move(
+                run_graph(llama_block_graph(c, layer, as_quantized), inputs, nullptr).at(0));
+        }
+    }
+    return p;
+}
+
+piece_result head_piece(const io::checkpoint& ckpt, const llama_config& c,
+                        const checkpoint_quantize_options& o, const tensor& hidden_in) {
+    const llama_weights read = [&](const std::string& name) { return ckpt.read_f32(name); };
+    piece_result p;
+    p.weights.push_back(
+        quantize_weight(c, "model.norm.weight", read("model.norm.weight"), o.type, {}));
+    if (c.tie_word_embeddings) return p;
+    std::vector<float> imp;
+    if (present(hidden_in)) {
+        importance_sums sums({"final_norm"});
+        (void)run_graph(llama_head_graph(c, read), {hidden_in.view()}, &sums);
+        imp = sums.mean("final_norm");
+    }
+    const io::gguf_type head_type = four_bit(o.type) ? io::gguf_type::q8_0 : o.type;
+    p.weights.push_back(
+        quantize_weight(c, "lm_head.weight", read("lm_head.weight"), head_type, imp));
+    return p;
+}
+
+// ---- the work folder --------------------------------------------------------------------------
+
+std::string piece_file(std::int64_t i) { return fmt::format("piece-{:04}.safetensors", i); }
+std::string hidden_file(std::int64_t i) { return fmt::format("hidden-{:04}.safetensors", i); }
+
+json report_json(const checkpoint_tensor_report& r) {
+    return {{"name", r.name},
+            {"source", r.source},
+            {"type", std::string(io::gguf_type_name(r.type))},
+            {"dims", r.dims},
+            {"bytes", r.bytes},
+            {"relative_rmse", r.relative_rmse},
+            {"weighted_relative_rmse", r.weighted_relative_rmse}};
+}
+
+checkpoint_tensor_report report_from_json(const json& j) {
+    checkpoint_tensor_report r;
+    r.name = j.at("name").get<std::string>();
+    r.source = j.at("source").get<std::string>();
+    r.type = io::gguf_type_from_name(j.at("type").get<std::string>()).value();
+    r.dims = j.at("dims").get<std::vector<std::uint64_t>>();
+    r.bytes = j.at("bytes").get<std::uint64_t>();
+    r.relative_rmse = j.at("relative_rmse").get<double>();
+    r.weighted_relative_rmse = j.at("weighted_relative_rmse").get<double>();
+    return r;
+}
+
+void commit_piece(const fs::path& work, std::int64_t i, const piece_result& p) {
+    if (present(p.hidden)) {
+        const io::safetensors_entry h[] = {{"hidden", p.hidden.view()}};
+        io::save_safetensors(work / hidden_file(i), h);
+    }
+    std::vector<io::safetensors_entry> entries;
+    json reports = json::array();
+    for (const auto& w : p.weights) {
+        entries.push_back({w.report.name, make_view(w.bytes.data(), w.bytes.size(), dtype::u8,
+                                                    shape{std::int64_t(w.bytes.size())})});
+        reports.push_back(report_json(w.report));
+    }
+    io::save_safetensors(work / piece_file(i), entries, {{"reports", reports.dump()}});
+    if (i > 0) fs::remove(work / hidden_file(i - 1));
+}
+
+// The work folder's identity: what the pieces were computed from.
+json work_state(const checkpoint_quantize_options& o, const checkpoint_quantize_result& r,
+                std::int64_t pieces) {
+    json shards = json::array();
+    for (const auto& s : r.shards)
+        shards.push_back({{"file", fs::path(s.path).filename().string()},
+                          {"sha256", s.sha256},
+                          {"bytes", s.bytes}});
+    return {{"format", "hone checkpoint quantization work folder 1"},
+            {"type", std::string(io::gguf_type_name(o.type))},
+            {"sequential", o.sequential},
+            {"calibration_sha256", r.calibration_sha256},
+            {"shards", shards},
+            {"pieces", pieces}};
+}
+
+void open_work_folder(const fs::path& work, const json& state) {
+    const fs::path state_file = work / "state.json";
+    if (fs::exists(state_file)) {
+        const json found = json::parse(read_file(state_file), nullptr, false);
+        if (found.is_discarded() || !found.is_object())
+            fail(status::invalid_argument,
+                 fmt::format("{}: not a hone work folder state; delete the folder to start over",
+                             state_file.string()));
+        for (const auto& [key, value] : state.items())
+            if (!found.contains(key) || found[key] != value)
+                fail(status::invalid_argument,
+                     fmt::format("work folder {} was made from other inputs ('{}' differs: {} "
+                                 "there, {} now); delete it to start over",
+                                 work.string(), key, found.value(key, json()).dump(),
+                                 value.dump()));
+        return;
+    }
+    fs::create_directories(work);
+    write_file_atomic(state_file, state.dump(2) + "\n");
+}
+
+std::uint32_t file_type_of(io::gguf_type t) {
+    switch (t) { // llama.cpp's LLAMA_FTYPE_MOSTLY_*
+    case io::gguf_type::q4_0: return 2;
+    case io::gguf_type::q8_0: return 7;
+    default: return 14; // Q4_K_S: Q4_K matrices
+    }
+}
+
+} // namespace
+
+std::string checkpoint_quantize_result::to_json() const {
+    json shards_json = json::array();
+    for (const auto& s : shards)
+        shards_json.push_back({{"path", s.path}, {"sha256", s.sha256}, {"bytes", s.bytes}});
+    json tensors_json = json::array();
+    for (const auto& t : tensors)
+        tensors_json.push_back(report_json(t));
+    return json{{"gguf", {{"path", gguf.path}, {"sha256", gguf.sha256}, {"bytes", gguf.bytes}}},
+                {"shards", shards_json},
+                {"checkpoint_bytes", checkpoint_bytes},
+                {"calibration_sha256", calibration_sha256},
+                {"pieces", pieces},
+                {"pieces_resumed", pieces_resumed},
+                {"tensors", tensors_json}}
+        .dump(2);
+}
+
+checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options& o) {
+    if (o.type != io::gguf_type::q8_0 && o.type != io::gguf_type::q4_0 &&
+        o.type != io::gguf_type::q4_k)
+        fail(status::invalid_argument,
+             fmt::format("quantize_checkpoint: type {} (hone writes Q8_0, Q4_0, Q4_K)",
+                         io::gguf_type_name(o.type)));
+    if (o.out.empty()) fail(status::invalid_argument, "quantize_checkpoint: no output path");
+    const bool calibrated = present(o.calibration);
+    if (calibrated && (o.calibration.type() != dtype::i64 || o.calibration.dims().rank() != 2))
+        fail(status::invalid_argument,
+             fmt::format("quantize_checkpoint: calibration tokens must be i64 [rows, seq], got "
+                         "{} {}",
+                         name_of(o.calibration.type()), o.calibration.dims().to_string()));
+
+    const io::checkpoint ckpt = io::checkpoint::open(o.checkpoint);
+    const llama_config c =
+        llama_config::parse(ckpt.config_text(), (o.checkpoint / "config.json").string());
+    // Fail early, before any work: the tokenizer metadata must be writable.
+    const io::gguf_metadata kv = io::gguf_llama_metadata(
+        c,
+        o.checkpoint.filename().empty() ? o.checkpoint.parent_path().filename().string()
+                                        : o.checkpoint.filename().string(),
+        file_type_of(o.type));
+
+    checkpoint_quantize_result result;
+    for (const auto& shard : ckpt.shards()) {
+        result.shards.push_back(hash_file(shard));
+        result.checkpoint_bytes += result.shards.back().bytes;
+    }
+    if (calibrated)
+        result.calibration_sha256 = sha256_hex(std::string_view(
+            static_cast<const char*>(o.calibration.data()), o.calibration.nbytes()));
+    const std::int64_t pieces = c.num_hidden_layers + 2;
+    result.pieces = pieces;
+    const fs::path work = o.work_dir.empty() ? fs::path(o.out.string() + ".work") : o.work_dir;
+    open_work_folder(work, work_state(o, result, pieces));
+
+    // Resume after the last committed piece.
+    std::int64_t next = 0;
+    while (next < pieces && fs::exists(work / piece_file(next)))
+        ++next;
+    tensor hidden;
+    if (calibrated && next > 0 && next < pieces) {
+        const fs::path h = work / hidden_file(next - 1);
+        if (!fs::exists(h))
+            fail(status::invalid_argument,
+                 fmt::format("work folder {}: piece {} is committed but {} is missing; delete "
+                             "the folder to start over",
+                             work.string(), next - 1, h.filename().string()));
+        hidden = io::safetensors_file::open(h).read("hidden");
+    }
+    result.pieces_resumed = next;
+    auto report = [&](std::int64_t i, bool resumed) {
+        if (o.progress && !o.progress(checkpoint_progress{i, pieces, resumed}))
+            fail(status::cancelled,
+                 fmt::format("quantize_checkpoint: stopped after piece {} of {}; {} resumes", i + 1,
+                             pieces, work.string()));
+    };
+    for (std::int64_t i = 0; i < next; ++i)
+        report(i, true);
+    for (std::int64_t i = next; i < pieces; ++i) {
+        piece_result p = i == 0            ? embedding_piece(ckpt, c, o)
+                         : i == pieces - 1 ? head_piece(ckpt, c, o, hidden)
+                                           : block_piece(ckpt, c, i - 1, o, hidden);
+        commit_piece(work, i, p);
+        hidden = std::move(p.hidden);
+        p.weights.clear();
+        report(i, false);
+    }
+
+    // Assemble the GGUF from the committed pieces, in llama.cpp's tensor order.
+    std::vector<io::gguf_tensor_spec> specs;
+    std::vector<std::int64_t> piece_of;
+    for (std::int64_t i = 0; i < pieces; ++i) {
+        const auto file = io::safetensors_file::open(work / piece_file(i));
+        const json reports = json::parse(file.metadata().at("reports"));
+        for (const auto& r : reports) {
+            result.tensors.push_back(report_from_json(r));
+            const auto& t = result.tensors.back();
+            specs.push_back({t.name, t.dims, t.type});
+            piece_of.push_back(i);
+        }
+    }
+    std::int64_t open_piece = -1;
+    std::optional<io::safetensors_file> piece;
+    io::write_gguf(o.out, kv, specs, [&](std::size_t index, std::span<std::byte> dst) {
+        if (piece_of[index] != open_piece) {
+            open_piece = piece_of[index];
+            piece = io::safetensors_file::open(work / piece_file(open_piece));
+        }
+        const auto& info = piece->info(specs[index].name);
+        if (info.end - info.begin != dst.size())
+            fail(status::internal,
+                 fmt::format("{}: {} holds {} bytes, the GGUF wants {}", work.string(),
+                             specs[index].name, info.end - info.begin, dst.size()));
+        std::memcpy(dst.data(), piece->view(specs[index].name).data(), dst.size());
+    });
+    piece.reset();
+    result.gguf = hash_file(o.out);
+    fs::remove_all(work);
+    return result;
+}
+
+// ---- optimize_checkpoint ---------------------------------------------------------------------
+
+namespace {
+
+loaded_data load_tokens(const std::string& spec, const checkpoint_optimize_options& o,
+                        const fs::path& slices, const char* what) {
+    data_options d;
+    if (o.sequence > 0) d.sample_shape = {o.sequence};
+    d.slices_file = slices;
+    loaded_data data = load_data(spec, d);
+    if (data.data.inputs().type() != dtype::i64 || data.data.inputs().dims().rank() != 2)
+        fail(status::dtype_mismatch,
+             fmt::format("{} data '{}' holds {} {}, not token ids i64 [sequences, tokens]", what,
+                         spec, name_of(data.data.inputs().type()),
+                         data.data.inputs().dims().to_string()));
+    return data;
+}
+
+} // namespace
+
+checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& o) {
+    if (o.evaluation.empty())
+        fail(status::invalid_argument, "optimize_checkpoint: no evaluation data");
+    if (o.batch < 1)
+        fail(status::invalid_argument,
+             fmt::format("optimize_checkpoint: batch {} (must be at least 1)", o.batch));
+    // Everything that can be refused is checked before the GGUF is written.
+    const std::optional<signing_key> key = pipeline::load_signing_key(o.key);
+    const loaded_data eval = load_tokens(o.evaluation, o, o.slices, "evaluation");
+    json data_record = {{"evaluation", json::parse(data_json(eval, {}))}};
+    if (!o.calibration.empty()) {
+        const loaded_data calib = load_tokens(o.calibration, o, {}, "calibration");
+        o.quantize.calibration = tensor::copy_of(calib.data.inputs().view());
+        data_record["calibration"] = json::parse(data_json(calib, {}));
+    }
+
+    checkpoint_optimize_outcome out;
+    out.quantized = quantize_checkpoint(o.quantize);
+
+    const io::checkpoint ckpt = io::checkpoint::open(o.quantize.checkpoint);
+    const llama_config config = llama_config::parse(ckpt.config_text(), "config.json");
+    const io::gguf_file file = io::gguf_file::open(o.quantize.out);
+    const llama_weights from_checkpoint = [&](const std::string& n) { return ckpt.read_f32(n); };
+    const llama_weights from_gguf = io::gguf_llama_weights(file, config);
+    const std::string type_name(io::gguf_type_name(o.quantize.type));
+    function_runner baseline(
+        "checkpoint f32",
+        [&](const_tensor_view tokens) { return llama_forward(config, from_checkpoint, tokens); },
+        out.quantized.checkpoint_bytes);
+    function_runner candidate(
+        "GGUF " + type_name + " (hone runs its weights)",
+        [&](const_tensor_view tokens) { return llama_forward(config, from_gguf, tokens); },
+        out.quantized.gguf.bytes);
+    validator_options v;
+    v.batch_size = o.batch;
+    v.latency_batch_sizes = {};
+    v.per_class_slices = false;
+    out.validation = validate(baseline, candidate, evaluation_of(eval), v);
+    out.decision = decide(o.policy, out.validation.comparison);
+
+    pipeline::conclusion c;
+    c.model = o.quantize.checkpoint.string();
+    c.recipe_name = "gguf-" + type_name;
+    json tensor_types = json::object();
+    for (const auto& t : out.quantized.tensors)
+        tensor_types[t.name] = std::string(io::gguf_type_name(t.type));
+    c.recipe = json{{"format", "gguf"},
+                    {"type", type_name},
+                    {"importance", present(o.quantize.calibration)},
+                    {"sequential", o.quantize.sequential},
+                    {"tensor_types", tensor_types}}
+                   .dump();
+    c.validation = out.validation;
+    c.policy = o.policy;
+    c.decision = out.decision;
+    c.artifacts.push_back(o.quantize.out);
+    for (const auto& shard : ckpt.shards())
+        c.artifacts.push_back(shard);
+    c.ledger = o.ledger;
+    c.actor = o.actor;
+    c.key = key ? &*key : nullptr;
+    c.data = data_record.dump();
+    c.report_dir = o.report_dir;
+    out.record = pipeline::conclude_record(c).record;
+    return out;
+}
+
+} // namespace hone
