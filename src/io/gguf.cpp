@@ -1,6 +1,8 @@
 // GGUF reader (memory-mapped, validated before use) and streaming writer (atomic).
 #include "hone/io/gguf.hpp"
 
+#include "release_pages.hpp"
+
 #include "hone/core/error.hpp"
 
 #include <algorithm>
@@ -837,6 +839,12 @@ std::span<const std::byte> gguf_file::data(std::string_view name) const {
     const auto& t = info(name);
     if (t.bytes == 0) return {};
     return {impl_->file + impl_->data_offset + t.offset, static_cast<std::size_t>(t.bytes)};
+}
+
+void gguf_file::release(std::string_view name) const {
+    const auto bytes = data(name);
+    if (impl_->map != nullptr && !bytes.empty())
+        detail::release_pages(bytes.data(), bytes.data() + bytes.size());
 }
 
 std::uint64_t gguf_file::data_offset() const noexcept { return impl_->data_offset; }

@@ -179,6 +179,7 @@ llama_weights gguf_llama_weights(const gguf_file& file, const llama_config& conf
                              "Q4_0 and Q4_K",
                              file.source(), gg, gguf_type_name(info.type)));
         }
+        file.release(gg); // bounded memory: the mapped pages do not stay resident
         if (const std::int64_t heads = gguf_llama_permuted_heads(config, name))
             return gguf_llama_permute_rows(out.view(), heads, true);
         return out;

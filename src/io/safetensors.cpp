@@ -3,6 +3,7 @@
 
 #include "hone/core/atomic_file.hpp"
 #include "hone/core/error.hpp"
+#include "release_pages.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -341,6 +342,11 @@ tensor safetensors_file::read(std::string_view name) const {
     tensor out(t.type, t.dims);
     if (out.nbytes() > 0) std::memcpy(out.data(), impl_->buffer + t.begin, out.nbytes());
     return out;
+}
+void safetensors_file::release(std::string_view name) const {
+    const auto& t = info(name);
+    if (impl_->map == nullptr) return; // parse()'s copy: nothing mapped
+    detail::release_pages(impl_->buffer + t.begin, impl_->buffer + t.end);
 }
 const safetensors_metadata& safetensors_file::metadata() const noexcept { return impl_->metadata; }
 std::uint64_t safetensors_file::header_bytes() const noexcept { return impl_->header_size; }

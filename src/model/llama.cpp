@@ -97,20 +97,11 @@ std::string llama_norm_name(std::int64_t layer, bool attention) {
                        attention ? "input_layernorm" : "post_attention_layernorm");
 }
 
-std::string llama_linear_input(llama_linear which) {
-    switch (which) {
-    case llama_linear::q_proj:
-    case llama_linear::k_proj:
-    case llama_linear::v_proj: return "attn_norm";
-    case llama_linear::o_proj: return "attn_out";
-    case llama_linear::gate_proj:
-    case llama_linear::up_proj: return "mlp_norm";
-    case llama_linear::down_proj: return "mlp_act";
-    }
-    return {};
+std::string llama_head_name(const llama_config& config) {
+    return config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
 }
 
-// ---- graphs -------------------------------------------------------------------------------
+// ---- stages: small graphs, at most one weight matrix each -------------------------------------
 
 namespace {
 
@@ -119,6 +110,10 @@ struct graph_builder {
     model m;
     int counter = 0;
 
+    graph_builder() {
+        m.opset = 17;
+        m.source_opset = 17;
+    }
     std::string op(const std::string& type, std::vector<std::string> inputs,
                    std::string output = {}, std::map<std::string, attribute> attrs = {}) {
         node n;
@@ -145,15 +140,23 @@ struct graph_builder {
         m.set_weight(name, std::move(t));
         return name;
     }
+    void input(const std::string& name, std::vector<dimension> dims) {
+        m.inputs.push_back(value_info{name, dtype::f32, std::move(dims)});
+    }
+    void output(const std::string& name) {
+        m.outputs.push_back(value_info{name, dtype::f32, {}, false});
+    }
 };
 
-tensor checked(const llama_weights& weights, const std::string& name, const shape& want) {
-    tensor t = weights(name);
+std::vector<dimension> activation_dims(std::int64_t width) {
+    return {dimension{-1, "batch"}, dimension{-1, "seq"}, dimension{width, {}}};
+}
+
+void check_shape(const tensor& t, const std::string& name, const shape& want) {
     if (t.type() != dtype::f32 || t.dims() != want)
         fail(status::shape_mismatch,
              fmt::format("weight '{}': expected f32 {}, got {} {}", name, want.to_string(),
                          name_of(t.type()), t.dims().to_string()));
-    return t;
 }
 
 // [out, in] → [in, out], the MatMul weight layout.
@@ -168,21 +171,50 @@ tensor transposed(const tensor& w) {
     return out;
 }
 
-std::string rms_norm(graph_builder& g, const std::string& x, const std::string& weight_name,
-                     tensor weight, float eps, const std::string& out) {
-    g.m.set_weight(weight_name, std::move(weight));
-    const std::string sq = g.op("Mul", {x, x});
+tensor run_stage(const model& m, std::vector<const_tensor_view> inputs) {
+    const executor ex(m);
+    return std::move(ex.run(inputs).at(0));
+}
+
+// x / sqrt(mean(x²) + eps) · weight
+tensor rms_norm(const llama_config& c, const llama_weights& weights, const std::string& name,
+                const_tensor_view x) {
+    graph_builder g;
+    tensor w = weights(name);
+    check_shape(w, name, shape{c.hidden_size});
+    g.m.set_weight(name, std::move(w));
+    g.input("x", activation_dims(c.hidden_size));
+    const std::string sq = g.op("Mul", {"x", "x"});
     const std::string ms =
         g.op("ReduceMean", {sq}, {},
              {{"axes", attribute::of_ints({-1})}, {"keepdims", attribute::of_int(1)}});
-    const std::string rs = g.op("Sqrt", {g.op("Add", {ms, g.scalar(eps)})});
-    return g.op("Mul", {g.op("Div", {x, rs}), weight_name}, out);
+    const std::string rs = g.op("Sqrt", {g.op("Add", {ms, g.scalar(float(c.rms_norm_eps))})});
+    g.op("Mul", {g.op("Div", {"x", rs}), name}, "y");
+    g.output("y");
+    return run_stage(g.m, {x});
 }
 
-std::string linear(graph_builder& g, const std::string& x, const std::string& weight_name,
-                   const tensor& weight, const std::string& out = {}) {
-    g.m.set_weight(weight_name, transposed(weight));
-    return g.op("MatMul", {x, weight_name}, out);
+// x · Wᵀ (+ residual), W [out, in] from the hook or the weights.
+tensor linear(const llama_weights& weights, const llama_linear_hook& hook, const std::string& name,
+              std::int64_t out, std::int64_t in, const_tensor_view x,
+              const_tensor_view residual = {}) {
+    graph_builder g;
+    {
+        const tensor w = hook ? hook(name, x) : weights(name);
+        check_shape(w, name, shape{out, in});
+        g.m.set_weight(name, transposed(w)); // the [out, in] copy is dropped here
+    }
+    g.input("x", activation_dims(in));
+    std::vector<const_tensor_view> inputs{x};
+    if (residual.rank() > 0) {
+        g.input("residual", activation_dims(out));
+        g.op("Add", {g.op("MatMul", {"x", name}), "residual"}, "y");
+        inputs.push_back(residual);
+    } else {
+        g.op("MatMul", {"x", name}, "y");
+    }
+    g.output("y");
+    return run_stage(g.m, inputs);
 }
 
 // x [batch, heads, seq, head_dim] · cos + rotate_half(x) · sin
@@ -196,90 +228,93 @@ std::string rope(graph_builder& g, const std::string& x, std::int64_t head_dim) 
     return g.op("Add", {g.op("Mul", {x, "cos"}), g.op("Mul", {rotated, "sin"})});
 }
 
-value_info activation(const std::string& name, std::int64_t width) {
-    return value_info{
-        name, dtype::f32, {dimension{-1, "batch"}, dimension{-1, "seq"}, dimension{width, {}}}};
-}
-
-} // namespace
-
-model llama_block_graph(const llama_config& c, std::int64_t layer, const llama_weights& weights) {
-    if (layer < 0 || layer >= c.num_hidden_layers)
-        fail(status::out_of_range,
-             fmt::format("llama_block_graph: layer {} of {}", layer, c.num_hidden_layers));
+// Causal grouped-query attention of the projected q [b, s, heads·d], k and v [b, s, kv·d].
+tensor attention(const llama_config& c, const llama_positions& pos, const_tensor_view q,
+                 const_tensor_view k, const_tensor_view v) {
     const std::int64_t hd = c.head_dim, nh = c.num_attention_heads, nkv = c.num_key_value_heads;
-    const std::int64_t H = c.hidden_size, I = c.intermediate_size;
-    const float eps = float(c.rms_norm_eps);
-    auto w = [&](llama_linear which, std::int64_t out, std::int64_t in) {
-        return checked(weights, llama_weight_name(layer, which), shape{out, in});
-    };
-
     graph_builder g;
-    g.m.graph_name = fmt::format("llama block {}", layer);
-    g.m.opset = 17;
-    g.m.source_opset = 17;
-    g.m.inputs = {activation("hidden", H),
-                  value_info{"cos", dtype::f32, {dimension{-1, "seq"}, dimension{hd, {}}}},
-                  value_info{"sin", dtype::f32, {dimension{-1, "seq"}, dimension{hd, {}}}},
-                  value_info{"mask", dtype::f32, {dimension{-1, "rep_seq"}, dimension{-1, "seq"}}}};
-    g.m.outputs = {activation("hidden_out", H)};
-
-    const std::string n1 = rms_norm(g, "hidden", llama_norm_name(layer, true),
-                                    checked(weights, llama_norm_name(layer, true), shape{H}), eps,
-                                    llama_linear_input(llama_linear::q_proj));
-    auto heads = [&](llama_linear which, std::int64_t count) {
-        const std::string y =
-            linear(g, n1, llama_weight_name(layer, which), w(which, count * hd, H));
-        const std::string r = g.op("Reshape", {y, g.ints({0, 0, count, hd})});
+    g.input("q", activation_dims(nh * hd));
+    g.input("k", activation_dims(nkv * hd));
+    g.input("v", activation_dims(nkv * hd));
+    g.input("cos", {dimension{-1, "seq"}, dimension{hd, {}}});
+    g.input("sin", {dimension{-1, "seq"}, dimension{hd, {}}});
+    g.input("mask", {dimension{-1, "rep_seq"}, dimension{-1, "seq"}});
+    auto heads = [&](const std::string& x, std::int64_t count) {
+        const std::string r = g.op("Reshape", {x, g.ints({0, 0, count, hd})});
         return g.op("Transpose", {r}, {}, {{"perm", attribute::of_ints({0, 2, 1, 3})}});
     };
-    const std::string q = rope(g, heads(llama_linear::q_proj, nh), hd);
-    const std::string k = rope(g, heads(llama_linear::k_proj, nkv), hd);
-    const std::string v = heads(llama_linear::v_proj, nkv);
-    // Grouped-query attention without repeating K and V: the rep query heads of KV head g are
-    // consecutive, so [b, heads, s, d] → [b, kv_heads, rep·s, d] stacks them along the rows.
-    const std::string qg = g.op("Reshape", {q, g.ints({0, nkv, -1, hd})});
-    const std::string kt = g.op("Transpose", {k}, {}, {{"perm", attribute::of_ints({0, 1, 3, 2})}});
+    const std::string qr = rope(g, heads("q", nh), hd);
+    const std::string kr = rope(g, heads("k", nkv), hd);
+    const std::string vh = heads("v", nkv);
+    // Without repeating K and V: the rep query heads of KV head g are consecutive, so
+    // [b, heads, s, d] → [b, kv_heads, rep·s, d] stacks them along the rows.
+    const std::string qg = g.op("Reshape", {qr, g.ints({0, nkv, -1, hd})});
+    const std::string kt =
+        g.op("Transpose", {kr}, {}, {{"perm", attribute::of_ints({0, 1, 3, 2})}});
     const std::string scores =
         g.op("Mul", {g.op("MatMul", {qg, kt}), g.scalar(float(1.0 / std::sqrt(double(hd))))});
     const std::string probs =
         g.op("Softmax", {g.op("Add", {scores, "mask"})}, {}, {{"axis", attribute::of_int(-1)}});
-    const std::string o = g.op("Reshape", {g.op("MatMul", {probs, v}), g.ints({0, nh, -1, hd})});
+    const std::string o = g.op("Reshape", {g.op("MatMul", {probs, vh}), g.ints({0, nh, -1, hd})});
     const std::string ot = g.op("Transpose", {o}, {}, {{"perm", attribute::of_ints({0, 2, 1, 3})}});
-    const std::string attn =
-        g.op("Reshape", {ot, g.ints({0, 0, nh * hd})}, llama_linear_input(llama_linear::o_proj));
-    const std::string h =
-        g.op("Add", {"hidden", linear(g, attn, llama_weight_name(layer, llama_linear::o_proj),
-                                      w(llama_linear::o_proj, H, nh * hd))});
-
-    const std::string n2 = rms_norm(g, h, llama_norm_name(layer, false),
-                                    checked(weights, llama_norm_name(layer, false), shape{H}), eps,
-                                    llama_linear_input(llama_linear::gate_proj));
-    const std::string gate = linear(g, n2, llama_weight_name(layer, llama_linear::gate_proj),
-                                    w(llama_linear::gate_proj, I, H));
-    const std::string up = linear(g, n2, llama_weight_name(layer, llama_linear::up_proj),
-                                  w(llama_linear::up_proj, I, H));
-    const std::string act = g.op("Mul", {g.op("Mul", {gate, g.op("Sigmoid", {gate})}), up},
-                                 llama_linear_input(llama_linear::down_proj));
-    const std::string down = linear(g, act, llama_weight_name(layer, llama_linear::down_proj),
-                                    w(llama_linear::down_proj, H, I));
-    g.op("Add", {h, down}, "hidden_out");
-    return std::move(g.m);
+    g.op("Reshape", {ot, g.ints({0, 0, nh * hd})}, "y");
+    g.output("y");
+    return run_stage(g.m, {q, k, v, pos.cos.view(), pos.sin.view(), pos.mask.view()});
 }
 
-model llama_head_graph(const llama_config& c, const llama_weights& weights) {
+// silu(gate) · up
+tensor swiglu(std::int64_t width, const_tensor_view gate, const_tensor_view up) {
     graph_builder g;
-    g.m.graph_name = "llama head";
-    g.m.opset = 17;
-    g.m.source_opset = 17;
-    g.m.inputs = {activation("hidden", c.hidden_size)};
-    g.m.outputs = {activation("logits", c.vocab_size)};
-    const std::string n = rms_norm(g, "hidden", "model.norm.weight",
-                                   checked(weights, "model.norm.weight", shape{c.hidden_size}),
-                                   float(c.rms_norm_eps), "final_norm");
-    const std::string head = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-    linear(g, n, head, checked(weights, head, shape{c.vocab_size, c.hidden_size}), "logits");
-    return std::move(g.m);
+    g.input("gate", activation_dims(width));
+    g.input("up", activation_dims(width));
+    g.op("Mul", {g.op("Mul", {"gate", g.op("Sigmoid", {"gate"})}), "up"}, "y");
+    g.output("y");
+    return run_stage(g.m, {gate, up});
+}
+
+} // namespace
+
+tensor llama_run_block(const llama_config& c, std::int64_t layer, const llama_weights& weights,
+                       const_tensor_view hidden, const llama_positions& pos,
+                       const llama_linear_hook& hook) {
+    if (layer < 0 || layer >= c.num_hidden_layers)
+        fail(status::out_of_range,
+             fmt::format("llama_run_block: layer {} of {}", layer, c.num_hidden_layers));
+    const std::int64_t H = c.hidden_size, I = c.intermediate_size;
+    const std::int64_t q_width = c.num_attention_heads * c.head_dim;
+    const std::int64_t kv_width = c.num_key_value_heads * c.head_dim;
+    auto lin = [&](llama_linear which, std::int64_t out, std::int64_t in, const_tensor_view x,
+                   const_tensor_view residual = {}) {
+        return linear(weights, hook, llama_weight_name(layer, which), out, in, x, residual);
+    };
+    tensor h;
+    {
+        const tensor n1 = rms_norm(c, weights, llama_norm_name(layer, true), hidden);
+        const tensor q = lin(llama_linear::q_proj, q_width, H, n1.view());
+        const tensor k = lin(llama_linear::k_proj, kv_width, H, n1.view());
+        const tensor v = lin(llama_linear::v_proj, kv_width, H, n1.view());
+        const tensor attn = attention(c, pos, q.view(), k.view(), v.view());
+        h = lin(llama_linear::o_proj, H, q_width, attn.view(), hidden);
+    }
+    const tensor n2 = rms_norm(c, weights, llama_norm_name(layer, false), h.view());
+    tensor act;
+    {
+        const tensor gate = lin(llama_linear::gate_proj, I, H, n2.view());
+        const tensor up = lin(llama_linear::up_proj, I, H, n2.view());
+        act = swiglu(I, gate.view(), up.view());
+    }
+    return lin(llama_linear::down_proj, H, I, act.view(), h.view());
+}
+
+tensor llama_final_norm(const llama_config& c, const llama_weights& weights,
+                        const_tensor_view hidden) {
+    return rms_norm(c, weights, "model.norm.weight", hidden);
+}
+
+tensor llama_run_head(const llama_config& c, const llama_weights& weights, const_tensor_view hidden,
+                      const llama_linear_hook& hook) {
+    const tensor n = llama_final_norm(c, weights, hidden);
+    return linear(weights, hook, llama_head_name(c), c.vocab_size, c.hidden_size, n.view());
 }
 
 llama_positions llama_position_inputs(const llama_config& c, std::int64_t seq) {
@@ -339,14 +374,9 @@ tensor llama_forward(const llama_config& c, const llama_weights& weights,
                      const_tensor_view tokens) {
     tensor hidden = llama_embed(weights("model.embed_tokens.weight").view(), tokens);
     const llama_positions pos = llama_position_inputs(c, tokens.dims()[1]);
-    for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
-        const executor block(llama_block_graph(c, layer, weights));
-        const const_tensor_view inputs[] = {hidden.view(), pos.cos.view(), pos.sin.view(),
-                                            pos.mask.view()};
-        hidden = std::move(block.run(inputs).at(0));
-    }
-    const executor head(llama_head_graph(c, weights));
-    return std::move(head.run(hidden.view()).at(0));
+    for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer)
+        hidden = llama_run_block(c, layer, weights, hidden.view(), pos);
+    return llama_run_head(c, weights, hidden.view());
 }
 
 } // namespace hone

@@ -5,7 +5,6 @@
 #include "flow.hpp"
 #include "hone/core/atomic_file.hpp"
 #include "hone/core/error.hpp"
-#include "hone/graph/executor.hpp"
 #include "hone/io/checkpoint.hpp"
 #include "hone/io/gguf_llama.hpp"
 #include "hone/io/safetensors.hpp"
@@ -73,12 +72,12 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
     tensor back(dtype::f32, w.dims());
     if (q.report.type == io::gguf_type::f16) {
         tensor half_bits(dtype::f16, w.dims());
-        kernels::convert(stored.view(), half_bits.view());
+        kernels::convert(stored, half_bits.view());
         std::memcpy(dst.data(), half_bits.data(), dst.size());
         kernels::convert(half_bits.view(), back.view());
     } else {
         const auto block = kernels::gguf_block_type(q.report.type);
-        kernels::quantize_gguf_rows(block, stored.view(), importance, dst);
+        kernels::quantize_gguf_rows(block, stored, importance, dst);
         kernels::dequantize_gguf_rows(block, dst, back.view());
     }
     q.dequantized = heads ? io::gguf_llama_permute_rows(back.view(), heads, true) : std::move(back);
@@ -103,40 +102,24 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
 
 // ---- calibration importance -----------------------------------------------------------------
 
-// Σ x² per input column of the observed values, over every token.
-struct importance_sums {
-    std::map<std::string, std::vector<double>, std::less<>> sums;
-    std::map<std::string, std::int64_t, std::less<>> tokens;
-
-    explicit importance_sums(const std::set<std::string>& names) {
-        for (const auto& n : names)
-            sums[n], tokens[n] = 0;
-    }
-    void observe(const std::string& name, const_tensor_view value) {
-        const auto it = sums.find(name);
-        if (it == sums.end()) return;
-        const tensor v = tensor::copy_of(value);
-        const std::int64_t cols = v.dims()[v.dims().rank() - 1];
-        const auto x = v.span<float>();
-        auto& s = it->second;
-        s.resize(std::size_t(cols), 0.0);
-        const std::int64_t rows = std::int64_t(x.size()) / cols;
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t k = 0; k < cols; ++k) {
-                const double e = x[std::size_t(r * cols + k)];
-                s[std::size_t(k)] += e * e;
-            }
-        tokens[name] += rows;
-    }
-    std::vector<float> mean(const std::string& name) const {
-        const auto& s = sums.at(name);
-        std::vector<float> m(s.size());
-        const double n = double(std::max<std::int64_t>(tokens.at(name), 1));
-        for (std::size_t k = 0; k < s.size(); ++k)
-            m[k] = float(s[k] / n);
-        return m;
-    }
-};
+// The mean square of each column (last axis) of x over all its rows: llama.cpp's imatrix entry
+// for a layer whose input is x.
+std::vector<float> column_mean_squares(const_tensor_view x) {
+    const tensor v = tensor::copy_of(x);
+    const std::int64_t cols = v.dims()[v.dims().rank() - 1];
+    const std::int64_t rows = cols > 0 ? v.dims().numel() / cols : 0;
+    const auto e = v.span<float>();
+    std::vector<double> sums(std::size_t(cols), 0.0);
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t k = 0; k < cols; ++k) {
+            const double d = e[std::size_t(r * cols + k)];
+            sums[std::size_t(k)] += d * d;
+        }
+    std::vector<float> mean(sums.size());
+    for (std::size_t k = 0; k < sums.size(); ++k)
+        mean[k] = float(sums[k] / double(std::max<std::int64_t>(rows, 1)));
+    return mean;
+}
 
 // ---- pieces -----------------------------------------------------------------------------------
 
@@ -161,63 +144,45 @@ piece_result embedding_piece(const io::checkpoint& ckpt, const llama_config& c,
     return p;
 }
 
-std::vector<tensor> run_graph(const model& m, const std::vector<const_tensor_view>& inputs,
-                              importance_sums* sums) {
-    executor_options opt;
-    if (sums)
-        for (const auto& entry : sums->sums)
-            opt.keep.push_back(entry.first);
-    const executor ex(m, opt);
-    if (!sums) return ex.run(inputs);
-    return ex.run(inputs,
-                  [&](const std::string& name, const_tensor_view v) { sums->observe(name, v); });
-}
-
+// Block `layer`: its two norms and seven matrices. With calibration the block runs on the
+// calibration hidden states and each matrix is quantized when its layer is about to run, with
+// the importance of the input it is about to multiply; the layer then runs with the quantized
+// weights (sequential) or its f32 weights, and is dropped before the next one is read.
 piece_result block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64_t layer,
                          const checkpoint_quantize_options& o, const tensor& hidden_in) {
-    std::map<std::string, tensor, std::less<>> f32;
-    const llama_weights read = [&](const std::string& name) {
-        auto it = f32.find(name);
-        if (it == f32.end()) it = f32.emplace(name, ckpt.read_f32(name)).first;
-        return tensor::copy_of(it->second.view());
+    const llama_weights read = [&](const std::string& name) { return ckpt.read_f32(name); };
+    std::map<std::string, quantized_weight, std::less<>> done;
+    auto quantize = [&](const std::string& name,
+                        std::span<const float> importance) -> quantized_weight& {
+        return done.emplace(name, quantize_weight(c, name, read(name), o.type, importance))
+            .first->second;
     };
-    const bool calibrated = present(hidden_in);
-    std::set<std::string> observed;
-    for (const llama_linear l : llama_linears)
-        observed.insert(llama_linear_input(l));
-    importance_sums sums(observed);
-    tensor hidden_f32;
-    llama_positions pos;
-    std::vector<const_tensor_view> inputs;
-    if (calibrated) {
-        pos = llama_position_inputs(c, hidden_in.dims()[1]);
-        inputs = {hidden_in.view(), pos.cos.view(), pos.sin.view(), pos.mask.view()};
-        hidden_f32 = std::move(run_graph(llama_block_graph(c, layer, read), inputs, &sums).at(0));
-    }
     piece_result p;
-    std::map<std::string, tensor, std::less<>> dequantized;
-    const std::string norms[] = {llama_norm_name(layer, true), llama_norm_name(layer, false)};
-    auto add = [&](const std::string& name, std::span<const float> importance) {
-        p.weights.push_back(quantize_weight(c, name, read(name), o.type, importance));
-        dequantized.emplace(name, tensor::copy_of(p.weights.back().dequantized.view()));
-    };
-    add(norms[0], {});
-    for (const llama_linear l : llama_linears) {
-        if (l == llama_linear::gate_proj) add(norms[1], {});
-        const std::vector<float> imp =
-            calibrated ? sums.mean(llama_linear_input(l)) : std::vector<float>{};
-        add(llama_weight_name(layer, l), imp);
+    if (present(hidden_in)) {
+        const llama_positions pos = llama_position_inputs(c, hidden_in.dims()[1]);
+        const llama_linear_hook hook = [&](const std::string& name, const_tensor_view input) {
+            quantized_weight& q = quantize(name, column_mean_squares(input));
+            tensor run = o.sequential ? std::move(q.dequantized) : read(name);
+            q.dequantized = tensor();
+            return run;
+        };
+        p.hidden = llama_run_block(c, layer, read, hidden_in.view(), pos, hook);
     }
-    if (calibrated) {
-        if (!o.sequential) {
-            p.hidden = std::move(hidden_f32);
-        } else {
-            const llama_weights as_quantized = [&](const std::string& name) {
-                return tensor::copy_of(dequantized.at(name).view());
-            };
-            p.hidden = std::move(
-                run_graph(llama_block_graph(c, layer, as_quantized), inputs, nullptr).at(0));
-        }
+    const std::string norms[] = {llama_norm_name(layer, true), llama_norm_name(layer, false)};
+    for (const auto& n : norms)
+        (void)quantize(n, {});
+    // In llama.cpp's order: attn_norm, q, k, v, output, ffn_norm, gate, up, down.
+    std::vector<std::string> order{norms[0]};
+    for (const llama_linear l : llama_linears) {
+        if (l == llama_linear::gate_proj) order.push_back(norms[1]);
+        order.push_back(llama_weight_name(layer, l));
+    }
+    for (const auto& name : order) {
+        auto it = done.find(name);
+        if (it == done.end())
+            it = done.emplace(name, quantize_weight(c, name, read(name), o.type, {})).first;
+        it->second.dequantized = tensor();
+        p.weights.push_back(std::move(it->second));
     }
     return p;
 }
@@ -230,11 +195,8 @@ piece_result head_piece(const io::checkpoint& ckpt, const llama_config& c,
         quantize_weight(c, "model.norm.weight", read("model.norm.weight"), o.type, {}));
     if (c.tie_word_embeddings) return p;
     std::vector<float> imp;
-    if (present(hidden_in)) {
-        importance_sums sums({"final_norm"});
-        (void)run_graph(llama_head_graph(c, read), {hidden_in.view()}, &sums);
-        imp = sums.mean("final_norm");
-    }
+    if (present(hidden_in))
+        imp = column_mean_squares(llama_final_norm(c, read, hidden_in.view()).view());
     const io::gguf_type head_type = four_bit(o.type) ? io::gguf_type::q8_0 : o.type;
     p.weights.push_back(
         quantize_weight(c, "lm_head.weight", read("lm_head.weight"), head_type, imp));

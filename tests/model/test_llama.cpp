@@ -89,7 +89,7 @@ TEST_CASE("llama: the fixture checkpoint run block by block gives PyTorch's logi
     const llama_weights weights = [&](const std::string& name) { return ckpt.read_f32(name); };
     const tensor got = llama_forward(config, weights, batch.view());
     const double rel = relative_max_error(got.view(), ref.view());
-    MESSAGE("max |hone block graphs − PyTorch| = " << rel << " × max |PyTorch|");
+    MESSAGE("max |hone, block by block − PyTorch| = " << rel << " × max |PyTorch|");
     CHECK(rel <= 1e-4);
 
     // A shorter sequence: causal, so its logits are the prefix of the long run's.
@@ -99,36 +99,42 @@ TEST_CASE("llama: the fixture checkpoint run block by block gives PyTorch's logi
     CHECK(relative_max_error(got_short.view(), ref_short.view()) <= 1e-4);
 }
 
-TEST_CASE("llama: a block graph names the inputs of its seven linear layers") {
+TEST_CASE("llama: a block runs its seven linear layers in order, each through the hook") {
     const auto ckpt = io::checkpoint::open(lm_file("hf"));
     const auto config = llama_config::parse(ckpt.config_text(), "config.json");
-    const model block =
-        llama_block_graph(config, 1, [&](const std::string& name) { return ckpt.read_f32(name); });
-    for (const llama_linear which : llama_linears) {
-        const std::string w = llama_weight_name(1, which);
-        CAPTURE(w);
-        REQUIRE(block.has_weight(w));
-        const auto stored = ckpt.info(w).dims;
-        CHECK(block.weight(w).dims() == shape{stored[1], stored[0]}); // [in, out]
-        bool found = false;
-        for (const auto& n : block.nodes)
-            if (n.op_type == "MatMul" && n.inputs.at(1) == w)
-                found = n.inputs.at(0) == llama_linear_input(which);
-        CHECK(found);
-    }
-    CHECK(status_of([&] {
-              (void)llama_block_graph(config, 4,
-                                      [&](const std::string& name) { return ckpt.read_f32(name); });
-          }) == status::out_of_range);
+    const llama_weights weights = [&](const std::string& name) { return ckpt.read_f32(name); };
+    const tensor tokens = tensor::copy_of(read_npy("tokens.eval.npy").view().slice(0, 0, 2));
+    const tensor hidden = llama_embed(weights("model.embed_tokens.weight").view(), tokens.view());
+    const auto pos = llama_position_inputs(config, tokens.dims()[1]);
+    std::vector<std::string> seen;
+    std::vector<std::int64_t> widths;
+    const tensor with_hook = llama_run_block(config, 1, weights, hidden.view(), pos,
+                                             [&](const std::string& name, const_tensor_view input) {
+                                                 seen.push_back(name);
+                                                 widths.push_back(input.dims()[2]);
+                                                 CHECK(input.dims()[0] == 2);
+                                                 return weights(name);
+                                             });
+    std::vector<std::string> want;
+    for (const llama_linear which : llama_linears)
+        want.push_back(llama_weight_name(1, which));
+    CHECK(seen == want);
+    CHECK(widths == std::vector<std::int64_t>{128, 128, 128, 128, 128, 128, 320});
+    const tensor plain = llama_run_block(config, 1, weights, hidden.view(), pos);
+    CHECK(std::memcmp(plain.data(), with_hook.data(), plain.nbytes()) == 0);
+
+    CHECK(status_of([&] { (void)llama_run_block(config, 4, weights, hidden.view(), pos); }) ==
+          status::out_of_range);
     // A weight of the wrong shape is named.
     std::string message;
     CHECK(status_of(
               [&] {
-                  (void)llama_block_graph(config, 0, [&](const std::string& name) {
-                      if (name.find("k_proj") != std::string::npos)
-                          return tensor(dtype::f32, shape{128, 128});
-                      return ckpt.read_f32(name);
-                  });
+                  (void)llama_run_block(config, 0, weights, hidden.view(), pos,
+                                        [&](const std::string& name, const_tensor_view) {
+                                            if (name.find("k_proj") != std::string::npos)
+                                                return tensor(dtype::f32, shape{128, 128});
+                                            return weights(name);
+                                        });
               },
               &message) == status::shape_mismatch);
     CHECK(message.find("model.layers.0.self_attn.k_proj.weight") != std::string::npos);

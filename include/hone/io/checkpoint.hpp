@@ -51,7 +51,9 @@ public:
     /// A zero-copy view into the mapped shard (see safetensors_file::view's alignment rule).
     const_tensor_view view(std::string_view name) const;
     /// A contiguous f32 copy of the tensor (F32, F16, BF16 in the file; other dtypes:
-    /// dtype_mismatch naming the tensor and its dtype).
+    /// dtype_mismatch naming the tensor and its dtype). The mapped pages it read are released
+    /// (safetensors_file::release): reading a checkpoint tensor by tensor keeps one tensor
+    /// resident, not the files.
     tensor read_f32(std::string_view name) const;
 
     struct impl;

@@ -212,6 +212,9 @@ public:
     const gguf_tensor_info& info(std::string_view name) const;
     /// The tensor's bytes in the file (zero-copy). Throws not_found.
     std::span<const std::byte> data(std::string_view name) const;
+    /// Drops the tensor's mapped pages from resident memory (as safetensors_file::release:
+    /// reading tensor by tensor keeps one resident). Throws not_found; nothing for parse().
+    void release(std::string_view name) const;
     /// Where the data section starts, from the start of the file.
     std::uint64_t data_offset() const noexcept;
     /// The file's size in bytes.

@@ -90,6 +90,12 @@ public:
     const_tensor_view view(std::string_view name) const;
     /// A copy of the tensor (any alignment).
     tensor read(std::string_view name) const;
+    /// Drops the tensor's pages from this process's resident memory (madvise MADV_DONTNEED on
+    /// the whole pages inside its bytes; the file is unchanged and a later view or read maps
+    /// them in again). Reading a checkpoint tensor by tensor with read() then release() keeps
+    /// resident memory at one tensor, whatever the file's size. Views of the tensor stay
+    /// valid. Throws not_found; does nothing for a parse()d buffer.
+    void release(std::string_view name) const;
     /// The "__metadata__" map (empty when absent).
     const safetensors_metadata& metadata() const noexcept;
     /// N, the JSON header's size in bytes (padding included).

@@ -1,10 +1,17 @@
-// hone/model/llama.hpp — LLaMA-family decoders as hone graphs, one block at a time.
+// hone/model/llama.hpp — LLaMA-family decoders run by hone's executor, one weight at a time.
 //
-// A checkpoint (hone/io/checkpoint.hpp) is weights by name, not a graph. These functions build
-// the graph of one decoder block, or of the final norm and LM head, as a hone::model with the
-// block's weights, so that hone's executor runs it (and its observers see every linear
-// layer's input). Running block after block over hidden states keeps one block's weights in
-// memory at a time: that is how hone calibrates and evaluates checkpoints larger than memory.
+// A checkpoint (hone/io/checkpoint.hpp) is weights by name, not a graph. llama_run_block runs
+// one decoder block on hidden states as a chain of small graphs (hone::model, run by hone's
+// executor), each holding at most one weight matrix:
+//   attention norm → q_proj, k_proj, v_proj → attention (rope, causal, grouped-query) →
+//   o_proj + residual → MLP norm → gate_proj, up_proj → silu(gate) · up → down_proj + residual
+// A matrix is read (through `weights`, or a hook) just before its stage runs and dropped after
+// it: peak memory is the largest matrix (twice: as read, and transposed into its graph) plus
+// the activations — never a block, never the model. That is how hone calibrates, quantizes
+// and evaluates checkpoints larger than memory. The hook sees the input each linear layer
+// multiplies before choosing the weight it runs with: calibration statistics and sequential
+// quantization (each layer quantized on what the already-quantized layers before it compute)
+// come from it.
 //
 // The math is Hugging Face's LlamaForCausalLM (model_type "llama"):
 //   h   = x + o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1))),  n1 = rms(x)·w1
@@ -13,14 +20,7 @@
 //   theta^(−2i/head_dim); attention is causal, grouped-query (KV head g serves query heads
 //   g·rep … g·rep + rep − 1, rep = heads / kv_heads), scaled by 1/sqrt(head_dim).
 // Tensor names are Hugging Face's ("model.layers.3.self_attn.q_proj.weight"); linear weights
-// are [out, in] there and become MatMul weights [in, out] in the graph, named as in the
-// checkpoint.
-//
-// Block graph: inputs "hidden" f32 [batch, seq, hidden], "cos" and "sin" f32 [seq, head_dim],
-// "mask" f32 [rep·seq, seq] (0 on and below the diagonal, −inf above, repeated rep times:
-// llama_position_inputs makes all three); output "hidden_out" [batch, seq, hidden]. The values
-// the linear layers read are named by llama_linear_input(). Head graph: input "hidden", output
-// "logits" [batch, seq, vocab].
+// are [out, in].
 #pragma once
 
 #include "hone/core/export.hpp"
@@ -55,7 +55,7 @@ struct llama_config {
     HONE_EXPORT static llama_config parse(std::string_view json_text, std::string_view source);
 };
 
-/// The seven linear layers of a block, in graph order.
+/// The seven linear layers of a block, in the order they run.
 enum class llama_linear { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj };
 inline constexpr std::array<llama_linear, 7> llama_linears = {
     llama_linear::q_proj,    llama_linear::k_proj,  llama_linear::v_proj,   llama_linear::o_proj,
@@ -65,20 +65,18 @@ inline constexpr std::array<llama_linear, 7> llama_linears = {
 HONE_EXPORT std::string llama_weight_name(std::int64_t layer, llama_linear which);
 /// "model.layers.<layer>.input_layernorm.weight" (attention) or ".post_attention_layernorm".
 HONE_EXPORT std::string llama_norm_name(std::int64_t layer, bool attention);
-/// The block graph's value a linear layer reads (q/k/v share one, gate/up share one).
-HONE_EXPORT std::string llama_linear_input(llama_linear which);
+/// The LM head's weight: "lm_head.weight", or the embedding when they are tied.
+HONE_EXPORT std::string llama_head_name(const llama_config& config);
 
 /// Supplies a weight by its Hugging Face name as f32 in the checkpoint's layout.
 using llama_weights = std::function<tensor(const std::string& name)>;
+/// Called as each linear layer is about to run: `input` is what it multiplies (f32 [batch,
+/// seq, in]); returns the weight [out, in] it runs with. An empty hook runs weights(name).
+using llama_linear_hook = std::function<tensor(const std::string& name, const_tensor_view input)>;
 
-/// The graph of decoder block `layer` with its weights (see the top). Throws shape_mismatch
-/// naming a weight whose shape disagrees with the config.
-HONE_EXPORT model llama_block_graph(const llama_config& config, std::int64_t layer,
-                                    const llama_weights& weights);
-/// Final RMSNorm and LM head ("lm_head.weight", or the embedding when tied).
-HONE_EXPORT model llama_head_graph(const llama_config& config, const llama_weights& weights);
-
-/// The block graph's "cos", "sin" and "mask" inputs for sequences of `seq` tokens.
+/// The "cos", "sin" and "mask" inputs of the attention for sequences of `seq` tokens: cos and
+/// sin f32 [seq, head_dim]; mask f32 [rep·seq, seq] (0 on and below the diagonal, −inf above,
+/// repeated for the rep query heads of each KV head).
 struct llama_positions {
     tensor cos, sin, mask;
 };
@@ -88,9 +86,24 @@ HONE_EXPORT llama_positions llama_position_inputs(const llama_config& config, st
 /// [vocab, hidden]. Throws invalid_argument naming the position of a token outside the vocab.
 HONE_EXPORT tensor llama_embed(const_tensor_view embedding, const_tensor_view tokens);
 
-/// Logits f32 [batch, seq, vocab] of token rows i64 [batch, seq]: embedding, then each block's
-/// graph built, run by hone's executor over the whole batch and dropped, then the head — one
-/// block's weights in memory at a time. Throws as the functions above.
+/// Decoder block `layer` on hidden f32 [batch, seq, hidden] (see the top). Throws out_of_range
+/// for a layer past the config, shape_mismatch naming a weight whose shape disagrees with it.
+HONE_EXPORT tensor llama_run_block(const llama_config& config, std::int64_t layer,
+                                   const llama_weights& weights, const_tensor_view hidden,
+                                   const llama_positions& positions,
+                                   const llama_linear_hook& hook = {});
+
+/// The final RMSNorm of hidden [batch, seq, hidden]: what the LM head multiplies.
+HONE_EXPORT tensor llama_final_norm(const llama_config& config, const llama_weights& weights,
+                                    const_tensor_view hidden);
+
+/// Final RMSNorm and LM head: hidden [batch, seq, hidden] → logits [batch, seq, vocab]. The
+/// hook sees the head's input.
+HONE_EXPORT tensor llama_run_head(const llama_config& config, const llama_weights& weights,
+                                  const_tensor_view hidden, const llama_linear_hook& hook = {});
+
+/// Logits f32 [batch, seq, vocab] of token rows i64 [batch, seq]: embedding, every block,
+/// head — one weight matrix in memory at a time. Throws as the functions above.
 HONE_EXPORT tensor llama_forward(const llama_config& config, const llama_weights& weights,
                                  const_tensor_view tokens);
 
