@@ -182,8 +182,9 @@ std::optional<std::pair<std::int64_t, std::int64_t>> read_shape(const const_tens
     return std::pair{out, in};
 }
 
-// Whether the tensors' shapes fit `s` (used to pick a config group; no validation).
-bool fits(const packed_views& v, const compressed_tensors_scheme& s) {
+// Whether the tensors' shapes fit `s` (used to pick a config group; no validation). `exact`:
+// a zero point is present exactly when the scheme is asymmetric.
+bool fits(const packed_views& v, const compressed_tensors_scheme& s, bool exact) {
     const auto dims = read_shape(v.shape);
     if (!dims) return false;
     const auto [out, in] = *dims;
@@ -192,7 +193,7 @@ bool fits(const packed_views& v, const compressed_tensors_scheme& s) {
     if (s.group_size > 0 && in % s.group_size != 0) return false;
     const std::int64_t groups = s.group_size > 0 ? in / s.group_size : 1;
     if (v.scale.rank() != 2 || v.scale.dims()[1] != groups) return false;
-    return s.symmetric || v.has_zero_point;
+    return exact ? s.symmetric != v.has_zero_point : s.symmetric || v.has_zero_point;
 }
 
 [[noreturn]] void bad(const location& where, std::string_view field, const std::string& what) {
@@ -218,7 +219,7 @@ tensor unpack_views(const packed_views& v, const compressed_tensors_scheme& s,
             fmt::format("shape {} is not [2] ({{out, in}})", v.shape.dims().to_string()));
     const auto dims = read_shape(v.shape);
     if (!dims) bad(where, "weight_shape", "dimensions must be positive");
-    const auto [out, in] = *dims;
+    const std::int64_t out = dims->first, in = dims->second; // plain names: used in an omp loop
 
     // weight_packed
     if (v.packed.type() != dtype::i32)
@@ -296,6 +297,8 @@ tensor unpack_views(const packed_views& v, const compressed_tensors_scheme& s,
     auto* dst = static_cast<float*>(result.data());
     const auto words = v.packed.span<std::int32_t>();
     const std::int64_t row_words = ceil_div(in, g.pack);
+    const int threads = out * in >= 65536 ? hone::num_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (std::int64_t r = 0; r < out; ++r)
         for (std::int64_t c = 0; c < in; ++c) {
             const auto word = static_cast<std::uint32_t>(
@@ -342,8 +345,11 @@ ordered_json config_object(const compressed_tensors_scheme& s,
     q["kv_cache_scheme"] = nullptr;
     q["quant_method"] = method_name;
     q["quantization_status"] = "compressed";
-    q["sparsity_config"] = ordered_json::object();
-    q["transform_config"] = ordered_json::object();
+    // Not written: "version" (the compressed-tensors library version that wrote the file: hone
+    // is not it), "sparsity_config" and "transform_config" (llm-compressor writes {} for none;
+    // readers treat absent the same and older ones predate the empty objects), the group's
+    // "format" and the weights' "scale_dtype"/"zp_dtype" (newer fields that older
+    // compressed-tensors versions refuse: their QuantizationScheme/Args forbid unknown keys).
     return q;
 }
 
@@ -362,17 +368,17 @@ struct config_reader {
     [[noreturn]] void wrong(const std::string& path, std::string_view what) const {
         fail(status::format_error, fmt::format("{}: field '{}' {}", source, path, what));
     }
-    [[noreturn]] void unsupported(const std::string& path, const json& value,
+    [[noreturn]] void unsupported(const std::string& path, const ordered_json& value,
                                   std::string_view why) const {
         fail(status::unsupported, fmt::format("{}: field '{}' = {} is not supported: {}", source,
                                               path, value.dump(), why));
     }
     // Absent and null are the same: nullptr.
-    static const json* get(const json& object, const char* key) {
+    static const ordered_json* get(const ordered_json& object, const char* key) {
         const auto it = object.find(key);
         return it == object.end() || it->is_null() ? nullptr : &*it;
     }
-    std::vector<std::string> strings(const json& v, const std::string& path) const {
+    std::vector<std::string> strings(const ordered_json& v, const std::string& path) const {
         if (!v.is_array()) wrong(path, "must be an array of strings");
         std::vector<std::string> out;
         for (const auto& e : v) {
@@ -381,20 +387,20 @@ struct config_reader {
         }
         return out;
     }
-    std::string lower_string(const json& v, const std::string& path) const {
+    std::string lower_string(const ordered_json& v, const std::string& path) const {
         if (!v.is_string()) wrong(path, "must be a string");
         std::string s = v.get<std::string>();
         for (auto& ch : s)
             if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
         return s;
     }
-    void empty_or_absent(const json& q, const char* key, std::string_view why) const {
-        const json* v = get(q, key);
+    void empty_or_absent(const ordered_json& q, const char* key, std::string_view why) const {
+        const ordered_json* v = get(q, key);
         if (v && !(v->is_object() && v->empty()))
             unsupported(std::string("quantization_config.") + key, *v, why);
     }
 
-    compressed_tensors_scheme weights(const json& w, const std::string& path) const {
+    compressed_tensors_scheme weights(const ordered_json& w, const std::string& path) const {
         static constexpr std::string_view known[] = {
             "num_bits", "type",     "symmetric",   "group_size", "strategy", "block_structure",
             "dynamic",  "actorder", "scale_dtype", "zp_dtype",   "observer", "observer_kwargs"};
@@ -403,28 +409,28 @@ struct config_reader {
                 unsupported(path + "." + item.key(), item.value(), "a field hone does not know");
         compressed_tensors_scheme s;
         s.bits = 8; // QuantizationArgs' default
-        if (const json* v = get(w, "num_bits")) {
+        if (const ordered_json* v = get(w, "num_bits")) {
             if (!v->is_number_integer()) wrong(path + ".num_bits", "must be an integer");
             const auto b = v->get<std::int64_t>();
             if (b != 4 && b != 8) unsupported(path + ".num_bits", *v, "hone reads 4 and 8 bits");
             s.bits = static_cast<int>(b);
         }
-        if (const json* v = get(w, "type")) {
+        if (const ordered_json* v = get(w, "type")) {
             const std::string t = lower_string(*v, path + ".type");
             if (t == "float") unsupported(path + ".type", *v, "hone reads integer weights");
             if (t != "int") wrong(path + ".type", "must be \"int\" or \"float\"");
         }
-        if (const json* v = get(w, "symmetric")) {
+        if (const ordered_json* v = get(w, "symmetric")) {
             if (!v->is_boolean()) wrong(path + ".symmetric", "must be true or false");
             s.symmetric = v->get<bool>();
         }
         std::optional<std::int64_t> group_size;
-        if (const json* v = get(w, "group_size")) {
+        if (const ordered_json* v = get(w, "group_size")) {
             if (!v->is_number_integer()) wrong(path + ".group_size", "must be an integer or null");
             group_size = v->get<std::int64_t>();
         }
         std::string strategy;
-        if (const json* v = get(w, "strategy")) {
+        if (const ordered_json* v = get(w, "strategy")) {
             strategy = lower_string(*v, path + ".strategy");
         } else if (!group_size) {
             strategy = "tensor";
@@ -445,17 +451,17 @@ struct config_reader {
             s.group_size = 0;
         } else if (strategy == "tensor" || strategy == "block" || strategy == "token" ||
                    strategy == "tensor_group" || strategy == "attn_head") {
-            unsupported(path + ".strategy", json(strategy),
+            unsupported(path + ".strategy", ordered_json(strategy),
                         "pack-quantized weights in hone are \"group\" or \"channel\"");
         } else {
             wrong(path + ".strategy", fmt::format("has an unknown value \"{}\"", strategy));
         }
-        if (const json* v = get(w, "dynamic")) {
+        if (const ordered_json* v = get(w, "dynamic")) {
             if (v->is_string() || (v->is_boolean() && v->get<bool>()))
                 unsupported(path + ".dynamic", *v, "hone reads static weight scales");
             if (!v->is_boolean()) wrong(path + ".dynamic", "must be a boolean or \"local\"");
         }
-        if (const json* v = get(w, "actorder")) {
+        if (const ordered_json* v = get(w, "actorder")) {
             if (v->is_boolean()) {
                 if (v->get<bool>())
                     unsupported(path + ".actorder", *v,
@@ -469,13 +475,13 @@ struct config_reader {
                     wrong(path + ".actorder", fmt::format("has an unknown value \"{}\"", a));
             }
         }
-        if (const json* v = get(w, "block_structure"))
+        if (const ordered_json* v = get(w, "block_structure"))
             unsupported(path + ".block_structure", *v, "block quantization is not read");
         return s;
     }
 
     compressed_tensors_config parse(std::string_view text) const {
-        const json j = json::parse(text, nullptr, false);
+        const ordered_json j = ordered_json::parse(text, nullptr, false);
         if (j.is_discarded() || !j.is_object())
             fail(status::format_error, fmt::format("{}: not a JSON object", source));
         const auto it = j.find("quantization_config");
@@ -484,43 +490,43 @@ struct config_reader {
                  fmt::format("{}: field 'quantization_config' missing (not a compressed-tensors "
                              "checkpoint)",
                              source));
-        const json& q = *it;
+        const ordered_json& q = *it;
         if (!q.is_object()) wrong("quantization_config", "must be an object");
 
-        const json* method = get(q, "quant_method");
+        const ordered_json* method = get(q, "quant_method");
         if (!method) wrong("quantization_config.quant_method", "missing");
         if (!method->is_string()) wrong("quantization_config.quant_method", "must be a string");
         if (method->get<std::string>() != method_name)
             unsupported("quantization_config.quant_method", *method,
                         "hone reads \"compressed-tensors\"");
         std::optional<std::string> top_format;
-        if (const json* v = get(q, "format")) {
+        if (const ordered_json* v = get(q, "format")) {
             if (!v->is_string()) wrong("quantization_config.format", "must be a string");
             top_format = v->get<std::string>();
         }
-        if (const json* v = get(q, "quantization_status")) {
+        if (const ordered_json* v = get(q, "quantization_status")) {
             if (!v->is_string())
                 wrong("quantization_config.quantization_status", "must be a string");
             if (v->get<std::string>() != "compressed")
                 unsupported("quantization_config.quantization_status", *v,
                             "hone reads compressed (packed) weights");
         }
-        if (const json* v = get(q, "kv_cache_scheme"))
+        if (const ordered_json* v = get(q, "kv_cache_scheme"))
             unsupported("quantization_config.kv_cache_scheme", *v,
                         "KV-cache quantization is not read");
         empty_or_absent(q, "sparsity_config", "sparse compression is not read");
         empty_or_absent(q, "transform_config", "weight transforms are not read");
 
         compressed_tensors_config config;
-        if (const json* v = get(q, "ignore"))
+        if (const ordered_json* v = get(q, "ignore"))
             config.ignore = strings(*v, "quantization_config.ignore");
 
-        const json* groups = get(q, "config_groups");
+        const ordered_json* groups = get(q, "config_groups");
         if (!groups || !groups->is_object() || groups->empty())
             wrong("quantization_config.config_groups", "must be a non-empty object");
         for (const auto& item : groups->items()) {
             const std::string path = "quantization_config.config_groups." + item.key();
-            const json& g = item.value();
+            const ordered_json& g = item.value();
             if (!g.is_object()) wrong(path, "must be an object");
             static constexpr std::string_view known[] = {"targets", "weights", "input_activations",
                                                          "output_activations", "format"};
@@ -530,24 +536,26 @@ struct config_reader {
                                 "a field hone does not know");
             compressed_tensors_group group;
             group.name = item.key();
-            const json* targets = get(g, "targets");
+            const ordered_json* targets = get(g, "targets");
             if (!targets) wrong(path + ".targets", "missing");
             group.targets = strings(*targets, path + ".targets");
             std::optional<std::string> fmt_name = top_format;
             std::string fmt_path = "quantization_config.format";
-            if (const json* v = get(g, "format")) {
+            if (const ordered_json* v = get(g, "format")) {
                 if (!v->is_string()) wrong(path + ".format", "must be a string");
                 fmt_name = v->get<std::string>();
                 fmt_path = path + ".format";
             }
             if (!fmt_name) wrong("quantization_config.format", "missing");
             if (*fmt_name != format_name)
-                unsupported(fmt_path, json(*fmt_name), "hone reads \"pack-quantized\"");
+                unsupported(fmt_path, ordered_json(*fmt_name), "hone reads \"pack-quantized\"");
             for (const char* key : {"input_activations", "output_activations"})
-                if (const json* v = get(g, key))
+                if (const ordered_json* v = get(g, key))
                     unsupported(path + "." + key, *v, "hone reads weight-only quantization");
-            const json* w = get(g, "weights");
-            if (!w) unsupported(path + ".weights", json(nullptr), "the group quantizes no weights");
+            const ordered_json* w = get(g, "weights");
+            if (!w)
+                unsupported(path + ".weights", ordered_json(nullptr),
+                            "the group quantizes no weights");
             if (!w->is_object()) wrong(path + ".weights", "must be an object");
             group.scheme = weights(*w, path + ".weights");
             config.groups.push_back(std::move(group));
@@ -555,6 +563,19 @@ struct config_reader {
         return config;
     }
 };
+
+// A view of a checkpoint tensor; a copy (kept in `keep`) when another writer stored it at an
+// offset not aligned for its type.
+const_tensor_view view_of(const checkpoint& ckpt, const std::string& name,
+                          std::vector<tensor>& keep) {
+    try {
+        return ckpt.view(name);
+    } catch (const error& e) {
+        if (e.code() != status::unsupported) throw;
+    }
+    keep.push_back(safetensors_file::open(ckpt.shard_of(name)).read(name));
+    return keep.back().view();
+}
 
 std::string module_prefix(std::string_view weight_name) {
     if (weight_name.ends_with("weight"))
@@ -727,24 +748,26 @@ llama_weights compressed_tensors_weights(const checkpoint& ckpt) {
         if (!ckpt.contains(packed_name)) return ckpt.read_f32(name);
         if (ckpt.contains(name))
             bad(where, "weight", fmt::format("present beside '{}'", packed_name));
+        std::vector<tensor> keep; // copies of tensors stored unaligned
         auto need = [&](std::string_view field) {
             const std::string n = where.prefix + std::string(field);
             if (!ckpt.contains(n)) bad(where, field, fmt::format("missing (for '{}')", name));
-            return ckpt.view(n);
+            return view_of(ckpt, n, keep);
         };
         packed_views v;
-        v.packed = ckpt.view(packed_name);
+        v.packed = view_of(ckpt, packed_name, keep);
         v.scale = need("weight_scale");
         v.shape = need("weight_shape");
         v.has_zero_point = ckpt.contains(where.prefix + "weight_zero_point");
-        if (v.has_zero_point) v.zero_point = ckpt.view(where.prefix + "weight_zero_point");
-        const compressed_tensors_scheme* scheme = &config->groups.front().scheme;
-        for (const auto& group : config->groups)
-            if (fits(v, group.scheme)) {
-                scheme = &group.scheme;
-                break;
-            }
-        return unpack_views(v, *scheme, where);
+        if (v.has_zero_point)
+            v.zero_point = view_of(ckpt, where.prefix + "weight_zero_point", keep);
+        // The group whose scheme fits the tensors (several groups: mixed precision); when
+        // none does, the first one names what is wrong.
+        const compressed_tensors_scheme* scheme = nullptr;
+        for (const bool exact : {true, false})
+            for (const auto& group : config->groups)
+                if (!scheme && fits(v, group.scheme, exact)) scheme = &group.scheme;
+        return unpack_views(v, scheme ? *scheme : config->groups.front().scheme, where);
     };
 }
 

@@ -3,6 +3,7 @@
 
 #include "hone/core/error.hpp"
 #include "hone/graph/executor.hpp"
+#include "hone/kernels/gemm.hpp"
 
 #include <cmath>
 #include <fmt/format.h>
@@ -159,18 +160,6 @@ void check_shape(const tensor& t, const std::string& name, const shape& want) {
                          name_of(t.type()), t.dims().to_string()));
 }
 
-// [out, in] → [in, out], the MatMul weight layout.
-tensor transposed(const tensor& w) {
-    const std::int64_t rows = w.dims()[0], cols = w.dims()[1];
-    tensor out(dtype::f32, shape{cols, rows});
-    const auto s = w.span<float>();
-    auto d = out.span<float>();
-    for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < cols; ++j)
-            d[std::size_t(j * rows + i)] = s[std::size_t(i * cols + j)];
-    return out;
-}
-
 tensor run_stage(const model& m, std::vector<const_tensor_view> inputs) {
     const executor ex(m);
     return std::move(ex.run(inputs).at(0));
@@ -194,27 +183,32 @@ tensor rms_norm(const llama_config& c, const llama_weights& weights, const std::
     return run_stage(g.m, {x});
 }
 
-// x · Wᵀ (+ residual), W [out, in] from the hook or the weights.
+// x · Wᵀ (+ residual), W [out, in] from the hook or the weights. The GEMM kernel the executor
+// uses for MatMul (kernels::linear) packs W on construction; W itself is dropped before the
+// product runs, so the packed copy is the only one left.
 tensor linear(const llama_weights& weights, const llama_linear_hook& hook, const std::string& name,
               std::int64_t out, std::int64_t in, const_tensor_view x,
               const_tensor_view residual = {}) {
-    graph_builder g;
-    {
+    const tensor input = tensor::copy_of(x); // contiguous [batch, seq, in]
+    const kernels::linear layer = [&] {
         const tensor w = hook ? hook(name, x) : weights(name);
         check_shape(w, name, shape{out, in});
-        g.m.set_weight(name, transposed(w)); // the [out, in] copy is dropped here
-    }
-    g.input("x", activation_dims(in));
-    std::vector<const_tensor_view> inputs{x};
+        kernels::linear_params p;
+        p.k = in;
+        p.n = out;
+        return kernels::linear(p, w.span<float>());
+    }();
+    const std::int64_t rows = input.dims().numel() / in;
+    tensor y(dtype::f32, shape{x.dims()[0], x.dims()[1], out});
+    layer.run(input.span<float>().data(), y.span<float>().data(), rows);
     if (residual.rank() > 0) {
-        g.input("residual", activation_dims(out));
-        g.op("Add", {g.op("MatMul", {"x", name}), "residual"}, "y");
-        inputs.push_back(residual);
-    } else {
-        g.op("MatMul", {"x", name}, "y");
+        const tensor r = tensor::copy_of(residual);
+        auto d = y.span<float>();
+        const auto a = r.span<float>();
+        for (std::size_t i = 0; i < d.size(); ++i)
+            d[i] += a[i];
     }
-    g.output("y");
-    return run_stage(g.m, inputs);
+    return y;
 }
 
 // x [batch, heads, seq, head_dim] · cos + rotate_half(x) · sin

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -123,9 +124,30 @@ std::vector<float> column_mean_squares(const_tensor_view x) {
 
 // ---- pieces -----------------------------------------------------------------------------------
 
-struct piece_result {
-    std::vector<quantized_weight> weights;
-    tensor hidden; // calibration hidden states after the piece (empty without calibration)
+std::string piece_reports(std::int64_t i) { return fmt::format("piece-{:04}.json", i); }
+std::string piece_folder(std::int64_t i) { return fmt::format("piece-{:04}.part", i); }
+std::string hidden_file(std::int64_t i) { return fmt::format("hidden-{:04}.safetensors", i); }
+
+// Where a piece's tensors go as they are made: each one's GGUF bytes to its own file in the
+// piece's folder (atomic), so a piece never holds more than one quantized tensor in memory.
+// The piece is committed later by its reports file (commit_piece).
+struct piece_writer {
+    fs::path folder;
+    std::vector<checkpoint_tensor_report> reports;                        // in file order
+    std::map<std::string, checkpoint_tensor_report, std::less<>> pending; // made, not yet placed
+
+    void store(quantized_weight&& q, bool in_order = true) {
+        write_file_atomic(folder / q.report.name, q.bytes);
+        if (in_order)
+            reports.push_back(q.report);
+        else
+            pending.emplace(q.report.source, q.report);
+    }
+    bool has(std::string_view source) const { return pending.find(source) != pending.end(); }
+    void place(const std::string& source) {
+        reports.push_back(pending.at(source));
+        pending.erase(source);
+    }
 };
 
 // Calibration tokens and hidden states are optional: an empty tensor is none.
@@ -133,80 +155,65 @@ bool present(const tensor& t) { return t.dims().numel() > 0; }
 
 bool four_bit(io::gguf_type t) { return t == io::gguf_type::q4_0 || t == io::gguf_type::q4_k; }
 
-piece_result embedding_piece(const io::checkpoint& ckpt, const llama_config& c,
-                             const checkpoint_quantize_options& o) {
-    piece_result p;
+// The token embedding; returns the calibration hidden states after it.
+tensor embedding_piece(const io::checkpoint& ckpt, const llama_config& c,
+                       const checkpoint_quantize_options& o, piece_writer& out) {
     const tensor w = ckpt.read_f32("model.embed_tokens.weight");
-    p.weights.push_back(quantize_weight(c, "model.embed_tokens.weight", w, o.type, {}));
+    quantized_weight q = quantize_weight(c, "model.embed_tokens.weight", w, o.type, {});
+    tensor hidden;
     if (present(o.calibration))
-        p.hidden = llama_embed(o.sequential ? p.weights[0].dequantized.view() : w.view(),
-                               o.calibration.view());
-    return p;
+        hidden = llama_embed(o.sequential ? q.dequantized.view() : w.view(), o.calibration.view());
+    out.store(std::move(q));
+    return hidden;
 }
 
 // Block `layer`: its two norms and seven matrices. With calibration the block runs on the
 // calibration hidden states and each matrix is quantized when its layer is about to run, with
 // the importance of the input it is about to multiply; the layer then runs with the quantized
-// weights (sequential) or its f32 weights, and is dropped before the next one is read.
-piece_result block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64_t layer,
-                         const checkpoint_quantize_options& o, const tensor& hidden_in) {
+// weights (sequential) or its f32 weights. Returns the hidden states after the block.
+tensor block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64_t layer,
+                   const checkpoint_quantize_options& o, const tensor& hidden_in,
+                   piece_writer& out) {
     const llama_weights read = [&](const std::string& name) { return ckpt.read_f32(name); };
-    std::map<std::string, quantized_weight, std::less<>> done;
-    auto quantize = [&](const std::string& name,
-                        std::span<const float> importance) -> quantized_weight& {
-        return done.emplace(name, quantize_weight(c, name, read(name), o.type, importance))
-            .first->second;
-    };
-    piece_result p;
+    tensor hidden;
     if (present(hidden_in)) {
         const llama_positions pos = llama_position_inputs(c, hidden_in.dims()[1]);
         const llama_linear_hook hook = [&](const std::string& name, const_tensor_view input) {
-            quantized_weight& q = quantize(name, column_mean_squares(input));
-            tensor run = o.sequential ? std::move(q.dequantized) : read(name);
-            q.dequantized = tensor();
+            tensor w = read(name);
+            quantized_weight q = quantize_weight(c, name, w, o.type, column_mean_squares(input));
+            tensor run = o.sequential ? std::move(q.dequantized) : std::move(w);
+            w = tensor();
+            out.store(std::move(q), false);
             return run;
         };
-        p.hidden = llama_run_block(c, layer, read, hidden_in.view(), pos, hook);
+        hidden = llama_run_block(c, layer, read, hidden_in.view(), pos, hook);
     }
-    const std::string norms[] = {llama_norm_name(layer, true), llama_norm_name(layer, false)};
-    for (const auto& n : norms)
-        (void)quantize(n, {});
     // In llama.cpp's order: attn_norm, q, k, v, output, ffn_norm, gate, up, down.
-    std::vector<std::string> order{norms[0]};
+    std::vector<std::string> order{llama_norm_name(layer, true)};
     for (const llama_linear l : llama_linears) {
-        if (l == llama_linear::gate_proj) order.push_back(norms[1]);
+        if (l == llama_linear::gate_proj) order.push_back(llama_norm_name(layer, false));
         order.push_back(llama_weight_name(layer, l));
     }
-    for (const auto& name : order) {
-        auto it = done.find(name);
-        if (it == done.end())
-            it = done.emplace(name, quantize_weight(c, name, read(name), o.type, {})).first;
-        it->second.dequantized = tensor();
-        p.weights.push_back(std::move(it->second));
-    }
-    return p;
+    for (const auto& name : order)
+        if (!out.has(name)) out.store(quantize_weight(c, name, read(name), o.type, {}), false);
+    for (const auto& name : order)
+        out.place(name);
+    return hidden;
 }
 
-piece_result head_piece(const io::checkpoint& ckpt, const llama_config& c,
-                        const checkpoint_quantize_options& o, const tensor& hidden_in) {
+void head_piece(const io::checkpoint& ckpt, const llama_config& c,
+                const checkpoint_quantize_options& o, const tensor& hidden_in, piece_writer& out) {
     const llama_weights read = [&](const std::string& name) { return ckpt.read_f32(name); };
-    piece_result p;
-    p.weights.push_back(
-        quantize_weight(c, "model.norm.weight", read("model.norm.weight"), o.type, {}));
-    if (c.tie_word_embeddings) return p;
+    out.store(quantize_weight(c, "model.norm.weight", read("model.norm.weight"), o.type, {}));
+    if (c.tie_word_embeddings) return;
     std::vector<float> imp;
     if (present(hidden_in))
         imp = column_mean_squares(llama_final_norm(c, read, hidden_in.view()).view());
     const io::gguf_type head_type = four_bit(o.type) ? io::gguf_type::q8_0 : o.type;
-    p.weights.push_back(
-        quantize_weight(c, "lm_head.weight", read("lm_head.weight"), head_type, imp));
-    return p;
+    out.store(quantize_weight(c, "lm_head.weight", read("lm_head.weight"), head_type, imp));
 }
 
 // ---- the work folder --------------------------------------------------------------------------
-
-std::string piece_file(std::int64_t i) { return fmt::format("piece-{:04}.safetensors", i); }
-std::string hidden_file(std::int64_t i) { return fmt::format("hidden-{:04}.safetensors", i); }
 
 json report_json(const checkpoint_tensor_report& r) {
     return {{"name", r.name},
@@ -230,19 +237,18 @@ checkpoint_tensor_report report_from_json(const json& j) {
     return r;
 }
 
-void commit_piece(const fs::path& work, std::int64_t i, const piece_result& p) {
-    if (present(p.hidden)) {
-        const io::safetensors_entry h[] = {{"hidden", p.hidden.view()}};
+// Commits piece i: the hidden states after it first, then its reports (the commit mark); the
+// hidden states of the piece before are then no longer needed.
+void commit_piece(const fs::path& work, std::int64_t i, const piece_writer& p,
+                  const tensor& hidden) {
+    if (present(hidden)) {
+        const io::safetensors_entry h[] = {{"hidden", hidden.view()}};
         io::save_safetensors(work / hidden_file(i), h);
     }
-    std::vector<io::safetensors_entry> entries;
     json reports = json::array();
-    for (const auto& w : p.weights) {
-        entries.push_back({w.report.name, make_view(w.bytes.data(), w.bytes.size(), dtype::u8,
-                                                    shape{std::int64_t(w.bytes.size())})});
-        reports.push_back(report_json(w.report));
-    }
-    io::save_safetensors(work / piece_file(i), entries, {{"reports", reports.dump()}});
+    for (const auto& r : p.reports)
+        reports.push_back(report_json(r));
+    write_file_atomic(work / piece_reports(i), reports.dump(1) + "\n");
     if (i > 0) fs::remove(work / hidden_file(i - 1));
 }
 
@@ -349,7 +355,7 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
 
     // Resume after the last committed piece.
     std::int64_t next = 0;
-    while (next < pieces && fs::exists(work / piece_file(next)))
+    while (next < pieces && fs::exists(work / piece_reports(next)))
         ++next;
     tensor hidden;
     if (calibrated && next > 0 && next < pieces) {
@@ -371,43 +377,41 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
     for (std::int64_t i = 0; i < next; ++i)
         report(i, true);
     for (std::int64_t i = next; i < pieces; ++i) {
-        piece_result p = i == 0            ? embedding_piece(ckpt, c, o)
-                         : i == pieces - 1 ? head_piece(ckpt, c, o, hidden)
-                                           : block_piece(ckpt, c, i - 1, o, hidden);
-        commit_piece(work, i, p);
-        hidden = std::move(p.hidden);
-        p.weights.clear();
+        piece_writer out{work / piece_folder(i), {}, {}};
+        fs::remove_all(out.folder); // a piece a kill interrupted starts over
+        fs::create_directories(out.folder);
+        if (i == 0)
+            hidden = embedding_piece(ckpt, c, o, out);
+        else if (i == pieces - 1)
+            head_piece(ckpt, c, o, hidden, out);
+        else
+            hidden = block_piece(ckpt, c, i - 1, o, hidden, out);
+        commit_piece(work, i, out, hidden);
         report(i, false);
     }
 
-    // Assemble the GGUF from the committed pieces, in llama.cpp's tensor order.
+    // Assemble the GGUF from the committed pieces, in llama.cpp's tensor order, one tensor in
+    // memory at a time.
     std::vector<io::gguf_tensor_spec> specs;
-    std::vector<std::int64_t> piece_of;
+    std::vector<fs::path> files;
     for (std::int64_t i = 0; i < pieces; ++i) {
-        const auto file = io::safetensors_file::open(work / piece_file(i));
-        const json reports = json::parse(file.metadata().at("reports"));
+        const json reports = json::parse(read_file(work / piece_reports(i)));
         for (const auto& r : reports) {
             result.tensors.push_back(report_from_json(r));
             const auto& t = result.tensors.back();
             specs.push_back({t.name, t.dims, t.type});
-            piece_of.push_back(i);
+            files.push_back(work / piece_folder(i) / t.name);
         }
     }
-    std::int64_t open_piece = -1;
-    std::optional<io::safetensors_file> piece;
     io::write_gguf(o.out, kv, specs, [&](std::size_t index, std::span<std::byte> dst) {
-        if (piece_of[index] != open_piece) {
-            open_piece = piece_of[index];
-            piece = io::safetensors_file::open(work / piece_file(open_piece));
-        }
-        const auto& info = piece->info(specs[index].name);
-        if (info.end - info.begin != dst.size())
-            fail(status::internal,
-                 fmt::format("{}: {} holds {} bytes, the GGUF wants {}", work.string(),
-                             specs[index].name, info.end - info.begin, dst.size()));
-        std::memcpy(dst.data(), piece->view(specs[index].name).data(), dst.size());
+        std::ifstream in(files[index], std::ios::binary);
+        in.read(reinterpret_cast<char*>(dst.data()), std::streamsize(dst.size()));
+        if (!in || in.peek() != std::char_traits<char>::eof())
+            fail(status::io_error,
+                 fmt::format("{}: cannot read {} bytes of {} (a damaged work "
+                             "folder: delete it to start over)",
+                             files[index].string(), dst.size(), specs[index].name));
     });
-    piece.reset();
     result.gguf = hash_file(o.out);
     fs::remove_all(work);
     return result;

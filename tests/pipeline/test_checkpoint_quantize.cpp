@@ -192,7 +192,7 @@ TEST_CASE("checkpoint → GGUF: a stopped run resumes and writes the same bytes"
     CHECK(status_of([&] { (void)quantize_checkpoint(o); }, &message) == status::cancelled);
     CHECK(seen == 2);
     CHECK(!fs::exists(o.out));
-    CHECK(fs::exists(dir.path / "resumed.gguf.work" / "piece-0002.safetensors"));
+    CHECK(fs::exists(dir.path / "resumed.gguf.work" / "piece-0002.json"));
     CHECK(fs::exists(dir.path / "resumed.gguf.work" / "hidden-0002.safetensors"));
     CHECK(!fs::exists(dir.path / "resumed.gguf.work" / "hidden-0001.safetensors"));
 

@@ -24,7 +24,8 @@
 // hi = max(max w, 0); symmetric s = max(|lo|, |hi|) / ((2^bits − 1) / 2), z = 0; asymmetric
 // s = (hi − lo) / (2^bits − 1), z = round(−2^(bits−1) − lo / s) clamped to the range. A group
 // of zeros gets s = the scale dtype's epsilon, as llm-compressor does.
-// docs/formats.md ("compressed-tensors") has the byte diagrams and every config.json field.
+// docs (section "compressed-tensors checkpoints") has the byte diagrams and every config.json
+// field hone writes.
 //
 // Reading (compressed_tensors_weights) validates the quantization_config (quant_method,
 // format, every field of every config group: int type, 4 or 8 bits, strategy group or channel,

@@ -1,14 +1,16 @@
 // hone/model/llama.hpp — LLaMA-family decoders run by hone's executor, one weight at a time.
 //
 // A checkpoint (hone/io/checkpoint.hpp) is weights by name, not a graph. llama_run_block runs
-// one decoder block on hidden states as a chain of small graphs (hone::model, run by hone's
-// executor), each holding at most one weight matrix:
+// one decoder block on hidden states as a chain of stages, each holding at most one weight
+// matrix: the norms, the attention and the SwiGLU product are small graphs (hone::model) run
+// by hone's executor; each linear layer is the GEMM kernel the executor runs MatMul with
+// (kernels::linear):
 //   attention norm → q_proj, k_proj, v_proj → attention (rope, causal, grouped-query) →
 //   o_proj + residual → MLP norm → gate_proj, up_proj → silu(gate) · up → down_proj + residual
-// A matrix is read (through `weights`, or a hook) just before its stage runs and dropped after
-// it: peak memory is the largest matrix (twice: as read, and transposed into its graph) plus
-// the activations — never a block, never the model. That is how hone calibrates, quantizes
-// and evaluates checkpoints larger than memory. The hook sees the input each linear layer
+// A matrix is read (through `weights`, or a hook) just before its stage runs and dropped as
+// soon as the kernel has packed it: peak memory is about twice the largest matrix (as read,
+// and packed) plus the activations — never a block, never the model. That is how hone calibrates,
+// quantizes and evaluates checkpoints larger than memory. The hook sees the input each linear layer
 // multiplies before choosing the weight it runs with: calibration statistics and sequential
 // quantization (each layer quantized on what the already-quantized layers before it compute)
 // come from it.

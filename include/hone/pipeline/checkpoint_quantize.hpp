@@ -4,20 +4,21 @@
 // quantize_checkpoint reads a Hugging Face checkpoint folder (hone/io/checkpoint.hpp) and
 // writes one GGUF v3 file (hone/io/gguf.hpp, names and metadata as hone/io/gguf_llama.hpp) in
 // pieces: piece 0 is the token embedding, pieces 1…L the decoder blocks, piece L+1 the final
-// norm and the LM head. Each piece:
-//  1. reads its weights from the mapped shards (nothing else of the checkpoint is in memory);
-//  2. with calibration tokens, runs its graph (hone/model/llama.hpp) on the calibration hidden
-//     states and gathers each linear layer's importance: the mean square of every input
-//     column over all calibration tokens (what llama.cpp's imatrix holds);
-//  3. quantizes each weight matrix row by row (hone/kernels/gguf_blocks.hpp), weighting the
-//     rounding by that importance; RMSNorm weights stay F32;
-//  4. runs the piece again with the weights as quantized (sequential calibration, the
-//     default: the next block is calibrated on what the quantized model computes — GPTQ's
-//     order) or passes the f32 output on (sequential = false);
-//  5. commits its bytes and the hidden states after it to the work folder, each file atomic.
-// The GGUF is then assembled from the committed pieces, tensor by tensor, and the work folder
-// removed. Peak memory: one piece's f32 weights and quantized bytes, the calibration hidden
-// states twice (in and out) and one piece's activations — never the model.
+// norm and the LM head. In a block, each linear layer in turn (hone/model/llama.hpp runs the
+// block one weight matrix at a time):
+//  1. is read from the mapped shards (its pages released after the copy);
+//  2. with calibration tokens, gets its importance from the input it is about to multiply: the
+//     mean square of every input column over all calibration tokens (what llama.cpp's imatrix
+//     holds);
+//  3. is quantized row by row (hone/kernels/gguf_blocks.hpp), the rounding weighted by that
+//     importance, and its GGUF bytes go straight to the work folder; RMSNorm weights stay F32;
+//  4. runs with the weights as quantized (sequential calibration, the default: every later
+//     layer is calibrated on what the quantized model computes — GPTQ's order) or with its f32
+//     weights (sequential = false), and is dropped.
+// The GGUF is then assembled from the work folder, tensor by tensor, and the folder removed.
+// Peak memory: about twice the largest weight matrix (as read, and as the GEMM kernel packs
+// it) plus the calibration activations — never a block, never the model (measured by
+// benchmarks/checkpoint/bench_checkpoint_memory.cpp; docs/scale.md).
 //
 // Types: `type` is the type of every weight matrix (Q8_0, Q4_0 or Q4_K). A matrix whose row
 // length is not a multiple of the type's block (256 for Q4_K, 32 for the others) falls back to
@@ -26,12 +27,13 @@
 // more for the same reason: it decides every token).
 //
 // Resuming: the work folder (default: `out` + ".work") holds state.json (the checkpoint's shard
-// hashes, the calibration tokens' hash, the type and the sequential flag), piece-NNNN.safetensors
-// per committed piece, and hidden-NNNN.safetensors (the calibration hidden states after piece
-// NNNN; older ones are deleted once the next piece is committed). A run that finds a work
-// folder made from the same inputs continues after its last committed piece; pieces are
-// deterministic (same bytes at any thread count), so the GGUF is byte-identical to an
-// uninterrupted run's. A work folder from other inputs is refused (invalid_argument, naming
+// hashes, the calibration tokens' hash, the type and the sequential flag); per piece NNNN, a
+// folder piece-NNNN.part with one file of GGUF bytes per tensor and, written last as the commit
+// mark, piece-NNNN.json (the tensors' reports); and hidden-NNNN.safetensors, the calibration
+// hidden states after the last committed piece. A run that finds a work folder made from the
+// same inputs continues after its last committed piece (an interrupted piece starts over);
+// pieces are deterministic (same bytes at any thread count), so the GGUF is byte-identical to
+// an uninterrupted run's. A work folder from other inputs is refused (invalid_argument, naming
 // what differs): delete it to start over.
 #pragma once
 

@@ -1,0 +1,100 @@
+// Peak resident memory of quantize_checkpoint on a synthetic checkpoint of several GB, made on
+// the fly (hone/pipeline/checkpoint_quantize.hpp: one weight matrix in memory at a time).
+//
+// Each run happens in a child process, so its peak resident set (wait4's ru_maxrss, VmHWM) is
+// its own: a child writes the checkpoint (one shard per block), another quantizes it to GGUF
+// with calibration. Counters: the checkpoint's bytes, its largest tensor's bytes, the
+// quantizing child's peak resident bytes, and peak / largest tensor — the figure the design
+// bounds (docs/scale.md). Time is reported as measured; it is not the point.
+//   build/benchmarks/bench_checkpoint --benchmark_filter=memory
+#include "../../tests/pipeline/synthetic_llama.hpp"
+
+#include <hone/io/gguf.hpp>
+#include <hone/pipeline/checkpoint_quantize.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs fn in a child process; returns its peak resident bytes. Throws if it fails.
+std::uint64_t in_child(const std::function<void()>& fn) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: %s\n", e.what());
+            std::_Exit(1);
+        }
+        std::_Exit(0);
+    }
+    int status = 0;
+    rusage usage{};
+    if (::wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error("child failed");
+    return std::uint64_t(usage.ru_maxrss) * 1024; // kB on Linux
+}
+
+void BM_checkpoint_memory(benchmark::State& state) {
+    hone::test::synthetic_llama s;
+    s.hidden = 4096;
+    s.intermediate = 11008;
+    s.heads = 32;
+    s.kv_heads = 8;
+    s.layers = state.range(0);
+    s.context = 64;
+    s.sharded = true;
+    const fs::path dir =
+        fs::temp_directory_path() / ("hone_bench_ckpt_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const std::uint64_t writer_peak =
+        in_child([&] { hone::test::write_synthetic_llama(dir / "ckpt", s); });
+    std::uint64_t checkpoint_bytes = 0;
+    for (const auto& e : fs::directory_iterator(dir / "ckpt"))
+        checkpoint_bytes += e.file_size();
+    const std::uint64_t largest = std::uint64_t(s.intermediate * s.hidden) * 4;
+    std::uint64_t peak = 0, gguf_bytes = 0;
+    for (auto _ : state) {
+        fs::remove(dir / "model.gguf");
+        peak = in_child([&] {
+            hone::checkpoint_quantize_options o;
+            o.checkpoint = dir / "ckpt";
+            o.out = dir / "model.gguf";
+            o.type = hone::io::gguf_type(state.range(1));
+            o.calibration = hone::tensor(hone::dtype::i64, hone::shape{4, 64});
+            auto t = o.calibration.span<std::int64_t>();
+            for (std::size_t i = 0; i < t.size(); ++i)
+                t[i] = std::int64_t(i * 37 % 256);
+            (void)hone::quantize_checkpoint(o);
+        });
+        gguf_bytes = fs::file_size(dir / "model.gguf");
+    }
+    state.counters["checkpoint_GB"] = double(checkpoint_bytes) / 1e9;
+    state.counters["gguf_GB"] = double(gguf_bytes) / 1e9;
+    state.counters["largest_tensor_MB"] = double(largest) / 1e6;
+    state.counters["peak_rss_MB"] = double(peak) / 1e6;
+    state.counters["peak_over_largest"] = double(peak) / double(largest);
+    state.counters["writer_peak_MB"] = double(writer_peak) / 1e6;
+    state.SetLabel(std::string(hone::io::gguf_type_name(hone::io::gguf_type(state.range(1)))));
+    fs::remove_all(dir);
+}
+
+} // namespace
+
+// 4 blocks of a 7B-wide LLaMA (hidden 4096, MLP 11008, GQA 32/8): 2.7 GB of f32.
+BENCHMARK(BM_checkpoint_memory)
+    ->Args({4, int(hone::io::gguf_type::q8_0)})
+    ->Args({4, int(hone::io::gguf_type::q4_k)})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
