@@ -17,11 +17,21 @@ int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c) {
     o.quantize.checkpoint = a.folder;
     o.quantize.out = a.out;
     o.quantize.work_dir = a.work;
-    const auto type = io::gguf_type_from_name(a.type);
-    if (!type)
+    if (a.format == "gguf") {
+        const auto type = io::gguf_type_from_name(a.type);
+        if (!type)
+            fail(status::invalid_argument,
+                 fmt::format("--type '{}': hone writes Q8_0, Q4_0 and Q4_K", a.type));
+        o.quantize.type = *type;
+    } else if (a.format == "compressed-tensors") {
+        o.quantize.format = checkpoint_format::compressed_tensors;
+        o.quantize.scheme.bits = a.bits;
+        o.quantize.scheme.group_size = a.group;
+        o.quantize.scheme.symmetric = !a.asymmetric;
+    } else {
         fail(status::invalid_argument,
-             fmt::format("--type '{}': hone writes Q8_0, Q4_0 and Q4_K", a.type));
-    o.quantize.type = *type;
+             fmt::format("--format '{}': gguf or compressed-tensors", a.format));
+    }
     o.quantize.sequential = !a.no_sequential;
     if (!c.quiet)
         o.quantize.progress = [&c](const checkpoint_progress& p) {
@@ -49,9 +59,10 @@ int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c) {
         if (r.record) j["record"] = {{"seq", r.record->seq}};
         print_json(c.out, j);
     } else {
-        c.out << fmt::format("wrote {} ({} bytes, {} of the checkpoint's {}), sha256 {}\n",
-                             r.quantized.gguf.path, r.quantized.gguf.bytes, a.type,
-                             r.quantized.checkpoint_bytes, r.quantized.gguf.sha256);
+        c.out << fmt::format("wrote {} ({} bytes in {} file{}; the checkpoint: {} bytes)\n", a.out,
+                             r.quantized.output_bytes, r.quantized.outputs.size(),
+                             r.quantized.outputs.size() == 1 ? "" : "s",
+                             r.quantized.checkpoint_bytes);
         if (lm) {
             const auto& m = lm->overall;
             c.out << fmt::format(
@@ -78,15 +89,23 @@ void add_checkpoint_command(CLI::App& app, checkpoint_cli_options& o,
                                                 "folders of safetensors shards)");
     ck->require_subcommand(1);
     auto* s = ck->add_subcommand(
-        "quantize", "Quantize a LLaMA checkpoint to GGUF for llama.cpp, block by block; validate "
-                    "it against the checkpoint, decide, record (exit as optimize)");
+        "quantize", "Quantize a LLaMA checkpoint to GGUF (llama.cpp) or compressed-tensors "
+                    "(vLLM), one layer at a time; validate it against the checkpoint, decide, "
+                    "record (exit as optimize)");
     s->add_option("FOLDER", o.folder,
                   "Checkpoint folder: config.json, model.safetensors or "
                   "shards with model.safetensors.index.json")
         ->required();
-    s->add_option("-o,--out", o.out, "The GGUF file to write")->required();
-    s->add_option("--type", o.type, "Q8_0, Q4_0 or Q4_K (rows that do not fit fall back)")
+    s->add_option("-o,--out", o.out, "The GGUF file, or the checkpoint folder, to write")
+        ->required();
+    s->add_option("--format", o.format, "gguf (llama.cpp) or compressed-tensors (vLLM)")
         ->capture_default_str();
+    s->add_option("--type", o.type, "GGUF: Q8_0, Q4_0 or Q4_K (rows that do not fit fall back)")
+        ->capture_default_str();
+    s->add_option("--bits", o.bits, "compressed-tensors: 4 or 8")->capture_default_str();
+    s->add_option("--group", o.group, "compressed-tensors: inputs per scale (0: per channel)")
+        ->capture_default_str();
+    s->add_flag("--asymmetric", o.asymmetric, "compressed-tensors: a zero point per scale");
     s->add_option("--calib", o.calib, "Calibration token ids (DATA): importance-weighted rounding");
     s->add_option("--eval", o.eval, "Held-out token ids (DATA) to validate on")->required();
     s->add_option("--slices", o.slices, "Slice file of the evaluation data");

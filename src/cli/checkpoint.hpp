@@ -21,7 +21,11 @@
 namespace hone::cli {
 
 struct checkpoint_cli_options {
-    std::string folder, out, type = "Q4_K", calib, eval, slices, work, ledger, report;
+    std::string folder, out, format = "gguf", type = "Q4_K", calib, eval, slices, work, ledger,
+                             report;
+    int bits = 4;
+    std::int64_t group = 128;
+    bool asymmetric = false;
     std::string policy = "medium", key, actor = "hone";
     std::int64_t sequence = 0, batch = 16;
     bool no_sequential = false;

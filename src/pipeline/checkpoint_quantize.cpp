@@ -6,6 +6,7 @@
 #include "hone/core/atomic_file.hpp"
 #include "hone/core/error.hpp"
 #include "hone/io/checkpoint.hpp"
+#include "hone/io/compressed_tensors.hpp"
 #include "hone/io/gguf_llama.hpp"
 #include "hone/io/safetensors.hpp"
 #include "hone/kernels/convert.hpp"
@@ -37,6 +38,25 @@ struct quantized_weight {
     tensor dequantized; // the checkpoint's layout: what llama.cpp computes with
 };
 
+// ‖W − Ŵ‖ / ‖W‖, plain and with each column weighted by its importance.
+void set_errors(checkpoint_tensor_report& r, const tensor& w, const tensor& back,
+                std::span<const float> importance) {
+    const std::int64_t cols = w.dims()[w.dims().rank() - 1];
+    const auto a = w.span<float>();
+    const auto b = back.span<float>();
+    double err = 0, norm = 0, werr = 0, wnorm = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const double d = double(a[i]) - double(b[i]), x2 = double(a[i]) * double(a[i]);
+        const double imp = importance.empty() ? 1.0 : double(importance[i % std::size_t(cols)]);
+        err += d * d;
+        norm += x2;
+        werr += imp * d * d;
+        wnorm += imp * x2;
+    }
+    r.relative_rmse = norm > 0 ? std::sqrt(err / norm) : 0.0;
+    r.weighted_relative_rmse = wnorm > 0 ? std::sqrt(werr / wnorm) : 0.0;
+}
+
 // The requested type, or the first fallback whose block divides the row (llama.cpp's habit).
 io::gguf_type pick_type(io::gguf_type wanted, std::int64_t cols) {
     std::vector<io::gguf_type> chain{wanted};
@@ -56,48 +76,83 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
     for (std::size_t a = w.dims().rank(); a-- > 0;)
         q.report.dims.push_back(std::uint64_t(w.dims()[a]));
     if (w.dims().rank() == 1) { // RMSNorm weights stay f32
-        q.report.type = io::gguf_type::f32;
+        q.report.type = "F32";
         q.bytes.assign(static_cast<const char*>(w.data()), w.nbytes());
         q.report.bytes = q.bytes.size();
         q.dequantized = tensor::copy_of(w.view());
         return q;
     }
-    const std::int64_t rows = w.dims()[0], cols = w.dims()[1];
+    const std::int64_t cols = w.dims()[1];
     const std::int64_t heads = io::gguf_llama_permuted_heads(config, source);
-    const tensor stored =
-        heads ? io::gguf_llama_permute_rows(w.view(), heads, false) : tensor::copy_of(w.view());
-    q.report.type = pick_type(wanted, cols);
-    q.bytes.assign(io::gguf_tensor_bytes(q.report.type, q.report.dims), '\0');
+    // Only q/k get a reordered copy: for the others the checkpoint's rows are the file's.
+    const tensor permuted = heads ? io::gguf_llama_permute_rows(w.view(), heads, false) : tensor();
+    const const_tensor_view stored = heads ? permuted.view() : w.view();
+    const io::gguf_type type = pick_type(wanted, cols);
+    q.report.type = std::string(io::gguf_type_name(type));
+    q.bytes.assign(io::gguf_tensor_bytes(type, q.report.dims), '\0');
     q.report.bytes = q.bytes.size();
     const std::span<std::byte> dst(reinterpret_cast<std::byte*>(q.bytes.data()), q.bytes.size());
     tensor back(dtype::f32, w.dims());
-    if (q.report.type == io::gguf_type::f16) {
+    if (type == io::gguf_type::f16) {
         tensor half_bits(dtype::f16, w.dims());
         kernels::convert(stored, half_bits.view());
         std::memcpy(dst.data(), half_bits.data(), dst.size());
         kernels::convert(half_bits.view(), back.view());
     } else {
-        const auto block = kernels::gguf_block_type(q.report.type);
+        const auto block = kernels::gguf_block_type(type);
         kernels::quantize_gguf_rows(block, stored, importance, dst);
         kernels::dequantize_gguf_rows(block, dst, back.view());
     }
     q.dequantized = heads ? io::gguf_llama_permute_rows(back.view(), heads, true) : std::move(back);
-    // Error in the checkpoint's layout (the row order does not change the sums).
-    const auto a = w.span<float>();
-    const auto b = std::as_const(q.dequantized).span<float>();
-    double err = 0, norm = 0, werr = 0, wnorm = 0;
-    for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t k = 0; k < cols; ++k) {
-            const std::size_t i = std::size_t(r * cols + k);
-            const double d = double(a[i]) - double(b[i]), x2 = double(a[i]) * double(a[i]);
-            const double imp = importance.empty() ? 1.0 : double(importance[std::size_t(k)]);
-            err += d * d;
-            norm += x2;
-            werr += imp * d * d;
-            wnorm += imp * x2;
-        }
-    q.report.relative_rmse = norm > 0 ? std::sqrt(err / norm) : 0.0;
-    q.report.weighted_relative_rmse = wnorm > 0 ? std::sqrt(werr / wnorm) : 0.0;
+    set_errors(q.report, w, q.dequantized, importance);
+    return q;
+}
+
+// compressed-tensors: the seven linear layers of each block packed (pack-quantized), every other
+// tensor kept in the checkpoint's dtype; the bytes are a small safetensors file per tensor.
+bool is_block_linear(std::string_view name) {
+    for (const char* part :
+         {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+        if (name.starts_with("model.layers.") && name.ends_with(std::string(part) + ".weight"))
+            return true;
+    return false;
+}
+
+std::string scheme_name(const io::compressed_tensors_scheme& s) {
+    return fmt::format("int{} {} {}", s.bits,
+                       s.group_size > 0 ? fmt::format("g{}", s.group_size) : "channel",
+                       s.symmetric ? "symmetric" : "asymmetric");
+}
+
+quantized_weight pack_for_checkpoint(const io::checkpoint& ckpt, const std::string& name,
+                                     const tensor& w, std::span<const float> importance,
+                                     const io::compressed_tensors_scheme& scheme) {
+    quantized_weight q;
+    q.report.source = q.report.name = name;
+    for (const std::int64_t d : w.dims().dims())
+        q.report.dims.push_back(std::uint64_t(d));
+    if (is_block_linear(name)) {
+        const io::packed_weight packed = io::pack_weight(w.view(), scheme, importance, name);
+        const auto prefix =
+            std::string_view(name).substr(0, name.size() - std::string_view("weight").size());
+        q.bytes = io::serialize_safetensors(
+            io::packed_weight_entries(std::string(prefix) + "weight", packed));
+        q.dequantized = io::unpack_weight(packed, scheme, name);
+        q.report.type = scheme_name(scheme);
+        set_errors(q.report, w, q.dequantized, importance);
+    } else { // kept as it was: the checkpoint's dtype, the exact values
+        const dtype stored = ckpt.info(name).type;
+        tensor t(stored, w.dims());
+        kernels::convert(w.view(), t.view());
+        const io::safetensors_entry e[] = {{name, t.view()}};
+        q.bytes = io::serialize_safetensors(e);
+        q.dequantized = tensor::copy_of(w.view());
+        q.report.type = std::string(io::safetensors_dtype_name(stored));
+    }
+    q.report.bytes = 0;
+    for (const auto& t :
+         io::safetensors_file::parse(std::as_bytes(std::span(q.bytes)), name).tensors())
+        q.report.bytes += t.end - t.begin;
     return q;
 }
 
@@ -133,6 +188,10 @@ std::string hidden_file(std::int64_t i) { return fmt::format("hidden-{:04}.safet
 // The piece is committed later by its reports file (commit_piece).
 struct piece_writer {
     fs::path folder;
+    /// Encodes checkpoint tensor `name` (f32 `w`) for the output; `head`: the LM head.
+    std::function<quantized_weight(const std::string& name, const tensor& w,
+                                   std::span<const float> importance, bool head)>
+        encode;
     std::vector<checkpoint_tensor_report> reports;                        // in file order
     std::map<std::string, checkpoint_tensor_report, std::less<>> pending; // made, not yet placed
 
@@ -156,10 +215,10 @@ bool present(const tensor& t) { return t.dims().numel() > 0; }
 bool four_bit(io::gguf_type t) { return t == io::gguf_type::q4_0 || t == io::gguf_type::q4_k; }
 
 // The token embedding; returns the calibration hidden states after it.
-tensor embedding_piece(const io::checkpoint& ckpt, const llama_config& c,
-                       const checkpoint_quantize_options& o, piece_writer& out) {
+tensor embedding_piece(const io::checkpoint& ckpt, const checkpoint_quantize_options& o,
+                       piece_writer& out) {
     const tensor w = ckpt.read_f32("model.embed_tokens.weight");
-    quantized_weight q = quantize_weight(c, "model.embed_tokens.weight", w, o.type, {});
+    quantized_weight q = out.encode("model.embed_tokens.weight", w, {}, false);
     tensor hidden;
     if (present(o.calibration))
         hidden = llama_embed(o.sequential ? q.dequantized.view() : w.view(), o.calibration.view());
@@ -180,7 +239,7 @@ tensor block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64
         const llama_positions pos = llama_position_inputs(c, hidden_in.dims()[1]);
         const llama_linear_hook hook = [&](const std::string& name, const_tensor_view input) {
             tensor w = read(name);
-            quantized_weight q = quantize_weight(c, name, w, o.type, column_mean_squares(input));
+            quantized_weight q = out.encode(name, w, column_mean_squares(input), false);
             tensor run = o.sequential ? std::move(q.dequantized) : std::move(w);
             w = tensor();
             out.store(std::move(q), false);
@@ -195,22 +254,21 @@ tensor block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64
         order.push_back(llama_weight_name(layer, l));
     }
     for (const auto& name : order)
-        if (!out.has(name)) out.store(quantize_weight(c, name, read(name), o.type, {}), false);
+        if (!out.has(name)) out.store(out.encode(name, read(name), {}, false), false);
     for (const auto& name : order)
         out.place(name);
     return hidden;
 }
 
-void head_piece(const io::checkpoint& ckpt, const llama_config& c,
-                const checkpoint_quantize_options& o, const tensor& hidden_in, piece_writer& out) {
+void head_piece(const io::checkpoint& ckpt, const llama_config& c, const tensor& hidden_in,
+                piece_writer& out) {
     const llama_weights read = [&](const std::string& name) { return ckpt.read_f32(name); };
-    out.store(quantize_weight(c, "model.norm.weight", read("model.norm.weight"), o.type, {}));
+    out.store(out.encode("model.norm.weight", read("model.norm.weight"), {}, false));
     if (c.tie_word_embeddings) return;
     std::vector<float> imp;
     if (present(hidden_in))
         imp = column_mean_squares(llama_final_norm(c, read, hidden_in.view()).view());
-    const io::gguf_type head_type = four_bit(o.type) ? io::gguf_type::q8_0 : o.type;
-    out.store(quantize_weight(c, "lm_head.weight", read("lm_head.weight"), head_type, imp));
+    out.store(out.encode("lm_head.weight", read("lm_head.weight"), imp, true));
 }
 
 // ---- the work folder --------------------------------------------------------------------------
@@ -218,7 +276,7 @@ void head_piece(const io::checkpoint& ckpt, const llama_config& c,
 json report_json(const checkpoint_tensor_report& r) {
     return {{"name", r.name},
             {"source", r.source},
-            {"type", std::string(io::gguf_type_name(r.type))},
+            {"type", r.type},
             {"dims", r.dims},
             {"bytes", r.bytes},
             {"relative_rmse", r.relative_rmse},
@@ -229,7 +287,7 @@ checkpoint_tensor_report report_from_json(const json& j) {
     checkpoint_tensor_report r;
     r.name = j.at("name").get<std::string>();
     r.source = j.at("source").get<std::string>();
-    r.type = io::gguf_type_from_name(j.at("type").get<std::string>()).value();
+    r.type = j.at("type").get<std::string>();
     r.dims = j.at("dims").get<std::vector<std::uint64_t>>();
     r.bytes = j.at("bytes").get<std::uint64_t>();
     r.relative_rmse = j.at("relative_rmse").get<double>();
@@ -261,7 +319,9 @@ json work_state(const checkpoint_quantize_options& o, const checkpoint_quantize_
                           {"sha256", s.sha256},
                           {"bytes", s.bytes}});
     return {{"format", "hone checkpoint quantization work folder 1"},
-            {"type", std::string(io::gguf_type_name(o.type))},
+            {"output", o.format == checkpoint_format::gguf
+                           ? std::string(io::gguf_type_name(o.type))
+                           : "compressed-tensors " + scheme_name(o.scheme)},
             {"sequential", o.sequential},
             {"calibration_sha256", r.calibration_sha256},
             {"shards", shards},
@@ -297,6 +357,78 @@ std::uint32_t file_type_of(io::gguf_type t) {
     }
 }
 
+// The GGUF from the committed pieces, in llama.cpp's tensor order, one tensor in memory at a
+// time.
+void write_gguf_file(const fs::path& out, const io::gguf_metadata& kv, const fs::path& work,
+                     std::int64_t pieces, checkpoint_quantize_result& result) {
+    std::vector<io::gguf_tensor_spec> specs;
+    std::vector<fs::path> files;
+    std::size_t t = 0;
+    for (std::int64_t i = 0; i < pieces; ++i)
+        for (const auto& r : json::parse(read_file(work / piece_reports(i)))) {
+            const auto& report = result.tensors.at(t++);
+            specs.push_back(
+                {report.name, report.dims, io::gguf_type_from_name(report.type).value()});
+            files.push_back(work / piece_folder(i) / r.at("name").get<std::string>());
+        }
+    io::write_gguf(out, kv, specs, [&](std::size_t index, std::span<std::byte> dst) {
+        std::ifstream in(files[index], std::ios::binary);
+        in.read(reinterpret_cast<char*>(dst.data()), std::streamsize(dst.size()));
+        if (!in || in.peek() != std::char_traits<char>::eof())
+            fail(status::io_error,
+                 fmt::format("{}: cannot read {} bytes of {} (a damaged work "
+                             "folder: delete it to start over)",
+                             files[index].string(), dst.size(), specs[index].name));
+    });
+    result.outputs.push_back(hash_file(out));
+}
+
+// The compressed-tensors checkpoint folder: one shard per piece (its tensors' files merged),
+// the index, config.json with its quantization_config, and the source folder's other files
+// (tokenizer, generation config). Built beside `out` and renamed over it at the end.
+void write_checkpoint_folder(const fs::path& source, const fs::path& out, const std::string& config,
+                             const fs::path& work, std::int64_t pieces,
+                             checkpoint_quantize_result& result) {
+    const fs::path building = out.string() + ".building";
+    fs::remove_all(building);
+    fs::create_directories(building);
+    json weight_map = json::object();
+    std::vector<std::string> files;
+    for (std::int64_t i = 0; i < pieces; ++i) {
+        const std::string shard = fmt::format("model-{:05}-of-{:05}.safetensors", i + 1, pieces);
+        std::vector<io::safetensors_file> parts;
+        std::vector<io::safetensors_entry> entries;
+        for (const auto& r : json::parse(read_file(work / piece_reports(i)))) {
+            parts.push_back(io::safetensors_file::open(work / piece_folder(i) /
+                                                       r.at("name").get<std::string>()));
+            for (const auto& name : parts.back().names()) {
+                entries.push_back({name, parts.back().view(name)});
+                weight_map[name] = shard;
+            }
+        }
+        io::save_safetensors(building / shard, entries);
+        files.push_back(shard);
+    }
+    write_file_atomic(building / "model.safetensors.index.json",
+                      json{{"metadata", json::object()}, {"weight_map", weight_map}}.dump(2) +
+                          "\n");
+    write_file_atomic(building / "config.json", config);
+    for (const auto& e : fs::directory_iterator(source)) {
+        const std::string name = e.path().filename().string();
+        if (!e.is_regular_file() || name == "config.json" || name.ends_with(".safetensors") ||
+            name == "model.safetensors.index.json")
+            continue;
+        fs::copy_file(e.path(), building / name);
+        files.push_back(name);
+    }
+    files.push_back("model.safetensors.index.json");
+    files.push_back("config.json");
+    if (fs::exists(out)) fs::remove_all(out);
+    fs::rename(building, out);
+    for (const auto& f : files)
+        result.outputs.push_back(hash_file(out / f));
+}
+
 } // namespace
 
 std::string checkpoint_quantize_result::to_json() const {
@@ -306,7 +438,11 @@ std::string checkpoint_quantize_result::to_json() const {
     json tensors_json = json::array();
     for (const auto& t : tensors)
         tensors_json.push_back(report_json(t));
-    return json{{"gguf", {{"path", gguf.path}, {"sha256", gguf.sha256}, {"bytes", gguf.bytes}}},
+    json outputs_json = json::array();
+    for (const auto& f : outputs)
+        outputs_json.push_back({{"path", f.path}, {"sha256", f.sha256}, {"bytes", f.bytes}});
+    return json{{"outputs", outputs_json},
+                {"output_bytes", output_bytes},
                 {"shards", shards_json},
                 {"checkpoint_bytes", checkpoint_bytes},
                 {"calibration_sha256", calibration_sha256},
@@ -317,8 +453,8 @@ std::string checkpoint_quantize_result::to_json() const {
 }
 
 checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options& o) {
-    if (o.type != io::gguf_type::q8_0 && o.type != io::gguf_type::q4_0 &&
-        o.type != io::gguf_type::q4_k)
+    if (o.format == checkpoint_format::gguf && o.type != io::gguf_type::q8_0 &&
+        o.type != io::gguf_type::q4_0 && o.type != io::gguf_type::q4_k)
         fail(status::invalid_argument,
              fmt::format("quantize_checkpoint: type {} (hone writes Q8_0, Q4_0, Q4_K)",
                          io::gguf_type_name(o.type)));
@@ -333,12 +469,27 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
     const io::checkpoint ckpt = io::checkpoint::open(o.checkpoint);
     const llama_config c =
         llama_config::parse(ckpt.config_text(), (o.checkpoint / "config.json").string());
-    // Fail early, before any work: the tokenizer metadata must be writable.
-    const io::gguf_metadata kv = io::gguf_llama_metadata(
-        c,
-        o.checkpoint.filename().empty() ? o.checkpoint.parent_path().filename().string()
-                                        : o.checkpoint.filename().string(),
-        file_type_of(o.type));
+    // Fail early, before any work: the GGUF's tokenizer metadata, the compressed-tensors config.
+    io::gguf_metadata kv;
+    std::string config_out;
+    const std::vector<std::string> ignore{"lm_head"};
+    if (o.format == checkpoint_format::gguf)
+        kv = io::gguf_llama_metadata(c,
+                                     o.checkpoint.filename().empty()
+                                         ? o.checkpoint.parent_path().filename().string()
+                                         : o.checkpoint.filename().string(),
+                                     file_type_of(o.type));
+    else
+        config_out = io::with_quantization_config(ckpt.config_text(), o.scheme, ignore,
+                                                  (o.checkpoint / "config.json").string());
+    const auto encode = [&](const std::string& name, const tensor& w,
+                            std::span<const float> importance, bool head) {
+        if (o.format == checkpoint_format::compressed_tensors)
+            return pack_for_checkpoint(ckpt, name, w, importance, o.scheme);
+        // The LM head decides every token: Q8_0 in 4-bit files.
+        const io::gguf_type type = head && four_bit(o.type) ? io::gguf_type::q8_0 : o.type;
+        return quantize_weight(c, name, w, type, importance);
+    };
 
     checkpoint_quantize_result result;
     for (const auto& shard : ckpt.shards()) {
@@ -377,42 +528,28 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
     for (std::int64_t i = 0; i < next; ++i)
         report(i, true);
     for (std::int64_t i = next; i < pieces; ++i) {
-        piece_writer out{work / piece_folder(i), {}, {}};
+        piece_writer out{work / piece_folder(i), encode, {}, {}};
         fs::remove_all(out.folder); // a piece a kill interrupted starts over
         fs::create_directories(out.folder);
         if (i == 0)
-            hidden = embedding_piece(ckpt, c, o, out);
+            hidden = embedding_piece(ckpt, o, out);
         else if (i == pieces - 1)
-            head_piece(ckpt, c, o, hidden, out);
+            head_piece(ckpt, c, hidden, out);
         else
             hidden = block_piece(ckpt, c, i - 1, o, hidden, out);
         commit_piece(work, i, out, hidden);
         report(i, false);
     }
 
-    // Assemble the GGUF from the committed pieces, in llama.cpp's tensor order, one tensor in
-    // memory at a time.
-    std::vector<io::gguf_tensor_spec> specs;
-    std::vector<fs::path> files;
-    for (std::int64_t i = 0; i < pieces; ++i) {
-        const json reports = json::parse(read_file(work / piece_reports(i)));
-        for (const auto& r : reports) {
+    for (std::int64_t i = 0; i < pieces; ++i)
+        for (const auto& r : json::parse(read_file(work / piece_reports(i))))
             result.tensors.push_back(report_from_json(r));
-            const auto& t = result.tensors.back();
-            specs.push_back({t.name, t.dims, t.type});
-            files.push_back(work / piece_folder(i) / t.name);
-        }
-    }
-    io::write_gguf(o.out, kv, specs, [&](std::size_t index, std::span<std::byte> dst) {
-        std::ifstream in(files[index], std::ios::binary);
-        in.read(reinterpret_cast<char*>(dst.data()), std::streamsize(dst.size()));
-        if (!in || in.peek() != std::char_traits<char>::eof())
-            fail(status::io_error,
-                 fmt::format("{}: cannot read {} bytes of {} (a damaged work "
-                             "folder: delete it to start over)",
-                             files[index].string(), dst.size(), specs[index].name));
-    });
-    result.gguf = hash_file(o.out);
+    if (o.format == checkpoint_format::gguf)
+        write_gguf_file(o.out, kv, work, pieces, result);
+    else
+        write_checkpoint_folder(o.checkpoint, o.out, config_out, work, pieces, result);
+    for (const auto& f : result.outputs)
+        result.output_bytes += f.bytes;
     fs::remove_all(work);
     return result;
 }
@@ -458,18 +595,23 @@ checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& o) 
 
     const io::checkpoint ckpt = io::checkpoint::open(o.quantize.checkpoint);
     const llama_config config = llama_config::parse(ckpt.config_text(), "config.json");
-    const io::gguf_file file = io::gguf_file::open(o.quantize.out);
     const llama_weights from_checkpoint = [&](const std::string& n) { return ckpt.read_f32(n); };
-    const llama_weights from_gguf = io::gguf_llama_weights(file, config);
-    const std::string type_name(io::gguf_type_name(o.quantize.type));
+    const bool gguf = o.quantize.format == checkpoint_format::gguf;
+    const std::string output_name = gguf
+                                        ? "GGUF " + std::string(io::gguf_type_name(o.quantize.type))
+                                        : "compressed-tensors " + scheme_name(o.quantize.scheme);
+    // The output as an engine gets it: hone dequantizes the file's own bytes.
+    const llama_weights from_output =
+        gguf ? io::gguf_llama_weights(io::gguf_file::open(o.quantize.out), config)
+             : io::compressed_tensors_weights(io::checkpoint::open(o.quantize.out));
     function_runner baseline(
         "checkpoint f32",
         [&](const_tensor_view tokens) { return llama_forward(config, from_checkpoint, tokens); },
         out.quantized.checkpoint_bytes);
     function_runner candidate(
-        "GGUF " + type_name + " (hone runs its weights)",
-        [&](const_tensor_view tokens) { return llama_forward(config, from_gguf, tokens); },
-        out.quantized.gguf.bytes);
+        output_name + " (hone runs its weights)",
+        [&](const_tensor_view tokens) { return llama_forward(config, from_output, tokens); },
+        out.quantized.output_bytes);
     validator_options v;
     v.batch_size = o.batch;
     v.latency_batch_sizes = {};
@@ -479,20 +621,28 @@ checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& o) 
 
     pipeline::conclusion c;
     c.model = o.quantize.checkpoint.string();
-    c.recipe_name = "gguf-" + type_name;
     json tensor_types = json::object();
     for (const auto& t : out.quantized.tensors)
-        tensor_types[t.name] = std::string(io::gguf_type_name(t.type));
-    c.recipe = json{{"format", "gguf"},
-                    {"type", type_name},
-                    {"importance", present(o.quantize.calibration)},
-                    {"sequential", o.quantize.sequential},
-                    {"tensor_types", tensor_types}}
-                   .dump();
+        tensor_types[t.name] = t.type;
+    json recipe = {{"format", gguf ? "gguf" : "compressed-tensors"},
+                   {"importance", present(o.quantize.calibration)},
+                   {"sequential", o.quantize.sequential},
+                   {"tensor_types", tensor_types}};
+    if (gguf) {
+        recipe["type"] = std::string(io::gguf_type_name(o.quantize.type));
+        c.recipe_name = "gguf-" + recipe["type"].get<std::string>();
+    } else {
+        recipe["scheme"] = {{"bits", o.quantize.scheme.bits},
+                            {"group_size", o.quantize.scheme.group_size},
+                            {"symmetric", o.quantize.scheme.symmetric}};
+        c.recipe_name = "compressed-tensors-" + scheme_name(o.quantize.scheme);
+    }
+    c.recipe = recipe.dump();
     c.validation = out.validation;
     c.policy = o.policy;
     c.decision = out.decision;
-    c.artifacts.push_back(o.quantize.out);
+    for (const auto& f : out.quantized.outputs)
+        c.artifacts.push_back(f.path);
     for (const auto& shard : ckpt.shards())
         c.artifacts.push_back(shard);
     c.ledger = o.ledger;

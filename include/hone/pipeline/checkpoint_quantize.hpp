@@ -39,6 +39,7 @@
 
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
+#include "hone/io/compressed_tensors.hpp"
 #include "hone/io/digest.hpp"
 #include "hone/io/gguf.hpp"
 #include "hone/ledger/ledger.hpp"
@@ -61,10 +62,20 @@ struct checkpoint_progress {
     bool resumed = false; ///< found in the work folder, not computed by this run
 };
 
+/// What quantize_checkpoint writes.
+enum class checkpoint_format {
+    gguf = 0,               ///< one GGUF file for llama.cpp (`type`)
+    compressed_tensors = 1, ///< a checkpoint folder, compressed-tensors pack-quantized (`scheme`)
+};
+
 struct checkpoint_quantize_options {
-    std::filesystem::path checkpoint;         ///< the Hugging Face checkpoint folder
-    std::filesystem::path out;                ///< the GGUF file to write
-    io::gguf_type type = io::gguf_type::q4_k; ///< Q8_0, Q4_0 or Q4_K
+    std::filesystem::path checkpoint; ///< the Hugging Face checkpoint folder
+    /// The GGUF file, or the checkpoint folder (compressed-tensors) to write.
+    std::filesystem::path out;
+    checkpoint_format format = checkpoint_format::gguf;
+    io::gguf_type type = io::gguf_type::q4_k; ///< GGUF: Q8_0, Q4_0 or Q4_K
+    /// compressed-tensors: bits, group size and symmetry of every linear layer's weights.
+    io::compressed_tensors_scheme scheme;
     /// Calibration token ids, i64 [rows, seq]; empty (no elements): plain rounding.
     tensor calibration;
     bool sequential = true;
@@ -74,12 +85,14 @@ struct checkpoint_quantize_options {
     std::function<bool(const checkpoint_progress&)> progress;
 };
 
-/// One tensor of the GGUF file.
+/// One tensor of the output.
 struct checkpoint_tensor_report {
-    std::string name;   ///< GGUF name ("blk.0.attn_q.weight")
+    std::string name;   ///< GGUF name ("blk.0.attn_q.weight"), or the checkpoint name
     std::string source; ///< checkpoint name
-    io::gguf_type type = io::gguf_type::f32;
-    std::vector<std::uint64_t> dims; ///< GGUF order
+    /// GGUF: its type ("Q4_K", "F32"); compressed-tensors: "int4 g128 symmetric" for a packed
+    /// layer, the dtype ("BF16") of a tensor kept as it was.
+    std::string type;
+    std::vector<std::uint64_t> dims; ///< GGUF order (innermost first), or the checkpoint's
     std::uint64_t bytes = 0;
     /// ‖W − Ŵ‖ / ‖W‖, and the same with each column weighted by its importance (equal to the
     /// plain figure without calibration).
@@ -88,14 +101,17 @@ struct checkpoint_tensor_report {
 };
 
 struct checkpoint_quantize_result {
-    artifact_ref gguf;                ///< the file written
+    /// The files written: the GGUF; or the folder's config.json, index and shards.
+    std::vector<artifact_ref> outputs;
+    std::uint64_t output_bytes = 0;   ///< their total size
     std::vector<artifact_ref> shards; ///< the checkpoint's safetensors files
     std::string calibration_sha256;   ///< of the token ids' bytes ("" without calibration)
     std::vector<checkpoint_tensor_report> tensors; ///< in file order
     std::int64_t pieces = 0;
     std::int64_t pieces_resumed = 0;
     std::uint64_t checkpoint_bytes = 0; ///< the shards' total size
-    /// {"gguf": {...}, "shards": [...], "type", "sequential", "pieces", "pieces_resumed",
+    /// {"outputs": [...], "output_bytes", "shards": [...], "checkpoint_bytes", "pieces",
+    ///  "pieces_resumed", "calibration_sha256",
     ///  "tensors": [{"name", "source", "type", "dims", "bytes", "relative_rmse",
     ///  "weighted_relative_rmse"}]}
     HONE_EXPORT std::string to_json() const;
