@@ -2046,6 +2046,59 @@ HONE_API hone_status hone_optimize_result_artifact(const hone_optimize_result* r
                                                    size_t* count);
 HONE_API void hone_optimize_result_destroy(hone_optimize_result* result);
 
+/* ---- language-model checkpoints (hone/pipeline/checkpoint_quantize.hpp, docs/scale.md) ------ */
+
+/* A LLaMA checkpoint folder (config.json + one or many safetensors shards) quantized to a GGUF
+ * file for llama.cpp (format "gguf": Q8_0, Q4_0 or Q4_K) or to a compressed-tensors
+ * pack-quantized checkpoint folder for vLLM (format "compressed-tensors": int4/int8, group-wise
+ * or per channel), one weight matrix in memory at a time, calibration importance from `calib`,
+ * resumable from its work folder after a kill (same bytes); then validated against the
+ * checkpoint on the held-out token ids `eval` (perplexity, mean KL, top-1 agreement, per slice,
+ * with intervals), decided by the policy's language-model gates and recorded in `ledger` with
+ * every output file's and checkpoint shard's SHA-256 (`hone checkpoint quantize`). */
+typedef struct hone_checkpoint_params {
+    size_t struct_size;     /* sizeof(hone_checkpoint_params), set by _init */
+    const char* checkpoint; /* the checkpoint folder (required) */
+    const char* out;        /* the .gguf file or the output folder (required) */
+    const char* format;     /* "gguf" (default) or "compressed-tensors" */
+    const char* type;       /* gguf: "Q8_0", "Q4_0" or "Q4_K" (default) */
+    int bits;               /* compressed-tensors: 4 (default) or 8 */
+    int64_t group_size;     /* compressed-tensors: 128 (default); 0 = one scale per channel */
+    int symmetric;          /* compressed-tensors: 1 (default); 0 = zero points */
+    const char* calib;      /* data spec of calibration token ids; NULL = plain rounding */
+    const char* eval;       /* data spec of held-out token ids (required) */
+    const char* slices;     /* slice file of the evaluation data; NULL = none */
+    int64_t sequence;       /* tokens per sequence for TEXT.txt specs; 0 = NPY as stored */
+    int sequential;         /* 1 (default): calibrate on what the quantized layers compute */
+    const char* work_dir;   /* NULL = out + ".work" */
+    const char* policy;     /* tier name or policy JSON file; NULL = "medium" */
+    const char* ledger;     /* NULL = no record */
+    const char* report_dir; /* report.json + report.html; NULL = none */
+    const char* actor;      /* NULL = "hone" */
+    const char* key_path;   /* Ed25519 PEM private key; NULL = unsigned record */
+    int64_t batch;          /* 16: sequences per run */
+} hone_checkpoint_params;
+
+HONE_API hone_status hone_checkpoint_params_init(hone_checkpoint_params* params);
+
+typedef struct hone_checkpoint_summary {
+    size_t struct_size; /* set by the caller: sizeof(hone_checkpoint_summary) */
+    hone_verdict verdict;
+    uint64_t output_bytes;     /* the files written */
+    uint64_t checkpoint_bytes; /* the input shards */
+    int64_t pieces;            /* embedding, blocks, head */
+    int64_t pieces_resumed;    /* found committed in the work folder */
+    int64_t record_seq;        /* ledger record of this change; -1 none */
+    double perplexity_change;  /* candidate / baseline - 1 on the evaluation data */
+    double mean_kl;            /* nats per token, KL(checkpoint || output) */
+    double top1_agreement;
+} hone_checkpoint_summary;
+
+/* Runs it all; `*out` is written on success only. A rejected output is a success of the call:
+ * the verdict is in the summary. */
+HONE_API hone_status hone_checkpoint_quantize(const hone_checkpoint_params* params,
+                                              hone_checkpoint_summary* out);
+
 /* A candidate made elsewhere against its baseline (`hone validate`; hone::validate_change): both
  * ONNX files run as their doc strings say (a file hone wrote in the precision optimize validated,
  * a `--format hone` file with its packed weights read from the safetensors beside it, any other

@@ -1,0 +1,88 @@
+// C ABI: hone::optimize_checkpoint (include/hone/pipeline/checkpoint_quantize.hpp).
+#include "guard.hpp"
+#include "hone/io/gguf.hpp"
+#include "hone/pipeline/checkpoint_quantize.hpp"
+#include "hone/pipeline/optimize.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace {
+
+constexpr const char* fn = "hone_checkpoint_quantize";
+
+std::string str(const char* s, const char* fallback) { return s ? s : fallback; }
+
+} // namespace
+
+HONE_API hone_status hone_checkpoint_params_init(hone_checkpoint_params* params) {
+    return hone::capi::guarded([&] {
+        hone::capi::require(params, "hone_checkpoint_params_init", "params");
+        *params = hone_checkpoint_params{};
+        params->struct_size = sizeof(hone_checkpoint_params);
+        params->bits = 4;
+        params->group_size = 128;
+        params->symmetric = 1;
+        params->sequential = 1;
+        params->batch = 16;
+    });
+}
+
+HONE_API hone_status hone_checkpoint_quantize(const hone_checkpoint_params* p,
+                                              hone_checkpoint_summary* out) {
+    using hone::capi::require;
+    return hone::capi::guarded([&] {
+        require(p, fn, "params");
+        require(out, fn, "out");
+        hone::capi::check_struct_size(p->struct_size, sizeof(hone_checkpoint_params), fn,
+                                      "hone_checkpoint_params");
+        hone::checkpoint_optimize_options o;
+        o.quantize.checkpoint = require(p->checkpoint, fn, "params->checkpoint");
+        o.quantize.out = require(p->out, fn, "params->out");
+        const std::string format = str(p->format, "gguf");
+        if (format == "gguf") {
+            const std::string type = str(p->type, "Q4_K");
+            const auto t = hone::io::gguf_type_from_name(type);
+            if (!t)
+                hone::fail(hone::status::invalid_argument,
+                           fmt::format("{}: params->type '{}': Q8_0, Q4_0 or Q4_K", fn, type));
+            o.quantize.type = *t;
+        } else if (format == "compressed-tensors") {
+            o.quantize.format = hone::checkpoint_format::compressed_tensors;
+            o.quantize.scheme.bits = p->bits;
+            o.quantize.scheme.group_size = p->group_size;
+            o.quantize.scheme.symmetric = p->symmetric != 0;
+        } else {
+            hone::fail(
+                hone::status::invalid_argument,
+                fmt::format("{}: params->format '{}': gguf or compressed-tensors", fn, format));
+        }
+        o.quantize.sequential = p->sequential != 0;
+        if (p->work_dir) o.quantize.work_dir = p->work_dir;
+        o.evaluation = require(p->eval, fn, "params->eval");
+        o.calibration = str(p->calib, "");
+        o.slices = str(p->slices, "");
+        o.sequence = p->sequence;
+        o.batch = p->batch;
+        o.policy = hone::parse_policy_argument(str(p->policy, "medium"));
+        o.ledger = str(p->ledger, "");
+        o.report_dir = str(p->report_dir, "");
+        o.actor = str(p->actor, "hone");
+        o.key = str(p->key_path, "");
+        const hone::checkpoint_optimize_outcome r = hone::optimize_checkpoint(o);
+        hone_checkpoint_summary s{};
+        s.verdict = static_cast<hone_verdict>(r.decision.verdict);
+        s.output_bytes = r.quantized.output_bytes;
+        s.checkpoint_bytes = r.quantized.checkpoint_bytes;
+        s.pieces = r.quantized.pieces;
+        s.pieces_resumed = r.quantized.pieces_resumed;
+        s.record_seq = r.record ? std::int64_t(r.record->seq) : -1;
+        if (const auto& lm = r.validation.language_model) {
+            s.perplexity_change = lm->overall.perplexity_change.value;
+            s.mean_kl = lm->overall.mean_kl.value;
+            s.top1_agreement = lm->overall.top1_agreement.value;
+        }
+        hone::capi::write_versioned(out, s, fn, "hone_checkpoint_summary");
+    });
+}
