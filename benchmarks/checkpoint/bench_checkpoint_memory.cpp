@@ -4,8 +4,9 @@
 // Each run happens in a child process, so its peak resident set (wait4's ru_maxrss, VmHWM) is
 // its own: a child writes the checkpoint (one shard per block), another quantizes it to GGUF
 // with calibration. Counters: the checkpoint's bytes, its largest tensor's bytes, the
-// quantizing child's peak resident bytes, and peak / largest tensor — the figure the design
-// bounds (docs/scale.md). Time is reported as measured; it is not the point.
+// quantizing child's peak resident bytes, peak / largest tensor, and (peak − the peak of the
+// same run on a tiny checkpoint) / largest tensor — the figure the design bounds
+// (docs/scale.md). Time is reported as measured; it is not the point.
 //   build/benchmarks/bench_checkpoint --benchmark_filter=memory
 #include "../../tests/pipeline/synthetic_llama.hpp"
 
@@ -64,6 +65,23 @@ void BM_checkpoint_memory(benchmark::State& state) {
     for (const auto& e : fs::directory_iterator(dir / "ckpt"))
         checkpoint_bytes += e.file_size();
     const std::uint64_t largest = std::uint64_t(s.intermediate * s.hidden) * 4;
+    // The same run on a tiny checkpoint: what the process holds whatever the model (libraries,
+    // oneDNN's and OpenMP's pools).
+    hone::test::synthetic_llama tiny;
+    tiny.hidden = 64;
+    tiny.intermediate = 128;
+    tiny.heads = 4;
+    tiny.kv_heads = 2;
+    tiny.layers = 1;
+    (void)in_child([&] { hone::test::write_synthetic_llama(dir / "tiny", tiny); });
+    const std::uint64_t base = in_child([&] {
+        hone::checkpoint_quantize_options o;
+        o.checkpoint = dir / "tiny";
+        o.out = dir / "tiny.gguf";
+        o.type = hone::io::gguf_type::q8_0;
+        o.calibration = hone::tensor(hone::dtype::i64, hone::shape{4, 64});
+        (void)hone::quantize_checkpoint(o);
+    });
     std::uint64_t peak = 0, gguf_bytes = 0;
     for (auto _ : state) {
         fs::remove(dir / "model.gguf");
@@ -85,6 +103,9 @@ void BM_checkpoint_memory(benchmark::State& state) {
     state.counters["largest_tensor_MB"] = double(largest) / 1e6;
     state.counters["peak_rss_MB"] = double(peak) / 1e6;
     state.counters["peak_over_largest"] = double(peak) / double(largest);
+    state.counters["base_rss_MB"] = double(base) / 1e6;
+    state.counters["above_base_over_largest"] =
+        double(peak - std::min(peak, base)) / double(largest);
     state.counters["writer_peak_MB"] = double(writer_peak) / 1e6;
     state.SetLabel(std::string(hone::io::gguf_type_name(hone::io::gguf_type(state.range(1)))));
     fs::remove_all(dir);

@@ -34,8 +34,10 @@ namespace {
 
 struct quantized_weight {
     checkpoint_tensor_report report;
-    std::string bytes;  // as stored in the GGUF
-    tensor dequantized; // the checkpoint's layout: what llama.cpp computes with
+    std::string bytes;  // as stored in the output
+    tensor dequantized; // the checkpoint's layout: what the engine computes with (or empty:
+                        // dequantized_of makes it from the bytes)
+    std::int64_t gguf_heads = 0; // q/k rows reordered for llama.cpp's rope
 };
 
 // ‖W − Ŵ‖ / ‖W‖, plain and with each column weighted by its importance.
@@ -67,6 +69,16 @@ io::gguf_type pick_type(io::gguf_type wanted, std::int64_t cols) {
     return io::gguf_type::f16;
 }
 
+// One row of GGUF bytes (F16 or a block type) into dst f32 [1, cols].
+void decode_row(io::gguf_type type, std::span<const std::byte> src, tensor_view dst) {
+    if (type == io::gguf_type::f16) {
+        const auto bits = make_view(src.data(), src.size(), dtype::f16, dst.dims());
+        kernels::convert(bits, dst);
+    } else {
+        kernels::dequantize_gguf_rows(kernels::gguf_block_type(type), src, dst);
+    }
+}
+
 quantized_weight quantize_weight(const llama_config& config, const std::string& source,
                                  const tensor& w, io::gguf_type wanted,
                                  std::span<const float> importance) {
@@ -92,20 +104,57 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
     q.bytes.assign(io::gguf_tensor_bytes(type, q.report.dims), '\0');
     q.report.bytes = q.bytes.size();
     const std::span<std::byte> dst(reinterpret_cast<std::byte*>(q.bytes.data()), q.bytes.size());
-    tensor back(dtype::f32, w.dims());
     if (type == io::gguf_type::f16) {
         tensor half_bits(dtype::f16, w.dims());
         kernels::convert(stored, half_bits.view());
         std::memcpy(dst.data(), half_bits.data(), dst.size());
-        kernels::convert(half_bits.view(), back.view());
     } else {
-        const auto block = kernels::gguf_block_type(type);
-        kernels::quantize_gguf_rows(block, stored, importance, dst);
-        kernels::dequantize_gguf_rows(block, dst, back.view());
+        kernels::quantize_gguf_rows(kernels::gguf_block_type(type), stored, importance, dst);
     }
-    q.dequantized = heads ? io::gguf_llama_permute_rows(back.view(), heads, true) : std::move(back);
-    set_errors(q.report, w, q.dequantized, importance);
+    // The errors row by row (the file's row order: the sums are the same), so that the
+    // dequantized matrix is made only when a caller asks for it (gguf_dequantized), after the
+    // f32 one is gone.
+    const float* in_order = static_cast<const float*>(stored.data()); // w or permuted: contiguous
+    const std::int64_t rows = w.dims()[0];
+    const std::size_t row_bytes = dst.size() / std::size_t(rows);
+    tensor row(dtype::f32, shape{1, cols});
+    double err = 0, norm = 0, werr = 0, wnorm = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        decode_row(type, dst.subspan(std::size_t(r) * row_bytes, row_bytes), row.view());
+        const float* a = in_order + r * cols;
+        const auto b = row.span<float>();
+        for (std::int64_t k = 0; k < cols; ++k) {
+            const double x = a[std::size_t(k)], d = x - double(b[std::size_t(k)]);
+            const double imp = importance.empty() ? 1.0 : double(importance[std::size_t(k)]);
+            err += d * d;
+            norm += x * x;
+            werr += imp * d * d;
+            wnorm += imp * x * x;
+        }
+    }
+    q.report.relative_rmse = norm > 0 ? std::sqrt(err / norm) : 0.0;
+    q.report.weighted_relative_rmse = wnorm > 0 ? std::sqrt(werr / wnorm) : 0.0;
+    q.gguf_heads = heads;
     return q;
+}
+
+// The values llama.cpp computes with, in the checkpoint's layout: q.dequantized when the
+// encoder made it (F32, compressed-tensors), else decoded from the GGUF bytes.
+tensor dequantized_of(quantized_weight& q) {
+    if (q.dequantized.dims().numel() > 0) return std::move(q.dequantized);
+    std::vector<std::int64_t> dims;
+    for (auto it = q.report.dims.rbegin(); it != q.report.dims.rend(); ++it)
+        dims.push_back(std::int64_t(*it));
+    tensor back(dtype::f32, shape(dims));
+    const auto type = io::gguf_type_from_name(q.report.type).value();
+    const std::span<const std::byte> src(reinterpret_cast<const std::byte*>(q.bytes.data()),
+                                         q.bytes.size());
+    const std::size_t row_bytes = src.size() / std::size_t(dims[0]);
+    for (std::int64_t r = 0; r < dims[0]; ++r)
+        decode_row(type, src.subspan(std::size_t(r) * row_bytes, row_bytes),
+                   back.view().slice(0, r, r + 1));
+    return q.gguf_heads ? io::gguf_llama_permute_rows(back.view(), q.gguf_heads, true)
+                        : std::move(back);
 }
 
 // compressed-tensors: the seven linear layers of each block packed (pack-quantized), every other
@@ -221,7 +270,8 @@ tensor embedding_piece(const io::checkpoint& ckpt, const checkpoint_quantize_opt
     quantized_weight q = out.encode("model.embed_tokens.weight", w, {}, false);
     tensor hidden;
     if (present(o.calibration))
-        hidden = llama_embed(o.sequential ? q.dequantized.view() : w.view(), o.calibration.view());
+        hidden =
+            llama_embed(o.sequential ? dequantized_of(q).view() : w.view(), o.calibration.view());
     out.store(std::move(q));
     return hidden;
 }
@@ -240,8 +290,12 @@ tensor block_piece(const io::checkpoint& ckpt, const llama_config& c, std::int64
         const llama_linear_hook hook = [&](const std::string& name, const_tensor_view input) {
             tensor w = read(name);
             quantized_weight q = out.encode(name, w, column_mean_squares(input), false);
-            tensor run = o.sequential ? std::move(q.dequantized) : std::move(w);
-            w = tensor();
+            if (!o.sequential) {
+                out.store(std::move(q), false);
+                return w;
+            }
+            w = tensor(); // before the dequantized copy is made
+            tensor run = dequantized_of(q);
             out.store(std::move(q), false);
             return run;
         };
