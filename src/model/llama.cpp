@@ -196,6 +196,7 @@ tensor linear(const llama_weights& weights, const llama_linear_hook& hook, const
         kernels::linear_params p;
         p.k = in;
         p.n = out;
+        p.first_rows = x.dims().numel() / in; // one packed layout: the one this run uses
         return kernels::linear(p, w.span<float>());
     }();
     const std::int64_t rows = input.dims().numel() / in;

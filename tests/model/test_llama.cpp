@@ -196,7 +196,9 @@ TEST_CASE("llama: config.json fields are checked by name") {
          "rope_scaling"},
         {"[1, 2]", "JSON object"},
     };
-    for (const auto& [text, field] : bad) {
+    for (const auto& entry : bad) {
+        const std::string& text = entry.first;
+        const std::string& field = entry.second;
         CAPTURE(text);
         std::string message;
         CHECK(status_of([&] { (void)llama_config::parse(text, "c.json"); }, &message) !=

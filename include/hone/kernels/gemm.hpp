@@ -134,6 +134,10 @@ struct linear_params {
     ///    given to run() must already hold values in [0, 127]; a larger value is an error
     ///    (invalid_argument), never clamped silently.
     bool reduce_range = false;
+    /// The row count M the weights are packed for at construction. oneDNN may want another
+    /// blocked layout for another M, made on first use and kept beside the first: a caller
+    /// that knows its M (one large batch) avoids holding two packed copies. ≤ 0 means 1.
+    std::int64_t first_rows = 1;
 };
 
 /// A linear layer configured once and run many times. Weights are converted (bf16) or

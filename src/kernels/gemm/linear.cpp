@@ -165,10 +165,12 @@ struct linear::impl {
         return cache.emplace(key, std::move(made)).first->second;
     }
 
-    // First reorder: from the user's plain layout (data in `plain_data`) into what M = 1 wants.
+    // First reorder: from the user's plain layout (data in `plain_data`) into what M =
+    // p.first_rows wants.
     void load_weights(const void* plain_data, dt type) {
         wei_type = type;
-        auto pd = call("linear: creating the oneDNN matmul", [&] { return make_pd(1); });
+        auto pd = call("linear: creating the oneDNN matmul",
+                       [&] { return make_pd(std::max<std::int64_t>(p.first_rows, 1)); });
         dnnl::memory user(user_weights_desc(type), engine(), const_cast<void*>(plain_data));
         if (type == dt::s8) {
             plain_weights = dnnl::memory(user.get_desc(), engine());
