@@ -199,8 +199,8 @@ quantized_weight pack_for_checkpoint(const io::checkpoint& ckpt, const std::stri
         q.report.type = std::string(io::safetensors_dtype_name(stored));
     }
     q.report.bytes = 0;
-    for (const auto& t :
-         io::safetensors_file::parse(std::as_bytes(std::span(q.bytes)), name).tensors())
+    const auto file = io::safetensors_file::parse(std::as_bytes(std::span(q.bytes)), name);
+    for (const auto& t : file.tensors())
         q.report.bytes += t.end - t.begin;
     return q;
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <thread>
@@ -512,6 +513,27 @@ TEST_CASE(
                         // one rounding); static: oneDNN computes s·(acc + bias/s).
                         check_int8(y, ref, mode == act_quant::static_per_tensor ? 4e-7 : 1.2e-7);
                     }
+}
+
+TEST_CASE("linear f32: first_rows packs for the M that runs; the bytes are those of the default") {
+    const std::int64_t k = 96, n = 40, m = 64;
+    const auto w = randn(std::size_t(k * n), 31);
+    const auto a = randn(std::size_t(m * k), 32);
+    linear_params p;
+    p.k = k;
+    p.n = n;
+    const linear plain(p, w);
+    p.first_rows = m;
+    const linear packed_for_m(p, w);
+    for (std::int64_t rows : {m, std::int64_t(1)}) {
+        CAPTURE(rows);
+        hone::tensor src(hone::dtype::f32, {rows, k}), y1(hone::dtype::f32, {rows, n}),
+            y2(hone::dtype::f32, {rows, n});
+        std::copy(a.begin(), a.begin() + rows * k, src.span<float>().begin());
+        plain.run(src, y1);
+        packed_for_m.run(src, y2);
+        CHECK(std::memcmp(y1.data(), y2.data(), y1.nbytes()) == 0);
+    }
 }
 
 TEST_CASE("linear int8: pre-quantized weights, u8 input, saturation bounds are exact") {
