@@ -5,6 +5,8 @@ file(GLOB_RECURSE sources
   ${SOURCE_DIR}/tests/*.c ${SOURCE_DIR}/tests/*.cpp ${SOURCE_DIR}/tests/*.hpp
   ${SOURCE_DIR}/benchmarks/*.cpp ${SOURCE_DIR}/examples/*.c ${SOURCE_DIR}/examples/*.cpp
   ${SOURCE_DIR}/bindings/*.c ${SOURCE_DIR}/bindings/*.cpp)
+# Not the npm packages the tests install (node-llama-cpp ships its addon's C++ sources).
+list(FILTER sources EXCLUDE REGEX "/node_modules/")
 execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${sources}
   RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
