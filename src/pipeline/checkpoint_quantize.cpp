@@ -232,9 +232,10 @@ std::string piece_reports(std::int64_t i) { return fmt::format("piece-{:04}.json
 std::string piece_folder(std::int64_t i) { return fmt::format("piece-{:04}.part", i); }
 std::string hidden_file(std::int64_t i) { return fmt::format("hidden-{:04}.safetensors", i); }
 
-// Where a piece's tensors go as they are made: each one's GGUF bytes to its own file in the
-// piece's folder (atomic), so a piece never holds more than one quantized tensor in memory.
-// The piece is committed later by its reports file (commit_piece).
+// Where a piece's tensors go as they are made: each one's encoded bytes (GGUF bytes, or a small
+// safetensors file for compressed-tensors) to its own file in the piece's folder (atomic), so a
+// piece never holds more than one encoded tensor in memory. The piece is committed later by its
+// reports file (commit_piece).
 struct piece_writer {
     fs::path folder;
     /// Encodes checkpoint tensor `name` (f32 `w`) for the output; `head`: the LM head.
