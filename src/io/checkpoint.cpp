@@ -157,8 +157,7 @@ const_tensor_view checkpoint::view(std::string_view name) const {
 
 tensor checkpoint::read_f32(std::string_view name) const {
     const safetensors_file& shard = impl_->shards[shard_index(*impl_, name)];
-    tensor t = shard.read(name);
-    shard.release(name); // bounded memory: the mapped pages do not stay resident
+    tensor t = shard.take(name); // bounded memory: the mapped pages do not stay resident
     if (t.type() == dtype::f32) return t;
     if (t.type() != dtype::f16 && t.type() != dtype::bf16)
         fail(status::dtype_mismatch,

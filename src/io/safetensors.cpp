@@ -343,6 +343,21 @@ tensor safetensors_file::read(std::string_view name) const {
     if (out.nbytes() > 0) std::memcpy(out.data(), impl_->buffer + t.begin, out.nbytes());
     return out;
 }
+tensor safetensors_file::take(std::string_view name) const {
+    const auto& t = info(name);
+    tensor out(t.type, t.dims);
+    constexpr std::uint64_t step = 64ull << 20; // the mapped pages resident at a time
+    auto* dst = static_cast<std::byte*>(out.data());
+    for (std::uint64_t at = t.begin; at < t.end; at += step) {
+        const std::uint64_t n = std::min(step, t.end - at);
+        std::memcpy(dst + (at - t.begin), impl_->buffer + at, static_cast<std::size_t>(n));
+        if (impl_->map != nullptr)
+            detail::release_pages(impl_->buffer + at, impl_->buffer + at + n);
+    }
+    release(name); // the pages shared by two steps
+    return out;
+}
+
 void safetensors_file::release(std::string_view name) const {
     const auto& t = info(name);
     if (impl_->map == nullptr) return; // parse()'s copy: nothing mapped

@@ -156,6 +156,33 @@ TEST_CASE("round trip of every dtype, bit-exact, with metadata") {
     }
 }
 
+TEST_CASE("take() and release(): the same bytes as read(), the file's pages let go") {
+    temp_dir dir;
+    // 70 MiB: more than take()'s 64 MiB step, and not a whole number of pages.
+    const auto big = random_tensor(dtype::f32, {70 * 1024 * 1024 / 4 + 3}, 5);
+    const auto small = random_tensor(dtype::i64, {3, 5}, 6);
+    const safetensors_entry entries[] = {{"big", big.view()}, {"small", small.view()}};
+    const auto path = dir.path / "model.safetensors";
+    hone::io::save_safetensors(path, entries);
+    const auto f = safetensors_file::open(path);
+    for (const char* name : {"big", "small"}) {
+        CAPTURE(name);
+        const auto a = f.read(name);
+        const auto b = f.take(name);
+        REQUIRE(a.nbytes() == b.nbytes());
+        CHECK(std::memcmp(a.data(), b.data(), a.nbytes()) == 0);
+        f.release(name); // the view reads the file again afterwards
+        const auto v = f.view(name);
+        CHECK(std::memcmp(v.data(), a.data(), a.nbytes()) == 0);
+    }
+    CHECK_THROWS_AS((void)f.take("none"), hone::error);
+    // A parse()d buffer has no mapping: take() is read().
+    const auto bytes = hone::io::serialize_safetensors(entries);
+    const auto m = safetensors_file::parse(std::as_bytes(std::span(bytes)));
+    const auto c = m.take("small");
+    CHECK(std::memcmp(c.data(), small.data(), small.nbytes()) == 0);
+}
+
 TEST_CASE("a hand-made file as the spec describes it") {
     // Header in the spec's own form, tensors out of name order, padding spaces after the JSON.
     const std::string header =

@@ -90,6 +90,10 @@ public:
     const_tensor_view view(std::string_view name) const;
     /// A copy of the tensor (any alignment).
     tensor read(std::string_view name) const;
+    /// read() that releases the mapped pages as it copies them (64 MiB at a time): resident
+    /// memory grows by the copy only, not by the file's pages as well. For reading a
+    /// checkpoint larger than memory tensor by tensor.
+    tensor take(std::string_view name) const;
     /// Drops the tensor's pages from this process's resident memory (madvise MADV_DONTNEED on
     /// the whole pages inside its bytes; the file is unchanged and a later view or read maps
     /// them in again). Reading a checkpoint tensor by tensor with read() then release() keeps
