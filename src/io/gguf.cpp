@@ -1,7 +1,7 @@
 // GGUF reader (memory-mapped, validated before use) and streaming writer (atomic).
 #include "hone/io/gguf.hpp"
 
-#include "release_pages.hpp"
+#include "mapped_file.hpp"
 
 #include "hone/core/error.hpp"
 
@@ -28,8 +28,7 @@ namespace hone::io {
 
 struct gguf_file::impl {
     std::string source;
-    void* map = nullptr; // mmap'ed file, or null
-    std::size_t map_size = 0;
+    detail::mapped_file mapping;  // open()'s file, or none
     std::vector<std::byte> owned; // parse()'s copy
     const std::byte* file = nullptr;
     std::uint64_t file_size = 0;
@@ -44,9 +43,6 @@ struct gguf_file::impl {
     impl() = default;
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
-    ~impl() {
-        if (map != nullptr) ::munmap(map, map_size);
-    }
 };
 
 namespace {
@@ -759,32 +755,9 @@ gguf_file::gguf_file(std::shared_ptr<const impl> state) noexcept : impl_(std::mo
 gguf_file gguf_file::open(const std::filesystem::path& path) {
     auto f = std::make_shared<impl>();
     f->source = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        fail(status::io_error,
-             fmt::format("gguf '{}': cannot open: {}", f->source, std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        const int err = errno;
-        ::close(fd);
-        fail(status::io_error, fmt::format("gguf '{}': not a regular file{}", f->source,
-                                           err ? std::string(": ") + std::strerror(err) : ""));
-    }
-    f->file_size = static_cast<std::uint64_t>(st.st_size);
-    if (f->file_size > 0) {
-        void* p =
-            ::mmap(nullptr, static_cast<std::size_t>(f->file_size), PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            fail(status::io_error, fmt::format("gguf '{}': cannot map {} bytes: {}", f->source,
-                                               f->file_size, std::strerror(err)));
-        }
-        f->map = p;
-        f->map_size = static_cast<std::size_t>(f->file_size);
-        f->file = static_cast<const std::byte*>(p);
-    }
-    ::close(fd);
+    f->mapping = detail::mapped_file::open(path, "gguf");
+    f->file = f->mapping.data();
+    f->file_size = f->mapping.size();
     validate(*f);
     return gguf_file(std::move(f));
 }
@@ -843,7 +816,7 @@ std::span<const std::byte> gguf_file::data(std::string_view name) const {
 
 void gguf_file::release(std::string_view name) const {
     const auto bytes = data(name);
-    if (impl_->map != nullptr && !bytes.empty())
+    if (impl_->mapping.mapped() && !bytes.empty())
         detail::release_pages(bytes.data(), bytes.data() + bytes.size());
 }
 

@@ -3,7 +3,7 @@
 
 #include "hone/core/atomic_file.hpp"
 #include "hone/core/error.hpp"
-#include "release_pages.hpp"
+#include "mapped_file.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -25,8 +25,7 @@ namespace hone::io {
 
 struct safetensors_file::impl {
     std::string source;
-    void* map = nullptr; // mmap'ed file, or null
-    std::size_t map_size = 0;
+    detail::mapped_file mapping;  // open()'s file, or none
     std::vector<std::byte> owned; // parse()'s copy
     const std::byte* file = nullptr;
     std::uint64_t file_size = 0;
@@ -40,9 +39,6 @@ struct safetensors_file::impl {
     impl() = default;
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
-    ~impl() {
-        if (map != nullptr) ::munmap(map, map_size);
-    }
 };
 
 namespace {
@@ -263,32 +259,9 @@ safetensors_file::safetensors_file(std::shared_ptr<const impl> state) noexcept
 safetensors_file safetensors_file::open(const std::filesystem::path& path) {
     auto f = std::make_shared<impl>();
     f->source = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        fail(status::io_error,
-             fmt::format("safetensors '{}': cannot open: {}", f->source, std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        const int err = errno;
-        ::close(fd);
-        fail(status::io_error, fmt::format("safetensors '{}': not a regular file{}", f->source,
-                                           err ? std::string(": ") + std::strerror(err) : ""));
-    }
-    f->file_size = static_cast<std::uint64_t>(st.st_size);
-    if (f->file_size > 0) {
-        void* p =
-            ::mmap(nullptr, static_cast<std::size_t>(f->file_size), PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            fail(status::io_error, fmt::format("safetensors '{}': cannot map {} bytes: {}",
-                                               f->source, f->file_size, std::strerror(err)));
-        }
-        f->map = p;
-        f->map_size = static_cast<std::size_t>(f->file_size);
-        f->file = static_cast<const std::byte*>(p);
-    }
-    ::close(fd);
+    f->mapping = detail::mapped_file::open(path, "safetensors");
+    f->file = f->mapping.data();
+    f->file_size = f->mapping.size();
     validate(*f);
     return safetensors_file(std::move(f));
 }
@@ -351,7 +324,7 @@ tensor safetensors_file::take(std::string_view name) const {
     for (std::uint64_t at = t.begin; at < t.end; at += step) {
         const std::uint64_t n = std::min(step, t.end - at);
         std::memcpy(dst + (at - t.begin), impl_->buffer + at, static_cast<std::size_t>(n));
-        if (impl_->map != nullptr)
+        if (impl_->mapping.mapped())
             detail::release_pages(impl_->buffer + at, impl_->buffer + at + n);
     }
     release(name); // the pages shared by two steps
@@ -360,7 +333,7 @@ tensor safetensors_file::take(std::string_view name) const {
 
 void safetensors_file::release(std::string_view name) const {
     const auto& t = info(name);
-    if (impl_->map == nullptr) return; // parse()'s copy: nothing mapped
+    if (!impl_->mapping.mapped()) return; // parse()'s copy: nothing mapped
     detail::release_pages(impl_->buffer + t.begin, impl_->buffer + t.end);
 }
 const safetensors_metadata& safetensors_file::metadata() const noexcept { return impl_->metadata; }
