@@ -696,10 +696,10 @@ checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& o) 
     c.validation = out.validation;
     c.policy = o.policy;
     c.decision = out.decision;
-    for (const auto& f : out.quantized.outputs)
-        c.artifacts.push_back(f.path);
-    for (const auto& shard : ckpt.shards())
-        c.artifacts.push_back(shard);
+    // Hashed once already, by quantize_checkpoint: the outputs, then every shard.
+    c.hashed_artifacts = out.quantized.outputs;
+    c.hashed_artifacts.insert(c.hashed_artifacts.end(), out.quantized.shards.begin(),
+                              out.quantized.shards.end());
     c.ledger = o.ledger;
     c.actor = o.actor;
     c.key = key ? &*key : nullptr;

@@ -142,6 +142,7 @@ concluded conclude_record(const conclusion& c) {
         r.actor = c.actor;
         for (const auto& a : c.artifacts)
             r.artifacts.push_back(hash_file(a));
+        r.artifacts.insert(r.artifacts.end(), c.hashed_artifacts.begin(), c.hashed_artifacts.end());
         r.recipe = c.recipe;
         r.data = c.data;
         r.metrics = c.validation.to_json();

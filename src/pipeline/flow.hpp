@@ -73,7 +73,10 @@ struct HONE_EXPORT conclusion {
     hone::policy policy;
     hone::decision decision;
     std::vector<std::filesystem::path> artifacts; ///< candidate files, already written
-    std::filesystem::path ledger;                 ///< empty = no record
+    /// Files already hashed by the caller (recorded after `artifacts`, not read again: a
+    /// checkpoint's shards can be hundreds of GB).
+    std::vector<artifact_ref> hashed_artifacts;
+    std::filesystem::path ledger; ///< empty = no record
     std::string actor = "hone";
     const signing_key* key = nullptr;
     std::string data = "null"; ///< data_json() of the evaluation (and calibration) sets
