@@ -352,8 +352,10 @@ checkpoint_tensor_report report_from_json(const json& j) {
 
 // Commits piece i: the hidden states after it first, then its reports (the commit mark); the
 // hidden states of the piece before are then no longer needed.
-void commit_piece(const fs::path& work, std::int64_t i, const piece_writer& p,
-                  const tensor& hidden) {
+// Commits piece i. The hidden states before it are dropped, unless piece i is the first of
+// its rank's range (`first`): the rank before may still need to send them again on a resume.
+void commit_piece(const fs::path& work, std::int64_t i, const piece_writer& p, const tensor& hidden,
+                  std::int64_t first) {
     if (present(hidden)) {
         const io::safetensors_entry h[] = {{"hidden", hidden.view()}};
         io::save_safetensors(work / hidden_file(i), h);
@@ -362,7 +364,7 @@ void commit_piece(const fs::path& work, std::int64_t i, const piece_writer& p,
     for (const auto& r : p.reports)
         reports.push_back(report_json(r));
     write_file_atomic(work / piece_reports(i), reports.dump(1) + "\n");
-    if (i > 0) fs::remove(work / hidden_file(i - 1));
+    if (i > first) fs::remove(work / hidden_file(i - 1));
 }
 
 // The work folder's identity: what the pieces were computed from.
@@ -402,6 +404,56 @@ void open_work_folder(const fs::path& work, const json& state) {
     }
     fs::create_directories(work);
     write_file_atomic(state_file, state.dump(2) + "\n");
+}
+
+// ---- across ranks ------------------------------------------------------------------------------
+
+json artifacts_json(const std::vector<artifact_ref>& refs) {
+    json a = json::array();
+    for (const auto& r : refs)
+        a.push_back({{"path", r.path}, {"sha256", r.sha256}, {"bytes", r.bytes}});
+    return a;
+}
+
+std::vector<artifact_ref> artifacts_from_json(const json& a) {
+    std::vector<artifact_ref> refs;
+    for (const auto& r : a)
+        refs.push_back({r.at("path").get<std::string>(), r.at("sha256").get<std::string>(),
+                        r.at("bytes").get<std::uint64_t>()});
+    return refs;
+}
+
+std::vector<std::byte> bytes_of(const std::string& text) {
+    const auto b = std::as_bytes(std::span(text));
+    return {b.begin(), b.end()};
+}
+
+json json_of(const std::vector<std::byte>& bytes) {
+    return json::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// The shards' hashes: each rank hashes its share (a full read of a large checkpoint), every
+// rank gets all of them.
+std::vector<artifact_ref> hash_shards(const std::vector<fs::path>& shards, process_group* group) {
+    const auto [first, last] = rank_range(static_cast<std::int64_t>(shards.size()),
+                                          group ? group->rank() : 0, group ? group->size() : 1);
+    std::vector<artifact_ref> mine;
+    for (auto i = first; i < last; ++i)
+        mine.push_back(hash_file(shards[static_cast<std::size_t>(i)]));
+    if (!group) return mine;
+    std::vector<artifact_ref> all;
+    for (const auto& part : all_gather(*group, bytes_of(artifacts_json(mine).dump()))) {
+        const auto refs = artifacts_from_json(json_of(part));
+        all.insert(all.end(), refs.begin(), refs.end());
+    }
+    return all;
+}
+
+// Rank 0's outputs on every rank, once rank 0 has written them.
+std::vector<artifact_ref> shared_outputs(process_group& group,
+                                         const std::vector<artifact_ref>& outputs) {
+    const std::string mine = group.rank() == 0 ? artifacts_json(outputs).dump() : "[]";
+    return artifacts_from_json(json_of(all_gather(group, bytes_of(mine)).front()));
 }
 
 std::uint32_t file_type_of(io::gguf_type t) {
@@ -546,43 +598,62 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
         return quantize_weight(c, name, w, type, importance);
     };
 
+    process_group* const group = o.group;
+    const int rank = group ? group->rank() : 0, ranks = group ? group->size() : 1;
     checkpoint_quantize_result result;
-    for (const auto& shard : ckpt.shards()) {
-        result.shards.push_back(hash_file(shard));
-        result.checkpoint_bytes += result.shards.back().bytes;
-    }
+    result.shards = hash_shards(ckpt.shards(), group);
+    for (const auto& shard : result.shards)
+        result.checkpoint_bytes += shard.bytes;
     if (calibrated)
         result.calibration_sha256 = sha256_hex(std::string_view(
             static_cast<const char*>(o.calibration.data()), o.calibration.nbytes()));
     const std::int64_t pieces = c.num_hidden_layers + 2;
     result.pieces = pieces;
     const fs::path work = o.work_dir.empty() ? fs::path(o.out.string() + ".work") : o.work_dir;
-    open_work_folder(work, work_state(o, result, pieces));
+    // Rank 0 makes (or checks) the work folder before the others check it.
+    if (rank == 0) open_work_folder(work, work_state(o, result, pieces));
+    if (group) all_gather(*group, {});
+    if (rank != 0) open_work_folder(work, work_state(o, result, pieces));
 
-    // Resume after the last committed piece.
-    std::int64_t next = 0;
-    while (next < pieces && fs::exists(work / piece_reports(next)))
+    // This rank's pieces resume after their last committed one; the hidden states before the
+    // first piece to make come from the work folder, or from the rank before (which always
+    // sends what it has after its range, empty when it has none).
+    const auto [first, last] = rank_range(pieces, rank, ranks);
+    std::int64_t next = first;
+    while (next < last && fs::exists(work / piece_reports(next)))
         ++next;
     tensor hidden;
-    if (calibrated && next > 0 && next < pieces) {
+    if (rank > 0) {
+        const std::vector<std::byte> sent = group->receive(rank - 1);
+        if (next == first && !sent.empty())
+            hidden = io::safetensors_file::parse(
+                         sent, fmt::format("hidden states from rank {}", rank - 1))
+                         .read("hidden");
+    }
+    if (calibrated && next > first && (next < last || rank + 1 < ranks)) {
         const fs::path h = work / hidden_file(next - 1);
-        if (!fs::exists(h))
+        if (fs::exists(h))
+            hidden = io::safetensors_file::open(h).read("hidden");
+        else if (next < last)
             fail(status::invalid_argument,
                  fmt::format("work folder {}: piece {} is committed but {} is missing; delete "
                              "the folder to start over",
                              work.string(), next - 1, h.filename().string()));
-        hidden = io::safetensors_file::open(h).read("hidden");
     }
-    result.pieces_resumed = next;
+    if (calibrated && next == first && first > 0 && next < last && !present(hidden))
+        fail(status::invalid_argument,
+             fmt::format("quantize_checkpoint: rank {} has no hidden states after piece {} "
+                         "(work folder {}); delete the folder to start over",
+                         rank, first - 1, work.string()));
     auto report = [&](std::int64_t i, bool resumed) {
         if (o.progress && !o.progress(checkpoint_progress{i, pieces, resumed}))
             fail(status::cancelled,
                  fmt::format("quantize_checkpoint: stopped after piece {} of {}; {} resumes", i + 1,
                              pieces, work.string()));
     };
-    for (std::int64_t i = 0; i < next; ++i)
+    for (std::int64_t i = first; i < next; ++i)
         report(i, true);
-    for (std::int64_t i = next; i < pieces; ++i) {
+    for (std::int64_t i = next; i < last; ++i) {
         piece_writer out{work / piece_folder(i), encode, {}, {}};
         fs::remove_all(out.folder); // a piece a kill interrupted starts over
         fs::create_directories(out.folder);
@@ -592,20 +663,45 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
             head_piece(ckpt, c, hidden, out);
         else
             hidden = block_piece(ckpt, c, i - 1, o, hidden, out);
-        commit_piece(work, i, out, hidden);
+        commit_piece(work, i, out, hidden, first);
         report(i, false);
     }
+    if (rank + 1 < ranks) {
+        std::string bytes;
+        if (calibrated && present(hidden)) {
+            const io::safetensors_entry h[] = {{"hidden", hidden.view()}};
+            bytes = io::serialize_safetensors(h);
+        }
+        group->send(rank + 1, std::as_bytes(std::span(bytes)));
+    }
+    hidden = tensor();
 
+    // Every rank's pieces are committed once every rank gets here.
+    const std::int64_t mine = next - first;
+    std::int64_t resumed = mine;
+    if (group) {
+        resumed = 0;
+        for (const auto& part : all_gather(*group, std::as_bytes(std::span(&mine, 1)))) {
+            std::int64_t r = 0;
+            std::memcpy(&r, part.data(), std::min(part.size(), sizeof r));
+            resumed += r;
+        }
+    }
+    result.pieces_resumed = resumed;
     for (std::int64_t i = 0; i < pieces; ++i)
         for (const auto& r : json::parse(read_file(work / piece_reports(i))))
             result.tensors.push_back(report_from_json(r));
-    if (o.format == checkpoint_format::gguf)
-        write_gguf_file(o.out, kv, work, pieces, result);
-    else
-        write_checkpoint_folder(o.checkpoint, o.out, config_out, work, pieces, result);
+    if (rank == 0) {
+        if (o.format == checkpoint_format::gguf)
+            write_gguf_file(o.out, kv, work, pieces, result);
+        else
+            write_checkpoint_folder(o.checkpoint, o.out, config_out, work, pieces, result);
+        fs::remove_all(work);
+    }
+    // The other ranks learn the outputs (and that they exist) from rank 0.
+    if (group) result.outputs = shared_outputs(*group, result.outputs);
     for (const auto& f : result.outputs)
         result.output_bytes += f.bytes;
-    fs::remove_all(work);
     return result;
 }
 
@@ -671,9 +767,12 @@ checkpoint_optimize_outcome optimize_checkpoint(checkpoint_optimize_options& o) 
     v.batch_size = o.batch;
     v.latency_batch_sizes = {};
     v.per_class_slices = false;
+    v.group = o.quantize.group;
     out.validation = validate(baseline, candidate, evaluation_of(eval), v);
     out.decision = decide(o.policy, out.validation.comparison);
 
+    // One record and report, from rank 0.
+    if (o.quantize.group && o.quantize.group->rank() != 0) return out;
     pipeline::conclusion c;
     c.model = o.quantize.checkpoint.string();
     json tensor_types = json::object();

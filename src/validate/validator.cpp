@@ -11,6 +11,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
+#include <type_traits>
 
 namespace hone {
 
@@ -206,6 +208,30 @@ validation_report compare_classes(runner& baseline, runner& candidate, const eva
     return r;
 }
 
+// Every rank's per-sequence sums, in rank (= sequence) order: exact, as the sums travel as
+// their bytes.
+std::vector<lm_sequence_stats>
+gathered(process_group& group, const std::vector<lm_sequence_stats>& mine, std::int64_t sequences) {
+    static_assert(std::is_trivially_copyable_v<lm_sequence_stats>);
+    const auto bytes = std::as_bytes(std::span(mine));
+    std::vector<lm_sequence_stats> all;
+    all.reserve(static_cast<std::size_t>(sequences));
+    for (const auto& part : all_gather(group, bytes)) {
+        if (part.size() % sizeof(lm_sequence_stats) != 0)
+            fail(status::internal, "validate: a rank sent a partial sequence record");
+        const std::size_t count = part.size() / sizeof(lm_sequence_stats);
+        const std::size_t at = all.size();
+        all.resize(at + count);
+        std::memcpy(all.data() + at, part.data(), part.size());
+    }
+    if (static_cast<std::int64_t>(all.size()) != sequences)
+        fail(status::internal,
+             fmt::format("validate: the ranks' sums cover {} sequences, not {} (ranks given "
+                         "different evaluation data?)",
+                         all.size(), sequences));
+    return all;
+}
+
 // Language models: next-token predictions on token sequences [N, seq] (i64), paired per
 // sequence (hone/validate/language_model.hpp); the comparison's accuracy is next-token accuracy.
 validation_report compare_next_tokens(runner& baseline, runner& candidate,
@@ -217,9 +243,14 @@ validation_report compare_next_tokens(runner& baseline, runner& candidate,
              fmt::format("validate: token sequences of '{}' are {}; a language model's "
                          "evaluation set is [sequences, tokens] of i64",
                          data.name, in.dims().to_string()));
+    // With a process group, this rank runs its range of whole batches.
+    const std::int64_t batches = (n + o.batch_size - 1) / o.batch_size;
+    const auto [first_batch, last_batch] =
+        o.group ? rank_range(batches, o.group->rank(), o.group->size())
+                : std::pair<std::int64_t, std::int64_t>{0, batches};
     std::vector<lm_sequence_stats> sums;
-    for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
-        const std::int64_t end = std::min(n, begin + o.batch_size);
+    for (std::int64_t b = first_batch; b < last_batch; ++b) {
+        const std::int64_t begin = b * o.batch_size, end = std::min(n, begin + o.batch_size);
         const auto batch = in.slice(0, begin, end);
         const tensor out_base = baseline.run(batch);
         const tensor out_cand = candidate.run(batch);
@@ -234,6 +265,7 @@ validation_report compare_next_tokens(runner& baseline, runner& candidate,
         const auto part = lm_sequence_statistics(out_base.view(), out_cand.view(), targets.view());
         sums.insert(sums.end(), part.begin(), part.end());
     }
+    if (o.group) sums = gathered(*o.group, sums, n);
     lm_metrics_options lo;
     lo.confidence = o.confidence;
     lo.resamples = o.bootstrap_resamples;

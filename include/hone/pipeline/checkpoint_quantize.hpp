@@ -35,9 +35,22 @@
 // pieces are deterministic (same bytes at any thread count), so the GGUF is byte-identical to
 // an uninterrupted run's. A work folder from other inputs is refused (invalid_argument, naming
 // what differs): delete it to start over.
+//
+// Across ranks (options.group): rank r of R takes the contiguous pieces rank_range(L + 2, r, R)
+// (hone/core/process_group.hpp) and the shards' hashing is split alike. With calibration the
+// ranks form a pipeline: rank r receives the hidden states after the pieces before its range
+// from rank r − 1 as a message, makes its pieces and sends its hidden states on to r + 1 —
+// sequential calibration makes each rank wait for the one before; without calibration the
+// ranks work at once. Every rank writes its pieces into the one work folder (shared: one
+// machine, or a shared file system), rank 0 assembles the output once all are committed, and
+// every rank's result then names it (`tensors` and `outputs` on every rank). The output is
+// byte-identical to one process's, and resuming works per rank (a rank keeps the hidden
+// states before its first piece until the run ends). optimize_checkpoint with a group splits
+// the evaluation too (validator_options::group); rank 0 alone writes the record and report.
 #pragma once
 
 #include "hone/core/export.hpp"
+#include "hone/core/process_group.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/io/compressed_tensors.hpp"
 #include "hone/io/digest.hpp"
@@ -83,6 +96,9 @@ struct checkpoint_quantize_options {
     /// Called after each piece; returning false stops the run (status cancelled), leaving the
     /// work folder for a later run to resume.
     std::function<bool(const checkpoint_progress&)> progress;
+    /// Several processes (e.g. `mpirun -np 2`, hone/mpi/mpi_process_group.hpp), every rank
+    /// calling with the same options: see "Across ranks" above. nullptr: this process alone.
+    process_group* group = nullptr;
 };
 
 /// One tensor of the output.

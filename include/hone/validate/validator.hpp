@@ -16,6 +16,7 @@
 #pragma once
 
 #include "hone/core/export.hpp"
+#include "hone/core/process_group.hpp"
 #include "hone/data/data_spec.hpp"
 #include "hone/data/dataset.hpp"
 #include "hone/graph/runner.hpp"
@@ -57,6 +58,12 @@ struct validator_options {
     int repeats = 30; ///< paired timed runs per batch size (30 gives a 95% median interval
                       ///< between the 10th and 21st of the sorted ratios)
     int top_k = 5;
+    /// Language models (token inputs) only: the evaluation batches are split across the
+    /// group's ranks (contiguous ranges of whole batches, hone::rank_range), each rank runs its
+    /// own and the per-sequence sums are gathered on every rank in sequence order, so every
+    /// rank gets the report one process would (same batches, same bytes). Latency is then
+    /// measured on each rank alone. nullptr: all batches here.
+    process_group* group = nullptr;
 };
 
 struct slice_report {
