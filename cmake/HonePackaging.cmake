@@ -1,13 +1,21 @@
 # cmake --install: headers, the library, honeConfig.cmake (+ version file) and hone.pc.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS hone EXPORT honeTargets
+# hone_mpi (hone/mpi/mpi_process_group.hpp) when MPI was found: hone::hone_mpi.
+set(hone_installed_libraries hone)
+set(hone_skipped_headers "")
+if(TARGET hone_mpi)
+  list(APPEND hone_installed_libraries hone_mpi)
+else()
+  set(hone_skipped_headers PATTERN mpi EXCLUDE)
+endif()
+install(TARGETS ${hone_installed_libraries} EXPORT honeTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/hone DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
+  FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp" ${hone_skipped_headers})
 
 set(HONE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/hone)
 install(EXPORT honeTargets NAMESPACE hone:: DESTINATION ${HONE_CMAKE_DIR})

@@ -2056,6 +2056,26 @@ HONE_API void hone_optimize_result_destroy(hone_optimize_result* result);
  * checkpoint on the held-out token ids `eval` (perplexity, mean KL, top-1 agreement, per slice,
  * with intervals), decided by the policy's language-model gates and recorded in `ledger` with
  * every output file's and checkpoint shard's SHA-256 (`hone checkpoint quantize`). */
+/* Several processes (ranks) sharing one run (hone/core/process_group.hpp, docs/scale.md): the
+ * caller's transport as two callbacks, e.g. over MPI_Send/MPI_Recv. Every rank calls
+ * hone_checkpoint_quantize with the same params, each with its own group: the ranks take
+ * contiguous ranges of the checkpoint's pieces (the calibration hidden states passed from rank
+ * to rank) and of the evaluation batches; rank 0 writes the output, the record and the report;
+ * every rank's summary holds the same figures. The output is byte-identical to one process's.
+ * Messages between two ranks must arrive in the order sent. */
+typedef struct hone_process_group {
+    size_t struct_size; /* sizeof(hone_process_group) */
+    int rank;           /* this process: 0 <= rank < size */
+    int size;           /* the number of ranks, >= 1 */
+    void* context;      /* passed to the callbacks */
+    /* Sends `bytes` bytes (possibly 0) to rank `to`, returning when `data` may be reused; 0 on
+     * success, anything else fails the run with HONE_ERROR_IO. */
+    int (*send)(void* context, int to, const void* data, size_t bytes);
+    /* The next message from rank `from`, blocking until it arrives: *data a buffer from malloc
+     * (hone frees it with free(); NULL for an empty message), *bytes its size; 0 on success. */
+    int (*receive)(void* context, int from, void** data, size_t* bytes);
+} hone_process_group;
+
 typedef struct hone_checkpoint_params {
     size_t struct_size;     /* sizeof(hone_checkpoint_params), set by _init */
     const char* checkpoint; /* the checkpoint folder (required) */
@@ -2077,6 +2097,8 @@ typedef struct hone_checkpoint_params {
     const char* actor;      /* NULL = "hone" */
     const char* key_path;   /* Ed25519 PEM private key; NULL = unsigned record */
     int64_t batch;          /* 16: sequences per run */
+    const hone_process_group* group; /* NULL: this process alone (a later field: read only
+                                        when struct_size covers it) */
 } hone_checkpoint_params;
 
 HONE_API hone_status hone_checkpoint_params_init(hone_checkpoint_params* params);

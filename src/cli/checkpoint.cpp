@@ -8,12 +8,50 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <optional>
+
+#ifdef HONE_WITH_MPI
+#include <hone/mpi/mpi_process_group.hpp>
+#endif
+
 namespace hone::cli {
 
 namespace {
 
-int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c) {
+// Started by mpirun with several ranks: every rank runs this command with the same arguments,
+// each does its share (quantize_checkpoint's pieces, the evaluation's batches) and rank 0
+// prints and records. A rank that fails prints its error and ends the whole job.
+int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c, process_group* group);
+
+int run_checkpoint_command(const checkpoint_cli_options& a, console& c) {
+#ifdef HONE_WITH_MPI
+    if (mpi_process_group::launched_with_ranks()) {
+        mpi_process_group group;
+        try {
+            return run_checkpoint_quantize(a, c, &group);
+        } catch (const std::exception& e) {
+            c.err << fmt::format("hone: error (rank {} of {}): {}\n", group.rank(), group.size(),
+                                 e.what());
+            c.err.flush();
+            group.abort(1);
+        }
+    }
+#else
+    if (const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE"); ranks && std::atoi(ranks) > 1)
+        fail(status::unsupported, "hone checkpoint quantize was started by mpirun with several "
+                                  "ranks, but this hone was built without MPI (install "
+                                  "libopenmpi-dev and build again)");
+#endif
+    return run_checkpoint_quantize(a, c, nullptr);
+}
+
+int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c, process_group* group) {
+    const int rank = group ? group->rank() : 0;
+    const std::string who =
+        group ? fmt::format("rank {} of {}: ", rank, group->size()) : std::string();
     checkpoint_optimize_options o;
+    o.quantize.group = group;
     o.quantize.checkpoint = a.folder;
     o.quantize.out = a.out;
     o.quantize.work_dir = a.work;
@@ -34,8 +72,8 @@ int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c) {
     }
     o.quantize.sequential = !a.no_sequential;
     if (!c.quiet)
-        o.quantize.progress = [&c](const checkpoint_progress& p) {
-            c.err << fmt::format("hone: piece {}/{} {}\n", p.piece + 1, p.pieces,
+        o.quantize.progress = [&c, &who](const checkpoint_progress& p) {
+            c.err << fmt::format("hone: {}piece {}/{} {}\n", who, p.piece + 1, p.pieces,
                                  p.resumed ? "(resumed from the work folder)" : "quantized");
             return true;
         };
@@ -50,6 +88,7 @@ int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c) {
     o.actor = a.actor;
     o.key = a.key;
     const checkpoint_optimize_outcome r = optimize_checkpoint(o);
+    if (rank != 0) return exit_code_for(r.decision.verdict); // rank 0 prints
 
     const auto& lm = r.validation.language_model;
     if (c.json) {
@@ -122,7 +161,7 @@ void add_checkpoint_command(CLI::App& app, checkpoint_cli_options& o,
     s->add_option("--actor", o.actor, "Who makes the change")->capture_default_str();
     s->footer("DATA: TOKENS.npy (int64 [sequences, tokens]) or TEXT.txt with --input-shape N, "
               "optionally :N. Stopped runs resume from the work folder.");
-    s->callback([&] { action = [&](console& c) { return run_checkpoint_quantize(o, c); }; });
+    s->callback([&] { action = [&](console& c) { return run_checkpoint_command(o, c); }; });
 }
 
 } // namespace hone::cli

@@ -615,17 +615,23 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
     if (group) all_gather(*group, {});
     if (rank != 0) open_work_folder(work, work_state(o, result, pieces));
 
-    // This rank's pieces resume after their last committed one; the hidden states before the
-    // first piece to make come from the work folder, or from the rank before (which always
-    // sends what it has after its range, empty when it has none).
+    // This rank's pieces resume after their last committed one. With calibration, the hidden
+    // states before the first piece to make come from the work folder, or from the rank before:
+    // each rank sends what it has after its range to the next (empty when it has none), and a
+    // rank waits for that message first only when it needs it (or passes it on: an empty
+    // range); otherwise it takes it at the end. Without calibration no messages pass and the
+    // ranks work at once.
     const auto [first, last] = rank_range(pieces, rank, ranks);
     std::int64_t next = first;
     while (next < last && fs::exists(work / piece_reports(next)))
         ++next;
+    const bool pass_hidden = calibrated && ranks > 1;
     tensor hidden;
-    if (rank > 0) {
+    bool received = false;
+    if (pass_hidden && rank > 0 && next == first) {
         const std::vector<std::byte> sent = group->receive(rank - 1);
-        if (next == first && !sent.empty())
+        received = true;
+        if (!sent.empty())
             hidden = io::safetensors_file::parse(
                          sent, fmt::format("hidden states from rank {}", rank - 1))
                          .read("hidden");
@@ -666,9 +672,10 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
         commit_piece(work, i, out, hidden, first);
         report(i, false);
     }
-    if (rank + 1 < ranks) {
+    if (pass_hidden && rank > 0 && !received) (void)group->receive(rank - 1);
+    if (pass_hidden && rank + 1 < ranks) {
         std::string bytes;
-        if (calibrated && present(hidden)) {
+        if (present(hidden)) {
             const io::safetensors_entry h[] = {{"hidden", hidden.view()}};
             bytes = io::serialize_safetensors(h);
         }

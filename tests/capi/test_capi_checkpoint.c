@@ -1,9 +1,12 @@
 /* Language-model checkpoints through the C ABI: hone_checkpoint_quantize on the language-model
  * fixture's checkpoint (tests/fixtures/lm/hf) to GGUF Q8_0 and to compressed-tensors int8,
- * each validated, decided and recorded; bad parameters refused by name. */
+ * each validated, decided and recorded; the same run on two ranks (threads, messages through
+ * hone_process_group's callbacks) writing the same bytes and figures; bad parameters refused
+ * by name. */
 #define _POSIX_C_SOURCE 200809L
 #include <hone/hone.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,86 @@ static int find_lm(void) {
         if (access(probe, R_OK) == 0) return 1;
         if (dir[0] == '\0') return 0;
     }
+}
+
+/* Two ranks as threads: a queue of messages per (from, to), under one lock. */
+typedef struct message {
+    struct message* next;
+    void* data;
+    size_t bytes;
+} message;
+static pthread_mutex_t box_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t box_ready = PTHREAD_COND_INITIALIZER;
+static message* box_head[2][2]; /* [from][to] */
+static message* box_tail[2][2];
+
+static int thread_send(void* context, int to, const void* data, size_t bytes) {
+    const int from = *(const int*)context;
+    message* m = malloc(sizeof *m);
+    if (!m) return -1;
+    m->next = NULL;
+    m->bytes = bytes;
+    m->data = bytes ? malloc(bytes) : NULL;
+    if (bytes && !m->data) {
+        free(m);
+        return -1;
+    }
+    if (bytes) memcpy(m->data, data, bytes);
+    pthread_mutex_lock(&box_lock);
+    if (box_tail[from][to])
+        box_tail[from][to]->next = m;
+    else
+        box_head[from][to] = m;
+    box_tail[from][to] = m;
+    pthread_cond_broadcast(&box_ready);
+    pthread_mutex_unlock(&box_lock);
+    return 0;
+}
+
+static int thread_receive(void* context, int from, void** data, size_t* bytes) {
+    const int to = *(const int*)context;
+    message* m;
+    pthread_mutex_lock(&box_lock);
+    while (!box_head[from][to])
+        pthread_cond_wait(&box_ready, &box_lock);
+    m = box_head[from][to];
+    box_head[from][to] = m->next;
+    if (!m->next) box_tail[from][to] = NULL;
+    pthread_mutex_unlock(&box_lock);
+    *data = m->data;
+    *bytes = m->bytes;
+    free(m);
+    return 0;
+}
+
+typedef struct rank_run {
+    int rank;
+    hone_process_group group;
+    hone_checkpoint_params params;
+    hone_checkpoint_summary summary;
+    hone_status status;
+} rank_run;
+
+static void* run_rank(void* arg) {
+    rank_run* r = arg;
+    r->status = hone_checkpoint_quantize(&r->params, &r->summary);
+    return NULL;
+}
+
+/* 1 when the two files hold the same bytes. */
+static int same_file(const char* a, const char* b) {
+    FILE* fa = fopen(a, "rb");
+    FILE* fb = fopen(b, "rb");
+    int same = fa && fb, ca, cb;
+    while (same) {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+        if (ca != cb) same = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
 }
 
 int main(void) {
@@ -67,6 +150,48 @@ int main(void) {
     CHECK(s.perplexity_change > -0.01 && s.perplexity_change < 0.01);
     CHECK(s.mean_kl >= 0 && s.mean_kl < 0.001 && s.top1_agreement > 0.98);
     CHECK(stat(out, &st) == 0 && (uint64_t)st.st_size == s.output_bytes);
+
+    /* The same run on two ranks: the same GGUF bytes and figures; rank 0 records. */
+    {
+        rank_run ranks[2];
+        pthread_t threads[2];
+        char ranks_out[512], ranks_ledger[512];
+        int r;
+        snprintf(ranks_out, sizeof ranks_out, "%s/ranks.gguf", tmp);
+        snprintf(ranks_ledger, sizeof ranks_ledger, "%s/ranks.jsonl", tmp);
+        for (r = 0; r < 2; ++r) {
+            ranks[r].rank = r;
+            ranks[r].group.struct_size = sizeof ranks[r].group;
+            ranks[r].group.rank = r;
+            ranks[r].group.size = 2;
+            ranks[r].group.context = &ranks[r].rank;
+            ranks[r].group.send = thread_send;
+            ranks[r].group.receive = thread_receive;
+            ranks[r].params = p;
+            ranks[r].params.out = ranks_out;
+            ranks[r].params.ledger = ranks_ledger;
+            ranks[r].params.group = &ranks[r].group;
+            memset(&ranks[r].summary, 0, sizeof ranks[r].summary);
+            ranks[r].summary.struct_size = sizeof ranks[r].summary;
+            CHECK(pthread_create(&threads[r], NULL, run_rank, &ranks[r]) == 0);
+        }
+        for (r = 0; r < 2; ++r)
+            CHECK(pthread_join(threads[r], NULL) == 0);
+        for (r = 0; r < 2; ++r) {
+            CHECK(ranks[r].status == HONE_OK);
+            CHECK(ranks[r].summary.verdict == s.verdict);
+            CHECK(ranks[r].summary.perplexity_change == s.perplexity_change);
+            CHECK(ranks[r].summary.mean_kl == s.mean_kl);
+            CHECK(ranks[r].summary.output_bytes == s.output_bytes);
+        }
+        CHECK(ranks[0].summary.record_seq == 1 && ranks[1].summary.record_seq == -1);
+        CHECK(same_file(out, ranks_out));
+
+        /* A group that names no rank of itself is refused by name. */
+        ranks[0].group.rank = 2;
+        CHECK_FAILS(hone_checkpoint_quantize(&ranks[0].params, &ranks[0].summary),
+                    HONE_ERROR_INVALID_ARGUMENT, "params->group");
+    }
 
     /* compressed-tensors int8 per channel into a folder, recorded after the GGUF's record. */
     snprintf(out, sizeof out, "%s/int8", tmp);
