@@ -2,10 +2,13 @@
 
 #include "hone/core/half.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <new>
+#include <sys/mman.h>
 
 namespace hone {
 
@@ -205,23 +208,78 @@ const_tensor_view make_view(const void* data, std::size_t bytes, dtype type, con
     return {data, type, dims, checked_strides(data, bytes, type, dims, strides)};
 }
 
-void tensor::free_deleter::operator()(void* p) const noexcept { std::free(p); }
+// Tensor storage: each block starts one `alignment` before the data, with a header saying how
+// it was obtained. Blocks of 1 MiB or more are anonymous mappings, unmapped when freed: from
+// malloc they can stay resident after their tensor is gone (glibc serves blocks under its
+// rising mmap threshold, up to 32 MiB, from heaps that a long run fragments: quantizing a
+// checkpoint peaked 73 MB higher that way, docs/scale.md). Mapped pages arrive zeroed and
+// become resident only when written.
+namespace {
+
+// Under AddressSanitizer every block comes from malloc, whose bounds it checks.
+#if defined(__SANITIZE_ADDRESS__)
+#define HONE_TENSOR_MAPPING 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HONE_TENSOR_MAPPING 0
+#endif
+#endif
+#ifndef HONE_TENSOR_MAPPING
+#define HONE_TENSOR_MAPPING 1
+#endif
+constexpr std::size_t mapped_from = HONE_TENSOR_MAPPING ? std::size_t(1) << 20 : SIZE_MAX;
+
+struct block_header {
+    std::size_t mapped_bytes; // the whole mapping, or 0 for a block from aligned_alloc
+};
+static_assert(sizeof(block_header) <= tensor::alignment);
+
+// A zeroed block of `bytes` (a multiple of the alignment) after its header; null on failure.
+std::byte* allocate_block(std::size_t bytes) {
+    const std::size_t total = bytes + tensor::alignment;
+    void* base = nullptr;
+    std::size_t mapped = 0;
+    if (total >= mapped_from) {
+        void* m =
+            ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return nullptr;
+        base = m;
+        mapped = total;
+    } else {
+        base = std::aligned_alloc(tensor::alignment, total);
+        if (base == nullptr) return nullptr;
+        std::memset(base, 0, total);
+    }
+    new (base) block_header{mapped};
+    return static_cast<std::byte*>(base) + tensor::alignment;
+}
+
+} // namespace
+
+void tensor::free_deleter::operator()(void* p) const noexcept {
+    if (p == nullptr) return;
+    void* base = static_cast<std::byte*>(p) - alignment;
+    const std::size_t mapped = static_cast<const block_header*>(base)->mapped_bytes;
+    if (mapped != 0)
+        ::munmap(base, mapped);
+    else
+        std::free(base);
+}
 
 tensor::tensor() : tensor(dtype::f32, shape{0}) {}
 
 tensor::tensor(dtype type, const shape& dims) : dtype_(type), shape_(dims) {
     nbytes_ = storage_bytes(type, dims.numel());
-    if (nbytes_ > std::numeric_limits<std::size_t>::max() - alignment)
+    if (nbytes_ > std::numeric_limits<std::size_t>::max() - 2 * alignment)
         fail(status::out_of_memory, fmt::format("cannot allocate {} bytes", nbytes_));
     const std::size_t rounded =
         std::max<std::size_t>(alignment, (nbytes_ + alignment - 1) / alignment * alignment);
-    void* p = std::aligned_alloc(alignment, rounded);
+    std::byte* p = allocate_block(rounded);
     if (p == nullptr)
         fail(status::out_of_memory,
              fmt::format("cannot allocate {} bytes for a {} tensor of shape {}", nbytes_,
                          name_of(type), dims.to_string()));
-    std::memset(p, 0, rounded);
-    data_.reset(static_cast<std::byte*>(p));
+    data_.reset(p);
 }
 
 tensor tensor::clone() const {

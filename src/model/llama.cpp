@@ -189,7 +189,10 @@ tensor rms_norm(const llama_config& c, const llama_weights& weights, const std::
 tensor linear(const llama_weights& weights, const llama_linear_hook& hook, const std::string& name,
               std::int64_t out, std::int64_t in, const_tensor_view x,
               const_tensor_view residual = {}) {
-    const tensor input = tensor::copy_of(x); // contiguous [batch, seq, in]
+    tensor gathered; // a contiguous copy only when x is strided
+    if (!x.is_contiguous()) gathered = tensor::copy_of(x);
+    const std::span<const float> input =
+        x.is_contiguous() ? x.span<float>() : gathered.span<float>();
     const kernels::linear layer = [&] {
         const tensor w = hook ? hook(name, x) : weights(name);
         check_shape(w, name, shape{out, in});
@@ -199,13 +202,18 @@ tensor linear(const llama_weights& weights, const llama_linear_hook& hook, const
         p.first_rows = x.dims().numel() / in; // one packed layout: the one this run uses
         return kernels::linear(p, w.span<float>());
     }();
-    const std::int64_t rows = input.dims().numel() / in;
+    const std::int64_t rows = x.dims().numel() / in;
     tensor y(dtype::f32, shape{x.dims()[0], x.dims()[1], out});
-    layer.run(input.span<float>().data(), y.span<float>().data(), rows);
+    layer.run(input.data(), y.span<float>().data(), rows);
     if (residual.rank() > 0) {
-        const tensor r = tensor::copy_of(residual);
+        tensor r_copy;
+        if (!residual.is_contiguous()) r_copy = tensor::copy_of(residual);
         auto d = y.span<float>();
-        const auto a = r.span<float>();
+        const auto a = residual.is_contiguous() ? residual.span<float>() : r_copy.span<float>();
+        if (a.size() != d.size())
+            fail(status::shape_mismatch,
+                 fmt::format("llama: {}: residual {} for an output of {}", name,
+                             residual.dims().to_string(), y.dims().to_string()));
         for (std::size_t i = 0; i < d.size(); ++i)
             d[i] += a[i];
     }
