@@ -220,6 +220,7 @@ gathered(process_group& group, const std::vector<lm_sequence_stats>& mine, std::
         if (part.size() % sizeof(lm_sequence_stats) != 0)
             fail(status::internal, "validate: a rank sent a partial sequence record");
         const std::size_t count = part.size() / sizeof(lm_sequence_stats);
+        if (count == 0) continue; // a rank without batches
         const std::size_t at = all.size();
         all.resize(at + count);
         std::memcpy(all.data() + at, part.data(), part.size());
