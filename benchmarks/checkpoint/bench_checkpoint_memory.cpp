@@ -7,8 +7,9 @@
 // quantizing child's peak resident bytes, peak / largest tensor, and (peak − the peak of the
 // same run on a tiny checkpoint) / largest tensor — the figure the design bounds
 // (docs/scale.md). Arguments: blocks, GGUF type, calibration rows of 64 tokens; two runs that
-// differ only in the rows measure what the calibration activations add. Time is reported as
-// measured; it is not the point.
+// differ only in the rows measure what the calibration activations add. The library as a
+// program gets it; MALLOC_MMAP_THRESHOLD_=1048576 measures what `hone checkpoint quantize`
+// gets (it fixes glibc's mmap threshold). Time is reported as measured; it is not the point.
 //   build/benchmarks/bench_checkpoint --benchmark_filter=memory
 #include "../../tests/pipeline/synthetic_llama.hpp"
 

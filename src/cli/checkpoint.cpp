@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <malloc.h>
 #include <optional>
 
 #ifdef HONE_WITH_MPI
@@ -25,6 +26,11 @@ namespace {
 int run_checkpoint_quantize(const checkpoint_cli_options& a, console& c, process_group* group);
 
 int run_checkpoint_command(const checkpoint_cli_options& a, console& c) {
+    // One weight matrix in memory at a time: glibc should hand freed blocks of 1 MiB or more
+    // back at once. By default its threshold rises to 32 MiB as large blocks are freed, and
+    // blocks under it (oneDNN's packed copies of the smaller layers) stay resident in its heaps
+    // after they are freed (docs/scale.md, "Memory").
+    (void)::mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #ifdef HONE_WITH_MPI
     if (mpi_process_group::launched_with_ranks()) {
         mpi_process_group group;

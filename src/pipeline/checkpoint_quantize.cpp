@@ -34,11 +34,19 @@ namespace {
 
 struct quantized_weight {
     checkpoint_tensor_report report;
-    std::string bytes;  // as stored in the output
+    // As stored in the output: u8 [n], a tensor so that 1 MiB or more is its own mapping,
+    // returned to the system when freed (hone/core/tensor.hpp; docs/scale.md, "Memory").
+    tensor bytes;
     tensor dequantized; // the checkpoint's layout: what the engine computes with (or empty:
                         // dequantized_of makes it from the bytes)
     std::int64_t gguf_heads = 0; // q/k rows reordered for llama.cpp's rope
 };
+
+tensor bytes_tensor(std::string_view bytes) {
+    tensor t(dtype::u8, shape{std::int64_t(bytes.size())});
+    if (!bytes.empty()) std::memcpy(t.data(), bytes.data(), bytes.size());
+    return t;
+}
 
 // ‖W − Ŵ‖ / ‖W‖, plain and with each column weighted by its importance.
 void set_errors(checkpoint_tensor_report& r, const tensor& w, const tensor& back,
@@ -89,8 +97,8 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
         q.report.dims.push_back(std::uint64_t(w.dims()[a]));
     if (w.dims().rank() == 1) { // RMSNorm weights stay f32
         q.report.type = "F32";
-        q.bytes.assign(static_cast<const char*>(w.data()), w.nbytes());
-        q.report.bytes = q.bytes.size();
+        q.bytes = bytes_tensor({static_cast<const char*>(w.data()), w.nbytes()});
+        q.report.bytes = q.bytes.nbytes();
         q.dequantized = tensor::copy_of(w.view());
         return q;
     }
@@ -101,9 +109,9 @@ quantized_weight quantize_weight(const llama_config& config, const std::string& 
     const const_tensor_view stored = heads ? permuted.view() : w.view();
     const io::gguf_type type = pick_type(wanted, cols);
     q.report.type = std::string(io::gguf_type_name(type));
-    q.bytes.assign(io::gguf_tensor_bytes(type, q.report.dims), '\0');
-    q.report.bytes = q.bytes.size();
-    const std::span<std::byte> dst(reinterpret_cast<std::byte*>(q.bytes.data()), q.bytes.size());
+    q.bytes = tensor(dtype::u8, shape{std::int64_t(io::gguf_tensor_bytes(type, q.report.dims))});
+    q.report.bytes = q.bytes.nbytes();
+    const std::span<std::byte> dst(static_cast<std::byte*>(q.bytes.data()), q.bytes.nbytes());
     if (type == io::gguf_type::f16) {
         tensor half_bits(dtype::f16, w.dims());
         kernels::convert(stored, half_bits.view());
@@ -147,8 +155,8 @@ tensor dequantized_of(quantized_weight& q) {
         dims.push_back(std::int64_t(*it));
     tensor back(dtype::f32, shape(dims));
     const auto type = io::gguf_type_from_name(q.report.type).value();
-    const std::span<const std::byte> src(reinterpret_cast<const std::byte*>(q.bytes.data()),
-                                         q.bytes.size());
+    const std::span<const std::byte> src(static_cast<const std::byte*>(q.bytes.data()),
+                                         q.bytes.nbytes());
     const std::size_t row_bytes = src.size() / std::size_t(dims[0]);
     for (std::int64_t r = 0; r < dims[0]; ++r)
         decode_row(type, src.subspan(std::size_t(r) * row_bytes, row_bytes),
@@ -184,8 +192,8 @@ quantized_weight pack_for_checkpoint(const io::checkpoint& ckpt, const std::stri
         const io::packed_weight packed = io::pack_weight(w.view(), scheme, importance, name);
         const auto prefix =
             std::string_view(name).substr(0, name.size() - std::string_view("weight").size());
-        q.bytes = io::serialize_safetensors(
-            io::packed_weight_entries(std::string(prefix) + "weight", packed));
+        q.bytes = bytes_tensor(io::serialize_safetensors(
+            io::packed_weight_entries(std::string(prefix) + "weight", packed)));
         q.dequantized = io::unpack_weight(packed, scheme, name);
         q.report.type = scheme_name(scheme);
         set_errors(q.report, w, q.dequantized, importance);
@@ -194,12 +202,13 @@ quantized_weight pack_for_checkpoint(const io::checkpoint& ckpt, const std::stri
         tensor t(stored, w.dims());
         kernels::convert(w.view(), t.view());
         const io::safetensors_entry e[] = {{name, t.view()}};
-        q.bytes = io::serialize_safetensors(e);
+        q.bytes = bytes_tensor(io::serialize_safetensors(e));
         q.dequantized = tensor::copy_of(w.view());
         q.report.type = std::string(io::safetensors_dtype_name(stored));
     }
     q.report.bytes = 0;
-    const auto file = io::safetensors_file::parse(std::as_bytes(std::span(q.bytes)), name);
+    const auto file = io::safetensors_file::parse(
+        {static_cast<const std::byte*>(q.bytes.data()), q.bytes.nbytes()}, name);
     for (const auto& t : file.tensors())
         q.report.bytes += t.end - t.begin;
     return q;
@@ -246,7 +255,8 @@ struct piece_writer {
     std::map<std::string, checkpoint_tensor_report, std::less<>> pending; // made, not yet placed
 
     void store(quantized_weight&& q, bool in_order = true) {
-        write_file_atomic(folder / q.report.name, q.bytes);
+        write_file_atomic(folder / q.report.name,
+                          {static_cast<const char*>(q.bytes.data()), q.bytes.nbytes()});
         if (in_order)
             reports.push_back(q.report);
         else
@@ -703,10 +713,11 @@ checkpoint_quantize_result quantize_checkpoint(const checkpoint_quantize_options
             write_gguf_file(o.out, kv, work, pieces, result);
         else
             write_checkpoint_folder(o.checkpoint, o.out, config_out, work, pieces, result);
-        fs::remove_all(work);
     }
-    // The other ranks learn the outputs (and that they exist) from rank 0.
+    // The other ranks learn the outputs (and that they exist) from rank 0; past this point
+    // every rank has read the reports, so the work folder can go.
     if (group) result.outputs = shared_outputs(*group, result.outputs);
+    if (rank == 0) fs::remove_all(work);
     for (const auto& f : result.outputs)
         result.output_bytes += f.bytes;
     return result;

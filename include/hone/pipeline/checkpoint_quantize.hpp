@@ -18,7 +18,9 @@
 // The GGUF is then assembled from the work folder, tensor by tensor, and the folder removed.
 // Peak memory: about twice the largest weight matrix (as read, and as the GEMM kernel packs
 // it) plus the calibration activations — never a block, never the model (measured by
-// benchmarks/checkpoint/bench_checkpoint_memory.cpp; docs/scale.md).
+// benchmarks/checkpoint/bench_checkpoint_memory.cpp; docs/scale.md). glibc keeps freed blocks
+// under its rising mmap threshold (up to 32 MiB) resident: a program that wants the bound
+// fixes it, as `hone checkpoint quantize` does (mallopt(M_MMAP_THRESHOLD, 1 << 20)).
 //
 // Types: `type` is the type of every weight matrix (Q8_0, Q4_0 or Q4_K). A matrix whose row
 // length is not a multiple of the type's block (256 for Q4_K, 32 for the others) falls back to
