@@ -212,7 +212,7 @@ const_tensor_view make_view(const void* data, std::size_t bytes, dtype type, con
 // it was obtained. Blocks of 1 MiB or more are anonymous mappings, unmapped when freed: from
 // malloc they can stay resident after their tensor is gone (glibc serves blocks under its
 // rising mmap threshold, up to 32 MiB, from heaps that a long run fragments: quantizing a
-// checkpoint peaked 73 MB higher that way, docs/scale.md). Mapped pages arrive zeroed and
+// checkpoint peaked 50 MB higher that way, docs/scale.md). Mapped pages arrive zeroed and
 // become resident only when written.
 namespace {
 
