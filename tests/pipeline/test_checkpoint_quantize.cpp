@@ -4,8 +4,8 @@
 // checkpoint on held-out text; calibration importance lowering the weighted error; a run
 // stopped after a piece and resumed writing the same bytes as an uninterrupted one; work
 // folders from other inputs refused.
-#include "../model/fixture_path.hpp"
 #include "../status_of.hpp"
+#include "lm_checkpoint.hpp"
 #include "synthetic_llama.hpp"
 
 #include <hone/core/threads.hpp>
@@ -19,31 +19,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <unistd.h>
 
 using namespace hone;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path lm_file(const std::string& name) { return test::fixtures_dir() / "lm" / name; }
-
-tensor tokens(const std::string& name, std::int64_t rows) {
-    const auto p = lm_file(name);
-    const tensor all = parse_npy(read_maybe_gzip(p), p.string());
-    return tensor::copy_of(all.view().slice(0, 0, rows));
-}
-
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path = fs::temp_directory_path() /
-               ("hone_test_ckpt_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
+using test::lm_file;
+using test::lm_tokens;
+using test::temp_dir;
 
 std::string file_bytes(const fs::path& p) { return read_file(p); }
 
@@ -99,12 +83,12 @@ TEST_CASE("gguf_llama: names, row order and metadata as llama.cpp reads them") {
 }
 
 TEST_CASE("checkpoint → GGUF Q8_0 with calibration: hone runs the file within 0.3% ppl") {
-    const temp_dir dir("q8");
+    const temp_dir dir("hone_test_ckpt_", "q8");
     checkpoint_quantize_options o;
     o.checkpoint = lm_file("hf");
     o.out = dir.path / "model-q8_0.gguf";
     o.type = io::gguf_type::q8_0;
-    o.calibration = tokens("tokens.calib.npy", 16);
+    o.calibration = lm_tokens("tokens.calib.npy", 16);
     const auto r = quantize_checkpoint(o);
     CHECK(r.pieces == 6);
     CHECK(r.pieces_resumed == 0);
@@ -130,7 +114,7 @@ TEST_CASE("checkpoint → GGUF Q8_0 with calibration: hone runs the file within 
     CHECK(f.info("blk.2.ffn_norm.weight").type == io::gguf_type::f32);
     CHECK(r.output_bytes < r.checkpoint_bytes / 3);
 
-    const auto m = gguf_vs_checkpoint(o.out, o.checkpoint, tokens("tokens.eval.npy", 32));
+    const auto m = gguf_vs_checkpoint(o.out, o.checkpoint, lm_tokens("tokens.eval.npy", 32));
     MESSAGE("Q8_0: Δppl " << m.perplexity_change.value * 100 << "% ["
                           << m.perplexity_change.ci.low * 100 << ", "
                           << m.perplexity_change.ci.high * 100 << "], KL " << m.mean_kl.value
@@ -140,14 +124,14 @@ TEST_CASE("checkpoint → GGUF Q8_0 with calibration: hone runs the file within 
 }
 
 TEST_CASE("checkpoint → GGUF Q4_0: calibration importance lowers the weighted error") {
-    const temp_dir dir("q4");
+    const temp_dir dir("hone_test_ckpt_", "q4");
     checkpoint_quantize_options o;
     o.checkpoint = lm_file("hf");
     o.type = io::gguf_type::q4_k; // rows of 128 and 320: every matrix falls back to Q4_0
     o.out = dir.path / "plain.gguf";
     const auto plain = quantize_checkpoint(o);
     o.out = dir.path / "imatrix.gguf";
-    o.calibration = tokens("tokens.calib.npy", 32);
+    o.calibration = lm_tokens("tokens.calib.npy", 32);
     const auto weighted = quantize_checkpoint(o);
     REQUIRE(plain.tensors.size() == weighted.tensors.size());
     int better = 0, matrices = 0;
@@ -163,7 +147,7 @@ TEST_CASE("checkpoint → GGUF Q4_0: calibration importance lowers the weighted 
     }
     MESSAGE(better << " of " << matrices << " matrices have a lower importance-weighted error");
     CHECK(better == matrices);
-    const tensor eval = tokens("tokens.eval.npy", 32);
+    const tensor eval = lm_tokens("tokens.eval.npy", 32);
     const auto mp = gguf_vs_checkpoint(plain.outputs.at(0).path, o.checkpoint, eval);
     const auto mw = gguf_vs_checkpoint(weighted.outputs.at(0).path, o.checkpoint, eval);
     MESSAGE("Q4_0 plain: Δppl " << mp.perplexity_change.value * 100 << "%, KL " << mp.mean_kl.value
@@ -174,11 +158,11 @@ TEST_CASE("checkpoint → GGUF Q4_0: calibration importance lowers the weighted 
 }
 
 TEST_CASE("checkpoint → GGUF: a stopped run resumes and writes the same bytes") {
-    const temp_dir dir("resume");
+    const temp_dir dir("hone_test_ckpt_", "resume");
     checkpoint_quantize_options o;
     o.checkpoint = lm_file("hf");
     o.type = io::gguf_type::q4_0;
-    o.calibration = tokens("tokens.calib.npy", 8);
+    o.calibration = lm_tokens("tokens.calib.npy", 8);
     o.out = dir.path / "whole.gguf";
     (void)quantize_checkpoint(o);
 
@@ -222,14 +206,14 @@ TEST_CASE("checkpoint → GGUF: a stopped run resumes and writes the same bytes"
 }
 
 TEST_CASE("checkpoint → compressed-tensors int4: a checkpoint folder hone reads back") {
-    const temp_dir dir("ct");
+    const temp_dir dir("hone_test_ckpt_", "ct");
     checkpoint_quantize_options o;
     o.checkpoint = lm_file("hf");
     o.out = dir.path / "int4";
     o.format = checkpoint_format::compressed_tensors;
     o.scheme.bits = 4;
     o.scheme.group_size = 32;
-    o.calibration = tokens("tokens.calib.npy", 16);
+    o.calibration = lm_tokens("tokens.calib.npy", 16);
     const auto r = quantize_checkpoint(o);
     CHECK(!fs::exists(dir.path / "int4.work"));
     CHECK(r.outputs.size() == 6 + 2); // a shard per piece, the index, config.json
@@ -252,7 +236,7 @@ TEST_CASE("checkpoint → compressed-tensors int4: a checkpoint folder hone read
     // Validated as the engine gets it: hone unpacks the folder's tensors.
     const auto ckpt = io::checkpoint::open(o.checkpoint);
     const auto c = llama_config::parse(ckpt.config_text(), "config.json");
-    const tensor eval = tokens("tokens.eval.npy", 32);
+    const tensor eval = lm_tokens("tokens.eval.npy", 32);
     const tensor base = llama_forward(
         c, [&](const std::string& n) { return ckpt.read_f32(n); }, eval.view());
     const tensor cand = llama_forward(c, io::compressed_tensors_weights(out), eval.view());
@@ -265,7 +249,7 @@ TEST_CASE("checkpoint → compressed-tensors int4: a checkpoint folder hone read
 }
 
 TEST_CASE("checkpoint → GGUF Q4_K on rows of 256; bad options are refused") {
-    const temp_dir dir("q4k");
+    const temp_dir dir("hone_test_ckpt_", "q4k");
     test::write_synthetic_llama(dir.path / "ckpt");
     checkpoint_quantize_options o;
     o.checkpoint = dir.path / "ckpt";

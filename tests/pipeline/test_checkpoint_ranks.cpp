@@ -3,9 +3,9 @@
 // test_cli_checkpoint_mpi): the same GGUF and compressed-tensors bytes as one process, the
 // hidden states passed down the ranks, a run stopped on one rank resumed with another split,
 // and the evaluation split across ranks giving exactly one process's figures.
-#include "../model/fixture_path.hpp"
 #include "../status_of.hpp"
 #include "../thread_ranks.hpp"
+#include "lm_checkpoint.hpp"
 
 #include <hone/core/atomic_file.hpp>
 #include <hone/data/arrays.hpp>
@@ -16,31 +16,14 @@
 
 #include <functional>
 
-#include <unistd.h>
-
 using namespace hone;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path lm_file(const std::string& name) { return test::fixtures_dir() / "lm" / name; }
-
-tensor tokens(const std::string& name, std::int64_t rows) {
-    const auto p = lm_file(name);
-    const tensor all = parse_npy(read_maybe_gzip(p), p.string());
-    return tensor::copy_of(all.view().slice(0, 0, rows));
-}
-
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path = fs::temp_directory_path() /
-               ("hone_test_ranks_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
+using test::lm_file;
+using test::lm_tokens;
+using test::temp_dir;
 
 // The status an exception of a rank carries (ok for none), its message logged.
 status status_in(const std::exception_ptr& e) {
@@ -53,7 +36,7 @@ checkpoint_quantize_options fixture_options(const fs::path& out) {
     checkpoint_quantize_options o;
     o.checkpoint = lm_file("hf");
     o.type = io::gguf_type::q4_0;
-    o.calibration = tokens("tokens.calib.npy", 8);
+    o.calibration = lm_tokens("tokens.calib.npy", 8);
     o.out = out;
     return o;
 }
@@ -101,7 +84,7 @@ TEST_CASE("rank_range and all_gather") {
 }
 
 TEST_CASE("checkpoint → GGUF on 2 and 3 ranks: the same bytes as one process") {
-    const temp_dir dir("gguf");
+    const temp_dir dir("hone_test_ranks_", "gguf");
     const auto whole = quantize_checkpoint(fixture_options(dir.path / "whole.gguf"));
     const std::string expected = read_file(dir.path / "whole.gguf");
     for (const int ranks : {2, 3}) {
@@ -123,7 +106,7 @@ TEST_CASE("checkpoint → GGUF on 2 and 3 ranks: the same bytes as one process")
 }
 
 TEST_CASE("checkpoint → compressed-tensors, uncalibrated, on 2 ranks: the same folder") {
-    const temp_dir dir("ct");
+    const temp_dir dir("hone_test_ranks_", "ct");
     auto options = [&](const char* name) {
         checkpoint_quantize_options o;
         o.checkpoint = lm_file("hf");
@@ -143,7 +126,7 @@ TEST_CASE("checkpoint → compressed-tensors, uncalibrated, on 2 ranks: the same
 }
 
 TEST_CASE("checkpoint → GGUF across ranks: stopped on rank 1, resumed on 3 ranks and on one") {
-    const temp_dir dir("resume");
+    const temp_dir dir("hone_test_ranks_", "resume");
     (void)quantize_checkpoint(fixture_options(dir.path / "whole.gguf"));
     const std::string expected = read_file(dir.path / "whole.gguf");
 
@@ -185,7 +168,7 @@ TEST_CASE("checkpoint → GGUF across ranks: stopped on rank 1, resumed on 3 ran
 }
 
 TEST_CASE("optimize_checkpoint on 2 ranks: the evaluation split, one process's figures") {
-    const temp_dir dir("optimize");
+    const temp_dir dir("hone_test_ranks_", "optimize");
     auto options = [&](const std::string& name) {
         checkpoint_optimize_options o;
         o.quantize = fixture_options(dir.path / (name + ".gguf"));
