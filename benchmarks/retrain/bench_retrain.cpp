@@ -12,7 +12,7 @@
 #include <hone/io/onnx.hpp>
 #include <hone/prune/pruner.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 
 #include <algorithm>
 #include <benchmark/benchmark.h>

@@ -45,8 +45,10 @@
 #include "hone/cluster/kmeans1d.hpp"
 
 // algorithms: retraining
-#include "hone/retrain/backward.hpp"
-#include "hone/retrain/trainer.hpp"
+#include "hone/graph/trainer.hpp"
+#include "hone/graph/trainable_graph.hpp"
+#include "hone/retrain/loss.hpp"
+#include "hone/retrain/lsq.hpp"
 
 // models, I/O and the graph executor
 #include "hone/graph/executor.hpp"

@@ -4,7 +4,7 @@
 #include "hone/cluster/clusterer.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
-#include "hone/retrain/trainer.hpp"
+#include "hone/graph/trainer.hpp"
 #include "tensor_handle.hpp"
 
 #include <fmt/format.h>

@@ -19,7 +19,7 @@
 #include <hone/pipeline/recipe.hpp>
 
 #include <hone/data/dataset.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -50,6 +50,12 @@ std::vector<std::string> executor::observable() const {
     return names;
 }
 
+const tensor* executor::constant(const std::string& name) const noexcept {
+    for (std::size_t s = 0; s < impl_->slot_names.size(); ++s)
+        if (impl_->slot_names[s] == name && impl_->constants[s]) return &*impl_->constants[s];
+    return nullptr;
+}
+
 std::vector<tensor> executor::run(const_tensor_view input, const observer& observe) const {
     return run(std::span<const const_tensor_view>(&input, 1), observe);
 }

@@ -44,4 +44,36 @@ ops::spatial_params parse_spatial(const node& n) {
     return p;
 }
 
+ops::gemm_params parse_gemm(const node& n) {
+    return {n.get_float("alpha", 1.0f), n.get_float("beta", 1.0f), n.get_int("transA", 0) != 0,
+            n.get_int("transB", 0) != 0};
+}
+
+ops::conv_params parse_conv(const node& n) { return {parse_spatial(n), n.get_int("group", 1)}; }
+
+ops::pool_params parse_pool(const node& n) {
+    for (std::size_t i = 1; i < n.outputs.size(); ++i)
+        if (!n.outputs[i].empty())
+            fail(status::unsupported, fmt::format("{}: output {} ('{}', Indices) is not supported",
+                                                  n.label(), i, n.outputs[i]));
+    ops::pool_params p;
+    p.spatial = parse_spatial(n);
+    p.ceil_mode = n.get_int("ceil_mode", 0) != 0;
+    p.count_include_pad = n.get_int("count_include_pad", 0) != 0;
+    if (p.spatial.kernel_shape.empty())
+        fail(status::unsupported, fmt::format("{}: kernel_shape is required", n.label()));
+    if (n.op_type == "MaxPool" && n.get_int("storage_order", 0) != 0)
+        fail(status::unsupported,
+             fmt::format("{}: storage_order 1 is not supported", n.label()));
+    return p;
+}
+
+ops::gelu_approximation parse_gelu(const node& n) {
+    const auto a = n.get_string("approximate", "none");
+    if (a != "none" && a != "tanh")
+        fail(status::unsupported,
+             fmt::format("{}: approximate '{}' is not 'none' or 'tanh'", n.label(), a));
+    return a == "tanh" ? ops::gelu_approximation::tanh : ops::gelu_approximation::none;
+}
+
 } // namespace hone::op_table

@@ -76,6 +76,16 @@ ops::auto_pad parse_auto_pad(const node& n);
 /// kernel_shape, strides, pads, dilations and auto_pad of a Conv/pool-like node.
 ops::spatial_params parse_spatial(const node& n);
 
+// The attributes of the operators the executor plans itself, parsed once for it and for the
+// trainer's backward passes (grad_table.hpp). Errors name the node.
+ops::gemm_params parse_gemm(const node& n);  ///< alpha, beta, transA, transB
+ops::conv_params parse_conv(const node& n);  ///< spatial attributes and group
+/// MaxPool / AveragePool: spatial attributes (kernel_shape required), ceil_mode,
+/// count_include_pad; storage_order 1 and an Indices output are unsupported.
+ops::pool_params parse_pool(const node& n);
+/// Gelu's approximate: "none" or "tanh".
+ops::gelu_approximation parse_gelu(const node& n);
+
 // Each operator family registers its entries (one file each, src/graph/table_*.cpp).
 void add_math_ops(table& t);      // elementwise math, reductions, normalizations
 void add_indexing_ops(table& t);  // Pad, Split, Tile, Range, Trilu, TopK, ... (indexing)

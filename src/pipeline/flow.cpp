@@ -25,7 +25,7 @@
 #include <hone/prune/sparse_storage.hpp>
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/validate/language_model.hpp>
 
 #include <fmt/format.h>

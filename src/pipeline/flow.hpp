@@ -11,7 +11,7 @@
 #include <hone/ledger/ledger.hpp>
 #include <hone/model/model.hpp>
 #include <hone/pipeline/optimize.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/validate/validator.hpp>
 
 #include <nlohmann/json.hpp>

@@ -12,7 +12,7 @@
 #include <hone/data/arrays.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/ledger/ledger.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -11,7 +11,7 @@
 #include "hone/data/dataset.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
-#include "hone/retrain/trainer.hpp"
+#include "hone/graph/trainer.hpp"
 
 #include <doctest/doctest.h>
 

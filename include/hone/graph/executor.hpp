@@ -193,6 +193,10 @@ public:
 
     /// Values a run produces (observable by name), in execution order.
     std::vector<std::string> observable() const;
+    /// The value of a constant the plan's steps read (an initializer, or a value folded at
+    /// load) by its model name; nullptr when no step reads a constant of that name. Valid while
+    /// the executor lives. (The trainer reads the constants a backward pass needs here.)
+    const tensor* constant(const std::string& name) const noexcept;
     /// One entry per model node, in model order.
     const std::vector<node_report>& report() const noexcept;
     /// The report as text, one node per line.

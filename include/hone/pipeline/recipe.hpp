@@ -6,7 +6,7 @@
 // glob and/or op type, minus exclusions), applies its steps to each selected layer in order (prune,
 // cluster, quantize), may override step parameters per layer (by name glob), and says how the
 // candidate runs (f32, int8 dynamic, int8 static with calibrated activation ranges). A last
-// `finetune` step retrains the whole candidate after the one-shot steps (hone/retrain/trainer.hpp),
+// `finetune` step retrains the whole candidate after the one-shot steps (hone/graph/trainer.hpp),
 // keeping their masks, codebooks and quantization grids. The JSON schema is in docs/cli.md
 // ("Recipes"); examples/recipes/ holds example files.
 #pragma once
@@ -19,7 +19,7 @@
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quant_spec.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/retrain/trainer.hpp>
+#include <hone/graph/trainer.hpp>
 
 #include <nlohmann/json.hpp>
 

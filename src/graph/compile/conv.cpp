@@ -39,8 +39,9 @@ compiled executor::impl::compile_conv(const work_node& w) {
     const auto wv = cst(n, 1);
     const auto bv = cst(n, 2);
     const bool relu = w.relu;
-    auto sp = parse_spatial(n);
-    const auto group = n.get_int("group", 1);
+    const ops::conv_params params = op_table::parse_conv(n);
+    const auto& sp = params.spatial;
+    const auto group = params.group;
     const bool bias_ok = !has_input(n, 2) || bv;
     if (!w.post.empty() && !conv_on_kernel(n))
         fail(status::internal, "activations were fused into a Conv that does not run on the "
@@ -201,7 +202,7 @@ compiled executor::impl::compile_conv(const work_node& w) {
         return {std::move(fn), path, q,
                 (q ? wt.nbytes() / 4 : wt.nbytes()) + (bt ? bt->nbytes() : 0)};
     }
-    ops::conv_params p{sp, group};
+    const ops::conv_params& p = params;
     if (wv && bias_ok) {
         auto op = std::make_shared<const ops::conv_op>(*wv, bv, p);
         const double per_out =

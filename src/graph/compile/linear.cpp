@@ -16,8 +16,9 @@ std::int64_t quant_levels(bool reduce) { return reduce ? 127 : 255; }
 
 compiled executor::impl::compile_gemm(const work_node& w) {
     const auto& n = w.n;
-    const float alpha = n.get_float("alpha", 1.0f), beta = n.get_float("beta", 1.0f);
-    const bool ta = n.get_int("transA", 0) != 0, tb = n.get_int("transB", 0) != 0;
+    const ops::gemm_params gp = op_table::parse_gemm(n);
+    const float alpha = gp.alpha, beta = gp.beta;
+    const bool ta = gp.trans_a, tb = gp.trans_b;
     const auto b = cst(n, 1);
     const auto c = cst(n, 2);
     const bool relu = w.relu;
@@ -64,7 +65,6 @@ compiled executor::impl::compile_gemm(const work_node& w) {
                                        std::move(bias), relu, /*rank2_only=*/true);
         }
     }
-    ops::gemm_params gp{alpha, beta, ta, tb};
     return {[gp, relu](std::span<const optional_view> in, run_state& st) {
                 const auto& a = *in[0];
                 const auto& bb = *in[1];

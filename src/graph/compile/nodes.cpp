@@ -356,9 +356,7 @@ compiled executor::impl::compile(const work_node& w) {
     if (op == "Erf") return {single([](V in) { return ops::erf(need(in, 0)); }), "ops::erf"};
     if (op == "Sqrt") return {single([](V in) { return ops::sqrt(need(in, 0)); }), "ops::sqrt"};
     if (op == "Gelu") {
-        const auto a = n.get_string("approximate", "none");
-        if (a != "none" && a != "tanh") bad_attr("approximate '" + a + "' is not 'none' or 'tanh'");
-        const auto g = a == "tanh" ? ops::gelu_approximation::tanh : ops::gelu_approximation::none;
+        const auto g = op_table::parse_gelu(n);
         return {single([g](V in) { return ops::gelu(need(in, 0), g); }), "ops::gelu"};
     }
     if (op == "Softmax" || op == "LogSoftmax") {
@@ -485,14 +483,7 @@ compiled executor::impl::compile(const work_node& w) {
                 "ops::layer_normalization"};
     }
     if (op == "MaxPool" || op == "AveragePool") {
-        only_first_output("Indices");
-        ops::pool_params p;
-        p.spatial = parse_spatial(n);
-        p.ceil_mode = n.get_int("ceil_mode", 0) != 0;
-        p.count_include_pad = n.get_int("count_include_pad", 0) != 0;
-        if (p.spatial.kernel_shape.empty()) bad_attr("kernel_shape is required");
-        if (op == "MaxPool" && n.get_int("storage_order", 0) != 0)
-            bad_attr("storage_order 1 is not supported");
+        const ops::pool_params p = op_table::parse_pool(n);
         const bool mx = op == "MaxPool";
         if (mx && w.output_grid) { // DQ → MaxPool → Q, fused (plan/int8.cpp): bytes in and out
             const bool nhwc = w.layouts.src == kernels::conv_layout::nhwc;

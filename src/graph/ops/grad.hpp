@@ -10,8 +10,8 @@
 // Sums over many terms (weight gradients, reductions over broadcast axes, scatter-adds)
 // accumulate in a fixed order, so the gradients are the same bytes at any thread count.
 //
-// A gradient not asked for (need_* = false) is returned as an empty tensor (no elements, rank 0):
-// the trainer asks only for the inputs that lead to a trainable weight.
+// A gradient not asked for (need_* = false) is returned as a default tensor (shape [0], no
+// elements): the trainer asks only for the inputs that lead to a trainable weight.
 //
 // Every backward is checked against central finite differences of its forward
 // (tests/graph/test_ops_grad*.cpp).

@@ -1,10 +1,10 @@
-// trainer: optimizers, schedules, losses, deterministic data order, optimization-aware steps.
-#include "hone/retrain/trainer.hpp"
+// trainer: optimizers, schedules, deterministic data order, optimization-aware steps.
+#include "hone/graph/trainer.hpp"
 
 #include "hone/core/error.hpp"
 #include "hone/prune/pruner.hpp"
 #include "hone/quantize/quantizer.hpp"
-#include "hone/retrain/backward.hpp"
+#include "hone/retrain/lsq.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,112 +13,6 @@
 #include <string>
 
 namespace hone {
-
-namespace {
-
-void check_logits(const_tensor_view logits, const char* what) {
-    if (logits.type() != dtype::f32 || logits.rank() != 2 || !logits.is_contiguous())
-        fail(status::shape_mismatch, std::string(what) +
-                                         ": logits must be contiguous f32 [B, K], got " +
-                                         logits.dims().to_string());
-}
-
-/// log-softmax of row r of x / t (double).
-void log_softmax_row(const float* x, std::int64_t k, double t, std::vector<double>& out) {
-    out.resize(std::size_t(k));
-    double mx = -INFINITY;
-    for (std::int64_t j = 0; j < k; ++j)
-        mx = std::max(mx, double(x[j]) / t);
-    double s = 0;
-    for (std::int64_t j = 0; j < k; ++j)
-        s += std::exp(double(x[j]) / t - mx);
-    const double lse = mx + std::log(s);
-    for (std::int64_t j = 0; j < k; ++j)
-        out[std::size_t(j)] = double(x[j]) / t - lse;
-}
-
-void check_labels(std::span<const std::int64_t> labels, std::int64_t b, std::int64_t k,
-                  const char* what) {
-    if (std::int64_t(labels.size()) != b)
-        fail(status::invalid_argument, std::string(what) + ": " + std::to_string(labels.size()) +
-                                           " labels for a batch of " + std::to_string(b));
-    for (std::size_t i = 0; i < labels.size(); ++i)
-        if (labels[i] < 0 || labels[i] >= k)
-            fail(status::invalid_argument,
-                 std::string(what) + ": label " + std::to_string(labels[i]) + " of sample " +
-                     std::to_string(i) + " outside 0…" + std::to_string(k - 1));
-}
-
-} // namespace
-
-loss_result cross_entropy_loss(const_tensor_view logits, std::span<const std::int64_t> labels) {
-    check_logits(logits, "cross_entropy_loss");
-    const std::int64_t b = logits.dims()[0], k = logits.dims()[1];
-    check_labels(labels, b, k, "cross_entropy_loss");
-    const float* x = static_cast<const float*>(logits.data());
-    loss_result r;
-    r.dlogits = tensor(dtype::f32, logits.dims());
-    float* d = r.dlogits.span<float>().data();
-    std::vector<double> ls;
-    double total = 0;
-    for (std::int64_t i = 0; i < b; ++i) {
-        log_softmax_row(x + i * k, k, 1.0, ls);
-        total -= ls[std::size_t(labels[std::size_t(i)])];
-        for (std::int64_t j = 0; j < k; ++j)
-            d[i * k + j] =
-                float((std::exp(ls[std::size_t(j)]) - (j == labels[std::size_t(i)] ? 1.0 : 0.0)) /
-                      double(b));
-    }
-    r.loss = b ? total / double(b) : 0.0;
-    return r;
-}
-
-loss_result distillation_loss(const_tensor_view student, const_tensor_view teacher,
-                              std::span<const std::int64_t> labels, float temperature,
-                              float alpha) {
-    check_logits(student, "distillation_loss (student)");
-    check_logits(teacher, "distillation_loss (teacher)");
-    if (!(student.dims() == teacher.dims()))
-        fail(status::shape_mismatch, "distillation_loss: student " + student.dims().to_string() +
-                                         " and teacher " + teacher.dims().to_string() +
-                                         " logits differ in shape");
-    if (!(temperature > 0) || !std::isfinite(temperature))
-        fail(status::invalid_argument, "distillation_loss: temperature must be > 0");
-    if (!(alpha >= 0 && alpha <= 1))
-        fail(status::invalid_argument, "distillation_loss: alpha must be in [0, 1]");
-    const std::int64_t b = student.dims()[0], k = student.dims()[1];
-    if (alpha < 1 && labels.empty())
-        fail(status::invalid_argument,
-             "distillation_loss: labels are missing for the label term (alpha < 1)");
-    loss_result r;
-    if (alpha < 1) {
-        r = cross_entropy_loss(student, labels);
-        r.loss *= (1.0 - alpha);
-        for (float& v : r.dlogits.span<float>())
-            v *= (1.0f - alpha);
-    } else {
-        r.dlogits = tensor(dtype::f32, student.dims());
-        std::fill(r.dlogits.span<float>().begin(), r.dlogits.span<float>().end(), 0.0f);
-    }
-    const float* s = static_cast<const float*>(student.data());
-    const float* t = static_cast<const float*>(teacher.data());
-    float* d = r.dlogits.span<float>().data();
-    const double tt = temperature;
-    std::vector<double> ls, lt;
-    double kl = 0;
-    for (std::int64_t i = 0; i < b; ++i) {
-        log_softmax_row(s + i * k, k, tt, ls);
-        log_softmax_row(t + i * k, k, tt, lt);
-        for (std::int64_t j = 0; j < k; ++j) {
-            const double pt = std::exp(lt[std::size_t(j)]), ps = std::exp(ls[std::size_t(j)]);
-            kl += pt * (lt[std::size_t(j)] - ls[std::size_t(j)]);
-            // d/ds (T²·KL) = T·(ps − pt)
-            d[i * k + j] += float(alpha * tt * (ps - pt) / double(b));
-        }
-    }
-    r.loss += alpha * tt * tt * (b ? kl / double(b) : 0.0);
-    return r;
-}
 
 // ---- trainer ----------------------------------------------------------------------------------
 

@@ -1,14 +1,6 @@
-// hone/retrain/trainer.hpp — fine-tuning and training from scratch without a Python framework.
-//
-// trainable_graph: a hone::model's graph run forward with its activations saved, then backward
-// through the nodes in reverse order (hone/retrain/backward.hpp), giving dL/dW for every
-// trainable weight. Supported ops: Gemm, MatMul (2-D), Conv (2-D, explicit pads or VALID),
-// Add, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softmax, LogSoftmax, MaxPool / AveragePool (2-D,
-// no ceil_mode, no dilation), GlobalAveragePool, Flatten, Reshape, BatchNormalization (frozen:
-// the inference statistics stay fixed, scale and bias train), Identity, Dropout (inference).
-// Any other op is named in a hone::error(unsupported) when the graph is built. One graph input,
-// one graph output. Trainable: the weights a Gemm/MatMul/Conv/Add consumes and the BN scale and
-// bias; BN mean/var and Reshape shapes are constants.
+// hone/graph/trainer.hpp — fine-tuning and training from scratch without a Python framework,
+// on the executor's own operators (hone/graph/trainable_graph.hpp: the forward is the
+// executor's plan, the backward walks its recorded values; losses in hone/retrain/loss.hpp).
 //
 // trainer: mini-batch SGD with momentum or AdamW, learning-rate schedules (constant, cosine,
 // step), a fixed seed and deterministic data order (Fisher–Yates shuffle of the sample indices
@@ -35,10 +27,12 @@
 #include "hone/core/export.hpp"
 #include "hone/core/tensor.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/graph/trainable_graph.hpp"
 #include "hone/model/model.hpp"
 #include "hone/prune/schedule.hpp"
 #include "hone/quantize/quant_spec.hpp"
 #include "hone/quantize/quantized_tensor.hpp"
+#include "hone/retrain/loss.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -50,62 +44,6 @@
 #include <vector>
 
 namespace hone {
-
-// ---- losses -----------------------------------------------------------------------------------
-
-struct loss_result {
-    double loss = 0; ///< mean over the batch
-    tensor dlogits;  ///< dL/dlogits, logits' shape
-};
-
-/// Mean cross-entropy of logits [B, K] against labels (B entries in 0 … K−1).
-HONE_EXPORT loss_result cross_entropy_loss(const_tensor_view logits,
-                                           std::span<const std::int64_t> labels);
-
-/// Knowledge distillation: alpha·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1 − alpha)·CE(s, labels),
-/// mean over the batch. labels may be empty only when alpha = 1.
-HONE_EXPORT loss_result distillation_loss(const_tensor_view student_logits,
-                                          const_tensor_view teacher_logits,
-                                          std::span<const std::int64_t> labels,
-                                          float temperature = 4.0f, float alpha = 1.0f);
-
-// ---- trainable graph --------------------------------------------------------------------------
-
-class HONE_EXPORT trainable_graph {
-public:
-    /// Builds from m (its weights are copied). `frozen` weights get no gradient. Throws
-    /// unsupported naming every node whose op has no backward pass.
-    explicit trainable_graph(const model& m, const std::vector<std::string>& frozen = {});
-    ~trainable_graph();
-    trainable_graph(trainable_graph&&) noexcept;
-    trainable_graph& operator=(trainable_graph&&) noexcept;
-
-    /// Trainable weight names, in node order.
-    const std::vector<std::string>& parameters() const;
-    /// The weight the forward uses (trainable or not).
-    tensor& weight(const std::string& name);
-    const tensor& weight(const std::string& name) const;
-    /// dL/dW of the last backward() (zeros before).
-    const tensor& gradient(const std::string& name) const;
-
-    /// Fake-quantizes the activation inputs of Gemm/MatMul/Conv to `bits` (0 = off). While
-    /// `training` the ranges follow an EMA (momentum 0.9) of the batch min/max.
-    void set_activation_fake_quant(int bits);
-    void set_training(bool training);
-
-    /// Runs the graph on x (the graph input, f32) and returns the graph output. save = true
-    /// keeps what backward() needs.
-    tensor forward(const_tensor_view x, bool save = true);
-    /// Backpropagates dL/doutput through the saved forward; fills gradient().
-    void backward(const_tensor_view doutput);
-
-    /// Copies every weight into m (m must have them: the model the graph was built from).
-    void write_back(model& m) const;
-
-private:
-    struct impl;
-    std::unique_ptr<impl> impl_;
-};
 
 // ---- trainer ----------------------------------------------------------------------------------
 
@@ -136,7 +74,7 @@ struct trainer_config {
     std::int64_t cluster_reassign_every = 0; ///< 0: never; else every n steps (TFMOT style)
     int activation_bits = 0;                 ///< QAT activation fake-quant (0 = off)
     std::int64_t max_steps = -1; ///< stop after this many steps in total (−1: no limit)
-    /// QAT with learned step sizes (LSQ, Esser et al. 2020; hone/retrain/backward.hpp): the
+    /// QAT with learned step sizes (LSQ, Esser et al. 2020; hone/retrain/lsq.hpp): the
     /// scales of every set_fake_quant weight (f32 scales required) start from the RTN scales and
     /// train by the LSQ gradient with the gradient scale 1/√(N·Qp); zero points stay fixed. The
     /// latent weights get the STE gradient, zeroed where clipped.
@@ -240,7 +178,8 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// Top-1 accuracy of a model on a labelled dataset through trainable_graph's forward.
+/// Top-1 accuracy of a model on a labelled dataset through trainable_graph's forward (the
+/// executor's plan).
 HONE_EXPORT double evaluate_accuracy(const model& m, const dataset& data,
                                      std::int64_t batch_size = 256);
 
