@@ -486,6 +486,35 @@ deploy_input deploy_input_of(const candidate_build& cb) {
 
 tensor stored_layout(const layer_ref& l, const tensor& nk) { return to_stored(l, nk.view()); }
 
+/// Fraction of exact zeros of a weight.
+double zero_fraction(const tensor& w) {
+    const auto v = w.span<float>();
+    return double(std::count(v.begin(), v.end(), 0.0f)) /
+           double(std::max<std::size_t>(v.size(), 1));
+}
+
+/// Refuses a layer the gradual schedule cannot take as the recipe's prune step left it: N:M
+/// (magnitude pruning would break the pattern), or more zeros than the schedule's first target
+/// (they would be released to train: the schedule's masks only grow from the one-shot mask).
+void check_gradual(const layer_result& l, const finetune_params& ft, const std::string& where) {
+    if (!l.sparse) return;
+    if (l.sparse->format() == sparse_format::n_m)
+        fail(status::invalid_argument,
+             fmt::format("{}.prune: layer '{}' is pruned {}:{} by the recipe, and the schedule "
+                         "prunes unstructured",
+                         where, l.ref.name, l.sparse->n(), l.sparse->m()));
+    const bool poly = ft.prune->kind == schedule_kind::polynomial;
+    const double first = poly ? ft.prune->initial_sparsity : ft.prune->final_sparsity;
+    const double n = double(l.weights.numel()), have = zero_fraction(l.weights);
+    if (std::llround(have * n) > std::llround(first * n))
+        fail(status::invalid_argument,
+             fmt::format("{}.prune.{} {} is below the sparsity {:.4f} of layer '{}' after the "
+                         "recipe's prune step: the schedule starts from that mask and only adds "
+                         "to it",
+                         where, poly ? "initial_sparsity" : "final_sparsity", first, have,
+                         l.ref.name));
+}
+
 /// Fine-tunes the whole candidate after the one-shot steps: masks stay (prune), weights stay on
 /// their codebooks (cluster) or quantization grids (quantize, RTN fake quantization of the
 /// layer's spec), distillation from the baseline by default. Then every changed layer's packed
@@ -504,6 +533,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
     trainer t(std::move(graph), ft.config(where + "."));
     if (ft.loss == loss_kind::distillation) t.set_teacher(base);
     json constraints = json::object();
+    std::vector<std::string> gradual; // the weights the schedule prunes, in graph order
     for (auto& l : cb.layers) {
         const auto& name = l.ref.weight;
         std::string how = "free";
@@ -528,11 +558,34 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
             t.set_mask(name, stored_layout(l.ref, l.weights).view()); // nonzero = kept
             how = "mask";
         }
+        if (ft.prune && !l.quantized && !l.palettized) {
+            check_gradual(l, ft, where);
+            gradual.push_back(name);
+            how = l.sparse ? "mask, then the gradual schedule" : "the gradual schedule";
+        }
         constraints[l.ref.name] = how;
+    }
+    if (ft.prune) {
+        if (gradual.empty())
+            fail(status::invalid_argument,
+                 fmt::format("{}.prune: no layer to prune (the one-shot steps cluster or quantize "
+                             "every selected layer)",
+                             where));
+        const std::int64_t steps = t.plan(data.data.size());
+        const auto last = ft.prune->end_step == -1 ? ft.prune->begin_step : ft.prune->end_step;
+        if (last >= steps)
+            fail(status::invalid_argument,
+                 fmt::format("{}.prune.{} {}: the run has {} steps (0…{}), so final_sparsity would "
+                             "not be reached",
+                             where, ft.prune->end_step == -1 ? "begin_step" : "end_step", last,
+                             steps, steps - 1));
+        t.set_pruning_schedule(gradual, *ft.prune, ft.prune_scope);
     }
     const auto fit = fit_with_progress(t, data.data, "finetune", c);
     t.write_back(cb.m);
     // The packed forms of the trained weights.
+    json pruned = {{"layers", json::object()}}; // what the schedule reached
+    double zeros = 0, total = 0;
     for (auto& l : cb.layers) {
         tensor w = weight_nk(cb.m, l.ref);
         if (l.quantized) {
@@ -555,6 +608,15 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
                 recluster_exact(nzv, l.palettized->clusters_used(0), false, l.ref.name));
             l.sparse = sparse_tensor::encode(w.view(), sparse_format::bitmask, 2, 4, l.ref.name);
             l.bytes_after = l.palettized->bytes() + l.sparse->index_bytes().size();
+        } else if (std::find(gradual.begin(), gradual.end(), l.ref.weight) != gradual.end()) {
+            const double s = zero_fraction(w);
+            l.scheme = (l.sparse ? l.scheme + " + " : std::string()) +
+                       fmt::format("gradual magnitude {:.2f}%", 100 * s);
+            l.sparse = sparse_tensor::encode(w.view(), sparse_format::bitmask, 2, 4, l.ref.name);
+            l.bytes_after = l.sparse->bytes();
+            pruned["layers"][l.ref.name] = s;
+            zeros += s * double(w.numel());
+            total += double(w.numel());
         } else if (l.sparse) {
             l.sparse = sparse_tensor::encode(w.view(), l.sparse->format(), l.sparse->n(),
                                              l.sparse->m(), l.ref.name);
@@ -564,6 +626,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
         l.weights = std::move(w);
         l.scheme += " + finetune";
     }
+    if (ft.prune) pruned["sparsity"] = zeros / total; // of the scheduled weights together
     json params = ft.to_json();
     params.erase("kind");
     params["teacher"] = ft.loss == loss_kind::distillation ? json("baseline") : json();
@@ -573,6 +636,7 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
                    {"steps", fit.steps},
                    {"final_loss", fit.final_loss},
                    {"training", fit.to_json()}};
+    if (ft.prune) cb.finetune["pruning"] = pruned;
 }
 
 /// The finetune step's data: its own spec, or the calibration data. Labels are checked here

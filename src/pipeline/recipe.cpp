@@ -63,6 +63,8 @@ constexpr named<lr_schedule> schedule_names[] = {{"constant", lr_schedule::const
                                                  {"step", lr_schedule::step}};
 constexpr named<loss_kind> loss_names[] = {{"ce", loss_kind::cross_entropy},
                                            {"distill", loss_kind::distillation}};
+constexpr named<schedule_kind> sparsity_schedule_names[] = {
+    {"polynomial", schedule_kind::polynomial}, {"constant", schedule_kind::constant}};
 constexpr named<calib_method> calib_names[] = {{"auto", calib_method::auto_select},
                                                {"min_max", calib_method::min_max},
                                                {"percentile", calib_method::percentile},
@@ -234,6 +236,46 @@ trainer_config finetune_params::config(std::string_view where) const {
         bad_field("cluster_lr_scale", fmt::format("must be positive, got {}", cluster_lr_scale));
     c.cluster_lr_scale = float(cluster_lr_scale);
     c.seed = seed;
+    if (prune) {
+        const auto& s = *prune;
+        const bool poly = s.kind == schedule_kind::polynomial;
+        if (name_in(sparsity_schedule_names, s.kind) == std::string_view("unknown"))
+            bad_field("prune.kind", fmt::format("{} is not polynomial or constant", int(s.kind)));
+        if (!(s.final_sparsity > 0 && s.final_sparsity < 1))
+            bad_field("prune.final_sparsity",
+                      fmt::format("must be in (0, 1), got {}", s.final_sparsity));
+        if (poly && !(s.initial_sparsity >= 0 && s.initial_sparsity <= s.final_sparsity))
+            bad_field("prune.initial_sparsity",
+                      fmt::format("must be in [0, final_sparsity {}], got {}", s.final_sparsity,
+                                  s.initial_sparsity));
+        if (s.begin_step < 0)
+            bad_field("prune.begin_step", fmt::format("must be >= 0, got {}", s.begin_step));
+        if (s.frequency < 1)
+            bad_field("prune.frequency", fmt::format("must be >= 1, got {}", s.frequency));
+        if (poly && s.end_step <= s.begin_step)
+            bad_field("prune.end_step",
+                      fmt::format("must be after begin_step {}, got {}", s.begin_step, s.end_step));
+        if (poly && (s.end_step - s.begin_step) % s.frequency != 0)
+            bad_field("prune.end_step",
+                      fmt::format("{} must be begin_step {} + a multiple of frequency {} (a "
+                                  "pruning step: final_sparsity is reached there)",
+                                  s.end_step, s.begin_step, s.frequency));
+        if (!poly && s.end_step != -1 && s.end_step < s.begin_step)
+            bad_field("prune.end_step", fmt::format("must be -1 (none) or >= begin_step {}, got {}",
+                                                    s.begin_step, s.end_step));
+        if (poly && !(std::isfinite(s.power) && s.power > 0))
+            bad_field("prune.power", fmt::format("must be positive, got {}", s.power));
+        const auto& g = prune_scope;
+        const double first = poly ? s.initial_sparsity : s.final_sparsity;
+        if (g.global && !(g.min_layer_sparsity >= 0 && g.min_layer_sparsity <= first))
+            bad_field("prune.min_layer_sparsity",
+                      fmt::format("must be in [0, {}] (the schedule's first sparsity), got {}",
+                                  first, g.min_layer_sparsity));
+        if (g.global && !(g.max_layer_sparsity >= s.final_sparsity && g.max_layer_sparsity < 1))
+            bad_field("prune.max_layer_sparsity",
+                      fmt::format("must be in [final_sparsity {}, 1), got {}", s.final_sparsity,
+                                  g.max_layer_sparsity));
+    }
     return c;
 }
 
@@ -253,15 +295,89 @@ json finetune_params::to_json() const {
         j["temperature"] = temperature;
         j["alpha"] = alpha;
     }
+    if (prune) {
+        const auto& s = *prune;
+        json& p = j["prune"] = {{"kind", name_in(sparsity_schedule_names, s.kind)},
+                                {"final_sparsity", s.final_sparsity},
+                                {"begin_step", s.begin_step},
+                                {"end_step", s.end_step},
+                                {"frequency", s.frequency},
+                                {"global", prune_scope.global}};
+        if (s.kind == schedule_kind::polynomial) {
+            p["initial_sparsity"] = s.initial_sparsity;
+            p["power"] = s.power;
+        }
+        if (prune_scope.global) {
+            p["min_layer_sparsity"] = prune_scope.min_layer_sparsity;
+            p["max_layer_sparsity"] = prune_scope.max_layer_sparsity;
+        }
+    }
     return j;
 }
+
+namespace {
+
+// A finetune step's "prune" member (`where` names it) into p.prune and p.prune_scope; the values
+// are checked by finetune_params::config.
+void parse_prune_schedule(finetune_params& p, const json& j, std::string_view source,
+                          const std::string& where) {
+    if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
+    static const std::vector<std::string> known = {
+        "kind",
+        "initial_sparsity",
+        "final_sparsity",
+        "begin_step",
+        "end_step",
+        "frequency",
+        "power",
+        "global",
+        "min_layer_sparsity",
+        "max_layer_sparsity",
+    };
+    for (const auto& [k, v] : j.items())
+        if (std::find(known.begin(), known.end(), k) == known.end())
+            bad(source, fmt::format("{}: unknown field '{}'", where, k));
+    sparsity_schedule s;
+    get_named(j, "kind", sparsity_schedule_names, s.kind, source, where);
+    const bool poly = s.kind == schedule_kind::polynomial;
+    if (!j.contains("final_sparsity"))
+        bad(source, fmt::format("{}.final_sparsity is required", where));
+    if (poly && !j.contains("end_step"))
+        bad(source,
+            fmt::format("{}.end_step is required (the step final_sparsity is reached at)", where));
+    for (const char* k : {"initial_sparsity", "power"})
+        if (!poly && j.contains(k))
+            bad(source,
+                fmt::format("{}.{}: a constant schedule has none (kind polynomial has)", where, k));
+    s.initial_sparsity = get<double>(j, "initial_sparsity", s.initial_sparsity, source, where);
+    s.final_sparsity = get<double>(j, "final_sparsity", s.final_sparsity, source, where);
+    s.begin_step = get<std::int64_t>(j, "begin_step", s.begin_step, source, where);
+    s.end_step = get<std::int64_t>(j, "end_step", s.end_step, source, where);
+    s.frequency = get<std::int64_t>(j, "frequency", s.frequency, source, where);
+    s.power = get<double>(j, "power", s.power, source, where);
+    pruning_scope g;
+    g.global = get<bool>(j, "global", g.global, source, where);
+    for (const char* k : {"min_layer_sparsity", "max_layer_sparsity"})
+        if (!g.global && j.contains(k))
+            bad(source, fmt::format("{}.{} bounds a layer under one global threshold: it needs "
+                                    "global true",
+                                    where, k));
+    g.min_layer_sparsity =
+        get<double>(j, "min_layer_sparsity", g.min_layer_sparsity, source, where);
+    g.max_layer_sparsity =
+        get<double>(j, "max_layer_sparsity", g.max_layer_sparsity, source, where);
+    p.prune = s;
+    p.prune_scope = g;
+}
+
+} // namespace
 
 void parse_finetune(finetune_params& p, const json& j, std::string_view source,
                     std::string_view where) {
     if (!j.is_object()) bad(source, fmt::format("{} must be an object", where));
     static const std::vector<std::string> known = {
         "kind", "epochs",      "batch", "optimizer", "lr",   "schedule",         "weight_decay",
-        "loss", "temperature", "alpha", "seed",      "data", "cluster_lr_scale",
+        "loss", "temperature", "alpha", "seed",      "data", "cluster_lr_scale", "prune",
     };
     for (const auto& [k, v] : j.items())
         if (std::find(known.begin(), known.end(), k) == known.end())
@@ -279,6 +395,8 @@ void parse_finetune(finetune_params& p, const json& j, std::string_view source,
     p.cluster_lr_scale = get<double>(j, "cluster_lr_scale", p.cluster_lr_scale, source, where);
     p.data = get<std::string>(j, "data", p.data, source, where);
     if (p.data == "calibration") p.data.clear();
+    if (j.contains("prune"))
+        parse_prune_schedule(p, j["prune"], source, std::string(where) + ".prune");
     try {
         (void)p.config(fmt::format("recipe '{}': {}.", source, where));
     } catch (const error& e) {

@@ -98,6 +98,96 @@ TEST_CASE("bad names are refused, naming the field and the choices") {
     throws(R"({"steps": [{"kind": "quantize", "method": 3}]})", "wrong type");
 }
 
+TEST_CASE("a finetune step's gradual pruning schedule parses, round-trips and names bad fields") {
+    const auto r = parse_recipe(R"({"steps": [{"kind": "finetune", "prune": {
+        "initial_sparsity": 0.5, "final_sparsity": 0.9, "begin_step": 0, "end_step": 450,
+        "frequency": 50, "power": 3, "min_layer_sparsity": 0.1, "max_layer_sparsity": 0.95}}]})",
+                                "g.json");
+    REQUIRE(r.finetune);
+    REQUIRE(r.finetune->prune);
+    const auto& s = *r.finetune->prune;
+    CHECK(s.kind == schedule_kind::polynomial); // the default kind
+    CHECK(s.initial_sparsity == 0.5);
+    CHECK(s.final_sparsity == 0.9);
+    CHECK(s.end_step == 450);
+    CHECK(s.frequency == 50);
+    CHECK(s.power == 3);
+    CHECK(s.sparsity_at(450) == doctest::Approx(0.9));
+    CHECK(r.finetune->prune_scope.global); // one global threshold by default
+    CHECK(r.finetune->prune_scope.min_layer_sparsity == 0.1);
+    CHECK(r.finetune->prune_scope.max_layer_sparsity == 0.95);
+    const auto j = r.to_json();
+    CHECK(j["steps"][0]["prune"] == json::parse(R"({"kind": "polynomial", "initial_sparsity": 0.5,
+        "final_sparsity": 0.9, "begin_step": 0, "end_step": 450, "frequency": 50, "power": 3.0,
+        "global": true, "min_layer_sparsity": 0.1, "max_layer_sparsity": 0.95})"));
+    CHECK(parse_recipe(j.dump(), "again").to_json() == j);
+    // Constant and per-layer: only their own fields are recorded.
+    const auto c = parse_recipe(R"({"steps": [{"kind": "finetune", "prune": {"kind": "constant",
+        "final_sparsity": 0.8, "begin_step": 10, "frequency": 5, "global": false}}]})",
+                                "c.json");
+    REQUIRE(c.finetune->prune);
+    CHECK(c.finetune->prune->kind == schedule_kind::constant);
+    CHECK(c.finetune->prune->end_step == -1);
+    CHECK_FALSE(c.finetune->prune_scope.global);
+    CHECK(c.to_json()["steps"][0]["prune"] ==
+          json::parse(R"({"kind": "constant", "final_sparsity": 0.8, "begin_step": 10,
+              "end_step": -1, "frequency": 5, "global": false})"));
+    CHECK(parse_recipe(c.to_json().dump(), "again").to_json() == c.to_json());
+    // No schedule: nothing recorded.
+    CHECK_FALSE(parse_recipe(R"({"steps": [{"kind": "finetune"}]})", "n")
+                    .to_json()["steps"][0]
+                    .contains("prune"));
+
+    const auto throws = [](const std::string& prune, const char* what) {
+        const auto text = R"({"steps": [{"kind": "prune", "sparsity": 0.5},
+            {"kind": "finetune", "prune": )" +
+                          prune + "}]}";
+        CHECK_THROWS_WITH_AS(parse_recipe(text, "bad.json"), doctest::Contains(what), hone::error);
+    };
+    throws("0.9", "steps[1].prune must be an object");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "every": 5})",
+           "steps[1].prune: unknown field 'every'");
+    throws(R"({"end_step": 10})", "steps[1].prune.final_sparsity is required");
+    throws(R"({"final_sparsity": 0.9})", "steps[1].prune.end_step is required");
+    throws(R"({"kind": "cubic", "final_sparsity": 0.9, "end_step": 10})",
+           "steps[1].prune.kind 'cubic': expected polynomial or constant");
+    throws(R"({"final_sparsity": "0.9", "end_step": 10})", "steps[1].prune.final_sparsity has "
+                                                             "the wrong type");
+    throws(R"({"final_sparsity": 1, "end_step": 10})",
+           "steps[1].prune.final_sparsity: must be in (0, 1), got 1");
+    throws(R"({"initial_sparsity": 0.95, "final_sparsity": 0.9, "end_step": 10, "frequency": 5})",
+           "steps[1].prune.initial_sparsity: must be in [0, final_sparsity 0.9], got 0.95");
+    throws(R"({"final_sparsity": 0.9, "begin_step": -1, "end_step": 10, "frequency": 1})",
+           "steps[1].prune.begin_step: must be >= 0, got -1");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "frequency": 0})",
+           "steps[1].prune.frequency: must be >= 1, got 0");
+    throws(R"({"final_sparsity": 0.9, "begin_step": 10, "end_step": 10, "frequency": 1})",
+           "steps[1].prune.end_step: must be after begin_step 10, got 10");
+    throws(R"({"final_sparsity": 0.9, "end_step": 45, "frequency": 10})",
+           "steps[1].prune.end_step: 45 must be begin_step 0 + a multiple of frequency 10");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "frequency": 5, "power": 0})",
+           "steps[1].prune.power: must be positive, got 0");
+    throws(R"({"kind": "constant", "final_sparsity": 0.9, "power": 3})",
+           "steps[1].prune.power: a constant schedule has none");
+    throws(R"({"kind": "constant", "final_sparsity": 0.9, "begin_step": 5, "end_step": 2})",
+           "steps[1].prune.end_step: must be -1 (none) or >= begin_step 5, got 2");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "frequency": 5, "global": false,
+               "max_layer_sparsity": 0.95})",
+           "steps[1].prune.max_layer_sparsity bounds a layer under one global threshold");
+    throws(R"({"initial_sparsity": 0.3, "final_sparsity": 0.9, "end_step": 10, "frequency": 5,
+               "min_layer_sparsity": 0.4})",
+           "steps[1].prune.min_layer_sparsity: must be in [0, 0.3]");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "frequency": 5, "max_layer_sparsity": 0.8})",
+           "steps[1].prune.max_layer_sparsity: must be in [final_sparsity 0.9, 1), got 0.8");
+    throws(R"({"final_sparsity": 0.9, "end_step": 10, "frequency": 5, "global": 1})",
+           "steps[1].prune.global has the wrong type");
+    // A schedule built in C++ gets the same checks when it is used.
+    auto ft = *c.finetune;
+    ft.prune->frequency = 0;
+    CHECK_THROWS_WITH_AS((void)ft.config(), doctest::Contains("finetune.prune.frequency"),
+                         hone::error);
+}
+
 TEST_CASE("an override's steps replace a layer's steps; step_params then apply") {
     const auto r = parse_recipe(R"({"steps": [{"kind": "quantize", "bits": 4}],
         "overrides": {"fc1*": {"steps": [{"kind": "cluster", "clusters": 16}],

@@ -86,6 +86,15 @@ struct HONE_EXPORT finetune_params {
     std::uint64_t seed = 0;        ///< data order
     double cluster_lr_scale = 1.0; ///< clustered weights: centroid step = lr·scale·Σ grads
     std::string data;              ///< a data spec; empty = the calibration data
+    /// Gradual magnitude pruning during the run (JSON "prune"; hone/prune/schedule.hpp, the
+    /// schedule's and pruning_scope's field names): trainer::set_pruning_schedule over the
+    /// selected layers that the one-shot steps leave f32 or pruned (clustered and quantized
+    /// layers keep their constraints). A prune step before it gives the starting masks: its
+    /// zeros are the smallest magnitudes, so they stay pruned as the schedule rises (a layer
+    /// pruned beyond the schedule's first target is refused). The run must reach end_step, so
+    /// the candidate ends at final_sparsity (global: of all the scheduled weights together).
+    std::optional<sparsity_schedule> prune;
+    pruning_scope prune_scope; ///< JSON "global", "min_layer_sparsity", "max_layer_sparsity"
     bool needs_labels() const { return loss == loss_kind::cross_entropy || alpha < 1.0; }
     /// Validates every field (invalid_argument naming `where` and the field) and maps it.
     trainer_config config(std::string_view where = "finetune.") const;

@@ -58,7 +58,7 @@ shape make_shape(std::span<const std::int64_t> prefix, std::int64_t rows, std::i
 
 // MatMul's operands with 1-D ones promoted: A [a_batch, M, K], B [b_batch, K, N], dY
 // [batch, M, N], each contiguous.
-struct layout {
+struct matmul_plan {
     std::int64_t m = 0, k = 0, n = 0;
     shape a2, b2, batch;
     std::vector<std::int64_t> a_of, b_of; // per batch index, the matrix of A / B it reads
@@ -86,11 +86,11 @@ std::vector<std::int64_t> matrix_of(const shape& batch, std::span<const std::int
     return out;
 }
 
-layout plan(const_tensor_view a, const_tensor_view b, const_tensor_view dy, const char* op) {
+matmul_plan plan(const_tensor_view a, const_tensor_view b, const_tensor_view dy, const char* op) {
     if (a.rank() == 0 || b.rank() == 0)
         fail(status::shape_mismatch, fmt::format("{}: operands must have rank ≥ 1, got {} and {}",
                                                  op, a.dims().to_string(), b.dims().to_string()));
-    layout l;
+    matmul_plan l;
     const auto ad = a.dims().dims(), bd = b.dims().dims();
     const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
     const auto a_batch = a_vec ? ad.first(0) : ad.first(ad.size() - 2);
@@ -133,7 +133,7 @@ tensor fit(tensor full, const shape& own2, const shape& own) {
 }
 
 // dA = dY·Bᵀ.
-tensor grad_a(const layout& l, const float* b, const float* dy, const shape& a_dims) {
+tensor grad_a(const matmul_plan& l, const float* b, const float* dy, const shape& a_dims) {
     const bool whole = l.a2.numel() == l.batches() * l.m * l.k; // A not broadcast
     tensor out(dtype::f32, whole ? a_dims : make_shape(l.batch.dims(), l.m, l.k));
     auto* pd = static_cast<float*>(out.data());
@@ -146,7 +146,7 @@ tensor grad_a(const layout& l, const float* b, const float* dy, const shape& a_d
 }
 
 // dB = Aᵀ·dY; a B shared by every batch index takes one product over the stacked rows.
-tensor grad_b(const layout& l, const float* a, const float* dy, const shape& b_dims) {
+tensor grad_b(const matmul_plan& l, const float* a, const float* dy, const shape& b_dims) {
     const bool whole = l.b2.numel() == l.batches() * l.k * l.n; // B not broadcast
     if (l.b2.numel() == l.k * l.n && !whole) {
         tensor out(dtype::f32, b_dims);
@@ -175,7 +175,7 @@ linear_grads matmul_backward(const_tensor_view a, const_tensor_view b, const_ten
     require_f32(a, op, "A");
     require_f32(b, op, "B");
     require_f32(dy, op, "dY");
-    const layout l = plan(a, b, dy, op);
+    const matmul_plan l = plan(a, b, dy, op);
     const detail::contiguous_f32 ca(a), cb(b), cg(dy);
     linear_grads g;
     if (need_a) g.da = grad_a(l, cb.data, cg.data, a.dims());
