@@ -205,6 +205,13 @@ void add_pooling_and_normalization(std::map<std::string, entry>& t) {
             return ops::average_pool_backward(input(c, 0).dims(), dy(c), p);
         };
     });
+    t["Resize"] = unary_with([](const node& n) {
+        const auto p = op_table::parse_resize(n);
+        return [p](const context& c) {
+            return ops::resize_backward(input(c, 0).dims(), dy(c),
+                                        op_table::with_resize_inputs(p, c.in));
+        };
+    });
     t["GlobalAveragePool"] = unary([](const context& c) {
         return ops::global_average_pool_backward(input(c, 0).dims(), dy(c));
     });

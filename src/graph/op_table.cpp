@@ -76,4 +76,64 @@ ops::gelu_approximation parse_gelu(const node& n) {
     return a == "tanh" ? ops::gelu_approximation::tanh : ops::gelu_approximation::none;
 }
 
+ops::resize_params parse_resize(const node& n) {
+    const auto bad = [&](const std::string& what) {
+        fail(status::unsupported, fmt::format("{}: {}", n.label(), what));
+    };
+    // Opset 18/19 additions beyond what ops::resize does.
+    if (n.get_int("antialias", 0) != 0) bad("antialias is not supported");
+    if (n.has("axes")) bad("axes is not supported");
+    if (n.get_string("keep_aspect_ratio_policy", "stretch") != "stretch")
+        bad("keep_aspect_ratio_policy other than 'stretch' is not supported");
+    ops::resize_params p;
+    const auto mode = n.get_string("mode", "nearest");
+    if (mode == "nearest")
+        p.mode = ops::resize_mode::nearest;
+    else if (mode == "linear")
+        p.mode = ops::resize_mode::linear;
+    else if (mode == "cubic")
+        p.mode = ops::resize_mode::cubic;
+    else
+        bad("mode '" + mode + "' is not supported (nearest, linear, cubic)");
+    p.cubic_coeff_a = n.get_float("cubic_coeff_a", -0.75f);
+    p.exclude_outside = n.get_int("exclude_outside", 0) != 0;
+    const auto ct = n.get_string("coordinate_transformation_mode", "half_pixel");
+    if (ct == "half_pixel")
+        p.transform = ops::coordinate_transform::half_pixel;
+    else if (ct == "pytorch_half_pixel")
+        p.transform = ops::coordinate_transform::pytorch_half_pixel;
+    else if (ct == "align_corners")
+        p.transform = ops::coordinate_transform::align_corners;
+    else if (ct == "asymmetric")
+        p.transform = ops::coordinate_transform::asymmetric;
+    else if (ct == "tf_half_pixel_for_nn")
+        p.transform = ops::coordinate_transform::tf_half_pixel_for_nn;
+    else
+        bad("coordinate_transformation_mode '" + ct + "' is not supported");
+    const auto nm = n.get_string("nearest_mode", "round_prefer_floor");
+    if (nm == "round_prefer_floor")
+        p.nearest = ops::nearest_mode::round_prefer_floor;
+    else if (nm == "round_prefer_ceil")
+        p.nearest = ops::nearest_mode::round_prefer_ceil;
+    else if (nm == "floor")
+        p.nearest = ops::nearest_mode::floor;
+    else if (nm == "ceil")
+        p.nearest = ops::nearest_mode::ceil;
+    else
+        bad("nearest_mode '" + nm + "' is not an ONNX value");
+    return p;
+}
+
+ops::resize_params with_resize_inputs(ops::resize_params p, std::span<const optional_view> in) {
+    if (in.size() > 2 && in[2] && in[2]->numel() > 0) {
+        if (in[2]->type() != dtype::f32)
+            fail(status::dtype_mismatch, "Resize: scales must be f32");
+        const auto t = tensor::copy_of(*in[2]);
+        p.scales.assign(t.span<float>().begin(), t.span<float>().end());
+    }
+    if (in.size() > 3 && in[3] && in[3]->numel() > 0)
+        p.sizes = ops::to_int64_vector(*in[3], "Resize", "sizes");
+    return p;
+}
+
 } // namespace hone::op_table

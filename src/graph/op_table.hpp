@@ -85,6 +85,11 @@ ops::conv_params parse_conv(const node& n);  ///< spatial attributes and group
 ops::pool_params parse_pool(const node& n);
 /// Gelu's approximate: "none" or "tanh".
 ops::gelu_approximation parse_gelu(const node& n);
+/// Resize's attributes (opset 11–19; antialias, axes and keep_aspect_ratio_policy other than
+/// stretch are unsupported); the scales and sizes come at run time (with_resize_inputs).
+ops::resize_params parse_resize(const node& n);
+/// p with Resize's inputs 2 (scales, f32) and 3 (sizes) read, where given and not empty.
+ops::resize_params with_resize_inputs(ops::resize_params p, std::span<const optional_view> in);
 
 // Each operator family registers its entries (one file each, src/graph/table_*.cpp).
 void add_math_ops(table& t);      // elementwise math, reductions, normalizations

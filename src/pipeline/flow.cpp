@@ -571,14 +571,6 @@ void run_finetune(candidate_build& cb, const model& base, const finetune_params&
                  fmt::format("{}.prune: no layer to prune (the one-shot steps cluster or quantize "
                              "every selected layer)",
                              where));
-        const std::int64_t steps = t.plan(data.data.size());
-        const auto last = ft.prune->end_step == -1 ? ft.prune->begin_step : ft.prune->end_step;
-        if (last >= steps)
-            fail(status::invalid_argument,
-                 fmt::format("{}.prune.{} {}: the run has {} steps (0…{}), so final_sparsity would "
-                             "not be reached",
-                             where, ft.prune->end_step == -1 ? "begin_step" : "end_step", last,
-                             steps, steps - 1));
         t.set_pruning_schedule(gradual, *ft.prune, ft.prune_scope);
     }
     const auto fit = fit_with_progress(t, data.data, "finetune", c);
@@ -652,6 +644,19 @@ const loaded_data& finetune_data(const recipe& rec, const loaded_data& calib,
                          "them",
                          rec.name, d.spec, name_of(ft.loss),
                          ft.loss == loss_kind::distillation ? " with alpha < 1" : ""));
+    if (ft.prune) {
+        // The schedule must reach final_sparsity within the run (trainer::plan's step count).
+        const std::int64_t steps = ft.epochs * ((d.data.size() + ft.batch - 1) / ft.batch);
+        const bool open = ft.prune->end_step == -1; // constant, no end: from begin_step on
+        const auto last = open ? ft.prune->begin_step : ft.prune->end_step;
+        if (last >= steps)
+            fail(status::invalid_argument,
+                 fmt::format("recipe '{}': finetune.prune.{} {}: the run has {} steps (0…{}: {} "
+                             "epochs of {} samples in batches of {}), so final_sparsity would not "
+                             "be reached",
+                             rec.name, open ? "begin_step" : "end_step", last, steps, steps - 1,
+                             ft.epochs, d.data.size(), ft.batch));
+    }
     return d;
 }
 

@@ -239,7 +239,7 @@ trainer_config finetune_params::config(std::string_view where) const {
     if (prune) {
         const auto& s = *prune;
         const bool poly = s.kind == schedule_kind::polynomial;
-        if (name_in(sparsity_schedule_names, s.kind) == std::string_view("unknown"))
+        if (name_in(sparsity_schedule_names, s.kind) == "unknown")
             bad_field("prune.kind", fmt::format("{} is not polynomial or constant", int(s.kind)));
         if (!(s.final_sparsity > 0 && s.final_sparsity < 1))
             bad_field("prune.final_sparsity",

@@ -152,7 +152,7 @@ TEST_CASE("a finetune step's gradual pruning schedule parses, round-trips and na
     throws(R"({"kind": "cubic", "final_sparsity": 0.9, "end_step": 10})",
            "steps[1].prune.kind 'cubic': expected polynomial or constant");
     throws(R"({"final_sparsity": "0.9", "end_step": 10})", "steps[1].prune.final_sparsity has "
-                                                             "the wrong type");
+                                                           "the wrong type");
     throws(R"({"final_sparsity": 1, "end_step": 10})",
            "steps[1].prune.final_sparsity: must be in (0, 1), got 1");
     throws(R"({"initial_sparsity": 0.95, "final_sparsity": 0.9, "end_step": 10, "frequency": 5})",

@@ -10,9 +10,9 @@
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/data/arrays.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/ledger/ledger.hpp>
-#include <hone/graph/trainer.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -136,6 +136,15 @@ TEST_CASE("recipes: the finetune step parses, must be last, and its fields are c
         CHECK(e.finetune.has_value());
         CHECK(e.steps.size() == 1);
     }
+    // The gradual one: no one-shot step, the schedule of docs/retraining.md's API run.
+    const auto g = load_recipe((examples / "sparse90-gradual.json").string());
+    REQUIRE(g.finetune);
+    REQUIRE(g.finetune->prune);
+    CHECK(g.steps.empty());
+    CHECK(g.finetune->alpha == 0.7);
+    CHECK(g.finetune->prune->final_sparsity == 0.9);
+    CHECK(g.finetune->prune->end_step == 450);
+    CHECK(g.finetune->prune_scope.global);
 
     const auto refuses = [](const char* text, const char* what) {
         CHECK_THROWS_WITH_AS(parse_recipe(text, "bad"), doctest::Contains(what), hone::error);
@@ -286,6 +295,92 @@ TEST_CASE("optimize: a finetune step keeps the masks, recovers accuracy and is r
     CHECK(std::isfinite(ft["final_loss"].get<double>()));
     CHECK(ft["constraints"]["/fc1/Gemm"] == "mask");
     CHECK(recipe["steps"].back()["kind"] == "finetune");
+}
+
+TEST_CASE("optimize: a finetune step's gradual schedule prunes the selected layers to its final "
+          "sparsity") {
+    require_fashion_mnist();
+    temp_dir t("train_gradual");
+    hone::write_file_atomic(t / "p.json", lenient);
+    const std::string calib = "fashion-mnist:train:512", eval = "fashion-mnist:test:300";
+    // 512 samples in batches of 64: 8 steps; 50% at step 0, 80% from step 4 on. No prune step:
+    // the schedule alone prunes fc1 and fc2 (the recipe keeps @last, fc3, out).
+    hone::write_file_atomic(t / "g.json", R"({"name": "gradual",
+        "layers": {"exclude": ["@last"]}, "steps": [
+        {"kind": "finetune", "epochs": 1, "lr": 0.002, "batch": 64,
+         "prune": {"initial_sparsity": 0.5, "final_sparsity": 0.8, "end_step": 4,
+                   "frequency": 2}}]})");
+    auto r = hone_cli(optimize_args(t, mlp_fixture(), t / "g.json", t / "g.onnx", calib, eval));
+    REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
+    auto m = hone::load_onnx(t / "g.onnx");
+    // One global threshold: exactly round(0.8·N) zeros over the two scheduled weights together.
+    const auto& w1 = m.weight("fc1.weight");
+    const auto& w2 = m.weight("fc2.weight");
+    const auto n = double(w1.numel() + w2.numel());
+    CHECK(std::llround(zero_fraction(w1) * double(w1.numel()) +
+                       zero_fraction(w2) * double(w2.numel())) == std::llround(0.8 * n));
+    CHECK(zero_fraction(m.weight("fc3.weight")) == 0.0); // not selected: trained, not pruned
+    auto recipe = json::parse(hone::ledger(t / "l.jsonl").read().back().record.recipe);
+    CHECK(recipe["steps"].back()["prune"]["final_sparsity"] == 0.8);
+    CHECK(recipe["steps"].back()["prune"]["global"] == true);
+    CHECK(recipe["finetune"]["pruning"]["sparsity"].get<double>() ==
+          doctest::Approx(0.8).epsilon(1e-6));
+    CHECK(recipe["finetune"]["pruning"]["layers"].size() == 2);
+    CHECK(recipe["finetune"]["constraints"]["/fc1/Gemm"] == "the gradual schedule");
+
+    // After a magnitude prune step, per layer: the one-shot zeros stay, each layer ends at 80%.
+    hone::write_file_atomic(t / "o.json", R"({"name": "oneshot", "steps": [
+        {"kind": "prune", "method": "magnitude", "sparsity": 0.5}]})");
+    hone::write_file_atomic(t / "pg.json", R"({"name": "prune-gradual", "steps": [
+        {"kind": "prune", "method": "magnitude", "sparsity": 0.5},
+        {"kind": "finetune", "epochs": 1, "lr": 0.002, "batch": 64,
+         "prune": {"initial_sparsity": 0.5, "final_sparsity": 0.8, "begin_step": 2,
+                   "end_step": 6, "frequency": 2, "global": false}}]})");
+    r = hone_cli(optimize_args(t, mlp_fixture(), t / "o.json", t / "o.onnx", calib, eval));
+    REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
+    r = hone_cli(optimize_args(t, mlp_fixture(), t / "pg.json", t / "pg.onnx", calib, eval));
+    REQUIRE_MESSAGE((r.code == 0 || r.code == 20), r.err);
+    const auto o = hone::load_onnx(t / "o.onnx");
+    m = hone::load_onnx(t / "pg.onnx");
+    for (const char* w : {"fc1.weight", "fc2.weight", "fc3.weight"}) {
+        CAPTURE(w);
+        const auto wo = o.weight(w).span<float>();
+        const auto wg = m.weight(w).span<float>();
+        std::size_t lost = 0;
+        for (std::size_t i = 0; i < wo.size(); ++i)
+            lost += wo[i] == 0.0f && wg[i] != 0.0f;
+        CHECK(lost == 0);
+        CHECK(std::llround(zero_fraction(m.weight(w)) * double(wg.size())) ==
+              std::llround(0.8 * double(wg.size())));
+    }
+    recipe = json::parse(hone::ledger(t / "l.jsonl").read().back().record.recipe);
+    CHECK(recipe["finetune"]["constraints"]["/fc2/Gemm"] == "mask, then the gradual schedule");
+
+    // Refused, naming the field: a schedule the run does not finish (before any record), a prune
+    // step that prunes more than the schedule starts from, nothing left to prune.
+    const auto refused = [&](const char* text, const char* what) {
+        hone::write_file_atomic(t / "bad.json", text);
+        const auto b =
+            hone_cli(optimize_args(t, mlp_fixture(), t / "bad.json", t / "bad.onnx", calib, eval));
+        CHECK(b.code == 1);
+        CHECK_MESSAGE(b.err.find(what) != std::string::npos, b.err);
+        CHECK_FALSE(fs::exists(t / "bad.onnx"));
+    };
+    const auto records = hone::ledger(t / "l.jsonl").read().size();
+    refused(R"({"name": "b", "steps": [{"kind": "finetune", "epochs": 1, "batch": 64,
+        "prune": {"final_sparsity": 0.8, "end_step": 8, "frequency": 2}}]})",
+            "recipe 'b': finetune.prune.end_step 8: the run has 8 steps");
+    CHECK(hone::ledger(t / "l.jsonl").read().size() == records);
+    refused(
+        R"({"name": "b", "steps": [{"kind": "prune", "method": "magnitude", "sparsity": 0.6},
+        {"kind": "finetune", "epochs": 1, "batch": 64,
+         "prune": {"initial_sparsity": 0.5, "final_sparsity": 0.8, "end_step": 4,
+                   "frequency": 2}}]})",
+        "finetune.prune.initial_sparsity 0.5 is below the sparsity 0.6000 of layer '/fc1/Gemm'");
+    refused(R"({"name": "b", "steps": [{"kind": "quantize", "bits": 8},
+        {"kind": "finetune", "epochs": 1, "batch": 64,
+         "prune": {"final_sparsity": 0.8, "end_step": 4, "frequency": 2}}]})",
+            "finetune.prune: no layer to prune");
 }
 
 TEST_CASE("optimize: cluster-aware fine-tuning keeps weights on their codebooks") {

@@ -184,6 +184,40 @@ TEST_CASE("pooling backward passes: 1-D to 3-D, ceil_mode, dilations, count_incl
                     hone::error);
 }
 
+TEST_CASE("resize backward: nearest, linear and cubic; scales and sizes; every transform") {
+    using ops::coordinate_transform;
+    struct resize_case {
+        ops::resize_mode mode;
+        coordinate_transform transform;
+        std::vector<float> scales;
+        std::vector<std::int64_t> sizes;
+    };
+    const resize_case cases[] = {
+        {ops::resize_mode::nearest, coordinate_transform::asymmetric, {1, 1, 2, 2}, {}},
+        {ops::resize_mode::nearest, coordinate_transform::half_pixel, {}, {1, 2, 5, 3}},
+        {ops::resize_mode::linear, coordinate_transform::half_pixel, {1, 1, 2, 1.5f}, {}},
+        {ops::resize_mode::linear, coordinate_transform::align_corners, {}, {1, 2, 7, 2}},
+        {ops::resize_mode::linear, coordinate_transform::pytorch_half_pixel, {}, {1, 2, 1, 6}},
+        {ops::resize_mode::cubic, coordinate_transform::half_pixel, {1, 1, 1.5f, 2}, {}},
+    };
+    for (std::size_t i = 0; i < std::size(cases); ++i) {
+        CAPTURE(i);
+        ops::resize_params p;
+        p.mode = cases[i].mode;
+        p.transform = cases[i].transform;
+        p.scales = cases[i].scales;
+        p.sizes = cases[i].sizes;
+        tensor x = random_tensor(shape{1, 2, 4, 3}, unsigned(90 + i));
+        auto f = [&] { return ops::resize(x, p); };
+        tensor r = random_tensor(f().dims(), unsigned(100 + i));
+        check_gradient(x, f, r, ops::resize_backward(x.dims(), r, p));
+    }
+    ops::resize_params p;
+    p.scales = {1, 1, 2, 2};
+    CHECK_THROWS_AS(ops::resize_backward(shape{1, 1, 2, 2}, random_tensor(shape{1, 1, 3, 4}, 1), p),
+                    hone::error);
+}
+
 TEST_CASE("frozen batch norm backward: x, scale, bias") {
     const shape s{3, 4, 2, 2};
     tensor x = random_tensor(s, 61), scale = random_tensor(shape{4}, 62, 0.5f, 2.0f);

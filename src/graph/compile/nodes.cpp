@@ -550,59 +550,9 @@ compiled executor::impl::compile(const work_node& w) {
                 mx ? "ops::global_max_pool" : "ops::global_average_pool"};
     }
     if (op == "Resize") {
-        // Opset 18/19 additions beyond what ops::resize does.
-        if (n.get_int("antialias", 0) != 0) bad_attr("antialias is not supported");
-        if (n.has("axes")) bad_attr("axes is not supported");
-        if (n.get_string("keep_aspect_ratio_policy", "stretch") != "stretch")
-            bad_attr("keep_aspect_ratio_policy other than 'stretch' is not supported");
-        ops::resize_params p;
-        const auto mode = n.get_string("mode", "nearest");
-        if (mode == "nearest")
-            p.mode = ops::resize_mode::nearest;
-        else if (mode == "linear")
-            p.mode = ops::resize_mode::linear;
-        else if (mode == "cubic")
-            p.mode = ops::resize_mode::cubic;
-        else
-            bad_attr("mode '" + mode + "' is not supported (nearest, linear, cubic)");
-        p.cubic_coeff_a = n.get_float("cubic_coeff_a", -0.75f);
-        p.exclude_outside = n.get_int("exclude_outside", 0) != 0;
-        const auto ct = n.get_string("coordinate_transformation_mode", "half_pixel");
-        if (ct == "half_pixel")
-            p.transform = ops::coordinate_transform::half_pixel;
-        else if (ct == "pytorch_half_pixel")
-            p.transform = ops::coordinate_transform::pytorch_half_pixel;
-        else if (ct == "align_corners")
-            p.transform = ops::coordinate_transform::align_corners;
-        else if (ct == "asymmetric")
-            p.transform = ops::coordinate_transform::asymmetric;
-        else if (ct == "tf_half_pixel_for_nn")
-            p.transform = ops::coordinate_transform::tf_half_pixel_for_nn;
-        else
-            bad_attr("coordinate_transformation_mode '" + ct + "' is not supported");
-        const auto nm = n.get_string("nearest_mode", "round_prefer_floor");
-        if (nm == "round_prefer_floor")
-            p.nearest = ops::nearest_mode::round_prefer_floor;
-        else if (nm == "round_prefer_ceil")
-            p.nearest = ops::nearest_mode::round_prefer_ceil;
-        else if (nm == "floor")
-            p.nearest = ops::nearest_mode::floor;
-        else if (nm == "ceil")
-            p.nearest = ops::nearest_mode::ceil;
-        else
-            bad_attr("nearest_mode '" + nm + "' is not an ONNX value");
-        const std::string lbl = label;
-        return {single([p, lbl](V in) {
-                    auto q = p;
-                    if (in.size() > 2 && in[2] && in[2]->numel() > 0) {
-                        if (in[2]->type() != dtype::f32)
-                            fail(status::dtype_mismatch, lbl + ": scales must be f32");
-                        const auto t = tensor::copy_of(*in[2]);
-                        q.scales.assign(t.span<float>().begin(), t.span<float>().end());
-                    }
-                    if (in.size() > 3 && in[3] && in[3]->numel() > 0)
-                        q.sizes = ops::to_int64_vector(*in[3], "Resize", "sizes");
-                    return ops::resize(need(in, 0), q);
+        const ops::resize_params p = op_table::parse_resize(n);
+        return {single([p](V in) {
+                    return ops::resize(need(in, 0), op_table::with_resize_inputs(p, in));
                 }),
                 "ops::resize"};
     }

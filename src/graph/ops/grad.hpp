@@ -135,6 +135,13 @@ HONE_EXPORT tensor average_pool_backward(const shape& x_dims, const_tensor_view 
                                          const pool_params& params);
 HONE_EXPORT tensor global_average_pool_backward(const shape& x_dims, const_tensor_view dy);
 
+// ---- resize (resize.cpp, beside the forward) -------------------------------------------------------
+
+/// Backward of resize(x, params) for every mode and transform the forward takes: each axis' map
+/// transposed (dY scattered back to the taps the forward read, by their weights).
+HONE_EXPORT tensor resize_backward(const shape& x_dims, const_tensor_view dy,
+                                   const resize_params& params);
+
 // ---- normalization (grad_norm.cpp) ----------------------------------------------------------------
 
 struct norm_grads {
