@@ -9,10 +9,10 @@
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/prune/pruner.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/graph/trainer.hpp>
 
 #include <algorithm>
 #include <benchmark/benchmark.h>

@@ -45,8 +45,8 @@
 #include "hone/cluster/kmeans1d.hpp"
 
 // algorithms: retraining
-#include "hone/graph/trainer.hpp"
 #include "hone/graph/trainable_graph.hpp"
+#include "hone/graph/trainer.hpp"
 #include "hone/retrain/loss.hpp"
 #include "hone/retrain/lsq.hpp"
 

@@ -2,9 +2,9 @@
 #include "guard.hpp"
 #include "handles.hpp"
 #include "hone/cluster/clusterer.hpp"
+#include "hone/graph/trainer.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
-#include "hone/graph/trainer.hpp"
 #include "tensor_handle.hpp"
 
 #include <fmt/format.h>

@@ -87,9 +87,9 @@ void add_linear(std::map<std::string, entry>& t) {
                      return [p](const context& c) {
                          const bool bias = has(c.in, 2);
                          const shape c_dims = bias ? c.in[2]->dims() : shape{};
-                         auto r = ops::gemm_backward(input(c, 0), input(c, 1),
-                                                     bias ? &c_dims : nullptr, dy(c), p, c.want[0],
-                                                     c.want[1]);
+                         auto r =
+                             ops::gemm_backward(input(c, 0), input(c, 1), bias ? &c_dims : nullptr,
+                                                dy(c), p, c.want[0], c.want[1]);
                          auto g = grads(c);
                          g[0] = std::move(r.da);
                          g[1] = std::move(r.db);
@@ -232,22 +232,22 @@ void add_pooling_and_normalization(std::map<std::string, entry>& t) {
             };
         },
         {0, 1, 2}};
-    t["LayerNormalization"] = {
-        [](const node& n) -> backward_fn {
-            const auto axis = n.get_int("axis", -1);
-            const float eps = n.get_float("epsilon", 1e-5f);
-            return [axis, eps](const context& c) {
-                const bool bias = has(c.in, 2);
-                auto r = ops::layer_normalization_backward(input(c, 0), input(c, 1), dy(c), axis,
-                                                           eps, bias && c.want[2]);
-                auto g = grads(c);
-                g[0] = std::move(r.dx);
-                g[1] = std::move(r.dscale);
-                if (bias) g[2] = std::move(r.dbias);
-                return g;
-            };
-        },
-        {0, 1, 2}};
+    t["LayerNormalization"] = {[](const node& n) -> backward_fn {
+                                   const auto axis = n.get_int("axis", -1);
+                                   const float eps = n.get_float("epsilon", 1e-5f);
+                                   return [axis, eps](const context& c) {
+                                       const bool bias = has(c.in, 2);
+                                       auto r = ops::layer_normalization_backward(
+                                           input(c, 0), input(c, 1), dy(c), axis, eps,
+                                           bias && c.want[2]);
+                                       auto g = grads(c);
+                                       g[0] = std::move(r.dx);
+                                       g[1] = std::move(r.dscale);
+                                       if (bias) g[2] = std::move(r.dbias);
+                                       return g;
+                                   };
+                               },
+                               {0, 1, 2}};
     for (const char* op : {"ReduceMean", "ReduceSum"})
         t[op] = unary_with([](const node& n) {
             const bool mean = n.op_type == "ReduceMean";
@@ -265,18 +265,16 @@ void add_pooling_and_normalization(std::map<std::string, entry>& t) {
 
 void add_data_movement(std::map<std::string, entry>& t) {
     for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
-        t[op] = unary([](const context& c) {
-            return ops::reshape_backward(dy(c), input(c, 0).dims());
-        });
+        t[op] = unary(
+            [](const context& c) { return ops::reshape_backward(dy(c), input(c, 0).dims()); });
     // A Cast between f32 values passes the gradient; to another type there is none.
     t["Cast"] = unary([](const context& c) {
         return input(c, 0).type() == dtype::f32 && output(c, 0).type() == dtype::f32
                    ? ops::reshape_backward(dy(c), input(c, 0).dims())
                    : tensor();
     });
-    t["Expand"] = unary([](const context& c) {
-        return ops::reduce_to_shape(dy(c), input(c, 0).dims());
-    });
+    t["Expand"] =
+        unary([](const context& c) { return ops::reduce_to_shape(dy(c), input(c, 0).dims()); });
     t["Transpose"] = unary_with([](const node& n) {
         const auto perm = n.get_ints("perm", {});
         return [perm](const context& c) { return ops::transpose_backward(dy(c), perm); };
@@ -294,8 +292,7 @@ void add_data_movement(std::map<std::string, entry>& t) {
     });
     t["Pad"] = unary_with([](const node& n) {
         if (n.get_string("mode", "constant") != "constant")
-            fail(status::unsupported,
-                 n.label() + ": only Pad mode 'constant' has a backward pass");
+            fail(status::unsupported, n.label() + ": only Pad mode 'constant' has a backward pass");
         return [](const context& c) {
             return ops::pad_backward(input(c, 0).dims(), dy(c), ints_of(c, 1, "pads"),
                                      ints_of(c, 3, "axes"));

@@ -63,8 +63,7 @@ ops::pool_params parse_pool(const node& n) {
     if (p.spatial.kernel_shape.empty())
         fail(status::unsupported, fmt::format("{}: kernel_shape is required", n.label()));
     if (n.op_type == "MaxPool" && n.get_int("storage_order", 0) != 0)
-        fail(status::unsupported,
-             fmt::format("{}: storage_order 1 is not supported", n.label()));
+        fail(status::unsupported, fmt::format("{}: storage_order 1 is not supported", n.label()));
     return p;
 }
 
@@ -126,8 +125,7 @@ ops::resize_params parse_resize(const node& n) {
 
 ops::resize_params with_resize_inputs(ops::resize_params p, std::span<const optional_view> in) {
     if (in.size() > 2 && in[2] && in[2]->numel() > 0) {
-        if (in[2]->type() != dtype::f32)
-            fail(status::dtype_mismatch, "Resize: scales must be f32");
+        if (in[2]->type() != dtype::f32) fail(status::dtype_mismatch, "Resize: scales must be f32");
         const auto t = tensor::copy_of(*in[2]);
         p.scales.assign(t.span<float>().begin(), t.span<float>().end());
     }

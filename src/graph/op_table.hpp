@@ -78,8 +78,8 @@ ops::spatial_params parse_spatial(const node& n);
 
 // The attributes of the operators the executor plans itself, parsed once for it and for the
 // trainer's backward passes (grad_table.hpp). Errors name the node.
-ops::gemm_params parse_gemm(const node& n);  ///< alpha, beta, transA, transB
-ops::conv_params parse_conv(const node& n);  ///< spatial attributes and group
+ops::gemm_params parse_gemm(const node& n); ///< alpha, beta, transA, transB
+ops::conv_params parse_conv(const node& n); ///< spatial attributes and group
 /// MaxPool / AveragePool: spatial attributes (kernel_shape required), ceil_mode,
 /// count_include_pad; storage_order 1 and an Indices output are unsupported.
 ops::pool_params parse_pool(const node& n);

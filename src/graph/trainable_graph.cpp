@@ -20,10 +20,9 @@ namespace {
 // Operators whose outputs carry no gradient (integers, booleans, shapes, indices).
 const std::set<std::string, std::less<>>& non_differentiable() {
     static const std::set<std::string, std::less<>> s{
-        "Shape",   "Size",      "Equal",        "Less",   "Greater",  "LessOrEqual",
-        "GreaterOrEqual", "Not", "And",         "Or",     "Xor",      "ArgMax",
-        "ArgMin",  "NonZero",   "ConstantOfShape", "Range", "IsNaN",  "IsInf",
-        "Floor",   "Ceil",      "Round",        "Sign",   "Constant", "OneHot"};
+        "Shape", "Size",  "Equal", "Less",   "Greater", "LessOrEqual", "GreaterOrEqual",  "Not",
+        "And",   "Or",    "Xor",   "ArgMax", "ArgMin",  "NonZero",     "ConstantOfShape", "Range",
+        "IsNaN", "IsInf", "Floor", "Ceil",   "Round",   "Sign",        "Constant",        "OneHot"};
     return s;
 }
 
@@ -59,8 +58,8 @@ std::string layer_key(const node& n) { return n.name.empty() ? n.outputs[0] : n.
 
 // The fake-quant nodes inserted in front of a layer's activation input: value names.
 struct fake_quant_point {
-    std::string input;  // the value fake-quantized (model name)
-    std::string output; // the Clip's output the layer reads instead
+    std::string input;                     // the value fake-quantized (model name)
+    std::string output;                    // the Clip's output the layer reads instead
     std::string scale, zero_point, lo, hi; // run-time inputs
     bool range_set = false;
     float range_lo = 0, range_hi = 0; // the EMA range
@@ -73,13 +72,13 @@ struct trainable_graph::impl {
     std::string input, output;
     std::vector<node> nodes; // the training model's nodes, in execution order
     std::vector<grad_table::backward_fn> backward_of; // per node (empty: no gradient flows)
-    std::set<std::string, std::less<>> depends;        // values a trainable weight flows into
+    std::set<std::string, std::less<>> depends;       // values a trainable weight flows into
     std::vector<std::string> params;
     std::map<std::string, tensor, std::less<>> weights; // trainable, as the forward uses them
     std::map<std::string, tensor, std::less<>> grads;
     std::map<std::string, tensor, std::less<>> values; // the last saved forward
-    std::unique_ptr<executor> plain;                    // the model's forward
-    std::unique_ptr<executor> quantized;                // with activation fake-quant
+    std::unique_ptr<executor> plain;                   // the model's forward
+    std::unique_ptr<executor> quantized;               // with activation fake-quant
     std::vector<fake_quant_point> fq;
     std::map<std::string, std::size_t, std::less<>> fq_by_layer; // by layer_key()
     model train_model; // weights as inputs (kept to build the fake-quant plan)
@@ -153,12 +152,12 @@ trainable_graph::trainable_graph(const model& m, const std::vector<std::string>&
     for (std::size_t k = 0; k < s.nodes.size(); ++k) {
         const node& n = s.nodes[k];
         if (non_differentiable().count(n.op_type)) continue;
-        const auto e = n.domain.empty() || n.domain == "ai.onnx" ? table.find(n.op_type)
-                                                                  : table.end();
+        const auto e =
+            n.domain.empty() || n.domain == "ai.onnx" ? table.find(n.op_type) : table.end();
         bool flows = false;
         for (std::size_t i = 0; i < n.inputs.size(); ++i)
-            flows |= s.depends.count(n.inputs[i]) &&
-                     (e == table.end() || e->second.differentiates(i));
+            flows |=
+                s.depends.count(n.inputs[i]) && (e == table.end() || e->second.differentiates(i));
         if (!flows) continue;
         if (e == table.end()) {
             missing.push_back(n.label());
@@ -436,8 +435,8 @@ void trainable_graph::backward(std::span<const seed> seeds) {
             in.push_back(s.lookup(points[i] ? points[i]->output : inputs[i]));
             want[i] = s.depends.count(points[i] ? points[i]->input : inputs[i]) != 0;
         }
-        const auto wants = std::span<const bool>(reinterpret_cast<const bool*>(want.data()),
-                                                 want.size());
+        const auto wants =
+            std::span<const bool>(reinterpret_cast<const bool*>(want.data()), want.size());
         std::vector<tensor> g;
         try {
             g = s.backward_of[k]({in, out, dout, wants});

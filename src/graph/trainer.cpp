@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <random>
 #include <string>
@@ -59,6 +60,11 @@ void validate_config(const trainer_config& c) {
         bad("activation_bits", "must be 0 or 2…8");
     if (!(c.scale_lr_scale > 0) || !std::isfinite(c.scale_lr_scale))
         bad("scale_lr_scale", "must be finite and > 0");
+    if (!(c.distill_values_weight > 0) || !std::isfinite(c.distill_values_weight))
+        bad("distill_values_weight", "must be finite and > 0");
+    if (c.loss != loss_kind::cross_entropy && c.loss != loss_kind::distillation &&
+        c.loss != loss_kind::next_token)
+        bad("loss", "is not a loss_kind");
 }
 
 tensor zeros_like(const shape& s) {
@@ -78,12 +84,13 @@ tensor batch_of(const dataset& d, std::span<const std::int64_t> idx, const shape
     std::vector<std::int64_t> dims{std::int64_t(idx.size())};
     for (auto v : sample.dims())
         dims.push_back(v);
-    tensor x(dtype::f32, shape(std::span<const std::int64_t>(dims.data(), dims.size())));
-    const std::int64_t per = sample.numel();
-    const float* src = d.inputs().span<float>().data();
-    float* dst = x.span<float>().data();
+    const dtype type = d.inputs().type();
+    tensor x(type, shape(std::span<const std::int64_t>(dims.data(), dims.size())));
+    const std::size_t per = std::size_t(sample.numel()) * size_of(type);
+    const auto* src = static_cast<const std::uint8_t*>(d.inputs().data());
+    auto* dst = static_cast<std::uint8_t*>(x.data());
     for (std::size_t i = 0; i < idx.size(); ++i)
-        std::copy(src + idx[i] * per, src + (idx[i] + 1) * per, dst + std::int64_t(i) * per);
+        std::memcpy(dst + i * per, src + std::size_t(idx[i]) * per, per);
     return x;
 }
 } // namespace
@@ -393,26 +400,46 @@ std::int64_t trainer::plan(std::int64_t n) {
 double trainer::step(const_tensor_view x, std::span<const std::int64_t> labels) {
     auto& s = *impl_;
     const bool distill = s.cfg.loss == loss_kind::distillation;
-    if (!distill && labels.empty())
+    if (s.cfg.loss == loss_kind::cross_entropy && labels.empty())
         fail(status::invalid_argument, "trainer::step: labels are missing for the cross-entropy "
                                        "loss");
-    if (distill && !s.teacher)
-        fail(status::invalid_argument, "trainer::step: distillation needs set_teacher()");
+    if ((distill || !s.cfg.distill_values.empty()) && !s.teacher)
+        fail(status::invalid_argument,
+             "trainer::step: distillation (of logits or values) needs set_teacher()");
     s.apply_schedule();
     s.publish();
     s.graph.set_training(true);
     tensor logits = s.graph.forward(x, true);
+    const bool teacher_values = !s.cfg.distill_values.empty();
+    tensor t;
+    if (distill || teacher_values) t = s.teacher->forward(x, teacher_values);
     loss_result l;
     if (distill) {
-        tensor t = s.teacher->forward(x, false);
         l = distillation_loss(logits, t, labels, s.cfg.temperature, s.cfg.distill_alpha);
+    } else if (s.cfg.loss == loss_kind::next_token) {
+        if (x.type() != dtype::i64)
+            fail(status::dtype_mismatch, "trainer::step: the next-token loss reads token ids "
+                                         "(i64 [B, T]) as the input");
+        const tensor tokens = tensor::copy_of(x);
+        l = next_token_loss(logits, tokens.span<std::int64_t>());
     } else {
         l = cross_entropy_loss(logits, labels);
+    }
+    // Layer-wise distillation: MSE of each named value against the teacher's.
+    std::vector<loss_result> value_losses;
+    std::vector<trainable_graph::seed> seeds{{s.graph.plan().outputs().at(0).name, l.dlogits}};
+    for (const auto& name : s.cfg.distill_values) {
+        value_losses.push_back(mse_loss(s.graph.value(name), s.teacher->value(name)));
+        auto& v = value_losses.back();
+        for (float& g : v.dlogits.span<float>())
+            g *= s.cfg.distill_values_weight;
+        l.loss += s.cfg.distill_values_weight * v.loss;
+        seeds.push_back({name, v.dlogits});
     }
     if (!std::isfinite(l.loss))
         fail(status::invalid_argument, "trainer: the loss is not finite at step " +
                                            std::to_string(s.step) + " (lower the learning rate)");
-    s.graph.backward(l.dlogits);
+    s.graph.backward(seeds);
     const float lr = s.lr_at(s.step);
     for (auto& p : s.params) {
         const tensor& g = s.graph.gradient(p.name);
@@ -463,8 +490,8 @@ void check_data(const dataset& data, const trainer_config& cfg) {
     if (needs_labels && !data.has_labels())
         fail(status::invalid_argument,
              "trainer: dataset '" + data.name() + "' has no labels for the labelled loss");
-    if (data.inputs().type() != dtype::f32)
-        fail(status::dtype_mismatch, "trainer: dataset inputs must be f32");
+    if (data.inputs().type() != dtype::f32 && data.inputs().type() != dtype::i64)
+        fail(status::dtype_mismatch, "trainer: dataset inputs must be f32 (or i64 token ids)");
 }
 } // namespace
 

@@ -14,6 +14,7 @@
 #include <hone/core/atomic_file.hpp>
 #include <hone/core/error.hpp>
 #include <hone/graph/executor.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/io/digest.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/io/safetensors.hpp>
@@ -25,7 +26,6 @@
 #include <hone/prune/sparse_storage.hpp>
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/graph/trainer.hpp>
 #include <hone/validate/language_model.hpp>
 
 #include <fmt/format.h>

@@ -7,11 +7,11 @@
 #include "report.hpp"
 
 #include <hone/core/export.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/ledger/identity.hpp>
 #include <hone/ledger/ledger.hpp>
 #include <hone/model/model.hpp>
 #include <hone/pipeline/optimize.hpp>
-#include <hone/graph/trainer.hpp>
 #include <hone/validate/validator.hpp>
 
 #include <nlohmann/json.hpp>

@@ -15,9 +15,9 @@ namespace {
 void check_logits(const_tensor_view logits, const char* what, bool any_rank = false) {
     if (logits.type() != dtype::f32 || !logits.is_contiguous() ||
         (any_rank ? logits.rank() < 1 : logits.rank() != 2))
-        fail(status::shape_mismatch,
-             std::string(what) + ": logits must be contiguous f32 " +
-                 (any_rank ? "[..., K]" : "[B, K]") + ", got " + logits.dims().to_string());
+        fail(status::shape_mismatch, std::string(what) + ": logits must be contiguous f32 " +
+                                         (any_rank ? "[..., K]" : "[B, K]") + ", got " +
+                                         logits.dims().to_string());
 }
 
 /// log-softmax of row r of x / t (double).

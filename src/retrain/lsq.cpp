@@ -31,7 +31,6 @@ struct f32_data {
 
 } // namespace
 
-
 std::vector<std::int64_t> scale_groups(const quant_spec& spec, const shape& dims) {
     const int axis = validate(spec, dims, "lsq weights");
     const std::int64_t n = dims.numel();

@@ -30,8 +30,8 @@ namespace {
 /// [0, 1) values in the declared shape with dynamic dims of 2.
 tensor input_for(const fs::path& onnx, const model& m) {
     const auto stem = onnx.stem().string();
-    for (const auto& p : {onnx.parent_path() / (stem + "_input.npy"),
-                          onnx.parent_path() / (stem + ".input.npy")})
+    for (const auto& p :
+         {onnx.parent_path() / (stem + "_input.npy"), onnx.parent_path() / (stem + ".input.npy")})
         if (fs::exists(p)) return parse_npy(read_maybe_gzip(p), p.string());
     std::vector<std::int64_t> dims;
     for (const auto& d : m.inputs.at(0).dims)
@@ -125,9 +125,9 @@ TEST_CASE("gradients through whole fixtures match finite differences") {
         MESSAGE("LM trainable weights: " << g.parameters().size());
         int checked = 0;
         for (const auto& p : g.parameters()) {
-            const bool pick = p.find("embed") != std::string::npos ||
-                              p.find("layers.0.") != std::string::npos ||
-                              p.find("norm") != std::string::npos || p.find("lm_head") != std::string::npos;
+            const bool pick =
+                p.find("embed") != std::string::npos || p.find("layers.0.") != std::string::npos ||
+                p.find("norm") != std::string::npos || p.find("lm_head") != std::string::npos;
             if (!pick) continue;
             check_weight_gradient(g, x, p, 11u + unsigned(checked), 2e-2);
             ++checked;
@@ -144,7 +144,8 @@ TEST_CASE("gradients through whole fixtures match finite differences") {
     }
 }
 
-TEST_CASE("layer-wise distillation: a seed on an intermediate value reaches only the weights before it") {
+TEST_CASE(
+    "layer-wise distillation: a seed on an intermediate value reaches only the weights before it") {
     const model m = load_onnx(test::fixtures_dir() / "fashion_mnist" / "cnn.onnx");
     trainable_graph g(m);
     const tensor x = input_for(test::fixtures_dir() / "fashion_mnist" / "cnn.onnx", m);

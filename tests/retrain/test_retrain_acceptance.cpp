@@ -9,9 +9,9 @@
 #include "../fixture_layer.hpp"
 #include "hone/cluster/clusterer.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/graph/trainer.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
-#include "hone/graph/trainer.hpp"
 
 #include <doctest/doctest.h>
 

@@ -8,11 +8,11 @@
 #include "hone/core/error.hpp"
 #include "hone/data/arrays.hpp"
 #include "hone/data/dataset.hpp"
+#include "hone/graph/trainer.hpp"
 #include "hone/io/onnx.hpp"
 #include "hone/prune/pruner.hpp"
 #include "hone/quantize/quantizer.hpp"
 #include "hone/retrain/lsq.hpp"
-#include "hone/graph/trainer.hpp"
 
 #include <doctest/doctest.h>
 

@@ -49,7 +49,10 @@ namespace hone {
 
 enum class optimizer_kind { sgd = 0, adamw = 1 };
 enum class lr_schedule { constant = 0, cosine = 1, step = 2 };
-enum class loss_kind { cross_entropy = 0, distillation = 1 };
+/// cross_entropy: labels; distillation: the teacher's logits (KL, any rank: a language model's
+/// [B, T, V] too), plus labels when distill_alpha < 1; next_token: a language model's
+/// next-token cross-entropy on its own input rows (token ids [B, T], no labels).
+enum class loss_kind { cross_entropy = 0, distillation = 1, next_token = 2 };
 
 struct trainer_config {
     int epochs = 1;
@@ -80,6 +83,12 @@ struct trainer_config {
     /// latent weights get the STE gradient, zeroed where clipped.
     bool learned_scales = false;
     float scale_lr_scale = 1.0f; ///< LSQ: the scales' learning rate = lr·this (no weight decay)
+    /// Layer-wise distillation (needs a teacher with values of these names, e.g. the baseline
+    /// of the same graph): each named intermediate value adds
+    /// distill_values_weight · MSE(student value, teacher value) to the loss, its gradient
+    /// entering the backward pass at that value.
+    std::vector<std::string> distill_values;
+    float distill_values_weight = 1.0f;
 };
 
 /// How a gradual pruning schedule ranks weights (trainer::set_pruning_schedule).

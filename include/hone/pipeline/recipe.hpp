@@ -15,11 +15,11 @@
 
 #include <hone/cluster/clusterer.hpp>
 #include <hone/graph/executor.hpp>
+#include <hone/graph/trainer.hpp>
 #include <hone/prune/pruner.hpp>
 #include <hone/quantize/calibrator.hpp>
 #include <hone/quantize/quant_spec.hpp>
 #include <hone/quantize/quantizer.hpp>
-#include <hone/graph/trainer.hpp>
 
 #include <nlohmann/json.hpp>
 

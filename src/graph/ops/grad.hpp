@@ -33,7 +33,8 @@ namespace hone::ops {
 /// axes summed away, axes of 1 summed with keepdims). dY's shape itself: a copy.
 HONE_EXPORT tensor reduce_to_shape(const_tensor_view dy, const shape& to);
 
-// ---- elementwise binary (grad_binary.cpp) --------------------------------------------------------
+// ---- elementwise binary (grad_binary.cpp)
+// --------------------------------------------------------
 
 struct binary_grads {
     tensor da; ///< a's shape
@@ -49,7 +50,8 @@ HONE_EXPORT binary_grads binary_backward(binary_op op, const_tensor_view a, cons
 HONE_EXPORT binary_grads where_backward(const_tensor_view cond, const shape& x_dims,
                                         const shape& y_dims, const_tensor_view dy);
 
-// ---- elementwise unary (grad_unary.cpp) ----------------------------------------------------------
+// ---- elementwise unary (grad_unary.cpp)
+// ----------------------------------------------------------
 
 HONE_EXPORT tensor relu_backward(const_tensor_view x, const_tensor_view dy);
 HONE_EXPORT tensor leaky_relu_backward(const_tensor_view x, const_tensor_view dy, float alpha);
@@ -93,7 +95,8 @@ HONE_EXPORT tensor softmax_backward(const_tensor_view y, const_tensor_view dy,
 HONE_EXPORT tensor log_softmax_backward(const_tensor_view y, const_tensor_view dy,
                                         std::int64_t axis = -1, bool coerce_2d = false);
 
-// ---- linear algebra (grad_linalg.cpp) ------------------------------------------------------------
+// ---- linear algebra (grad_linalg.cpp)
+// ------------------------------------------------------------
 
 struct linear_grads {
     tensor da; ///< A's shape
@@ -111,7 +114,8 @@ HONE_EXPORT linear_grads matmul_backward(const_tensor_view a, const_tensor_view 
                                          const_tensor_view dy, bool need_a = true,
                                          bool need_b = true);
 
-// ---- convolution (grad_conv.cpp) ------------------------------------------------------------------
+// ---- convolution (grad_conv.cpp)
+// ------------------------------------------------------------------
 
 struct conv_grads {
     tensor dx;
@@ -124,7 +128,8 @@ HONE_EXPORT conv_grads conv_backward(const_tensor_view x, const_tensor_view w, b
                                      const_tensor_view dy, const conv_params& params,
                                      bool need_x = true, bool need_w = true);
 
-// ---- pooling (grad_pool.cpp) ----------------------------------------------------------------------
+// ---- pooling (grad_pool.cpp)
+// ----------------------------------------------------------------------
 
 /// dY routed to the window's maximum (the first in window order on ties, where the forward's
 /// max sits), 1-D to 3-D, ceil_mode, dilations, padding as the forward.
@@ -135,14 +140,16 @@ HONE_EXPORT tensor average_pool_backward(const shape& x_dims, const_tensor_view 
                                          const pool_params& params);
 HONE_EXPORT tensor global_average_pool_backward(const shape& x_dims, const_tensor_view dy);
 
-// ---- resize (resize.cpp, beside the forward) -------------------------------------------------------
+// ---- resize (resize.cpp, beside the forward)
+// -------------------------------------------------------
 
 /// Backward of resize(x, params) for every mode and transform the forward takes: each axis' map
 /// transposed (dY scattered back to the taps the forward read, by their weights).
 HONE_EXPORT tensor resize_backward(const shape& x_dims, const_tensor_view dy,
                                    const resize_params& params);
 
-// ---- normalization (grad_norm.cpp) ----------------------------------------------------------------
+// ---- normalization (grad_norm.cpp)
+// ----------------------------------------------------------------
 
 struct norm_grads {
     tensor dx;
@@ -159,7 +166,8 @@ HONE_EXPORT norm_grads layer_normalization_backward(const_tensor_view x, const_t
                                                     const_tensor_view dy, std::int64_t axis,
                                                     float epsilon, bool need_bias);
 
-// ---- reductions (grad_reduce.cpp) -----------------------------------------------------------------
+// ---- reductions (grad_reduce.cpp)
+// -----------------------------------------------------------------
 
 /// ReduceMean / ReduceSum: dY (keepdims or not, as the forward) spread back over the reduced
 /// axes (÷ their size for the mean). axes as the forward took them (empty: all, unless
@@ -171,16 +179,16 @@ HONE_EXPORT tensor reduce_sum_backward(const shape& x_dims, const_tensor_view dy
                                        std::span<const std::int64_t> axes, bool keepdims,
                                        bool noop_with_empty_axes = false);
 
-// ---- data movement (grad_shape.cpp) ---------------------------------------------------------------
+// ---- data movement (grad_shape.cpp)
+// ---------------------------------------------------------------
 
 /// Reshape, Flatten, Squeeze, Unsqueeze, Identity: dY's values in x's shape.
 HONE_EXPORT tensor reshape_backward(const_tensor_view dy, const shape& x_dims);
 /// Transpose by the inverse permutation (perm empty: reversed, as the forward).
 HONE_EXPORT tensor transpose_backward(const_tensor_view dy, std::span<const std::int64_t> perm);
 /// One gradient per input: the slices of dY along axis.
-HONE_EXPORT std::vector<tensor> concat_backward(const_tensor_view dy,
-                                                std::span<const shape> input_dims,
-                                                std::int64_t axis);
+HONE_EXPORT std::vector<tensor>
+concat_backward(const_tensor_view dy, std::span<const shape> input_dims, std::int64_t axis);
 /// Zeros of x's shape with dY written where the forward read.
 HONE_EXPORT tensor slice_backward(const shape& x_dims, const_tensor_view dy,
                                   std::span<const std::int64_t> starts,

@@ -221,9 +221,9 @@ tensor resize_backward(const shape& x_dims, const_tensor_view dy, const resize_p
     const std::size_t r = x_dims.rank();
     const resize_plan plan = plan_of(x_dims, p, op);
     if (!(dy.dims() == shape(std::span<const std::int64_t>(plan.out))))
-        fail(status::shape_mismatch, fmt::format("{}: dY has shape {}, the forward's output [{}]",
-                                                 op, dy.dims().to_string(),
-                                                 fmt::join(plan.out, ", ")));
+        fail(status::shape_mismatch,
+             fmt::format("{}: dY has shape {}, the forward's output [{}]", op,
+                         dy.dims().to_string(), fmt::join(plan.out, ", ")));
     // The dims after each axis of the forward: the backward walks them back.
     std::vector<std::int64_t> dims(x_dims.dims().begin(), x_dims.dims().end());
     std::vector<std::vector<std::int64_t>> before(r);
@@ -256,7 +256,8 @@ tensor resize_backward(const shape& x_dims, const_tensor_view dy, const resize_p
                 const float* gy = g + (o * out + x) * inner;
                 for (std::size_t k = 0; k < t.taps; ++k) {
                     const float w = t.wt[static_cast<std::size_t>(x) * t.taps + k];
-                    float* q = d + (o * in + t.idx[static_cast<std::size_t>(x) * t.taps + k]) * inner;
+                    float* q =
+                        d + (o * in + t.idx[static_cast<std::size_t>(x) * t.taps + k]) * inner;
                     for (std::int64_t i = 0; i < inner; ++i)
                         q[i] += w * gy[i];
                 }
