@@ -1453,7 +1453,10 @@ typedef enum hone_lr_schedule {
 } hone_lr_schedule;
 typedef enum hone_train_loss {
     HONE_LOSS_CROSS_ENTROPY = 0, /* labels required */
-    HONE_LOSS_DISTILLATION = 1   /* teacher (or the model itself); labels when distill_alpha < 1 */
+    HONE_LOSS_DISTILLATION = 1,  /* teacher (or the model itself); labels when distill_alpha < 1;
+                                    logits of any rank (a language model's [B, T, V]) */
+    HONE_LOSS_NEXT_TOKEN = 2     /* a language model's next-token cross-entropy on its own input
+                                    rows: inputs are int64 token ids [N, T], no labels */
 } hone_train_loss;
 
 typedef struct hone_train_progress {
@@ -1499,6 +1502,12 @@ typedef struct hone_finetune_params {
      * hone_model_set_weight), copied at start: give this or model_path, not both. */
     const hone_model* model;
     const hone_model* teacher; /* the teacher as a handle (instead of teacher_path) */
+    /* Layer-wise distillation (appended): names of intermediate values the student and the
+     * teacher both compute; each adds distill_values_weight * MSE(student, teacher) to the loss
+     * (NULL / 0: none). The teacher is teacher / teacher_path, else the model as loaded. */
+    const char* const* distill_values;
+    size_t distill_value_count;
+    float distill_values_weight; /* 1 */
 } hone_finetune_params;
 
 typedef struct hone_finetune hone_finetune;
@@ -1506,7 +1515,8 @@ typedef struct hone_finetune hone_finetune;
 HONE_API hone_status hone_finetune_params_init(hone_finetune_params* params);
 /* Loads the model (and teacher), applies the optimization-aware options, and copies the
  * training data: `inputs` f32 [N, ...] (each sample reshaped to the model input by its
- * element count), `labels` N int64 (NULL with label_count 0 for pure distillation). */
+ * element count), or int64 token ids [N, T] for a language model; `labels` N int64 (NULL with
+ * label_count 0 for pure distillation and the next-token loss). */
 HONE_API hone_status hone_finetune_start(const hone_finetune_params* params,
                                          const hone_tensor* inputs, const int64_t* labels,
                                          size_t label_count, hone_finetune** out);

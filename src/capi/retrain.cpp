@@ -35,8 +35,9 @@ using hone::capi::require;
 hone::dataset make_dataset(const hone::model& m, const hone_tensor* inputs, const int64_t* labels,
                            size_t label_count, const char* fn) {
     const hone::tensor_view v = hone::capi::view_of(inputs, fn, "inputs");
-    if (v.type() != hone::dtype::f32 || v.rank() < 1)
-        hone::fail(hone::status::dtype_mismatch, std::string(fn) + ": inputs must be f32 [N, ...]");
+    if ((v.type() != hone::dtype::f32 && v.type() != hone::dtype::i64) || v.rank() < 1)
+        hone::fail(hone::status::dtype_mismatch,
+                   std::string(fn) + ": inputs must be f32 [N, ...] (or int64 token ids [N, T])");
     if (label_count > 0 && labels == nullptr)
         hone::fail(hone::status::invalid_argument, std::string(fn) + ": argument 'labels' is NULL");
     const std::int64_t n = v.dims()[0];
@@ -53,7 +54,7 @@ hone::dataset make_dataset(const hone::model& m, const hone_tensor* inputs, cons
             dims.push_back(m.inputs[0].dims[i].size);
         }
     hone::tensor x = hone::tensor::copy_of(v);
-    if (known) {
+    if (known && x.type() == hone::dtype::f32) {
         const hone::shape s(std::span<const std::int64_t>(dims.data(), dims.size()));
         if (s.numel() != x.numel())
             hone::fail(hone::status::shape_mismatch,
@@ -92,6 +93,7 @@ hone_status hone_finetune_params_init(hone_finetune_params* params) {
         params->temperature = c.temperature;
         params->distill_alpha = c.distill_alpha;
         params->learned_scales = c.learned_scales ? 1 : 0;
+        params->distill_values_weight = c.distill_values_weight;
     });
 }
 
@@ -140,7 +142,7 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
                 hone::fail(hone::status::invalid_argument, "params->optimizer out of range");
             if (sch < 0 || sch > 2)
                 hone::fail(hone::status::invalid_argument, "params->schedule out of range");
-            if (loss < 0 || loss > 1)
+            if (loss < 0 || loss > 2)
                 hone::fail(hone::status::invalid_argument, "params->loss out of range");
             if (!(params->prune_sparsity >= 0 && params->prune_sparsity < 1))
                 hone::fail(hone::status::invalid_argument,
@@ -174,13 +176,26 @@ hone_status hone_finetune_start(const hone_finetune_params* params, const hone_t
             c.distill_alpha = params->distill_alpha;
             c.activation_bits = params->activation_bits;
             c.learned_scales = learned_scales;
+            if (has(offsetof(hone_finetune_params, distill_values_weight),
+                    sizeof params->distill_values_weight)) {
+                if (params->distill_value_count > 0 && !params->distill_values)
+                    hone::fail(hone::status::invalid_argument,
+                               fmt::format("{}: params->distill_values is NULL", fn));
+                for (std::size_t i = 0; i < params->distill_value_count; ++i) {
+                    if (!params->distill_values[i])
+                        hone::fail(hone::status::invalid_argument,
+                                   fmt::format("{}: params->distill_values[{}] is NULL", fn, i));
+                    c.distill_values.emplace_back(params->distill_values[i]);
+                }
+                c.distill_values_weight = params->distill_values_weight;
+            }
             auto r = std::make_unique<hone_finetune>();
             r->model =
                 model_handle ? model_handle->model.clone() : hone::load_onnx(params->model_path);
             r->data = std::make_unique<hone::dataset>(
                 make_dataset(r->model, inputs, labels, label_count, fn));
             r->run = std::make_unique<hone::trainer>(hone::trainable_graph(r->model), c);
-            if (c.loss == hone::loss_kind::distillation) {
+            if (c.loss == hone::loss_kind::distillation || !c.distill_values.empty()) {
                 if (teacher_handle) {
                     r->run->set_teacher(teacher_handle->model);
                 } else if (params->teacher_path) {

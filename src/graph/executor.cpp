@@ -221,28 +221,29 @@ graph_runner::graph_runner(const model& m, const executor_options& options, std:
     bytes_ = exec_.plan_bytes();
 }
 
-tensor graph_runner::run(const_tensor_view inputs) {
-    const auto& decl = exec_.inputs()[0];
-    if (decl.has_shape && inputs.rank() >= 1 && !decl.dims.empty() &&
-        inputs.rank() != decl.dims.size()) {
-        std::vector<std::int64_t> dims{inputs.dims()[0]};
-        std::int64_t per = 1;
-        bool ok = true;
-        for (std::size_t d = 1; d < decl.dims.size(); ++d) {
-            ok &= decl.dims[d].is_static();
-            dims.push_back(decl.dims[d].size);
-            per *= decl.dims[d].is_static() ? decl.dims[d].size : 1;
-        }
-        const auto batch = inputs.dims()[0];
-        if (ok && batch > 0 && inputs.numel() == batch * per) {
-            std::optional<tensor> keep;
-            const auto c = contiguous(inputs, keep);
-            const auto v = make_view(c.data(), storage_bytes(c.type(), c.numel()), c.type(),
-                                     shape(std::span<const std::int64_t>(dims)));
-            return std::move(exec_.run(v).at(0));
-        }
+const_tensor_view as_declared(const value_info& decl, const_tensor_view inputs,
+                              std::optional<tensor>& keep) {
+    if (!decl.has_shape || inputs.rank() < 1 || decl.dims.empty() ||
+        inputs.rank() == decl.dims.size())
+        return inputs;
+    std::vector<std::int64_t> dims{inputs.dims()[0]};
+    std::int64_t per = 1;
+    bool ok = true;
+    for (std::size_t d = 1; d < decl.dims.size(); ++d) {
+        ok &= decl.dims[d].is_static();
+        dims.push_back(decl.dims[d].size);
+        per *= decl.dims[d].is_static() ? decl.dims[d].size : 1;
     }
-    return std::move(exec_.run(inputs).at(0));
+    const auto batch = inputs.dims()[0];
+    if (!ok || batch <= 0 || inputs.numel() != batch * per) return inputs;
+    const auto c = contiguous(inputs, keep);
+    return make_view(c.data(), storage_bytes(c.type(), c.numel()), c.type(),
+                     shape(std::span<const std::int64_t>(dims)));
+}
+
+tensor graph_runner::run(const_tensor_view inputs) {
+    std::optional<tensor> keep;
+    return std::move(exec_.run(as_declared(exec_.inputs()[0], inputs, keep)).at(0));
 }
 
 runner::work graph_runner::work_per_sample() const {

@@ -306,8 +306,10 @@ void trainable_graph::impl::init_ranges(const_tensor_view x) {
     plain->run(in, observe);
 }
 
-tensor trainable_graph::forward(const_tensor_view x, bool save) {
+tensor trainable_graph::forward(const_tensor_view input, bool save) {
     auto& s = *impl_;
+    std::optional<tensor> reshaped;
+    const const_tensor_view x = as_declared(s.plain->inputs()[0], input, reshaped);
     s.values.clear();
     s.saved = false;
     if (s.act_bits) s.init_ranges(x);

@@ -1,7 +1,8 @@
 /* Fine-tuning through the C ABI: start a prune-aware distillation run on the MLP fixture, step
  * it with a progress callback (loss falls, the callback can stop it), evaluate, finish (the
- * written model keeps the pruned zeros), cluster-aware, QAT and LSQ-QAT runs, an older
- * struct_size, and the error paths. */
+ * written model keeps the pruned zeros), cluster-aware, QAT and LSQ-QAT runs, layer-wise
+ * distillation, next-token fine-tuning of the language-model fixture, an older struct_size, and
+ * the error paths. */
 #define _POSIX_C_SOURCE 200809L
 #include <hone/hone.h>
 
@@ -80,6 +81,52 @@ static hone_tensor* wrap_inputs(void) {
     p.dims = dims;
     if (hone_tensor_wrap(&p, pixels, sizeof pixels, &t) != HONE_OK) return NULL;
     return t;
+}
+
+static int run_to_end(hone_finetune* run);
+
+/* Next-token fine-tuning of tests/fixtures/lm/model.onnx (beside the MLP's folder) on 8 rows of
+ * byte tokens of one sentence: the loss falls. */
+static void next_token_run(void) {
+    static const char text[] = "In the beginning God created the heaven and the earth. And the "
+                               "earth was without form, and void; and darkness was upon the face";
+    enum { ROWS = 8, T = 32 };
+    static int64_t tokens[ROWS * T];
+    char lm[8192];
+    char* cut = strstr(fixture, "fashion_mnist/mlp.onnx");
+    hone_tensor_params tp;
+    hone_tensor* x = NULL;
+    hone_finetune_params p;
+    hone_finetune* run = NULL;
+    record rec;
+    const int64_t dims[2] = {ROWS, T};
+    int r, c;
+    CHECK(cut != NULL);
+    if (!cut) return;
+    snprintf(lm, sizeof lm, "%.*slm/model.onnx", (int)(cut - fixture), fixture);
+    for (r = 0; r < ROWS; ++r)
+        for (c = 0; c < T; ++c)
+            tokens[r * T + c] = (unsigned char)text[(size_t)(r * 7 + c) % (sizeof text - 1)];
+    hone_tensor_params_init(&tp);
+    tp.dtype = HONE_DTYPE_I64;
+    tp.rank = 2;
+    tp.dims = dims;
+    CHECK(hone_tensor_wrap(&tp, tokens, sizeof tokens, &x) == HONE_OK);
+    hone_finetune_params_init(&p);
+    memset(&rec, 0, sizeof rec);
+    p.model_path = lm;
+    p.loss = HONE_LOSS_NEXT_TOKEN;
+    p.optimizer = HONE_OPTIMIZER_ADAMW;
+    p.learning_rate = 3e-3f;
+    p.batch_size = 4;
+    p.epochs = 3;
+    p.progress = on_progress;
+    p.user = &rec;
+    CHECK(hone_finetune_start(&p, x, NULL, 0, &run) == HONE_OK);
+    CHECK(run_to_end(run) == 6);
+    CHECK(rec.last_loss < rec.first_loss);
+    hone_finetune_destroy(run);
+    hone_tensor_destroy(x);
 }
 
 static int run_to_end(hone_finetune* run) {
@@ -256,6 +303,38 @@ int main(void) {
                     "not both");
         hone_model_destroy(handle);
     }
+
+    /* layer-wise distillation: the first hidden activation against the model's own, with 75%
+     * of the weights pruned (the loss falls); a value the teacher lacks stops the first step */
+    {
+        const char* values[1] = {"/Relu_output_0"};
+        hone_finetune_params_init(&p);
+        memset(&rec, 0, sizeof rec);
+        p.model_path = fixture;
+        p.loss = HONE_LOSS_DISTILLATION;
+        p.prune_sparsity = 0.75;
+        p.batch_size = 64;
+        p.epochs = 2;
+        p.learning_rate = 0.005f;
+        p.distill_values = values;
+        p.distill_value_count = 1;
+        p.distill_values_weight = 0.5f;
+        p.progress = on_progress;
+        p.user = &rec;
+        CHECK(hone_finetune_start(&p, x, NULL, 0, &run) == HONE_OK);
+        CHECK(run_to_end(run) == 8);
+        CHECK(rec.last_loss < rec.first_loss);
+        hone_finetune_destroy(run);
+        values[0] = "no such value";
+        CHECK(hone_finetune_start(&p, x, NULL, 0, &run) == HONE_OK);
+        CHECK_FAILS(hone_finetune_step(run, &done), HONE_ERROR_NOT_FOUND, "no such value");
+        hone_finetune_destroy(run);
+        run = NULL;
+        p.distill_values = NULL;
+        CHECK_FAILS(hone_finetune_start(&p, x, NULL, 0, &run), HONE_ERROR_INVALID_ARGUMENT,
+                    "distill_values");
+    }
+    next_token_run();
 
     /* errors */
     hone_finetune_destroy(NULL);

@@ -85,6 +85,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -224,6 +225,12 @@ public:
 private:
     std::unique_ptr<impl> impl_;
 };
+
+/// `inputs` [batch, ...] viewed in the declared shape of a graph input when its rank differs and
+/// its per-sample element count matches the declared (static) dims (e.g. [N, 784] → [N, 1, 28,
+/// 28]); otherwise `inputs` itself. `keep` holds a contiguous copy when one was needed.
+HONE_EXPORT const_tensor_view as_declared(const value_info& declared, const_tensor_view inputs,
+                                          std::optional<tensor>& keep);
 
 /// hone's executor as a validation runner (hone/graph/runner.hpp): one graph input, one
 /// graph output. Inputs f32 [batch, ...] whose per-sample element count matches the model's

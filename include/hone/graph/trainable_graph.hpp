@@ -66,8 +66,9 @@ public:
     /// Training (default): fake-quant ranges update. Off: they stay fixed.
     void set_training(bool training);
 
-    /// Runs the graph on x (the graph input) and returns the graph output. save = true keeps
-    /// every value for backward() and value().
+    /// Runs the graph on x (the graph input; [N, 784] samples are viewed as a declared [N, 1,
+    /// 28, 28], see as_declared) and returns the graph output. save = true keeps every value
+    /// for backward() and value().
     tensor forward(const_tensor_view x, bool save = true);
     /// A value the last saved forward computed (the input or a node output), by model name.
     const tensor& value(const std::string& name) const;
