@@ -9,6 +9,7 @@
 #include <hone/cluster/clusterer.hpp>
 #include <hone/core/threads.hpp>
 #include <hone/data/dataset.hpp>
+#include <hone/graph/executor.hpp>
 #include <hone/graph/trainer.hpp>
 #include <hone/io/onnx.hpp>
 #include <hone/prune/pruner.hpp>
@@ -295,7 +296,48 @@ void BM_mlp_from_scratch(benchmark::State& state) {
 
 } // namespace
 
+/// One training step of the MobileNet-style fixture (the executor's plan forward with every value
+/// recorded, then backward through the operator library: depthwise and 1×1 Conv, BN, HardSwish,
+/// squeeze-excite) on a batch of 128, against one forward of the plan as deployed (BN folded,
+/// activations fused, NHWC chains) on the same batch. Checks first that both forwards agree.
+void BM_mobilenet_step_vs_forward(benchmark::State& state) {
+    const hone::model m = hone::load_onnx(fixture("mobilenet.onnx"));
+    const hone::dataset& d = train();
+    hone::tensor x(hone::dtype::f32, hone::shape{128, 1, 28, 28});
+    std::memcpy(x.data(), d.inputs().data(), x.nbytes());
+    hone::trainable_graph g(m);
+    const hone::executor deployed(m);
+    {
+        const hone::tensor a = g.forward(x.view(), false);
+        const hone::tensor b = std::move(deployed.run(x.view()).at(0));
+        double worst = 0, scale = 0;
+        for (std::size_t i = 0; i < a.span<float>().size(); ++i) {
+            worst = std::max(worst, double(std::abs(a.span<float>()[i] - b.span<float>()[i])));
+            scale = std::max(scale, double(std::abs(b.span<float>()[i])));
+        }
+        if (!(worst <= 1e-5 * scale)) state.SkipWithError("training forward ≠ deployed forward");
+    }
+    const int reps = 10;
+    double step_t = 0, fwd_t = 0;
+    for (auto _ : state) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < reps; ++i) {
+            const hone::tensor y = g.forward(x.view(), true);
+            g.backward(y.view()); // any dL/dy of the output's shape
+        }
+        step_t += seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < reps; ++i)
+            benchmark::DoNotOptimize(deployed.run(x.view()));
+        fwd_t += seconds_since(t0);
+    }
+    state.counters["step_ms"] = 1e3 * step_t / reps;
+    state.counters["x_deployed_forward"] = step_t / fwd_t;
+    state.counters["threads"] = hone::num_threads();
+}
+
 BENCHMARK(BM_train_epoch_vs_forward)->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_mobilenet_step_vs_forward)->Iterations(1)->Unit(benchmark::kSecond);
 BENCHMARK(BM_prune90_finetune)->Iterations(1)->Unit(benchmark::kSecond);
 BENCHMARK(BM_cluster_finetune)->Arg(16)->Arg(8)->Iterations(1)->Unit(benchmark::kSecond);
 BENCHMARK(BM_int4_qat)->Iterations(1)->Unit(benchmark::kSecond);

@@ -234,7 +234,7 @@ tensor resize_backward(const shape& x_dims, const_tensor_view dy, const resize_p
     tensor cur = tensor::copy_of(dy);
     for (std::size_t a = r; a-- > 0;) {
         if (!plan.resized(x_dims, a, p)) continue;
-        const shape in_shape(std::span<const std::int64_t>(before[a]));
+        const shape in_shape{std::span<const std::int64_t>(before[a])};
         tensor dst(dtype::f32, in_shape); // zero-filled: taps add into it
         const std::int64_t in = before[a][a], out = plan.out[a];
         if (dst.numel() == 0 || cur.numel() == 0) {
