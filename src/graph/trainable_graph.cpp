@@ -267,6 +267,8 @@ void trainable_graph::set_activation_fake_quant(int bits) {
     auto& s = *impl_;
     if (bits && !s.quantized) s.build_fake_quant();
     s.act_bits = bits;
+    s.values.clear(); // the other plan's values
+    s.saved = false;
 }
 void trainable_graph::set_training(bool training) { impl_->training = training; }
 
@@ -310,8 +312,8 @@ tensor trainable_graph::forward(const_tensor_view input, bool save) {
     auto& s = *impl_;
     std::optional<tensor> reshaped;
     const const_tensor_view x = as_declared(s.plain->inputs()[0], input, reshaped);
-    s.values.clear();
     s.saved = false;
+    if (!save) s.values.clear();
     if (s.act_bits) s.init_ranges(x);
     auto in = s.run_inputs(x);
     std::vector<tensor> grid_values;
@@ -331,8 +333,16 @@ tensor trainable_graph::forward(const_tensor_view input, bool save) {
             in.push_back(t.view());
     }
     std::map<std::string, std::pair<float, float>> batch_ranges;
+    // A value keeps its buffer from the last step when its shape is the same (no fresh pages).
+    const auto record = [&](const std::string& name, const_tensor_view v) {
+        auto it = s.values.find(name);
+        if (it != s.values.end() && it->second.type() == v.type() && it->second.dims() == v.dims())
+            copy(v, it->second.view());
+        else
+            s.values.insert_or_assign(name, tensor::copy_of(v));
+    };
     const auto observe = [&](const std::string& name, const_tensor_view v) {
-        if (save) s.values.insert_or_assign(name, tensor::copy_of(v));
+        if (save) record(name, v);
         if (s.act_bits && s.training)
             for (const auto& p : s.fq)
                 if (p.input == name && !batch_ranges.count(name)) {
@@ -341,7 +351,7 @@ tensor trainable_graph::forward(const_tensor_view input, bool save) {
                     batch_ranges[name] = {lo, hi};
                 }
     };
-    if (save) s.values.emplace(s.input, tensor::copy_of(x));
+    if (save) record(s.input, x);
     if (s.act_bits && s.training) observe(s.input, x);
     auto out = s.active().run(in, observe);
     for (auto& p : s.fq)
