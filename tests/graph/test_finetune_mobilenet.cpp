@@ -1,9 +1,11 @@
 // Results on the MobileNet-style Fashion-MNIST fixture (tests/fixtures/fashion_mnist/
 // mobilenet.onnx: depthwise-separable blocks, HardSwish, squeeze-excite; scripts/
 // make_mobilenet_fixture.py), trained on the executor's operators: int4 weights (LSQ learned
-// scales, 8-bit activations) and 2:4 sparsity, each fine-tuned with distillation from the f32
-// model, must come back to within 0.5 points of the f32 top-1 on the 10,000 test images.
-// Round-to-nearest int4 and one-shot 2:4 are measured beside them, for the record.
+// scales, 8-bit activations; one epoch) and 2:4 sparsity (two epochs), each fine-tuned with
+// distillation from the f32 model, must come back to within 0.5 points of the f32 top-1 on the
+// 10,000 test images. Round-to-nearest int4 and one-shot 2:4 are measured beside them, for the
+// record. Measured: f32 89.39%; int4 RTN 87.11% → 89.33% (−0.06); 2:4 one-shot 48.84% → 89.05%
+// (−0.34). About 13 minutes on 2 cores: labelled stress (CI runs it once).
 #include "../fixture_layer.hpp"
 #include "hone/core/error.hpp"
 #include "hone/data/dataset.hpp"
