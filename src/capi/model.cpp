@@ -97,28 +97,10 @@ void for_each_named(const char* const* names, const T* const* items, size_t coun
 hone_status run_executor(void* user, const hone_tensor* inputs, hone_tensor** outputs) {
     return guarded([&] {
         auto* e = static_cast<hone_executor*>(user);
-        // graph_runner's reshaping, without owning a second executor: same rule.
+        // graph_runner's reshaping, without owning a second executor: the same function.
         const auto in = hone::capi::view_of(inputs, "hone_executor runner", "inputs");
-        const auto& decl = e->exec.inputs().at(0);
-        hone::const_tensor_view v = in;
         std::optional<hone::tensor> keep;
-        if (decl.has_shape && in.rank() >= 1 && in.rank() != decl.dims.size() &&
-            !decl.dims.empty()) {
-            std::vector<std::int64_t> dims{in.dims()[0]};
-            std::int64_t per = 1;
-            bool ok = true;
-            for (std::size_t d = 1; d < decl.dims.size(); ++d) {
-                ok &= decl.dims[d].is_static();
-                dims.push_back(decl.dims[d].size);
-                per *= decl.dims[d].is_static() ? decl.dims[d].size : 1;
-            }
-            if (ok && in.dims()[0] > 0 && in.numel() == in.dims()[0] * per) {
-                if (!in.is_contiguous()) keep = hone::tensor::copy_of(in);
-                const void* data = keep ? keep->data() : in.data();
-                v = hone::make_view(data, hone::storage_bytes(in.type(), in.numel()), in.type(),
-                                    hone::shape(std::span<const std::int64_t>(dims)));
-            }
-        }
+        const auto v = hone::as_declared(e->exec.inputs().at(0), in, keep);
         auto outs = e->exec.run(v);
         *outputs = hone::capi::make_owned_handle(std::move(outs.at(0)));
     });

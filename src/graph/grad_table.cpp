@@ -59,11 +59,11 @@ template <class Make> entry unary_with(Make make) {
             {0}};
 }
 
-entry binary(ops::binary_op op) {
-    return {[op](const node&) -> backward_fn {
-                return [op](const context& c) {
-                    auto r = ops::binary_backward(op, input(c, 0), input(c, 1), dy(c), c.want[0],
-                                                  c.want[1]);
+/// An entry of two differentiable operands whose backward f(context) returns {da, db}.
+template <class F> entry two_operands(F f) {
+    return {[f](const node&) -> backward_fn {
+                return [f](const context& c) {
+                    auto r = f(c);
                     auto g = grads(c);
                     g[0] = std::move(r.da);
                     g[1] = std::move(r.db);
@@ -71,6 +71,12 @@ entry binary(ops::binary_op op) {
                 };
             },
             {0, 1}};
+}
+
+entry binary(ops::binary_op op) {
+    return two_operands([op](const context& c) {
+        return ops::binary_backward(op, input(c, 0), input(c, 1), dy(c), c.want[0], c.want[1]);
+    });
 }
 
 float clip_bound(const context& c, std::size_t i, float fallback) {
@@ -98,17 +104,9 @@ void add_linear(std::map<std::string, entry>& t) {
                      };
                  },
                  {0, 1, 2}};
-    t["MatMul"] = {[](const node&) -> backward_fn {
-                       return [](const context& c) {
-                           auto r = ops::matmul_backward(input(c, 0), input(c, 1), dy(c), c.want[0],
-                                                         c.want[1]);
-                           auto g = grads(c);
-                           g[0] = std::move(r.da);
-                           g[1] = std::move(r.db);
-                           return g;
-                       };
-                   },
-                   {0, 1}};
+    t["MatMul"] = two_operands([](const context& c) {
+        return ops::matmul_backward(input(c, 0), input(c, 1), dy(c), c.want[0], c.want[1]);
+    });
     t["Conv"] = {[](const node& n) -> backward_fn {
                      const auto p = op_table::parse_conv(n);
                      return [p](const context& c) {
